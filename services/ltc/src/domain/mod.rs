@@ -1,0 +1,1 @@
+//! Pure rules of the ltc service: no I/O, no async.

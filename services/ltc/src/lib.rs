@@ -1,0 +1,3 @@
+//! The ltc service.
+
+pub mod domain;

@@ -1,0 +1,3 @@
+//! The procurement service.
+
+pub mod domain;

@@ -1,0 +1,1 @@
+//! Pure rules of the settlement service: no I/O, no async.

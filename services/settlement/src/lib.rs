@@ -1,0 +1,3 @@
+//! The settlement service.
+
+pub mod domain;

@@ -1,0 +1,3 @@
+//! The supervision service.
+
+pub mod domain;
