@@ -1,1 +1,24 @@
+//! Generated types, clients and servers of Yibao's protobuf contracts, and the encoded
+//! descriptor set (with custom options) used by gRPC reflection and the gateway's transcoder.
+#![allow(missing_docs, clippy::all, missing_debug_implementations)]
 
+/// The encoded `FileDescriptorSet` of every contract, imports and source info included.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/yibao_descriptor.bin"));
+
+pub mod google {
+    pub mod api {
+        tonic::include_proto!("google.api");
+    }
+}
+
+pub mod common {
+    pub mod v1 {
+        tonic::include_proto!("yibao.common.v1");
+    }
+}
+
+pub mod enrollment {
+    pub mod v1 {
+        tonic::include_proto!("yibao.enrollment.v1");
+    }
+}

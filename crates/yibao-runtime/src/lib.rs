@@ -1,1 +1,17 @@
+//! The service runtime shared by every Yibao service: layered [`config`], [`telemetry`]
+//! (tracing + OTLP + W3C trace context), [`auth`] (JWT/JWKS, callers, tenancy), one
+//! [`error`] mapping (domain → gRPC status → problem+json), [`db`] (SQLite or PostgreSQL by
+//! URL, migrations), [`cache`] and [`bus`] (Redis or in-process behind one trait each), and the
+//! gRPC [`server`] skeleton (health, reflection, auth, graceful shutdown).
 
+pub mod auth;
+pub mod bus;
+pub mod cache;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod server;
+pub mod telemetry;
+
+pub use auth::{Caller, Role, Verifier};
+pub use error::{ApiError, ErrorKind};

@@ -1,0 +1,446 @@
+//! Identity: JWT verification by `kid` from a JWKS (file or URL), the verified [`Caller`],
+//! tenancy checks, and development keys (Ed25519) for the embedded mode.
+//!
+//! Claims carry `role` (`operator`, `hospital`, `insurer`, `auditor`, `admin`,
+//! `care_institution`, `assessor`, `manufacturer`), `org` (organisation code for
+//! organisation-scoped roles) and `region` (6-digit region for region-scoped roles).
+
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use yibao_core::RegionCode;
+
+/// A caller's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Platform operator (经办), region-scoped.
+    Operator,
+    /// Designated hospital or pharmacy, organisation-scoped.
+    Hospital,
+    /// Commercial insurer, organisation-scoped.
+    Insurer,
+    /// Fund auditor, region-scoped.
+    Auditor,
+    /// Administrator, unscoped.
+    Admin,
+    /// Long-term-care institution, organisation-scoped.
+    CareInstitution,
+    /// LTC assessor, scoped to their assignments.
+    Assessor,
+    /// Manufacturer bidding in procurement, organisation-scoped.
+    Manufacturer,
+}
+
+impl Role {
+    /// All roles.
+    pub const ALL: [Role; 8] = [
+        Role::Operator,
+        Role::Hospital,
+        Role::Insurer,
+        Role::Auditor,
+        Role::Admin,
+        Role::CareInstitution,
+        Role::Assessor,
+        Role::Manufacturer,
+    ];
+
+    /// The claim value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Hospital => "hospital",
+            Role::Insurer => "insurer",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+            Role::CareInstitution => "care_institution",
+            Role::Assessor => "assessor",
+            Role::Manufacturer => "manufacturer",
+        }
+    }
+
+    /// Parses a claim value.
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The `yibao.common.v1.Role` enum number of the contracts.
+    pub fn proto_number(self) -> i32 {
+        match self {
+            Role::Operator => 1,
+            Role::Hospital => 2,
+            Role::Insurer => 3,
+            Role::Auditor => 4,
+            Role::Admin => 5,
+            Role::CareInstitution => 6,
+            Role::Assessor => 7,
+            Role::Manufacturer => 8,
+        }
+    }
+
+    /// True when the role is confined to its own organisation's records.
+    pub fn is_org_scoped(self) -> bool {
+        matches!(self, Role::Hospital | Role::Insurer | Role::CareInstitution | Role::Manufacturer | Role::Assessor)
+    }
+
+    /// True when the role is confined to a region prefix.
+    pub fn is_region_scoped(self) -> bool {
+        matches!(self, Role::Operator | Role::Auditor)
+    }
+}
+
+/// The JWT claims Yibao issues and accepts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// Subject (user or system id).
+    pub sub: String,
+    /// Role claim.
+    pub role: String,
+    /// Organisation code (hospital `H…`, pharmacy `P…`, insurer, care institution…).
+    #[serde(default)]
+    pub org: String,
+    /// Region code (6 digits) the caller works in.
+    #[serde(default)]
+    pub region: String,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Expiry (seconds since epoch).
+    pub exp: u64,
+    /// Issued at.
+    pub iat: u64,
+}
+
+/// A verified caller, put into request extensions by the auth layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Subject.
+    pub subject: String,
+    /// Role.
+    pub role: Role,
+    /// Organisation code; empty for unscoped roles.
+    pub org: String,
+    /// Region of the caller; `None` only for admins.
+    pub region: Option<RegionCode>,
+}
+
+/// Why a caller may not do something. The message is shown to the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No or malformed bearer token.
+    #[error("missing bearer token")]
+    MissingToken,
+    /// The token did not verify.
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    /// The role may not call this method.
+    #[error("role `{role}` may not call {method}")]
+    RoleNotAllowed {
+        /// Caller role.
+        role: &'static str,
+        /// Method path.
+        method: String,
+    },
+    /// The record belongs to another organisation.
+    #[error("{field} `{value}` is not your organisation")]
+    OtherOrganisation {
+        /// Field path.
+        field: String,
+        /// The value requested.
+        value: String,
+    },
+    /// The record lies outside the caller's region.
+    #[error("{field} `{value}` is outside your region {region}")]
+    OutsideRegion {
+        /// Field path.
+        field: String,
+        /// The value requested.
+        value: String,
+        /// Caller's region.
+        region: String,
+    },
+}
+
+impl Caller {
+    /// Builds a caller from verified claims.
+    pub fn from_claims(c: &Claims) -> Result<Caller, AuthError> {
+        let role = Role::parse(&c.role).ok_or_else(|| AuthError::InvalidToken(format!("unknown role `{}`", c.role)))?;
+        if role.is_org_scoped() && c.org.is_empty() {
+            return Err(AuthError::InvalidToken(format!("role `{}` needs an `org` claim", c.role)));
+        }
+        let region = if c.region.is_empty() {
+            None
+        } else {
+            Some(RegionCode::parse(&c.region).map_err(|e| AuthError::InvalidToken(format!("region claim {e}")))?)
+        };
+        if role.is_region_scoped() && region.is_none() {
+            return Err(AuthError::InvalidToken(format!("role `{}` needs a `region` claim", c.role)));
+        }
+        Ok(Caller { subject: c.sub.clone(), role, org: c.org.clone(), region })
+    }
+
+    /// Checks that an organisation-scoped caller owns `value` (field path `field`).
+    /// Region-scoped and admin callers pass: their scope is checked by region.
+    pub fn check_org(&self, field: &str, value: &str) -> Result<(), AuthError> {
+        if self.role.is_org_scoped() && self.org != value {
+            return Err(AuthError::OtherOrganisation { field: field.into(), value: value.into() });
+        }
+        Ok(())
+    }
+
+    /// Checks that a region-scoped caller covers `value`. Empty values pass only for admins
+    /// (list methods then default to the caller's own region in the service).
+    pub fn check_region(&self, field: &str, value: &str) -> Result<(), AuthError> {
+        if !self.role.is_region_scoped() {
+            return Ok(());
+        }
+        let Some(own) = &self.region else { return Ok(()) };
+        let covered = RegionCode::parse(value).map(|r| own.covers(&r)).unwrap_or(false);
+        if covered {
+            Ok(())
+        } else {
+            Err(AuthError::OutsideRegion { field: field.into(), value: value.into(), region: own.to_string() })
+        }
+    }
+
+    /// True when a region-scoped caller covers `region` (others: true).
+    pub fn covers_region(&self, region: &RegionCode) -> bool {
+        match (&self.role.is_region_scoped(), &self.region) {
+            (true, Some(own)) => own.covers(region),
+            _ => true,
+        }
+    }
+}
+
+/// Verifies tokens against keys found by `kid`.
+#[derive(Clone)]
+pub struct Verifier {
+    keys: Arc<HashMap<String, (DecodingKey, Algorithm)>>,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").field("kids", &self.keys.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl Verifier {
+    /// Builds a verifier from a JWKS document.
+    pub fn from_jwks(set: &JwkSet, issuer: &str, audience: &str) -> Result<Verifier, AuthError> {
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            let kid = jwk.common.key_id.clone().ok_or_else(|| AuthError::InvalidToken("JWKS key without kid".into()))?;
+            let alg = jwk
+                .common
+                .key_algorithm
+                .and_then(|a| a.to_string().parse::<Algorithm>().ok())
+                .unwrap_or(Algorithm::EdDSA);
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| AuthError::InvalidToken(format!("JWKS key {kid}: {e}")))?;
+            keys.insert(kid, (key, alg));
+        }
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.leeway = 30;
+        Ok(Verifier { keys: Arc::new(keys), validation })
+    }
+
+    /// Loads a JWKS file.
+    pub fn from_jwks_file(path: &Path, issuer: &str, audience: &str) -> Result<Verifier, AuthError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| AuthError::InvalidToken(format!("cannot read JWKS file {}: {e}", path.display())))?;
+        let set: JwkSet = serde_json::from_str(&text).map_err(|e| AuthError::InvalidToken(format!("JWKS file: {e}")))?;
+        Self::from_jwks(&set, issuer, audience)
+    }
+
+    /// Fetches a JWKS document over HTTP(S).
+    pub async fn from_jwks_url(url: &str, issuer: &str, audience: &str) -> Result<Verifier, AuthError> {
+        let set: JwkSet = reqwest::get(url)
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| AuthError::InvalidToken(format!("JWKS fetch {url}: {e}")))?
+            .json()
+            .await
+            .map_err(|e| AuthError::InvalidToken(format!("JWKS parse {url}: {e}")))?;
+        Self::from_jwks(&set, issuer, audience)
+    }
+
+    /// From the auth configuration (file takes precedence over URL).
+    pub async fn from_config(cfg: &crate::config::AuthConfig) -> Result<Verifier, AuthError> {
+        if !cfg.jwks_file.is_empty() {
+            Self::from_jwks_file(Path::new(&cfg.jwks_file), &cfg.issuer, &cfg.audience)
+        } else {
+            Self::from_jwks_url(&cfg.jwks_url, &cfg.issuer, &cfg.audience).await
+        }
+    }
+
+    /// Verifies a compact JWT and returns the caller.
+    pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::InvalidToken(e.to_string()))?;
+        let kid = header.kid.ok_or_else(|| AuthError::InvalidToken("token has no kid".into()))?;
+        let (key, alg) = self.keys.get(&kid).ok_or_else(|| AuthError::InvalidToken(format!("unknown kid `{kid}`")))?;
+        if header.alg != *alg {
+            return Err(AuthError::InvalidToken("algorithm does not match the key".into()));
+        }
+        let mut validation = self.validation.clone();
+        validation.algorithms = vec![*alg];
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map_err(|e| AuthError::InvalidToken(e.to_string()))?;
+        Caller::from_claims(&data.claims)
+    }
+
+    /// Verifies the value of an `authorization` header (`Bearer <jwt>`).
+    pub fn verify_header(&self, value: Option<&str>) -> Result<Caller, AuthError> {
+        let token = value
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .ok_or(AuthError::MissingToken)?;
+        self.verify(token.trim())
+    }
+}
+
+/// An Ed25519 signing key for development and the embedded mode, stored as PKCS#8 PEM with
+/// its public half as a JWKS file beside it.
+#[derive(Clone)]
+pub struct DevKeys {
+    kid: String,
+    encoding: EncodingKey,
+    jwks: JwkSet,
+    /// Path of the JWKS file.
+    pub jwks_path: PathBuf,
+}
+
+impl std::fmt::Debug for DevKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevKeys").field("kid", &self.kid).field("jwks_path", &self.jwks_path).finish()
+    }
+}
+
+impl DevKeys {
+    /// Loads `dev-signing-key.pem` from `dir`, creating it (and `jwks.json`) on first use.
+    pub fn load_or_create(dir: &Path) -> std::io::Result<DevKeys> {
+        use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+        std::fs::create_dir_all(dir)?;
+        let pem_path = dir.join("dev-signing-key.pem");
+        let signing = if pem_path.exists() {
+            let pem = std::fs::read_to_string(&pem_path)?;
+            ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(std::io::Error::other)?
+        } else {
+            let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+            let pem = key.to_pkcs8_pem(Default::default()).map_err(std::io::Error::other)?;
+            write_private(&pem_path, pem.as_bytes())?;
+            key
+        };
+        let der = signing.to_pkcs8_der().map_err(std::io::Error::other)?;
+        use base64::Engine as _;
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signing.verifying_key().to_bytes());
+        let kid = format!("dev-{}", &x[..8]);
+        let jwk: Jwk = serde_json::from_value(serde_json::json!({
+            "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig"
+        }))
+        .map_err(std::io::Error::other)?;
+        let jwks = JwkSet { keys: vec![jwk] };
+        let jwks_path = dir.join("jwks.json");
+        std::fs::write(&jwks_path, serde_json::to_vec_pretty(&jwks).map_err(std::io::Error::other)?)?;
+        Ok(DevKeys { kid, encoding: EncodingKey::from_ed_der(der.as_bytes()), jwks, jwks_path })
+    }
+
+    /// The public keys.
+    pub fn jwks(&self) -> &JwkSet {
+        &self.jwks
+    }
+
+    /// A verifier for these keys.
+    pub fn verifier(&self, issuer: &str, audience: &str) -> Result<Verifier, AuthError> {
+        Verifier::from_jwks(&self.jwks, issuer, audience)
+    }
+
+    /// Mints a token.
+    pub fn mint(&self, role: Role, org: &str, region: &str, subject: &str, ttl_secs: u64, issuer: &str, audience: &str) -> Result<String, AuthError> {
+        let now = chrono::Utc::now().timestamp().max(0) as u64;
+        let claims = Claims {
+            sub: subject.into(),
+            role: role.as_str().into(),
+            org: org.into(),
+            region: region.into(),
+            iss: issuer.into(),
+            aud: audience.into(),
+            exp: now + ttl_secs,
+            iat: now,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(|e| AuthError::InvalidToken(e.to_string()))
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> DevKeys {
+        let dir = std::env::temp_dir().join(format!("yibao-auth-{}-{}", std::process::id(), rand::random::<u32>()));
+        DevKeys::load_or_create(&dir).unwrap_or_else(|e| panic!("dev keys: {e}"))
+    }
+
+    #[test]
+    fn a_minted_token_verifies_into_a_caller() {
+        let k = keys();
+        let v = k.verifier("yibao", "yibao-api").unwrap_or_else(|e| panic!("{e}"));
+        let t = k.mint(Role::Hospital, "H34152200001", "341522", "his-1", 60, "yibao", "yibao-api").unwrap_or_default();
+        let c = v.verify_header(Some(&format!("Bearer {t}"))).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.role, Role::Hospital);
+        assert_eq!(c.org, "H34152200001");
+        assert!(c.check_org("institution_code", "H34152200001").is_ok());
+        assert_eq!(
+            c.check_org("institution_code", "H34152200002"),
+            Err(AuthError::OtherOrganisation { field: "institution_code".into(), value: "H34152200002".into() })
+        );
+    }
+
+    #[test]
+    fn wrong_audience_expired_and_foreign_keys_are_refused() {
+        let k = keys();
+        let other = keys();
+        let v = k.verifier("yibao", "yibao-api").unwrap_or_else(|e| panic!("{e}"));
+        let wrong_aud = k.mint(Role::Admin, "", "", "a", 60, "yibao", "elsewhere").unwrap_or_default();
+        assert!(matches!(v.verify(&wrong_aud), Err(AuthError::InvalidToken(_))));
+        let foreign = other.mint(Role::Admin, "", "", "a", 60, "yibao", "yibao-api").unwrap_or_default();
+        assert!(matches!(v.verify(&foreign), Err(AuthError::InvalidToken(m)) if m.contains("unknown kid")));
+        assert_eq!(v.verify_header(None), Err(AuthError::MissingToken));
+    }
+
+    #[test]
+    fn operators_are_confined_to_their_region_prefix() {
+        let c = Caller { subject: "op".into(), role: Role::Operator, org: String::new(), region: RegionCode::parse("341500").ok() };
+        assert!(c.check_region("region_code", "341522").is_ok());
+        assert!(c.check_region("region_code", "342201").is_err());
+        assert!(c.check_region("region_code", "").is_err());
+    }
+
+    #[test]
+    fn scoped_roles_need_their_scope_claims() {
+        let base = Claims { sub: "s".into(), role: "hospital".into(), org: String::new(), region: String::new(), iss: "yibao".into(), aud: "yibao-api".into(), exp: 0, iat: 0 };
+        assert!(Caller::from_claims(&base).is_err());
+        let op = Claims { role: "operator".into(), ..base.clone() };
+        assert!(Caller::from_claims(&op).is_err());
+        let bad = Claims { role: "root".into(), ..base };
+        assert!(Caller::from_claims(&bad).is_err());
+    }
+}

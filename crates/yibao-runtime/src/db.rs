@@ -1,0 +1,69 @@
+//! Database connection and migration by URL: PostgreSQL in production, SQLite embedded.
+
+use crate::config::DatabaseConfig;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait;
+use std::time::Duration;
+
+/// Connects to the configured database. For SQLite the file's directory is created and the
+/// database is put in WAL mode so readers never wait for the writer.
+pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    if let Some(path) = sqlite_path(&cfg.url) {
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
+        }
+    }
+    let mut opts = ConnectOptions::new(cfg.url.clone());
+    opts.max_connections(cfg.max_connections.max(1))
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    let db = Database::connect(opts).await?;
+    if sqlite_path(&cfg.url).is_some() {
+        db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;").await?;
+    }
+    Ok(db)
+}
+
+/// Connects and applies the migrator's pending migrations.
+pub async fn connect_and_migrate<M: MigratorTrait>(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(cfg).await?;
+    M::up(&db, None).await?;
+    Ok(db)
+}
+
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (path != ":memory:" && !path.is_empty()).then_some(path)
+}
+
+/// Creates a fresh, uniquely named PostgreSQL database next to `base_url` (which must name an
+/// existing database to connect to, e.g. `postgres://postgres@127.0.0.1:5432/postgres`) and
+/// returns its URL. Used by tests: every run gets its own database, no leftovers.
+pub async fn create_fresh_postgres(base_url: &str, prefix: &str) -> Result<String, DbErr> {
+    let admin = Database::connect(base_url).await?;
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+    admin.close().await?;
+    let (head, _) = base_url.rsplit_once('/').ok_or_else(|| DbErr::Custom("postgres URL without database".into()))?;
+    Ok(format!("{head}/{name}"))
+}
+
+/// True when a store error is a unique-constraint violation (a concurrent insert won).
+pub fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths_are_found() {
+        assert_eq!(sqlite_path("sqlite://data/e.db?mode=rwc"), Some("data/e.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://x/y"), None);
+    }
+}

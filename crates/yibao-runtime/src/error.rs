@@ -1,0 +1,213 @@
+//! One error mapping for the whole platform: a service's domain errors become an
+//! [`ApiError`] (stable machine-readable code, message, field violations), which becomes a gRPC
+//! [`tonic::Status`] with `google.rpc.ErrorInfo` and `google.rpc.BadRequest` details; the
+//! gateway turns that status into `application/problem+json` with [`problem_from_status`].
+
+use std::collections::HashMap;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// Error domain written into `google.rpc.ErrorInfo`.
+pub const ERROR_DOMAIN: &str = "yibao.org";
+
+/// The kind of failure, which fixes the gRPC code and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad input (400). Nothing was written.
+    InvalidArgument,
+    /// No such record (404).
+    NotFound,
+    /// Record exists already (409).
+    AlreadyExists,
+    /// The state does not allow the operation (400 / FAILED_PRECONDITION).
+    FailedPrecondition,
+    /// Concurrent modification (409 / ABORTED); retry.
+    Aborted,
+    /// No or bad credentials (401).
+    Unauthenticated,
+    /// Not allowed (403).
+    PermissionDenied,
+    /// Rate limit or quota (429).
+    ResourceExhausted,
+    /// A dependency is down (503).
+    Unavailable,
+    /// A bug or an unexpected store failure (500). Details are logged, not shown.
+    Internal,
+}
+
+impl ErrorKind {
+    fn code(self) -> Code {
+        match self {
+            ErrorKind::InvalidArgument => Code::InvalidArgument,
+            ErrorKind::NotFound => Code::NotFound,
+            ErrorKind::AlreadyExists => Code::AlreadyExists,
+            ErrorKind::FailedPrecondition => Code::FailedPrecondition,
+            ErrorKind::Aborted => Code::Aborted,
+            ErrorKind::Unauthenticated => Code::Unauthenticated,
+            ErrorKind::PermissionDenied => Code::PermissionDenied,
+            ErrorKind::ResourceExhausted => Code::ResourceExhausted,
+            ErrorKind::Unavailable => Code::Unavailable,
+            ErrorKind::Internal => Code::Internal,
+        }
+    }
+}
+
+/// An error as callers see it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    /// Kind (gRPC code, HTTP status).
+    pub kind: ErrorKind,
+    /// Stable machine-readable code, e.g. `ENROLLMENT_ID_NUMBER_INVALID`.
+    pub code: &'static str,
+    /// Human-readable message.
+    pub message: String,
+    /// Field path → what is wrong with it.
+    pub violations: Vec<(String, String)>,
+}
+
+impl ApiError {
+    /// A new error without field violations.
+    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { kind, code, message: message.into(), violations: Vec::new() }
+    }
+
+    /// Bad input in one field.
+    pub fn invalid(code: &'static str, field: impl Into<String>, reason: impl Into<String>) -> ApiError {
+        let field = field.into();
+        let reason = reason.into();
+        ApiError {
+            kind: ErrorKind::InvalidArgument,
+            code,
+            message: format!("{field}: {reason}"),
+            violations: vec![(field, reason)],
+        }
+    }
+
+    /// Bad input in several fields.
+    pub fn invalid_fields(code: &'static str, violations: Vec<(String, String)>) -> ApiError {
+        let message = violations.iter().map(|(f, r)| format!("{f}: {r}")).collect::<Vec<_>>().join("; ");
+        ApiError { kind: ErrorKind::InvalidArgument, code, message, violations }
+    }
+
+    /// A missing record.
+    pub fn not_found(code: &'static str, what: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorKind::NotFound, code, what)
+    }
+
+    /// An unexpected failure; the detail is logged here and not shown to the caller.
+    pub fn internal(detail: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %detail, "internal error");
+        ApiError::new(ErrorKind::Internal, "INTERNAL", "internal error; it has been logged")
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(e: ApiError) -> Status {
+        let mut details = ErrorDetails::with_error_info(e.code, ERROR_DOMAIN, HashMap::new());
+        for (field, reason) in &e.violations {
+            details.add_bad_request_violation(field.clone(), reason.clone());
+        }
+        Status::with_error_details(e.kind.code(), e.message, details)
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> ApiError {
+        use crate::auth::AuthError as A;
+        match &e {
+            A::MissingToken | A::InvalidToken(_) => ApiError::new(ErrorKind::Unauthenticated, "UNAUTHENTICATED", e.to_string()),
+            A::RoleNotAllowed { .. } => ApiError::new(ErrorKind::PermissionDenied, "ROLE_NOT_ALLOWED", e.to_string()),
+            A::OtherOrganisation { .. } => ApiError::new(ErrorKind::PermissionDenied, "OTHER_ORGANISATION", e.to_string()),
+            A::OutsideRegion { .. } => ApiError::new(ErrorKind::PermissionDenied, "OUTSIDE_REGION", e.to_string()),
+        }
+    }
+}
+
+impl From<crate::auth::AuthError> for Status {
+    fn from(e: crate::auth::AuthError) -> Status {
+        ApiError::from(e).into()
+    }
+}
+
+/// HTTP status for a gRPC code (the mapping of google.api `Code` ↔ HTTP).
+pub fn http_status_of(code: Code) -> u16 {
+    match code {
+        Code::Ok => 200,
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => 400,
+        Code::Unauthenticated => 401,
+        Code::PermissionDenied => 403,
+        Code::NotFound => 404,
+        Code::AlreadyExists | Code::Aborted => 409,
+        Code::ResourceExhausted => 429,
+        Code::Cancelled => 499,
+        Code::Unimplemented => 501,
+        Code::Unavailable => 503,
+        Code::DeadlineExceeded => 504,
+        Code::Unknown | Code::Internal | Code::DataLoss => 500,
+    }
+}
+
+/// An RFC 9457 `application/problem+json` body for a gRPC status, with the stable code and
+/// the field violations (`errors[].field` is the request field path).
+pub fn problem_from_status(status: &Status, instance: &str) -> (u16, serde_json::Value) {
+    let http = http_status_of(status.code());
+    let details = status.get_error_details();
+    let code = details.error_info().map(|i| i.reason.clone()).unwrap_or_else(|| format!("{:?}", status.code()).to_uppercase());
+    let errors: Vec<serde_json::Value> = details
+        .bad_request()
+        .map(|b| {
+            b.field_violations
+                .iter()
+                .map(|v| serde_json::json!({"field": v.field, "detail": v.description}))
+                .collect()
+        })
+        .unwrap_or_default();
+    let title = match http {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        429 => "Too Many Requests",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Internal Server Error",
+    };
+    let mut body = serde_json::json!({
+        "type": format!("https://yibao.org/problems/{}", code.to_lowercase().replace('_', "-")),
+        "title": title,
+        "status": http,
+        "detail": status.message(),
+        "code": code,
+        "instance": instance,
+    });
+    if !errors.is_empty() {
+        body["errors"] = serde_json::Value::Array(errors);
+    }
+    (http, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_violations_survive_the_trip_to_problem_json() {
+        let status: Status = ApiError::invalid("ENROLLMENT_ID_NUMBER_INVALID", "id_number", "check digit does not match").into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let (http, body) = problem_from_status(&status, "/v1/persons");
+        assert_eq!(http, 400);
+        assert_eq!(body["code"], "ENROLLMENT_ID_NUMBER_INVALID");
+        assert_eq!(body["errors"][0]["field"], "id_number");
+        assert_eq!(body["errors"][0]["detail"], "check digit does not match");
+    }
+
+    #[test]
+    fn statuses_without_details_still_map() {
+        let (http, body) = problem_from_status(&Status::unimplemented("later"), "/x");
+        assert_eq!(http, 501);
+        assert_eq!(body["code"], "UNIMPLEMENTED");
+    }
+}

@@ -1,0 +1,160 @@
+//! The gRPC server skeleton every service shares: authentication of every call (except
+//! health and reflection), `grpc.health.v1`, reflection from the descriptor set, a span per
+//! call parented on the caller's trace context, and graceful shutdown that drains in-flight
+//! calls on SIGTERM or SIGINT.
+
+use crate::auth::Verifier;
+use crate::error::ApiError;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received; draining");
+}
+
+/// Adds health (all `names` serving, plus the overall "" status) and reflection to `routes`.
+pub async fn with_health_and_reflection(mut routes: tonic::service::RoutesBuilder, names: &[&str]) -> Result<Routes, tonic_reflection::server::Error> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    for name in names {
+        reporter.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
+    }
+    reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    routes.add_service(health).add_service(reflection_v1).add_service(reflection_v1alpha);
+    Ok(routes.routes())
+}
+
+/// Serves `routes` on `listener` until `shutdown` resolves, authenticating every call.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    verifier: Verifier,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    tonic::transport::Server::builder()
+        .trace_fn(crate::telemetry::grpc_server_span)
+        .layer(AuthLayer { verifier })
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}
+
+/// Verifies the bearer token of every call and puts the [`crate::auth::Caller`] into the
+/// request extensions (tonic hands them on to the handler). Health and reflection are open.
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    /// The verifier.
+    pub verifier: Verifier,
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService { inner, verifier: self.verifier.clone() }
+    }
+}
+
+/// See [`AuthLayer`].
+#[derive(Debug, Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    verifier: Verifier,
+}
+
+/// True for paths that need no token.
+pub fn is_open_path(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.") || path.starts_with("/grpc.reflection.")
+}
+
+impl<S, B> tower::Service<http::Request<B>> for AuthService<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        if !is_open_path(req.uri().path()) {
+            let header = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+            match self.verifier.verify_header(header) {
+                Ok(caller) => {
+                    req.extensions_mut().insert(caller);
+                }
+                Err(e) => {
+                    let status: tonic::Status = ApiError::from(e).into();
+                    return Box::pin(async move { Ok(status.into_http()) });
+                }
+            }
+        }
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(inner.call(req))
+    }
+}
+
+/// The verified caller of a request (put there by [`AuthLayer`]).
+pub fn caller<T>(req: &tonic::Request<T>) -> Result<crate::auth::Caller, tonic::Status> {
+    req.extensions()
+        .get::<crate::auth::Caller>()
+        .cloned()
+        .ok_or_else(|| ApiError::from(crate::auth::AuthError::MissingToken).into())
+}
+
+/// A tonic interceptor for clients: forwards the caller's token and the trace context.
+#[derive(Debug, Clone, Default)]
+pub struct Forward {
+    /// `authorization` value to forward (the original caller's bearer token).
+    pub authorization: Option<http::HeaderValue>,
+}
+
+impl tonic::service::Interceptor for Forward {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let mut headers = http::HeaderMap::new();
+        crate::telemetry::inject(&mut headers);
+        for (k, v) in &headers {
+            if let Ok(key) = tonic::metadata::MetadataKey::from_bytes(k.as_str().as_bytes()) {
+                if let Ok(val) = tonic::metadata::MetadataValue::try_from(v.as_bytes()) {
+                    req.metadata_mut().insert(key, val);
+                }
+            }
+        }
+        if let Some(auth) = &self.authorization {
+            if let Ok(val) = tonic::metadata::MetadataValue::try_from(auth.as_bytes()) {
+                req.metadata_mut().insert("authorization", val);
+            }
+        }
+        Ok(req)
+    }
+}
