@@ -1,0 +1,159 @@
+//! Schema of the enrollment database. Portable DDL (PostgreSQL and SQLite): dates are ISO
+//! `YYYY-MM-DD` text (which sorts as dates), money is BIGINT fen, times are RFC 3339 text.
+
+use sea_orm_migration::prelude::*;
+
+/// The enrollment migrator.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(Initial)]
+    }
+    fn migration_table_name() -> DynIden {
+        Alias::new("enrollment_migrations").into_iden()
+    }
+}
+
+#[derive(Debug, DeriveMigrationName)]
+struct Initial;
+
+const UP: &[&str] = &[
+    "CREATE TABLE persons (
+        id TEXT PRIMARY KEY,
+        id_number TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        sex TEXT NOT NULL,
+        birth_date TEXT NOT NULL,
+        region_code TEXT NOT NULL,
+        household_id TEXT,
+        contact TEXT NOT NULL DEFAULT '',
+        death_date TEXT,
+        moved_out_of_province TEXT,
+        suspensions_json TEXT NOT NULL DEFAULT '[]',
+        version BIGINT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL)",
+    "CREATE INDEX persons_region ON persons (region_code)",
+    "CREATE INDEX persons_household ON persons (household_id)",
+    "CREATE TABLE person_versions (
+        person_id TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        snapshot_json TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (person_id, version))",
+    "CREATE TABLE history (
+        id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail_json TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        at TEXT NOT NULL)",
+    "CREATE INDEX history_person ON history (person_id, id)",
+    "CREATE TABLE households (
+        id TEXT PRIMARY KEY,
+        region_code TEXT NOT NULL,
+        address TEXT NOT NULL,
+        head_person_id TEXT,
+        created_at TEXT NOT NULL)",
+    "CREATE TABLE categories (
+        id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        category TEXT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_to TEXT,
+        created_at TEXT NOT NULL)",
+    "CREATE INDEX categories_person ON categories (person_id)",
+    "CREATE TABLE contribution_standards (
+        region_code TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        scheme TEXT NOT NULL,
+        individual_amount_fen BIGINT NOT NULL,
+        waiting_days INTEGER NOT NULL,
+        PRIMARY KEY (region_code, year, scheme))",
+    "CREATE TABLE enrolments (
+        id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        scheme TEXT NOT NULL,
+        region_code TEXT NOT NULL,
+        enrolled_on TEXT NOT NULL,
+        effective_from TEXT NOT NULL,
+        effective_to TEXT NOT NULL,
+        due_fen BIGINT NOT NULL,
+        paid_fen BIGINT NOT NULL,
+        subsidised_fen BIGINT NOT NULL,
+        paid_on TEXT,
+        end_reason TEXT,
+        created_at TEXT NOT NULL)",
+    "CREATE INDEX enrolments_person ON enrolments (person_id, year)",
+    "CREATE INDEX enrolments_year_region ON enrolments (year, region_code)",
+    "CREATE TABLE contributions (
+        id TEXT PRIMARY KEY,
+        enrolment_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        amount_fen BIGINT NOT NULL,
+        paid_on TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (enrolment_id, reference))",
+    "CREATE TABLE status_events (
+        id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        effective_on TEXT NOT NULL,
+        detail_json TEXT NOT NULL,
+        created_at TEXT NOT NULL)",
+    "CREATE INDEX status_events_person ON status_events (person_id)",
+    "CREATE TABLE vouchers (
+        id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        revoked_at TEXT,
+        revoke_reason TEXT)",
+    "CREATE TABLE duplicate_tasks (
+        id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        keep_enrolment_id TEXT NOT NULL,
+        drop_enrolment_id TEXT NOT NULL,
+        rationale TEXT NOT NULL,
+        state TEXT NOT NULL,
+        region_code TEXT NOT NULL,
+        steps_json TEXT NOT NULL,
+        UNIQUE (keep_enrolment_id, drop_enrolment_id))",
+    "CREATE INDEX duplicate_tasks_region ON duplicate_tasks (region_code, state)",
+    "CREATE TABLE coverage_targets (
+        region_code TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        scheme TEXT NOT NULL,
+        category TEXT NOT NULL,
+        target BIGINT NOT NULL,
+        PRIMARY KEY (region_code, year, scheme, category))",
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Initial {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for sql in UP {
+            db.execute_unprepared(sql).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for table in ["coverage_targets", "duplicate_tasks", "vouchers", "status_events", "contributions", "enrolments", "contribution_standards", "categories", "households", "history", "person_versions", "persons"] {
+            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await?;
+        }
+        Ok(())
+    }
+}
