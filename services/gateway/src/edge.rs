@@ -1,0 +1,230 @@
+//! The checks every call passes at the edge — authentication, the method's roles, tenancy,
+//! the rate limit — and the REST path: bind, check, honour `Idempotency-Key`, call, answer.
+
+use crate::catalog::Route;
+use crate::{Gateway, transcode};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use prost::Message as _;
+use prost_reflect::DynamicMessage;
+use std::time::{Duration, Instant};
+use yibao_runtime::error::problem_from_status;
+use yibao_runtime::{ApiError, Caller, ErrorKind};
+
+/// How long an idempotency key and its recorded answer are kept.
+const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// A problem+json response.
+pub fn problem(status: http::StatusCode, code: &str, detail: &str, instance: &str, field: Option<(&str, &str)>) -> Response {
+    let mut body = serde_json::json!({
+        "type": format!("https://yibao.org/problems/{}", code.to_lowercase().replace('_', "-")),
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+        "code": code,
+        "instance": instance,
+    });
+    if let Some((f, d)) = field {
+        body["errors"] = serde_json::json!([{"field": f, "detail": d}]);
+    }
+    (status, [(http::header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+}
+
+fn status_problem(status: &tonic::Status, instance: &str) -> Response {
+    let (code, body) = problem_from_status(status, instance);
+    let code = http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (code, [(http::header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response();
+    if status.code() == tonic::Code::ResourceExhausted {
+        resp.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("60"));
+    }
+    resp
+}
+
+/// Checks the method's access rule against the caller and the request: deny by default.
+pub fn authorize(route: &Route, caller: &Caller, msg: &DynamicMessage) -> Result<(), ApiError> {
+    let access = route
+        .access
+        .as_ref()
+        .ok_or_else(|| ApiError::new(ErrorKind::PermissionDenied, "METHOD_NOT_EXPOSED", format!("{} is not exposed through the gateway", route.grpc_path)))?;
+    if !access.roles.contains(&caller.role) {
+        return Err(yibao_runtime::auth::AuthError::RoleNotAllowed { role: caller.role.as_str(), method: route.grpc_path.clone() }.into());
+    }
+    if caller.role.is_org_scoped() && !access.org_field.is_empty() {
+        let value = transcode::get_path(msg, &access.org_field).unwrap_or_default();
+        caller.check_org(&access.org_field, &value)?;
+    }
+    if caller.role.is_region_scoped() && !access.region_field.is_empty() {
+        if let Some(value) = transcode::get_path(msg, &access.region_field).filter(|v| !v.is_empty()) {
+            caller.check_region(&access.region_field, &value)?;
+        }
+    }
+    Ok(())
+}
+
+/// Counts the call against the caller's per-minute budget. A cache outage lets calls through
+/// (availability over strictness) and is logged.
+pub async fn rate_limit(g: &Gateway, caller: &Caller) -> Result<(), ApiError> {
+    let minute = chrono::Utc::now().timestamp() / 60;
+    let key = format!("yibao:rl:{}:{}:{minute}", caller.org, caller.subject);
+    match g.cache.incr(&key, Duration::from_secs(61)).await {
+        Ok(n) if n > i64::from(g.settings.rate_limit_per_minute) => Err(ApiError::new(
+            ErrorKind::ResourceExhausted,
+            "RATE_LIMITED",
+            format!("more than {} calls in a minute; retry after the minute ends", g.settings.rate_limit_per_minute),
+        )),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!(error = %e, "rate limiter unavailable");
+            Ok(())
+        }
+    }
+}
+
+/// Authenticates an `authorization` header.
+pub fn authenticate(g: &Gateway, headers: &http::HeaderMap) -> Result<Caller, ApiError> {
+    Ok(g.verifier.verify_header(headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?)
+}
+
+fn service_and_method(route: &Route) -> (String, String) {
+    (route.upstream.clone(), route.method.name().to_string())
+}
+
+/// Serves one REST call.
+pub async fn rest(g: Gateway, req: Request) -> Response {
+    let started = Instant::now();
+    let instance = req.uri().path().to_string();
+    let (parts, body) = req.into_parts();
+    let Some((binding, route, vars)) = g.catalog.match_rest(&parts.method, parts.uri.path()) else {
+        return problem(http::StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", &format!("no route for {} {}", parts.method, parts.uri.path()), &instance, None);
+    };
+    let route = route.clone();
+    let (svc, method) = service_and_method(&route);
+    let (code, resp) = rest_inner(&g, &route, binding.clone(), vars, parts, body, &instance).await;
+    g.metrics.record(&svc, &method, code, started.elapsed());
+    resp
+}
+
+async fn rest_inner(
+    g: &Gateway,
+    route: &Route,
+    binding: crate::catalog::HttpBinding,
+    vars: Vec<(String, String)>,
+    parts: http::request::Parts,
+    body: Body,
+    instance: &str,
+) -> (tonic::Code, Response) {
+    let fail = |s: tonic::Status| (s.code(), status_problem(&s, instance));
+    let caller = match authenticate(g, &parts.headers) {
+        Ok(c) => c,
+        Err(e) => return fail(e.into()),
+    };
+    let bytes = match http_body_util::BodyExt::collect(body).await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return (tonic::Code::InvalidArgument, problem(http::StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE", &format!("the body exceeds {} bytes", g.settings.max_body_bytes), instance, None)),
+    };
+    let msg = match transcode::bind_request(route.method.input(), &binding, &vars, parts.uri.query(), &bytes) {
+        Ok(m) => m,
+        Err(e) => return fail(ApiError::invalid("INVALID_REQUEST", e.field, e.reason).into()),
+    };
+    if let Err(e) = authorize(route, &caller, &msg) {
+        return fail(e.into());
+    }
+    if let Err(e) = rate_limit(g, &caller).await {
+        return fail(e.into());
+    }
+    let write = route.access.as_ref().is_some_and(|a| a.write);
+    let idem = parts.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let encoded = Bytes::from(msg.encode_to_vec());
+    let idem_key = match (write, idem) {
+        (true, Some(k)) if k.is_empty() || k.len() > 128 => {
+            return fail(ApiError::invalid("INVALID_REQUEST", "Idempotency-Key", "must be 1 to 128 characters").into());
+        }
+        (true, Some(k)) => {
+            let digest = {
+                use sha2::{Digest, Sha256};
+                hex::encode(Sha256::digest([route.grpc_path.as_bytes(), &encoded].concat()))
+            };
+            let key = format!("yibao:idem:{}:{}:{k}", caller.org, caller.subject);
+            match claim_idempotency(g, &key, &digest).await {
+                Claim::Fresh => Some(key),
+                Claim::Replay(resp) => return (tonic::Code::Ok, resp),
+                Claim::Refused(status) => return fail(status),
+            }
+        }
+        _ => None,
+    };
+    let fwd = crate::upstream::Forwarded {
+        authorization: parts.headers.get(http::header::AUTHORIZATION).cloned(),
+        request_id: parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
+    };
+    let Some(channel) = g.upstreams.channel(&route.upstream) else {
+        return fail(tonic::Status::unavailable(format!("no upstream for {}", route.upstream)));
+    };
+    let timeout = Duration::from_millis(g.settings.request_timeout_ms);
+    let result = crate::upstream::unary(channel, &route.grpc_path, encoded, &fwd, timeout).await;
+    let (code, status, body, content_type) = match result.and_then(|b| {
+        let reply = DynamicMessage::decode(route.method.output(), b).map_err(|e| tonic::Status::internal(format!("undecodable reply: {e}")))?;
+        transcode::to_json(&reply).map_err(tonic::Status::internal)
+    }) {
+        Ok(json) => (tonic::Code::Ok, 200u16, json, "application/json"),
+        Err(s) => {
+            let (http_code, problem) = problem_from_status(&s, instance);
+            (s.code(), http_code, problem.to_string().into_bytes(), "application/problem+json")
+        }
+    };
+    if let Some(key) = idem_key {
+        record_idempotency(g, &key, code, status, &body, content_type).await;
+    }
+    let http_status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    (code, (http_status, [(http::header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+enum Claim {
+    Fresh,
+    Replay(Response),
+    Refused(tonic::Status),
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Recorded {
+    digest: String,
+    status: u16,
+    content_type: String,
+    body: String,
+}
+
+async fn claim_idempotency(g: &Gateway, key: &str, digest: &str) -> Claim {
+    let pending = serde_json::to_vec(&Recorded { digest: digest.into(), status: 0, content_type: String::new(), body: String::new() }).unwrap_or_default();
+    match g.cache.set_if_absent(key, pending, IDEMPOTENCY_TTL).await {
+        Ok(true) => Claim::Fresh,
+        Ok(false) => match g.cache.get(key).await.ok().flatten().and_then(|v| serde_json::from_slice::<Recorded>(&v).ok()) {
+            Some(r) if r.digest != digest => Claim::Refused(ApiError::new(ErrorKind::FailedPrecondition, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for a different request").into()),
+            Some(r) if r.status == 0 => Claim::Refused(ApiError::new(ErrorKind::Aborted, "IDEMPOTENCY_IN_PROGRESS", "a request with this Idempotency-Key is still in progress; retry shortly").into()),
+            Some(r) => {
+                let status = http::StatusCode::from_u16(r.status).unwrap_or(http::StatusCode::OK);
+                let mut resp = (status, [(http::header::CONTENT_TYPE, r.content_type)], r.body).into_response();
+                resp.headers_mut().insert("idempotency-replayed", http::HeaderValue::from_static("true"));
+                Claim::Replay(resp)
+            }
+            None => Claim::Fresh,
+        },
+        Err(e) => Claim::Refused(ApiError::new(ErrorKind::Unavailable, "IDEMPOTENCY_STORE_UNAVAILABLE", format!("cannot honour Idempotency-Key now: {e}")).into()),
+    }
+}
+
+/// Keeps the answer for replays; answers that may change on retry (unavailable, deadline,
+/// internal) release the key instead so the client's retry is processed.
+async fn record_idempotency(g: &Gateway, key: &str, code: tonic::Code, status: u16, body: &[u8], content_type: &str) {
+    let retryable = matches!(code, tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Internal | tonic::Code::Unknown | tonic::Code::Aborted);
+    if retryable {
+        let _ = g.cache.delete(&[key.to_string()]).await;
+        return;
+    }
+    let digest = g.cache.get(key).await.ok().flatten().and_then(|v| serde_json::from_slice::<Recorded>(&v).ok()).map(|r| r.digest).unwrap_or_default();
+    let rec = Recorded { digest, status, content_type: content_type.into(), body: String::from_utf8_lossy(body).into_owned() };
+    if let Ok(v) = serde_json::to_vec(&rec) {
+        let _ = g.cache.set(key, v, IDEMPOTENCY_TTL).await;
+    }
+}
