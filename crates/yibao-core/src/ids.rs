@@ -85,6 +85,16 @@ impl IdNumber {
         Ok(IdNumber(clear))
     }
 
+    /// Completes 17 digits (region + birth date + sequence) with their check character. Used
+    /// by generators of test and demo data.
+    pub fn with_check_digit(first17: &str) -> Result<IdNumber, IdError> {
+        if first17.len() != 17 || !first17.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(IdError::Length { expected: 17, got: first17.chars().count() });
+        }
+        let check = char::from(check_char(first17.as_bytes()));
+        Self::parse(&format!("{first17}{check}"))
+    }
+
     /// Converts a legacy 15-digit number (inserts "19", appends the check character).
     pub fn from_legacy15(s: &str) -> Result<IdNumber, IdError> {
         let s = s.trim();

@@ -17,8 +17,14 @@ impl MigratorTrait for Migrator {
     }
 }
 
-#[derive(Debug, DeriveMigrationName)]
+#[derive(Debug)]
 struct Initial;
+
+impl MigrationName for Initial {
+    fn name(&self) -> &str {
+        "m20261123_000001_enrollment_initial"
+    }
+}
 
 const UP: &[&str] = &[
     "CREATE TABLE persons (

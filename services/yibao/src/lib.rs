@@ -1,0 +1,160 @@
+//! The embedded suite: every service and the gateway in one process, each service on its own
+//! database (SQLite files by default, or fresh PostgreSQL databases), the in-process or Redis
+//! cache and bus, and a development signing key. `yibao up` and the integration tests both
+//! start it through [`start`], so they exercise one code path.
+
+pub mod demo;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use yibao_runtime::auth::DevKeys;
+use yibao_runtime::config::{DatabaseConfig, Upstreams};
+
+/// Token issuer and audience of the embedded suite (the defaults of `auth.issuer` / `auth.audience`).
+pub const ISSUER: &str = "yibao";
+/// See [`ISSUER`].
+pub const AUDIENCE: &str = "yibao-api";
+
+/// Where each service keeps its data.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    /// SQLite files `<service>.db` under the data directory.
+    Sqlite,
+    /// A fresh PostgreSQL database per service, created next to this URL's database.
+    FreshPostgres(String),
+    /// Fixed database URLs per service (for `yibao up` against PostgreSQL).
+    Urls(std::collections::HashMap<String, String>),
+}
+
+/// How to start the suite.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Keys, secrets and SQLite files live here.
+    pub data_dir: PathBuf,
+    /// Gateway address (port 0 = any free port).
+    pub http_listen: SocketAddr,
+    /// Internal gRPC address of the services (port 0 = any free port).
+    pub grpc_listen: SocketAddr,
+    /// Storage.
+    pub storage: Storage,
+    /// Redis URL for cache, idempotency and rate limits; empty = in-process.
+    pub redis_url: String,
+    /// Calls per caller per minute at the gateway.
+    pub rate_limit_per_minute: u32,
+}
+
+impl Options {
+    /// Defaults for a data directory: SQLite, in-process cache, gateway on 127.0.0.1:8080.
+    pub fn new(data_dir: PathBuf) -> Options {
+        Options {
+            data_dir,
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            storage: Storage::Sqlite,
+            redis_url: String::new(),
+            rate_limit_per_minute: 60_000,
+        }
+    }
+}
+
+/// A running suite.
+#[derive(Debug)]
+pub struct Running {
+    /// The gateway's address.
+    pub http_addr: SocketAddr,
+    /// The services' internal gRPC address.
+    pub grpc_addr: SocketAddr,
+    /// The signing key for minting tokens.
+    pub keys: DevKeys,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Mints a token for the suite.
+    pub fn token(&self, role: yibao_runtime::Role, org: &str, region: &str) -> String {
+        self.keys.mint(role, org, region, &format!("{}-{}", role.as_str(), if org.is_empty() { region } else { org }), 3600, ISSUER, AUDIENCE).unwrap_or_default()
+    }
+
+    /// Stops everything, draining in-flight calls.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(true);
+        }
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Reads or creates a random secret file (hex, 64 characters).
+pub fn secret_file(path: &std::path::Path) -> std::io::Result<String> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        let s = s.trim().to_string();
+        if s.len() >= 32 {
+            return Ok(s);
+        }
+    }
+    let bytes: [u8; 32] = rand::random();
+    let s = hex::encode(bytes);
+    std::fs::write(path, &s)?;
+    Ok(s)
+}
+
+async fn database_for(opts: &Options, service: &str) -> Result<DatabaseConfig, String> {
+    Ok(match &opts.storage {
+        Storage::Sqlite => DatabaseConfig::sqlite(&opts.data_dir.join(format!("{service}.db"))),
+        Storage::FreshPostgres(base) => DatabaseConfig {
+            url: yibao_runtime::db::create_fresh_postgres(base, &format!("yibao_{service}")).await.map_err(|e| format!("create {service} database: {e}"))?,
+            max_connections: 16,
+        },
+        Storage::Urls(map) => DatabaseConfig { url: map.get(service).cloned().ok_or_else(|| format!("no database URL for {service}"))?, max_connections: 16 },
+    })
+}
+
+/// Starts every service and the gateway.
+pub async fn start(opts: Options) -> Result<Running, String> {
+    std::fs::create_dir_all(&opts.data_dir).map_err(|e| format!("data dir {}: {e}", opts.data_dir.display()))?;
+    let keys = DevKeys::load_or_create(&opts.data_dir).map_err(|e| format!("dev signing key: {e}"))?;
+    let verifier = keys.verifier(ISSUER, AUDIENCE).map_err(|e| e.to_string())?;
+    let redis = yibao_runtime::config::RedisConfig { url: opts.redis_url.clone() };
+    let cache = yibao_runtime::cache::from_config(&redis).await.map_err(|e| e.to_string())?;
+    let voucher_secret = secret_file(&opts.data_dir.join("voucher-secret")).map_err(|e| format!("voucher secret: {e}"))?;
+
+    let enrollment = yibao_enrollment::build(&database_for(&opts, "enrollment").await?, cache.clone(), &voucher_secret).await?;
+    let mut routes = tonic::service::RoutesBuilder::default();
+    routes.add_service(enrollment);
+    let routes = yibao_runtime::server::with_health_and_reflection(routes, &[yibao_enrollment::SERVICE_NAME]).await.map_err(|e| e.to_string())?;
+
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let grpc_listener = tokio::net::TcpListener::bind(opts.grpc_listen).await.map_err(|e| format!("bind {}: {e}", opts.grpc_listen))?;
+    let grpc_addr = grpc_listener.local_addr().map_err(|e| e.to_string())?;
+    let grpc_task = tokio::spawn({
+        let verifier = verifier.clone();
+        let stop = stopped(rx.clone());
+        async move {
+            if let Err(e) = yibao_runtime::server::serve(grpc_listener, routes, verifier, stop).await {
+                tracing::error!(error = %e, "services stopped");
+            }
+        }
+    });
+    let internal = format!("http://{grpc_addr}");
+    let upstreams = Upstreams { enrollment: internal.clone(), settlement: internal.clone(), ltc: internal.clone(), procurement: internal.clone(), supervision: internal };
+    let settings = yibao_gateway::GatewaySettings { rate_limit_per_minute: opts.rate_limit_per_minute, ..Default::default() };
+    let gateway = yibao_gateway::Gateway::new(&upstreams, verifier, Arc::clone(&cache), settings).await?;
+    let http_listener = tokio::net::TcpListener::bind(opts.http_listen).await.map_err(|e| format!("bind {}: {e}", opts.http_listen))?;
+    let http_addr = http_listener.local_addr().map_err(|e| e.to_string())?;
+    let http_task = tokio::spawn({
+        let stop = stopped(rx);
+        async move {
+            if let Err(e) = gateway.serve(http_listener, stop).await {
+                tracing::error!(error = %e, "gateway stopped");
+            }
+        }
+    });
+    Ok(Running { http_addr, grpc_addr, keys, shutdown: Some(tx), tasks: vec![grpc_task, http_task] })
+}

@@ -1,0 +1,130 @@
+//! `yibao`: run the whole platform in one process, and the development CLI.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use yibao_runtime::Role;
+
+#[derive(Parser, Debug)]
+#[command(name = "yibao", version, about = "Yibao medical-insurance platform: all services in one process, and dev tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run every service and the gateway on embedded storage.
+    Up {
+        /// Load demo data (Huoqiu county: a poverty-registered household and others).
+        #[arg(long)]
+        demo: bool,
+        /// Where keys, secrets and SQLite files live.
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+        /// Gateway address (REST and gRPC).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Internal gRPC address of the services.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        grpc_listen: std::net::SocketAddr,
+        /// Redis URL for cache, idempotency keys and rate limits (default: in-process).
+        #[arg(long, default_value = "")]
+        redis_url: String,
+    },
+    /// Mint a development token signed with the data directory's key.
+    Token {
+        /// operator, hospital, insurer, auditor, admin, care_institution, assessor or manufacturer.
+        #[arg(long)]
+        role: String,
+        /// Organisation code (hospitals `H…`, pharmacies `P…`, insurers…).
+        #[arg(long, default_value = "")]
+        org: String,
+        /// Region (6 digits); required for operators and auditors.
+        #[arg(long, default_value = "")]
+        region: String,
+        /// Subject (user id).
+        #[arg(long, default_value = "")]
+        subject: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        /// Data directory holding the key.
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// Create the development signing key and JWKS in the data directory (if missing).
+    Keys {
+        /// Data directory.
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// Apply every service's migrations to the embedded databases.
+    Migrate {
+        /// Data directory.
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+    },
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("yibao: {msg}");
+    std::process::exit(1)
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Up { demo, data_dir, listen, grpc_listen, redis_url } => {
+            let started = std::time::Instant::now();
+            let telemetry = yibao_runtime::config::TelemetryConfig { log_level: std::env::var("YIBAO__TELEMETRY__LOG_LEVEL").unwrap_or_else(|_| "info".into()), ..Default::default() };
+            let _t = yibao_runtime::telemetry::init("yibao", &telemetry).unwrap_or_else(|e| fail(&e));
+            let mut opts = yibao::Options::new(data_dir.clone());
+            opts.http_listen = listen;
+            opts.grpc_listen = grpc_listen;
+            opts.redis_url = redis_url;
+            let running = yibao::start(opts).await.unwrap_or_else(|e| fail(&e));
+            if demo {
+                let token = running.token(Role::Operator, "", yibao::demo::REGION);
+                yibao::demo::load(running.grpc_addr, &token).await.unwrap_or_else(|e| fail(&format!("demo data: {e}")));
+            }
+            let url = format!("http://{}", running.http_addr);
+            println!("Yibao is up in {} ms: gateway {url} (REST and gRPC), services {}", started.elapsed().as_millis(), running.grpc_addr);
+            println!("  health:   curl {url}/readyz");
+            println!("  API:      curl {url}/openapi.json");
+            println!("  token:    TOKEN=$(yibao token --role operator --region 341522 --data-dir {})", data_dir.display());
+            println!("            (hospitals: --role hospital --org H34152200001)");
+            if demo {
+                println!("  demo:     region 341522; poverty-registered household 341522195803120020, 341522195508070016, 341522201205190035;");
+                println!("            self-paid 341522198001010018; unpaid 341522199006150022");
+            }
+            println!("Press Ctrl-C to stop.");
+            yibao_runtime::server::shutdown_signal().await;
+            running.stop().await;
+        }
+        Command::Token { role, org, region, subject, ttl, data_dir } => {
+            let role = Role::parse(&role).unwrap_or_else(|| fail(&format!("unknown role `{role}`; one of {}", Role::ALL.map(|r| r.as_str()).join(", "))));
+            if role.is_org_scoped() && org.is_empty() {
+                fail(&format!("--org is required for role {}", role.as_str()));
+            }
+            if role.is_region_scoped() && region.is_empty() {
+                fail(&format!("--region is required for role {}", role.as_str()));
+            }
+            let keys = yibao_runtime::auth::DevKeys::load_or_create(&data_dir).unwrap_or_else(|e| fail(&e.to_string()));
+            let subject = if subject.is_empty() { format!("{}-{}", role.as_str(), if org.is_empty() { &region } else { &org }) } else { subject };
+            let token = keys.mint(role, &org, &region, &subject, ttl, yibao::ISSUER, yibao::AUDIENCE).unwrap_or_else(|e| fail(&e.to_string()));
+            println!("{token}");
+        }
+        Command::Keys { data_dir } => {
+            let keys = yibao_runtime::auth::DevKeys::load_or_create(&data_dir).unwrap_or_else(|e| fail(&e.to_string()));
+            yibao::secret_file(&data_dir.join("voucher-secret")).unwrap_or_else(|e| fail(&e.to_string()));
+            println!("{}", keys.jwks_path.display());
+        }
+        Command::Migrate { data_dir } => {
+            std::fs::create_dir_all(&data_dir).unwrap_or_else(|e| fail(&e.to_string()));
+            let db = yibao_runtime::config::DatabaseConfig::sqlite(&data_dir.join("enrollment.db"));
+            yibao_runtime::db::connect_and_migrate::<yibao_enrollment::store::migration::Migrator>(&db).await.unwrap_or_else(|e| fail(&e.to_string()));
+            println!("migrated {}", data_dir.display());
+        }
+    }
+}
