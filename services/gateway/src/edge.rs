@@ -56,7 +56,9 @@ pub fn authorize(route: &Route, caller: &Caller, msg: &DynamicMessage) -> Result
         caller.check_org(&access.org_field, &value)?;
     }
     if caller.role.is_region_scoped() && !access.region_field.is_empty() {
-        if let Some(value) = transcode::get_path(msg, &access.region_field).filter(|v| !v.is_empty()) {
+        // A malformed region is the service's to refuse with a 400 naming the field.
+        let value = transcode::get_path(msg, &access.region_field).filter(|v| yibao_core::RegionCode::parse(v).is_ok());
+        if let Some(value) = value {
             caller.check_region(&access.region_field, &value)?;
         }
     }
