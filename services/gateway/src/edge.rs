@@ -69,7 +69,7 @@ pub fn authorize(route: &Route, caller: &Caller, msg: &DynamicMessage) -> Result
 /// (availability over strictness) and is logged.
 pub async fn rate_limit(g: &Gateway, caller: &Caller) -> Result<(), ApiError> {
     let minute = chrono::Utc::now().timestamp() / 60;
-    let key = format!("yibao:rl:{}:{}:{minute}", caller.org, caller.subject);
+    let key = format!("{}:rl:{}:{}:{minute}", g.settings.key_prefix, caller.org, caller.subject);
     match g.cache.incr(&key, Duration::from_secs(61)).await {
         Ok(n) if n > i64::from(g.settings.rate_limit_per_minute) => Err(ApiError::new(
             ErrorKind::ResourceExhausted,
@@ -148,7 +148,7 @@ async fn rest_inner(
                 use sha2::{Digest, Sha256};
                 hex::encode(Sha256::digest([route.grpc_path.as_bytes(), &encoded].concat()))
             };
-            let key = format!("yibao:idem:{}:{}:{k}", caller.org, caller.subject);
+            let key = format!("{}:idem:{}:{}:{k}", g.settings.key_prefix, caller.org, caller.subject);
             match claim_idempotency(g, &key, &digest).await {
                 Claim::Fresh => Some(key),
                 Claim::Replay(resp) => return (tonic::Code::Ok, resp),

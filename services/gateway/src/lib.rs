@@ -40,11 +40,13 @@ pub struct GatewaySettings {
     pub max_body_bytes: usize,
     /// Deadline of an upstream call.
     pub request_timeout_ms: u64,
+    /// Prefix of the gateway's keys in Redis (deployments sharing a Redis use different ones).
+    pub key_prefix: String,
 }
 
 impl Default for GatewaySettings {
     fn default() -> Self {
-        GatewaySettings { listen: "0.0.0.0:8080".into(), rate_limit_per_minute: 60_000, max_body_bytes: 4 * 1024 * 1024, request_timeout_ms: 10_000 }
+        GatewaySettings { listen: "0.0.0.0:8080".into(), rate_limit_per_minute: 60_000, max_body_bytes: 4 * 1024 * 1024, request_timeout_ms: 10_000, key_prefix: "yibao".into() }
     }
 }
 

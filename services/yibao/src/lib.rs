@@ -42,6 +42,8 @@ pub struct Options {
     pub redis_url: String,
     /// Calls per caller per minute at the gateway.
     pub rate_limit_per_minute: u32,
+    /// Prefix of the gateway's Redis keys.
+    pub key_prefix: String,
 }
 
 impl Options {
@@ -54,6 +56,7 @@ impl Options {
             storage: Storage::Sqlite,
             redis_url: String::new(),
             rate_limit_per_minute: 60_000,
+            key_prefix: "yibao".into(),
         }
     }
 }
@@ -144,7 +147,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     });
     let internal = format!("http://{grpc_addr}");
     let upstreams = Upstreams { enrollment: internal.clone(), settlement: internal.clone(), ltc: internal.clone(), procurement: internal.clone(), supervision: internal };
-    let settings = yibao_gateway::GatewaySettings { rate_limit_per_minute: opts.rate_limit_per_minute, ..Default::default() };
+    let settings = yibao_gateway::GatewaySettings { rate_limit_per_minute: opts.rate_limit_per_minute, key_prefix: opts.key_prefix.clone(), ..Default::default() };
     let gateway = yibao_gateway::Gateway::new(&upstreams, verifier, Arc::clone(&cache), settings).await?;
     let http_listener = tokio::net::TcpListener::bind(opts.http_listen).await.map_err(|e| format!("bind {}: {e}", opts.http_listen))?;
     let http_addr = http_listener.local_addr().map_err(|e| e.to_string())?;
