@@ -30,6 +30,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for f in &files {
         compiler.open_file(f)?;
     }
+    // Error details travel in every error status: reflection clients need their types.
+    compiler.open_file(root.join("google/rpc/error_details.proto"))?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out.join("yibao_descriptor.bin"), compiler.encode_file_descriptor_set())?;
 
