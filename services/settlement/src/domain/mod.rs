@@ -160,7 +160,7 @@ pub enum EncounterKind {
     GeneralOutpatient,
     /// 门诊慢特病 (14), with a disease code.
     OutpatientChronic,
-    /// 生育 (maternity).
+    /// 生育住院 (maternity, 52).
     Maternity,
     /// 药店购药 (41).
     Pharmacy,
@@ -173,7 +173,7 @@ impl EncounterKind {
             EncounterKind::Inpatient => "21",
             EncounterKind::GeneralOutpatient => "11",
             EncounterKind::OutpatientChronic => "14",
-            EncounterKind::Maternity => "51",
+            EncounterKind::Maternity => "52",
             EncounterKind::Pharmacy => "41",
         }
     }

@@ -70,7 +70,8 @@ pub struct PolicyDocument {
     pub version: u32,
     /// Human-readable title.
     pub name: String,
-    /// The pooling region (统筹区) of the insured; a province code covers its cities and counties.
+    /// The insured region (参保地) this policy is for; a province code covers its cities and
+    /// counties, and the most specific document wins ([`PolicyBundle::find`]).
     pub region: RegionCode,
     /// The pooling area (统筹区) when wider than `region` (e.g. Huoqiu county under Lu'an's
     /// city-level pooling, 市级统筹): care inside it is not cross-region.
