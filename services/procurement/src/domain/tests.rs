@@ -1,0 +1,1 @@
+//! Specification tests of the procurement domain.
