@@ -200,7 +200,10 @@ pub fn check_inventory(
 ) -> Result<InventoryCheck, InventoryError> {
     for r in records {
         if r.quantity == 0 {
-            return Err(InventoryError::InvalidRecord { record_no: r.record_no.clone(), reason: "quantity is zero".into() });
+            return Err(InventoryError::InvalidRecord {
+                record_no: r.record_no.clone(),
+                reason: "quantity is zero".into(),
+            });
         }
         if r.unit_price.is_negative() {
             return Err(InventoryError::InvalidRecord {
@@ -301,7 +304,8 @@ pub fn check_inventory(
                     // sale > cost × (1 + allowed)  ⇔  sale × 10000 > cost × (10000 + allowed)
                     let factor = i128::from(Bp::FULL.0) + i128::from(rules.allowed_markup.0);
                     if i128::from(r.unit_price.0) * 10_000 > i128::from(lot.unit_cost.0) * factor {
-                        let allowed_price = lot.unit_cost.at_rate(Bp(Bp::FULL.0.saturating_add(rules.allowed_markup.0)));
+                        let allowed_price =
+                            lot.unit_cost.at_rate(Bp(Bp::FULL.0.saturating_add(rules.allowed_markup.0)));
                         let per_unit = r.unit_price.checked_sub(allowed_price)?.max(Fen::ZERO);
                         let excess = per_unit.checked_mul(qty(take)?)?;
                         let mut f = finding(

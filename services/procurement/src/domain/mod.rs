@@ -33,8 +33,8 @@ use std::fmt;
 use yibao_core::{Bp, Fen};
 
 pub use catalogue::{
-    CATALOGUE_COLUMNS, Catalogue, CatalogueEntry, CatalogueImport, CodeError, CodeFormat, FieldProblem,
-    InsuranceClass, ItemCode, ItemKind, RowError, parse_catalogue_csv,
+    CATALOGUE_COLUMNS, Catalogue, CatalogueEntry, CatalogueImport, CodeError, CodeFormat, FieldProblem, InsuranceClass,
+    ItemCode, ItemKind, RowError, parse_catalogue_csv,
 };
 pub use inventory::{
     Finding, FindingKind, InventoryCheck, InventoryError, InventoryRecord, InventoryRules, Movement, OpeningStock,
@@ -113,7 +113,7 @@ pub(crate) fn decimal(numerator: i128, scale: u32) -> String {
 /// A ratio in basis points as a multiplier: `Bp(18000)` → `1.8`, `Bp(20000)` → `2`.
 pub(crate) fn multiplier(bp: Bp) -> String {
     let s = decimal(i128::from(bp.0), 4);
-    s.strip_suffix(".00").map(str::to_string).unwrap_or(s)
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// `price × ratio` in yuan, exact: `(Fen(70), Bp(18000))` → `1.26`.

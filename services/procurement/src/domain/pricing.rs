@@ -77,9 +77,7 @@ pub struct PaymentStandard {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PricingError {
     /// A listing is above a reference price effective during its period.
-    #[error(
-        "listed price {price} of {item_code} is above the {kind} {reference} effective {reference_period}"
-    )]
+    #[error("listed price {price} of {item_code} is above the {kind} {reference} effective {reference_period}")]
     AboveReference {
         /// Item.
         item_code: ItemCode,

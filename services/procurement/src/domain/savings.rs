@@ -102,8 +102,9 @@ pub fn volume_completion(
     rules: &CompletionRules,
 ) -> Vec<VolumeCompletion> {
     let progress = time_progress(from, to, as_of);
-    let alert_line = Bp(u32::try_from(u64::from(progress.0) * u64::from(rules.alert_share_of_time_progress.0) / 10_000)
-        .unwrap_or(u32::MAX));
+    let alert_line =
+        Bp(u32::try_from(u64::from(progress.0) * u64::from(rules.alert_share_of_time_progress.0) / 10_000)
+            .unwrap_or(u32::MAX));
     let mut out: Vec<VolumeCompletion> = inputs
         .iter()
         .map(|i| {
@@ -257,7 +258,10 @@ fn times(price: Fen, quantity: u64) -> Result<Fen, MoneyOverflow> {
 }
 
 /// Computes an institution's retained savings by the formula of the module documentation.
-pub fn retained_savings(input: &InstitutionSavingsInput, rules: &SavingsRules) -> Result<RetainedSavings, SavingsError> {
+pub fn retained_savings(
+    input: &InstitutionSavingsInput,
+    rules: &SavingsRules,
+) -> Result<RetainedSavings, SavingsError> {
     for (field, rate) in [
         ("fund_payment_rate", input.fund_payment_rate),
         ("assessment_coefficient", input.assessment_coefficient),

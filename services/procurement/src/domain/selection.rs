@@ -423,7 +423,10 @@ fn select_group(
     let mut manufacturers = BTreeSet::new();
     for b in &bids {
         if !manufacturers.insert(b.manufacturer.as_str()) {
-            return Err(SelectionError::DuplicateBid { group_id: group.id.clone(), manufacturer: b.manufacturer.clone() });
+            return Err(SelectionError::DuplicateBid {
+                group_id: group.id.clone(),
+                manufacturer: b.manufacturer.clone(),
+            });
         }
     }
     let ceiling = group.highest_valid_price;
@@ -467,8 +470,7 @@ fn select_group(
             });
         } else {
             r.status = BidStatus::NotSelected { by: *by, rank };
-            r.explanation
-                .push(format!("not selected: ranked {rank} of {n_qualified} qualified, {slots} slots"));
+            r.explanation.push(format!("not selected: ranked {rank} of {n_qualified} qualified, {slots} slots"));
         }
     }
     for b in invalid {
