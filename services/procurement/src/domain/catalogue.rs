@@ -176,10 +176,24 @@ fn join_lengths(v: &[usize]) -> String {
     v.iter().map(usize::to_string).collect::<Vec<_>>().join(" or ")
 }
 
-/// A catalogue code that passed the check of its kind's format.
+/// A catalogue code that passed the check of its kind's format. Deserialising checks the
+/// shape too ([`ItemCode::parse_any`]), so no unchecked code gets in through serde.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct ItemCode(String);
+
+impl TryFrom<String> for ItemCode {
+    type Error = CodeError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        ItemCode::parse_any(&s).map(|(_, c)| c)
+    }
+}
+
+impl From<ItemCode> for String {
+    fn from(c: ItemCode) -> String {
+        c.0
+    }
+}
 
 impl ItemCode {
     /// Parses `s` (surrounding whitespace ignored) as a code of `kind`.
@@ -210,7 +224,7 @@ impl ItemCode {
     /// 企业码 of a drug code (last 5 characters), `None` for other kinds.
     pub fn drug_company_segment(&self) -> Option<&str> {
         match self.0.as_bytes().first() {
-            Some(b'X') | Some(b'Z') => self.0.get(self.0.len() - 5..),
+            Some(b'X') | Some(b'Z') => self.0.get(self.0.len().saturating_sub(5)..),
             _ => None,
         }
     }

@@ -295,7 +295,8 @@ impl PaymentStandardIndex {
     }
 
     /// Sets a standard from its period's start; an open-ended standard of the item ends the
-    /// day before. Overlapping a closed period is refused.
+    /// day before. Overlapping a closed period, or a second standard from the same day, is
+    /// refused ([`PricingError::Overlap`]): corrections are new periods, history is kept.
     pub fn set(&mut self, standard: PaymentStandard) -> Result<(), PricingError> {
         if standard.amount.0 <= 0 {
             return Err(PricingError::NonPositivePrice { item_code: standard.item_code, price: standard.amount });
@@ -395,7 +396,7 @@ pub struct DerivedStandard {
 /// - otherwise: the winning reference.
 ///
 /// Products are returned in item-code order; a product both winning and listed as a
-/// non-winner is treated as a winner.
+/// non-winner is treated as a winner; a product listed twice counts once, at its lowest price.
 pub fn derive_standards(
     outcome: &Outcome,
     non_winners: &[NonWinningProduct],
@@ -430,7 +431,12 @@ pub fn derive_standards(
         }
     }
     let before = effective_from.pred_opt().unwrap_or(effective_from);
-    for p in non_winners {
+    // A product listed twice counts once, at its lowest price, whatever the input order.
+    let mut sorted: Vec<&NonWinningProduct> = non_winners.iter().collect();
+    sorted.sort_by(|a, b| {
+        (&a.item_code, a.unit_price, &a.generic_name).cmp(&(&b.item_code, b.unit_price, &b.generic_name))
+    });
+    for p in sorted {
         if out.contains_key(&p.item_code) {
             continue;
         }

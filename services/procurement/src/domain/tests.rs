@@ -849,3 +849,11 @@ fn periods_overlap_when_they_share_a_day() {
     assert!(!a.overlaps(&Period::from(date("2021-07-01"))));
     assert!(Period::between(date("2021-02-01"), date("2021-01-01")).is_none());
 }
+
+#[test]
+fn an_item_code_cannot_be_deserialised_unchecked() {
+    let ok: ItemCode = serde_json::from_str("\"XA01ABD075A002010100483\"").unwrap();
+    assert_eq!(ok.as_str(), "XA01ABD075A002010100483");
+    assert!(serde_json::from_str::<ItemCode>("\"X1\"").is_err());
+    assert_eq!(serde_json::to_string(&ok).unwrap(), "\"XA01ABD075A002010100483\"");
+}
