@@ -41,13 +41,13 @@ seccompProfile:
 
 {{/* Pod template metadata that puts a long-running pod into the chosen mesh. */}}
 {{- define "yibao.meshAnnotations" -}}
-{{- if eq .Values.mesh "linkerd" }}
+{{- if eq .Values.mesh "linkerd" -}}
 annotations:
   linkerd.io/inject: enabled
 {{- end }}
 {{- end -}}
 {{- define "yibao.meshLabels" -}}
-{{- if eq .Values.mesh "istio" }}
+{{- if eq .Values.mesh "istio" -}}
 sidecar.istio.io/inject: "true"
 {{- end }}
 {{- end -}}
@@ -122,14 +122,14 @@ uri
 
 {{/* Egress rule from a service (or its migration Job) to its own PostgreSQL. */}}
 {{- define "yibao.dbEgress" -}}
-{{- if .cnpg }}
+{{- if .cnpg -}}
 - to:
     - podSelector:
         matchLabels:
           cnpg.io/cluster: yibao-{{ .name }}-db
   ports:
     - {protocol: TCP, port: 5432}
-{{- else }}
+{{- else -}}
 # External PostgreSQL: address unknown to the chart, port only.
 - ports:
     - {protocol: TCP, port: 5432}
@@ -137,14 +137,14 @@ uri
 {{- end -}}
 
 {{- define "yibao.redisEgress" -}}
-{{- if eq .Values.redis.mode "inCluster" }}
+{{- if eq .Values.redis.mode "inCluster" -}}
 - to:
     - podSelector:
         matchLabels:
           app.kubernetes.io/name: redis
   ports:
     - {protocol: TCP, port: 6379}
-{{- else }}
+{{- else -}}
 # External Redis: address unknown to the chart, port only.
 - ports:
     - {protocol: TCP, port: 6379}
