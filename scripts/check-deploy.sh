@@ -215,10 +215,11 @@ for path in sorted(glob.glob(os.path.join(out, "kustomize", "*.yaml")) + glob.gl
 for key, n in sorted(skipped.items()):
     print(f"skipped (custom resource, no schema): {key} x{n}")
 PY
+to_validate=("$OUT"/validate/*.yaml)
 for version in "$K8S_MIN" "$K8S_LATEST"; do
   log "kubernetes-validate --strict -k $version"
-  "$VENV/bin/kubernetes-validate" --strict --quiet -k "$version" "$OUT"/validate/*.yaml
-  echo "kubernetes-validate $version: ok ($(ls "$OUT"/validate | wc -l) files)"
+  "$VENV/bin/kubernetes-validate" --strict --quiet -k "$version" "${to_validate[@]}"
+  echo "kubernetes-validate $version: ok (${#to_validate[@]} files)"
 done
 
 # ---------------------------------------------------------------------------------------------
