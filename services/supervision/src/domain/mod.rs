@@ -30,6 +30,9 @@ pub mod review;
 pub mod rules;
 pub mod synthetic;
 
+#[cfg(test)]
+mod tests;
+
 
 use yibao_core::Fen;
 
