@@ -22,6 +22,10 @@
 //!
 //! Windows assume events arrive in settlement order per person (and per institution for the
 //! identity cluster), which holds for the live stream; a backfill replays history in that order.
+//! A reversal (结算撤销) removes the claim from the person's windows, so later events are not
+//! judged against it; findings already raised stay and are dismissed in review. The set of
+//! event ids seen lives in memory for the detector's lifetime: durable idempotency across
+//! restarts belongs to the store.
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
