@@ -1,0 +1,206 @@
+//! Load generator for the benchmarks behind `scripts/load.sh`. It prints figures; it asserts
+//! nothing (speed targets live here, never in tests).
+//!
+//! ```text
+//! yibao-load eligibility [--concurrency 64] [--seconds 10] [--people 2000]
+//! yibao-load import      [--rows 100000]
+//! yibao-load dupscan     [--enrolments 10000000]
+//! ```
+//! Storage: SQLite in a temporary directory, or PostgreSQL and Redis when
+//! `YIBAO_TEST_DATABASE_URL` / `YIBAO_TEST_REDIS_URL` are set.
+
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use yibao_integration_tests::{Suite, id_number, this_year};
+use yibao_proto::enrollment::v1 as pb;
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Stats {
+    label: String,
+    ok: u64,
+    errors: u64,
+    elapsed: Duration,
+    latencies_us: Vec<u64>,
+}
+
+impl Stats {
+    fn print(&mut self) {
+        self.latencies_us.sort_unstable();
+        let pct = |p: f64| -> f64 {
+            let n = self.latencies_us.len();
+            if n == 0 {
+                return 0.0;
+            }
+            let i = ((n as f64 * p).ceil() as usize).clamp(1, n) - 1;
+            self.latencies_us[i] as f64 / 1000.0
+        };
+        let per_sec = self.ok as f64 / self.elapsed.as_secs_f64();
+        println!(
+            "{:<44} {:>10.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}",
+            self.label,
+            per_sec,
+            pct(0.50),
+            pct(0.99),
+            self.errors
+        );
+    }
+}
+
+/// Runs `make_call` from `concurrency` tasks for `seconds`, collecting latencies.
+async fn drive<F, Fut>(label: &str, concurrency: u64, seconds: u64, make_call: F) -> Stats
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let call = Arc::new(make_call);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency {
+        let stop = stop.clone();
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::with_capacity(100_000));
+            let mut i = worker;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                if call(i).await {
+                    ok += 1;
+                    lat.push(t.elapsed().as_micros() as u64);
+                } else {
+                    errors += 1;
+                }
+                i += concurrency;
+            }
+            (ok, errors, lat)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut stats = Stats { label: label.to_string(), ok: 0, errors: 0, elapsed: Duration::ZERO, latencies_us: Vec::new() };
+    for t in tasks {
+        if let Ok((ok, errors, lat)) = t.await {
+            stats.ok += ok;
+            stats.errors += errors;
+            stats.latencies_us.extend(lat);
+        }
+    }
+    stats.elapsed = started.elapsed();
+    stats
+}
+
+fn person_id_number(i: u64) -> String {
+    // Region 341522, birth dates spread over 1940–1999, sequence from i.
+    let year = 1940 + (i % 60);
+    let month = 1 + (i / 60) % 12;
+    let day = 1 + (i / 720) % 28;
+    let seq = (i / 20_160) % 1000;
+    id_number(&format!("341522{year:04}{month:02}{day:02}{seq:03}"))
+}
+
+async fn seed_people(suite: &Suite, op: &str, n: u64) -> Vec<String> {
+    let y = this_year();
+    suite.ok("/v1/contribution-standards", op, json!({"region_code": "341522", "year": y, "scheme": "SCHEME_RESIDENT", "individual_amount_fen": 38000})).await;
+    let ids: Vec<String> = (0..n).map(person_id_number).collect();
+    for chunk in ids.chunks(2_000) {
+        let mut csv = String::from("id_number,name,region_code,year,scheme,contribution_fen,subsidy_fen\n");
+        for id in chunk {
+            csv.push_str(&format!("{id},测试,341522,{y},resident,38000,0\n"));
+        }
+        let out = suite.ok("/v1/imports", op, json!({"format": "IMPORT_FORMAT_CSV", "content": csv, "region_code": "341522"})).await;
+        if out["errors"].as_array().is_some_and(|e| !e.is_empty()) {
+            eprintln!("seed errors: {}", out["errors"]);
+        }
+    }
+    ids
+}
+
+async fn eligibility() {
+    let concurrency = arg("--concurrency", 64);
+    let seconds = arg("--seconds", 10);
+    let people = arg("--people", 2_000);
+    let suite = Suite::start().await;
+    let op = suite.operator("341522");
+    println!("backend: {}; seeding {people} people…", yibao_integration_tests::backend());
+    let ids = Arc::new(seed_people(&suite, &op, people).await);
+    let token = suite.hospital("H34152200001");
+    println!("concurrency {concurrency}, {seconds} s per phase\n");
+
+    // Ceiling: the cheapest gRPC round trip the machine does (grpc.health.v1/Check) against the
+    // services' port, no auth, no storage.
+    let services = tonic::transport::Channel::from_shared(format!("http://{}", suite.running.grpc_addr)).unwrap_or_else(|e| panic!("{e}")).connect_lazy();
+    let mut s = drive("raw gRPC echo (health Check, services port)", concurrency, seconds, move |_| {
+        let mut c = tonic_health_client(services.clone());
+        async move { c.check(tonic_health_req()).await.is_ok() }
+    })
+    .await;
+    s.print();
+
+    let gateway = tonic::transport::Channel::from_shared(suite.base.clone()).unwrap_or_else(|e| panic!("{e}")).connect_lazy();
+    let (ids2, tok2) = (ids.clone(), token.clone());
+    let mut s = drive("eligibility, gRPC through the gateway", concurrency, seconds, move |i| {
+        let mut c = pb::enrollment_service_client::EnrollmentServiceClient::new(gateway.clone());
+        let mut req = tonic::Request::new(pb::CheckEligibilityRequest { id_number: ids2[(i as usize) % ids2.len()].clone(), date: String::new() });
+        if let Ok(v) = format!("Bearer {tok2}").parse() {
+            req.metadata_mut().insert("authorization", v);
+        }
+        async move { c.check_eligibility(req).await.map(|r| r.into_inner().eligible).unwrap_or(false) }
+    })
+    .await;
+    s.print();
+
+    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency as usize).build().unwrap_or_default();
+    let url = format!("{}/v1/eligibility:check", suite.base);
+    let mut s = drive("eligibility, REST/JSON through the gateway", concurrency, seconds, move |i| {
+        let req = http.post(&url).bearer_auth(&token).json(&json!({"id_number": ids[(i as usize) % ids.len()]}));
+        async move { matches!(req.send().await, Ok(r) if r.status().is_success()) }
+    })
+    .await;
+    s.print();
+    suite.stop().await;
+}
+
+fn tonic_health_client(ch: tonic::transport::Channel) -> tonic_health::pb::health_client::HealthClient<tonic::transport::Channel> {
+    tonic_health::pb::health_client::HealthClient::new(ch)
+}
+
+fn tonic_health_req() -> tonic_health::pb::HealthCheckRequest {
+    tonic_health::pb::HealthCheckRequest { service: String::new() }
+}
+
+async fn import() {
+    let rows = arg("--rows", 100_000);
+    let suite = Suite::start().await;
+    let op = suite.operator("341522");
+    let y = this_year();
+    suite.ok("/v1/contribution-standards", &op, json!({"region_code": "341522", "year": y, "scheme": "SCHEME_RESIDENT", "individual_amount_fen": 38000})).await;
+    let ids: Vec<String> = (0..rows).map(person_id_number).collect();
+    let started = Instant::now();
+    let mut committed = 0;
+    for chunk in ids.chunks(10_000) {
+        let mut csv = String::from("id_number,name,region_code,year,scheme,contribution_fen,subsidy_fen\n");
+        for id in chunk {
+            csv.push_str(&format!("{id},测试,341522,{y},resident,0,38000\n"));
+        }
+        let out = suite.ok("/v1/imports", &op, json!({"format": "IMPORT_FORMAT_CSV", "content": csv, "region_code": "341522"})).await;
+        committed += out["committed"].as_i64().unwrap_or(0);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("backend: {}; imported {committed} of {rows} rows in {secs:.1} s: {:.0} rows/s", yibao_integration_tests::backend(), committed as f64 / secs);
+    suite.stop().await;
+}
+
+#[tokio::main]
+async fn main() {
+    match std::env::args().nth(1).as_deref() {
+        Some("eligibility") => eligibility().await,
+        Some("import") => import().await,
+        _ => eprintln!("usage: yibao-load eligibility|import [options]"),
+    }
+}
