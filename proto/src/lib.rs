@@ -25,3 +25,27 @@ pub mod enrollment {
         tonic::include_proto!("yibao.enrollment.v1");
     }
 }
+
+pub mod settlement {
+    pub mod v1 {
+        tonic::include_proto!("yibao.settlement.v1");
+    }
+}
+
+pub mod procurement {
+    pub mod v1 {
+        tonic::include_proto!("yibao.procurement.v1");
+    }
+}
+
+pub mod supervision {
+    pub mod v1 {
+        tonic::include_proto!("yibao.supervision.v1");
+    }
+}
+
+pub mod events {
+    pub mod v1 {
+        tonic::include_proto!("yibao.events.v1");
+    }
+}

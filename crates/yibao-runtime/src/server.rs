@@ -158,3 +158,75 @@ impl tonic::service::Interceptor for Forward {
         Ok(req)
     }
 }
+
+/// What a service needs from its surroundings, whether it runs as its own binary or inside
+/// the all-in-one `yibao`: its database, the cache, the bus and the other services' addresses.
+#[derive(Debug, Clone)]
+pub struct ServiceDeps {
+    /// The service's own database.
+    pub database: crate::config::DatabaseConfig,
+    /// Redis or in-process cache.
+    pub cache: std::sync::Arc<dyn crate::cache::Cache>,
+    /// Redis Streams or in-process bus.
+    pub bus: std::sync::Arc<dyn crate::bus::Bus>,
+    /// Where the other services listen.
+    pub upstreams: crate::config::Upstreams,
+}
+
+impl ServiceDeps {
+    /// Connects the cache and bus named by `settings` (Redis, or in-process when no URL is set).
+    pub async fn from_settings(settings: &crate::config::ServiceSettings) -> Result<ServiceDeps, String> {
+        Ok(ServiceDeps {
+            database: settings.database.clone(),
+            cache: crate::cache::from_config(&settings.redis).await.map_err(|e| e.to_string())?,
+            bus: crate::bus::from_config(&settings.redis).await.map_err(|e| e.to_string())?,
+            upstreams: settings.upstreams.clone(),
+        })
+    }
+}
+
+/// The body of every service binary's `main`: validate the settings, start telemetry, then
+/// either apply migrations (`<binary> migrate`) or build the service and serve it with health,
+/// reflection and authentication until SIGTERM. Exits 64 on bad configuration, 1 on failure.
+pub async fn run_binary<S, Fut, Mig>(binary: &str, service_name: &'static str, settings: &crate::config::ServiceSettings, migrate: Mig, build: impl FnOnce(ServiceDeps) -> Fut)
+where
+    S: tonic::server::NamedService + Clone + Send + Sync + 'static,
+    S: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<tonic::body::Body>, Error = std::convert::Infallible>,
+    S::Future: Send + 'static,
+    Fut: Future<Output = Result<S, String>>,
+    Mig: Future<Output = Result<(), sea_orm::DbErr>>,
+{
+    let exit_config = |msg: &str| -> ! {
+        eprintln!("{binary}: {msg}");
+        std::process::exit(crate::config::EXIT_BAD_CONFIG)
+    };
+    let fail = |msg: &str| -> ! {
+        eprintln!("{binary}: {msg}");
+        std::process::exit(1)
+    };
+    settings.validate().unwrap_or_else(|e| exit_config(&e.to_string()));
+    let _telemetry = crate::telemetry::init(binary, &settings.telemetry).unwrap_or_else(|e| exit_config(&e));
+    if std::env::args().nth(1).as_deref() == Some("migrate") {
+        migrate.await.unwrap_or_else(|e| fail(&e.to_string()));
+        tracing::info!("{binary}: migrations applied");
+        return;
+    }
+    let deps = ServiceDeps::from_settings(settings).await.unwrap_or_else(|e| fail(&e));
+    let svc = build(deps).await.unwrap_or_else(|e| fail(&e));
+    let verifier = Verifier::from_config(&settings.auth).await.unwrap_or_else(|e| fail(&e.to_string()));
+    let mut routes = tonic::service::RoutesBuilder::default();
+    routes.add_service(svc);
+    let routes = with_health_and_reflection(routes, &[service_name]).await.unwrap_or_else(|e| fail(&e.to_string()));
+    let listener = TcpListener::bind(&settings.grpc.listen).await.unwrap_or_else(|e| fail(&format!("bind {}: {e}", settings.grpc.listen)));
+    tracing::info!(listen = %settings.grpc.listen, "{binary} serving {service_name}");
+    serve(listener, routes, verifier, shutdown_signal()).await.unwrap_or_else(|e| fail(&e.to_string()));
+}
+
+/// Loads a binary's settings (defaults → `$YIBAO_CONFIG` → `YIBAO__…`), exiting 64 when they
+/// do not parse.
+pub fn load_settings<T: serde::Serialize + serde::de::DeserializeOwned + Default>(binary: &str) -> T {
+    crate::config::load(&T::default()).unwrap_or_else(|e| {
+        eprintln!("{binary}: {e}");
+        std::process::exit(crate::config::EXIT_BAD_CONFIG)
+    })
+}

@@ -1,0 +1,3 @@
+//! Tables and transactions of the procurement service.
+
+pub mod migration;

@@ -1,0 +1,14 @@
+//! Migrations of the settlement service's database.
+
+use sea_orm_migration::prelude::*;
+
+/// The settlement migrator.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![]
+    }
+}

@@ -1,0 +1,3 @@
+//! Tables and transactions of the settlement service.
+
+pub mod migration;

@@ -1,0 +1,3 @@
+//! Tables and transactions of the supervision service.
+
+pub mod migration;
