@@ -10,11 +10,28 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use yibao_runtime::auth::DevKeys;
 use yibao_runtime::config::{DatabaseConfig, Upstreams};
+use yibao_runtime::server::ServiceDeps;
 
 /// Token issuer and audience of the embedded suite (the defaults of `auth.issuer` / `auth.audience`).
 pub const ISSUER: &str = "yibao";
 /// See [`ISSUER`].
 pub const AUDIENCE: &str = "yibao-api";
+
+/// The gRPC services the suite hosts (health and reflection report each).
+pub const SERVICE_NAMES: [&str; 4] = [yibao_enrollment::SERVICE_NAME, yibao_settlement::SERVICE_NAME, yibao_procurement::SERVICE_NAME, yibao_supervision::SERVICE_NAME];
+
+/// Applies every service's migrations to the SQLite files under `data_dir`.
+pub async fn migrate(data_dir: &std::path::Path) -> Result<(), String> {
+    use yibao_runtime::db::connect_and_migrate as m;
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("data dir {}: {e}", data_dir.display()))?;
+    let db = |s: &str| DatabaseConfig::sqlite(&data_dir.join(format!("{s}.db")));
+    let err = |s: &'static str| move |e: sea_orm::DbErr| format!("{s}: {e}");
+    m::<yibao_enrollment::store::migration::Migrator>(&db("enrollment")).await.map_err(err("enrollment"))?;
+    m::<yibao_settlement::store::migration::Migrator>(&db("settlement")).await.map_err(err("settlement"))?;
+    m::<yibao_procurement::store::migration::Migrator>(&db("procurement")).await.map_err(err("procurement"))?;
+    m::<yibao_supervision::store::migration::Migrator>(&db("supervision")).await.map_err(err("supervision"))?;
+    Ok(())
+}
 
 /// Where each service keeps its data.
 #[derive(Debug, Clone)]
@@ -125,17 +142,24 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     let cache = yibao_runtime::cache::from_config(&redis).await.map_err(|e| e.to_string())?;
     let voucher_secret = secret_file(&opts.data_dir.join("voucher-secret")).map_err(|e| format!("voucher secret: {e}"))?;
 
-    let enrollment = yibao_enrollment::build(&database_for(&opts, "enrollment").await?, cache.clone(), &voucher_secret).await?;
+    let grpc_listener = tokio::net::TcpListener::bind(opts.grpc_listen).await.map_err(|e| format!("bind {}: {e}", opts.grpc_listen))?;
+    let grpc_addr = grpc_listener.local_addr().map_err(|e| e.to_string())?;
+    let internal = format!("http://{grpc_addr}");
+    let upstreams = Upstreams { enrollment: internal.clone(), settlement: internal.clone(), ltc: internal.clone(), procurement: internal.clone(), supervision: internal };
+    let bus = yibao_runtime::bus::from_config(&redis).await.map_err(|e| e.to_string())?;
+    let deps = |database: DatabaseConfig| ServiceDeps { database, cache: Arc::clone(&cache), bus: Arc::clone(&bus), upstreams: upstreams.clone() };
+
     let mut routes = tonic::service::RoutesBuilder::default();
-    routes.add_service(enrollment);
-    let routes = yibao_runtime::server::with_health_and_reflection(routes, &[yibao_enrollment::SERVICE_NAME]).await.map_err(|e| e.to_string())?;
+    routes.add_service(yibao_enrollment::build(&database_for(&opts, "enrollment").await?, cache.clone(), &voucher_secret).await?);
+    routes.add_service(yibao_settlement::build(deps(database_for(&opts, "settlement").await?)).await?);
+    routes.add_service(yibao_procurement::build(deps(database_for(&opts, "procurement").await?)).await?);
+    routes.add_service(yibao_supervision::build(deps(database_for(&opts, "supervision").await?)).await?);
+    let routes = yibao_runtime::server::with_health_and_reflection(routes, &SERVICE_NAMES).await.map_err(|e| e.to_string())?;
 
     let (tx, rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
     };
-    let grpc_listener = tokio::net::TcpListener::bind(opts.grpc_listen).await.map_err(|e| format!("bind {}: {e}", opts.grpc_listen))?;
-    let grpc_addr = grpc_listener.local_addr().map_err(|e| e.to_string())?;
     let grpc_task = tokio::spawn({
         let verifier = verifier.clone();
         let stop = stopped(rx.clone());
@@ -145,8 +169,6 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             }
         }
     });
-    let internal = format!("http://{grpc_addr}");
-    let upstreams = Upstreams { enrollment: internal.clone(), settlement: internal.clone(), ltc: internal.clone(), procurement: internal.clone(), supervision: internal };
     let settings = yibao_gateway::GatewaySettings { rate_limit_per_minute: opts.rate_limit_per_minute, key_prefix: opts.key_prefix.clone(), ..Default::default() };
     let gateway = yibao_gateway::Gateway::new(&upstreams, verifier, Arc::clone(&cache), settings).await?;
     let http_listener = tokio::net::TcpListener::bind(opts.http_listen).await.map_err(|e| format!("bind {}: {e}", opts.http_listen))?;

@@ -121,9 +121,7 @@ async fn main() {
             println!("{}", keys.jwks_path.display());
         }
         Command::Migrate { data_dir } => {
-            std::fs::create_dir_all(&data_dir).unwrap_or_else(|e| fail(&e.to_string()));
-            let db = yibao_runtime::config::DatabaseConfig::sqlite(&data_dir.join("enrollment.db"));
-            yibao_runtime::db::connect_and_migrate::<yibao_enrollment::store::migration::Migrator>(&db).await.unwrap_or_else(|e| fail(&e.to_string()));
+            yibao::migrate(&data_dir).await.unwrap_or_else(|e| fail(&e));
             println!("migrated {}", data_dir.display());
         }
     }
