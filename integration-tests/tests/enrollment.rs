@@ -223,8 +223,12 @@ async fn bulk_import_commits_good_rows_reports_bad_ones_and_is_idempotent() {
     assert_eq!((again["committed"].as_i64(), again["unchanged"].as_i64()), (Some(0), Some(2)), "{again}");
     assert_eq!(eligibility(&suite, &a, &format!("{y}-05-01")).await["eligible"], true);
     let jl = format!("{{\"id_number\":\"{}\",\"name\":\"李小明\",\"region_code\":\"{HUOQIU}\",\"year\":{y},\"scheme\":\"resident\",\"subsidy_fen\":18000}}\n", id_number("34152220120519003"));
-    let third = suite.ok("/v1/imports", &op, json!({"format": "IMPORT_FORMAT_JSON_LINES", "content": jl, "region_code": HUOQIU})).await;
-    assert_eq!(third["committed"], 1);
+    // The same new person twice in one file: registered once, the repeat changes nothing.
+    let third = suite.ok("/v1/imports", &op, json!({"format": "IMPORT_FORMAT_JSON_LINES", "content": format!("{jl}{jl}"), "region_code": HUOQIU})).await;
+    assert_eq!((third["committed"].as_i64(), third["unchanged"].as_i64()), (Some(1), Some(1)), "{third}");
+    // The over-paying row wrote nothing: its person was not registered.
+    let lookup = suite.call(Method::POST, "/v1/persons:lookup", Some(&op), Some(json!({"id_number": id_number("34152219800101001")}))).await;
+    assert_eq!(lookup.0, 404, "{}", lookup.1);
     suite.stop().await;
 }
 

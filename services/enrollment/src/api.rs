@@ -154,7 +154,13 @@ impl EnrollmentApi {
     }
 
     async fn invalidate(&self, id_number: &str) {
-        if let Err(e) = self.cache.delete(&[self.cache_key(id_number)]).await {
+        self.invalidate_ids(&[id_number]).await;
+    }
+
+    /// Invalidates people's cached eligibility by clear ID numbers, in one cache call.
+    pub async fn invalidate_ids(&self, id_numbers: &[&str]) {
+        let keys: Vec<String> = id_numbers.iter().map(|id| self.cache_key(id)).collect();
+        if let Err(e) = self.cache.delete(&keys).await {
             // The TTL bounds staleness if the cache is unreachable right now.
             tracing::warn!(error = %e, "eligibility cache invalidation failed");
         }

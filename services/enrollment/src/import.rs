@@ -6,7 +6,10 @@ use crate::api::EnrollmentApi;
 use crate::domain::enrolment::ContributionKind;
 use crate::domain::import::{ImportRow, RowError};
 use crate::error::EnrollError;
-use crate::store::{Actor, NewPerson, scheme_str};
+use crate::domain::PersonFile;
+use crate::domain::enrolment::ContributionStandard;
+use crate::store::{Actor, Contribution, ImportedPerson, NewPerson, scheme_str};
+use yibao_core::Fen;
 
 /// What an import did.
 #[derive(Debug, Default)]
@@ -19,21 +22,113 @@ pub struct ImportReport {
     pub errors: Vec<RowError>,
 }
 
-/// Imports validated rows one by one (each row is its own set of transactions: a bad row
-/// never undoes a good one).
+/// Rows per bulk transaction.
+const BATCH: usize = 2000;
+
+/// Imports validated rows. People new to the register (the bulk of a first import) are
+/// prepared by the rules in memory and written in one transaction of multi-row statements
+/// per batch; rows about people already registered, or repeated within a batch, take the
+/// one-by-one path (each row its own transactions: a bad row never undoes a good one).
 pub async fn import_rows(api: &EnrollmentApi, rows: Vec<ImportRow>, actor: &Actor) -> Result<ImportReport, EnrollError> {
     let store = api.store();
     let mut report = ImportReport::default();
-    for row in rows {
-        match import_row(api, &row, actor).await {
-            Ok(true) => report.committed += 1,
-            Ok(false) => report.unchanged += 1,
-            Err(EnrollError::Db(e)) => return Err(EnrollError::Db(e)),
-            Err(e) => report.errors.push(RowError { line: row.line, field: field_of(&e), reason: e.to_string() }),
+    let mut standards = std::collections::HashMap::new();
+    for batch in rows.chunks(BATCH) {
+        let registered = store.registered_id_numbers(batch.iter().map(|r| r.id_number.expose().to_string()).collect()).await?;
+        let mut seen = std::collections::HashSet::new();
+        let (mut fresh, mut one_by_one) = (Vec::new(), Vec::new());
+        for row in batch {
+            let id = row.id_number.expose();
+            if !registered.contains(id) && seen.insert(id.to_string()) { fresh.push(row) } else { one_by_one.push(row) }
+        }
+        let mut prepared = Vec::with_capacity(fresh.len());
+        let mut keys = Vec::with_capacity(fresh.len());
+        for row in fresh {
+            let key = (row.region.clone(), row.year, row.scheme);
+            let std = match standards.get(&key) {
+                Some(s) => *s,
+                None => {
+                    let s = store.standard(&row.region, row.year, row.scheme).await?;
+                    standards.insert(key, s);
+                    s
+                }
+            };
+            match prepare(row, std) {
+                Ok(p) => {
+                    keys.push(p.person.id_number.expose().to_string());
+                    prepared.push(p);
+                }
+                Err(e) => report.errors.push(RowError { line: row.line, field: field_of(&e), reason: e.to_string() }),
+            }
+        }
+        let n = prepared.len() as u64;
+        match store.insert_imported(prepared, actor).await {
+            Ok(()) => {
+                report.committed += n;
+                api.invalidate_ids(&keys.iter().map(String::as_str).collect::<Vec<_>>()).await;
+            }
+            // Someone registered one of these people meanwhile: take the careful path for all.
+            Err(EnrollError::Exists(_)) => one_by_one.extend(batch.iter().filter(|r| keys.iter().any(|k| k == r.id_number.expose()))),
+            Err(e) => return Err(e),
+        }
+        one_by_one.sort_by_key(|r| r.line);
+        for row in one_by_one {
+            match import_row(api, row, actor).await {
+                Ok(true) => report.committed += 1,
+                Ok(false) => report.unchanged += 1,
+                Err(EnrollError::Db(e)) => return Err(EnrollError::Db(e)),
+                Err(e) => report.errors.push(RowError { line: row.line, field: field_of(&e), reason: e.to_string() }),
+            }
         }
     }
-    let _ = store;
+    report.errors.sort_by_key(|e| e.line);
     Ok(report)
+}
+
+/// The rules applied to a row about a person not yet registered: the enrolment, then the
+/// payment and the subsidy, exactly as the one-by-one path would record them.
+fn prepare(row: &ImportRow, standard: Option<ContributionStandard>) -> Result<ImportedPerson, EnrollError> {
+    let std = standard.ok_or_else(|| no_standard(row))?;
+    let person = NewPerson { id_number: row.id_number.clone(), name: row.name.clone(), region: row.region.clone(), household_id: None, contact: String::new() };
+    let file = PersonFile {
+        person_id: String::new(),
+        id_masked: row.id_number.masked(),
+        sex: String::new(),
+        birth_date: row.id_number.birth_date(),
+        region: row.region.clone(),
+        death_date: None,
+        moved_out_of_province: None,
+        enrolments: Vec::new(),
+        categories: Vec::new(),
+        suspensions: Vec::new(),
+    };
+    let (enrolled_on, paid_on) = import_dates(row.year);
+    let mut enrolment = crate::domain::enrolment::enrol(&file, uuid::Uuid::now_v7().to_string(), row.year, row.scheme, row.region.clone(), enrolled_on, &std)?;
+    let mut contributions = Vec::new();
+    for (kind, amount, tag) in contributions_of(row) {
+        enrolment = crate::domain::enrolment::contribute(&enrolment, kind, amount, paid_on)?;
+        contributions.push((Contribution { kind, amount, paid_on, reference: reference(row, tag) }, enrolment.paid_on.is_some()));
+    }
+    Ok(ImportedPerson { person, enrolment, contributions })
+}
+
+fn no_standard(row: &ImportRow) -> EnrollError {
+    EnrollError::Domain(crate::domain::EnrolmentError::Precondition(format!("no contribution standard for region {}, year {}", row.region, row.year)))
+}
+
+/// Imported enrolments are taken as made before the year (or today, if later), and paid then.
+fn import_dates(year: i32) -> (chrono::NaiveDate, chrono::NaiveDate) {
+    let day = chrono::NaiveDate::from_ymd_opt(year - 1, 12, 31).unwrap_or_default().min(chrono::Utc::now().date_naive());
+    (day, day)
+}
+
+fn contributions_of(row: &ImportRow) -> impl Iterator<Item = (ContributionKind, Fen, &'static str)> {
+    [(ContributionKind::Payment, row.contribution, "payment"), (ContributionKind::Subsidy, row.subsidy, "subsidy")].into_iter().filter(|(_, a, _)| a.0 != 0)
+}
+
+/// The contribution's reference, derived from the row's key so a re-import changes nothing.
+fn reference(row: &ImportRow, tag: &str) -> String {
+    format!("import:{tag}:{}:{}:{}", row.year, scheme_str(row.scheme), row.region)
 }
 
 fn field_of(e: &EnrollError) -> String {
@@ -63,26 +158,18 @@ async fn import_row(api: &EnrollmentApi, row: &ImportRow, actor: &Actor) -> Resu
     let enrolment = match existing {
         Some(e) => e,
         None => {
-            let std = store.standard(&row.region, row.year, row.scheme).await?.ok_or_else(|| {
-                EnrollError::Domain(crate::domain::EnrolmentError::Precondition(format!("no contribution standard for region {}, year {}", row.region, row.year)))
-            })?;
+            let std = store.standard(&row.region, row.year, row.scheme).await?.ok_or_else(|| no_standard(row))?;
             let file = store.person_file(&person).await?;
-            let before_year = chrono::NaiveDate::from_ymd_opt(row.year - 1, 12, 31).unwrap_or_default();
-            let today = chrono::Utc::now().date_naive();
-            let e = crate::domain::enrolment::enrol(&file, uuid::Uuid::now_v7().to_string(), row.year, row.scheme, row.region.clone(), today.min(before_year), &std)?;
+            let e = crate::domain::enrolment::enrol(&file, uuid::Uuid::now_v7().to_string(), row.year, row.scheme, row.region.clone(), import_dates(row.year).0, &std)?;
             store.insert_enrolment(&person.id, &e, actor).await?;
             changed = true;
             e
         }
     };
-    let paid_on = chrono::NaiveDate::from_ymd_opt(row.year - 1, 12, 31).unwrap_or_default().min(chrono::Utc::now().date_naive());
-    for (kind, amount, tag) in [(ContributionKind::Payment, row.contribution, "payment"), (ContributionKind::Subsidy, row.subsidy, "subsidy")] {
-        if amount.0 == 0 {
-            continue;
-        }
-        let reference = format!("import:{tag}:{}:{}:{}", row.year, scheme_str(row.scheme), row.region);
+    let paid_on = import_dates(row.year).1;
+    for (kind, amount, tag) in contributions_of(row) {
         let before = store.enrolment(&enrolment.id).await?.1;
-        let after = store.contribute(&enrolment.id, kind, amount, paid_on, &reference, actor).await?;
+        let after = store.contribute(&enrolment.id, kind, amount, paid_on, &reference(row, tag), actor).await?;
         changed |= after.enrolment != before;
     }
     if changed {

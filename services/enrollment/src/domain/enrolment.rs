@@ -7,7 +7,7 @@ use yibao_core::{Fen, RegionCode};
 
 /// The annual individual contribution of a scheme in a region and year, and the waiting
 /// period for people who enrol after the year has begun.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContributionStandard {
     /// Individual share due for the year.
     pub individual_amount: Fen,

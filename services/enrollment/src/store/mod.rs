@@ -131,6 +131,108 @@ fn enrolment_model(person_id: &str, e: &Enrolment, created_at: String) -> enrolm
     }
 }
 
+fn person_row(new: NewPerson, id: String, ts: String) -> person::Model {
+    person::Model {
+        id,
+        sex: match new.id_number.sex() {
+            yibao_core::Sex::Male => "male".into(),
+            yibao_core::Sex::Female => "female".into(),
+        },
+        birth_date: new.id_number.birth_date().to_string(),
+        id_number: new.id_number.expose().to_string(),
+        name: new.name,
+        region_code: new.region.to_string(),
+        household_id: new.household_id,
+        contact: new.contact,
+        death_date: None,
+        moved_out_of_province: None,
+        suspensions_json: "[]".into(),
+        version: 1,
+        created_at: ts.clone(),
+        updated_at: ts,
+    }
+}
+
+fn version_model(p: &person::Model, reason: &str, actor: &Actor, at: String) -> person_version::ActiveModel {
+    let snapshot = serde_json::json!({
+        "name": p.name, "region_code": p.region_code, "household_id": p.household_id,
+        "contact": p.contact, "death_date": p.death_date, "version": p.version,
+    });
+    person_version::ActiveModel {
+        person_id: Set(p.id.clone()),
+        version: Set(p.version),
+        snapshot_json: Set(snapshot.to_string()),
+        reason: Set(reason.to_string()),
+        actor: Set(actor.subject.clone()),
+        role: Set(actor.role.clone()),
+        at: Set(at),
+    }
+}
+
+fn history_model(person_id: &str, kind: &str, detail: &serde_json::Value, actor: &Actor, at: String) -> history::ActiveModel {
+    history::ActiveModel {
+        id: Set(new_id()),
+        person_id: Set(person_id.to_string()),
+        kind: Set(kind.to_string()),
+        detail_json: Set(detail.to_string()),
+        actor: Set(actor.subject.clone()),
+        role: Set(actor.role.clone()),
+        at: Set(at),
+    }
+}
+
+fn registered_detail(p: &person::Model) -> serde_json::Value {
+    serde_json::json!({"name": p.name, "region_code": p.region_code})
+}
+
+fn enrolment_detail(e: &Enrolment) -> serde_json::Value {
+    serde_json::json!({"enrolment_id": e.id, "year": e.year, "scheme": scheme_str(e.scheme), "region_code": e.region, "effective_from": e.effective_from, "due_fen": e.due.0})
+}
+
+fn contribution_detail(enrolment_id: &str, c: &Contribution, effective: bool) -> serde_json::Value {
+    serde_json::json!({"enrolment_id": enrolment_id, "kind": kind_str(c.kind), "amount_fen": c.amount.0, "paid_on": c.paid_on, "reference": c.reference, "effective": effective})
+}
+
+/// A contribution to record.
+#[derive(Debug, Clone)]
+pub struct Contribution {
+    /// Payment or subsidy.
+    pub kind: ContributionKind,
+    /// Amount.
+    pub amount: Fen,
+    /// Day paid.
+    pub paid_on: NaiveDate,
+    /// Idempotency reference, unique per enrolment.
+    pub reference: String,
+}
+
+/// A person new to the register with their first enrolment (in its state after the
+/// contributions) and those contributions, prepared by the rules for a bulk insert.
+#[derive(Debug, Clone)]
+pub struct ImportedPerson {
+    /// The person.
+    pub person: NewPerson,
+    /// The enrolment after the contributions.
+    pub enrolment: Enrolment,
+    /// The contributions in order, each with whether the enrolment was effective after it.
+    pub contributions: Vec<(Contribution, bool)>,
+}
+
+/// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind-parameter limits.
+const INSERT_CHUNK: usize = 1000;
+
+async fn insert_all<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), EnrollError>
+where
+    A: ActiveModelTrait + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(INSERT_CHUNK).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk).exec_without_returning(txn).await?;
+    }
+    Ok(())
+}
+
 /// A new person to register.
 #[derive(Debug, Clone)]
 pub struct NewPerson {
@@ -193,36 +295,12 @@ impl Store {
     }
 
     async fn journal(txn: &DatabaseTransaction, person_id: &str, kind: &str, detail: serde_json::Value, actor: &Actor) -> Result<(), EnrollError> {
-        history::ActiveModel {
-            id: Set(new_id()),
-            person_id: Set(person_id.to_string()),
-            kind: Set(kind.to_string()),
-            detail_json: Set(detail.to_string()),
-            actor: Set(actor.subject.clone()),
-            role: Set(actor.role.clone()),
-            at: Set(now()),
-        }
-        .insert(txn)
-        .await?;
+        history_model(person_id, kind, &detail, actor, now()).insert(txn).await?;
         Ok(())
     }
 
     async fn keep_version(txn: &DatabaseTransaction, p: &person::Model, reason: &str, actor: &Actor) -> Result<(), EnrollError> {
-        let snapshot = serde_json::json!({
-            "name": p.name, "region_code": p.region_code, "household_id": p.household_id,
-            "contact": p.contact, "death_date": p.death_date, "version": p.version,
-        });
-        person_version::ActiveModel {
-            person_id: Set(p.id.clone()),
-            version: Set(p.version),
-            snapshot_json: Set(snapshot.to_string()),
-            reason: Set(reason.to_string()),
-            actor: Set(actor.subject.clone()),
-            role: Set(actor.role.clone()),
-            at: Set(now()),
-        }
-        .insert(txn)
-        .await?;
+        version_model(p, reason, actor, now()).insert(txn).await?;
         Ok(())
     }
 
@@ -235,33 +313,74 @@ impl Store {
         if let Some(h) = &new.household_id {
             household::Entity::find_by_id(h.clone()).one(&txn).await?.ok_or_else(|| EnrollError::NotFound("household", h.clone()))?;
         }
-        let ts = now();
-        let model = person::ActiveModel {
-            id: Set(new_id()),
-            id_number: Set(new.id_number.expose().to_string()),
-            name: Set(new.name),
-            sex: Set(match new.id_number.sex() {
-                yibao_core::Sex::Male => "male".into(),
-                yibao_core::Sex::Female => "female".into(),
-            }),
-            birth_date: Set(new.id_number.birth_date().to_string()),
-            region_code: Set(new.region.to_string()),
-            household_id: Set(new.household_id),
-            contact: Set(new.contact),
-            death_date: Set(None),
-            moved_out_of_province: Set(None),
-            suspensions_json: Set("[]".into()),
-            version: Set(1),
-            created_at: Set(ts.clone()),
-            updated_at: Set(ts),
-        }
-        .insert(&txn)
-        .await
-        .map_err(|e| if yibao_runtime::db::is_unique_violation(&e) { EnrollError::Exists(format!("a person with ID number {} is registered", new.id_number)) } else { e.into() })?;
+        let exists = format!("a person with ID number {} is registered", new.id_number);
+        let model = person::ActiveModel::from(person_row(new, new_id(), now()))
+            .reset_all()
+            .insert(&txn)
+            .await
+            .map_err(|e| if yibao_runtime::db::is_unique_violation(&e) { EnrollError::Exists(exists) } else { e.into() })?;
         Self::keep_version(&txn, &model, "registered", actor).await?;
-        Self::journal(&txn, &model.id, "person.registered", serde_json::json!({"name": model.name, "region_code": model.region_code}), actor).await?;
+        Self::journal(&txn, &model.id, "person.registered", registered_detail(&model), actor).await?;
         txn.commit().await?;
         Ok(model)
+    }
+
+    /// Registers people new to the register with their enrolment and contributions in one
+    /// transaction of multi-row statements, journalled exactly as one-by-one registration,
+    /// enrolment and payment would be. If any ID number is already registered nothing is
+    /// written and [`EnrollError::Exists`] is returned.
+    pub async fn insert_imported(&self, batch: Vec<ImportedPerson>, actor: &Actor) -> Result<(), EnrollError> {
+        let ts = now();
+        let (mut persons, mut versions, mut journal, mut enrolments, mut contributions) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for item in batch {
+            let p = person_row(item.person, new_id(), ts.clone());
+            versions.push(version_model(&p, "registered", actor, ts.clone()));
+            journal.push(history_model(&p.id, "person.registered", &registered_detail(&p), actor, ts.clone()));
+            journal.push(history_model(&p.id, "enrolment.created", &enrolment_detail(&item.enrolment), actor, ts.clone()));
+            for (c, effective) in &item.contributions {
+                journal.push(history_model(&p.id, "contribution.recorded", &contribution_detail(&item.enrolment.id, c, *effective), actor, ts.clone()));
+                contributions.push(contribution::ActiveModel {
+                    id: Set(new_id()),
+                    enrolment_id: Set(item.enrolment.id.clone()),
+                    kind: Set(kind_str(c.kind).into()),
+                    amount_fen: Set(c.amount.0),
+                    paid_on: Set(c.paid_on.to_string()),
+                    reference: Set(c.reference.clone()),
+                    created_at: Set(ts.clone()),
+                });
+            }
+            enrolments.push(enrolment_model(&p.id, &item.enrolment, ts.clone()));
+            persons.push(person::ActiveModel::from(p).reset_all());
+        }
+        let (_g, txn) = self.begin().await?;
+        insert_all(&txn, persons)
+            .await
+            .map_err(|e| match e {
+                EnrollError::Db(d) if yibao_runtime::db::is_unique_violation(&d) => EnrollError::Exists("an ID number in the batch is already registered".into()),
+                e => e,
+            })?;
+        insert_all(&txn, versions).await?;
+        insert_all(&txn, enrolments).await?;
+        insert_all(&txn, contributions).await?;
+        insert_all(&txn, journal).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Which of these ID numbers are registered.
+    pub async fn registered_id_numbers(&self, ids: Vec<String>) -> Result<std::collections::HashSet<String>, EnrollError> {
+        let mut found = std::collections::HashSet::new();
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let rows: Vec<String> = person::Entity::find()
+                .select_only()
+                .column(person::Column::IdNumber)
+                .filter(person::Column::IdNumber.is_in(chunk.to_vec()))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            found.extend(rows);
+        }
+        Ok(found)
     }
 
     /// A person by id.
@@ -428,7 +547,7 @@ impl Store {
             return Err(EnrollError::Exists(format!("already enrolled in {} for this scheme in region {}", e.year, e.region)));
         }
         enrolment_model(person_id, e, now()).insert(&txn).await?;
-        Self::journal(&txn, person_id, "enrolment.created", serde_json::json!({"enrolment_id": e.id, "year": e.year, "scheme": scheme_str(e.scheme), "region_code": e.region, "effective_from": e.effective_from, "due_fen": e.due.0}), actor).await?;
+        Self::journal(&txn, person_id, "enrolment.created", enrolment_detail(e), actor).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -484,7 +603,8 @@ impl Store {
         }
         .insert(&txn)
         .await?;
-        Self::journal(&txn, &p.id, "contribution.recorded", serde_json::json!({"enrolment_id": enrolment_id, "kind": kind_str(kind), "amount_fen": amount.0, "paid_on": paid_on, "reference": reference, "effective": next.paid_on.is_some()}), actor).await?;
+        let c = Contribution { kind, amount, paid_on, reference: reference.to_string() };
+        Self::journal(&txn, &p.id, "contribution.recorded", contribution_detail(enrolment_id, &c, next.paid_on.is_some()), actor).await?;
         txn.commit().await?;
         Ok(Contributed { enrolment: next, person_id: p.id, id_number: p.id_number })
     }
