@@ -1,10 +1,13 @@
 //! The settlement service: one-stop multi-layer settlement.
 //!
 //! Layout: [`domain`] holds the rules (pure), [`store`] the tables and transactions, [`api`]
-//! the gRPC mapping; [`build`] wires them for `main.rs` and for the all-in-one binary.
+//! the gRPC mapping, [`relay`] the outbox relay to the bus; [`build`] wires them for
+//! `main.rs` and for the all-in-one binary.
 
 pub mod api;
 pub mod domain;
+pub mod error;
+pub mod relay;
 pub mod store;
 
 use yibao_proto::settlement::v1::settlement_service_server::SettlementServiceServer;
@@ -13,8 +16,17 @@ use yibao_runtime::server::ServiceDeps;
 /// Name of the gRPC service (health and reflection).
 pub const SERVICE_NAME: &str = "yibao.settlement.v1.SettlementService";
 
-/// Connects to the database, applies migrations and builds the gRPC service.
+/// Connects to the database, applies migrations, seeds the default policy bundle when no
+/// policy is stored, starts the outbox relay and builds the gRPC service.
 pub async fn build(deps: ServiceDeps) -> Result<SettlementServiceServer<api::SettlementApi>, String> {
     let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(&deps.database).await.map_err(|e| format!("settlement database: {e}"))?;
-    Ok(SettlementServiceServer::new(api::SettlementApi::new(conn, deps)))
+    let store = store::Store::new(conn);
+    let bundle = domain::default_bundle().map_err(|e| format!("default policy bundle: {e}"))?;
+    let seeded = store.seed_default_policies(&bundle).await.map_err(|e| format!("seeding policies: {e}"))?;
+    if seeded > 0 {
+        tracing::info!(policies = seeded, "settlement: default policy bundle stored");
+    }
+    let api = api::SettlementApi::new(store.clone(), &deps)?;
+    relay::spawn(store, deps.bus.clone());
+    Ok(SettlementServiceServer::new(api))
 }
