@@ -71,7 +71,8 @@ impl BudgetPolicy {
         }
     }
 
-    fn validate(&self) -> Result<(), BudgetError> {
+    /// Checks that thresholds ascend (yellow < orange < red, yellow above 0) and bands are ordered.
+    pub fn validate(&self) -> Result<(), BudgetError> {
         let ok = self.yellow_over_pace.0 > 0
             && self.yellow_over_pace < self.orange_over_pace
             && self.orange_over_pace < self.red_over_pace
@@ -283,6 +284,20 @@ impl BudgetLedger {
             ClaimAction::Reversed => Fen(entry.0.saturating_sub(e.fund_paid.0)),
         };
         true
+    }
+
+    /// Adds an amount (negative for reversals) to an institution's spending of a month, as
+    /// kept by the store: the ledger is rebuilt from stored totals rather than from events.
+    pub fn add_spending(&mut self, institution: InstitutionCode, year: i32, month: u32, amount: Fen) -> Result<(), BudgetError> {
+        check_month(month)?;
+        let entry = self.spending.entry((institution, year, month)).or_insert(Fen::ZERO);
+        *entry = add(*entry, amount);
+        Ok(())
+    }
+
+    /// Every policy of the ledger.
+    pub fn policies(&self) -> &[BudgetPolicy] {
+        &self.policies
     }
 
     /// Records fund income (contributions, subsidies) of a region in a month.

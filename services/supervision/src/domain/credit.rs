@@ -187,6 +187,11 @@ impl CreditRegistry {
         Ok(CreditRegistry { policy, records: HashMap::new() })
     }
 
+    /// Puts back a stored record (the store keeps one record per subject).
+    pub fn insert_record(&mut self, record: CreditRecord) {
+        self.records.insert(record.subject.clone(), record);
+    }
+
     /// The policy.
     pub fn policy(&self) -> &CreditPolicy {
         &self.policy

@@ -1,0 +1,353 @@
+//! The streaming consumer: reads the claim, long-term-care and inventory streams in consumer
+//! group `supervision`, converts each message to a domain event (an undecodable or invalid one
+//! is recorded as rejected and acknowledged, never retried for ever), runs the detector of the
+//! institution's region, writes the batch — event ids, findings with their opened review,
+//! verification tasks, spending and budget warnings — in one transaction, and acknowledges
+//! only after the commit.
+//!
+//! Delivery is at least once, so the consumer is idempotent by event id against the store: a
+//! message redelivered after a crash (processed, not yet acknowledged) is skipped. The
+//! detectors' windows live in memory and are rebuilt after a restart by replaying the region's
+//! stored events of the retention horizon (in the order they were received) through a fresh
+//! detector whose findings are discarded, so a 15-day readmission window spans a restart. A
+//! failed commit discards the in-memory detectors too (they had observed the batch) and the
+//! batch is read again.
+//!
+//! One consumer instance should run per deployment (the detector's windows are per process);
+//! the API scales out freely. Lag (undelivered plus unacknowledged messages of the three
+//! streams) is kept for `GetFundSummary` and logged.
+
+use crate::convert::{self, StreamKind};
+use crate::domain::{Detector, Review, SupervisionEvent, VerificationTask};
+use crate::error::Error;
+use crate::store::{Batch, EventRow, EventStatus, Store};
+use chrono::{Datelike, Duration as Days, Utc};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use yibao_runtime::bus::{Bus, BusMessage};
+
+/// Where and how the consumer reads.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// Claim stream.
+    pub claims_stream: String,
+    /// Long-term-care stream.
+    pub ltc_stream: String,
+    /// Inventory stream.
+    pub inventory_stream: String,
+    /// Consumer group.
+    pub group: String,
+    /// Consumer name within the group (stable, so a restart gets its pending messages back).
+    pub consumer: String,
+    /// Messages per read.
+    pub batch: usize,
+    /// How long an idle read waits for new messages.
+    pub block: Duration,
+    /// Days the institution has to answer a finding.
+    pub feedback_days: i64,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            claims_stream: convert::CLAIMS_STREAM.into(),
+            ltc_stream: convert::LTC_STREAM.into(),
+            inventory_stream: convert::INVENTORY_STREAM.into(),
+            group: "supervision".into(),
+            consumer: "supervision-1".into(),
+            batch: 500,
+            block: Duration::from_millis(100),
+            feedback_days: 15,
+        }
+    }
+}
+
+impl ConsumerConfig {
+    /// The same streams under a prefix (isolated test or tenant namespaces on a shared Redis).
+    pub fn with_prefix(prefix: &str) -> ConsumerConfig {
+        let d = ConsumerConfig::default();
+        ConsumerConfig {
+            claims_stream: format!("{prefix}{}", d.claims_stream),
+            ltc_stream: format!("{prefix}{}", d.ltc_stream),
+            inventory_stream: format!("{prefix}{}", d.inventory_stream),
+            ..d
+        }
+    }
+
+    fn streams(&self) -> [(StreamKind, &str); 3] {
+        [(StreamKind::Claims, &self.claims_stream), (StreamKind::Ltc, &self.ltc_stream), (StreamKind::Inventory, &self.inventory_stream)]
+    }
+}
+
+/// The consumer.
+#[derive(Debug)]
+pub struct Consumer {
+    store: Store,
+    bus: Arc<dyn Bus>,
+    cfg: ConsumerConfig,
+    detectors: HashMap<String, Detector>,
+    next_seq: Option<i64>,
+    lag: Arc<AtomicU64>,
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Messages read.
+    pub messages: usize,
+    /// Events newly accepted.
+    pub accepted: usize,
+    /// Events newly rejected.
+    pub rejected: usize,
+    /// Messages skipped as already processed.
+    pub duplicates: usize,
+    /// Findings raised.
+    pub findings: usize,
+}
+
+impl BatchReport {
+    fn add(&mut self, o: BatchReport) {
+        self.messages += o.messages;
+        self.accepted += o.accepted;
+        self.rejected += o.rejected;
+        self.duplicates += o.duplicates;
+        self.findings += o.findings;
+    }
+}
+
+impl Consumer {
+    /// A consumer over a store and a bus; `lag` receives the lag after each round.
+    pub fn new(store: Store, bus: Arc<dyn Bus>, cfg: ConsumerConfig, lag: Arc<AtomicU64>) -> Consumer {
+        Consumer { store, bus, cfg, detectors: HashMap::new(), next_seq: None, lag }
+    }
+
+    /// Reads each stream once, processes and acknowledges what came. Returns what was done.
+    pub async fn poll_once(&mut self, block: Duration) -> Result<BatchReport, Error> {
+        let mut total = BatchReport::default();
+        let streams: Vec<(StreamKind, String)> = self.cfg.streams().iter().map(|(k, s)| (*k, s.to_string())).collect();
+        for (kind, stream) in streams {
+            let msgs = self
+                .bus
+                .read(&stream, &self.cfg.group, &self.cfg.consumer, self.cfg.batch, block)
+                .await
+                .map_err(|e| Error::Corrupt(e.to_string()))?;
+            if msgs.is_empty() {
+                continue;
+            }
+            let report = self.process(kind, &stream, &msgs).await?;
+            let ids: Vec<String> = msgs.iter().map(|m| m.id.clone()).collect();
+            self.bus.ack(&stream, &self.cfg.group, &ids).await.map_err(|e| Error::Corrupt(e.to_string()))?;
+            total.add(report);
+        }
+        Ok(total)
+    }
+
+    /// Current lag of the three streams (undelivered plus unacknowledged), also published.
+    pub async fn measure_lag(&self) -> Result<u64, Error> {
+        let mut lag = 0;
+        for (_, stream) in self.cfg.streams() {
+            lag += self.bus.lag(stream, &self.cfg.group).await.map_err(|e| Error::Corrupt(e.to_string()))?;
+        }
+        self.lag.store(lag, Ordering::Relaxed);
+        Ok(lag)
+    }
+
+    /// Processes messages of one stream and commits them, without acknowledging (the caller
+    /// acknowledges after this returns). On failure nothing is written and the in-memory
+    /// detectors are discarded, to be rebuilt from the store.
+    pub async fn process(&mut self, kind: StreamKind, stream: &str, msgs: &[BusMessage]) -> Result<BatchReport, Error> {
+        let result = self.process_inner(kind, stream, msgs).await;
+        if result.is_err() {
+            self.detectors.clear();
+            self.next_seq = None;
+        }
+        result
+    }
+
+    async fn process_inner(&mut self, kind: StreamKind, stream: &str, msgs: &[BusMessage]) -> Result<BatchReport, Error> {
+        let mut report = BatchReport { messages: msgs.len(), ..BatchReport::default() };
+        let decoded: Vec<(String, Result<SupervisionEvent, convert::Refusal>)> = msgs
+            .iter()
+            .map(|m| {
+                let r = convert::decode(kind, &m.event_id, &m.payload);
+                let key = match (&r, m.event_id.is_empty()) {
+                    (Ok(e), _) => e.event_id().to_string(),
+                    (Err(_), false) => m.event_id.clone(),
+                    (Err(_), true) => format!("{stream}#{}", m.id),
+                };
+                (key, r)
+            })
+            .collect();
+        let keys: Vec<String> = decoded.iter().map(|(k, _)| k.clone()).collect();
+        let mut known = self.store.known_events(&keys).await?;
+        // Rules changed since the detectors were built are switched to before judging.
+        let regions: BTreeSet<String> = decoded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|e| convert::institution_of(e).region().to_string()).collect();
+        let latest = self.store.latest_rule_versions(&regions).await?;
+        for region in &regions {
+            self.ensure_detector(region, latest.get(region).copied()).await?;
+        }
+        let now = Utc::now();
+        let mut batch = Batch::default();
+        for (key, r) in decoded {
+            if !known.insert(key.clone()) {
+                report.duplicates += 1;
+                continue;
+            }
+            let event = match r {
+                Ok(e) => e,
+                Err((field, reason)) => {
+                    tracing::warn!(stream, event_id = %key, field = %field, reason = %reason, "event rejected");
+                    batch.events.push(rejected(&key, stream, &field, &reason));
+                    report.rejected += 1;
+                    continue;
+                }
+            };
+            let region = convert::institution_of(&event).region().to_string();
+            let Some(detector) = self.detectors.get_mut(&region) else {
+                return Err(Error::Corrupt(format!("no detector for region {region}")));
+            };
+            let findings = match detector.observe(&event) {
+                Ok(f) => f,
+                Err(e) => {
+                    let text = e.to_string();
+                    let (field, reason) = text.split_once(": ").unwrap_or(("event", text.as_str()));
+                    batch.events.push(rejected(&key, stream, field, reason));
+                    report.rejected += 1;
+                    continue;
+                }
+            };
+            if let SupervisionEvent::Claim(c) = &event {
+                let delta = match c.action {
+                    crate::domain::ClaimAction::Settled => c.fund_paid.0,
+                    crate::domain::ClaimAction::Reversed => -c.fund_paid.0,
+                };
+                let entry = batch.spending.entry((c.institution.to_string(), c.settled_at.year(), c.settled_at.month())).or_insert(0);
+                *entry = entry.saturating_add(delta);
+            }
+            for f in findings {
+                let review = Review::open(&f, now, now + Days::days(self.cfg.feedback_days));
+                let task = VerificationTask::from_finding(&f, now);
+                batch.findings.push((f, review, task));
+            }
+            batch.events.push(EventRow {
+                event_id: key,
+                stream: stream.to_string(),
+                kind: convert::kind_name(&event).to_string(),
+                region,
+                at: event.at().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                status: EventStatus::Accepted,
+                reason: String::new(),
+                doc: serde_json::to_string(&event).map_err(Error::corrupt)?,
+            });
+            report.accepted += 1;
+        }
+        report.findings = batch.findings.len();
+        if batch.events.is_empty() {
+            return Ok(report);
+        }
+        let first = match self.next_seq {
+            Some(n) => n,
+            None => self.store.max_seq().await? + 1,
+        };
+        self.store.commit_batch(&batch, first).await?;
+        self.next_seq = Some(first + i64::try_from(batch.events.len()).unwrap_or(0));
+        Ok(report)
+    }
+
+    /// Makes sure the region's detector exists (rebuilt from the store) and runs the latest
+    /// rule version.
+    async fn ensure_detector(&mut self, region: &str, latest: Option<u32>) -> Result<(), Error> {
+        if let Some(d) = self.detectors.get_mut(region) {
+            if latest.is_some_and(|v| v != d.rules().version) {
+                let code = yibao_core::RegionCode::parse(region).map_err(Error::corrupt)?;
+                let rules = self.store.current_rules(&code).await?;
+                d.replace_rules(rules).map_err(Error::corrupt)?;
+            }
+            return Ok(());
+        }
+        let detector = rebuild(&self.store, region).await?;
+        self.detectors.insert(region.to_string(), detector);
+        Ok(())
+    }
+
+    /// Runs until `stop` fires or its sender is dropped: polls, acknowledges, measures lag.
+    pub async fn run(mut self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut last_lag = Instant::now() - Duration::from_secs(60);
+        let mut last_log = Instant::now();
+        let mut processed: u64 = 0;
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let block = self.cfg.block;
+            let round = tokio::select! {
+                r = self.poll_once(block) => r,
+                _ = stop.changed() => break,
+            };
+            match round {
+                Ok(report) => processed += report.accepted as u64 + report.rejected as u64,
+                Err(e) => {
+                    tracing::error!(error = %e, "supervision consumer: batch failed; detectors will be rebuilt and the batch read again");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {},
+                        _ = stop.changed() => break,
+                    }
+                }
+            }
+            if last_lag.elapsed() >= Duration::from_millis(500) {
+                last_lag = Instant::now();
+                match self.measure_lag().await {
+                    Ok(lag) if last_log.elapsed() >= Duration::from_secs(10) && (lag > 0 || processed > 0) => {
+                        tracing::info!(lag, processed, group = %self.cfg.group, "supervision consumer lag");
+                        last_log = Instant::now();
+                        processed = 0;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "supervision consumer: lag unavailable"),
+                }
+            }
+        }
+        tracing::info!("supervision consumer stopped");
+    }
+}
+
+fn rejected(key: &str, stream: &str, field: &str, reason: &str) -> EventRow {
+    EventRow {
+        event_id: key.to_string(),
+        stream: stream.to_string(),
+        kind: "unknown".into(),
+        region: String::new(),
+        at: String::new(),
+        status: EventStatus::Rejected,
+        reason: format!("{field}: {reason}"),
+        doc: "{}".into(),
+    }
+}
+
+/// A detector for a region running its current rules, its windows rebuilt by replaying the
+/// region's stored events of the retention horizon (plus a month of settlement delay).
+pub async fn rebuild(store: &Store, region: &str) -> Result<Detector, Error> {
+    let code = yibao_core::RegionCode::parse(region).map_err(Error::corrupt)?;
+    let rules = store.current_rules(&code).await?;
+    let horizon = i64::from(rules.retention_days) + 31;
+    let mut detector = Detector::new(rules).map_err(Error::corrupt)?;
+    let Some(latest) = store.latest_event_at(region).await? else { return Ok(detector) };
+    let latest = chrono::NaiveDateTime::parse_from_str(&latest, "%Y-%m-%dT%H:%M:%S").map_err(Error::corrupt)?;
+    let from = (latest - Days::days(horizon)).format("%Y-%m-%dT%H:%M:%S").to_string();
+    let mut after = i64::MIN;
+    let mut replayed = 0u64;
+    loop {
+        let page = store.replay(region, &from, after, 5_000).await?;
+        let Some((last, _)) = page.last() else { break };
+        after = *last;
+        for (_, e) in &page {
+            // Findings were stored when the event was first observed.
+            let _ = detector.observe(e);
+            replayed += 1;
+        }
+    }
+    tracing::info!(region, replayed, since = %from, "supervision detector rebuilt from stored events");
+    Ok(detector)
+}

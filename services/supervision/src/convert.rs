@@ -1,0 +1,205 @@
+//! Bus events (`yibao.events.v1`, protobuf) to the domain's events. A refusal names the field.
+
+use crate::domain::{ClaimAction, ClaimEvent, ClaimItem, ClaimKind, InventoryEvent, LtcEvent, PersonKey, SupervisionEvent};
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use prost::Message;
+use yibao_core::{Fen, InstitutionCode, RegionCode, Sex};
+use yibao_proto::events::v1 as pb;
+
+/// Stream of settled and reversed claims.
+pub const CLAIMS_STREAM: &str = "yibao.settlement.claims";
+/// Stream of long-term-care billings.
+pub const LTC_STREAM: &str = "yibao.ltc.claims";
+/// Stream of inventory sale records.
+pub const INVENTORY_STREAM: &str = "yibao.procurement.inventory";
+
+/// Which kind of event a stream carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// `ClaimEvent`.
+    Claims,
+    /// `LtcEvent`.
+    Ltc,
+    /// `InventoryEvent`.
+    Inventory,
+}
+
+/// Why an event was refused: (field, reason).
+pub type Refusal = (String, String);
+
+fn bad(field: &str, reason: impl std::fmt::Display) -> Refusal {
+    (field.to_string(), reason.to_string())
+}
+
+fn date(field: &str, s: &str) -> Result<NaiveDate, Refusal> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|e| bad(field, format!("`{s}` is not a YYYY-MM-DD date: {e}")))
+}
+
+fn opt_date(field: &str, s: &str) -> Result<Option<NaiveDate>, Refusal> {
+    if s.trim().is_empty() { Ok(None) } else { date(field, s).map(Some) }
+}
+
+/// RFC 3339 (local time of the pool is kept as written) or `YYYY-MM-DDTHH:MM:SS`.
+fn time(field: &str, s: &str) -> Result<NaiveDateTime, Refusal> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.naive_local());
+    }
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+        .map_err(|e| bad(field, format!("`{s}` is not an RFC 3339 time: {e}")))
+}
+
+fn money(field: &str, fen: i64) -> Result<Fen, Refusal> {
+    if fen < 0 { Err(bad(field, "must not be negative")) } else { Ok(Fen(fen)) }
+}
+
+fn institution(field: &str, s: &str) -> Result<InstitutionCode, Refusal> {
+    InstitutionCode::parse(s).map_err(|e| bad(field, e))
+}
+
+fn region(field: &str, s: &str) -> Result<RegionCode, Refusal> {
+    RegionCode::parse(s).map_err(|e| bad(field, e))
+}
+
+fn person(s: &str) -> Result<PersonKey, Refusal> {
+    PersonKey::parse(s).map_err(|e| bad("person_key", e.to_string().trim_start_matches("person_key: ")))
+}
+
+fn non_empty(field: &str, s: &str) -> Result<String, Refusal> {
+    let s = s.trim();
+    if s.is_empty() { Err(bad(field, "must not be empty")) } else { Ok(s.to_string()) }
+}
+
+fn opt(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// A claim event of the bus as the domain sees it.
+pub fn claim(e: pb::ClaimEvent) -> Result<ClaimEvent, Refusal> {
+    let action = match pb::ClaimAction::try_from(e.action) {
+        Ok(pb::ClaimAction::Settled) => ClaimAction::Settled,
+        Ok(pb::ClaimAction::Reversed) => ClaimAction::Reversed,
+        _ => return Err(bad("action", "must be CLAIM_ACTION_SETTLED or CLAIM_ACTION_REVERSED")),
+    };
+    let kind = match pb::ClaimKind::try_from(e.kind) {
+        Ok(pb::ClaimKind::Inpatient) => ClaimKind::Inpatient,
+        Ok(pb::ClaimKind::Outpatient) => ClaimKind::Outpatient,
+        Ok(pb::ClaimKind::Chronic) => ClaimKind::Chronic,
+        Ok(pb::ClaimKind::Pharmacy) => ClaimKind::Pharmacy,
+        _ => return Err(bad("kind", "must be a known CLAIM_KIND")),
+    };
+    let sex = match e.sex {
+        1 => Sex::Male,
+        2 => Sex::Female,
+        other => return Err(bad("sex", format!("must be 1 (male) or 2 (female), got {other}"))),
+    };
+    let items = e
+        .items
+        .into_iter()
+        .enumerate()
+        .map(|(k, it)| {
+            Ok(ClaimItem {
+                code: non_empty(&format!("items[{k}].code"), &it.code)?,
+                quantity: it.quantity,
+                unit_price: money(&format!("items[{k}].unit_price_fen"), it.unit_price_fen)?,
+                amount: money(&format!("items[{k}].amount_fen"), it.amount_fen)?,
+                days_supply: it.days_supply,
+            })
+        })
+        .collect::<Result<Vec<_>, Refusal>>()?;
+    Ok(ClaimEvent {
+        event_id: non_empty("event_id", &e.event_id)?,
+        claim_id: non_empty("claim_id", &e.claim_id)?,
+        action,
+        settled_at: time("settled_at", &e.settled_at)?,
+        person: person(&e.person_key)?,
+        sex,
+        birth_date: date("birth_date", &e.birth_date)?,
+        home_region: region("home_region", &e.home_region)?,
+        institution: institution("institution_code", &e.institution_code)?,
+        physician: opt(&e.physician),
+        kind,
+        start_date: date("start_date", &e.start_date)?,
+        end_date: date("end_date", &e.end_date)?,
+        principal_diagnosis: opt(&e.principal_diagnosis),
+        chronic_disease: opt(&e.chronic_disease),
+        items,
+        total: money("total_fen", e.total_fen)?,
+        fund_paid: money("fund_paid_fen", e.fund_paid_fen)?,
+        enrolment_end: opt_date("enrolment_end", &e.enrolment_end)?,
+        death_date: opt_date("death_date", &e.death_date)?,
+    })
+}
+
+/// A long-term-care event of the bus as the domain sees it.
+pub fn ltc(e: pb::LtcEvent) -> Result<LtcEvent, Refusal> {
+    Ok(LtcEvent {
+        event_id: non_empty("event_id", &e.event_id)?,
+        claim_id: non_empty("claim_id", &e.claim_id)?,
+        settled_at: time("settled_at", &e.settled_at)?,
+        person: person(&e.person_key)?,
+        home_region: region("home_region", &e.home_region)?,
+        institution: institution("institution_code", &e.institution_code)?,
+        period_start: date("period_start", &e.period_start)?,
+        period_end: date("period_end", &e.period_end)?,
+        amount: money("amount_fen", e.amount_fen)?,
+        fund_paid: money("fund_paid_fen", e.fund_paid_fen)?,
+        enrolment_end: opt_date("enrolment_end", &e.enrolment_end)?,
+        death_date: opt_date("death_date", &e.death_date)?,
+    })
+}
+
+/// An inventory event of the bus as the domain sees it.
+pub fn inventory(e: pb::InventoryEvent) -> Result<InventoryEvent, Refusal> {
+    Ok(InventoryEvent {
+        event_id: non_empty("event_id", &e.event_id)?,
+        record_no: non_empty("record_no", &e.record_no)?,
+        recorded_at: time("recorded_at", &e.recorded_at)?,
+        institution: institution("institution_code", &e.institution_code)?,
+        item_code: non_empty("item_code", &e.item_code)?,
+        quantity: e.quantity,
+        purchase_unit_price: money("purchase_unit_price_fen", e.purchase_unit_price_fen)?,
+        sale_unit_price: money("sale_unit_price_fen", e.sale_unit_price_fen)?,
+    })
+}
+
+/// Decodes, converts and validates one bus payload. The event id of the message must match
+/// the event's.
+pub fn decode(kind: StreamKind, message_event_id: &str, payload: &[u8]) -> Result<SupervisionEvent, Refusal> {
+    let event = match kind {
+        StreamKind::Claims => SupervisionEvent::Claim(claim(pb::ClaimEvent::decode(payload).map_err(|e| bad("payload", format!("not a ClaimEvent: {e}")))?)?),
+        StreamKind::Ltc => SupervisionEvent::Ltc(ltc(pb::LtcEvent::decode(payload).map_err(|e| bad("payload", format!("not an LtcEvent: {e}")))?)?),
+        StreamKind::Inventory => SupervisionEvent::Inventory(inventory(pb::InventoryEvent::decode(payload).map_err(|e| bad("payload", format!("not an InventoryEvent: {e}")))?)?),
+    };
+    if !message_event_id.is_empty() && message_event_id != event.event_id() {
+        return Err(bad("event_id", format!("`{}` differs from the bus message's `{message_event_id}`", event.event_id())));
+    }
+    event.validate().map_err(|e| {
+        let text = e.to_string();
+        match text.split_once(": ") {
+            Some((field, reason)) => bad(field, reason),
+            None => bad("event", text),
+        }
+    })?;
+    Ok(event)
+}
+
+/// The institution whose region's rules judge an event.
+pub fn institution_of(e: &SupervisionEvent) -> &InstitutionCode {
+    match e {
+        SupervisionEvent::Claim(c) => &c.institution,
+        SupervisionEvent::Ltc(l) => &l.institution,
+        SupervisionEvent::Inventory(i) => &i.institution,
+    }
+}
+
+/// `claim`, `ltc` or `inventory`.
+pub fn kind_name(e: &SupervisionEvent) -> &'static str {
+    match e {
+        SupervisionEvent::Claim(_) => "claim",
+        SupervisionEvent::Ltc(_) => "ltc",
+        SupervisionEvent::Inventory(_) => "inventory",
+    }
+}
