@@ -1,4 +1,7 @@
-//! Migrations of the procurement service's database.
+//! Schema of the procurement database. Portable DDL (PostgreSQL and SQLite): dates are ISO
+//! `YYYY-MM-DD` text (which sorts as dates), money is BIGINT fen, rates BIGINT basis points,
+//! quantities BIGINT, flags BIGINT 0/1, times RFC 3339 text. Rules and outcomes that are read
+//! whole are JSON text; everything queried by key has its own columns.
 
 use sea_orm_migration::prelude::*;
 
@@ -9,6 +12,223 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![]
+        vec![Box::new(Initial)]
+    }
+    fn migration_table_name() -> DynIden {
+        Alias::new("procurement_migrations").into_iden()
+    }
+}
+
+#[derive(Debug)]
+struct Initial;
+
+impl MigrationName for Initial {
+    fn name(&self) -> &str {
+        "m20261123_000001_procurement_initial"
+    }
+}
+
+/// Tables in creation order (dropped in reverse).
+const TABLES: [&str; 15] = [
+    "service_meta",
+    "catalogue_items",
+    "rounds",
+    "round_groups",
+    "demands",
+    "bids",
+    "group_outcomes",
+    "allocations",
+    "reference_prices",
+    "listed_prices",
+    "payment_standards",
+    "inventory_records",
+    "opening_stocks",
+    "retained_savings",
+    "outbox",
+];
+
+const UP: &[&str] = &[
+    // Facts about this database, e.g. the namespace of its cache keys.
+    "CREATE TABLE service_meta (
+        meta_key TEXT PRIMARY KEY,
+        meta_value TEXT NOT NULL)",
+    // Catalogue entries per region with their validity.
+    "CREATE TABLE catalogue_items (
+        region_code TEXT NOT NULL,
+        code TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        generic_name TEXT NOT NULL,
+        dosage_form TEXT NOT NULL,
+        specification TEXT NOT NULL,
+        manufacturer TEXT NOT NULL,
+        insurance_class TEXT NOT NULL,
+        negotiated BIGINT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_to TEXT,
+        updated_by TEXT NOT NULL,
+        updated_role TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (region_code, code))",
+    "CREATE INDEX catalogue_items_generic ON catalogue_items (region_code, generic_name)",
+    // Rounds with their rules as JSON (the domain's RoundRules).
+    "CREATE TABLE rounds (
+        id TEXT PRIMARY KEY,
+        region_code TEXT NOT NULL,
+        name TEXT NOT NULL,
+        rules_json TEXT NOT NULL,
+        contract_start TEXT NOT NULL,
+        contract_end TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_role TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        selected_by TEXT,
+        selected_role TEXT,
+        selected_at TEXT)",
+    "CREATE INDEX rounds_region ON rounds (region_code)",
+    "CREATE TABLE round_groups (
+        round_id TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        generic_name TEXT NOT NULL,
+        specification TEXT NOT NULL,
+        highest_valid_price_fen BIGINT NOT NULL,
+        category TEXT NOT NULL,
+        PRIMARY KEY (round_id, group_id))",
+    // One report per institution and group; a repeat replaces it.
+    "CREATE TABLE demands (
+        round_id TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        institution_code TEXT NOT NULL,
+        quantity BIGINT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (round_id, group_id, institution_code))",
+    // One bid per manufacturer and group; a resubmission before selection replaces it.
+    "CREATE TABLE bids (
+        id TEXT PRIMARY KEY,
+        round_id TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        manufacturer_code TEXT NOT NULL,
+        item_code TEXT NOT NULL,
+        unit_price_fen BIGINT NOT NULL,
+        declared_price_fen BIGINT NOT NULL,
+        submitted_at TEXT NOT NULL,
+        UNIQUE (round_id, group_id, manufacturer_code))",
+    // The outcome of each group (winners, every bid with its explanation, allocations) as
+    // the domain's GroupOutcome JSON: written once by the selection, never changed.
+    "CREATE TABLE group_outcomes (
+        round_id TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        outcome_json TEXT NOT NULL,
+        PRIMARY KEY (round_id, group_id))",
+    // Agreed volumes per institution, queried by completion and savings.
+    "CREATE TABLE allocations (
+        round_id TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        institution_code TEXT NOT NULL,
+        demand_quantity BIGINT NOT NULL,
+        agreed_volume BIGINT NOT NULL,
+        PRIMARY KEY (round_id, group_id, institution_code))",
+    "CREATE INDEX allocations_institution ON allocations (institution_code, round_id)",
+    // Ceilings and guide prices with effective periods; `closed_id` is the open-ended
+    // reference this one ended (so a retried request answers as the first one did).
+    "CREATE TABLE reference_prices (
+        id TEXT PRIMARY KEY,
+        region_code TEXT NOT NULL,
+        item_code TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        price_fen BIGINT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_to TEXT,
+        closed_id TEXT,
+        updated_by TEXT NOT NULL,
+        updated_role TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (region_code, item_code, kind, valid_from))",
+    "CREATE TABLE listed_prices (
+        id TEXT PRIMARY KEY,
+        region_code TEXT NOT NULL,
+        item_code TEXT NOT NULL,
+        manufacturer_code TEXT NOT NULL,
+        price_fen BIGINT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_to TEXT,
+        updated_by TEXT NOT NULL,
+        updated_role TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (region_code, item_code, valid_from))",
+    // Payment standards with their history: a change closes the open-ended standard the day
+    // before (`closed_id`), nothing is overwritten.
+    "CREATE TABLE payment_standards (
+        id TEXT PRIMARY KEY,
+        region_code TEXT NOT NULL,
+        item_code TEXT NOT NULL,
+        amount_fen BIGINT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_to TEXT,
+        basis TEXT NOT NULL,
+        closed_id TEXT,
+        updated_by TEXT NOT NULL,
+        updated_role TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (region_code, item_code, valid_from))",
+    // Purchase-sale-inventory records, idempotent on the institution's record number.
+    "CREATE TABLE inventory_records (
+        institution_code TEXT NOT NULL,
+        record_no TEXT NOT NULL,
+        item_code TEXT NOT NULL,
+        record_date TEXT NOT NULL,
+        movement TEXT NOT NULL,
+        quantity BIGINT NOT NULL,
+        unit_price_fen BIGINT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (institution_code, record_no))",
+    "CREATE INDEX inventory_records_item ON inventory_records (institution_code, item_code, record_date)",
+    "CREATE TABLE opening_stocks (
+        institution_code TEXT NOT NULL,
+        item_code TEXT NOT NULL,
+        as_of_date TEXT NOT NULL,
+        quantity BIGINT NOT NULL,
+        unit_cost_fen BIGINT NOT NULL,
+        PRIMARY KEY (institution_code, item_code, as_of_date))",
+    // Retained savings per round and institution (the last computation that was stored).
+    "CREATE TABLE retained_savings (
+        round_id TEXT NOT NULL,
+        institution_code TEXT NOT NULL,
+        budget_fen BIGINT NOT NULL,
+        actual_fen BIGINT NOT NULL,
+        saving_fen BIGINT NOT NULL,
+        completed BIGINT NOT NULL,
+        retained_fen BIGINT NOT NULL,
+        result_json TEXT NOT NULL,
+        computed_by TEXT NOT NULL,
+        computed_at TEXT NOT NULL,
+        PRIMARY KEY (round_id, institution_code))",
+    // Events written in the same transaction as the records they come from; a relay
+    // publishes them to the bus and marks them. Payload: protobuf bytes as hex.
+    "CREATE TABLE outbox (
+        event_id TEXT PRIMARY KEY,
+        stream TEXT NOT NULL,
+        payload_hex TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        published_at TEXT)",
+    "CREATE INDEX outbox_unpublished ON outbox (published_at, created_at)",
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Initial {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for sql in UP {
+            db.execute_unprepared(sql).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for table in TABLES.iter().rev() {
+            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await?;
+        }
+        Ok(())
     }
 }
