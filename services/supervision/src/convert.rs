@@ -203,3 +203,45 @@ pub fn kind_name(e: &SupervisionEvent) -> &'static str {
         SupervisionEvent::Inventory(_) => "inventory",
     }
 }
+
+/// The bus form of a domain claim event (what settlement publishes): used by the benchmark,
+/// tests and demo data.
+pub fn claim_to_proto(e: &ClaimEvent) -> pb::ClaimEvent {
+    pb::ClaimEvent {
+        event_id: e.event_id.clone(),
+        claim_id: e.claim_id.clone(),
+        action: match e.action {
+            ClaimAction::Settled => pb::ClaimAction::Settled as i32,
+            ClaimAction::Reversed => pb::ClaimAction::Reversed as i32,
+        },
+        settled_at: e.settled_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        person_key: e.person.as_str().to_string(),
+        sex: match e.sex {
+            Sex::Male => 1,
+            Sex::Female => 2,
+        },
+        birth_date: e.birth_date.to_string(),
+        home_region: e.home_region.to_string(),
+        institution_code: e.institution.to_string(),
+        physician: e.physician.clone().unwrap_or_default(),
+        kind: (match e.kind {
+            ClaimKind::Inpatient => pb::ClaimKind::Inpatient,
+            ClaimKind::Outpatient => pb::ClaimKind::Outpatient,
+            ClaimKind::Chronic => pb::ClaimKind::Chronic,
+            ClaimKind::Pharmacy => pb::ClaimKind::Pharmacy,
+        }) as i32,
+        start_date: e.start_date.to_string(),
+        end_date: e.end_date.to_string(),
+        principal_diagnosis: e.principal_diagnosis.clone().unwrap_or_default(),
+        chronic_disease: e.chronic_disease.clone().unwrap_or_default(),
+        items: e
+            .items
+            .iter()
+            .map(|i| pb::ClaimEventItem { code: i.code.clone(), quantity: i.quantity, unit_price_fen: i.unit_price.0, amount_fen: i.amount.0, days_supply: i.days_supply })
+            .collect(),
+        total_fen: e.total.0,
+        fund_paid_fen: e.fund_paid.0,
+        enrolment_end: e.enrolment_end.map(|d| d.to_string()).unwrap_or_default(),
+        death_date: e.death_date.map(|d| d.to_string()).unwrap_or_default(),
+    }
+}
