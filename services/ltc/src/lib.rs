@@ -1,3 +1,33 @@
-//! The ltc service.
+//! The long-term-care service (长期护理保险): applications and their workflow, assessments by
+//! the national standard, benefit policies per region and year as data, care plans, care-service
+//! records checked against plan, enrolment, death and hospital stays, the monthly settlement per
+//! institution with reversal, and statistics.
+//!
+//! Layout: [`domain`] holds the rules (pure), [`store`] the tables and transactions, [`api`]
+//! the gRPC mapping, [`relay`] the outbox relay and the consumer of settlement's inpatient
+//! stays; [`build`] wires them for `main.rs` and for the all-in-one binary.
 
+pub mod api;
 pub mod domain;
+pub mod error;
+pub mod relay;
+pub mod store;
+
+use yibao_proto::ltc::v1::ltc_service_server::LtcServiceServer;
+use yibao_runtime::server::ServiceDeps;
+
+/// Name of the gRPC service (health and reflection).
+pub const SERVICE_NAME: &str = "yibao.ltc.v1.LtcService";
+
+/// Connects to the database, applies migrations, starts the outbox relay and the consumer of
+/// settlement's claim events, and builds the gRPC service.
+pub async fn build(deps: ServiceDeps) -> Result<LtcServiceServer<api::LtcApi>, String> {
+    let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(&deps.database).await.map_err(|e| format!("ltc database: {e}"))?;
+    let store = store::Store::new(conn);
+    let enrollment = tonic::transport::Endpoint::from_shared(deps.upstreams.enrollment.clone())
+        .map_err(|e| format!("configuration key `upstreams.enrollment`: {e}"))?
+        .connect_lazy();
+    let relay = relay::Relay::start(store.clone(), deps.bus.clone());
+    relay::start_stay_consumer(store.clone(), deps.bus.clone());
+    Ok(LtcServiceServer::new(api::LtcApi::new(store, enrollment, relay)))
+}

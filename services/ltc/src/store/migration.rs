@@ -1,0 +1,245 @@
+//! Schema of the LTC database. Portable DDL (PostgreSQL and SQLite): dates are ISO
+//! `YYYY-MM-DD` text (which sorts as dates), months `YYYY-MM`, money is BIGINT fen, times are
+//! RFC 3339 text, score sheets and results JSON text.
+
+use sea_orm_migration::prelude::*;
+
+/// The LTC migrator.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(Initial)]
+    }
+    fn migration_table_name() -> DynIden {
+        Alias::new("ltc_migrations").into_iden()
+    }
+}
+
+#[derive(Debug)]
+struct Initial;
+
+impl MigrationName for Initial {
+    fn name(&self) -> &str {
+        "m20261123_000001_ltc_initial"
+    }
+}
+
+const UP: &[&str] = &[
+    // Benefit policy documents per region × year, versioned.
+    "CREATE TABLE ltc_policies (
+        region_code TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        document_json TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (region_code, year, version))",
+    "CREATE TABLE ltc_applications (
+        id TEXT PRIMARY KEY,
+        institution_code TEXT NOT NULL,
+        application_no TEXT NOT NULL,
+        id_number TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        region_code TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        medical_records_json TEXT NOT NULL,
+        applied_on TEXT NOT NULL,
+        status TEXT NOT NULL,
+        level INTEGER,
+        dementia INTEGER NOT NULL,
+        rejection_reason TEXT NOT NULL,
+        beneficiary_id TEXT,
+        assessment_id TEXT,
+        appeals INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (institution_code, application_no))",
+    "CREATE INDEX ltc_applications_region ON ltc_applications (region_code, status)",
+    "CREATE TABLE ltc_application_steps (
+        application_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        note TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (application_id, seq))",
+    "CREATE TABLE ltc_assessments (
+        id TEXT PRIMARY KEY,
+        application_id TEXT NOT NULL,
+        region_code TEXT NOT NULL,
+        assessors_json TEXT NOT NULL,
+        scheduled_on TEXT NOT NULL,
+        status TEXT NOT NULL,
+        result_json TEXT,
+        created_at TEXT NOT NULL)",
+    "CREATE INDEX ltc_assessments_application ON ltc_assessments (application_id)",
+    "CREATE TABLE ltc_assessment_assignees (
+        assessment_id TEXT NOT NULL,
+        assessor_code TEXT NOT NULL,
+        PRIMARY KEY (assessor_code, assessment_id))",
+    "CREATE TABLE ltc_score_sheets (
+        assessment_id TEXT NOT NULL,
+        assessor_code TEXT NOT NULL,
+        items_json TEXT NOT NULL,
+        dementia INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (assessment_id, assessor_code))",
+    "CREATE TABLE ltc_beneficiaries (
+        id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL UNIQUE,
+        id_number TEXT NOT NULL,
+        name TEXT NOT NULL,
+        region_code TEXT NOT NULL,
+        reassessment_due TEXT NOT NULL,
+        created_at TEXT NOT NULL)",
+    "CREATE INDEX ltc_beneficiaries_region ON ltc_beneficiaries (region_code, reassessment_due)",
+    "CREATE TABLE ltc_levels (
+        beneficiary_id TEXT NOT NULL,
+        application_id TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        dementia INTEGER NOT NULL,
+        effective_from TEXT NOT NULL,
+        decided_on TEXT NOT NULL,
+        PRIMARY KEY (beneficiary_id, application_id))",
+    "CREATE TABLE ltc_care_plans (
+        id TEXT PRIMARY KEY,
+        beneficiary_id TEXT NOT NULL,
+        institution_code TEXT NOT NULL,
+        care_type TEXT NOT NULL,
+        start_date TEXT NOT NULL,
+        end_date TEXT,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        at TEXT NOT NULL)",
+    "CREATE INDEX ltc_care_plans_beneficiary ON ltc_care_plans (beneficiary_id, start_date)",
+    "CREATE INDEX ltc_care_plans_institution ON ltc_care_plans (institution_code)",
+    // Care-service records; `settlement_id` is the run that settled the record (with the
+    // beneficiary it names the settled line), `needs_resettle` marks a correction after settling.
+    "CREATE TABLE ltc_records (
+        institution_code TEXT NOT NULL,
+        record_no TEXT NOT NULL,
+        beneficiary_id TEXT NOT NULL,
+        region_code TEXT NOT NULL,
+        care_type TEXT NOT NULL,
+        service_date TEXT NOT NULL,
+        month TEXT NOT NULL,
+        units BIGINT NOT NULL,
+        amount_fen BIGINT NOT NULL,
+        items_json TEXT NOT NULL,
+        status TEXT NOT NULL,
+        flag_code TEXT NOT NULL,
+        settlement_id TEXT,
+        needs_resettle INTEGER NOT NULL,
+        uploaded_at TEXT NOT NULL,
+        PRIMARY KEY (institution_code, record_no))",
+    "CREATE INDEX ltc_records_institution_month ON ltc_records (institution_code, month, settlement_id)",
+    "CREATE INDEX ltc_records_beneficiary_month ON ltc_records (beneficiary_id, month)",
+    "CREATE TABLE ltc_record_corrections (
+        institution_code TEXT NOT NULL,
+        record_no TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        old_units BIGINT NOT NULL,
+        old_amount_fen BIGINT NOT NULL,
+        new_units BIGINT NOT NULL,
+        new_amount_fen BIGINT NOT NULL,
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (institution_code, record_no, seq))",
+    "CREATE TABLE ltc_settlements (
+        id TEXT PRIMARY KEY,
+        request_id TEXT NOT NULL UNIQUE,
+        institution_code TEXT NOT NULL,
+        month TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        reverses_id TEXT,
+        reversed INTEGER NOT NULL,
+        billed_fen BIGINT NOT NULL,
+        fund_fen BIGINT NOT NULL,
+        person_fen BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        at TEXT NOT NULL)",
+    "CREATE INDEX ltc_settlements_institution ON ltc_settlements (institution_code, month)",
+    "CREATE TABLE ltc_lines (
+        id TEXT PRIMARY KEY,
+        settlement_id TEXT NOT NULL,
+        beneficiary_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        reverses_line_id TEXT,
+        reversed_by TEXT,
+        institution_code TEXT NOT NULL,
+        region_code TEXT NOT NULL,
+        month TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        units BIGINT NOT NULL,
+        billed_fen BIGINT NOT NULL,
+        fund_before_cap_fen BIGINT NOT NULL,
+        fund_fen BIGINT NOT NULL,
+        person_fen BIGINT NOT NULL,
+        capped_fen BIGINT NOT NULL,
+        period_start TEXT NOT NULL,
+        period_end TEXT NOT NULL,
+        UNIQUE (settlement_id, beneficiary_id, kind))",
+    "CREATE INDEX ltc_lines_beneficiary_month ON ltc_lines (month, beneficiary_id)",
+    "CREATE INDEX ltc_lines_region_month ON ltc_lines (month, region_code)",
+    // Inpatient stays settled by settlement (consumed from `yibao.settlement.claims`).
+    "CREATE TABLE ltc_hospital_stays (
+        claim_id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        admitted TEXT NOT NULL,
+        discharged TEXT NOT NULL,
+        reversed INTEGER NOT NULL,
+        event_id TEXT NOT NULL)",
+    "CREATE INDEX ltc_hospital_stays_person ON ltc_hospital_stays (person_id)",
+    "CREATE TABLE ltc_outbox (
+        id TEXT PRIMARY KEY,
+        stream TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        payload_hex TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        published_at TEXT)",
+    "CREATE INDEX ltc_outbox_unpublished ON ltc_outbox (published_at, id)",
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Initial {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for sql in UP {
+            db.execute_unprepared(sql).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for table in [
+            "ltc_outbox",
+            "ltc_hospital_stays",
+            "ltc_lines",
+            "ltc_settlements",
+            "ltc_record_corrections",
+            "ltc_records",
+            "ltc_care_plans",
+            "ltc_levels",
+            "ltc_beneficiaries",
+            "ltc_score_sheets",
+            "ltc_assessment_assignees",
+            "ltc_assessments",
+            "ltc_application_steps",
+            "ltc_applications",
+            "ltc_policies",
+        ] {
+            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await?;
+        }
+        Ok(())
+    }
+}
