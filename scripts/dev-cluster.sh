@@ -43,14 +43,11 @@ running() { # running NAME: the process recorded in NAME.pid is alive
   [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
 }
 
-ensure_postgres() {
-  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
-    log "starting PostgreSQL"
-    # shellcheck disable=SC2046  # one cluster version directory
-    pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start
-    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
-  fi
-  pg_isready -q -h 127.0.0.1 -p 5432 || die "PostgreSQL is not ready on 127.0.0.1:5432"
+# shellcheck source=scripts/services.sh
+. "$ROOT/scripts/services.sh"
+
+ensure_postgres_and_redis() {
+  ensure_services || die "PostgreSQL and Redis are needed"
   local svc db
   for svc in "${SERVICES[@]}"; do
     db=yibao_$svc
@@ -59,15 +56,6 @@ ensure_postgres() {
       createdb -h 127.0.0.1 -p 5432 -U postgres "$db"
     fi
   done
-}
-
-ensure_redis() {
-  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-    log "starting Redis"
-    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
-    for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
-  fi
-  redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || die "Redis is not answering on 127.0.0.1:6379"
 }
 
 ensure_binaries() {
@@ -130,8 +118,7 @@ up() {
   esac
   mkdir -p "$DIR"
   ensure_binaries "$build"
-  ensure_postgres
-  ensure_redis
+  ensure_postgres_and_redis
   ensure_keys
   local svc secret
   secret=$(voucher_secret)
@@ -143,14 +130,10 @@ up() {
       YIBAO__AUTH__JWKS_FILE="$JWKS_FILE" YIBAO__TELEMETRY__LOG_FORMAT=text \
       "$BIN/yibao-$svc" migrate >>"$DIR/$svc.log" 2>&1 \
       || die "migration of $svc failed (see data/dev-cluster/$svc.log)"
-    local upstreams=()
-    if [ "$svc" = settlement ]; then
-      upstreams=(
-        YIBAO__UPSTREAMS__ENROLLMENT="$(upstream enrollment)"
-        YIBAO__UPSTREAMS__PROCUREMENT="$(upstream procurement)"
-        YIBAO__UPSTREAMS__SUPERVISION="$(upstream supervision)"
-      )
-    fi
+    local upstreams=() other
+    for other in "${SERVICES[@]}"; do
+      upstreams+=("YIBAO__UPSTREAMS__${other^^}=$(upstream "$other")")
+    done
     start "$svc" \
       YIBAO__GRPC__LISTEN="127.0.0.1:${PORT[$svc]}" \
       YIBAO__DATABASE__URL="$db_url" \

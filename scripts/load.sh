@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Benchmarks that print figures (never assertions): eligibility through the gateway at 64
+# concurrent callers beside the machine's raw gRPC ceiling, and bulk import rows/s; each on
+# SQLite (embedded) and on PostgreSQL + Redis.
+#
+#   scripts/load.sh                       both benchmarks, both backends
+#   scripts/load.sh eligibility|import    one benchmark
+#   BACKENDS=postgres scripts/load.sh …   one backend (sqlite | postgres)
+#   SECONDS_PER_RUN=10 CONCURRENCY=64 PEOPLE=2000 ROWS=100000   sizes
+#
+# Services' own benchmarks (engine, selection, look-ups, detector): `cargo bench -p <crate>`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/services.sh
+. scripts/services.sh
+ensure_services
+
+PG_URL=${YIBAO_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+REDIS_URL=${YIBAO_TEST_REDIS_URL:-redis://127.0.0.1:6379}
+WHAT=${1:-all}
+drop_new_databases_on_exit "$PG_URL"
+BACKENDS=${BACKENDS:-sqlite postgres}
+
+echo "==> cargo build --release -p yibao-integration-tests --bin yibao-load"
+cargo build --release --locked -p yibao-integration-tests --bin yibao-load
+BIN=target/release/yibao-load
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+
+run() { # run BACKEND ARGS…
+  local backend=$1
+  shift
+  echo "==> yibao-load $* ($backend)"
+  if [ "$backend" = postgres ]; then
+    YIBAO_TEST_DATABASE_URL="$PG_URL" YIBAO_TEST_REDIS_URL="$REDIS_URL" "$BIN" "$@"
+  else
+    env -u YIBAO_TEST_DATABASE_URL -u YIBAO_TEST_REDIS_URL "$BIN" "$@"
+  fi
+}
+
+for backend in $BACKENDS; do
+  if [ "$WHAT" = all ] || [ "$WHAT" = eligibility ]; then
+    run "$backend" eligibility --concurrency "${CONCURRENCY:-64}" --seconds "${SECONDS_PER_RUN:-10}" --people "${PEOPLE:-2000}"
+  fi
+  if [ "$WHAT" = all ] || [ "$WHAT" = import ]; then
+    run "$backend" import --rows "${ROWS:-100000}"
+  fi
+done
