@@ -48,6 +48,7 @@ pub fn inventory_event(f: &Finding, ordinal: usize) -> Option<OutboxEvent> {
 /// Publishes what the outbox holds; returns how many events were published. Stops at the
 /// first bus failure (the rest waits for the next pass).
 pub async fn relay_once(store: &Store, bus: &dyn Bus) -> usize {
+    let _slot = store.relay_slot().await;
     let mut published = 0;
     loop {
         let batch = match store.unpublished(100).await {

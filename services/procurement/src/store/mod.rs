@@ -223,6 +223,8 @@ pub struct Store {
     db: DatabaseConnection,
     /// SQLite allows one writer: write transactions queue here instead of failing as "locked".
     write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// One outbox relay pass at a time, so two passes never publish the same event twice.
+    relay_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A write transaction with the SQLite writer slot it holds.
@@ -516,7 +518,7 @@ impl Store {
     pub fn new(db: DatabaseConnection) -> Store {
         let write_lock =
             (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Store { db, write_lock }
+        Store { db, write_lock, relay_lock: Arc::new(tokio::sync::Mutex::new(())) }
     }
 
     fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
@@ -1304,6 +1306,11 @@ impl Store {
     }
 
     // ------------------------------------------------------------------ outbox
+
+    /// Holds the relay slot for one pass over the outbox.
+    pub async fn relay_slot(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.relay_lock.clone().lock_owned().await
+    }
 
     /// Events not yet published, oldest first.
     pub async fn unpublished(&self, limit: u64) -> Result<Vec<OutboxEvent>, ProcError> {
