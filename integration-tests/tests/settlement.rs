@@ -1,0 +1,341 @@
+//! Settlement end to end through the gateway's REST, on whichever backend the run uses:
+//! policies uploaded and listed as data, DOMAIN §1.7's poor patient settled to the fen through
+//! every layer, retries that write nothing, reversal restoring the counters, the backstop cap
+//! across claims, tenancy, field-named refusals, cross-region pricing, the insurer layer and
+//! the outbox event on the bus (Redis runs).
+
+use http::Method;
+use serde_json::{Value, json};
+use yibao_integration_tests::{Suite, enrolled_person, id_number, s, this_year};
+use yibao_runtime::Role;
+
+const HUOQIU: &str = "341522";
+const ANHUI: &str = "340000";
+const CITY_HOSPITAL: &str = "H34150200001";
+const OTHER_HOSPITAL: &str = "H34152200001";
+const ZHONGSHAN: &str = "442000";
+const ZS_HOSPITAL: &str = "H44200000001";
+const BAK_INSURER: &str = "INS442000001";
+
+/// An int64 of canonical proto JSON (a string) or a plain number; 0 when absent.
+fn n(v: &Value) -> i64 {
+    match v {
+        Value::String(t) => t.parse().unwrap_or(0),
+        Value::Number(x) => x.as_i64().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn yuan(y: i64) -> i64 {
+    y * 100
+}
+
+/// Uploads this year's version of a seeded policy (same rules, new id and year).
+async fn upload_this_years(suite: &Suite, op: &str, seeded_id: &str, region: &str) -> Value {
+    let y = this_year();
+    let got = suite.get_ok(&format!("/v1/policies/{seeded_id}?region_code={region}"), op).await;
+    let mut doc: Value = serde_json::from_str(s(&got["document_json"])).unwrap_or(Value::Null);
+    let scheme = s(&doc["scheme"]).to_string();
+    doc["id"] = json!(format!("{region}-{y}-{scheme}"));
+    doc["version"] = json!(1);
+    doc["year"] = json!(y);
+    doc["effective_from"] = json!(format!("{y}-01-01"));
+    let up = suite.ok("/v1/policies", op, json!({"region_code": region, "document_json": doc.to_string()})).await;
+    assert_eq!(up["policy"]["year"], json!(y), "{up}");
+    up
+}
+
+/// A poor (脱贫) resident of Huoqiu, enrolled and paid for this year; returns the ID number.
+async fn poor_huoqiu_resident(suite: &Suite, op: &str, first17: &str) -> String {
+    let id = id_number(first17);
+    let (pid, _) = enrolled_person(suite, op, &id, HUOQIU, true).await;
+    suite.ok(&format!("/v1/persons/{pid}/categories"), op, json!({"category": "PERSON_CATEGORY_POVERTY_REGISTERED", "valid_from": "2016-01-01"})).await;
+    id
+}
+
+fn item(code: &str, class: &str, yuan_amount: i64) -> Value {
+    json!({"national_code": code, "name": code, "item_class": class, "quantity": 1, "unit_price_fen": yuan(yuan_amount), "amount_fen": yuan(yuan_amount)})
+}
+
+/// DOMAIN §1.7's bill: 10,000 out of catalogue + 40,000 乙类 + 100,000 甲类.
+fn worked_items() -> Value {
+    json!([item("C-OUT", "ITEM_CLASS_C", 10_000), item("B-DRUGS", "ITEM_CLASS_B", 40_000), item("A-SERVICES", "ITEM_CLASS_A", 100_000)])
+}
+
+fn inpatient(institution: &str, encounter: &str, id: &str, region: &str, items: Value) -> Value {
+    let y = this_year();
+    json!({"claim": {
+        "institution_code": institution, "encounter_no": encounter, "id_number": id, "insured_region_code": region,
+        "kind": "ENCOUNTER_KIND_INPATIENT", "hospital_grade": "HOSPITAL_GRADE_TERTIARY", "institution_tier": "INSTITUTION_TIER_CITY",
+        "start_date": format!("{y}-06-10"), "end_date": format!("{y}-06-15"), "diagnoses": ["I10.x00x002"], "items": items
+    }})
+}
+
+async fn accumulators(suite: &Suite, op: &str, id: &str, region: &str) -> Value {
+    suite.ok("/v1/accumulators:lookup", op, json!({"id_number": id, "region_code": region, "year": this_year()})).await["accumulators"].clone()
+}
+
+/// Huoqiu this year, an operator of Anhui, a poor patient.
+async fn huoqiu(suite: &Suite, first17: &str) -> (String, String) {
+    let op = suite.operator(ANHUI);
+    upload_this_years(suite, &op, "341522-2018-resident", HUOQIU).await;
+    let id = poor_huoqiu_resident(suite, &op, first17).await;
+    (op, id)
+}
+
+#[tokio::test]
+async fn policies_are_data_seeded_listed_uploaded_and_checked_field_by_field() {
+    let suite = Suite::start().await;
+    let op = suite.operator(ANHUI);
+    let listed = suite.get_ok(&format!("/v1/policies?region_code={ANHUI}"), &op).await;
+    let ids: Vec<&str> = listed["policies"].as_array().map(|a| a.iter().map(|p| s(&p["policy_id"])).collect()).unwrap_or_default();
+    assert_eq!(ids, ["341522-2018-resident"], "Anhui sees its own seeded policy only");
+    upload_this_years(&suite, &op, "341522-2018-resident", HUOQIU).await;
+    let listed = suite.get_ok(&format!("/v1/policies?region_code={HUOQIU}&year={}", this_year()), &op).await;
+    assert_eq!(listed["policies"].as_array().map(Vec::len), Some(1));
+    // The same version again is refused; a broken document names the path inside it.
+    let got = suite.get_ok(&format!("/v1/policies/341522-{}-resident?region_code={HUOQIU}", this_year()), &op).await;
+    let (status, problem) = suite.call(Method::POST, "/v1/policies", Some(&op), Some(json!({"region_code": HUOQIU, "document_json": got["document_json"]}))).await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "document_json.version");
+    let mut doc: Value = serde_json::from_str(s(&got["document_json"])).unwrap_or(Value::Null);
+    doc["version"] = json!(2);
+    doc["basic"]["rates"][0]["rate"] = json!(20_000);
+    let (status, problem) = suite.call(Method::POST, "/v1/policies", Some(&op), Some(json!({"region_code": HUOQIU, "document_json": doc.to_string()}))).await;
+    assert_eq!(status, 400, "{problem}");
+    let field = s(&problem["errors"][0]["field"]);
+    assert!(field.starts_with("document_json.basic.rates[0]"), "{problem}");
+    // An operator of another province may not upload here.
+    let (status, _) = suite.call(Method::POST, "/v1/policies", Some(&suite.operator("440000")), Some(json!({"region_code": HUOQIU, "document_json": "{}"}))).await;
+    assert_eq!(status, 403);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn poor_patient_is_settled_through_every_layer_to_the_fen_and_a_retry_writes_nothing() {
+    let suite = Suite::start().await;
+    let (op, id) = huoqiu(&suite, "34152219800101011").await;
+    let h = suite.hospital(CITY_HOSPITAL);
+    let body = inpatient(CITY_HOSPITAL, "ZY-0001", &id, HUOQIU, worked_items());
+    // Pre-settlement writes nothing.
+    let pre = suite.ok("/v1/claims:presettle", &h, body.clone()).await;
+    assert_eq!(n(&pre["settlement"]["breakdown"]["fund_pay_sumamt_fen"]), yuan(131_000));
+    assert_eq!(n(&accumulators(&suite, &op, &id, HUOQIU).await["deductible_used_fen"]), 0);
+    let done = suite.ok("/v1/claims:settle", &h, body.clone()).await;
+    let b = &done["settlement"]["breakdown"];
+    assert_eq!(n(&b["medfee_sumamt_fen"]), yuan(150_000));
+    assert_eq!(n(&b["fulamt_ownpay_amt_fen"]), yuan(10_000));
+    assert_eq!(n(&b["preselfpay_amt_fen"]), yuan(4_000));
+    assert_eq!(n(&b["inscp_scp_amt_fen"]), yuan(136_000));
+    assert_eq!(n(&b["hifp_pay_fen"]), yuan(87_750));
+    assert_eq!(n(&b["hifmi_pay_fen"]), 2_811_250, "(48,250 − 5,000) × 65%");
+    assert_eq!(n(&b["maf_pay_fen"]), 1_409_625, "20,137.50 × 70%");
+    assert_eq!(n(&b["backstop_pay_fen"]), 104_125, "6,041.25 − 5,000");
+    assert_eq!(n(&b["fund_pay_sumamt_fen"]), yuan(131_000));
+    assert_eq!(n(&b["psn_part_amt_fen"]), yuan(19_000));
+    assert_eq!(done["settlement"]["policy_id"], format!("341522-{}-resident", this_year()));
+    let explained: Vec<&str> = done["settlement"]["explanations"].as_array().map(|a| a.iter().map(|e| s(&e["field"])).collect()).unwrap_or_default();
+    for field in ["hifp_pay", "hifmi_pay", "maf_pay", "backstop_pay", "psn_part_amt"] {
+        assert!(explained.contains(&field), "{field} is explained: {explained:?}");
+    }
+    let claim_id = s(&done["claim_id"]).to_string();
+    let acc = accumulators(&suite, &op, &id, HUOQIU).await;
+    assert_eq!(n(&acc["backstop_oop_fen"]), yuan(5_000));
+    // The same encounter again: the first result, nothing written.
+    let again = suite.ok("/v1/claims:settle", &h, body).await;
+    assert_eq!(again["replayed"], true);
+    assert_eq!(s(&again["claim_id"]), claim_id);
+    assert_eq!(again["settlement"], done["settlement"]);
+    assert_eq!(accumulators(&suite, &op, &id, HUOQIU).await, acc);
+    let listed = suite.get_ok(&format!("/v1/claims?institution_code={CITY_HOSPITAL}"), &h).await;
+    assert_eq!(listed["claims"].as_array().map(Vec::len), Some(1));
+    let got = suite.get_ok(&format!("/v1/claims/{claim_id}"), &h).await;
+    assert_eq!(got["claim"]["status"], "CLAIM_STATUS_SETTLED");
+    assert!(s(&got["claim"]["claim"]["id_number"]).contains('*'), "the ID number is masked");
+    // The event reaches the bus (observable from outside on Redis runs).
+    if let Ok(url) = std::env::var("YIBAO_TEST_REDIS_URL") {
+        assert!(event_on_bus(&url, &claim_id, &id).await, "a ClaimEvent for {claim_id} is on yibao.settlement.claims");
+    }
+    suite.stop().await;
+}
+
+/// Reads the claims stream in a fresh consumer group until an event of `claim_id` appears.
+async fn event_on_bus(url: &str, claim_id: &str, id_number: &str) -> bool {
+    let bus = match yibao_runtime::bus::RedisBus::connect(url).await {
+        Ok(b) => b,
+        Err(_) => return false,
+    };
+    use yibao_runtime::bus::Bus;
+    let group = format!("settlement-it-{}", uuid::Uuid::new_v4().simple());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let got = bus.read("yibao.settlement.claims", &group, "c", 1000, std::time::Duration::from_millis(200)).await.unwrap_or_default();
+        let ids: Vec<String> = got.iter().map(|m| m.id.clone()).collect();
+        let _ = bus.ack("yibao.settlement.claims", &group, &ids).await;
+        if let Some(m) = got.iter().find(|m| m.payload.windows(claim_id.len()).any(|w| w == claim_id.as_bytes())) {
+            assert!(!m.payload.windows(id_number.len()).any(|w| w == id_number.as_bytes()), "the event carries no ID number");
+            assert!(!m.event_id.is_empty());
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn reversal_restores_the_counters_and_the_ledger_reconciles() {
+    let suite = Suite::start().await;
+    let (op, id) = huoqiu(&suite, "34152219800101012").await;
+    let h = suite.hospital(CITY_HOSPITAL);
+    let empty = accumulators(&suite, &op, &id, HUOQIU).await;
+    let done = suite.ok("/v1/claims:settle", &h, inpatient(CITY_HOSPITAL, "ZY-0002", &id, HUOQIU, worked_items())).await;
+    let claim_id = s(&done["claim_id"]).to_string();
+    // Refund the out-of-catalogue item: only the patient's money comes back.
+    let part = suite.ok(&format!("/v1/claims/{claim_id}:reverse"), &h, json!({"institution_code": CITY_HOSPITAL, "reversal_no": "CX-1", "item_indexes": [0], "reason": "not dispensed"})).await;
+    assert_eq!(part["status"], "CLAIM_STATUS_PARTIALLY_REFUNDED");
+    assert_eq!(n(&part["refund"]["psn_part_amt_fen"]), yuan(10_000));
+    assert_eq!(n(&part["refund"]["fund_pay_sumamt_fen"]), 0);
+    let full = suite.ok(&format!("/v1/claims/{claim_id}:reverse"), &h, json!({"institution_code": CITY_HOSPITAL, "reversal_no": "CX-2", "reason": "patient left"})).await;
+    assert_eq!(full["status"], "CLAIM_STATUS_REVERSED");
+    assert_eq!(n(&full["refund"]["fund_pay_sumamt_fen"]), yuan(131_000));
+    assert_eq!(accumulators(&suite, &op, &id, HUOQIU).await, empty, "the counters are restored exactly");
+    // The same reversal number replays; a new one on a reversed claim is refused with a reason.
+    let replay = suite.ok(&format!("/v1/claims/{claim_id}:reverse"), &h, json!({"institution_code": CITY_HOSPITAL, "reversal_no": "CX-2"})).await;
+    assert_eq!(replay["refund"], full["refund"]);
+    let (status, problem) = suite.call(Method::POST, &format!("/v1/claims/{claim_id}:reverse"), Some(&h), Some(json!({"institution_code": CITY_HOSPITAL, "reversal_no": "CX-3"}))).await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["code"], "SETTLEMENT_CLAIM_CLOSED");
+    let got = suite.get_ok(&format!("/v1/claims/{claim_id}"), &h).await;
+    assert_eq!(got["claim"]["reversals"].as_array().map(Vec::len), Some(2));
+    let y = this_year();
+    for month in [format!("{y}-06"), chrono::Utc::now().format("%Y-%m").to_string()] {
+        let rec = suite.ok("/v1/ledger:reconcile", &op, json!({"region_code": HUOQIU, "month": month})).await;
+        assert_eq!(rec["balanced"], true, "{month}: {rec}");
+    }
+    let st = suite.get_ok(&format!("/v1/institutions/{CITY_HOSPITAL}/statements/{y}-06"), &h).await;
+    assert_eq!(n(&st["lines"][0]["fund_pay_sumamt_fen"]), yuan(131_000), "settled in June; the reversal is posted in its own month");
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn the_backstop_cap_holds_across_claims_of_the_year() {
+    let suite = Suite::start().await;
+    let (op, id) = huoqiu(&suite, "34152219800101013").await;
+    let h = suite.hospital(CITY_HOSPITAL);
+    suite.ok("/v1/claims:settle", &h, inpatient(CITY_HOSPITAL, "ZY-0003", &id, HUOQIU, worked_items())).await;
+    // The city tier's 5,000 out-of-pocket is used up: the backstop pays every compliant fen.
+    let second = suite.ok("/v1/claims:settle", &h, inpatient(CITY_HOSPITAL, "ZY-0004", &id, HUOQIU, json!([item("A-SERVICES", "ITEM_CLASS_A", 10_000)]))).await;
+    let b = &second["settlement"]["breakdown"];
+    assert_eq!(n(&b["psn_part_amt_fen"]), 0, "{b}");
+    assert!(n(&b["backstop_pay_fen"]) > 0);
+    assert_eq!(n(&b["fund_pay_sumamt_fen"]), yuan(10_000));
+    let acc = accumulators(&suite, &op, &id, HUOQIU).await;
+    assert_eq!(n(&acc["backstop_oop_fen"]), yuan(5_000));
+    assert_eq!(n(&acc["admissions"]), 2);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn tenancy_and_bad_input_are_refused_with_reasons_and_write_nothing() {
+    let suite = Suite::start().await;
+    let (op, id) = huoqiu(&suite, "34152219800101014").await;
+    let h = suite.hospital(CITY_HOSPITAL);
+    let other = suite.hospital(OTHER_HOSPITAL);
+    // Bad input names the field and writes nothing.
+    let mut bad = inpatient(CITY_HOSPITAL, "ZY-BAD", &id, HUOQIU, worked_items());
+    bad["claim"]["items"][1]["amount_fen"] = json!(1);
+    let (status, problem) = suite.call(Method::POST, "/v1/claims:settle", Some(&h), Some(bad)).await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "claim.items[1].amount_fen");
+    let mut bad = inpatient(CITY_HOSPITAL, "ZY-BAD", &id, HUOQIU, worked_items());
+    bad["claim"]["id_number"] = json!("341522198001010000");
+    bad["claim"]["kind"] = json!("ENCOUNTER_KIND_UNSPECIFIED");
+    let (status, problem) = suite.call(Method::POST, "/v1/claims:settle", Some(&h), Some(bad)).await;
+    assert_eq!(status, 400, "{problem}");
+    let fields: Vec<&str> = problem["errors"].as_array().map(|a| a.iter().map(|e| s(&e["field"])).collect()).unwrap_or_default();
+    assert!(fields.contains(&"claim.id_number") && fields.contains(&"claim.kind"), "{fields:?}");
+    let mut wrong_region = inpatient(CITY_HOSPITAL, "ZY-BAD", &id, "341502", worked_items());
+    wrong_region["claim"]["insured_region_code"] = json!("341502");
+    let (status, problem) = suite.call(Method::POST, "/v1/claims:settle", Some(&h), Some(wrong_region)).await;
+    assert_eq!((status, s(&problem["errors"][0]["field"])), (400, "claim.insured_region_code"), "{problem}");
+    assert_eq!(n(&accumulators(&suite, &op, &id, HUOQIU).await["admissions"]), 0);
+    let listed = suite.get_ok(&format!("/v1/claims?institution_code={CITY_HOSPITAL}"), &h).await;
+    assert_eq!(listed["claims"].as_array().map(Vec::len).unwrap_or(0), 0, "nothing was written");
+    // Another hospital may neither settle in this hospital's name nor read or reverse its claim.
+    let (status, _) = suite.call(Method::POST, "/v1/claims:settle", Some(&other), Some(inpatient(CITY_HOSPITAL, "ZY-X", &id, HUOQIU, worked_items()))).await;
+    assert_eq!(status, 403);
+    let done = suite.ok("/v1/claims:settle", &h, inpatient(CITY_HOSPITAL, "ZY-0005", &id, HUOQIU, worked_items())).await;
+    let claim_id = s(&done["claim_id"]);
+    let (status, problem) = suite.call(Method::GET, &format!("/v1/claims/{claim_id}"), Some(&other), None).await;
+    assert_eq!(status, 403, "{problem}");
+    assert!(s(&problem["detail"]).contains("not your organisation"), "{problem}");
+    let (status, _) = suite.call(Method::POST, &format!("/v1/claims/{claim_id}:reverse"), Some(&other), Some(json!({"institution_code": OTHER_HOSPITAL, "reversal_no": "X"}))).await;
+    assert_eq!(status, 403);
+    let listed = suite.get_ok(&format!("/v1/claims?institution_code={OTHER_HOSPITAL}"), &other).await;
+    assert_eq!(listed["claims"].as_array().map(Vec::len).unwrap_or(0), 0);
+    // Operators see their region only.
+    let (status, _) = suite.call(Method::GET, &format!("/v1/claims/{claim_id}"), Some(&suite.operator("440000")), None).await;
+    assert_eq!(status, 403);
+    assert_eq!(suite.get_ok(&format!("/v1/claims/{claim_id}"), &op).await["claim"]["claim_id"], claim_id);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn cross_region_care_is_priced_by_the_treatment_catalogue_under_the_insured_policy() {
+    let suite = Suite::start().await;
+    let (op, id) = huoqiu(&suite, "34152219800101015").await;
+    // A Hefei hospital: its catalogue lists the drug as 乙类 with a payment standard of 80 yuan.
+    let hefei_hospital = "H34010000001";
+    let y = this_year();
+    let cat = suite.ok("/v1/catalogue-items", &suite.operator("340100"), json!({"region_code": "340100", "item": {"national_code": "XA01", "name": "drug", "item_class": "ITEM_CLASS_B", "payment_standard_fen": 8_000, "effective_from": format!("{y}-01-01")}})).await;
+    assert_eq!(cat["created"], true);
+    let h = suite.hospital(hefei_hospital);
+    let mut body = inpatient(hefei_hospital, "HF-1", &id, HUOQIU, json!([{"national_code": "XA01", "name": "drug", "quantity": 10, "unit_price_fen": 10_000, "amount_fen": 100_000}, item("UNLISTED", "ITEM_CLASS_UNSPECIFIED", 500)]));
+    body["claim"]["cross_region_filing"] = json!("CROSS_REGION_FILING_REFERRAL");
+    let done = suite.ok("/v1/claims:settle", &h, body).await;
+    let st = &done["settlement"];
+    assert_eq!(st["cross_region"], true);
+    assert_eq!(st["treatment_region_code"], "340100");
+    assert_eq!(st["policy_id"], format!("341522-{y}-resident"), "the insured region's policy");
+    let b = &st["breakdown"];
+    assert_eq!(n(&b["overlmt_selfpay_fen"]), 20_000, "(100 − 80) yuan × 10 above the Hefei standard");
+    assert_eq!(n(&b["fulamt_ownpay_amt_fen"]), yuan(500), "an item the catalogue does not list is out of catalogue");
+    assert_eq!(n(&b["preselfpay_amt_fen"]), 8_000, "乙类 800 yuan within the standard × 10%");
+    let _ = op;
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn the_insurer_layer_is_paid_in_the_same_settlement_and_the_insurer_sees_only_its_own() {
+    let suite = Suite::start().await;
+    let op = suite.operator(ZHONGSHAN);
+    upload_this_years(&suite, &op, "442000-2022-resident", ZHONGSHAN).await;
+    let id = id_number("44200019800101016");
+    enrolled_person(&suite, &op, &id, ZHONGSHAN, true).await;
+    let insurer = suite.token(Role::Insurer, BAK_INSURER, "");
+    let y = this_year();
+    let member = suite.ok(&format!("/v1/insurers/{BAK_INSURER}/members"), &insurer, json!({"product_code": "BAK-2022", "id_number": id, "year": y, "region_code": ZHONGSHAN})).await;
+    assert_eq!(member["created"], true);
+    let (status, problem) = suite.call(Method::POST, &format!("/v1/insurers/INS999/members"), Some(&suite.token(Role::Insurer, "INS999", "")), Some(json!({"product_code": "BAK-2022", "id_number": id, "year": y, "region_code": ZHONGSHAN}))).await;
+    assert_eq!((status, s(&problem["errors"][0]["field"])), (400, "product_code"), "{problem}");
+    let h = suite.hospital(ZS_HOSPITAL);
+    let done = suite.ok("/v1/claims:settle", &h, inpatient(ZS_HOSPITAL, "ZS-1", &id, ZHONGSHAN, json!([item("A", "ITEM_CLASS_A", 300_000)]))).await;
+    let b = &done["settlement"]["breakdown"];
+    assert_eq!(n(&b["hifp_pay_fen"]), yuan(208_950));
+    assert_eq!(n(&b["hifmi_pay_fen"]), yuan(42_630));
+    assert_eq!(n(&b["insurer_pay_fen"]), yuan(19_894), "(48,420 − 20,000) × 70%");
+    assert_eq!(n(&b["psn_cash_pay_fen"]), yuan(28_526));
+    let claim_id = s(&done["claim_id"]).to_string();
+    let listed = suite.get_ok(&format!("/v1/insurers/{BAK_INSURER}/claims?month={y}-06"), &insurer).await;
+    assert_eq!(listed["claims"][0]["claim_id"], claim_id.as_str());
+    assert_eq!(n(&listed["claims"][0]["insurer_pay_fen"]), yuan(19_894));
+    let (status, _) = suite.call(Method::GET, &format!("/v1/insurers/{BAK_INSURER}/claims"), Some(&suite.token(Role::Insurer, "INS999", "")), None).await;
+    assert_eq!(status, 403, "another insurer may not list these claims");
+    let disputed = suite.ok(&format!("/v1/insurers/{BAK_INSURER}/claims/{claim_id}:dispute"), &insurer, json!({"product_code": "BAK-2022", "disputed_amount_fen": yuan(1_000), "reason": "item not covered"})).await;
+    assert_eq!(disputed["claim"]["status"], "INSURER_CLAIM_STATUS_DISPUTED");
+    let (status, problem) = suite.call(Method::POST, &format!("/v1/insurers/{BAK_INSURER}/claims/{claim_id}:dispute"), Some(&insurer), Some(json!({"product_code": "BAK-2022", "disputed_amount_fen": yuan(100_000), "reason": "x"}))).await;
+    assert_eq!((status, s(&problem["errors"][0]["field"])), (400, "disputed_amount_fen"), "{problem}");
+    let rec = suite.ok(&format!("/v1/insurers/{BAK_INSURER}:reconcile"), &insurer, json!({"month": format!("{y}-06")})).await;
+    assert_eq!(n(&rec["disputed_fen"]), yuan(1_000));
+    assert_eq!(n(&rec["payable_fen"]), yuan(18_894));
+    suite.stop().await;
+}
