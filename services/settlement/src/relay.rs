@@ -16,16 +16,23 @@ const BATCH: u64 = 100;
 /// bus failure (the row stays pending).
 pub async fn publish_pending(store: &Store, bus: &dyn Bus) -> Result<usize, String> {
     let rows = store.unpublished(BATCH).await.map_err(|e| e.to_string())?;
-    let mut published = 0;
+    let mut published = Vec::with_capacity(rows.len());
+    let mut failure = None;
     for row in rows {
         if let Err(e) = bus.publish(&row.stream, &row.id, &row.payload).await {
             let _ = store.mark_attempt(&row.id).await;
-            return Err(e.to_string());
+            failure = Some(e.to_string());
+            break;
         }
-        store.mark_published(&row.id).await.map_err(|e| e.to_string())?;
-        published += 1;
+        published.push(row.id);
     }
-    Ok(published)
+    // What the bus accepted is marked even when a later row failed; a crash before this
+    // line re-publishes the same event ids (at least once).
+    store.mark_published(&published).await.map_err(|e| e.to_string())?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(published.len()),
+    }
 }
 
 /// Runs the relay until the process ends: wakes on every commit that wrote an event, and

@@ -1642,10 +1642,16 @@ impl Store {
             .collect()
     }
 
-    /// Marks an outbox row published.
-    pub async fn mark_published(&self, id: &str) -> Result<(), SettleError> {
+    /// Marks outbox rows published (one statement for a batch).
+    pub async fn mark_published(&self, ids: &[String]) -> Result<(), SettleError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let q = format!("UPDATE outbox SET published_at = ?, attempts = attempts + 1 WHERE id IN ({})", vec!["?"; ids.len()].join(", "));
+        let mut v = vec![t(now())];
+        v.extend(ids.iter().map(t));
         let (_g, txn) = self.begin().await?;
-        sql::exec(&txn, "UPDATE outbox SET published_at = ?, attempts = attempts + 1 WHERE id = ?", vec![t(now()), t(id)]).await?;
+        sql::exec(&txn, &q, v).await?;
         txn.commit().await?;
         Ok(())
     }
