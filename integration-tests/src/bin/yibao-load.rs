@@ -196,11 +196,75 @@ async fn import() {
     suite.stop().await;
 }
 
+/// Duplicate scan over generated enrolments (PostgreSQL only: `YIBAO_TEST_DATABASE_URL`).
+/// The year's enrolments are generated inside the database by one `INSERT … SELECT` over
+/// `generate_series` (one in 500 people also enrolled in a second region, one in 1,000 in the
+/// employee scheme too), then the scan runs as the service runs it.
+async fn dupscan() {
+    use sea_orm::ConnectionTrait;
+    let n = arg("--enrolments", 10_000_000);
+    let Ok(base) = std::env::var("YIBAO_TEST_DATABASE_URL") else {
+        eprintln!("dupscan needs PostgreSQL: set YIBAO_TEST_DATABASE_URL (scripts/load.sh does)");
+        return;
+    };
+    let url = match yibao_runtime::db::create_fresh_postgres(&base, "yibao_dupscan").await {
+        Ok(u) => u,
+        Err(e) => return eprintln!("create database: {e}"),
+    };
+    let cfg = yibao_runtime::config::DatabaseConfig { url, max_connections: 4 };
+    let db = match yibao_runtime::db::connect_and_migrate::<yibao_enrollment::store::migration::Migrator>(&cfg).await {
+        Ok(db) => db,
+        Err(e) => return eprintln!("migrate: {e}"),
+    };
+    let y = this_year();
+    let people = n * 1000 / 1003; // so that people + second enrolments ≈ n
+    let generate = format!(
+        "INSERT INTO enrolments (id, person_id, year, scheme, region_code, enrolled_on, effective_from, effective_to, due_fen, paid_fen, subsidised_fen, paid_on, end_reason, created_at) \
+         SELECT 'e' || lpad(g::text, 9, '0') || '-' || k, 'p' || lpad(g::text, 9, '0'), {y}, \
+                CASE WHEN k = 2 AND g % 1000 = 0 THEN 'employee' ELSE 'resident' END, \
+                CASE WHEN k = 1 THEN '341522' ELSE '341523' END, \
+                '{py}-12-{d}', '{y}-01-01', '{y}-12-31', 38000, 38000, 0, '{py}-12-{d}', NULL, '{py}-12-31T00:00:00Z' \
+         FROM generate_series(1, {people}) g CROSS JOIN (VALUES (1), (2)) AS v(k) \
+         WHERE k = 1 OR g % 500 = 0 OR g % 1000 = 0",
+        py = y - 1,
+        d = 20
+    );
+    let started = Instant::now();
+    if let Err(e) = db.execute_unprepared("SET synchronous_commit = off").await.and(db.execute_unprepared(&generate).await) {
+        return eprintln!("generate: {e}");
+    }
+    let _ = db.execute_unprepared("ANALYZE enrolments").await;
+    let rows = db.query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, "SELECT count(*) FROM enrolments")).await.ok().flatten().and_then(|r| r.try_get_by_index::<i64>(0).ok()).unwrap_or(0);
+    println!("generated {rows} enrolments of {people} people in {:.1} s", started.elapsed().as_secs_f64());
+    let store = yibao_enrollment::store::Store::new(db);
+    let actor = yibao_enrollment::store::Actor { subject: "yibao-load".into(), role: "operator".into() };
+    let started = Instant::now();
+    match yibao_enrollment::scan::scan_duplicates(&store, y, "", &actor).await {
+        Ok(r) => println!(
+            "duplicate scan over {rows} enrolments: {:.1} s; {} enrolments of candidates examined, {} tasks opened; peak resident memory of this process {} MiB",
+            started.elapsed().as_secs_f64(),
+            r.scanned,
+            r.opened,
+            peak_rss_kib() / 1024
+        ),
+        Err(e) => eprintln!("scan: {e}"),
+    }
+}
+
+/// Peak resident set size of this process (VmHWM), KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
 #[tokio::main]
 async fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("eligibility") => eligibility().await,
         Some("import") => import().await,
-        _ => eprintln!("usage: yibao-load eligibility|import [options]"),
+        Some("dupscan") => dupscan().await,
+        _ => eprintln!("usage: yibao-load eligibility|import|dupscan [options]"),
     }
 }

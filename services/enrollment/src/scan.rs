@@ -10,7 +10,8 @@ use sea_orm::Set;
 use yibao_proto::common::v1 as common;
 use yibao_proto::enrollment::v1 as pb;
 
-const PAGE: u64 = 20_000;
+/// Candidate people per page (their enrolments are read with one `IN` query).
+const PAGE: u64 = 1_000;
 
 /// What a scan did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -31,42 +32,25 @@ fn kind_str(k: DuplicateKind) -> &'static str {
     }
 }
 
-/// Scans `year` within `prefix` and opens tasks.
+/// Scans `year` within `prefix` and opens tasks: the database finds the people with more
+/// than one paid enrolment that year (at least one inside the prefix), a page at a time; the
+/// rules pair their enrolments; each new pair opens a task (known pairs are counted, not
+/// reopened). Memory is bounded by the page, however large the year.
 pub async fn scan_duplicates(store: &Store, year: i32, prefix: &str, actor: &Actor) -> Result<ScanReport, EnrollError> {
     let mut report = ScanReport::default();
-    let mut after: Option<(String, String)> = None;
-    let mut carry: Vec<entities::enrolment::Model> = Vec::new();
+    let mut after = String::new();
     loop {
-        let page = store.enrolments_page(year, prefix, after.clone(), PAGE).await?;
-        let done = (page.len() as u64) < PAGE;
-        report.scanned += page.len() as u64;
-        if let Some(last) = page.last() {
-            after = Some((last.person_id.clone(), last.id.clone()));
-        }
-        carry.extend(page);
-        // The last person of a full page may continue on the next page: keep them for later.
-        let keep_from = if done { carry.len() } else { carry.iter().rposition(|e| Some(&e.person_id) != carry.last().map(|l| &l.person_id)).map_or(0, |i| i + 1) };
-        let ready: Vec<entities::enrolment::Model> = carry.drain(..keep_from).collect();
-        let people: Vec<String> = {
-            let mut p: Vec<String> = ready.iter().map(|e| e.person_id.clone()).collect();
-            p.dedup();
-            p
-        };
-        // A person with one enrolment inside the prefix may have another outside it.
+        let people = store.duplicate_candidates(year, prefix, &after, PAGE).await?;
+        let Some(last) = people.last().cloned() else { break };
+        let full = people.len() as u64 == PAGE;
         let mut by_person: std::collections::BTreeMap<String, Vec<entities::enrolment::Model>> = std::collections::BTreeMap::new();
-        let multi: Vec<String> = if prefix.is_empty() { Vec::new() } else { people.clone() };
-        let extra = store.enrolments_of_people(year, multi).await?;
-        for e in ready.into_iter().chain(extra) {
-            let v = by_person.entry(e.person_id.clone()).or_default();
-            if !v.iter().any(|x| x.id == e.id) {
-                v.push(e);
-            }
+        for e in store.enrolments_of_people(year, people).await? {
+            by_person.entry(e.person_id.clone()).or_default().push(e);
         }
         let mut tasks = Vec::new();
-        for (person_id, models) in by_person {
-            if models.len() < 2 {
-                continue;
-            }
+        for (person_id, mut models) in by_person {
+            report.scanned += models.len() as u64;
+            models.sort_by(|a, b| a.id.cmp(&b.id));
             let enrolments = models.iter().map(enrolment_of).collect::<Result<Vec<_>, _>>()?;
             for pair in find_duplicates(&enrolments) {
                 let region = enrolments.iter().find(|e| e.id == pair.keep).map(|e| e.region.to_string()).unwrap_or_default();
@@ -88,9 +72,10 @@ pub async fn scan_duplicates(store: &Store, year: i32, prefix: &str, actor: &Act
         let (opened, known) = store.insert_duplicate_tasks(tasks).await?;
         report.opened += opened;
         report.known += known;
-        if done {
+        if !full {
             break;
         }
+        after = last;
     }
     Ok(report)
 }

@@ -233,6 +233,61 @@ where
     Ok(())
 }
 
+/// `COPY table (columns) FROM STDIN` of active models (every column set), PostgreSQL's text
+/// format: tab-separated, `\N` for NULL, backslash escapes.
+async fn copy_all<A>(conn: &mut sqlx::PgConnection, rows: Vec<A>) -> Result<(), sqlx::Error>
+where
+    A: ActiveModelTrait + Send,
+{
+    use sea_orm::{EntityName, IdenStatic, Iterable};
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let columns: Vec<<A::Entity as EntityTrait>::Column> = <A::Entity as EntityTrait>::Column::iter().collect();
+    let names: Vec<&str> = columns.iter().map(|c| c.as_str()).collect();
+    let mut buf = String::with_capacity(rows.len() * 128);
+    for row in &rows {
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                buf.push('\t');
+            }
+            push_copy_value(&mut buf, row.get(*c).into_value()).map_err(sqlx::Error::Protocol)?;
+        }
+        buf.push('\n');
+    }
+    let table = <A::Entity as Default>::default().table_name().to_string();
+    let mut copy = conn.copy_in_raw(&format!("COPY {table} ({}) FROM STDIN", names.join(", "))).await?;
+    copy.send(buf.into_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+fn push_copy_value(buf: &mut String, v: Option<sea_orm::Value>) -> Result<(), String> {
+    use sea_orm::Value as V;
+    match v {
+        Some(V::String(Some(s))) => {
+            for ch in s.chars() {
+                match ch {
+                    '\\' => buf.push_str("\\\\"),
+                    '\t' => buf.push_str("\\t"),
+                    '\n' => buf.push_str("\\n"),
+                    '\r' => buf.push_str("\\r"),
+                    c => buf.push(c),
+                }
+            }
+        }
+        Some(V::BigInt(Some(i))) => buf.push_str(&i.to_string()),
+        Some(V::Int(Some(i))) => buf.push_str(&i.to_string()),
+        Some(V::String(None) | V::BigInt(None) | V::Int(None)) | None => buf.push_str("\\N"),
+        Some(other) => return Err(format!("COPY of {other:?} is not supported")),
+    }
+    Ok(())
+}
+
+fn sqlx_error(e: sqlx::Error) -> EnrollError {
+    EnrollError::Db(sea_orm::DbErr::Custom(e.to_string()))
+}
+
 /// A new person to register.
 #[derive(Debug, Clone)]
 pub struct NewPerson {
@@ -352,11 +407,22 @@ impl Store {
             enrolments.push(enrolment_model(&p.id, &item.enrolment, ts.clone()));
             persons.push(person::ActiveModel::from(p).reset_all());
         }
+        let exists = || EnrollError::Exists("an ID number in the batch is already registered".into());
+        if self.is_postgres() {
+            // COPY in one transaction: several times faster than multi-row INSERTs.
+            let mut tx = self.db.get_postgres_connection_pool().begin().await.map_err(sqlx_error)?;
+            copy_all(&mut tx, persons).await.map_err(|e| if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("23505") { exists() } else { sqlx_error(e) })?;
+            copy_all(&mut tx, versions).await.map_err(sqlx_error)?;
+            copy_all(&mut tx, enrolments).await.map_err(sqlx_error)?;
+            copy_all(&mut tx, contributions).await.map_err(sqlx_error)?;
+            copy_all(&mut tx, journal).await.map_err(sqlx_error)?;
+            return tx.commit().await.map_err(sqlx_error);
+        }
         let (_g, txn) = self.begin().await?;
         insert_all(&txn, persons)
             .await
             .map_err(|e| match e {
-                EnrollError::Db(d) if yibao_runtime::db::is_unique_violation(&d) => EnrollError::Exists("an ID number in the batch is already registered".into()),
+                EnrollError::Db(d) if yibao_runtime::db::is_unique_violation(&d) => exists(),
                 e => e,
             })?;
         insert_all(&txn, versions).await?;
@@ -736,29 +802,28 @@ impl Store {
         Ok(v)
     }
 
-    /// Enrolments of one year within a region prefix, in person order, a page at a time
-    /// (keyset pagination on `(person_id, id)`), for the duplicate scan.
-    pub async fn enrolments_page(&self, year: i32, region_prefix: &str, after: Option<(String, String)>, limit: u64) -> Result<Vec<enrolment::Model>, EnrollError> {
-        let mut q = enrolment::Entity::find()
-            .filter(enrolment::Column::Year.eq(year))
-            .filter(enrolment::Column::PaidOn.is_not_null())
-            .order_by_asc(enrolment::Column::PersonId)
-            .order_by_asc(enrolment::Column::Id)
-            .limit(limit);
-        if !region_prefix.is_empty() {
-            q = q.filter(enrolment::Column::RegionCode.starts_with(region_prefix));
-        }
-        if let Some((pid, id)) = after {
-            q = q.filter(
-                sea_orm::Condition::any()
-                    .add(enrolment::Column::PersonId.gt(pid.clone()))
-                    .add(sea_orm::Condition::all().add(enrolment::Column::PersonId.eq(pid)).add(enrolment::Column::Id.gt(id))),
-            );
-        }
-        Ok(q.all(&self.db).await?)
+    /// People with more than one paid enrolment in `year`, at least one of them within the
+    /// region prefix: the only candidates for duplicates. The database aggregates, so the
+    /// service never holds the year's enrolments; the list is keyset-paged by person id.
+    pub async fn duplicate_candidates(&self, year: i32, region_prefix: &str, after: &str, limit: u64) -> Result<Vec<String>, EnrollError> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = self.db.get_database_backend();
+        let (p1, p2, p3, p4) = match backend {
+            DbBackend::Postgres => ("$1", "$2", "$3", "$4"),
+            _ => ("?", "?", "?", "?"),
+        };
+        let sql = format!(
+            "SELECT person_id FROM enrolments WHERE year = {p1} AND paid_on IS NOT NULL AND person_id > {p2} \
+             GROUP BY person_id HAVING COUNT(*) > 1 AND SUM(CASE WHEN region_code LIKE {p3} THEN 1 ELSE 0 END) > 0 \
+             ORDER BY person_id LIMIT {p4}"
+        );
+        let like = format!("{}%", region_prefix.replace(['%', '_'], ""));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.db.query_all_raw(Statement::from_sql_and_values(backend, sql, [year.into(), after.into(), like.into(), limit.into()])).await?;
+        rows.iter().map(|r| r.try_get_by_index::<String>(0).map_err(EnrollError::from)).collect()
     }
 
-    /// Other paid enrolments of these people in the year outside the prefix (a duplicate may
+    /// Paid enrolments of these people in the year, wherever they are (a duplicate may
     /// straddle two regions).
     pub async fn enrolments_of_people(&self, year: i32, people: Vec<String>) -> Result<Vec<enrolment::Model>, EnrollError> {
         if people.is_empty() {
