@@ -4,9 +4,10 @@
 # SQLite (embedded) and on PostgreSQL + Redis.
 #
 #   scripts/load.sh                       both benchmarks, both backends
-#   scripts/load.sh eligibility|import    one benchmark
+#   scripts/load.sh eligibility|import|dupscan   one benchmark (dupscan: PostgreSQL only,
+#                                         10 million generated enrolments; not in `all`)
 #   BACKENDS=postgres scripts/load.sh …   one backend (sqlite | postgres)
-#   SECONDS_PER_RUN=10 CONCURRENCY=64 PEOPLE=2000 ROWS=100000   sizes
+#   SECONDS_PER_RUN=10 CONCURRENCY=64 PEOPLE=2000 ROWS=100000 ENROLMENTS=10000000   sizes
 #
 # Services' own benchmarks (engine, selection, look-ups, detector): `cargo bench -p <crate>`.
 set -euo pipefail
@@ -36,6 +37,11 @@ run() { # run BACKEND ARGS…
     env -u YIBAO_TEST_DATABASE_URL -u YIBAO_TEST_REDIS_URL "$BIN" "$@"
   fi
 }
+
+if [ "$WHAT" = dupscan ]; then
+  run postgres dupscan --enrolments "${ENROLMENTS:-10000000}"
+  exit 0
+fi
 
 for backend in $BACKENDS; do
   if [ "$WHAT" = all ] || [ "$WHAT" = eligibility ]; then
