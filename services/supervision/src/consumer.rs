@@ -20,7 +20,8 @@
 use crate::convert::{self, StreamKind};
 use crate::domain::{Detector, Review, SupervisionEvent, VerificationTask};
 use crate::error::Error;
-use crate::store::{Batch, EventRow, EventStatus, Store};
+use crate::store::{B64, Batch, EventRow, EventStatus, Store};
+use base64::Engine as _;
 use chrono::{Datelike, Duration as Days, Utc};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -168,7 +169,7 @@ impl Consumer {
 
     async fn process_inner(&mut self, kind: StreamKind, stream: &str, msgs: &[BusMessage]) -> Result<BatchReport, Error> {
         let mut report = BatchReport { messages: msgs.len(), ..BatchReport::default() };
-        let decoded: Vec<(String, Result<SupervisionEvent, convert::Refusal>)> = msgs
+        let decoded: Vec<(String, &[u8], Result<SupervisionEvent, convert::Refusal>)> = msgs
             .iter()
             .map(|m| {
                 let r = convert::decode(kind, &m.event_id, &m.payload);
@@ -177,20 +178,20 @@ impl Consumer {
                     (Err(_), false) => m.event_id.clone(),
                     (Err(_), true) => format!("{stream}#{}", m.id),
                 };
-                (key, r)
+                (key, m.payload.as_slice(), r)
             })
             .collect();
-        let keys: Vec<String> = decoded.iter().map(|(k, _)| k.clone()).collect();
+        let keys: Vec<String> = decoded.iter().map(|(k, _, _)| k.clone()).collect();
         let mut known = self.store.known_events(&keys).await?;
         // Rules changed since the detectors were built are switched to before judging.
-        let regions: BTreeSet<String> = decoded.iter().filter_map(|(_, r)| r.as_ref().ok()).map(|e| convert::institution_of(e).region().to_string()).collect();
+        let regions: BTreeSet<String> = decoded.iter().filter_map(|(_, _, r)| r.as_ref().ok()).map(|e| convert::institution_of(e).region().to_string()).collect();
         let latest = self.store.latest_rule_versions(&regions).await?;
         for region in &regions {
             self.ensure_detector(region, latest.get(region).copied()).await?;
         }
         let now = Utc::now();
         let mut batch = Batch::default();
-        for (key, r) in decoded {
+        for (key, payload, r) in decoded {
             if !known.insert(key.clone()) {
                 report.duplicates += 1;
                 continue;
@@ -239,7 +240,7 @@ impl Consumer {
                 at: event.at().format("%Y-%m-%dT%H:%M:%S").to_string(),
                 status: EventStatus::Accepted,
                 reason: String::new(),
-                doc: serde_json::to_string(&event).map_err(Error::corrupt)?,
+                payload: B64.encode(&payload),
             });
             report.accepted += 1;
         }
@@ -322,7 +323,7 @@ fn rejected(key: &str, stream: &str, field: &str, reason: &str) -> EventRow {
         at: String::new(),
         status: EventStatus::Rejected,
         reason: format!("{field}: {reason}"),
-        doc: "{}".into(),
+        payload: String::new(),
     }
 }
 

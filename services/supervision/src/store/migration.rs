@@ -41,8 +41,8 @@ const UP: &[&str] = &[
         role TEXT NOT NULL,
         at TEXT NOT NULL,
         PRIMARY KEY (region_code, version))",
-    // Every event observed, by id (the idempotency key), with its validated domain form: the
-    // history that rebuilds the detector's windows after a restart and that backfills replay.
+    // Every event observed, by id (the idempotency key), with its bus payload (protobuf, base64):
+    // the history that rebuilds the detector's windows after a restart and that backfills replay.
     "CREATE TABLE events (
         event_id TEXT PRIMARY KEY,
         seq BIGINT NOT NULL,
@@ -52,7 +52,7 @@ const UP: &[&str] = &[
         at TEXT NOT NULL,
         status TEXT NOT NULL,
         reason TEXT NOT NULL,
-        doc TEXT NOT NULL,
+        payload TEXT NOT NULL,
         received_at TEXT NOT NULL)",
     "CREATE INDEX events_region_at ON events (region_code, status, at, seq)",
     "CREATE TABLE findings (

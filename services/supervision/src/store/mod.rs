@@ -67,8 +67,8 @@ pub struct EventRow {
     pub status: EventStatus,
     /// Why it was rejected.
     pub reason: String,
-    /// The validated domain event as JSON (empty object when rejected).
-    pub doc: String,
+    /// The bus payload (protobuf), base64; empty when rejected.
+    pub payload: String,
 }
 
 /// What one batch of the consumer writes.
@@ -417,7 +417,7 @@ impl Store {
         let rows = self
             .all(
                 &self.db,
-                "SELECT at, seq, doc FROM events WHERE region_code = ? AND status = 'accepted' AND at >= ? AND at <= ? AND (at > ? OR (at = ? AND seq > ?)) ORDER BY at, seq LIMIT ?",
+                "SELECT at, seq, kind, payload FROM events WHERE region_code = ? AND status = 'accepted' AND at >= ? AND at <= ? AND (at > ? OR (at = ? AND seq > ?)) ORDER BY at, seq LIMIT ?",
                 vec![
                     region.to_string().into(),
                     from.to_string().into(),
@@ -429,7 +429,7 @@ impl Store {
                 ],
             )
             .await?;
-        rows.iter().map(|r| Ok((s(r, "at")?, i(r, "seq")?, json(r, "doc")?))).collect()
+        rows.iter().map(|r| Ok((s(r, "at")?, i(r, "seq")?, stored_event(r)?))).collect()
     }
 
     /// Accepted events of a region with `at ≥ from`, after sequence `after_seq`, in the order
@@ -438,11 +438,11 @@ impl Store {
         let rows = self
             .all(
                 &self.db,
-                "SELECT seq, doc FROM events WHERE region_code = ? AND status = 'accepted' AND at >= ? AND seq > ? ORDER BY seq LIMIT ?",
+                "SELECT seq, kind, payload FROM events WHERE region_code = ? AND status = 'accepted' AND at >= ? AND seq > ? ORDER BY seq LIMIT ?",
                 vec![region.to_string().into(), from.to_string().into(), after_seq.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
             )
             .await?;
-        rows.iter().map(|r| Ok((i(r, "seq")?, json(r, "doc")?))).collect()
+        rows.iter().map(|r| Ok((i(r, "seq")?, stored_event(r)?))).collect()
     }
 
     /// Events stored by status: (accepted, rejected).
@@ -478,14 +478,14 @@ impl Store {
                     e.at.clone().into(),
                     (if e.status == EventStatus::Accepted { "accepted" } else { "rejected" }).into(),
                     e.reason.clone().into(),
-                    e.doc.clone().into(),
+                    e.payload.clone().into(),
                     received_at.clone().into(),
                 ]);
                 seq += 1;
             }
             let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
             let n = self
-                .exec(&txn, &format!("INSERT INTO events (event_id, seq, stream, kind, region_code, at, status, reason, doc, received_at) VALUES {rows} ON CONFLICT DO NOTHING"), values)
+                .exec(&txn, &format!("INSERT INTO events (event_id, seq, stream, kind, region_code, at, status, reason, payload, received_at) VALUES {rows} ON CONFLICT DO NOTHING"), values)
                 .await?;
             if n != chunk.len() as u64 {
                 return Err(Error::Conflict("an event of the batch was processed concurrently".into()));
@@ -1155,6 +1155,22 @@ impl Store {
         txn.commit().await?;
         Ok(new)
     }
+}
+
+/// Base64 of stored bus payloads.
+pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// An accepted event as stored: its bus payload decoded again by the same conversion.
+fn stored_event(r: &QueryResult) -> Result<SupervisionEvent, Error> {
+    use base64::Engine as _;
+    let kind = match s(r, "kind")?.as_str() {
+        "claim" => crate::convert::StreamKind::Claims,
+        "ltc" => crate::convert::StreamKind::Ltc,
+        "inventory" => crate::convert::StreamKind::Inventory,
+        other => return Err(Error::corrupt(format!("event kind `{other}`"))),
+    };
+    let bytes = B64.decode(s(r, "payload")?).map_err(Error::corrupt)?;
+    crate::convert::decode(kind, "", &bytes).map_err(|(field, reason)| Error::corrupt(format!("stored event {field}: {reason}")))
 }
 
 fn stored_case(r: &QueryResult) -> Result<StoredCase, Error> {
