@@ -502,21 +502,9 @@ impl pb::procurement_service_server::ProcurementService for ProcurementApi {
         let found = self.standards.lookup(&self.store, reg.as_str(), &r.item_codes, on).await?;
         let results = r
             .item_codes
-            .iter()
+            .into_iter()
             .zip(found)
-            .map(|(code, f)| pb::PaymentStandardLookup {
-                item_code: code.clone(),
-                found: f.is_some(),
-                standard: f.map(|f| pb::PaymentStandard {
-                    item_code: code.clone(),
-                    region_code: f.region,
-                    amount_fen: f.amount,
-                    valid_from_date: f.from.to_string(),
-                    valid_to_date: f.to.map(|d| d.to_string()).unwrap_or_default(),
-                    basis: f.basis,
-                    updated: Some(cv::audit(&f.updated)),
-                }),
-            })
+            .map(|(item_code, standard)| pb::PaymentStandardLookup { item_code, found: standard.is_some(), standard })
             .collect();
         Ok(Response::new(pb::GetPaymentStandardsResponse { results }))
     }

@@ -389,3 +389,69 @@ pub fn completion_status_pb(s: CompletionStatus) -> pb::CompletionStatus {
         CompletionStatus::Behind => pb::CompletionStatus::Behind,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(e: ProcError) -> (&'static str, String) {
+        match e {
+            ProcError::Invalid { code, field, .. } => (code, field),
+            other => panic!("expected an input error, got {other:?}"),
+        }
+    }
+
+    fn drug() -> pb::CatalogueItem {
+        pb::CatalogueItem {
+            code: "XC10AAA123A000000000001".into(),
+            kind: pb::ItemKind::WesternDrug as i32,
+            generic_name: "阿托伐他汀钙片".into(),
+            dosage_form: "片剂".into(),
+            specification: "20mg".into(),
+            manufacturer: "药企".into(),
+            insurance_class: pb::InsuranceClass::B as i32,
+            valid_from_date: "2025-01-01".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_catalogue_entry_is_refused_naming_the_field_under_item() {
+        assert!(catalogue_entry(&drug()).is_ok());
+        let no_form = pb::CatalogueItem { dosage_form: String::new(), ..drug() };
+        assert_eq!(field_of(catalogue_entry(&no_form).unwrap_err()), (crate::error::INVALID_ARGUMENT, "item.dosage_form".into()));
+        let consumable_code = pb::CatalogueItem { code: "C0101010010000000001".into(), ..drug() };
+        assert_eq!(field_of(catalogue_entry(&consumable_code).unwrap_err()), ("PROCUREMENT_INVALID_ITEM_CODE", "item.code".into()));
+        let backwards = pb::CatalogueItem { valid_to_date: "2024-12-31".into(), ..drug() };
+        assert_eq!(field_of(catalogue_entry(&backwards).unwrap_err()).1, "item.valid_to_date");
+        let no_class = pb::CatalogueItem { insurance_class: 0, ..drug() };
+        assert_eq!(field_of(catalogue_entry(&no_class).unwrap_err()).1, "item.insurance_class");
+    }
+
+    #[test]
+    fn round_rules_are_validated_by_the_domain() {
+        let rules = pb::RoundRules {
+            max_ratio_to_lowest_bp: 18_000,
+            min_cut_alternative_bp: Some(5_000),
+            low_price_alternative_fen: Some(10),
+            winners_by_qualified: vec![pb::WinnersBand { min_qualified: 1, max_winners: 1 }],
+            agreed_share_by_winners: vec![pb::ShareBand { min_winners: 1, share_bp: 5_000 }],
+        };
+        let parsed = round_rules(&rules).unwrap();
+        assert_eq!(parsed.max_ratio_to_lowest, Bp(18_000));
+        let gap = pb::RoundRules { winners_by_qualified: vec![pb::WinnersBand { min_qualified: 2, max_winners: 1 }], ..rules.clone() };
+        assert_eq!(field_of(round_rules(&gap).unwrap_err()), ("PROCUREMENT_INVALID_ROUND_RULES", "round.rules".into()));
+        let free = pb::RoundRules { low_price_alternative_fen: Some(0), ..rules };
+        assert_eq!(field_of(round_rules(&free).unwrap_err()).1, "round.rules.low_price_alternative_fen");
+    }
+
+    #[test]
+    fn periods_and_defaults_of_standard_rules() {
+        assert_eq!(period("f", "2026-01-01", "t", "").unwrap(), Period::from(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()));
+        assert_eq!(field_of(period("f", "2026-01-01", "t", "2025-12-31").unwrap_err()).1, "t");
+        assert_eq!(field_of(period("f", "2026-02-30", "t", "").unwrap_err()).1, "f");
+        assert_eq!(standard_rules(None).unwrap(), StandardRules::national_default());
+        let low = pb::StandardRules { non_winner_multiple_bp: 9_000, above_multiple_cut_bp: 3_000, reference: 0 };
+        assert_eq!(field_of(standard_rules(Some(&low)).unwrap_err()).1, "rules.non_winner_multiple_bp");
+    }
+}

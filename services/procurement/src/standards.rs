@@ -8,12 +8,14 @@
 //! a namespace stored in the database, so a fresh database never reads another's entries.
 
 use crate::error::ProcError;
-use crate::store::{Audit, Store, StoredStandard, region_chain};
+use crate::convert::standard_pb;
+use crate::store::{Store, region_chain};
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use prost::Message;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use yibao_proto::procurement::v1 as pb;
 use yibao_runtime::cache::Cache;
 
 /// How long an item's history stays cached (every change deletes it at once).
@@ -21,36 +23,6 @@ const TTL: Duration = Duration::from_secs(3600);
 
 /// Delay of the second invalidation.
 const SECOND_DELETE: Duration = Duration::from_millis(500);
-
-/// One stored standard as cached.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Cached {
-    region: String,
-    from: NaiveDate,
-    to: Option<NaiveDate>,
-    amount: i64,
-    basis: String,
-    actor: String,
-    role: String,
-    at: String,
-}
-
-/// A standard found for an item.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
-    /// Region whose standard applies.
-    pub region: String,
-    /// First day.
-    pub from: NaiveDate,
-    /// Last day, if closed.
-    pub to: Option<NaiveDate>,
-    /// Amount in fen.
-    pub amount: i64,
-    /// Why this amount.
-    pub basis: String,
-    /// Last change.
-    pub updated: Audit,
-}
 
 /// The cached look-up of payment standards.
 #[derive(Debug, Clone)]
@@ -84,20 +56,24 @@ impl StandardCache {
 
     /// Standards in force on `on` in `region` for each item, in the order asked. Items not in
     /// the cache are read from the store in one query and cached.
-    pub async fn lookup(&self, store: &Store, region: &str, items: &[String], on: NaiveDate) -> Result<Vec<Option<Found>>, ProcError> {
+    pub async fn lookup(&self, store: &Store, region: &str, items: &[String], on: NaiveDate) -> Result<Vec<Option<pb::PaymentStandard>>, ProcError> {
         let chain = region_chain(region);
-        let mut histories: HashMap<&str, Vec<Cached>> = HashMap::with_capacity(items.len());
+        let on = on.to_string();
+        let mut histories: HashMap<&str, Vec<pb::PaymentStandard>> = HashMap::with_capacity(items.len());
         let mut missing: Vec<String> = Vec::new();
-        for item in items {
+        // All keys at once: on Redis the reads share one multiplexed connection in flight.
+        let keys: Vec<String> = items.iter().map(|i| self.key(i)).collect();
+        let reads = futures::future::join_all(keys.iter().map(|k| self.cache.get(k))).await;
+        for (item, read) in items.iter().zip(reads) {
             if histories.contains_key(item.as_str()) {
                 continue;
             }
-            match self.cache.get(&self.key(item)).await {
-                Ok(Some(bytes)) => match serde_json::from_slice::<Vec<Cached>>(&bytes) {
-                    Ok(h) => {
+            match read {
+                Ok(Some(bytes)) => match decode(&bytes) {
+                    Some(h) => {
                         histories.insert(item, h);
                     }
-                    Err(_) => missing.push(item.clone()),
+                    None => missing.push(item.clone()),
                 },
                 Ok(None) => missing.push(item.clone()),
                 Err(e) => {
@@ -110,14 +86,12 @@ impl StandardCache {
             missing.sort();
             missing.dedup();
             let rows = store.standards_of_items(&missing).await?;
-            let mut loaded: HashMap<String, Vec<Cached>> = missing.iter().map(|m| (m.clone(), Vec::new())).collect();
-            for r in rows {
-                loaded.entry(r.standard.item_code.as_str().to_string()).or_default().push(cached(&r));
+            let mut loaded: HashMap<String, Vec<pb::PaymentStandard>> = missing.iter().map(|m| (m.clone(), Vec::new())).collect();
+            for r in &rows {
+                loaded.entry(r.standard.item_code.as_str().to_string()).or_default().push(standard_pb(r));
             }
             for (item, history) in loaded {
-                if let Ok(bytes) = serde_json::to_vec(&history)
-                    && let Err(e) = self.cache.set(&self.key(&item), bytes, TTL).await
-                {
+                if let Err(e) = self.cache.set(&self.key(&item), encode(&history), TTL).await {
                     tracing::warn!(error = %e, "payment-standard cache write failed");
                 }
                 if let Some(k) = items.iter().find(|i| **i == item) {
@@ -125,44 +99,39 @@ impl StandardCache {
                 }
             }
         }
+        // ISO dates compare as text.
+        let in_force = |s: &pb::PaymentStandard| s.valid_from_date.as_str() <= on.as_str() && (s.valid_to_date.is_empty() || on.as_str() <= s.valid_to_date.as_str());
         Ok(items
             .iter()
             .map(|item| {
                 let history = histories.get(item.as_str())?;
-                chain.iter().find_map(|r| {
-                    history
-                        .iter()
-                        .find(|c| &c.region == r && c.from <= on && c.to.is_none_or(|to| on <= to))
-                        .map(|c| Found {
-                            region: c.region.clone(),
-                            from: c.from,
-                            to: c.to,
-                            amount: c.amount,
-                            basis: c.basis.clone(),
-                            updated: Audit { actor: c.actor.clone(), role: c.role.clone(), at: c.at.clone() },
-                        })
-                })
+                chain.iter().find_map(|r| history.iter().find(|s| &s.region_code == r && in_force(s)).cloned())
             })
             .collect())
     }
+}
+
+/// A history as cached: the protobuf messages the response carries, length-delimited.
+fn encode(history: &[pb::PaymentStandard]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(history.iter().map(|s| s.encoded_len() + 2).sum());
+    for s in history {
+        // Writing into a Vec cannot run out of space.
+        let _ = s.encode_length_delimited(&mut out);
+    }
+    out
+}
+
+fn decode(mut bytes: &[u8]) -> Option<Vec<pb::PaymentStandard>> {
+    let mut out = Vec::with_capacity(4);
+    while !bytes.is_empty() {
+        out.push(pb::PaymentStandard::decode_length_delimited(&mut bytes).ok()?);
+    }
+    Some(out)
 }
 
 async fn delete(cache: &dyn Cache, keys: &[String]) {
     if let Err(e) = cache.delete(keys).await {
         // A stale entry would price claims wrongly until its TTL: say so loudly.
         tracing::error!(error = %e, "payment-standard cache invalidation failed");
-    }
-}
-
-fn cached(r: &StoredStandard) -> Cached {
-    Cached {
-        region: r.region.clone(),
-        from: r.standard.period.from,
-        to: r.standard.period.to,
-        amount: r.standard.amount.0,
-        basis: r.standard.basis.clone(),
-        actor: r.updated.actor.clone(),
-        role: r.updated.role.clone(),
-        at: r.updated.at.clone(),
     }
 }

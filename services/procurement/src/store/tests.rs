@@ -241,7 +241,7 @@ async fn the_cached_look_up_prices_each_date_by_its_own_standard_and_sees_change
     store.set_standards("340000", &[(standard(70, "2026-01-01", None), "f".into())], &actor()).await.unwrap();
     store.set_standards("341522", &[(standard(65, "2026-07-01", None), "f".into())], &actor()).await.unwrap();
     let items = vec![X1.to_string(), X2.to_string()];
-    let amounts = |found: Vec<Option<crate::standards::Found>>| found.into_iter().map(|f| f.map(|f| (f.region, f.amount))).collect::<Vec<_>>();
+    let amounts = |found: Vec<Option<yibao_proto::procurement::v1::PaymentStandard>>| found.into_iter().map(|f| f.map(|f| (f.region_code, f.amount_fen))).collect::<Vec<_>>();
 
     let past = cache.lookup(&store, "341522", &items, d("2025-06-30")).await.unwrap();
     assert_eq!(amounts(past), vec![Some(("340000".into(), 100)), None], "a 2025 claim gets the 2025 standard");
