@@ -138,6 +138,9 @@ async fn poor_patient_is_settled_through_every_layer_to_the_fen_and_a_retry_writ
     for field in ["hifp_pay", "hifmi_pay", "maf_pay", "backstop_pay", "psn_part_amt"] {
         assert!(explained.contains(&field), "{field} is explained: {explained:?}");
     }
+    let pool = done["settlement"]["explanations"].as_array().and_then(|a| a.iter().find(|e| e["field"] == "hifp_pay")).cloned().unwrap_or(Value::Null);
+    assert_eq!(pool["rule"], "basic_pool_rate");
+    assert!(s(&pool["text"]).contains("(136000.00 policy range − 1000.00 deductible) × 65.00%"), "{pool}");
     let claim_id = s(&done["claim_id"]).to_string();
     let acc = accumulators(&suite, &op, &id, HUOQIU).await;
     assert_eq!(n(&acc["backstop_oop_fen"]), yuan(5_000));
@@ -282,7 +285,7 @@ async fn tenancy_and_bad_input_are_refused_with_reasons_and_write_nothing() {
 #[tokio::test]
 async fn cross_region_care_is_priced_by_the_treatment_catalogue_under_the_insured_policy() {
     let suite = Suite::start().await;
-    let (op, id) = huoqiu(&suite, "34152219800101015").await;
+    let (_op, id) = huoqiu(&suite, "34152219800101015").await;
     // A Hefei hospital: its catalogue lists the drug as 乙类 with a payment standard of 80 yuan.
     let hefei_hospital = "H34010000001";
     let y = this_year();
@@ -300,7 +303,6 @@ async fn cross_region_care_is_priced_by_the_treatment_catalogue_under_the_insure
     assert_eq!(n(&b["overlmt_selfpay_fen"]), 20_000, "(100 − 80) yuan × 10 above the Hefei standard");
     assert_eq!(n(&b["fulamt_ownpay_amt_fen"]), yuan(500), "an item the catalogue does not list is out of catalogue");
     assert_eq!(n(&b["preselfpay_amt_fen"]), 8_000, "乙类 800 yuan within the standard × 10%");
-    let _ = op;
     suite.stop().await;
 }
 
@@ -315,7 +317,7 @@ async fn the_insurer_layer_is_paid_in_the_same_settlement_and_the_insurer_sees_o
     let y = this_year();
     let member = suite.ok(&format!("/v1/insurers/{BAK_INSURER}/members"), &insurer, json!({"product_code": "BAK-2022", "id_number": id, "year": y, "region_code": ZHONGSHAN})).await;
     assert_eq!(member["created"], true);
-    let (status, problem) = suite.call(Method::POST, &format!("/v1/insurers/INS999/members"), Some(&suite.token(Role::Insurer, "INS999", "")), Some(json!({"product_code": "BAK-2022", "id_number": id, "year": y, "region_code": ZHONGSHAN}))).await;
+    let (status, problem) = suite.call(Method::POST, "/v1/insurers/INS999/members", Some(&suite.token(Role::Insurer, "INS999", "")), Some(json!({"product_code": "BAK-2022", "id_number": id, "year": y, "region_code": ZHONGSHAN}))).await;
     assert_eq!((status, s(&problem["errors"][0]["field"])), (400, "product_code"), "{problem}");
     let h = suite.hospital(ZS_HOSPITAL);
     let done = suite.ok("/v1/claims:settle", &h, inpatient(ZS_HOSPITAL, "ZS-1", &id, ZHONGSHAN, json!([item("A", "ITEM_CLASS_A", 300_000)]))).await;
