@@ -32,7 +32,11 @@ pub mod settlement {
     }
 }
 
-pub mod ltc { pub mod v1 { tonic::include_proto!("yibao.ltc.v1"); } }
+pub mod ltc {
+    pub mod v1 {
+        tonic::include_proto!("yibao.ltc.v1");
+    }
+}
 
 pub mod procurement {
     pub mod v1 {

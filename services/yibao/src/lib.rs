@@ -18,7 +18,7 @@ pub const ISSUER: &str = "yibao";
 pub const AUDIENCE: &str = "yibao-api";
 
 /// The gRPC services the suite hosts (health and reflection report each).
-pub const SERVICE_NAMES: [&str; 4] = [yibao_enrollment::SERVICE_NAME, yibao_settlement::SERVICE_NAME, yibao_procurement::SERVICE_NAME, yibao_supervision::SERVICE_NAME];
+pub const SERVICE_NAMES: [&str; 5] = [yibao_enrollment::SERVICE_NAME, yibao_settlement::SERVICE_NAME, yibao_ltc::SERVICE_NAME, yibao_procurement::SERVICE_NAME, yibao_supervision::SERVICE_NAME];
 
 /// Applies every service's migrations to the SQLite files under `data_dir`.
 pub async fn migrate(data_dir: &std::path::Path) -> Result<(), String> {
@@ -28,6 +28,7 @@ pub async fn migrate(data_dir: &std::path::Path) -> Result<(), String> {
     let err = |s: &'static str| move |e: sea_orm::DbErr| format!("{s}: {e}");
     m::<yibao_enrollment::store::migration::Migrator>(&db("enrollment")).await.map_err(err("enrollment"))?;
     m::<yibao_settlement::store::migration::Migrator>(&db("settlement")).await.map_err(err("settlement"))?;
+    m::<yibao_ltc::store::migration::Migrator>(&db("ltc")).await.map_err(err("ltc"))?;
     m::<yibao_procurement::store::migration::Migrator>(&db("procurement")).await.map_err(err("procurement"))?;
     m::<yibao_supervision::store::migration::Migrator>(&db("supervision")).await.map_err(err("supervision"))?;
     Ok(())
@@ -152,6 +153,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     let mut routes = tonic::service::RoutesBuilder::default();
     routes.add_service(yibao_enrollment::build(&database_for(&opts, "enrollment").await?, cache.clone(), &voucher_secret).await?);
     routes.add_service(yibao_settlement::build(deps(database_for(&opts, "settlement").await?)).await?);
+    routes.add_service(yibao_ltc::build(deps(database_for(&opts, "ltc").await?)).await?);
     routes.add_service(yibao_procurement::build(deps(database_for(&opts, "procurement").await?)).await?);
     routes.add_service(yibao_supervision::build(deps(database_for(&opts, "supervision").await?)).await?);
     let routes = yibao_runtime::server::with_health_and_reflection(routes, &SERVICE_NAMES).await.map_err(|e| e.to_string())?;
