@@ -1,1 +1,120 @@
-fn main() {}
+//! Monthly LTC settlement of 100,000 beneficiaries' service records, through the store (the
+//! same transaction `SettleMonth` runs): SQLite always, PostgreSQL too when
+//! `YIBAO_TEST_DATABASE_URL` is set. Prints seconds.
+//!
+//! The month (October 2026) is seeded in SQL (not timed): 100,000 beneficiaries of Jiaozhou at
+//! levels 3–5 placed with 29 institutions (seed 001); 60% in institutional care with a bed-day
+//! record every day of the month (31), 40% visited by village clinics every fourth day (7 visits);
+//! amounts vary so that some months hit the 3,450-yuan cap. About 2.1 million records.
+//!
+//! `cargo bench -p yibao-ltc --bench monthly` (optimised), or
+//! `cargo test -p yibao-ltc --bench monthly` to run it in the test profile;
+//! `YIBAO_BENCH_SKIP_SQLITE=1` skips SQLite.
+
+use std::time::Instant;
+use yibao_ltc::domain::Month;
+use yibao_ltc::domain::policy::BenefitPolicy;
+use yibao_ltc::store::{Actor, Store, sql};
+
+const BENEFICIARIES: i64 = 100_000;
+const INSTITUTIONS: i64 = 29;
+
+fn seed_sql(postgres: bool) -> Vec<String> {
+    // Generators: integers 1..=N and days 1..=31, in each dialect.
+    let (ben, days, inst, date, lvl) = if postgres {
+        (
+            format!("generate_series(1, {BENEFICIARIES}) AS n(i)"),
+            "generate_series(1, 31) AS dd(d)".to_string(),
+            format!("'H370281' || lpad(((i % {INSTITUTIONS}) + 1)::text, 5, '0')"),
+            "to_char(date '2026-10-01' + (d - 1), 'YYYY-MM-DD')".to_string(),
+            "(3 + i % 3)::int".to_string(),
+        )
+    } else {
+        (
+            "n".to_string(),
+            "dd".to_string(),
+            format!("'H370281' || printf('%05d', (i % {INSTITUTIONS}) + 1)"),
+            "date('2026-10-01', '+' || (d - 1) || ' days')".to_string(),
+            "3 + i % 3".to_string(),
+        )
+    };
+    let with = if postgres { String::new() } else { format!("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {BENEFICIARIES}), dd(d) AS (SELECT 1 UNION ALL SELECT d + 1 FROM dd WHERE d < 31) ") };
+    vec![
+        format!("INSERT INTO ltc_beneficiaries (id, person_id, id_number, name, region_code, reassessment_due, created_at) {with}SELECT 'b' || i, 'p' || i, '', 'bench', '370281', '2027-09-01', '2026-09-01T00:00:00Z' FROM {ben}"),
+        format!("INSERT INTO ltc_levels (beneficiary_id, application_id, level, dementia, effective_from, decided_on) {with}SELECT 'b' || i, 'a' || i, {lvl}, 0, '2026-09-01', '2026-09-01' FROM {ben}"),
+        format!(
+            "INSERT INTO ltc_care_plans (id, beneficiary_id, institution_code, care_type, start_date, end_date, actor, role, at) {with}SELECT 'c' || i, 'b' || i, {inst}, CASE WHEN i % 5 < 3 THEN 'institutional' ELSE 'visiting' END, '2026-09-01', NULL, 'bench', 'operator', '2026-09-01T00:00:00Z' FROM {ben}"
+        ),
+        format!(
+            "INSERT INTO ltc_records (institution_code, record_no, beneficiary_id, region_code, care_type, service_date, month, units, amount_fen, items_json, status, flag_code, settlement_id, needs_resettle, uploaded_at) {with}
+             SELECT {inst}, 'r' || i || '-' || d, 'b' || i, '370281', CASE WHEN i % 5 < 3 THEN 'institutional' ELSE 'visiting' END, {date}, '2026-10', 1,
+                    CASE WHEN i % 5 < 3 THEN 11000 + (i % 7) * 1000 ELSE 4000 + (i % 3) * 1500 END, '[]', 'accepted', '', NULL, 0, '2026-11-01T00:00:00Z'
+             FROM {ben}, {days} WHERE i % 5 < 3 OR d % 4 = 0"
+        ),
+    ]
+}
+
+async fn run(label: &str, url: String) -> Result<(), String> {
+    let cfg = yibao_runtime::config::DatabaseConfig { url, max_connections: 8 };
+    let db = yibao_runtime::db::connect_and_migrate::<yibao_ltc::store::migration::Migrator>(&cfg).await.map_err(|e| e.to_string())?;
+    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+    let store = Store::new(db);
+    let actor = Actor { subject: "bench".into(), role: "operator".into() };
+    store.upload_policy("370200", 2026, &BenefitPolicy::qingdao_default(), &actor).await.map_err(|e| e.to_string())?;
+    let seeded = Instant::now();
+    for s in seed_sql(postgres) {
+        sql::exec(store.db(), &s, vec![]).await.map_err(|e| format!("seed: {e}"))?;
+    }
+    // Statistics, as autovacuum (PostgreSQL) or a periodic ANALYZE (SQLite) keep them in service.
+    sql::exec(store.db(), "ANALYZE", vec![]).await.map_err(|e| format!("analyze: {e}"))?;
+    let records = sql::one(store.db(), "SELECT COUNT(*) AS n FROM ltc_records", vec![]).await.map_err(|e| e.to_string())?.map(|r| sql::int(&r, "n")).transpose().map_err(|e| e.to_string())?.unwrap_or(0);
+    println!("{label}: seeded {BENEFICIARIES} beneficiaries, {records} records in {:.1} s (not timed)", seeded.elapsed().as_secs_f64());
+
+    let month = Month { year: 2026, month: 10 };
+    let started = Instant::now();
+    let (mut lines, mut billed, mut fund, mut person, mut capped_lines) = (0usize, 0i64, 0i64, 0i64, 0usize);
+    for k in 1..=INSTITUTIONS {
+        let inst = format!("H370281{k:05}");
+        let (run, _) = store.settle_month(&inst, month, &format!("bench-{inst}"), &actor).await.map_err(|e| format!("{inst}: {e}"))?;
+        lines += run.lines.len();
+        billed += run.billed;
+        fund += run.fund;
+        person += run.person;
+        capped_lines += run.lines.iter().filter(|l| l.figures.capped.get() > 0).count();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(fund + person, billed, "fund + person = billed");
+    assert_eq!(lines as i64, BENEFICIARIES, "one line per beneficiary");
+    println!(
+        "{label}: monthly settlement of {BENEFICIARIES} beneficiaries ({records} records, {INSTITUTIONS} institutions, {lines} lines, {capped_lines} at the cap): {secs:.2} s — billed {billed} fen, fund {fund} fen, person {person} fen"
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = std::env::temp_dir().join(format!("yibao-ltc-bench-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let sqlite = format!("sqlite://{}?mode=rwc", dir.join("ltc.db").display());
+    // `YIBAO_BENCH_SKIP_SQLITE=1` measures PostgreSQL alone.
+    if std::env::var("YIBAO_BENCH_SKIP_SQLITE").is_err() {
+        if let Err(e) = run("sqlite", sqlite).await {
+            eprintln!("sqlite: {e}");
+            std::process::exit(1);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Ok(base) = std::env::var("YIBAO_TEST_DATABASE_URL") {
+        let url = match yibao_runtime::db::create_fresh_postgres(&base, "ltc_bench").await {
+            Ok(u) => u,
+            Err(e) => {
+                eprintln!("postgres: {e}");
+                std::process::exit(1);
+            }
+        };
+        if let Err(e) = run("postgres", url).await {
+            eprintln!("postgres: {e}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -14,17 +14,30 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use yibao_core::{Fen, MoneyOverflow};
 
-/// A stored record to settle.
+/// Stored records to settle: `count` identical records (same care type, units and amount)
+/// between two dates. Each record's share is rounded on its own, so a group settles exactly as
+/// its records one by one would.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BillableRecord {
     /// Care type.
     pub care_type: CareType,
-    /// Date.
+    /// Date of the (first) record.
     pub service_date: NaiveDate,
-    /// Units.
+    /// Date of the last record of the group.
+    pub last_date: NaiveDate,
+    /// Units of each record.
     pub units: u32,
-    /// Amount billed.
+    /// Amount billed by each record.
     pub amount: Fen,
+    /// Number of identical records.
+    pub count: u32,
+}
+
+impl BillableRecord {
+    /// One record.
+    pub fn one(care_type: CareType, service_date: NaiveDate, units: u32, amount: Fen) -> BillableRecord {
+        BillableRecord { care_type, service_date, last_date: service_date, units, amount, count: 1 }
+    }
 }
 
 /// The figures of a line.
@@ -52,7 +65,7 @@ fn overflow(_: MoneyOverflow) -> DomainError {
     DomainError::invalid("LTC_AMOUNT_TOO_LARGE", "amount_fen", "amounts overflow")
 }
 
-/// The fund's share of one record before the monthly cap.
+/// The fund's share of one record of the group before the monthly cap.
 pub fn record_fund_share(policy: &BenefitPolicy, r: &BillableRecord) -> Result<Fen, DomainError> {
     let Some(terms) = policy.terms(r.care_type) else { return Ok(Fen::ZERO) };
     let at_rate = r.amount.at_rate(yibao_core::Bp(terms.rate_bp));
@@ -68,16 +81,17 @@ pub fn record_fund_share(policy: &BenefitPolicy, r: &BillableRecord) -> Result<F
 /// on the last service day; `paid_elsewhere` is the fund already paid for the person in the same
 /// month (other lines, net of reversals). Refused when there is nothing to settle.
 pub fn settle_line(policy: &BenefitPolicy, level: DisabilityLevel, records: &[BillableRecord], paid_elsewhere: Fen) -> Result<LineFigures, DomainError> {
-    let (Some(start), Some(end)) = (records.iter().map(|r| r.service_date).min(), records.iter().map(|r| r.service_date).max()) else {
+    let (Some(start), Some(end)) = (records.iter().map(|r| r.service_date).min(), records.iter().map(|r| r.last_date.max(r.service_date)).max()) else {
         return Err(DomainError::precondition("LTC_NOTHING_TO_SETTLE", "no records"));
     };
     let mut billed = Fen::ZERO;
     let mut before_cap = Fen::ZERO;
     let mut units: i64 = 0;
     for r in records {
-        billed = billed.checked_add(r.amount).map_err(overflow)?;
-        before_cap = before_cap.checked_add(record_fund_share(policy, r)?).map_err(overflow)?;
-        units += i64::from(r.units);
+        let n = i64::from(r.count);
+        billed = billed.checked_add(r.amount.checked_mul(n).map_err(overflow)?).map_err(overflow)?;
+        before_cap = before_cap.checked_add(record_fund_share(policy, r)?.checked_mul(n).map_err(overflow)?).map_err(overflow)?;
+        units += i64::from(r.units) * n;
     }
     let room = policy.monthly_cap(level).saturating_sub_floor0(paid_elsewhere);
     let fund = before_cap.min(room);

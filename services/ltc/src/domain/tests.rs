@@ -502,7 +502,7 @@ fn a_dementia_unit_needs_dementia() {
 
 fn bed_days(n: u32, yuan_per_day: i64) -> Vec<BillableRecord> {
     (1..=n)
-        .map(|i| BillableRecord { care_type: CareType::Institutional, service_date: d(&format!("2026-03-{i:02}")), units: 1, amount: Fen::yuan(yuan_per_day) })
+        .map(|i| BillableRecord::one(CareType::Institutional, d(&format!("2026-03-{i:02}")), 1, Fen::yuan(yuan_per_day)))
         .collect()
 }
 
@@ -563,7 +563,7 @@ fn the_cap_of_the_level_applies() {
 fn rates_round_half_up_per_record_to_the_fen() {
     // Visiting at 80% of 0.63 yuan = 0.504 → 0.50; of 0.69 = 0.552 → 0.55; home 90% of 0.05 = 0.045 → 0.05.
     let p = BenefitPolicy::qingdao_default();
-    let rec = |care_type, fen| BillableRecord { care_type, service_date: d("2026-03-02"), units: 1, amount: Fen(fen) };
+    let rec = |care_type, fen| BillableRecord::one(care_type, d("2026-03-02"), 1, Fen(fen));
     assert_eq!(record_fund_share(&p, &rec(CareType::Visiting, 63)), Ok(Fen(50)));
     assert_eq!(record_fund_share(&p, &rec(CareType::Visiting, 69)), Ok(Fen(55)));
     assert_eq!(record_fund_share(&p, &rec(CareType::Home, 5)), Ok(Fen(5)));
@@ -609,6 +609,17 @@ fn months_parse_and_step() {
     assert!(Month::parse("month", "26-01").is_err());
 }
 
+#[test]
+fn a_group_of_identical_records_settles_as_the_records_one_by_one() {
+    let p = BenefitPolicy::qingdao_default();
+    let singles: Vec<BillableRecord> = (1..=9).map(|i| BillableRecord::one(CareType::Visiting, d(&format!("2026-03-{i:02}")), 1, Fen(6_301))).collect();
+    let group = BillableRecord { care_type: CareType::Visiting, service_date: d("2026-03-01"), last_date: d("2026-03-09"), units: 1, amount: Fen(6_301), count: 9 };
+    let a = settle_line(&p, L::Severe3, &singles, Fen::ZERO).unwrap_or_else(|e| panic!("{e}"));
+    let b = settle_line(&p, L::Severe3, &[group], Fen::ZERO).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a, b);
+    assert_eq!(a.fund, Fen(9 * 5_000), "80% of 63.01 = 50.41, limited to the 50-yuan visit standard");
+}
+
 proptest! {
     #[test]
     fn fund_plus_person_equals_billed(
@@ -620,7 +631,7 @@ proptest! {
         let records: Vec<BillableRecord> = amounts.iter().enumerate().map(|(i, (a, t, u))| {
             let care_type = CareType::ALL[*t];
             let units = if matches!(care_type, CareType::Institutional | CareType::DementiaUnit) { 1 } else { *u };
-            BillableRecord { care_type, service_date: d("2026-03-01") + chrono::Days::new((i % 31) as u64), units, amount: Fen(*a) }
+            BillableRecord::one(care_type, d("2026-03-01") + chrono::Days::new((i % 31) as u64), units, Fen(*a))
         }).collect();
         let level = L::from_number(level).unwrap_or(L::Severe3);
         let line = settle_line(&p, level, &records, Fen(paid_elsewhere)).unwrap_or_else(|e| panic!("{e}"));

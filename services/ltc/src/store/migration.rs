@@ -141,6 +141,9 @@ const UP: &[&str] = &[
         PRIMARY KEY (institution_code, record_no))",
     "CREATE INDEX ltc_records_institution_month ON ltc_records (institution_code, month, settlement_id)",
     "CREATE INDEX ltc_records_beneficiary_month ON ltc_records (beneficiary_id, month)",
+    "CREATE INDEX ltc_records_settlement ON ltc_records (settlement_id, beneficiary_id)",
+    // Corrections waiting for re-settlement are rare: found without scanning a month.
+    "CREATE INDEX ltc_records_resettle ON ltc_records (needs_resettle, institution_code, month)",
     "CREATE TABLE ltc_record_corrections (
         institution_code TEXT NOT NULL,
         record_no TEXT NOT NULL,

@@ -137,14 +137,28 @@ impl Store {
             vec![t(sid.clone()), t(institution), t(m.clone())],
         )
         .await?;
-        let rows = all(&txn, "SELECT beneficiary_id, region_code, care_type, service_date, units, amount_fen FROM ltc_records WHERE settlement_id = ? ORDER BY beneficiary_id, service_date", vec![t(sid.clone())]).await?;
+        // Identical records (care type, units, amount) of a beneficiary come back as one group.
+        let rows = all(
+            &txn,
+            "SELECT beneficiary_id, MIN(region_code) AS region_code, care_type, units, amount_fen, COUNT(*) AS n, MIN(service_date) AS first_date, MAX(service_date) AS last_date
+             FROM ltc_records WHERE settlement_id = ? GROUP BY beneficiary_id, care_type, units, amount_fen ORDER BY beneficiary_id",
+            vec![t(sid.clone())],
+        )
+        .await?;
         if rows.is_empty() && reversals.is_empty() {
             return Err(DomainError::precondition("LTC_NOTHING_TO_SETTLE", format!("no unsettled accepted records of {institution} in {m}")).into());
         }
         let mut groups: BTreeMap<String, (String, Vec<BillableRecord>)> = BTreeMap::new();
         for r in &rows {
             let care_type = CareType::parse(&text(r, "care_type")?).ok_or_else(|| LtcError::Corrupt("care type".into()))?;
-            let rec = BillableRecord { care_type, service_date: date(&text(r, "service_date")?)?, units: u32::try_from(int(r, "units")?).unwrap_or(0), amount: Fen(int(r, "amount_fen")?) };
+            let rec = BillableRecord {
+                care_type,
+                service_date: date(&text(r, "first_date")?)?,
+                last_date: date(&text(r, "last_date")?)?,
+                units: u32::try_from(int(r, "units")?).unwrap_or(0),
+                amount: Fen(int(r, "amount_fen")?),
+                count: u32::try_from(int(r, "n")?).unwrap_or(0),
+            };
             groups.entry(text(r, "beneficiary_id")?).or_insert_with(|| (text(r, "region_code").unwrap_or_default(), Vec::new())).1.push(rec);
         }
         let in_run = "SELECT DISTINCT beneficiary_id FROM ltc_records WHERE settlement_id = ?";
@@ -180,7 +194,7 @@ impl Store {
             let policy = policies.get(region).and_then(Option::as_ref).ok_or_else(|| {
                 LtcError::from(DomainError::precondition("LTC_NO_POLICY", format!("no benefit policy for region {region} in {}", month.year)))
             })?;
-            let last = records.iter().map(|r| r.service_date).max().unwrap_or(month.last_day());
+            let last = records.iter().map(|r| r.last_date).max().unwrap_or(month.last_day());
             let periods = levels.get(ben).map(Vec::as_slice).unwrap_or_default();
             let level = level_on(periods, last).ok_or_else(|| LtcError::Corrupt(format!("beneficiary {ben} has records without a level")))?.level;
             let f = settle_line(policy, level, records, Fen(paid.get(ben).copied().unwrap_or(0)))?;
