@@ -339,5 +339,14 @@ async fn the_insurer_layer_is_paid_in_the_same_settlement_and_the_insurer_sees_o
     let rec = suite.ok(&format!("/v1/insurers/{BAK_INSURER}:reconcile"), &insurer, json!({"month": format!("{y}-06")})).await;
     assert_eq!(n(&rec["disputed_fen"]), yuan(1_000));
     assert_eq!(n(&rec["payable_fen"]), yuan(18_894));
+    // The operator rejects the dispute: the insurer owes its layer in full.
+    let (status, _) = suite.call(Method::POST, &format!("/v1/insurers/{BAK_INSURER}/claims/{claim_id}:resolve"), Some(&insurer), Some(json!({"product_code": "BAK-2022", "region_code": ZHONGSHAN, "resolution": "x"}))).await;
+    assert_eq!(status, 403, "an insurer does not judge its own dispute");
+    let resolved = suite.ok(&format!("/v1/insurers/{BAK_INSURER}/claims/{claim_id}:resolve"), &op, json!({"product_code": "BAK-2022", "region_code": ZHONGSHAN, "upheld": false, "resolution": "the item is covered by the product"})).await;
+    assert_eq!(resolved["claim"]["status"], "INSURER_CLAIM_STATUS_RESOLVED");
+    let (status, problem) = suite.call(Method::POST, &format!("/v1/insurers/{BAK_INSURER}/claims/{claim_id}:resolve"), Some(&op), Some(json!({"product_code": "BAK-2022", "region_code": ZHONGSHAN, "resolution": "again"}))).await;
+    assert_eq!((status, s(&problem["code"])), (400, "SETTLEMENT_NOT_DISPUTED"), "{problem}");
+    let rec = suite.ok(&format!("/v1/insurers/{BAK_INSURER}:reconcile"), &insurer, json!({"month": format!("{y}-06")})).await;
+    assert_eq!((n(&rec["disputed_fen"]), n(&rec["payable_fen"])), (0, yuan(19_894)));
     suite.stop().await;
 }

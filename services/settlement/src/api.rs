@@ -920,6 +920,22 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
         Ok(Response::new(pb::DisputeInsurerClaimResponse { claim: Some(insurer_claim_pb(&row)) }))
     }
 
+    async fn resolve_insurer_dispute(&self, req: Request<pb::ResolveInsurerDisputeRequest>) -> Reply<pb::ResolveInsurerDisputeResponse> {
+        let c = caller(&req)?;
+        let r = req.get_ref();
+        for (field, value) in [("insurer_code", &r.insurer_code), ("claim_id", &r.claim_id), ("product_code", &r.product_code)] {
+            if value.is_empty() {
+                return Err(invalid(field, "required"));
+            }
+        }
+        if r.resolution.trim().is_empty() {
+            return Err(invalid("resolution", "required: the decision in words"));
+        }
+        let region = list_region(&c, "region_code", &r.region_code)?.map(|x| parse_region("region_code", &x)).transpose()?;
+        let row = self.store.resolve_dispute(&r.insurer_code, &r.claim_id, &r.product_code, region.as_ref(), r.upheld, r.resolution.trim(), &actor(&c)).await?;
+        Ok(Response::new(pb::ResolveInsurerDisputeResponse { claim: Some(insurer_claim_pb(&row)) }))
+    }
+
     async fn upsert_catalogue_item(&self, req: Request<pb::UpsertCatalogueItemRequest>) -> Reply<pb::UpsertCatalogueItemResponse> {
         let c = caller(&req)?;
         let r = req.get_ref();

@@ -1629,6 +1629,36 @@ impl Store {
         Ok(InsurerClaimRow { status: "disputed".into(), disputed: amount, dispute_reason: reason.to_string(), ..row })
     }
 
+    /// The operator resolves a dispute: upheld keeps the disputed amount off what the insurer
+    /// owes, rejected clears it. Only a disputed layer can be resolved; `region` confines an
+    /// operator to claims insured in their region.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn resolve_dispute(&self, insurer: &str, claim_id: &str, product_code: &str, region: Option<&RegionCode>, upheld: bool, resolution: &str, actor: &Actor) -> Result<InsurerClaimRow, SettleError> {
+        let (g, txn) = self.begin().await?;
+        let q = format!("SELECT {}, region_code FROM insurer_claims WHERE claim_id = ? AND product_code = ?{}", Self::INSURER_COLS, self.for_update());
+        let found = sql::one(&txn, &q, vec![t(claim_id), t(product_code)]).await?;
+        let Some(r) = found else { return Err(SettleError::NotFound("insurer claim", format!("{claim_id}/{product_code}"))) };
+        let row = Self::insurer_row(&r)?;
+        let claim_region = RegionCode::parse(&text(&r, "region_code")?).map_err(|e| SettleError::Corrupt(e.to_string()))?;
+        if row.insurer_code != insurer || region.is_some_and(|own| !own.covers(&claim_region)) {
+            return Err(SettleError::NotFound("insurer claim", format!("{claim_id}/{product_code}")));
+        }
+        if row.status != "disputed" {
+            return Err(SettleError::Precondition("SETTLEMENT_NOT_DISPUTED", format!("the insurer's layer is {}, not disputed", row.status)));
+        }
+        let disputed = if upheld { row.disputed } else { 0 };
+        sql::exec(&txn, "UPDATE insurer_claims SET status = 'resolved', disputed_fen = ? WHERE claim_id = ? AND product_code = ?", vec![i(disputed), t(claim_id), t(product_code)]).await?;
+        sql::exec(
+            &txn,
+            "INSERT INTO disputes (id, claim_id, product_code, insurer_code, amount_fen, reason, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            vec![t(new_id()), t(claim_id), t(product_code), t(insurer), i(disputed), t(format!("{}: {resolution}", if upheld { "upheld" } else { "rejected" })), t(&actor.subject), t(now())],
+        )
+        .await?;
+        txn.commit().await?;
+        drop(g);
+        Ok(InsurerClaimRow { status: "resolved".into(), disputed, ..row })
+    }
+
     // ---- outbox -----------------------------------------------------------------------
 
     /// The oldest unpublished outbox rows.
