@@ -251,6 +251,27 @@ async fn concurrent_settlements_of_one_person_never_share_the_backstop_room() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_retries_of_one_encounter_settle_it_once() {
+    for db in backends().await {
+        let s = db.store.clone();
+        let mut tasks = Vec::new();
+        for _ in 0..6 {
+            let s = s.clone();
+            let inp = input(&s, "SAME", worked_items(), true).await;
+            tasks.push(tokio::spawn(async move { s.settle(&inp, &actor()).await }));
+        }
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap().unwrap());
+        }
+        assert_eq!(results.iter().filter(|r| !r.replayed).count(), 1, "exactly one settles, the rest replay it");
+        assert!(results.iter().all(|r| r.claim_id == results[0].claim_id && r.settlement == results[0].settlement));
+        assert_eq!((count(&s, "claims").await, count(&s, "outbox").await), (1, 1));
+        assert_eq!(acc(&s).await, results[0].settlement.accumulators_after);
+    }
+}
+
 #[tokio::test]
 async fn randomized_settlements_and_reversals_keep_the_ledger_reconciled() {
     for db in backends().await {
