@@ -29,6 +29,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use yibao_runtime::bus::{Bus, BusMessage};
 
+/// Event ids a region's detector may remember before it is rebuilt from the store.
+const MAX_OBSERVED: usize = 2_000_000;
+
 /// Where and how the consumer reads.
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
@@ -260,6 +263,11 @@ impl Consumer {
     /// Makes sure the region's detector exists (rebuilt from the store) and runs the latest
     /// rule version.
     async fn ensure_detector(&mut self, region: &str, latest: Option<u32>) -> Result<(), Error> {
+        // The detector remembers every event id it observed; past a bound it is rebuilt from the
+        // retention horizon (durable idempotency is the store's), keeping memory bounded.
+        if self.detectors.get(region).is_some_and(|d| d.events_observed() > MAX_OBSERVED) {
+            self.detectors.remove(region);
+        }
         if let Some(d) = self.detectors.get_mut(region) {
             if latest.is_some_and(|v| v != d.rules().version) {
                 let code = yibao_core::RegionCode::parse(region).map_err(Error::corrupt)?;
