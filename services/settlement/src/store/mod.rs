@@ -893,6 +893,13 @@ impl Store {
 
     /// Locks the counters of a person-year for this transaction, creating them when absent.
     async fn lock_accumulators(&self, txn: &DatabaseTransaction, id_number: &str, year: i32, region: &RegionCode) -> Result<(Accumulators, i64), SettleError> {
+        let q = format!("SELECT version, data_json FROM accumulators WHERE id_number = ? AND year = ? AND region_code = ?{}", self.for_update());
+        let key = || vec![t(id_number), i4(year), t(region.to_string())];
+        if let Some(r) = sql::one(txn, &q, key()).await? {
+            return Ok((parse(&text(&r, "data_json")?, "accumulators")?, int(&r, "version")?));
+        }
+        // First claim of the person-year: create the row (a concurrent first claim may win;
+        // either way the row exists afterwards) and lock it.
         let empty = json(&Accumulators::new(year, region.clone()))?;
         sql::exec(
             txn,
@@ -900,8 +907,7 @@ impl Store {
             vec![t(id_number), i4(year), t(region.to_string()), t(empty), t(now())],
         )
         .await?;
-        let q = format!("SELECT version, data_json FROM accumulators WHERE id_number = ? AND year = ? AND region_code = ?{}", self.for_update());
-        let r = sql::one(txn, &q, vec![t(id_number), i4(year), t(region.to_string())]).await?.ok_or_else(|| SettleError::Corrupt("accumulator row vanished".into()))?;
+        let r = sql::one(txn, &q, key()).await?.ok_or_else(|| SettleError::Corrupt("accumulator row vanished".into()))?;
         Ok((parse(&text(&r, "data_json")?, "accumulators")?, int(&r, "version")?))
     }
 
@@ -942,22 +948,20 @@ impl Store {
         let inst = input.stored.institution_code.clone();
         let no = input.stored.encounter_no.clone();
         let (guard, txn) = self.begin().await?;
-        if Self::encounter_claim(&txn, &inst, &no).await?.is_some() {
+        // Claim the encounter: a key already taken (or taken by a concurrent settlement that
+        // commits while this insert waits on the key) inserts nothing, and the first
+        // settlement is returned instead.
+        let claim_id = new_id();
+        let claimed = sql::exec(
+            &txn,
+            "INSERT INTO encounters (institution_code, encounter_no, claim_id) VALUES (?, ?, ?) ON CONFLICT (institution_code, encounter_no) DO NOTHING",
+            vec![t(&inst), t(&no), t(&claim_id)],
+        )
+        .await?;
+        if claimed == 0 {
             drop(txn);
             drop(guard);
             return self.settled_encounter(&inst, &no).await?.ok_or_else(|| SettleError::Corrupt("encounter vanished".into()));
-        }
-        let claim_id = new_id();
-        let claimed = sql::exec(&txn, "INSERT INTO encounters (institution_code, encounter_no, claim_id) VALUES (?, ?, ?)", vec![t(&inst), t(&no), t(&claim_id)]).await;
-        match claimed {
-            Ok(_) => {}
-            Err(e) if yibao_runtime::db::is_unique_violation(&e) => {
-                // A concurrent settlement of the same encounter committed first: replay it.
-                drop(txn);
-                drop(guard);
-                return self.settled_encounter(&inst, &no).await?.ok_or_else(|| SettleError::Corrupt("encounter vanished".into()));
-            }
-            Err(e) => return Err(e.into()),
         }
         let region = input.eligibility.insured_region.clone();
         let year = {
