@@ -622,16 +622,17 @@ impl Store {
         }
         let actor = Actor { subject: "default-bundle".into(), role: "system".into() };
         for doc in &bundle.policies {
-            Self::insert_policy_row(&txn, doc, &doc.to_json()?, &actor).await?;
+            // Instances starting together may both seed: the second one's rows are ignored.
+            Self::insert_policy_row(&txn, doc, &doc.to_json()?, &actor, " ON CONFLICT (policy_id, version) DO NOTHING").await?;
         }
         txn.commit().await?;
         Ok(bundle.policies.len())
     }
 
-    async fn insert_policy_row(txn: &DatabaseTransaction, doc: &PolicyDocument, json_text: &str, actor: &Actor) -> Result<(), SettleError> {
+    async fn insert_policy_row(txn: &DatabaseTransaction, doc: &PolicyDocument, json_text: &str, actor: &Actor, on_conflict: &str) -> Result<(), SettleError> {
         sql::exec(
             txn,
-            "INSERT INTO policies (policy_id, version, name, region_code, year, scheme, effective_from, document_json, uploaded_by, uploaded_role, uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            &format!("INSERT INTO policies (policy_id, version, name, region_code, year, scheme, effective_from, document_json, uploaded_by, uploaded_role, uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){on_conflict}"),
             vec![
                 t(&doc.id),
                 i(i64::from(doc.version)),
@@ -664,7 +665,12 @@ impl Store {
                 return Err(SettleError::invalid("document_json.version", format!("must be above the latest stored version {v} of `{}`", doc.id)));
             }
         }
-        Self::insert_policy_row(&txn, doc, &doc.to_json()?, actor).await?;
+        match Self::insert_policy_row(&txn, doc, &doc.to_json()?, actor, "").await {
+            Err(SettleError::Db(e)) if yibao_runtime::db::is_unique_violation(&e) => {
+                return Err(SettleError::invalid("document_json.version", format!("version {} of `{}` was stored concurrently", doc.version, doc.id)));
+            }
+            other => other?,
+        }
         txn.commit().await?;
         self.policy_header(&doc.id, doc.version).await?.ok_or_else(|| SettleError::Corrupt("policy vanished after insert".into()))
     }
