@@ -303,6 +303,33 @@ async fn randomized_settlements_and_reversals_keep_the_ledger_reconciled() {
     }
 }
 
+#[tokio::test]
+async fn the_catalogue_answers_with_the_most_specific_region_and_the_entry_in_force() {
+    let db = open_sqlite().await;
+    let s = &db.store;
+    let row = |region: &str, class: ItemClass, standard: i64, from: &str| CatalogueRow {
+        region_code: region.into(),
+        entry: CatalogueEntry { national_code: "XA01".into(), class, payment_standard: Some(Fen(standard)), preselfpay_share: None },
+        name: "drug".into(),
+        effective_from: date(from),
+    };
+    assert!(s.upsert_catalogue(&row("340000", ItemClass::B, 9_000, "2018-01-01")).await.unwrap());
+    assert!(s.upsert_catalogue(&row("340100", ItemClass::A, 8_000, "2018-01-01")).await.unwrap());
+    assert!(s.upsert_catalogue(&row("340100", ItemClass::A, 7_000, "2018-07-01")).await.unwrap());
+    assert!(!s.upsert_catalogue(&row("340100", ItemClass::A, 7_500, "2018-07-01")).await.unwrap(), "same day replaces");
+    let hefei = RegionCode::parse("340102").unwrap();
+    let codes = vec!["XA01".to_string(), "UNLISTED".to_string()];
+    let june = s.catalogue_for(&hefei, &codes, date("2018-06-15")).await.unwrap();
+    assert_eq!(june["XA01"].entry.payment_standard, Some(Fen(8_000)), "the city's entry beats the province's");
+    assert!(!june.contains_key("UNLISTED"));
+    let august = s.catalogue_for(&hefei, &codes, date("2018-08-15")).await.unwrap();
+    assert_eq!((august["XA01"].entry.class, august["XA01"].entry.payment_standard), (ItemClass::A, Some(Fen(7_500))));
+    let wuhu = s.catalogue_for(&RegionCode::parse("340202").unwrap(), &codes, date("2018-08-15")).await.unwrap();
+    assert_eq!(wuhu["XA01"].entry.class, ItemClass::B, "another city falls back to the province");
+    let early = s.catalogue_for(&hefei, &codes, date("2017-12-31")).await.unwrap();
+    assert!(early.is_empty(), "nothing is in force before its first day");
+}
+
 #[derive(Debug)]
 struct DownBus;
 
