@@ -330,6 +330,63 @@ async fn the_catalogue_answers_with_the_most_specific_region_and_the_entry_in_fo
     assert!(early.is_empty(), "nothing is in force before its first day");
 }
 
+#[tokio::test]
+async fn the_insurer_layer_follows_its_claim_through_refund_and_reversal() {
+    for db in backends().await {
+        let s = &db.store;
+        let id = IdNumber::with_check_digit("44200019800101016").unwrap();
+        let region = RegionCode::parse("442000").unwrap();
+        let claim = Claim {
+            institution_code: InstitutionCode::parse("H44200000001").unwrap(),
+            encounter_no: "ZS-1".into(),
+            id_number: id.clone(),
+            kind: EncounterKind::Inpatient,
+            disease_code: None,
+            grade: HospitalGrade::Grade3,
+            tier: InstitutionTier::City,
+            start_date: date("2022-04-01"),
+            end_date: date("2022-04-04"),
+            diagnoses: vec!["I10.x00x002".into()],
+            items: vec![item("A", ItemClass::A, y(300_000)), item("A2", ItemClass::A, y(50_000))],
+        };
+        assert!(s.register_member("BAK-2022", "INS442000001", &id, 2022).await.unwrap());
+        assert!(!s.register_member("BAK-2022", "INS442000001", &id, 2022).await.unwrap(), "registering twice changes nothing");
+        let eligibility = EligibilitySnapshot {
+            scheme: Scheme::Resident,
+            insured_region: region.clone(),
+            categories: vec![],
+            chronic_registrations: vec![],
+            supplement_products: s.member_products(&id, 2022).await.unwrap(),
+            cross_region_filing: None,
+        };
+        let policy = s.find_policy(&region, Scheme::Resident, claim.end_date).await.unwrap().unwrap();
+        let stored = StoredClaim::of(&claim, &region, None);
+        let inp = SettleInput { claim, stored, person_id: "p-zs".into(), eligibility, policy };
+        let done = s.settle(&inp, &actor()).await.unwrap();
+        let paid = done.settlement.breakdown.insurer_pay;
+        assert!(paid > Fen::ZERO);
+        let filter = InsurerFilter { insurer_code: "INS442000001".into(), ..InsurerFilter::default() };
+        let rows = s.insurer_claims(&filter, 10, 0).await.unwrap();
+        assert_eq!((rows.len(), rows[0].insurer_pay, rows[0].status.as_str()), (1, paid.0, "settled"));
+        assert_eq!(rows[0].deductible, y(20_000).0, "the product's deductible is consumed by the first claim");
+        // Refund the second item: the insurer's layer shrinks with the claim.
+        let r = s.reverse(&done.claim_id, "H44200000001", "R1", &[1], "not given", &actor()).await.unwrap();
+        let rows = s.insurer_claims(&filter, 10, 0).await.unwrap();
+        assert_eq!(rows[0].insurer_pay, r.settlement.unwrap().breakdown.insurer_pay.0);
+        assert!(rows[0].insurer_pay < paid.0);
+        // Another insurer cannot dispute it; a full reversal closes the layer.
+        assert!(matches!(s.dispute("INS999", &done.claim_id, "BAK-2022", 1, "x", &actor()).await, Err(SettleError::NotFound(..))));
+        s.reverse(&done.claim_id, "H44200000001", "R2", &[], "cancelled", &actor()).await.unwrap();
+        let rows = s.insurer_claims(&filter, 10, 0).await.unwrap();
+        assert_eq!(rows[0].status, "reversed");
+        assert!(matches!(s.dispute("INS442000001", &done.claim_id, "BAK-2022", 1, "x", &actor()).await, Err(SettleError::Precondition(..))));
+        let (_, totals) = s.reconcile_insurer("INS442000001", "2022-04", None, &actor()).await.unwrap();
+        assert!(totals.is_empty(), "a reversed layer is owed by nobody: {totals:?}");
+        let acc = s.accumulators(id.expose(), 2022, &region).await.unwrap();
+        assert_eq!(acc, Accumulators::new(2022, region.clone()));
+    }
+}
+
 #[derive(Debug)]
 struct DownBus;
 
