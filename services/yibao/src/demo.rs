@@ -9,6 +9,8 @@ use tonic::transport::Channel;
 use yibao_proto::common::v1 as common;
 use yibao_proto::enrollment::v1 as pb;
 use yibao_proto::enrollment::v1::enrollment_service_client::EnrollmentServiceClient;
+use yibao_proto::settlement::v1 as settlement;
+use yibao_proto::settlement::v1::settlement_service_client::SettlementServiceClient;
 
 /// The demo's county.
 pub const REGION: &str = "341522";
@@ -41,11 +43,35 @@ fn already(e: &tonic::Status) -> bool {
     e.code() == tonic::Code::AlreadyExists
 }
 
-/// Loads the demo data through the enrollment API at `grpc` using `operator_token`.
+/// Loads the demo data through the services' APIs at `grpc` using `operator_token`.
 pub async fn load(grpc: std::net::SocketAddr, operator_token: &str) -> Result<(), String> {
     let channel = Channel::from_shared(format!("http://{grpc}")).map_err(|e| e.to_string())?.connect().await.map_err(|e| e.to_string())?;
     let auth = http::HeaderValue::from_str(&format!("Bearer {operator_token}")).map_err(|e| e.to_string())?;
-    let mut c: Client = EnrollmentServiceClient::with_interceptor(channel, yibao_runtime::server::Forward { authorization: Some(auth) });
+    let forward = yibao_runtime::server::Forward { authorization: Some(auth) };
+    load_people(EnrollmentServiceClient::with_interceptor(channel.clone(), forward.clone())).await?;
+    load_policy(SettlementServiceClient::with_interceptor(channel, forward)).await
+}
+
+/// The seeded Huoqiu policy (2018, seed 001's figures) carried over to this year, so claims
+/// of this year settle.
+async fn load_policy(mut c: SettlementServiceClient<InterceptedService<Channel, yibao_runtime::server::Forward>>) -> Result<(), String> {
+    let year = chrono::Utc::now().year();
+    let this_years = format!("{REGION}-{year}-resident");
+    let get = |policy_id: String| settlement::GetPolicyRequest { policy_id, version: 0, region_code: REGION.into() };
+    if c.get_policy(get(this_years.clone())).await.is_ok() {
+        return Ok(());
+    }
+    let seeded = c.get_policy(get(format!("{REGION}-2018-resident"))).await.map_err(|e| format!("seeded policy: {}", e.message()))?.into_inner();
+    let mut doc: serde_json::Value = serde_json::from_str(&seeded.document_json).map_err(|e| format!("seeded policy: {e}"))?;
+    doc["id"] = this_years.into();
+    doc["version"] = 1.into();
+    doc["year"] = year.into();
+    doc["effective_from"] = format!("{year}-01-01").into();
+    c.upload_policy(settlement::UploadPolicyRequest { region_code: REGION.into(), document_json: doc.to_string() }).await.map_err(|e| format!("policy: {}", e.message()))?;
+    Ok(())
+}
+
+async fn load_people(mut c: Client) -> Result<(), String> {
     let year = chrono::Utc::now().year();
     let resident = common::Scheme::Resident as i32;
     c.set_contribution_standard(pb::SetContributionStandardRequest { region_code: REGION.into(), year, scheme: resident, individual_amount_fen: 18_000, waiting_days: 30 })
