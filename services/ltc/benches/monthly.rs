@@ -46,11 +46,12 @@ fn seed_sql(postgres: bool) -> Vec<String> {
             "INSERT INTO ltc_care_plans (id, beneficiary_id, institution_code, care_type, start_date, end_date, actor, role, at) {with}SELECT 'c' || i, 'b' || i, {inst}, CASE WHEN i % 5 < 3 THEN 'institutional' ELSE 'visiting' END, '2026-09-01', NULL, 'bench', 'operator', '2026-09-01T00:00:00Z' FROM {ben}"
         ),
         format!(
-            "INSERT INTO ltc_records (institution_code, record_no, beneficiary_id, region_code, care_type, service_date, month, units, amount_fen, items_json, status, flag_code, settlement_id, needs_resettle, uploaded_at) {with}
+            "INSERT INTO ltc_records (institution_code, record_no, beneficiary_id, region_code, care_type, service_date, month, units, amount_fen, items_json, status, flag_code, revision, uploaded_at) {with}
              SELECT {inst}, 'r' || i || '-' || d, 'b' || i, '370281', CASE WHEN i % 5 < 3 THEN 'institutional' ELSE 'visiting' END, {date}, '2026-10', 1,
-                    CASE WHEN i % 5 < 3 THEN 11000 + (i % 7) * 1000 ELSE 4000 + (i % 3) * 1500 END, '[]', 'accepted', '', NULL, 0, '2026-11-01T00:00:00Z'
+                    CASE WHEN i % 5 < 3 THEN 11000 + (i % 7) * 1000 ELSE 4000 + (i % 3) * 1500 END, '[]', 'accepted', '', i * 100 + d, '2026-11-01T00:00:00Z'
              FROM {ben}, {days} WHERE i % 5 < 3 OR d % 4 = 0"
         ),
+        "UPDATE ltc_counters SET value = (SELECT MAX(revision) FROM ltc_records) WHERE name = 'record_revision'".to_string(),
     ]
 }
 

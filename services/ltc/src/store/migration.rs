@@ -120,8 +120,9 @@ const UP: &[&str] = &[
         at TEXT NOT NULL)",
     "CREATE INDEX ltc_care_plans_beneficiary ON ltc_care_plans (beneficiary_id, start_date)",
     "CREATE INDEX ltc_care_plans_institution ON ltc_care_plans (institution_code)",
-    // Care-service records; `settlement_id` is the run that settled the record (with the
-    // beneficiary it names the settled line), `needs_resettle` marks a correction after settling.
+    // Care-service records. `revision` comes from one counter, taken again by a correction: a
+    // settled line remembers the highest revision and the count of the records it covered, so a
+    // run re-settles exactly the beneficiaries whose records changed, without writing records.
     "CREATE TABLE ltc_records (
         institution_code TEXT NOT NULL,
         record_no TEXT NOT NULL,
@@ -135,15 +136,15 @@ const UP: &[&str] = &[
         items_json TEXT NOT NULL,
         status TEXT NOT NULL,
         flag_code TEXT NOT NULL,
-        settlement_id TEXT,
-        needs_resettle INTEGER NOT NULL,
+        revision BIGINT NOT NULL,
         uploaded_at TEXT NOT NULL,
         PRIMARY KEY (institution_code, record_no))",
-    "CREATE INDEX ltc_records_institution_month ON ltc_records (institution_code, month, settlement_id)",
+    "CREATE INDEX ltc_records_institution_month ON ltc_records (institution_code, month, status)",
     "CREATE INDEX ltc_records_beneficiary_month ON ltc_records (beneficiary_id, month)",
-    "CREATE INDEX ltc_records_settlement ON ltc_records (settlement_id, beneficiary_id)",
-    // Corrections waiting for re-settlement are rare: found without scanning a month.
-    "CREATE INDEX ltc_records_resettle ON ltc_records (needs_resettle, institution_code, month)",
+    "CREATE TABLE ltc_counters (
+        name TEXT PRIMARY KEY,
+        value BIGINT NOT NULL)",
+    "INSERT INTO ltc_counters (name, value) VALUES ('record_revision', 0)",
     "CREATE TABLE ltc_record_corrections (
         institution_code TEXT NOT NULL,
         record_no TEXT NOT NULL,
@@ -190,9 +191,12 @@ const UP: &[&str] = &[
         capped_fen BIGINT NOT NULL,
         period_start TEXT NOT NULL,
         period_end TEXT NOT NULL,
+        max_revision BIGINT NOT NULL,
+        record_count BIGINT NOT NULL,
         UNIQUE (settlement_id, beneficiary_id, kind))",
     "CREATE INDEX ltc_lines_beneficiary_month ON ltc_lines (month, beneficiary_id)",
     "CREATE INDEX ltc_lines_region_month ON ltc_lines (month, region_code)",
+    "CREATE INDEX ltc_lines_institution_month ON ltc_lines (institution_code, month, kind)",
     // Inpatient stays settled by settlement (consumed from `yibao.settlement.claims`).
     "CREATE TABLE ltc_hospital_stays (
         claim_id TEXT PRIMARY KEY,
@@ -230,6 +234,7 @@ impl MigrationTrait for Initial {
             "ltc_lines",
             "ltc_settlements",
             "ltc_record_corrections",
+            "ltc_counters",
             "ltc_records",
             "ltc_care_plans",
             "ltc_levels",

@@ -356,8 +356,6 @@ pub struct RecordRow {
     pub amount: Fen,
     /// Care items.
     pub items: Vec<String>,
-    /// Settled by this run.
-    pub settlement_id: Option<String>,
 }
 
 /// A beneficiary's month so far: (care type, date, units) of stored records.
@@ -456,7 +454,7 @@ fn line_row(r: &QueryResult) -> Result<LineRow, LtcError> {
     })
 }
 
-const LINE_COLUMNS: [&str; 18] = [
+const LINE_COLUMNS: [&str; 20] = [
     "id",
     "settlement_id",
     "beneficiary_id",
@@ -475,6 +473,8 @@ const LINE_COLUMNS: [&str; 18] = [
     "capped_fen",
     "period_start",
     "period_end",
+    "max_revision",
+    "record_count",
 ];
 
 /// A line to insert.
@@ -486,6 +486,8 @@ struct NewLine<'a> {
     region: &'a str,
     level: DisabilityLevel,
     f: LineFigures,
+    /// Highest revision and count of the records covered (0, 0 for a reversal).
+    covered: (i64, i64),
 }
 
 impl NewLine<'_> {
@@ -509,6 +511,8 @@ impl NewLine<'_> {
             i(self.f.capped.get()),
             t(self.f.period_start.to_string()),
             t(self.f.period_end.to_string()),
+            i(self.covered.0),
+            i(self.covered.1),
         ]
     }
 }
@@ -1048,6 +1052,14 @@ impl Store {
             .collect()
     }
 
+    /// Takes `n` revisions from the counter; returns the first. The counter row stays locked until
+    /// the transaction ends, so revisions become visible in the order they were taken.
+    async fn reserve_revisions<C: ConnectionTrait>(c: &C, n: i64) -> Result<i64, LtcError> {
+        exec(c, "UPDATE ltc_counters SET value = value + ? WHERE name = 'record_revision'", vec![i(n)]).await?;
+        let r = one(c, "SELECT value FROM ltc_counters WHERE name = 'record_revision'", vec![]).await?.ok_or_else(|| LtcError::Corrupt("revision counter missing".into()))?;
+        Ok(int(&r, "value")? - n + 1)
+    }
+
     fn record_row(r: &QueryResult) -> Result<RecordRow, LtcError> {
         Ok(RecordRow {
             record_no: text(r, "record_no")?,
@@ -1057,7 +1069,6 @@ impl Store {
             units: u32::try_from(int(r, "units")?).unwrap_or(0),
             amount: Fen(int(r, "amount_fen")?),
             items: json(&text(r, "items_json")?)?,
-            settlement_id: opt_text(r, "settlement_id")?,
         })
     }
 
@@ -1068,10 +1079,16 @@ impl Store {
 
     /// Stores accepted records in one transaction.
     pub async fn insert_records(&self, institution: &str, records: &[NewRecord]) -> Result<(), LtcError> {
+        if records.is_empty() {
+            return Ok(());
+        }
         let at = now();
+        let (_g, txn) = self.begin().await?;
+        let first = Self::reserve_revisions(&txn, i64::try_from(records.len()).unwrap_or(i64::MAX)).await?;
         let rows: Vec<Vec<sea_orm::Value>> = records
             .iter()
-            .map(|r| -> Result<Vec<sea_orm::Value>, LtcError> {
+            .zip(first..)
+            .map(|(r, revision)| -> Result<Vec<sea_orm::Value>, LtcError> {
                 Ok(vec![
                     t(institution),
                     t(r.record_no.clone()),
@@ -1085,13 +1102,11 @@ impl Store {
                     t(to_json(&r.items)?),
                     t(if r.flag_code.is_some() { "flagged" } else { "accepted" }),
                     t(r.flag_code.clone().unwrap_or_default()),
-                    ot(None),
-                    i4(0),
+                    i(revision),
                     t(at.clone()),
                 ])
             })
             .collect::<Result<_, _>>()?;
-        let (_g, txn) = self.begin().await?;
         insert_rows(&txn, "ltc_records", &RECORD_COLUMNS, rows).await.map_err(|e| {
             if yibao_runtime::db::is_unique_violation(&e) { LtcError::Conflict("a record number was uploaded concurrently; retry the upload".into()) } else { e.into() }
         })?;
@@ -1115,19 +1130,26 @@ impl Store {
             vec![t(institution), t(record_no), i(seq), i(i64::from(old.units)), i(old.amount.get()), i(i64::from(units)), i(amount.get()), t(reason), t(actor.subject.clone()), t(now())],
         )
         .await?;
-        let settled = old.settlement_id.is_some();
+        let revision = Self::reserve_revisions(&txn, 1).await?;
         exec(
             &txn,
-            "UPDATE ltc_records SET units = ?, amount_fen = ?, needs_resettle = ? WHERE institution_code = ? AND record_no = ?",
-            vec![i(i64::from(units)), i(amount.get()), i4(i32::from(settled)), t(institution), t(record_no)],
+            "UPDATE ltc_records SET units = ?, amount_fen = ?, revision = ? WHERE institution_code = ? AND record_no = ?",
+            vec![i(i64::from(units)), i(amount.get()), i(revision), t(institution), t(record_no)],
         )
         .await?;
+        let line = one(
+            &txn,
+            "SELECT id FROM ltc_lines WHERE institution_code = ? AND month = ? AND beneficiary_id = ? AND kind = 'settled' AND reversed_by IS NULL",
+            vec![t(institution), t(Month::of(old.service_date).to_string()), t(old.beneficiary_id.clone())],
+        )
+        .await?;
+        let settled = line.is_some();
         txn.commit().await?;
         Ok((RecordRow { units, amount, ..old }, settled))
     }
 }
 
-const RECORD_COLUMNS: [&str; 15] = [
+const RECORD_COLUMNS: [&str; 14] = [
     "institution_code",
     "record_no",
     "beneficiary_id",
@@ -1140,7 +1162,6 @@ const RECORD_COLUMNS: [&str; 15] = [
     "items_json",
     "status",
     "flag_code",
-    "settlement_id",
-    "needs_resettle",
+    "revision",
     "uploaded_at",
 ];

@@ -75,10 +75,12 @@ impl Store {
         rows.iter().map(|r| Ok((text(r, "id")?, text(r, "person_id")?))).collect()
     }
 
-    /// Settles a month of an institution: reverses the lines of beneficiaries whose records were
-    /// corrected, then settles every unsettled accepted record, one line per beneficiary, under
-    /// the policy of the beneficiary's region and the month's year and the monthly cap (less
-    /// what other lines of the month already paid). Idempotent on `request_id`.
+    /// Settles a month of an institution. For each beneficiary with accepted records of the
+    /// institution in the month: when the line in force covers exactly the current records
+    /// (same highest revision and count) nothing is done; otherwise the line in force (if any) is
+    /// reversed and a new line settles all the records, under the policy of the beneficiary's
+    /// region and the month's year and the monthly cap less what other lines of the month paid.
+    /// Records are read, never written. Idempotent on `request_id`.
     pub async fn settle_month(&self, institution: &str, month: Month, request_id: &str, actor: &Actor) -> Result<(SettlementRow, bool), LtcError> {
         let m = month.to_string();
         if let Some(run) = self.replayed_run(request_id).await? {
@@ -93,77 +95,50 @@ impl Store {
         let at = now();
         Self::insert_run(&txn, &sid, request_id, institution, &m, None, actor, &at).await?;
 
-        // 1. Corrected records: reverse their beneficiary's line and release the records.
-        let corrected = all(
+        // The records as they are now, identical records (care type, units, amount) grouped.
+        let rows = all(
             &txn,
-            "SELECT DISTINCT settlement_id, beneficiary_id FROM ltc_records WHERE institution_code = ? AND month = ? AND needs_resettle = 1 AND settlement_id IS NOT NULL",
+            "SELECT beneficiary_id, MIN(region_code) AS region_code, care_type, units, amount_fen, COUNT(*) AS n, MIN(service_date) AS first_date, MAX(service_date) AS last_date, MAX(revision) AS max_revision
+             FROM ltc_records WHERE institution_code = ? AND month = ? AND status = 'accepted' GROUP BY beneficiary_id, care_type, units, amount_fen",
             vec![t(institution), t(m.clone())],
         )
         .await?;
-        let mut reversal_rows: Vec<(String, LineRow, String)> = Vec::new();
-        for r in &corrected {
-            let (old_sid, ben) = (text(r, "settlement_id")?, text(r, "beneficiary_id")?);
-            let line = one(
-                &txn,
-                "SELECT * FROM ltc_lines WHERE settlement_id = ? AND beneficiary_id = ? AND kind = 'settled' AND reversed_by IS NULL",
-                vec![t(old_sid.clone()), t(ben.clone())],
-            )
-            .await?;
-            if let Some(line) = line {
-                let region = text(&line, "region_code")?;
-                let line = line_row(&line)?;
-                let rev_id = new_id();
-                exec(&txn, "UPDATE ltc_lines SET reversed_by = ? WHERE id = ?", vec![t(rev_id.clone()), t(line.id.clone())]).await?;
-                reversal_rows.push((rev_id, line, region));
-            }
-            exec(
-                &txn,
-                "UPDATE ltc_records SET settlement_id = NULL, needs_resettle = 0 WHERE institution_code = ? AND month = ? AND settlement_id = ? AND beneficiary_id = ?",
-                vec![t(institution), t(m.clone()), t(old_sid), t(ben)],
-            )
-            .await?;
+        struct Current {
+            region: String,
+            records: Vec<BillableRecord>,
+            max_revision: i64,
+            count: i64,
         }
-        let reversals: Vec<NewLine<'_>> = reversal_rows
-            .iter()
-            .map(|(id, l, region)| NewLine { id: id.clone(), beneficiary_id: &l.beneficiary_id, reversal: true, reverses: Some(l.id.clone()), region, level: l.level, f: l.figures.reversal() })
-            .collect();
-        // Reversal lines first, so the cap below sees what they give back.
-        insert_rows(&txn, "ltc_lines", &LINE_COLUMNS, reversals.iter().map(|l| l.values(&sid, institution, &m)).collect()).await?;
-
-        // 2. Claim the unsettled accepted records of the month; compute from exactly those.
-        exec(
-            &txn,
-            "UPDATE ltc_records SET settlement_id = ?, needs_resettle = 0 WHERE institution_code = ? AND month = ? AND status = 'accepted' AND settlement_id IS NULL",
-            vec![t(sid.clone()), t(institution), t(m.clone())],
-        )
-        .await?;
-        // Identical records (care type, units, amount) of a beneficiary come back as one group.
-        let rows = all(
-            &txn,
-            "SELECT beneficiary_id, MIN(region_code) AS region_code, care_type, units, amount_fen, COUNT(*) AS n, MIN(service_date) AS first_date, MAX(service_date) AS last_date
-             FROM ltc_records WHERE settlement_id = ? GROUP BY beneficiary_id, care_type, units, amount_fen ORDER BY beneficiary_id",
-            vec![t(sid.clone())],
-        )
-        .await?;
-        if rows.is_empty() && reversals.is_empty() {
-            return Err(DomainError::precondition("LTC_NOTHING_TO_SETTLE", format!("no unsettled accepted records of {institution} in {m}")).into());
-        }
-        let mut groups: BTreeMap<String, (String, Vec<BillableRecord>)> = BTreeMap::new();
+        let mut current: BTreeMap<String, Current> = BTreeMap::new();
         for r in &rows {
             let care_type = CareType::parse(&text(r, "care_type")?).ok_or_else(|| LtcError::Corrupt("care type".into()))?;
+            let n = int(r, "n")?;
             let rec = BillableRecord {
                 care_type,
                 service_date: date(&text(r, "first_date")?)?,
                 last_date: date(&text(r, "last_date")?)?,
                 units: u32::try_from(int(r, "units")?).unwrap_or(0),
                 amount: Fen(int(r, "amount_fen")?),
-                count: u32::try_from(int(r, "n")?).unwrap_or(0),
+                count: u32::try_from(n).unwrap_or(0),
             };
-            groups.entry(text(r, "beneficiary_id")?).or_insert_with(|| (text(r, "region_code").unwrap_or_default(), Vec::new())).1.push(rec);
+            let c = current.entry(text(r, "beneficiary_id")?).or_insert_with(|| Current { region: String::new(), records: Vec::new(), max_revision: 0, count: 0 });
+            c.region = text(r, "region_code")?;
+            c.records.push(rec);
+            c.max_revision = c.max_revision.max(int(r, "max_revision")?);
+            c.count += n;
         }
-        let in_run = "SELECT DISTINCT beneficiary_id FROM ltc_records WHERE settlement_id = ?";
+        // Lines in force at this institution in the month.
+        let mut live: HashMap<String, (LineRow, String, i64, i64)> = HashMap::new();
+        for r in all(&txn, "SELECT * FROM ltc_lines WHERE institution_code = ? AND month = ? AND kind = 'settled' AND reversed_by IS NULL", vec![t(institution), t(m.clone())]).await? {
+            live.insert(text(&r, "beneficiary_id")?, (line_row(&r)?, text(&r, "region_code")?, int(&r, "max_revision")?, int(&r, "record_count")?));
+        }
+        let changed: Vec<&String> = current.iter().filter(|(b, c)| live.get(*b).is_none_or(|(_, _, rev, n)| *rev != c.max_revision || *n != c.count)).map(|(b, _)| b).collect();
+        if changed.is_empty() {
+            return Err(DomainError::precondition("LTC_NOTHING_TO_SETTLE", format!("no new or corrected accepted records of {institution} in {m}")).into());
+        }
+        let in_month = "SELECT DISTINCT beneficiary_id FROM ltc_records WHERE institution_code = ? AND month = ?";
         let mut levels: HashMap<String, Vec<LevelPeriod>> = HashMap::new();
-        for r in all(&txn, &format!("SELECT beneficiary_id, level, dementia, effective_from FROM ltc_levels WHERE beneficiary_id IN ({in_run})"), vec![t(sid.clone())]).await? {
+        for r in all(&txn, &format!("SELECT beneficiary_id, level, dementia, effective_from FROM ltc_levels WHERE beneficiary_id IN ({in_month})"), vec![t(institution), t(m.clone())]).await? {
             levels.entry(text(&r, "beneficiary_id")?).or_default().push(LevelPeriod {
                 level: level_of(int32(&r, "level")?)?,
                 dementia: int32(&r, "dementia")? != 0,
@@ -173,38 +148,40 @@ impl Store {
         let mut paid: HashMap<String, i64> = HashMap::new();
         for r in all(
             &txn,
-            &format!("SELECT beneficiary_id, CAST(SUM(fund_fen) AS BIGINT) AS paid FROM ltc_lines WHERE month = ? AND beneficiary_id IN ({in_run}) GROUP BY beneficiary_id"),
-            vec![t(m.clone()), t(sid.clone())],
+            &format!("SELECT beneficiary_id, CAST(SUM(fund_fen) AS BIGINT) AS paid FROM ltc_lines WHERE month = ? AND beneficiary_id IN ({in_month}) GROUP BY beneficiary_id"),
+            vec![t(m.clone()), t(institution), t(m.clone())],
         )
         .await?
         {
             paid.insert(text(&r, "beneficiary_id")?, int(&r, "paid")?);
         }
-        let mut persons = Self::persons_of(&txn, in_run, vec![t(sid.clone())]).await?;
-        for (_, l, _) in &reversal_rows {
-            if !persons.contains_key(&l.beneficiary_id) {
-                persons.extend(Self::persons_of(&txn, "?", vec![t(l.beneficiary_id.clone())]).await?);
+        let persons = Self::persons_of(&txn, in_month, vec![t(institution), t(m.clone())]).await?;
+        let mut lines: Vec<NewLine<'_>> = Vec::with_capacity(changed.len() + 8);
+        for ben in changed {
+            let Some(c) = current.get(ben) else { continue };
+            let mut paid_elsewhere = paid.get(ben).copied().unwrap_or(0);
+            if let Some((line, region, ..)) = live.get(ben) {
+                // The line in force gives its fund back before the new line takes the cap.
+                paid_elsewhere -= line.figures.fund.get();
+                let rev_id = new_id();
+                exec(&txn, "UPDATE ltc_lines SET reversed_by = ? WHERE id = ? AND reversed_by IS NULL", vec![t(rev_id.clone()), t(line.id.clone())]).await?;
+                lines.push(NewLine { id: rev_id, beneficiary_id: ben, reversal: true, reverses: Some(line.id.clone()), region, level: line.level, f: line.figures.reversal(), covered: (0, 0) });
             }
-        }
-        let mut settled = Vec::with_capacity(groups.len());
-        for (ben, (region, records)) in &groups {
+            let region = &c.region;
             if !policies.contains_key(region) {
                 policies.insert(region.clone(), self.policy_for(region, month.year).await?);
             }
             let policy = policies.get(region).and_then(Option::as_ref).ok_or_else(|| {
                 LtcError::from(DomainError::precondition("LTC_NO_POLICY", format!("no benefit policy for region {region} in {}", month.year)))
             })?;
-            let last = records.iter().map(|r| r.last_date).max().unwrap_or(month.last_day());
+            let last = c.records.iter().map(|r| r.last_date).max().unwrap_or(month.last_day());
             let periods = levels.get(ben).map(Vec::as_slice).unwrap_or_default();
             let level = level_on(periods, last).ok_or_else(|| LtcError::Corrupt(format!("beneficiary {ben} has records without a level")))?.level;
-            let f = settle_line(policy, level, records, Fen(paid.get(ben).copied().unwrap_or(0)))?;
-            settled.push(NewLine { id: new_id(), beneficiary_id: ben, reversal: false, reverses: None, region, level, f });
+            let f = settle_line(policy, level, &c.records, Fen(paid_elsewhere))?;
+            lines.push(NewLine { id: new_id(), beneficiary_id: ben, reversal: false, reverses: None, region, level, f, covered: (c.max_revision, c.count) });
         }
-        let rows: Vec<_> = settled.iter().map(|l| l.values(&sid, institution, &m)).collect();
-        insert_rows(&txn, "ltc_lines", &LINE_COLUMNS, rows).await?;
-        let mut everything = reversals;
-        everything.extend(settled);
-        Self::write_outbox_and_totals(&txn, &sid, institution, &everything, &persons, &at).await?;
+        insert_rows(&txn, "ltc_lines", &LINE_COLUMNS, lines.iter().map(|l| l.values(&sid, institution, &m)).collect()).await?;
+        Self::write_outbox_and_totals(&txn, &sid, institution, &lines, &persons, &at).await?;
         let run = Self::settlement_in(&txn, &sid).await?;
         txn.commit().await?;
         Ok((run, false))
@@ -271,13 +248,13 @@ impl Store {
                 region: regions.get(&l.id).map(String::as_str).unwrap_or_default(),
                 level: l.level,
                 f: l.figures.reversal(),
+                covered: (0, 0),
             })
             .collect();
         for l in &lines {
             exec(&txn, "UPDATE ltc_lines SET reversed_by = ? WHERE id = ?", vec![t(l.id.clone()), t(l.reverses.clone().unwrap_or_default())]).await?;
         }
         insert_rows(&txn, "ltc_lines", &LINE_COLUMNS, lines.iter().map(|l| l.values(&rid, &target.institution_code, &target.month)).collect()).await?;
-        exec(&txn, "UPDATE ltc_records SET settlement_id = NULL, needs_resettle = 0 WHERE settlement_id = ?", vec![t(settlement_id)]).await?;
         Self::write_outbox_and_totals(&txn, &rid, &target.institution_code, &lines, &HashMap::new(), &at).await?;
         tracing::info!(settlement = settlement_id, reason, "settlement reversed");
         let run = Self::settlement_in(&txn, &rid).await?;
