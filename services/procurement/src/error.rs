@@ -80,6 +80,10 @@ impl From<ProcError> for ApiError {
             ProcError::Conflict { code, message } => ApiError::new(ErrorKind::AlreadyExists, code, message),
             ProcError::Precondition { code, message } => ApiError::new(ErrorKind::FailedPrecondition, code, message),
             ProcError::Corrupt(m) => ApiError::internal(m),
+            // A concurrent writer took the same key first: the caller may retry.
+            ProcError::Db(e) if yibao_runtime::db::is_unique_violation(&e) => {
+                ApiError::new(ErrorKind::Aborted, "PROCUREMENT_CONCURRENT_CHANGE", "a concurrent request changed the same record; retry")
+            }
             ProcError::Db(e) => ApiError::internal(e),
         }
     }

@@ -533,6 +533,17 @@ impl Store {
         Ok(Txn { _guard: guard, txn: self.db.begin().await? })
     }
 
+    /// Serialises writers of one history (an item's standards, a manufacturer's bid, an
+    /// institution's inventory) until the transaction ends. SQLite has one writer anyway; on
+    /// PostgreSQL a transaction-scoped advisory lock keeps two concurrent read-check-write
+    /// sequences from both closing the same open-ended period.
+    async fn lock(&self, t: &Txn, key: &str) -> Result<(), ProcError> {
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            self.one(&t.txn, "SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS l", vec![s(format!("procurement:{key}"))]).await?;
+        }
+        Ok(())
+    }
+
     async fn all(&self, c: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, ProcError> {
         Ok(c.query_all_raw(self.stmt(sql, values)).await?)
     }
@@ -706,6 +717,7 @@ impl Store {
     /// Adds a group to an open round; an identical repeat finds the stored group.
     pub async fn add_group(&self, round_id: &str, group: &StoredGroup) -> Result<Written<StoredGroup>, ProcError> {
         let t = self.begin().await?;
+        self.lock(&t, &format!("round:{round_id}")).await?;
         if let Some(existing) = self.groups_in(&t.txn, round_id).await?.into_iter().find(|g| g.group.id == group.group.id) {
             if existing == *group {
                 return Ok(Written::Existing(existing));
@@ -753,6 +765,7 @@ impl Store {
     /// Stores (or replaces) an institution's demand per group of an open round.
     pub async fn report_demand(&self, round_id: &str, institution: &str, lines: &[(String, u64)]) -> Result<(), ProcError> {
         let t = self.begin().await?;
+        self.lock(&t, &format!("round:{round_id}")).await?;
         self.open_round_in(&t.txn, round_id).await?;
         let groups = self.groups_in(&t.txn, round_id).await?;
         let at = now();
@@ -776,6 +789,7 @@ impl Store {
     /// bid in the group (`replaced`), or an identical repeat (nothing written).
     pub async fn submit_bid(&self, round_id: &str, bid: &crate::domain::Bid) -> Result<(Written<String>, bool), ProcError> {
         let t = self.begin().await?;
+        self.lock(&t, &format!("round:{round_id}")).await?;
         self.open_round_in(&t.txn, round_id).await?;
         if !self.groups_in(&t.txn, round_id).await?.iter().any(|g| g.group.id == bid.group_id) {
             return Err(ProcError::invalid_code("PROCUREMENT_UNKNOWN_GROUP", "group_id", format!("group `{}` is not in round `{round_id}`", bid.group_id)));
@@ -847,6 +861,7 @@ impl Store {
     /// selected. Returns false (writing nothing) when the round was selected meanwhile.
     pub async fn save_selection(&self, round_id: &str, groups: &[GroupOutcome], actor: &Actor) -> Result<bool, ProcError> {
         let t = self.begin().await?;
+        self.lock(&t, &format!("round:{round_id}")).await?;
         let round = self.round_in(&t.txn, round_id).await?;
         if round.status != RoundStatus::Open {
             return Ok(false);
@@ -943,6 +958,7 @@ impl Store {
     ) -> Result<(Written<StoredReference>, Option<StoredReference>, Vec<StoredListing>), ProcError> {
         let t = self.begin().await?;
         let item = reference.item_code.as_str();
+        self.lock(&t, &format!("prices:{region}:{item}")).await?;
         let refs = self.references_in(&t.txn, region, item).await?;
         let listings = self.listings_in(&t.txn, region, item).await?;
         let by_id = |id: &Option<String>| id.as_ref().and_then(|id| refs.iter().find(|r| &r.id == id)).cloned();
@@ -1004,6 +1020,7 @@ impl Store {
     pub async fn set_listing(&self, region: &str, manufacturer: &str, listing: &ListedPrice, actor: &Actor) -> Result<Written<StoredListing>, ProcError> {
         let t = self.begin().await?;
         let item = listing.item_code.as_str();
+        self.lock(&t, &format!("prices:{region}:{item}")).await?;
         let refs = self.references_in(&t.txn, region, item).await?;
         let listings = self.listings_in(&t.txn, region, item).await?;
         if let Some(same) = listings.iter().find(|l| l.listing == *listing && l.manufacturer == manufacturer) {
@@ -1141,6 +1158,13 @@ impl Store {
         let t = self.begin().await?;
         let at = now();
         let mut out = Vec::with_capacity(standards.len());
+        let mut keys: Vec<String> = standards.iter().map(|(s, _)| format!("standards:{region}:{}", s.item_code)).collect();
+        // Always in the same order, so two batches never wait on each other crosswise.
+        keys.sort();
+        keys.dedup();
+        for key in &keys {
+            self.lock(&t, key).await?;
+        }
         for (standard, field) in standards {
             out.push(self.set_standard_in(&t.txn, region, standard, field, actor, &at).await?);
         }
@@ -1182,6 +1206,7 @@ impl Store {
         check: impl FnOnce(&[InventoryRecord], &[OpeningStock]) -> Result<(T, Vec<OutboxEvent>), ProcError>,
     ) -> Result<T, ProcError> {
         let t = self.begin().await?;
+        self.lock(&t, &format!("inventory:{institution}")).await?;
         let at = now();
         let mut items: Vec<String> = records.iter().map(|r| r.item_code.as_str().to_string()).chain(opening.iter().map(|o| o.item_code.as_str().to_string())).collect();
         items.sort();

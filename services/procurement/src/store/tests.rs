@@ -232,6 +232,35 @@ async fn payment_standards_keep_their_history_and_a_batch_is_all_or_nothing() {
     assert_eq!(history.iter().map(|s| (s.standard.amount.0, s.standard.period.to)).collect::<Vec<_>>(), vec![(100, Some(d("2025-12-31"))), (70, None)]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_changes_of_one_items_standards_never_leave_overlapping_periods() {
+    let (store, _g) = store().await;
+    store.set_standards("340000", &[(standard(100, "2025-01-01", None), "f".into())], &actor()).await.unwrap();
+    let mut tasks = Vec::new();
+    for month in 1..=8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = standard(100 - month, &format!("2026-{month:02}-01"), None);
+            store.set_standards("340000", &[(s, "f".into())], &actor()).await
+        }));
+    }
+    let mut stored = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => stored += 1,
+            Err(ProcError::Invalid { code, .. }) => assert_eq!(code, "PROCUREMENT_PERIOD_OVERLAP"),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    let history = store.standards_of_items(&[X1.to_string()]).await.unwrap();
+    assert_eq!(history.len(), stored + 1);
+    for pair in history.windows(2) {
+        let (a, b) = (&pair[0].standard.period, &pair[1].standard.period);
+        assert_eq!(a.to.and_then(|t| t.succ_opt()), Some(b.from), "periods follow each other without a gap or overlap: {history:?}");
+    }
+    assert_eq!(history.last().and_then(|s| s.standard.period.to), None);
+}
+
 #[tokio::test]
 async fn the_cached_look_up_prices_each_date_by_its_own_standard_and_sees_changes_only_after_invalidation() {
     let (store, _g) = store().await;
