@@ -162,6 +162,34 @@ async fn a_catalogue_file_with_a_bad_row_stores_the_good_rows_and_names_the_bad_
 }
 
 #[tokio::test]
+async fn a_provincial_file_of_816_consumables_imports_whole_with_its_bad_rows_named_and_pages() {
+    let suite = Suite::start().await;
+    let op = suite.operator(ANHUI);
+    let mut csv = String::from("code,kind,generic_name,specification,manufacturer,class,valid_from\n");
+    for n in 0..816 {
+        csv.push_str(&format!("C{:019},consumable,医用耗材{n},1个,器械{},乙,2025-01-01\n", 1_000_000 + n, n % 7));
+    }
+    csv.push_str("C0000000000002000000,consumable,冠脉支架,1个,器械,丁,2025-01-01\n");
+    csv.push_str("C0000000000002000001,consumable,人工晶体,1个,器械,甲,2025-02-30\n");
+    let out = suite.ok("/v1/procurement/catalogue:import", &op, json!({"region_code": ANHUI, "csv_text": csv})).await;
+    assert_eq!(num(&out["imported_count"]), 816);
+    let errors: Vec<(i64, String)> = list(&out["errors"]).iter().map(|e| (num(&e["line"]), s(&e["field"]).to_string())).collect();
+    assert_eq!(errors, [(818, "class".to_string()), (819, "valid_from".to_string())]);
+    let mut seen = 0;
+    let mut token = String::new();
+    loop {
+        let page = suite.get_ok(&format!("/v1/procurement/catalogue?region_code={ANHUI}&page.page_size=500&page.page_token={token}"), &op).await;
+        seen += list(&page["items"]).len();
+        token = s(&page["page"]["next_page_token"]).to_string();
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(seen, 816);
+    suite.stop().await;
+}
+
+#[tokio::test]
 async fn a_round_runs_from_bids_to_outcome_by_the_national_rules_and_derives_payment_standards() {
     let suite = Suite::start().await;
     let op = suite.operator(ANHUI);

@@ -196,8 +196,10 @@ pub fn round_pb(r: &StoredRound) -> pb::Round {
         rules: Some(rules_pb(&r.rules)),
         contract_start_date: r.contract_start.to_string(),
         contract_end_date: r.contract_end.to_string(),
+        // A selected round is closed once its contract period has ended.
         status: match r.status {
             crate::store::RoundStatus::Open => pb::RoundStatus::Open,
+            crate::store::RoundStatus::Selected if chrono::Utc::now().date_naive() > r.contract_end => pb::RoundStatus::Closed,
             crate::store::RoundStatus::Selected => pb::RoundStatus::Selected,
         } as i32,
         created: Some(audit(&r.created)),
