@@ -16,13 +16,16 @@
 #               exists, `target/release/yibao keys --data-dir data/dev-cluster` writes it with
 #               data/dev-cluster/dev-signing-key.pem.
 #   PG_URL      server URL without database (default postgres://postgres@127.0.0.1:5432)
+#   DB_PREFIX   databases are <prefix>_<service> (default yibao)
+#   YIBAO_BIN_DIR  where the binaries are (default target/release, which `up --build` fills)
 #   REDIS_URL   default redis://127.0.0.1:6379/0
 #   OTLP_ENDPOINT  empty (default) = no trace export
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 DIR=$ROOT/data/dev-cluster
-BIN=$ROOT/target/release
+BIN=${YIBAO_BIN_DIR:-$ROOT/target/release}
+DB_PREFIX=${DB_PREFIX:-yibao}
 JWKS_FILE=${JWKS_FILE:-$DIR/jwks.json}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
@@ -50,7 +53,7 @@ ensure_postgres_and_redis() {
   ensure_services || die "PostgreSQL and Redis are needed"
   local svc db
   for svc in "${SERVICES[@]}"; do
-    db=yibao_$svc
+    db=${DB_PREFIX}_$svc
     if [ -z "$(psql "$PG_URL/postgres" -Atc "select 1 from pg_database where datname = '$db'")" ]; then
       log "creating database $db"
       createdb -h 127.0.0.1 -p 5432 -U postgres "$db"
@@ -123,7 +126,7 @@ up() {
   local svc secret
   secret=$(voucher_secret)
   for svc in "${SERVICES[@]}"; do
-    local db_url=$PG_URL/yibao_$svc own=()
+    local db_url=$PG_URL/${DB_PREFIX}_$svc own=()
     [ "$svc" = enrollment ] && own=(YIBAO__ENROLLMENT__VOUCHER_SECRET="$secret")
     log "migrating $svc"
     env YIBAO__DATABASE__URL="$db_url" "${own[@]}" \

@@ -30,6 +30,16 @@ env -u YIBAO_TEST_DATABASE_URL -u YIBAO_TEST_REDIS_URL cargo test --workspace --
 log "tests on PostgreSQL ($PG_URL) and Redis ($REDIS_URL)"
 YIBAO_TEST_DATABASE_URL="$PG_URL" YIBAO_TEST_REDIS_URL="$REDIS_URL" cargo test --workspace --locked
 
+log "production-shaped local run: scripts/dev-cluster.sh (debug binaries) and its test"
+cargo build --locked --bins
+export YIBAO_BIN_DIR=$ROOT/target/debug DB_PREFIX=yibao_ci_$$
+scripts/dev-cluster.sh down >/dev/null 2>&1 || true
+scripts/dev-cluster.sh up
+rc=0
+cargo test --locked -p yibao-integration-tests --test dev_cluster -- --ignored || rc=$?
+scripts/dev-cluster.sh down
+[ "$rc" = 0 ] || { echo "dev-cluster test failed (logs: data/dev-cluster/*.log)"; exit "$rc"; }
+
 log "buf lint"
 command -v buf >/dev/null 2>&1 || python3 -m pip install -q buf-bin
 (cd proto && buf lint)
