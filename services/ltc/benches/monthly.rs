@@ -66,8 +66,9 @@ async fn run(label: &str, url: String) -> Result<(), String> {
     for s in seed_sql(postgres) {
         sql::exec(store.db(), &s, vec![]).await.map_err(|e| format!("seed: {e}"))?;
     }
-    // Statistics, as autovacuum (PostgreSQL) or a periodic ANALYZE (SQLite) keep them in service.
-    sql::exec(store.db(), "ANALYZE", vec![]).await.map_err(|e| format!("analyze: {e}"))?;
+    // Statistics and the visibility map, as autovacuum (PostgreSQL) or a periodic ANALYZE (SQLite)
+    // keep them in service.
+    sql::exec(store.db(), if postgres { "VACUUM ANALYZE" } else { "ANALYZE" }, vec![]).await.map_err(|e| format!("analyze: {e}"))?;
     let records = sql::one(store.db(), "SELECT COUNT(*) AS n FROM ltc_records", vec![]).await.map_err(|e| e.to_string())?.map(|r| sql::int(&r, "n")).transpose().map_err(|e| e.to_string())?.unwrap_or(0);
     println!("{label}: seeded {BENEFICIARIES} beneficiaries, {records} records in {:.1} s (not timed)", seeded.elapsed().as_secs_f64());
 

@@ -139,7 +139,9 @@ const UP: &[&str] = &[
         revision BIGINT NOT NULL,
         uploaded_at TEXT NOT NULL,
         PRIMARY KEY (institution_code, record_no))",
-    "CREATE INDEX ltc_records_institution_month ON ltc_records (institution_code, month, status)",
+    // Covers the monthly settlement's read: the month of an institution is read from the index
+    // alone, in beneficiary order.
+    "CREATE INDEX ltc_records_institution_month ON ltc_records (institution_code, month, status, beneficiary_id, care_type, units, amount_fen, service_date, revision)",
     "CREATE INDEX ltc_records_beneficiary_month ON ltc_records (beneficiary_id, month)",
     "CREATE TABLE ltc_counters (
         name TEXT PRIMARY KEY,

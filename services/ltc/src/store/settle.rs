@@ -69,12 +69,6 @@ impl Store {
         Ok(())
     }
 
-    /// Person ids of beneficiaries.
-    async fn persons_of<C: ConnectionTrait>(c: &C, subquery: &str, values: Vec<sea_orm::Value>) -> Result<HashMap<String, String>, LtcError> {
-        let rows = all(c, &format!("SELECT id, person_id FROM ltc_beneficiaries WHERE id IN ({subquery})"), values).await?;
-        rows.iter().map(|r| Ok((text(r, "id")?, text(r, "person_id")?))).collect()
-    }
-
     /// Settles a month of an institution. For each beneficiary with accepted records of the
     /// institution in the month: when the line in force covers exactly the current records
     /// (same highest revision and count) nothing is done; otherwise the line in force (if any) is
@@ -98,7 +92,7 @@ impl Store {
         // The records as they are now, identical records (care type, units, amount) grouped.
         let rows = all(
             &txn,
-            "SELECT beneficiary_id, MIN(region_code) AS region_code, care_type, units, amount_fen, COUNT(*) AS n, MIN(service_date) AS first_date, MAX(service_date) AS last_date, MAX(revision) AS max_revision
+            "SELECT beneficiary_id, care_type, units, amount_fen, COUNT(*) AS n, MIN(service_date) AS first_date, MAX(service_date) AS last_date, MAX(revision) AS max_revision
              FROM ltc_records WHERE institution_code = ? AND month = ? AND status = 'accepted' GROUP BY beneficiary_id, care_type, units, amount_fen",
             vec![t(institution), t(m.clone())],
         )
@@ -122,7 +116,6 @@ impl Store {
                 count: u32::try_from(n).unwrap_or(0),
             };
             let c = current.entry(text(r, "beneficiary_id")?).or_insert_with(|| Current { region: String::new(), records: Vec::new(), max_revision: 0, count: 0 });
-            c.region = text(r, "region_code")?;
             c.records.push(rec);
             c.max_revision = c.max_revision.max(int(r, "max_revision")?);
             c.count += n;
@@ -136,28 +129,37 @@ impl Store {
         if changed.is_empty() {
             return Err(DomainError::precondition("LTC_NOTHING_TO_SETTLE", format!("no new or corrected accepted records of {institution} in {m}")).into());
         }
-        let in_month = "SELECT DISTINCT beneficiary_id FROM ltc_records WHERE institution_code = ? AND month = ?";
+        // Levels, fund already paid in the month and person/region of the changed beneficiaries.
+        let ids: Vec<String> = changed.iter().map(|b| (*b).clone()).collect();
         let mut levels: HashMap<String, Vec<LevelPeriod>> = HashMap::new();
-        for r in all(&txn, &format!("SELECT beneficiary_id, level, dementia, effective_from FROM ltc_levels WHERE beneficiary_id IN ({in_month})"), vec![t(institution), t(m.clone())]).await? {
-            levels.entry(text(&r, "beneficiary_id")?).or_default().push(LevelPeriod {
-                level: level_of(int32(&r, "level")?)?,
-                dementia: int32(&r, "dementia")? != 0,
-                effective_from: date(&text(&r, "effective_from")?)?,
-            });
-        }
         let mut paid: HashMap<String, i64> = HashMap::new();
-        for r in all(
-            &txn,
-            &format!("SELECT beneficiary_id, CAST(SUM(fund_fen) AS BIGINT) AS paid FROM ltc_lines WHERE month = ? AND beneficiary_id IN ({in_month}) GROUP BY beneficiary_id"),
-            vec![t(m.clone()), t(institution), t(m.clone())],
-        )
-        .await?
-        {
-            paid.insert(text(&r, "beneficiary_id")?, int(&r, "paid")?);
+        let mut persons: HashMap<String, String> = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let list = || chunk.iter().map(|id| t(id.clone())).collect::<Vec<_>>();
+            for r in all(&txn, &format!("SELECT beneficiary_id, level, dementia, effective_from FROM ltc_levels WHERE beneficiary_id IN ({marks})"), list()).await? {
+                levels.entry(text(&r, "beneficiary_id")?).or_default().push(LevelPeriod {
+                    level: level_of(int32(&r, "level")?)?,
+                    dementia: int32(&r, "dementia")? != 0,
+                    effective_from: date(&text(&r, "effective_from")?)?,
+                });
+            }
+            let mut v = vec![t(m.clone())];
+            v.extend(list());
+            for r in all(&txn, &format!("SELECT beneficiary_id, CAST(SUM(fund_fen) AS BIGINT) AS paid FROM ltc_lines WHERE month = ? AND beneficiary_id IN ({marks}) GROUP BY beneficiary_id"), v).await? {
+                paid.insert(text(&r, "beneficiary_id")?, int(&r, "paid")?);
+            }
+            for r in all(&txn, &format!("SELECT id, person_id, region_code FROM ltc_beneficiaries WHERE id IN ({marks})"), list()).await? {
+                let id = text(&r, "id")?;
+                persons.insert(id.clone(), text(&r, "person_id")?);
+                if let Some(c) = current.get_mut(&id) {
+                    c.region = text(&r, "region_code")?;
+                }
+            }
         }
-        let persons = Self::persons_of(&txn, in_month, vec![t(institution), t(m.clone())]).await?;
+        let changed = ids;
         let mut lines: Vec<NewLine<'_>> = Vec::with_capacity(changed.len() + 8);
-        for ben in changed {
+        for ben in &changed {
             let Some(c) = current.get(ben) else { continue };
             let mut paid_elsewhere = paid.get(ben).copied().unwrap_or(0);
             if let Some((line, region, ..)) = live.get(ben) {
