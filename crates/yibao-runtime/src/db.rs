@@ -67,3 +67,40 @@ mod tests {
         assert_eq!(sqlite_path("postgres://x/y"), None);
     }
 }
+
+/// A migration written as portable SQL statements (PostgreSQL and SQLite alike), the way every
+/// service writes its schema; `down` drops its tables in the given order.
+#[derive(Debug)]
+pub struct SqlMigration {
+    /// Name recorded in the migrations table (`mYYYYMMDD_NNNNNN_what`).
+    pub name: &'static str,
+    /// Statements applied in order.
+    pub up: &'static [&'static str],
+    /// Tables dropped, in order, by `down`.
+    pub drop_tables: &'static [&'static str],
+}
+
+impl sea_orm_migration::MigrationName for SqlMigration {
+    fn name(&self) -> &str {
+        self.name
+    }
+}
+
+#[sea_orm_migration::prelude::async_trait::async_trait]
+impl sea_orm_migration::MigrationTrait for SqlMigration {
+    async fn up(&self, manager: &sea_orm_migration::SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for sql in self.up {
+            db.execute_unprepared(sql).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &sea_orm_migration::SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for table in self.drop_tables {
+            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await?;
+        }
+        Ok(())
+    }
+}

@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod server;
+pub mod sql;
 pub mod telemetry;
 
 pub use auth::{Caller, Role, Verifier};

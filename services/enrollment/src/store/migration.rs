@@ -2,6 +2,7 @@
 //! `YYYY-MM-DD` text (which sorts as dates), money is BIGINT fen, times are RFC 3339 text.
 
 use sea_orm_migration::prelude::*;
+use yibao_runtime::db::SqlMigration;
 
 /// The enrollment migrator.
 #[derive(Debug)]
@@ -10,19 +11,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial)]
+        vec![Box::new(SqlMigration { name: "m20261123_000001_enrollment_initial", up: UP, drop_tables: TABLES })]
     }
     fn migration_table_name() -> DynIden {
         Alias::new("enrollment_migrations").into_iden()
-    }
-}
-
-#[derive(Debug)]
-struct Initial;
-
-impl MigrationName for Initial {
-    fn name(&self) -> &str {
-        "m20261123_000001_enrollment_initial"
     }
 }
 
@@ -145,21 +137,4 @@ const UP: &[&str] = &[
         PRIMARY KEY (region_code, year, scheme, category))",
 ];
 
-#[async_trait::async_trait]
-impl MigrationTrait for Initial {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        for sql in UP {
-            db.execute_unprepared(sql).await?;
-        }
-        Ok(())
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        for table in ["coverage_targets", "duplicate_tasks", "vouchers", "status_events", "contributions", "enrolments", "contribution_standards", "categories", "households", "history", "person_versions", "persons"] {
-            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await?;
-        }
-        Ok(())
-    }
-}
+const TABLES: &[&str] = &["coverage_targets", "duplicate_tasks", "vouchers", "status_events", "contributions", "enrolments", "contribution_standards", "categories", "households", "history", "person_versions", "persons"];

@@ -3,6 +3,7 @@
 //! RFC 3339 text, structured snapshots (a settlement, accumulators) are JSON text.
 
 use sea_orm_migration::prelude::*;
+use yibao_runtime::db::SqlMigration;
 
 /// The settlement migrator.
 #[derive(Debug)]
@@ -11,19 +12,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial)]
+        vec![Box::new(SqlMigration { name: "m20261123_000001_settlement_initial", up: UP, drop_tables: TABLES })]
     }
     fn migration_table_name() -> DynIden {
         Alias::new("settlement_migrations").into_iden()
-    }
-}
-
-#[derive(Debug)]
-struct Initial;
-
-impl MigrationName for Initial {
-    fn name(&self) -> &str {
-        "m20261123_000001_settlement_initial"
     }
 }
 
@@ -210,19 +202,7 @@ const UP: &[&str] = &[
         at TEXT NOT NULL)",
 ];
 
-#[async_trait::async_trait]
-impl MigrationTrait for Initial {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        for sql in UP {
-            db.execute_unprepared(sql).await?;
-        }
-        Ok(())
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        for table in [
+const TABLES: &[&str] = &[
             "reconciliation_runs",
             "disputes",
             "insurer_claims",
@@ -237,9 +217,4 @@ impl MigrationTrait for Initial {
             "encounters",
             "catalogue_items",
             "policies",
-        ] {
-            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await?;
-        }
-        Ok(())
-    }
-}
+        ];

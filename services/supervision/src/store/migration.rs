@@ -5,6 +5,7 @@
 //! kept as JSON documents beside the columns that are filtered, sorted or summed.
 
 use sea_orm_migration::prelude::*;
+use yibao_runtime::db::SqlMigration;
 
 /// The supervision migrator.
 #[derive(Debug)]
@@ -13,19 +14,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial)]
+        vec![Box::new(SqlMigration { name: "m20261123_000001_supervision_initial", up: UP, drop_tables: TABLES })]
     }
     fn migration_table_name() -> DynIden {
         Alias::new("supervision_migrations").into_iden()
-    }
-}
-
-#[derive(Debug)]
-struct Initial;
-
-impl MigrationName for Initial {
-    fn name(&self) -> &str {
-        "m20261123_000001_supervision_initial"
     }
 }
 
@@ -208,21 +200,3 @@ const TABLES: &[&str] = &[
     "rule_sets",
 ];
 
-#[async_trait::async_trait]
-impl MigrationTrait for Initial {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        for sql in UP {
-            db.execute_unprepared(sql).await?;
-        }
-        Ok(())
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        for table in TABLES {
-            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await?;
-        }
-        Ok(())
-    }
-}

@@ -231,23 +231,7 @@ impl Store {
 
     /// A statement with `?` placeholders numbered for PostgreSQL.
     fn st(&self, sql: &str, values: Vec<Value>) -> Statement {
-        let backend = self.db.get_database_backend();
-        if backend == DbBackend::Postgres {
-            let mut out = String::with_capacity(sql.len() + 16);
-            let mut n = 0;
-            for ch in sql.chars() {
-                if ch == '?' {
-                    n += 1;
-                    out.push('$');
-                    out.push_str(&n.to_string());
-                } else {
-                    out.push(ch);
-                }
-            }
-            Statement::from_sql_and_values(backend, out, values)
-        } else {
-            Statement::from_sql_and_values(backend, sql, values)
-        }
+        yibao_runtime::sql::stmt(self.db.get_database_backend(), sql, values)
     }
 
     async fn begin(&self) -> Result<(Guard, DatabaseTransaction), Error> {
