@@ -221,7 +221,14 @@ impl Caller {
 pub struct Verifier {
     keys: Arc<HashMap<String, (DecodingKey, Algorithm)>>,
     validation: Validation,
+    /// Tokens already verified, with their caller and expiry: a partner's system reuses one
+    /// token for many calls, and a signature check costs more than the rest of an eligibility
+    /// answer. Bounded; a token is never accepted past its `exp`.
+    verified: Arc<std::sync::Mutex<HashMap<String, (Caller, u64)>>>,
 }
+
+/// Verified tokens kept at most (the map is emptied when full).
+const VERIFIED_CAPACITY: usize = 20_000;
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -247,7 +254,7 @@ impl Verifier {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.leeway = 30;
-        Ok(Verifier { keys: Arc::new(keys), validation })
+        Ok(Verifier { keys: Arc::new(keys), validation, verified: Arc::default() })
     }
 
     /// Loads a JWKS file.
@@ -281,6 +288,21 @@ impl Verifier {
 
     /// Verifies a compact JWT and returns the caller.
     pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let cached = self.verified.lock().unwrap_or_else(|p| p.into_inner()).get(token).filter(|(_, exp)| now < *exp).map(|(c, _)| c.clone());
+        if let Some(caller) = cached {
+            return Ok(caller);
+        }
+        let (caller, exp) = self.verify_signature(token)?;
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(token.to_string(), (caller.clone(), exp));
+        Ok(caller)
+    }
+
+    fn verify_signature(&self, token: &str) -> Result<(Caller, u64), AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::InvalidToken(e.to_string()))?;
         let kid = header.kid.ok_or_else(|| AuthError::InvalidToken("token has no kid".into()))?;
         let (key, alg) = self.keys.get(&kid).ok_or_else(|| AuthError::InvalidToken(format!("unknown kid `{kid}`")))?;
@@ -291,7 +313,7 @@ impl Verifier {
         validation.algorithms = vec![*alg];
         let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| AuthError::InvalidToken(e.to_string()))?;
-        Caller::from_claims(&data.claims)
+        Ok((Caller::from_claims(&data.claims)?, data.claims.exp))
     }
 
     /// Verifies the value of an `authorization` header (`Bearer <jwt>`).
@@ -412,6 +434,13 @@ mod tests {
             c.check_org("institution_code", "H34152200002"),
             Err(AuthError::OtherOrganisation { field: "institution_code".into(), value: "H34152200002".into() })
         );
+        // Verified once, answered from the cache after; a token differing by one character
+        // is still checked and refused.
+        assert_eq!(v.verify(&t), Ok(c));
+        let mid = t.len() / 2;
+        let swap = if t.as_bytes().get(mid) == Some(&b'A') { "B" } else { "A" };
+        let tampered = format!("{}{swap}{}", &t[..mid], &t[mid + 1..]);
+        assert!(matches!(v.verify(&tampered), Err(AuthError::InvalidToken(_))));
     }
 
     #[test]
