@@ -129,32 +129,32 @@ impl Store {
         if changed.is_empty() {
             return Err(DomainError::precondition("LTC_NOTHING_TO_SETTLE", format!("no new or corrected accepted records of {institution} in {m}")).into());
         }
-        // Levels, fund already paid in the month and person/region of the changed beneficiaries.
+        // Levels, fund already paid in the month and person/region of the institution's
+        // beneficiaries of the month (a semi-join on the covering index: no long IN lists, whose
+        // cost a planner without fresh statistics may multiply by the table's size).
         let ids: Vec<String> = changed.iter().map(|b| (*b).clone()).collect();
+        let in_month = "SELECT DISTINCT beneficiary_id FROM ltc_records WHERE institution_code = ? AND month = ?";
+        let scope = || vec![t(institution), t(m.clone())];
         let mut levels: HashMap<String, Vec<LevelPeriod>> = HashMap::new();
+        for r in all(&txn, &format!("SELECT beneficiary_id, level, dementia, effective_from FROM ltc_levels WHERE beneficiary_id IN ({in_month})"), scope()).await? {
+            levels.entry(text(&r, "beneficiary_id")?).or_default().push(LevelPeriod {
+                level: level_of(int32(&r, "level")?)?,
+                dementia: int32(&r, "dementia")? != 0,
+                effective_from: date(&text(&r, "effective_from")?)?,
+            });
+        }
         let mut paid: HashMap<String, i64> = HashMap::new();
+        let mut v = vec![t(m.clone())];
+        v.extend(scope());
+        for r in all(&txn, &format!("SELECT beneficiary_id, CAST(SUM(fund_fen) AS BIGINT) AS paid FROM ltc_lines WHERE month = ? AND beneficiary_id IN ({in_month}) GROUP BY beneficiary_id"), v).await? {
+            paid.insert(text(&r, "beneficiary_id")?, int(&r, "paid")?);
+        }
         let mut persons: HashMap<String, String> = HashMap::new();
-        for chunk in ids.chunks(500) {
-            let marks = vec!["?"; chunk.len()].join(", ");
-            let list = || chunk.iter().map(|id| t(id.clone())).collect::<Vec<_>>();
-            for r in all(&txn, &format!("SELECT beneficiary_id, level, dementia, effective_from FROM ltc_levels WHERE beneficiary_id IN ({marks})"), list()).await? {
-                levels.entry(text(&r, "beneficiary_id")?).or_default().push(LevelPeriod {
-                    level: level_of(int32(&r, "level")?)?,
-                    dementia: int32(&r, "dementia")? != 0,
-                    effective_from: date(&text(&r, "effective_from")?)?,
-                });
-            }
-            let mut v = vec![t(m.clone())];
-            v.extend(list());
-            for r in all(&txn, &format!("SELECT beneficiary_id, CAST(SUM(fund_fen) AS BIGINT) AS paid FROM ltc_lines WHERE month = ? AND beneficiary_id IN ({marks}) GROUP BY beneficiary_id"), v).await? {
-                paid.insert(text(&r, "beneficiary_id")?, int(&r, "paid")?);
-            }
-            for r in all(&txn, &format!("SELECT id, person_id, region_code FROM ltc_beneficiaries WHERE id IN ({marks})"), list()).await? {
-                let id = text(&r, "id")?;
-                persons.insert(id.clone(), text(&r, "person_id")?);
-                if let Some(c) = current.get_mut(&id) {
-                    c.region = text(&r, "region_code")?;
-                }
+        for r in all(&txn, &format!("SELECT id, person_id, region_code FROM ltc_beneficiaries WHERE id IN ({in_month})"), scope()).await? {
+            let id = text(&r, "id")?;
+            persons.insert(id.clone(), text(&r, "person_id")?);
+            if let Some(c) = current.get_mut(&id) {
+                c.region = text(&r, "region_code")?;
             }
         }
         let changed = ids;
