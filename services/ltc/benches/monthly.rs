@@ -114,7 +114,12 @@ async fn main() {
                 std::process::exit(1);
             }
         };
-        if let Err(e) = run("postgres", url).await {
+        let outcome = run("postgres", url.clone()).await;
+        // Leave no 1-GB database behind.
+        if let (Some((_, name)), Ok(admin)) = (url.rsplit_once('/'), sea_orm::Database::connect(base.as_str()).await) {
+            let _ = sql::exec(&admin, &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"), vec![]).await;
+        }
+        if let Err(e) = outcome {
             eprintln!("postgres: {e}");
             std::process::exit(1);
         }
