@@ -147,6 +147,13 @@ const UP: &[&str] = &[
         name TEXT PRIMARY KEY,
         value BIGINT NOT NULL)",
     "INSERT INTO ltc_counters (name, value) VALUES ('record_revision', 0)",
+    // One row per institution × month, locked by each settlement run of it: concurrent runs of
+    // the same month queue instead of settling the same records twice.
+    "CREATE TABLE ltc_month_locks (
+        institution_code TEXT NOT NULL,
+        month TEXT NOT NULL,
+        last_run_at TEXT NOT NULL,
+        PRIMARY KEY (institution_code, month))",
     "CREATE TABLE ltc_record_corrections (
         institution_code TEXT NOT NULL,
         record_no TEXT NOT NULL,
@@ -236,6 +243,7 @@ impl MigrationTrait for Initial {
             "ltc_lines",
             "ltc_settlements",
             "ltc_record_corrections",
+            "ltc_month_locks",
             "ltc_counters",
             "ltc_records",
             "ltc_care_plans",

@@ -87,6 +87,8 @@ impl Store {
         let (_g, txn) = self.begin().await?;
         let sid = new_id();
         let at = now();
+        exec(&txn, "INSERT INTO ltc_month_locks (institution_code, month, last_run_at) VALUES (?, ?, ?) ON CONFLICT (institution_code, month) DO NOTHING", vec![t(institution), t(m.clone()), t(at.clone())]).await?;
+        exec(&txn, "UPDATE ltc_month_locks SET last_run_at = ? WHERE institution_code = ? AND month = ?", vec![t(at.clone()), t(institution), t(m.clone())]).await?;
         Self::insert_run(&txn, &sid, request_id, institution, &m, None, actor, &at).await?;
 
         // The records as they are now, identical records (care type, units, amount) grouped.
@@ -220,6 +222,7 @@ impl Store {
         }
         let (_g, txn) = self.begin().await?;
         let target = Self::settlement_in(&txn, settlement_id).await?;
+        exec(&txn, "UPDATE ltc_month_locks SET last_run_at = ? WHERE institution_code = ? AND month = ?", vec![t(now()), t(target.institution_code.clone()), t(target.month.clone())]).await?;
         if target.is_reversal {
             return Err(DomainError::precondition("LTC_SETTLEMENT_IS_REVERSAL", "a reversal run cannot be reversed").into());
         }
