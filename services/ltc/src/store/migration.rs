@@ -3,6 +3,7 @@
 //! RFC 3339 text, score sheets and results JSON text.
 
 use sea_orm_migration::prelude::*;
+use yibao_runtime::db::SqlMigration;
 
 /// The LTC migrator.
 #[derive(Debug)]
@@ -11,19 +12,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial)]
+        vec![Box::new(SqlMigration { name: "m20261123_000001_ltc_initial", up: UP, drop_tables: TABLES })]
     }
     fn migration_table_name() -> DynIden {
         Alias::new("ltc_migrations").into_iden()
-    }
-}
-
-#[derive(Debug)]
-struct Initial;
-
-impl MigrationName for Initial {
-    fn name(&self) -> &str {
-        "m20261123_000001_ltc_initial"
     }
 }
 
@@ -225,19 +217,8 @@ const UP: &[&str] = &[
     "CREATE INDEX ltc_outbox_unpublished ON ltc_outbox (published_at, id)",
 ];
 
-#[async_trait::async_trait]
-impl MigrationTrait for Initial {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        for sql in UP {
-            db.execute_unprepared(sql).await?;
-        }
-        Ok(())
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        for table in [
+/// Dropped by `down`, in order.
+const TABLES: &[&str] = &[
             "ltc_outbox",
             "ltc_hospital_stays",
             "ltc_lines",
@@ -255,9 +236,4 @@ impl MigrationTrait for Initial {
             "ltc_application_steps",
             "ltc_applications",
             "ltc_policies",
-        ] {
-            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await?;
-        }
-        Ok(())
-    }
-}
+        ];

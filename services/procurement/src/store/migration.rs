@@ -4,6 +4,7 @@
 //! whole are JSON text; everything queried by key has its own columns.
 
 use sea_orm_migration::prelude::*;
+use yibao_runtime::db::SqlMigration;
 
 /// The procurement migrator.
 #[derive(Debug)]
@@ -12,39 +13,30 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial)]
+        vec![Box::new(SqlMigration { name: "m20261123_000001_procurement_initial", up: UP, drop_tables: TABLES })]
     }
     fn migration_table_name() -> DynIden {
         Alias::new("procurement_migrations").into_iden()
     }
 }
 
-#[derive(Debug)]
-struct Initial;
-
-impl MigrationName for Initial {
-    fn name(&self) -> &str {
-        "m20261123_000001_procurement_initial"
-    }
-}
-
-/// Tables in creation order (dropped in reverse).
-const TABLES: [&str; 15] = [
-    "service_meta",
-    "catalogue_items",
-    "rounds",
-    "round_groups",
-    "demands",
-    "bids",
-    "group_outcomes",
-    "allocations",
-    "reference_prices",
-    "listed_prices",
-    "payment_standards",
-    "inventory_records",
-    "opening_stocks",
-    "retained_savings",
+/// Dropped by `down`, newest first.
+const TABLES: &[&str] = &[
     "outbox",
+    "retained_savings",
+    "opening_stocks",
+    "inventory_records",
+    "payment_standards",
+    "listed_prices",
+    "reference_prices",
+    "allocations",
+    "group_outcomes",
+    "bids",
+    "demands",
+    "round_groups",
+    "rounds",
+    "catalogue_items",
+    "service_meta",
 ];
 
 const UP: &[&str] = &[
@@ -214,21 +206,3 @@ const UP: &[&str] = &[
     "CREATE INDEX outbox_unpublished ON outbox (published_at, created_at)",
 ];
 
-#[async_trait::async_trait]
-impl MigrationTrait for Initial {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        for sql in UP {
-            db.execute_unprepared(sql).await?;
-        }
-        Ok(())
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        for table in TABLES.iter().rev() {
-            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await?;
-        }
-        Ok(())
-    }
-}
