@@ -125,7 +125,8 @@ async fn eligibility() {
     let concurrency = arg("--concurrency", 64);
     let seconds = arg("--seconds", 10);
     let people = arg("--people", 2_000);
-    let suite = Suite::start().await;
+    // Capacity is measured here; the per-caller rate limit (tested elsewhere) would cap it.
+    let suite = Suite::start_with(|o| o.rate_limit_per_minute = u32::MAX).await;
     let op = suite.operator("341522");
     println!("backend: {}; seeding {people} people…", yibao_integration_tests::backend());
     let ids = Arc::new(seed_people(&suite, &op, people).await);
@@ -176,7 +177,8 @@ fn tonic_health_req() -> tonic_health::pb::HealthCheckRequest {
 
 async fn import() {
     let rows = arg("--rows", 100_000);
-    let suite = Suite::start().await;
+    // Capacity is measured here; the per-caller rate limit (tested elsewhere) would cap it.
+    let suite = Suite::start_with(|o| o.rate_limit_per_minute = u32::MAX).await;
     let op = suite.operator("341522");
     let y = this_year();
     suite.ok("/v1/contribution-standards", &op, json!({"region_code": "341522", "year": y, "scheme": "SCHEME_RESIDENT", "individual_amount_fen": 38000})).await;
