@@ -32,7 +32,7 @@ YIBAO_TEST_DATABASE_URL="$PG_URL" YIBAO_TEST_REDIS_URL="$REDIS_URL" cargo test -
 
 log "production-shaped local run: scripts/dev-cluster.sh (debug binaries) and its test"
 cargo build --locked --bins
-export YIBAO_BIN_DIR=$ROOT/target/debug DB_PREFIX=yibao_ci_$$
+export YIBAO_BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/debug DB_PREFIX=yibao_ci_$$
 scripts/dev-cluster.sh down >/dev/null 2>&1 || true
 scripts/dev-cluster.sh up
 rc=0
