@@ -104,3 +104,23 @@ impl sea_orm_migration::MigrationTrait for SqlMigration {
         Ok(())
     }
 }
+
+/// Serialises write transactions where the database allows one writer (SQLite: they queue here
+/// instead of failing as "database is locked"); on PostgreSQL it lets everything through.
+#[derive(Debug, Clone, Default)]
+pub struct WriteGate(Option<std::sync::Arc<tokio::sync::Mutex<()>>>);
+
+impl WriteGate {
+    /// The gate a connection needs.
+    pub fn for_connection(db: &DatabaseConnection) -> WriteGate {
+        WriteGate((db.get_database_backend() == sea_orm::DbBackend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))))
+    }
+
+    /// Waits for the turn to write; hold the guard until the transaction ends.
+    pub async fn enter(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.0 {
+            Some(l) => Some(l.clone().lock_owned().await),
+            None => None,
+        }
+    }
+}

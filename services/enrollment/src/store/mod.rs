@@ -16,7 +16,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
-use std::sync::Arc;
 use yibao_core::{Fen, IdNumber, RegionCode};
 
 /// Who made a change.
@@ -33,7 +32,7 @@ pub struct Actor {
 pub struct Store {
     db: DatabaseConnection,
     /// SQLite allows one writer: write transactions queue here instead of failing as "locked".
-    write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    write_lock: yibao_runtime::db::WriteGate,
 }
 
 fn now() -> String {
@@ -328,7 +327,7 @@ pub struct Contributed {
 impl Store {
     /// Wraps a connection.
     pub fn new(db: DatabaseConnection) -> Store {
-        let write_lock = (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let write_lock = yibao_runtime::db::WriteGate::for_connection(&db);
         Store { db, write_lock }
     }
 
@@ -338,10 +337,7 @@ impl Store {
     }
 
     async fn begin(&self) -> Result<(Option<tokio::sync::OwnedMutexGuard<()>>, DatabaseTransaction), EnrollError> {
-        let guard = match &self.write_lock {
-            Some(l) => Some(l.clone().lock_owned().await),
-            None => None,
-        };
+        let guard = self.write_lock.enter().await;
         Ok((guard, self.db.begin().await?))
     }
 

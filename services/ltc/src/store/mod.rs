@@ -16,10 +16,9 @@ use crate::domain::settlement::LineFigures;
 use crate::domain::{DomainError, Month};
 use crate::error::LtcError;
 use chrono::NaiveDate;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, QueryResult, TransactionTrait};
 use sql::{all, exec, i, i4, insert_rows, int, int32, one, opt_int32, opt_text, ot, t, text};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use yibao_core::{Fen, RegionCode};
 
 /// Bus stream of LTC settlement events.
@@ -39,7 +38,7 @@ pub struct Actor {
 pub struct Store {
     db: DatabaseConnection,
     /// SQLite allows one writer: write transactions queue here instead of failing as "locked".
-    write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    write_lock: yibao_runtime::db::WriteGate,
 }
 
 /// Current time, RFC 3339.
@@ -541,7 +540,7 @@ fn ltc_event(line_id: &str, settled_at: &str, person_id: &str, region: &str, ins
 impl Store {
     /// Wraps a connection.
     pub fn new(db: DatabaseConnection) -> Store {
-        let write_lock = (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let write_lock = yibao_runtime::db::WriteGate::for_connection(&db);
         Store { db, write_lock }
     }
 
@@ -551,10 +550,7 @@ impl Store {
     }
 
     async fn begin(&self) -> Result<(Option<tokio::sync::OwnedMutexGuard<()>>, DatabaseTransaction), LtcError> {
-        let guard = match &self.write_lock {
-            Some(l) => Some(l.clone().lock_owned().await),
-            None => None,
-        };
+        let guard = self.write_lock.enter().await;
         Ok((guard, self.db.begin().await?))
     }
 

@@ -222,7 +222,7 @@ impl<T> Written<T> {
 pub struct Store {
     db: DatabaseConnection,
     /// SQLite allows one writer: write transactions queue here instead of failing as "locked".
-    write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    write_lock: yibao_runtime::db::WriteGate,
     /// One outbox relay pass at a time, so two passes never publish the same event twice.
     relay_lock: Arc<tokio::sync::Mutex<()>>,
 }
@@ -516,8 +516,7 @@ pub fn pricing_error(e: PricingError, field: &str) -> ProcError {
 impl Store {
     /// Wraps a connection.
     pub fn new(db: DatabaseConnection) -> Store {
-        let write_lock =
-            (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let write_lock = yibao_runtime::db::WriteGate::for_connection(&db);
         Store { db, write_lock, relay_lock: Arc::new(tokio::sync::Mutex::new(())) }
     }
 
@@ -526,10 +525,7 @@ impl Store {
     }
 
     async fn begin(&self) -> Result<Txn, ProcError> {
-        let guard = match &self.write_lock {
-            Some(l) => Some(l.clone().lock_owned().await),
-            None => None,
-        };
+        let guard = self.write_lock.enter().await;
         Ok(Txn { _guard: guard, txn: self.db.begin().await? })
     }
 

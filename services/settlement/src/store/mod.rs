@@ -517,7 +517,7 @@ pub struct OutboxRow {
 pub struct Store {
     db: DatabaseConnection,
     /// SQLite allows one writer: write transactions queue here instead of failing as "locked".
-    write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    write_lock: yibao_runtime::db::WriteGate,
     /// Parsed policy documents by (id, version); documents never change once stored.
     policies: Arc<Mutex<HashMap<(String, u32), Arc<PolicyDocument>>>>,
     /// Wakes the outbox relay after a commit.
@@ -581,7 +581,7 @@ fn like_prefix(region: &str) -> String {
 impl Store {
     /// Wraps a connection.
     pub fn new(db: DatabaseConnection) -> Store {
-        let write_lock = (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let write_lock = yibao_runtime::db::WriteGate::for_connection(&db);
         Store { db, write_lock, policies: Arc::default(), outbox_notify: Arc::new(tokio::sync::Notify::new()) }
     }
 
@@ -600,10 +600,7 @@ impl Store {
     }
 
     async fn begin(&self) -> Result<(Option<tokio::sync::OwnedMutexGuard<()>>, DatabaseTransaction), SettleError> {
-        let guard = match &self.write_lock {
-            Some(l) => Some(l.clone().lock_owned().await),
-            None => None,
-        };
+        let guard = self.write_lock.enter().await;
         Ok((guard, self.db.begin().await?))
     }
 

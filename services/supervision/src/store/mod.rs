@@ -17,7 +17,6 @@ use crate::error::Error;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement, TransactionTrait, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::Arc;
 use yibao_core::{Fen, InstitutionCode, RegionCode};
 
 /// Who did something, in which caller role, when.
@@ -156,7 +155,7 @@ pub struct StoredWarning {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
-    write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    write_lock: yibao_runtime::db::WriteGate,
 }
 
 type Guard = Option<tokio::sync::OwnedMutexGuard<()>>;
@@ -216,7 +215,7 @@ const INSTITUTION_REGION: &str = "SUBSTR(institution_code, 2, 6)";
 impl Store {
     /// Wraps a migrated connection.
     pub fn new(db: DatabaseConnection) -> Store {
-        let write_lock = (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let write_lock = yibao_runtime::db::WriteGate::for_connection(&db);
         Store { db, write_lock }
     }
 
@@ -235,10 +234,7 @@ impl Store {
     }
 
     async fn begin(&self) -> Result<(Guard, DatabaseTransaction), Error> {
-        let guard = match &self.write_lock {
-            Some(l) => Some(l.clone().lock_owned().await),
-            None => None,
-        };
+        let guard = self.write_lock.enter().await;
         Ok((guard, self.db.begin().await?))
     }
 

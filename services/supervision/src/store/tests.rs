@@ -9,6 +9,7 @@ use crate::convert::{self, StreamKind};
 use crate::domain::{ClaimAction, ClaimEvent, ClaimItem, ClaimKind, PersonKey, RuleUpdate, StreamConfig, SyntheticStream};
 use chrono::NaiveDate;
 use prost::Message;
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 use yibao_core::Sex;
