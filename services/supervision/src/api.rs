@@ -20,6 +20,7 @@ use tonic::{Request, Response, Status};
 use yibao_core::{Bp, Fen, InstitutionCode, RegionCode};
 use yibao_proto::supervision::v1 as pb;
 use yibao_runtime::server::ServiceDeps;
+use yibao_runtime::sql::{hex, unhex};
 use yibao_runtime::{ApiError, Caller, ErrorKind, Role};
 
 /// The SupervisionService implementation.
@@ -233,7 +234,7 @@ impl SupervisionApi {
         if stored_rpc != rpc || stored_fp != fingerprint {
             return Err(ApiError::new(ErrorKind::AlreadyExists, "SUPERVISION_REQUEST_ID_REUSED", format!("request_id `{request_id}` was used for a different request")).into());
         }
-        let bytes = hex_decode(&response).ok_or_else(|| Status::from(Error::corrupt("stored response")))?;
+        let bytes = unhex(&response).ok_or_else(|| Status::from(Error::corrupt("stored response")))?;
         Ok(Some(T::decode(bytes.as_slice()).map_err(|e| Status::from(Error::corrupt(e)))?))
     }
 
@@ -242,15 +243,10 @@ impl SupervisionApi {
     }
 }
 
-fn hex_encode(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|k| u8::from_str_radix(s.get(k..k + 2)?, 16).ok()).collect()
+/// The retry record of a write made under a caller's request id (none without one).
+fn request_key(rpc: &'static str, request_id: &str, fingerprint: String, response: &impl Message) -> Option<RequestKey> {
+    let request_id = request_id.trim();
+    (!request_id.is_empty()).then(|| RequestKey { request_id: request_id.to_string(), rpc, fingerprint, response: hex(&response.encode_to_vec()) })
 }
 
 #[tonic::async_trait]
@@ -483,12 +479,7 @@ impl pb::supervision_service_server::SupervisionService for SupervisionApi {
             case.close(now).map_err(case_error)?;
         }
         let response = pb::RecordRecoveryResponse { case: Some(self.case_out(&case, &stored.tip_id)) };
-        let key = (!r.request_id.trim().is_empty()).then(|| RequestKey {
-            request_id: r.request_id.trim().to_string(),
-            rpc: "RecordRecovery",
-            fingerprint,
-            response: hex_encode(&response.encode_to_vec()),
-        });
+        let key = request_key("RecordRecovery", &r.request_id, fingerprint, &response);
         self.store.save_case(&stored, &case, key.as_ref()).await?;
         Ok(Response::new(response))
     }
@@ -507,12 +498,7 @@ impl pb::supervision_service_server::SupervisionService for SupervisionApi {
         let mut case = stored.case.clone();
         case.pay_reward(Fen(r.amount_fen), &self.reward_policy, &caller.subject, Utc::now()).map_err(case_error)?;
         let response = pb::PayRewardResponse { case: Some(self.case_out(&case, &stored.tip_id)) };
-        let key = (!r.request_id.trim().is_empty()).then(|| RequestKey {
-            request_id: r.request_id.trim().to_string(),
-            rpc: "PayReward",
-            fingerprint,
-            response: hex_encode(&response.encode_to_vec()),
-        });
+        let key = request_key("PayReward", &r.request_id, fingerprint, &response);
         self.store.save_case(&stored, &case, key.as_ref()).await?;
         Ok(Response::new(response))
     }

@@ -98,6 +98,20 @@ impl Running {
         self.keys.mint(role, org, region, &format!("{}-{}", role.as_str(), if org.is_empty() { region } else { org }), 3600, ISSUER, AUDIENCE).unwrap_or_default()
     }
 
+    /// What `yibao up` prints once the suite is ready: where it listens and how to call it.
+    pub fn banner(&self, took: std::time::Duration, data_dir: &std::path::Path, demo: bool) -> String {
+        let url = format!("http://{}", self.http_addr);
+        let mut out = format!("Yibao is up in {} ms: gateway {url} (REST and gRPC), services {}\n", took.as_millis(), self.grpc_addr);
+        out += &format!("  health:   curl {url}/readyz\n  API:      curl {url}/openapi.json\n");
+        out += &format!("  token:    TOKEN=$(yibao token --role operator --region 341522 --data-dir {})\n", data_dir.display());
+        out += "            (hospitals: --role hospital --org H34152200001)\n";
+        if demo {
+            out += "  demo:     region 341522; poverty-registered household 341522195803120020, 341522195508070016, 341522201205190035;\n";
+            out += "            self-paid 341522198001010018; unpaid 341522199006150022\n";
+        }
+        out + "Press Ctrl-C to stop.\n"
+    }
+
     /// Stops everything, draining in-flight calls.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -107,6 +121,22 @@ impl Running {
             let _ = t.await;
         }
     }
+}
+
+/// Mints a development token with the signing key under `data_dir` (`yibao token`). Scoped
+/// roles need their scope: an organisation for hospitals, insurers…, a region for operators….
+pub fn dev_token(data_dir: &std::path::Path, role: &str, org: &str, region: &str, subject: &str, ttl_secs: u64) -> Result<String, String> {
+    use yibao_runtime::Role;
+    let role = Role::parse(role).ok_or_else(|| format!("unknown role `{role}`; one of {}", Role::ALL.map(|r| r.as_str()).join(", ")))?;
+    if role.is_org_scoped() && org.is_empty() {
+        return Err(format!("--org is required for role {}", role.as_str()));
+    }
+    if role.is_region_scoped() && region.is_empty() {
+        return Err(format!("--region is required for role {}", role.as_str()));
+    }
+    let keys = DevKeys::load_or_create(data_dir).map_err(|e| e.to_string())?;
+    let subject = if subject.is_empty() { format!("{}-{}", role.as_str(), if org.is_empty() { region } else { org }) } else { subject.to_string() };
+    keys.mint(role, org, region, &subject, ttl_secs, ISSUER, AUDIENCE).map_err(|e| e.to_string())
 }
 
 /// Reads or creates a random secret file (hex, 64 characters).

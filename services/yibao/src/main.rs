@@ -88,31 +88,12 @@ async fn main() {
                 let token = running.token(Role::Operator, "", yibao::demo::REGION);
                 yibao::demo::load(running.grpc_addr, &token).await.unwrap_or_else(|e| fail(&format!("demo data: {e}")));
             }
-            let url = format!("http://{}", running.http_addr);
-            println!("Yibao is up in {} ms: gateway {url} (REST and gRPC), services {}", started.elapsed().as_millis(), running.grpc_addr);
-            println!("  health:   curl {url}/readyz");
-            println!("  API:      curl {url}/openapi.json");
-            println!("  token:    TOKEN=$(yibao token --role operator --region 341522 --data-dir {})", data_dir.display());
-            println!("            (hospitals: --role hospital --org H34152200001)");
-            if demo {
-                println!("  demo:     region 341522; poverty-registered household 341522195803120020, 341522195508070016, 341522201205190035;");
-                println!("            self-paid 341522198001010018; unpaid 341522199006150022");
-            }
-            println!("Press Ctrl-C to stop.");
+            print!("{}", running.banner(started.elapsed(), &data_dir, demo));
             yibao_runtime::server::shutdown_signal().await;
             running.stop().await;
         }
         Command::Token { role, org, region, subject, ttl, data_dir } => {
-            let role = Role::parse(&role).unwrap_or_else(|| fail(&format!("unknown role `{role}`; one of {}", Role::ALL.map(|r| r.as_str()).join(", "))));
-            if role.is_org_scoped() && org.is_empty() {
-                fail(&format!("--org is required for role {}", role.as_str()));
-            }
-            if role.is_region_scoped() && region.is_empty() {
-                fail(&format!("--region is required for role {}", role.as_str()));
-            }
-            let keys = yibao_runtime::auth::DevKeys::load_or_create(&data_dir).unwrap_or_else(|e| fail(&e.to_string()));
-            let subject = if subject.is_empty() { format!("{}-{}", role.as_str(), if org.is_empty() { &region } else { &org }) } else { subject };
-            let token = keys.mint(role, &org, &region, &subject, ttl, yibao::ISSUER, yibao::AUDIENCE).unwrap_or_else(|e| fail(&e.to_string()));
+            let token = yibao::dev_token(&data_dir, &role, &org, &region, &subject, ttl).unwrap_or_else(|e| fail(&e));
             println!("{token}");
         }
         Command::Keys { data_dir } => {
