@@ -1,29 +1,32 @@
-//! Throughput and lag of the streaming consumer with its store on SQLite: generated claim
-//! events (Huoqiu county) are published on the in-process bus as settlement publishes them
-//! (protobuf), and the consumer decodes, judges with every rule of the default rule set, writes
-//! each batch in one transaction (event ids, findings, spending, warnings) and acknowledges.
+//! Throughput and lag of the streaming consumer: generated claim events (Huoqiu county) are
+//! published as settlement publishes them (protobuf), and the consumer decodes, judges with every
+//! rule of the default rule set, writes each batch in one transaction (event ids, findings,
+//! spending, warnings) and acknowledges. The store is SQLite, or a fresh PostgreSQL database
+//! when `YIBAO_TEST_DATABASE_URL` is set (dropped at the end); the bus is the in-process one, or
+//! Redis Streams under a unique prefix when `YIBAO_TEST_REDIS_URL` is set (deleted at the end).
 //! Plain `main`, std::time only.
 //!
 //! Phase 1, sustained: a producer publishes at `YIBAO_BENCH_RATE` events/s (default 20,000) for
 //! `YIBAO_BENCH_SECONDS` (default 5) while the consumer runs; the lag (undelivered plus
 //! unacknowledged events) is sampled every 50 ms and reported in events and in seconds of
 //! production. Phase 2, drain: `YIBAO_BENCH_EVENTS` (default 100,000) events published at once,
-//! consumed as fast as possible.
+//! consumed as fast as possible. `YIBAO_BENCH_BATCH` sets the messages per read (default: the
+//! consumer's default).
 //!
 //! Run with `cargo test -p yibao-supervision --bench consumer` (debug build: a lower bound) or
 //! `cargo bench -p yibao-supervision --bench consumer`.
+
+mod common;
 
 use prost::Message;
 use std::error::Error;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use yibao_runtime::bus::{Bus, MemoryBus};
-use yibao_runtime::config::DatabaseConfig;
+use yibao_runtime::bus::Bus;
 use yibao_supervision::consumer::{Consumer, ConsumerConfig};
-use yibao_supervision::convert;
 use yibao_supervision::domain::{StreamConfig, SupervisionEvent, SyntheticStream};
-use yibao_supervision::store::{Store, migration::Migrator};
+use yibao_supervision::convert;
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -39,12 +42,26 @@ fn payloads(seed: u64, n: usize) -> Result<Vec<(String, Vec<u8>)>, Box<dyn Error
         .collect())
 }
 
-async fn store(tag: &str) -> Result<(Store, std::path::PathBuf), Box<dyn Error>> {
-    let dir = std::env::temp_dir().join(format!("yibao-sup-bench-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let db = yibao_runtime::db::connect_and_migrate::<Migrator>(&DatabaseConfig::sqlite(&dir.join("supervision.db"))).await?;
-    Ok((Store::new(db), dir))
+/// Publishes `events` with `lanes` concurrent publishers (a Redis round trip per message would
+/// otherwise cap the producer, not the consumer).
+async fn publish_all(bus: &Arc<dyn Bus>, stream: &str, events: &[(String, Vec<u8>)], lanes: usize) -> Result<(), Box<dyn Error>> {
+    let per = events.len().div_ceil(lanes.max(1)).max(1);
+    let mut tasks = tokio::task::JoinSet::new();
+    for part in events.chunks(per) {
+        let bus = Arc::clone(bus);
+        let stream = stream.to_string();
+        let part = part.to_vec();
+        tasks.spawn(async move {
+            for (id, payload) in &part {
+                bus.publish(&stream, id, payload).await?;
+            }
+            Ok::<(), yibao_runtime::bus::BusError>(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -52,31 +69,36 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let rate = env("YIBAO_BENCH_RATE", 20_000);
     let seconds = env("YIBAO_BENCH_SECONDS", 5);
     let drain_n = usize::try_from(env("YIBAO_BENCH_EVENTS", 100_000))?;
-    let cfg = ConsumerConfig { batch: 1_000, ..ConsumerConfig::default() };
+    let batch = usize::try_from(env("YIBAO_BENCH_BATCH", ConsumerConfig::default().batch as u64))?;
 
     // Phase 1: sustained rate.
     let total = usize::try_from(rate * seconds)?;
     let events = payloads(2018, total)?;
-    let (store1, dir1) = store("rate").await?;
-    let bus = MemoryBus::new();
+    let db = common::store("rate").await?;
+    let b = common::bus().await?;
+    let backends = format!("{} + {}", db.label, b.label);
+    let cfg = ConsumerConfig { batch, ..b.cfg.clone() };
     let lag = Arc::new(AtomicU64::new(0));
-    let mut consumer = Consumer::new(store1, Arc::new(bus.clone()), cfg.clone(), Arc::clone(&lag));
+    let mut consumer = Consumer::new(db.store.clone(), Arc::clone(&b.bus), cfg.clone(), Arc::clone(&lag));
+    consumer.measure_lag().await?;
     let done = Arc::new(AtomicBool::new(false));
     let producer = tokio::spawn({
-        let bus = bus.clone();
+        let bus = Arc::clone(&b.bus);
+        let stream = cfg.claims_stream.clone();
         let done = Arc::clone(&done);
         async move {
             let tick = Duration::from_millis(10);
             let per_tick = usize::try_from(rate / 100).unwrap_or(1).max(1);
             let start = Instant::now();
             for (k, chunk) in events.chunks(per_tick).enumerate() {
-                for (id, payload) in chunk {
-                    let _ = bus.publish(convert::CLAIMS_STREAM, id, payload).await;
+                if let Err(e) = publish_all(&bus, &stream, chunk, 8).await {
+                    eprintln!("publish failed: {e}");
                 }
                 let due = start + tick * u32::try_from(k + 1).unwrap_or(u32::MAX);
                 tokio::time::sleep_until(due.into()).await;
             }
             done.store(true, Ordering::SeqCst);
+            start.elapsed()
         }
     });
     let started = Instant::now();
@@ -94,22 +116,22 @@ async fn main() -> Result<(), Box<dyn Error>> {
             break;
         }
     }
-    producer.await?;
+    let produced_in = producer.await?;
     let elapsed = started.elapsed();
     let max_lag_secs = max_lag as f64 / rate as f64;
     println!(
-        "sustained: {processed} claim events offered at {rate}/s for {seconds} s, consumed in {elapsed:.2?} (SQLite); max lag {max_lag} events = {max_lag_secs:.3} s of production"
+        "sustained ({backends}, batch {batch}): {processed} claim events offered at {rate}/s for {seconds} s (published in {produced_in:.2?}), consumed in {elapsed:.2?}; max lag {max_lag} events = {max_lag_secs:.3} s of production"
     );
-    let _ = std::fs::remove_dir_all(dir1);
+    db.remove().await?;
+    b.remove().await?;
 
     // Phase 2: drain as fast as possible.
     let events = payloads(2019, drain_n)?;
-    let (store2, dir2) = store("drain").await?;
-    let bus = MemoryBus::new();
-    for (id, payload) in &events {
-        bus.publish(convert::CLAIMS_STREAM, id, payload).await?;
-    }
-    let mut consumer = Consumer::new(store2.clone(), Arc::new(bus.clone()), cfg, Arc::new(AtomicU64::new(0)));
+    let db = common::store("drain").await?;
+    let b = common::bus().await?;
+    let cfg = ConsumerConfig { batch, ..b.cfg.clone() };
+    publish_all(&b.bus, &cfg.claims_stream, &events, 8).await?;
+    let mut consumer = Consumer::new(db.store.clone(), Arc::clone(&b.bus), cfg, Arc::new(AtomicU64::new(0)));
     let started = Instant::now();
     let mut findings = 0usize;
     let mut n = 0usize;
@@ -123,10 +145,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     let elapsed = started.elapsed();
     let per_second = n as f64 / elapsed.as_secs_f64();
-    println!("drain: {n} claim events consumed in {elapsed:.2?}: {per_second:.0} events/s through decode, detector and store (SQLite), {findings} findings");
-    let (accepted, rejected) = store2.event_counts().await?;
+    println!("drain ({backends}, batch {batch}): {n} claim events consumed in {elapsed:.2?}: {per_second:.0} events/s through decode, detector and store, {findings} findings");
+    let (accepted, rejected) = db.store.event_counts().await?;
     println!("stored: {accepted} accepted, {rejected} rejected");
-    let _ = std::fs::remove_dir_all(dir2);
+    db.remove().await?;
+    b.remove().await?;
     if max_lag_secs >= 1.0 {
         return Err(format!("lag above 1 s at {rate}/s: {max_lag_secs:.3} s").into());
     }

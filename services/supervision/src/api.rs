@@ -825,26 +825,46 @@ pub struct Backfill {
 }
 
 /// Replays one rule of a region's current rule set over the region's stored events settled in
-/// `range` (inclusive), page by page in event order, through a fresh detector.
+/// `range` (inclusive), in event order, through a fresh detector, in one pass: a reader task
+/// fetches pages of 20,000 rows (keyset on (at, seq), so each row is read once) while this task
+/// decodes and judges the previous page.
 pub async fn backfill(store: &Store, region: &RegionCode, rule: crate::domain::RuleCode, range: (NaiveDate, NaiveDate)) -> Result<Backfill, Error> {
+    const PAGE: u64 = 20_000;
     let rules = store.current_rules(region).await?;
     let version = rules.version;
-    let mut detector = Detector::new(rules.only(rule)).map_err(Error::corrupt)?;
+    let mut detector = Detector::for_replay(rules.only(rule)).map_err(Error::corrupt)?;
     let from = format!("{}T00:00:00", range.0);
     let to = format!("{}T23:59:59", range.1);
     let mut out = Backfill { rule_version: version, events_seen: 0, events_refused: 0, findings: Vec::new() };
-    let mut after = None;
-    loop {
-        let page = store.history(region.as_str(), &from, &to, after.clone(), 10_000).await?;
-        let Some((at, seq, _)) = page.last() else { break };
-        after = Some((at.clone(), *seq));
-        for (_, _, e) in &page {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<crate::store::StoredRow>, Error>>(2);
+    let reader = tokio::spawn({
+        let store = store.clone();
+        let region = region.as_str().to_string();
+        async move {
+            let mut after = None;
+            loop {
+                let page = store.history_rows(&region, &from, &to, after.clone(), PAGE).await;
+                let last = match &page {
+                    Ok(rows) => rows.last().map(|(at, seq, _, _)| (at.clone(), *seq)),
+                    Err(_) => None,
+                };
+                let full = page.as_ref().is_ok_and(|rows| rows.len() as u64 == PAGE);
+                if tx.send(page).await.is_err() || !full {
+                    break;
+                }
+                after = last;
+            }
+        }
+    });
+    while let Some(page) = rx.recv().await {
+        for (_, _, kind, payload) in &page? {
             out.events_seen += 1;
-            match detector.observe(e) {
+            match detector.observe(&crate::store::decode_stored(kind, payload)?) {
                 Ok(f) => out.findings.extend(f),
                 Err(_) => out.events_refused += 1,
             }
         }
     }
+    reader.await.map_err(Error::corrupt)?;
     Ok(out)
 }

@@ -32,6 +32,9 @@ use yibao_runtime::bus::{Bus, BusMessage};
 /// Event ids a region's detector may remember before it is rebuilt from the store.
 const MAX_OBSERVED: usize = 2_000_000;
 
+/// How long a read of one stream waits when other streams are still to be read.
+const NO_WAIT: Duration = Duration::from_millis(1);
+
 /// Where and how the consumer reads.
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
@@ -128,24 +131,33 @@ impl Consumer {
     }
 
     /// Reads each stream once, processes and acknowledges what came. Returns what was done.
+    ///
+    /// No stream holds up the others: each is read without waiting (1 ms at most), and only when
+    /// none had anything does the consumer wait, up to `block`, on the claim stream (the busiest);
+    /// what arrives meanwhile on the others is read at the next round.
     pub async fn poll_once(&mut self, block: Duration) -> Result<BatchReport, Error> {
         let mut total = BatchReport::default();
         let streams: Vec<(StreamKind, String)> = self.cfg.streams().iter().map(|(k, s)| (*k, s.to_string())).collect();
-        for (kind, stream) in streams {
-            let msgs = self
-                .bus
-                .read(&stream, &self.cfg.group, &self.cfg.consumer, self.cfg.batch, block)
-                .await
-                .map_err(|e| Error::Corrupt(e.to_string()))?;
-            if msgs.is_empty() {
-                continue;
+        for (kind, stream) in &streams {
+            total.add(self.read_and_process(*kind, stream, NO_WAIT).await?);
+        }
+        if total.messages == 0 && block > NO_WAIT {
+            if let Some((kind, stream)) = streams.first() {
+                total.add(self.read_and_process(*kind, stream, block).await?);
             }
-            let report = self.process(kind, &stream, &msgs).await?;
-            let ids: Vec<String> = msgs.iter().map(|m| m.id.clone()).collect();
-            self.bus.ack(&stream, &self.cfg.group, &ids).await.map_err(|e| Error::Corrupt(e.to_string()))?;
-            total.add(report);
         }
         Ok(total)
+    }
+
+    async fn read_and_process(&mut self, kind: StreamKind, stream: &str, block: Duration) -> Result<BatchReport, Error> {
+        let msgs = self.bus.read(stream, &self.cfg.group, &self.cfg.consumer, self.cfg.batch, block).await.map_err(|e| Error::Corrupt(e.to_string()))?;
+        if msgs.is_empty() {
+            return Ok(BatchReport::default());
+        }
+        let report = self.process(kind, stream, &msgs).await?;
+        let ids: Vec<String> = msgs.into_iter().map(|m| m.id).collect();
+        self.bus.ack(stream, &self.cfg.group, &ids).await.map_err(|e| Error::Corrupt(e.to_string()))?;
+        Ok(report)
     }
 
     /// Current lag of the three streams (undelivered plus unacknowledged), also published.

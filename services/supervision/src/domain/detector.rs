@@ -295,6 +295,8 @@ pub struct Detector {
     rules: RuleSet,
     compiled: Compiled,
     seen: HashSet<String>,
+    /// False for a replay of stored history, whose event ids are distinct by construction.
+    remember_ids: bool,
     persons: HashMap<PersonKey, PersonState>,
     clusters: HashMap<(InstitutionCode, RegionCode), ClusterState>,
 }
@@ -308,9 +310,20 @@ impl Detector {
             rules,
             compiled,
             seen: HashSet::new(),
+            remember_ids: true,
             persons: HashMap::new(),
             clusters: HashMap::new(),
         })
+    }
+
+    /// A detector for a replay of stored history, where every event id is distinct (the store
+    /// keys events by id): it does not keep the set of ids observed, so a replay of millions of
+    /// events holds only the windows. Findings are the same as [`Detector::new`]'s for such a
+    /// replay.
+    pub fn for_replay(rules: RuleSet) -> Result<Detector, super::rules::RuleError> {
+        let mut d = Detector::new(rules)?;
+        d.remember_ids = false;
+        Ok(d)
     }
 
     /// The rule set in force.
@@ -335,10 +348,12 @@ impl Detector {
     /// findings and changes nothing. An invalid event is refused and not remembered.
     pub fn observe(&mut self, event: &SupervisionEvent) -> Result<Vec<Finding>, EventError> {
         event.validate()?;
-        if self.seen.contains(event.event_id()) {
-            return Ok(Vec::new());
+        if self.remember_ids {
+            if self.seen.contains(event.event_id()) {
+                return Ok(Vec::new());
+            }
+            self.seen.insert(event.event_id().to_string());
         }
-        self.seen.insert(event.event_id().to_string());
         let mut out = Out { findings: Vec::new(), c: &self.compiled };
         match event {
             SupervisionEvent::Claim(e) => match e.action {
@@ -406,6 +421,7 @@ impl Detector {
             rules: only,
             compiled,
             seen: HashSet::new(),
+            remember_ids: true,
             persons: HashMap::new(),
             clusters: HashMap::new(),
         };

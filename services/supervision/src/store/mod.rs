@@ -212,6 +212,102 @@ fn subject_region(subject: &Subject) -> String {
 /// `institution_code` without its letter starts with the region digits.
 const INSTITUTION_REGION: &str = "SUBSTR(institution_code, 2, 6)";
 
+/// A PostgreSQL array literal (`{"a","b",NULL,3}`) of text or integer values, bound as one text
+/// parameter and cast in SQL (`?::text[]`), so that a whole batch is one statement.
+fn pg_array(values: impl Iterator<Item = Value>) -> Result<String, Error> {
+    let mut out = String::from("{");
+    for (k, v) in values.enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        match v {
+            Value::String(Some(text)) => {
+                out.push('"');
+                for ch in text.chars() {
+                    if ch == '"' || ch == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(ch);
+                }
+                out.push('"');
+            }
+            Value::BigInt(Some(n)) => out.push_str(&n.to_string()),
+            Value::Int(Some(n)) => out.push_str(&n.to_string()),
+            Value::String(None) | Value::BigInt(None) | Value::Int(None) => out.push_str("NULL"),
+            other => return Err(Error::corrupt(format!("no array form for {other:?}"))),
+        }
+    }
+    out.push('}');
+    Ok(out)
+}
+
+/// A column of a batched insert: name and PostgreSQL array type.
+type Col = (&'static str, &'static str);
+const TEXT: &str = "text[]";
+const BIGINT: &str = "bigint[]";
+
+const EVENT_COLS: &[Col] = &[
+    ("event_id", TEXT),
+    ("seq", BIGINT),
+    ("stream", TEXT),
+    ("kind", TEXT),
+    ("region_code", TEXT),
+    ("at", TEXT),
+    ("status", TEXT),
+    ("reason", TEXT),
+    ("payload", TEXT),
+    ("received_at", TEXT),
+];
+
+const FINDING_COLS: &[Col] = &[
+    ("finding_id", TEXT),
+    ("region_code", TEXT),
+    ("institution_code", TEXT),
+    ("rule_code", TEXT),
+    ("rule_version", BIGINT),
+    ("severity", TEXT),
+    ("event_id", TEXT),
+    ("observed_at", TEXT),
+    ("amount_at_risk_fen", BIGINT),
+    ("state", TEXT),
+    ("amount_to_recover_fen", BIGINT),
+    ("feedback_due_at", TEXT),
+    ("backfill_run_id", TEXT),
+    ("doc", TEXT),
+    ("review", TEXT),
+    ("version", BIGINT),
+    ("created_at", TEXT),
+];
+
+const STEP_COLS: &[Col] = &[
+    ("finding_id", TEXT),
+    ("seq", BIGINT),
+    ("action", TEXT),
+    ("actor", TEXT),
+    ("role", TEXT),
+    ("caller_role", TEXT),
+    ("at", TEXT),
+    ("note", TEXT),
+    ("state_after", TEXT),
+];
+
+const TASK_COLS: &[Col] = &[
+    ("task_id", TEXT),
+    ("region_code", TEXT),
+    ("institution_code", TEXT),
+    ("kind", TEXT),
+    ("claim_id", TEXT),
+    ("amount_fen", BIGINT),
+    ("opened_at", TEXT),
+    ("completed", BIGINT),
+    ("doc", TEXT),
+];
+
+const SPENDING_COLS: &[Col] = &[("institution_code", TEXT), ("year", BIGINT), ("month", BIGINT), ("amount_fen", BIGINT)];
+
+/// A stored event row as read back for a replay: (at, seq, kind, payload).
+pub type StoredRow = (String, i64, String, String);
+
 impl Store {
     /// Wraps a migrated connection.
     pub fn new(db: DatabaseConnection) -> Store {
@@ -361,6 +457,15 @@ impl Store {
     /// Which of these event ids were already processed.
     pub async fn known_events(&self, ids: &[String]) -> Result<HashSet<String>, Error> {
         let mut out = HashSet::new();
+        if self.is_postgres() {
+            for chunk in ids.chunks(10_000) {
+                let list = pg_array(chunk.iter().map(|id| Value::from(id.as_str())))?;
+                for r in self.all(&self.db, "SELECT event_id FROM events WHERE event_id = ANY(?::text[])", vec![list.into()]).await? {
+                    out.insert(s(&r, "event_id")?);
+                }
+            }
+            return Ok(out);
+        }
         for chunk in ids.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(", ");
             let rows = self
@@ -371,6 +476,51 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Inserts rows into `table` in as few statements as the backend allows: on PostgreSQL one
+    /// `INSERT … SELECT FROM UNNEST` of one array parameter per column for up to 5,000 rows, on
+    /// SQLite multi-row `VALUES` of up to ~900 parameters. `tail` follows each statement (an
+    /// `ON CONFLICT` clause, a `RETURNING` clause). Returns the rows affected and, with
+    /// `returning`, the values of that text column.
+    async fn insert_many(&self, txn: &DatabaseTransaction, table: &str, cols: &[Col], rows: Vec<Vec<Value>>, tail: &str, returning: Option<&str>) -> Result<(u64, Vec<String>), Error> {
+        let names = cols.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+        let mut affected = 0u64;
+        let mut returned = Vec::new();
+        let per_stmt = if self.is_postgres() { 5_000 } else { (900 / cols.len()).max(1) };
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_stmt).collect();
+            let n = chunk.len();
+            let (sql, values) = if self.is_postgres() {
+                let mut columns: Vec<Vec<Value>> = (0..cols.len()).map(|_| Vec::with_capacity(n)).collect();
+                for row in chunk {
+                    for (k, v) in row.into_iter().enumerate() {
+                        if let Some(c) = columns.get_mut(k) {
+                            c.push(v);
+                        }
+                    }
+                }
+                let arrays = cols.iter().map(|(_, ty)| format!("?::{ty}")).collect::<Vec<_>>().join(", ");
+                let values = columns.into_iter().map(|c| pg_array(c.into_iter()).map(Value::from)).collect::<Result<Vec<_>, _>>()?;
+                (format!("INSERT INTO {table} ({names}) SELECT * FROM UNNEST({arrays}) {tail}"), values)
+            } else {
+                let one = format!("({})", vec!["?"; cols.len()].join(", "));
+                let marks = vec![one.as_str(); n].join(", ");
+                (format!("INSERT INTO {table} ({names}) VALUES {marks} {tail}"), chunk.into_iter().flatten().collect())
+            };
+            match returning {
+                Some(col) => {
+                    let rows = self.all(txn, &sql, values).await?;
+                    affected += rows.len() as u64;
+                    for r in &rows {
+                        returned.push(s(r, col)?);
+                    }
+                }
+                None => affected += self.exec(txn, &sql, values).await?,
+            }
+        }
+        Ok((affected, returned))
     }
 
     /// The highest event sequence number stored (0 when none).
@@ -390,26 +540,33 @@ impl Store {
             .and_then(|r| r.try_get::<Option<String>>("", "m").ok().flatten()))
     }
 
-    /// Accepted events of a region with `from ≤ at ≤ to` (text times), after sequence
-    /// `after_seq`, in event order, at most `limit`: (seq, event).
+    /// Accepted events of a region with `from ≤ at ≤ to` (text times), after (at, seq) `after`,
+    /// in event order, at most `limit`: (at, seq, event).
     pub async fn history(&self, region: &str, from: &str, to: &str, after: Option<(String, i64)>, limit: u64) -> Result<Vec<(String, i64, SupervisionEvent)>, Error> {
+        self.history_rows(region, from, to, after, limit).await?.into_iter().map(|(at, seq, kind, payload)| Ok((at, seq, decode_stored(&kind, &payload)?))).collect()
+    }
+
+    /// [`Store::history`] without decoding: (at, seq, kind, payload). The page starts right after
+    /// `after` in the index on (region, status, at, seq), so a replay in pages reads each row
+    /// once.
+    pub async fn history_rows(&self, region: &str, from: &str, to: &str, after: Option<(String, i64)>, limit: u64) -> Result<Vec<StoredRow>, Error> {
         let (after_at, after_seq) = after.unwrap_or_else(|| (String::new(), i64::MIN));
+        let low = if after_at.as_str() > from { after_at.clone() } else { from.to_string() };
         let rows = self
             .all(
                 &self.db,
-                "SELECT at, seq, kind, payload FROM events WHERE region_code = ? AND status = 'accepted' AND at >= ? AND at <= ? AND (at > ? OR (at = ? AND seq > ?)) ORDER BY at, seq LIMIT ?",
+                "SELECT at, seq, kind, payload FROM events WHERE region_code = ? AND status = 'accepted' AND at >= ? AND at <= ? AND (at, seq) > (?, ?) ORDER BY at, seq LIMIT ?",
                 vec![
                     region.to_string().into(),
-                    from.to_string().into(),
+                    low.into(),
                     to.to_string().into(),
-                    after_at.clone().into(),
                     after_at.into(),
                     after_seq.into(),
                     i64::try_from(limit).unwrap_or(i64::MAX).into(),
                 ],
             )
             .await?;
-        rows.iter().map(|r| Ok((s(r, "at")?, i(r, "seq")?, stored_event(r)?))).collect()
+        rows.iter().map(|r| Ok((s(r, "at")?, i(r, "seq")?, s(r, "kind")?, s(r, "payload")?))).collect()
     }
 
     /// Accepted events of a region with `at ≥ from`, after sequence `after_seq`, in the order
@@ -442,65 +599,68 @@ impl Store {
 
     /// Writes a batch of the consumer in one transaction. `first_seq` numbers its events.
     /// Fails with a conflict, writing nothing, when one of its events was stored meanwhile.
+    /// Each table gets one multi-row statement (PostgreSQL: up to 5,000 rows of array
+    /// parameters), not one per row.
     pub async fn commit_batch(&self, batch: &Batch, first_seq: i64) -> Result<(), Error> {
         let (_g, txn) = self.begin().await?;
         let received_at = rfc3339(Utc::now());
-        let mut seq = first_seq;
-        for chunk in batch.events.chunks(200) {
-            let mut values = Vec::with_capacity(chunk.len() * 10);
-            for e in chunk {
-                values.extend([
-                    Value::from(e.event_id.clone()),
+        let rows: Vec<Vec<Value>> = batch
+            .events
+            .iter()
+            .zip(first_seq..)
+            .map(|(e, seq)| {
+                vec![
+                    Value::from(e.event_id.as_str()),
                     seq.into(),
-                    e.stream.clone().into(),
-                    e.kind.clone().into(),
-                    e.region.clone().into(),
-                    e.at.clone().into(),
+                    e.stream.as_str().into(),
+                    e.kind.as_str().into(),
+                    e.region.as_str().into(),
+                    e.at.as_str().into(),
                     (if e.status == EventStatus::Accepted { "accepted" } else { "rejected" }).into(),
-                    e.reason.clone().into(),
-                    e.payload.clone().into(),
-                    received_at.clone().into(),
-                ]);
-                seq += 1;
-            }
-            let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-            let n = self
-                .exec(&txn, &format!("INSERT INTO events (event_id, seq, stream, kind, region_code, at, status, reason, payload, received_at) VALUES {rows} ON CONFLICT DO NOTHING"), values)
-                .await?;
-            if n != chunk.len() as u64 {
-                return Err(Error::Conflict("an event of the batch was processed concurrently".into()));
-            }
+                    e.reason.as_str().into(),
+                    e.payload.as_str().into(),
+                    received_at.as_str().into(),
+                ]
+            })
+            .collect();
+        let (n, _) = self.insert_many(&txn, "events", EVENT_COLS, rows, "ON CONFLICT DO NOTHING", None).await?;
+        if n != batch.events.len() as u64 {
+            return Err(Error::Conflict("an event of the batch was processed concurrently".into()));
         }
-        for (finding, review, task) in &batch.findings {
-            self.insert_finding(&txn, finding, review, None).await?;
-            if let Some(task) = task {
-                self.exec(
-                    &txn,
-                    "INSERT INTO verification_tasks (task_id, region_code, institution_code, kind, claim_id, amount_fen, opened_at, completed, doc) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT DO NOTHING",
-                    vec![
-                        task.task_id.clone().into(),
-                        finding.region.to_string().into(),
-                        task.institution.to_string().into(),
-                        to_json(&task.kind)?.trim_matches('"').to_string().into(),
-                        task.claim_id.clone().into(),
-                        task.amount.0.into(),
-                        rfc3339(task.opened_at).into(),
-                        to_json(task)?.into(),
-                    ],
-                )
-                .await?;
-            }
+        let pairs: Vec<(&Finding, &Review)> = batch.findings.iter().map(|(f, r, _)| (f, r)).collect();
+        self.insert_findings(&txn, &pairs, None).await?;
+        let mut tasks = Vec::new();
+        for (finding, _, task) in &batch.findings {
+            let Some(task) = task else { continue };
+            tasks.push(vec![
+                Value::from(task.task_id.as_str()),
+                finding.region.to_string().into(),
+                task.institution.to_string().into(),
+                to_json(&task.kind)?.trim_matches('"').to_string().into(),
+                task.claim_id.as_str().into(),
+                task.amount.0.into(),
+                rfc3339(task.opened_at).into(),
+                0i64.into(),
+                to_json(task)?.into(),
+            ]);
         }
+        self.insert_many(&txn, "verification_tasks", TASK_COLS, tasks, "ON CONFLICT DO NOTHING", None).await?;
         let mut months: BTreeMap<(i32, u32), Vec<String>> = BTreeMap::new();
+        let mut spending = Vec::with_capacity(batch.spending.len());
         for ((inst, year, month), delta) in &batch.spending {
-            self.exec(
-                &txn,
-                "INSERT INTO spending (institution_code, year, month, amount_fen) VALUES (?, ?, ?, ?) ON CONFLICT (institution_code, year, month) DO UPDATE SET amount_fen = spending.amount_fen + excluded.amount_fen",
-                vec![inst.clone().into(), i64::from(*year).into(), i64::from(*month).into(), (*delta).into()],
-            )
-            .await?;
+            spending.push(vec![Value::from(inst.as_str()), i64::from(*year).into(), i64::from(*month).into(), (*delta).into()]);
             months.entry((*year, *month)).or_default().push(inst.clone());
         }
+        // One row per key (the map's keys are distinct), so one statement may upsert them all.
+        self.insert_many(
+            &txn,
+            "spending",
+            SPENDING_COLS,
+            spending,
+            "ON CONFLICT (institution_code, year, month) DO UPDATE SET amount_fen = spending.amount_fen + excluded.amount_fen",
+            None,
+        )
+        .await?;
         for ((year, month), institutions) in months {
             self.reevaluate(&txn, year, month, &institutions).await?;
         }
@@ -508,57 +668,49 @@ impl Store {
         Ok(())
     }
 
-    /// Inserts a finding with its review (and the review's steps); an existing id is kept.
-    /// Returns whether it was new.
-    async fn insert_finding(&self, txn: &DatabaseTransaction, f: &Finding, review: &Review, run: Option<&str>) -> Result<bool, Error> {
-        let n = self
-            .exec(
-                txn,
-                "INSERT INTO findings (finding_id, region_code, institution_code, rule_code, rule_version, severity, event_id, observed_at, amount_at_risk_fen, state, amount_to_recover_fen, feedback_due_at, backfill_run_id, doc, review, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
-                vec![
-                    f.finding_id.clone().into(),
-                    f.region.to_string().into(),
-                    f.institution.to_string().into(),
-                    f.rule.as_str().into(),
-                    i64::from(f.rule_version).into(),
-                    severity_str(f.severity).into(),
-                    f.event_id.clone().into(),
-                    f.observed_at.format("%Y-%m-%dT%H:%M:%S").to_string().into(),
-                    f.amount_at_risk.0.into(),
-                    review.state.name().into(),
-                    rfc3339(review.feedback_due).into(),
-                    run.map(str::to_string).into(),
-                    to_json(f)?.into(),
-                    to_json(review)?.into(),
-                    rfc3339(Utc::now()).into(),
-                ],
-            )
-            .await?;
-        if n == 1 {
+    /// Inserts findings with their reviews and the reviews' steps (caller role `system`), in
+    /// multi-row statements; an existing id is kept as it is. Returns how many were new.
+    async fn insert_findings(&self, txn: &DatabaseTransaction, findings: &[(&Finding, &Review)], run: Option<&str>) -> Result<u64, Error> {
+        if findings.is_empty() {
+            return Ok(0);
+        }
+        let created = rfc3339(Utc::now());
+        let mut rows = Vec::with_capacity(findings.len());
+        for (f, review) in findings {
+            rows.push(vec![
+                Value::from(f.finding_id.as_str()),
+                f.region.to_string().into(),
+                f.institution.to_string().into(),
+                f.rule.as_str().into(),
+                i64::from(f.rule_version).into(),
+                severity_str(f.severity).into(),
+                f.event_id.as_str().into(),
+                f.observed_at.format("%Y-%m-%dT%H:%M:%S").to_string().into(),
+                f.amount_at_risk.0.into(),
+                review.state.name().into(),
+                0i64.into(),
+                rfc3339(review.feedback_due).into(),
+                run.map(str::to_string).into(),
+                to_json(f)?.into(),
+                to_json(review)?.into(),
+                1i64.into(),
+                created.as_str().into(),
+            ]);
+        }
+        let (_, new_ids) = self.insert_many(txn, "findings", FINDING_COLS, rows, "ON CONFLICT DO NOTHING RETURNING finding_id", Some("finding_id")).await?;
+        let new_ids: HashSet<String> = new_ids.into_iter().collect();
+        let mut steps = Vec::new();
+        for (f, review) in findings.iter().filter(|(f, _)| new_ids.contains(&f.finding_id)) {
             for (k, step) in review.steps.iter().enumerate() {
-                self.insert_step(txn, &f.finding_id, k, step, "system").await?;
+                steps.push(step_row(&f.finding_id, k, step, "system"));
             }
         }
-        Ok(n == 1)
+        self.insert_many(txn, "review_steps", STEP_COLS, steps, "", None).await?;
+        Ok(new_ids.len() as u64)
     }
 
     async fn insert_step(&self, txn: &DatabaseTransaction, finding_id: &str, seq: usize, step: &Step, caller_role: &str) -> Result<(), Error> {
-        self.exec(
-            txn,
-            "INSERT INTO review_steps (finding_id, seq, action, actor, role, caller_role, at, note, state_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            vec![
-                finding_id.to_string().into(),
-                i64::try_from(seq).unwrap_or(0).into(),
-                step.action.clone().into(),
-                step.actor.clone().into(),
-                step.role.to_string().into(),
-                caller_role.to_string().into(),
-                rfc3339(step.at).into(),
-                step.note.clone().into(),
-                step.state_after.name().into(),
-            ],
-        )
-        .await?;
+        self.insert_many(txn, "review_steps", STEP_COLS, vec![step_row(finding_id, seq, step, caller_role)], "", None).await?;
         Ok(())
     }
 
@@ -1105,11 +1257,8 @@ impl Store {
         let (_g, txn) = self.begin().await?;
         let mut new = 0;
         if !dry_run {
-            for (f, r) in findings {
-                if self.insert_finding(&txn, f, r, Some(run_id)).await? {
-                    new += 1;
-                }
-            }
+            let pairs: Vec<(&Finding, &Review)> = findings.iter().map(|(f, r)| (f, r)).collect();
+            new = self.insert_findings(&txn, &pairs, Some(run_id)).await?;
         }
         let amount = findings.iter().fold(0i64, |acc, (f, _)| acc.saturating_add(f.amount_at_risk.0));
         self.exec(
@@ -1140,17 +1289,36 @@ impl Store {
 /// Base64 of stored bus payloads.
 pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// An accepted event as stored: its bus payload decoded again by the same conversion.
-fn stored_event(r: &QueryResult) -> Result<SupervisionEvent, Error> {
+/// An accepted event as stored (its kind and base64 bus payload) decoded again by the same
+/// conversion.
+pub fn decode_stored(kind: &str, payload: &str) -> Result<SupervisionEvent, Error> {
     use base64::Engine as _;
-    let kind = match s(r, "kind")?.as_str() {
+    let kind = match kind {
         "claim" => crate::convert::StreamKind::Claims,
         "ltc" => crate::convert::StreamKind::Ltc,
         "inventory" => crate::convert::StreamKind::Inventory,
         other => return Err(Error::corrupt(format!("event kind `{other}`"))),
     };
-    let bytes = B64.decode(s(r, "payload")?).map_err(Error::corrupt)?;
+    let bytes = B64.decode(payload).map_err(Error::corrupt)?;
     crate::convert::decode(kind, "", &bytes).map_err(|(field, reason)| Error::corrupt(format!("stored event {field}: {reason}")))
+}
+
+fn stored_event(r: &QueryResult) -> Result<SupervisionEvent, Error> {
+    decode_stored(&s(r, "kind")?, &s(r, "payload")?)
+}
+
+fn step_row(finding_id: &str, seq: usize, step: &Step, caller_role: &str) -> Vec<Value> {
+    vec![
+        Value::from(finding_id),
+        i64::try_from(seq).unwrap_or(0).into(),
+        step.action.as_str().into(),
+        step.actor.as_str().into(),
+        step.role.to_string().into(),
+        caller_role.into(),
+        rfc3339(step.at).into(),
+        step.note.as_str().into(),
+        step.state_after.name().into(),
+    ]
 }
 
 fn stored_case(r: &QueryResult) -> Result<StoredCase, Error> {
