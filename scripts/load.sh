@@ -4,8 +4,10 @@
 # SQLite (embedded) and on PostgreSQL + Redis.
 #
 #   scripts/load.sh                       both benchmarks, both backends
-#   scripts/load.sh eligibility|import|dupscan   one benchmark (dupscan: PostgreSQL only,
-#                                         10 million generated enrolments; not in `all`)
+#   scripts/load.sh eligibility|import|dupscan|settle   one benchmark (dupscan: PostgreSQL only,
+#                                         10 million generated enrolments; settle: PostgreSQL
+#                                         only, settlement through the gateway beside pgbench
+#                                         running the same write transaction; neither in `all`)
 #   BACKENDS=postgres scripts/load.sh …   one backend (sqlite | postgres)
 #   SECONDS_PER_RUN=10 CONCURRENCY=64 PEOPLE=2000 ROWS=100000 ENROLMENTS=10000000   sizes
 #
@@ -40,6 +42,12 @@ run() { # run BACKEND ARGS…
 
 if [ "$WHAT" = dupscan ]; then
   run postgres dupscan --enrolments "${ENROLMENTS:-10000000}"
+  exit 0
+fi
+if [ "$WHAT" = settle ]; then
+  # pgbench comes with Debian's PostgreSQL server package, which ensure_services installs.
+  command -v pgbench >/dev/null 2>&1 || { echo "pgbench not found (Debian: apt-get install postgresql)"; exit 1; }
+  run postgres settle --concurrency "${CONCURRENCY:-64}" --seconds "${SECONDS_PER_RUN:-10}" --people "${PEOPLE:-2000}" --items "${ITEMS:-10}"
   exit 0
 fi
 

@@ -359,6 +359,13 @@ async fn a_claim_date_gets_the_payment_standard_of_its_own_date_through_the_cach
     assert_eq!((status, s(&problem["code"])), (400, "PROCUREMENT_PERIOD_OVERLAP"));
     let (status, problem) = post(&suite, "/v1/procurement/payment-standards:batchGet", &hosp, json!({"region_code": ANHUI, "item_codes": [x(1), "X123"], "on_date": "2026-01-01"})).await;
     assert_eq!((status, problem["errors"][0]["field"].clone()), (400, json!("item_codes[1]")));
+    // Settlement prices claims that also carry local codes: asked to, it answers them not found.
+    let lenient = suite.ok("/v1/procurement/payment-standards:batchGet", &hosp, json!({"region_code": ANHUI, "item_codes": ["X123", x(1)], "on_date": "2026-01-01", "skip_non_national_codes": true})).await;
+    assert!(!flag(&lenient["results"][0]["found"]));
+    assert_eq!(num(&lenient["results"][1]["standard"]["amount_fen"]), 7_000);
+    // Standards are published: an operator of another province reads Anhui's (异地 pricing).
+    let elsewhere = suite.ok("/v1/procurement/payment-standards:batchGet", &suite.operator("320000"), lookup("2026-03-01")).await;
+    assert_eq!(num(&elsewhere["results"][0]["standard"]["amount_fen"]), 7_000);
     let (status, _) = post(&suite, "/v1/procurement/payment-standards", &suite.operator("320000"), set(1, "2027-01-01")).await;
     assert_eq!(status, 403);
     suite.stop().await;

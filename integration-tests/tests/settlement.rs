@@ -307,6 +307,74 @@ async fn cross_region_care_is_priced_by_the_treatment_catalogue_under_the_insure
 }
 
 #[tokio::test]
+async fn procurement_payment_standards_cap_what_counts_and_follow_the_claim_date() {
+    let suite = Suite::start().await;
+    let (op, id) = huoqiu(&suite, "34152219800101023").await;
+    let y = this_year();
+    // A centrally procured drug: the local catalogue says 乙类 at 90 yuan; Anhui's payment
+    // standard from procurement is 80 yuan from 1 January, then 60 yuan from 12 June.
+    let drug = "XC10AAA123A000000000001";
+    suite.ok("/v1/catalogue-items", &op, json!({"region_code": ANHUI, "item": {"national_code": drug, "name": "atorvastatin", "item_class": "ITEM_CLASS_B", "payment_standard_fen": 9_000, "effective_from": format!("{y}-01-01")}})).await;
+    let standard = |amount: i64, from: String| json!({"standard": {"item_code": drug, "region_code": ANHUI, "amount_fen": amount, "valid_from_date": from, "basis": "集采中选价"}});
+    suite.ok("/v1/procurement/payment-standards", &op, standard(8_000, format!("{y}-01-01"))).await;
+    let h = suite.hospital(OTHER_HOSPITAL);
+    let drugs = json!([{"national_code": drug, "name": "atorvastatin", "quantity": 10, "unit_price_fen": 10_000, "amount_fen": 100_000}, item("A-SERVICES", "ITEM_CLASS_A", 5_000)]);
+    // Claims end on 15 June: priced by the standard in force that day.
+    let pre = suite.ok("/v1/claims:presettle", &h, inpatient(OTHER_HOSPITAL, "PS-1", &id, HUOQIU, drugs.clone())).await;
+    let b = &pre["settlement"]["breakdown"];
+    assert_eq!(n(&b["overlmt_selfpay_fen"]), 20_000, "(100 − 80) yuan × 10 above procurement's standard, not the catalogue's 90");
+    assert_eq!(n(&b["preselfpay_amt_fen"]), 8_000, "10% of the 800 yuan within the standard");
+    suite.ok("/v1/procurement/payment-standards", &op, standard(6_000, format!("{y}-06-12"))).await;
+    let done = suite.ok("/v1/claims:settle", &h, inpatient(OTHER_HOSPITAL, "PS-1", &id, HUOQIU, drugs)).await;
+    let b = &done["settlement"]["breakdown"];
+    assert_eq!(n(&b["overlmt_selfpay_fen"]), 40_000, "the 60-yuan standard in force on 15 June");
+    assert_eq!(n(&b["preselfpay_amt_fen"]), 6_000);
+    let total = n(&b["medfee_sumamt_fen"]);
+    let paid: i64 = ["fund_pay_sumamt_fen", "psn_part_amt_fen"].iter().map(|k| n(&b[*k])).sum();
+    assert_eq!(paid, total, "the layers add up to the total: {b}");
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_red_budget_warning_from_supervision_holds_the_statement_of_the_month() {
+    let suite = Suite::start().await;
+    let (op, id) = huoqiu(&suite, "34152219800101031").await;
+    let today = chrono::Utc::now().date_naive();
+    let month = today.format("%Y-%m").to_string();
+    let statement = format!("/v1/institutions/{OTHER_HOSPITAL}/statements/{month}?region_code={HUOQIU}");
+    let before = suite.get_ok(&statement, &op).await;
+    assert_eq!(before["payment_decision"], "PAYMENT_DECISION_PAY", "{before}");
+    assert_eq!(before["credit_score"], 100);
+    // A yearly budget of 1,000 yuan, then one stay this month that the basic pool pays far more.
+    let (status, budget) = suite.call(Method::PUT, &format!("/v1/supervision/budgets/{OTHER_HOSPITAL}/{}", this_year()), Some(&op), Some(json!({"region_code": HUOQIU, "annual_budget_fen": yuan(1_000)}))).await;
+    assert_eq!(status, 200, "{budget}");
+    let mut body = inpatient(OTHER_HOSPITAL, "HOLD-1", &id, HUOQIU, worked_items());
+    let start = chrono::Datelike::with_day(&today, 1).unwrap_or(today);
+    body["claim"]["start_date"] = json!(start.to_string());
+    body["claim"]["end_date"] = json!(today.to_string());
+    let done = suite.ok("/v1/claims:settle", &suite.hospital(OTHER_HOSPITAL), body).await;
+    let pool = n(&done["settlement"]["breakdown"]["hifp_pay_fen"]);
+    assert!(pool > yuan(1_000), "{done}");
+    // Supervision takes the spending from the settlement event (through the bus), raises a red
+    // warning and flags next month's payment, which is the one that pays this statement.
+    let mut held = Value::Null;
+    for _ in 0..300 {
+        held = suite.get_ok(&statement, &op).await;
+        if held["payment_decision"] == "PAYMENT_DECISION_HOLD" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(held["payment_decision"], "PAYMENT_DECISION_HOLD", "{held}");
+    assert!(held["payment_reasons"][0].as_str().is_some_and(|r| r.contains("red budget warning")), "{held}");
+    assert_eq!(n(&held["lines"][0]["hifp_pay_fen"]), pool, "the statement itself is unchanged by the hold");
+    // The hospital reads the same answer for its own statement.
+    let own = suite.get_ok(&format!("/v1/institutions/{OTHER_HOSPITAL}/statements/{month}"), &suite.hospital(OTHER_HOSPITAL)).await;
+    assert_eq!(own["payment_decision"], "PAYMENT_DECISION_HOLD");
+    suite.stop().await;
+}
+
+#[tokio::test]
 async fn the_insurer_layer_is_paid_in_the_same_settlement_and_the_insurer_sees_only_its_own() {
     let suite = Suite::start().await;
     let op = suite.operator(ZHONGSHAN);

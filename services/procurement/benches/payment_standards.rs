@@ -35,7 +35,7 @@ fn code(i: u32) -> String {
 }
 
 fn request(caller: &Caller, items: Vec<String>, date: NaiveDate) -> Request<pb::GetPaymentStandardsRequest> {
-    let mut req = Request::new(pb::GetPaymentStandardsRequest { region_code: "341522".into(), item_codes: items, on_date: date.to_string() });
+    let mut req = Request::new(pb::GetPaymentStandardsRequest { region_code: "341522".into(), item_codes: items, on_date: date.to_string(), skip_non_national_codes: false });
     req.extensions_mut().insert(caller.clone());
     req
 }

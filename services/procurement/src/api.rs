@@ -485,10 +485,10 @@ impl pb::procurement_service_server::ProcurementService for ProcurementApi {
     }
 
     async fn get_payment_standards(&self, req: Request<pb::GetPaymentStandardsRequest>) -> Reply<pb::GetPaymentStandardsResponse> {
-        let c = caller(&req)?;
+        caller(&req)?;
         let r = req.into_inner();
+        // Published data: no region check (a claim treated elsewhere is priced by that region).
         let reg = region("region_code", &r.region_code)?;
-        check_region(&c, "region_code", reg.as_str())?;
         let on = date("on_date", &r.on_date)?;
         if r.item_codes.is_empty() {
             return Err(ProcError::invalid("item_codes", "at least one item code is required").into());
@@ -496,15 +496,25 @@ impl pb::procurement_service_server::ProcurementService for ProcurementApi {
         if r.item_codes.len() > MAX_LOOKUP_ITEMS {
             return Err(ProcError::invalid("item_codes", format!("at most {MAX_LOOKUP_ITEMS} items per look-up")).into());
         }
+        // A code that is not a national code is refused, or, for a caller pricing a claim that
+        // also carries local codes, answered as not found.
+        let mut national = Vec::with_capacity(r.item_codes.len());
         for (i, code) in r.item_codes.iter().enumerate() {
-            item_code(&format!("item_codes[{i}]"), code)?;
+            match item_code(&format!("item_codes[{i}]"), code) {
+                Ok(_) => national.push(code.clone()),
+                Err(_) if r.skip_non_national_codes => {}
+                Err(e) => return Err(e.into()),
+            }
         }
-        let found = self.standards.lookup(&self.store, reg.as_str(), &r.item_codes, on).await?;
+        let mut found = if national.is_empty() { Vec::new() } else { self.standards.lookup(&self.store, reg.as_str(), &national, on).await? }.into_iter();
+        let mut national = national.into_iter().peekable();
         let results = r
             .item_codes
             .into_iter()
-            .zip(found)
-            .map(|(item_code, standard)| pb::PaymentStandardLookup { item_code, found: standard.is_some(), standard })
+            .map(|item_code| {
+                let standard = if national.next_if_eq(&item_code).is_some() { found.next().flatten() } else { None };
+                pb::PaymentStandardLookup { item_code, found: standard.is_some(), standard }
+            })
             .collect();
         Ok(Response::new(pb::GetPaymentStandardsResponse { results }))
     }

@@ -13,6 +13,8 @@ use tonic::{Request, Response, Status};
 use yibao_core::{Bp, Fen, IdNumber, InstitutionCode, RegionCode};
 use yibao_proto::common::v1 as common;
 use yibao_proto::enrollment::v1 as enr;
+use yibao_proto::procurement::v1 as proc;
+use yibao_proto::supervision::v1 as sup;
 use yibao_proto::settlement::v1 as pb;
 use yibao_runtime::auth::{Caller, Role};
 use yibao_runtime::server::{Forward, ServiceDeps, caller};
@@ -25,6 +27,23 @@ type Reply<T> = Result<Response<T>, Status>;
 pub struct SettlementApi {
     store: Store,
     enrollment: tonic::transport::Channel,
+    procurement: tonic::transport::Channel,
+    supervision: tonic::transport::Channel,
+}
+
+const ENROLLMENT_UNAVAILABLE: &str = "SETTLEMENT_ENROLLMENT_UNAVAILABLE";
+const PROCUREMENT_UNAVAILABLE: &str = "SETTLEMENT_PROCUREMENT_UNAVAILABLE";
+
+/// An upstream's failure to answer becomes `Unavailable` with our code; its refusals pass on.
+fn upstream(code: &'static str, s: Status) -> Status {
+    match s.code() {
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown => SettleError::Upstream(code, s.message().to_string()).into(),
+        _ => s,
+    }
+}
+
+fn lazy_channel(name: &str, uri: &str) -> Result<tonic::transport::Channel, String> {
+    Ok(tonic::transport::Endpoint::from_shared(uri.to_string()).map_err(|e| format!("upstreams.{name} `{uri}`: {e}"))?.connect_lazy())
 }
 
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Status {
@@ -516,12 +535,39 @@ fn parse_claim(c: Option<&pb::Claim>) -> Result<ParsedClaim, Status> {
 }
 
 impl SettlementApi {
-    /// Builds the API over a store; the enrollment channel connects lazily.
+    /// Builds the API over a store; the upstream channels connect lazily.
     pub fn new(store: Store, deps: &ServiceDeps) -> Result<Self, String> {
-        let enrollment = tonic::transport::Endpoint::from_shared(deps.upstreams.enrollment.clone())
-            .map_err(|e| format!("upstreams.enrollment `{}`: {e}", deps.upstreams.enrollment))?
-            .connect_lazy();
-        Ok(Self { store, enrollment })
+        let enrollment = lazy_channel("enrollment", &deps.upstreams.enrollment)?;
+        let procurement = lazy_channel("procurement", &deps.upstreams.procurement)?;
+        let supervision = lazy_channel("supervision", &deps.upstreams.supervision)?;
+        Ok(Self { store, enrollment, procurement, supervision })
+    }
+
+    /// Supervision's decision on paying `institution`'s statement of `month` ("YYYY-MM"), which
+    /// is paid the month after. An unreachable supervision gives no decision, with the reason.
+    async fn payment_decision(&self, authorization: Option<http::HeaderValue>, institution: &InstitutionCode, month: &str) -> (pb::PaymentDecision, Vec<String>, u32) {
+        use chrono::{Datelike, Months};
+        let Some(paid_in) = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok().and_then(|d| d.checked_add_months(Months::new(1))) else {
+            return (pb::PaymentDecision::Unspecified, vec![format!("month `{month}` has no following month")], 0);
+        };
+        let mut client = sup::supervision_service_client::SupervisionServiceClient::with_interceptor(self.supervision.clone(), Forward { authorization });
+        let ask = sup::CheckSettlementHoldRequest { region_code: institution.region().to_string(), institution_code: institution.to_string(), year: paid_in.year(), month: paid_in.month() };
+        match client.check_settlement_hold(ask).await {
+            Ok(r) => {
+                let r = r.into_inner();
+                let decision = match sup::SettlementDecision::try_from(r.decision) {
+                    Ok(sup::SettlementDecision::Settle) => pb::PaymentDecision::Pay,
+                    Ok(sup::SettlementDecision::Hold) => pb::PaymentDecision::Hold,
+                    Ok(sup::SettlementDecision::Refuse) => pb::PaymentDecision::Refuse,
+                    _ => pb::PaymentDecision::Unspecified,
+                };
+                (decision, r.reasons, r.credit_score)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e.message(), institution = %institution, "supervision did not answer the payment check");
+                (pb::PaymentDecision::Unspecified, vec![format!("supervision could not be asked: {}", e.message())], 0)
+            }
+        }
     }
 
     /// Asks enrollment who the person is on the claim date, forwarding the caller's token.
@@ -531,10 +577,27 @@ impl SettlementApi {
             .check_eligibility(enr::CheckEligibilityRequest { id_number: id.expose().to_string(), date: date.to_string() })
             .await
             .map(Response::into_inner)
-            .map_err(|s| match s.code() {
-                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown => SettleError::Upstream(s.message().to_string()).into(),
-                _ => s,
-            })
+            .map_err(|s| upstream(ENROLLMENT_UNAVAILABLE, s))
+    }
+
+    /// Asks procurement for the payment standards (医保支付标准) of `codes` in force at the
+    /// place of treatment on `date` (its county, city or province, most specific first). The
+    /// answer comes from procurement's cache, which it invalidates on every change.
+    async fn payment_standards(&self, authorization: Option<http::HeaderValue>, treatment: &RegionCode, codes: &[String], date: NaiveDate) -> Result<std::collections::HashMap<String, Fen>, Status> {
+        let mut client = proc::procurement_service_client::ProcurementServiceClient::with_interceptor(self.procurement.clone(), Forward { authorization });
+        let mut found = std::collections::HashMap::new();
+        for chunk in codes.chunks(1_000) {
+            let answer = client
+                .get_payment_standards(proc::GetPaymentStandardsRequest { region_code: treatment.to_string(), item_codes: chunk.to_vec(), on_date: date.to_string(), skip_non_national_codes: true })
+                .await
+                .map_err(|s| upstream(PROCUREMENT_UNAVAILABLE, s))?;
+            for r in answer.into_inner().results {
+                if let Some(st) = r.standard.filter(|_| r.found) {
+                    found.insert(r.item_code, Fen(st.amount_fen));
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Parses, checks tenancy, resolves eligibility, prices by the catalogue and finds the
@@ -545,18 +608,24 @@ impl SettlementApi {
         c.check_org("claim.institution_code", claim.institution_code.as_str()).map_err(auth)?;
         c.check_region("claim.insured_region_code", parsed.insured_region.as_str()).map_err(auth)?;
         let authorization = req.metadata().get("authorization").and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok());
-        let e = self.eligibility(authorization, &claim.id_number, claim.end_date).await?;
+        // Who the person is, the place of treatment's catalogue and procurement's payment
+        // standards are independent: asked at once.
+        let treatment = claim.institution_code.region();
+        let codes: Vec<String> = claim.items.iter().map(|i| i.national_code.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        let (e, catalogue, standards) = tokio::try_join!(
+            self.eligibility(authorization.clone(), &claim.id_number, claim.end_date),
+            async { self.store.catalogue_for(&treatment, &codes, claim.end_date).await.map_err(Status::from) },
+            self.payment_standards(authorization, &treatment, &codes, claim.end_date),
+        )?;
         if !e.eligible {
             return Err(ApiError::new(ErrorKind::FailedPrecondition, "SETTLEMENT_NOT_ELIGIBLE", format!("claim.id_number: not covered on {}: {}", claim.end_date, e.explanation)).into());
         }
         if e.region_code != parsed.insured_region.as_str() {
             return Err(invalid("claim.insured_region_code", format!("the person is insured in {}, not {}", e.region_code, parsed.insured_region)));
         }
-        let scheme = scheme_of_pb(e.scheme).ok_or_else(|| Status::from(SettleError::Upstream("enrollment answered without a scheme".into())))?;
-        // Place of treatment's catalogue: class, payment standard and share of listed items.
-        let treatment = claim.institution_code.region();
-        let codes: Vec<String> = claim.items.iter().map(|i| i.national_code.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-        let catalogue = self.store.catalogue_for(&treatment, &codes, claim.end_date).await?;
+        let scheme = scheme_of_pb(e.scheme).ok_or_else(|| Status::from(SettleError::Upstream(ENROLLMENT_UNAVAILABLE, "enrollment answered without a scheme".into())))?;
+        // Place of treatment's catalogue: class, payment standard and share of listed items;
+        // procurement's payment standard, where one is in force, is the one that counts.
         for (it, unclassified) in claim.items.iter_mut().zip(&parsed.unclassified) {
             match catalogue.get(&it.national_code) {
                 Some(row) => {
@@ -568,6 +637,9 @@ impl SettlementApi {
                     it.class = ItemClass::C;
                 }
                 None => {}
+            }
+            if let Some(standard) = standards.get(&it.national_code) {
+                it.payment_standard = Some(*standard);
             }
         }
         let year = {
@@ -813,7 +885,9 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
             }));
         }
         let month = parse_month("month", &r.month)?;
-        let totals = self.store.statement(inst.as_str(), &month).await?;
+        let authorization = req.metadata().get("authorization").and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok());
+        let (totals, (decision, reasons, credit_score)) = tokio::join!(self.store.statement(inst.as_str(), &month), self.payment_decision(authorization, &inst, &month));
+        let totals = totals?;
         Ok(Response::new(pb::GetInstitutionStatementResponse {
             institution_code: inst.as_str().to_string(),
             month,
@@ -835,6 +909,9 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
                 })
                 .collect(),
             generated_at: chrono::Utc::now().to_rfc3339(),
+            payment_decision: decision as i32,
+            payment_reasons: reasons,
+            credit_score,
         }))
     }
 

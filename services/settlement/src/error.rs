@@ -27,9 +27,9 @@ pub enum SettleError {
     /// A concurrent change; retry.
     #[error("{0}")]
     Conflict(String),
-    /// Enrollment could not be reached.
-    #[error("enrollment unavailable: {0}")]
-    Upstream(String),
+    /// An upstream service (enrollment, procurement) could not be reached: (code, message).
+    #[error("{1}")]
+    Upstream(&'static str, String),
     /// Stored data that does not parse (a bug or a manual edit).
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
@@ -99,7 +99,7 @@ impl From<SettleError> for ApiError {
             SettleError::Precondition(code, m) => ApiError::new(ErrorKind::FailedPrecondition, code, m),
             SettleError::Exists(m) => ApiError::new(ErrorKind::AlreadyExists, "SETTLEMENT_ALREADY_EXISTS", m),
             SettleError::Conflict(m) => ApiError::new(ErrorKind::Aborted, "SETTLEMENT_CONFLICT", m),
-            SettleError::Upstream(m) => ApiError::new(ErrorKind::Unavailable, "SETTLEMENT_ENROLLMENT_UNAVAILABLE", m),
+            SettleError::Upstream(code, m) => ApiError::new(ErrorKind::Unavailable, code, m),
             SettleError::Corrupt(m) => ApiError::internal(m),
             SettleError::Db(e) => ApiError::internal(e),
         }

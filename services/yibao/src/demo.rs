@@ -45,11 +45,21 @@ fn already(e: &tonic::Status) -> bool {
 
 /// Loads the demo data through the services' APIs at `grpc` using `operator_token`.
 pub async fn load(grpc: std::net::SocketAddr, operator_token: &str) -> Result<(), String> {
-    let channel = Channel::from_shared(format!("http://{grpc}")).map_err(|e| e.to_string())?.connect().await.map_err(|e| e.to_string())?;
-    let auth = http::HeaderValue::from_str(&format!("Bearer {operator_token}")).map_err(|e| e.to_string())?;
-    let forward = yibao_runtime::server::Forward { authorization: Some(auth) };
+    let (channel, forward) = connect(grpc, operator_token).await?;
     load_people(EnrollmentServiceClient::with_interceptor(channel.clone(), forward.clone())).await?;
     load_policy(SettlementServiceClient::with_interceptor(channel, forward)).await
+}
+
+/// Carries the seeded Huoqiu policy over to this year (also what the load generator settles by).
+pub async fn carry_policy(grpc: std::net::SocketAddr, operator_token: &str) -> Result<(), String> {
+    let (channel, forward) = connect(grpc, operator_token).await?;
+    load_policy(SettlementServiceClient::with_interceptor(channel, forward)).await
+}
+
+async fn connect(grpc: std::net::SocketAddr, operator_token: &str) -> Result<(Channel, yibao_runtime::server::Forward), String> {
+    let channel = Channel::from_shared(format!("http://{grpc}")).map_err(|e| e.to_string())?.connect().await.map_err(|e| e.to_string())?;
+    let auth = http::HeaderValue::from_str(&format!("Bearer {operator_token}")).map_err(|e| e.to_string())?;
+    Ok((channel, yibao_runtime::server::Forward { authorization: Some(auth) }))
 }
 
 /// The seeded Huoqiu policy (2018, seed 001's figures) carried over to this year, so claims
