@@ -11,6 +11,8 @@
 //! `cargo test -p yibao-ltc --bench monthly` to run it in the test profile;
 //! `YIBAO_BENCH_SKIP_SQLITE=1` skips SQLite.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 use yibao_ltc::domain::Month;
 use yibao_ltc::domain::policy::BenefitPolicy;
@@ -18,6 +20,10 @@ use yibao_ltc::store::{Actor, Store, sql};
 
 const BENEFICIARIES: i64 = 100_000;
 const INSTITUTIONS: i64 = 29;
+/// Settlement runs in flight at once (`YIBAO_BENCH_CONCURRENT_RUNS`, default 4).
+fn concurrent_runs() -> usize {
+    std::env::var("YIBAO_BENCH_CONCURRENT_RUNS").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(4)
+}
 
 fn seed_sql(postgres: bool) -> Vec<String> {
     // Generators: integers 1..=N and days 1..=31, in each dialect.
@@ -74,10 +80,32 @@ async fn run(label: &str, url: String) -> Result<(), String> {
 
     let month = Month { year: 2026, month: 10 };
     let started = Instant::now();
+    // Institutions settle their month independently, as their operators' requests arrive: up
+    // to `CONCURRENT_RUNS` runs at once (a person placed with two institutions is locked by
+    // both runs, so the monthly cap holds). SQLite's one writer runs them one after the other.
+    let next = Arc::new(AtomicI64::new(1));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrent_runs() {
+        let (store, actor, next) = (store.clone(), actor.clone(), next.clone());
+        workers.spawn(async move {
+            let mut runs = Vec::new();
+            loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k > INSTITUTIONS {
+                    return Ok::<_, String>(runs);
+                }
+                let inst = format!("H370281{k:05}");
+                let (run, _) = store.settle_month(&inst, month, &format!("bench-{inst}"), &actor).await.map_err(|e| format!("{inst}: {e}"))?;
+                runs.push(run);
+            }
+        });
+    }
+    let mut runs = Vec::new();
+    while let Some(done) = workers.join_next().await {
+        runs.extend(done.map_err(|e| e.to_string())??);
+    }
     let (mut lines, mut billed, mut fund, mut person, mut capped_lines) = (0usize, 0i64, 0i64, 0i64, 0usize);
-    for k in 1..=INSTITUTIONS {
-        let inst = format!("H370281{k:05}");
-        let (run, _) = store.settle_month(&inst, month, &format!("bench-{inst}"), &actor).await.map_err(|e| format!("{inst}: {e}"))?;
+    for run in &runs {
         lines += run.lines.len();
         billed += run.billed;
         fund += run.fund;
@@ -87,8 +115,11 @@ async fn run(label: &str, url: String) -> Result<(), String> {
     let secs = started.elapsed().as_secs_f64();
     assert_eq!(fund + person, billed, "fund + person = billed");
     assert_eq!(lines as i64, BENEFICIARIES, "one line per beneficiary");
+    // The seeded month's figures, to the fen, whatever the order the runs ran in.
+    assert_eq!((billed, fund, person, capped_lines), (27_579_958_500, 21_462_003_500, 6_117_955_000, 42_857), "totals of the seeded month");
     println!(
-        "{label}: monthly settlement of {BENEFICIARIES} beneficiaries ({records} records, {INSTITUTIONS} institutions, {lines} lines, {capped_lines} at the cap): {secs:.2} s — billed {billed} fen, fund {fund} fen, person {person} fen"
+        "{label}: monthly settlement of {BENEFICIARIES} beneficiaries ({records} records, {INSTITUTIONS} institutions, {lines} lines, {capped_lines} at the cap, {} runs at once): {secs:.2} s — billed {billed} fen, fund {fund} fen, person {person} fen",
+        concurrent_runs()
     );
     Ok(())
 }

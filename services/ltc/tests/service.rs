@@ -411,6 +411,38 @@ async fn a_corrected_record_reverses_and_resettles_its_line_and_a_full_reversal_
 }
 
 #[tokio::test]
+async fn a_person_moved_to_another_institution_keeps_one_monthly_cap_when_both_settle_at_once() {
+    let mut env = start().await;
+    policy(&mut env).await;
+    let id = id_number("37028119500101008");
+    insured(&mut env, &id).await;
+    let (m1, _) = months();
+    let (_, ben) = beneficiary(&mut env, &id, "JZ-2026-008").await;
+    let op = env.operator();
+    // Placed with INST from the 1st, moved to OTHER_INST from the 16th.
+    ok(env.ltc.place_care(req(pb::PlaceCareRequest { beneficiary_id: ben.clone(), institution_code: OTHER_INST.into(), care_type: pb::CareType::Institutional as i32, start_date: day(m1, 16) }, &op)).await);
+    upload(&mut env, bed_days(&ben, m1, 1..=15, 150, "M")).await;
+    let other = env.token(Role::CareInstitution, OTHER_INST, "");
+    let up = ok(env.ltc.upload_service_records(req(pb::UploadServiceRecordsRequest { institution_code: OTHER_INST.into(), records: bed_days(&ben, m1, 16..=28, 150, "N") }, &other)).await);
+    assert_eq!((up.accepted, up.refused), (13, 0));
+
+    // 15 × 130 + 13 × 130 = 3,640 before the cap: whichever run commits second is cut to the room
+    // the first left, also when both run at once.
+    let (mut a, mut b) = (env.ltc.clone(), env.ltc.clone());
+    let run = |inst: &str, id: &str| pb::SettleMonthRequest { institution_code: inst.into(), month: ym(m1), request_id: id.into() };
+    let (first, second) = tokio::join!(a.settle_month(req(run(INST, "m-1"), &op)), b.settle_month(req(run(OTHER_INST, "m-2"), &op)));
+    let (first, second) = (ok(first).settlement.unwrap_or_default(), ok(second).settlement.unwrap_or_default());
+    assert_eq!(first.billed_fen + second.billed_fen, 420_000);
+    assert_eq!(first.fund_fen + second.fund_fen, 345_000, "one cap of 3,450 yuan across both institutions");
+    assert_eq!(first.person_fen + second.person_fen, 75_000);
+    for line in first.lines.iter().chain(&second.lines) {
+        assert_eq!(line.fund_fen + line.person_fen, line.billed_fen);
+    }
+    let stats = ok(env.ltc.get_statistics(req(pb::GetStatisticsRequest { region_code: CITY.into(), month: ym(m1) }, &op)).await);
+    assert_eq!(stats.fund_paid_fen, 345_000);
+}
+
+#[tokio::test]
 async fn care_during_a_hospital_stay_and_after_death_is_refused() {
     let mut env = start().await;
     policy(&mut env).await;

@@ -453,27 +453,28 @@ fn line_row(r: &QueryResult) -> Result<LineRow, LtcError> {
     })
 }
 
-const LINE_COLUMNS: [&str; 20] = [
-    "id",
-    "settlement_id",
-    "beneficiary_id",
-    "kind",
-    "reverses_line_id",
-    "reversed_by",
-    "institution_code",
-    "region_code",
-    "month",
-    "level",
-    "units",
-    "billed_fen",
-    "fund_before_cap_fen",
-    "fund_fen",
-    "person_fen",
-    "capped_fen",
-    "period_start",
-    "period_end",
-    "max_revision",
-    "record_count",
+/// Columns of a line with their PostgreSQL array types, for the bulk insert of a run.
+const LINE_TYPES: [(&str, &str); 20] = [
+    ("id", "text[]"),
+    ("settlement_id", "text[]"),
+    ("beneficiary_id", "text[]"),
+    ("kind", "text[]"),
+    ("reverses_line_id", "text[]"),
+    ("reversed_by", "text[]"),
+    ("institution_code", "text[]"),
+    ("region_code", "text[]"),
+    ("month", "text[]"),
+    ("level", "int[]"),
+    ("units", "bigint[]"),
+    ("billed_fen", "bigint[]"),
+    ("fund_before_cap_fen", "bigint[]"),
+    ("fund_fen", "bigint[]"),
+    ("person_fen", "bigint[]"),
+    ("capped_fen", "bigint[]"),
+    ("period_start", "text[]"),
+    ("period_end", "text[]"),
+    ("max_revision", "bigint[]"),
+    ("record_count", "bigint[]"),
 ];
 
 /// A line to insert.

@@ -1,8 +1,8 @@
 //! Monthly settlement runs, their reversal, statistics, hospital stays from settlement's
 //! events, and the outbox.
 
-use super::sql::{all, exec, i, insert_rows, int, int32, one, opt_text, t, text, unhex};
-use super::{Actor, LINE_COLUMNS, LTC_STREAM, LineRow, NewLine, SettlementRow, Statistics, Store, date, level_of, line_row, ltc_event, new_id, now, region_like};
+use super::sql::{all, exec, i, insert_bulk, int, int32, one, opt_text, t, text, unhex};
+use super::{Actor, LINE_TYPES, LTC_STREAM, LineRow, NewLine, SettlementRow, Statistics, Store, date, level_of, line_row, ltc_event, new_id, now, region_like};
 use crate::domain::care::{LevelPeriod, level_on};
 use crate::domain::policy::{BenefitPolicy, CareType};
 use crate::domain::settlement::{BillableRecord, settle_line};
@@ -25,7 +25,41 @@ pub struct OutboxEntry {
     pub payload: Vec<u8>,
 }
 
+/// The run just written, as `settlement_in` would read it back (lines by beneficiary, a
+/// beneficiary's new line before its reversal line).
+#[allow(clippy::too_many_arguments)]
+fn run_row(id: &str, institution: &str, month: &str, is_reversal: bool, (billed, fund, person): (i64, i64, i64), actor: &Actor, at: &str, lines: &[NewLine<'_>]) -> SettlementRow {
+    let mut rows: Vec<LineRow> = lines
+        .iter()
+        .map(|l| LineRow { id: l.id.clone(), beneficiary_id: l.beneficiary_id.to_string(), reversal: l.reversal, reverses_line_id: l.reverses.clone(), level: l.level, figures: l.f })
+        .collect();
+    rows.sort_by(|a, b| a.beneficiary_id.cmp(&b.beneficiary_id).then(a.reversal.cmp(&b.reversal)));
+    SettlementRow {
+        id: id.to_string(),
+        institution_code: institution.to_string(),
+        month: month.to_string(),
+        is_reversal,
+        reversed: false,
+        billed,
+        fund,
+        person,
+        actor: actor.subject.clone(),
+        role: actor.role.clone(),
+        at: at.to_string(),
+        lines: rows,
+    }
+}
+
+/// Columns of an outbox entry with their PostgreSQL array types.
+const OUTBOX_TYPES: [(&str, &str); 6] = [("id", "text[]"), ("stream", "text[]"), ("event_id", "text[]"), ("payload_hex", "text[]"), ("created_at", "text[]"), ("published_at", "text[]")];
+
 impl Store {
+    /// ` ORDER BY id FOR UPDATE` on PostgreSQL, where write transactions run at once; nothing
+    /// on SQLite, whose one writer already runs them one after the other.
+    fn lock_in_id_order(&self) -> &'static str {
+        if self.db().get_database_backend() == sea_orm::DbBackend::Postgres { " ORDER BY id FOR UPDATE" } else { "" }
+    }
+
     async fn settlement_in<C: ConnectionTrait>(c: &C, id: &str) -> Result<SettlementRow, LtcError> {
         let r = one(c, "SELECT * FROM ltc_settlements WHERE id = ?", vec![t(id)]).await?.ok_or_else(|| LtcError::NotFound("settlement", id.into()))?;
         let lines = all(c, "SELECT * FROM ltc_lines WHERE settlement_id = ? ORDER BY beneficiary_id, kind DESC", vec![t(id)]).await?.iter().map(line_row).collect::<Result<_, _>>()?;
@@ -131,12 +165,23 @@ impl Store {
         if changed.is_empty() {
             return Err(DomainError::precondition("LTC_NOTHING_TO_SETTLE", format!("no new or corrected accepted records of {institution} in {m}")).into());
         }
-        // Levels, fund already paid in the month and person/region of the institution's
-        // beneficiaries of the month (a semi-join on the covering index: no long IN lists, whose
+        // Person/region, levels and fund already paid in the month of the institution's
+        // beneficiaries of the month (semi-joins on the covering index: no long IN lists, whose
         // cost a planner without fresh statistics may multiply by the table's size).
         let ids: Vec<String> = changed.iter().map(|b| (*b).clone()).collect();
         let in_month = "SELECT DISTINCT beneficiary_id FROM ltc_records WHERE institution_code = ? AND month = ?";
         let scope = || vec![t(institution), t(m.clone())];
+        // The monthly cap is the person's across institutions: runs of different institutions
+        // may run at once, so the beneficiaries are locked (in id order, so that two runs sharing
+        // people cannot deadlock) before the fund already paid is read. SQLite has one writer.
+        let mut persons: HashMap<String, String> = HashMap::new();
+        for r in all(&txn, &format!("SELECT id, person_id, region_code FROM ltc_beneficiaries WHERE id IN ({in_month}){}", self.lock_in_id_order()), scope()).await? {
+            let id = text(&r, "id")?;
+            persons.insert(id.clone(), text(&r, "person_id")?);
+            if let Some(c) = current.get_mut(&id) {
+                c.region = text(&r, "region_code")?;
+            }
+        }
         let mut levels: HashMap<String, Vec<LevelPeriod>> = HashMap::new();
         for r in all(&txn, &format!("SELECT beneficiary_id, level, dementia, effective_from FROM ltc_levels WHERE beneficiary_id IN ({in_month})"), scope()).await? {
             levels.entry(text(&r, "beneficiary_id")?).or_default().push(LevelPeriod {
@@ -151,14 +196,6 @@ impl Store {
         for r in all(&txn, &format!("SELECT beneficiary_id, CAST(SUM(fund_fen) AS BIGINT) AS paid FROM ltc_lines WHERE month = ? AND beneficiary_id IN ({in_month}) GROUP BY beneficiary_id"), v).await? {
             paid.insert(text(&r, "beneficiary_id")?, int(&r, "paid")?);
         }
-        let mut persons: HashMap<String, String> = HashMap::new();
-        for r in all(&txn, &format!("SELECT id, person_id, region_code FROM ltc_beneficiaries WHERE id IN ({in_month})"), scope()).await? {
-            let id = text(&r, "id")?;
-            persons.insert(id.clone(), text(&r, "person_id")?);
-            if let Some(c) = current.get_mut(&id) {
-                c.region = text(&r, "region_code")?;
-            }
-        }
         let changed = ids;
         let mut lines: Vec<NewLine<'_>> = Vec::with_capacity(changed.len() + 8);
         for ben in &changed {
@@ -167,9 +204,7 @@ impl Store {
             if let Some((line, region, ..)) = live.get(ben) {
                 // The line in force gives its fund back before the new line takes the cap.
                 paid_elsewhere -= line.figures.fund.get();
-                let rev_id = new_id();
-                exec(&txn, "UPDATE ltc_lines SET reversed_by = ? WHERE id = ? AND reversed_by IS NULL", vec![t(rev_id.clone()), t(line.id.clone())]).await?;
-                lines.push(NewLine { id: rev_id, beneficiary_id: ben, reversal: true, reverses: Some(line.id.clone()), region, level: line.level, f: line.figures.reversal(), covered: (0, 0) });
+                lines.push(NewLine { id: new_id(), beneficiary_id: ben, reversal: true, reverses: Some(line.id.clone()), region, level: line.level, f: line.figures.reversal(), covered: (0, 0) });
             }
             let region = &c.region;
             if !policies.contains_key(region) {
@@ -184,21 +219,32 @@ impl Store {
             let f = settle_line(policy, level, &c.records, Fen(paid_elsewhere))?;
             lines.push(NewLine { id: new_id(), beneficiary_id: ben, reversal: false, reverses: None, region, level, f, covered: (c.max_revision, c.count) });
         }
-        insert_rows(&txn, "ltc_lines", &LINE_COLUMNS, lines.iter().map(|l| l.values(&sid, institution, &m)).collect()).await?;
-        Self::write_outbox_and_totals(&txn, &sid, institution, &lines, &persons, &at).await?;
-        let run = Self::settlement_in(&txn, &sid).await?;
+        insert_bulk(&txn, "ltc_lines", &LINE_TYPES, lines.iter().map(|l| l.values(&sid, institution, &m)).collect()).await?;
+        if lines.iter().any(|l| l.reversal) {
+            // Each line given back is marked by its reversal line of this run, in one statement.
+            exec(
+                &txn,
+                "UPDATE ltc_lines SET reversed_by = (SELECT r.id FROM ltc_lines r WHERE r.settlement_id = ? AND r.beneficiary_id = ltc_lines.beneficiary_id AND r.kind = 'reversal')
+                 WHERE institution_code = ? AND month = ? AND kind = 'settled' AND reversed_by IS NULL AND settlement_id <> ?
+                   AND beneficiary_id IN (SELECT beneficiary_id FROM ltc_lines WHERE settlement_id = ? AND kind = 'reversal')",
+                vec![t(sid.clone()), t(institution), t(m.clone()), t(sid.clone()), t(sid.clone())],
+            )
+            .await?;
+        }
+        let totals = Self::write_outbox_and_totals(&txn, &sid, institution, &lines, &persons, &at).await?;
         txn.commit().await?;
-        Ok((run, false))
+        Ok((run_row(&sid, institution, &m, false, totals, actor, &at, &lines), false))
     }
 
-    async fn write_outbox_and_totals<C: ConnectionTrait>(c: &C, sid: &str, institution: &str, lines: &[NewLine<'_>], persons: &HashMap<String, String>, at: &str) -> Result<(), LtcError> {
+    /// Writes the run's outbox events and totals; returns the totals (billed, fund, person).
+    async fn write_outbox_and_totals<C: ConnectionTrait>(c: &C, sid: &str, institution: &str, lines: &[NewLine<'_>], persons: &HashMap<String, String>, at: &str) -> Result<(i64, i64, i64), LtcError> {
         let mut outbox = Vec::new();
         for l in lines.iter().filter(|l| !l.reversal) {
             let person = persons.get(l.beneficiary_id).cloned().unwrap_or_default();
             let (event_id, payload) = ltc_event(&l.id, at, &person, l.region, institution, &l.f);
             outbox.push(vec![t(new_id()), t(LTC_STREAM), t(event_id), t(super::sql::hex(&payload)), t(at), super::sql::ot(None)]);
         }
-        insert_rows(c, "ltc_outbox", &["id", "stream", "event_id", "payload_hex", "created_at", "published_at"], outbox).await?;
+        insert_bulk(c, "ltc_outbox", &OUTBOX_TYPES, outbox).await?;
         let (mut billed, mut fund, mut person) = (0i64, 0i64, 0i64);
         for l in lines {
             billed += l.f.billed.get();
@@ -206,7 +252,7 @@ impl Store {
             person += l.f.person.get();
         }
         exec(c, "UPDATE ltc_settlements SET billed_fen = ?, fund_fen = ?, person_fen = ? WHERE id = ?", vec![i(billed), i(fund), i(person), t(sid)]).await?;
-        Ok(())
+        Ok((billed, fund, person))
     }
 
     /// Reverses a settlement run in full: a reversal line for every line still in force, the
@@ -236,6 +282,13 @@ impl Store {
         let rid = new_id();
         let at = now();
         Self::insert_run(&txn, &rid, request_id, &target.institution_code, &target.month, Some(settlement_id), actor, &at).await?;
+        // The fund given back changes what other institutions' runs of the month may pay these
+        // people: they are locked as a settlement run locks them.
+        let mut persons: HashMap<String, String> = HashMap::new();
+        let live_sql = "SELECT beneficiary_id FROM ltc_lines WHERE settlement_id = ? AND kind = 'settled' AND reversed_by IS NULL";
+        for r in all(&txn, &format!("SELECT id, person_id FROM ltc_beneficiaries WHERE id IN ({live_sql}){}", self.lock_in_id_order()), vec![t(settlement_id)]).await? {
+            persons.insert(text(&r, "id")?, text(&r, "person_id")?);
+        }
         let mut regions = HashMap::new();
         for r in all(&txn, "SELECT id, region_code FROM ltc_lines WHERE settlement_id = ? AND kind = 'settled' AND reversed_by IS NULL", vec![t(settlement_id)]).await? {
             regions.insert(text(&r, "id")?, text(&r, "region_code")?);
@@ -256,15 +309,19 @@ impl Store {
                 covered: (0, 0),
             })
             .collect();
-        for l in &lines {
-            exec(&txn, "UPDATE ltc_lines SET reversed_by = ? WHERE id = ?", vec![t(l.id.clone()), t(l.reverses.clone().unwrap_or_default())]).await?;
-        }
-        insert_rows(&txn, "ltc_lines", &LINE_COLUMNS, lines.iter().map(|l| l.values(&rid, &target.institution_code, &target.month)).collect()).await?;
-        Self::write_outbox_and_totals(&txn, &rid, &target.institution_code, &lines, &HashMap::new(), &at).await?;
+        insert_bulk(&txn, "ltc_lines", &LINE_TYPES, lines.iter().map(|l| l.values(&rid, &target.institution_code, &target.month)).collect()).await?;
+        // Each line given back is marked by its reversal line, in one statement.
+        exec(
+            &txn,
+            "UPDATE ltc_lines SET reversed_by = (SELECT r.id FROM ltc_lines r WHERE r.settlement_id = ? AND r.beneficiary_id = ltc_lines.beneficiary_id AND r.kind = 'reversal')
+             WHERE settlement_id = ? AND kind = 'settled' AND reversed_by IS NULL",
+            vec![t(rid.clone()), t(settlement_id)],
+        )
+        .await?;
+        let totals = Self::write_outbox_and_totals(&txn, &rid, &target.institution_code, &lines, &persons, &at).await?;
         tracing::info!(settlement = settlement_id, reason, "settlement reversed");
-        let run = Self::settlement_in(&txn, &rid).await?;
         txn.commit().await?;
-        Ok((run, false))
+        Ok((run_row(&rid, &target.institution_code, &target.month, true, totals, actor, &at, &lines), false))
     }
 
     /// Statistics of the beneficiaries of a region in a month.
