@@ -350,6 +350,7 @@ async fn tour_one_person_from_application_to_a_settled_month() {
     let evs = ltc_events(&env.bus, 1).await;
     assert_eq!(evs.len(), 1, "one event per settled line");
     assert_eq!(evs[0].claim_id, line.line_id);
+    assert_eq!(evs[0].action, events::LtcAction::Settled as i32);
     assert_eq!(evs[0].person_key, person_id);
     assert_eq!((evs[0].amount_fen, evs[0].fund_paid_fen), (420_000, 345_000));
     assert_eq!(evs[0].institution_code, INST);
@@ -402,6 +403,18 @@ async fn a_corrected_record_reverses_and_resettles_its_line_and_a_full_reversal_
     assert_eq!(twice.code(), Code::FailedPrecondition);
     let stats = ok(env.ltc.get_statistics(req(pb::GetStatisticsRequest { region_code: CITY.into(), month: ym(m1) }, &op)).await);
     assert_eq!(stats.fund_paid_fen, 0, "settled, reversed, re-settled, reversed: nothing owed");
+    // Every line is on the bus: settled, or reversed naming the settled line with its figures.
+    let mut evs: Vec<(i32, String, i64, i64)> = ltc_events(&env.bus, 4).await.into_iter().map(|e| (e.action, e.claim_id, e.amount_fen, e.fund_paid_fen)).collect();
+    evs.sort();
+    let (settled, reversed) = (events::LtcAction::Settled as i32, events::LtcAction::Reversed as i32);
+    let mut want = vec![
+        (settled, first.lines[0].line_id.clone(), 420_000, 345_000),
+        (reversed, first.lines[0].line_id.clone(), 420_000, 345_000),
+        (settled, new.line_id.clone(), 415_000, 345_000),
+        (reversed, new.line_id.clone(), 415_000, 345_000),
+    ];
+    want.sort();
+    assert_eq!(evs, want);
 
     // The released records settle again.
     let third = settle(&mut env, m1, "c-3").await.unwrap_or_else(|e| panic!("{e}")).settlement.unwrap_or_default();

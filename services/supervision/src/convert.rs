@@ -133,8 +133,15 @@ pub fn claim(e: pb::ClaimEvent) -> Result<ClaimEvent, Refusal> {
     })
 }
 
-/// A long-term-care event of the bus as the domain sees it.
+/// A long-term-care event of the bus as the domain sees it. The domain's event is a billing:
+/// a reversal (`LTC_ACTION_REVERSED`) is refused, naming the field, rather than judged as a
+/// second billing of the line; events without an action predate the field and are settled.
 pub fn ltc(e: pb::LtcEvent) -> Result<LtcEvent, Refusal> {
+    match pb::LtcAction::try_from(e.action) {
+        Ok(pb::LtcAction::Unspecified | pb::LtcAction::Settled) => {}
+        Ok(pb::LtcAction::Reversed) => return Err(bad("action", "reversals of long-term-care lines are not supervised yet")),
+        Err(_) => return Err(bad("action", format!("unknown LTC_ACTION {}", e.action))),
+    }
     Ok(LtcEvent {
         event_id: non_empty("event_id", &e.event_id)?,
         claim_id: non_empty("claim_id", &e.claim_id)?,
@@ -243,5 +250,34 @@ pub fn claim_to_proto(e: &ClaimEvent) -> pb::ClaimEvent {
         fund_paid_fen: e.fund_paid.0,
         enrolment_end: e.enrolment_end.map(|d| d.to_string()).unwrap_or_default(),
         death_date: e.death_date.map(|d| d.to_string()).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod ltc_action_tests {
+    use super::*;
+
+    fn care(action: pb::LtcAction) -> pb::LtcEvent {
+        pb::LtcEvent {
+            event_id: "ltc-1".into(),
+            claim_id: "L-1".into(),
+            settled_at: "2026-11-02T09:00:00Z".into(),
+            person_key: "p-7".into(),
+            home_region: "370281".into(),
+            institution_code: "H37028100001".into(),
+            period_start: "2026-10-01".into(),
+            period_end: "2026-10-28".into(),
+            amount_fen: 420_000,
+            fund_paid_fen: 345_000,
+            action: action as i32,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_settled_or_unmarked_ltc_line_is_a_billing_and_a_reversal_is_refused_naming_the_action() {
+        assert!(ltc(care(pb::LtcAction::Settled)).is_ok());
+        assert!(ltc(care(pb::LtcAction::Unspecified)).is_ok(), "events written before the field");
+        assert_eq!(ltc(care(pb::LtcAction::Reversed)).err().map(|(field, _)| field).as_deref(), Some("action"));
     }
 }

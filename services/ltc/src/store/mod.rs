@@ -517,8 +517,9 @@ impl NewLine<'_> {
     }
 }
 
-/// An LTC event ready for the outbox.
-fn ltc_event(line_id: &str, settled_at: &str, person_id: &str, region: &str, institution: &str, f: &LineFigures) -> (String, Vec<u8>) {
+/// An LTC event ready for the outbox: `claim_id` is the settled line; a reversal repeats that
+/// line's figures (positive) with `LTC_ACTION_REVERSED`.
+fn ltc_event(action: yibao_proto::events::v1::LtcAction, line_id: &str, settled_at: &str, person_id: &str, region: &str, institution: &str, f: &LineFigures) -> (String, Vec<u8>) {
     use prost::Message;
     let event_id = new_id();
     let ev = yibao_proto::events::v1::LtcEvent {
@@ -534,6 +535,7 @@ fn ltc_event(line_id: &str, settled_at: &str, person_id: &str, region: &str, ins
         fund_paid_fen: f.fund.get(),
         enrolment_end: String::new(),
         death_date: String::new(),
+        action: action as i32,
     };
     (event_id, ev.encode_to_vec())
 }

@@ -236,12 +236,19 @@ impl Store {
         Ok((run_row(&sid, institution, &m, false, totals, actor, &at, &lines), false))
     }
 
-    /// Writes the run's outbox events and totals; returns the totals (billed, fund, person).
+    /// Writes the run's outbox events (one per line: settled, or reversed naming the line it gives
+    /// back) and totals; returns the totals (billed, fund, person).
     async fn write_outbox_and_totals<C: ConnectionTrait>(c: &C, sid: &str, institution: &str, lines: &[NewLine<'_>], persons: &HashMap<String, String>, at: &str) -> Result<(i64, i64, i64), LtcError> {
+        use yibao_proto::events::v1::LtcAction;
         let mut outbox = Vec::new();
-        for l in lines.iter().filter(|l| !l.reversal) {
+        for l in lines {
             let person = persons.get(l.beneficiary_id).cloned().unwrap_or_default();
-            let (event_id, payload) = ltc_event(&l.id, at, &person, l.region, institution, &l.f);
+            // A reversal line tells consumers which settled line no longer counts, with that
+            // line's own figures, as settlement's reversed claims do.
+            let (event_id, payload) = match (&l.reverses, l.reversal) {
+                (Some(reversed), true) => ltc_event(LtcAction::Reversed, reversed, at, &person, l.region, institution, &l.f.reversal()),
+                _ => ltc_event(LtcAction::Settled, &l.id, at, &person, l.region, institution, &l.f),
+            };
             outbox.push(vec![t(new_id()), t(LTC_STREAM), t(event_id), t(super::sql::hex(&payload)), t(at), super::sql::ot(None)]);
         }
         insert_bulk(c, "ltc_outbox", &OUTBOX_TYPES, outbox).await?;
