@@ -233,6 +233,35 @@ async fn bulk_import_commits_good_rows_reports_bad_ones_and_is_idempotent() {
 }
 
 #[tokio::test]
+async fn an_import_of_several_batches_written_at_once_registers_each_person_once() {
+    let suite = Suite::start().await;
+    let op = suite.operator(HUOQIU);
+    let y = this_year();
+    suite.ok("/v1/contribution-standards", &op, json!({"region_code": HUOQIU, "year": y, "scheme": "SCHEME_RESIDENT", "individual_amount_fen": 18000})).await;
+    // 4,100 people: three bulk batches, written while the next is prepared.
+    let person = |i: usize| id_number(&format!("341522{}{:02}{:02}001", 1940 + i % 50, 1 + (i / 50) % 12, 1 + i / 600));
+    let mut csv = String::from("id_number,name,region_code,year,scheme,contribution_fen,subsidy_fen\n");
+    for i in 0..4_100 {
+        csv.push_str(&format!("{},甲,{HUOQIU},{y},resident,0,18000\n", person(i)));
+    }
+    // The first person again in the last batch, and a bad row there too.
+    csv.push_str(&format!("{},甲,{HUOQIU},{y},resident,0,18000\n", person(0)));
+    csv.push_str(&format!("{},乙,{HUOQIU},{y},resident,30000,0\n", person(4_101)));
+    let first = suite.ok("/v1/imports", &op, json!({"format": "IMPORT_FORMAT_CSV", "content": csv, "region_code": HUOQIU})).await;
+    assert_eq!((first["committed"].as_i64(), first["unchanged"].as_i64()), (Some(4_100), Some(1)), "{}", first["errors"]);
+    let errors: Vec<(i64, &str)> = first["errors"].as_array().map(|a| a.iter().map(|e| (e["line"].as_i64().unwrap_or(0), s(&e["field"]))).collect()).unwrap_or_default();
+    assert_eq!(errors, [(4_103, "amount_fen")]);
+    // Rows of each batch again: nothing changes.
+    let tail: String = csv.lines().enumerate().filter(|(n, _)| [0, 1, 2_000, 2_001, 4_100].contains(n)).map(|(_, l)| format!("{l}\n")).collect();
+    let again = suite.ok("/v1/imports", &op, json!({"format": "IMPORT_FORMAT_CSV", "content": tail, "region_code": HUOQIU})).await;
+    assert_eq!((again["committed"].as_i64(), again["unchanged"].as_i64()), (Some(0), Some(4)), "{again}");
+    for i in [0, 1_999, 2_000, 4_099] {
+        assert_eq!(eligibility(&suite, &person(i), &format!("{y}-05-01")).await["eligible"], true, "person {i}");
+    }
+    suite.stop().await;
+}
+
+#[tokio::test]
 async fn vouchers_resolve_once_valid_and_are_refused_when_tampered_revoked_or_expired() {
     let suite = Suite::start().await;
     let op = suite.operator(HUOQIU);

@@ -178,8 +178,24 @@ fn tonic_health_req() -> tonic_health::pb::HealthCheckRequest {
 
 async fn import() {
     let rows = arg("--rows", 100_000);
+    // On PostgreSQL the databases are our own, so that the ceiling below can be measured in
+    // the enrollment database afterwards.
+    let urls = match std::env::var("YIBAO_TEST_DATABASE_URL") {
+        Ok(base) => match own_databases(&base).await {
+            Ok(u) => Some(u),
+            Err(e) => return eprintln!("create database: {e}"),
+        },
+        Err(_) => None,
+    };
+    let enrollment_url = urls.as_ref().and_then(|u| u.get("enrollment").cloned());
     // Capacity is measured here; the per-caller rate limit (tested elsewhere) would cap it.
-    let suite = Suite::start_with(|o| o.rate_limit_per_minute = u32::MAX).await;
+    let suite = Suite::start_with(|o| {
+        o.rate_limit_per_minute = u32::MAX;
+        if let Some(urls) = urls {
+            o.storage = yibao::Storage::Urls(urls);
+        }
+    })
+    .await;
     let op = suite.operator("341522");
     let y = this_year();
     suite.ok("/v1/contribution-standards", &op, json!({"region_code": "341522", "year": y, "scheme": "SCHEME_RESIDENT", "individual_amount_fen": 38000})).await;
@@ -197,6 +213,61 @@ async fn import() {
     let secs = started.elapsed().as_secs_f64();
     println!("backend: {}; imported {committed} of {rows} rows in {secs:.1} s: {:.0} rows/s", yibao_integration_tests::backend(), committed as f64 / secs);
     suite.stop().await;
+    if let Some(url) = enrollment_url {
+        match copy_ceiling(&url, committed).await {
+            Ok(()) => {}
+            Err(e) => eprintln!("COPY ceiling: {e}"),
+        }
+    }
+}
+
+/// A fresh PostgreSQL database per service next to `base`, by service name.
+async fn own_databases(base: &str) -> Result<std::collections::HashMap<String, String>, String> {
+    let mut urls = std::collections::HashMap::new();
+    for service in SERVICES {
+        urls.insert(service.to_string(), yibao_runtime::db::create_fresh_postgres(base, &format!("yibao_load_{service}")).await.map_err(|e| e.to_string())?);
+    }
+    Ok(urls)
+}
+
+/// The database's ceiling for what an import writes: every row the import wrote (people, their
+/// versions, enrolments, contributions, journal), copied out and then `COPY`-ed into empty
+/// tables of the same definition (indexes and keys included) in one transaction per table —
+/// the most favourable way PostgreSQL can take these rows, with no service in front.
+async fn copy_ceiling(url: &str, imported: i64) -> Result<(), String> {
+    let db = sea_orm::Database::connect(url).await.map_err(|e| e.to_string())?;
+    let pool = db.get_postgres_connection_pool().clone();
+    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+    let tables = ["persons", "person_versions", "enrolments", "contributions", "history"];
+    let mut dumps = Vec::new();
+    for table in tables {
+        sea_orm::ConnectionTrait::execute_unprepared(&db, &format!("CREATE TABLE ceiling_{table} (LIKE {table} INCLUDING ALL)")).await.map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        {
+            use futures::TryStreamExt;
+            let mut stream = conn.copy_out_raw(&format!("COPY {table} TO STDOUT")).await.map_err(|e| e.to_string())?;
+            while let Some(chunk) = stream.try_next().await.map_err(|e| e.to_string())? {
+                out.extend_from_slice(&chunk);
+            }
+        }
+        dumps.push((table, out));
+    }
+    let started = Instant::now();
+    let mut written = 0usize;
+    for (table, data) in dumps {
+        written += data.iter().filter(|b| **b == b'\n').count();
+        let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+        let mut copy = tx.copy_in_raw(&format!("COPY ceiling_{table} FROM STDIN")).await.map_err(|e| e.to_string())?;
+        copy.send(data).await.map_err(|e| e.to_string())?;
+        copy.finish().await.map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "PostgreSQL COPY ceiling: the {written} table rows of those {imported} import rows, COPY-ed into empty copies of the tables, took {secs:.1} s: {:.0} import rows/s",
+        imported as f64 / secs
+    );
+    Ok(())
 }
 
 /// Duplicate scan over generated enrolments (PostgreSQL only: `YIBAO_TEST_DATABASE_URL`).
@@ -304,13 +375,10 @@ async fn settle() {
         return;
     };
     // Databases of our own, so that pgbench can be pointed at settlement's afterwards.
-    let mut urls = std::collections::HashMap::new();
-    for service in SERVICES {
-        match yibao_runtime::db::create_fresh_postgres(&base, &format!("yibao_load_{service}")).await {
-            Ok(u) => urls.insert(service.to_string(), u),
-            Err(e) => return eprintln!("create database: {e}"),
-        };
-    }
+    let urls = match own_databases(&base).await {
+        Ok(u) => u,
+        Err(e) => return eprintln!("create database: {e}"),
+    };
     let settlement_url = urls.get("settlement").cloned().unwrap_or_default();
     let suite = Suite::start_with(|o| {
         o.rate_limit_per_minute = u32::MAX;

@@ -25,23 +25,41 @@ pub struct ImportReport {
 /// Rows per bulk transaction.
 const BATCH: usize = 2000;
 
+/// Bulk transactions in flight at once: while they are written, the next batch is read and
+/// prepared, so the database and the rules work at the same time.
+const WRITERS: usize = 2;
+
+/// A batch being written: its task and what to do once it is done.
+struct Writing<'r> {
+    task: tokio::task::JoinHandle<Result<(), EnrollError>>,
+    /// Rows written by the task, with their ID numbers.
+    fresh: Vec<&'r ImportRow>,
+    keys: Vec<String>,
+    /// Rows of the batch that take the one-by-one path after the task.
+    one_by_one: Vec<&'r ImportRow>,
+}
+
 /// Imports validated rows. People new to the register (the bulk of a first import) are
-/// prepared by the rules in memory and written in one transaction of multi-row statements
-/// per batch; rows about people already registered, or repeated within a batch, take the
-/// one-by-one path (each row its own transactions: a bad row never undoes a good one).
+/// prepared by the rules in memory and written in one transaction of bulk statements per
+/// batch, up to [`WRITERS`] batches at once while the next is prepared; rows about people
+/// already registered, or whose ID number came earlier in this import, take the one-by-one path
+/// (each row its own transactions: a bad row never undoes a good one) once their batch and
+/// every batch before it are written.
 pub async fn import_rows(api: &EnrollmentApi, rows: Vec<ImportRow>, actor: &Actor) -> Result<ImportReport, EnrollError> {
     let store = api.store();
     let mut report = ImportReport::default();
     let mut standards = std::collections::HashMap::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut writing: std::collections::VecDeque<Writing<'_>> = std::collections::VecDeque::new();
     for batch in rows.chunks(BATCH) {
         let registered = store.registered_id_numbers(batch.iter().map(|r| r.id_number.expose().to_string()).collect()).await?;
-        let mut seen = std::collections::HashSet::new();
         let (mut fresh, mut one_by_one) = (Vec::new(), Vec::new());
         for row in batch {
             let id = row.id_number.expose();
             if !registered.contains(id) && seen.insert(id.to_string()) { fresh.push(row) } else { one_by_one.push(row) }
         }
         let mut prepared = Vec::with_capacity(fresh.len());
+        let mut written = Vec::with_capacity(fresh.len());
         let mut keys = Vec::with_capacity(fresh.len());
         for row in fresh {
             let key = (row.region.clone(), row.year, row.scheme);
@@ -57,32 +75,62 @@ pub async fn import_rows(api: &EnrollmentApi, rows: Vec<ImportRow>, actor: &Acto
                 Ok(p) => {
                     keys.push(p.person.id_number.expose().to_string());
                     prepared.push(p);
+                    written.push(row);
                 }
                 Err(e) => report.errors.push(RowError { line: row.line, field: field_of(&e), reason: e.to_string() }),
             }
         }
-        let n = prepared.len() as u64;
-        match store.insert_imported(prepared, actor).await {
-            Ok(()) => {
-                report.committed += n;
-                api.invalidate_ids(&keys.iter().map(String::as_str).collect::<Vec<_>>()).await;
+        if writing.len() == WRITERS {
+            if let Some(w) = writing.pop_front() {
+                if let Err(e) = finish(api, w, actor, &mut report).await {
+                    return Err(settle_then(writing, e).await);
+                }
             }
-            // Someone registered one of these people meanwhile: take the careful path for all.
-            Err(EnrollError::Exists(_)) => one_by_one.extend(batch.iter().filter(|r| keys.iter().any(|k| k == r.id_number.expose()))),
-            Err(e) => return Err(e),
         }
-        one_by_one.sort_by_key(|r| r.line);
-        for row in one_by_one {
-            match import_row(api, row, actor).await {
-                Ok(true) => report.committed += 1,
-                Ok(false) => report.unchanged += 1,
-                Err(EnrollError::Db(e)) => return Err(EnrollError::Db(e)),
-                Err(e) => report.errors.push(RowError { line: row.line, field: field_of(&e), reason: e.to_string() }),
-            }
+        let (store, actor) = (store.clone(), actor.clone());
+        let task = tokio::spawn(async move { store.insert_imported(prepared, &actor).await });
+        writing.push_back(Writing { task, fresh: written, keys, one_by_one });
+    }
+    while let Some(w) = writing.pop_front() {
+        if let Err(e) = finish(api, w, actor, &mut report).await {
+            return Err(settle_then(writing, e).await);
         }
     }
     report.errors.sort_by_key(|e| e.line);
     Ok(report)
+}
+
+/// On a failure, lets the batches still being written finish (a re-import of the same file
+/// completes what is missing) so that nothing is written after the answer.
+async fn settle_then(writing: std::collections::VecDeque<Writing<'_>>, e: EnrollError) -> EnrollError {
+    for w in writing {
+        let _ = w.task.await;
+    }
+    e
+}
+
+/// Waits for a batch's bulk transaction, then takes its one-by-one rows (and, if someone
+/// registered one of its people meanwhile, all its rows) the careful way.
+async fn finish(api: &EnrollmentApi, w: Writing<'_>, actor: &Actor, report: &mut ImportReport) -> Result<(), EnrollError> {
+    let mut one_by_one = w.one_by_one;
+    match w.task.await.map_err(|e| EnrollError::Db(sea_orm::DbErr::Custom(format!("import batch task: {e}"))))? {
+        Ok(()) => {
+            report.committed += w.fresh.len() as u64;
+            api.invalidate_ids(&w.keys.iter().map(String::as_str).collect::<Vec<_>>()).await;
+        }
+        Err(EnrollError::Exists(_)) => one_by_one.extend(w.fresh),
+        Err(e) => return Err(e),
+    }
+    one_by_one.sort_by_key(|r| r.line);
+    for row in one_by_one {
+        match import_row(api, row, actor).await {
+            Ok(true) => report.committed += 1,
+            Ok(false) => report.unchanged += 1,
+            Err(EnrollError::Db(e)) => return Err(EnrollError::Db(e)),
+            Err(e) => report.errors.push(RowError { line: row.line, field: field_of(&e), reason: e.to_string() }),
+        }
+    }
+    Ok(())
 }
 
 /// The rules applied to a row about a person not yet registered: the enrolment, then the
