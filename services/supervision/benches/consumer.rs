@@ -11,7 +11,7 @@
 //! unacknowledged events) is sampled every 50 ms and reported in events and in seconds of
 //! production. Phase 2, drain: `YIBAO_BENCH_EVENTS` (default 100,000) events published at once,
 //! consumed as fast as possible. `YIBAO_BENCH_BATCH` sets the messages per read (default: the
-//! consumer's default).
+//! consumer's default) and `YIBAO_BENCH_PART` the events per transaction.
 //!
 //! Run with `cargo test -p yibao-supervision --bench consumer` (debug build: a lower bound) or
 //! `cargo bench -p yibao-supervision --bench consumer`.
@@ -70,6 +70,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let seconds = env("YIBAO_BENCH_SECONDS", 5);
     let drain_n = usize::try_from(env("YIBAO_BENCH_EVENTS", 100_000))?;
     let batch = usize::try_from(env("YIBAO_BENCH_BATCH", ConsumerConfig::default().batch as u64))?;
+    let part = usize::try_from(env("YIBAO_BENCH_PART", ConsumerConfig::default().part as u64))?;
 
     // Phase 1: sustained rate.
     let total = usize::try_from(rate * seconds)?;
@@ -77,7 +78,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let db = common::store("rate").await?;
     let b = common::bus().await?;
     let backends = format!("{} + {}", db.label, b.label);
-    let cfg = ConsumerConfig { batch, ..b.cfg.clone() };
+    let cfg = ConsumerConfig { batch, part, ..b.cfg.clone() };
     let lag = Arc::new(AtomicU64::new(0));
     let mut consumer = Consumer::new(db.store.clone(), Arc::clone(&b.bus), cfg.clone(), Arc::clone(&lag));
     consumer.measure_lag().await?;
@@ -120,7 +121,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let elapsed = started.elapsed();
     let max_lag_secs = max_lag as f64 / rate as f64;
     println!(
-        "sustained ({backends}, batch {batch}): {processed} claim events offered at {rate}/s for {seconds} s (published in {produced_in:.2?}), consumed in {elapsed:.2?}; max lag {max_lag} events = {max_lag_secs:.3} s of production"
+        "sustained ({backends}, batch {batch}, part {part}): {processed} claim events offered at {rate}/s for {seconds} s (published in {produced_in:.2?}), consumed in {elapsed:.2?}; max lag {max_lag} events = {max_lag_secs:.3} s of production"
     );
     db.remove().await?;
     b.remove().await?;
@@ -129,7 +130,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let events = payloads(2019, drain_n)?;
     let db = common::store("drain").await?;
     let b = common::bus().await?;
-    let cfg = ConsumerConfig { batch, ..b.cfg.clone() };
+    let cfg = ConsumerConfig { batch, part, ..b.cfg.clone() };
     publish_all(&b.bus, &cfg.claims_stream, &events, 8).await?;
     let mut consumer = Consumer::new(db.store.clone(), Arc::clone(&b.bus), cfg, Arc::new(AtomicU64::new(0)));
     let started = Instant::now();
@@ -145,7 +146,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     let elapsed = started.elapsed();
     let per_second = n as f64 / elapsed.as_secs_f64();
-    println!("drain ({backends}, batch {batch}): {n} claim events consumed in {elapsed:.2?}: {per_second:.0} events/s through decode, detector and store, {findings} findings");
+    println!("drain ({backends}, batch {batch}, part {part}): {n} claim events consumed in {elapsed:.2?}: {per_second:.0} events/s through decode, detector and store, {findings} findings");
     let (accepted, rejected) = db.store.event_counts().await?;
     println!("stored: {accepted} accepted, {rejected} rejected");
     db.remove().await?;

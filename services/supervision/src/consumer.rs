@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::store::{B64, Batch, EventRow, EventStatus, Store};
 use base64::Engine as _;
 use chrono::{Datelike, Duration as Days, Utc};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -34,6 +34,9 @@ const MAX_OBSERVED: usize = 2_000_000;
 
 /// How long a read of one stream waits when other streams are still to be read.
 const NO_WAIT: Duration = Duration::from_millis(1);
+
+/// Every stream is read at least this often, whatever its lag says.
+pub const FULL_READ_EVERY: Duration = Duration::from_secs(10);
 
 /// Where and how the consumer reads.
 #[derive(Debug, Clone)]
@@ -50,6 +53,9 @@ pub struct ConsumerConfig {
     pub consumer: String,
     /// Messages per read.
     pub batch: usize,
+    /// Events per transaction: a read is written in parts of this size, each committed while
+    /// the next is judged.
+    pub part: usize,
     /// How long an idle read waits for new messages.
     pub block: Duration,
     /// Days the institution has to answer a finding.
@@ -64,7 +70,8 @@ impl Default for ConsumerConfig {
             inventory_stream: convert::INVENTORY_STREAM.into(),
             group: "supervision".into(),
             consumer: "supervision-1".into(),
-            batch: 500,
+            batch: 4_000,
+            part: 1_000,
             block: Duration::from_millis(100),
             feedback_days: 15,
         }
@@ -97,6 +104,16 @@ pub struct Consumer {
     detectors: HashMap<String, Detector>,
     next_seq: Option<i64>,
     lag: Arc<AtomicU64>,
+    last_full_read: Option<Instant>,
+    in_flight: Option<InFlight>,
+}
+
+/// A part of a batch being committed.
+#[derive(Debug)]
+struct InFlight {
+    /// Event ids it writes.
+    keys: HashSet<String>,
+    commit: tokio::task::JoinHandle<Result<(), Error>>,
 }
 
 /// What one batch did.
@@ -127,19 +144,30 @@ impl BatchReport {
 impl Consumer {
     /// A consumer over a store and a bus; `lag` receives the lag after each round.
     pub fn new(store: Store, bus: Arc<dyn Bus>, cfg: ConsumerConfig, lag: Arc<AtomicU64>) -> Consumer {
-        Consumer { store, bus, cfg, detectors: HashMap::new(), next_seq: None, lag }
+        Consumer { store, bus, cfg, detectors: HashMap::new(), next_seq: None, lag, last_full_read: None, in_flight: None }
     }
 
-    /// Reads each stream once, processes and acknowledges what came. Returns what was done.
+    /// Reads each stream that has something, processes what came and acknowledges it once
+    /// written. Returns what was done.
     ///
-    /// No stream holds up the others: each is read without waiting (1 ms at most), and only when
-    /// none had anything does the consumer wait, up to `block`, on the claim stream (the busiest);
-    /// what arrives meanwhile on the others is read at the next round.
+    /// No stream holds up the others. A read of an empty stream is a blocking read, and Redis
+    /// ends a short block only at its timer resolution (100 ms at the default `hz` of 10), so a
+    /// stream is read only when its lag (undelivered plus unacknowledged) says it has something;
+    /// every stream is read regardless at least every [`FULL_READ_EVERY`], in case its lag is
+    /// unknown. Only when nothing was read does the consumer wait, up to `block`, on the claim
+    /// stream (the busiest); what arrives meanwhile on the others is read at the next round.
     pub async fn poll_once(&mut self, block: Duration) -> Result<BatchReport, Error> {
         let mut total = BatchReport::default();
         let streams: Vec<(StreamKind, String)> = self.cfg.streams().iter().map(|(k, s)| (*k, s.to_string())).collect();
+        let full = self.last_full_read.is_none_or(|t| t.elapsed() >= FULL_READ_EVERY);
+        if full {
+            self.last_full_read = Some(Instant::now());
+        }
         for (kind, stream) in &streams {
-            total.add(self.read_and_process(*kind, stream, NO_WAIT).await?);
+            let due = full || self.bus.lag(stream, &self.cfg.group).await.map_err(|e| Error::Corrupt(e.to_string()))? > 0;
+            if due {
+                total.add(self.read_and_process(*kind, stream, NO_WAIT).await?);
+            }
         }
         if total.messages == 0 && block > NO_WAIT {
             if let Some((kind, stream)) = streams.first() {
@@ -171,19 +199,62 @@ impl Consumer {
     }
 
     /// Processes messages of one stream and commits them, without acknowledging (the caller
-    /// acknowledges after this returns). On failure nothing is written and the in-memory
-    /// detectors are discarded, to be rebuilt from the store.
+    /// acknowledges after this returns). On failure the in-memory detectors are discarded, to
+    /// be rebuilt from the store, and the caller does not acknowledge: the messages come again
+    /// and those already written are recognised by their ids.
+    ///
+    /// The messages are written in transactions of [`ConsumerConfig::part`] events, each running while the
+    /// next part is decoded and judged: part n+1 is written only after part n committed, and this
+    /// returns only when every part is committed.
     pub async fn process(&mut self, kind: StreamKind, stream: &str, msgs: &[BusMessage]) -> Result<BatchReport, Error> {
-        let result = self.process_inner(kind, stream, msgs).await;
+        let result = self.process_parts(kind, stream, msgs).await;
         if result.is_err() {
+            // A commit still running must land before the detectors are rebuilt from the store.
+            let _ = self.finish_in_flight().await;
             self.detectors.clear();
             self.next_seq = None;
         }
         result
     }
 
-    async fn process_inner(&mut self, kind: StreamKind, stream: &str, msgs: &[BusMessage]) -> Result<BatchReport, Error> {
+    async fn process_parts(&mut self, kind: StreamKind, stream: &str, msgs: &[BusMessage]) -> Result<BatchReport, Error> {
+        let mut total = BatchReport::default();
+        for part in msgs.chunks(self.cfg.part.max(1)) {
+            let (report, batch, first) = self.prepare(kind, stream, part).await?;
+            self.finish_in_flight().await?;
+            if !batch.events.is_empty() {
+                let keys = batch.events.iter().map(|e| e.event_id.clone()).collect();
+                let store = self.store.clone();
+                let commit = tokio::spawn(async move { store.commit_batch(&batch, first).await });
+                self.in_flight = Some(InFlight { keys, commit });
+            }
+            total.add(report);
+        }
+        self.finish_in_flight().await?;
+        Ok(total)
+    }
+
+    /// Waits for the part being committed, if any.
+    async fn finish_in_flight(&mut self) -> Result<(), Error> {
+        let Some(f) = self.in_flight.take() else { return Ok(()) };
+        match f.commit.await {
+            Ok(r) => r,
+            Err(e) => Err(Error::Corrupt(format!("batch commit task: {e}"))),
+        }
+    }
+
+    /// Decodes and judges messages of one stream: what they did, the batch to write and the
+    /// sequence number of its first event. The detectors observe the events; if the batch is
+    /// then not written, the caller must discard them.
+    async fn prepare(&mut self, kind: StreamKind, stream: &str, msgs: &[BusMessage]) -> Result<(BatchReport, Batch, i64), Error> {
         let mut report = BatchReport { messages: msgs.len(), ..BatchReport::default() };
+        // Which messages were processed already is asked of the store by the bus event ids while
+        // the payloads are decoded (a valid event carries the same id as its message).
+        let lookup = {
+            let store = self.store.clone();
+            let ids: Vec<String> = msgs.iter().filter(|m| !m.event_id.is_empty()).map(|m| m.event_id.clone()).collect();
+            tokio::spawn(async move { store.known_events(&ids).await })
+        };
         let decoded: Vec<(String, &[u8], Result<SupervisionEvent, convert::Refusal>)> = msgs
             .iter()
             .map(|m| {
@@ -197,7 +268,16 @@ impl Consumer {
             })
             .collect();
         let keys: Vec<String> = decoded.iter().map(|(k, _, _)| k.clone()).collect();
-        let mut known = self.store.known_events(&keys).await?;
+        let mut known = lookup.await.map_err(|e| Error::Corrupt(format!("event lookup task: {e}")))??;
+        // Keys of messages without a bus event id (the payload's id, or the stream position).
+        let others: Vec<String> = msgs.iter().zip(&keys).filter(|(m, _)| m.event_id.is_empty()).map(|(_, k)| k.clone()).collect();
+        if !others.is_empty() {
+            known.extend(self.store.known_events(&others).await?);
+        }
+        // Events of the part being written are known too (not yet visible in the store).
+        if let Some(f) = &self.in_flight {
+            known.extend(keys.iter().filter(|k| f.keys.contains(*k)).cloned());
+        }
         // Rules changed since the detectors were built are switched to before judging.
         let regions: BTreeSet<String> = decoded.iter().filter_map(|(_, _, r)| r.as_ref().ok()).map(|e| convert::institution_of(e).region().to_string()).collect();
         let latest = self.store.latest_rule_versions(&regions).await?;
@@ -260,16 +340,12 @@ impl Consumer {
             report.accepted += 1;
         }
         report.findings = batch.findings.len();
-        if batch.events.is_empty() {
-            return Ok(report);
-        }
         let first = match self.next_seq {
             Some(n) => n,
             None => self.store.max_seq().await? + 1,
         };
-        self.store.commit_batch(&batch, first).await?;
         self.next_seq = Some(first + i64::try_from(batch.events.len()).unwrap_or(0));
-        Ok(report)
+        Ok((report, batch, first))
     }
 
     /// Makes sure the region's detector exists (rebuilt from the store) and runs the latest
@@ -288,6 +364,8 @@ impl Consumer {
             }
             return Ok(());
         }
+        // A rebuild reads the stored events: the part in flight must be in the store first.
+        self.finish_in_flight().await?;
         let detector = rebuild(&self.store, region).await?;
         self.detectors.insert(region.to_string(), detector);
         Ok(())

@@ -460,7 +460,9 @@ impl Store {
         if self.is_postgres() {
             for chunk in ids.chunks(10_000) {
                 let list = pg_array(chunk.iter().map(|id| Value::from(id.as_str())))?;
-                for r in self.all(&self.db, "SELECT event_id FROM events WHERE event_id = ANY(?::text[])", vec![list.into()]).await? {
+                // A join, not `= ANY(…)`: whatever plan is chosen (index probes, or a hash join on
+                // a table without statistics yet) it is linear, never rows × ids.
+                for r in self.all(&self.db, "SELECT events.event_id FROM UNNEST(?::text[]) AS ids(event_id) JOIN events ON events.event_id = ids.event_id", vec![list.into()]).await? {
                     out.insert(s(&r, "event_id")?);
                 }
             }

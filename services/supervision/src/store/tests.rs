@@ -313,6 +313,7 @@ async fn long_term_care_and_inventory_streams_are_judged_too() {
         fund_paid_fen: 310_000,
         enrolment_end: String::new(),
         death_date: String::new(),
+        action: ev::LtcAction::Settled as i32,
     };
     bus.publish(convert::LTC_STREAM, "ltc-1", &care.encode_to_vec()).await.unwrap();
     // A pharmacy sells at 12.00 what it bought at 10.00 (zero mark-up policy).
