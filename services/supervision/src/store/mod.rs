@@ -18,6 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement, TransactionTrait, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use yibao_core::{Fen, InstitutionCode, RegionCode};
+use yibao_runtime::sql::pg_array;
 
 /// Who did something, in which caller role, when.
 #[derive(Debug, Clone)]
@@ -211,35 +212,6 @@ fn subject_region(subject: &Subject) -> String {
 
 /// `institution_code` without its letter starts with the region digits.
 const INSTITUTION_REGION: &str = "SUBSTR(institution_code, 2, 6)";
-
-/// A PostgreSQL array literal (`{"a","b",NULL,3}`) of text or integer values, bound as one text
-/// parameter and cast in SQL (`?::text[]`), so that a whole batch is one statement.
-fn pg_array(values: impl Iterator<Item = Value>) -> Result<String, Error> {
-    let mut out = String::from("{");
-    for (k, v) in values.enumerate() {
-        if k > 0 {
-            out.push(',');
-        }
-        match v {
-            Value::String(Some(text)) => {
-                out.push('"');
-                for ch in text.chars() {
-                    if ch == '"' || ch == '\\' {
-                        out.push('\\');
-                    }
-                    out.push(ch);
-                }
-                out.push('"');
-            }
-            Value::BigInt(Some(n)) => out.push_str(&n.to_string()),
-            Value::Int(Some(n)) => out.push_str(&n.to_string()),
-            Value::String(None) | Value::BigInt(None) | Value::Int(None) => out.push_str("NULL"),
-            other => return Err(Error::corrupt(format!("no array form for {other:?}"))),
-        }
-    }
-    out.push('}');
-    Ok(out)
-}
 
 /// A column of a batched insert: name and PostgreSQL array type.
 type Col = (&'static str, &'static str);
