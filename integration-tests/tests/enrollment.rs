@@ -258,6 +258,17 @@ async fn an_import_of_several_batches_written_at_once_registers_each_person_once
     for i in [0, 1_999, 2_000, 4_099] {
         assert_eq!(eligibility(&suite, &person(i), &format!("{y}-05-01")).await["eligible"], true, "person {i}");
     }
+    // An imported person's journal: one entry for the import row, with what it did.
+    let found = suite.ok("/v1/persons:lookup", &op, json!({"id_number": person(2_000)})).await;
+    let history = suite.get_ok(&format!("/v1/persons/{}/history", s(&found["person"]["person_id"])), &op).await;
+    let kinds: Vec<&str> = history["entries"].as_array().map(|a| a.iter().map(|e| s(&e["kind"])).collect()).unwrap_or_default();
+    assert_eq!(kinds, ["person.imported"]);
+    let detail: serde_json::Value = serde_json::from_str(s(&history["entries"][0]["detail_json"])).unwrap_or_default();
+    assert_eq!(detail["enrolment"]["year"], y);
+    assert_eq!(detail["contributions"][0]["kind"], "subsidy");
+    assert_eq!(detail["contributions"][0]["amount_fen"], 18_000);
+    assert_eq!(detail["contributions"][0]["effective"], true);
+    assert_eq!(history["entries"][0]["audit"]["role"], "operator");
     suite.stop().await;
 }
 

@@ -377,19 +377,25 @@ impl Store {
     }
 
     /// Registers people new to the register with their enrolment and contributions in one
-    /// transaction of multi-row statements, journalled exactly as one-by-one registration,
-    /// enrolment and payment would be. If any ID number is already registered nothing is
-    /// written and [`EnrollError::Exists`] is returned.
+    /// transaction of bulk statements. Each person gets their first version and one journal
+    /// entry, `person.imported`, holding the registration, enrolment and contribution details
+    /// one-by-one registration, enrolment and payment would journal separately. If any ID
+    /// number is already registered nothing is written and [`EnrollError::Exists`] is returned.
     pub async fn insert_imported(&self, batch: Vec<ImportedPerson>, actor: &Actor) -> Result<(), EnrollError> {
         let ts = now();
         let (mut persons, mut versions, mut journal, mut enrolments, mut contributions) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for item in batch {
             let p = person_row(item.person, new_id(), ts.clone());
             versions.push(version_model(&p, "registered", actor, ts.clone()));
-            journal.push(history_model(&p.id, "person.registered", &registered_detail(&p), actor, ts.clone()));
-            journal.push(history_model(&p.id, "enrolment.created", &enrolment_detail(&item.enrolment), actor, ts.clone()));
-            for (c, effective) in &item.contributions {
-                journal.push(history_model(&p.id, "contribution.recorded", &contribution_detail(&item.enrolment.id, c, *effective), actor, ts.clone()));
+            // One journal entry for the import row: the registration, the enrolment and the
+            // contributions it made, each with the detail one-by-one entries would carry.
+            let detail = serde_json::json!({
+                "registered": registered_detail(&p),
+                "enrolment": enrolment_detail(&item.enrolment),
+                "contributions": item.contributions.iter().map(|(c, effective)| contribution_detail(&item.enrolment.id, c, *effective)).collect::<Vec<_>>(),
+            });
+            journal.push(history_model(&p.id, "person.imported", &detail, actor, ts.clone()));
+            for (c, _) in &item.contributions {
                 contributions.push(contribution::ActiveModel {
                     id: Set(new_id()),
                     enrolment_id: Set(item.enrolment.id.clone()),
