@@ -138,7 +138,7 @@ async fn main() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     if let Ok(base) = std::env::var("YIBAO_TEST_DATABASE_URL") {
-        let url = match yibao_runtime::db::create_fresh_postgres(&base, "ltc_bench").await {
+        let url = match yibao_runtime::db::create_fresh_postgres(&base, "yibao_ltc_bench").await {
             Ok(u) => u,
             Err(e) => {
                 eprintln!("postgres: {e}");

@@ -44,7 +44,7 @@ impl Drop for Env {
 
 async fn database(dir: &std::path::Path, name: &str) -> DatabaseConfig {
     match std::env::var("YIBAO_TEST_DATABASE_URL") {
-        Ok(url) => DatabaseConfig { url: yibao_runtime::db::create_fresh_postgres(&url, &format!("ltc_test_{name}")).await.unwrap_or_else(|e| panic!("postgres: {e}")), max_connections: 8 },
+        Ok(url) => DatabaseConfig { url: yibao_runtime::db::create_fresh_postgres(&url, &format!("yibao_ltc_test_{name}")).await.unwrap_or_else(|e| panic!("postgres: {e}")), max_connections: 8 },
         Err(_) => DatabaseConfig::sqlite(&dir.join(format!("{name}.db"))),
     }
 }

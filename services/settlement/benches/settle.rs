@@ -179,7 +179,7 @@ async fn main() -> Res<()> {
     let _ = std::fs::remove_dir_all(&dir);
     r?;
     if let Ok(base) = std::env::var("YIBAO_TEST_DATABASE_URL") {
-        let url = yibao_runtime::db::create_fresh_postgres(&base, "settlement_bench").await?;
+        let url = yibao_runtime::db::create_fresh_postgres(&base, "yibao_settlement_bench").await?;
         run("postgres", url, claims).await?;
     }
     Ok(())

@@ -34,7 +34,7 @@ async fn open_sqlite() -> TestDb {
 async fn backends() -> Vec<TestDb> {
     let mut out = vec![open_sqlite().await];
     if let Ok(base) = std::env::var("YIBAO_TEST_DATABASE_URL") {
-        let url = yibao_runtime::db::create_fresh_postgres(&base, "settlement_store").await.unwrap();
+        let url = yibao_runtime::db::create_fresh_postgres(&base, "yibao_settlement_store").await.unwrap();
         let conn = yibao_runtime::db::connect_and_migrate::<migration::Migrator>(&DatabaseConfig { url, max_connections: 16 }).await.unwrap();
         let store = Store::new(conn);
         store.seed_default_policies(&default_bundle().unwrap()).await.unwrap();
