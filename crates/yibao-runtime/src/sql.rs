@@ -172,33 +172,45 @@ pub fn pg_array(values: impl Iterator<Item = Value>) -> Result<String, DbErr> {
     Ok(out)
 }
 
-/// Inserts many rows in as few statements as the backend allows: on PostgreSQL
+/// The statements of a bulk insert into `table`, as few as the backend allows: on PostgreSQL
 /// `INSERT … SELECT * FROM UNNEST(…)` of one array parameter per column, 5,000 rows a statement
 /// (`columns` give each column's array type, `text[]`, `bigint[]` or `int[]`); on SQLite
-/// multi-row `VALUES` of ~900 parameters.
-///
-/// One statement of 5,000 rows costs PostgreSQL far less than many small multi-row ones (one
-/// parse, one plan, one round trip).
-pub async fn insert_bulk<C: ConnectionTrait>(c: &C, table: &str, columns: &[(&str, &str)], rows: Vec<Vec<Value>>) -> Result<(), DbErr> {
-    if c.get_database_backend() != DbBackend::Postgres {
-        let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
-        return insert_rows(c, table, &names, rows).await;
+/// multi-row `VALUES` of ~900 parameters. `tail` ends each statement (`ON CONFLICT …`,
+/// `RETURNING …`). One statement of 5,000 rows costs PostgreSQL far less than many small
+/// multi-row ones (one parse, one plan, one round trip).
+pub fn bulk_insert_statements(backend: DbBackend, table: &str, columns: &[(&str, &str)], rows: Vec<Vec<Value>>, tail: &str) -> Result<Vec<(String, Vec<Value>)>, DbErr> {
+    if let Some(row) = rows.iter().find(|r| r.len() != columns.len()) {
+        return Err(DbErr::Custom(format!("{table}: a row of {} values for {} columns", row.len(), columns.len())));
     }
     let names = columns.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
-    let arrays = columns.iter().map(|(_, ty)| format!("?::{ty}")).collect::<Vec<_>>().join(", ");
-    let sql = format!("INSERT INTO {table} ({names}) SELECT * FROM UNNEST({arrays})");
+    let postgres = backend == DbBackend::Postgres;
+    let per_stmt = if postgres { 5_000 } else { (900 / columns.len().max(1)).max(1) };
+    let mut out = Vec::new();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let mut by_column: Vec<Vec<Value>> = columns.iter().map(|_| Vec::new()).collect();
-        for row in rows.by_ref().take(5_000) {
-            if row.len() != columns.len() {
-                return Err(DbErr::Custom(format!("{table}: a row of {} values for {} columns", row.len(), columns.len())));
+        let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_stmt).collect();
+        if postgres {
+            let mut by_column: Vec<Vec<Value>> = columns.iter().map(|_| Vec::with_capacity(chunk.len())).collect();
+            for row in chunk {
+                for (column, v) in by_column.iter_mut().zip(row) {
+                    column.push(v);
+                }
             }
-            for (column, v) in by_column.iter_mut().zip(row) {
-                column.push(v);
-            }
+            let arrays = columns.iter().map(|(_, ty)| format!("?::{ty}")).collect::<Vec<_>>().join(", ");
+            let values = by_column.into_iter().map(|c| pg_array(c.into_iter()).map(Value::from)).collect::<Result<Vec<_>, _>>()?;
+            out.push((format!("INSERT INTO {table} ({names}) SELECT * FROM UNNEST({arrays}) {tail}"), values));
+        } else {
+            let one_row = format!("({})", vec!["?"; columns.len()].join(", "));
+            let marks = vec![one_row.as_str(); chunk.len()].join(", ");
+            out.push((format!("INSERT INTO {table} ({names}) VALUES {marks} {tail}"), chunk.into_iter().flatten().collect()));
         }
-        let values = by_column.into_iter().map(|c| pg_array(c.into_iter()).map(Value::from)).collect::<Result<Vec<_>, _>>()?;
+    }
+    Ok(out)
+}
+
+/// Inserts many rows with [`bulk_insert_statements`].
+pub async fn insert_bulk<C: ConnectionTrait>(c: &C, table: &str, columns: &[(&str, &str)], rows: Vec<Vec<Value>>) -> Result<(), DbErr> {
+    for (sql, values) in bulk_insert_statements(c.get_database_backend(), table, columns, rows, "")? {
         exec(c, &sql, values).await?;
     }
     Ok(())

@@ -18,7 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement, TransactionTrait, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use yibao_core::{Fen, InstitutionCode, RegionCode};
-use yibao_runtime::sql::pg_array;
+use yibao_runtime::sql::{bulk_insert_statements, pg_array};
 
 /// Who did something, in which caller role, when.
 #[derive(Debug, Clone)]
@@ -452,37 +452,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Inserts rows into `table` in as few statements as the backend allows: on PostgreSQL one
-    /// `INSERT … SELECT FROM UNNEST` of one array parameter per column for up to 5,000 rows, on
-    /// SQLite multi-row `VALUES` of up to ~900 parameters. `tail` follows each statement (an
-    /// `ON CONFLICT` clause, a `RETURNING` clause). Returns the rows affected and, with
+    /// Inserts rows into `table` with the runtime's bulk statements; `tail` follows each
+    /// (an `ON CONFLICT` clause, a `RETURNING` clause). Returns the rows affected and, with
     /// `returning`, the values of that text column.
     async fn insert_many(&self, txn: &DatabaseTransaction, table: &str, cols: &[Col], rows: Vec<Vec<Value>>, tail: &str, returning: Option<&str>) -> Result<(u64, Vec<String>), Error> {
-        let names = cols.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
         let mut affected = 0u64;
         let mut returned = Vec::new();
-        let per_stmt = if self.is_postgres() { 5_000 } else { (900 / cols.len()).max(1) };
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_stmt).collect();
-            let n = chunk.len();
-            let (sql, values) = if self.is_postgres() {
-                let mut columns: Vec<Vec<Value>> = (0..cols.len()).map(|_| Vec::with_capacity(n)).collect();
-                for row in chunk {
-                    for (k, v) in row.into_iter().enumerate() {
-                        if let Some(c) = columns.get_mut(k) {
-                            c.push(v);
-                        }
-                    }
-                }
-                let arrays = cols.iter().map(|(_, ty)| format!("?::{ty}")).collect::<Vec<_>>().join(", ");
-                let values = columns.into_iter().map(|c| pg_array(c.into_iter()).map(Value::from)).collect::<Result<Vec<_>, _>>()?;
-                (format!("INSERT INTO {table} ({names}) SELECT * FROM UNNEST({arrays}) {tail}"), values)
-            } else {
-                let one = format!("({})", vec!["?"; cols.len()].join(", "));
-                let marks = vec![one.as_str(); n].join(", ");
-                (format!("INSERT INTO {table} ({names}) VALUES {marks} {tail}"), chunk.into_iter().flatten().collect())
-            };
+        for (sql, values) in bulk_insert_statements(self.db.get_database_backend(), table, cols, rows, tail)? {
             match returning {
                 Some(col) => {
                     let rows = self.all(txn, &sql, values).await?;
