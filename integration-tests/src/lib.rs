@@ -31,7 +31,11 @@ impl Drop for TempDir {
 
 /// Which backends this run uses, for messages.
 pub fn backend() -> &'static str {
-    if std::env::var("YIBAO_TEST_DATABASE_URL").is_ok() { "postgres+redis" } else { "sqlite+memory" }
+    if std::env::var("YIBAO_TEST_DATABASE_URL").is_ok() {
+        "postgres+redis"
+    } else {
+        "sqlite+memory"
+    }
 }
 
 impl Suite {
@@ -55,9 +59,16 @@ impl Suite {
             opts.redis_url = url;
         }
         adjust(&mut opts);
-        let running = yibao::start(opts).await.unwrap_or_else(|e| panic!("suite did not start on {}: {e}", backend()));
+        let running = yibao::start(opts)
+            .await
+            .unwrap_or_else(|e| panic!("suite did not start on {}: {e}", backend()));
         let base = format!("http://{}", running.http_addr);
-        Suite { running, http: reqwest::Client::new(), base, _dir: TempDir(dir) }
+        Suite {
+            running,
+            http: reqwest::Client::new(),
+            base,
+            _dir: TempDir(dir),
+        }
     }
 
     /// A token.
@@ -76,12 +87,25 @@ impl Suite {
     }
 
     /// A REST call: (status, JSON body).
-    pub async fn call(&self, method: http::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: http::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         self.call_with(method, path, token, body, &[]).await.0
     }
 
     /// A REST call with extra headers: ((status, body), response headers).
-    pub async fn call_with(&self, method: http::Method, path: &str, token: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> ((u16, Value), reqwest::header::HeaderMap) {
+    pub async fn call_with(
+        &self,
+        method: http::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> ((u16, Value), reqwest::header::HeaderMap) {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -102,7 +126,9 @@ impl Suite {
 
     /// POST with a token, expecting 200.
     pub async fn ok(&self, path: &str, token: &str, body: Value) -> Value {
-        let (status, json) = self.call(http::Method::POST, path, Some(token), Some(body)).await;
+        let (status, json) = self
+            .call(http::Method::POST, path, Some(token), Some(body))
+            .await;
         assert_eq!(status, 200, "POST {path} answered {status}: {json}");
         json
     }
@@ -123,7 +149,11 @@ impl Suite {
 /// Completes 17 digits with a GB 11643 check character.
 pub fn id_number(first17: &str) -> String {
     const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = first17.bytes().zip(W).map(|(b, w)| u32::from(b - b'0') * w).sum();
+    let sum: u32 = first17
+        .bytes()
+        .zip(W)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
     let check = b"10X98765432"[(sum % 11) as usize] as char;
     format!("{first17}{check}")
 }
@@ -136,13 +166,31 @@ pub fn this_year() -> i32 {
 
 /// Registers, enrols and (optionally) pays for a person in `region` for this year;
 /// returns (person_id, enrolment_id).
-pub async fn enrolled_person(s: &Suite, op: &str, id: &str, region: &str, pay: bool) -> (String, String) {
+pub async fn enrolled_person(
+    s: &Suite,
+    op: &str,
+    id: &str,
+    region: &str,
+    pay: bool,
+) -> (String, String) {
     let year = this_year();
     let _ = s.call(http::Method::POST, "/v1/contribution-standards", Some(op), Some(serde_json::json!({"region_code": region, "year": year, "scheme": "SCHEME_RESIDENT", "individual_amount_fen": 38000, "waiting_days": 30}))).await;
-    let p = s.ok("/v1/persons", op, serde_json::json!({"id_number": id, "name": "测试", "region_code": region})).await;
-    let person_id = p["person"]["person_id"].as_str().unwrap_or_default().to_string();
+    let p = s
+        .ok(
+            "/v1/persons",
+            op,
+            serde_json::json!({"id_number": id, "name": "测试", "region_code": region}),
+        )
+        .await;
+    let person_id = p["person"]["person_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let e = s.ok("/v1/enrolments", op, serde_json::json!({"person_id": person_id, "year": year, "scheme": "SCHEME_RESIDENT", "region_code": region, "enrolled_on": format!("{}-12-01", year - 1)})).await;
-    let enrolment_id = e["enrolment"]["enrolment_id"].as_str().unwrap_or_default().to_string();
+    let enrolment_id = e["enrolment"]["enrolment_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     if pay {
         s.ok(&format!("/v1/enrolments/{enrolment_id}/contributions"), op, serde_json::json!({"kind": "CONTRIBUTION_KIND_PAYMENT", "amount_fen": 38000, "paid_on": format!("{}-12-02", year - 1), "reference": format!("r-{id}")})).await;
     }

@@ -17,18 +17,48 @@ struct Cluster {
 
 impl Cluster {
     fn connect() -> Cluster {
-        let base = std::env::var("YIBAO_DEV_CLUSTER_URL").unwrap_or_else(|_| "http://127.0.0.1:8088".into());
-        let dir = std::env::var("YIBAO_DEV_CLUSTER_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/dev-cluster"));
-        let keys = yibao_runtime::auth::DevKeys::load_or_create(&dir).expect("the dev cluster's signing key");
-        Cluster { http: reqwest::Client::new(), base, keys }
+        let base = std::env::var("YIBAO_DEV_CLUSTER_URL")
+            .unwrap_or_else(|_| "http://127.0.0.1:8088".into());
+        let dir = std::env::var("YIBAO_DEV_CLUSTER_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/dev-cluster")
+            });
+        let keys = yibao_runtime::auth::DevKeys::load_or_create(&dir)
+            .expect("the dev cluster's signing key");
+        Cluster {
+            http: reqwest::Client::new(),
+            base,
+            keys,
+        }
     }
 
     fn token(&self, role: Role, org: &str, region: &str) -> String {
-        self.keys.mint(role, org, region, "dev-cluster-test", 600, yibao::ISSUER, yibao::AUDIENCE).expect("token")
+        self.keys
+            .mint(
+                role,
+                org,
+                region,
+                "dev-cluster-test",
+                600,
+                yibao::ISSUER,
+                yibao::AUDIENCE,
+            )
+            .expect("token")
     }
 
-    async fn post(&self, path: &str, token: &str, body: Value, idempotency_key: Option<&str>) -> (u16, Value) {
-        let mut req = self.http.post(format!("{}{path}", self.base)).bearer_auth(token).json(&body);
+    async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: Value,
+        idempotency_key: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body);
         if let Some(k) = idempotency_key {
             req = req.header("idempotency-key", k);
         }
@@ -44,7 +74,13 @@ impl Cluster {
     }
 
     async fn get(&self, path: &str, token: &str) -> (u16, Value) {
-        let resp = self.http.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.expect("gateway reachable");
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("gateway reachable");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
@@ -55,15 +91,28 @@ fn fresh_id() -> String {
     let n = uuid::Uuid::new_v4().as_u128();
     let (day, seq) = (1 + (n % 28) as u32, (n / 28 % 1000) as u32);
     let year = 1940 + (n / 28_000 % 60) as u32;
-    id_number(&format!("341522{year}{:02}{day:02}{seq:03}", 1 + (n / 1_680_000 % 12) as u32))
+    id_number(&format!(
+        "341522{year}{:02}{day:02}{seq:03}",
+        1 + (n / 1_680_000 % 12) as u32
+    ))
 }
 
 #[tokio::test]
 #[ignore = "needs `scripts/dev-cluster.sh up`; scripts/test.sh runs it"]
 async fn five_processes_behind_the_gateway_enrol_check_settle_and_reverse() {
     let c = Cluster::connect();
-    let ready = c.http.get(format!("{}/readyz", c.base)).send().await.expect("gateway reachable");
-    assert_eq!(ready.status().as_u16(), 200, "{}", ready.text().await.unwrap_or_default());
+    let ready = c
+        .http
+        .get(format!("{}/readyz", c.base))
+        .send()
+        .await
+        .expect("gateway reachable");
+    assert_eq!(
+        ready.status().as_u16(),
+        200,
+        "{}",
+        ready.text().await.unwrap_or_default()
+    );
 
     let y = this_year();
     let op = c.token(Role::Operator, "", "341522");
@@ -71,24 +120,47 @@ async fn five_processes_behind_the_gateway_enrol_check_settle_and_reverse() {
     // Enrollment (its own process and database): a person enrolled and paid by the subsidy.
     c.ok("/v1/contribution-standards", &op, json!({"region_code": "341522", "year": y, "scheme": "SCHEME_RESIDENT", "individual_amount_fen": 18000})).await;
     let id = fresh_id();
-    let person = c.ok("/v1/persons", &op, json!({"id_number": id, "name": "集群测试", "region_code": "341522"})).await;
+    let person = c
+        .ok(
+            "/v1/persons",
+            &op,
+            json!({"id_number": id, "name": "集群测试", "region_code": "341522"}),
+        )
+        .await;
     let pid = s(&person["person"]["person_id"]).to_string();
     let enrolment = c.ok("/v1/enrolments", &op, json!({"person_id": pid, "year": y, "scheme": "SCHEME_RESIDENT", "region_code": "341522", "enrolled_on": format!("{}-11-20", y - 1)})).await;
     let eid = s(&enrolment["enrolment"]["enrolment_id"]).to_string();
     c.ok(&format!("/v1/enrolments/{eid}/contributions"), &op, json!({"kind": "CONTRIBUTION_KIND_SUBSIDY", "amount_fen": 18000, "paid_on": format!("{}-12-01", y - 1), "reference": "dev-cluster"})).await;
-    let elig = c.ok("/v1/eligibility:check", &hospital, json!({"id_number": id})).await;
+    let elig = c
+        .ok("/v1/eligibility:check", &hospital, json!({"id_number": id}))
+        .await;
     assert_eq!(elig["eligible"], true, "{elig}");
 
     // Settlement (another process) asks enrollment over the network, then writes its own database.
-    let (status, _) = c.get(&format!("/v1/policies/341522-{y}-resident?region_code=341522"), &op).await;
+    let (status, _) = c
+        .get(
+            &format!("/v1/policies/341522-{y}-resident?region_code=341522"),
+            &op,
+        )
+        .await;
     if status == 404 {
-        let (_, seeded) = c.get("/v1/policies/341522-2018-resident?region_code=341522", &op).await;
-        let mut doc: Value = serde_json::from_str(s(&seeded["document_json"])).expect("seeded policy document");
+        let (_, seeded) = c
+            .get("/v1/policies/341522-2018-resident?region_code=341522", &op)
+            .await;
+        let mut doc: Value =
+            serde_json::from_str(s(&seeded["document_json"])).expect("seeded policy document");
         doc["id"] = json!(format!("341522-{y}-resident"));
         doc["version"] = json!(1);
         doc["year"] = json!(y);
         doc["effective_from"] = json!(format!("{y}-01-01"));
-        let (status, body) = c.post("/v1/policies", &op, json!({"region_code": "341522", "document_json": doc.to_string()}), None).await;
+        let (status, body) = c
+            .post(
+                "/v1/policies",
+                &op,
+                json!({"region_code": "341522", "document_json": doc.to_string()}),
+                None,
+            )
+            .await;
         assert!(status == 200 || status == 409, "{body}");
     }
     let encounter = format!("DC-{}", uuid::Uuid::new_v4().simple());
@@ -98,25 +170,59 @@ async fn five_processes_behind_the_gateway_enrol_check_settle_and_reverse() {
         "start_date": format!("{y}-06-10"), "end_date": format!("{y}-06-15"), "diagnoses": ["I10.x00x002"],
         "items": [{"national_code": "A-SERVICES", "name": "护理", "item_class": "ITEM_CLASS_A", "quantity": 1, "unit_price_fen": 1_000_000, "amount_fen": 1_000_000}]
     }});
-    let (status, first) = c.post("/v1/claims:settle", &hospital, claim.clone(), Some(&encounter)).await;
+    let (status, first) = c
+        .post(
+            "/v1/claims:settle",
+            &hospital,
+            claim.clone(),
+            Some(&encounter),
+        )
+        .await;
     assert_eq!(status, 200, "{first}");
     let b = &first["settlement"]["breakdown"];
     let total = b["medfee_sumamt_fen"].as_i64().unwrap_or(0);
     assert_eq!(total, 1_000_000);
-    assert_eq!(b["fund_pay_sumamt_fen"].as_i64().unwrap_or(0) + b["psn_part_amt_fen"].as_i64().unwrap_or(0), total, "the layers add up to the total: {b}");
+    assert_eq!(
+        b["fund_pay_sumamt_fen"].as_i64().unwrap_or(0)
+            + b["psn_part_amt_fen"].as_i64().unwrap_or(0),
+        total,
+        "the layers add up to the total: {b}"
+    );
     assert!(b["hifp_pay_fen"].as_i64().unwrap_or(0) > 0, "{b}");
     // A retry (the gateway's idempotency store is Redis here) returns the first claim.
-    let (status, again) = c.post("/v1/claims:settle", &hospital, claim, Some(&encounter)).await;
+    let (status, again) = c
+        .post("/v1/claims:settle", &hospital, claim, Some(&encounter))
+        .await;
     assert_eq!((status, &again["claim_id"]), (200, &first["claim_id"]));
-    let acc = c.ok("/v1/accumulators:lookup", &op, json!({"id_number": id, "region_code": "341522", "year": y})).await;
-    assert_eq!(acc["accumulators"]["pool_paid_fen"], b["hifp_pay_fen"], "one claim counted once: {acc}");
+    let acc = c
+        .ok(
+            "/v1/accumulators:lookup",
+            &op,
+            json!({"id_number": id, "region_code": "341522", "year": y}),
+        )
+        .await;
+    assert_eq!(
+        acc["accumulators"]["pool_paid_fen"], b["hifp_pay_fen"],
+        "one claim counted once: {acc}"
+    );
     let claim_id = s(&first["claim_id"]).to_string();
     let reversed = c.ok(&format!("/v1/claims/{claim_id}:reverse"), &hospital, json!({"institution_code": "H34152200001", "reversal_no": format!("R-{encounter}"), "reason": "test"})).await;
     assert_eq!(reversed["status"], "CLAIM_STATUS_REVERSED");
-    let acc = c.ok("/v1/accumulators:lookup", &op, json!({"id_number": id, "region_code": "341522", "year": y})).await;
+    let acc = c
+        .ok(
+            "/v1/accumulators:lookup",
+            &op,
+            json!({"id_number": id, "region_code": "341522", "year": y}),
+        )
+        .await;
     assert_eq!(acc["accumulators"]["pool_paid_fen"], 0, "{acc}");
 
     // Tenancy holds across processes: another hospital cannot read the claim.
-    let (status, _) = c.get(&format!("/v1/claims/{claim_id}"), &c.token(Role::Hospital, "H34152200002", "")).await;
+    let (status, _) = c
+        .get(
+            &format!("/v1/claims/{claim_id}"),
+            &c.token(Role::Hospital, "H34152200002", ""),
+        )
+        .await;
     assert!(status == 403 || status == 404, "another hospital: {status}");
 }

@@ -12,7 +12,9 @@ const INST: &str = "H37028100001";
 
 /// An int64 of the canonical JSON mapping (a string) or a plain number.
 fn num(v: &Value) -> i64 {
-    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or(0)
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(0)
 }
 
 fn items(adl_transfer: u32, adl_walking: u32) -> Value {
@@ -39,7 +41,13 @@ async fn one_person_from_application_to_a_settled_month_through_the_gateway() {
         "care_types": [{"care_type": "institutional", "rate_bp": 9000, "unit": "day", "unit_fee_standard_fen": 13000}],
         "monthly_cap_fen": 345000, "two_assessors": true, "reassessment_months": 12
     });
-    suite.ok("/v1/ltc/policies", &op, json!({"region_code": CITY, "year": y, "document_json": policy.to_string()})).await;
+    suite
+        .ok(
+            "/v1/ltc/policies",
+            &op,
+            json!({"region_code": CITY, "year": y, "document_json": policy.to_string()}),
+        )
+        .await;
 
     let app = suite
         .ok("/v1/ltc/applications", &ci, json!({"institution_code": INST, "application_no": "JZ-1", "id_number": id, "name": "孙宗德", "region_code": COUNTY, "kind": "APPLICATION_KIND_INITIAL", "medical_records": ["病历"], "applied_on": format!("{y}-07-01")}))
@@ -48,17 +56,42 @@ async fn one_person_from_application_to_a_settled_month_through_the_gateway() {
     assert_eq!(app["application"]["status"], "APPLICATION_STATUS_RECEIVED");
     assert!(s(&app["application"]["id_number_masked"]).contains("**********"));
 
-    let sch = suite.ok(&format!("/v1/ltc/applications/{app_id}:schedule"), &op, json!({"assessor_codes": ["A001", "A002"], "scheduled_on": format!("{y}-07-01")})).await;
+    let sch = suite
+        .ok(
+            &format!("/v1/ltc/applications/{app_id}:schedule"),
+            &op,
+            json!({"assessor_codes": ["A001", "A002"], "scheduled_on": format!("{y}-07-01")}),
+        )
+        .await;
     let assessment_id = s(&sch["assessment"]["assessment_id"]).to_string();
     // An assessor who is not assigned is refused; the assigned ones submit.
     let stranger = suite.token(Role::Assessor, "A999", "");
-    let (status, _) = suite.call(Method::POST, &format!("/v1/ltc/assessments/{assessment_id}:submit"), Some(&stranger), Some(json!({"items": items(15, 10)}))).await;
+    let (status, _) = suite
+        .call(
+            Method::POST,
+            &format!("/v1/ltc/assessments/{assessment_id}:submit"),
+            Some(&stranger),
+            Some(json!({"items": items(15, 10)})),
+        )
+        .await;
     assert_eq!(status, 403);
     for code in ["A001", "A002"] {
         let t = suite.token(Role::Assessor, code, "");
-        suite.ok(&format!("/v1/ltc/assessments/{assessment_id}:submit"), &t, json!({"items": items(15, 10)})).await;
+        suite
+            .ok(
+                &format!("/v1/ltc/assessments/{assessment_id}:submit"),
+                &t,
+                json!({"items": items(15, 10)}),
+            )
+            .await;
     }
-    let d = suite.ok(&format!("/v1/ltc/applications/{app_id}:decide"), &op, json!({"approve": true, "decided_on": format!("{y}-07-01")})).await;
+    let d = suite
+        .ok(
+            &format!("/v1/ltc/applications/{app_id}:decide"),
+            &op,
+            json!({"approve": true, "decided_on": format!("{y}-07-01")}),
+        )
+        .await;
     assert_eq!(d["application"]["level"], "DISABILITY_LEVEL_SEVERE_2");
     let ben = s(&d["beneficiary"]["beneficiary_id"]).to_string();
     suite.ok("/v1/ltc/care-plans", &ci, json!({"beneficiary_id": ben, "institution_code": INST, "care_type": "CARE_TYPE_INSTITUTIONAL", "start_date": format!("{y}-07-01")})).await;
@@ -66,33 +99,90 @@ async fn one_person_from_application_to_a_settled_month_through_the_gateway() {
     let records: Vec<Value> = (1..=28)
         .map(|d| json!({"record_no": format!("R{d:02}"), "beneficiary_id": ben, "care_type": "CARE_TYPE_INSTITUTIONAL", "service_date": format!("{y}-07-{d:02}"), "units": 1, "amount_fen": 15000}))
         .collect();
-    let up = suite.ok(&format!("/v1/ltc/institutions/{INST}/service-records"), &ci, json!({"records": records})).await;
+    let up = suite
+        .ok(
+            &format!("/v1/ltc/institutions/{INST}/service-records"),
+            &ci,
+            json!({"records": records}),
+        )
+        .await;
     assert_eq!(num(&up["accepted"]), 28, "{up}");
 
-    let run = suite.ok(&format!("/v1/ltc/institutions/{INST}/settlements:settle"), &op, json!({"month": format!("{y}-07"), "request_id": "jul-1"})).await;
+    let run = suite
+        .ok(
+            &format!("/v1/ltc/institutions/{INST}/settlements:settle"),
+            &op,
+            json!({"month": format!("{y}-07"), "request_id": "jul-1"}),
+        )
+        .await;
     let line = &run["settlement"]["lines"][0];
     // 28 × min(135, 130) = 3,640 → capped at 3,450; the person pays 4,200 − 3,450.
-    assert_eq!((num(&line["billed_fen"]), num(&line["fund_fen"]), num(&line["person_fen"]), num(&line["capped_fen"])), (420_000, 345_000, 75_000, 19_000));
-    let again = suite.ok(&format!("/v1/ltc/institutions/{INST}/settlements:settle"), &op, json!({"month": format!("{y}-07"), "request_id": "jul-1"})).await;
+    assert_eq!(
+        (
+            num(&line["billed_fen"]),
+            num(&line["fund_fen"]),
+            num(&line["person_fen"]),
+            num(&line["capped_fen"])
+        ),
+        (420_000, 345_000, 75_000, 19_000)
+    );
+    let again = suite
+        .ok(
+            &format!("/v1/ltc/institutions/{INST}/settlements:settle"),
+            &op,
+            json!({"month": format!("{y}-07"), "request_id": "jul-1"}),
+        )
+        .await;
     assert_eq!(again["replayed"], true);
-    assert_eq!(again["settlement"]["settlement_id"], run["settlement"]["settlement_id"]);
+    assert_eq!(
+        again["settlement"]["settlement_id"],
+        run["settlement"]["settlement_id"]
+    );
 
     let sid = s(&run["settlement"]["settlement_id"]).to_string();
-    let got = suite.get_ok(&format!("/v1/ltc/settlements/{sid}"), &ci).await;
+    let got = suite
+        .get_ok(&format!("/v1/ltc/settlements/{sid}"), &ci)
+        .await;
     assert_eq!(num(&got["settlement"]["fund_fen"]), 345_000);
-    let stats = suite.get_ok(&format!("/v1/ltc/statistics?region_code={CITY}&month={y}-07"), &op).await;
+    let stats = suite
+        .get_ok(
+            &format!("/v1/ltc/statistics?region_code={CITY}&month={y}-07"),
+            &op,
+        )
+        .await;
     assert_eq!(num(&stats["beneficiaries"]), 1);
     assert_eq!(num(&stats["fund_paid_fen"]), 345_000);
 
     // Another institution and another region's operator are refused at the edge or by the service.
     let other = suite.token(Role::CareInstitution, "H37028100002", "");
-    let (status, _) = suite.call(Method::GET, &format!("/v1/ltc/applications/{app_id}"), Some(&other), None).await;
+    let (status, _) = suite
+        .call(
+            Method::GET,
+            &format!("/v1/ltc/applications/{app_id}"),
+            Some(&other),
+            None,
+        )
+        .await;
     assert_eq!(status, 403);
     let far = suite.operator("110000");
-    let (status, _) = suite.call(Method::GET, &format!("/v1/ltc/statistics?region_code={CITY}&month={y}-07"), Some(&far), None).await;
+    let (status, _) = suite
+        .call(
+            Method::GET,
+            &format!("/v1/ltc/statistics?region_code={CITY}&month={y}-07"),
+            Some(&far),
+            None,
+        )
+        .await;
     assert_eq!(status, 403);
     // Bad input is a problem naming the field.
-    let (status, problem) = suite.call(Method::POST, &format!("/v1/ltc/institutions/{INST}/settlements:settle"), Some(&op), Some(json!({"month": format!("{y}-13"), "request_id": "x"}))).await;
+    let (status, problem) = suite
+        .call(
+            Method::POST,
+            &format!("/v1/ltc/institutions/{INST}/settlements:settle"),
+            Some(&op),
+            Some(json!({"month": format!("{y}-13"), "request_id": "x"})),
+        )
+        .await;
     assert_eq!(status, 400, "{problem}");
     assert_eq!(problem["errors"][0]["field"], "month");
     suite.stop().await;

@@ -50,24 +50,42 @@ fn fresh_institution(region: &str) -> String {
 }
 
 fn catalogue_csv() -> String {
-    let mut csv = String::from("code,kind,generic_name,dosage_form,specification,manufacturer,class,negotiated,valid_from,valid_to\n");
+    let mut csv = String::from(
+        "code,kind,generic_name,dosage_form,specification,manufacturer,class,negotiated,valid_from,valid_to\n",
+    );
     for n in 1..=5 {
-        csv.push_str(&format!("{},drug,阿托伐他汀钙片,片剂,20mg,药企{n},乙,false,2025-01-01,\n", x(n)));
+        csv.push_str(&format!(
+            "{},drug,阿托伐他汀钙片,片剂,20mg,药企{n},乙,false,2025-01-01,\n",
+            x(n)
+        ));
     }
     for n in 11..=13 {
-        csv.push_str(&format!("{},drug,氨氯地平片,片剂,5mg,药企{n},甲,false,2025-01-01,\n", x(n)));
+        csv.push_str(&format!(
+            "{},drug,氨氯地平片,片剂,5mg,药企{n},甲,false,2025-01-01,\n",
+            x(n)
+        ));
     }
-    csv.push_str(&format!("{C1},consumable,人工髋关节,,1套,器械一,乙,false,2025-01-01,\n"));
+    csv.push_str(&format!(
+        "{C1},consumable,人工髋关节,,1套,器械一,乙,false,2025-01-01,\n"
+    ));
     csv
 }
 
 async fn import_catalogue(suite: &Suite, op: &str) {
-    let out = suite.ok("/v1/procurement/catalogue:import", op, json!({"region_code": ANHUI, "csv_text": catalogue_csv()})).await;
+    let out = suite
+        .ok(
+            "/v1/procurement/catalogue:import",
+            op,
+            json!({"region_code": ANHUI, "csv_text": catalogue_csv()}),
+        )
+        .await;
     assert_eq!(num(&out["imported_count"]), 9, "{out}");
 }
 
 async fn post(suite: &Suite, path: &str, token: &str, body: Value) -> (u16, Value) {
-    suite.call(Method::POST, path, Some(token), Some(body)).await
+    suite
+        .call(Method::POST, path, Some(token), Some(body))
+        .await
 }
 
 fn national_rules() -> Value {
@@ -99,19 +117,37 @@ async fn add_group(suite: &Suite, op: &str, round: &str, id: &str, generic: &str
 
 async fn bid(suite: &Suite, round: &str, group: &str, org: &str, item: &str, unit: i64) -> Value {
     let body = json!({"group_id": group, "manufacturer_code": org, "item_code": item, "unit_price_fen": unit, "declared_price_fen": unit * 28});
-    suite.ok(&format!("/v1/procurement/rounds/{round}/bids"), &manufacturer(suite, org), body).await
+    suite
+        .ok(
+            &format!("/v1/procurement/rounds/{round}/bids"),
+            &manufacturer(suite, org),
+            body,
+        )
+        .await
 }
 
 async fn demand(suite: &Suite, round: &str, inst: &str, lines: Value) {
-    suite.ok(&format!("/v1/procurement/rounds/{round}/demands"), &suite.hospital(inst), json!({"institution_code": inst, "lines": lines})).await;
+    suite
+        .ok(
+            &format!("/v1/procurement/rounds/{round}/demands"),
+            &suite.hospital(inst),
+            json!({"institution_code": inst, "lines": lines}),
+        )
+        .await;
 }
 
 fn group_of<'a>(outcome: &'a Value, id: &str) -> &'a Value {
-    outcome["groups"].as_array().and_then(|g| g.iter().find(|g| g["group"]["group_id"] == id)).unwrap_or_else(|| panic!("group {id} in {outcome}"))
+    outcome["groups"]
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["group"]["group_id"] == id))
+        .unwrap_or_else(|| panic!("group {id} in {outcome}"))
 }
 
 fn bid_of<'a>(group: &'a Value, org: &str) -> &'a Value {
-    group["bids"].as_array().and_then(|b| b.iter().find(|b| b["manufacturer_code"] == org)).unwrap_or_else(|| panic!("bid of {org} in {group}"))
+    group["bids"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["manufacturer_code"] == org))
+        .unwrap_or_else(|| panic!("bid of {org} in {group}"))
 }
 
 #[tokio::test]
@@ -125,38 +161,96 @@ async fn a_catalogue_file_with_a_bad_row_stores_the_good_rows_and_names_the_bad_
          {C1},consumable,人工髋关节,,1套,器械一,乙,false,2025-01-01,2025-12-31\n",
         x(1)
     );
-    let dry = suite.ok("/v1/procurement/catalogue:import", &op, json!({"region_code": ANHUI, "csv_text": csv, "dry_run": true})).await;
+    let dry = suite
+        .ok(
+            "/v1/procurement/catalogue:import",
+            &op,
+            json!({"region_code": ANHUI, "csv_text": csv, "dry_run": true}),
+        )
+        .await;
     assert_eq!(num(&dry["imported_count"]), 2);
-    let (status, _) = suite.call(Method::GET, &format!("/v1/procurement/catalogue/{}?region_code={ANHUI}", x(1)), Some(&op), None).await;
+    let (status, _) = suite
+        .call(
+            Method::GET,
+            &format!("/v1/procurement/catalogue/{}?region_code={ANHUI}", x(1)),
+            Some(&op),
+            None,
+        )
+        .await;
     assert_eq!(status, 404, "a dry run stores nothing");
 
-    let out = suite.ok("/v1/procurement/catalogue:import", &op, json!({"region_code": ANHUI, "csv_text": csv})).await;
+    let out = suite
+        .ok(
+            "/v1/procurement/catalogue:import",
+            &op,
+            json!({"region_code": ANHUI, "csv_text": csv}),
+        )
+        .await;
     assert_eq!(num(&out["imported_count"]), 2);
     let errors = list(&out["errors"]);
     assert_eq!(errors.len(), 1, "{out}");
-    assert_eq!((num(&errors[0]["line"]), s(&errors[0]["field"])), (3, "code"));
+    assert_eq!(
+        (num(&errors[0]["line"]), s(&errors[0]["field"])),
+        (3, "code")
+    );
     assert_eq!(s(&errors[0]["reason"]), "must be 23 characters, got 22");
 
     // The good rows are there, with their validity; anyone in the trade can read them.
     let hosp = suite.hospital(H1);
-    let item = suite.get_ok(&format!("/v1/procurement/catalogue/{}?region_code={ANHUI}", x(1)), &hosp).await;
+    let item = suite
+        .get_ok(
+            &format!("/v1/procurement/catalogue/{}?region_code={ANHUI}", x(1)),
+            &hosp,
+        )
+        .await;
     assert_eq!(item["item"]["kind"], "ITEM_KIND_WESTERN_DRUG");
     assert_eq!(item["item"]["updated"]["role"], "operator");
-    let (status, _) = suite.call(Method::GET, &format!("/v1/procurement/catalogue/{C1}?region_code={ANHUI}&on_date=2026-01-01"), Some(&hosp), None).await;
+    let (status, _) = suite
+        .call(
+            Method::GET,
+            &format!("/v1/procurement/catalogue/{C1}?region_code={ANHUI}&on_date=2026-01-01"),
+            Some(&hosp),
+            None,
+        )
+        .await;
     assert_eq!(status, 404, "the consumable's validity ended on 2025-12-31");
-    let listed = suite.get_ok(&format!("/v1/procurement/catalogue?region_code={ANHUI}&kind=ITEM_KIND_CONSUMABLE"), &op).await;
+    let listed = suite
+        .get_ok(
+            &format!("/v1/procurement/catalogue?region_code={ANHUI}&kind=ITEM_KIND_CONSUMABLE"),
+            &op,
+        )
+        .await;
     assert_eq!(list(&listed["items"]).len(), 1);
 
     // A single entry with a code that does not fit its kind is refused, naming the field.
     let body = json!({"region_code": ANHUI, "item": {"code": C1, "kind": "ITEM_KIND_WESTERN_DRUG", "generic_name": "x", "dosage_form": "片剂", "specification": "1", "manufacturer": "m", "insurance_class": "INSURANCE_CLASS_A", "valid_from_date": "2025-01-01"}});
-    let (status, problem) = suite.call(Method::PUT, &format!("/v1/procurement/catalogue/{C1}"), Some(&op), Some(body)).await;
+    let (status, problem) = suite
+        .call(
+            Method::PUT,
+            &format!("/v1/procurement/catalogue/{C1}"),
+            Some(&op),
+            Some(body),
+        )
+        .await;
     assert_eq!(status, 400, "{problem}");
     assert_eq!(problem["errors"][0]["field"], "item.code");
 
     // Tenancy: hospitals do not write the catalogue; operators only their own province's.
-    let (status, _) = post(&suite, "/v1/procurement/catalogue:import", &hosp, json!({"region_code": ANHUI, "csv_text": csv})).await;
+    let (status, _) = post(
+        &suite,
+        "/v1/procurement/catalogue:import",
+        &hosp,
+        json!({"region_code": ANHUI, "csv_text": csv}),
+    )
+    .await;
     assert_eq!(status, 403);
-    let (status, _) = post(&suite, "/v1/procurement/catalogue:import", &suite.operator("320000"), json!({"region_code": ANHUI, "csv_text": csv})).await;
+    let (status, _) = post(
+        &suite,
+        "/v1/procurement/catalogue:import",
+        &suite.operator("320000"),
+        json!({"region_code": ANHUI, "csv_text": csv}),
+    )
+    .await;
     assert_eq!(status, 403);
     suite.stop().await;
 }
@@ -165,16 +259,33 @@ async fn a_catalogue_file_with_a_bad_row_stores_the_good_rows_and_names_the_bad_
 async fn a_provincial_file_of_816_consumables_imports_whole_with_its_bad_rows_named_and_pages() {
     let suite = Suite::start().await;
     let op = suite.operator(ANHUI);
-    let mut csv = String::from("code,kind,generic_name,specification,manufacturer,class,valid_from\n");
+    let mut csv =
+        String::from("code,kind,generic_name,specification,manufacturer,class,valid_from\n");
     for n in 0..816 {
-        csv.push_str(&format!("C{:019},consumable,医用耗材{n},1个,器械{},乙,2025-01-01\n", 1_000_000 + n, n % 7));
+        csv.push_str(&format!(
+            "C{:019},consumable,医用耗材{n},1个,器械{},乙,2025-01-01\n",
+            1_000_000 + n,
+            n % 7
+        ));
     }
     csv.push_str("C0000000000002000000,consumable,冠脉支架,1个,器械,丁,2025-01-01\n");
     csv.push_str("C0000000000002000001,consumable,人工晶体,1个,器械,甲,2025-02-30\n");
-    let out = suite.ok("/v1/procurement/catalogue:import", &op, json!({"region_code": ANHUI, "csv_text": csv})).await;
+    let out = suite
+        .ok(
+            "/v1/procurement/catalogue:import",
+            &op,
+            json!({"region_code": ANHUI, "csv_text": csv}),
+        )
+        .await;
     assert_eq!(num(&out["imported_count"]), 816);
-    let errors: Vec<(i64, String)> = list(&out["errors"]).iter().map(|e| (num(&e["line"]), s(&e["field"]).to_string())).collect();
-    assert_eq!(errors, [(818, "class".to_string()), (819, "valid_from".to_string())]);
+    let errors: Vec<(i64, String)> = list(&out["errors"])
+        .iter()
+        .map(|e| (num(&e["line"]), s(&e["field"]).to_string()))
+        .collect();
+    assert_eq!(
+        errors,
+        [(818, "class".to_string()), (819, "valid_from".to_string())]
+    );
     let mut seen = 0;
     let mut token = String::new();
     loop {
@@ -196,8 +307,24 @@ async fn a_round_runs_from_bids_to_outcome_by_the_national_rules_and_derives_pay
     import_catalogue(&suite, &op).await;
     // A retried creation with the same Idempotency-Key answers the first round.
     let body = json!({"round": {"region_code": ANHUI, "name": "第十批", "rules": national_rules(), "contract_start_date": "2026-01-01", "contract_end_date": "2026-12-31"}});
-    let ((_, first), _) = suite.call_with(Method::POST, "/v1/procurement/rounds", Some(&op), Some(body.clone()), &[("Idempotency-Key", "round-create-1")]).await;
-    let ((_, again), _) = suite.call_with(Method::POST, "/v1/procurement/rounds", Some(&op), Some(body), &[("Idempotency-Key", "round-create-1")]).await;
+    let ((_, first), _) = suite
+        .call_with(
+            Method::POST,
+            "/v1/procurement/rounds",
+            Some(&op),
+            Some(body.clone()),
+            &[("Idempotency-Key", "round-create-1")],
+        )
+        .await;
+    let ((_, again), _) = suite
+        .call_with(
+            Method::POST,
+            "/v1/procurement/rounds",
+            Some(&op),
+            Some(body),
+            &[("Idempotency-Key", "round-create-1")],
+        )
+        .await;
     let round = s(&first["round"]["round_id"]).to_string();
     assert!(!round.is_empty(), "{first}");
     assert_eq!(again["round"]["round_id"], first["round"]["round_id"]);
@@ -218,113 +345,309 @@ async fn a_round_runs_from_bids_to_outcome_by_the_national_rules_and_derives_pay
     let retried = bid(&suite, &round, "g1", "M1", &x(1), 50).await;
     assert_eq!(retried["bid_id"], first_bid["bid_id"]);
     assert!(!flag(&retried["replaced"]));
-    demand(&suite, &round, H1, json!([{"group_id": "g1", "quantity": 1000}, {"group_id": "g2", "quantity": 300}])).await;
-    demand(&suite, &round, H2, json!([{"group_id": "g1", "quantity": 400}])).await;
-    demand(&suite, &round, H2, json!([{"group_id": "g1", "quantity": 501}])).await; // replaces 400
+    demand(
+        &suite,
+        &round,
+        H1,
+        json!([{"group_id": "g1", "quantity": 1000}, {"group_id": "g2", "quantity": 300}]),
+    )
+    .await;
+    demand(
+        &suite,
+        &round,
+        H2,
+        json!([{"group_id": "g1", "quantity": 400}]),
+    )
+    .await;
+    demand(
+        &suite,
+        &round,
+        H2,
+        json!([{"group_id": "g1", "quantity": 501}]),
+    )
+    .await; // replaces 400
 
     // Tenancy of bids and demand: own organisation only.
     let (status, _) = post(&suite, &format!("/v1/procurement/rounds/{round}/bids"), &manufacturer(&suite, "M1"), json!({"group_id": "g1", "manufacturer_code": "M2", "item_code": x(2), "unit_price_fen": 10, "declared_price_fen": 10})).await;
     assert_eq!(status, 403);
-    let (status, _) = post(&suite, &format!("/v1/procurement/rounds/{round}/demands"), &suite.hospital(H1), json!({"institution_code": H2, "lines": [{"group_id": "g1", "quantity": 1}]})).await;
+    let (status, _) = post(
+        &suite,
+        &format!("/v1/procurement/rounds/{round}/demands"),
+        &suite.hospital(H1),
+        json!({"institution_code": H2, "lines": [{"group_id": "g1", "quantity": 1}]}),
+    )
+    .await;
     assert_eq!(status, 403);
-    let (status, _) = post(&suite, &format!("/v1/procurement/rounds/{round}:select"), &suite.operator("320000"), json!({})).await;
-    assert_eq!(status, 403, "an operator of another province cannot run this round");
+    let (status, _) = post(
+        &suite,
+        &format!("/v1/procurement/rounds/{round}:select"),
+        &suite.operator("320000"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        status, 403,
+        "an operator of another province cannot run this round"
+    );
     // Bad input names its field and writes nothing.
     let (status, problem) = post(&suite, &format!("/v1/procurement/rounds/{round}/bids"), &manufacturer(&suite, "M7"), json!({"group_id": "g1", "manufacturer_code": "M7", "item_code": x(5), "unit_price_fen": 0, "declared_price_fen": 10})).await;
-    assert_eq!((status, problem["errors"][0]["field"].clone()), (400, json!("unit_price_fen")));
+    assert_eq!(
+        (status, problem["errors"][0]["field"].clone()),
+        (400, json!("unit_price_fen"))
+    );
 
-    let outcome = suite.ok(&format!("/v1/procurement/rounds/{round}:select"), &op, json!({})).await["outcome"].clone();
+    let outcome = suite
+        .ok(
+            &format!("/v1/procurement/rounds/{round}:select"),
+            &op,
+            json!({}),
+        )
+        .await["outcome"]
+        .clone();
     let g1 = group_of(&outcome, "g1");
     assert_eq!(num(&g1["lowest_unit_price_fen"]), 50);
-    assert_eq!(list(&g1["winners"]).iter().map(|w| s(&w["manufacturer_code"]).to_string()).collect::<Vec<_>>(), ["M1", "M2"]);
+    assert_eq!(
+        list(&g1["winners"])
+            .iter()
+            .map(|w| s(&w["manufacturer_code"]).to_string())
+            .collect::<Vec<_>>(),
+        ["M1", "M2"]
+    );
     let m2 = bid_of(g1, "M2");
-    assert_eq!((s(&m2["status"]), s(&m2["qualified_by"])), ("BID_STATUS_WON", "QUALIFIED_BY_PRICE_RATIO"));
+    assert_eq!(
+        (s(&m2["status"]), s(&m2["qualified_by"])),
+        ("BID_STATUS_WON", "QUALIFIED_BY_PRICE_RATIO")
+    );
     assert_eq!(m2["explanation"][0], "qualified: 0.90 ≤ 1.8 × 0.50 = 0.90");
     let m3 = bid_of(g1, "M3");
     assert_eq!(m3["status"], "BID_STATUS_NOT_QUALIFIED");
-    assert_eq!(m3["explanation"][0], "not qualified: 0.91 > 1.8 × 0.50 = 0.90");
+    assert_eq!(
+        m3["explanation"][0],
+        "not qualified: 0.91 > 1.8 × 0.50 = 0.90"
+    );
     assert_eq!(bid_of(g1, "M4")["status"], "BID_STATUS_INVALID");
     // 2 winners → 60% of 1,501 = 900.6 → 901, split 600 / 301 by largest remainder.
-    assert_eq!((num(&g1["total_demand"]), num(&g1["agreed_share_bp"]), num(&g1["agreed_volume"])), (1501, 6000, 901));
-    let allocations: Vec<(String, i64)> = list(&g1["allocations"]).iter().map(|a| (s(&a["institution_code"]).to_string(), num(&a["agreed_volume"]))).collect();
-    assert_eq!(allocations, [(H2.to_string(), 301), (H1.to_string(), 600)], "in institution-code order");
+    assert_eq!(
+        (
+            num(&g1["total_demand"]),
+            num(&g1["agreed_share_bp"]),
+            num(&g1["agreed_volume"])
+        ),
+        (1501, 6000, 901)
+    );
+    let allocations: Vec<(String, i64)> = list(&g1["allocations"])
+        .iter()
+        .map(|a| {
+            (
+                s(&a["institution_code"]).to_string(),
+                num(&a["agreed_volume"]),
+            )
+        })
+        .collect();
+    assert_eq!(
+        allocations,
+        [(H2.to_string(), 301), (H1.to_string(), 600)],
+        "in institution-code order"
+    );
     let g2 = group_of(&outcome, "g2");
     assert_eq!(bid_of(g2, "M5")["qualified_by"], "QUALIFIED_BY_DEEP_CUT");
     assert_eq!(bid_of(g2, "M6")["status"], "BID_STATUS_NOT_QUALIFIED");
     assert_eq!(num(&g2["agreed_volume"]), 180, "2 winners: 60% of 300");
 
     // Reproducible: running again answers the stored outcome, identical.
-    let rerun = suite.ok(&format!("/v1/procurement/rounds/{round}:select"), &op, json!({})).await["outcome"].clone();
+    let rerun = suite
+        .ok(
+            &format!("/v1/procurement/rounds/{round}:select"),
+            &op,
+            json!({}),
+        )
+        .await["outcome"]
+        .clone();
     assert_eq!(rerun, outcome);
     let (status, problem) = post(&suite, &format!("/v1/procurement/rounds/{round}/bids"), &manufacturer(&suite, "M7"), json!({"group_id": "g1", "manufacturer_code": "M7", "item_code": x(5), "unit_price_fen": 40, "declared_price_fen": 1000})).await;
-    assert_eq!((status, s(&problem["code"])), (400, "PROCUREMENT_ROUND_NOT_OPEN"));
+    assert_eq!(
+        (status, s(&problem["code"])),
+        (400, "PROCUREMENT_ROUND_NOT_OPEN")
+    );
 
     // Organisation-scoped views: a manufacturer its bids, a hospital its allocations.
-    let m3_view = suite.get_ok(&format!("/v1/procurement/rounds/{round}/outcome"), &manufacturer(&suite, "M3")).await["outcome"].clone();
+    let m3_view = suite
+        .get_ok(
+            &format!("/v1/procurement/rounds/{round}/outcome"),
+            &manufacturer(&suite, "M3"),
+        )
+        .await["outcome"]
+        .clone();
     assert_eq!(list(&m3_view["groups"]).len(), 1);
     assert_eq!(list(&m3_view["groups"][0]["bids"]).len(), 1);
     assert!(list(&m3_view["groups"][0]["allocations"]).is_empty());
-    let h2_view = suite.get_ok(&format!("/v1/procurement/rounds/{round}/outcome"), &suite.hospital(H2)).await["outcome"].clone();
-    assert_eq!(list(&h2_view["groups"]).len(), 1, "H2 reported demand in g1 only");
+    let h2_view = suite
+        .get_ok(
+            &format!("/v1/procurement/rounds/{round}/outcome"),
+            &suite.hospital(H2),
+        )
+        .await["outcome"]
+        .clone();
+    assert_eq!(
+        list(&h2_view["groups"]).len(),
+        1,
+        "H2 reported demand in g1 only"
+    );
     assert_eq!(list(&h2_view["groups"][0]["allocations"]).len(), 1);
     assert_eq!(list(&h2_view["groups"][0]["winners"]).len(), 2);
 
     // Price cuts per category against the highest valid declared price.
-    let cuts = suite.get_ok(&format!("/v1/procurement/rounds/{round}/price-cuts"), &op).await;
+    let cuts = suite
+        .get_ok(&format!("/v1/procurement/rounds/{round}/price-cuts"), &op)
+        .await;
     let drug = &cuts["categories"][0];
-    assert_eq!((s(&drug["category"]), num(&drug["item_count"])), ("drug", 4));
+    assert_eq!(
+        (s(&drug["category"]), num(&drug["item_count"])),
+        ("drug", 4)
+    );
     // Cuts: 50%, 10%, 90%, 55% → mean 51.25%.
     assert_eq!(num(&drug["average_cut_bp"]), 5125);
 
     // Payment standards from the round: winners at their price; a non-winner above 2× the
     // highest winning price keeps its price less 30%, never below the winning price.
     let derive = json!({"region_code": ANHUI, "effective_from_date": "2026-01-01", "non_winners": [{"item_code": x(3), "generic_name": "阿托伐他汀钙片", "unit_price_fen": 200}, {"item_code": x(5), "generic_name": "阿托伐他汀钙片", "unit_price_fen": 150}], "dry_run": true});
-    let dry = suite.ok(&format!("/v1/procurement/rounds/{round}:derive-payment-standards"), &op, derive.clone()).await;
+    let dry = suite
+        .ok(
+            &format!("/v1/procurement/rounds/{round}:derive-payment-standards"),
+            &op,
+            derive.clone(),
+        )
+        .await;
     let mut derive = derive;
     derive["dry_run"] = json!(false);
-    let stored = suite.ok(&format!("/v1/procurement/rounds/{round}:derive-payment-standards"), &op, derive).await;
-    let amounts = |v: &Value| list(&v["standards"]).iter().map(|d| (s(&d["standard"]["item_code"]).to_string(), num(&d["standard"]["amount_fen"]), flag(&d["winner"]))).collect::<Vec<_>>();
-    let expected = vec![(x(1), 50, true), (x(2), 90, true), (x(3), 140, false), (x(5), 90, false), (x(11), 100, true), (x(12), 450, true)];
+    let stored = suite
+        .ok(
+            &format!("/v1/procurement/rounds/{round}:derive-payment-standards"),
+            &op,
+            derive,
+        )
+        .await;
+    let amounts = |v: &Value| {
+        list(&v["standards"])
+            .iter()
+            .map(|d| {
+                (
+                    s(&d["standard"]["item_code"]).to_string(),
+                    num(&d["standard"]["amount_fen"]),
+                    flag(&d["winner"]),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let expected = vec![
+        (x(1), 50, true),
+        (x(2), 90, true),
+        (x(3), 140, false),
+        (x(5), 90, false),
+        (x(11), 100, true),
+        (x(12), 450, true),
+    ];
     assert_eq!(amounts(&dry), expected);
     assert_eq!(amounts(&stored), expected);
-    let lookup = suite.ok("/v1/procurement/payment-standards:batchGet", &suite.hospital(H1), json!({"region_code": "341522", "item_codes": [x(3), x(4)], "on_date": "2026-05-01"})).await;
+    let lookup = suite
+        .ok(
+            "/v1/procurement/payment-standards:batchGet",
+            &suite.hospital(H1),
+            json!({"region_code": "341522", "item_codes": [x(3), x(4)], "on_date": "2026-05-01"}),
+        )
+        .await;
     assert_eq!(num(&lookup["results"][0]["standard"]["amount_fen"]), 140);
     assert!(!flag(&lookup["results"][1]["found"]));
     suite.stop().await;
 }
 
 #[tokio::test]
-async fn a_listing_above_the_guide_price_is_refused_naming_it_and_a_cut_guide_price_flags_old_listings() {
+async fn a_listing_above_the_guide_price_is_refused_naming_it_and_a_cut_guide_price_flags_old_listings()
+ {
     let suite = Suite::start().await;
     let op = suite.operator(ANHUI);
     import_catalogue(&suite, &op).await;
     let reference = |price: i64, from: &str| json!({"reference": {"item_code": C1, "region_code": ANHUI, "kind": "REFERENCE_KIND_GUIDE", "price_fen": price, "valid_from_date": from}});
-    suite.ok("/v1/procurement/reference-prices", &op, reference(20_000, "2025-01-01")).await;
+    suite
+        .ok(
+            "/v1/procurement/reference-prices",
+            &op,
+            reference(20_000, "2025-01-01"),
+        )
+        .await;
     let m = manufacturer(&suite, "M9");
     let listing = |price: i64, from: &str| json!({"listing": {"item_code": C1, "region_code": ANHUI, "manufacturer_code": "M9", "price_fen": price, "valid_from_date": from}});
-    suite.ok("/v1/procurement/listed-prices", &m, listing(18_000, "2025-03-01")).await;
+    suite
+        .ok(
+            "/v1/procurement/listed-prices",
+            &m,
+            listing(18_000, "2025-03-01"),
+        )
+        .await;
 
     // The guide price goes from 200 to 120 yuan: the 200 ends the day before, and the
     // 180-yuan listing is reported as now above it.
-    let cut = suite.ok("/v1/procurement/reference-prices", &op, reference(12_000, "2026-01-01")).await;
+    let cut = suite
+        .ok(
+            "/v1/procurement/reference-prices",
+            &op,
+            reference(12_000, "2026-01-01"),
+        )
+        .await;
     assert_eq!(cut["previous"]["valid_to_date"], "2025-12-31");
     assert_eq!(list(&cut["listings_above"]).len(), 1);
     assert_eq!(num(&cut["listings_above"][0]["price_fen"]), 18_000);
-    let retried = suite.ok("/v1/procurement/reference-prices", &op, reference(12_000, "2026-01-01")).await;
-    assert_eq!(retried, cut, "a retried reference answers as the first time and writes nothing");
+    let retried = suite
+        .ok(
+            "/v1/procurement/reference-prices",
+            &op,
+            reference(12_000, "2026-01-01"),
+        )
+        .await;
+    assert_eq!(
+        retried, cut,
+        "a retried reference answers as the first time and writes nothing"
+    );
 
-    let (status, problem) = post(&suite, "/v1/procurement/listed-prices", &m, listing(15_000, "2026-02-01")).await;
+    let (status, problem) = post(
+        &suite,
+        "/v1/procurement/listed-prices",
+        &m,
+        listing(15_000, "2026-02-01"),
+    )
+    .await;
     assert_eq!(status, 400, "{problem}");
     assert_eq!(problem["code"], "PROCUREMENT_PRICE_ABOVE_REFERENCE");
     assert_eq!(problem["errors"][0]["field"], "listing.price_fen");
     let detail = s(&problem["errors"][0]["detail"]);
-    assert!(detail.contains("guide price (指导价) 120.00") && detail.contains("from 2026-01-01"), "{detail}");
-    suite.ok("/v1/procurement/listed-prices", &m, listing(12_000, "2026-02-01")).await;
+    assert!(
+        detail.contains("guide price (指导价) 120.00") && detail.contains("from 2026-01-01"),
+        "{detail}"
+    );
+    suite
+        .ok(
+            "/v1/procurement/listed-prices",
+            &m,
+            listing(12_000, "2026-02-01"),
+        )
+        .await;
 
     // A manufacturer lists only its own products; operators their own province.
-    let (status, _) = post(&suite, "/v1/procurement/listed-prices", &manufacturer(&suite, "M8"), listing(10_000, "2026-03-01")).await;
+    let (status, _) = post(
+        &suite,
+        "/v1/procurement/listed-prices",
+        &manufacturer(&suite, "M8"),
+        listing(10_000, "2026-03-01"),
+    )
+    .await;
     assert_eq!(status, 403);
-    let (status, _) = post(&suite, "/v1/procurement/reference-prices", &suite.operator("320000"), reference(9_000, "2026-06-01")).await;
+    let (status, _) = post(
+        &suite,
+        "/v1/procurement/reference-prices",
+        &suite.operator("320000"),
+        reference(9_000, "2026-06-01"),
+    )
+    .await;
     assert_eq!(status, 403);
     suite.stop().await;
 }
@@ -334,50 +657,136 @@ async fn a_claim_date_gets_the_payment_standard_of_its_own_date_through_the_cach
     let suite = Suite::start().await;
     let op = suite.operator(ANHUI);
     let set = |amount: i64, from: &str| json!({"standard": {"item_code": x(1), "region_code": ANHUI, "amount_fen": amount, "valid_from_date": from, "basis": "省医保局文件"}});
-    suite.ok("/v1/procurement/payment-standards", &op, set(10_000, "2025-01-01")).await;
+    suite
+        .ok(
+            "/v1/procurement/payment-standards",
+            &op,
+            set(10_000, "2025-01-01"),
+        )
+        .await;
     let hosp = suite.hospital(H1);
-    let lookup = |date: &str| json!({"region_code": "341522", "item_codes": [x(1), x(2)], "on_date": date});
+    let lookup =
+        |date: &str| json!({"region_code": "341522", "item_codes": [x(1), x(2)], "on_date": date});
     // Warm the cache with the old history, then change it: the next answer must follow.
-    let before = suite.ok("/v1/procurement/payment-standards:batchGet", &hosp, lookup("2026-03-01")).await;
+    let before = suite
+        .ok(
+            "/v1/procurement/payment-standards:batchGet",
+            &hosp,
+            lookup("2026-03-01"),
+        )
+        .await;
     assert_eq!(num(&before["results"][0]["standard"]["amount_fen"]), 10_000);
-    let second = suite.ok("/v1/procurement/payment-standards", &op, set(7_000, "2026-01-01")).await;
+    let second = suite
+        .ok(
+            "/v1/procurement/payment-standards",
+            &op,
+            set(7_000, "2026-01-01"),
+        )
+        .await;
     assert_eq!(second["previous"]["valid_to_date"], "2025-12-31");
-    let retried = suite.ok("/v1/procurement/payment-standards", &op, set(7_000, "2026-01-01")).await;
-    assert_eq!(retried, second, "a retried standard answers as the first time and writes nothing");
+    let retried = suite
+        .ok(
+            "/v1/procurement/payment-standards",
+            &op,
+            set(7_000, "2026-01-01"),
+        )
+        .await;
+    assert_eq!(
+        retried, second,
+        "a retried standard answers as the first time and writes nothing"
+    );
 
-    let now = suite.ok("/v1/procurement/payment-standards:batchGet", &hosp, lookup("2026-03-01")).await;
+    let now = suite
+        .ok(
+            "/v1/procurement/payment-standards:batchGet",
+            &hosp,
+            lookup("2026-03-01"),
+        )
+        .await;
     assert_eq!(num(&now["results"][0]["standard"]["amount_fen"]), 7_000);
-    assert_eq!(now["results"][0]["standard"]["region_code"], ANHUI, "a county is priced by its province's standard");
+    assert_eq!(
+        now["results"][0]["standard"]["region_code"], ANHUI,
+        "a county is priced by its province's standard"
+    );
     assert!(!flag(&now["results"][1]["found"]));
-    let past = suite.ok("/v1/procurement/payment-standards:batchGet", &hosp, lookup("2025-12-31")).await;
-    assert_eq!(num(&past["results"][0]["standard"]["amount_fen"]), 10_000, "a 2025 claim keeps the 2025 standard");
-    assert_eq!(past["results"][0]["standard"]["valid_to_date"], "2025-12-31");
+    let past = suite
+        .ok(
+            "/v1/procurement/payment-standards:batchGet",
+            &hosp,
+            lookup("2025-12-31"),
+        )
+        .await;
+    assert_eq!(
+        num(&past["results"][0]["standard"]["amount_fen"]),
+        10_000,
+        "a 2025 claim keeps the 2025 standard"
+    );
+    assert_eq!(
+        past["results"][0]["standard"]["valid_to_date"],
+        "2025-12-31"
+    );
 
     // A closed period cannot be rewritten; bad codes are named.
     let overlap = json!({"standard": {"item_code": x(1), "region_code": ANHUI, "amount_fen": 9_000, "valid_from_date": "2025-06-01", "valid_to_date": "2025-06-30"}});
     let (status, problem) = post(&suite, "/v1/procurement/payment-standards", &op, overlap).await;
-    assert_eq!((status, s(&problem["code"])), (400, "PROCUREMENT_PERIOD_OVERLAP"));
-    let (status, problem) = post(&suite, "/v1/procurement/payment-standards:batchGet", &hosp, json!({"region_code": ANHUI, "item_codes": [x(1), "X123"], "on_date": "2026-01-01"})).await;
-    assert_eq!((status, problem["errors"][0]["field"].clone()), (400, json!("item_codes[1]")));
+    assert_eq!(
+        (status, s(&problem["code"])),
+        (400, "PROCUREMENT_PERIOD_OVERLAP")
+    );
+    let (status, problem) = post(
+        &suite,
+        "/v1/procurement/payment-standards:batchGet",
+        &hosp,
+        json!({"region_code": ANHUI, "item_codes": [x(1), "X123"], "on_date": "2026-01-01"}),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].clone()),
+        (400, json!("item_codes[1]"))
+    );
     // Settlement prices claims that also carry local codes: asked to, it answers them not found.
     let lenient = suite.ok("/v1/procurement/payment-standards:batchGet", &hosp, json!({"region_code": ANHUI, "item_codes": ["X123", x(1)], "on_date": "2026-01-01", "skip_non_national_codes": true})).await;
     assert!(!flag(&lenient["results"][0]["found"]));
     assert_eq!(num(&lenient["results"][1]["standard"]["amount_fen"]), 7_000);
     // Standards are published: an operator of another province reads Anhui's (异地 pricing).
-    let elsewhere = suite.ok("/v1/procurement/payment-standards:batchGet", &suite.operator("320000"), lookup("2026-03-01")).await;
-    assert_eq!(num(&elsewhere["results"][0]["standard"]["amount_fen"]), 7_000);
-    let (status, _) = post(&suite, "/v1/procurement/payment-standards", &suite.operator("320000"), set(1, "2027-01-01")).await;
+    let elsewhere = suite
+        .ok(
+            "/v1/procurement/payment-standards:batchGet",
+            &suite.operator("320000"),
+            lookup("2026-03-01"),
+        )
+        .await;
+    assert_eq!(
+        num(&elsewhere["results"][0]["standard"]["amount_fen"]),
+        7_000
+    );
+    let (status, _) = post(
+        &suite,
+        "/v1/procurement/payment-standards",
+        &suite.operator("320000"),
+        set(1, "2027-01-01"),
+    )
+    .await;
     assert_eq!(status, 403);
     suite.stop().await;
 }
 
 /// Every event of `stream` on Redis whose id starts with `prefix`, read by a fresh group.
-async fn events_on_bus(url: &str, stream: &str, prefix: &str) -> Vec<yibao_runtime::bus::BusMessage> {
-    let bus = yibao_runtime::bus::RedisBus::connect(url).await.expect("redis bus");
+async fn events_on_bus(
+    url: &str,
+    stream: &str,
+    prefix: &str,
+) -> Vec<yibao_runtime::bus::BusMessage> {
+    let bus = yibao_runtime::bus::RedisBus::connect(url)
+        .await
+        .expect("redis bus");
     let group = format!("test-{}", uuid::Uuid::new_v4().simple());
     let mut out = Vec::new();
     loop {
-        let batch = bus.read(stream, &group, "reader", 1000, Duration::from_millis(50)).await.expect("read");
+        let batch = bus
+            .read(stream, &group, "reader", 1000, Duration::from_millis(50))
+            .await
+            .expect("read");
         if batch.is_empty() {
             return out;
         }
@@ -388,13 +797,16 @@ async fn events_on_bus(url: &str, stream: &str, prefix: &str) -> Vec<yibao_runti
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 #[tokio::test]
 async fn a_mark_up_and_a_sale_without_stock_are_findings_published_once_for_supervision() {
     // The bus must be one the test can read: Redis, the real part of production.
-    let redis = std::env::var("YIBAO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis =
+        std::env::var("YIBAO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let suite = Suite::start_with(|o| o.redis_url = redis.clone()).await;
     let op = suite.operator(ANHUI);
     import_catalogue(&suite, &op).await;
@@ -411,34 +823,80 @@ async fn a_mark_up_and_a_sale_without_stock_are_findings_published_once_for_supe
     let hosp = suite.hospital(&inst);
     let out = suite.ok(&path, &hosp, body.clone()).await;
     assert_eq!(num(&out["accepted_count"]), 4);
-    let findings: Vec<(String, String, i64, i64)> = list(&out["findings"]).iter().map(|f| (s(&f["code"]).to_string(), s(&f["record_no"]).to_string(), num(&f["quantity"]), num(&f["amount_fen"]))).collect();
+    let findings: Vec<(String, String, i64, i64)> = list(&out["findings"])
+        .iter()
+        .map(|f| {
+            (
+                s(&f["code"]).to_string(),
+                s(&f["record_no"]).to_string(),
+                num(&f["quantity"]),
+                num(&f["amount_fen"]),
+            )
+        })
+        .collect();
     assert_eq!(
         findings,
         [
             ("PROCUREMENT_MARK_UP".to_string(), "S1".to_string(), 4, 400),
-            ("PROCUREMENT_SALE_WITHOUT_STOCK".to_string(), "S2".to_string(), 2, 2_000),
-            ("PROCUREMENT_UNLISTED_PURCHASE".to_string(), "P2".to_string(), 5, 1_500),
+            (
+                "PROCUREMENT_SALE_WITHOUT_STOCK".to_string(),
+                "S2".to_string(),
+                2,
+                2_000
+            ),
+            (
+                "PROCUREMENT_UNLISTED_PURCHASE".to_string(),
+                "P2".to_string(),
+                5,
+                1_500
+            ),
         ],
         "{out}"
     );
     let retried = suite.ok(&path, &hosp, body).await;
-    assert_eq!(retried, out, "a retried upload answers the same and stores nothing new");
+    assert_eq!(
+        retried, out,
+        "a retried upload answers the same and stores nothing new"
+    );
 
     let stream = "yibao.procurement.inventory";
     let events = events_on_bus(&redis, stream, &format!("procurement-inventory:{inst}:")).await;
-    assert_eq!(events.len(), 2, "mark-up and stock findings, each once: {events:?}");
-    let markup = events.iter().find(|e| e.event_id.contains(":S1:")).expect("mark-up event");
-    assert!(contains(&markup.payload, &inst) && contains(&markup.payload, C1) && contains(&markup.payload, "2026-01-06T00:00:00"));
+    assert_eq!(
+        events.len(),
+        2,
+        "mark-up and stock findings, each once: {events:?}"
+    );
+    let markup = events
+        .iter()
+        .find(|e| e.event_id.contains(":S1:"))
+        .expect("mark-up event");
+    assert!(
+        contains(&markup.payload, &inst)
+            && contains(&markup.payload, C1)
+            && contains(&markup.payload, "2026-01-06T00:00:00")
+    );
 
     // Reusing a record number for other content is refused; others' records are not ours.
     let reuse = json!({"institution_code": inst, "records": [record("S1", C1, "2026-01-06", "MOVEMENT_SALE", 5, 1_100)]});
     let (status, problem) = post(&suite, &path, &hosp, reuse).await;
-    assert_eq!((status, s(&problem["code"])), (409, "PROCUREMENT_RECORD_NO_REUSED"));
-    let (status, _) = post(&suite, &path, &suite.hospital(H2), json!({"institution_code": inst, "records": []})).await;
+    assert_eq!(
+        (status, s(&problem["code"])),
+        (409, "PROCUREMENT_RECORD_NO_REUSED")
+    );
+    let (status, _) = post(
+        &suite,
+        &path,
+        &suite.hospital(H2),
+        json!({"institution_code": inst, "records": []}),
+    )
+    .await;
     assert_eq!(status, 403);
     let bad = json!({"institution_code": inst, "records": [record("P9", C1, "2026-13-01", "MOVEMENT_PURCHASE", 1, 1)]});
     let (status, problem) = post(&suite, &path, &hosp, bad).await;
-    assert_eq!((status, problem["errors"][0]["field"].clone()), (400, json!("records[0].date")));
+    assert_eq!(
+        (status, problem["errors"][0]["field"].clone()),
+        (400, json!("records[0].date"))
+    );
     suite.stop().await;
 }
 
@@ -448,12 +906,38 @@ async fn only_institutions_that_completed_their_agreed_volume_retain_savings() {
     let op = suite.operator(ANHUI);
     import_catalogue(&suite, &op).await;
     let round = create_round(&suite, &op).await;
-    add_group(&suite, &op, &round, "atorvastatin-20mg", "阿托伐他汀钙片", 400).await;
+    add_group(
+        &suite,
+        &op,
+        &round,
+        "atorvastatin-20mg",
+        "阿托伐他汀钙片",
+        400,
+    )
+    .await;
     bid(&suite, &round, "atorvastatin-20mg", "M1", &x(1), 12).await;
     // One winner → 50% of 220,000: 100,000 for H1 and 10,000 for H2.
-    demand(&suite, &round, H1, json!([{"group_id": "atorvastatin-20mg", "quantity": 200000}])).await;
-    demand(&suite, &round, H2, json!([{"group_id": "atorvastatin-20mg", "quantity": 20000}])).await;
-    suite.ok(&format!("/v1/procurement/rounds/{round}:select"), &op, json!({})).await;
+    demand(
+        &suite,
+        &round,
+        H1,
+        json!([{"group_id": "atorvastatin-20mg", "quantity": 200000}]),
+    )
+    .await;
+    demand(
+        &suite,
+        &round,
+        H2,
+        json!([{"group_id": "atorvastatin-20mg", "quantity": 20000}]),
+    )
+    .await;
+    suite
+        .ok(
+            &format!("/v1/procurement/rounds/{round}:select"),
+            &op,
+            json!({}),
+        )
+        .await;
 
     let purchase = |no: &str, item: &str, date: &str, q: u64, price: i64| json!({"record_no": no, "item_code": item, "date": date, "movement": "MOVEMENT_PURCHASE", "quantity": q, "unit_price_fen": price});
     // H1: 110,000 winning units at 0.12 and 5,000 of a non-winning same-generic product at 2.50.
@@ -461,13 +945,51 @@ async fn only_institutions_that_completed_their_agreed_volume_retain_savings() {
     // H2: half of its agreed volume.
     suite.ok(&format!("/v1/procurement/institutions/{H2}/inventory-records"), &suite.hospital(H2), json!({"institution_code": H2, "records": [purchase("P1", &x(1), "2026-02-01", 5_000, 12)]})).await;
 
-    let completion = suite.get_ok(&format!("/v1/procurement/rounds/{round}/completion?as_of_date=2026-07-01"), &op).await;
-    let rows: Vec<(String, i64, i64, String)> = list(&completion["completions"]).iter().map(|c| (s(&c["institution_code"]).to_string(), num(&c["completion_bp"]), num(&c["time_progress_bp"]), s(&c["status"]).to_string())).collect();
+    let completion = suite
+        .get_ok(
+            &format!("/v1/procurement/rounds/{round}/completion?as_of_date=2026-07-01"),
+            &op,
+        )
+        .await;
+    let rows: Vec<(String, i64, i64, String)> = list(&completion["completions"])
+        .iter()
+        .map(|c| {
+            (
+                s(&c["institution_code"]).to_string(),
+                num(&c["completion_bp"]),
+                num(&c["time_progress_bp"]),
+                s(&c["status"]).to_string(),
+            )
+        })
+        .collect();
     // In institution-code order: H341502… before H341522….
-    assert_eq!(rows, [(H2.to_string(), 5_000, 4_986, "COMPLETION_STATUS_ON_PACE".to_string()), (H1.to_string(), 11_000, 4_986, "COMPLETION_STATUS_COMPLETED".to_string())]);
+    assert_eq!(
+        rows,
+        [
+            (
+                H2.to_string(),
+                5_000,
+                4_986,
+                "COMPLETION_STATUS_ON_PACE".to_string()
+            ),
+            (
+                H1.to_string(),
+                11_000,
+                4_986,
+                "COMPLETION_STATUS_COMPLETED".to_string()
+            )
+        ]
+    );
     let late = suite.get_ok(&format!("/v1/procurement/rounds/{round}/completion?institution_code={H2}&as_of_date=2026-12-31"), &suite.hospital(H2)).await;
     assert_eq!(late["completions"][0]["status"], "COMPLETION_STATUS_BEHIND");
-    let (status, _) = suite.call(Method::GET, &format!("/v1/procurement/rounds/{round}/completion?institution_code={H1}"), Some(&suite.hospital(H2)), None).await;
+    let (status, _) = suite
+        .call(
+            Method::GET,
+            &format!("/v1/procurement/rounds/{round}/completion?institution_code={H1}"),
+            Some(&suite.hospital(H2)),
+            None,
+        )
+        .await;
     assert_eq!(status, 403);
 
     let body = json!({
@@ -484,18 +1006,45 @@ async fn only_institutions_that_completed_their_agreed_volume_retain_savings() {
     // saving 192,010.00; retained × 50% × 95% = 91,204.75. H2 did not complete: 0.
     let h1 = &savings["institutions"][1];
     assert_eq!(s(&h1["institution_code"]), H1);
-    assert_eq!((num(&h1["budget_fen"]), num(&h1["actual_fen"]), num(&h1["saving_fen"]), num(&h1["retained_fen"])), (21_000_000, 1_799_000, 19_201_000, 9_120_475));
-    assert_eq!(s(&h1["explanation"][4]), "retained = 192010.00 × 50.00% × 95.00% = 91204.75");
+    assert_eq!(
+        (
+            num(&h1["budget_fen"]),
+            num(&h1["actual_fen"]),
+            num(&h1["saving_fen"]),
+            num(&h1["retained_fen"])
+        ),
+        (21_000_000, 1_799_000, 19_201_000, 9_120_475)
+    );
+    assert_eq!(
+        s(&h1["explanation"][4]),
+        "retained = 192010.00 × 50.00% × 95.00% = 91204.75"
+    );
     let h2 = &savings["institutions"][0];
     assert_eq!(s(&h2["institution_code"]), H2);
     assert!(!flag(&h2["completed"]));
-    assert_eq!((num(&h2["saving_fen"]), num(&h2["retained_fen"])), (2_058_000, 0));
+    assert_eq!(
+        (num(&h2["saving_fen"]), num(&h2["retained_fen"])),
+        (2_058_000, 0)
+    );
     assert_eq!(num(&savings["total_retained_fen"]), 9_120_475);
-    assert_eq!(suite.ok(&path, &op, body).await, savings, "recomputing gives the same figures");
+    assert_eq!(
+        suite.ok(&path, &op, body).await,
+        savings,
+        "recomputing gives the same figures"
+    );
 
     let (status, problem) = post(&suite, &path, &op, json!({"retention_rate_bp": 12000, "institutions": [{"institution_code": H1, "fund_payment_rate_bp": 7000, "assessment_coefficient_bp": 9500}]})).await;
-    assert_eq!((status, problem["errors"][0]["field"].clone()), (400, json!("retention_rate_bp")));
-    let (status, _) = post(&suite, &path, &suite.hospital(H1), json!({"retention_rate_bp": 5000})).await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].clone()),
+        (400, json!("retention_rate_bp"))
+    );
+    let (status, _) = post(
+        &suite,
+        &path,
+        &suite.hospital(H1),
+        json!({"retention_rate_bp": 5000}),
+    )
+    .await;
     assert_eq!(status, 403);
     suite.stop().await;
 }

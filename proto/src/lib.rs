@@ -3,7 +3,8 @@
 #![allow(missing_docs, clippy::all, missing_debug_implementations)]
 
 /// The encoded `FileDescriptorSet` of every contract, imports and source info included.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/yibao_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/yibao_descriptor.bin"));
 
 pub mod google {
     pub mod api {

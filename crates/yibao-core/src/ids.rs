@@ -62,7 +62,10 @@ impl IdNumber {
         let s = s.trim();
         let bytes = s.as_bytes();
         if bytes.len() != 18 {
-            return Err(IdError::Length { expected: 18, got: s.chars().count() });
+            return Err(IdError::Length {
+                expected: 18,
+                got: s.chars().count(),
+            });
         }
         for (i, b) in bytes[..17].iter().enumerate() {
             if !b.is_ascii_digit() {
@@ -89,7 +92,10 @@ impl IdNumber {
     /// by generators of test and demo data.
     pub fn with_check_digit(first17: &str) -> Result<IdNumber, IdError> {
         if first17.len() != 17 || !first17.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(IdError::Length { expected: 17, got: first17.chars().count() });
+            return Err(IdError::Length {
+                expected: 17,
+                got: first17.chars().count(),
+            });
         }
         let check = char::from(check_char(first17.as_bytes()));
         Self::parse(&format!("{first17}{check}"))
@@ -99,7 +105,10 @@ impl IdNumber {
     pub fn from_legacy15(s: &str) -> Result<IdNumber, IdError> {
         let s = s.trim();
         if s.len() != 15 || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(IdError::Length { expected: 15, got: s.chars().count() });
+            return Err(IdError::Length {
+                expected: 15,
+                got: s.chars().count(),
+            });
         }
         let body = format!("{}19{}", &s[..6], &s[6..]);
         let check = char::from(check_char(body.as_bytes()));
@@ -123,7 +132,11 @@ impl IdNumber {
 
     /// Sex from the 17th digit.
     pub fn sex(&self) -> Sex {
-        if (self.0.as_bytes()[16] - b'0') % 2 == 1 { Sex::Male } else { Sex::Female }
+        if (self.0.as_bytes()[16] - b'0') % 2 == 1 {
+            Sex::Male
+        } else {
+            Sex::Female
+        }
     }
 
     /// The 6-digit administrative region of the number's issue (first six digits).
@@ -144,7 +157,11 @@ impl IdNumber {
 }
 
 fn check_char(first17: &[u8]) -> u8 {
-    let sum: u32 = first17.iter().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
+    let sum: u32 = first17
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
     CHECK_CHARS[(sum % 11) as usize]
 }
 
@@ -176,7 +193,10 @@ impl RegionCode {
     pub fn parse(s: &str) -> Result<RegionCode, IdError> {
         let s = s.trim();
         if s.len() != 6 {
-            return Err(IdError::Length { expected: 6, got: s.chars().count() });
+            return Err(IdError::Length {
+                expected: 6,
+                got: s.chars().count(),
+            });
         }
         if let Some(i) = s.bytes().position(|b| !b.is_ascii_digit()) {
             return Err(IdError::Character(i + 1));
@@ -247,7 +267,10 @@ impl InstitutionCode {
     pub fn parse(s: &str) -> Result<InstitutionCode, IdError> {
         let s = s.trim();
         if s.len() != 12 {
-            return Err(IdError::Length { expected: 12, got: s.chars().count() });
+            return Err(IdError::Length {
+                expected: 12,
+                got: s.chars().count(),
+            });
         }
         if !matches!(s.as_bytes()[0], b'H' | b'P') {
             return Err(IdError::Prefix("H (hospital) or P (pharmacy)"));
@@ -314,7 +337,10 @@ mod tests {
         assert!(IdNumber::parse("440524188001010014").is_ok());
         assert!(IdNumber::parse("11010119900307803X").is_ok());
         // The "sample" number of many codebases is invalid: its check digit should be 7.
-        assert_eq!(IdNumber::parse("110101199001011234"), Err(IdError::Checksum));
+        assert_eq!(
+            IdNumber::parse("110101199001011234"),
+            Err(IdError::Checksum)
+        );
         assert!(IdNumber::parse("110101199001011237").is_ok());
     }
 
@@ -325,7 +351,10 @@ mod tests {
         assert_eq!(id.sex(), Sex::Female);
         assert_eq!(id.age_on(day(2019, 12, 30)), 69);
         assert_eq!(id.age_on(day(2019, 12, 31)), 70);
-        assert_eq!(IdNumber::parse("11010119900307803X").unwrap().sex(), Sex::Male);
+        assert_eq!(
+            IdNumber::parse("11010119900307803X").unwrap().sex(),
+            Sex::Male
+        );
     }
 
     #[test]
@@ -333,10 +362,16 @@ mod tests {
         // 1990-02-30 does not exist; recompute a valid check char so only the date is wrong.
         let body = "11010119900230001";
         let c = char::from(check_char(body.as_bytes()));
-        assert_eq!(IdNumber::parse(&format!("{body}{c}")), Err(IdError::BirthDate));
+        assert_eq!(
+            IdNumber::parse(&format!("{body}{c}")),
+            Err(IdError::BirthDate)
+        );
         let body = "11010120990101001";
         let c = char::from(check_char(body.as_bytes()));
-        assert_eq!(IdNumber::parse_on(&format!("{body}{c}"), day(2026, 1, 1)), Err(IdError::FutureBirthDate));
+        assert_eq!(
+            IdNumber::parse_on(&format!("{body}{c}"), day(2026, 1, 1)),
+            Err(IdError::FutureBirthDate)
+        );
     }
 
     #[test]
@@ -349,8 +384,17 @@ mod tests {
 
     #[test]
     fn wrong_length_and_characters_are_named() {
-        assert_eq!(IdNumber::parse("123"), Err(IdError::Length { expected: 18, got: 3 }));
-        assert_eq!(IdNumber::parse("1101051949123100AX"), Err(IdError::Character(17)));
+        assert_eq!(
+            IdNumber::parse("123"),
+            Err(IdError::Length {
+                expected: 18,
+                got: 3
+            })
+        );
+        assert_eq!(
+            IdNumber::parse("1101051949123100AX"),
+            Err(IdError::Character(17))
+        );
     }
 
     #[test]
@@ -376,7 +420,14 @@ mod tests {
         let h = InstitutionCode::parse("H34152200001").unwrap();
         assert_eq!(h.region().as_str(), "341522");
         assert!(!h.is_pharmacy());
-        assert!(InstitutionCode::parse("P34152200007").unwrap().is_pharmacy());
-        assert_eq!(InstitutionCode::parse("X34152200001"), Err(IdError::Prefix("H (hospital) or P (pharmacy)")));
+        assert!(
+            InstitutionCode::parse("P34152200007")
+                .unwrap()
+                .is_pharmacy()
+        );
+        assert_eq!(
+            InstitutionCode::parse("X34152200001"),
+            Err(IdError::Prefix("H (hospital) or P (pharmacy)"))
+        );
     }
 }

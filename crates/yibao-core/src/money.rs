@@ -59,7 +59,11 @@ impl Fen {
         let product = i128::from(self.0) * i128::from(rate.0);
         let q = product / 10_000;
         let r = product % 10_000;
-        let rounded = if r.abs() * 2 >= 10_000 { q + product.signum() } else { q };
+        let rounded = if r.abs() * 2 >= 10_000 {
+            q + product.signum()
+        } else {
+            q
+        };
         // |self| × rate / 10000 with rate ≤ u32::MAX stays within i64 for any sane amount;
         // clamp instead of panicking if someone passes an absurd rate.
         Fen(i64::try_from(rounded).unwrap_or(if rounded > 0 { i64::MAX } else { i64::MIN }))
@@ -120,7 +124,11 @@ impl Bp {
 
     /// A share of an amount (0..=10000 bp).
     pub fn share(bp: u32) -> Result<Bp, RateAboveFull> {
-        if bp > 10_000 { Err(RateAboveFull(bp)) } else { Ok(Bp(bp)) }
+        if bp > 10_000 {
+            Err(RateAboveFull(bp))
+        } else {
+            Ok(Bp(bp))
+        }
     }
 
     /// The raw basis points.

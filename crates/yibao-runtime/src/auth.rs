@@ -83,7 +83,14 @@ impl Role {
 
     /// True when the role is confined to its own organisation's records.
     pub fn is_org_scoped(self) -> bool {
-        matches!(self, Role::Hospital | Role::Insurer | Role::CareInstitution | Role::Manufacturer | Role::Assessor)
+        matches!(
+            self,
+            Role::Hospital
+                | Role::Insurer
+                | Role::CareInstitution
+                | Role::Manufacturer
+                | Role::Assessor
+        )
     }
 
     /// True when the role is confined to a region prefix.
@@ -168,26 +175,44 @@ pub enum AuthError {
 impl Caller {
     /// Builds a caller from verified claims.
     pub fn from_claims(c: &Claims) -> Result<Caller, AuthError> {
-        let role = Role::parse(&c.role).ok_or_else(|| AuthError::InvalidToken(format!("unknown role `{}`", c.role)))?;
+        let role = Role::parse(&c.role)
+            .ok_or_else(|| AuthError::InvalidToken(format!("unknown role `{}`", c.role)))?;
         if role.is_org_scoped() && c.org.is_empty() {
-            return Err(AuthError::InvalidToken(format!("role `{}` needs an `org` claim", c.role)));
+            return Err(AuthError::InvalidToken(format!(
+                "role `{}` needs an `org` claim",
+                c.role
+            )));
         }
         let region = if c.region.is_empty() {
             None
         } else {
-            Some(RegionCode::parse(&c.region).map_err(|e| AuthError::InvalidToken(format!("region claim {e}")))?)
+            Some(
+                RegionCode::parse(&c.region)
+                    .map_err(|e| AuthError::InvalidToken(format!("region claim {e}")))?,
+            )
         };
         if role.is_region_scoped() && region.is_none() {
-            return Err(AuthError::InvalidToken(format!("role `{}` needs a `region` claim", c.role)));
+            return Err(AuthError::InvalidToken(format!(
+                "role `{}` needs a `region` claim",
+                c.role
+            )));
         }
-        Ok(Caller { subject: c.sub.clone(), role, org: c.org.clone(), region })
+        Ok(Caller {
+            subject: c.sub.clone(),
+            role,
+            org: c.org.clone(),
+            region,
+        })
     }
 
     /// Checks that an organisation-scoped caller owns `value` (field path `field`).
     /// Region-scoped and admin callers pass: their scope is checked by region.
     pub fn check_org(&self, field: &str, value: &str) -> Result<(), AuthError> {
         if self.role.is_org_scoped() && self.org != value {
-            return Err(AuthError::OtherOrganisation { field: field.into(), value: value.into() });
+            return Err(AuthError::OtherOrganisation {
+                field: field.into(),
+                value: value.into(),
+            });
         }
         Ok(())
     }
@@ -198,12 +223,20 @@ impl Caller {
         if !self.role.is_region_scoped() {
             return Ok(());
         }
-        let Some(own) = &self.region else { return Ok(()) };
-        let covered = RegionCode::parse(value).map(|r| own.covers(&r)).unwrap_or(false);
+        let Some(own) = &self.region else {
+            return Ok(());
+        };
+        let covered = RegionCode::parse(value)
+            .map(|r| own.covers(&r))
+            .unwrap_or(false);
         if covered {
             Ok(())
         } else {
-            Err(AuthError::OutsideRegion { field: field.into(), value: value.into(), region: own.to_string() })
+            Err(AuthError::OutsideRegion {
+                field: field.into(),
+                value: value.into(),
+                region: own.to_string(),
+            })
         }
     }
 
@@ -232,7 +265,9 @@ const VERIFIED_CAPACITY: usize = 20_000;
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verifier").field("kids", &self.keys.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("Verifier")
+            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -241,32 +276,51 @@ impl Verifier {
     pub fn from_jwks(set: &JwkSet, issuer: &str, audience: &str) -> Result<Verifier, AuthError> {
         let mut keys = HashMap::new();
         for jwk in &set.keys {
-            let kid = jwk.common.key_id.clone().ok_or_else(|| AuthError::InvalidToken("JWKS key without kid".into()))?;
+            let kid = jwk
+                .common
+                .key_id
+                .clone()
+                .ok_or_else(|| AuthError::InvalidToken("JWKS key without kid".into()))?;
             let alg = jwk
                 .common
                 .key_algorithm
                 .and_then(|a| a.to_string().parse::<Algorithm>().ok())
                 .unwrap_or(Algorithm::EdDSA);
-            let key = DecodingKey::from_jwk(jwk).map_err(|e| AuthError::InvalidToken(format!("JWKS key {kid}: {e}")))?;
+            let key = DecodingKey::from_jwk(jwk)
+                .map_err(|e| AuthError::InvalidToken(format!("JWKS key {kid}: {e}")))?;
             keys.insert(kid, (key, alg));
         }
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.leeway = 30;
-        Ok(Verifier { keys: Arc::new(keys), validation, verified: Arc::default() })
+        Ok(Verifier {
+            keys: Arc::new(keys),
+            validation,
+            verified: Arc::default(),
+        })
     }
 
     /// Loads a JWKS file.
-    pub fn from_jwks_file(path: &Path, issuer: &str, audience: &str) -> Result<Verifier, AuthError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| AuthError::InvalidToken(format!("cannot read JWKS file {}: {e}", path.display())))?;
-        let set: JwkSet = serde_json::from_str(&text).map_err(|e| AuthError::InvalidToken(format!("JWKS file: {e}")))?;
+    pub fn from_jwks_file(
+        path: &Path,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Verifier, AuthError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            AuthError::InvalidToken(format!("cannot read JWKS file {}: {e}", path.display()))
+        })?;
+        let set: JwkSet = serde_json::from_str(&text)
+            .map_err(|e| AuthError::InvalidToken(format!("JWKS file: {e}")))?;
         Self::from_jwks(&set, issuer, audience)
     }
 
     /// Fetches a JWKS document over HTTP(S).
-    pub async fn from_jwks_url(url: &str, issuer: &str, audience: &str) -> Result<Verifier, AuthError> {
+    pub async fn from_jwks_url(
+        url: &str,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Verifier, AuthError> {
         let set: JwkSet = reqwest::get(url)
             .await
             .and_then(|r| r.error_for_status())
@@ -288,8 +342,17 @@ impl Verifier {
 
     /// Verifies a compact JWT and returns the caller.
     pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let cached = self.verified.lock().unwrap_or_else(|p| p.into_inner()).get(token).filter(|(_, exp)| now < *exp).map(|(c, _)| c.clone());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let cached = self
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .filter(|(_, exp)| now < *exp)
+            .map(|(c, _)| c.clone());
         if let Some(caller) = cached {
             return Ok(caller);
         }
@@ -303,11 +366,19 @@ impl Verifier {
     }
 
     fn verify_signature(&self, token: &str) -> Result<(Caller, u64), AuthError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::InvalidToken(e.to_string()))?;
-        let kid = header.kid.ok_or_else(|| AuthError::InvalidToken("token has no kid".into()))?;
-        let (key, alg) = self.keys.get(&kid).ok_or_else(|| AuthError::InvalidToken(format!("unknown kid `{kid}`")))?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| AuthError::InvalidToken(e.to_string()))?;
+        let kid = header
+            .kid
+            .ok_or_else(|| AuthError::InvalidToken("token has no kid".into()))?;
+        let (key, alg) = self
+            .keys
+            .get(&kid)
+            .ok_or_else(|| AuthError::InvalidToken(format!("unknown kid `{kid}`")))?;
         if header.alg != *alg {
-            return Err(AuthError::InvalidToken("algorithm does not match the key".into()));
+            return Err(AuthError::InvalidToken(
+                "algorithm does not match the key".into(),
+            ));
         }
         let mut validation = self.validation.clone();
         validation.algorithms = vec![*alg];
@@ -319,7 +390,10 @@ impl Verifier {
     /// Verifies the value of an `authorization` header (`Bearer <jwt>`).
     pub fn verify_header(&self, value: Option<&str>) -> Result<Caller, AuthError> {
         let token = value
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .ok_or(AuthError::MissingToken)?;
         self.verify(token.trim())
     }
@@ -338,7 +412,10 @@ pub struct DevKeys {
 
 impl std::fmt::Debug for DevKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DevKeys").field("kid", &self.kid).field("jwks_path", &self.jwks_path).finish()
+        f.debug_struct("DevKeys")
+            .field("kid", &self.kid)
+            .field("jwks_path", &self.jwks_path)
+            .finish()
     }
 }
 
@@ -353,13 +430,16 @@ impl DevKeys {
             ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(std::io::Error::other)?
         } else {
             let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-            let pem = key.to_pkcs8_pem(Default::default()).map_err(std::io::Error::other)?;
+            let pem = key
+                .to_pkcs8_pem(Default::default())
+                .map_err(std::io::Error::other)?;
             write_private(&pem_path, pem.as_bytes())?;
             key
         };
         let der = signing.to_pkcs8_der().map_err(std::io::Error::other)?;
         use base64::Engine as _;
-        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signing.verifying_key().to_bytes());
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(signing.verifying_key().to_bytes());
         let kid = format!("dev-{}", &x[..8]);
         let jwk: Jwk = serde_json::from_value(serde_json::json!({
             "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig"
@@ -367,8 +447,16 @@ impl DevKeys {
         .map_err(std::io::Error::other)?;
         let jwks = JwkSet { keys: vec![jwk] };
         let jwks_path = dir.join("jwks.json");
-        std::fs::write(&jwks_path, serde_json::to_vec_pretty(&jwks).map_err(std::io::Error::other)?)?;
-        Ok(DevKeys { kid, encoding: EncodingKey::from_ed_der(der.as_bytes()), jwks, jwks_path })
+        std::fs::write(
+            &jwks_path,
+            serde_json::to_vec_pretty(&jwks).map_err(std::io::Error::other)?,
+        )?;
+        Ok(DevKeys {
+            kid,
+            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+            jwks,
+            jwks_path,
+        })
     }
 
     /// The public keys.
@@ -382,7 +470,16 @@ impl DevKeys {
     }
 
     /// Mints a token.
-    pub fn mint(&self, role: Role, org: &str, region: &str, subject: &str, ttl_secs: u64, issuer: &str, audience: &str) -> Result<String, AuthError> {
+    pub fn mint(
+        &self,
+        role: Role,
+        org: &str,
+        region: &str,
+        subject: &str,
+        ttl_secs: u64,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<String, AuthError> {
         let now = chrono::Utc::now().timestamp().max(0) as u64;
         let claims = Claims {
             sub: subject.into(),
@@ -396,7 +493,8 @@ impl DevKeys {
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(|e| AuthError::InvalidToken(e.to_string()))
+        jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .map_err(|e| AuthError::InvalidToken(e.to_string()))
     }
 }
 
@@ -417,47 +515,91 @@ mod tests {
     use super::*;
 
     fn keys() -> DevKeys {
-        let dir = std::env::temp_dir().join(format!("yibao-auth-{}-{}", std::process::id(), rand::random::<u32>()));
+        let dir = std::env::temp_dir().join(format!(
+            "yibao-auth-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
         DevKeys::load_or_create(&dir).unwrap_or_else(|e| panic!("dev keys: {e}"))
     }
 
     #[test]
     fn a_minted_token_verifies_into_a_caller() {
         let k = keys();
-        let v = k.verifier("yibao", "yibao-api").unwrap_or_else(|e| panic!("{e}"));
-        let t = k.mint(Role::Hospital, "H34152200001", "341522", "his-1", 60, "yibao", "yibao-api").unwrap_or_default();
-        let c = v.verify_header(Some(&format!("Bearer {t}"))).unwrap_or_else(|e| panic!("{e}"));
+        let v = k
+            .verifier("yibao", "yibao-api")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let t = k
+            .mint(
+                Role::Hospital,
+                "H34152200001",
+                "341522",
+                "his-1",
+                60,
+                "yibao",
+                "yibao-api",
+            )
+            .unwrap_or_default();
+        let c = v
+            .verify_header(Some(&format!("Bearer {t}")))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.role, Role::Hospital);
         assert_eq!(c.org, "H34152200001");
         assert!(c.check_org("institution_code", "H34152200001").is_ok());
         assert_eq!(
             c.check_org("institution_code", "H34152200002"),
-            Err(AuthError::OtherOrganisation { field: "institution_code".into(), value: "H34152200002".into() })
+            Err(AuthError::OtherOrganisation {
+                field: "institution_code".into(),
+                value: "H34152200002".into()
+            })
         );
         // Verified once, answered from the cache after; a token differing by one character
         // is still checked and refused.
         assert_eq!(v.verify(&t), Ok(c));
         let mid = t.len() / 2;
-        let swap = if t.as_bytes().get(mid) == Some(&b'A') { "B" } else { "A" };
+        let swap = if t.as_bytes().get(mid) == Some(&b'A') {
+            "B"
+        } else {
+            "A"
+        };
         let tampered = format!("{}{swap}{}", &t[..mid], &t[mid + 1..]);
-        assert!(matches!(v.verify(&tampered), Err(AuthError::InvalidToken(_))));
+        assert!(matches!(
+            v.verify(&tampered),
+            Err(AuthError::InvalidToken(_))
+        ));
     }
 
     #[test]
     fn wrong_audience_expired_and_foreign_keys_are_refused() {
         let k = keys();
         let other = keys();
-        let v = k.verifier("yibao", "yibao-api").unwrap_or_else(|e| panic!("{e}"));
-        let wrong_aud = k.mint(Role::Admin, "", "", "a", 60, "yibao", "elsewhere").unwrap_or_default();
-        assert!(matches!(v.verify(&wrong_aud), Err(AuthError::InvalidToken(_))));
-        let foreign = other.mint(Role::Admin, "", "", "a", 60, "yibao", "yibao-api").unwrap_or_default();
-        assert!(matches!(v.verify(&foreign), Err(AuthError::InvalidToken(m)) if m.contains("unknown kid")));
+        let v = k
+            .verifier("yibao", "yibao-api")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let wrong_aud = k
+            .mint(Role::Admin, "", "", "a", 60, "yibao", "elsewhere")
+            .unwrap_or_default();
+        assert!(matches!(
+            v.verify(&wrong_aud),
+            Err(AuthError::InvalidToken(_))
+        ));
+        let foreign = other
+            .mint(Role::Admin, "", "", "a", 60, "yibao", "yibao-api")
+            .unwrap_or_default();
+        assert!(
+            matches!(v.verify(&foreign), Err(AuthError::InvalidToken(m)) if m.contains("unknown kid"))
+        );
         assert_eq!(v.verify_header(None), Err(AuthError::MissingToken));
     }
 
     #[test]
     fn operators_are_confined_to_their_region_prefix() {
-        let c = Caller { subject: "op".into(), role: Role::Operator, org: String::new(), region: RegionCode::parse("341500").ok() };
+        let c = Caller {
+            subject: "op".into(),
+            role: Role::Operator,
+            org: String::new(),
+            region: RegionCode::parse("341500").ok(),
+        };
         assert!(c.check_region("region_code", "341522").is_ok());
         assert!(c.check_region("region_code", "342201").is_err());
         assert!(c.check_region("region_code", "").is_err());
@@ -465,11 +607,26 @@ mod tests {
 
     #[test]
     fn scoped_roles_need_their_scope_claims() {
-        let base = Claims { sub: "s".into(), role: "hospital".into(), org: String::new(), region: String::new(), iss: "yibao".into(), aud: "yibao-api".into(), exp: 0, iat: 0 };
+        let base = Claims {
+            sub: "s".into(),
+            role: "hospital".into(),
+            org: String::new(),
+            region: String::new(),
+            iss: "yibao".into(),
+            aud: "yibao-api".into(),
+            exp: 0,
+            iat: 0,
+        };
         assert!(Caller::from_claims(&base).is_err());
-        let op = Claims { role: "operator".into(), ..base.clone() };
+        let op = Claims {
+            role: "operator".into(),
+            ..base.clone()
+        };
         assert!(Caller::from_claims(&op).is_err());
-        let bad = Claims { role: "root".into(), ..base };
+        let bad = Claims {
+            role: "root".into(),
+            ..base
+        };
         assert!(Caller::from_claims(&bad).is_err());
     }
 }

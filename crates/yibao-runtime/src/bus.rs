@@ -30,11 +30,28 @@ pub struct BusMessage {
 /// Streams with consumer groups.
 pub trait Bus: Send + Sync + std::fmt::Debug {
     /// Appends an event; returns its stream position.
-    fn publish<'a>(&'a self, stream: &'a str, event_id: &'a str, payload: &'a [u8]) -> BoxFuture<'a, Result<String, BusError>>;
+    fn publish<'a>(
+        &'a self,
+        stream: &'a str,
+        event_id: &'a str,
+        payload: &'a [u8],
+    ) -> BoxFuture<'a, Result<String, BusError>>;
     /// Reads up to `count` messages for `consumer` in `group`, waiting up to `block` for new ones.
-    fn read<'a>(&'a self, stream: &'a str, group: &'a str, consumer: &'a str, count: usize, block: Duration) -> BoxFuture<'a, Result<Vec<BusMessage>, BusError>>;
+    fn read<'a>(
+        &'a self,
+        stream: &'a str,
+        group: &'a str,
+        consumer: &'a str,
+        count: usize,
+        block: Duration,
+    ) -> BoxFuture<'a, Result<Vec<BusMessage>, BusError>>;
     /// Acknowledges processed messages.
-    fn ack<'a>(&'a self, stream: &'a str, group: &'a str, ids: &'a [String]) -> BoxFuture<'a, Result<(), BusError>>;
+    fn ack<'a>(
+        &'a self,
+        stream: &'a str,
+        group: &'a str,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<(), BusError>>;
     /// Messages not yet delivered to the group plus delivered but unacknowledged ones.
     fn lag<'a>(&'a self, stream: &'a str, group: &'a str) -> BoxFuture<'a, Result<u64, BusError>>;
 }
@@ -75,7 +92,13 @@ impl MemoryBus {
             .iter()
             .filter(|(_, c)| c.as_str() == consumer)
             .take(count)
-            .filter_map(|(i, _)| entries.get(*i).map(|(e, p)| BusMessage { id: i.to_string(), event_id: e.clone(), payload: p.clone() }))
+            .filter_map(|(i, _)| {
+                entries.get(*i).map(|(e, p)| BusMessage {
+                    id: i.to_string(),
+                    event_id: e.clone(),
+                    payload: p.clone(),
+                })
+            })
             .collect();
         // Re-deliveries come first; new messages only when nothing of ours is pending.
         if out.is_empty() {
@@ -84,7 +107,11 @@ impl MemoryBus {
                 g.next += 1;
                 g.pending.insert(i, consumer.to_string());
                 let (e, p) = &entries[i];
-                out.push(BusMessage { id: i.to_string(), event_id: e.clone(), payload: p.clone() });
+                out.push(BusMessage {
+                    id: i.to_string(),
+                    event_id: e.clone(),
+                    payload: p.clone(),
+                });
             }
         }
         out
@@ -92,7 +119,12 @@ impl MemoryBus {
 }
 
 impl Bus for MemoryBus {
-    fn publish<'a>(&'a self, stream: &'a str, event_id: &'a str, payload: &'a [u8]) -> BoxFuture<'a, Result<String, BusError>> {
+    fn publish<'a>(
+        &'a self,
+        stream: &'a str,
+        event_id: &'a str,
+        payload: &'a [u8],
+    ) -> BoxFuture<'a, Result<String, BusError>> {
         let id = {
             let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
             let s = streams.entry(stream.to_string()).or_default();
@@ -103,7 +135,14 @@ impl Bus for MemoryBus {
         Box::pin(async move { Ok(id) })
     }
 
-    fn read<'a>(&'a self, stream: &'a str, group: &'a str, consumer: &'a str, count: usize, block: Duration) -> BoxFuture<'a, Result<Vec<BusMessage>, BusError>> {
+    fn read<'a>(
+        &'a self,
+        stream: &'a str,
+        group: &'a str,
+        consumer: &'a str,
+        count: usize,
+        block: Duration,
+    ) -> BoxFuture<'a, Result<Vec<BusMessage>, BusError>> {
         Box::pin(async move {
             let notified = self.notify.notified();
             let got = self.take(stream, group, consumer, count);
@@ -115,9 +154,17 @@ impl Bus for MemoryBus {
         })
     }
 
-    fn ack<'a>(&'a self, stream: &'a str, group: &'a str, ids: &'a [String]) -> BoxFuture<'a, Result<(), BusError>> {
+    fn ack<'a>(
+        &'a self,
+        stream: &'a str,
+        group: &'a str,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<(), BusError>> {
         let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(g) = streams.get_mut(stream).and_then(|s| s.groups.get_mut(group)) {
+        if let Some(g) = streams
+            .get_mut(stream)
+            .and_then(|s| s.groups.get_mut(group))
+        {
             for id in ids {
                 if let Ok(i) = id.parse::<usize>() {
                     g.pending.remove(&i);
@@ -169,22 +216,41 @@ impl RedisBus {
     pub async fn connect(url: &str) -> Result<RedisBus, BusError> {
         let client = redis::Client::open(url).map_err(berr)?;
         let conn = client.get_connection_manager().await.map_err(berr)?;
-        Ok(RedisBus { conn, client, groups: Arc::default() })
+        Ok(RedisBus {
+            conn,
+            client,
+            groups: Arc::default(),
+        })
     }
 
     async fn ensure_group(&self, stream: &str, group: &str) -> Result<(), BusError> {
         let key = (stream.to_string(), group.to_string());
-        if self.groups.lock().unwrap_or_else(|p| p.into_inner()).contains(&key) {
+        if self
+            .groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&key)
+        {
             return Ok(());
         }
         let mut c = self.conn.clone();
-        let r: Result<String, _> = redis::cmd("XGROUP").arg("CREATE").arg(stream).arg(group).arg("0").arg("MKSTREAM").query_async(&mut c).await;
+        let r: Result<String, _> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(stream)
+            .arg(group)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut c)
+            .await;
         match r {
             Ok(_) => {}
             Err(e) if e.to_string().contains("BUSYGROUP") => {}
             Err(e) => return Err(berr(e)),
         }
-        self.groups.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
+        self.groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key);
         Ok(())
     }
 
@@ -202,28 +268,58 @@ impl RedisBus {
                         _ => {}
                     }
                 }
-                BusMessage { id, event_id, payload }
+                BusMessage {
+                    id,
+                    event_id,
+                    payload,
+                }
             })
             .collect()
     }
 }
 
 impl Bus for RedisBus {
-    fn publish<'a>(&'a self, stream: &'a str, event_id: &'a str, payload: &'a [u8]) -> BoxFuture<'a, Result<String, BusError>> {
+    fn publish<'a>(
+        &'a self,
+        stream: &'a str,
+        event_id: &'a str,
+        payload: &'a [u8],
+    ) -> BoxFuture<'a, Result<String, BusError>> {
         let mut c = self.conn.clone();
         Box::pin(async move {
-            redis::cmd("XADD").arg(stream).arg("*").arg("event_id").arg(event_id).arg("payload").arg(payload).query_async(&mut c).await.map_err(berr)
+            redis::cmd("XADD")
+                .arg(stream)
+                .arg("*")
+                .arg("event_id")
+                .arg(event_id)
+                .arg("payload")
+                .arg(payload)
+                .query_async(&mut c)
+                .await
+                .map_err(berr)
         })
     }
 
-    fn read<'a>(&'a self, stream: &'a str, group: &'a str, consumer: &'a str, count: usize, block: Duration) -> BoxFuture<'a, Result<Vec<BusMessage>, BusError>> {
+    fn read<'a>(
+        &'a self,
+        stream: &'a str,
+        group: &'a str,
+        consumer: &'a str,
+        count: usize,
+        block: Duration,
+    ) -> BoxFuture<'a, Result<Vec<BusMessage>, BusError>> {
         Box::pin(async move {
             self.ensure_group(stream, group).await?;
             let mut c = self.conn.clone();
             let pending: Option<StreamReply> = redis::cmd("XREADGROUP")
-                .arg("GROUP").arg(group).arg(consumer)
-                .arg("COUNT").arg(count)
-                .arg("STREAMS").arg(stream).arg("0")
+                .arg("GROUP")
+                .arg(group)
+                .arg(consumer)
+                .arg("COUNT")
+                .arg(count)
+                .arg("STREAMS")
+                .arg(stream)
+                .arg("0")
                 .query_async(&mut c)
                 .await
                 .map_err(berr)?;
@@ -231,12 +327,22 @@ impl Bus for RedisBus {
             if !pending.is_empty() {
                 return Ok(pending);
             }
-            let mut blocking = self.client.get_multiplexed_async_connection().await.map_err(berr)?;
+            let mut blocking = self
+                .client
+                .get_multiplexed_async_connection()
+                .await
+                .map_err(berr)?;
             let fresh: Option<StreamReply> = redis::cmd("XREADGROUP")
-                .arg("GROUP").arg(group).arg(consumer)
-                .arg("COUNT").arg(count)
-                .arg("BLOCK").arg(block.as_millis() as u64)
-                .arg("STREAMS").arg(stream).arg(">")
+                .arg("GROUP")
+                .arg(group)
+                .arg(consumer)
+                .arg("COUNT")
+                .arg(count)
+                .arg("BLOCK")
+                .arg(block.as_millis() as u64)
+                .arg("STREAMS")
+                .arg(stream)
+                .arg(">")
                 .query_async(&mut blocking)
                 .await
                 .map_err(berr)?;
@@ -244,13 +350,25 @@ impl Bus for RedisBus {
         })
     }
 
-    fn ack<'a>(&'a self, stream: &'a str, group: &'a str, ids: &'a [String]) -> BoxFuture<'a, Result<(), BusError>> {
+    fn ack<'a>(
+        &'a self,
+        stream: &'a str,
+        group: &'a str,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<(), BusError>> {
         let mut c = self.conn.clone();
         Box::pin(async move {
             if ids.is_empty() {
                 return Ok(());
             }
-            redis::cmd("XACK").arg(stream).arg(group).arg(ids).query_async::<i64>(&mut c).await.map(|_| ()).map_err(berr)
+            redis::cmd("XACK")
+                .arg(stream)
+                .arg(group)
+                .arg(ids)
+                .query_async::<i64>(&mut c)
+                .await
+                .map(|_| ())
+                .map_err(berr)
         })
     }
 
@@ -258,7 +376,12 @@ impl Bus for RedisBus {
         Box::pin(async move {
             self.ensure_group(stream, group).await?;
             let mut c = self.conn.clone();
-            let groups: Vec<HashMap<String, redis::Value>> = redis::cmd("XINFO").arg("GROUPS").arg(stream).query_async(&mut c).await.map_err(berr)?;
+            let groups: Vec<HashMap<String, redis::Value>> = redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(stream)
+                .query_async(&mut c)
+                .await
+                .map_err(berr)?;
             let num = |v: Option<&redis::Value>| match v {
                 Some(redis::Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
                 _ => 0,
@@ -288,24 +411,47 @@ mod tests {
     /// The contract both implementations keep, including redelivery after a crash.
     async fn at_least_once(bus: &dyn Bus, stream: &str) {
         for i in 0..5 {
-            bus.publish(stream, &format!("ev-{i}"), format!("p{i}").as_bytes()).await.unwrap_or_default();
+            bus.publish(stream, &format!("ev-{i}"), format!("p{i}").as_bytes())
+                .await
+                .unwrap_or_default();
         }
-        let first = bus.read(stream, "g", "c1", 3, Duration::from_millis(10)).await.unwrap_or_default();
-        assert_eq!(first.iter().map(|m| m.event_id.as_str()).collect::<Vec<_>>(), ["ev-0", "ev-1", "ev-2"]);
+        let first = bus
+            .read(stream, "g", "c1", 3, Duration::from_millis(10))
+            .await
+            .unwrap_or_default();
+        assert_eq!(
+            first
+                .iter()
+                .map(|m| m.event_id.as_str())
+                .collect::<Vec<_>>(),
+            ["ev-0", "ev-1", "ev-2"]
+        );
         assert_eq!(bus.lag(stream, "g").await.unwrap_or(0), 5);
         // "Crash" before acking: the same consumer gets the same messages again.
-        let again = bus.read(stream, "g", "c1", 3, Duration::from_millis(10)).await.unwrap_or_default();
+        let again = bus
+            .read(stream, "g", "c1", 3, Duration::from_millis(10))
+            .await
+            .unwrap_or_default();
         assert_eq!(again, first);
         let ids: Vec<String> = first.iter().map(|m| m.id.clone()).collect();
         bus.ack(stream, "g", &ids).await.ok();
-        let rest = bus.read(stream, "g", "c1", 10, Duration::from_millis(10)).await.unwrap_or_default();
-        assert_eq!(rest.iter().map(|m| m.event_id.as_str()).collect::<Vec<_>>(), ["ev-3", "ev-4"]);
+        let rest = bus
+            .read(stream, "g", "c1", 10, Duration::from_millis(10))
+            .await
+            .unwrap_or_default();
+        assert_eq!(
+            rest.iter().map(|m| m.event_id.as_str()).collect::<Vec<_>>(),
+            ["ev-3", "ev-4"]
+        );
         assert_eq!(rest[1].payload, b"p4");
         let ids: Vec<String> = rest.iter().map(|m| m.id.clone()).collect();
         bus.ack(stream, "g", &ids).await.ok();
         assert_eq!(bus.lag(stream, "g").await.unwrap_or(99), 0);
         // A second group sees everything from the beginning.
-        let other = bus.read(stream, "g2", "x", 10, Duration::from_millis(10)).await.unwrap_or_default();
+        let other = bus
+            .read(stream, "g2", "x", 10, Duration::from_millis(10))
+            .await
+            .unwrap_or_default();
         assert_eq!(other.len(), 5);
     }
 
@@ -318,7 +464,8 @@ mod tests {
     async fn memory_bus_wakes_a_blocked_reader() {
         let bus = MemoryBus::new();
         let b2 = bus.clone();
-        let reader = tokio::spawn(async move { b2.read("s", "g", "c", 1, Duration::from_secs(5)).await });
+        let reader =
+            tokio::spawn(async move { b2.read("s", "g", "c", 1, Duration::from_secs(5)).await });
         tokio::time::sleep(Duration::from_millis(20)).await;
         bus.publish("s", "e", b"x").await.ok();
         let got = reader.await.ok().and_then(Result::ok).unwrap_or_default();
@@ -327,8 +474,12 @@ mod tests {
 
     #[tokio::test]
     async fn redis_bus_delivers_at_least_once() {
-        let Ok(url) = std::env::var("YIBAO_TEST_REDIS_URL") else { return };
-        let bus = RedisBus::connect(&url).await.unwrap_or_else(|e| panic!("redis at {url}: {e}"));
+        let Ok(url) = std::env::var("YIBAO_TEST_REDIS_URL") else {
+            return;
+        };
+        let bus = RedisBus::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("redis at {url}: {e}"));
         at_least_once(&bus, &format!("test-stream-{}", uuid::Uuid::new_v4())).await;
     }
 }

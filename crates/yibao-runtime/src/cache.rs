@@ -17,11 +17,21 @@ pub trait Cache: Send + Sync + std::fmt::Debug {
     /// Reads a value.
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, CacheError>>;
     /// Writes a value that expires after `ttl`.
-    fn set<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> BoxFuture<'a, Result<(), CacheError>>;
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), CacheError>>;
     /// Deletes keys.
     fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<(), CacheError>>;
     /// Sets a value only when the key is absent; true when it was set (idempotency keys).
-    fn set_if_absent<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> BoxFuture<'a, Result<bool, CacheError>>;
+    fn set_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, CacheError>>;
     /// Increments a counter that expires after `ttl` from its creation; returns the new value.
     fn incr<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<i64, CacheError>>;
 }
@@ -36,7 +46,10 @@ pub struct MemoryCache {
 impl MemoryCache {
     /// A cache holding at most about `capacity` live entries.
     pub fn new(capacity: usize) -> MemoryCache {
-        MemoryCache { inner: Arc::new(Mutex::new(HashMap::new())), capacity }
+        MemoryCache {
+            inner: Arc::new(Mutex::new(HashMap::new())),
+            capacity,
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, (Vec<u8>, Instant)>) -> T) -> T {
@@ -57,11 +70,20 @@ impl MemoryCache {
 
 impl Cache for MemoryCache {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, CacheError>> {
-        let v = self.with(|m| m.get(key).filter(|(_, exp)| *exp > Instant::now()).map(|(v, _)| v.clone()));
+        let v = self.with(|m| {
+            m.get(key)
+                .filter(|(_, exp)| *exp > Instant::now())
+                .map(|(v, _)| v.clone())
+        });
         Box::pin(async move { Ok(v) })
     }
 
-    fn set<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> BoxFuture<'a, Result<(), CacheError>> {
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
         let cap = self.capacity;
         self.with(|m| {
             Self::sweep(m, cap);
@@ -71,13 +93,20 @@ impl Cache for MemoryCache {
     }
 
     fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<(), CacheError>> {
-        self.with(|m| keys.iter().for_each(|k| {
-            m.remove(k);
-        }));
+        self.with(|m| {
+            keys.iter().for_each(|k| {
+                m.remove(k);
+            })
+        });
         Box::pin(async { Ok(()) })
     }
 
-    fn set_if_absent<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> BoxFuture<'a, Result<bool, CacheError>> {
+    fn set_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, CacheError>> {
         let cap = self.capacity;
         let set = self.with(|m| {
             let now = Instant::now();
@@ -95,7 +124,10 @@ impl Cache for MemoryCache {
         let cap = self.capacity;
         let n = self.with(|m| {
             let now = Instant::now();
-            let live = m.get(key).filter(|(_, exp)| *exp > now).map(|(v, exp)| (decode_i64(v), *exp));
+            let live = m
+                .get(key)
+                .filter(|(_, exp)| *exp > now)
+                .map(|(v, exp)| (decode_i64(v), *exp));
             let (n, exp) = match live {
                 Some((n, exp)) => (n + 1, exp),
                 None => {
@@ -134,7 +166,10 @@ impl RedisCache {
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_millis(500)))
             .set_number_of_retries(1);
-        let conn = client.get_connection_manager_with_config(cfg).await.map_err(|e| CacheError(e.to_string()))?;
+        let conn = client
+            .get_connection_manager_with_config(cfg)
+            .await
+            .map_err(|e| CacheError(e.to_string()))?;
         Ok(RedisCache { conn })
     }
 }
@@ -146,13 +181,33 @@ fn rerr(e: redis::RedisError) -> CacheError {
 impl Cache for RedisCache {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, CacheError>> {
         let mut c = self.conn.clone();
-        Box::pin(async move { redis::cmd("GET").arg(key).query_async(&mut c).await.map_err(rerr) })
+        Box::pin(async move {
+            redis::cmd("GET")
+                .arg(key)
+                .query_async(&mut c)
+                .await
+                .map_err(rerr)
+        })
     }
 
-    fn set<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> BoxFuture<'a, Result<(), CacheError>> {
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
         let mut c = self.conn.clone();
         let ms = ttl.as_millis().max(1) as u64;
-        Box::pin(async move { redis::cmd("SET").arg(key).arg(value).arg("PX").arg(ms).query_async(&mut c).await.map_err(rerr) })
+        Box::pin(async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(ms)
+                .query_async(&mut c)
+                .await
+                .map_err(rerr)
+        })
     }
 
     fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<(), CacheError>> {
@@ -161,16 +216,33 @@ impl Cache for RedisCache {
             if keys.is_empty() {
                 return Ok(());
             }
-            redis::cmd("DEL").arg(keys).query_async::<i64>(&mut c).await.map(|_| ()).map_err(rerr)
+            redis::cmd("DEL")
+                .arg(keys)
+                .query_async::<i64>(&mut c)
+                .await
+                .map(|_| ())
+                .map_err(rerr)
         })
     }
 
-    fn set_if_absent<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> BoxFuture<'a, Result<bool, CacheError>> {
+    fn set_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, CacheError>> {
         let mut c = self.conn.clone();
         let ms = ttl.as_millis().max(1) as u64;
         Box::pin(async move {
-            let r: Option<String> =
-                redis::cmd("SET").arg(key).arg(value).arg("NX").arg("PX").arg(ms).query_async(&mut c).await.map_err(rerr)?;
+            let r: Option<String> = redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("NX")
+                .arg("PX")
+                .arg(ms)
+                .query_async(&mut c)
+                .await
+                .map_err(rerr)?;
             Ok(r.is_some())
         })
     }
@@ -216,13 +288,23 @@ mod tests {
         c.delete(std::slice::from_ref(&k)).await.ok();
         assert_eq!(c.get(&k).await.ok().flatten(), None);
         let once = format!("{prefix}:once");
-        assert!(c.set_if_absent(&once, b"1".to_vec(), Duration::from_secs(5)).await.unwrap_or(false));
-        assert!(!c.set_if_absent(&once, b"2".to_vec(), Duration::from_secs(5)).await.unwrap_or(true));
+        assert!(
+            c.set_if_absent(&once, b"1".to_vec(), Duration::from_secs(5))
+                .await
+                .unwrap_or(false)
+        );
+        assert!(
+            !c.set_if_absent(&once, b"2".to_vec(), Duration::from_secs(5))
+                .await
+                .unwrap_or(true)
+        );
         let n = format!("{prefix}:n");
         assert_eq!(c.incr(&n, Duration::from_secs(5)).await.ok(), Some(1));
         assert_eq!(c.incr(&n, Duration::from_secs(5)).await.ok(), Some(2));
         let short = format!("{prefix}:short");
-        c.set(&short, b"x".to_vec(), Duration::from_millis(30)).await.ok();
+        c.set(&short, b"x".to_vec(), Duration::from_millis(30))
+            .await
+            .ok();
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert_eq!(c.get(&short).await.ok().flatten(), None);
     }
@@ -235,8 +317,12 @@ mod tests {
     #[tokio::test]
     async fn redis_cache_against_a_real_server() {
         // scripts/test.sh sets YIBAO_TEST_REDIS_URL; without it this backend is not under test.
-        let Ok(url) = std::env::var("YIBAO_TEST_REDIS_URL") else { return };
-        let c = RedisCache::connect(&url).await.unwrap_or_else(|e| panic!("redis at {url}: {e}"));
+        let Ok(url) = std::env::var("YIBAO_TEST_REDIS_URL") else {
+            return;
+        };
+        let c = RedisCache::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("redis at {url}: {e}"));
         exercise(&c, &format!("test:{}", uuid::Uuid::new_v4())).await;
     }
 }

@@ -49,7 +49,9 @@ pub struct GrpcConfig {
 
 impl Default for GrpcConfig {
     fn default() -> Self {
-        GrpcConfig { listen: "0.0.0.0:50051".into() }
+        GrpcConfig {
+            listen: "0.0.0.0:50051".into(),
+        }
     }
 }
 
@@ -65,15 +67,24 @@ pub struct DatabaseConfig {
 impl DatabaseConfig {
     /// An embedded SQLite file database.
     pub fn sqlite(path: &std::path::Path) -> Self {
-        DatabaseConfig { url: format!("sqlite://{}?mode=rwc", path.display()), max_connections: 8 }
+        DatabaseConfig {
+            url: format!("sqlite://{}?mode=rwc", path.display()),
+            max_connections: 8,
+        }
     }
 
     /// Validates the URL scheme.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.url.starts_with("postgres://") || self.url.starts_with("postgresql://") || self.url.starts_with("sqlite:") {
+        if self.url.starts_with("postgres://")
+            || self.url.starts_with("postgresql://")
+            || self.url.starts_with("sqlite:")
+        {
             Ok(())
         } else {
-            Err(ConfigError::Invalid { key: "database.url", reason: "must start with postgres:// or sqlite:".into() })
+            Err(ConfigError::Invalid {
+                key: "database.url",
+                reason: "must start with postgres:// or sqlite:".into(),
+            })
         }
     }
 }
@@ -98,7 +109,11 @@ pub struct TelemetryConfig {
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        TelemetryConfig { otlp_endpoint: String::new(), log_format: "text".into(), log_level: "info".into() }
+        TelemetryConfig {
+            otlp_endpoint: String::new(),
+            log_format: "text".into(),
+            log_level: "info".into(),
+        }
     }
 }
 
@@ -117,7 +132,12 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { jwks_url: String::new(), jwks_file: String::new(), issuer: "yibao".into(), audience: "yibao-api".into() }
+        AuthConfig {
+            jwks_url: String::new(),
+            jwks_file: String::new(),
+            issuer: "yibao".into(),
+            audience: "yibao-api".into(),
+        }
     }
 }
 
@@ -168,7 +188,10 @@ pub struct ServiceSettings {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { url: "sqlite://data/yibao.db?mode=rwc".into(), max_connections: 16 }
+        DatabaseConfig {
+            url: "sqlite://data/yibao.db?mode=rwc".into(),
+            max_connections: 16,
+        }
     }
 }
 
@@ -176,10 +199,13 @@ impl ServiceSettings {
     /// Validates what can be checked without connecting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.database.validate()?;
-        self.grpc.listen.parse::<std::net::SocketAddr>().map_err(|e| ConfigError::Invalid {
-            key: "grpc.listen",
-            reason: e.to_string(),
-        })?;
+        self.grpc
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(|e| ConfigError::Invalid {
+                key: "grpc.listen",
+                reason: e.to_string(),
+            })?;
         if self.auth.jwks_url.is_empty() && self.auth.jwks_file.is_empty() {
             return Err(ConfigError::Invalid {
                 key: "auth.jwks_url",
@@ -216,11 +242,19 @@ mod tests {
     #[test]
     fn missing_keys_and_bad_urls_are_named() {
         let mut s = ServiceSettings::default();
-        let err = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        let err = s
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("auth.jwks_url"), "{err}");
         s.auth.jwks_file = "x".into();
         s.database.url = "mysql://nope".into();
-        let err = s.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        let err = s
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("database.url"), "{err}");
     }
 }

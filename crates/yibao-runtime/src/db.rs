@@ -9,8 +9,12 @@ use std::time::Duration;
 /// database is put in WAL mode so readers never wait for the writer.
 pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
     if let Some(path) = sqlite_path(&cfg.url) {
-        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
         }
     }
     let mut opts = ConnectOptions::new(cfg.url.clone());
@@ -21,20 +25,27 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> 
         .sqlx_logging(false);
     let db = Database::connect(opts).await?;
     if sqlite_path(&cfg.url).is_some() {
-        db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;").await?;
+        db.execute_unprepared(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        )
+        .await?;
     }
     Ok(db)
 }
 
 /// Connects and applies the migrator's pending migrations.
-pub async fn connect_and_migrate<M: MigratorTrait>(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect_and_migrate<M: MigratorTrait>(
+    cfg: &DatabaseConfig,
+) -> Result<DatabaseConnection, DbErr> {
     let db = connect(cfg).await?;
     M::up(&db, None).await?;
     Ok(db)
 }
 
 fn sqlite_path(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or(rest);
     (path != ":memory:" && !path.is_empty()).then_some(path)
 }
@@ -45,15 +56,22 @@ fn sqlite_path(url: &str) -> Option<&str> {
 pub async fn create_fresh_postgres(base_url: &str, prefix: &str) -> Result<String, DbErr> {
     let admin = Database::connect(base_url).await?;
     let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await?;
     admin.close().await?;
-    let (head, _) = base_url.rsplit_once('/').ok_or_else(|| DbErr::Custom("postgres URL without database".into()))?;
+    let (head, _) = base_url
+        .rsplit_once('/')
+        .ok_or_else(|| DbErr::Custom("postgres URL without database".into()))?;
     Ok(format!("{head}/{name}"))
 }
 
 /// True when a store error is a unique-constraint violation (a concurrent insert won).
 pub fn is_unique_violation(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
 }
 
 #[cfg(test)]
@@ -62,7 +80,10 @@ mod tests {
 
     #[test]
     fn sqlite_paths_are_found() {
-        assert_eq!(sqlite_path("sqlite://data/e.db?mode=rwc"), Some("data/e.db"));
+        assert_eq!(
+            sqlite_path("sqlite://data/e.db?mode=rwc"),
+            Some("data/e.db")
+        );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://x/y"), None);
     }
@@ -99,7 +120,8 @@ impl sea_orm_migration::MigrationTrait for SqlMigration {
     async fn down(&self, manager: &sea_orm_migration::SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         for table in self.drop_tables {
-            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await?;
+            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
+                .await?;
         }
         Ok(())
     }
@@ -113,7 +135,10 @@ pub struct WriteGate(Option<std::sync::Arc<tokio::sync::Mutex<()>>>);
 impl WriteGate {
     /// The gate a connection needs.
     pub fn for_connection(db: &DatabaseConnection) -> WriteGate {
-        WriteGate((db.get_database_backend() == sea_orm::DbBackend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))))
+        WriteGate(
+            (db.get_database_backend() == sea_orm::DbBackend::Sqlite)
+                .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))),
+        )
     }
 
     /// Waits for the turn to write; hold the guard until the transaction ends.

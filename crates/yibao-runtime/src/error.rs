@@ -69,11 +69,20 @@ pub struct ApiError {
 impl ApiError {
     /// A new error without field violations.
     pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { kind, code, message: message.into(), violations: Vec::new() }
+        ApiError {
+            kind,
+            code,
+            message: message.into(),
+            violations: Vec::new(),
+        }
     }
 
     /// Bad input in one field.
-    pub fn invalid(code: &'static str, field: impl Into<String>, reason: impl Into<String>) -> ApiError {
+    pub fn invalid(
+        code: &'static str,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> ApiError {
         let field = field.into();
         let reason = reason.into();
         ApiError {
@@ -86,8 +95,17 @@ impl ApiError {
 
     /// Bad input in several fields.
     pub fn invalid_fields(code: &'static str, violations: Vec<(String, String)>) -> ApiError {
-        let message = violations.iter().map(|(f, r)| format!("{f}: {r}")).collect::<Vec<_>>().join("; ");
-        ApiError { kind: ErrorKind::InvalidArgument, code, message, violations }
+        let message = violations
+            .iter()
+            .map(|(f, r)| format!("{f}: {r}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        ApiError {
+            kind: ErrorKind::InvalidArgument,
+            code,
+            message,
+            violations,
+        }
     }
 
     /// A missing record.
@@ -98,7 +116,11 @@ impl ApiError {
     /// An unexpected failure; the detail is logged here and not shown to the caller.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %detail, "internal error");
-        ApiError::new(ErrorKind::Internal, "INTERNAL", "internal error; it has been logged")
+        ApiError::new(
+            ErrorKind::Internal,
+            "INTERNAL",
+            "internal error; it has been logged",
+        )
     }
 }
 
@@ -116,10 +138,22 @@ impl From<crate::auth::AuthError> for ApiError {
     fn from(e: crate::auth::AuthError) -> ApiError {
         use crate::auth::AuthError as A;
         match &e {
-            A::MissingToken | A::InvalidToken(_) => ApiError::new(ErrorKind::Unauthenticated, "UNAUTHENTICATED", e.to_string()),
-            A::RoleNotAllowed { .. } => ApiError::new(ErrorKind::PermissionDenied, "ROLE_NOT_ALLOWED", e.to_string()),
-            A::OtherOrganisation { .. } => ApiError::new(ErrorKind::PermissionDenied, "OTHER_ORGANISATION", e.to_string()),
-            A::OutsideRegion { .. } => ApiError::new(ErrorKind::PermissionDenied, "OUTSIDE_REGION", e.to_string()),
+            A::MissingToken | A::InvalidToken(_) => {
+                ApiError::new(ErrorKind::Unauthenticated, "UNAUTHENTICATED", e.to_string())
+            }
+            A::RoleNotAllowed { .. } => ApiError::new(
+                ErrorKind::PermissionDenied,
+                "ROLE_NOT_ALLOWED",
+                e.to_string(),
+            ),
+            A::OtherOrganisation { .. } => ApiError::new(
+                ErrorKind::PermissionDenied,
+                "OTHER_ORGANISATION",
+                e.to_string(),
+            ),
+            A::OutsideRegion { .. } => {
+                ApiError::new(ErrorKind::PermissionDenied, "OUTSIDE_REGION", e.to_string())
+            }
         }
     }
 }
@@ -153,7 +187,10 @@ pub fn http_status_of(code: Code) -> u16 {
 pub fn problem_from_status(status: &Status, instance: &str) -> (u16, serde_json::Value) {
     let http = http_status_of(status.code());
     let details = status.get_error_details();
-    let code = details.error_info().map(|i| i.reason.clone()).unwrap_or_else(|| format!("{:?}", status.code()).to_uppercase());
+    let code = details
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_else(|| format!("{:?}", status.code()).to_uppercase());
     let errors: Vec<serde_json::Value> = details
         .bad_request()
         .map(|b| {
@@ -195,7 +232,12 @@ mod tests {
 
     #[test]
     fn field_violations_survive_the_trip_to_problem_json() {
-        let status: Status = ApiError::invalid("ENROLLMENT_ID_NUMBER_INVALID", "id_number", "check digit does not match").into();
+        let status: Status = ApiError::invalid(
+            "ENROLLMENT_ID_NUMBER_INVALID",
+            "id_number",
+            "check digit does not match",
+        )
+        .into();
         assert_eq!(status.code(), Code::InvalidArgument);
         let (http, body) = problem_from_status(&status, "/v1/persons");
         assert_eq!(http, 400);

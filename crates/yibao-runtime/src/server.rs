@@ -32,19 +32,29 @@ pub async fn shutdown_signal() {
 }
 
 /// Adds health (all `names` serving, plus the overall "" status) and reflection to `routes`.
-pub async fn with_health_and_reflection(mut routes: tonic::service::RoutesBuilder, names: &[&str]) -> Result<Routes, tonic_reflection::server::Error> {
+pub async fn with_health_and_reflection(
+    mut routes: tonic::service::RoutesBuilder,
+    names: &[&str],
+) -> Result<Routes, tonic_reflection::server::Error> {
     let (reporter, health) = tonic_health::server::health_reporter();
     for name in names {
-        reporter.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
+        reporter
+            .set_service_status(*name, tonic_health::ServingStatus::Serving)
+            .await;
     }
-    reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+    reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    routes.add_service(health).add_service(reflection_v1).add_service(reflection_v1alpha);
+    routes
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
     Ok(routes.routes())
 }
 
@@ -75,7 +85,10 @@ pub struct AuthLayer {
 impl<S> tower::Layer<S> for AuthLayer {
     type Service = AuthService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService { inner, verifier: self.verifier.clone() }
+        AuthService {
+            inner,
+            verifier: self.verifier.clone(),
+        }
     }
 }
 
@@ -93,7 +106,10 @@ pub fn is_open_path(path: &str) -> bool {
 
 impl<S, B> tower::Service<http::Request<B>> for AuthService<S>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Clone + Send + 'static,
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
 {
@@ -107,7 +123,10 @@ where
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         if !is_open_path(req.uri().path()) {
-            let header = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+            let header = req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
             match self.verifier.verify_header(header) {
                 Ok(caller) => {
                     req.extensions_mut().insert(caller);
@@ -175,11 +194,17 @@ pub struct ServiceDeps {
 
 impl ServiceDeps {
     /// Connects the cache and bus named by `settings` (Redis, or in-process when no URL is set).
-    pub async fn from_settings(settings: &crate::config::ServiceSettings) -> Result<ServiceDeps, String> {
+    pub async fn from_settings(
+        settings: &crate::config::ServiceSettings,
+    ) -> Result<ServiceDeps, String> {
         Ok(ServiceDeps {
             database: settings.database.clone(),
-            cache: crate::cache::from_config(&settings.redis).await.map_err(|e| e.to_string())?,
-            bus: crate::bus::from_config(&settings.redis).await.map_err(|e| e.to_string())?,
+            cache: crate::cache::from_config(&settings.redis)
+                .await
+                .map_err(|e| e.to_string())?,
+            bus: crate::bus::from_config(&settings.redis)
+                .await
+                .map_err(|e| e.to_string())?,
             upstreams: settings.upstreams.clone(),
         })
     }
@@ -188,10 +213,19 @@ impl ServiceDeps {
 /// The body of every service binary's `main`: validate the settings, start telemetry, then
 /// either apply migrations (`<binary> migrate`) or build the service and serve it with health,
 /// reflection and authentication until SIGTERM. Exits 64 on bad configuration, 1 on failure.
-pub async fn run_binary<S, Fut, Mig>(binary: &str, service_name: &'static str, settings: &crate::config::ServiceSettings, migrate: Mig, build: impl FnOnce(ServiceDeps) -> Fut)
-where
+pub async fn run_binary<S, Fut, Mig>(
+    binary: &str,
+    service_name: &'static str,
+    settings: &crate::config::ServiceSettings,
+    migrate: Mig,
+    build: impl FnOnce(ServiceDeps) -> Fut,
+) where
     S: tonic::server::NamedService + Clone + Send + Sync + 'static,
-    S: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<tonic::body::Body>, Error = std::convert::Infallible>,
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        >,
     S::Future: Send + 'static,
     Fut: Future<Output = Result<S, String>>,
     Mig: Future<Output = Result<(), sea_orm::DbErr>>,
@@ -204,27 +238,42 @@ where
         eprintln!("{binary}: {msg}");
         std::process::exit(1)
     };
-    settings.validate().unwrap_or_else(|e| exit_config(&e.to_string()));
-    let _telemetry = crate::telemetry::init(binary, &settings.telemetry).unwrap_or_else(|e| exit_config(&e));
+    settings
+        .validate()
+        .unwrap_or_else(|e| exit_config(&e.to_string()));
+    let _telemetry =
+        crate::telemetry::init(binary, &settings.telemetry).unwrap_or_else(|e| exit_config(&e));
     if std::env::args().nth(1).as_deref() == Some("migrate") {
         migrate.await.unwrap_or_else(|e| fail(&e.to_string()));
         tracing::info!("{binary}: migrations applied");
         return;
     }
-    let deps = ServiceDeps::from_settings(settings).await.unwrap_or_else(|e| fail(&e));
+    let deps = ServiceDeps::from_settings(settings)
+        .await
+        .unwrap_or_else(|e| fail(&e));
     let svc = build(deps).await.unwrap_or_else(|e| fail(&e));
-    let verifier = Verifier::from_config(&settings.auth).await.unwrap_or_else(|e| fail(&e.to_string()));
+    let verifier = Verifier::from_config(&settings.auth)
+        .await
+        .unwrap_or_else(|e| fail(&e.to_string()));
     let mut routes = tonic::service::RoutesBuilder::default();
     routes.add_service(svc);
-    let routes = with_health_and_reflection(routes, &[service_name]).await.unwrap_or_else(|e| fail(&e.to_string()));
-    let listener = TcpListener::bind(&settings.grpc.listen).await.unwrap_or_else(|e| fail(&format!("bind {}: {e}", settings.grpc.listen)));
+    let routes = with_health_and_reflection(routes, &[service_name])
+        .await
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    let listener = TcpListener::bind(&settings.grpc.listen)
+        .await
+        .unwrap_or_else(|e| fail(&format!("bind {}: {e}", settings.grpc.listen)));
     tracing::info!(listen = %settings.grpc.listen, "{binary} serving {service_name}");
-    serve(listener, routes, verifier, shutdown_signal()).await.unwrap_or_else(|e| fail(&e.to_string()));
+    serve(listener, routes, verifier, shutdown_signal())
+        .await
+        .unwrap_or_else(|e| fail(&e.to_string()));
 }
 
 /// Loads a binary's settings (defaults → `$YIBAO_CONFIG` → `YIBAO__…`), exiting 64 when they
 /// do not parse.
-pub fn load_settings<T: serde::Serialize + serde::de::DeserializeOwned + Default>(binary: &str) -> T {
+pub fn load_settings<T: serde::Serialize + serde::de::DeserializeOwned + Default>(
+    binary: &str,
+) -> T {
     crate::config::load(&T::default()).unwrap_or_else(|e| {
         eprintln!("{binary}: {e}");
         std::process::exit(crate::config::EXIT_BAD_CONFIG)

@@ -36,20 +36,33 @@ pub async fn exec<C: ConnectionTrait>(c: &C, sql: &str, values: Vec<Value>) -> R
 }
 
 /// All rows of a query.
-pub async fn all<C: ConnectionTrait>(c: &C, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, DbErr> {
+pub async fn all<C: ConnectionTrait>(
+    c: &C,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Vec<QueryResult>, DbErr> {
     let b = c.get_database_backend();
     c.query_all_raw(stmt(b, sql, values)).await
 }
 
 /// The first row of a query.
-pub async fn one<C: ConnectionTrait>(c: &C, sql: &str, values: Vec<Value>) -> Result<Option<QueryResult>, DbErr> {
+pub async fn one<C: ConnectionTrait>(
+    c: &C,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Option<QueryResult>, DbErr> {
     let b = c.get_database_backend();
     c.query_one_raw(stmt(b, sql, values)).await
 }
 
 /// Inserts many rows, in statements of at most ~900 values (SQLite's variable limit is 32766 in
 /// recent versions; smaller chunks keep statements cheap to prepare on both backends).
-pub async fn insert_rows<C: ConnectionTrait>(c: &C, table: &str, columns: &[&str], rows: Vec<Vec<Value>>) -> Result<(), DbErr> {
+pub async fn insert_rows<C: ConnectionTrait>(
+    c: &C,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<Value>>,
+) -> Result<(), DbErr> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -58,7 +71,11 @@ pub async fn insert_rows<C: ConnectionTrait>(c: &C, table: &str, columns: &[&str
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_stmt).collect();
-        let sql = format!("INSERT INTO {table} ({}) VALUES {}", columns.join(", "), vec![one_row.as_str(); chunk.len()].join(", "));
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES {}",
+            columns.join(", "),
+            vec![one_row.as_str(); chunk.len()].join(", ")
+        );
         exec(c, &sql, chunk.into_iter().flatten().collect()).await?;
     }
     Ok(())
@@ -140,7 +157,10 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
         b'a'..=b'f' => Some(c - b'a' + 10),
         _ => None,
     };
-    s.as_bytes().chunks(2).map(|p| Some(v(p[0])? << 4 | v(p[1])?)).collect()
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| Some(v(p[0])? << 4 | v(p[1])?))
+        .collect()
 }
 
 /// A PostgreSQL array literal (`{"a",NULL,3}`) of text or integer values, bound as one text
@@ -178,39 +198,79 @@ pub fn pg_array(values: impl Iterator<Item = Value>) -> Result<String, DbErr> {
 /// multi-row `VALUES` of ~900 parameters. `tail` ends each statement (`ON CONFLICT …`,
 /// `RETURNING …`). One statement of 5,000 rows costs PostgreSQL far less than many small
 /// multi-row ones (one parse, one plan, one round trip).
-pub fn bulk_insert_statements(backend: DbBackend, table: &str, columns: &[(&str, &str)], rows: Vec<Vec<Value>>, tail: &str) -> Result<Vec<(String, Vec<Value>)>, DbErr> {
+pub fn bulk_insert_statements(
+    backend: DbBackend,
+    table: &str,
+    columns: &[(&str, &str)],
+    rows: Vec<Vec<Value>>,
+    tail: &str,
+) -> Result<Vec<(String, Vec<Value>)>, DbErr> {
     if let Some(row) = rows.iter().find(|r| r.len() != columns.len()) {
-        return Err(DbErr::Custom(format!("{table}: a row of {} values for {} columns", row.len(), columns.len())));
+        return Err(DbErr::Custom(format!(
+            "{table}: a row of {} values for {} columns",
+            row.len(),
+            columns.len()
+        )));
     }
-    let names = columns.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+    let names = columns
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ");
     let postgres = backend == DbBackend::Postgres;
-    let per_stmt = if postgres { 5_000 } else { (900 / columns.len().max(1)).max(1) };
+    let per_stmt = if postgres {
+        5_000
+    } else {
+        (900 / columns.len().max(1)).max(1)
+    };
     let mut out = Vec::new();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_stmt).collect();
         if postgres {
-            let mut by_column: Vec<Vec<Value>> = columns.iter().map(|_| Vec::with_capacity(chunk.len())).collect();
+            let mut by_column: Vec<Vec<Value>> = columns
+                .iter()
+                .map(|_| Vec::with_capacity(chunk.len()))
+                .collect();
             for row in chunk {
                 for (column, v) in by_column.iter_mut().zip(row) {
                     column.push(v);
                 }
             }
-            let arrays = columns.iter().map(|(_, ty)| format!("?::{ty}")).collect::<Vec<_>>().join(", ");
-            let values = by_column.into_iter().map(|c| pg_array(c.into_iter()).map(Value::from)).collect::<Result<Vec<_>, _>>()?;
-            out.push((format!("INSERT INTO {table} ({names}) SELECT * FROM UNNEST({arrays}) {tail}"), values));
+            let arrays = columns
+                .iter()
+                .map(|(_, ty)| format!("?::{ty}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let values = by_column
+                .into_iter()
+                .map(|c| pg_array(c.into_iter()).map(Value::from))
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push((
+                format!("INSERT INTO {table} ({names}) SELECT * FROM UNNEST({arrays}) {tail}"),
+                values,
+            ));
         } else {
             let one_row = format!("({})", vec!["?"; columns.len()].join(", "));
             let marks = vec![one_row.as_str(); chunk.len()].join(", ");
-            out.push((format!("INSERT INTO {table} ({names}) VALUES {marks} {tail}"), chunk.into_iter().flatten().collect()));
+            out.push((
+                format!("INSERT INTO {table} ({names}) VALUES {marks} {tail}"),
+                chunk.into_iter().flatten().collect(),
+            ));
         }
     }
     Ok(out)
 }
 
 /// Inserts many rows with [`bulk_insert_statements`].
-pub async fn insert_bulk<C: ConnectionTrait>(c: &C, table: &str, columns: &[(&str, &str)], rows: Vec<Vec<Value>>) -> Result<(), DbErr> {
-    for (sql, values) in bulk_insert_statements(c.get_database_backend(), table, columns, rows, "")? {
+pub async fn insert_bulk<C: ConnectionTrait>(
+    c: &C,
+    table: &str,
+    columns: &[(&str, &str)],
+    rows: Vec<Vec<Value>>,
+) -> Result<(), DbErr> {
+    for (sql, values) in bulk_insert_statements(c.get_database_backend(), table, columns, rows, "")?
+    {
         exec(c, &sql, values).await?;
     }
     Ok(())
@@ -222,8 +282,14 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_for_postgres_only() {
-        assert_eq!(dialect(DbBackend::Postgres, "a = ? AND b = ?"), "a = $1 AND b = $2");
-        assert_eq!(dialect(DbBackend::Sqlite, "a = ? AND b = ?"), "a = ? AND b = ?");
+        assert_eq!(
+            dialect(DbBackend::Postgres, "a = ? AND b = ?"),
+            "a = $1 AND b = $2"
+        );
+        assert_eq!(
+            dialect(DbBackend::Sqlite, "a = ? AND b = ?"),
+            "a = ? AND b = ?"
+        );
     }
 
     #[test]
@@ -236,7 +302,15 @@ mod tests {
 
     #[test]
     fn array_literals_quote_text_and_keep_nulls_and_numbers() {
-        let a = pg_array(vec![Value::from("a\"b\\c"), Value::String(None), Value::from(3i64), Value::from(-4i32)].into_iter());
+        let a = pg_array(
+            vec![
+                Value::from("a\"b\\c"),
+                Value::String(None),
+                Value::from(3i64),
+                Value::from(-4i32),
+            ]
+            .into_iter(),
+        );
         assert_eq!(a.ok().as_deref(), Some(r#"{"a\"b\\c",NULL,3,-4}"#));
     }
 }

@@ -23,10 +23,16 @@ impl Drop for TelemetryGuard {
 
 /// Installs the global subscriber and propagator. Call once per process.
 pub fn init(service_name: &str, cfg: &TelemetryConfig) -> Result<TelemetryGuard, String> {
-    opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
-    let filter = EnvFilter::try_new(&cfg.log_level).map_err(|e| format!("telemetry.log_level: {e}"))?;
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    let filter =
+        EnvFilter::try_new(&cfg.log_level).map_err(|e| format!("telemetry.log_level: {e}"))?;
     let fmt = if cfg.log_format == "json" {
-        tracing_subscriber::fmt::layer().json().with_current_span(false).boxed()
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(false)
+            .boxed()
     } else {
         tracing_subscriber::fmt::layer().compact().boxed()
     };
@@ -41,10 +47,17 @@ pub fn init(service_name: &str, cfg: &TelemetryConfig) -> Result<TelemetryGuard,
             .map_err(|e| format!("telemetry.otlp_endpoint: {e}"))?;
         let provider = SdkTracerProvider::builder()
             .with_batch_exporter(exporter)
-            .with_resource(opentelemetry_sdk::Resource::builder().with_service_name(service_name.to_string()).build())
+            .with_resource(
+                opentelemetry_sdk::Resource::builder()
+                    .with_service_name(service_name.to_string())
+                    .build(),
+            )
             .build();
         let tracer = provider.tracer(service_name.to_string());
-        (Some(tracing_opentelemetry::layer().with_tracer(tracer)), Some(provider))
+        (
+            Some(tracing_opentelemetry::layer().with_tracer(tracer)),
+            Some(provider),
+        )
     };
     tracing_subscriber::registry()
         .with(filter)
@@ -70,7 +83,10 @@ struct HeaderInjector<'a>(&'a mut http::HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(k), Ok(v)) = (http::HeaderName::from_bytes(key.as_bytes()), http::HeaderValue::from_str(&value)) {
+        if let (Ok(k), Ok(v)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
             self.0.insert(k, v);
         }
     }
@@ -78,19 +94,23 @@ impl Injector for HeaderInjector<'_> {
 
 /// Makes `span` a child of the trace context found in `headers`, if any.
 pub fn extract(headers: &http::HeaderMap, span: &tracing::Span) {
-    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
+    let cx =
+        opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
     let _ = span.set_parent(cx);
 }
 
 /// Writes the current span's trace context into outgoing `headers`.
 pub fn inject(headers: &mut http::HeaderMap) {
     let cx = tracing::Span::current().context();
-    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, &mut HeaderInjector(headers)));
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&cx, &mut HeaderInjector(headers))
+    });
 }
 
 /// A span for an incoming gRPC request, parented on the caller's `traceparent`.
 pub fn grpc_server_span(req: &http::Request<()>) -> tracing::Span {
-    let span = tracing::info_span!("grpc.server", otel.name = %req.uri().path(), rpc.system = "grpc");
+    let span =
+        tracing::info_span!("grpc.server", otel.name = %req.uri().path(), rpc.system = "grpc");
     extract(req.headers(), &span);
     span
 }

@@ -19,7 +19,11 @@ use yibao_proto::enrollment::v1 as pb;
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Stats {
@@ -84,7 +88,13 @@ where
     }
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     stop.store(true, Ordering::Relaxed);
-    let mut stats = Stats { label: label.to_string(), ok: 0, errors: 0, elapsed: Duration::ZERO, latencies_us: Vec::new() };
+    let mut stats = Stats {
+        label: label.to_string(),
+        ok: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies_us: Vec::new(),
+    };
     for t in tasks {
         if let Ok((ok, errors, lat)) = t.await {
             stats.ok += ok;
@@ -110,11 +120,18 @@ async fn seed_people(suite: &Suite, op: &str, n: u64) -> Vec<String> {
     suite.ok("/v1/contribution-standards", op, json!({"region_code": "341522", "year": y, "scheme": "SCHEME_RESIDENT", "individual_amount_fen": 38000})).await;
     let ids: Vec<String> = (0..n).map(person_id_number).collect();
     for chunk in ids.chunks(2_000) {
-        let mut csv = String::from("id_number,name,region_code,year,scheme,contribution_fen,subsidy_fen\n");
+        let mut csv =
+            String::from("id_number,name,region_code,year,scheme,contribution_fen,subsidy_fen\n");
         for id in chunk {
             csv.push_str(&format!("{id},测试,341522,{y},resident,38000,0\n"));
         }
-        let out = suite.ok("/v1/imports", op, json!({"format": "IMPORT_FORMAT_CSV", "content": csv, "region_code": "341522"})).await;
+        let out = suite
+            .ok(
+                "/v1/imports",
+                op,
+                json!({"format": "IMPORT_FORMAT_CSV", "content": csv, "region_code": "341522"}),
+            )
+            .await;
         if out["errors"].as_array().is_some_and(|e| !e.is_empty()) {
             eprintln!("seed errors: {}", out["errors"]);
         }
@@ -129,51 +146,93 @@ async fn eligibility() {
     // Capacity is measured here; the per-caller rate limit (tested elsewhere) would cap it.
     let suite = Suite::start_with(|o| o.rate_limit_per_minute = u32::MAX).await;
     let op = suite.operator("341522");
-    println!("backend: {}; seeding {people} people…", yibao_integration_tests::backend());
+    println!(
+        "backend: {}; seeding {people} people…",
+        yibao_integration_tests::backend()
+    );
     let ids = Arc::new(seed_people(&suite, &op, people).await);
     let token = suite.hospital("H34152200001");
     println!("concurrency {concurrency}, {seconds} s per phase\n");
 
     // Ceiling: the cheapest gRPC round trip the machine does (grpc.health.v1/Check) against the
     // services' port, no auth, no storage.
-    let services = tonic::transport::Channel::from_shared(format!("http://{}", suite.running.grpc_addr)).unwrap_or_else(|e| panic!("{e}")).connect_lazy();
-    let mut s = drive("raw gRPC echo (health Check, services port)", concurrency, seconds, move |_| {
-        let mut c = tonic_health_client(services.clone());
-        async move { c.check(tonic_health_req()).await.is_ok() }
-    })
+    let services =
+        tonic::transport::Channel::from_shared(format!("http://{}", suite.running.grpc_addr))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .connect_lazy();
+    let mut s = drive(
+        "raw gRPC echo (health Check, services port)",
+        concurrency,
+        seconds,
+        move |_| {
+            let mut c = tonic_health_client(services.clone());
+            async move { c.check(tonic_health_req()).await.is_ok() }
+        },
+    )
     .await;
     s.print();
 
-    let gateway = tonic::transport::Channel::from_shared(suite.base.clone()).unwrap_or_else(|e| panic!("{e}")).connect_lazy();
+    let gateway = tonic::transport::Channel::from_shared(suite.base.clone())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .connect_lazy();
     let (ids2, tok2) = (ids.clone(), token.clone());
-    let mut s = drive("eligibility, gRPC through the gateway", concurrency, seconds, move |i| {
-        let mut c = pb::enrollment_service_client::EnrollmentServiceClient::new(gateway.clone());
-        let mut req = tonic::Request::new(pb::CheckEligibilityRequest { id_number: ids2[(i as usize) % ids2.len()].clone(), date: String::new() });
-        if let Ok(v) = format!("Bearer {tok2}").parse() {
-            req.metadata_mut().insert("authorization", v);
-        }
-        async move { c.check_eligibility(req).await.map(|r| r.into_inner().eligible).unwrap_or(false) }
-    })
+    let mut s = drive(
+        "eligibility, gRPC through the gateway",
+        concurrency,
+        seconds,
+        move |i| {
+            let mut c =
+                pb::enrollment_service_client::EnrollmentServiceClient::new(gateway.clone());
+            let mut req = tonic::Request::new(pb::CheckEligibilityRequest {
+                id_number: ids2[(i as usize) % ids2.len()].clone(),
+                date: String::new(),
+            });
+            if let Ok(v) = format!("Bearer {tok2}").parse() {
+                req.metadata_mut().insert("authorization", v);
+            }
+            async move {
+                c.check_eligibility(req)
+                    .await
+                    .map(|r| r.into_inner().eligible)
+                    .unwrap_or(false)
+            }
+        },
+    )
     .await;
     s.print();
 
-    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency as usize).build().unwrap_or_default();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency as usize)
+        .build()
+        .unwrap_or_default();
     let url = format!("{}/v1/eligibility:check", suite.base);
-    let mut s = drive("eligibility, REST/JSON through the gateway", concurrency, seconds, move |i| {
-        let req = http.post(&url).bearer_auth(&token).json(&json!({"id_number": ids[(i as usize) % ids.len()]}));
-        async move { matches!(req.send().await, Ok(r) if r.status().is_success()) }
-    })
+    let mut s = drive(
+        "eligibility, REST/JSON through the gateway",
+        concurrency,
+        seconds,
+        move |i| {
+            let req = http
+                .post(&url)
+                .bearer_auth(&token)
+                .json(&json!({"id_number": ids[(i as usize) % ids.len()]}));
+            async move { matches!(req.send().await, Ok(r) if r.status().is_success()) }
+        },
+    )
     .await;
     s.print();
     suite.stop().await;
 }
 
-fn tonic_health_client(ch: tonic::transport::Channel) -> tonic_health::pb::health_client::HealthClient<tonic::transport::Channel> {
+fn tonic_health_client(
+    ch: tonic::transport::Channel,
+) -> tonic_health::pb::health_client::HealthClient<tonic::transport::Channel> {
     tonic_health::pb::health_client::HealthClient::new(ch)
 }
 
 fn tonic_health_req() -> tonic_health::pb::HealthCheckRequest {
-    tonic_health::pb::HealthCheckRequest { service: String::new() }
+    tonic_health::pb::HealthCheckRequest {
+        service: String::new(),
+    }
 }
 
 async fn import() {
@@ -205,15 +264,26 @@ async fn import() {
     // A county's roster per request (50,000 rows ≈ 2.8 MB, under the gateway's 4 MiB body limit).
     let per_request = arg("--per-request", 50_000).max(1) as usize;
     for chunk in ids.chunks(per_request) {
-        let mut csv = String::from("id_number,name,region_code,year,scheme,contribution_fen,subsidy_fen\n");
+        let mut csv =
+            String::from("id_number,name,region_code,year,scheme,contribution_fen,subsidy_fen\n");
         for id in chunk {
             csv.push_str(&format!("{id},测试,341522,{y},resident,0,38000\n"));
         }
-        let out = suite.ok("/v1/imports", &op, json!({"format": "IMPORT_FORMAT_CSV", "content": csv, "region_code": "341522"})).await;
+        let out = suite
+            .ok(
+                "/v1/imports",
+                &op,
+                json!({"format": "IMPORT_FORMAT_CSV", "content": csv, "region_code": "341522"}),
+            )
+            .await;
         committed += out["committed"].as_i64().unwrap_or(0);
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("backend: {}; imported {committed} of {rows} rows in {secs:.1} s: {:.0} rows/s", yibao_integration_tests::backend(), committed as f64 / secs);
+    println!(
+        "backend: {}; imported {committed} of {rows} rows in {secs:.1} s: {:.0} rows/s",
+        yibao_integration_tests::backend(),
+        committed as f64 / secs
+    );
     suite.stop().await;
     if let Some(url) = enrollment_url {
         match copy_ceiling(&url, committed).await {
@@ -227,7 +297,12 @@ async fn import() {
 async fn own_databases(base: &str) -> Result<std::collections::HashMap<String, String>, String> {
     let mut urls = std::collections::HashMap::new();
     for service in SERVICES {
-        urls.insert(service.to_string(), yibao_runtime::db::create_fresh_postgres(base, &format!("yibao_load_{service}")).await.map_err(|e| e.to_string())?);
+        urls.insert(
+            service.to_string(),
+            yibao_runtime::db::create_fresh_postgres(base, &format!("yibao_load_{service}"))
+                .await
+                .map_err(|e| e.to_string())?,
+        );
     }
     Ok(urls)
 }
@@ -237,17 +312,33 @@ async fn own_databases(base: &str) -> Result<std::collections::HashMap<String, S
 /// tables of the same definition (indexes and keys included) in one transaction per table —
 /// the most favourable way PostgreSQL can take these rows, with no service in front.
 async fn copy_ceiling(url: &str, imported: i64) -> Result<(), String> {
-    let db = sea_orm::Database::connect(url).await.map_err(|e| e.to_string())?;
+    let db = sea_orm::Database::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
     let pool = db.get_postgres_connection_pool().clone();
     let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
-    let tables = ["persons", "person_versions", "enrolments", "contributions", "history"];
+    let tables = [
+        "persons",
+        "person_versions",
+        "enrolments",
+        "contributions",
+        "history",
+    ];
     let mut dumps = Vec::new();
     for table in tables {
-        sea_orm::ConnectionTrait::execute_unprepared(&db, &format!("CREATE TABLE ceiling_{table} (LIKE {table} INCLUDING ALL)")).await.map_err(|e| e.to_string())?;
+        sea_orm::ConnectionTrait::execute_unprepared(
+            &db,
+            &format!("CREATE TABLE ceiling_{table} (LIKE {table} INCLUDING ALL)"),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         {
             use futures::TryStreamExt;
-            let mut stream = conn.copy_out_raw(&format!("COPY {table} TO STDOUT")).await.map_err(|e| e.to_string())?;
+            let mut stream = conn
+                .copy_out_raw(&format!("COPY {table} TO STDOUT"))
+                .await
+                .map_err(|e| e.to_string())?;
             while let Some(chunk) = stream.try_next().await.map_err(|e| e.to_string())? {
                 out.extend_from_slice(&chunk);
             }
@@ -259,7 +350,10 @@ async fn copy_ceiling(url: &str, imported: i64) -> Result<(), String> {
     for (table, data) in dumps {
         written += data.iter().filter(|b| **b == b'\n').count();
         let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
-        let mut copy = tx.copy_in_raw(&format!("COPY ceiling_{table} FROM STDIN")).await.map_err(|e| e.to_string())?;
+        let mut copy = tx
+            .copy_in_raw(&format!("COPY ceiling_{table} FROM STDIN"))
+            .await
+            .map_err(|e| e.to_string())?;
         copy.send(data).await.map_err(|e| e.to_string())?;
         copy.finish().await.map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
@@ -287,8 +381,15 @@ async fn dupscan() {
         Ok(u) => u,
         Err(e) => return eprintln!("create database: {e}"),
     };
-    let cfg = yibao_runtime::config::DatabaseConfig { url, max_connections: 4 };
-    let db = match yibao_runtime::db::connect_and_migrate::<yibao_enrollment::store::migration::Migrator>(&cfg).await {
+    let cfg = yibao_runtime::config::DatabaseConfig {
+        url,
+        max_connections: 4,
+    };
+    let db = match yibao_runtime::db::connect_and_migrate::<
+        yibao_enrollment::store::migration::Migrator,
+    >(&cfg)
+    .await
+    {
         Ok(db) => db,
         Err(e) => return eprintln!("migrate: {e}"),
     };
@@ -306,14 +407,33 @@ async fn dupscan() {
         d = 20
     );
     let started = Instant::now();
-    if let Err(e) = db.execute_unprepared("SET synchronous_commit = off").await.and(db.execute_unprepared(&generate).await) {
+    if let Err(e) = db
+        .execute_unprepared("SET synchronous_commit = off")
+        .await
+        .and(db.execute_unprepared(&generate).await)
+    {
         return eprintln!("generate: {e}");
     }
     let _ = db.execute_unprepared("ANALYZE enrolments").await;
-    let rows = db.query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, "SELECT count(*) FROM enrolments")).await.ok().flatten().and_then(|r| r.try_get_by_index::<i64>(0).ok()).unwrap_or(0);
-    println!("generated {rows} enrolments of {people} people in {:.1} s", started.elapsed().as_secs_f64());
+    let rows = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) FROM enrolments",
+        ))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+        .unwrap_or(0);
+    println!(
+        "generated {rows} enrolments of {people} people in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let store = yibao_enrollment::store::Store::new(db);
-    let actor = yibao_enrollment::store::Actor { subject: "yibao-load".into(), role: "operator".into() };
+    let actor = yibao_enrollment::store::Actor {
+        subject: "yibao-load".into(),
+        role: "operator".into(),
+    };
     let started = Instant::now();
     match yibao_enrollment::scan::scan_duplicates(&store, y, "", &actor).await {
         Ok(r) => println!(
@@ -327,13 +447,26 @@ async fn dupscan() {
     }
 }
 
-const SERVICES: [&str; 5] = ["enrollment", "settlement", "ltc", "procurement", "supervision"];
+const SERVICES: [&str; 5] = [
+    "enrollment",
+    "settlement",
+    "ltc",
+    "procurement",
+    "supervision",
+];
 
 /// A claim of `items` charges (甲, 乙 with a procured drug among them, 丙) ending today.
-fn settle_claim(encounter_no: String, id_number: &str, items: u64) -> yibao_proto::settlement::v1::Claim {
+fn settle_claim(
+    encounter_no: String,
+    id_number: &str,
+    items: u64,
+) -> yibao_proto::settlement::v1::Claim {
     use yibao_proto::settlement::v1 as st;
     let today = chrono::Local::now().date_naive();
-    let start = today.checked_sub_days(chrono::Days::new(3)).filter(|d| chrono::Datelike::year(d) == chrono::Datelike::year(&today)).unwrap_or(today);
+    let start = today
+        .checked_sub_days(chrono::Days::new(3))
+        .filter(|d| chrono::Datelike::year(d) == chrono::Datelike::year(&today))
+        .unwrap_or(today);
     let items = (0..items)
         .map(|k| {
             let (code, class) = match k % 5 {
@@ -343,7 +476,15 @@ fn settle_claim(encounter_no: String, id_number: &str, items: u64) -> yibao_prot
                 _ => (format!("C-OUT-{k}"), st::ItemClass::C),
             };
             let unit = 1_000 + (k as i64 % 7) * 2_500;
-            st::ClaimItem { name: code.clone(), national_code: code, item_class: class as i32, quantity: 2, unit_price_fen: unit, amount_fen: 2 * unit, ..Default::default() }
+            st::ClaimItem {
+                name: code.clone(),
+                national_code: code,
+                item_class: class as i32,
+                quantity: 2,
+                unit_price_fen: unit,
+                amount_fen: 2 * unit,
+                ..Default::default()
+            }
         })
         .collect();
     st::Claim {
@@ -391,14 +532,20 @@ async fn settle() {
     if let Err(e) = yibao::demo::carry_policy(suite.running.grpc_addr, &op).await {
         return eprintln!("policy: {e}");
     }
-    println!("backend: {}; seeding {people} people…", yibao_integration_tests::backend());
+    println!(
+        "backend: {}; seeding {people} people…",
+        yibao_integration_tests::backend()
+    );
     let ids = Arc::new(seed_people(&suite, &op, people).await);
     let token = suite.hospital("H34152200001");
-    let gateway = tonic::transport::Channel::from_shared(suite.base.clone()).unwrap_or_else(|e| panic!("{e}")).connect_lazy();
-    let bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii> = match format!("Bearer {token}").parse() {
-        Ok(v) => v,
-        Err(e) => return eprintln!("token: {e}"),
-    };
+    let gateway = tonic::transport::Channel::from_shared(suite.base.clone())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .connect_lazy();
+    let bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
+        match format!("Bearer {token}").parse() {
+            Ok(v) => v,
+            Err(e) => return eprintln!("token: {e}"),
+        };
     let call = move |claim: st::Claim| {
         let mut c = st::settlement_service_client::SettlementServiceClient::new(gateway.clone());
         let mut req = tonic::Request::new(st::SettleRequest { claim: Some(claim) });
@@ -408,23 +555,38 @@ async fn settle() {
     // One claim first: it must settle, and it is pgbench's template.
     let template = match call(settle_claim("load-template".into(), &ids[0], items)).await {
         Ok(r) => r.claim_id,
-        Err(e) => return eprintln!("the first settlement was refused: {:?} {}", e.code(), e.message()),
+        Err(e) => {
+            return eprintln!(
+                "the first settlement was refused: {:?} {}",
+                e.code(),
+                e.message()
+            );
+        }
     };
     println!("concurrency {concurrency}, {seconds} s per phase, {items} items per claim\n");
     let run = uuid::Uuid::new_v4().simple().to_string();
     let ids2 = ids.clone();
-    let mut s = drive("settle, gRPC through the gateway", concurrency, seconds, move |i| {
-        let fut = call(settle_claim(format!("g{}-{i}", &run[..8]), &ids2[(i as usize) % ids2.len()], items));
-        async move {
-            match fut.await {
-                Ok(r) => !r.replayed,
-                Err(e) => {
-                    eprintln!("settle: {:?} {}", e.code(), e.message());
-                    false
+    let mut s = drive(
+        "settle, gRPC through the gateway",
+        concurrency,
+        seconds,
+        move |i| {
+            let fut = call(settle_claim(
+                format!("g{}-{i}", &run[..8]),
+                &ids2[(i as usize) % ids2.len()],
+                items,
+            ));
+            async move {
+                match fut.await {
+                    Ok(r) => !r.replayed,
+                    Err(e) => {
+                        eprintln!("settle: {:?} {}", e.code(), e.message());
+                        false
+                    }
                 }
             }
-        }
-    })
+        },
+    )
     .await;
     s.print();
     let settled = s.ok as f64 / s.elapsed.as_secs_f64();
@@ -445,23 +607,45 @@ async fn settle() {
 /// the rows the settlement of `template` wrote (encounter, claim, items, explanation lines,
 /// ledger lines, outbox event) and locks and updates a random person's accumulator row, as
 /// `Store::settle` does. Returns transactions per second.
-async fn pgbench_ceiling(url: &str, template: &str, clients: u64, seconds: u64) -> Result<f64, String> {
+async fn pgbench_ceiling(
+    url: &str,
+    template: &str,
+    clients: u64,
+    seconds: u64,
+) -> Result<f64, String> {
     use sea_orm::{ConnectionTrait, Statement};
-    let db = sea_orm::Database::connect(url).await.map_err(|e| e.to_string())?;
+    let db = sea_orm::Database::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
     let pg = |q: String| Statement::from_string(sea_orm::DbBackend::Postgres, q);
     db.execute_unprepared("CREATE TABLE pgb_people AS SELECT (row_number() OVER ())::int AS n, id_number, year, region_code FROM accumulators; ALTER TABLE pgb_people ADD PRIMARY KEY (n)")
         .await
         .map_err(|e| e.to_string())?;
-    let people = db.query_one_raw(pg("SELECT count(*) FROM pgb_people".into())).await.ok().flatten().and_then(|r| r.try_get_by_index::<i64>(0).ok()).unwrap_or(0);
+    let people = db
+        .query_one_raw(pg("SELECT count(*) FROM pgb_people".into()))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+        .unwrap_or(0);
     // The new claim id of a transaction, from the client and a random key.
     let cid = "('pgb-' || :k)";
     let mut copies = Vec::new();
-    for table in ["claims", "claim_items", "breakdown_lines", "ledger_lines", "outbox"] {
+    for table in [
+        "claims",
+        "claim_items",
+        "breakdown_lines",
+        "ledger_lines",
+        "outbox",
+    ] {
         let rows = db
             .query_all_raw(pg(format!("SELECT column_name::text FROM information_schema.columns WHERE table_name = '{table}' AND table_schema = current_schema() ORDER BY ordinal_position")))
             .await
             .map_err(|e| e.to_string())?;
-        let cols: Vec<String> = rows.iter().filter_map(|r| r.try_get_by_index::<String>(0).ok()).collect();
+        let cols: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.try_get_by_index::<String>(0).ok())
+            .collect();
         if cols.is_empty() {
             return Err(format!("no columns found for {table}"));
         }
@@ -473,7 +657,11 @@ async fn pgbench_ceiling(url: &str, template: &str, clients: u64, seconds: u64) 
                 other => other.to_string(),
             })
             .collect();
-        copies.push(format!("INSERT INTO {table} ({}) SELECT {} FROM {table} WHERE claim_id = '{template}';", cols.join(", "), exprs.join(", ")));
+        copies.push(format!(
+            "INSERT INTO {table} ({}) SELECT {} FROM {table} WHERE claim_id = '{template}';",
+            cols.join(", "),
+            exprs.join(", ")
+        ));
     }
     let person = "(id_number, year, region_code) = (SELECT id_number, year, region_code FROM pgb_people WHERE n = :p)";
     let script = [
@@ -500,14 +688,25 @@ async fn pgbench_ceiling(url: &str, template: &str, clients: u64, seconds: u64) 
         .map_err(|e| format!("pgbench did not run (Debian package postgresql-contrib or the server package brings it): {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     if !out.status.success() {
-        return Err(format!("{text}{}\nscript: {}", String::from_utf8_lossy(&out.stderr), path.display()));
+        return Err(format!(
+            "{text}{}\nscript: {}",
+            String::from_utf8_lossy(&out.stderr),
+            path.display()
+        ));
     }
     let _ = std::fs::remove_file(&path);
-    for line in text.lines().filter(|l| l.starts_with("latency average") || l.starts_with("number of failed")) {
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("latency average") || l.starts_with("number of failed"))
+    {
         println!("pgbench {line}");
     }
     text.lines()
-        .find_map(|l| l.strip_prefix("tps = ").and_then(|r| r.split_whitespace().next()).and_then(|v| v.parse().ok()))
+        .find_map(|l| {
+            l.strip_prefix("tps = ")
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        })
         .ok_or_else(|| format!("no tps in pgbench output:\n{text}"))
 }
 
@@ -515,7 +714,12 @@ async fn pgbench_ceiling(url: &str, template: &str, clients: u64, seconds: u64) 
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
         .unwrap_or(0)
 }
 

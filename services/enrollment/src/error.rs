@@ -29,10 +29,20 @@ pub enum EnrollError {
 impl From<EnrollError> for ApiError {
     fn from(e: EnrollError) -> ApiError {
         match e {
-            EnrollError::Domain(EnrolmentError::Invalid { field, reason }) => ApiError::invalid("ENROLLMENT_INVALID_ARGUMENT", field, reason),
-            EnrollError::Domain(EnrolmentError::Precondition(m)) => ApiError::new(ErrorKind::FailedPrecondition, "ENROLLMENT_PRECONDITION_FAILED", m),
-            EnrollError::Domain(EnrolmentError::Exists(m)) | EnrollError::Exists(m) => ApiError::new(ErrorKind::AlreadyExists, "ENROLLMENT_ALREADY_EXISTS", m),
-            EnrollError::NotFound(what, id) => ApiError::not_found(not_found_code(what), format!("{what} `{id}` not found")),
+            EnrollError::Domain(EnrolmentError::Invalid { field, reason }) => {
+                ApiError::invalid("ENROLLMENT_INVALID_ARGUMENT", field, reason)
+            }
+            EnrollError::Domain(EnrolmentError::Precondition(m)) => ApiError::new(
+                ErrorKind::FailedPrecondition,
+                "ENROLLMENT_PRECONDITION_FAILED",
+                m,
+            ),
+            EnrollError::Domain(EnrolmentError::Exists(m)) | EnrollError::Exists(m) => {
+                ApiError::new(ErrorKind::AlreadyExists, "ENROLLMENT_ALREADY_EXISTS", m)
+            }
+            EnrollError::NotFound(what, id) => {
+                ApiError::not_found(not_found_code(what), format!("{what} `{id}` not found"))
+            }
             EnrollError::Conflict(m) => ApiError::new(ErrorKind::Aborted, "ENROLLMENT_CONFLICT", m),
             EnrollError::Corrupt(m) => ApiError::internal(m),
             EnrollError::Db(e) => ApiError::internal(e),

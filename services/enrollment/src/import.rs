@@ -3,11 +3,11 @@
 //! re-import of the same file changes nothing.
 
 use crate::api::EnrollmentApi;
+use crate::domain::PersonFile;
 use crate::domain::enrolment::ContributionKind;
+use crate::domain::enrolment::ContributionStandard;
 use crate::domain::import::{ImportRow, RowError};
 use crate::error::EnrollError;
-use crate::domain::PersonFile;
-use crate::domain::enrolment::ContributionStandard;
 use crate::store::{Actor, Contribution, ImportedPerson, NewPerson, scheme_str};
 use yibao_core::Fen;
 
@@ -45,18 +45,33 @@ struct Writing<'r> {
 /// already registered, or whose ID number came earlier in this import, take the one-by-one path
 /// (each row its own transactions: a bad row never undoes a good one) once their batch and
 /// every batch before it are written.
-pub async fn import_rows(api: &EnrollmentApi, rows: Vec<ImportRow>, actor: &Actor) -> Result<ImportReport, EnrollError> {
+pub async fn import_rows(
+    api: &EnrollmentApi,
+    rows: Vec<ImportRow>,
+    actor: &Actor,
+) -> Result<ImportReport, EnrollError> {
     let store = api.store();
     let mut report = ImportReport::default();
     let mut standards = std::collections::HashMap::new();
     let mut seen = std::collections::HashSet::new();
     let mut writing: std::collections::VecDeque<Writing<'_>> = std::collections::VecDeque::new();
     for batch in rows.chunks(BATCH) {
-        let registered = store.registered_id_numbers(batch.iter().map(|r| r.id_number.expose().to_string()).collect()).await?;
+        let registered = store
+            .registered_id_numbers(
+                batch
+                    .iter()
+                    .map(|r| r.id_number.expose().to_string())
+                    .collect(),
+            )
+            .await?;
         let (mut fresh, mut one_by_one) = (Vec::new(), Vec::new());
         for row in batch {
             let id = row.id_number.expose();
-            if !registered.contains(id) && seen.insert(id.to_string()) { fresh.push(row) } else { one_by_one.push(row) }
+            if !registered.contains(id) && seen.insert(id.to_string()) {
+                fresh.push(row)
+            } else {
+                one_by_one.push(row)
+            }
         }
         let mut prepared = Vec::with_capacity(fresh.len());
         let mut written = Vec::with_capacity(fresh.len());
@@ -77,7 +92,11 @@ pub async fn import_rows(api: &EnrollmentApi, rows: Vec<ImportRow>, actor: &Acto
                     prepared.push(p);
                     written.push(row);
                 }
-                Err(e) => report.errors.push(RowError { line: row.line, field: field_of(&e), reason: e.to_string() }),
+                Err(e) => report.errors.push(RowError {
+                    line: row.line,
+                    field: field_of(&e),
+                    reason: e.to_string(),
+                }),
             }
         }
         if writing.len() == WRITERS {
@@ -89,7 +108,12 @@ pub async fn import_rows(api: &EnrollmentApi, rows: Vec<ImportRow>, actor: &Acto
         }
         let (store, actor) = (store.clone(), actor.clone());
         let task = tokio::spawn(async move { store.insert_imported(prepared, &actor).await });
-        writing.push_back(Writing { task, fresh: written, keys, one_by_one });
+        writing.push_back(Writing {
+            task,
+            fresh: written,
+            keys,
+            one_by_one,
+        });
     }
     while let Some(w) = writing.pop_front() {
         if let Err(e) = finish(api, w, actor, &mut report).await {
@@ -102,7 +126,10 @@ pub async fn import_rows(api: &EnrollmentApi, rows: Vec<ImportRow>, actor: &Acto
 
 /// On a failure, lets the batches still being written finish (a re-import of the same file
 /// completes what is missing) so that nothing is written after the answer.
-async fn settle_then(writing: std::collections::VecDeque<Writing<'_>>, e: EnrollError) -> EnrollError {
+async fn settle_then(
+    writing: std::collections::VecDeque<Writing<'_>>,
+    e: EnrollError,
+) -> EnrollError {
     for w in writing {
         let _ = w.task.await;
     }
@@ -111,12 +138,22 @@ async fn settle_then(writing: std::collections::VecDeque<Writing<'_>>, e: Enroll
 
 /// Waits for a batch's bulk transaction, then takes its one-by-one rows (and, if someone
 /// registered one of its people meanwhile, all its rows) the careful way.
-async fn finish(api: &EnrollmentApi, w: Writing<'_>, actor: &Actor, report: &mut ImportReport) -> Result<(), EnrollError> {
+async fn finish(
+    api: &EnrollmentApi,
+    w: Writing<'_>,
+    actor: &Actor,
+    report: &mut ImportReport,
+) -> Result<(), EnrollError> {
     let mut one_by_one = w.one_by_one;
-    match w.task.await.map_err(|e| EnrollError::Db(sea_orm::DbErr::Custom(format!("import batch task: {e}"))))? {
+    match w
+        .task
+        .await
+        .map_err(|e| EnrollError::Db(sea_orm::DbErr::Custom(format!("import batch task: {e}"))))?
+    {
         Ok(()) => {
             report.committed += w.fresh.len() as u64;
-            api.invalidate_ids(&w.keys.iter().map(String::as_str).collect::<Vec<_>>()).await;
+            api.invalidate_ids(&w.keys.iter().map(String::as_str).collect::<Vec<_>>())
+                .await;
         }
         Err(EnrollError::Exists(_)) => one_by_one.extend(w.fresh),
         Err(e) => return Err(e),
@@ -127,7 +164,11 @@ async fn finish(api: &EnrollmentApi, w: Writing<'_>, actor: &Actor, report: &mut
             Ok(true) => report.committed += 1,
             Ok(false) => report.unchanged += 1,
             Err(EnrollError::Db(e)) => return Err(EnrollError::Db(e)),
-            Err(e) => report.errors.push(RowError { line: row.line, field: field_of(&e), reason: e.to_string() }),
+            Err(e) => report.errors.push(RowError {
+                line: row.line,
+                field: field_of(&e),
+                reason: e.to_string(),
+            }),
         }
     }
     Ok(())
@@ -135,9 +176,18 @@ async fn finish(api: &EnrollmentApi, w: Writing<'_>, actor: &Actor, report: &mut
 
 /// The rules applied to a row about a person not yet registered: the enrolment, then the
 /// payment and the subsidy, exactly as the one-by-one path would record them.
-fn prepare(row: &ImportRow, standard: Option<ContributionStandard>) -> Result<ImportedPerson, EnrollError> {
+fn prepare(
+    row: &ImportRow,
+    standard: Option<ContributionStandard>,
+) -> Result<ImportedPerson, EnrollError> {
     let std = standard.ok_or_else(|| no_standard(row))?;
-    let person = NewPerson { id_number: row.id_number.clone(), name: row.name.clone(), region: row.region.clone(), household_id: None, contact: String::new() };
+    let person = NewPerson {
+        id_number: row.id_number.clone(),
+        name: row.name.clone(),
+        region: row.region.clone(),
+        household_id: None,
+        contact: String::new(),
+    };
     let file = PersonFile {
         person_id: String::new(),
         id_masked: row.id_number.masked(),
@@ -151,64 +201,132 @@ fn prepare(row: &ImportRow, standard: Option<ContributionStandard>) -> Result<Im
         suspensions: Vec::new(),
     };
     let (enrolled_on, paid_on) = import_dates(row.year);
-    let mut enrolment = crate::domain::enrolment::enrol(&file, uuid::Uuid::now_v7().to_string(), row.year, row.scheme, row.region.clone(), enrolled_on, &std)?;
+    let mut enrolment = crate::domain::enrolment::enrol(
+        &file,
+        uuid::Uuid::now_v7().to_string(),
+        row.year,
+        row.scheme,
+        row.region.clone(),
+        enrolled_on,
+        &std,
+    )?;
     let mut contributions = Vec::new();
     for (kind, amount, tag) in contributions_of(row) {
         enrolment = crate::domain::enrolment::contribute(&enrolment, kind, amount, paid_on)?;
-        contributions.push((Contribution { kind, amount, paid_on, reference: reference(row, tag) }, enrolment.paid_on.is_some()));
+        contributions.push((
+            Contribution {
+                kind,
+                amount,
+                paid_on,
+                reference: reference(row, tag),
+            },
+            enrolment.paid_on.is_some(),
+        ));
     }
-    Ok(ImportedPerson { person, enrolment, contributions })
+    Ok(ImportedPerson {
+        person,
+        enrolment,
+        contributions,
+    })
 }
 
 fn no_standard(row: &ImportRow) -> EnrollError {
-    EnrollError::Domain(crate::domain::EnrolmentError::Precondition(format!("no contribution standard for region {}, year {}", row.region, row.year)))
+    EnrollError::Domain(crate::domain::EnrolmentError::Precondition(format!(
+        "no contribution standard for region {}, year {}",
+        row.region, row.year
+    )))
 }
 
 /// Imported enrolments are taken as made before the year (or today, if later), and paid then.
 fn import_dates(year: i32) -> (chrono::NaiveDate, chrono::NaiveDate) {
-    let day = chrono::NaiveDate::from_ymd_opt(year - 1, 12, 31).unwrap_or_default().min(chrono::Utc::now().date_naive());
+    let day = chrono::NaiveDate::from_ymd_opt(year - 1, 12, 31)
+        .unwrap_or_default()
+        .min(chrono::Utc::now().date_naive());
     (day, day)
 }
 
-fn contributions_of(row: &ImportRow) -> impl Iterator<Item = (ContributionKind, Fen, &'static str)> {
-    [(ContributionKind::Payment, row.contribution, "payment"), (ContributionKind::Subsidy, row.subsidy, "subsidy")].into_iter().filter(|(_, a, _)| a.0 != 0)
+fn contributions_of(
+    row: &ImportRow,
+) -> impl Iterator<Item = (ContributionKind, Fen, &'static str)> {
+    [
+        (ContributionKind::Payment, row.contribution, "payment"),
+        (ContributionKind::Subsidy, row.subsidy, "subsidy"),
+    ]
+    .into_iter()
+    .filter(|(_, a, _)| a.0 != 0)
 }
 
 /// The contribution's reference, derived from the row's key so a re-import changes nothing.
 fn reference(row: &ImportRow, tag: &str) -> String {
-    format!("import:{tag}:{}:{}:{}", row.year, scheme_str(row.scheme), row.region)
+    format!(
+        "import:{tag}:{}:{}:{}",
+        row.year,
+        scheme_str(row.scheme),
+        row.region
+    )
 }
 
 fn field_of(e: &EnrollError) -> String {
     match e {
-        EnrollError::Domain(crate::domain::EnrolmentError::Invalid { field, .. }) => (*field).to_string(),
+        EnrollError::Domain(crate::domain::EnrolmentError::Invalid { field, .. }) => {
+            (*field).to_string()
+        }
         _ => "row".into(),
     }
 }
 
-async fn import_row(api: &EnrollmentApi, row: &ImportRow, actor: &Actor) -> Result<bool, EnrollError> {
+async fn import_row(
+    api: &EnrollmentApi,
+    row: &ImportRow,
+    actor: &Actor,
+) -> Result<bool, EnrollError> {
     let store = api.store();
     let mut changed = false;
     let person = match store.person_by_id_number(&row.id_number).await? {
         Some(p) => {
             if p.name != row.name {
-                return Err(EnrollError::Domain(crate::domain::EnrolmentError::invalid("name", "differs from the registered name; correct the person first")));
+                return Err(EnrollError::Domain(crate::domain::EnrolmentError::invalid(
+                    "name",
+                    "differs from the registered name; correct the person first",
+                )));
             }
             p
         }
         None => {
             changed = true;
-            let new = NewPerson { id_number: row.id_number.clone(), name: row.name.clone(), region: row.region.clone(), household_id: None, contact: String::new() };
+            let new = NewPerson {
+                id_number: row.id_number.clone(),
+                name: row.name.clone(),
+                region: row.region.clone(),
+                household_id: None,
+                contact: String::new(),
+            };
             store.register_person(new, actor).await?
         }
     };
-    let existing = store.enrolments(&person.id).await?.into_iter().find(|e| e.year == row.year && e.scheme == row.scheme && e.region == row.region && e.end_reason.is_none());
+    let existing = store.enrolments(&person.id).await?.into_iter().find(|e| {
+        e.year == row.year
+            && e.scheme == row.scheme
+            && e.region == row.region
+            && e.end_reason.is_none()
+    });
     let enrolment = match existing {
         Some(e) => e,
         None => {
-            let std = store.standard(&row.region, row.year, row.scheme).await?.ok_or_else(|| no_standard(row))?;
+            let std = store
+                .standard(&row.region, row.year, row.scheme)
+                .await?
+                .ok_or_else(|| no_standard(row))?;
             let file = store.person_file(&person).await?;
-            let e = crate::domain::enrolment::enrol(&file, uuid::Uuid::now_v7().to_string(), row.year, row.scheme, row.region.clone(), import_dates(row.year).0, &std)?;
+            let e = crate::domain::enrolment::enrol(
+                &file,
+                uuid::Uuid::now_v7().to_string(),
+                row.year,
+                row.scheme,
+                row.region.clone(),
+                import_dates(row.year).0,
+                &std,
+            )?;
             store.insert_enrolment(&person.id, &e, actor).await?;
             changed = true;
             e
@@ -217,7 +335,16 @@ async fn import_row(api: &EnrollmentApi, row: &ImportRow, actor: &Actor) -> Resu
     let paid_on = import_dates(row.year).1;
     for (kind, amount, tag) in contributions_of(row) {
         let before = store.enrolment(&enrolment.id).await?.1;
-        let after = store.contribute(&enrolment.id, kind, amount, paid_on, &reference(row, tag), actor).await?;
+        let after = store
+            .contribute(
+                &enrolment.id,
+                kind,
+                amount,
+                paid_on,
+                &reference(row, tag),
+                actor,
+            )
+            .await?;
         changed |= after.enrolment != before;
     }
     if changed {

@@ -42,11 +42,20 @@ pub async fn build(
     db: &yibao_runtime::config::DatabaseConfig,
     cache: Arc<dyn yibao_runtime::cache::Cache>,
     voucher_secret: &str,
-) -> Result<yibao_proto::enrollment::v1::enrollment_service_server::EnrollmentServiceServer<api::EnrollmentApi>, String> {
+) -> Result<
+    yibao_proto::enrollment::v1::enrollment_service_server::EnrollmentServiceServer<
+        api::EnrollmentApi,
+    >,
+    String,
+> {
     if voucher_secret.len() < 32 {
-        return Err("configuration key `enrollment.voucher_secret`: must be at least 32 characters".into());
+        return Err(
+            "configuration key `enrollment.voucher_secret`: must be at least 32 characters".into(),
+        );
     }
-    let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(db).await.map_err(|e| format!("enrollment database: {e}"))?;
+    let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(db)
+        .await
+        .map_err(|e| format!("enrollment database: {e}"))?;
     let api = api::EnrollmentApi::new(store::Store::new(conn), cache, voucher_secret.as_bytes());
     Ok(yibao_proto::enrollment::v1::enrollment_service_server::EnrollmentServiceServer::new(api))
 }

@@ -2,11 +2,18 @@
 
 #[tokio::main]
 async fn main() {
-    let settings: yibao_enrollment::Settings = yibao_runtime::server::load_settings("yibao-enrollment");
-    let migrate = yibao_runtime::db::connect_and_migrate::<yibao_enrollment::store::migration::Migrator>(&settings.service.database);
+    let settings: yibao_enrollment::Settings =
+        yibao_runtime::server::load_settings("yibao-enrollment");
+    let migrate = yibao_runtime::db::connect_and_migrate::<
+        yibao_enrollment::store::migration::Migrator,
+    >(&settings.service.database);
     let secret = settings.enrollment.voucher_secret.clone();
-    yibao_runtime::server::run_binary("yibao-enrollment", yibao_enrollment::SERVICE_NAME, &settings.service, async { migrate.await.map(|_| ()) }, |deps| async move {
-        yibao_enrollment::build(&deps.database, deps.cache, &secret).await
-    })
+    yibao_runtime::server::run_binary(
+        "yibao-enrollment",
+        yibao_enrollment::SERVICE_NAME,
+        &settings.service,
+        async { migrate.await.map(|_| ()) },
+        |deps| async move { yibao_enrollment::build(&deps.database, deps.cache, &secret).await },
+    )
     .await;
 }

@@ -36,14 +36,24 @@ fn kind_str(k: DuplicateKind) -> &'static str {
 /// than one paid enrolment that year (at least one inside the prefix), a page at a time; the
 /// rules pair their enrolments; each new pair opens a task (known pairs are counted, not
 /// reopened). Memory is bounded by the page, however large the year.
-pub async fn scan_duplicates(store: &Store, year: i32, prefix: &str, actor: &Actor) -> Result<ScanReport, EnrollError> {
+pub async fn scan_duplicates(
+    store: &Store,
+    year: i32,
+    prefix: &str,
+    actor: &Actor,
+) -> Result<ScanReport, EnrollError> {
     let mut report = ScanReport::default();
     let mut after = String::new();
     loop {
-        let people = store.duplicate_candidates(year, prefix, &after, PAGE).await?;
-        let Some(last) = people.last().cloned() else { break };
+        let people = store
+            .duplicate_candidates(year, prefix, &after, PAGE)
+            .await?;
+        let Some(last) = people.last().cloned() else {
+            break;
+        };
         let full = people.len() as u64 == PAGE;
-        let mut by_person: std::collections::BTreeMap<String, Vec<entities::enrolment::Model>> = std::collections::BTreeMap::new();
+        let mut by_person: std::collections::BTreeMap<String, Vec<entities::enrolment::Model>> =
+            std::collections::BTreeMap::new();
         for e in store.enrolments_of_people(year, people).await? {
             by_person.entry(e.person_id.clone()).or_default().push(e);
         }
@@ -51,9 +61,16 @@ pub async fn scan_duplicates(store: &Store, year: i32, prefix: &str, actor: &Act
         for (person_id, mut models) in by_person {
             report.scanned += models.len() as u64;
             models.sort_by(|a, b| a.id.cmp(&b.id));
-            let enrolments = models.iter().map(enrolment_of).collect::<Result<Vec<_>, _>>()?;
+            let enrolments = models
+                .iter()
+                .map(enrolment_of)
+                .collect::<Result<Vec<_>, _>>()?;
             for pair in find_duplicates(&enrolments) {
-                let region = enrolments.iter().find(|e| e.id == pair.keep).map(|e| e.region.to_string()).unwrap_or_default();
+                let region = enrolments
+                    .iter()
+                    .find(|e| e.id == pair.keep)
+                    .map(|e| e.region.to_string())
+                    .unwrap_or_default();
                 let step = serde_json::json!([{"actor": actor.subject, "role": actor.role, "at": chrono::Utc::now().to_rfc3339(), "state": "flagged", "note": "found by scan"}]);
                 tasks.push(entities::duplicate_task::ActiveModel {
                     id: Set(uuid::Uuid::now_v7().to_string()),
@@ -102,8 +119,18 @@ fn state_of(s: &str) -> pb::DuplicateTaskState {
 /// flagged → verified | dismissed; verified → resolved | dismissed; nothing after.
 pub fn check_transition(from: &str, to: pb::DuplicateTaskState) -> Result<(), String> {
     use pb::DuplicateTaskState as S;
-    let ok = matches!((state_of(from), to), (S::Flagged, S::Verified | S::Dismissed) | (S::Verified, S::Resolved | S::Dismissed));
-    if ok { Ok(()) } else { Err(format!("a task that is {from} cannot become {}", state_str(to))) }
+    let ok = matches!(
+        (state_of(from), to),
+        (S::Flagged, S::Verified | S::Dismissed) | (S::Verified, S::Resolved | S::Dismissed)
+    );
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "a task that is {from} cannot become {}",
+            state_str(to)
+        ))
+    }
 }
 
 /// Proto form of a task.

@@ -59,30 +59,54 @@ pub struct Voucher {
 impl VoucherSigner {
     /// From a secret of at least 32 bytes.
     pub fn new(secret: &[u8]) -> VoucherSigner {
-        VoucherSigner { enc: EncodingKey::from_secret(secret), dec: DecodingKey::from_secret(secret) }
+        VoucherSigner {
+            enc: EncodingKey::from_secret(secret),
+            dec: DecodingKey::from_secret(secret),
+        }
     }
 
     /// Signs a voucher valid for `ttl_secs` from `now` (epoch seconds).
-    pub fn sign(&self, id: &str, person_id: &str, now: i64, ttl_secs: i64) -> Result<String, VoucherError> {
-        let claims = VoucherClaims { vid: id.into(), pid: person_id.into(), exp: now + ttl_secs, iat: now };
-        let jws = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc).map_err(|_| VoucherError::Malformed)?;
+    pub fn sign(
+        &self,
+        id: &str,
+        person_id: &str,
+        now: i64,
+        ttl_secs: i64,
+    ) -> Result<String, VoucherError> {
+        let claims = VoucherClaims {
+            vid: id.into(),
+            pid: person_id.into(),
+            exp: now + ttl_secs,
+            iat: now,
+        };
+        let jws = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc)
+            .map_err(|_| VoucherError::Malformed)?;
         Ok(format!("{PREFIX}{jws}"))
     }
 
     /// Verifies a scanned payload at `now`.
     pub fn verify(&self, payload: &str, now: i64) -> Result<Voucher, VoucherError> {
-        let jws = payload.trim().strip_prefix(PREFIX).ok_or(VoucherError::Malformed)?;
+        let jws = payload
+            .trim()
+            .strip_prefix(PREFIX)
+            .ok_or(VoucherError::Malformed)?;
         let mut v = Validation::new(Algorithm::HS256);
         v.validate_exp = false; // checked below against the caller's clock, without leeway
         v.required_spec_claims.clear();
-        let data = jsonwebtoken::decode::<VoucherClaims>(jws, &self.dec, &v).map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => VoucherError::Tampered,
-            _ => VoucherError::Malformed,
-        })?;
+        let data =
+            jsonwebtoken::decode::<VoucherClaims>(jws, &self.dec, &v).map_err(|e| {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::InvalidSignature => VoucherError::Tampered,
+                    _ => VoucherError::Malformed,
+                }
+            })?;
         if data.claims.exp <= now {
             return Err(VoucherError::Expired);
         }
-        Ok(Voucher { id: data.claims.vid, person_id: data.claims.pid })
+        Ok(Voucher {
+            id: data.claims.vid,
+            person_id: data.claims.pid,
+        })
     }
 }
 
@@ -94,7 +118,13 @@ mod tests {
     fn a_fresh_voucher_resolves_and_an_old_one_expires() {
         let s = VoucherSigner::new(&[7u8; 32]);
         let qr = s.sign("v1", "p1", 1_000, 300).unwrap_or_default();
-        assert_eq!(s.verify(&qr, 1_100), Ok(Voucher { id: "v1".into(), person_id: "p1".into() }));
+        assert_eq!(
+            s.verify(&qr, 1_100),
+            Ok(Voucher {
+                id: "v1".into(),
+                person_id: "p1".into()
+            })
+        );
         assert_eq!(s.verify(&qr, 1_300), Err(VoucherError::Expired));
     }
 
@@ -102,11 +132,16 @@ mod tests {
     fn tampering_and_foreign_keys_are_detected() {
         let s = VoucherSigner::new(&[7u8; 32]);
         let qr = s.sign("v1", "p1", 1_000, 300).unwrap_or_default();
-        let forged = VoucherSigner::new(&[8u8; 32]).sign("v1", "p2", 1_000, 300).unwrap_or_default();
+        let forged = VoucherSigner::new(&[8u8; 32])
+            .sign("v1", "p2", 1_000, 300)
+            .unwrap_or_default();
         assert_eq!(s.verify(&forged, 1_100), Err(VoucherError::Tampered));
         let mut parts: Vec<String> = qr.split('.').map(String::from).collect();
         parts[2] = forged.split('.').nth(2).unwrap_or_default().to_string();
-        assert_eq!(s.verify(&parts.join("."), 1_100), Err(VoucherError::Tampered));
+        assert_eq!(
+            s.verify(&parts.join("."), 1_100),
+            Err(VoucherError::Tampered)
+        );
         assert_eq!(s.verify("hello", 1_100), Err(VoucherError::Malformed));
     }
 }

@@ -75,7 +75,9 @@ fn role_of(n: i32) -> Option<Role> {
 }
 
 fn parse_template(t: &str) -> Result<(Vec<Segment>, Option<String>), String> {
-    let path = t.strip_prefix('/').ok_or_else(|| format!("template `{t}` must start with /"))?;
+    let path = t
+        .strip_prefix('/')
+        .ok_or_else(|| format!("template `{t}` must start with /"))?;
     // A custom verb follows the last ':' that is outside braces.
     let (mut depth, mut split) = (0, None);
     for (i, ch) in path.char_indices() {
@@ -92,24 +94,48 @@ fn parse_template(t: &str) -> Result<(Vec<Segment>, Option<String>), String> {
     };
     let segments = path
         .split('/')
-        .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(var) => Segment::Var(var.split('=').next().unwrap_or(var).to_string()),
-            None => Segment::Literal(s.to_string()),
-        })
+        .map(
+            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(var) => Segment::Var(var.split('=').next().unwrap_or(var).to_string()),
+                None => Segment::Literal(s.to_string()),
+            },
+        )
         .collect();
     Ok((segments, verb))
 }
 
 fn http_bindings(rule: &DynamicMessage) -> Result<Vec<HttpBinding>, String> {
     let mut out = Vec::new();
-    let body = rule.get_field_by_name("body").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    for (field, verb) in [("get", http::Method::GET), ("post", http::Method::POST), ("put", http::Method::PUT), ("delete", http::Method::DELETE), ("patch", http::Method::PATCH)] {
-        if let Some(t) = rule.get_field_by_name(field).and_then(|v| v.as_str().map(str::to_string)).filter(|t| !t.is_empty()) {
+    let body = rule
+        .get_field_by_name("body")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    for (field, verb) in [
+        ("get", http::Method::GET),
+        ("post", http::Method::POST),
+        ("put", http::Method::PUT),
+        ("delete", http::Method::DELETE),
+        ("patch", http::Method::PATCH),
+    ] {
+        if let Some(t) = rule
+            .get_field_by_name(field)
+            .and_then(|v| v.as_str().map(str::to_string))
+            .filter(|t| !t.is_empty())
+        {
             let (segments, custom_verb) = parse_template(&t)?;
-            out.push(HttpBinding { verb, template: t, segments, custom_verb, body: body.clone() });
+            out.push(HttpBinding {
+                verb,
+                template: t,
+                segments,
+                custom_verb,
+                body: body.clone(),
+            });
         }
     }
-    if let Some(Value::List(extra)) = rule.get_field_by_name("additional_bindings").map(|v| v.into_owned()) {
+    if let Some(Value::List(extra)) = rule
+        .get_field_by_name("additional_bindings")
+        .map(|v| v.into_owned())
+    {
         for v in extra {
             if let Value::Message(m) = v {
                 out.extend(http_bindings(&m)?);
@@ -123,24 +149,54 @@ impl Catalog {
     /// Reads the catalogue from an encoded descriptor set.
     pub fn from_descriptor_set(bytes: &[u8]) -> Result<Catalog, String> {
         let pool = DescriptorPool::decode(bytes).map_err(|e| format!("descriptor set: {e}"))?;
-        let http_ext = pool.get_extension_by_name("google.api.http").ok_or("google.api.http extension missing")?;
-        let access_ext = pool.get_extension_by_name("yibao.common.v1.access").ok_or("yibao.common.v1.access extension missing")?;
+        let http_ext = pool
+            .get_extension_by_name("google.api.http")
+            .ok_or("google.api.http extension missing")?;
+        let access_ext = pool
+            .get_extension_by_name("yibao.common.v1.access")
+            .ok_or("yibao.common.v1.access extension missing")?;
         let mut by_path = HashMap::new();
         let mut rest = Vec::new();
         for service in pool.services() {
-            let Some(upstream) = service.full_name().strip_prefix("yibao.").and_then(|s| s.split('.').next()).map(str::to_string) else { continue };
+            let Some(upstream) = service
+                .full_name()
+                .strip_prefix("yibao.")
+                .and_then(|s| s.split('.').next())
+                .map(str::to_string)
+            else {
+                continue;
+            };
             for method in service.methods() {
                 let options = method.options();
                 let access = options.has_extension(&access_ext).then(|| {
                     let a = options.get_extension(&access_ext);
-                    let msg = a.as_message().cloned().unwrap_or_else(|| DynamicMessage::new(method.input()));
-                    let s = |name: &str| msg.get_field_by_name(name).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                    let msg = a
+                        .as_message()
+                        .cloned()
+                        .unwrap_or_else(|| DynamicMessage::new(method.input()));
+                    let s = |name: &str| {
+                        msg.get_field_by_name(name)
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default()
+                    };
                     let roles = match msg.get_field_by_name("roles").map(|v| v.into_owned()) {
-                        Some(Value::List(l)) => l.iter().filter_map(|v| v.as_enum_number()).filter_map(role_of).collect(),
+                        Some(Value::List(l)) => l
+                            .iter()
+                            .filter_map(|v| v.as_enum_number())
+                            .filter_map(role_of)
+                            .collect(),
                         _ => Vec::new(),
                     };
-                    let write = msg.get_field_by_name("write").and_then(|v| v.as_bool()).unwrap_or(false);
-                    Access { roles, org_field: s("org_field"), region_field: s("region_field"), write }
+                    let write = msg
+                        .get_field_by_name("write")
+                        .and_then(|v| v.as_bool())
+                        .unwrap_or(false);
+                    Access {
+                        roles,
+                        org_field: s("org_field"),
+                        region_field: s("region_field"),
+                        write,
+                    }
                 });
                 let http = if options.has_extension(&http_ext) {
                     match options.get_extension(&http_ext).as_message() {
@@ -154,14 +210,31 @@ impl Catalog {
                 for b in &http {
                     rest.push((b.clone(), grpc_path.clone()));
                 }
-                by_path.insert(grpc_path.clone(), Route { method: method.clone(), grpc_path, access, http, upstream: upstream.clone() });
+                by_path.insert(
+                    grpc_path.clone(),
+                    Route {
+                        method: method.clone(),
+                        grpc_path,
+                        access,
+                        http,
+                        upstream: upstream.clone(),
+                    },
+                );
             }
         }
-        Ok(Catalog { pool, by_path, rest })
+        Ok(Catalog {
+            pool,
+            by_path,
+            rest,
+        })
     }
 
     /// Finds the REST route for a request: the binding, its method route, and path variables.
-    pub fn match_rest(&self, verb: &http::Method, path: &str) -> Option<(&HttpBinding, &Route, Vec<(String, String)>)> {
+    pub fn match_rest(
+        &self,
+        verb: &http::Method,
+        path: &str,
+    ) -> Option<(&HttpBinding, &Route, Vec<(String, String)>)> {
         let trimmed = path.strip_prefix('/')?;
         for (binding, grpc_path) in &self.rest {
             if binding.verb != *verb {
@@ -180,16 +253,20 @@ impl Catalog {
                 continue;
             }
             let mut vars = Vec::new();
-            let ok = binding.segments.iter().zip(&parts).all(|(seg, part)| match seg {
-                Segment::Literal(l) => l == part,
-                Segment::Var(name) => {
-                    if part.is_empty() {
-                        return false;
+            let ok = binding
+                .segments
+                .iter()
+                .zip(&parts)
+                .all(|(seg, part)| match seg {
+                    Segment::Literal(l) => l == part,
+                    Segment::Var(name) => {
+                        if part.is_empty() {
+                            return false;
+                        }
+                        vars.push((name.clone(), crate::transcode::decode(part)));
+                        true
                     }
-                    vars.push((name.clone(), crate::transcode::decode(part)));
-                    true
-                }
-            });
+                });
             if ok {
                 let route = self.by_path.get(grpc_path)?;
                 return Some((binding, route, vars));
@@ -204,19 +281,27 @@ mod tests {
     use super::*;
 
     fn catalog() -> Catalog {
-        Catalog::from_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET).unwrap_or_else(|e| panic!("{e}"))
+        Catalog::from_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
     fn routes_and_access_come_from_the_annotations() {
         let c = catalog();
-        let (b, r, vars) = c.match_rest(&http::Method::POST, "/v1/eligibility:check").unwrap_or_else(|| panic!("no route"));
+        let (b, r, vars) = c
+            .match_rest(&http::Method::POST, "/v1/eligibility:check")
+            .unwrap_or_else(|| panic!("no route"));
         assert_eq!(b.body, "*");
-        assert_eq!(r.grpc_path, "/yibao.enrollment.v1.EnrollmentService/CheckEligibility");
+        assert_eq!(
+            r.grpc_path,
+            "/yibao.enrollment.v1.EnrollmentService/CheckEligibility"
+        );
         assert!(vars.is_empty());
         let access = r.access.clone().unwrap_or_default();
         assert!(access.roles.contains(&Role::Hospital) && !access.write);
-        let (_, r, vars) = c.match_rest(&http::Method::POST, "/v1/persons/abc-1:correct").unwrap_or_else(|| panic!("no route"));
+        let (_, r, vars) = c
+            .match_rest(&http::Method::POST, "/v1/persons/abc-1:correct")
+            .unwrap_or_else(|| panic!("no route"));
         assert_eq!(r.method.name(), "CorrectPerson");
         assert_eq!(vars, vec![("person_id".to_string(), "abc-1".to_string())]);
         assert!(r.access.as_ref().is_some_and(|a| a.write));
@@ -225,15 +310,28 @@ mod tests {
     #[test]
     fn unknown_paths_and_wrong_verbs_do_not_match() {
         let c = catalog();
-        assert!(c.match_rest(&http::Method::GET, "/v1/eligibility:check").is_none());
+        assert!(
+            c.match_rest(&http::Method::GET, "/v1/eligibility:check")
+                .is_none()
+        );
         assert!(c.match_rest(&http::Method::POST, "/v1/nothing").is_none());
-        assert!(c.match_rest(&http::Method::POST, "/v1/persons/x:erase").is_none());
+        assert!(
+            c.match_rest(&http::Method::POST, "/v1/persons/x:erase")
+                .is_none()
+        );
     }
 
     #[test]
     fn templates_parse_variables_and_verbs() {
         let (segs, verb) = parse_template("/v1/claims/{claim_id}:reverse").unwrap_or_default();
-        assert_eq!(segs, vec![Segment::Literal("v1".into()), Segment::Literal("claims".into()), Segment::Var("claim_id".into())]);
+        assert_eq!(
+            segs,
+            vec![
+                Segment::Literal("v1".into()),
+                Segment::Literal("claims".into()),
+                Segment::Var("claim_id".into())
+            ]
+        );
         assert_eq!(verb.as_deref(), Some("reverse"));
         assert_eq!(crate::transcode::decode("a%20b"), "a b");
     }

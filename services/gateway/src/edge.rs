@@ -17,7 +17,13 @@ use yibao_runtime::{ApiError, Caller, ErrorKind};
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// A problem+json response.
-pub fn problem(status: http::StatusCode, code: &str, detail: &str, instance: &str, field: Option<(&str, &str)>) -> Response {
+pub fn problem(
+    status: http::StatusCode,
+    code: &str,
+    detail: &str,
+    instance: &str,
+    field: Option<(&str, &str)>,
+) -> Response {
     let mut body = serde_json::json!({
         "type": format!("https://yibao.org/problems/{}", code.to_lowercase().replace('_', "-")),
         "title": status.canonical_reason().unwrap_or("Error"),
@@ -29,27 +35,47 @@ pub fn problem(status: http::StatusCode, code: &str, detail: &str, instance: &st
     if let Some((f, d)) = field {
         body["errors"] = serde_json::json!([{"field": f, "detail": d}]);
     }
-    (status, [(http::header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+    (
+        status,
+        [(http::header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn status_problem(status: &tonic::Status, instance: &str) -> Response {
     let (code, body) = problem_from_status(status, instance);
     let code = http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = (code, [(http::header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response();
+    let mut resp = (
+        code,
+        [(http::header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response();
     if status.code() == tonic::Code::ResourceExhausted {
-        resp.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("60"));
+        resp.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("60"),
+        );
     }
     resp
 }
 
 /// Checks the method's access rule against the caller and the request: deny by default.
 pub fn authorize(route: &Route, caller: &Caller, msg: &DynamicMessage) -> Result<(), ApiError> {
-    let access = route
-        .access
-        .as_ref()
-        .ok_or_else(|| ApiError::new(ErrorKind::PermissionDenied, "METHOD_NOT_EXPOSED", format!("{} is not exposed through the gateway", route.grpc_path)))?;
+    let access = route.access.as_ref().ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::PermissionDenied,
+            "METHOD_NOT_EXPOSED",
+            format!("{} is not exposed through the gateway", route.grpc_path),
+        )
+    })?;
     if !access.roles.contains(&caller.role) {
-        return Err(yibao_runtime::auth::AuthError::RoleNotAllowed { role: caller.role.as_str(), method: route.grpc_path.clone() }.into());
+        return Err(yibao_runtime::auth::AuthError::RoleNotAllowed {
+            role: caller.role.as_str(),
+            method: route.grpc_path.clone(),
+        }
+        .into());
     }
     if caller.role.is_org_scoped() && !access.org_field.is_empty() {
         let value = transcode::get_path(msg, &access.org_field).unwrap_or_default();
@@ -57,7 +83,8 @@ pub fn authorize(route: &Route, caller: &Caller, msg: &DynamicMessage) -> Result
     }
     if caller.role.is_region_scoped() && !access.region_field.is_empty() {
         // A malformed region is the service's to refuse with a 400 naming the field.
-        let value = transcode::get_path(msg, &access.region_field).filter(|v| yibao_core::RegionCode::parse(v).is_ok());
+        let value = transcode::get_path(msg, &access.region_field)
+            .filter(|v| yibao_core::RegionCode::parse(v).is_ok());
         if let Some(value) = value {
             caller.check_region(&access.region_field, &value)?;
         }
@@ -69,12 +96,18 @@ pub fn authorize(route: &Route, caller: &Caller, msg: &DynamicMessage) -> Result
 /// (availability over strictness) and is logged.
 pub async fn rate_limit(g: &Gateway, caller: &Caller) -> Result<(), ApiError> {
     let minute = chrono::Utc::now().timestamp() / 60;
-    let key = format!("{}:rl:{}:{}:{minute}", g.settings.key_prefix, caller.org, caller.subject);
+    let key = format!(
+        "{}:rl:{}:{}:{minute}",
+        g.settings.key_prefix, caller.org, caller.subject
+    );
     match g.cache.incr(&key, Duration::from_secs(61)).await {
         Ok(n) if n > i64::from(g.settings.rate_limit_per_minute) => Err(ApiError::new(
             ErrorKind::ResourceExhausted,
             "RATE_LIMITED",
-            format!("more than {} calls in a minute; retry after the minute ends", g.settings.rate_limit_per_minute),
+            format!(
+                "more than {} calls in a minute; retry after the minute ends",
+                g.settings.rate_limit_per_minute
+            ),
         )),
         Ok(_) => Ok(()),
         Err(e) => {
@@ -86,7 +119,11 @@ pub async fn rate_limit(g: &Gateway, caller: &Caller) -> Result<(), ApiError> {
 
 /// Authenticates an `authorization` header.
 pub fn authenticate(g: &Gateway, headers: &http::HeaderMap) -> Result<Caller, ApiError> {
-    Ok(g.verifier.verify_header(headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?)
+    Ok(g.verifier.verify_header(
+        headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )?)
 }
 
 fn service_and_method(route: &Route) -> (String, String) {
@@ -99,7 +136,13 @@ pub async fn rest(g: Gateway, req: Request) -> Response {
     let instance = req.uri().path().to_string();
     let (parts, body) = req.into_parts();
     let Some((binding, route, vars)) = g.catalog.match_rest(&parts.method, parts.uri.path()) else {
-        return problem(http::StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", &format!("no route for {} {}", parts.method, parts.uri.path()), &instance, None);
+        return problem(
+            http::StatusCode::NOT_FOUND,
+            "ROUTE_NOT_FOUND",
+            &format!("no route for {} {}", parts.method, parts.uri.path()),
+            &instance,
+            None,
+        );
     };
     let route = route.clone();
     let (svc, method) = service_and_method(&route);
@@ -124,9 +167,26 @@ async fn rest_inner(
     };
     let bytes = match http_body_util::BodyExt::collect(body).await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return (tonic::Code::InvalidArgument, problem(http::StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE", &format!("the body exceeds {} bytes", g.settings.max_body_bytes), instance, None)),
+        Err(_) => {
+            return (
+                tonic::Code::InvalidArgument,
+                problem(
+                    http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "BODY_TOO_LARGE",
+                    &format!("the body exceeds {} bytes", g.settings.max_body_bytes),
+                    instance,
+                    None,
+                ),
+            );
+        }
     };
-    let msg = match transcode::bind_request(route.method.input(), &binding, &vars, parts.uri.query(), &bytes) {
+    let msg = match transcode::bind_request(
+        route.method.input(),
+        &binding,
+        &vars,
+        parts.uri.query(),
+        &bytes,
+    ) {
         Ok(m) => m,
         Err(e) => return fail(ApiError::invalid("INVALID_REQUEST", e.field, e.reason).into()),
     };
@@ -137,18 +197,34 @@ async fn rest_inner(
         return fail(e.into());
     }
     let write = route.access.as_ref().is_some_and(|a| a.write);
-    let idem = parts.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let idem = parts
+        .headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let encoded = Bytes::from(msg.encode_to_vec());
     let idem_key = match (write, idem) {
         (true, Some(k)) if k.is_empty() || k.len() > 128 => {
-            return fail(ApiError::invalid("INVALID_REQUEST", "Idempotency-Key", "must be 1 to 128 characters").into());
+            return fail(
+                ApiError::invalid(
+                    "INVALID_REQUEST",
+                    "Idempotency-Key",
+                    "must be 1 to 128 characters",
+                )
+                .into(),
+            );
         }
         (true, Some(k)) => {
             let digest = {
                 use sha2::{Digest, Sha256};
-                hex::encode(Sha256::digest([route.grpc_path.as_bytes(), &encoded].concat()))
+                hex::encode(Sha256::digest(
+                    [route.grpc_path.as_bytes(), &encoded].concat(),
+                ))
             };
-            let key = format!("{}:idem:{}:{}:{k}", g.settings.key_prefix, caller.org, caller.subject);
+            let key = format!(
+                "{}:idem:{}:{}:{k}",
+                g.settings.key_prefix, caller.org, caller.subject
+            );
             match claim_idempotency(g, &key, &digest).await {
                 Claim::Fresh => Some(key),
                 Claim::Replay(resp) => return (tonic::Code::Ok, resp),
@@ -159,28 +235,51 @@ async fn rest_inner(
     };
     let fwd = crate::upstream::Forwarded {
         authorization: parts.headers.get(http::header::AUTHORIZATION).cloned(),
-        request_id: parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
+        request_id: parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
     };
     let Some(channel) = g.upstreams.channel(&route.upstream) else {
-        return fail(tonic::Status::unavailable(format!("no upstream for {}", route.upstream)));
+        return fail(tonic::Status::unavailable(format!(
+            "no upstream for {}",
+            route.upstream
+        )));
     };
     let timeout = Duration::from_millis(g.settings.request_timeout_ms);
     let result = crate::upstream::unary(channel, &route.grpc_path, encoded, &fwd, timeout).await;
     let (code, status, body, content_type) = match result.and_then(|b| {
-        let reply = DynamicMessage::decode(route.method.output(), b).map_err(|e| tonic::Status::internal(format!("undecodable reply: {e}")))?;
+        let reply = DynamicMessage::decode(route.method.output(), b)
+            .map_err(|e| tonic::Status::internal(format!("undecodable reply: {e}")))?;
         transcode::to_json(&reply).map_err(tonic::Status::internal)
     }) {
         Ok(json) => (tonic::Code::Ok, 200u16, json, "application/json"),
         Err(s) => {
             let (http_code, problem) = problem_from_status(&s, instance);
-            (s.code(), http_code, problem.to_string().into_bytes(), "application/problem+json")
+            (
+                s.code(),
+                http_code,
+                problem.to_string().into_bytes(),
+                "application/problem+json",
+            )
         }
     };
     if let Some(key) = idem_key {
         record_idempotency(g, &key, code, status, &body, content_type).await;
     }
-    let http_status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    (code, (http_status, [(http::header::CONTENT_TYPE, content_type)], body).into_response())
+    let http_status =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        code,
+        (
+            http_status,
+            [(http::header::CONTENT_TYPE, content_type)],
+            body,
+        )
+            .into_response(),
+    )
 }
 
 enum Claim {
@@ -198,34 +297,103 @@ struct Recorded {
 }
 
 async fn claim_idempotency(g: &Gateway, key: &str, digest: &str) -> Claim {
-    let pending = serde_json::to_vec(&Recorded { digest: digest.into(), status: 0, content_type: String::new(), body: String::new() }).unwrap_or_default();
+    let pending = serde_json::to_vec(&Recorded {
+        digest: digest.into(),
+        status: 0,
+        content_type: String::new(),
+        body: String::new(),
+    })
+    .unwrap_or_default();
     match g.cache.set_if_absent(key, pending, IDEMPOTENCY_TTL).await {
         Ok(true) => Claim::Fresh,
-        Ok(false) => match g.cache.get(key).await.ok().flatten().and_then(|v| serde_json::from_slice::<Recorded>(&v).ok()) {
-            Some(r) if r.digest != digest => Claim::Refused(ApiError::new(ErrorKind::FailedPrecondition, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for a different request").into()),
-            Some(r) if r.status == 0 => Claim::Refused(ApiError::new(ErrorKind::Aborted, "IDEMPOTENCY_IN_PROGRESS", "a request with this Idempotency-Key is still in progress; retry shortly").into()),
+        Ok(false) => match g
+            .cache
+            .get(key)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| serde_json::from_slice::<Recorded>(&v).ok())
+        {
+            Some(r) if r.digest != digest => Claim::Refused(
+                ApiError::new(
+                    ErrorKind::FailedPrecondition,
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "this Idempotency-Key was used for a different request",
+                )
+                .into(),
+            ),
+            Some(r) if r.status == 0 => Claim::Refused(
+                ApiError::new(
+                    ErrorKind::Aborted,
+                    "IDEMPOTENCY_IN_PROGRESS",
+                    "a request with this Idempotency-Key is still in progress; retry shortly",
+                )
+                .into(),
+            ),
             Some(r) => {
                 let status = http::StatusCode::from_u16(r.status).unwrap_or(http::StatusCode::OK);
-                let mut resp = (status, [(http::header::CONTENT_TYPE, r.content_type)], r.body).into_response();
-                resp.headers_mut().insert("idempotency-replayed", http::HeaderValue::from_static("true"));
+                let mut resp = (
+                    status,
+                    [(http::header::CONTENT_TYPE, r.content_type)],
+                    r.body,
+                )
+                    .into_response();
+                resp.headers_mut().insert(
+                    "idempotency-replayed",
+                    http::HeaderValue::from_static("true"),
+                );
                 Claim::Replay(resp)
             }
             None => Claim::Fresh,
         },
-        Err(e) => Claim::Refused(ApiError::new(ErrorKind::Unavailable, "IDEMPOTENCY_STORE_UNAVAILABLE", format!("cannot honour Idempotency-Key now: {e}")).into()),
+        Err(e) => Claim::Refused(
+            ApiError::new(
+                ErrorKind::Unavailable,
+                "IDEMPOTENCY_STORE_UNAVAILABLE",
+                format!("cannot honour Idempotency-Key now: {e}"),
+            )
+            .into(),
+        ),
     }
 }
 
 /// Keeps the answer for replays; answers that may change on retry (unavailable, deadline,
 /// internal) release the key instead so the client's retry is processed.
-async fn record_idempotency(g: &Gateway, key: &str, code: tonic::Code, status: u16, body: &[u8], content_type: &str) {
-    let retryable = matches!(code, tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Internal | tonic::Code::Unknown | tonic::Code::Aborted);
+async fn record_idempotency(
+    g: &Gateway,
+    key: &str,
+    code: tonic::Code,
+    status: u16,
+    body: &[u8],
+    content_type: &str,
+) {
+    let retryable = matches!(
+        code,
+        tonic::Code::Unavailable
+            | tonic::Code::DeadlineExceeded
+            | tonic::Code::Internal
+            | tonic::Code::Unknown
+            | tonic::Code::Aborted
+    );
     if retryable {
         let _ = g.cache.delete(&[key.to_string()]).await;
         return;
     }
-    let digest = g.cache.get(key).await.ok().flatten().and_then(|v| serde_json::from_slice::<Recorded>(&v).ok()).map(|r| r.digest).unwrap_or_default();
-    let rec = Recorded { digest, status, content_type: content_type.into(), body: String::from_utf8_lossy(body).into_owned() };
+    let digest = g
+        .cache
+        .get(key)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|v| serde_json::from_slice::<Recorded>(&v).ok())
+        .map(|r| r.digest)
+        .unwrap_or_default();
+    let rec = Recorded {
+        digest,
+        status,
+        content_type: content_type.into(),
+        body: String::from_utf8_lossy(body).into_owned(),
+    };
     if let Ok(v) = serde_json::to_vec(&rec) {
         let _ = g.cache.set(key, v, IDEMPOTENCY_TTL).await;
     }

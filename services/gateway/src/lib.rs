@@ -27,7 +27,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt as _;
 use yibao_runtime::cache::Cache;
-use yibao_runtime::config::{AuthConfig, RedisConfig, TelemetryConfig, Upstreams as UpstreamsConfig};
+use yibao_runtime::config::{
+    AuthConfig, RedisConfig, TelemetryConfig, Upstreams as UpstreamsConfig,
+};
 
 /// `[gateway]` settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,7 +48,13 @@ pub struct GatewaySettings {
 
 impl Default for GatewaySettings {
     fn default() -> Self {
-        GatewaySettings { listen: "0.0.0.0:8080".into(), rate_limit_per_minute: 60_000, max_body_bytes: 4 * 1024 * 1024, request_timeout_ms: 10_000, key_prefix: "yibao".into() }
+        GatewaySettings {
+            listen: "0.0.0.0:8080".into(),
+            rate_limit_per_minute: 60_000,
+            max_body_bytes: 4 * 1024 * 1024,
+            request_timeout_ms: 10_000,
+            key_prefix: "yibao".into(),
+        }
     }
 }
 
@@ -86,7 +94,9 @@ pub struct Gateway {
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gateway").field("routes", &self.catalog.by_path.len()).finish()
+        f.debug_struct("Gateway")
+            .field("routes", &self.catalog.by_path.len())
+            .finish()
     }
 }
 
@@ -99,8 +109,14 @@ impl Gateway {
         settings: GatewaySettings,
     ) -> Result<Gateway, String> {
         let catalog = catalog::Catalog::from_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET)?;
-        let openapi = serde_json::to_vec_pretty(&openapi::generate(&catalog)).map_err(|e| e.to_string())?;
-        let open_grpc = yibao_runtime::server::with_health_and_reflection(tonic::service::RoutesBuilder::default(), &[]).await.map_err(|e| e.to_string())?;
+        let openapi =
+            serde_json::to_vec_pretty(&openapi::generate(&catalog)).map_err(|e| e.to_string())?;
+        let open_grpc = yibao_runtime::server::with_health_and_reflection(
+            tonic::service::RoutesBuilder::default(),
+            &[],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         Ok(Gateway {
             catalog: Arc::new(catalog),
             upstreams: upstream::Upstreams::new(upstreams)?,
@@ -125,21 +141,37 @@ impl Gateway {
             .with_state(self)
             .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
             .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
-            .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(tower_http::request_id::MakeRequestUuid))
+            .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+                tower_http::request_id::MakeRequestUuid,
+            ))
     }
 
     /// Serves until `shutdown` resolves, draining in-flight requests.
-    pub async fn serve(self, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }
 
 async fn openapi_json(State(g): State<Gateway>) -> Response {
-    ([(http::header::CONTENT_TYPE, "application/json")], g.openapi.as_ref().clone()).into_response()
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        g.openapi.as_ref().clone(),
+    )
+        .into_response()
 }
 
 async fn metrics_text(State(g): State<Gateway>) -> Response {
-    ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], g.metrics.render()).into_response()
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        g.metrics.render(),
+    )
+        .into_response()
 }
 
 /// Ready when every service answers its health check and the cache is reachable.
@@ -148,9 +180,16 @@ async fn readyz(State(g): State<Gateway>) -> Response {
     let mut ready = true;
     for (key, channel) in g.upstreams.all() {
         let mut client = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-        let probe = client.check(tonic_health::pb::HealthCheckRequest { service: String::new() });
+        let probe = client.check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        });
         let state = match tokio::time::timeout(Duration::from_secs(1), probe).await {
-            Ok(Ok(r)) if r.get_ref().status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 => "serving".to_string(),
+            Ok(Ok(r))
+                if r.get_ref().status
+                    == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 =>
+            {
+                "serving".to_string()
+            }
             Ok(Ok(_)) => "not serving".to_string(),
             Ok(Err(e)) => format!("error: {}", e.message()),
             Err(_) => "timeout".to_string(),
@@ -158,7 +197,11 @@ async fn readyz(State(g): State<Gateway>) -> Response {
         ready &= state == "serving";
         checks.insert(key.clone(), serde_json::Value::String(state));
     }
-    let cache = match g.cache.set("yibao:readyz", b"1".to_vec(), Duration::from_secs(5)).await {
+    let cache = match g
+        .cache
+        .set("yibao:readyz", b"1".to_vec(), Duration::from_secs(5))
+        .await
+    {
         Ok(()) => "ok".to_string(),
         Err(e) => {
             ready = false;
@@ -166,12 +209,23 @@ async fn readyz(State(g): State<Gateway>) -> Response {
         }
     };
     checks.insert("cache".into(), serde_json::Value::String(cache));
-    let status = if ready { http::StatusCode::OK } else { http::StatusCode::SERVICE_UNAVAILABLE };
-    (status, axum::Json(serde_json::json!({"ready": ready, "checks": checks}))).into_response()
+    let status = if ready {
+        http::StatusCode::OK
+    } else {
+        http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({"ready": ready, "checks": checks})),
+    )
+        .into_response()
 }
 
 fn is_grpc(req: &Request) -> bool {
-    req.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("application/grpc"))
+    req.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/grpc"))
 }
 
 async fn dispatch(State(g): State<Gateway>, req: Request) -> Response {
@@ -182,7 +236,13 @@ async fn dispatch(State(g): State<Gateway>, req: Request) -> Response {
         if yibao_runtime::server::is_open_path(req.uri().path()) {
             return match g.open_grpc.clone().oneshot(req).await {
                 Ok(r) => r.map(Body::new),
-                Err(e) => edge::problem(http::StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", &e.to_string(), "", None),
+                Err(e) => edge::problem(
+                    http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL",
+                    &e.to_string(),
+                    "",
+                    None,
+                ),
             };
         }
         return proxy::grpc(g.clone(), req).await;

@@ -50,7 +50,9 @@ impl Metrics {
     /// Records one call.
     pub fn record(&self, service: &str, method: &str, code: tonic::Code, elapsed: Duration) {
         let mut map = self.by_method.lock().unwrap_or_else(|p| p.into_inner());
-        let s = map.entry((service.to_string(), method.to_string())).or_default();
+        let s = map
+            .entry((service.to_string(), method.to_string()))
+            .or_default();
         *s.codes.entry(code_label(code)).or_default() += 1;
         let ms = elapsed.as_millis() as u64;
         for (i, b) in BUCKETS_MS.iter().enumerate() {
@@ -66,7 +68,10 @@ impl Metrics {
     pub fn render(&self) -> String {
         let map = self.by_method.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP yibao_rpc_requests_total Calls through the gateway by service, method and gRPC code.");
+        let _ = writeln!(
+            out,
+            "# HELP yibao_rpc_requests_total Calls through the gateway by service, method and gRPC code."
+        );
         let _ = writeln!(out, "# TYPE yibao_rpc_requests_total counter");
         let mut keys: Vec<_> = map.keys().collect();
         keys.sort();
@@ -75,19 +80,49 @@ impl Metrics {
             let mut codes: Vec<_> = s.codes.iter().collect();
             codes.sort();
             for (code, n) in codes {
-                let _ = writeln!(out, "yibao_rpc_requests_total{{service=\"{}\",method=\"{}\",code=\"{code}\"}} {n}", k.0, k.1);
+                let _ = writeln!(
+                    out,
+                    "yibao_rpc_requests_total{{service=\"{}\",method=\"{}\",code=\"{code}\"}} {n}",
+                    k.0, k.1
+                );
             }
         }
-        let _ = writeln!(out, "# HELP yibao_rpc_duration_seconds Latency of calls through the gateway.");
+        let _ = writeln!(
+            out,
+            "# HELP yibao_rpc_duration_seconds Latency of calls through the gateway."
+        );
         let _ = writeln!(out, "# TYPE yibao_rpc_duration_seconds histogram");
         for k in &keys {
             let s = &map[*k];
             for (i, b) in BUCKETS_MS.iter().enumerate() {
-                let _ = writeln!(out, "yibao_rpc_duration_seconds_bucket{{service=\"{}\",method=\"{}\",le=\"{}.{:03}\"}} {}", k.0, k.1, b / 1000, b % 1000, s.buckets[i]);
+                let _ = writeln!(
+                    out,
+                    "yibao_rpc_duration_seconds_bucket{{service=\"{}\",method=\"{}\",le=\"{}.{:03}\"}} {}",
+                    k.0,
+                    k.1,
+                    b / 1000,
+                    b % 1000,
+                    s.buckets[i]
+                );
             }
-            let _ = writeln!(out, "yibao_rpc_duration_seconds_bucket{{service=\"{}\",method=\"{}\",le=\"+Inf\"}} {}", k.0, k.1, s.count);
-            let _ = writeln!(out, "yibao_rpc_duration_seconds_sum{{service=\"{}\",method=\"{}\"}} {}.{:06}", k.0, k.1, s.sum_micros / 1_000_000, s.sum_micros % 1_000_000);
-            let _ = writeln!(out, "yibao_rpc_duration_seconds_count{{service=\"{}\",method=\"{}\"}} {}", k.0, k.1, s.count);
+            let _ = writeln!(
+                out,
+                "yibao_rpc_duration_seconds_bucket{{service=\"{}\",method=\"{}\",le=\"+Inf\"}} {}",
+                k.0, k.1, s.count
+            );
+            let _ = writeln!(
+                out,
+                "yibao_rpc_duration_seconds_sum{{service=\"{}\",method=\"{}\"}} {}.{:06}",
+                k.0,
+                k.1,
+                s.sum_micros / 1_000_000,
+                s.sum_micros % 1_000_000
+            );
+            let _ = writeln!(
+                out,
+                "yibao_rpc_duration_seconds_count{{service=\"{}\",method=\"{}\"}} {}",
+                k.0, k.1, s.count
+            );
         }
         out
     }
@@ -100,12 +135,24 @@ mod tests {
     #[test]
     fn counts_and_buckets_are_rendered() {
         let m = Metrics::default();
-        m.record("enrollment", "CheckEligibility", tonic::Code::Ok, Duration::from_millis(3));
-        m.record("enrollment", "CheckEligibility", tonic::Code::PermissionDenied, Duration::from_millis(30));
+        m.record(
+            "enrollment",
+            "CheckEligibility",
+            tonic::Code::Ok,
+            Duration::from_millis(3),
+        );
+        m.record(
+            "enrollment",
+            "CheckEligibility",
+            tonic::Code::PermissionDenied,
+            Duration::from_millis(30),
+        );
         let text = m.render();
         assert!(text.contains("yibao_rpc_requests_total{service=\"enrollment\",method=\"CheckEligibility\",code=\"OK\"} 1"));
         assert!(text.contains("le=\"0.005\"} 1"));
         assert!(text.contains("le=\"0.050\"} 2"));
-        assert!(text.contains("yibao_rpc_duration_seconds_count{service=\"enrollment\",method=\"CheckEligibility\"} 2"));
+        assert!(text.contains(
+            "yibao_rpc_duration_seconds_count{service=\"enrollment\",method=\"CheckEligibility\"} 2"
+        ));
     }
 }

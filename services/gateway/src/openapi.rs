@@ -20,13 +20,19 @@ fn field_schema(f: &FieldDescriptor, todo: &mut Vec<MessageDescriptor>) -> Value
     let base = match f.kind() {
         Kind::String => json!({"type": "string"}),
         Kind::Bool => json!({"type": "boolean"}),
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => json!({"type": "integer", "format": "int32"}),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+            json!({"type": "integer", "format": "int32"})
+        }
         Kind::Uint32 | Kind::Fixed32 => json!({"type": "integer", "format": "int32", "minimum": 0}),
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => json!({"type": "integer", "format": "int64"}),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
+            json!({"type": "integer", "format": "int64"})
+        }
         Kind::Uint64 | Kind::Fixed64 => json!({"type": "integer", "format": "int64", "minimum": 0}),
         Kind::Double | Kind::Float => json!({"type": "number"}),
         Kind::Bytes => json!({"type": "string", "format": "byte"}),
-        Kind::Enum(e) => json!({"type": "string", "enum": e.values().map(|v| v.name().to_string()).collect::<Vec<_>>()}),
+        Kind::Enum(e) => {
+            json!({"type": "string", "enum": e.values().map(|v| v.name().to_string()).collect::<Vec<_>>()})
+        }
         Kind::Message(m) if f.is_map() => {
             let value = m.map_entry_value_field();
             return json!({"type": "object", "additionalProperties": field_schema(&value, todo)});
@@ -36,7 +42,11 @@ fn field_schema(f: &FieldDescriptor, todo: &mut Vec<MessageDescriptor>) -> Value
             json!({"$ref": format!("#/components/schemas/{}", m.full_name())})
         }
     };
-    if f.is_list() { json!({"type": "array", "items": base}) } else { base }
+    if f.is_list() {
+        json!({"type": "array", "items": base})
+    } else {
+        base
+    }
 }
 
 fn message_schema(m: &MessageDescriptor, todo: &mut Vec<MessageDescriptor>) -> Value {
@@ -62,7 +72,11 @@ fn message_schema(m: &MessageDescriptor, todo: &mut Vec<MessageDescriptor>) -> V
 pub fn generate(catalog: &Catalog) -> Value {
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     let mut todo: Vec<MessageDescriptor> = Vec::new();
-    let mut routes: Vec<_> = catalog.by_path.values().filter(|r| r.access.is_some()).collect();
+    let mut routes: Vec<_> = catalog
+        .by_path
+        .values()
+        .filter(|r| r.access.is_some())
+        .collect();
     routes.sort_by(|a, b| a.grpc_path.cmp(&b.grpc_path));
     for route in routes {
         let access = route.access.clone().unwrap_or_default();
@@ -78,7 +92,10 @@ pub fn generate(catalog: &Catalog) -> Value {
             }
             if b.body.is_empty() {
                 for f in method.input().fields() {
-                    let bound = b.segments.iter().any(|s| matches!(s, Segment::Var(n) if n == f.name()));
+                    let bound = b
+                        .segments
+                        .iter()
+                        .any(|s| matches!(s, Segment::Var(n) if n == f.name()));
                     if !bound && !matches!(f.kind(), Kind::Message(_)) {
                         let schema = field_schema(&f, &mut todo);
                         params.push(json!({"name": f.name(), "in": "query", "required": false, "schema": schema}));
@@ -109,11 +126,19 @@ pub fn generate(catalog: &Catalog) -> Value {
                     todo.push(method.input());
                     json!({"$ref": format!("#/components/schemas/{}", method.input().full_name())})
                 } else {
-                    method.input().get_field_by_name(&b.body).map(|f| field_schema(&f, &mut todo)).unwrap_or(json!({}))
+                    method
+                        .input()
+                        .get_field_by_name(&b.body)
+                        .map(|f| field_schema(&f, &mut todo))
+                        .unwrap_or(json!({}))
                 };
-                op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema}}});
+                op["requestBody"] =
+                    json!({"required": true, "content": {"application/json": {"schema": schema}}});
             }
-            paths.entry(b.template.clone()).or_default().insert(b.verb.as_str().to_lowercase(), op);
+            paths
+                .entry(b.template.clone())
+                .or_default()
+                .insert(b.verb.as_str().to_lowercase(), op);
         }
     }
     let mut schemas = Map::new();
@@ -148,15 +173,36 @@ mod tests {
 
     #[test]
     fn every_annotated_route_is_an_operation_with_its_roles() {
-        let c = Catalog::from_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET).unwrap_or_else(|e| panic!("{e}"));
+        let c = Catalog::from_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET)
+            .unwrap_or_else(|e| panic!("{e}"));
         let doc = generate(&c);
         let op = &doc["paths"]["/v1/eligibility:check"]["post"];
         assert_eq!(op["operationId"], "EnrollmentService_CheckEligibility");
-        assert!(op["x-yibao-roles"].as_array().is_some_and(|r| r.iter().any(|v| v == "hospital")));
+        assert!(
+            op["x-yibao-roles"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|v| v == "hospital"))
+        );
         assert!(doc["components"]["schemas"]["yibao.enrollment.v1.CheckEligibilityResponse"]["properties"]["eligible"].is_object());
-        assert!(op["summary"].as_str().is_some_and(|s| s.contains("Eligibility")));
-        let n: usize = doc["paths"].as_object().map(|p| p.values().map(|v| v.as_object().map_or(0, |o| o.len())).sum()).unwrap_or(0);
-        let bindings: usize = c.by_path.values().filter(|r| r.access.is_some()).map(|r| r.http.len()).sum();
+        assert!(
+            op["summary"]
+                .as_str()
+                .is_some_and(|s| s.contains("Eligibility"))
+        );
+        let n: usize = doc["paths"]
+            .as_object()
+            .map(|p| {
+                p.values()
+                    .map(|v| v.as_object().map_or(0, |o| o.len()))
+                    .sum()
+            })
+            .unwrap_or(0);
+        let bindings: usize = c
+            .by_path
+            .values()
+            .filter(|r| r.access.is_some())
+            .map(|r| r.http.len())
+            .sum();
         assert_eq!(n, bindings);
     }
 }

@@ -16,8 +16,15 @@ pub async fn grpc(g: Gateway, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let started = Instant::now();
     let route = g.catalog.by_path.get(&path).cloned();
-    let (svc, method) = route.as_ref().map(|r| (r.upstream.clone(), r.method.name().to_string())).unwrap_or_else(|| ("unknown".into(), "unknown".into()));
-    let call = ProxyCall { g: g.clone(), path, route };
+    let (svc, method) = route
+        .as_ref()
+        .map(|r| (r.upstream.clone(), r.method.name().to_string()))
+        .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
+    let call = ProxyCall {
+        g: g.clone(),
+        path,
+        route,
+    };
     let mut server = tonic::server::Grpc::new(crate::upstream::RawCodec);
     let resp = server.unary(call, req).await;
     let code = resp
@@ -40,25 +47,39 @@ struct ProxyCall {
 
 impl tonic::server::UnaryService<Bytes> for ProxyCall {
     type Response = Bytes;
-    type Future = Pin<Box<dyn Future<Output = Result<tonic::Response<Bytes>, tonic::Status>> + Send>>;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<tonic::Response<Bytes>, tonic::Status>> + Send>>;
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            let route = this.route.ok_or_else(|| tonic::Status::unimplemented(format!("unknown method {}", this.path)))?;
+            let route = this.route.ok_or_else(|| {
+                tonic::Status::unimplemented(format!("unknown method {}", this.path))
+            })?;
             let headers = request.metadata().clone().into_headers();
             let caller = edge::authenticate(&this.g, &headers)?;
             let body = request.into_inner();
-            let msg = DynamicMessage::decode(route.method.input(), body.clone()).map_err(|e| tonic::Status::invalid_argument(format!("undecodable request: {e}")))?;
+            let msg = DynamicMessage::decode(route.method.input(), body.clone()).map_err(|e| {
+                tonic::Status::invalid_argument(format!("undecodable request: {e}"))
+            })?;
             edge::authorize(&route, &caller, &msg)?;
             edge::rate_limit(&this.g, &caller).await?;
-            let channel = this.g.upstreams.channel(&route.upstream).ok_or_else(|| tonic::Status::unavailable("no upstream"))?;
+            let channel = this
+                .g
+                .upstreams
+                .channel(&route.upstream)
+                .ok_or_else(|| tonic::Status::unavailable("no upstream"))?;
             let fwd = crate::upstream::Forwarded {
                 authorization: headers.get(http::header::AUTHORIZATION).cloned(),
-                request_id: headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                request_id: headers
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             };
             let timeout = Duration::from_millis(this.g.settings.request_timeout_ms);
-            let reply = crate::upstream::unary(channel, &route.grpc_path, body, &fwd, timeout).await?;
+            let reply =
+                crate::upstream::unary(channel, &route.grpc_path, body, &fwd, timeout).await?;
             Ok(tonic::Response::new(reply))
         })
     }

@@ -52,7 +52,13 @@ impl Upstreams {
     /// Lazily connecting channels (the gateway starts before its services are up).
     pub fn new(cfg: &yibao_runtime::config::Upstreams) -> Result<Upstreams, String> {
         let mut channels = HashMap::new();
-        for (key, url) in [("enrollment", &cfg.enrollment), ("settlement", &cfg.settlement), ("ltc", &cfg.ltc), ("procurement", &cfg.procurement), ("supervision", &cfg.supervision)] {
+        for (key, url) in [
+            ("enrollment", &cfg.enrollment),
+            ("settlement", &cfg.settlement),
+            ("ltc", &cfg.ltc),
+            ("procurement", &cfg.procurement),
+            ("supervision", &cfg.supervision),
+        ] {
             let ep = Endpoint::from_shared(url.clone())
                 .map_err(|e| format!("configuration key `upstreams.{key}`: {e}"))?
                 .connect_timeout(Duration::from_secs(2))
@@ -85,15 +91,27 @@ pub struct Forwarded {
 }
 
 /// A unary call with pre-encoded bytes.
-pub async fn unary(channel: Channel, path: &str, message: Bytes, fwd: &Forwarded, timeout: Duration) -> Result<Bytes, tonic::Status> {
+pub async fn unary(
+    channel: Channel,
+    path: &str,
+    message: Bytes,
+    fwd: &Forwarded,
+    timeout: Duration,
+) -> Result<Bytes, tonic::Status> {
     let mut client = tonic::client::Grpc::new(channel);
-    client.ready().await.map_err(|e| tonic::Status::unavailable(format!("service unavailable: {e}")))?;
+    client
+        .ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(format!("service unavailable: {e}")))?;
     let mut req = tonic::Request::new(message);
     req.set_timeout(timeout);
     let mut headers = http::HeaderMap::new();
     yibao_runtime::telemetry::inject(&mut headers);
     for (k, v) in &headers {
-        if let (Ok(key), Ok(val)) = (tonic::metadata::MetadataKey::from_bytes(k.as_str().as_bytes()), tonic::metadata::MetadataValue::try_from(v.as_bytes())) {
+        if let (Ok(key), Ok(val)) = (
+            tonic::metadata::MetadataKey::from_bytes(k.as_str().as_bytes()),
+            tonic::metadata::MetadataValue::try_from(v.as_bytes()),
+        ) {
             req.metadata_mut().insert(key, val);
         }
     }
@@ -105,9 +123,15 @@ pub async fn unary(channel: Channel, path: &str, message: Bytes, fwd: &Forwarded
     if let Ok(v) = tonic::metadata::MetadataValue::try_from(fwd.request_id.as_str()) {
         req.metadata_mut().insert("x-request-id", v);
     }
-    let path = http::uri::PathAndQuery::try_from(path).map_err(|e| tonic::Status::internal(e.to_string()))?;
+    let path = http::uri::PathAndQuery::try_from(path)
+        .map_err(|e| tonic::Status::internal(e.to_string()))?;
     let reply = tokio::time::timeout(timeout, client.unary(req, path, RawCodec))
         .await
-        .map_err(|_| tonic::Status::deadline_exceeded(format!("the service did not answer within {} ms", timeout.as_millis())))??;
+        .map_err(|_| {
+            tonic::Status::deadline_exceeded(format!(
+                "the service did not answer within {} ms",
+                timeout.as_millis()
+            ))
+        })??;
     Ok(reply.into_inner())
 }

@@ -22,7 +22,11 @@ const BENEFICIARIES: i64 = 100_000;
 const INSTITUTIONS: i64 = 29;
 /// Settlement runs in flight at once (`YIBAO_BENCH_CONCURRENT_RUNS`, default 4).
 fn concurrent_runs() -> usize {
-    std::env::var("YIBAO_BENCH_CONCURRENT_RUNS").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(4)
+    std::env::var("YIBAO_BENCH_CONCURRENT_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(4)
 }
 
 fn seed_sql(postgres: bool) -> Vec<String> {
@@ -44,7 +48,13 @@ fn seed_sql(postgres: bool) -> Vec<String> {
             "3 + i % 3".to_string(),
         )
     };
-    let with = if postgres { String::new() } else { format!("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {BENEFICIARIES}), dd(d) AS (SELECT 1 UNION ALL SELECT d + 1 FROM dd WHERE d < 31) ") };
+    let with = if postgres {
+        String::new()
+    } else {
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {BENEFICIARIES}), dd(d) AS (SELECT 1 UNION ALL SELECT d + 1 FROM dd WHERE d < 31) "
+        )
+    };
     vec![
         format!("INSERT INTO ltc_beneficiaries (id, person_id, id_number, name, region_code, reassessment_due, created_at) {with}SELECT 'b' || i, 'p' || i, '', 'bench', '370281', '2027-09-01', '2026-09-01T00:00:00Z' FROM {ben}"),
         format!("INSERT INTO ltc_levels (beneficiary_id, application_id, level, dementia, effective_from, decided_on) {with}SELECT 'b' || i, 'a' || i, {lvl}, 0, '2026-09-01', '2026-09-01' FROM {ben}"),
@@ -62,23 +72,58 @@ fn seed_sql(postgres: bool) -> Vec<String> {
 }
 
 async fn run(label: &str, url: String) -> Result<(), String> {
-    let cfg = yibao_runtime::config::DatabaseConfig { url, max_connections: 8 };
-    let db = yibao_runtime::db::connect_and_migrate::<yibao_ltc::store::migration::Migrator>(&cfg).await.map_err(|e| e.to_string())?;
+    let cfg = yibao_runtime::config::DatabaseConfig {
+        url,
+        max_connections: 8,
+    };
+    let db = yibao_runtime::db::connect_and_migrate::<yibao_ltc::store::migration::Migrator>(&cfg)
+        .await
+        .map_err(|e| e.to_string())?;
     let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
     let store = Store::new(db);
-    let actor = Actor { subject: "bench".into(), role: "operator".into() };
-    store.upload_policy("370200", 2026, &BenefitPolicy::qingdao_default(), &actor).await.map_err(|e| e.to_string())?;
+    let actor = Actor {
+        subject: "bench".into(),
+        role: "operator".into(),
+    };
+    store
+        .upload_policy("370200", 2026, &BenefitPolicy::qingdao_default(), &actor)
+        .await
+        .map_err(|e| e.to_string())?;
     let seeded = Instant::now();
     for s in seed_sql(postgres) {
-        sql::exec(store.db(), &s, vec![]).await.map_err(|e| format!("seed: {e}"))?;
+        sql::exec(store.db(), &s, vec![])
+            .await
+            .map_err(|e| format!("seed: {e}"))?;
     }
     // Statistics and the visibility map, as autovacuum (PostgreSQL) or a periodic ANALYZE (SQLite)
     // keep them in service.
-    sql::exec(store.db(), if postgres { "VACUUM ANALYZE" } else { "ANALYZE" }, vec![]).await.map_err(|e| format!("analyze: {e}"))?;
-    let records = sql::one(store.db(), "SELECT COUNT(*) AS n FROM ltc_records", vec![]).await.map_err(|e| e.to_string())?.map(|r| sql::int(&r, "n")).transpose().map_err(|e| e.to_string())?.unwrap_or(0);
-    println!("{label}: seeded {BENEFICIARIES} beneficiaries, {records} records in {:.1} s (not timed)", seeded.elapsed().as_secs_f64());
+    sql::exec(
+        store.db(),
+        if postgres {
+            "VACUUM ANALYZE"
+        } else {
+            "ANALYZE"
+        },
+        vec![],
+    )
+    .await
+    .map_err(|e| format!("analyze: {e}"))?;
+    let records = sql::one(store.db(), "SELECT COUNT(*) AS n FROM ltc_records", vec![])
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|r| sql::int(&r, "n"))
+        .transpose()
+        .map_err(|e| e.to_string())?
+        .unwrap_or(0);
+    println!(
+        "{label}: seeded {BENEFICIARIES} beneficiaries, {records} records in {:.1} s (not timed)",
+        seeded.elapsed().as_secs_f64()
+    );
 
-    let month = Month { year: 2026, month: 10 };
+    let month = Month {
+        year: 2026,
+        month: 10,
+    };
     let started = Instant::now();
     // Institutions settle their month independently, as their operators' requests arrive: up
     // to `CONCURRENT_RUNS` runs at once (a person placed with two institutions is locked by
@@ -95,7 +140,10 @@ async fn run(label: &str, url: String) -> Result<(), String> {
                     return Ok::<_, String>(runs);
                 }
                 let inst = format!("H370281{k:05}");
-                let (run, _) = store.settle_month(&inst, month, &format!("bench-{inst}"), &actor).await.map_err(|e| format!("{inst}: {e}"))?;
+                let (run, _) = store
+                    .settle_month(&inst, month, &format!("bench-{inst}"), &actor)
+                    .await
+                    .map_err(|e| format!("{inst}: {e}"))?;
                 runs.push(run);
             }
         });
@@ -104,19 +152,28 @@ async fn run(label: &str, url: String) -> Result<(), String> {
     while let Some(done) = workers.join_next().await {
         runs.extend(done.map_err(|e| e.to_string())??);
     }
-    let (mut lines, mut billed, mut fund, mut person, mut capped_lines) = (0usize, 0i64, 0i64, 0i64, 0usize);
+    let (mut lines, mut billed, mut fund, mut person, mut capped_lines) =
+        (0usize, 0i64, 0i64, 0i64, 0usize);
     for run in &runs {
         lines += run.lines.len();
         billed += run.billed;
         fund += run.fund;
         person += run.person;
-        capped_lines += run.lines.iter().filter(|l| l.figures.capped.get() > 0).count();
+        capped_lines += run
+            .lines
+            .iter()
+            .filter(|l| l.figures.capped.get() > 0)
+            .count();
     }
     let secs = started.elapsed().as_secs_f64();
     assert_eq!(fund + person, billed, "fund + person = billed");
     assert_eq!(lines as i64, BENEFICIARIES, "one line per beneficiary");
     // The seeded month's figures, to the fen, whatever the order the runs ran in.
-    assert_eq!((billed, fund, person, capped_lines), (27_579_958_500, 21_462_003_500, 6_117_955_000, 42_857), "totals of the seeded month");
+    assert_eq!(
+        (billed, fund, person, capped_lines),
+        (27_579_958_500, 21_462_003_500, 6_117_955_000, 42_857),
+        "totals of the seeded month"
+    );
     println!(
         "{label}: monthly settlement of {BENEFICIARIES} beneficiaries ({records} records, {INSTITUTIONS} institutions, {lines} lines, {capped_lines} at the cap, {} runs at once): {secs:.2} s — billed {billed} fen, fund {fund} fen, person {person} fen",
         concurrent_runs()
@@ -147,8 +204,16 @@ async fn main() {
         };
         let outcome = run("postgres", url.clone()).await;
         // Leave no 1-GB database behind.
-        if let (Some((_, name)), Ok(admin)) = (url.rsplit_once('/'), sea_orm::Database::connect(base.as_str()).await) {
-            let _ = sql::exec(&admin, &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"), vec![]).await;
+        if let (Some((_, name)), Ok(admin)) = (
+            url.rsplit_once('/'),
+            sea_orm::Database::connect(base.as_str()).await,
+        ) {
+            let _ = sql::exec(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                vec![],
+            )
+            .await;
         }
         if let Err(e) = outcome {
             eprintln!("postgres: {e}");

@@ -10,7 +10,10 @@ use crate::domain::record::{Eligibility, MonthSoFar, RecordContext, RecordIn, Ve
 use crate::domain::{Month, parse_date};
 use crate::error::LtcError;
 use crate::relay::Relay;
-use crate::store::{Actor, ApplicationRow, AssessmentRow, BeneficiaryRow, LineRow, NewApplication, NewRecord, PlanRow, SettlementRow, Store};
+use crate::store::{
+    Actor, ApplicationRow, AssessmentRow, BeneficiaryRow, LineRow, NewApplication, NewRecord,
+    PlanRow, SettlementRow, Store,
+};
 use chrono::{Datelike, NaiveDate};
 use std::collections::{BTreeMap, HashMap};
 use tonic::{Request, Response, Status};
@@ -46,7 +49,12 @@ fn allow(c: &Caller, roles: &[Role]) -> Result<(), Status> {
     if c.role == Role::Admin || roles.contains(&c.role) {
         Ok(())
     } else {
-        Err(ApiError::new(ErrorKind::PermissionDenied, "ROLE_NOT_ALLOWED", format!("role `{}` may not call this method", c.role.as_str())).into())
+        Err(ApiError::new(
+            ErrorKind::PermissionDenied,
+            "ROLE_NOT_ALLOWED",
+            format!("role `{}` may not call this method", c.role.as_str()),
+        )
+        .into())
     }
 }
 
@@ -55,11 +63,18 @@ fn denied(code: &'static str, msg: impl Into<String>) -> Status {
 }
 
 fn actor(c: &Caller) -> Actor {
-    Actor { subject: c.subject.clone(), role: c.role.as_str().to_string() }
+    Actor {
+        subject: c.subject.clone(),
+        role: c.role.as_str().to_string(),
+    }
 }
 
 fn audit(actor: &str, role: &str, at: &str) -> Option<common::Audit> {
-    Some(common::Audit { actor: actor.into(), role: role.into(), at: at.into() })
+    Some(common::Audit {
+        actor: actor.into(),
+        role: role.into(),
+        at: at.into(),
+    })
 }
 
 fn date_field(field: &str, s: &str) -> Result<NaiveDate, Status> {
@@ -67,7 +82,11 @@ fn date_field(field: &str, s: &str) -> Result<NaiveDate, Status> {
 }
 
 fn date_or_today(field: &str, s: &str) -> Result<NaiveDate, Status> {
-    if s.trim().is_empty() { Ok(chrono::Utc::now().date_naive()) } else { date_field(field, s) }
+    if s.trim().is_empty() {
+        Ok(chrono::Utc::now().date_naive())
+    } else {
+        date_field(field, s)
+    }
 }
 
 fn institution(field: &str, s: &str) -> Result<InstitutionCode, Status> {
@@ -90,7 +109,9 @@ fn text_field(field: &str, s: &str, max: usize) -> Result<String, Status> {
 }
 
 fn masked(id: &str) -> String {
-    IdNumber::parse(id).map(|i| i.masked()).unwrap_or_else(|_| "******".into())
+    IdNumber::parse(id)
+        .map(|i| i.masked())
+        .unwrap_or_else(|_| "******".into())
 }
 
 /// The caller's own region, or the requested one checked against it.
@@ -107,17 +128,32 @@ fn covers(c: &Caller, field: &str, region_code: &str) -> Result<(), Status> {
 }
 
 fn page(p: &Option<common::PageRequest>) -> Result<(u64, u64), Status> {
-    let (size, token) = p.as_ref().map(|p| (p.page_size, p.page_token.as_str())).unwrap_or((0, ""));
+    let (size, token) = p
+        .as_ref()
+        .map(|p| (p.page_size, p.page_token.as_str()))
+        .unwrap_or((0, ""));
     let size = if size == 0 { 100 } else { size };
     if !(1..=1000).contains(&size) {
         return Err(invalid("page.page_size", "must be 1 to 1000"));
     }
-    let offset = if token.is_empty() { 0 } else { token.parse::<u64>().map_err(|_| invalid("page.page_token", "is not a token of this list"))? };
+    let offset = if token.is_empty() {
+        0
+    } else {
+        token
+            .parse::<u64>()
+            .map_err(|_| invalid("page.page_token", "is not a token of this list"))?
+    };
     Ok((u64::try_from(size).unwrap_or(100), offset))
 }
 
 fn next_page(limit: u64, offset: u64, got: usize) -> Option<common::PageResponse> {
-    Some(common::PageResponse { next_page_token: if got as u64 == limit { (offset + limit).to_string() } else { String::new() } })
+    Some(common::PageResponse {
+        next_page_token: if got as u64 == limit {
+            (offset + limit).to_string()
+        } else {
+            String::new()
+        },
+    })
 }
 
 fn level_pb(l: DisabilityLevel) -> i32 {
@@ -145,7 +181,9 @@ fn status_pb(s: ApplicationStatus) -> i32 {
 }
 
 fn status_of(v: i32) -> Option<ApplicationStatus> {
-    ApplicationStatus::ALL.into_iter().find(|s| status_pb(*s) == v)
+    ApplicationStatus::ALL
+        .into_iter()
+        .find(|s| status_pb(*s) == v)
 }
 
 fn care_type_pb(c: CareType) -> i32 {
@@ -158,7 +196,10 @@ fn care_type_pb(c: CareType) -> i32 {
 }
 
 fn care_type_of(field: &str, v: i32) -> Result<CareType, Status> {
-    CareType::ALL.into_iter().find(|c| care_type_pb(*c) == v).ok_or_else(|| invalid(field, "must be a CareType other than UNSPECIFIED"))
+    CareType::ALL
+        .into_iter()
+        .find(|c| care_type_pb(*c) == v)
+        .ok_or_else(|| invalid(field, "must be a CareType other than UNSPECIFIED"))
 }
 
 fn result_pb(r: &AssessmentResult) -> pb::AssessmentResult {
@@ -194,7 +235,15 @@ fn application_pb(a: &ApplicationRow) -> pb::Application {
         rejection_reason: a.rejection_reason.clone(),
         beneficiary_id: a.beneficiary_id.clone().unwrap_or_default(),
         assessment_id: a.assessment_id.clone().unwrap_or_default(),
-        steps: a.steps.iter().map(|s| pb::ApplicationStep { status: status_pb(s.status), audit: audit(&s.actor, &s.role, &s.at), note: s.note.clone() }).collect(),
+        steps: a
+            .steps
+            .iter()
+            .map(|s| pb::ApplicationStep {
+                status: status_pb(s.status),
+                audit: audit(&s.actor, &s.role, &s.at),
+                note: s.note.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -204,11 +253,20 @@ fn assessment_pb(a: &AssessmentRow) -> pb::Assessment {
         application_id: a.application_id.clone(),
         assessor_codes: a.assessors.clone(),
         scheduled_on: a.scheduled_on.clone(),
-        status: if a.completed { pb::AssessmentStatus::Completed as i32 } else { pb::AssessmentStatus::Scheduled as i32 },
+        status: if a.completed {
+            pb::AssessmentStatus::Completed as i32
+        } else {
+            pb::AssessmentStatus::Scheduled as i32
+        },
         sheets: a
             .sheets
             .iter()
-            .map(|s| pb::ScoreSheet { assessor_code: s.assessor_code.clone(), items: s.items.clone().into_iter().collect(), dementia: s.dementia, audit: audit(&s.actor, &s.role, &s.at) })
+            .map(|s| pb::ScoreSheet {
+                assessor_code: s.assessor_code.clone(),
+                items: s.items.clone().into_iter().collect(),
+                dementia: s.dementia,
+                audit: audit(&s.actor, &s.role, &s.at),
+            })
             .collect(),
         result: a.result.as_ref().map(result_pb),
         region_code: a.region_code.clone(),
@@ -237,7 +295,12 @@ fn beneficiary_pb(b: &BeneficiaryRow) -> pb::Beneficiary {
         levels: b
             .levels
             .iter()
-            .map(|l| pb::LevelPeriod { level: level_pb(l.level), dementia: l.dementia, effective_from: l.effective_from.to_string(), application_id: l.application_id.clone() })
+            .map(|l| pb::LevelPeriod {
+                level: level_pb(l.level),
+                dementia: l.dementia,
+                effective_from: l.effective_from.to_string(),
+                application_id: l.application_id.clone(),
+            })
             .collect(),
         care_plans: b.plans.iter().map(plan_pb).collect(),
         reassessment_due: b.reassessment_due.clone(),
@@ -248,7 +311,11 @@ fn line_pb(l: &LineRow) -> pb::SettlementLine {
     pb::SettlementLine {
         line_id: l.id.clone(),
         beneficiary_id: l.beneficiary_id.clone(),
-        kind: if l.reversal { pb::LineKind::Reversal as i32 } else { pb::LineKind::Settled as i32 },
+        kind: if l.reversal {
+            pb::LineKind::Reversal as i32
+        } else {
+            pb::LineKind::Settled as i32
+        },
         reverses_line_id: l.reverses_line_id.clone().unwrap_or_default(),
         level: level_pb(l.level),
         units: u32::try_from(l.figures.units.unsigned_abs()).unwrap_or(u32::MAX),
@@ -277,23 +344,47 @@ fn settlement_pb(s: &SettlementRow) -> pb::Settlement {
 }
 
 fn authorization<T>(req: &Request<T>) -> Option<http::HeaderValue> {
-    req.metadata().get("authorization").and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok())
+    req.metadata()
+        .get("authorization")
+        .and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok())
 }
 
 impl LtcApi {
     /// Builds the service over its store, a channel to enrollment and the outbox relay.
     pub fn new(store: Store, enrollment: tonic::transport::Channel, relay: Relay) -> LtcApi {
-        LtcApi { store, enrollment, relay }
+        LtcApi {
+            store,
+            enrollment,
+            relay,
+        }
     }
 
     /// Eligibility of a person on a date, from enrollment, with the caller's token.
-    async fn eligibility(&self, auth: &Option<http::HeaderValue>, id_number: &str, date: NaiveDate) -> Result<en::CheckEligibilityResponse, Status> {
-        let mut client = en::enrollment_service_client::EnrollmentServiceClient::with_interceptor(self.enrollment.clone(), Forward { authorization: auth.clone() });
+    async fn eligibility(
+        &self,
+        auth: &Option<http::HeaderValue>,
+        id_number: &str,
+        date: NaiveDate,
+    ) -> Result<en::CheckEligibilityResponse, Status> {
+        let mut client = en::enrollment_service_client::EnrollmentServiceClient::with_interceptor(
+            self.enrollment.clone(),
+            Forward {
+                authorization: auth.clone(),
+            },
+        );
         client
-            .check_eligibility(en::CheckEligibilityRequest { id_number: id_number.to_string(), date: date.to_string() })
+            .check_eligibility(en::CheckEligibilityRequest {
+                id_number: id_number.to_string(),
+                date: date.to_string(),
+            })
             .await
             .map(Response::into_inner)
-            .map_err(|s| st(LtcError::Unavailable(format!("enrollment CheckEligibility: {}", s.message()))))
+            .map_err(|s| {
+                st(LtcError::Unavailable(format!(
+                    "enrollment CheckEligibility: {}",
+                    s.message()
+                )))
+            })
     }
 
     async fn policy(&self, region_code: &str, year: i32) -> Result<BenefitPolicy, Status> {
@@ -301,20 +392,35 @@ impl LtcApi {
             .policy_for(region_code, year)
             .await
             .map_err(st)?
-            .ok_or_else(|| ApiError::new(ErrorKind::FailedPrecondition, "LTC_NO_POLICY", format!("no benefit policy for region {region_code} in {year}")).into())
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorKind::FailedPrecondition,
+                    "LTC_NO_POLICY",
+                    format!("no benefit policy for region {region_code} in {year}"),
+                )
+                .into()
+            })
     }
 
     fn check_application(c: &Caller, a: &ApplicationRow) -> Result<(), Status> {
         match c.role {
-            Role::CareInstitution => c.check_org("institution_code", &a.institution_code).map_err(Status::from),
-            Role::Assessor => Err(denied("ROLE_NOT_ALLOWED", "assessors reach applications through their assessments")),
+            Role::CareInstitution => c
+                .check_org("institution_code", &a.institution_code)
+                .map_err(Status::from),
+            Role::Assessor => Err(denied(
+                "ROLE_NOT_ALLOWED",
+                "assessors reach applications through their assessments",
+            )),
             _ => covers(c, "region_code", &a.region_code),
         }
     }
 
     fn check_assessment(c: &Caller, a: &AssessmentRow) -> Result<(), Status> {
         match c.role {
-            Role::Assessor if !a.assessors.contains(&c.org) => Err(denied("LTC_NOT_ASSIGNED", format!("assessment {} is not assigned to you", a.id))),
+            Role::Assessor if !a.assessors.contains(&c.org) => Err(denied(
+                "LTC_NOT_ASSIGNED",
+                format!("assessment {} is not assigned to you", a.id),
+            )),
             Role::Assessor => Ok(()),
             _ => covers(c, "region_code", &a.region_code),
         }
@@ -326,7 +432,10 @@ impl LtcApi {
                 if self.store.institution_knows(b, &c.org).await.map_err(st)? {
                     Ok(())
                 } else {
-                    Err(denied("OTHER_ORGANISATION", "the beneficiary is not one of your institution's people"))
+                    Err(denied(
+                        "OTHER_ORGANISATION",
+                        "the beneficiary is not one of your institution's people",
+                    ))
                 }
             }
             _ => covers(c, "region_code", &b.region_code),
@@ -336,7 +445,12 @@ impl LtcApi {
     fn check_institution(c: &Caller, field: &str, code: &InstitutionCode) -> Result<(), Status> {
         c.check_org(field, code.as_str())?;
         if c.role.is_region_scoped() && !c.covers_region(&code.region()) {
-            return Err(yibao_runtime::auth::AuthError::OutsideRegion { field: field.into(), value: code.to_string(), region: c.region.as_ref().map(|r| r.to_string()).unwrap_or_default() }.into());
+            return Err(yibao_runtime::auth::AuthError::OutsideRegion {
+                field: field.into(),
+                value: code.to_string(),
+                region: c.region.as_ref().map(|r| r.to_string()).unwrap_or_default(),
+            }
+            .into());
         }
         Ok(())
     }
@@ -344,7 +458,10 @@ impl LtcApi {
 
 #[tonic::async_trait]
 impl pb::ltc_service_server::LtcService for LtcApi {
-    async fn submit_application(&self, req: Request<pb::SubmitApplicationRequest>) -> Reply<pb::SubmitApplicationResponse> {
+    async fn submit_application(
+        &self,
+        req: Request<pb::SubmitApplicationRequest>,
+    ) -> Reply<pb::SubmitApplicationResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::CareInstitution, Role::Operator])?;
         let auth = authorization(&req);
@@ -355,12 +472,17 @@ impl pb::ltc_service_server::LtcService for LtcApi {
         let name = text_field("name", &r.name, 64)?;
         let reg = region("region_code", &r.region_code)?;
         let kind = match pb::ApplicationKind::try_from(r.kind) {
-            Ok(pb::ApplicationKind::Unspecified) | Ok(pb::ApplicationKind::Initial) => ApplicationKind::Initial,
+            Ok(pb::ApplicationKind::Unspecified) | Ok(pb::ApplicationKind::Initial) => {
+                ApplicationKind::Initial
+            }
             Ok(pb::ApplicationKind::Reassessment) => ApplicationKind::Reassessment,
             Err(_) => return Err(invalid("kind", "unknown application kind")),
         };
         if r.medical_records.is_empty() {
-            return Err(invalid("medical_records", "at least one medical record must be presented"));
+            return Err(invalid(
+                "medical_records",
+                "at least one medical record must be presented",
+            ));
         }
         for (i, m) in r.medical_records.iter().enumerate() {
             text_field(&format!("medical_records[{i}]"), m, 256)?;
@@ -371,19 +493,42 @@ impl pb::ltc_service_server::LtcService for LtcApi {
         }
         c.check_org("institution_code", inst.as_str())?;
         covers(&c, "region_code", reg.as_str())?;
-        let existing = self.store.list_applications(Some(inst.as_str()), None, None, 1000, 0).await.map_err(st)?;
-        if let Some(a) = existing.into_iter().find(|a| a.application_no == application_no) {
+        let existing = self
+            .store
+            .list_applications(Some(inst.as_str()), None, None, 1000, 0)
+            .await
+            .map_err(st)?;
+        if let Some(a) = existing
+            .into_iter()
+            .find(|a| a.application_no == application_no)
+        {
             if a.id_number != id.expose() {
-                return Err(st(LtcError::Conflict(format!("application_no `{application_no}` was used for another person"))));
+                return Err(st(LtcError::Conflict(format!(
+                    "application_no `{application_no}` was used for another person"
+                ))));
             }
-            return Ok(Response::new(pb::SubmitApplicationResponse { application: Some(application_pb(&a)), replayed: true }));
+            return Ok(Response::new(pb::SubmitApplicationResponse {
+                application: Some(application_pb(&a)),
+                replayed: true,
+            }));
         }
         let e = self.eligibility(&auth, id.expose(), applied_on).await?;
         if !e.eligible {
-            return Err(ApiError::new(ErrorKind::FailedPrecondition, "LTC_NOT_INSURED", format!("the person is not insured on {applied_on}: {}", e.explanation)).into());
+            return Err(ApiError::new(
+                ErrorKind::FailedPrecondition,
+                "LTC_NOT_INSURED",
+                format!(
+                    "the person is not insured on {applied_on}: {}",
+                    e.explanation
+                ),
+            )
+            .into());
         }
         if e.region_code != reg.as_str() {
-            return Err(invalid("region_code", format!("the person is insured in {}", e.region_code)));
+            return Err(invalid(
+                "region_code",
+                format!("the person is insured in {}", e.region_code),
+            ));
         }
         let new = NewApplication {
             institution_code: inst.to_string(),
@@ -393,40 +538,85 @@ impl pb::ltc_service_server::LtcService for LtcApi {
             name,
             region_code: reg.to_string(),
             kind,
-            medical_records: r.medical_records.iter().map(|m| m.trim().to_string()).collect(),
+            medical_records: r
+                .medical_records
+                .iter()
+                .map(|m| m.trim().to_string())
+                .collect(),
             applied_on,
         };
-        let (a, replayed) = self.store.submit_application(&new, &actor(&c)).await.map_err(st)?;
-        Ok(Response::new(pb::SubmitApplicationResponse { application: Some(application_pb(&a)), replayed }))
+        let (a, replayed) = self
+            .store
+            .submit_application(&new, &actor(&c))
+            .await
+            .map_err(st)?;
+        Ok(Response::new(pb::SubmitApplicationResponse {
+            application: Some(application_pb(&a)),
+            replayed,
+        }))
     }
 
-    async fn get_application(&self, req: Request<pb::GetApplicationRequest>) -> Reply<pb::GetApplicationResponse> {
+    async fn get_application(
+        &self,
+        req: Request<pb::GetApplicationRequest>,
+    ) -> Reply<pb::GetApplicationResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::CareInstitution, Role::Operator, Role::Auditor])?;
-        let a = self.store.application(&req.get_ref().application_id).await.map_err(st)?;
+        let a = self
+            .store
+            .application(&req.get_ref().application_id)
+            .await
+            .map_err(st)?;
         Self::check_application(&c, &a)?;
-        Ok(Response::new(pb::GetApplicationResponse { application: Some(application_pb(&a)) }))
+        Ok(Response::new(pb::GetApplicationResponse {
+            application: Some(application_pb(&a)),
+        }))
     }
 
-    async fn list_applications(&self, req: Request<pb::ListApplicationsRequest>) -> Reply<pb::ListApplicationsResponse> {
+    async fn list_applications(
+        &self,
+        req: Request<pb::ListApplicationsRequest>,
+    ) -> Reply<pb::ListApplicationsResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::CareInstitution, Role::Operator, Role::Auditor])?;
         let r = req.into_inner();
         let (limit, offset) = page(&r.page)?;
-        let status = if r.status == 0 { None } else { Some(status_of(r.status).ok_or_else(|| invalid("status", "unknown status"))?) };
+        let status = if r.status == 0 {
+            None
+        } else {
+            Some(status_of(r.status).ok_or_else(|| invalid("status", "unknown status"))?)
+        };
         let (inst, reg) = if c.role == Role::CareInstitution {
-            let inst = if r.institution_code.is_empty() { c.org.clone() } else { r.institution_code.clone() };
+            let inst = if r.institution_code.is_empty() {
+                c.org.clone()
+            } else {
+                r.institution_code.clone()
+            };
             c.check_org("institution_code", &inst)?;
             (Some(inst), None)
         } else {
-            let inst = if r.institution_code.is_empty() { None } else { Some(institution("institution_code", &r.institution_code)?.to_string()) };
+            let inst = if r.institution_code.is_empty() {
+                None
+            } else {
+                Some(institution("institution_code", &r.institution_code)?.to_string())
+            };
             (inst, region_scope(&c, "region_code", &r.region_code)?)
         };
-        let list = self.store.list_applications(inst.as_deref(), reg.as_ref(), status, limit, offset).await.map_err(st)?;
-        Ok(Response::new(pb::ListApplicationsResponse { page: next_page(limit, offset, list.len()), applications: list.iter().map(application_pb).collect() }))
+        let list = self
+            .store
+            .list_applications(inst.as_deref(), reg.as_ref(), status, limit, offset)
+            .await
+            .map_err(st)?;
+        Ok(Response::new(pb::ListApplicationsResponse {
+            page: next_page(limit, offset, list.len()),
+            applications: list.iter().map(application_pb).collect(),
+        }))
     }
 
-    async fn schedule_assessment(&self, req: Request<pb::ScheduleAssessmentRequest>) -> Reply<pb::ScheduleAssessmentResponse> {
+    async fn schedule_assessment(
+        &self,
+        req: Request<pb::ScheduleAssessmentRequest>,
+    ) -> Reply<pb::ScheduleAssessmentResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::Operator])?;
         let r = req.into_inner();
@@ -442,17 +632,34 @@ impl pb::ltc_service_server::LtcService for LtcApi {
         if !(1..=2).contains(&assessors.len()) {
             return Err(invalid("assessor_codes", "one or two assessors"));
         }
-        let app = self.store.application(&r.application_id).await.map_err(st)?;
+        let app = self
+            .store
+            .application(&r.application_id)
+            .await
+            .map_err(st)?;
         Self::check_application(&c, &app)?;
         let policy = self.policy(&app.region_code, scheduled_on.year()).await?;
         if policy.two_assessors && assessors.len() != 2 {
-            return Err(invalid("assessor_codes", "the region's policy demands two assessors"));
+            return Err(invalid(
+                "assessor_codes",
+                "the region's policy demands two assessors",
+            ));
         }
-        let (app, a) = self.store.schedule(&app.id, &assessors, scheduled_on, &actor(&c)).await.map_err(st)?;
-        Ok(Response::new(pb::ScheduleAssessmentResponse { application: Some(application_pb(&app)), assessment: Some(assessment_pb(&a)) }))
+        let (app, a) = self
+            .store
+            .schedule(&app.id, &assessors, scheduled_on, &actor(&c))
+            .await
+            .map_err(st)?;
+        Ok(Response::new(pb::ScheduleAssessmentResponse {
+            application: Some(application_pb(&app)),
+            assessment: Some(assessment_pb(&a)),
+        }))
     }
 
-    async fn submit_score_sheet(&self, req: Request<pb::SubmitScoreSheetRequest>) -> Reply<pb::SubmitScoreSheetResponse> {
+    async fn submit_score_sheet(
+        &self,
+        req: Request<pb::SubmitScoreSheetRequest>,
+    ) -> Reply<pb::SubmitScoreSheetResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::Assessor])?;
         let r = req.into_inner();
@@ -460,36 +667,73 @@ impl pb::ltc_service_server::LtcService for LtcApi {
         let sheet = ScoreSheet::parse("items", &raw, r.dementia).map_err(|e| st(e.into()))?;
         let a = self.store.assessment(&r.assessment_id).await.map_err(st)?;
         if c.role != Role::Admin && !a.assessors.contains(&c.org) {
-            return Err(denied("LTC_NOT_ASSIGNED", format!("assessment {} is not assigned to you", a.id)));
+            return Err(denied(
+                "LTC_NOT_ASSIGNED",
+                format!("assessment {} is not assigned to you", a.id),
+            ));
         }
-        let assessor = if c.role == Role::Admin { a.assessors.first().cloned().unwrap_or_default() } else { c.org.clone() };
-        let (a, replayed) = self.store.submit_sheet(&a.id, &assessor, &raw, r.dementia, &actor(&c)).await.map_err(st)?;
-        Ok(Response::new(pb::SubmitScoreSheetResponse { assessment: Some(assessment_pb(&a)), sheet_result: Some(result_pb(&sheet.result())), replayed }))
+        let assessor = if c.role == Role::Admin {
+            a.assessors.first().cloned().unwrap_or_default()
+        } else {
+            c.org.clone()
+        };
+        let (a, replayed) = self
+            .store
+            .submit_sheet(&a.id, &assessor, &raw, r.dementia, &actor(&c))
+            .await
+            .map_err(st)?;
+        Ok(Response::new(pb::SubmitScoreSheetResponse {
+            assessment: Some(assessment_pb(&a)),
+            sheet_result: Some(result_pb(&sheet.result())),
+            replayed,
+        }))
     }
 
-    async fn get_assessment(&self, req: Request<pb::GetAssessmentRequest>) -> Reply<pb::GetAssessmentResponse> {
+    async fn get_assessment(
+        &self,
+        req: Request<pb::GetAssessmentRequest>,
+    ) -> Reply<pb::GetAssessmentResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::Assessor, Role::Operator, Role::Auditor])?;
-        let a = self.store.assessment(&req.get_ref().assessment_id).await.map_err(st)?;
+        let a = self
+            .store
+            .assessment(&req.get_ref().assessment_id)
+            .await
+            .map_err(st)?;
         Self::check_assessment(&c, &a)?;
-        Ok(Response::new(pb::GetAssessmentResponse { assessment: Some(assessment_pb(&a)) }))
+        Ok(Response::new(pb::GetAssessmentResponse {
+            assessment: Some(assessment_pb(&a)),
+        }))
     }
 
-    async fn list_assignments(&self, req: Request<pb::ListAssignmentsRequest>) -> Reply<pb::ListAssignmentsResponse> {
+    async fn list_assignments(
+        &self,
+        req: Request<pb::ListAssignmentsRequest>,
+    ) -> Reply<pb::ListAssignmentsResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::Assessor, Role::Operator])?;
         let r = req.into_inner();
         let (limit, offset) = page(&r.page)?;
         let list = if c.role == Role::Assessor {
-            self.store.list_assessments(Some(&c.org), None, r.open_only, limit, offset).await
+            self.store
+                .list_assessments(Some(&c.org), None, r.open_only, limit, offset)
+                .await
         } else {
-            self.store.list_assessments(None, c.region.as_ref(), r.open_only, limit, offset).await
+            self.store
+                .list_assessments(None, c.region.as_ref(), r.open_only, limit, offset)
+                .await
         }
         .map_err(st)?;
-        Ok(Response::new(pb::ListAssignmentsResponse { page: next_page(limit, offset, list.len()), assessments: list.iter().map(assessment_pb).collect() }))
+        Ok(Response::new(pb::ListAssignmentsResponse {
+            page: next_page(limit, offset, list.len()),
+            assessments: list.iter().map(assessment_pb).collect(),
+        }))
     }
 
-    async fn decide_application(&self, req: Request<pb::DecideApplicationRequest>) -> Reply<pb::DecideApplicationResponse> {
+    async fn decide_application(
+        &self,
+        req: Request<pb::DecideApplicationRequest>,
+    ) -> Reply<pb::DecideApplicationResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::Operator])?;
         let r = req.into_inner();
@@ -497,25 +741,59 @@ impl pb::ltc_service_server::LtcService for LtcApi {
         if !r.approve && r.reason.trim().is_empty() {
             return Err(invalid("reason", "a rejection needs a reason"));
         }
-        let app = self.store.application(&r.application_id).await.map_err(st)?;
+        let app = self
+            .store
+            .application(&r.application_id)
+            .await
+            .map_err(st)?;
         Self::check_application(&c, &app)?;
         let policy = self.policy(&app.region_code, decided_on.year()).await?;
-        let (app, b) = self.store.decide(&app.id, r.approve, &r.reason, decided_on, &policy, &actor(&c)).await.map_err(st)?;
-        Ok(Response::new(pb::DecideApplicationResponse { application: Some(application_pb(&app)), beneficiary: b.as_ref().map(beneficiary_pb) }))
+        let (app, b) = self
+            .store
+            .decide(
+                &app.id,
+                r.approve,
+                &r.reason,
+                decided_on,
+                &policy,
+                &actor(&c),
+            )
+            .await
+            .map_err(st)?;
+        Ok(Response::new(pb::DecideApplicationResponse {
+            application: Some(application_pb(&app)),
+            beneficiary: b.as_ref().map(beneficiary_pb),
+        }))
     }
 
-    async fn appeal_decision(&self, req: Request<pb::AppealDecisionRequest>) -> Reply<pb::AppealDecisionResponse> {
+    async fn appeal_decision(
+        &self,
+        req: Request<pb::AppealDecisionRequest>,
+    ) -> Reply<pb::AppealDecisionResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::CareInstitution, Role::Operator])?;
         let r = req.into_inner();
         let reason = text_field("reason", &r.reason, 500)?;
-        let app = self.store.application(&r.application_id).await.map_err(st)?;
+        let app = self
+            .store
+            .application(&r.application_id)
+            .await
+            .map_err(st)?;
         Self::check_application(&c, &app)?;
-        let app = self.store.appeal(&app.id, &reason, &actor(&c)).await.map_err(st)?;
-        Ok(Response::new(pb::AppealDecisionResponse { application: Some(application_pb(&app)) }))
+        let app = self
+            .store
+            .appeal(&app.id, &reason, &actor(&c))
+            .await
+            .map_err(st)?;
+        Ok(Response::new(pb::AppealDecisionResponse {
+            application: Some(application_pb(&app)),
+        }))
     }
 
-    async fn upload_benefit_policy(&self, req: Request<pb::UploadBenefitPolicyRequest>) -> Reply<pb::UploadBenefitPolicyResponse> {
+    async fn upload_benefit_policy(
+        &self,
+        req: Request<pb::UploadBenefitPolicyRequest>,
+    ) -> Reply<pb::UploadBenefitPolicyResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::Operator])?;
         let r = req.into_inner();
@@ -525,38 +803,76 @@ impl pb::ltc_service_server::LtcService for LtcApi {
             return Err(invalid("year", "must be 2000 to 2100"));
         }
         let policy = BenefitPolicy::from_json(&r.document_json).map_err(|e| st(e.into()))?;
-        let (version, doc) = self.store.upload_policy(reg.as_str(), r.year, &policy, &actor(&c)).await.map_err(st)?;
-        Ok(Response::new(pb::UploadBenefitPolicyResponse { version, document_json: doc }))
+        let (version, doc) = self
+            .store
+            .upload_policy(reg.as_str(), r.year, &policy, &actor(&c))
+            .await
+            .map_err(st)?;
+        Ok(Response::new(pb::UploadBenefitPolicyResponse {
+            version,
+            document_json: doc,
+        }))
     }
 
-    async fn get_benefit_policy(&self, req: Request<pb::GetBenefitPolicyRequest>) -> Reply<pb::GetBenefitPolicyResponse> {
+    async fn get_benefit_policy(
+        &self,
+        req: Request<pb::GetBenefitPolicyRequest>,
+    ) -> Reply<pb::GetBenefitPolicyResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::Operator, Role::Auditor, Role::CareInstitution])?;
         let r = req.into_inner();
         let reg = region("region_code", &r.region_code)?;
         covers(&c, "region_code", reg.as_str())?;
-        let (version, _, doc, a, role, at) =
-            self.store.policy_exact(reg.as_str(), r.year).await.map_err(st)?.ok_or_else(|| st(LtcError::NotFound("policy", format!("{reg}/{}", r.year))))?;
-        Ok(Response::new(pb::GetBenefitPolicyResponse { version, document_json: doc, audit: audit(&a, &role, &at) }))
+        let (version, _, doc, a, role, at) = self
+            .store
+            .policy_exact(reg.as_str(), r.year)
+            .await
+            .map_err(st)?
+            .ok_or_else(|| st(LtcError::NotFound("policy", format!("{reg}/{}", r.year))))?;
+        Ok(Response::new(pb::GetBenefitPolicyResponse {
+            version,
+            document_json: doc,
+            audit: audit(&a, &role, &at),
+        }))
     }
 
-    async fn get_beneficiary(&self, req: Request<pb::GetBeneficiaryRequest>) -> Reply<pb::GetBeneficiaryResponse> {
+    async fn get_beneficiary(
+        &self,
+        req: Request<pb::GetBeneficiaryRequest>,
+    ) -> Reply<pb::GetBeneficiaryResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::CareInstitution, Role::Operator, Role::Auditor])?;
-        let b = self.store.beneficiary(&req.get_ref().beneficiary_id).await.map_err(st)?;
+        let b = self
+            .store
+            .beneficiary(&req.get_ref().beneficiary_id)
+            .await
+            .map_err(st)?;
         self.check_beneficiary(&c, &b).await?;
-        Ok(Response::new(pb::GetBeneficiaryResponse { beneficiary: Some(beneficiary_pb(&b)) }))
+        Ok(Response::new(pb::GetBeneficiaryResponse {
+            beneficiary: Some(beneficiary_pb(&b)),
+        }))
     }
 
-    async fn list_reassessments_due(&self, req: Request<pb::ListReassessmentsDueRequest>) -> Reply<pb::ListReassessmentsDueResponse> {
+    async fn list_reassessments_due(
+        &self,
+        req: Request<pb::ListReassessmentsDueRequest>,
+    ) -> Reply<pb::ListReassessmentsDueResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::Operator, Role::Auditor])?;
         let r = req.into_inner();
         let (limit, offset) = page(&r.page)?;
         let on = date_or_today("date", &r.date)?;
-        let reg = region_scope(&c, "region_code", &r.region_code)?.ok_or_else(|| invalid("region_code", "must not be empty"))?;
-        let list = self.store.reassessments_due(&reg, on, limit, offset).await.map_err(st)?;
-        Ok(Response::new(pb::ListReassessmentsDueResponse { page: next_page(limit, offset, list.len()), beneficiaries: list.iter().map(beneficiary_pb).collect() }))
+        let reg = region_scope(&c, "region_code", &r.region_code)?
+            .ok_or_else(|| invalid("region_code", "must not be empty"))?;
+        let list = self
+            .store
+            .reassessments_due(&reg, on, limit, offset)
+            .await
+            .map_err(st)?;
+        Ok(Response::new(pb::ListReassessmentsDueResponse {
+            page: next_page(limit, offset, list.len()),
+            beneficiaries: list.iter().map(beneficiary_pb).collect(),
+        }))
     }
 
     async fn place_care(&self, req: Request<pb::PlaceCareRequest>) -> Reply<pb::PlaceCareResponse> {
@@ -567,17 +883,40 @@ impl pb::ltc_service_server::LtcService for LtcApi {
         let care_type = care_type_of("care_type", r.care_type)?;
         let start = date_field("start_date", &r.start_date)?;
         Self::check_institution(&c, "institution_code", &inst)?;
-        let b = self.store.beneficiary(&r.beneficiary_id).await.map_err(st)?;
+        let b = self
+            .store
+            .beneficiary(&r.beneficiary_id)
+            .await
+            .map_err(st)?;
         self.check_beneficiary(&c, &b).await?;
         let policy = self.policy(&b.region_code, start.year()).await?;
         if policy.terms(care_type).is_none() {
-            return Err(invalid("care_type", format!("the policy of {} in {} does not offer {}", b.region_code, start.year(), care_type.as_str())));
+            return Err(invalid(
+                "care_type",
+                format!(
+                    "the policy of {} in {} does not offer {}",
+                    b.region_code,
+                    start.year(),
+                    care_type.as_str()
+                ),
+            ));
         }
-        let (plan, ended, replayed) = self.store.place_care(&b.id, inst.as_str(), care_type, start, &actor(&c)).await.map_err(st)?;
-        Ok(Response::new(pb::PlaceCareResponse { care_plan: Some(plan_pb(&plan)), ended: ended.as_ref().map(plan_pb), replayed }))
+        let (plan, ended, replayed) = self
+            .store
+            .place_care(&b.id, inst.as_str(), care_type, start, &actor(&c))
+            .await
+            .map_err(st)?;
+        Ok(Response::new(pb::PlaceCareResponse {
+            care_plan: Some(plan_pb(&plan)),
+            ended: ended.as_ref().map(plan_pb),
+            replayed,
+        }))
     }
 
-    async fn upload_service_records(&self, req: Request<pb::UploadServiceRecordsRequest>) -> Reply<pb::UploadServiceRecordsResponse> {
+    async fn upload_service_records(
+        &self,
+        req: Request<pb::UploadServiceRecordsRequest>,
+    ) -> Reply<pb::UploadServiceRecordsResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::CareInstitution, Role::Operator])?;
         let auth = authorization(&req);
@@ -593,7 +932,10 @@ impl pb::ltc_service_server::LtcService for LtcApi {
         for (i, rec) in r.records.iter().enumerate() {
             let f = |name: &str| format!("records[{i}].{name}");
             let record_no = text_field(&f("record_no"), &rec.record_no, 64)?;
-            if parsed.iter().any(|(no, _, _, _): &(String, String, RecordIn, Vec<String>)| *no == record_no) {
+            if parsed
+                .iter()
+                .any(|(no, _, _, _): &(String, String, RecordIn, Vec<String>)| *no == record_no)
+            {
                 return Err(invalid(f("record_no"), "listed twice in the upload"));
             }
             let beneficiary = text_field(&f("beneficiary_id"), &rec.beneficiary_id, 64)?;
@@ -606,10 +948,28 @@ impl pb::ltc_service_server::LtcService for LtcApi {
                 return Err(invalid(f("units"), "must be 1 to 100"));
             }
             if !(0..=MAX_RECORD_FEN).contains(&rec.amount_fen) {
-                return Err(invalid(f("amount_fen"), format!("must be 0 to {MAX_RECORD_FEN}")));
+                return Err(invalid(
+                    f("amount_fen"),
+                    format!("must be 0 to {MAX_RECORD_FEN}"),
+                ));
             }
-            let items = rec.items.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-            parsed.push((record_no, beneficiary, RecordIn { care_type, service_date, units: rec.units, amount: Fen(rec.amount_fen) }, items));
+            let items = rec
+                .items
+                .iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+            parsed.push((
+                record_no,
+                beneficiary,
+                RecordIn {
+                    care_type,
+                    service_date,
+                    units: rec.units,
+                    amount: Fen(rec.amount_fen),
+                },
+                items,
+            ));
         }
         let mut results = Vec::with_capacity(parsed.len());
         let mut accepted: Vec<NewRecord> = Vec::new();
@@ -618,10 +978,20 @@ impl pb::ltc_service_server::LtcService for LtcApi {
         let mut eligibility: HashMap<(String, NaiveDate), Eligibility> = HashMap::new();
         let mut stays = HashMap::new();
         let mut usage: HashMap<(String, Month), Vec<(CareType, NaiveDate, u32)>> = HashMap::new();
-        let result = |no: &str, outcome: pb::RecordOutcome, code: &str, reason: String| pb::RecordResult { record_no: no.to_string(), outcome: outcome as i32, code: code.to_string(), reason };
+        let result =
+            |no: &str, outcome: pb::RecordOutcome, code: &str, reason: String| pb::RecordResult {
+                record_no: no.to_string(),
+                outcome: outcome as i32,
+                code: code.to_string(),
+                reason,
+            };
         for (no, ben_id, rec, items) in &parsed {
             if let Some(old) = self.store.record(inst.as_str(), no).await.map_err(st)? {
-                let same = old.beneficiary_id == *ben_id && old.care_type == rec.care_type && old.service_date == rec.service_date && old.units == rec.units && old.amount == rec.amount;
+                let same = old.beneficiary_id == *ben_id
+                    && old.care_type == rec.care_type
+                    && old.service_date == rec.service_date
+                    && old.units == rec.units
+                    && old.amount == rec.amount;
                 results.push(if same {
                     result(no, pb::RecordOutcome::Replayed, "", "uploaded before; nothing written".into())
                 } else {
@@ -638,18 +1008,31 @@ impl pb::ltc_service_server::LtcService for LtcApi {
                 beneficiaries.insert(ben_id.clone(), b);
             }
             let Some(b) = beneficiaries.get(ben_id).and_then(Option::as_ref) else {
-                results.push(result(no, pb::RecordOutcome::Refused, "LTC_BENEFICIARY_UNKNOWN", format!("no beneficiary {ben_id}")));
+                results.push(result(
+                    no,
+                    pb::RecordOutcome::Refused,
+                    "LTC_BENEFICIARY_UNKNOWN",
+                    format!("no beneficiary {ben_id}"),
+                ));
                 continue;
             };
             let year = rec.service_date.year();
             if !policies.contains_key(&(b.region_code.clone(), year)) {
-                let p = self.store.policy_for(&b.region_code, year).await.map_err(st)?;
+                let p = self
+                    .store
+                    .policy_for(&b.region_code, year)
+                    .await
+                    .map_err(st)?;
                 policies.insert((b.region_code.clone(), year), p);
             }
-            let policy = policies.get(&(b.region_code.clone(), year)).and_then(Option::as_ref);
+            let policy = policies
+                .get(&(b.region_code.clone(), year))
+                .and_then(Option::as_ref);
             let key = (b.id.clone(), rec.service_date);
             if !eligibility.contains_key(&key) {
-                let e = self.eligibility(&auth, &b.id_number, rec.service_date).await?;
+                let e = self
+                    .eligibility(&auth, &b.id_number, rec.service_date)
+                    .await?;
                 let v = if e.eligible {
                     Eligibility::Eligible
                 } else if e.reason == en::IneligibleReason::Deceased as i32 {
@@ -660,18 +1043,34 @@ impl pb::ltc_service_server::LtcService for LtcApi {
                 eligibility.insert(key.clone(), v);
             }
             if !stays.contains_key(&b.person_id) {
-                stays.insert(b.person_id.clone(), self.store.stays(&b.person_id).await.map_err(st)?);
+                stays.insert(
+                    b.person_id.clone(),
+                    self.store.stays(&b.person_id).await.map_err(st)?,
+                );
             }
             let month = Month::of(rec.service_date);
             let ukey = (b.id.clone(), month);
             if !usage.contains_key(&ukey) {
-                usage.insert(ukey.clone(), self.store.month_usage(&b.id, month).await.map_err(st)?);
+                usage.insert(
+                    ukey.clone(),
+                    self.store.month_usage(&b.id, month).await.map_err(st)?,
+                );
             }
             let used = usage.get(&ukey).map(Vec::as_slice).unwrap_or_default();
-            let day_unit = policy.and_then(|p| p.terms(rec.care_type)).is_some_and(|t| t.unit == Unit::Day);
+            let day_unit = policy
+                .and_then(|p| p.terms(rec.care_type))
+                .is_some_and(|t| t.unit == Unit::Day);
             let so_far = MonthSoFar {
-                units: used.iter().filter(|(t, ..)| *t == rec.care_type).map(|(.., u)| *u).sum(),
-                day_taken: day_unit && used.iter().any(|(t, d, _)| *d == rec.service_date && matches!(t, CareType::Institutional | CareType::DementiaUnit)),
+                units: used
+                    .iter()
+                    .filter(|(t, ..)| *t == rec.care_type)
+                    .map(|(.., u)| *u)
+                    .sum(),
+                day_taken: day_unit
+                    && used.iter().any(|(t, d, _)| {
+                        *d == rec.service_date
+                            && matches!(t, CareType::Institutional | CareType::DementiaUnit)
+                    }),
             };
             let plans = b.care_plans();
             let levels = b.level_periods();
@@ -681,7 +1080,10 @@ impl pb::ltc_service_server::LtcService for LtcApi {
                 levels: &levels,
                 policy,
                 eligibility: eligibility.get(&key).unwrap_or(&Eligibility::Eligible),
-                stays: stays.get(&b.person_id).map(Vec::as_slice).unwrap_or_default(),
+                stays: stays
+                    .get(&b.person_id)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
                 so_far,
             };
             let verdict = check(rec, &cx);
@@ -699,7 +1101,10 @@ impl pb::ltc_service_server::LtcService for LtcApi {
                     None
                 }
             };
-            usage.entry(ukey).or_default().push((rec.care_type, rec.service_date, rec.units));
+            usage
+                .entry(ukey)
+                .or_default()
+                .push((rec.care_type, rec.service_date, rec.units));
             accepted.push(NewRecord {
                 record_no: no.clone(),
                 beneficiary_id: b.id.clone(),
@@ -712,9 +1117,21 @@ impl pb::ltc_service_server::LtcService for LtcApi {
                 flag_code: flag,
             });
         }
-        self.store.insert_records(inst.as_str(), &accepted).await.map_err(st)?;
-        let n_accepted = results.iter().filter(|r| r.outcome == pb::RecordOutcome::Accepted as i32 || r.outcome == pb::RecordOutcome::Flagged as i32).count();
-        let n_refused = results.iter().filter(|r| r.outcome == pb::RecordOutcome::Refused as i32).count();
+        self.store
+            .insert_records(inst.as_str(), &accepted)
+            .await
+            .map_err(st)?;
+        let n_accepted = results
+            .iter()
+            .filter(|r| {
+                r.outcome == pb::RecordOutcome::Accepted as i32
+                    || r.outcome == pb::RecordOutcome::Flagged as i32
+            })
+            .count();
+        let n_refused = results
+            .iter()
+            .filter(|r| r.outcome == pb::RecordOutcome::Refused as i32)
+            .count();
         Ok(Response::new(pb::UploadServiceRecordsResponse {
             results,
             accepted: u32::try_from(n_accepted).unwrap_or(u32::MAX),
@@ -722,7 +1139,10 @@ impl pb::ltc_service_server::LtcService for LtcApi {
         }))
     }
 
-    async fn correct_service_record(&self, req: Request<pb::CorrectServiceRecordRequest>) -> Reply<pb::CorrectServiceRecordResponse> {
+    async fn correct_service_record(
+        &self,
+        req: Request<pb::CorrectServiceRecordRequest>,
+    ) -> Reply<pb::CorrectServiceRecordResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::CareInstitution, Role::Operator])?;
         let r = req.into_inner();
@@ -734,17 +1154,43 @@ impl pb::ltc_service_server::LtcService for LtcApi {
             return Err(invalid("units", "must be 1 to 100"));
         }
         if !(0..=MAX_RECORD_FEN).contains(&r.amount_fen) {
-            return Err(invalid("amount_fen", format!("must be 0 to {MAX_RECORD_FEN}")));
+            return Err(invalid(
+                "amount_fen",
+                format!("must be 0 to {MAX_RECORD_FEN}"),
+            ));
         }
-        let old = self.store.record(inst.as_str(), &record_no).await.map_err(st)?.ok_or_else(|| st(LtcError::NotFound("record", record_no.clone())))?;
+        let old = self
+            .store
+            .record(inst.as_str(), &record_no)
+            .await
+            .map_err(st)?
+            .ok_or_else(|| st(LtcError::NotFound("record", record_no.clone())))?;
         if r.units != 1 {
-            let b = self.store.beneficiary(&old.beneficiary_id).await.map_err(st)?;
+            let b = self
+                .store
+                .beneficiary(&old.beneficiary_id)
+                .await
+                .map_err(st)?;
             let policy = self.policy(&b.region_code, old.service_date.year()).await?;
-            if policy.terms(old.care_type).is_some_and(|t| t.unit == Unit::Day) {
+            if policy
+                .terms(old.care_type)
+                .is_some_and(|t| t.unit == Unit::Day)
+            {
                 return Err(invalid("units", "a bed-day record carries exactly 1 unit"));
             }
         }
-        let (rec, needs) = self.store.correct_record(inst.as_str(), &record_no, r.units, Fen(r.amount_fen), &reason, &actor(&c)).await.map_err(st)?;
+        let (rec, needs) = self
+            .store
+            .correct_record(
+                inst.as_str(),
+                &record_no,
+                r.units,
+                Fen(r.amount_fen),
+                &reason,
+                &actor(&c),
+            )
+            .await
+            .map_err(st)?;
         Ok(Response::new(pb::CorrectServiceRecordResponse {
             record: Some(pb::ServiceRecord {
                 record_no: rec.record_no,
@@ -759,7 +1205,10 @@ impl pb::ltc_service_server::LtcService for LtcApi {
         }))
     }
 
-    async fn settle_month(&self, req: Request<pb::SettleMonthRequest>) -> Reply<pb::SettleMonthResponse> {
+    async fn settle_month(
+        &self,
+        req: Request<pb::SettleMonthRequest>,
+    ) -> Reply<pb::SettleMonthResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::Operator])?;
         let r = req.into_inner();
@@ -770,49 +1219,100 @@ impl pb::ltc_service_server::LtcService for LtcApi {
             return Err(invalid("month", "must not be in the future"));
         }
         Self::check_institution(&c, "institution_code", &inst)?;
-        let (run, replayed) = self.store.settle_month(inst.as_str(), month, &request_id, &actor(&c)).await.map_err(st)?;
+        let (run, replayed) = self
+            .store
+            .settle_month(inst.as_str(), month, &request_id, &actor(&c))
+            .await
+            .map_err(st)?;
         self.relay.kick();
-        Ok(Response::new(pb::SettleMonthResponse { settlement: Some(settlement_pb(&run)), replayed }))
+        Ok(Response::new(pb::SettleMonthResponse {
+            settlement: Some(settlement_pb(&run)),
+            replayed,
+        }))
     }
 
-    async fn reverse_settlement(&self, req: Request<pb::ReverseSettlementRequest>) -> Reply<pb::ReverseSettlementResponse> {
+    async fn reverse_settlement(
+        &self,
+        req: Request<pb::ReverseSettlementRequest>,
+    ) -> Reply<pb::ReverseSettlementResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::Operator])?;
         let r = req.into_inner();
         let request_id = text_field("request_id", &r.request_id, 128)?;
         let reason = text_field("reason", &r.reason, 500)?;
         let target = self.store.settlement(&r.settlement_id).await.map_err(st)?;
-        Self::check_institution(&c, "institution_code", &institution("institution_code", &target.institution_code)?)?;
-        let (run, replayed) = self.store.reverse_settlement(&target.id, &request_id, &reason, &actor(&c)).await.map_err(st)?;
+        Self::check_institution(
+            &c,
+            "institution_code",
+            &institution("institution_code", &target.institution_code)?,
+        )?;
+        let (run, replayed) = self
+            .store
+            .reverse_settlement(&target.id, &request_id, &reason, &actor(&c))
+            .await
+            .map_err(st)?;
         self.relay.kick();
-        Ok(Response::new(pb::ReverseSettlementResponse { reversal: Some(settlement_pb(&run)), replayed }))
+        Ok(Response::new(pb::ReverseSettlementResponse {
+            reversal: Some(settlement_pb(&run)),
+            replayed,
+        }))
     }
 
-    async fn get_settlement(&self, req: Request<pb::GetSettlementRequest>) -> Reply<pb::GetSettlementResponse> {
+    async fn get_settlement(
+        &self,
+        req: Request<pb::GetSettlementRequest>,
+    ) -> Reply<pb::GetSettlementResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::CareInstitution, Role::Operator, Role::Auditor])?;
-        let s = self.store.settlement(&req.get_ref().settlement_id).await.map_err(st)?;
-        Self::check_institution(&c, "institution_code", &institution("institution_code", &s.institution_code)?)?;
-        Ok(Response::new(pb::GetSettlementResponse { settlement: Some(settlement_pb(&s)) }))
+        let s = self
+            .store
+            .settlement(&req.get_ref().settlement_id)
+            .await
+            .map_err(st)?;
+        Self::check_institution(
+            &c,
+            "institution_code",
+            &institution("institution_code", &s.institution_code)?,
+        )?;
+        Ok(Response::new(pb::GetSettlementResponse {
+            settlement: Some(settlement_pb(&s)),
+        }))
     }
 
-    async fn get_statistics(&self, req: Request<pb::GetStatisticsRequest>) -> Reply<pb::GetStatisticsResponse> {
+    async fn get_statistics(
+        &self,
+        req: Request<pb::GetStatisticsRequest>,
+    ) -> Reply<pb::GetStatisticsResponse> {
         let c = caller(&req)?;
         allow(&c, &[Role::Operator, Role::Auditor])?;
         let r = req.into_inner();
         let month = Month::parse("month", &r.month).map_err(|e| st(e.into()))?;
-        let reg = region_scope(&c, "region_code", &r.region_code)?.ok_or_else(|| invalid("region_code", "must not be empty"))?;
+        let reg = region_scope(&c, "region_code", &r.region_code)?
+            .ok_or_else(|| invalid("region_code", "must not be empty"))?;
         let s = self.store.statistics(&reg, month).await.map_err(st)?;
-        let counts = |m: &BTreeMap<String, u64>| m.iter().map(|(k, v)| pb::Count { key: k.clone(), count: *v }).collect::<Vec<_>>();
+        let counts = |m: &BTreeMap<String, u64>| {
+            m.iter()
+                .map(|(k, v)| pb::Count {
+                    key: k.clone(),
+                    count: *v,
+                })
+                .collect::<Vec<_>>()
+        };
         Ok(Response::new(pb::GetStatisticsResponse {
             beneficiaries: s.beneficiaries,
             by_level: counts(&s.by_level),
             by_care_type: counts(&s.by_care_type),
             by_region: counts(&s.by_region),
             previous_month: s.previous_month,
-            growth_month_on_month_bp: crate::domain::stats::growth_bp(s.previous_month, s.beneficiaries),
+            growth_month_on_month_bp: crate::domain::stats::growth_bp(
+                s.previous_month,
+                s.beneficiaries,
+            ),
             same_month_last_year: s.same_month_last_year,
-            growth_year_on_year_bp: crate::domain::stats::growth_bp(s.same_month_last_year, s.beneficiaries),
+            growth_year_on_year_bp: crate::domain::stats::growth_bp(
+                s.same_month_last_year,
+                s.beneficiaries,
+            ),
             institutions: s.institutions,
             fund_paid_fen: s.fund_paid,
         }))

@@ -29,11 +29,19 @@ pub enum LtcError {
 impl From<LtcError> for ApiError {
     fn from(e: LtcError) -> ApiError {
         match e {
-            LtcError::Domain(DomainError::InvalidFields { code, violations }) => ApiError::invalid_fields(code, violations),
-            LtcError::Domain(DomainError::Precondition { code, message }) => ApiError::new(ErrorKind::FailedPrecondition, code, message),
-            LtcError::NotFound(what, id) => ApiError::not_found(not_found_code(what), format!("{what} `{id}` not found")),
+            LtcError::Domain(DomainError::InvalidFields { code, violations }) => {
+                ApiError::invalid_fields(code, violations)
+            }
+            LtcError::Domain(DomainError::Precondition { code, message }) => {
+                ApiError::new(ErrorKind::FailedPrecondition, code, message)
+            }
+            LtcError::NotFound(what, id) => {
+                ApiError::not_found(not_found_code(what), format!("{what} `{id}` not found"))
+            }
             LtcError::Conflict(m) => ApiError::new(ErrorKind::Aborted, "LTC_CONFLICT", m),
-            LtcError::Unavailable(m) => ApiError::new(ErrorKind::Unavailable, "LTC_DEPENDENCY_UNAVAILABLE", m),
+            LtcError::Unavailable(m) => {
+                ApiError::new(ErrorKind::Unavailable, "LTC_DEPENDENCY_UNAVAILABLE", m)
+            }
             LtcError::Corrupt(m) => ApiError::internal(m),
             LtcError::Db(e) => ApiError::internal(e),
         }

@@ -22,12 +22,16 @@ pub const SERVICE_NAME: &str = "yibao.ltc.v1.LtcService";
 /// Connects to the database, applies migrations, starts the outbox relay and the consumer of
 /// settlement's claim events, and builds the gRPC service.
 pub async fn build(deps: ServiceDeps) -> Result<LtcServiceServer<api::LtcApi>, String> {
-    let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(&deps.database).await.map_err(|e| format!("ltc database: {e}"))?;
+    let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(&deps.database)
+        .await
+        .map_err(|e| format!("ltc database: {e}"))?;
     let store = store::Store::new(conn);
     let enrollment = tonic::transport::Endpoint::from_shared(deps.upstreams.enrollment.clone())
         .map_err(|e| format!("configuration key `upstreams.enrollment`: {e}"))?
         .connect_lazy();
     let relay = relay::Relay::start(store.clone(), deps.bus.clone());
     relay::start_stay_consumer(store.clone(), deps.bus.clone());
-    Ok(LtcServiceServer::new(api::LtcApi::new(store, enrollment, relay)))
+    Ok(LtcServiceServer::new(api::LtcApi::new(
+        store, enrollment, relay,
+    )))
 }

@@ -50,12 +50,18 @@ pub async fn publish_pending(store: &Store, bus: &dyn Bus) -> Result<usize, Stri
         match bus.publish(&e.stream, &e.event_id, &e.payload).await {
             Ok(_) => done.push(e.id.clone()),
             Err(err) => {
-                store.mark_published(&done).await.map_err(|e| e.to_string())?;
+                store
+                    .mark_published(&done)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 return Err(err.to_string());
             }
         }
     }
-    store.mark_published(&done).await.map_err(|e| e.to_string())?;
+    store
+        .mark_published(&done)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(done.len())
 }
 
@@ -80,23 +86,52 @@ pub fn start_stay_consumer(store: Store, bus: Arc<dyn Bus>) {
 pub async fn consume_stays(store: &Store, bus: &dyn Bus, consumer: &str) -> Result<usize, String> {
     use prost::Message;
     use yibao_proto::events::v1::{ClaimAction, ClaimEvent, ClaimKind};
-    let batch = bus.read(SETTLEMENT_STREAM, STAY_GROUP, consumer, 100, Duration::from_secs(1)).await.map_err(|e| e.to_string())?;
+    let batch = bus
+        .read(
+            SETTLEMENT_STREAM,
+            STAY_GROUP,
+            consumer,
+            100,
+            Duration::from_secs(1),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
     let mut ids = Vec::with_capacity(batch.len());
     for m in &batch {
         match ClaimEvent::decode(m.payload.as_slice()) {
             Ok(ev) if ev.kind == ClaimKind::Inpatient as i32 => {
                 if ev.action == ClaimAction::Reversed as i32 {
-                    store.reverse_stay(&ev.claim_id).await.map_err(|e| e.to_string())?;
+                    store
+                        .reverse_stay(&ev.claim_id)
+                        .await
+                        .map_err(|e| e.to_string())?;
                 } else if ev.action == ClaimAction::Settled as i32 {
-                    let discharged = if ev.end_date.is_empty() { ev.start_date.clone() } else { ev.end_date.clone() };
-                    store.record_stay(&ev.claim_id, &ev.person_key, &ev.start_date, &discharged, &ev.event_id).await.map_err(|e| e.to_string())?;
+                    let discharged = if ev.end_date.is_empty() {
+                        ev.start_date.clone()
+                    } else {
+                        ev.end_date.clone()
+                    };
+                    store
+                        .record_stay(
+                            &ev.claim_id,
+                            &ev.person_key,
+                            &ev.start_date,
+                            &discharged,
+                            &ev.event_id,
+                        )
+                        .await
+                        .map_err(|e| e.to_string())?;
                 }
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(event = %m.event_id, error = %e, "undecodable settlement event skipped"),
+            Err(e) => {
+                tracing::warn!(event = %m.event_id, error = %e, "undecodable settlement event skipped")
+            }
         }
         ids.push(m.id.clone());
     }
-    bus.ack(SETTLEMENT_STREAM, STAY_GROUP, &ids).await.map_err(|e| e.to_string())?;
+    bus.ack(SETTLEMENT_STREAM, STAY_GROUP, &ids)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(ids.len())
 }

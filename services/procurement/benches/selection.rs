@@ -9,7 +9,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use yibao_core::{Fen, InstitutionCode};
-use yibao_procurement::domain::{Bid, Demand, Group, ItemCode, ItemKind, Round, RoundRules, select};
+use yibao_procurement::domain::{
+    Bid, Demand, Group, ItemCode, ItemKind, Round, RoundRules, select,
+};
 
 const GROUPS: u32 = 500;
 const BIDS_PER_GROUP: u32 = 40;
@@ -39,7 +41,10 @@ fn round() -> Result<Round, Box<dyn Error>> {
             bids.push(Bid {
                 group_id: id.clone(),
                 manufacturer: format!("M{m:03}"),
-                item_code: ItemCode::parse(ItemKind::WesternDrug, &format!("XC10AAA{:03}A0010101{m:05}", g % 1000))?,
+                item_code: ItemCode::parse(
+                    ItemKind::WesternDrug,
+                    &format!("XC10AAA{:03}A0010101{m:05}", g % 1000),
+                )?,
                 unit_price,
                 declared_price: Fen(unit_price.0 * 28),
             });
@@ -57,7 +62,13 @@ fn round() -> Result<Round, Box<dyn Error>> {
         let j = (next() % (i as u64 + 1)) as usize;
         bids.swap(i, j);
     }
-    Ok(Round { id: "bench".into(), rules: RoundRules::national_default(), groups, bids, demands })
+    Ok(Round {
+        id: "bench".into(),
+        rules: RoundRules::national_default(),
+        groups,
+        bids,
+        demands,
+    })
 }
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use chrono::{Days, NaiveDate};
 use yibao_core::Fen;
-use yibao_procurement::domain::{ItemCode, ItemKind, PaymentStandard, PaymentStandardIndex, Period};
+use yibao_procurement::domain::{
+    ItemCode, ItemKind, PaymentStandard, PaymentStandardIndex, Period,
+};
 
 const ITEMS: u32 = 10_000;
 const PERIODS: u64 = 6;
@@ -21,9 +23,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut index = PaymentStandardIndex::new();
     let mut codes = Vec::new();
     for i in 0..ITEMS {
-        let code = ItemCode::parse(ItemKind::WesternDrug, &format!("XC10AAA001A001{i:04}{:05}", i % 997))?;
+        let code = ItemCode::parse(
+            ItemKind::WesternDrug,
+            &format!("XC10AAA001A001{i:04}{:05}", i % 997),
+        )?;
         for p in 0..PERIODS {
-            let from = start_date.checked_add_days(Days::new(p * 180)).ok_or("date")?;
+            let from = start_date
+                .checked_add_days(Days::new(p * 180))
+                .ok_or("date")?;
             index.set(PaymentStandard {
                 item_code: code.clone(),
                 amount: Fen(10_000 - p as i64 * 1_000),

@@ -2,11 +2,14 @@
 //! errors (`listing.price_fen`, `records[3].item_code`), so a refusal says exactly what to fix.
 
 use crate::domain::{
-    BidStatus, CatalogueEntry, CompletionStatus, Finding, FindingKind, GroupOutcome, InsuranceClass, ItemCode, ItemKind,
-    Movement, Period, QualifiedBy, ReferenceKind, RoundRules, ShareBand, StandardRules, WinnersBand, WinningReference,
+    BidStatus, CatalogueEntry, CompletionStatus, Finding, FindingKind, GroupOutcome,
+    InsuranceClass, ItemCode, ItemKind, Movement, Period, QualifiedBy, ReferenceKind, RoundRules,
+    ShareBand, StandardRules, WinnersBand, WinningReference,
 };
 use crate::error::ProcError;
-use crate::store::{Audit, StoredGroup, StoredItem, StoredListing, StoredReference, StoredRound, StoredStandard};
+use crate::store::{
+    Audit, StoredGroup, StoredItem, StoredListing, StoredReference, StoredRound, StoredStandard,
+};
 use chrono::NaiveDate;
 use yibao_core::{Bp, Fen, InstitutionCode, RegionCode};
 use yibao_proto::common::v1 as common;
@@ -14,12 +17,17 @@ use yibao_proto::procurement::v1 as pb;
 
 /// Parses a `YYYY-MM-DD` date.
 pub fn date(field: &str, s: &str) -> Result<NaiveDate, ProcError> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| ProcError::invalid(field, format!("`{s}` is not a date YYYY-MM-DD")))
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| ProcError::invalid(field, format!("`{s}` is not a date YYYY-MM-DD")))
 }
 
 /// Parses an optional date (empty: none).
 pub fn opt_date(field: &str, s: &str) -> Result<Option<NaiveDate>, ProcError> {
-    if s.trim().is_empty() { Ok(None) } else { date(field, s).map(Some) }
+    if s.trim().is_empty() {
+        Ok(None)
+    } else {
+        date(field, s).map(Some)
+    }
 }
 
 /// Parses a period `from`..`to` (empty `to`: open-ended).
@@ -27,7 +35,8 @@ pub fn period(from_field: &str, from: &str, to_field: &str, to: &str) -> Result<
     let from = date(from_field, from)?;
     match opt_date(to_field, to)? {
         None => Ok(Period::from(from)),
-        Some(to) => Period::between(from, to).ok_or_else(|| ProcError::invalid(to_field, format!("{to} is before {from}"))),
+        Some(to) => Period::between(from, to)
+            .ok_or_else(|| ProcError::invalid(to_field, format!("{to} is before {from}"))),
     }
 }
 
@@ -43,7 +52,9 @@ pub fn institution(field: &str, s: &str) -> Result<InstitutionCode, ProcError> {
 
 /// Parses an item code whose kind its shape tells.
 pub fn item_code(field: &str, s: &str) -> Result<ItemCode, ProcError> {
-    ItemCode::parse_any(s).map(|(_, c)| c).map_err(|e| ProcError::invalid_code("PROCUREMENT_INVALID_ITEM_CODE", field, e.to_string()))
+    ItemCode::parse_any(s)
+        .map(|(_, c)| c)
+        .map_err(|e| ProcError::invalid_code("PROCUREMENT_INVALID_ITEM_CODE", field, e.to_string()))
 }
 
 /// A required non-empty text of at most `max` characters.
@@ -53,7 +64,10 @@ pub fn text(field: &str, s: &str, max: usize) -> Result<String, ProcError> {
         return Err(ProcError::invalid(field, "is required"));
     }
     if t.chars().count() > max {
-        return Err(ProcError::invalid(field, format!("must be at most {max} characters")));
+        return Err(ProcError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(t.to_string())
 }
@@ -73,7 +87,11 @@ pub fn share(field: &str, v: u32) -> Result<Bp, ProcError> {
 
 /// Audit of a stored record.
 pub fn audit(a: &Audit) -> common::Audit {
-    common::Audit { actor: a.actor.clone(), role: a.role.clone(), at: a.at.clone() }
+    common::Audit {
+        actor: a.actor.clone(),
+        role: a.role.clone(),
+        at: a.at.clone(),
+    }
 }
 
 /// Item kind from the proto.
@@ -84,7 +102,10 @@ pub fn kind_of(field: &str, v: i32) -> Result<ItemKind, ProcError> {
         Ok(pb::ItemKind::Consumable) => Ok(ItemKind::Consumable),
         Ok(pb::ItemKind::Reagent) => Ok(ItemKind::Reagent),
         Ok(pb::ItemKind::ServiceItem) => Ok(ItemKind::ServiceItem),
-        _ => Err(ProcError::invalid(field, "must be an ItemKind other than UNSPECIFIED")),
+        _ => Err(ProcError::invalid(
+            field,
+            "must be an ItemKind other than UNSPECIFIED",
+        )),
     }
 }
 
@@ -103,7 +124,10 @@ fn class_of(field: &str, v: i32) -> Result<InsuranceClass, ProcError> {
         Ok(pb::InsuranceClass::A) => Ok(InsuranceClass::A),
         Ok(pb::InsuranceClass::B) => Ok(InsuranceClass::B),
         Ok(pb::InsuranceClass::C) => Ok(InsuranceClass::C),
-        _ => Err(ProcError::invalid(field, "must be INSURANCE_CLASS_A, _B or _C")),
+        _ => Err(ProcError::invalid(
+            field,
+            "must be INSURANCE_CLASS_A, _B or _C",
+        )),
     }
 }
 
@@ -119,7 +143,9 @@ fn class_pb(c: InsuranceClass) -> pb::InsuranceClass {
 /// dates); every problem names its field under `item.`.
 pub fn catalogue_entry(item: &pb::CatalogueItem) -> Result<CatalogueEntry, ProcError> {
     let kind = kind_of("item.kind", item.kind)?;
-    let code = ItemCode::parse(kind, &item.code).map_err(|e| ProcError::invalid_code("PROCUREMENT_INVALID_ITEM_CODE", "item.code", e.to_string()))?;
+    let code = ItemCode::parse(kind, &item.code).map_err(|e| {
+        ProcError::invalid_code("PROCUREMENT_INVALID_ITEM_CODE", "item.code", e.to_string())
+    })?;
     let entry = CatalogueEntry {
         code,
         kind,
@@ -167,13 +193,32 @@ pub fn round_rules(r: &pb::RoundRules) -> Result<RoundRules, ProcError> {
         max_ratio_to_lowest: Bp(r.max_ratio_to_lowest_bp),
         min_cut_alternative: r.min_cut_alternative_bp.map(Bp),
         low_price_alternative: r.low_price_alternative_fen.map(Fen),
-        winners_by_qualified: r.winners_by_qualified.iter().map(|b| WinnersBand { min_qualified: b.min_qualified, max_winners: b.max_winners }).collect(),
-        agreed_share_by_winners: r.agreed_share_by_winners.iter().map(|b| ShareBand { min_winners: b.min_winners, share: Bp(b.share_bp) }).collect(),
+        winners_by_qualified: r
+            .winners_by_qualified
+            .iter()
+            .map(|b| WinnersBand {
+                min_qualified: b.min_qualified,
+                max_winners: b.max_winners,
+            })
+            .collect(),
+        agreed_share_by_winners: r
+            .agreed_share_by_winners
+            .iter()
+            .map(|b| ShareBand {
+                min_winners: b.min_winners,
+                share: Bp(b.share_bp),
+            })
+            .collect(),
     };
     if rules.low_price_alternative.is_some_and(|f| f.0 <= 0) {
-        return Err(ProcError::invalid("round.rules.low_price_alternative_fen", "must be positive"));
+        return Err(ProcError::invalid(
+            "round.rules.low_price_alternative_fen",
+            "must be positive",
+        ));
     }
-    rules.validate().map_err(|e| ProcError::invalid_code(e.code(), "round.rules", e.to_string()))?;
+    rules
+        .validate()
+        .map_err(|e| ProcError::invalid_code(e.code(), "round.rules", e.to_string()))?;
     Ok(rules)
 }
 
@@ -182,8 +227,22 @@ fn rules_pb(r: &RoundRules) -> pb::RoundRules {
         max_ratio_to_lowest_bp: r.max_ratio_to_lowest.0,
         min_cut_alternative_bp: r.min_cut_alternative.map(|b| b.0),
         low_price_alternative_fen: r.low_price_alternative.map(|f| f.0),
-        winners_by_qualified: r.winners_by_qualified.iter().map(|b| pb::WinnersBand { min_qualified: b.min_qualified, max_winners: b.max_winners }).collect(),
-        agreed_share_by_winners: r.agreed_share_by_winners.iter().map(|b| pb::ShareBand { min_winners: b.min_winners, share_bp: b.share.0 }).collect(),
+        winners_by_qualified: r
+            .winners_by_qualified
+            .iter()
+            .map(|b| pb::WinnersBand {
+                min_qualified: b.min_qualified,
+                max_winners: b.max_winners,
+            })
+            .collect(),
+        agreed_share_by_winners: r
+            .agreed_share_by_winners
+            .iter()
+            .map(|b| pb::ShareBand {
+                min_winners: b.min_winners,
+                share_bp: b.share.0,
+            })
+            .collect(),
     }
 }
 
@@ -199,7 +258,11 @@ pub fn round_pb(r: &StoredRound) -> pb::Round {
         // A selected round is closed once its contract period has ended.
         status: match r.status {
             crate::store::RoundStatus::Open => pb::RoundStatus::Open,
-            crate::store::RoundStatus::Selected if chrono::Utc::now().date_naive() > r.contract_end => pb::RoundStatus::Closed,
+            crate::store::RoundStatus::Selected
+                if chrono::Utc::now().date_naive() > r.contract_end =>
+            {
+                pb::RoundStatus::Closed
+            }
             crate::store::RoundStatus::Selected => pb::RoundStatus::Selected,
         } as i32,
         created: Some(audit(&r.created)),
@@ -234,7 +297,9 @@ pub fn group_outcome_pb(o: &GroupOutcome, group: Option<&StoredGroup>) -> pb::Gr
             let (status, by, rank, slots) = match b.status {
                 BidStatus::Invalid => (pb::BidStatus::Invalid, None, 0, 0),
                 BidStatus::NotQualified => (pb::BidStatus::NotQualified, None, 0, 0),
-                BidStatus::NotSelected { by, rank } => (pb::BidStatus::NotSelected, Some(by), rank, 0),
+                BidStatus::NotSelected { by, rank } => {
+                    (pb::BidStatus::NotSelected, Some(by), rank, 0)
+                }
                 BidStatus::Won { by, slot, of } => (pb::BidStatus::Won, Some(by), slot, of),
             };
             pb::BidResult {
@@ -277,7 +342,11 @@ pub fn group_outcome_pb(o: &GroupOutcome, group: Option<&StoredGroup>) -> pb::Gr
         allocations: o
             .allocations
             .iter()
-            .map(|a| pb::Allocation { institution_code: a.institution.to_string(), demand_quantity: a.demand, agreed_volume: a.agreed_volume })
+            .map(|a| pb::Allocation {
+                institution_code: a.institution.to_string(),
+                demand_quantity: a.demand,
+                agreed_volume: a.agreed_volume,
+            })
             .collect(),
     }
 }
@@ -287,7 +356,10 @@ pub fn reference_kind_of(field: &str, v: i32) -> Result<ReferenceKind, ProcError
     match pb::ReferenceKind::try_from(v) {
         Ok(pb::ReferenceKind::Ceiling) => Ok(ReferenceKind::Ceiling),
         Ok(pb::ReferenceKind::Guide) => Ok(ReferenceKind::Guide),
-        _ => Err(ProcError::invalid(field, "must be REFERENCE_KIND_CEILING or REFERENCE_KIND_GUIDE")),
+        _ => Err(ProcError::invalid(
+            field,
+            "must be REFERENCE_KIND_CEILING or REFERENCE_KIND_GUIDE",
+        )),
     }
 }
 
@@ -302,7 +374,12 @@ pub fn reference_pb(r: &StoredReference) -> pb::ReferencePrice {
         } as i32,
         price_fen: r.reference.price.0,
         valid_from_date: r.reference.period.from.to_string(),
-        valid_to_date: r.reference.period.to.map(|d| d.to_string()).unwrap_or_default(),
+        valid_to_date: r
+            .reference
+            .period
+            .to
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
         updated: Some(audit(&r.updated)),
     }
 }
@@ -315,7 +392,12 @@ pub fn listing_pb(l: &StoredListing) -> pb::ListedPrice {
         manufacturer_code: l.manufacturer.clone(),
         price_fen: l.listing.price.0,
         valid_from_date: l.listing.period.from.to_string(),
-        valid_to_date: l.listing.period.to.map(|d| d.to_string()).unwrap_or_default(),
+        valid_to_date: l
+            .listing
+            .period
+            .to
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
         updated: Some(audit(&l.updated)),
     }
 }
@@ -327,7 +409,12 @@ pub fn standard_pb(s: &StoredStandard) -> pb::PaymentStandard {
         region_code: s.region.clone(),
         amount_fen: s.standard.amount.0,
         valid_from_date: s.standard.period.from.to_string(),
-        valid_to_date: s.standard.period.to.map(|d| d.to_string()).unwrap_or_default(),
+        valid_to_date: s
+            .standard
+            .period
+            .to
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
         basis: s.standard.basis.clone(),
         updated: Some(audit(&s.updated)),
     }
@@ -335,17 +422,29 @@ pub fn standard_pb(s: &StoredStandard) -> pb::PaymentStandard {
 
 /// Derivation rules from the proto (absent: 2×, −30%, highest winning price).
 pub fn standard_rules(r: Option<&pb::StandardRules>) -> Result<StandardRules, ProcError> {
-    let Some(r) = r else { return Ok(StandardRules::national_default()) };
+    let Some(r) = r else {
+        return Ok(StandardRules::national_default());
+    };
     if r.non_winner_multiple_bp < 10_000 {
-        return Err(ProcError::invalid("rules.non_winner_multiple_bp", "must be at least 10000 bp (1×)"));
+        return Err(ProcError::invalid(
+            "rules.non_winner_multiple_bp",
+            "must be at least 10000 bp (1×)",
+        ));
     }
     Ok(StandardRules {
         non_winner_multiple: Bp(r.non_winner_multiple_bp),
         above_multiple_cut: share("rules.above_multiple_cut_bp", r.above_multiple_cut_bp)?,
         reference: match pb::WinningReference::try_from(r.reference) {
             Ok(pb::WinningReference::Lowest) => WinningReference::LowestWinning,
-            Ok(pb::WinningReference::Highest) | Ok(pb::WinningReference::Unspecified) => WinningReference::HighestWinning,
-            Err(_) => return Err(ProcError::invalid("rules.reference", "must be a WinningReference")),
+            Ok(pb::WinningReference::Highest) | Ok(pb::WinningReference::Unspecified) => {
+                WinningReference::HighestWinning
+            }
+            Err(_) => {
+                return Err(ProcError::invalid(
+                    "rules.reference",
+                    "must be a WinningReference",
+                ));
+            }
         },
     })
 }
@@ -355,7 +454,10 @@ pub fn movement_of(field: &str, v: i32) -> Result<Movement, ProcError> {
     match pb::Movement::try_from(v) {
         Ok(pb::Movement::Purchase) => Ok(Movement::Purchase),
         Ok(pb::Movement::Sale) => Ok(Movement::Sale),
-        _ => Err(ProcError::invalid(field, "must be MOVEMENT_PURCHASE or MOVEMENT_SALE")),
+        _ => Err(ProcError::invalid(
+            field,
+            "must be MOVEMENT_PURCHASE or MOVEMENT_SALE",
+        )),
     }
 }
 
@@ -420,14 +522,38 @@ mod tests {
     #[test]
     fn a_catalogue_entry_is_refused_naming_the_field_under_item() {
         assert!(catalogue_entry(&drug()).is_ok());
-        let no_form = pb::CatalogueItem { dosage_form: String::new(), ..drug() };
-        assert_eq!(field_of(catalogue_entry(&no_form).unwrap_err()), (crate::error::INVALID_ARGUMENT, "item.dosage_form".into()));
-        let consumable_code = pb::CatalogueItem { code: "C0101010010000000001".into(), ..drug() };
-        assert_eq!(field_of(catalogue_entry(&consumable_code).unwrap_err()), ("PROCUREMENT_INVALID_ITEM_CODE", "item.code".into()));
-        let backwards = pb::CatalogueItem { valid_to_date: "2024-12-31".into(), ..drug() };
-        assert_eq!(field_of(catalogue_entry(&backwards).unwrap_err()).1, "item.valid_to_date");
-        let no_class = pb::CatalogueItem { insurance_class: 0, ..drug() };
-        assert_eq!(field_of(catalogue_entry(&no_class).unwrap_err()).1, "item.insurance_class");
+        let no_form = pb::CatalogueItem {
+            dosage_form: String::new(),
+            ..drug()
+        };
+        assert_eq!(
+            field_of(catalogue_entry(&no_form).unwrap_err()),
+            (crate::error::INVALID_ARGUMENT, "item.dosage_form".into())
+        );
+        let consumable_code = pb::CatalogueItem {
+            code: "C0101010010000000001".into(),
+            ..drug()
+        };
+        assert_eq!(
+            field_of(catalogue_entry(&consumable_code).unwrap_err()),
+            ("PROCUREMENT_INVALID_ITEM_CODE", "item.code".into())
+        );
+        let backwards = pb::CatalogueItem {
+            valid_to_date: "2024-12-31".into(),
+            ..drug()
+        };
+        assert_eq!(
+            field_of(catalogue_entry(&backwards).unwrap_err()).1,
+            "item.valid_to_date"
+        );
+        let no_class = pb::CatalogueItem {
+            insurance_class: 0,
+            ..drug()
+        };
+        assert_eq!(
+            field_of(catalogue_entry(&no_class).unwrap_err()).1,
+            "item.insurance_class"
+        );
     }
 
     #[test]
@@ -436,24 +562,64 @@ mod tests {
             max_ratio_to_lowest_bp: 18_000,
             min_cut_alternative_bp: Some(5_000),
             low_price_alternative_fen: Some(10),
-            winners_by_qualified: vec![pb::WinnersBand { min_qualified: 1, max_winners: 1 }],
-            agreed_share_by_winners: vec![pb::ShareBand { min_winners: 1, share_bp: 5_000 }],
+            winners_by_qualified: vec![pb::WinnersBand {
+                min_qualified: 1,
+                max_winners: 1,
+            }],
+            agreed_share_by_winners: vec![pb::ShareBand {
+                min_winners: 1,
+                share_bp: 5_000,
+            }],
         };
         let parsed = round_rules(&rules).unwrap();
         assert_eq!(parsed.max_ratio_to_lowest, Bp(18_000));
-        let gap = pb::RoundRules { winners_by_qualified: vec![pb::WinnersBand { min_qualified: 2, max_winners: 1 }], ..rules.clone() };
-        assert_eq!(field_of(round_rules(&gap).unwrap_err()), ("PROCUREMENT_INVALID_ROUND_RULES", "round.rules".into()));
-        let free = pb::RoundRules { low_price_alternative_fen: Some(0), ..rules };
-        assert_eq!(field_of(round_rules(&free).unwrap_err()).1, "round.rules.low_price_alternative_fen");
+        let gap = pb::RoundRules {
+            winners_by_qualified: vec![pb::WinnersBand {
+                min_qualified: 2,
+                max_winners: 1,
+            }],
+            ..rules.clone()
+        };
+        assert_eq!(
+            field_of(round_rules(&gap).unwrap_err()),
+            ("PROCUREMENT_INVALID_ROUND_RULES", "round.rules".into())
+        );
+        let free = pb::RoundRules {
+            low_price_alternative_fen: Some(0),
+            ..rules
+        };
+        assert_eq!(
+            field_of(round_rules(&free).unwrap_err()).1,
+            "round.rules.low_price_alternative_fen"
+        );
     }
 
     #[test]
     fn periods_and_defaults_of_standard_rules() {
-        assert_eq!(period("f", "2026-01-01", "t", "").unwrap(), Period::from(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()));
-        assert_eq!(field_of(period("f", "2026-01-01", "t", "2025-12-31").unwrap_err()).1, "t");
-        assert_eq!(field_of(period("f", "2026-02-30", "t", "").unwrap_err()).1, "f");
-        assert_eq!(standard_rules(None).unwrap(), StandardRules::national_default());
-        let low = pb::StandardRules { non_winner_multiple_bp: 9_000, above_multiple_cut_bp: 3_000, reference: 0 };
-        assert_eq!(field_of(standard_rules(Some(&low)).unwrap_err()).1, "rules.non_winner_multiple_bp");
+        assert_eq!(
+            period("f", "2026-01-01", "t", "").unwrap(),
+            Period::from(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap())
+        );
+        assert_eq!(
+            field_of(period("f", "2026-01-01", "t", "2025-12-31").unwrap_err()).1,
+            "t"
+        );
+        assert_eq!(
+            field_of(period("f", "2026-02-30", "t", "").unwrap_err()).1,
+            "f"
+        );
+        assert_eq!(
+            standard_rules(None).unwrap(),
+            StandardRules::national_default()
+        );
+        let low = pb::StandardRules {
+            non_winner_multiple_bp: 9_000,
+            above_multiple_cut_bp: 3_000,
+            reference: 0,
+        };
+        assert_eq!(
+            field_of(standard_rules(Some(&low)).unwrap_err()).1,
+            "rules.non_winner_multiple_bp"
+        );
     }
 }

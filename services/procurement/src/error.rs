@@ -53,37 +53,67 @@ pub enum ProcError {
 impl ProcError {
     /// Bad input in `field` with the generic code.
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ProcError {
-        ProcError::Invalid { code: INVALID_ARGUMENT, field: field.into(), reason: reason.into() }
+        ProcError::Invalid {
+            code: INVALID_ARGUMENT,
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     /// Bad input in `field` with a specific code.
-    pub fn invalid_code(code: &'static str, field: impl Into<String>, reason: impl Into<String>) -> ProcError {
-        ProcError::Invalid { code, field: field.into(), reason: reason.into() }
+    pub fn invalid_code(
+        code: &'static str,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> ProcError {
+        ProcError::Invalid {
+            code,
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     /// A missing record.
     pub fn not_found(code: &'static str, what: impl Into<String>) -> ProcError {
-        ProcError::NotFound { code, what: what.into() }
+        ProcError::NotFound {
+            code,
+            what: what.into(),
+        }
     }
 
     /// A state that does not allow the operation.
     pub fn precondition(code: &'static str, message: impl Into<String>) -> ProcError {
-        ProcError::Precondition { code, message: message.into() }
+        ProcError::Precondition {
+            code,
+            message: message.into(),
+        }
     }
 }
 
 impl From<ProcError> for ApiError {
     fn from(e: ProcError) -> ApiError {
         match e {
-            ProcError::Invalid { code, field, reason } => ApiError::invalid(code, field, reason),
-            ProcError::NotFound { code, what } => ApiError::not_found(code, format!("{what} not found")),
-            ProcError::Conflict { code, message } => ApiError::new(ErrorKind::AlreadyExists, code, message),
-            ProcError::Precondition { code, message } => ApiError::new(ErrorKind::FailedPrecondition, code, message),
+            ProcError::Invalid {
+                code,
+                field,
+                reason,
+            } => ApiError::invalid(code, field, reason),
+            ProcError::NotFound { code, what } => {
+                ApiError::not_found(code, format!("{what} not found"))
+            }
+            ProcError::Conflict { code, message } => {
+                ApiError::new(ErrorKind::AlreadyExists, code, message)
+            }
+            ProcError::Precondition { code, message } => {
+                ApiError::new(ErrorKind::FailedPrecondition, code, message)
+            }
             ProcError::Corrupt(m) => ApiError::internal(m),
             // A concurrent writer took the same key first: the caller may retry.
-            ProcError::Db(e) if yibao_runtime::db::is_unique_violation(&e) => {
-                ApiError::new(ErrorKind::Aborted, "PROCUREMENT_CONCURRENT_CHANGE", "a concurrent request changed the same record; retry")
-            }
+            ProcError::Db(e) if yibao_runtime::db::is_unique_violation(&e) => ApiError::new(
+                ErrorKind::Aborted,
+                "PROCUREMENT_CONCURRENT_CHANGE",
+                "a concurrent request changed the same record; retry",
+            ),
             ProcError::Db(e) => ApiError::internal(e),
         }
     }

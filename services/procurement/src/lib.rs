@@ -20,10 +20,16 @@ use yibao_runtime::server::ServiceDeps;
 pub const SERVICE_NAME: &str = "yibao.procurement.v1.ProcurementService";
 
 /// Connects to the database, applies migrations and builds the gRPC service.
-pub async fn build(deps: ServiceDeps) -> Result<ProcurementServiceServer<api::ProcurementApi>, String> {
-    let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(&deps.database).await.map_err(|e| format!("procurement database: {e}"))?;
+pub async fn build(
+    deps: ServiceDeps,
+) -> Result<ProcurementServiceServer<api::ProcurementApi>, String> {
+    let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(&deps.database)
+        .await
+        .map_err(|e| format!("procurement database: {e}"))?;
     let bus = deps.bus.clone();
-    let api = api::ProcurementApi::new(conn, deps).await.map_err(|e| format!("procurement start: {e}"))?;
+    let api = api::ProcurementApi::new(conn, deps)
+        .await
+        .map_err(|e| format!("procurement start: {e}"))?;
     outbox::spawn_relay(api.store().clone(), bus);
     Ok(ProcurementServiceServer::new(api))
 }

@@ -31,7 +31,12 @@ pub fn inventory_event(f: &Finding, ordinal: usize) -> Option<OutboxEvent> {
         FindingKind::SaleWithoutStock => 0,
         FindingKind::UnlistedPurchase | FindingKind::PurchaseAboveListedPrice => return None,
     };
-    let event_id = format!("procurement-inventory:{}:{}:{}:{ordinal}", f.institution, f.record_no, f.kind.code());
+    let event_id = format!(
+        "procurement-inventory:{}:{}:{}:{ordinal}",
+        f.institution,
+        f.record_no,
+        f.kind.code()
+    );
     let event = InventoryEvent {
         event_id: event_id.clone(),
         record_no: f.record_no.clone(),
@@ -42,7 +47,11 @@ pub fn inventory_event(f: &Finding, ordinal: usize) -> Option<OutboxEvent> {
         purchase_unit_price_fen: purchase,
         sale_unit_price_fen: f.sale_price.map_or(0, |p| p.0),
     };
-    Some(OutboxEvent { event_id, stream: INVENTORY_STREAM.to_string(), payload: event.encode_to_vec() })
+    Some(OutboxEvent {
+        event_id,
+        stream: INVENTORY_STREAM.to_string(),
+        payload: event.encode_to_vec(),
+    })
 }
 
 /// Publishes what the outbox holds; returns how many events were published. Stops at the
@@ -114,21 +123,46 @@ mod tests {
     fn a_mark_up_becomes_a_sale_record_with_the_lots_purchase_price() {
         let e = inventory_event(&finding(FindingKind::MarkUp, Some(1_000)), 0).unwrap();
         assert_eq!(e.stream, INVENTORY_STREAM);
-        assert_eq!(e.event_id, "procurement-inventory:H34152200001:S1:PROCUREMENT_MARK_UP:0");
+        assert_eq!(
+            e.event_id,
+            "procurement-inventory:H34152200001:S1:PROCUREMENT_MARK_UP:0"
+        );
         let decoded = InventoryEvent::decode(e.payload.as_slice()).unwrap();
         assert_eq!(decoded.event_id, e.event_id);
-        assert_eq!((decoded.quantity, decoded.purchase_unit_price_fen, decoded.sale_unit_price_fen), (4, 1_000, 1_100));
+        assert_eq!(
+            (
+                decoded.quantity,
+                decoded.purchase_unit_price_fen,
+                decoded.sale_unit_price_fen
+            ),
+            (4, 1_000, 1_100)
+        );
         assert_eq!(decoded.recorded_at, "2026-01-06T00:00:00");
-        assert_eq!((decoded.institution_code.as_str(), decoded.record_no.as_str()), ("H34152200001", "S1"));
+        assert_eq!(
+            (
+                decoded.institution_code.as_str(),
+                decoded.record_no.as_str()
+            ),
+            ("H34152200001", "S1")
+        );
     }
 
     #[test]
     fn a_sale_without_stock_carries_no_purchase_price_and_purchase_findings_stay_home() {
         let e = inventory_event(&finding(FindingKind::SaleWithoutStock, None), 1).unwrap();
         let decoded = InventoryEvent::decode(e.payload.as_slice()).unwrap();
-        assert_eq!((decoded.purchase_unit_price_fen, decoded.sale_unit_price_fen), (0, 1_100));
+        assert_eq!(
+            (decoded.purchase_unit_price_fen, decoded.sale_unit_price_fen),
+            (0, 1_100)
+        );
         assert!(e.event_id.ends_with(":PROCUREMENT_SALE_WITHOUT_STOCK:1"));
         assert!(inventory_event(&finding(FindingKind::UnlistedPurchase, Some(1_000)), 0).is_none());
-        assert!(inventory_event(&finding(FindingKind::PurchaseAboveListedPrice, Some(1_000)), 0).is_none());
+        assert!(
+            inventory_event(
+                &finding(FindingKind::PurchaseAboveListedPrice, Some(1_000)),
+                0
+            )
+            .is_none()
+        );
     }
 }

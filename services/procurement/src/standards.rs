@@ -9,8 +9,8 @@
 //! force on the date (county, then city, then province). Keys live in a namespace stored in
 //! the database, so a fresh database never reads another's entries.
 
-use crate::error::ProcError;
 use crate::convert::standard_pb;
+use crate::error::ProcError;
 use crate::store::{Store, region_chain};
 use chrono::NaiveDate;
 use prost::Message;
@@ -58,7 +58,13 @@ impl StandardCache {
 
     /// Standards in force on `on` in `region` for each item, in the order asked. Items not in
     /// the cache are read from the store in one query and cached.
-    pub async fn lookup(&self, store: &Store, region: &str, items: &[String], on: NaiveDate) -> Result<Vec<Option<pb::PaymentStandard>>, ProcError> {
+    pub async fn lookup(
+        &self,
+        store: &Store,
+        region: &str,
+        items: &[String],
+        on: NaiveDate,
+    ) -> Result<Vec<Option<pb::PaymentStandard>>, ProcError> {
         let chain = region_chain(region);
         let on = on.to_string();
         let mut out: Vec<Option<pb::PaymentStandard>> = Vec::with_capacity(items.len());
@@ -89,11 +95,15 @@ impl StandardCache {
         if missing.is_empty() {
             return Ok(out);
         }
-        let mut codes: Vec<String> = missing.iter().filter_map(|i| items.get(*i).cloned()).collect();
+        let mut codes: Vec<String> = missing
+            .iter()
+            .filter_map(|i| items.get(*i).cloned())
+            .collect();
         codes.sort();
         codes.dedup();
         let rows = store.standards_of_items(&codes).await?;
-        let mut loaded: HashMap<String, Vec<u8>> = codes.iter().map(|c| (c.clone(), Vec::new())).collect();
+        let mut loaded: HashMap<String, Vec<u8>> =
+            codes.iter().map(|c| (c.clone(), Vec::new())).collect();
         for r in &rows {
             if let Some(buf) = loaded.get_mut(r.standard.item_code.as_str()) {
                 encode_entry(buf, &standard_pb(r));
@@ -106,7 +116,10 @@ impl StandardCache {
         }
         for i in missing {
             if let (Some(item), Some(slot)) = (items.get(i), out.get_mut(i)) {
-                *slot = loaded.get(item).and_then(|bytes| select(bytes, &chain, &on)).flatten();
+                *slot = loaded
+                    .get(item)
+                    .and_then(|bytes| select(bytes, &chain, &on))
+                    .flatten();
             }
         }
         Ok(out)
@@ -175,24 +188,55 @@ mod tests {
     use super::*;
 
     fn standard(region: &str, from: &str, to: &str, amount: i64) -> pb::PaymentStandard {
-        pb::PaymentStandard { item_code: "X".into(), region_code: region.into(), amount_fen: amount, valid_from_date: from.into(), valid_to_date: to.into(), ..Default::default() }
+        pb::PaymentStandard {
+            item_code: "X".into(),
+            region_code: region.into(),
+            amount_fen: amount,
+            valid_from_date: from.into(),
+            valid_to_date: to.into(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn a_cached_history_answers_by_date_and_the_most_specific_region() {
         let mut buf = Vec::new();
-        for s in [standard("340000", "2025-01-01", "2025-12-31", 100), standard("340000", "2026-01-01", "", 70), standard("341522", "2026-07-01", "", 65)] {
+        for s in [
+            standard("340000", "2025-01-01", "2025-12-31", 100),
+            standard("340000", "2026-01-01", "", 70),
+            standard("341522", "2026-07-01", "", 65),
+        ] {
             encode_entry(&mut buf, &s);
         }
         let chain = region_chain("341522");
-        let amount = |on: &str| select(&buf, &chain, on).expect("a history").map(|s| s.amount_fen);
+        let amount = |on: &str| {
+            select(&buf, &chain, on)
+                .expect("a history")
+                .map(|s| s.amount_fen)
+        };
         assert_eq!(amount("2024-12-31"), None);
         assert_eq!(amount("2025-12-31"), Some(100));
         assert_eq!(amount("2026-01-01"), Some(70));
         assert_eq!(amount("2026-07-01"), Some(65));
-        assert_eq!(select(&buf, &region_chain("341500"), "2026-07-01").unwrap().map(|s| s.amount_fen), Some(70));
-        assert_eq!(select(&buf, &region_chain("320000"), "2026-07-01").unwrap(), None);
-        assert_eq!(select(&buf[..buf.len() - 1], &chain, "2026-07-01"), None, "truncated bytes are not a history");
-        assert_eq!(select(&[], &chain, "2026-07-01"), Some(None), "an empty history is cached too");
+        assert_eq!(
+            select(&buf, &region_chain("341500"), "2026-07-01")
+                .unwrap()
+                .map(|s| s.amount_fen),
+            Some(70)
+        );
+        assert_eq!(
+            select(&buf, &region_chain("320000"), "2026-07-01").unwrap(),
+            None
+        );
+        assert_eq!(
+            select(&buf[..buf.len() - 1], &chain, "2026-07-01"),
+            None,
+            "truncated bytes are not a history"
+        );
+        assert_eq!(
+            select(&[], &chain, "2026-07-01"),
+            Some(None),
+            "an empty history is cached too"
+        );
     }
 }

@@ -10,15 +10,17 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use yibao_core::{Fen, IdNumber, InstitutionCode, RegionCode};
 use yibao_settlement::domain::{
-    Accumulators, Claim, ClaimItem, EligibilitySnapshot, EncounterKind, HospitalGrade, InstitutionTier, ItemClass,
-    PersonCategory, Scheme, default_bundle, settle,
+    Accumulators, Claim, ClaimItem, EligibilitySnapshot, EncounterKind, HospitalGrade,
+    InstitutionTier, ItemClass, PersonCategory, Scheme, default_bundle, settle,
 };
 
 fn main() -> Result<(), Box<dyn Error>> {
     let bundle = default_bundle()?;
     let insured = RegionCode::parse("341522")?;
     let on = NaiveDate::from_ymd_opt(2018, 6, 15).ok_or("date")?;
-    let policy = bundle.find(&insured, Scheme::Resident, on).ok_or("no policy")?;
+    let policy = bundle
+        .find(&insured, Scheme::Resident, on)
+        .ok_or("no policy")?;
     let items: Vec<ClaimItem> = (0..30)
         .map(|i| {
             let class = [ItemClass::A, ItemClass::B, ItemClass::C][i % 3];
@@ -31,7 +33,11 @@ fn main() -> Result<(), Box<dyn Error>> {
                 quantity,
                 unit_price,
                 amount: Fen(unit_price.0 * quantity),
-                payment_standard: if i % 5 == 0 { Some(Fen(unit_price.0 - 500)) } else { None },
+                payment_standard: if i % 5 == 0 {
+                    Some(Fen(unit_price.0 - 500))
+                } else {
+                    None
+                },
                 preselfpay_share: None,
             }
         })
@@ -61,13 +67,23 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // Warm up, then measure.
     for _ in 0..20_000 {
-        black_box(settle(black_box(&claim), &eligibility, &accumulators, policy)?);
+        black_box(settle(
+            black_box(&claim),
+            &eligibility,
+            &accumulators,
+            policy,
+        )?);
     }
     let rounds = 300_000u32;
     let start = Instant::now();
     let mut paid = 0i64;
     for _ in 0..rounds {
-        let s = settle(black_box(&claim), black_box(&eligibility), black_box(&accumulators), policy)?;
+        let s = settle(
+            black_box(&claim),
+            black_box(&eligibility),
+            black_box(&accumulators),
+            policy,
+        )?;
         paid = paid.wrapping_add(s.breakdown.fund_pay_sumamt.0);
     }
     let elapsed = start.elapsed();

@@ -15,8 +15,8 @@ use chrono::NaiveDate;
 use yibao_core::{Fen, IdNumber, InstitutionCode, RegionCode};
 use yibao_runtime::config::DatabaseConfig;
 use yibao_settlement::domain::{
-    Claim, ClaimItem, EligibilitySnapshot, EncounterKind, HospitalGrade, InstitutionTier, ItemClass, PersonCategory, Scheme,
-    default_bundle,
+    Claim, ClaimItem, EligibilitySnapshot, EncounterKind, HospitalGrade, InstitutionTier,
+    ItemClass, PersonCategory, Scheme, default_bundle,
 };
 use yibao_settlement::store::{Actor, SettleInput, Store, StoredClaim, migration::Migrator};
 
@@ -35,7 +35,11 @@ fn items(seed: usize) -> Vec<ClaimItem> {
                 quantity,
                 unit_price,
                 amount: Fen(unit_price.0 * quantity),
-                payment_standard: if i % 5 == 0 { Some(Fen(unit_price.0 - 500)) } else { None },
+                payment_standard: if i % 5 == 0 {
+                    Some(Fen(unit_price.0 - 500))
+                } else {
+                    None
+                },
                 preselfpay_share: None,
             }
         })
@@ -44,10 +48,16 @@ fn items(seed: usize) -> Vec<ClaimItem> {
 
 /// Claim `n` of person `n % persons` (several claims per person, so the per-person lock and
 /// the year's counters are exercised).
-fn input(store_policy: &Arc<yibao_settlement::domain::PolicyDocument>, n: usize, persons: usize) -> Res<SettleInput> {
+fn input(
+    store_policy: &Arc<yibao_settlement::domain::PolicyDocument>,
+    n: usize,
+    persons: usize,
+) -> Res<SettleInput> {
     let p = n % persons;
-    let birth = NaiveDate::from_ymd_opt(1950, 1, 1).ok_or("date")? + chrono::Duration::days((p / 1000) as i64);
-    let id = IdNumber::with_check_digit(&format!("341522{}{:03}", birth.format("%Y%m%d"), p % 1000))?;
+    let birth = NaiveDate::from_ymd_opt(1950, 1, 1).ok_or("date")?
+        + chrono::Duration::days((p / 1000) as i64);
+    let id =
+        IdNumber::with_check_digit(&format!("341522{}{:03}", birth.format("%Y%m%d"), p % 1000))?;
     let on = NaiveDate::from_ymd_opt(2018, 1 + (n % 12) as u32, 15).ok_or("date")?;
     let claim = Claim {
         institution_code: InstitutionCode::parse("H34150200001")?,
@@ -66,13 +76,23 @@ fn input(store_policy: &Arc<yibao_settlement::domain::PolicyDocument>, n: usize,
     let eligibility = EligibilitySnapshot {
         scheme: Scheme::Resident,
         insured_region: region.clone(),
-        categories: if p % 2 == 0 { vec![PersonCategory::PovertyRegistered] } else { vec![] },
+        categories: if p % 2 == 0 {
+            vec![PersonCategory::PovertyRegistered]
+        } else {
+            vec![]
+        },
         chronic_registrations: vec![],
         supplement_products: vec![],
         cross_region_filing: None,
     };
     let stored = StoredClaim::of(&claim, &region, None);
-    Ok(SettleInput { claim, stored, person_id: format!("person-{p}"), eligibility, policy: Arc::clone(store_policy) })
+    Ok(SettleInput {
+        claim,
+        stored,
+        person_id: format!("person-{p}"),
+        eligibility,
+        policy: Arc::clone(store_policy),
+    })
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -83,14 +103,25 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn run(label: &str, url: String, claims: usize) -> Res<()> {
-    let conn = yibao_runtime::db::connect_and_migrate::<Migrator>(&DatabaseConfig { url, max_connections: 32 }).await?;
+    let conn = yibao_runtime::db::connect_and_migrate::<Migrator>(&DatabaseConfig {
+        url,
+        max_connections: 32,
+    })
+    .await?;
     let store = Store::new(conn);
     store.seed_default_policies(&default_bundle()?).await?;
     let policy = store
-        .find_policy(&RegionCode::parse("341522")?, Scheme::Resident, NaiveDate::from_ymd_opt(2018, 6, 15).ok_or("date")?)
+        .find_policy(
+            &RegionCode::parse("341522")?,
+            Scheme::Resident,
+            NaiveDate::from_ymd_opt(2018, 6, 15).ok_or("date")?,
+        )
         .await?
         .ok_or("no policy")?;
-    let actor = Actor { subject: "bench".into(), role: "hospital".into() };
+    let actor = Actor {
+        subject: "bench".into(),
+        role: "hospital".into(),
+    };
     let persons = claims / 4;
     // Sequential: one caller.
     let seq = claims / 5;
@@ -99,16 +130,33 @@ async fn run(label: &str, url: String, claims: usize) -> Res<()> {
         store.settle(&input(&policy, n, persons)?, &actor).await?;
     }
     let el = t.elapsed();
-    println!("{label}: sequential  {seq:>6} claims in {:>7.2}s = {:>8.0} claims/s", el.as_secs_f64(), seq as f64 / el.as_secs_f64());
+    println!(
+        "{label}: sequential  {seq:>6} claims in {:>7.2}s = {:>8.0} claims/s",
+        el.as_secs_f64(),
+        seq as f64 / el.as_secs_f64()
+    );
     // Concurrent callers on the rest.
     for callers in [16usize, 64] {
-        let start = if callers == 16 { seq } else { seq + (claims - seq) / 2 };
-        let end = if callers == 16 { seq + (claims - seq) / 2 } else { claims };
+        let start = if callers == 16 {
+            seq
+        } else {
+            seq + (claims - seq) / 2
+        };
+        let end = if callers == 16 {
+            seq + (claims - seq) / 2
+        } else {
+            claims
+        };
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(start));
         let t = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..callers {
-            let (store, policy, next, actor) = (store.clone(), Arc::clone(&policy), Arc::clone(&next), actor.clone());
+            let (store, policy, next, actor) = (
+                store.clone(),
+                Arc::clone(&policy),
+                Arc::clone(&next),
+                actor.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::new();
                 loop {
@@ -141,7 +189,9 @@ async fn run(label: &str, url: String, claims: usize) -> Res<()> {
     // Randomized reversals and refunds over a quarter of the claims, then reconciliation.
     let mut seed: u64 = 0x5eed;
     let mut next = |m: u64| {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (seed >> 33) % m
     };
     let t = Instant::now();
@@ -150,12 +200,33 @@ async fn run(label: &str, url: String, claims: usize) -> Res<()> {
         if next(4) != 0 {
             continue;
         }
-        let Some(done) = store.settled_encounter("H34150200001", &format!("BENCH-{n}")).await? else { continue };
-        let items: Vec<usize> = if next(2) == 0 { vec![] } else { vec![next(30) as usize] };
-        store.reverse(&done.claim_id, "H34150200001", &format!("REV-{n}"), &items, "bench", &actor).await?;
+        let Some(done) = store
+            .settled_encounter("H34150200001", &format!("BENCH-{n}"))
+            .await?
+        else {
+            continue;
+        };
+        let items: Vec<usize> = if next(2) == 0 {
+            vec![]
+        } else {
+            vec![next(30) as usize]
+        };
+        store
+            .reverse(
+                &done.claim_id,
+                "H34150200001",
+                &format!("REV-{n}"),
+                &items,
+                "bench",
+                &actor,
+            )
+            .await?;
         reversed += 1;
     }
-    println!("{label}: {reversed} reversals and refunds in {:.2}s", t.elapsed().as_secs_f64());
+    println!(
+        "{label}: {reversed} reversals and refunds in {:.2}s",
+        t.elapsed().as_secs_f64()
+    );
     let mut months: Vec<String> = (1..=12).map(|m| format!("2018-{m:02}")).collect();
     months.push(chrono::Utc::now().format("%Y-%m").to_string());
     let mut balanced = true;
@@ -163,7 +234,10 @@ async fn run(label: &str, url: String, claims: usize) -> Res<()> {
         let rec = store.reconcile_ledger("341522", m, &actor).await?;
         balanced &= rec.balanced();
     }
-    println!("{label}: ledger reconciled against {claims} settlements and {reversed} reversals over {} months: balanced = {balanced}", months.len());
+    println!(
+        "{label}: ledger reconciled against {claims} settlements and {reversed} reversals over {} months: balanced = {balanced}",
+        months.len()
+    );
     if !balanced {
         return Err("ledger does not reconcile".into());
     }
@@ -172,8 +246,14 @@ async fn run(label: &str, url: String, claims: usize) -> Res<()> {
 
 #[tokio::main]
 async fn main() -> Res<()> {
-    let claims: usize = std::env::var("SETTLE_CLAIMS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
-    let dir = std::env::temp_dir().join(format!("yibao-settle-bench-{}", uuid::Uuid::new_v4().simple()));
+    let claims: usize = std::env::var("SETTLE_CLAIMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let dir = std::env::temp_dir().join(format!(
+        "yibao-settle-bench-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     let url = format!("sqlite://{}/settlement.db?mode=rwc", dir.display());
     let r = run("sqlite", url, claims).await;
     let _ = std::fs::remove_dir_all(&dir);

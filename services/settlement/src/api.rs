@@ -2,11 +2,14 @@
 //! `Status`. Bad input is refused with the field path before anything is written.
 
 use crate::domain::{
-    self, Accumulators, Breakdown, CatalogueEntry, Claim, ClaimItem, CrossRegionFiling, EligibilitySnapshot, EncounterKind,
-    HospitalGrade, InstitutionTier, ItemClass, Layer, PersonCategory, PolicyDocument, Scheme, Settlement,
+    self, Accumulators, Breakdown, CatalogueEntry, Claim, ClaimItem, CrossRegionFiling,
+    EligibilitySnapshot, EncounterKind, HospitalGrade, InstitutionTier, ItemClass, Layer,
+    PersonCategory, PolicyDocument, Scheme, Settlement,
 };
 use crate::error::SettleError;
-use crate::store::{self, Actor, ClaimFilter, ClaimStatus, InsurerFilter, SettleInput, Store, StoredClaim};
+use crate::store::{
+    self, Actor, ClaimFilter, ClaimStatus, InsurerFilter, SettleInput, Store, StoredClaim,
+};
 use chrono::NaiveDate;
 use std::collections::BTreeSet;
 use tonic::{Request, Response, Status};
@@ -14,8 +17,8 @@ use yibao_core::{Bp, Fen, IdNumber, InstitutionCode, RegionCode};
 use yibao_proto::common::v1 as common;
 use yibao_proto::enrollment::v1 as enr;
 use yibao_proto::procurement::v1 as proc;
-use yibao_proto::supervision::v1 as sup;
 use yibao_proto::settlement::v1 as pb;
+use yibao_proto::supervision::v1 as sup;
 use yibao_runtime::auth::{Caller, Role};
 use yibao_runtime::server::{Forward, ServiceDeps, caller};
 use yibao_runtime::{ApiError, ErrorKind};
@@ -37,13 +40,17 @@ const PROCUREMENT_UNAVAILABLE: &str = "SETTLEMENT_PROCUREMENT_UNAVAILABLE";
 /// An upstream's failure to answer becomes `Unavailable` with our code; its refusals pass on.
 fn upstream(code: &'static str, s: Status) -> Status {
     match s.code() {
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown => SettleError::Upstream(code, s.message().to_string()).into(),
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown => {
+            SettleError::Upstream(code, s.message().to_string()).into()
+        }
         _ => s,
     }
 }
 
 fn lazy_channel(name: &str, uri: &str) -> Result<tonic::transport::Channel, String> {
-    Ok(tonic::transport::Endpoint::from_shared(uri.to_string()).map_err(|e| format!("upstreams.{name} `{uri}`: {e}"))?.connect_lazy())
+    Ok(tonic::transport::Endpoint::from_shared(uri.to_string())
+        .map_err(|e| format!("upstreams.{name} `{uri}`: {e}"))?
+        .connect_lazy())
 }
 
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Status {
@@ -55,15 +62,20 @@ fn auth(e: yibao_runtime::auth::AuthError) -> Status {
 }
 
 fn actor(c: &Caller) -> Actor {
-    Actor { subject: c.subject.clone(), role: c.role.as_str().to_string() }
+    Actor {
+        subject: c.subject.clone(),
+        role: c.role.as_str().to_string(),
+    }
 }
 
 fn parse_date(field: &str, s: &str) -> Result<NaiveDate, Status> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| invalid(field, "must be a date YYYY-MM-DD"))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| invalid(field, "must be a date YYYY-MM-DD"))
 }
 
 fn parse_month(field: &str, s: &str) -> Result<String, Status> {
-    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").map_err(|_| invalid(field, "must be a month YYYY-MM"))?;
+    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+        .map_err(|_| invalid(field, "must be a month YYYY-MM"))?;
     if s.len() != 7 {
         return Err(invalid(field, "must be a month YYYY-MM"));
     }
@@ -79,24 +91,42 @@ fn parse_id(field: &str, s: &str) -> Result<IdNumber, Status> {
 }
 
 fn page(p: Option<&common::PageRequest>) -> Result<(u64, u64), Status> {
-    let (size, token) = p.map(|p| (p.page_size, p.page_token.as_str())).unwrap_or((0, ""));
+    let (size, token) = p
+        .map(|p| (p.page_size, p.page_token.as_str()))
+        .unwrap_or((0, ""));
     let size = match size {
         0 => 50,
         n if (1..=500).contains(&n) => u64::try_from(n).unwrap_or(50),
         _ => return Err(invalid("page.page_size", "must be 1 to 500")),
     };
-    let offset = if token.is_empty() { 0 } else { token.parse::<u64>().map_err(|_| invalid("page.page_token", "not a token from a previous page"))? };
+    let offset = if token.is_empty() {
+        0
+    } else {
+        token
+            .parse::<u64>()
+            .map_err(|_| invalid("page.page_token", "not a token from a previous page"))?
+    };
     Ok((size, offset))
 }
 
 fn next_page(size: u64, offset: u64, got: usize) -> Option<common::PageResponse> {
-    Some(common::PageResponse { next_page_token: if got as u64 == size { (offset + size).to_string() } else { String::new() } })
+    Some(common::PageResponse {
+        next_page_token: if got as u64 == size {
+            (offset + size).to_string()
+        } else {
+            String::new()
+        },
+    })
 }
 
 /// The region a region-scoped caller lists by default.
 fn list_region(c: &Caller, field: &str, requested: &str) -> Result<Option<String>, Status> {
     if requested.is_empty() {
-        return Ok(c.region.as_ref().filter(|_| c.role.is_region_scoped()).map(ToString::to_string));
+        return Ok(c
+            .region
+            .as_ref()
+            .filter(|_| c.role.is_region_scoped())
+            .map(ToString::to_string));
     }
     parse_region(field, requested)?;
     c.check_region(field, requested).map_err(auth)?;
@@ -347,7 +377,9 @@ fn claim_pb(c: &StoredClaim) -> pb::Claim {
     pb::Claim {
         institution_code: c.institution_code.clone(),
         encounter_no: c.encounter_no.clone(),
-        id_number: IdNumber::parse(&c.id_number).map(|i| i.masked()).unwrap_or_default(),
+        id_number: IdNumber::parse(&c.id_number)
+            .map(|i| i.masked())
+            .unwrap_or_default(),
         insured_region_code: c.insured_region_code.clone(),
         kind: kind_pb(c.kind),
         disease_code: c.disease_code.clone().unwrap_or_default(),
@@ -389,14 +421,33 @@ fn accumulators_pb(a: &Accumulators) -> pb::Accumulators {
         backstop_oop_fen: a.backstop_oop.0,
         backstop_paid_fen: a.backstop_paid.0,
         highest_tier: a.highest_tier().map(tier_pb).unwrap_or(0),
-        tier_visits: a.tier_visits.iter().map(|(t, n)| pb::TierVisits { tier: tier_pb(*t), claims: *n }).collect(),
+        tier_visits: a
+            .tier_visits
+            .iter()
+            .map(|(t, n)| pb::TierVisits {
+                tier: tier_pb(*t),
+                claims: *n,
+            })
+            .collect(),
         chronic_supplement_paid_fen: a.chronic_supplement_paid.0,
-        outpatient_pool_paid_fen: a.outpatient_pools.iter().map(|(k, v)| (k.clone(), v.0)).collect(),
-        chronic_disease_paid_fen: a.chronic_used.iter().map(|(k, v)| (k.clone(), v.0)).collect(),
+        outpatient_pool_paid_fen: a
+            .outpatient_pools
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0))
+            .collect(),
+        chronic_disease_paid_fen: a
+            .chronic_used
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0))
+            .collect(),
         supplements: a
             .supplements
             .iter()
-            .map(|(k, u)| pb::SupplementUse { product_code: k.clone(), deductible_used_fen: u.deductible_used.0, paid_fen: u.paid.0 })
+            .map(|(k, u)| pb::SupplementUse {
+                product_code: k.clone(),
+                deductible_used_fen: u.deductible_used.0,
+                paid_fen: u.paid.0,
+            })
             .collect(),
     }
 }
@@ -410,7 +461,11 @@ fn policy_pb(h: &store::PolicyHeader) -> pb::PolicySummary {
         year: h.year,
         scheme: scheme_pb(h.scheme),
         effective_from: h.effective_from.clone(),
-        uploaded: Some(common::Audit { actor: h.uploaded_by.clone(), role: h.uploaded_role.clone(), at: h.uploaded_at.clone() }),
+        uploaded: Some(common::Audit {
+            actor: h.uploaded_by.clone(),
+            role: h.uploaded_role.clone(),
+            at: h.uploaded_at.clone(),
+        }),
     }
 }
 
@@ -442,12 +497,20 @@ struct ParsedClaim {
 
 /// Parses a claim; every problem names its path under `claim.`.
 fn parse_claim(c: Option<&pb::Claim>) -> Result<ParsedClaim, Status> {
-    let Some(c) = c else { return Err(invalid("claim", "required")) };
+    let Some(c) = c else {
+        return Err(invalid("claim", "required"));
+    };
     let mut v: Vec<(String, String)> = Vec::new();
     let mut bad = |f: &str, r: String| v.push((format!("claim.{f}"), r));
-    let institution = InstitutionCode::parse(&c.institution_code).map_err(|e| bad("institution_code", e.to_string())).ok();
-    let id = IdNumber::parse(&c.id_number).map_err(|e| bad("id_number", e.to_string())).ok();
-    let region = RegionCode::parse(&c.insured_region_code).map_err(|e| bad("insured_region_code", e.to_string())).ok();
+    let institution = InstitutionCode::parse(&c.institution_code)
+        .map_err(|e| bad("institution_code", e.to_string()))
+        .ok();
+    let id = IdNumber::parse(&c.id_number)
+        .map_err(|e| bad("id_number", e.to_string()))
+        .ok();
+    let region = RegionCode::parse(&c.insured_region_code)
+        .map_err(|e| bad("insured_region_code", e.to_string()))
+        .ok();
     let kind = match pb::EncounterKind::try_from(c.kind) {
         Ok(pb::EncounterKind::Inpatient) => Some(EncounterKind::Inpatient),
         Ok(pb::EncounterKind::GeneralOutpatient) => Some(EncounterKind::GeneralOutpatient),
@@ -489,8 +552,12 @@ fn parse_claim(c: Option<&pb::Claim>) -> Result<ParsedClaim, Status> {
             None
         }
     };
-    let start = NaiveDate::parse_from_str(&c.start_date, "%Y-%m-%d").map_err(|_| bad("start_date", "must be a date YYYY-MM-DD".into())).ok();
-    let end = NaiveDate::parse_from_str(&c.end_date, "%Y-%m-%d").map_err(|_| bad("end_date", "must be a date YYYY-MM-DD".into())).ok();
+    let start = NaiveDate::parse_from_str(&c.start_date, "%Y-%m-%d")
+        .map_err(|_| bad("start_date", "must be a date YYYY-MM-DD".into()))
+        .ok();
+    let end = NaiveDate::parse_from_str(&c.end_date, "%Y-%m-%d")
+        .map_err(|_| bad("end_date", "must be a date YYYY-MM-DD".into()))
+        .ok();
     let mut items = Vec::with_capacity(c.items.len());
     let mut unclassified = Vec::with_capacity(c.items.len());
     for (n, it) in c.items.iter().enumerate() {
@@ -506,7 +573,10 @@ fn parse_claim(c: Option<&pb::Claim>) -> Result<ParsedClaim, Status> {
         unclassified.push(it.item_class == pb::ItemClass::Unspecified as i32);
         let share = match it.preselfpay_share_bp {
             Some(s) if s > 10_000 => {
-                bad(&format!("items[{n}].preselfpay_share_bp"), "must not exceed 10000 bp (100%)".into());
+                bad(
+                    &format!("items[{n}].preselfpay_share_bp"),
+                    "must not exceed 10000 bp (100%)".into(),
+                );
                 None
             }
             s => s.map(Bp),
@@ -524,11 +594,38 @@ fn parse_claim(c: Option<&pb::Claim>) -> Result<ParsedClaim, Status> {
     }
     let disease = Some(c.disease_code.trim().to_string()).filter(|d| !d.is_empty());
     match (institution, id, region, kind, grade, tier, start, end) {
-        (Some(institution_code), Some(id_number), Some(insured_region), Some(kind), Some(grade), Some(tier), Some(start_date), Some(end_date)) if v.is_empty() => {
-            let claim = Claim { institution_code, encounter_no: c.encounter_no.clone(), id_number, kind, disease_code: disease, grade, tier, start_date, end_date, diagnoses: c.diagnoses.clone(), items };
+        (
+            Some(institution_code),
+            Some(id_number),
+            Some(insured_region),
+            Some(kind),
+            Some(grade),
+            Some(tier),
+            Some(start_date),
+            Some(end_date),
+        ) if v.is_empty() => {
+            let claim = Claim {
+                institution_code,
+                encounter_no: c.encounter_no.clone(),
+                id_number,
+                kind,
+                disease_code: disease,
+                grade,
+                tier,
+                start_date,
+                end_date,
+                diagnoses: c.diagnoses.clone(),
+                items,
+            };
             // The engine's checks, early: nothing is asked of enrollment for a malformed claim.
-            domain::validate_claim(&claim).map_err(|e| Status::from(SettleError::Engine(e.into())))?;
-            Ok(ParsedClaim { claim, insured_region, filing, unclassified })
+            domain::validate_claim(&claim)
+                .map_err(|e| Status::from(SettleError::Engine(e.into())))?;
+            Ok(ParsedClaim {
+                claim,
+                insured_region,
+                filing,
+                unclassified,
+            })
         }
         _ => Err(ApiError::invalid_fields("SETTLEMENT_INVALID_ARGUMENT", v).into()),
     }
@@ -540,18 +637,44 @@ impl SettlementApi {
         let enrollment = lazy_channel("enrollment", &deps.upstreams.enrollment)?;
         let procurement = lazy_channel("procurement", &deps.upstreams.procurement)?;
         let supervision = lazy_channel("supervision", &deps.upstreams.supervision)?;
-        Ok(Self { store, enrollment, procurement, supervision })
+        Ok(Self {
+            store,
+            enrollment,
+            procurement,
+            supervision,
+        })
     }
 
     /// Supervision's decision on paying `institution`'s statement of `month` ("YYYY-MM"), which
     /// is paid the month after. An unreachable supervision gives no decision, with the reason.
-    async fn payment_decision(&self, authorization: Option<http::HeaderValue>, institution: &InstitutionCode, month: &str) -> (pb::PaymentDecision, Vec<String>, u32) {
+    async fn payment_decision(
+        &self,
+        authorization: Option<http::HeaderValue>,
+        institution: &InstitutionCode,
+        month: &str,
+    ) -> (pb::PaymentDecision, Vec<String>, u32) {
         use chrono::{Datelike, Months};
-        let Some(paid_in) = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok().and_then(|d| d.checked_add_months(Months::new(1))) else {
-            return (pb::PaymentDecision::Unspecified, vec![format!("month `{month}` has no following month")], 0);
+        let Some(paid_in) = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.checked_add_months(Months::new(1)))
+        else {
+            return (
+                pb::PaymentDecision::Unspecified,
+                vec![format!("month `{month}` has no following month")],
+                0,
+            );
         };
-        let mut client = sup::supervision_service_client::SupervisionServiceClient::with_interceptor(self.supervision.clone(), Forward { authorization });
-        let ask = sup::CheckSettlementHoldRequest { region_code: institution.region().to_string(), institution_code: institution.to_string(), year: paid_in.year(), month: paid_in.month() };
+        let mut client =
+            sup::supervision_service_client::SupervisionServiceClient::with_interceptor(
+                self.supervision.clone(),
+                Forward { authorization },
+            );
+        let ask = sup::CheckSettlementHoldRequest {
+            region_code: institution.region().to_string(),
+            institution_code: institution.to_string(),
+            year: paid_in.year(),
+            month: paid_in.month(),
+        };
         match client.check_settlement_hold(ask).await {
             Ok(r) => {
                 let r = r.into_inner();
@@ -565,16 +688,31 @@ impl SettlementApi {
             }
             Err(e) => {
                 tracing::warn!(error = %e.message(), institution = %institution, "supervision did not answer the payment check");
-                (pb::PaymentDecision::Unspecified, vec![format!("supervision could not be asked: {}", e.message())], 0)
+                (
+                    pb::PaymentDecision::Unspecified,
+                    vec![format!("supervision could not be asked: {}", e.message())],
+                    0,
+                )
             }
         }
     }
 
     /// Asks enrollment who the person is on the claim date, forwarding the caller's token.
-    async fn eligibility(&self, authorization: Option<http::HeaderValue>, id: &IdNumber, date: NaiveDate) -> Result<enr::CheckEligibilityResponse, Status> {
-        let mut client = enr::enrollment_service_client::EnrollmentServiceClient::with_interceptor(self.enrollment.clone(), Forward { authorization });
+    async fn eligibility(
+        &self,
+        authorization: Option<http::HeaderValue>,
+        id: &IdNumber,
+        date: NaiveDate,
+    ) -> Result<enr::CheckEligibilityResponse, Status> {
+        let mut client = enr::enrollment_service_client::EnrollmentServiceClient::with_interceptor(
+            self.enrollment.clone(),
+            Forward { authorization },
+        );
         client
-            .check_eligibility(enr::CheckEligibilityRequest { id_number: id.expose().to_string(), date: date.to_string() })
+            .check_eligibility(enr::CheckEligibilityRequest {
+                id_number: id.expose().to_string(),
+                date: date.to_string(),
+            })
             .await
             .map(Response::into_inner)
             .map_err(|s| upstream(ENROLLMENT_UNAVAILABLE, s))
@@ -583,12 +721,27 @@ impl SettlementApi {
     /// Asks procurement for the payment standards (医保支付标准) of `codes` in force at the
     /// place of treatment on `date` (its county, city or province, most specific first). The
     /// answer comes from procurement's cache, which it invalidates on every change.
-    async fn payment_standards(&self, authorization: Option<http::HeaderValue>, treatment: &RegionCode, codes: &[String], date: NaiveDate) -> Result<std::collections::HashMap<String, Fen>, Status> {
-        let mut client = proc::procurement_service_client::ProcurementServiceClient::with_interceptor(self.procurement.clone(), Forward { authorization });
+    async fn payment_standards(
+        &self,
+        authorization: Option<http::HeaderValue>,
+        treatment: &RegionCode,
+        codes: &[String],
+        date: NaiveDate,
+    ) -> Result<std::collections::HashMap<String, Fen>, Status> {
+        let mut client =
+            proc::procurement_service_client::ProcurementServiceClient::with_interceptor(
+                self.procurement.clone(),
+                Forward { authorization },
+            );
         let mut found = std::collections::HashMap::new();
         for chunk in codes.chunks(1_000) {
             let answer = client
-                .get_payment_standards(proc::GetPaymentStandardsRequest { region_code: treatment.to_string(), item_codes: chunk.to_vec(), on_date: date.to_string(), skip_non_national_codes: true })
+                .get_payment_standards(proc::GetPaymentStandardsRequest {
+                    region_code: treatment.to_string(),
+                    item_codes: chunk.to_vec(),
+                    on_date: date.to_string(),
+                    skip_non_national_codes: true,
+                })
                 .await
                 .map_err(|s| upstream(PROCUREMENT_UNAVAILABLE, s))?;
             for r in answer.into_inner().results {
@@ -602,28 +755,68 @@ impl SettlementApi {
 
     /// Parses, checks tenancy, resolves eligibility, prices by the catalogue and finds the
     /// policy: everything a settlement needs before the transaction.
-    async fn prepare<T>(&self, req: &Request<T>, c: &Caller, claim: Option<&pb::Claim>) -> Result<SettleInput, Status> {
+    async fn prepare<T>(
+        &self,
+        req: &Request<T>,
+        c: &Caller,
+        claim: Option<&pb::Claim>,
+    ) -> Result<SettleInput, Status> {
         let parsed = parse_claim(claim)?;
         let mut claim = parsed.claim;
-        c.check_org("claim.institution_code", claim.institution_code.as_str()).map_err(auth)?;
-        c.check_region("claim.insured_region_code", parsed.insured_region.as_str()).map_err(auth)?;
-        let authorization = req.metadata().get("authorization").and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok());
+        c.check_org("claim.institution_code", claim.institution_code.as_str())
+            .map_err(auth)?;
+        c.check_region("claim.insured_region_code", parsed.insured_region.as_str())
+            .map_err(auth)?;
+        let authorization = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok());
         // Who the person is, the place of treatment's catalogue and procurement's payment
         // standards are independent: asked at once.
         let treatment = claim.institution_code.region();
-        let codes: Vec<String> = claim.items.iter().map(|i| i.national_code.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        let codes: Vec<String> = claim
+            .items
+            .iter()
+            .map(|i| i.national_code.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let (e, catalogue, standards) = tokio::try_join!(
             self.eligibility(authorization.clone(), &claim.id_number, claim.end_date),
-            async { self.store.catalogue_for(&treatment, &codes, claim.end_date).await.map_err(Status::from) },
+            async {
+                self.store
+                    .catalogue_for(&treatment, &codes, claim.end_date)
+                    .await
+                    .map_err(Status::from)
+            },
             self.payment_standards(authorization, &treatment, &codes, claim.end_date),
         )?;
         if !e.eligible {
-            return Err(ApiError::new(ErrorKind::FailedPrecondition, "SETTLEMENT_NOT_ELIGIBLE", format!("claim.id_number: not covered on {}: {}", claim.end_date, e.explanation)).into());
+            return Err(ApiError::new(
+                ErrorKind::FailedPrecondition,
+                "SETTLEMENT_NOT_ELIGIBLE",
+                format!(
+                    "claim.id_number: not covered on {}: {}",
+                    claim.end_date, e.explanation
+                ),
+            )
+            .into());
         }
         if e.region_code != parsed.insured_region.as_str() {
-            return Err(invalid("claim.insured_region_code", format!("the person is insured in {}, not {}", e.region_code, parsed.insured_region)));
+            return Err(invalid(
+                "claim.insured_region_code",
+                format!(
+                    "the person is insured in {}, not {}",
+                    e.region_code, parsed.insured_region
+                ),
+            ));
         }
-        let scheme = scheme_of_pb(e.scheme).ok_or_else(|| Status::from(SettleError::Upstream(ENROLLMENT_UNAVAILABLE, "enrollment answered without a scheme".into())))?;
+        let scheme = scheme_of_pb(e.scheme).ok_or_else(|| {
+            Status::from(SettleError::Upstream(
+                ENROLLMENT_UNAVAILABLE,
+                "enrollment answered without a scheme".into(),
+            ))
+        })?;
         // Place of treatment's catalogue: class, payment standard and share of listed items;
         // procurement's payment standard, where one is in force, is the one that counts.
         for (it, unclassified) in claim.items.iter_mut().zip(&parsed.unclassified) {
@@ -650,11 +843,23 @@ impl SettlementApi {
             .store
             .find_policy(&parsed.insured_region, scheme, claim.end_date)
             .await?
-            .ok_or_else(|| Status::from(SettleError::Precondition("SETTLEMENT_NO_POLICY", format!("no policy of region {} for the {:?} scheme is in force on {}", parsed.insured_region, scheme, claim.end_date))))?;
+            .ok_or_else(|| {
+                Status::from(SettleError::Precondition(
+                    "SETTLEMENT_NO_POLICY",
+                    format!(
+                        "no policy of region {} for the {:?} scheme is in force on {}",
+                        parsed.insured_region, scheme, claim.end_date
+                    ),
+                ))
+            })?;
         let eligibility = EligibilitySnapshot {
             scheme,
             insured_region: parsed.insured_region.clone(),
-            categories: e.categories.iter().filter_map(|c| category_of_pb(*c)).collect(),
+            categories: e
+                .categories
+                .iter()
+                .filter_map(|c| category_of_pb(*c))
+                .collect(),
             // Enrollment keeps no 认定 of chronic diseases yet: the designated institution's
             // disease code on the claim stands for it (the engine still checks the policy list).
             chronic_registrations: claim.disease_code.iter().cloned().collect(),
@@ -662,18 +867,32 @@ impl SettlementApi {
             cross_region_filing: parsed.filing,
         };
         let stored = StoredClaim::of(&claim, &parsed.insured_region, parsed.filing);
-        Ok(SettleInput { claim, stored, person_id: e.person_id, eligibility, policy })
+        Ok(SettleInput {
+            claim,
+            stored,
+            person_id: e.person_id,
+            eligibility,
+            policy,
+        })
     }
 
     async fn load_claim(&self, c: &Caller, claim_id: &str) -> Result<store::ClaimRow, Status> {
         if claim_id.is_empty() {
             return Err(invalid("claim_id", "required"));
         }
-        let row = self.store.claim(claim_id).await?.ok_or_else(|| Status::from(SettleError::NotFound("claim", claim_id.to_string())))?;
-        c.check_org("institution_code", &row.stored.institution_code).map_err(auth)?;
-        c.check_region("insured_region_code", &row.stored.insured_region_code).map_err(auth)?;
+        let row =
+            self.store.claim(claim_id).await?.ok_or_else(|| {
+                Status::from(SettleError::NotFound("claim", claim_id.to_string()))
+            })?;
+        c.check_org("institution_code", &row.stored.institution_code)
+            .map_err(auth)?;
+        c.check_region("insured_region_code", &row.stored.insured_region_code)
+            .map_err(auth)?;
         if c.role == Role::Insurer {
-            return Err(auth(yibao_runtime::auth::AuthError::OtherOrganisation { field: "institution_code".into(), value: row.stored.institution_code }));
+            return Err(auth(yibao_runtime::auth::AuthError::OtherOrganisation {
+                field: "institution_code".into(),
+                value: row.stored.institution_code,
+            }));
         }
         Ok(row)
     }
@@ -696,9 +915,19 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
             use chrono::Datelike;
             input.claim.end_date.year()
         };
-        let acc = self.store.accumulators(&input.stored.id_number, year, &input.eligibility.insured_region).await?;
-        let s = domain::settle(&input.claim, &input.eligibility, &acc, &input.policy).map_err(SettleError::from)?;
-        Ok(Response::new(pb::PreSettleResponse { settlement: Some(settlement_pb("", &s)) }))
+        let acc = self
+            .store
+            .accumulators(
+                &input.stored.id_number,
+                year,
+                &input.eligibility.insured_region,
+            )
+            .await?;
+        let s = domain::settle(&input.claim, &input.eligibility, &acc, &input.policy)
+            .map_err(SettleError::from)?;
+        Ok(Response::new(pb::PreSettleResponse {
+            settlement: Some(settlement_pb("", &s)),
+        }))
     }
 
     async fn settle(&self, req: Request<pb::SettleRequest>) -> Reply<pb::SettleResponse> {
@@ -706,16 +935,33 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
         // A retry of a settled encounter is answered from the store without asking enrollment.
         if let Some(cl) = req.get_ref().claim.as_ref() {
             if !cl.institution_code.is_empty() && !cl.encounter_no.is_empty() {
-                c.check_org("claim.institution_code", &cl.institution_code).map_err(auth)?;
-                if let Some(done) = self.store.settled_encounter(&cl.institution_code, &cl.encounter_no).await? {
-                    c.check_region("claim.insured_region_code", done.settlement.insured_region.as_str()).map_err(auth)?;
-                    return Ok(Response::new(pb::SettleResponse { claim_id: done.claim_id.clone(), settlement: Some(settlement_pb(&done.claim_id, &done.settlement)), replayed: true }));
+                c.check_org("claim.institution_code", &cl.institution_code)
+                    .map_err(auth)?;
+                if let Some(done) = self
+                    .store
+                    .settled_encounter(&cl.institution_code, &cl.encounter_no)
+                    .await?
+                {
+                    c.check_region(
+                        "claim.insured_region_code",
+                        done.settlement.insured_region.as_str(),
+                    )
+                    .map_err(auth)?;
+                    return Ok(Response::new(pb::SettleResponse {
+                        claim_id: done.claim_id.clone(),
+                        settlement: Some(settlement_pb(&done.claim_id, &done.settlement)),
+                        replayed: true,
+                    }));
                 }
             }
         }
         let input = self.prepare(&req, &c, req.get_ref().claim.as_ref()).await?;
         let done = self.store.settle(&input, &actor(&c)).await?;
-        Ok(Response::new(pb::SettleResponse { claim_id: done.claim_id.clone(), settlement: Some(settlement_pb(&done.claim_id, &done.settlement)), replayed: done.replayed }))
+        Ok(Response::new(pb::SettleResponse {
+            claim_id: done.claim_id.clone(),
+            settlement: Some(settlement_pb(&done.claim_id, &done.settlement)),
+            replayed: done.replayed,
+        }))
     }
 
     async fn reverse(&self, req: Request<pb::ReverseRequest>) -> Reply<pb::ReverseResponse> {
@@ -724,14 +970,30 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
         let no = reversal_no(&r.reversal_no)?;
         let row = self.load_claim(&c, &r.claim_id).await?;
         if !r.institution_code.is_empty() && r.institution_code != row.stored.institution_code {
-            return Err(invalid("institution_code", "is not the claim's institution"));
+            return Err(invalid(
+                "institution_code",
+                "is not the claim's institution",
+            ));
         }
         let items: Vec<usize> = r.item_indexes.iter().map(|i| *i as usize).collect();
-        let done = self.store.reverse(&row.claim_id, &row.stored.institution_code, &no, &items, r.reason.trim(), &actor(&c)).await?;
+        let done = self
+            .store
+            .reverse(
+                &row.claim_id,
+                &row.stored.institution_code,
+                &no,
+                &items,
+                r.reason.trim(),
+                &actor(&c),
+            )
+            .await?;
         Ok(Response::new(pb::ReverseResponse {
             claim_id: done.claim_id.clone(),
             refund: Some(breakdown_pb(&done.refund)),
-            settlement: done.settlement.as_ref().map(|s| settlement_pb(&done.claim_id, s)),
+            settlement: done
+                .settlement
+                .as_ref()
+                .map(|s| settlement_pb(&done.claim_id, s)),
             status: status_pb(done.status),
         }))
     }
@@ -740,7 +1002,15 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
         let c = caller(&req)?;
         let row = self.load_claim(&c, &req.get_ref().claim_id).await?;
         let input = self.prepare(&req, &c, req.get_ref().claim.as_ref()).await?;
-        let done = self.store.resettle(&row.claim_id, &input, req.get_ref().reason.trim(), &actor(&c)).await?;
+        let done = self
+            .store
+            .resettle(
+                &row.claim_id,
+                &input,
+                req.get_ref().reason.trim(),
+                &actor(&c),
+            )
+            .await?;
         Ok(Response::new(pb::ResettleResponse {
             claim_id: done.claim_id.clone(),
             previous_claim_id: done.previous_claim_id,
@@ -763,26 +1033,45 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
                     .iter()
                     .map(|x| pb::ReversalRecord {
                         reversal_no: x.reversal_no.clone(),
-                        item_indexes: x.item_indexes.iter().map(|i| u32::try_from(*i).unwrap_or(u32::MAX)).collect(),
+                        item_indexes: x
+                            .item_indexes
+                            .iter()
+                            .map(|i| u32::try_from(*i).unwrap_or(u32::MAX))
+                            .collect(),
                         refund: Some(breakdown_pb(&x.refund)),
                         reason: x.reason.clone(),
-                        audit: Some(common::Audit { actor: x.actor.clone(), role: x.role.clone(), at: x.at.clone() }),
+                        audit: Some(common::Audit {
+                            actor: x.actor.clone(),
+                            role: x.role.clone(),
+                            at: x.at.clone(),
+                        }),
                     })
                     .collect(),
                 superseded_by: row.superseded_by.clone().unwrap_or_default(),
                 corrects: row.corrects.clone().unwrap_or_default(),
-                settled: Some(common::Audit { actor: row.settled_by.clone(), role: row.settled_role.clone(), at: row.settled_at.clone() }),
+                settled: Some(common::Audit {
+                    actor: row.settled_by.clone(),
+                    role: row.settled_role.clone(),
+                    at: row.settled_at.clone(),
+                }),
             }),
         }))
     }
 
-    async fn list_claims(&self, req: Request<pb::ListClaimsRequest>) -> Reply<pb::ListClaimsResponse> {
+    async fn list_claims(
+        &self,
+        req: Request<pb::ListClaimsRequest>,
+    ) -> Reply<pb::ListClaimsResponse> {
         let c = caller(&req)?;
         let r = req.get_ref();
         let (size, offset) = page(r.page.as_ref())?;
         let mut f = ClaimFilter::default();
         if c.role == Role::Hospital {
-            let inst = if r.institution_code.is_empty() { c.org.clone() } else { r.institution_code.clone() };
+            let inst = if r.institution_code.is_empty() {
+                c.org.clone()
+            } else {
+                r.institution_code.clone()
+            };
             c.check_org("institution_code", &inst).map_err(auth)?;
             f.institution_code = Some(inst);
         } else if !r.institution_code.is_empty() {
@@ -817,30 +1106,48 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
         }))
     }
 
-    async fn upload_policy(&self, req: Request<pb::UploadPolicyRequest>) -> Reply<pb::UploadPolicyResponse> {
+    async fn upload_policy(
+        &self,
+        req: Request<pb::UploadPolicyRequest>,
+    ) -> Reply<pb::UploadPolicyResponse> {
         let c = caller(&req)?;
         let r = req.get_ref();
         let region = parse_region("region_code", &r.region_code)?;
-        c.check_region("region_code", region.as_str()).map_err(auth)?;
+        c.check_region("region_code", region.as_str())
+            .map_err(auth)?;
         if r.document_json.trim().is_empty() {
             return Err(invalid("document_json", "required"));
         }
         let doc = PolicyDocument::from_json(&r.document_json).map_err(SettleError::from)?;
         if doc.region != region {
-            return Err(invalid("document_json.region", format!("must equal region_code {region}")));
+            return Err(invalid(
+                "document_json.region",
+                format!("must equal region_code {region}"),
+            ));
         }
         let header = self.store.insert_policy(&doc, &actor(&c)).await?;
-        Ok(Response::new(pb::UploadPolicyResponse { policy: Some(policy_pb(&header)) }))
+        Ok(Response::new(pb::UploadPolicyResponse {
+            policy: Some(policy_pb(&header)),
+        }))
     }
 
-    async fn list_policies(&self, req: Request<pb::ListPoliciesRequest>) -> Reply<pb::ListPoliciesResponse> {
+    async fn list_policies(
+        &self,
+        req: Request<pb::ListPoliciesRequest>,
+    ) -> Reply<pb::ListPoliciesResponse> {
         let c = caller(&req)?;
         let r = req.get_ref();
         let (size, offset) = page(r.page.as_ref())?;
         let region = list_region(&c, "region_code", &r.region_code)?.unwrap_or_default();
         let year = (r.year != 0).then_some(r.year);
-        let rows = self.store.list_policies(&region, year, scheme_of_pb(r.scheme), size, offset).await?;
-        Ok(Response::new(pb::ListPoliciesResponse { page: next_page(size, offset, rows.len()), policies: rows.iter().map(policy_pb).collect() }))
+        let rows = self
+            .store
+            .list_policies(&region, year, scheme_of_pb(r.scheme), size, offset)
+            .await?;
+        Ok(Response::new(pb::ListPoliciesResponse {
+            page: next_page(size, offset, rows.len()),
+            policies: rows.iter().map(policy_pb).collect(),
+        }))
     }
 
     async fn get_policy(&self, req: Request<pb::GetPolicyRequest>) -> Reply<pb::GetPolicyResponse> {
@@ -849,44 +1156,76 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
         if r.policy_id.is_empty() {
             return Err(invalid("policy_id", "required"));
         }
-        let (h, doc) = self.store.get_policy(&r.policy_id, r.version).await?.ok_or_else(|| Status::from(SettleError::NotFound("policy", r.policy_id.clone())))?;
+        let (h, doc) = self
+            .store
+            .get_policy(&r.policy_id, r.version)
+            .await?
+            .ok_or_else(|| Status::from(SettleError::NotFound("policy", r.policy_id.clone())))?;
         // An operator reads the policies of their region and those that apply to it.
         let pr = parse_region("region_code", &h.region_code)?;
         let applies = c.region.as_ref().is_some_and(|own| pr.covers(own));
         if !applies {
-            c.check_region("region_code", &h.region_code).map_err(auth)?;
+            c.check_region("region_code", &h.region_code)
+                .map_err(auth)?;
         }
-        Ok(Response::new(pb::GetPolicyResponse { policy: Some(policy_pb(&h)), document_json: doc }))
+        Ok(Response::new(pb::GetPolicyResponse {
+            policy: Some(policy_pb(&h)),
+            document_json: doc,
+        }))
     }
 
-    async fn get_accumulators(&self, req: Request<pb::GetAccumulatorsRequest>) -> Reply<pb::GetAccumulatorsResponse> {
+    async fn get_accumulators(
+        &self,
+        req: Request<pb::GetAccumulatorsRequest>,
+    ) -> Reply<pb::GetAccumulatorsResponse> {
         let c = caller(&req)?;
         let r = req.get_ref();
         let id = parse_id("id_number", &r.id_number)?;
         let region = parse_region("region_code", &r.region_code)?;
-        c.check_region("region_code", region.as_str()).map_err(auth)?;
+        c.check_region("region_code", region.as_str())
+            .map_err(auth)?;
         if !(1900..=2999).contains(&r.year) {
             return Err(invalid("year", "required: the insurance year"));
         }
-        let acc = self.store.accumulators(id.expose(), r.year, &region).await?;
-        Ok(Response::new(pb::GetAccumulatorsResponse { accumulators: Some(accumulators_pb(&acc)) }))
+        let acc = self
+            .store
+            .accumulators(id.expose(), r.year, &region)
+            .await?;
+        Ok(Response::new(pb::GetAccumulatorsResponse {
+            accumulators: Some(accumulators_pb(&acc)),
+        }))
     }
 
-    async fn get_institution_statement(&self, req: Request<pb::GetInstitutionStatementRequest>) -> Reply<pb::GetInstitutionStatementResponse> {
+    async fn get_institution_statement(
+        &self,
+        req: Request<pb::GetInstitutionStatementRequest>,
+    ) -> Reply<pb::GetInstitutionStatementResponse> {
         let c = caller(&req)?;
         let r = req.get_ref();
-        let inst = InstitutionCode::parse(&r.institution_code).map_err(|e| invalid("institution_code", e.to_string()))?;
-        c.check_org("institution_code", inst.as_str()).map_err(auth)?;
+        let inst = InstitutionCode::parse(&r.institution_code)
+            .map_err(|e| invalid("institution_code", e.to_string()))?;
+        c.check_org("institution_code", inst.as_str())
+            .map_err(auth)?;
         if c.role.is_region_scoped() && !c.covers_region(&inst.region()) {
             return Err(auth(yibao_runtime::auth::AuthError::OutsideRegion {
                 field: "institution_code".into(),
                 value: inst.as_str().to_string(),
-                region: c.region.as_ref().map(ToString::to_string).unwrap_or_default(),
+                region: c
+                    .region
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
             }));
         }
         let month = parse_month("month", &r.month)?;
-        let authorization = req.metadata().get("authorization").and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok());
-        let (totals, (decision, reasons, credit_score)) = tokio::join!(self.store.statement(inst.as_str(), &month), self.payment_decision(authorization, &inst, &month));
+        let authorization = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok());
+        let (totals, (decision, reasons, credit_score)) = tokio::join!(
+            self.store.statement(inst.as_str(), &month),
+            self.payment_decision(authorization, &inst, &month)
+        );
         let totals = totals?;
         Ok(Response::new(pb::GetInstitutionStatementResponse {
             institution_code: inst.as_str().to_string(),
@@ -915,30 +1254,50 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
         }))
     }
 
-    async fn reconcile_ledger(&self, req: Request<pb::ReconcileLedgerRequest>) -> Reply<pb::ReconcileLedgerResponse> {
+    async fn reconcile_ledger(
+        &self,
+        req: Request<pb::ReconcileLedgerRequest>,
+    ) -> Reply<pb::ReconcileLedgerResponse> {
         let c = caller(&req)?;
         let r = req.get_ref();
         let region = parse_region("region_code", &r.region_code)?;
-        c.check_region("region_code", region.as_str()).map_err(auth)?;
+        c.check_region("region_code", region.as_str())
+            .map_err(auth)?;
         let month = parse_month("month", &r.month)?;
-        let rec = self.store.reconcile_ledger(region.as_str(), &month, &actor(&c)).await?;
+        let rec = self
+            .store
+            .reconcile_ledger(region.as_str(), &month, &actor(&c))
+            .await?;
         Ok(Response::new(pb::ReconcileLedgerResponse {
             run_id: rec.run_id.clone(),
             balanced: rec.balanced(),
             funds: rec
                 .funds
                 .iter()
-                .map(|f| pb::LedgerFundTotal { fund_pay_type: f.fund_pay_type.clone(), claims_total_fen: f.claims_total, ledger_total_fen: f.ledger_total, difference_fen: f.ledger_total - f.claims_total })
+                .map(|f| pb::LedgerFundTotal {
+                    fund_pay_type: f.fund_pay_type.clone(),
+                    claims_total_fen: f.claims_total,
+                    ledger_total_fen: f.ledger_total,
+                    difference_fen: f.ledger_total - f.claims_total,
+                })
                 .collect(),
             discrepancies: rec
                 .discrepancies
                 .iter()
-                .map(|d| pb::LedgerDiscrepancy { claim_id: d.claim_id.clone(), fund_pay_type: d.fund_pay_type.clone(), expected_fen: d.expected, recorded_fen: d.recorded })
+                .map(|d| pb::LedgerDiscrepancy {
+                    claim_id: d.claim_id.clone(),
+                    fund_pay_type: d.fund_pay_type.clone(),
+                    expected_fen: d.expected,
+                    recorded_fen: d.recorded,
+                })
                 .collect(),
         }))
     }
 
-    async fn list_insurer_claims(&self, req: Request<pb::ListInsurerClaimsRequest>) -> Reply<pb::ListInsurerClaimsResponse> {
+    async fn list_insurer_claims(
+        &self,
+        req: Request<pb::ListInsurerClaimsRequest>,
+    ) -> Reply<pb::ListInsurerClaimsResponse> {
         let c = caller(&req)?;
         let r = req.get_ref();
         if r.insurer_code.is_empty() {
@@ -949,15 +1308,25 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
         let f = InsurerFilter {
             insurer_code: r.insurer_code.clone(),
             product_code: Some(r.product_code.clone()).filter(|p| !p.is_empty()),
-            month: if r.month.is_empty() { None } else { Some(parse_month("month", &r.month)?) },
+            month: if r.month.is_empty() {
+                None
+            } else {
+                Some(parse_month("month", &r.month)?)
+            },
             status: insurer_status_of_pb(r.status).map(str::to_string),
             region_prefix: list_region(&c, "region_code", &r.region_code)?,
         };
         let rows = self.store.insurer_claims(&f, size, offset).await?;
-        Ok(Response::new(pb::ListInsurerClaimsResponse { page: next_page(size, offset, rows.len()), claims: rows.iter().map(insurer_claim_pb).collect() }))
+        Ok(Response::new(pb::ListInsurerClaimsResponse {
+            page: next_page(size, offset, rows.len()),
+            claims: rows.iter().map(insurer_claim_pb).collect(),
+        }))
     }
 
-    async fn reconcile_insurer(&self, req: Request<pb::ReconcileInsurerRequest>) -> Reply<pb::ReconcileInsurerResponse> {
+    async fn reconcile_insurer(
+        &self,
+        req: Request<pb::ReconcileInsurerRequest>,
+    ) -> Reply<pb::ReconcileInsurerResponse> {
         let c = caller(&req)?;
         let r = req.get_ref();
         if r.insurer_code.is_empty() {
@@ -966,18 +1335,32 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
         c.check_org("insurer_code", &r.insurer_code).map_err(auth)?;
         let month = parse_month("month", &r.month)?;
         let region = list_region(&c, "region_code", &r.region_code)?;
-        let (run_id, products) = self.store.reconcile_insurer(&r.insurer_code, &month, region.as_deref(), &actor(&c)).await?;
+        let (run_id, products) = self
+            .store
+            .reconcile_insurer(&r.insurer_code, &month, region.as_deref(), &actor(&c))
+            .await?;
         let disputed: i64 = products.iter().map(|p| p.disputed).sum();
         let paid: i64 = products.iter().map(|p| p.insurer_pay).sum();
         Ok(Response::new(pb::ReconcileInsurerResponse {
             run_id,
             payable_fen: paid - disputed,
             disputed_fen: disputed,
-            products: products.iter().map(|p| pb::InsurerProductTotal { product_code: p.product_code.clone(), claims: p.claims, insurer_pay_fen: p.insurer_pay, disputed_fen: p.disputed }).collect(),
+            products: products
+                .iter()
+                .map(|p| pb::InsurerProductTotal {
+                    product_code: p.product_code.clone(),
+                    claims: p.claims,
+                    insurer_pay_fen: p.insurer_pay,
+                    disputed_fen: p.disputed,
+                })
+                .collect(),
         }))
     }
 
-    async fn dispute_insurer_claim(&self, req: Request<pb::DisputeInsurerClaimRequest>) -> Reply<pb::DisputeInsurerClaimResponse> {
+    async fn dispute_insurer_claim(
+        &self,
+        req: Request<pb::DisputeInsurerClaimRequest>,
+    ) -> Reply<pb::DisputeInsurerClaimResponse> {
         let c = caller(&req)?;
         let r = req.get_ref();
         if r.insurer_code.is_empty() {
@@ -993,14 +1376,33 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
         if r.reason.trim().is_empty() {
             return Err(invalid("reason", "required"));
         }
-        let row = self.store.dispute(&r.insurer_code, &r.claim_id, &r.product_code, r.disputed_amount_fen, r.reason.trim(), &actor(&c)).await?;
-        Ok(Response::new(pb::DisputeInsurerClaimResponse { claim: Some(insurer_claim_pb(&row)) }))
+        let row = self
+            .store
+            .dispute(
+                &r.insurer_code,
+                &r.claim_id,
+                &r.product_code,
+                r.disputed_amount_fen,
+                r.reason.trim(),
+                &actor(&c),
+            )
+            .await?;
+        Ok(Response::new(pb::DisputeInsurerClaimResponse {
+            claim: Some(insurer_claim_pb(&row)),
+        }))
     }
 
-    async fn resolve_insurer_dispute(&self, req: Request<pb::ResolveInsurerDisputeRequest>) -> Reply<pb::ResolveInsurerDisputeResponse> {
+    async fn resolve_insurer_dispute(
+        &self,
+        req: Request<pb::ResolveInsurerDisputeRequest>,
+    ) -> Reply<pb::ResolveInsurerDisputeResponse> {
         let c = caller(&req)?;
         let r = req.get_ref();
-        for (field, value) in [("insurer_code", &r.insurer_code), ("claim_id", &r.claim_id), ("product_code", &r.product_code)] {
+        for (field, value) in [
+            ("insurer_code", &r.insurer_code),
+            ("claim_id", &r.claim_id),
+            ("product_code", &r.product_code),
+        ] {
             if value.is_empty() {
                 return Err(invalid(field, "required"));
             }
@@ -1008,17 +1410,38 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
         if r.resolution.trim().is_empty() {
             return Err(invalid("resolution", "required: the decision in words"));
         }
-        let region = list_region(&c, "region_code", &r.region_code)?.map(|x| parse_region("region_code", &x)).transpose()?;
-        let row = self.store.resolve_dispute(&r.insurer_code, &r.claim_id, &r.product_code, region.as_ref(), r.upheld, r.resolution.trim(), &actor(&c)).await?;
-        Ok(Response::new(pb::ResolveInsurerDisputeResponse { claim: Some(insurer_claim_pb(&row)) }))
+        let region = list_region(&c, "region_code", &r.region_code)?
+            .map(|x| parse_region("region_code", &x))
+            .transpose()?;
+        let row = self
+            .store
+            .resolve_dispute(
+                &r.insurer_code,
+                &r.claim_id,
+                &r.product_code,
+                region.as_ref(),
+                r.upheld,
+                r.resolution.trim(),
+                &actor(&c),
+            )
+            .await?;
+        Ok(Response::new(pb::ResolveInsurerDisputeResponse {
+            claim: Some(insurer_claim_pb(&row)),
+        }))
     }
 
-    async fn upsert_catalogue_item(&self, req: Request<pb::UpsertCatalogueItemRequest>) -> Reply<pb::UpsertCatalogueItemResponse> {
+    async fn upsert_catalogue_item(
+        &self,
+        req: Request<pb::UpsertCatalogueItemRequest>,
+    ) -> Reply<pb::UpsertCatalogueItemResponse> {
         let c = caller(&req)?;
         let r = req.get_ref();
         let region = parse_region("region_code", &r.region_code)?;
-        c.check_region("region_code", region.as_str()).map_err(auth)?;
-        let Some(it) = r.item.as_ref() else { return Err(invalid("item", "required")) };
+        c.check_region("region_code", region.as_str())
+            .map_err(auth)?;
+        let Some(it) = r.item.as_ref() else {
+            return Err(invalid("item", "required"));
+        };
         if it.national_code.trim().is_empty() {
             return Err(invalid("item.national_code", "required"));
         }
@@ -1032,12 +1455,20 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
             return Err(invalid("item.payment_standard_fen", "must not be negative"));
         }
         if it.preselfpay_share_bp.is_some_and(|s| s > 10_000) {
-            return Err(invalid("item.preselfpay_share_bp", "must not exceed 10000 bp (100%)"));
+            return Err(invalid(
+                "item.preselfpay_share_bp",
+                "must not exceed 10000 bp (100%)",
+            ));
         }
         let from = parse_date("item.effective_from", &it.effective_from)?;
         let row = store::CatalogueRow {
             region_code: region.to_string(),
-            entry: CatalogueEntry { national_code: it.national_code.trim().to_string(), class, payment_standard: it.payment_standard_fen.map(Fen), preselfpay_share: it.preselfpay_share_bp.map(Bp) },
+            entry: CatalogueEntry {
+                national_code: it.national_code.trim().to_string(),
+                class,
+                payment_standard: it.payment_standard_fen.map(Fen),
+                preselfpay_share: it.preselfpay_share_bp.map(Bp),
+            },
             name: it.name.clone(),
             effective_from: from,
         };
@@ -1055,7 +1486,10 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
         }))
     }
 
-    async fn register_supplement_member(&self, req: Request<pb::RegisterSupplementMemberRequest>) -> Reply<pb::RegisterSupplementMemberResponse> {
+    async fn register_supplement_member(
+        &self,
+        req: Request<pb::RegisterSupplementMemberRequest>,
+    ) -> Reply<pb::RegisterSupplementMemberResponse> {
         let c = caller(&req)?;
         let r = req.get_ref();
         if r.insurer_code.is_empty() {
@@ -1063,7 +1497,8 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
         }
         c.check_org("insurer_code", &r.insurer_code).map_err(auth)?;
         let region = parse_region("region_code", &r.region_code)?;
-        c.check_region("region_code", region.as_str()).map_err(auth)?;
+        c.check_region("region_code", region.as_str())
+            .map_err(auth)?;
         let id = parse_id("id_number", &r.id_number)?;
         if !(1900..=2999).contains(&r.year) {
             return Err(invalid("year", "required: the insurance year"));
@@ -1071,12 +1506,35 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
         if r.product_code.is_empty() {
             return Err(invalid("product_code", "required"));
         }
-        match self.store.product_insurer(&region, r.year, &r.product_code).await? {
-            None => return Err(SettleError::NotFound("product", format!("{} in region {region}, {}", r.product_code, r.year)).into()),
-            Some(ins) if ins != r.insurer_code => return Err(invalid("product_code", format!("the product is offered by insurer {ins}"))),
+        match self
+            .store
+            .product_insurer(&region, r.year, &r.product_code)
+            .await?
+        {
+            None => {
+                return Err(SettleError::NotFound(
+                    "product",
+                    format!("{} in region {region}, {}", r.product_code, r.year),
+                )
+                .into());
+            }
+            Some(ins) if ins != r.insurer_code => {
+                return Err(invalid(
+                    "product_code",
+                    format!("the product is offered by insurer {ins}"),
+                ));
+            }
             Some(_) => {}
         }
-        let created = self.store.register_member(&r.product_code, &r.insurer_code, &id, r.year).await?;
-        Ok(Response::new(pb::RegisterSupplementMemberResponse { product_code: r.product_code.clone(), id_number_masked: id.masked(), year: r.year, created }))
+        let created = self
+            .store
+            .register_member(&r.product_code, &r.insurer_code, &id, r.year)
+            .await?;
+        Ok(Response::new(pb::RegisterSupplementMemberResponse {
+            product_code: r.product_code.clone(),
+            id_number_masked: id.masked(),
+            year: r.year,
+            created,
+        }))
     }
 }

@@ -66,7 +66,10 @@ fn proto_field(name: &str) -> &str {
 }
 
 fn pairs(errors: &[FieldError], map: impl Fn(&str) -> String) -> Vec<(String, String)> {
-    errors.iter().map(|e| (map(&e.path), e.message.clone())).collect()
+    errors
+        .iter()
+        .map(|e| (map(&e.path), e.message.clone()))
+        .collect()
 }
 
 impl From<SettleError> for ApiError {
@@ -76,28 +79,43 @@ impl From<SettleError> for ApiError {
             SettleError::Engine(e) => {
                 let code = e.code();
                 match e {
-                    EngineError::InvalidClaim(errors) => ApiError::invalid_fields(code, pairs(&errors, claim_field_path)),
-                    EngineError::UnknownDisease(d) => {
-                        ApiError::invalid(code, "claim.disease_code", format!("`{d}` is not in the policy's chronic/special disease list"))
+                    EngineError::InvalidClaim(errors) => {
+                        ApiError::invalid_fields(code, pairs(&errors, claim_field_path))
                     }
-                    EngineError::Overflow => ApiError::invalid(code, "claim.items", "amounts overflow"),
-                    EngineError::PolicyMismatch { .. } | EngineError::PolicyGap(_) | EngineError::ChronicNotRegistered(_) => {
+                    EngineError::UnknownDisease(d) => ApiError::invalid(
+                        code,
+                        "claim.disease_code",
+                        format!("`{d}` is not in the policy's chronic/special disease list"),
+                    ),
+                    EngineError::Overflow => {
+                        ApiError::invalid(code, "claim.items", "amounts overflow")
+                    }
+                    EngineError::PolicyMismatch { .. }
+                    | EngineError::PolicyGap(_)
+                    | EngineError::ChronicNotRegistered(_) => {
                         ApiError::new(ErrorKind::FailedPrecondition, code, e.to_string())
                     }
-                    EngineError::AccumulatorMismatch(_) | EngineError::IdentityViolated(_) | EngineError::AccumulatorUnderflow(_) => {
-                        ApiError::internal(e)
-                    }
+                    EngineError::AccumulatorMismatch(_)
+                    | EngineError::IdentityViolated(_)
+                    | EngineError::AccumulatorUnderflow(_) => ApiError::internal(e),
                 }
             }
             SettleError::Policy(e) => match &e {
                 PolicyError::Parse(m) => ApiError::invalid(e.code(), "document_json", m.clone()),
-                PolicyError::Invalid(errors) => {
-                    ApiError::invalid_fields(e.code(), pairs(errors, |p| format!("document_json.{p}")))
-                }
+                PolicyError::Invalid(errors) => ApiError::invalid_fields(
+                    e.code(),
+                    pairs(errors, |p| format!("document_json.{p}")),
+                ),
             },
-            SettleError::NotFound(what, id) => ApiError::not_found(not_found_code(what), format!("{what} `{id}` not found")),
-            SettleError::Precondition(code, m) => ApiError::new(ErrorKind::FailedPrecondition, code, m),
-            SettleError::Exists(m) => ApiError::new(ErrorKind::AlreadyExists, "SETTLEMENT_ALREADY_EXISTS", m),
+            SettleError::NotFound(what, id) => {
+                ApiError::not_found(not_found_code(what), format!("{what} `{id}` not found"))
+            }
+            SettleError::Precondition(code, m) => {
+                ApiError::new(ErrorKind::FailedPrecondition, code, m)
+            }
+            SettleError::Exists(m) => {
+                ApiError::new(ErrorKind::AlreadyExists, "SETTLEMENT_ALREADY_EXISTS", m)
+            }
             SettleError::Conflict(m) => ApiError::new(ErrorKind::Aborted, "SETTLEMENT_CONFLICT", m),
             SettleError::Upstream(code, m) => ApiError::new(ErrorKind::Unavailable, code, m),
             SettleError::Corrupt(m) => ApiError::internal(m),
@@ -128,8 +146,14 @@ mod tests {
 
     #[test]
     fn domain_paths_become_request_paths() {
-        assert_eq!(claim_field_path("items[3].unit_price"), "claim.items[3].unit_price_fen");
-        assert_eq!(claim_field_path("items[0].quantity"), "claim.items[0].quantity");
+        assert_eq!(
+            claim_field_path("items[3].unit_price"),
+            "claim.items[3].unit_price_fen"
+        );
+        assert_eq!(
+            claim_field_path("items[0].quantity"),
+            "claim.items[0].quantity"
+        );
         assert_eq!(claim_field_path("encounter_no"), "claim.encounter_no");
     }
 }

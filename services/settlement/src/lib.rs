@@ -18,13 +18,23 @@ pub const SERVICE_NAME: &str = "yibao.settlement.v1.SettlementService";
 
 /// Connects to the database, applies migrations, seeds the default policy bundle when no
 /// policy is stored, starts the outbox relay and builds the gRPC service.
-pub async fn build(deps: ServiceDeps) -> Result<SettlementServiceServer<api::SettlementApi>, String> {
-    let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(&deps.database).await.map_err(|e| format!("settlement database: {e}"))?;
+pub async fn build(
+    deps: ServiceDeps,
+) -> Result<SettlementServiceServer<api::SettlementApi>, String> {
+    let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(&deps.database)
+        .await
+        .map_err(|e| format!("settlement database: {e}"))?;
     let store = store::Store::new(conn);
     let bundle = domain::default_bundle().map_err(|e| format!("default policy bundle: {e}"))?;
-    let seeded = store.seed_default_policies(&bundle).await.map_err(|e| format!("seeding policies: {e}"))?;
+    let seeded = store
+        .seed_default_policies(&bundle)
+        .await
+        .map_err(|e| format!("seeding policies: {e}"))?;
     if seeded > 0 {
-        tracing::info!(policies = seeded, "settlement: default policy bundle stored");
+        tracing::info!(
+            policies = seeded,
+            "settlement: default policy bundle stored"
+        );
     }
     let api = api::SettlementApi::new(store.clone(), &deps)?;
     relay::spawn(store, deps.bus.clone());

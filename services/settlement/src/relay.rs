@@ -28,7 +28,10 @@ pub async fn publish_pending(store: &Store, bus: &dyn Bus) -> Result<usize, Stri
     }
     // What the bus accepted is marked even when a later row failed; a crash before this
     // line re-publishes the same event ids (at least once).
-    store.mark_published(&published).await.map_err(|e| e.to_string())?;
+    store
+        .mark_published(&published)
+        .await
+        .map_err(|e| e.to_string())?;
     match failure {
         Some(e) => Err(e),
         None => Ok(published.len()),

@@ -25,7 +25,9 @@ use std::error::Error;
 use std::time::Instant;
 use yibao_core::RegionCode;
 use yibao_supervision::convert;
-use yibao_supervision::domain::{Review, RuleCode, StreamConfig, SupervisionEvent, SyntheticStream};
+use yibao_supervision::domain::{
+    Review, RuleCode, StreamConfig, SupervisionEvent, SyntheticStream,
+};
 use yibao_supervision::store::{Audit, B64, Batch, EventRow, EventStatus, Store};
 
 const TEMPLATES: usize = 100_000;
@@ -34,49 +36,100 @@ const READMISSION_EVERY: usize = 20;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let db = common::store("backfill").await?;
-    let default_n = if db.is_postgres() { 10_000_000 } else { 200_000 };
-    let n: usize = std::env::var("YIBAO_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(default_n);
+    let default_n = if db.is_postgres() {
+        10_000_000
+    } else {
+        200_000
+    };
+    let n: usize = std::env::var("YIBAO_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_n);
     let loading = Instant::now();
-    let (from, to, stored, planted) = if db.is_postgres() { generate_in_postgres(&db.store, n).await? } else { load_through_batches(&db.store, n).await? };
-    println!("stored {stored} claim events plus {planted} planted readmissions ({from} → {to}) on {} in {:.2?} (not timed)", db.label, loading.elapsed());
+    let (from, to, stored, planted) = if db.is_postgres() {
+        generate_in_postgres(&db.store, n).await?
+    } else {
+        load_through_batches(&db.store, n).await?
+    };
+    println!(
+        "stored {stored} claim events plus {planted} planted readmissions ({from} → {to}) on {} in {:.2?} (not timed)",
+        db.label,
+        loading.elapsed()
+    );
 
     let region = RegionCode::parse("341522")?;
     let started = Instant::now();
-    let report = yibao_supervision::api::backfill(&db.store, &region, RuleCode::SplitHospitalisation, (from, to)).await?;
+    let report = yibao_supervision::api::backfill(
+        &db.store,
+        &region,
+        RuleCode::SplitHospitalisation,
+        (from, to),
+    )
+    .await?;
     let detected = started.elapsed();
     let now = Utc::now();
-    let findings: Vec<_> = report.findings.into_iter().map(|f| {
-        let review = Review::open(&f, now, now + chrono::Duration::days(15));
-        (f, review)
-    }).collect();
-    let audit = Audit { actor: "bench".into(), role: "operator".into(), at: now };
+    let findings: Vec<_> = report
+        .findings
+        .into_iter()
+        .map(|f| {
+            let review = Review::open(&f, now, now + chrono::Duration::days(15));
+            (f, review)
+        })
+        .collect();
+    let audit = Audit {
+        actor: "bench".into(),
+        role: "operator".into(),
+        at: now,
+    };
     let run_id = uuid::Uuid::now_v7().to_string();
     let written = Instant::now();
     let new = db
         .store
-        .record_backfill(&run_id, &region, RuleCode::SplitHospitalisation, report.rule_version, (from, to), false, (report.events_seen, report.events_refused), &findings, &audit)
+        .record_backfill(
+            &run_id,
+            &region,
+            RuleCode::SplitHospitalisation,
+            report.rule_version,
+            (from, to),
+            false,
+            (report.events_seen, report.events_refused),
+            &findings,
+            &audit,
+        )
         .await?;
     let writing = written.elapsed();
     let elapsed = started.elapsed();
     let per_second = report.events_seen as f64 / elapsed.as_secs_f64();
     println!(
         "backfill of SPLIT_HOSPITALISATION on {}: {} events ({} refused) in {elapsed:.2?} = {per_second:.0} events/s: replay and rule {detected:.2?}, {} findings ({new} new) written in {writing:.2?}",
-        db.label, report.events_seen, report.events_refused, findings.len()
+        db.label,
+        report.events_seen,
+        report.events_refused,
+        findings.len()
     );
     if planted > 0 && (findings.len() as u64) < planted {
-        return Err(format!("{planted} readmissions were planted but only {} findings raised", findings.len()).into());
+        return Err(format!(
+            "{planted} readmissions were planted but only {} findings raised",
+            findings.len()
+        )
+        .into());
     }
     db.remove().await?;
     Ok(())
 }
 
 /// Generated claims stored through the consumer's batch write.
-async fn load_through_batches(store: &Store, n: usize) -> Result<(NaiveDate, NaiveDate, u64, u64), Box<dyn Error>> {
+async fn load_through_batches(
+    store: &Store,
+    n: usize,
+) -> Result<(NaiveDate, NaiveDate, u64, u64), Box<dyn Error>> {
     let mut seq = 1;
     let mut batch = Batch::default();
     let mut span: Option<(NaiveDate, NaiveDate)> = None;
     for e in SyntheticStream::new(&StreamConfig::huoqiu(2018, 60_000))?.take(n) {
-        let SupervisionEvent::Claim(c) = &e else { continue };
+        let SupervisionEvent::Claim(c) = &e else {
+            continue;
+        };
         let day = c.settled_at.date();
         span = Some(span.map_or((day, day), |(a, _)| (a, day)));
         batch.events.push(EventRow {
@@ -99,12 +152,20 @@ async fn load_through_batches(store: &Store, n: usize) -> Result<(NaiveDate, Nai
         store.commit_batch(&batch, seq).await?;
     }
     let (from, to) = span.ok_or("no events")?;
-    Ok((from, to, u64::try_from(seq - 1)? + u64::try_from(batch.events.len())?, 0))
+    Ok((
+        from,
+        to,
+        u64::try_from(seq - 1)? + u64::try_from(batch.events.len())?,
+        0,
+    ))
 }
 
 /// `n` claim events (rounded up to whole copies of the templates) and the planted readmissions,
 /// generated by SQL inside PostgreSQL.
-async fn generate_in_postgres(store: &Store, n: usize) -> Result<(NaiveDate, NaiveDate, u64, u64), Box<dyn Error>> {
+async fn generate_in_postgres(
+    store: &Store,
+    n: usize,
+) -> Result<(NaiveDate, NaiveDate, u64, u64), Box<dyn Error>> {
     let db = store.db();
     let templates = TEMPLATES.min(n.max(1));
     let copies = n.div_ceil(templates);
@@ -122,10 +183,19 @@ async fn generate_in_postgres(store: &Store, n: usize) -> Result<(NaiveDate, Nai
         if t == templates {
             break;
         }
-        let SupervisionEvent::Claim(c) = &e else { continue };
+        let SupervisionEvent::Claim(c) = &e else {
+            continue;
+        };
         let mut pb = convert::claim_to_proto(c);
         // Completed per copy in SQL.
-        for f in [&mut pb.event_id, &mut pb.claim_id, &mut pb.settled_at, &mut pb.person_key, &mut pb.start_date, &mut pb.end_date] {
+        for f in [
+            &mut pb.event_id,
+            &mut pb.claim_id,
+            &mut pb.settled_at,
+            &mut pb.person_key,
+            &mut pb.start_date,
+            &mut pb.end_date,
+        ] {
             f.clear();
         }
         let readmit = c.kind == yibao_supervision::domain::ClaimKind::Inpatient && {
@@ -146,8 +216,16 @@ async fn generate_in_postgres(store: &Store, n: usize) -> Result<(NaiveDate, Nai
         t += 1;
         if rows.len() >= 7 * 500 || t == templates {
             let marks = vec!["(?, ?, ?, ?, ?, ?, ?)"; rows.len() / 7].join(", ");
-            let sql = yibao_runtime::sql::dialect(db.get_database_backend(), &format!("INSERT INTO bench_templates VALUES {marks}"));
-            db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, std::mem::take(&mut rows))).await?;
+            let sql = yibao_runtime::sql::dialect(
+                db.get_database_backend(),
+                &format!("INSERT INTO bench_templates VALUES {marks}"),
+            );
+            db.execute_raw(Statement::from_sql_and_values(
+                db.get_database_backend(),
+                sql,
+                std::mem::take(&mut rows),
+            ))
+            .await?;
         }
     }
     let (from, last) = span.ok_or("no events")?;

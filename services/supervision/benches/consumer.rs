@@ -25,18 +25,24 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use yibao_runtime::bus::Bus;
 use yibao_supervision::consumer::{Consumer, ConsumerConfig};
-use yibao_supervision::domain::{StreamConfig, SupervisionEvent, SyntheticStream};
 use yibao_supervision::convert;
+use yibao_supervision::domain::{StreamConfig, SupervisionEvent, SyntheticStream};
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn payloads(seed: u64, n: usize) -> Result<Vec<(String, Vec<u8>)>, Box<dyn Error>> {
     Ok(SyntheticStream::new(&StreamConfig::huoqiu(seed, 60_000))?
         .take(n)
         .filter_map(|e| match e {
-            SupervisionEvent::Claim(c) => Some((c.event_id.clone(), convert::claim_to_proto(&c).encode_to_vec())),
+            SupervisionEvent::Claim(c) => Some((
+                c.event_id.clone(),
+                convert::claim_to_proto(&c).encode_to_vec(),
+            )),
             _ => None,
         })
         .collect())
@@ -44,7 +50,12 @@ fn payloads(seed: u64, n: usize) -> Result<Vec<(String, Vec<u8>)>, Box<dyn Error
 
 /// Publishes `events` with `lanes` concurrent publishers (a Redis round trip per message would
 /// otherwise cap the producer, not the consumer).
-async fn publish_all(bus: &Arc<dyn Bus>, stream: &str, events: &[(String, Vec<u8>)], lanes: usize) -> Result<(), Box<dyn Error>> {
+async fn publish_all(
+    bus: &Arc<dyn Bus>,
+    stream: &str,
+    events: &[(String, Vec<u8>)],
+    lanes: usize,
+) -> Result<(), Box<dyn Error>> {
     let per = events.len().div_ceil(lanes.max(1)).max(1);
     let mut tasks = tokio::task::JoinSet::new();
     for part in events.chunks(per) {
@@ -69,8 +80,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let rate = env("YIBAO_BENCH_RATE", 20_000);
     let seconds = env("YIBAO_BENCH_SECONDS", 5);
     let drain_n = usize::try_from(env("YIBAO_BENCH_EVENTS", 100_000))?;
-    let batch = usize::try_from(env("YIBAO_BENCH_BATCH", ConsumerConfig::default().batch as u64))?;
-    let part = usize::try_from(env("YIBAO_BENCH_PART", ConsumerConfig::default().part as u64))?;
+    let batch = usize::try_from(env(
+        "YIBAO_BENCH_BATCH",
+        ConsumerConfig::default().batch as u64,
+    ))?;
+    let part = usize::try_from(env(
+        "YIBAO_BENCH_PART",
+        ConsumerConfig::default().part as u64,
+    ))?;
 
     // Phase 1: sustained rate.
     let total = usize::try_from(rate * seconds)?;
@@ -78,9 +95,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let db = common::store("rate").await?;
     let b = common::bus().await?;
     let backends = format!("{} + {}", db.label, b.label);
-    let cfg = ConsumerConfig { batch, part, ..b.cfg.clone() };
+    let cfg = ConsumerConfig {
+        batch,
+        part,
+        ..b.cfg.clone()
+    };
     let lag = Arc::new(AtomicU64::new(0));
-    let mut consumer = Consumer::new(db.store.clone(), Arc::clone(&b.bus), cfg.clone(), Arc::clone(&lag));
+    let mut consumer = Consumer::new(
+        db.store.clone(),
+        Arc::clone(&b.bus),
+        cfg.clone(),
+        Arc::clone(&lag),
+    );
     consumer.measure_lag().await?;
     let done = Arc::new(AtomicBool::new(false));
     let producer = tokio::spawn({
@@ -130,9 +156,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let events = payloads(2019, drain_n)?;
     let db = common::store("drain").await?;
     let b = common::bus().await?;
-    let cfg = ConsumerConfig { batch, part, ..b.cfg.clone() };
+    let cfg = ConsumerConfig {
+        batch,
+        part,
+        ..b.cfg.clone()
+    };
     publish_all(&b.bus, &cfg.claims_stream, &events, 8).await?;
-    let mut consumer = Consumer::new(db.store.clone(), Arc::clone(&b.bus), cfg, Arc::new(AtomicU64::new(0)));
+    let mut consumer = Consumer::new(
+        db.store.clone(),
+        Arc::clone(&b.bus),
+        cfg,
+        Arc::new(AtomicU64::new(0)),
+    );
     let started = Instant::now();
     let mut findings = 0usize;
     let mut n = 0usize;
@@ -146,7 +181,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     let elapsed = started.elapsed();
     let per_second = n as f64 / elapsed.as_secs_f64();
-    println!("drain ({backends}, batch {batch}, part {part}): {n} claim events consumed in {elapsed:.2?}: {per_second:.0} events/s through decode, detector and store, {findings} findings");
+    println!(
+        "drain ({backends}, batch {batch}, part {part}): {n} claim events consumed in {elapsed:.2?}: {per_second:.0} events/s through decode, detector and store, {findings} findings"
+    );
     let (accepted, rejected) = db.store.event_counts().await?;
     println!("stored: {accepted} accepted, {rejected} rejected");
     db.remove().await?;

@@ -34,8 +34,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         span = Some(span.map_or((e.at(), e.at()), |(first, _)| (first, e.at())));
     }
     let per_second = count as f64 / in_detector.as_secs_f64();
-    println!("{count} generated claim events settled {span:?}, {:.2?} wall time with generation", wall.elapsed());
-    println!("detector: {:.2?}: {per_second:.0} claims/second, {findings} findings", in_detector);
+    println!(
+        "{count} generated claim events settled {span:?}, {:.2?} wall time with generation",
+        wall.elapsed()
+    );
+    println!(
+        "detector: {:.2?}: {per_second:.0} claims/second, {findings} findings",
+        in_detector
+    );
     if per_second < 20_000.0 {
         return Err(format!("below target: {per_second:.0} < 20,000 claims/second").into());
     }

@@ -91,7 +91,11 @@ impl ConsumerConfig {
     }
 
     fn streams(&self) -> [(StreamKind, &str); 3] {
-        [(StreamKind::Claims, &self.claims_stream), (StreamKind::Ltc, &self.ltc_stream), (StreamKind::Inventory, &self.inventory_stream)]
+        [
+            (StreamKind::Claims, &self.claims_stream),
+            (StreamKind::Ltc, &self.ltc_stream),
+            (StreamKind::Inventory, &self.inventory_stream),
+        ]
     }
 }
 
@@ -143,8 +147,22 @@ impl BatchReport {
 
 impl Consumer {
     /// A consumer over a store and a bus; `lag` receives the lag after each round.
-    pub fn new(store: Store, bus: Arc<dyn Bus>, cfg: ConsumerConfig, lag: Arc<AtomicU64>) -> Consumer {
-        Consumer { store, bus, cfg, detectors: HashMap::new(), next_seq: None, lag, last_full_read: None, in_flight: None }
+    pub fn new(
+        store: Store,
+        bus: Arc<dyn Bus>,
+        cfg: ConsumerConfig,
+        lag: Arc<AtomicU64>,
+    ) -> Consumer {
+        Consumer {
+            store,
+            bus,
+            cfg,
+            detectors: HashMap::new(),
+            next_seq: None,
+            lag,
+            last_full_read: None,
+            in_flight: None,
+        }
     }
 
     /// Reads each stream that has something, processes what came and acknowledges it once
@@ -158,13 +176,26 @@ impl Consumer {
     /// stream (the busiest); what arrives meanwhile on the others is read at the next round.
     pub async fn poll_once(&mut self, block: Duration) -> Result<BatchReport, Error> {
         let mut total = BatchReport::default();
-        let streams: Vec<(StreamKind, String)> = self.cfg.streams().iter().map(|(k, s)| (*k, s.to_string())).collect();
-        let full = self.last_full_read.is_none_or(|t| t.elapsed() >= FULL_READ_EVERY);
+        let streams: Vec<(StreamKind, String)> = self
+            .cfg
+            .streams()
+            .iter()
+            .map(|(k, s)| (*k, s.to_string()))
+            .collect();
+        let full = self
+            .last_full_read
+            .is_none_or(|t| t.elapsed() >= FULL_READ_EVERY);
         if full {
             self.last_full_read = Some(Instant::now());
         }
         for (kind, stream) in &streams {
-            let due = full || self.bus.lag(stream, &self.cfg.group).await.map_err(|e| Error::Corrupt(e.to_string()))? > 0;
+            let due = full
+                || self
+                    .bus
+                    .lag(stream, &self.cfg.group)
+                    .await
+                    .map_err(|e| Error::Corrupt(e.to_string()))?
+                    > 0;
             if due {
                 total.add(self.read_and_process(*kind, stream, NO_WAIT).await?);
             }
@@ -177,14 +208,32 @@ impl Consumer {
         Ok(total)
     }
 
-    async fn read_and_process(&mut self, kind: StreamKind, stream: &str, block: Duration) -> Result<BatchReport, Error> {
-        let msgs = self.bus.read(stream, &self.cfg.group, &self.cfg.consumer, self.cfg.batch, block).await.map_err(|e| Error::Corrupt(e.to_string()))?;
+    async fn read_and_process(
+        &mut self,
+        kind: StreamKind,
+        stream: &str,
+        block: Duration,
+    ) -> Result<BatchReport, Error> {
+        let msgs = self
+            .bus
+            .read(
+                stream,
+                &self.cfg.group,
+                &self.cfg.consumer,
+                self.cfg.batch,
+                block,
+            )
+            .await
+            .map_err(|e| Error::Corrupt(e.to_string()))?;
         if msgs.is_empty() {
             return Ok(BatchReport::default());
         }
         let report = self.process(kind, stream, &msgs).await?;
         let ids: Vec<String> = msgs.into_iter().map(|m| m.id).collect();
-        self.bus.ack(stream, &self.cfg.group, &ids).await.map_err(|e| Error::Corrupt(e.to_string()))?;
+        self.bus
+            .ack(stream, &self.cfg.group, &ids)
+            .await
+            .map_err(|e| Error::Corrupt(e.to_string()))?;
         Ok(report)
     }
 
@@ -192,7 +241,11 @@ impl Consumer {
     pub async fn measure_lag(&self) -> Result<u64, Error> {
         let mut lag = 0;
         for (_, stream) in self.cfg.streams() {
-            lag += self.bus.lag(stream, &self.cfg.group).await.map_err(|e| Error::Corrupt(e.to_string()))?;
+            lag += self
+                .bus
+                .lag(stream, &self.cfg.group)
+                .await
+                .map_err(|e| Error::Corrupt(e.to_string()))?;
         }
         self.lag.store(lag, Ordering::Relaxed);
         Ok(lag)
@@ -206,7 +259,12 @@ impl Consumer {
     /// The messages are written in transactions of [`ConsumerConfig::part`] events, each running while the
     /// next part is decoded and judged: part n+1 is written only after part n committed, and this
     /// returns only when every part is committed.
-    pub async fn process(&mut self, kind: StreamKind, stream: &str, msgs: &[BusMessage]) -> Result<BatchReport, Error> {
+    pub async fn process(
+        &mut self,
+        kind: StreamKind,
+        stream: &str,
+        msgs: &[BusMessage],
+    ) -> Result<BatchReport, Error> {
         let result = self.process_parts(kind, stream, msgs).await;
         if result.is_err() {
             // A commit still running must land before the detectors are rebuilt from the store.
@@ -217,7 +275,12 @@ impl Consumer {
         result
     }
 
-    async fn process_parts(&mut self, kind: StreamKind, stream: &str, msgs: &[BusMessage]) -> Result<BatchReport, Error> {
+    async fn process_parts(
+        &mut self,
+        kind: StreamKind,
+        stream: &str,
+        msgs: &[BusMessage],
+    ) -> Result<BatchReport, Error> {
         let mut total = BatchReport::default();
         for part in msgs.chunks(self.cfg.part.max(1)) {
             let (report, batch, first) = self.prepare(kind, stream, part).await?;
@@ -236,7 +299,9 @@ impl Consumer {
 
     /// Waits for the part being committed, if any.
     async fn finish_in_flight(&mut self) -> Result<(), Error> {
-        let Some(f) = self.in_flight.take() else { return Ok(()) };
+        let Some(f) = self.in_flight.take() else {
+            return Ok(());
+        };
         match f.commit.await {
             Ok(r) => r,
             Err(e) => Err(Error::Corrupt(format!("batch commit task: {e}"))),
@@ -246,13 +311,25 @@ impl Consumer {
     /// Decodes and judges messages of one stream: what they did, the batch to write and the
     /// sequence number of its first event. The detectors observe the events; if the batch is
     /// then not written, the caller must discard them.
-    async fn prepare(&mut self, kind: StreamKind, stream: &str, msgs: &[BusMessage]) -> Result<(BatchReport, Batch, i64), Error> {
-        let mut report = BatchReport { messages: msgs.len(), ..BatchReport::default() };
+    async fn prepare(
+        &mut self,
+        kind: StreamKind,
+        stream: &str,
+        msgs: &[BusMessage],
+    ) -> Result<(BatchReport, Batch, i64), Error> {
+        let mut report = BatchReport {
+            messages: msgs.len(),
+            ..BatchReport::default()
+        };
         // Which messages were processed already is asked of the store by the bus event ids while
         // the payloads are decoded (a valid event carries the same id as its message).
         let lookup = {
             let store = self.store.clone();
-            let ids: Vec<String> = msgs.iter().filter(|m| !m.event_id.is_empty()).map(|m| m.event_id.clone()).collect();
+            let ids: Vec<String> = msgs
+                .iter()
+                .filter(|m| !m.event_id.is_empty())
+                .map(|m| m.event_id.clone())
+                .collect();
             tokio::spawn(async move { store.known_events(&ids).await })
         };
         let decoded: Vec<(String, &[u8], Result<SupervisionEvent, convert::Refusal>)> = msgs
@@ -268,9 +345,16 @@ impl Consumer {
             })
             .collect();
         let keys: Vec<String> = decoded.iter().map(|(k, _, _)| k.clone()).collect();
-        let mut known = lookup.await.map_err(|e| Error::Corrupt(format!("event lookup task: {e}")))??;
+        let mut known = lookup
+            .await
+            .map_err(|e| Error::Corrupt(format!("event lookup task: {e}")))??;
         // Keys of messages without a bus event id (the payload's id, or the stream position).
-        let others: Vec<String> = msgs.iter().zip(&keys).filter(|(m, _)| m.event_id.is_empty()).map(|(_, k)| k.clone()).collect();
+        let others: Vec<String> = msgs
+            .iter()
+            .zip(&keys)
+            .filter(|(m, _)| m.event_id.is_empty())
+            .map(|(_, k)| k.clone())
+            .collect();
         if !others.is_empty() {
             known.extend(self.store.known_events(&others).await?);
         }
@@ -279,10 +363,15 @@ impl Consumer {
             known.extend(keys.iter().filter(|k| f.keys.contains(*k)).cloned());
         }
         // Rules changed since the detectors were built are switched to before judging.
-        let regions: BTreeSet<String> = decoded.iter().filter_map(|(_, _, r)| r.as_ref().ok()).map(|e| convert::institution_of(e).region().to_string()).collect();
+        let regions: BTreeSet<String> = decoded
+            .iter()
+            .filter_map(|(_, _, r)| r.as_ref().ok())
+            .map(|e| convert::institution_of(e).region().to_string())
+            .collect();
         let latest = self.store.latest_rule_versions(&regions).await?;
         for region in &regions {
-            self.ensure_detector(region, latest.get(region).copied()).await?;
+            self.ensure_detector(region, latest.get(region).copied())
+                .await?;
         }
         let now = Utc::now();
         let mut batch = Batch::default();
@@ -319,7 +408,14 @@ impl Consumer {
                     crate::domain::ClaimAction::Settled => c.fund_paid.0,
                     crate::domain::ClaimAction::Reversed => -c.fund_paid.0,
                 };
-                let entry = batch.spending.entry((c.institution.to_string(), c.settled_at.year(), c.settled_at.month())).or_insert(0);
+                let entry = batch
+                    .spending
+                    .entry((
+                        c.institution.to_string(),
+                        c.settled_at.year(),
+                        c.settled_at.month(),
+                    ))
+                    .or_insert(0);
                 *entry = entry.saturating_add(delta);
             }
             for f in findings {
@@ -353,7 +449,11 @@ impl Consumer {
     async fn ensure_detector(&mut self, region: &str, latest: Option<u32>) -> Result<(), Error> {
         // The detector remembers every event id it observed; past a bound it is rebuilt from the
         // retention horizon (durable idempotency is the store's), keeping memory bounded.
-        if self.detectors.get(region).is_some_and(|d| d.events_observed() > MAX_OBSERVED) {
+        if self
+            .detectors
+            .get(region)
+            .is_some_and(|d| d.events_observed() > MAX_OBSERVED)
+        {
             self.detectors.remove(region);
         }
         if let Some(d) = self.detectors.get_mut(region) {
@@ -398,7 +498,10 @@ impl Consumer {
             if last_lag.elapsed() >= Duration::from_millis(500) {
                 last_lag = Instant::now();
                 match self.measure_lag().await {
-                    Ok(lag) if last_log.elapsed() >= Duration::from_secs(10) && (lag > 0 || processed > 0) => {
+                    Ok(lag)
+                        if last_log.elapsed() >= Duration::from_secs(10)
+                            && (lag > 0 || processed > 0) =>
+                    {
                         tracing::info!(lag, processed, group = %self.cfg.group, "supervision consumer lag");
                         last_log = Instant::now();
                         processed = 0;
@@ -432,9 +535,14 @@ pub async fn rebuild(store: &Store, region: &str) -> Result<Detector, Error> {
     let rules = store.current_rules(&code).await?;
     let horizon = i64::from(rules.retention_days) + 31;
     let mut detector = Detector::new(rules).map_err(Error::corrupt)?;
-    let Some(latest) = store.latest_event_at(region).await? else { return Ok(detector) };
-    let latest = chrono::NaiveDateTime::parse_from_str(&latest, "%Y-%m-%dT%H:%M:%S").map_err(Error::corrupt)?;
-    let from = (latest - Days::days(horizon)).format("%Y-%m-%dT%H:%M:%S").to_string();
+    let Some(latest) = store.latest_event_at(region).await? else {
+        return Ok(detector);
+    };
+    let latest = chrono::NaiveDateTime::parse_from_str(&latest, "%Y-%m-%dT%H:%M:%S")
+        .map_err(Error::corrupt)?;
+    let from = (latest - Days::days(horizon))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
     let mut after = i64::MIN;
     let mut replayed = 0u64;
     loop {

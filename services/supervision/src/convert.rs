@@ -1,6 +1,9 @@
 //! Bus events (`yibao.events.v1`, protobuf) to the domain's events. A refusal names the field.
 
-use crate::domain::{ClaimAction, ClaimEvent, ClaimItem, ClaimKind, InventoryEvent, LtcEvent, PersonKey, SupervisionEvent};
+use crate::domain::{
+    ClaimAction, ClaimEvent, ClaimItem, ClaimKind, InventoryEvent, LtcEvent, PersonKey,
+    SupervisionEvent,
+};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use prost::Message;
 use yibao_core::{Fen, InstitutionCode, RegionCode, Sex};
@@ -32,11 +35,16 @@ fn bad(field: &str, reason: impl std::fmt::Display) -> Refusal {
 }
 
 fn date(field: &str, s: &str) -> Result<NaiveDate, Refusal> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|e| bad(field, format!("`{s}` is not a YYYY-MM-DD date: {e}")))
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|e| bad(field, format!("`{s}` is not a YYYY-MM-DD date: {e}")))
 }
 
 fn opt_date(field: &str, s: &str) -> Result<Option<NaiveDate>, Refusal> {
-    if s.trim().is_empty() { Ok(None) } else { date(field, s).map(Some) }
+    if s.trim().is_empty() {
+        Ok(None)
+    } else {
+        date(field, s).map(Some)
+    }
 }
 
 /// RFC 3339 (local time of the pool is kept as written) or `YYYY-MM-DDTHH:MM:SS`.
@@ -51,7 +59,11 @@ fn time(field: &str, s: &str) -> Result<NaiveDateTime, Refusal> {
 }
 
 fn money(field: &str, fen: i64) -> Result<Fen, Refusal> {
-    if fen < 0 { Err(bad(field, "must not be negative")) } else { Ok(Fen(fen)) }
+    if fen < 0 {
+        Err(bad(field, "must not be negative"))
+    } else {
+        Ok(Fen(fen))
+    }
 }
 
 fn institution(field: &str, s: &str) -> Result<InstitutionCode, Refusal> {
@@ -63,12 +75,21 @@ fn region(field: &str, s: &str) -> Result<RegionCode, Refusal> {
 }
 
 fn person(s: &str) -> Result<PersonKey, Refusal> {
-    PersonKey::parse(s).map_err(|e| bad("person_key", e.to_string().trim_start_matches("person_key: ")))
+    PersonKey::parse(s).map_err(|e| {
+        bad(
+            "person_key",
+            e.to_string().trim_start_matches("person_key: "),
+        )
+    })
 }
 
 fn non_empty(field: &str, s: &str) -> Result<String, Refusal> {
     let s = s.trim();
-    if s.is_empty() { Err(bad(field, "must not be empty")) } else { Ok(s.to_string()) }
+    if s.is_empty() {
+        Err(bad(field, "must not be empty"))
+    } else {
+        Ok(s.to_string())
+    }
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -81,7 +102,12 @@ pub fn claim(e: pb::ClaimEvent) -> Result<ClaimEvent, Refusal> {
     let action = match pb::ClaimAction::try_from(e.action) {
         Ok(pb::ClaimAction::Settled) => ClaimAction::Settled,
         Ok(pb::ClaimAction::Reversed) => ClaimAction::Reversed,
-        _ => return Err(bad("action", "must be CLAIM_ACTION_SETTLED or CLAIM_ACTION_REVERSED")),
+        _ => {
+            return Err(bad(
+                "action",
+                "must be CLAIM_ACTION_SETTLED or CLAIM_ACTION_REVERSED",
+            ));
+        }
     };
     let kind = match pb::ClaimKind::try_from(e.kind) {
         Ok(pb::ClaimKind::Inpatient) => ClaimKind::Inpatient,
@@ -93,7 +119,12 @@ pub fn claim(e: pb::ClaimEvent) -> Result<ClaimEvent, Refusal> {
     let sex = match e.sex {
         1 => Sex::Male,
         2 => Sex::Female,
-        other => return Err(bad("sex", format!("must be 1 (male) or 2 (female), got {other}"))),
+        other => {
+            return Err(bad(
+                "sex",
+                format!("must be 1 (male) or 2 (female), got {other}"),
+            ));
+        }
     };
     let items = e
         .items
@@ -139,7 +170,12 @@ pub fn claim(e: pb::ClaimEvent) -> Result<ClaimEvent, Refusal> {
 pub fn ltc(e: pb::LtcEvent) -> Result<LtcEvent, Refusal> {
     match pb::LtcAction::try_from(e.action) {
         Ok(pb::LtcAction::Unspecified | pb::LtcAction::Settled) => {}
-        Ok(pb::LtcAction::Reversed) => return Err(bad("action", "reversals of long-term-care lines are not supervised yet")),
+        Ok(pb::LtcAction::Reversed) => {
+            return Err(bad(
+                "action",
+                "reversals of long-term-care lines are not supervised yet",
+            ));
+        }
         Err(_) => return Err(bad("action", format!("unknown LTC_ACTION {}", e.action))),
     }
     Ok(LtcEvent {
@@ -174,14 +210,31 @@ pub fn inventory(e: pb::InventoryEvent) -> Result<InventoryEvent, Refusal> {
 
 /// Decodes, converts and validates one bus payload. The event id of the message must match
 /// the event's.
-pub fn decode(kind: StreamKind, message_event_id: &str, payload: &[u8]) -> Result<SupervisionEvent, Refusal> {
+pub fn decode(
+    kind: StreamKind,
+    message_event_id: &str,
+    payload: &[u8],
+) -> Result<SupervisionEvent, Refusal> {
     let event = match kind {
-        StreamKind::Claims => SupervisionEvent::Claim(claim(pb::ClaimEvent::decode(payload).map_err(|e| bad("payload", format!("not a ClaimEvent: {e}")))?)?),
-        StreamKind::Ltc => SupervisionEvent::Ltc(ltc(pb::LtcEvent::decode(payload).map_err(|e| bad("payload", format!("not an LtcEvent: {e}")))?)?),
-        StreamKind::Inventory => SupervisionEvent::Inventory(inventory(pb::InventoryEvent::decode(payload).map_err(|e| bad("payload", format!("not an InventoryEvent: {e}")))?)?),
+        StreamKind::Claims => SupervisionEvent::Claim(claim(
+            pb::ClaimEvent::decode(payload)
+                .map_err(|e| bad("payload", format!("not a ClaimEvent: {e}")))?,
+        )?),
+        StreamKind::Ltc => SupervisionEvent::Ltc(ltc(pb::LtcEvent::decode(payload)
+            .map_err(|e| bad("payload", format!("not an LtcEvent: {e}")))?)?),
+        StreamKind::Inventory => SupervisionEvent::Inventory(inventory(
+            pb::InventoryEvent::decode(payload)
+                .map_err(|e| bad("payload", format!("not an InventoryEvent: {e}")))?,
+        )?),
     };
     if !message_event_id.is_empty() && message_event_id != event.event_id() {
-        return Err(bad("event_id", format!("`{}` differs from the bus message's `{message_event_id}`", event.event_id())));
+        return Err(bad(
+            "event_id",
+            format!(
+                "`{}` differs from the bus message's `{message_event_id}`",
+                event.event_id()
+            ),
+        ));
     }
     event.validate().map_err(|e| {
         let text = e.to_string();
@@ -244,7 +297,13 @@ pub fn claim_to_proto(e: &ClaimEvent) -> pb::ClaimEvent {
         items: e
             .items
             .iter()
-            .map(|i| pb::ClaimEventItem { code: i.code.clone(), quantity: i.quantity, unit_price_fen: i.unit_price.0, amount_fen: i.amount.0, days_supply: i.days_supply })
+            .map(|i| pb::ClaimEventItem {
+                code: i.code.clone(),
+                quantity: i.quantity,
+                unit_price_fen: i.unit_price.0,
+                amount_fen: i.amount.0,
+                days_supply: i.days_supply,
+            })
             .collect(),
         total_fen: e.total.0,
         fund_paid_fen: e.fund_paid.0,
@@ -277,7 +336,16 @@ mod ltc_action_tests {
     #[test]
     fn a_settled_or_unmarked_ltc_line_is_a_billing_and_a_reversal_is_refused_naming_the_action() {
         assert!(ltc(care(pb::LtcAction::Settled)).is_ok());
-        assert!(ltc(care(pb::LtcAction::Unspecified)).is_ok(), "events written before the field");
-        assert_eq!(ltc(care(pb::LtcAction::Reversed)).err().map(|(field, _)| field).as_deref(), Some("action"));
+        assert!(
+            ltc(care(pb::LtcAction::Unspecified)).is_ok(),
+            "events written before the field"
+        );
+        assert_eq!(
+            ltc(care(pb::LtcAction::Reversed))
+                .err()
+                .map(|(field, _)| field)
+                .as_deref(),
+            Some("action")
+        );
     }
 }

@@ -30,7 +30,9 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
         match e {
             Error::Api(e) => e,
-            Error::Conflict(m) => ApiError::new(ErrorKind::Aborted, "SUPERVISION_CONCURRENT_CHANGE", m),
+            Error::Conflict(m) => {
+                ApiError::new(ErrorKind::Aborted, "SUPERVISION_CONCURRENT_CHANGE", m)
+            }
             Error::Corrupt(m) => ApiError::internal(m),
             Error::Db(e) => ApiError::internal(e),
         }

@@ -1,10 +1,11 @@
 //! Proto ⇄ domain mapping of the supervision contract. Input mappings name the offending field.
 
 use crate::domain::{
-    AgeRestriction, BudgetStatus, BudgetWarning, Case, CaseSource, CaseStatus, CreditRecord, FeedbackKind, Finding, FrequencyLimit,
-    FundBalanceStatus, InspectionDraw, ReceiptTier, Review, ReviewRole, ReviewState, RewardPolicy, Rule, RuleCode, RuleParams, RuleSet,
-    Severity, SexRestriction, Subject, SupplyLimit, VerificationKind, VerificationMethod, VerificationOutcome, VerificationTask,
-    WarningLevel,
+    AgeRestriction, BudgetStatus, BudgetWarning, Case, CaseSource, CaseStatus, CreditRecord,
+    FeedbackKind, Finding, FrequencyLimit, FundBalanceStatus, InspectionDraw, ReceiptTier, Review,
+    ReviewRole, ReviewState, RewardPolicy, Rule, RuleCode, RuleParams, RuleSet, Severity,
+    SexRestriction, Subject, SupplyLimit, VerificationKind, VerificationMethod,
+    VerificationOutcome, VerificationTask, WarningLevel,
 };
 use crate::store::{Audit, rfc3339};
 use yibao_core::{Bp, Fen, Sex};
@@ -15,12 +16,19 @@ use yibao_runtime::ApiError;
 
 /// A proto audit.
 pub fn audit(a: &Audit) -> common::Audit {
-    common::Audit { actor: a.actor.clone(), role: a.role.clone(), at: rfc3339(a.at) }
+    common::Audit {
+        actor: a.actor.clone(),
+        role: a.role.clone(),
+        at: rfc3339(a.at),
+    }
 }
 
 /// Proto number of a rule code.
 pub fn rule_code(c: RuleCode) -> i32 {
-    RuleCode::ALL.iter().position(|x| *x == c).map_or(0, |p| i32::try_from(p + 1).unwrap_or(0))
+    RuleCode::ALL
+        .iter()
+        .position(|x| *x == c)
+        .map_or(0, |p| i32::try_from(p + 1).unwrap_or(0))
 }
 
 /// A rule code from its proto number; `None` for unspecified.
@@ -32,7 +40,13 @@ pub fn rule_code_in(field: &str, n: i32) -> Result<Option<RuleCode>, ApiError> {
         .ok()
         .and_then(|k| RuleCode::ALL.get(k).copied())
         .map(Some)
-        .ok_or_else(|| ApiError::invalid("SUPERVISION_RULE_CODE_INVALID", field, format!("unknown rule code {n}")))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "SUPERVISION_RULE_CODE_INVALID",
+                field,
+                format!("unknown rule code {n}"),
+            )
+        })
 }
 
 /// Proto number of a severity.
@@ -50,7 +64,11 @@ fn severity_in(field: &str, n: i32) -> Result<Option<Severity>, ApiError> {
         Ok(pb::Severity::Low) => Ok(Some(Severity::Low)),
         Ok(pb::Severity::Medium) => Ok(Some(Severity::Medium)),
         Ok(pb::Severity::High) => Ok(Some(Severity::High)),
-        Err(_) => Err(ApiError::invalid("SUPERVISION_SEVERITY_INVALID", field, format!("unknown severity {n}"))),
+        Err(_) => Err(ApiError::invalid(
+            "SUPERVISION_SEVERITY_INVALID",
+            field,
+            format!("unknown severity {n}"),
+        )),
     }
 }
 
@@ -66,13 +84,21 @@ fn verification_kind_in(field: &str, n: i32) -> Result<VerificationKind, ApiErro
     match pb::VerificationKind::try_from(n) {
         Ok(pb::VerificationKind::CheckRecord) => Ok(VerificationKind::CheckRecord),
         Ok(pb::VerificationKind::PhoneOrOnSite) => Ok(VerificationKind::PhoneOrOnSite),
-        _ => Err(ApiError::invalid("SUPERVISION_VERIFICATION_KIND_INVALID", field, "must be CHECK_RECORD or PHONE_OR_ON_SITE")),
+        _ => Err(ApiError::invalid(
+            "SUPERVISION_VERIFICATION_KIND_INVALID",
+            field,
+            "must be CHECK_RECORD or PHONE_OR_ON_SITE",
+        )),
     }
 }
 
 /// A verification kind filter (`None` for unspecified).
 pub fn verification_kind_filter(field: &str, n: i32) -> Result<Option<VerificationKind>, ApiError> {
-    if n == 0 { Ok(None) } else { verification_kind_in(field, n).map(Some) }
+    if n == 0 {
+        Ok(None)
+    } else {
+        verification_kind_in(field, n).map(Some)
+    }
 }
 
 fn sex(s: Sex) -> i32 {
@@ -86,81 +112,172 @@ fn sex_in(field: &str, n: i32) -> Result<Sex, ApiError> {
     match pb::Sex::try_from(n) {
         Ok(pb::Sex::Male) => Ok(Sex::Male),
         Ok(pb::Sex::Female) => Ok(Sex::Female),
-        _ => Err(ApiError::invalid("SUPERVISION_SEX_INVALID", field, "must be SEX_MALE or SEX_FEMALE")),
+        _ => Err(ApiError::invalid(
+            "SUPERVISION_SEX_INVALID",
+            field,
+            "must be SEX_MALE or SEX_FEMALE",
+        )),
     }
 }
 
 fn supply(l: &SupplyLimit) -> pb::SupplyLimit {
-    pb::SupplyLimit { window_days: l.window_days, max_days_supply: l.max_days_supply, tolerance_days: l.tolerance_days }
+    pb::SupplyLimit {
+        window_days: l.window_days,
+        max_days_supply: l.max_days_supply,
+        tolerance_days: l.tolerance_days,
+    }
 }
 
 fn supply_in(field: &str, l: Option<&pb::SupplyLimit>) -> Result<SupplyLimit, ApiError> {
     let l = l.ok_or_else(|| ApiError::invalid("RULE_PARAMS_INVALID", field, "is required"))?;
-    Ok(SupplyLimit { window_days: l.window_days, max_days_supply: l.max_days_supply, tolerance_days: l.tolerance_days })
+    Ok(SupplyLimit {
+        window_days: l.window_days,
+        max_days_supply: l.max_days_supply,
+        tolerance_days: l.tolerance_days,
+    })
 }
 
 /// Proto parameters of a rule.
 pub fn params(p: &RuleParams) -> pb::RuleParams {
     let params = match p {
-        RuleParams::SplitHospitalisation { window_days, planned_diagnosis_prefixes } => Params::SplitHospitalisation(pb::SplitHospitalisationParams {
+        RuleParams::SplitHospitalisation {
+            window_days,
+            planned_diagnosis_prefixes,
+        } => Params::SplitHospitalisation(pb::SplitHospitalisationParams {
             window_days: *window_days,
             planned_diagnosis_prefixes: planned_diagnosis_prefixes.clone(),
         }),
-        RuleParams::OverlappingStay { include_ltc } => Params::OverlappingStay(pb::OverlappingStayParams { include_ltc: *include_ltc }),
+        RuleParams::OverlappingStay { include_ltc } => {
+            Params::OverlappingStay(pb::OverlappingStayParams {
+                include_ltc: *include_ltc,
+            })
+        }
         RuleParams::ServiceAfterDeath => Params::ServiceAfterDeath(pb::ServiceAfterDeathParams {}),
-        RuleParams::ServiceOutsideEnrolment { grace_days } => Params::ServiceOutsideEnrolment(pb::ServiceOutsideEnrolmentParams { grace_days: *grace_days }),
+        RuleParams::ServiceOutsideEnrolment { grace_days } => {
+            Params::ServiceOutsideEnrolment(pb::ServiceOutsideEnrolmentParams {
+                grace_days: *grace_days,
+            })
+        }
         RuleParams::OverPrescription { chronic, acute } => {
-            Params::OverPrescription(pb::OverPrescriptionParams { chronic: Some(supply(chronic)), acute: Some(supply(acute)) })
+            Params::OverPrescription(pb::OverPrescriptionParams {
+                chronic: Some(supply(chronic)),
+                acute: Some(supply(acute)),
+            })
         }
         RuleParams::OverFrequency { limits } => Params::OverFrequency(pb::OverFrequencyParams {
-            limits: limits.iter().map(|l| pb::FrequencyLimit { item_code: l.item_code.clone(), max_per_day: l.max_per_day }).collect(),
+            limits: limits
+                .iter()
+                .map(|l| pb::FrequencyLimit {
+                    item_code: l.item_code.clone(),
+                    max_per_day: l.max_per_day,
+                })
+                .collect(),
         }),
         RuleParams::SexLimit { restrictions } => Params::SexLimit(pb::SexLimitParams {
-            restrictions: restrictions.iter().map(|r| pb::SexRestriction { item_code: r.item_code.clone(), sex: sex(r.sex) }).collect(),
+            restrictions: restrictions
+                .iter()
+                .map(|r| pb::SexRestriction {
+                    item_code: r.item_code.clone(),
+                    sex: sex(r.sex),
+                })
+                .collect(),
         }),
         RuleParams::AgeLimit { restrictions } => Params::AgeLimit(pb::AgeLimitParams {
-            restrictions: restrictions.iter().map(|r| pb::AgeRestriction { item_code: r.item_code.clone(), min_age: r.min_age, max_age: r.max_age }).collect(),
+            restrictions: restrictions
+                .iter()
+                .map(|r| pb::AgeRestriction {
+                    item_code: r.item_code.clone(),
+                    min_age: r.min_age,
+                    max_age: r.max_age,
+                })
+                .collect(),
         }),
         RuleParams::LargeReceipt { tiers } => Params::LargeReceipt(pb::LargeReceiptParams {
-            tiers: tiers.iter().map(|t| pb::ReceiptTier { above_fen: t.above.0, verification: verification_kind(t.verification) }).collect(),
+            tiers: tiers
+                .iter()
+                .map(|t| pb::ReceiptTier {
+                    above_fen: t.above.0,
+                    verification: verification_kind(t.verification),
+                })
+                .collect(),
         }),
-        RuleParams::ChronicDiagnosisChange => Params::ChronicDiagnosisChange(pb::ChronicDiagnosisChangeParams {}),
-        RuleParams::IdentityCluster { min_persons, window_hours } => {
-            Params::IdentityCluster(pb::IdentityClusterParams { min_persons: *min_persons, window_hours: *window_hours })
+        RuleParams::ChronicDiagnosisChange => {
+            Params::ChronicDiagnosisChange(pb::ChronicDiagnosisChangeParams {})
         }
-        RuleParams::MarkUp { tolerance } => Params::MarkUp(pb::MarkUpParams { tolerance_bp: tolerance.0 }),
+        RuleParams::IdentityCluster {
+            min_persons,
+            window_hours,
+        } => Params::IdentityCluster(pb::IdentityClusterParams {
+            min_persons: *min_persons,
+            window_hours: *window_hours,
+        }),
+        RuleParams::MarkUp { tolerance } => Params::MarkUp(pb::MarkUpParams {
+            tolerance_bp: tolerance.0,
+        }),
     };
-    pb::RuleParams { params: Some(params) }
+    pb::RuleParams {
+        params: Some(params),
+    }
 }
 
 /// Domain parameters from the proto; `None` when no case is set.
 pub fn params_in(p: Option<&pb::RuleParams>) -> Result<Option<RuleParams>, ApiError> {
-    let Some(p) = p.and_then(|p| p.params.as_ref()) else { return Ok(None) };
+    let Some(p) = p.and_then(|p| p.params.as_ref()) else {
+        return Ok(None);
+    };
     let out = match p {
         Params::SplitHospitalisation(x) => RuleParams::SplitHospitalisation {
             window_days: x.window_days,
-            planned_diagnosis_prefixes: x.planned_diagnosis_prefixes.iter().map(|s| s.trim().to_string()).collect(),
+            planned_diagnosis_prefixes: x
+                .planned_diagnosis_prefixes
+                .iter()
+                .map(|s| s.trim().to_string())
+                .collect(),
         },
-        Params::OverlappingStay(x) => RuleParams::OverlappingStay { include_ltc: x.include_ltc },
+        Params::OverlappingStay(x) => RuleParams::OverlappingStay {
+            include_ltc: x.include_ltc,
+        },
         Params::ServiceAfterDeath(_) => RuleParams::ServiceAfterDeath,
-        Params::ServiceOutsideEnrolment(x) => RuleParams::ServiceOutsideEnrolment { grace_days: x.grace_days },
+        Params::ServiceOutsideEnrolment(x) => RuleParams::ServiceOutsideEnrolment {
+            grace_days: x.grace_days,
+        },
         Params::OverPrescription(x) => RuleParams::OverPrescription {
             chronic: supply_in("params.over_prescription.chronic", x.chronic.as_ref())?,
             acute: supply_in("params.over_prescription.acute", x.acute.as_ref())?,
         },
         Params::OverFrequency(x) => RuleParams::OverFrequency {
-            limits: x.limits.iter().map(|l| FrequencyLimit { item_code: l.item_code.trim().to_string(), max_per_day: l.max_per_day }).collect(),
+            limits: x
+                .limits
+                .iter()
+                .map(|l| FrequencyLimit {
+                    item_code: l.item_code.trim().to_string(),
+                    max_per_day: l.max_per_day,
+                })
+                .collect(),
         },
         Params::SexLimit(x) => RuleParams::SexLimit {
             restrictions: x
                 .restrictions
                 .iter()
                 .enumerate()
-                .map(|(k, r)| Ok(SexRestriction { item_code: r.item_code.trim().to_string(), sex: sex_in(&format!("params.sex_limit.restrictions[{k}].sex"), r.sex)? }))
+                .map(|(k, r)| {
+                    Ok(SexRestriction {
+                        item_code: r.item_code.trim().to_string(),
+                        sex: sex_in(&format!("params.sex_limit.restrictions[{k}].sex"), r.sex)?,
+                    })
+                })
                 .collect::<Result<_, ApiError>>()?,
         },
         Params::AgeLimit(x) => RuleParams::AgeLimit {
-            restrictions: x.restrictions.iter().map(|r| AgeRestriction { item_code: r.item_code.trim().to_string(), min_age: r.min_age, max_age: r.max_age }).collect(),
+            restrictions: x
+                .restrictions
+                .iter()
+                .map(|r| AgeRestriction {
+                    item_code: r.item_code.trim().to_string(),
+                    min_age: r.min_age,
+                    max_age: r.max_age,
+                })
+                .collect(),
         },
         Params::LargeReceipt(x) => RuleParams::LargeReceipt {
             tiers: x
@@ -168,13 +285,24 @@ pub fn params_in(p: Option<&pb::RuleParams>) -> Result<Option<RuleParams>, ApiEr
                 .iter()
                 .enumerate()
                 .map(|(k, t)| {
-                    Ok(ReceiptTier { above: Fen(t.above_fen), verification: verification_kind_in(&format!("params.large_receipt.tiers[{k}].verification"), t.verification)? })
+                    Ok(ReceiptTier {
+                        above: Fen(t.above_fen),
+                        verification: verification_kind_in(
+                            &format!("params.large_receipt.tiers[{k}].verification"),
+                            t.verification,
+                        )?,
+                    })
                 })
                 .collect::<Result<_, ApiError>>()?,
         },
         Params::ChronicDiagnosisChange(_) => RuleParams::ChronicDiagnosisChange,
-        Params::IdentityCluster(x) => RuleParams::IdentityCluster { min_persons: x.min_persons, window_hours: x.window_hours },
-        Params::MarkUp(x) => RuleParams::MarkUp { tolerance: Bp(x.tolerance_bp) },
+        Params::IdentityCluster(x) => RuleParams::IdentityCluster {
+            min_persons: x.min_persons,
+            window_hours: x.window_hours,
+        },
+        Params::MarkUp(x) => RuleParams::MarkUp {
+            tolerance: Bp(x.tolerance_bp),
+        },
     };
     Ok(Some(out))
 }
@@ -185,7 +313,12 @@ pub fn severity_update(n: i32) -> Result<Option<Severity>, ApiError> {
 }
 
 fn rule(r: &Rule) -> pb::Rule {
-    pb::Rule { code: rule_code(r.code()), enabled: r.enabled, severity: severity(r.severity), params: Some(params(&r.params)) }
+    pb::Rule {
+        code: rule_code(r.code()),
+        enabled: r.enabled,
+        severity: severity(r.severity),
+        params: Some(params(&r.params)),
+    }
 }
 
 /// A proto rule set.
@@ -224,7 +357,13 @@ pub fn review_state_filter(n: i32) -> Result<Option<&'static str>, ApiError> {
         Ok(pb::ReviewState::ThirdPartyReviewed) => Some("THIRD_PARTY_REVIEWED"),
         Ok(pb::ReviewState::Confirmed) => Some("CONFIRMED"),
         Ok(pb::ReviewState::Dismissed) => Some("DISMISSED"),
-        Err(_) => return Err(ApiError::invalid("SUPERVISION_STATE_INVALID", "state", format!("unknown review state {n}"))),
+        Err(_) => {
+            return Err(ApiError::invalid(
+                "SUPERVISION_STATE_INVALID",
+                "state",
+                format!("unknown review state {n}"),
+            ));
+        }
     })
 }
 
@@ -244,17 +383,31 @@ pub fn feedback_in(n: i32) -> Result<FeedbackKind, ApiError> {
         Ok(pb::FeedbackKind::Accept) => Ok(FeedbackKind::Accept),
         Ok(pb::FeedbackKind::Explain) => Ok(FeedbackKind::Explain),
         Ok(pb::FeedbackKind::Appeal) => Ok(FeedbackKind::Appeal),
-        _ => Err(ApiError::invalid("SUPERVISION_FEEDBACK_KIND_INVALID", "kind", "must be ACCEPT, EXPLAIN or APPEAL")),
+        _ => Err(ApiError::invalid(
+            "SUPERVISION_FEEDBACK_KIND_INVALID",
+            "kind",
+            "must be ACCEPT, EXPLAIN or APPEAL",
+        )),
     }
 }
 
 /// A conclusion from the proto: uphold for an amount, or dismiss.
 pub fn conclusion_in(n: i32, amount_fen: i64) -> Result<crate::domain::ReviewOutcome, ApiError> {
     match pb::Conclusion::try_from(n) {
-        Ok(pb::Conclusion::Uphold) => Ok(crate::domain::ReviewOutcome::Uphold { amount: Fen(amount_fen) }),
+        Ok(pb::Conclusion::Uphold) => Ok(crate::domain::ReviewOutcome::Uphold {
+            amount: Fen(amount_fen),
+        }),
         Ok(pb::Conclusion::Dismiss) if amount_fen == 0 => Ok(crate::domain::ReviewOutcome::Dismiss),
-        Ok(pb::Conclusion::Dismiss) => Err(ApiError::invalid("REVIEW_AMOUNT_OUT_OF_RANGE", "amount_fen", "must be 0 when the finding is dismissed")),
-        _ => Err(ApiError::invalid("SUPERVISION_CONCLUSION_INVALID", "conclusion", "must be CONCLUSION_UPHOLD or CONCLUSION_DISMISS")),
+        Ok(pb::Conclusion::Dismiss) => Err(ApiError::invalid(
+            "REVIEW_AMOUNT_OUT_OF_RANGE",
+            "amount_fen",
+            "must be 0 when the finding is dismissed",
+        )),
+        _ => Err(ApiError::invalid(
+            "SUPERVISION_CONCLUSION_INVALID",
+            "conclusion",
+            "must be CONCLUSION_UPHOLD or CONCLUSION_DISMISS",
+        )),
     }
 }
 
@@ -264,7 +417,12 @@ fn evidence(f: &Finding) -> pb::Evidence {
         item_codes: f.evidence.item_codes.clone(),
         diagnoses: f.evidence.diagnoses.clone(),
         dates: f.evidence.dates.iter().map(|d| d.to_string()).collect(),
-        person_keys: f.evidence.persons.iter().map(|p| p.as_str().to_string()).collect(),
+        person_keys: f
+            .evidence
+            .persons
+            .iter()
+            .map(|p| p.as_str().to_string())
+            .collect(),
     }
 }
 
@@ -277,7 +435,11 @@ pub fn finding(f: &Finding, r: &Review, step_roles: &[String]) -> pb::Finding {
         region_code: f.region.to_string(),
         severity: severity(f.severity),
         institution_code: f.institution.to_string(),
-        person_key: f.person.as_ref().map(|p| p.as_str().to_string()).unwrap_or_default(),
+        person_key: f
+            .person
+            .as_ref()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
         physician_code: f.physician.clone().unwrap_or_default(),
         event_id: f.event_id.clone(),
         observed_at: f.observed_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
@@ -300,7 +462,10 @@ pub fn finding(f: &Finding, r: &Review, step_roles: &[String]) -> pb::Finding {
                 role: review_role(s.role),
                 audit: Some(common::Audit {
                     actor: s.actor.clone(),
-                    role: step_roles.get(k).cloned().unwrap_or_else(|| s.role.to_string()),
+                    role: step_roles
+                        .get(k)
+                        .cloned()
+                        .unwrap_or_else(|| s.role.to_string()),
                     at: rfc3339(s.at),
                 }),
                 note: s.note.clone(),
@@ -316,7 +481,11 @@ pub fn method_in(n: i32) -> Result<VerificationMethod, ApiError> {
         Ok(pb::VerificationMethod::CheckRecord) => Ok(VerificationMethod::CheckRecord),
         Ok(pb::VerificationMethod::Phone) => Ok(VerificationMethod::Phone),
         Ok(pb::VerificationMethod::OnSite) => Ok(VerificationMethod::OnSite),
-        _ => Err(ApiError::invalid("SUPERVISION_VERIFICATION_METHOD_INVALID", "method", "must be CHECK_RECORD, PHONE or ON_SITE")),
+        _ => Err(ApiError::invalid(
+            "SUPERVISION_VERIFICATION_METHOD_INVALID",
+            "method",
+            "must be CHECK_RECORD, PHONE or ON_SITE",
+        )),
     }
 }
 
@@ -325,7 +494,11 @@ pub fn outcome_in(n: i32) -> Result<VerificationOutcome, ApiError> {
     match pb::VerificationOutcome::try_from(n) {
         Ok(pb::VerificationOutcome::Genuine) => Ok(VerificationOutcome::Genuine),
         Ok(pb::VerificationOutcome::NotGenuine) => Ok(VerificationOutcome::NotGenuine),
-        _ => Err(ApiError::invalid("SUPERVISION_VERIFICATION_OUTCOME_INVALID", "outcome", "must be GENUINE or NOT_GENUINE")),
+        _ => Err(ApiError::invalid(
+            "SUPERVISION_VERIFICATION_OUTCOME_INVALID",
+            "outcome",
+            "must be GENUINE or NOT_GENUINE",
+        )),
     }
 }
 
@@ -352,7 +525,11 @@ pub fn task(t: &VerificationTask) -> pb::VerificationTask {
                 VerificationOutcome::NotGenuine => pb::VerificationOutcome::NotGenuine,
             }) as i32
         }),
-        completed: c.map(|c| common::Audit { actor: c.actor.clone(), role: "operator".into(), at: rfc3339(c.at) }),
+        completed: c.map(|c| common::Audit {
+            actor: c.actor.clone(),
+            role: "operator".into(),
+            at: rfc3339(c.at),
+        }),
         note: c.map(|c| c.note.clone()).unwrap_or_default(),
     }
 }
@@ -362,7 +539,11 @@ pub fn case(c: &Case, tip_id: &str, policy: &RewardPolicy) -> pb::Case {
     pb::Case {
         case_id: c.case_id.clone(),
         region_code: c.region.to_string(),
-        institution_code: c.institution.as_ref().map(|i| i.to_string()).unwrap_or_default(),
+        institution_code: c
+            .institution
+            .as_ref()
+            .map(|i| i.to_string())
+            .unwrap_or_default(),
         finding_ids: match &c.source {
             CaseSource::Findings { finding_ids } => finding_ids.clone(),
             CaseSource::Tip(_) => Vec::new(),
@@ -376,12 +557,24 @@ pub fn case(c: &Case, tip_id: &str, policy: &RewardPolicy) -> pb::Case {
         recoveries: c
             .recoveries
             .iter()
-            .map(|r| pb::Recovery { amount_fen: r.amount.0, note: r.note.clone(), recorded: Some(common::Audit { actor: r.actor.clone(), role: String::new(), at: rfc3339(r.at) }) })
+            .map(|r| pb::Recovery {
+                amount_fen: r.amount.0,
+                note: r.note.clone(),
+                recorded: Some(common::Audit {
+                    actor: r.actor.clone(),
+                    role: String::new(),
+                    at: rfc3339(r.at),
+                }),
+            })
             .collect(),
         recovered_fen: c.recovered().0,
         reward_due_fen: c.reward_due(policy).0,
         reward_paid_fen: c.reward_paid().0,
-        opened: Some(common::Audit { actor: c.opened_by.clone(), role: String::new(), at: rfc3339(c.opened_at) }),
+        opened: Some(common::Audit {
+            actor: c.opened_by.clone(),
+            role: String::new(),
+            at: rfc3339(c.opened_at),
+        }),
         closed_at: c.closed_at.map(rfc3339).unwrap_or_default(),
     }
 }
@@ -392,7 +585,11 @@ pub fn case_status_filter(n: i32) -> Result<Option<&'static str>, ApiError> {
         Ok(pb::CaseStatus::Unspecified) => Ok(None),
         Ok(pb::CaseStatus::Open) => Ok(Some("open")),
         Ok(pb::CaseStatus::Closed) => Ok(Some("closed")),
-        Err(_) => Err(ApiError::invalid("SUPERVISION_CASE_STATUS_INVALID", "status", format!("unknown case status {n}"))),
+        Err(_) => Err(ApiError::invalid(
+            "SUPERVISION_CASE_STATUS_INVALID",
+            "status",
+            format!("unknown case status {n}"),
+        )),
     }
 }
 
@@ -407,7 +604,10 @@ pub fn credit(subject: &Subject, record: Option<&CreditRecord>, initial: u32) ->
         subject_code: code,
         score: record.map_or(initial, |r| r.score),
         blacklisted: record.is_some_and(|r| r.blacklisted_since.is_some()),
-        blacklisted_since: record.and_then(|r| r.blacklisted_since).map(rfc3339).unwrap_or_default(),
+        blacklisted_since: record
+            .and_then(|r| r.blacklisted_since)
+            .map(rfc3339)
+            .unwrap_or_default(),
         deductions: record
             .map(|r| {
                 r.deductions
@@ -442,7 +642,11 @@ pub fn level_in(n: i32) -> Result<Option<WarningLevel>, ApiError> {
         Ok(pb::WarningLevel::Yellow) => Ok(Some(WarningLevel::Yellow)),
         Ok(pb::WarningLevel::Orange) => Ok(Some(WarningLevel::Orange)),
         Ok(pb::WarningLevel::Red) => Ok(Some(WarningLevel::Red)),
-        Err(_) => Err(ApiError::invalid("SUPERVISION_WARNING_LEVEL_INVALID", "min_level", format!("unknown level {n}"))),
+        Err(_) => Err(ApiError::invalid(
+            "SUPERVISION_WARNING_LEVEL_INVALID",
+            "min_level",
+            format!("unknown level {n}"),
+        )),
     }
 }
 
@@ -466,7 +670,12 @@ pub fn budget_status(s: &BudgetStatus) -> pb::BudgetStatus {
 /// A proto warning.
 pub fn warning(w: &BudgetWarning) -> pb::BudgetWarning {
     let (hy, hm) = w.hold_payment_of.unwrap_or((0, 0));
-    pb::BudgetWarning { level: level(Some(w.level)), status: Some(budget_status(&w.status)), hold_year: hy, hold_month: hm }
+    pb::BudgetWarning {
+        level: level(Some(w.level)),
+        status: Some(budget_status(&w.status)),
+        hold_year: hy,
+        hold_month: hm,
+    }
 }
 
 /// Proto number of a balance band.
@@ -506,7 +715,14 @@ pub fn draw(d: &InspectionDraw) -> pb::InspectionDraw {
         drawn_at: rfc3339(d.drawn_at),
         institution_pool: d.institution_pool.iter().map(|i| i.to_string()).collect(),
         inspector_pool: d.inspector_pool.clone(),
-        conflicts: d.conflicts.iter().map(|(who, inst)| pb::Conflict { inspector_id: who.clone(), institution_code: inst.to_string() }).collect(),
+        conflicts: d
+            .conflicts
+            .iter()
+            .map(|(who, inst)| pb::Conflict {
+                inspector_id: who.clone(),
+                institution_code: inst.to_string(),
+            })
+            .collect(),
         excluded_inspectors: d.excluded_inspectors.clone(),
         institution_codes: d.institutions.iter().map(|i| i.to_string()).collect(),
         inspector_ids: d.inspectors.clone(),

@@ -46,7 +46,11 @@ fn already(e: &tonic::Status) -> bool {
 /// Loads the demo data through the services' APIs at `grpc` using `operator_token`.
 pub async fn load(grpc: std::net::SocketAddr, operator_token: &str) -> Result<(), String> {
     let (channel, forward) = connect(grpc, operator_token).await?;
-    load_people(EnrollmentServiceClient::with_interceptor(channel.clone(), forward.clone())).await?;
+    load_people(EnrollmentServiceClient::with_interceptor(
+        channel.clone(),
+        forward.clone(),
+    ))
+    .await?;
     load_policy(SettlementServiceClient::with_interceptor(channel, forward)).await
 }
 
@@ -56,51 +60,111 @@ pub async fn carry_policy(grpc: std::net::SocketAddr, operator_token: &str) -> R
     load_policy(SettlementServiceClient::with_interceptor(channel, forward)).await
 }
 
-async fn connect(grpc: std::net::SocketAddr, operator_token: &str) -> Result<(Channel, yibao_runtime::server::Forward), String> {
-    let channel = Channel::from_shared(format!("http://{grpc}")).map_err(|e| e.to_string())?.connect().await.map_err(|e| e.to_string())?;
-    let auth = http::HeaderValue::from_str(&format!("Bearer {operator_token}")).map_err(|e| e.to_string())?;
-    Ok((channel, yibao_runtime::server::Forward { authorization: Some(auth) }))
+async fn connect(
+    grpc: std::net::SocketAddr,
+    operator_token: &str,
+) -> Result<(Channel, yibao_runtime::server::Forward), String> {
+    let channel = Channel::from_shared(format!("http://{grpc}"))
+        .map_err(|e| e.to_string())?
+        .connect()
+        .await
+        .map_err(|e| e.to_string())?;
+    let auth = http::HeaderValue::from_str(&format!("Bearer {operator_token}"))
+        .map_err(|e| e.to_string())?;
+    Ok((
+        channel,
+        yibao_runtime::server::Forward {
+            authorization: Some(auth),
+        },
+    ))
 }
 
 /// The seeded Huoqiu policy (2018, seed 001's figures) carried over to this year, so claims
 /// of this year settle.
-async fn load_policy(mut c: SettlementServiceClient<InterceptedService<Channel, yibao_runtime::server::Forward>>) -> Result<(), String> {
+async fn load_policy(
+    mut c: SettlementServiceClient<InterceptedService<Channel, yibao_runtime::server::Forward>>,
+) -> Result<(), String> {
     let year = chrono::Utc::now().year();
     let this_years = format!("{REGION}-{year}-resident");
-    let get = |policy_id: String| settlement::GetPolicyRequest { policy_id, version: 0, region_code: REGION.into() };
+    let get = |policy_id: String| settlement::GetPolicyRequest {
+        policy_id,
+        version: 0,
+        region_code: REGION.into(),
+    };
     if c.get_policy(get(this_years.clone())).await.is_ok() {
         return Ok(());
     }
-    let seeded = c.get_policy(get(format!("{REGION}-2018-resident"))).await.map_err(|e| format!("seeded policy: {}", e.message()))?.into_inner();
-    let mut doc: serde_json::Value = serde_json::from_str(&seeded.document_json).map_err(|e| format!("seeded policy: {e}"))?;
+    let seeded = c
+        .get_policy(get(format!("{REGION}-2018-resident")))
+        .await
+        .map_err(|e| format!("seeded policy: {}", e.message()))?
+        .into_inner();
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&seeded.document_json).map_err(|e| format!("seeded policy: {e}"))?;
     doc["id"] = this_years.into();
     doc["version"] = 1.into();
     doc["year"] = year.into();
     doc["effective_from"] = format!("{year}-01-01").into();
-    c.upload_policy(settlement::UploadPolicyRequest { region_code: REGION.into(), document_json: doc.to_string() }).await.map_err(|e| format!("policy: {}", e.message()))?;
+    c.upload_policy(settlement::UploadPolicyRequest {
+        region_code: REGION.into(),
+        document_json: doc.to_string(),
+    })
+    .await
+    .map_err(|e| format!("policy: {}", e.message()))?;
     Ok(())
 }
 
 async fn load_people(mut c: Client) -> Result<(), String> {
     let year = chrono::Utc::now().year();
     let resident = common::Scheme::Resident as i32;
-    c.set_contribution_standard(pb::SetContributionStandardRequest { region_code: REGION.into(), year, scheme: resident, individual_amount_fen: 18_000, waiting_days: 30 })
-        .await
-        .map_err(|e| e.message().to_string())?;
+    c.set_contribution_standard(pb::SetContributionStandardRequest {
+        region_code: REGION.into(),
+        year,
+        scheme: resident,
+        individual_amount_fen: 18_000,
+        waiting_days: 30,
+    })
+    .await
+    .map_err(|e| e.message().to_string())?;
     let mut household = String::new();
     for (id, name, poor, payment) in PEOPLE {
-        let person = match c.register_person(pb::RegisterPersonRequest { id_number: (*id).into(), name: (*name).into(), region_code: REGION.into(), household_id: household.clone(), contact: String::new() }).await {
+        let person = match c
+            .register_person(pb::RegisterPersonRequest {
+                id_number: (*id).into(),
+                name: (*name).into(),
+                region_code: REGION.into(),
+                household_id: household.clone(),
+                contact: String::new(),
+            })
+            .await
+        {
             Ok(r) => r.into_inner().person,
-            Err(e) if already(&e) => c.lookup_person(pb::LookupPersonRequest { id_number: (*id).into() }).await.map_err(|e| e.message().to_string())?.into_inner().person,
+            Err(e) if already(&e) => {
+                c.lookup_person(pb::LookupPersonRequest {
+                    id_number: (*id).into(),
+                })
+                .await
+                .map_err(|e| e.message().to_string())?
+                .into_inner()
+                .person
+            }
             Err(e) => return Err(format!("register {name}: {}", e.message())),
         }
         .ok_or("no person in reply")?;
         if *poor && household.is_empty() {
             let h = c
-                .create_household(pb::CreateHouseholdRequest { region_code: REGION.into(), address: "霍邱县城关镇 demo 村 1 号".into(), head_person_id: person.person_id.clone() })
+                .create_household(pb::CreateHouseholdRequest {
+                    region_code: REGION.into(),
+                    address: "霍邱县城关镇 demo 村 1 号".into(),
+                    head_person_id: person.person_id.clone(),
+                })
                 .await
                 .map_err(|e| e.message().to_string())?;
-            household = h.into_inner().household.map(|h| h.household_id).unwrap_or_default();
+            household = h
+                .into_inner()
+                .household
+                .map(|h| h.household_id)
+                .unwrap_or_default();
         }
         if *poor && person.categories.is_empty() {
             c.grant_category(pb::GrantCategoryRequest {
@@ -112,20 +176,50 @@ async fn load_people(mut c: Client) -> Result<(), String> {
             .await
             .map_err(|e| e.message().to_string())?;
         }
-        let enrolment = match c.enroll(pb::EnrollRequest { person_id: person.person_id.clone(), year, scheme: resident, region_code: REGION.into(), enrolled_on: format!("{}-11-20", year - 1) }).await {
+        let enrolment = match c
+            .enroll(pb::EnrollRequest {
+                person_id: person.person_id.clone(),
+                year,
+                scheme: resident,
+                region_code: REGION.into(),
+                enrolled_on: format!("{}-11-20", year - 1),
+            })
+            .await
+        {
             Ok(r) => r.into_inner().enrolment,
-            Err(e) if already(&e) => c.list_enrolments(pb::ListEnrolmentsRequest { person_id: person.person_id.clone() }).await.map_err(|e| e.message().to_string())?.into_inner().enrolments.into_iter().find(|e| e.year == year),
+            Err(e) if already(&e) => c
+                .list_enrolments(pb::ListEnrolmentsRequest {
+                    person_id: person.person_id.clone(),
+                })
+                .await
+                .map_err(|e| e.message().to_string())?
+                .into_inner()
+                .enrolments
+                .into_iter()
+                .find(|e| e.year == year),
             Err(e) => return Err(format!("enrol {name}: {}", e.message())),
         }
         .ok_or("no enrolment in reply")?;
         let (kind, reference) = match payment {
-            Payment::Subsidy => (pb::ContributionKind::Subsidy, format!("county-poverty-subsidy-{year}")),
-            Payment::SelfPaid => (pb::ContributionKind::Payment, format!("receipt-{year}-{id}")),
+            Payment::Subsidy => (
+                pb::ContributionKind::Subsidy,
+                format!("county-poverty-subsidy-{year}"),
+            ),
+            Payment::SelfPaid => (
+                pb::ContributionKind::Payment,
+                format!("receipt-{year}-{id}"),
+            ),
             Payment::Unpaid => continue,
         };
-        c.record_contribution(pb::RecordContributionRequest { enrolment_id: enrolment.enrolment_id, kind: kind as i32, amount_fen: 18_000, paid_on: format!("{}-12-01", year - 1), reference })
-            .await
-            .map_err(|e| format!("contribution of {name}: {}", e.message()))?;
+        c.record_contribution(pb::RecordContributionRequest {
+            enrolment_id: enrolment.enrolment_id,
+            kind: kind as i32,
+            amount_fen: 18_000,
+            paid_on: format!("{}-12-01", year - 1),
+            reference,
+        })
+        .await
+        .map_err(|e| format!("contribution of {name}: {}", e.message()))?;
     }
     Ok(())
 }

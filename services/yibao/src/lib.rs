@@ -18,19 +18,36 @@ pub const ISSUER: &str = "yibao";
 pub const AUDIENCE: &str = "yibao-api";
 
 /// The gRPC services the suite hosts (health and reflection report each).
-pub const SERVICE_NAMES: [&str; 5] = [yibao_enrollment::SERVICE_NAME, yibao_settlement::SERVICE_NAME, yibao_ltc::SERVICE_NAME, yibao_procurement::SERVICE_NAME, yibao_supervision::SERVICE_NAME];
+pub const SERVICE_NAMES: [&str; 5] = [
+    yibao_enrollment::SERVICE_NAME,
+    yibao_settlement::SERVICE_NAME,
+    yibao_ltc::SERVICE_NAME,
+    yibao_procurement::SERVICE_NAME,
+    yibao_supervision::SERVICE_NAME,
+];
 
 /// Applies every service's migrations to the SQLite files under `data_dir`.
 pub async fn migrate(data_dir: &std::path::Path) -> Result<(), String> {
     use yibao_runtime::db::connect_and_migrate as m;
-    std::fs::create_dir_all(data_dir).map_err(|e| format!("data dir {}: {e}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("data dir {}: {e}", data_dir.display()))?;
     let db = |s: &str| DatabaseConfig::sqlite(&data_dir.join(format!("{s}.db")));
     let err = |s: &'static str| move |e: sea_orm::DbErr| format!("{s}: {e}");
-    m::<yibao_enrollment::store::migration::Migrator>(&db("enrollment")).await.map_err(err("enrollment"))?;
-    m::<yibao_settlement::store::migration::Migrator>(&db("settlement")).await.map_err(err("settlement"))?;
-    m::<yibao_ltc::store::migration::Migrator>(&db("ltc")).await.map_err(err("ltc"))?;
-    m::<yibao_procurement::store::migration::Migrator>(&db("procurement")).await.map_err(err("procurement"))?;
-    m::<yibao_supervision::store::migration::Migrator>(&db("supervision")).await.map_err(err("supervision"))?;
+    m::<yibao_enrollment::store::migration::Migrator>(&db("enrollment"))
+        .await
+        .map_err(err("enrollment"))?;
+    m::<yibao_settlement::store::migration::Migrator>(&db("settlement"))
+        .await
+        .map_err(err("settlement"))?;
+    m::<yibao_ltc::store::migration::Migrator>(&db("ltc"))
+        .await
+        .map_err(err("ltc"))?;
+    m::<yibao_procurement::store::migration::Migrator>(&db("procurement"))
+        .await
+        .map_err(err("procurement"))?;
+    m::<yibao_supervision::store::migration::Migrator>(&db("supervision"))
+        .await
+        .map_err(err("supervision"))?;
     Ok(())
 }
 
@@ -95,15 +112,41 @@ pub struct Running {
 impl Running {
     /// Mints a token for the suite.
     pub fn token(&self, role: yibao_runtime::Role, org: &str, region: &str) -> String {
-        self.keys.mint(role, org, region, &format!("{}-{}", role.as_str(), if org.is_empty() { region } else { org }), 3600, ISSUER, AUDIENCE).unwrap_or_default()
+        self.keys
+            .mint(
+                role,
+                org,
+                region,
+                &format!(
+                    "{}-{}",
+                    role.as_str(),
+                    if org.is_empty() { region } else { org }
+                ),
+                3600,
+                ISSUER,
+                AUDIENCE,
+            )
+            .unwrap_or_default()
     }
 
     /// What `yibao up` prints once the suite is ready: where it listens and how to call it.
-    pub fn banner(&self, took: std::time::Duration, data_dir: &std::path::Path, demo: bool) -> String {
+    pub fn banner(
+        &self,
+        took: std::time::Duration,
+        data_dir: &std::path::Path,
+        demo: bool,
+    ) -> String {
         let url = format!("http://{}", self.http_addr);
-        let mut out = format!("Yibao is up in {} ms: gateway {url} (REST and gRPC), services {}\n", took.as_millis(), self.grpc_addr);
+        let mut out = format!(
+            "Yibao is up in {} ms: gateway {url} (REST and gRPC), services {}\n",
+            took.as_millis(),
+            self.grpc_addr
+        );
         out += &format!("  health:   curl {url}/readyz\n  API:      curl {url}/openapi.json\n");
-        out += &format!("  token:    TOKEN=$(yibao token --role operator --region 341522 --data-dir {})\n", data_dir.display());
+        out += &format!(
+            "  token:    TOKEN=$(yibao token --role operator --region 341522 --data-dir {})\n",
+            data_dir.display()
+        );
         out += "            (hospitals: --role hospital --org H34152200001)\n";
         if demo {
             out += "  demo:     region 341522; poverty-registered household 341522195803120020, 341522195508070016, 341522201205190035;\n";
@@ -125,9 +168,21 @@ impl Running {
 
 /// Mints a development token with the signing key under `data_dir` (`yibao token`). Scoped
 /// roles need their scope: an organisation for hospitals, insurers…, a region for operators….
-pub fn dev_token(data_dir: &std::path::Path, role: &str, org: &str, region: &str, subject: &str, ttl_secs: u64) -> Result<String, String> {
+pub fn dev_token(
+    data_dir: &std::path::Path,
+    role: &str,
+    org: &str,
+    region: &str,
+    subject: &str,
+    ttl_secs: u64,
+) -> Result<String, String> {
     use yibao_runtime::Role;
-    let role = Role::parse(role).ok_or_else(|| format!("unknown role `{role}`; one of {}", Role::ALL.map(|r| r.as_str()).join(", ")))?;
+    let role = Role::parse(role).ok_or_else(|| {
+        format!(
+            "unknown role `{role}`; one of {}",
+            Role::ALL.map(|r| r.as_str()).join(", ")
+        )
+    })?;
     if role.is_org_scoped() && org.is_empty() {
         return Err(format!("--org is required for role {}", role.as_str()));
     }
@@ -135,8 +190,17 @@ pub fn dev_token(data_dir: &std::path::Path, role: &str, org: &str, region: &str
         return Err(format!("--region is required for role {}", role.as_str()));
     }
     let keys = DevKeys::load_or_create(data_dir).map_err(|e| e.to_string())?;
-    let subject = if subject.is_empty() { format!("{}-{}", role.as_str(), if org.is_empty() { region } else { org }) } else { subject.to_string() };
-    keys.mint(role, org, region, &subject, ttl_secs, ISSUER, AUDIENCE).map_err(|e| e.to_string())
+    let subject = if subject.is_empty() {
+        format!(
+            "{}-{}",
+            role.as_str(),
+            if org.is_empty() { region } else { org }
+        )
+    } else {
+        subject.to_string()
+    };
+    keys.mint(role, org, region, &subject, ttl_secs, ISSUER, AUDIENCE)
+        .map_err(|e| e.to_string())
 }
 
 /// Reads or creates a random secret file (hex, 64 characters).
@@ -157,36 +221,81 @@ async fn database_for(opts: &Options, service: &str) -> Result<DatabaseConfig, S
     Ok(match &opts.storage {
         Storage::Sqlite => DatabaseConfig::sqlite(&opts.data_dir.join(format!("{service}.db"))),
         Storage::FreshPostgres(base) => DatabaseConfig {
-            url: yibao_runtime::db::create_fresh_postgres(base, &format!("yibao_{service}")).await.map_err(|e| format!("create {service} database: {e}"))?,
+            url: yibao_runtime::db::create_fresh_postgres(base, &format!("yibao_{service}"))
+                .await
+                .map_err(|e| format!("create {service} database: {e}"))?,
             max_connections: 16,
         },
-        Storage::Urls(map) => DatabaseConfig { url: map.get(service).cloned().ok_or_else(|| format!("no database URL for {service}"))?, max_connections: 16 },
+        Storage::Urls(map) => DatabaseConfig {
+            url: map
+                .get(service)
+                .cloned()
+                .ok_or_else(|| format!("no database URL for {service}"))?,
+            max_connections: 16,
+        },
     })
 }
 
 /// Starts every service and the gateway.
 pub async fn start(opts: Options) -> Result<Running, String> {
-    std::fs::create_dir_all(&opts.data_dir).map_err(|e| format!("data dir {}: {e}", opts.data_dir.display()))?;
-    let keys = DevKeys::load_or_create(&opts.data_dir).map_err(|e| format!("dev signing key: {e}"))?;
+    std::fs::create_dir_all(&opts.data_dir)
+        .map_err(|e| format!("data dir {}: {e}", opts.data_dir.display()))?;
+    let keys =
+        DevKeys::load_or_create(&opts.data_dir).map_err(|e| format!("dev signing key: {e}"))?;
     let verifier = keys.verifier(ISSUER, AUDIENCE).map_err(|e| e.to_string())?;
-    let redis = yibao_runtime::config::RedisConfig { url: opts.redis_url.clone() };
-    let cache = yibao_runtime::cache::from_config(&redis).await.map_err(|e| e.to_string())?;
-    let voucher_secret = secret_file(&opts.data_dir.join("voucher-secret")).map_err(|e| format!("voucher secret: {e}"))?;
+    let redis = yibao_runtime::config::RedisConfig {
+        url: opts.redis_url.clone(),
+    };
+    let cache = yibao_runtime::cache::from_config(&redis)
+        .await
+        .map_err(|e| e.to_string())?;
+    let voucher_secret = secret_file(&opts.data_dir.join("voucher-secret"))
+        .map_err(|e| format!("voucher secret: {e}"))?;
 
-    let grpc_listener = tokio::net::TcpListener::bind(opts.grpc_listen).await.map_err(|e| format!("bind {}: {e}", opts.grpc_listen))?;
+    let grpc_listener = tokio::net::TcpListener::bind(opts.grpc_listen)
+        .await
+        .map_err(|e| format!("bind {}: {e}", opts.grpc_listen))?;
     let grpc_addr = grpc_listener.local_addr().map_err(|e| e.to_string())?;
     let internal = format!("http://{grpc_addr}");
-    let upstreams = Upstreams { enrollment: internal.clone(), settlement: internal.clone(), ltc: internal.clone(), procurement: internal.clone(), supervision: internal };
-    let bus = yibao_runtime::bus::from_config(&redis).await.map_err(|e| e.to_string())?;
-    let deps = |database: DatabaseConfig| ServiceDeps { database, cache: Arc::clone(&cache), bus: Arc::clone(&bus), upstreams: upstreams.clone() };
+    let upstreams = Upstreams {
+        enrollment: internal.clone(),
+        settlement: internal.clone(),
+        ltc: internal.clone(),
+        procurement: internal.clone(),
+        supervision: internal,
+    };
+    let bus = yibao_runtime::bus::from_config(&redis)
+        .await
+        .map_err(|e| e.to_string())?;
+    let deps = |database: DatabaseConfig| ServiceDeps {
+        database,
+        cache: Arc::clone(&cache),
+        bus: Arc::clone(&bus),
+        upstreams: upstreams.clone(),
+    };
 
     let mut routes = tonic::service::RoutesBuilder::default();
-    routes.add_service(yibao_enrollment::build(&database_for(&opts, "enrollment").await?, cache.clone(), &voucher_secret).await?);
-    routes.add_service(yibao_settlement::build(deps(database_for(&opts, "settlement").await?)).await?);
+    routes.add_service(
+        yibao_enrollment::build(
+            &database_for(&opts, "enrollment").await?,
+            cache.clone(),
+            &voucher_secret,
+        )
+        .await?,
+    );
+    routes.add_service(
+        yibao_settlement::build(deps(database_for(&opts, "settlement").await?)).await?,
+    );
     routes.add_service(yibao_ltc::build(deps(database_for(&opts, "ltc").await?)).await?);
-    routes.add_service(yibao_procurement::build(deps(database_for(&opts, "procurement").await?)).await?);
-    routes.add_service(yibao_supervision::build(deps(database_for(&opts, "supervision").await?)).await?);
-    let routes = yibao_runtime::server::with_health_and_reflection(routes, &SERVICE_NAMES).await.map_err(|e| e.to_string())?;
+    routes.add_service(
+        yibao_procurement::build(deps(database_for(&opts, "procurement").await?)).await?,
+    );
+    routes.add_service(
+        yibao_supervision::build(deps(database_for(&opts, "supervision").await?)).await?,
+    );
+    let routes = yibao_runtime::server::with_health_and_reflection(routes, &SERVICE_NAMES)
+        .await
+        .map_err(|e| e.to_string())?;
 
     let (tx, rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -196,14 +305,23 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         let verifier = verifier.clone();
         let stop = stopped(rx.clone());
         async move {
-            if let Err(e) = yibao_runtime::server::serve(grpc_listener, routes, verifier, stop).await {
+            if let Err(e) =
+                yibao_runtime::server::serve(grpc_listener, routes, verifier, stop).await
+            {
                 tracing::error!(error = %e, "services stopped");
             }
         }
     });
-    let settings = yibao_gateway::GatewaySettings { rate_limit_per_minute: opts.rate_limit_per_minute, key_prefix: opts.key_prefix.clone(), ..Default::default() };
-    let gateway = yibao_gateway::Gateway::new(&upstreams, verifier, Arc::clone(&cache), settings).await?;
-    let http_listener = tokio::net::TcpListener::bind(opts.http_listen).await.map_err(|e| format!("bind {}: {e}", opts.http_listen))?;
+    let settings = yibao_gateway::GatewaySettings {
+        rate_limit_per_minute: opts.rate_limit_per_minute,
+        key_prefix: opts.key_prefix.clone(),
+        ..Default::default()
+    };
+    let gateway =
+        yibao_gateway::Gateway::new(&upstreams, verifier, Arc::clone(&cache), settings).await?;
+    let http_listener = tokio::net::TcpListener::bind(opts.http_listen)
+        .await
+        .map_err(|e| format!("bind {}: {e}", opts.http_listen))?;
     let http_addr = http_listener.local_addr().map_err(|e| e.to_string())?;
     let http_task = tokio::spawn({
         let stop = stopped(rx);
@@ -213,5 +331,11 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             }
         }
     });
-    Ok(Running { http_addr, grpc_addr, keys, shutdown: Some(tx), tasks: vec![grpc_task, http_task] })
+    Ok(Running {
+        http_addr,
+        grpc_addr,
+        keys,
+        shutdown: Some(tx),
+        tasks: vec![grpc_task, http_task],
+    })
 }

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use yibao_runtime::Role;
 
 #[derive(Parser, Debug)]
-#[command(name = "yibao", version, about = "Yibao medical-insurance platform: all services in one process, and dev tools")]
+#[command(
+    name = "yibao",
+    version,
+    about = "Yibao medical-insurance platform: all services in one process, and dev tools"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -75,10 +79,21 @@ fn fail(msg: &str) -> ! {
 async fn main() {
     let cli = Cli::parse();
     match cli.command {
-        Command::Up { demo, data_dir, listen, grpc_listen, redis_url } => {
+        Command::Up {
+            demo,
+            data_dir,
+            listen,
+            grpc_listen,
+            redis_url,
+        } => {
             let started = std::time::Instant::now();
-            let telemetry = yibao_runtime::config::TelemetryConfig { log_level: std::env::var("YIBAO__TELEMETRY__LOG_LEVEL").unwrap_or_else(|_| "info".into()), ..Default::default() };
-            let _t = yibao_runtime::telemetry::init("yibao", &telemetry).unwrap_or_else(|e| fail(&e));
+            let telemetry = yibao_runtime::config::TelemetryConfig {
+                log_level: std::env::var("YIBAO__TELEMETRY__LOG_LEVEL")
+                    .unwrap_or_else(|_| "info".into()),
+                ..Default::default()
+            };
+            let _t =
+                yibao_runtime::telemetry::init("yibao", &telemetry).unwrap_or_else(|e| fail(&e));
             let mut opts = yibao::Options::new(data_dir.clone());
             opts.http_listen = listen;
             opts.grpc_listen = grpc_listen;
@@ -86,19 +101,31 @@ async fn main() {
             let running = yibao::start(opts).await.unwrap_or_else(|e| fail(&e));
             if demo {
                 let token = running.token(Role::Operator, "", yibao::demo::REGION);
-                yibao::demo::load(running.grpc_addr, &token).await.unwrap_or_else(|e| fail(&format!("demo data: {e}")));
+                yibao::demo::load(running.grpc_addr, &token)
+                    .await
+                    .unwrap_or_else(|e| fail(&format!("demo data: {e}")));
             }
             print!("{}", running.banner(started.elapsed(), &data_dir, demo));
             yibao_runtime::server::shutdown_signal().await;
             running.stop().await;
         }
-        Command::Token { role, org, region, subject, ttl, data_dir } => {
-            let token = yibao::dev_token(&data_dir, &role, &org, &region, &subject, ttl).unwrap_or_else(|e| fail(&e));
+        Command::Token {
+            role,
+            org,
+            region,
+            subject,
+            ttl,
+            data_dir,
+        } => {
+            let token = yibao::dev_token(&data_dir, &role, &org, &region, &subject, ttl)
+                .unwrap_or_else(|e| fail(&e));
             println!("{token}");
         }
         Command::Keys { data_dir } => {
-            let keys = yibao_runtime::auth::DevKeys::load_or_create(&data_dir).unwrap_or_else(|e| fail(&e.to_string()));
-            yibao::secret_file(&data_dir.join("voucher-secret")).unwrap_or_else(|e| fail(&e.to_string()));
+            let keys = yibao_runtime::auth::DevKeys::load_or_create(&data_dir)
+                .unwrap_or_else(|e| fail(&e.to_string()));
+            yibao::secret_file(&data_dir.join("voucher-secret"))
+                .unwrap_or_else(|e| fail(&e.to_string()));
             println!("{}", keys.jwks_path.display());
         }
         Command::Migrate { data_dir } => {

@@ -33,18 +33,27 @@ fn rank(e: &Enrolment) -> (u8, chrono::NaiveDate, chrono::NaiveDate, &str) {
         Scheme::Employee => 0,
         Scheme::Resident => 1,
     };
-    (scheme, e.paid_on.unwrap_or(chrono::NaiveDate::MAX), e.enrolled_on, e.id.as_str())
+    (
+        scheme,
+        e.paid_on.unwrap_or(chrono::NaiveDate::MAX),
+        e.enrolled_on,
+        e.id.as_str(),
+    )
 }
 
 /// Finds duplicate pairs among one person's enrolments (any years; pairs only overlap within a
 /// year). Each losing enrolment is paired with the best one it overlaps.
 pub fn find_duplicates(enrolments: &[Enrolment]) -> Vec<DuplicatePair> {
-    let mut effective: Vec<(&Enrolment, (chrono::NaiveDate, chrono::NaiveDate))> =
-        enrolments.iter().filter_map(|e| e.covered_span().map(|s| (e, s))).collect();
+    let mut effective: Vec<(&Enrolment, (chrono::NaiveDate, chrono::NaiveDate))> = enrolments
+        .iter()
+        .filter_map(|e| e.covered_span().map(|s| (e, s)))
+        .collect();
     effective.sort_by(|a, b| rank(a.0).cmp(&rank(b.0)));
     let mut pairs = Vec::new();
     for (i, (loser, span)) in effective.iter().enumerate().skip(1) {
-        let winner = effective[..i].iter().find(|(w, ws)| w.year == loser.year && ws.0 <= span.1 && span.0 <= ws.1);
+        let winner = effective[..i]
+            .iter()
+            .find(|(w, ws)| w.year == loser.year && ws.0 <= span.1 && span.0 <= ws.1);
         if let Some((keep, _)) = winner {
             let kind = if keep.scheme != loser.scheme {
                 DuplicateKind::CrossSystem
@@ -56,9 +65,18 @@ pub fn find_duplicates(enrolments: &[Enrolment]) -> Vec<DuplicatePair> {
             let rationale = if keep.scheme != loser.scheme {
                 "the employee scheme takes precedence over the resident scheme".to_string()
             } else {
-                format!("kept the enrolment paid first ({} in region {})", keep.paid_on.map(|d| d.to_string()).unwrap_or_default(), keep.region)
+                format!(
+                    "kept the enrolment paid first ({} in region {})",
+                    keep.paid_on.map(|d| d.to_string()).unwrap_or_default(),
+                    keep.region
+                )
             };
-            pairs.push(DuplicatePair { kind, keep: keep.id.clone(), drop: loser.id.clone(), rationale });
+            pairs.push(DuplicatePair {
+                kind,
+                keep: keep.id.clone(),
+                drop: loser.id.clone(),
+                rationale,
+            });
         }
     }
     pairs
@@ -72,27 +90,69 @@ mod tests {
     use yibao_core::Fen;
 
     fn paid(id: &str, scheme: Scheme, reg: &str, paid_on: &str) -> Enrolment {
-        let e = enrol(&file(), id.into(), 2021, scheme, region(reg), d("2020-11-01"), &huoqiu_2018()).unwrap_or_else(|e| panic!("{e}"));
-        contribute(&e, ContributionKind::Payment, Fen::yuan(180), d(paid_on)).unwrap_or_else(|e| panic!("{e}"))
+        let e = enrol(
+            &file(),
+            id.into(),
+            2021,
+            scheme,
+            region(reg),
+            d("2020-11-01"),
+            &huoqiu_2018(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        contribute(&e, ContributionKind::Payment, Fen::yuan(180), d(paid_on))
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
     fn employee_scheme_stays_over_resident() {
-        let pairs = find_duplicates(&[paid("r", Scheme::Resident, "630102", "2020-11-02"), paid("w", Scheme::Employee, "630102", "2020-12-20")]);
+        let pairs = find_duplicates(&[
+            paid("r", Scheme::Resident, "630102", "2020-11-02"),
+            paid("w", Scheme::Employee, "630102", "2020-12-20"),
+        ]);
         assert_eq!(pairs.len(), 1);
-        assert_eq!((pairs[0].kind, pairs[0].keep.as_str(), pairs[0].drop.as_str()), (DuplicateKind::CrossSystem, "w", "r"));
+        assert_eq!(
+            (
+                pairs[0].kind,
+                pairs[0].keep.as_str(),
+                pairs[0].drop.as_str()
+            ),
+            (DuplicateKind::CrossSystem, "w", "r")
+        );
     }
 
     #[test]
     fn across_regions_the_earlier_paid_one_stays() {
-        let pairs = find_duplicates(&[paid("late", Scheme::Resident, "630102", "2020-12-20"), paid("early", Scheme::Resident, "632123", "2020-11-05")]);
-        assert_eq!((pairs[0].kind, pairs[0].keep.as_str(), pairs[0].drop.as_str()), (DuplicateKind::SameSystemMultiRegion, "early", "late"));
+        let pairs = find_duplicates(&[
+            paid("late", Scheme::Resident, "630102", "2020-12-20"),
+            paid("early", Scheme::Resident, "632123", "2020-11-05"),
+        ]);
+        assert_eq!(
+            (
+                pairs[0].kind,
+                pairs[0].keep.as_str(),
+                pairs[0].drop.as_str()
+            ),
+            (DuplicateKind::SameSystemMultiRegion, "early", "late")
+        );
     }
 
     #[test]
     fn unpaid_or_non_overlapping_enrolments_are_not_duplicates() {
-        let unpaid = enrol(&file(), "u".into(), 2021, Scheme::Resident, region("630102"), d("2020-11-01"), &huoqiu_2018()).unwrap_or_else(|e| panic!("{e}"));
-        assert!(find_duplicates(&[unpaid, paid("p", Scheme::Resident, "632123", "2020-11-05")]).is_empty());
+        let unpaid = enrol(
+            &file(),
+            "u".into(),
+            2021,
+            Scheme::Resident,
+            region("630102"),
+            d("2020-11-01"),
+            &huoqiu_2018(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            find_duplicates(&[unpaid, paid("p", Scheme::Resident, "632123", "2020-11-05")])
+                .is_empty()
+        );
         let mut first_half = paid("a", Scheme::Resident, "630102", "2020-11-02");
         first_half.effective_to = d("2021-06-30");
         let mut second_half = paid("b", Scheme::Resident, "632123", "2020-11-03");
@@ -107,6 +167,12 @@ mod tests {
             paid("b", Scheme::Resident, "632123", "2020-11-05"),
             paid("c", Scheme::Employee, "630104", "2020-12-01"),
         ]);
-        assert_eq!(pairs.iter().map(|p| (p.keep.as_str(), p.drop.as_str())).collect::<Vec<_>>(), [("c", "b"), ("c", "a")]);
+        assert_eq!(
+            pairs
+                .iter()
+                .map(|p| (p.keep.as_str(), p.drop.as_str()))
+                .collect::<Vec<_>>(),
+            [("c", "b"), ("c", "a")]
+        );
     }
 }

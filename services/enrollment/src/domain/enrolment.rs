@@ -26,22 +26,35 @@ pub fn enrol(
     enrolled_on: NaiveDate,
     standard: &ContributionStandard,
 ) -> Result<Enrolment, EnrolmentError> {
-    let (start, end) = year_bounds(year).filter(|_| (2000..=2100).contains(&year)).ok_or_else(|| EnrolmentError::invalid("year", format!("{year} is out of range")))?;
+    let (start, end) = year_bounds(year)
+        .filter(|_| (2000..=2100).contains(&year))
+        .ok_or_else(|| EnrolmentError::invalid("year", format!("{year} is out of range")))?;
     if enrolled_on > end {
-        return Err(EnrolmentError::invalid("enrolled_on", format!("{enrolled_on} is after the end of {year}")));
+        return Err(EnrolmentError::invalid(
+            "enrolled_on",
+            format!("{enrolled_on} is after the end of {year}"),
+        ));
     }
     if let Some(d) = file.death_date {
         if d < enrolled_on.max(start) {
-            return Err(EnrolmentError::Precondition(format!("the person died on {d}")));
+            return Err(EnrolmentError::Precondition(format!(
+                "the person died on {d}"
+            )));
         }
     }
-    if file.enrolments.iter().any(|e| e.year == year && e.scheme == scheme && e.region == region && e.end_reason.is_none()) {
-        return Err(EnrolmentError::Exists(format!("already enrolled in {year} for this scheme in region {region}")));
+    if file.enrolments.iter().any(|e| {
+        e.year == year && e.scheme == scheme && e.region == region && e.end_reason.is_none()
+    }) {
+        return Err(EnrolmentError::Exists(format!(
+            "already enrolled in {year} for this scheme in region {region}"
+        )));
     }
     let effective_from = if enrolled_on < start {
         start
     } else {
-        enrolled_on.checked_add_days(Days::new(u64::from(standard.waiting_days))).unwrap_or(end)
+        enrolled_on
+            .checked_add_days(Days::new(u64::from(standard.waiting_days)))
+            .unwrap_or(end)
     };
     Ok(Enrolment {
         id,
@@ -54,7 +67,11 @@ pub fn enrol(
         due: standard.individual_amount,
         paid: Fen::ZERO,
         subsidised: Fen::ZERO,
-        paid_on: if standard.individual_amount == Fen::ZERO { Some(enrolled_on) } else { None },
+        paid_on: if standard.individual_amount == Fen::ZERO {
+            Some(enrolled_on)
+        } else {
+            None
+        },
         end_reason: None,
     })
 }
@@ -69,16 +86,26 @@ pub enum ContributionKind {
 }
 
 /// Applies a contribution. Over-payment is refused: the amount may not exceed what is owed.
-pub fn contribute(e: &Enrolment, kind: ContributionKind, amount: Fen, paid_on: NaiveDate) -> Result<Enrolment, EnrolmentError> {
+pub fn contribute(
+    e: &Enrolment,
+    kind: ContributionKind,
+    amount: Fen,
+    paid_on: NaiveDate,
+) -> Result<Enrolment, EnrolmentError> {
     if amount.0 <= 0 {
         return Err(EnrolmentError::invalid("amount_fen", "must be positive"));
     }
     if e.end_reason.is_some() {
-        return Err(EnrolmentError::Precondition("the enrolment has ended".into()));
+        return Err(EnrolmentError::Precondition(
+            "the enrolment has ended".into(),
+        ));
     }
     let outstanding = e.outstanding();
     if amount > outstanding {
-        return Err(EnrolmentError::invalid("amount_fen", format!("{amount} yuan exceeds the outstanding {outstanding} yuan")));
+        return Err(EnrolmentError::invalid(
+            "amount_fen",
+            format!("{amount} yuan exceeds the outstanding {outstanding} yuan"),
+        ));
     }
     let mut next = e.clone();
     match kind {
@@ -130,16 +157,27 @@ pub struct EventOutcome {
 
 /// Applies a status event effective on `on`. Death ends cover after the day of death; moving
 /// out and transfers end it the day before `on`. `new_id` names enrolments a transfer creates.
-pub fn apply_event(file: &PersonFile, event: &StatusEvent, on: NaiveDate, new_id: &mut dyn FnMut() -> String) -> Result<EventOutcome, EnrolmentError> {
+pub fn apply_event(
+    file: &PersonFile,
+    event: &StatusEvent,
+    on: NaiveDate,
+    new_id: &mut dyn FnMut() -> String,
+) -> Result<EventOutcome, EnrolmentError> {
     if let Some(d) = file.death_date {
         if !matches!(event, StatusEvent::Death) || d <= on {
-            return Err(EnrolmentError::Precondition(format!("the person died on {d}")));
+            return Err(EnrolmentError::Precondition(format!(
+                "the person died on {d}"
+            )));
         }
     }
     let day_before = on.pred_opt().unwrap_or(on);
     let mut out = EventOutcome::default();
     let end_all = |last_day: NaiveDate, reason: EndReason, out: &mut EventOutcome| {
-        for e in file.enrolments.iter().filter(|e| e.effective_to > last_day && e.end_reason.is_none()) {
+        for e in file
+            .enrolments
+            .iter()
+            .filter(|e| e.effective_to > last_day && e.end_reason.is_none())
+        {
             let mut c = e.clone();
             c.effective_to = last_day.max(c.effective_from.pred_opt().unwrap_or(c.effective_from));
             c.end_reason = Some(reason);
@@ -156,14 +194,24 @@ pub fn apply_event(file: &PersonFile, event: &StatusEvent, on: NaiveDate, new_id
             end_all(day_before, EndReason::MovedOutOfProvince, &mut out);
             out.moved_out_of_province = Some(on);
         }
-        StatusEvent::Transfer { to_region, to_scheme } => {
+        StatusEvent::Transfer {
+            to_region,
+            to_scheme,
+        } => {
             let current = file
                 .enrolments
                 .iter()
                 .find(|e| e.end_reason.is_none() && e.effective_from <= on && on <= e.effective_to)
-                .ok_or_else(|| EnrolmentError::Precondition(format!("no enrolment covers {on} to transfer from")))?;
+                .ok_or_else(|| {
+                    EnrolmentError::Precondition(format!(
+                        "no enrolment covers {on} to transfer from"
+                    ))
+                })?;
             if current.region == *to_region && current.scheme == *to_scheme {
-                return Err(EnrolmentError::invalid("to_region_code", "the transfer target equals the current enrolment"));
+                return Err(EnrolmentError::invalid(
+                    "to_region_code",
+                    "the transfer target equals the current enrolment",
+                ));
             }
             let mut ended = current.clone();
             ended.effective_to = day_before;
@@ -188,17 +236,28 @@ pub fn apply_event(file: &PersonFile, event: &StatusEvent, on: NaiveDate, new_id
         }
         StatusEvent::Suspension => {
             if file.suspensions.iter().any(|s| s.until.is_none()) {
-                return Err(EnrolmentError::Precondition("cover is already suspended".into()));
+                return Err(EnrolmentError::Precondition(
+                    "cover is already suspended".into(),
+                ));
             }
             let mut s = file.suspensions.clone();
-            s.push(super::Suspension { from: on, until: None });
+            s.push(super::Suspension {
+                from: on,
+                until: None,
+            });
             out.suspensions = Some(s);
         }
         StatusEvent::Resumption => {
             let mut s = file.suspensions.clone();
-            let open = s.iter_mut().find(|s| s.until.is_none()).ok_or_else(|| EnrolmentError::Precondition("cover is not suspended".into()))?;
+            let open = s
+                .iter_mut()
+                .find(|s| s.until.is_none())
+                .ok_or_else(|| EnrolmentError::Precondition("cover is not suspended".into()))?;
             if on < open.from {
-                return Err(EnrolmentError::invalid("effective_on", format!("resumption before the suspension of {}", open.from)));
+                return Err(EnrolmentError::invalid(
+                    "effective_on",
+                    format!("resumption before the suspension of {}", open.from),
+                ));
             }
             open.until = Some(on);
             out.suspensions = Some(s);
@@ -236,59 +295,185 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn huoqiu_2018() -> ContributionStandard {
-        ContributionStandard { individual_amount: Fen::yuan(180), waiting_days: 30 }
+        ContributionStandard {
+            individual_amount: Fen::yuan(180),
+            waiting_days: 30,
+        }
     }
 
     #[test]
     fn enrolling_before_the_year_covers_from_january_first() {
-        let e = enrol(&file(), "e1".into(), 2018, Scheme::Resident, region("341522"), d("2017-11-20"), &huoqiu_2018()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((e.effective_from, e.effective_to), (d("2018-01-01"), d("2018-12-31")));
+        let e = enrol(
+            &file(),
+            "e1".into(),
+            2018,
+            Scheme::Resident,
+            region("341522"),
+            d("2017-11-20"),
+            &huoqiu_2018(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (e.effective_from, e.effective_to),
+            (d("2018-01-01"), d("2018-12-31"))
+        );
         assert_eq!(e.due, Fen(18_000));
         assert_eq!(e.paid_on, None);
     }
 
     #[test]
     fn enrolling_mid_year_waits_out_the_waiting_period() {
-        let e = enrol(&file(), "e1".into(), 2018, Scheme::Resident, region("341522"), d("2018-03-01"), &huoqiu_2018()).unwrap_or_else(|e| panic!("{e}"));
+        let e = enrol(
+            &file(),
+            "e1".into(),
+            2018,
+            Scheme::Resident,
+            region("341522"),
+            d("2018-03-01"),
+            &huoqiu_2018(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(e.effective_from, d("2018-03-31"));
     }
 
     #[test]
     fn a_full_county_subsidy_makes_the_enrolment_effective() {
         // Seed 000: the county pays the whole 180-yuan share of poverty-registered people.
-        let e = enrol(&file(), "e1".into(), 2018, Scheme::Resident, region("341522"), d("2017-11-20"), &huoqiu_2018()).unwrap_or_else(|e| panic!("{e}"));
-        let e = contribute(&e, ContributionKind::Subsidy, Fen::yuan(180), d("2017-12-01")).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((e.subsidised, e.paid, e.paid_on), (Fen(18_000), Fen::ZERO, Some(d("2017-12-01"))));
+        let e = enrol(
+            &file(),
+            "e1".into(),
+            2018,
+            Scheme::Resident,
+            region("341522"),
+            d("2017-11-20"),
+            &huoqiu_2018(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let e = contribute(
+            &e,
+            ContributionKind::Subsidy,
+            Fen::yuan(180),
+            d("2017-12-01"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (e.subsidised, e.paid, e.paid_on),
+            (Fen(18_000), Fen::ZERO, Some(d("2017-12-01")))
+        );
     }
 
     #[test]
     fn part_payment_then_subsidy_completes_on_the_last_day_paid() {
-        let e = enrol(&file(), "e1".into(), 2018, Scheme::Resident, region("341522"), d("2017-11-20"), &huoqiu_2018()).unwrap_or_else(|e| panic!("{e}"));
-        let e = contribute(&e, ContributionKind::Payment, Fen::yuan(80), d("2017-12-01")).unwrap_or_else(|e| panic!("{e}"));
+        let e = enrol(
+            &file(),
+            "e1".into(),
+            2018,
+            Scheme::Resident,
+            region("341522"),
+            d("2017-11-20"),
+            &huoqiu_2018(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let e = contribute(
+            &e,
+            ContributionKind::Payment,
+            Fen::yuan(80),
+            d("2017-12-01"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(e.paid_on, None);
-        let e = contribute(&e, ContributionKind::Subsidy, Fen::yuan(100), d("2017-12-05")).unwrap_or_else(|e| panic!("{e}"));
+        let e = contribute(
+            &e,
+            ContributionKind::Subsidy,
+            Fen::yuan(100),
+            d("2017-12-05"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(e.paid_on, Some(d("2017-12-05")));
     }
 
     #[test]
     fn over_payment_and_non_positive_amounts_are_refused_naming_the_field() {
-        let e = enrol(&file(), "e1".into(), 2018, Scheme::Resident, region("341522"), d("2017-11-20"), &huoqiu_2018()).unwrap_or_else(|e| panic!("{e}"));
-        let err = contribute(&e, ContributionKind::Payment, Fen::yuan(181), d("2017-12-01")).err();
-        assert!(matches!(err, Some(EnrolmentError::Invalid { field: "amount_fen", .. })), "{err:?}");
+        let e = enrol(
+            &file(),
+            "e1".into(),
+            2018,
+            Scheme::Resident,
+            region("341522"),
+            d("2017-11-20"),
+            &huoqiu_2018(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let err = contribute(
+            &e,
+            ContributionKind::Payment,
+            Fen::yuan(181),
+            d("2017-12-01"),
+        )
+        .err();
+        assert!(
+            matches!(
+                err,
+                Some(EnrolmentError::Invalid {
+                    field: "amount_fen",
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
         assert!(contribute(&e, ContributionKind::Payment, Fen(0), d("2017-12-01")).is_err());
     }
 
     #[test]
     fn the_same_scheme_region_and_year_cannot_be_enrolled_twice() {
         let mut f = file();
-        f.enrolments.push(enrol(&f, "e1".into(), 2018, Scheme::Resident, region("341522"), d("2017-11-20"), &huoqiu_2018()).unwrap_or_else(|e| panic!("{e}")));
-        assert!(matches!(enrol(&f, "e2".into(), 2018, Scheme::Resident, region("341522"), d("2017-11-21"), &huoqiu_2018()), Err(EnrolmentError::Exists(_))));
+        f.enrolments.push(
+            enrol(
+                &f,
+                "e1".into(),
+                2018,
+                Scheme::Resident,
+                region("341522"),
+                d("2017-11-20"),
+                &huoqiu_2018(),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
+        );
+        assert!(matches!(
+            enrol(
+                &f,
+                "e2".into(),
+                2018,
+                Scheme::Resident,
+                region("341522"),
+                d("2017-11-21"),
+                &huoqiu_2018()
+            ),
+            Err(EnrolmentError::Exists(_))
+        ));
     }
 
     fn paid_file() -> PersonFile {
         let mut f = file();
-        let e = enrol(&f, "e1".into(), 2018, Scheme::Resident, region("341522"), d("2017-11-20"), &huoqiu_2018()).unwrap_or_else(|e| panic!("{e}"));
-        f.enrolments.push(contribute(&e, ContributionKind::Subsidy, Fen::yuan(180), d("2017-12-01")).unwrap_or_else(|e| panic!("{e}")));
+        let e = enrol(
+            &f,
+            "e1".into(),
+            2018,
+            Scheme::Resident,
+            region("341522"),
+            d("2017-11-20"),
+            &huoqiu_2018(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        f.enrolments.push(
+            contribute(
+                &e,
+                ContributionKind::Subsidy,
+                Fen::yuan(180),
+                d("2017-12-01"),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
+        );
         f
     }
 
@@ -319,17 +504,33 @@ pub(crate) mod tests {
         assert!(eligibility(&f, d("2018-06-15")).eligible);
         let after = eligibility(&f, d("2018-06-16"));
         assert_eq!(after.reason, Some(IneligibleReason::Deceased));
-        assert!(eligibility(&f, d("2018-03-01")).eligible, "a claim from before the death is still covered");
+        assert!(
+            eligibility(&f, d("2018-03-01")).eligible,
+            "a claim from before the death is still covered"
+        );
     }
 
     #[test]
     fn a_move_between_regions_transfers_cover_without_a_gap() {
         let mut f = paid_file();
-        apply(&mut f, StatusEvent::Transfer { to_region: region("341502"), to_scheme: Scheme::Resident }, "2018-07-01");
+        apply(
+            &mut f,
+            StatusEvent::Transfer {
+                to_region: region("341502"),
+                to_scheme: Scheme::Resident,
+            },
+            "2018-07-01",
+        );
         let before = eligibility(&f, d("2018-06-30"));
         let after = eligibility(&f, d("2018-07-01"));
-        assert_eq!(before.enrolment.as_ref().map(|e| e.region.as_str()), Some("341522"));
-        assert_eq!(after.enrolment.as_ref().map(|e| e.region.as_str()), Some("341502"));
+        assert_eq!(
+            before.enrolment.as_ref().map(|e| e.region.as_str()),
+            Some("341522")
+        );
+        assert_eq!(
+            after.enrolment.as_ref().map(|e| e.region.as_str()),
+            Some("341502")
+        );
         assert_eq!(after.insured_since, Some(d("2018-01-01")));
     }
 
@@ -338,7 +539,10 @@ pub(crate) mod tests {
         let mut f = paid_file();
         apply(&mut f, StatusEvent::MovedOutOfProvince, "2018-09-01");
         assert!(eligibility(&f, d("2018-08-31")).eligible);
-        assert_eq!(eligibility(&f, d("2018-09-01")).reason, Some(IneligibleReason::MovedOut));
+        assert_eq!(
+            eligibility(&f, d("2018-09-01")).reason,
+            Some(IneligibleReason::MovedOut)
+        );
     }
 
     #[test]
@@ -346,7 +550,10 @@ pub(crate) mod tests {
         let mut f = paid_file();
         apply(&mut f, StatusEvent::Suspension, "2018-04-01");
         apply(&mut f, StatusEvent::Resumption, "2018-05-01");
-        assert_eq!(eligibility(&f, d("2018-04-15")).reason, Some(IneligibleReason::Suspended));
+        assert_eq!(
+            eligibility(&f, d("2018-04-15")).reason,
+            Some(IneligibleReason::Suspended)
+        );
         assert!(eligibility(&f, d("2018-05-01")).eligible);
         assert!(eligibility(&f, d("2018-03-31")).eligible);
     }
@@ -355,6 +562,10 @@ pub(crate) mod tests {
     fn events_after_death_are_refused() {
         let mut f = paid_file();
         apply(&mut f, StatusEvent::Death, "2018-06-15");
-        assert!(apply_event(&f, &StatusEvent::Suspension, d("2018-07-01"), &mut || "x".into()).is_err());
+        assert!(
+            apply_event(&f, &StatusEvent::Suspension, d("2018-07-01"), &mut || "x"
+                .into())
+            .is_err()
+        );
     }
 }

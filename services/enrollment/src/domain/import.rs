@@ -66,29 +66,65 @@ fn int(v: &serde_json::Value) -> Option<i64> {
 }
 
 fn validate(line: usize, raw: RawRow, within: &RegionCode) -> Result<ImportRow, RowError> {
-    let err = |field: &str, reason: String| RowError { line, field: field.into(), reason };
+    let err = |field: &str, reason: String| RowError {
+        line,
+        field: field.into(),
+        reason,
+    };
     let id_number = IdNumber::parse(&raw.id_number).map_err(|e| err("id_number", e.to_string()))?;
     let name = raw.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(err("name", "must be 1 to 64 characters".into()));
     }
-    let region = RegionCode::parse(&raw.region_code).map_err(|e| err("region_code", e.to_string()))?;
+    let region =
+        RegionCode::parse(&raw.region_code).map_err(|e| err("region_code", e.to_string()))?;
     if !within.covers(&region) {
-        return Err(err("region_code", format!("{region} is outside the import's region {within}")));
+        return Err(err(
+            "region_code",
+            format!("{region} is outside the import's region {within}"),
+        ));
     }
-    let year = int(&raw.year).and_then(|y| i32::try_from(y).ok()).filter(|y| (2000..=2100).contains(y)).ok_or_else(|| err("year", "must be a year between 2000 and 2100".into()))?;
-    let scheme = Scheme::parse(&raw.scheme).ok_or_else(|| err("scheme", "must be employee or resident".into()))?;
-    let contribution = int(&raw.contribution_fen).filter(|n| *n >= 0).ok_or_else(|| err("contribution_fen", "must be a non-negative integer (fen)".into()))?;
-    let subsidy = int(&raw.subsidy_fen).filter(|n| *n >= 0).ok_or_else(|| err("subsidy_fen", "must be a non-negative integer (fen)".into()))?;
-    Ok(ImportRow { line, id_number, name, region, year, scheme, contribution: Fen(contribution), subsidy: Fen(subsidy) })
+    let year = int(&raw.year)
+        .and_then(|y| i32::try_from(y).ok())
+        .filter(|y| (2000..=2100).contains(y))
+        .ok_or_else(|| err("year", "must be a year between 2000 and 2100".into()))?;
+    let scheme = Scheme::parse(&raw.scheme)
+        .ok_or_else(|| err("scheme", "must be employee or resident".into()))?;
+    let contribution = int(&raw.contribution_fen)
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| {
+            err(
+                "contribution_fen",
+                "must be a non-negative integer (fen)".into(),
+            )
+        })?;
+    let subsidy = int(&raw.subsidy_fen)
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| err("subsidy_fen", "must be a non-negative integer (fen)".into()))?;
+    Ok(ImportRow {
+        line,
+        id_number,
+        name,
+        region,
+        year,
+        scheme,
+        contribution: Fen(contribution),
+        subsidy: Fen(subsidy),
+    })
 }
 
 /// Parses CSV with a header row.
 pub fn parse_csv(content: &str, within: &RegionCode) -> (Vec<ImportRow>, Vec<RowError>) {
     let mut rows = Vec::new();
     let mut errors = Vec::new();
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(content.as_bytes());
-    for (i, rec) in reader.deserialize::<std::collections::HashMap<String, String>>().enumerate() {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(content.as_bytes());
+    for (i, rec) in reader
+        .deserialize::<std::collections::HashMap<String, String>>()
+        .enumerate()
+    {
         let line = i + 2;
         match rec {
             Ok(map) => {
@@ -107,7 +143,11 @@ pub fn parse_csv(content: &str, within: &RegionCode) -> (Vec<ImportRow>, Vec<Row
                     Err(e) => errors.push(e),
                 }
             }
-            Err(e) => errors.push(RowError { line, field: "row".into(), reason: e.to_string() }),
+            Err(e) => errors.push(RowError {
+                line,
+                field: "row".into(),
+                reason: e.to_string(),
+            }),
         }
     }
     (rows, errors)
@@ -127,7 +167,11 @@ pub fn parse_json_lines(content: &str, within: &RegionCode) -> (Vec<ImportRow>, 
                 Ok(r) => rows.push(r),
                 Err(e) => errors.push(e),
             },
-            Err(e) => errors.push(RowError { line, field: "row".into(), reason: format!("not a JSON object: {e}") }),
+            Err(e) => errors.push(RowError {
+                line,
+                field: "row".into(),
+                reason: format!("not a JSON object: {e}"),
+            }),
         }
     }
     (rows, errors)

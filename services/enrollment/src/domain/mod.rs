@@ -138,7 +138,8 @@ pub struct Enrolment {
 impl Enrolment {
     /// Still owed.
     pub fn outstanding(&self) -> Fen {
-        self.due.saturating_sub_floor0(Fen(self.paid.0 + self.subsidised.0))
+        self.due
+            .saturating_sub_floor0(Fen(self.paid.0 + self.subsidised.0))
     }
 
     /// The days on which this enrolment gives cover: from the later of its effective date and
@@ -205,16 +206,23 @@ pub enum EnrolmentError {
 
 impl EnrolmentError {
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> EnrolmentError {
-        EnrolmentError::Invalid { field, reason: reason.into() }
+        EnrolmentError::Invalid {
+            field,
+            reason: reason.into(),
+        }
     }
 }
 
 /// Parses a `YYYY-MM-DD` date, naming the field when it is wrong.
 pub fn parse_date(field: &'static str, s: &str) -> Result<NaiveDate, EnrolmentError> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| EnrolmentError::invalid(field, format!("`{s}` is not a date (YYYY-MM-DD)")))
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| EnrolmentError::invalid(field, format!("`{s}` is not a date (YYYY-MM-DD)")))
 }
 
 /// First and last day of a year.
 pub fn year_bounds(year: i32) -> Option<(NaiveDate, NaiveDate)> {
-    Some((NaiveDate::from_ymd_opt(year, 1, 1)?, NaiveDate::from_ymd_opt(year, 12, 31)?))
+    Some((
+        NaiveDate::from_ymd_opt(year, 1, 1)?,
+        NaiveDate::from_ymd_opt(year, 12, 31)?,
+    ))
 }

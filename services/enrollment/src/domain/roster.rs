@@ -41,23 +41,42 @@ impl RosterOutcome {
 
 /// Reconciles one known person against enrolment in `year` within `region`.
 pub fn reconcile(file: &PersonFile, year: i32, region: &RegionCode) -> (RosterOutcome, String) {
-    let paid_in_year = || file.enrolments.iter().filter(|e| e.year == year && e.paid_on.is_some());
+    let paid_in_year = || {
+        file.enrolments
+            .iter()
+            .filter(|e| e.year == year && e.paid_on.is_some())
+    };
     if let Some(e) = paid_in_year().find(|e| region.covers(&e.region)) {
-        return (RosterOutcome::Enrolled, format!("enrolled in region {} ({:?})", e.region, e.scheme));
+        return (
+            RosterOutcome::Enrolled,
+            format!("enrolled in region {} ({:?})", e.region, e.scheme),
+        );
     }
     if let Some(d) = file.death_date {
         return (RosterOutcome::Deceased, format!("died on {d}"));
     }
     if let Some(d) = file.moved_out_of_province {
-        return (RosterOutcome::MovedOutOfProvince, format!("moved out of the province on {d}"));
+        return (
+            RosterOutcome::MovedOutOfProvince,
+            format!("moved out of the province on {d}"),
+        );
     }
     if let Some(e) = paid_in_year().next() {
-        return (RosterOutcome::EnrolledElsewhere, format!("enrolled in region {} instead", e.region));
+        return (
+            RosterOutcome::EnrolledElsewhere,
+            format!("enrolled in region {} instead", e.region),
+        );
     }
     if let Some(e) = file.enrolments.iter().find(|e| e.year == year) {
-        return (RosterOutcome::NotEnrolled, format!("enrolment in region {} is unpaid", e.region));
+        return (
+            RosterOutcome::NotEnrolled,
+            format!("enrolment in region {} is unpaid", e.region),
+        );
     }
-    (RosterOutcome::NotEnrolled, format!("no enrolment for {year}"))
+    (
+        RosterOutcome::NotEnrolled,
+        format!("no enrolment for {year}"),
+    )
 }
 
 #[cfg(test)]
@@ -70,22 +89,51 @@ mod tests {
 
     fn with_paid(reg: &str) -> PersonFile {
         let mut f = file();
-        let e = enrol(&f, "e".into(), 2021, Scheme::Resident, region(reg), d("2020-11-01"), &huoqiu_2018()).unwrap_or_else(|e| panic!("{e}"));
-        f.enrolments.push(contribute(&e, ContributionKind::Payment, Fen::yuan(180), d("2020-11-02")).unwrap_or_else(|e| panic!("{e}")));
+        let e = enrol(
+            &f,
+            "e".into(),
+            2021,
+            Scheme::Resident,
+            region(reg),
+            d("2020-11-01"),
+            &huoqiu_2018(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        f.enrolments.push(
+            contribute(
+                &e,
+                ContributionKind::Payment,
+                Fen::yuan(180),
+                d("2020-11-02"),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
+        );
         f
     }
 
     #[test]
     fn each_reason_is_told() {
         let qinghai = region("630000");
-        assert_eq!(reconcile(&with_paid("630102"), 2021, &qinghai).0, RosterOutcome::Enrolled);
-        assert_eq!(reconcile(&with_paid("341522"), 2021, &qinghai).0, RosterOutcome::EnrolledElsewhere);
+        assert_eq!(
+            reconcile(&with_paid("630102"), 2021, &qinghai).0,
+            RosterOutcome::Enrolled
+        );
+        assert_eq!(
+            reconcile(&with_paid("341522"), 2021, &qinghai).0,
+            RosterOutcome::EnrolledElsewhere
+        );
         let mut dead = file();
         dead.death_date = Some(d("2020-10-01"));
         assert_eq!(reconcile(&dead, 2021, &qinghai).0, RosterOutcome::Deceased);
         let mut moved = file();
         moved.moved_out_of_province = Some(d("2020-08-01"));
-        assert_eq!(reconcile(&moved, 2021, &qinghai).0, RosterOutcome::MovedOutOfProvince);
-        assert_eq!(reconcile(&file(), 2021, &qinghai).0, RosterOutcome::NotEnrolled);
+        assert_eq!(
+            reconcile(&moved, 2021, &qinghai).0,
+            RosterOutcome::MovedOutOfProvince
+        );
+        assert_eq!(
+            reconcile(&file(), 2021, &qinghai).0,
+            RosterOutcome::NotEnrolled
+        );
     }
 }

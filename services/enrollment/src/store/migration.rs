@@ -11,7 +11,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(SqlMigration { name: "m20261123_000001_enrollment_initial", up: UP, drop_tables: TABLES })]
+        vec![Box::new(SqlMigration {
+            name: "m20261123_000001_enrollment_initial",
+            up: UP,
+            drop_tables: TABLES,
+        })]
     }
     fn migration_table_name() -> DynIden {
         Alias::new("enrollment_migrations").into_iden()
@@ -137,4 +141,17 @@ const UP: &[&str] = &[
         PRIMARY KEY (region_code, year, scheme, category))",
 ];
 
-const TABLES: &[&str] = &["coverage_targets", "duplicate_tasks", "vouchers", "status_events", "contributions", "enrolments", "contribution_standards", "categories", "households", "history", "person_versions", "persons"];
+const TABLES: &[&str] = &[
+    "coverage_targets",
+    "duplicate_tasks",
+    "vouchers",
+    "status_events",
+    "contributions",
+    "enrolments",
+    "contribution_standards",
+    "categories",
+    "households",
+    "history",
+    "person_versions",
+    "persons",
+];

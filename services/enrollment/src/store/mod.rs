@@ -7,7 +7,9 @@ pub mod entities;
 pub mod migration;
 
 use crate::domain::enrolment::{ContributionKind, ContributionStandard, EventOutcome};
-use crate::domain::{Category, CategoryGrant, EndReason, Enrolment, PersonFile, Scheme, Suspension};
+use crate::domain::{
+    Category, CategoryGrant, EndReason, Enrolment, PersonFile, Scheme, Suspension,
+};
 use crate::error::EnrollError;
 use chrono::NaiveDate;
 use entities::*;
@@ -44,7 +46,8 @@ fn new_id() -> String {
 }
 
 fn date(s: &str) -> Result<NaiveDate, EnrollError> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| EnrollError::Corrupt(format!("stored date `{s}`: {e}")))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| EnrollError::Corrupt(format!("stored date `{s}`: {e}")))
 }
 
 fn opt_date(s: &Option<String>) -> Result<Option<NaiveDate>, EnrollError> {
@@ -88,9 +91,15 @@ fn end_reason_str(r: EndReason) -> &'static str {
 }
 
 fn end_reason_of(s: &str) -> Option<EndReason> {
-    [EndReason::Deceased, EndReason::MovedOutOfRegion, EndReason::MovedOutOfProvince, EndReason::Transferred, EndReason::Duplicate]
-        .into_iter()
-        .find(|r| end_reason_str(*r) == s)
+    [
+        EndReason::Deceased,
+        EndReason::MovedOutOfRegion,
+        EndReason::MovedOutOfProvince,
+        EndReason::Transferred,
+        EndReason::Duplicate,
+    ]
+    .into_iter()
+    .find(|r| end_reason_str(*r) == s)
 }
 
 /// Converts a stored enrolment.
@@ -98,8 +107,10 @@ pub fn enrolment_of(m: &enrolment::Model) -> Result<Enrolment, EnrollError> {
     Ok(Enrolment {
         id: m.id.clone(),
         year: m.year,
-        scheme: Scheme::parse(&m.scheme).ok_or_else(|| EnrollError::Corrupt(format!("scheme `{}`", m.scheme)))?,
-        region: RegionCode::parse(&m.region_code).map_err(|e| EnrollError::Corrupt(e.to_string()))?,
+        scheme: Scheme::parse(&m.scheme)
+            .ok_or_else(|| EnrollError::Corrupt(format!("scheme `{}`", m.scheme)))?,
+        region: RegionCode::parse(&m.region_code)
+            .map_err(|e| EnrollError::Corrupt(e.to_string()))?,
         enrolled_on: date(&m.enrolled_on)?,
         effective_from: date(&m.effective_from)?,
         effective_to: date(&m.effective_to)?,
@@ -152,7 +163,12 @@ fn person_row(new: NewPerson, id: String, ts: String) -> person::Model {
     }
 }
 
-fn version_model(p: &person::Model, reason: &str, actor: &Actor, at: String) -> person_version::ActiveModel {
+fn version_model(
+    p: &person::Model,
+    reason: &str,
+    actor: &Actor,
+    at: String,
+) -> person_version::ActiveModel {
     let snapshot = serde_json::json!({
         "name": p.name, "region_code": p.region_code, "household_id": p.household_id,
         "contact": p.contact, "death_date": p.death_date, "version": p.version,
@@ -168,7 +184,13 @@ fn version_model(p: &person::Model, reason: &str, actor: &Actor, at: String) -> 
     }
 }
 
-fn history_model(person_id: &str, kind: &str, detail: &serde_json::Value, actor: &Actor, at: String) -> history::ActiveModel {
+fn history_model(
+    person_id: &str,
+    kind: &str,
+    detail: &serde_json::Value,
+    actor: &Actor,
+    at: String,
+) -> history::ActiveModel {
     history::ActiveModel {
         id: Set(new_id()),
         person_id: Set(person_id.to_string()),
@@ -227,7 +249,9 @@ where
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<A> = rows.by_ref().take(INSERT_CHUNK).collect();
-        <A::Entity as EntityTrait>::insert_many(chunk).exec_without_returning(txn).await?;
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
     }
     Ok(())
 }
@@ -242,7 +266,8 @@ where
     if rows.is_empty() {
         return Ok(());
     }
-    let columns: Vec<<A::Entity as EntityTrait>::Column> = <A::Entity as EntityTrait>::Column::iter().collect();
+    let columns: Vec<<A::Entity as EntityTrait>::Column> =
+        <A::Entity as EntityTrait>::Column::iter().collect();
     let names: Vec<&str> = columns.iter().map(|c| c.as_str()).collect();
     let mut buf = String::with_capacity(rows.len() * 128);
     for row in &rows {
@@ -255,7 +280,9 @@ where
         buf.push('\n');
     }
     let table = <A::Entity as Default>::default().table_name().to_string();
-    let mut copy = conn.copy_in_raw(&format!("COPY {table} ({}) FROM STDIN", names.join(", "))).await?;
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY {table} ({}) FROM STDIN", names.join(", ")))
+        .await?;
     copy.send(buf.into_bytes()).await?;
     copy.finish().await?;
     Ok(())
@@ -336,7 +363,15 @@ impl Store {
         &self.db
     }
 
-    async fn begin(&self) -> Result<(Option<tokio::sync::OwnedMutexGuard<()>>, DatabaseTransaction), EnrollError> {
+    async fn begin(
+        &self,
+    ) -> Result<
+        (
+            Option<tokio::sync::OwnedMutexGuard<()>>,
+            DatabaseTransaction,
+        ),
+        EnrollError,
+    > {
         let guard = self.write_lock.enter().await;
         Ok((guard, self.db.begin().await?))
     }
@@ -345,33 +380,74 @@ impl Store {
         self.db.get_database_backend() == DbBackend::Postgres
     }
 
-    async fn journal(txn: &DatabaseTransaction, person_id: &str, kind: &str, detail: serde_json::Value, actor: &Actor) -> Result<(), EnrollError> {
-        history_model(person_id, kind, &detail, actor, now()).insert(txn).await?;
+    async fn journal(
+        txn: &DatabaseTransaction,
+        person_id: &str,
+        kind: &str,
+        detail: serde_json::Value,
+        actor: &Actor,
+    ) -> Result<(), EnrollError> {
+        history_model(person_id, kind, &detail, actor, now())
+            .insert(txn)
+            .await?;
         Ok(())
     }
 
-    async fn keep_version(txn: &DatabaseTransaction, p: &person::Model, reason: &str, actor: &Actor) -> Result<(), EnrollError> {
+    async fn keep_version(
+        txn: &DatabaseTransaction,
+        p: &person::Model,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<(), EnrollError> {
         version_model(p, reason, actor, now()).insert(txn).await?;
         Ok(())
     }
 
     /// Registers a person; a second registration of the same ID number is refused.
-    pub async fn register_person(&self, new: NewPerson, actor: &Actor) -> Result<person::Model, EnrollError> {
+    pub async fn register_person(
+        &self,
+        new: NewPerson,
+        actor: &Actor,
+    ) -> Result<person::Model, EnrollError> {
         let (_g, txn) = self.begin().await?;
-        if person::Entity::find().filter(person::Column::IdNumber.eq(new.id_number.expose())).one(&txn).await?.is_some() {
-            return Err(EnrollError::Exists(format!("a person with ID number {} is registered", new.id_number)));
+        if person::Entity::find()
+            .filter(person::Column::IdNumber.eq(new.id_number.expose()))
+            .one(&txn)
+            .await?
+            .is_some()
+        {
+            return Err(EnrollError::Exists(format!(
+                "a person with ID number {} is registered",
+                new.id_number
+            )));
         }
         if let Some(h) = &new.household_id {
-            household::Entity::find_by_id(h.clone()).one(&txn).await?.ok_or_else(|| EnrollError::NotFound("household", h.clone()))?;
+            household::Entity::find_by_id(h.clone())
+                .one(&txn)
+                .await?
+                .ok_or_else(|| EnrollError::NotFound("household", h.clone()))?;
         }
         let exists = format!("a person with ID number {} is registered", new.id_number);
         let model = person::ActiveModel::from(person_row(new, new_id(), now()))
             .reset_all()
             .insert(&txn)
             .await
-            .map_err(|e| if yibao_runtime::db::is_unique_violation(&e) { EnrollError::Exists(exists) } else { e.into() })?;
+            .map_err(|e| {
+                if yibao_runtime::db::is_unique_violation(&e) {
+                    EnrollError::Exists(exists)
+                } else {
+                    e.into()
+                }
+            })?;
         Self::keep_version(&txn, &model, "registered", actor).await?;
-        Self::journal(&txn, &model.id, "person.registered", registered_detail(&model), actor).await?;
+        Self::journal(
+            &txn,
+            &model.id,
+            "person.registered",
+            registered_detail(&model),
+            actor,
+        )
+        .await?;
         txn.commit().await?;
         Ok(model)
     }
@@ -381,9 +457,14 @@ impl Store {
     /// entry, `person.imported`, holding the registration, enrolment and contribution details
     /// one-by-one registration, enrolment and payment would journal separately. If any ID
     /// number is already registered nothing is written and [`EnrollError::Exists`] is returned.
-    pub async fn insert_imported(&self, batch: Vec<ImportedPerson>, actor: &Actor) -> Result<(), EnrollError> {
+    pub async fn insert_imported(
+        &self,
+        batch: Vec<ImportedPerson>,
+        actor: &Actor,
+    ) -> Result<(), EnrollError> {
         let ts = now();
-        let (mut persons, mut versions, mut journal, mut enrolments, mut contributions) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut persons, mut versions, mut journal, mut enrolments, mut contributions) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for item in batch {
             let p = person_row(item.person, new_id(), ts.clone());
             versions.push(version_model(&p, "registered", actor, ts.clone()));
@@ -394,7 +475,13 @@ impl Store {
                 "enrolment": enrolment_detail(&item.enrolment),
                 "contributions": item.contributions.iter().map(|(c, effective)| contribution_detail(&item.enrolment.id, c, *effective)).collect::<Vec<_>>(),
             });
-            journal.push(history_model(&p.id, "person.imported", &detail, actor, ts.clone()));
+            journal.push(history_model(
+                &p.id,
+                "person.imported",
+                &detail,
+                actor,
+                ts.clone(),
+            ));
             for (c, _) in &item.contributions {
                 contributions.push(contribution::ActiveModel {
                     id: Set(new_id()),
@@ -409,11 +496,23 @@ impl Store {
             enrolments.push(enrolment_model(&p.id, &item.enrolment, ts.clone()));
             persons.push(person::ActiveModel::from(p).reset_all());
         }
-        let exists = || EnrollError::Exists("an ID number in the batch is already registered".into());
+        let exists =
+            || EnrollError::Exists("an ID number in the batch is already registered".into());
         if self.is_postgres() {
             // COPY in one transaction: several times faster than multi-row INSERTs.
-            let mut tx = self.db.get_postgres_connection_pool().begin().await.map_err(sqlx_error)?;
-            copy_all(&mut tx, persons).await.map_err(|e| if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("23505") { exists() } else { sqlx_error(e) })?;
+            let mut tx = self
+                .db
+                .get_postgres_connection_pool()
+                .begin()
+                .await
+                .map_err(sqlx_error)?;
+            copy_all(&mut tx, persons).await.map_err(|e| {
+                if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("23505") {
+                    exists()
+                } else {
+                    sqlx_error(e)
+                }
+            })?;
             copy_all(&mut tx, versions).await.map_err(sqlx_error)?;
             copy_all(&mut tx, enrolments).await.map_err(sqlx_error)?;
             copy_all(&mut tx, contributions).await.map_err(sqlx_error)?;
@@ -421,12 +520,10 @@ impl Store {
             return tx.commit().await.map_err(sqlx_error);
         }
         let (_g, txn) = self.begin().await?;
-        insert_all(&txn, persons)
-            .await
-            .map_err(|e| match e {
-                EnrollError::Db(d) if yibao_runtime::db::is_unique_violation(&d) => exists(),
-                e => e,
-            })?;
+        insert_all(&txn, persons).await.map_err(|e| match e {
+            EnrollError::Db(d) if yibao_runtime::db::is_unique_violation(&d) => exists(),
+            e => e,
+        })?;
         insert_all(&txn, versions).await?;
         insert_all(&txn, enrolments).await?;
         insert_all(&txn, contributions).await?;
@@ -436,7 +533,10 @@ impl Store {
     }
 
     /// Which of these ID numbers are registered.
-    pub async fn registered_id_numbers(&self, ids: Vec<String>) -> Result<std::collections::HashSet<String>, EnrollError> {
+    pub async fn registered_id_numbers(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<std::collections::HashSet<String>, EnrollError> {
         let mut found = std::collections::HashSet::new();
         for chunk in ids.chunks(INSERT_CHUNK) {
             let rows: Vec<String> = person::Entity::find()
@@ -453,23 +553,48 @@ impl Store {
 
     /// A person by id.
     pub async fn person(&self, id: &str) -> Result<person::Model, EnrollError> {
-        person::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or_else(|| EnrollError::NotFound("person", id.to_string()))
+        person::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| EnrollError::NotFound("person", id.to_string()))
     }
 
     /// A person by ID number.
-    pub async fn person_by_id_number(&self, id: &IdNumber) -> Result<Option<person::Model>, EnrollError> {
-        Ok(person::Entity::find().filter(person::Column::IdNumber.eq(id.expose())).one(&self.db).await?)
+    pub async fn person_by_id_number(
+        &self,
+        id: &IdNumber,
+    ) -> Result<Option<person::Model>, EnrollError> {
+        Ok(person::Entity::find()
+            .filter(person::Column::IdNumber.eq(id.expose()))
+            .one(&self.db)
+            .await?)
     }
 
     /// Corrects a person; keeps the previous version.
-    pub async fn correct_person(&self, id: &str, changes: PersonChanges, expected_version: i64, reason: &str, actor: &Actor) -> Result<person::Model, EnrollError> {
+    pub async fn correct_person(
+        &self,
+        id: &str,
+        changes: PersonChanges,
+        expected_version: i64,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<person::Model, EnrollError> {
         let (_g, txn) = self.begin().await?;
-        let current = person::Entity::find_by_id(id.to_string()).one(&txn).await?.ok_or_else(|| EnrollError::NotFound("person", id.to_string()))?;
+        let current = person::Entity::find_by_id(id.to_string())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| EnrollError::NotFound("person", id.to_string()))?;
         if expected_version != 0 && expected_version != current.version {
-            return Err(EnrollError::Conflict(format!("person is at version {}, not {expected_version}", current.version)));
+            return Err(EnrollError::Conflict(format!(
+                "person is at version {}, not {expected_version}",
+                current.version
+            )));
         }
         if let Some(h) = &changes.household_id {
-            household::Entity::find_by_id(h.clone()).one(&txn).await?.ok_or_else(|| EnrollError::NotFound("household", h.clone()))?;
+            household::Entity::find_by_id(h.clone())
+                .one(&txn)
+                .await?
+                .ok_or_else(|| EnrollError::NotFound("household", h.clone()))?;
         }
         let mut am: person::ActiveModel = current.clone().into();
         if let Some(n) = changes.name.clone() {
@@ -491,9 +616,14 @@ impl Store {
             .exec(&txn)
             .await?;
         if res.rows_affected != 1 {
-            return Err(EnrollError::Conflict("the person changed concurrently; retry".into()));
+            return Err(EnrollError::Conflict(
+                "the person changed concurrently; retry".into(),
+            ));
         }
-        let updated = person::Entity::find_by_id(id.to_string()).one(&txn).await?.ok_or_else(|| EnrollError::NotFound("person", id.to_string()))?;
+        let updated = person::Entity::find_by_id(id.to_string())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| EnrollError::NotFound("person", id.to_string()))?;
         Self::keep_version(&txn, &updated, reason, actor).await?;
         Self::journal(&txn, id, "person.corrected", serde_json::json!({"reason": reason, "name": changes.name, "contact": changes.contact, "household_id": changes.household_id, "version": updated.version}), actor).await?;
         txn.commit().await?;
@@ -510,7 +640,9 @@ impl Store {
             .iter()
             .map(|c| {
                 Ok(CategoryGrant {
-                    category: category_of(&c.category).ok_or_else(|| EnrollError::Corrupt(format!("category `{}`", c.category)))?,
+                    category: category_of(&c.category).ok_or_else(|| {
+                        EnrollError::Corrupt(format!("category `{}`", c.category))
+                    })?,
                     valid_from: date(&c.valid_from)?,
                     valid_to: opt_date(&c.valid_to)?,
                 })
@@ -519,9 +651,17 @@ impl Store {
     }
 
     /// Grants a category for a period.
-    pub async fn grant_category(&self, person_id: &str, grant: &CategoryGrant, actor: &Actor) -> Result<(), EnrollError> {
+    pub async fn grant_category(
+        &self,
+        person_id: &str,
+        grant: &CategoryGrant,
+        actor: &Actor,
+    ) -> Result<(), EnrollError> {
         let (_g, txn) = self.begin().await?;
-        person::Entity::find_by_id(person_id.to_string()).one(&txn).await?.ok_or_else(|| EnrollError::NotFound("person", person_id.to_string()))?;
+        person::Entity::find_by_id(person_id.to_string())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| EnrollError::NotFound("person", person_id.to_string()))?;
         category::ActiveModel {
             id: Set(new_id()),
             person_id: Set(person_id.to_string()),
@@ -547,13 +687,17 @@ impl Store {
             .iter()
             .map(enrolment_of)
             .collect::<Result<Vec<_>, _>>()?;
-        let suspensions: Vec<Suspension> = serde_json::from_str(&p.suspensions_json).map_err(|e| EnrollError::Corrupt(e.to_string()))?;
+        let suspensions: Vec<Suspension> = serde_json::from_str(&p.suspensions_json)
+            .map_err(|e| EnrollError::Corrupt(e.to_string()))?;
         Ok(PersonFile {
             person_id: p.id.clone(),
-            id_masked: IdNumber::parse(&p.id_number).map(|i| i.masked()).unwrap_or_else(|_| "******".into()),
+            id_masked: IdNumber::parse(&p.id_number)
+                .map(|i| i.masked())
+                .unwrap_or_else(|_| "******".into()),
             sex: p.sex.clone(),
             birth_date: date(&p.birth_date)?,
-            region: RegionCode::parse(&p.region_code).map_err(|e| EnrollError::Corrupt(e.to_string()))?,
+            region: RegionCode::parse(&p.region_code)
+                .map_err(|e| EnrollError::Corrupt(e.to_string()))?,
             death_date: opt_date(&p.death_date)?,
             moved_out_of_province: opt_date(&p.moved_out_of_province)?,
             enrolments,
@@ -563,7 +707,13 @@ impl Store {
     }
 
     /// Sets a contribution standard (replacing the previous one for the same key).
-    pub async fn set_standard(&self, region: &RegionCode, year: i32, scheme: Scheme, std: &ContributionStandard) -> Result<(), EnrollError> {
+    pub async fn set_standard(
+        &self,
+        region: &RegionCode,
+        year: i32,
+        scheme: Scheme,
+        std: &ContributionStandard,
+    ) -> Result<(), EnrollError> {
         let (_g, txn) = self.begin().await?;
         standard::Entity::delete_many()
             .filter(standard::Column::RegionCode.eq(region.as_str()))
@@ -586,22 +736,39 @@ impl Store {
 
     /// The standard for a region, year and scheme: the region's own, or its city's, or its
     /// province's (a province may set one standard for all its counties).
-    pub async fn standard(&self, region: &RegionCode, year: i32, scheme: Scheme) -> Result<Option<ContributionStandard>, EnrollError> {
-        let codes = [region.to_string(), format!("{}00", &region.as_str()[..4]), region.province().to_string()];
+    pub async fn standard(
+        &self,
+        region: &RegionCode,
+        year: i32,
+        scheme: Scheme,
+    ) -> Result<Option<ContributionStandard>, EnrollError> {
+        let codes = [
+            region.to_string(),
+            format!("{}00", &region.as_str()[..4]),
+            region.province().to_string(),
+        ];
         let rows = standard::Entity::find()
             .filter(standard::Column::RegionCode.is_in(codes.clone()))
             .filter(standard::Column::Year.eq(year))
             .filter(standard::Column::Scheme.eq(scheme_str(scheme)))
             .all(&self.db)
             .await?;
-        Ok(codes.iter().find_map(|c| rows.iter().find(|r| &r.region_code == c)).map(|r| ContributionStandard {
-            individual_amount: Fen(r.individual_amount_fen),
-            waiting_days: u32::try_from(r.waiting_days).unwrap_or(0),
-        }))
+        Ok(codes
+            .iter()
+            .find_map(|c| rows.iter().find(|r| &r.region_code == c))
+            .map(|r| ContributionStandard {
+                individual_amount: Fen(r.individual_amount_fen),
+                waiting_days: u32::try_from(r.waiting_days).unwrap_or(0),
+            }))
     }
 
     /// Inserts a planned enrolment.
-    pub async fn insert_enrolment(&self, person_id: &str, e: &Enrolment, actor: &Actor) -> Result<(), EnrollError> {
+    pub async fn insert_enrolment(
+        &self,
+        person_id: &str,
+        e: &Enrolment,
+        actor: &Actor,
+    ) -> Result<(), EnrollError> {
         let (_g, txn) = self.begin().await?;
         let dup = enrolment::Entity::find()
             .filter(enrolment::Column::PersonId.eq(person_id))
@@ -612,17 +779,30 @@ impl Store {
             .one(&txn)
             .await?;
         if dup.is_some() {
-            return Err(EnrollError::Exists(format!("already enrolled in {} for this scheme in region {}", e.year, e.region)));
+            return Err(EnrollError::Exists(format!(
+                "already enrolled in {} for this scheme in region {}",
+                e.year, e.region
+            )));
         }
         enrolment_model(person_id, e, now()).insert(&txn).await?;
-        Self::journal(&txn, person_id, "enrolment.created", enrolment_detail(e), actor).await?;
+        Self::journal(
+            &txn,
+            person_id,
+            "enrolment.created",
+            enrolment_detail(e),
+            actor,
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }
 
     /// An enrolment by id.
     pub async fn enrolment(&self, id: &str) -> Result<(String, Enrolment), EnrollError> {
-        let m = enrolment::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or_else(|| EnrollError::NotFound("enrolment", id.to_string()))?;
+        let m = enrolment::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| EnrollError::NotFound("enrolment", id.to_string()))?;
         Ok((m.person_id.clone(), enrolment_of(&m)?))
     }
 
@@ -630,14 +810,28 @@ impl Store {
     /// same reference returns the enrolment as it is and writes nothing. The enrolment row is
     /// locked (PostgreSQL `FOR UPDATE`; SQLite's single writer) so concurrent payments cannot
     /// both pass the over-payment check.
-    pub async fn contribute(&self, enrolment_id: &str, kind: ContributionKind, amount: Fen, paid_on: NaiveDate, reference: &str, actor: &Actor) -> Result<Contributed, EnrollError> {
+    pub async fn contribute(
+        &self,
+        enrolment_id: &str,
+        kind: ContributionKind,
+        amount: Fen,
+        paid_on: NaiveDate,
+        reference: &str,
+        actor: &Actor,
+    ) -> Result<Contributed, EnrollError> {
         let (_g, txn) = self.begin().await?;
         let mut q = enrolment::Entity::find_by_id(enrolment_id.to_string());
         if self.is_postgres() {
             q = q.lock_exclusive();
         }
-        let row = q.one(&txn).await?.ok_or_else(|| EnrollError::NotFound("enrolment", enrolment_id.to_string()))?;
-        let p = person::Entity::find_by_id(row.person_id.clone()).one(&txn).await?.ok_or_else(|| EnrollError::NotFound("person", row.person_id.clone()))?;
+        let row = q
+            .one(&txn)
+            .await?
+            .ok_or_else(|| EnrollError::NotFound("enrolment", enrolment_id.to_string()))?;
+        let p = person::Entity::find_by_id(row.person_id.clone())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| EnrollError::NotFound("person", row.person_id.clone()))?;
         let existing = contribution::Entity::find()
             .filter(contribution::Column::EnrolmentId.eq(enrolment_id))
             .filter(contribution::Column::Reference.eq(reference))
@@ -647,16 +841,28 @@ impl Store {
             let same = c.amount_fen == amount.0 && c.kind == kind_str(kind);
             txn.rollback().await?;
             if !same {
-                return Err(EnrollError::Conflict(format!("reference `{reference}` was already used for a different contribution")));
+                return Err(EnrollError::Conflict(format!(
+                    "reference `{reference}` was already used for a different contribution"
+                )));
             }
-            return Ok(Contributed { enrolment: enrolment_of(&row)?, person_id: p.id, id_number: p.id_number });
+            return Ok(Contributed {
+                enrolment: enrolment_of(&row)?,
+                person_id: p.id,
+                id_number: p.id_number,
+            });
         }
         let current = enrolment_of(&row)?;
         let next = crate::domain::enrolment::contribute(&current, kind, amount, paid_on)?;
         enrolment::Entity::update_many()
             .col_expr(enrolment::Column::PaidFen, Expr::value(next.paid.0))
-            .col_expr(enrolment::Column::SubsidisedFen, Expr::value(next.subsidised.0))
-            .col_expr(enrolment::Column::PaidOn, Expr::value(next.paid_on.map(|d| d.to_string())))
+            .col_expr(
+                enrolment::Column::SubsidisedFen,
+                Expr::value(next.subsidised.0),
+            )
+            .col_expr(
+                enrolment::Column::PaidOn,
+                Expr::value(next.paid_on.map(|d| d.to_string())),
+            )
             .filter(enrolment::Column::Id.eq(enrolment_id))
             .exec(&txn)
             .await?;
@@ -671,10 +877,26 @@ impl Store {
         }
         .insert(&txn)
         .await?;
-        let c = Contribution { kind, amount, paid_on, reference: reference.to_string() };
-        Self::journal(&txn, &p.id, "contribution.recorded", contribution_detail(enrolment_id, &c, next.paid_on.is_some()), actor).await?;
+        let c = Contribution {
+            kind,
+            amount,
+            paid_on,
+            reference: reference.to_string(),
+        };
+        Self::journal(
+            &txn,
+            &p.id,
+            "contribution.recorded",
+            contribution_detail(enrolment_id, &c, next.paid_on.is_some()),
+            actor,
+        )
+        .await?;
         txn.commit().await?;
-        Ok(Contributed { enrolment: next, person_id: p.id, id_number: p.id_number })
+        Ok(Contributed {
+            enrolment: next,
+            person_id: p.id,
+            id_number: p.id_number,
+        })
     }
 
     /// A person's enrolments, newest year first.
@@ -692,7 +914,15 @@ impl Store {
 
     /// Writes the outcome of a status event (decided by the domain on a file read just before;
     /// the person's version guards against a concurrent change).
-    pub async fn apply_event(&self, p: &person::Model, kind: &str, on: NaiveDate, detail: serde_json::Value, out: &EventOutcome, actor: &Actor) -> Result<(), EnrollError> {
+    pub async fn apply_event(
+        &self,
+        p: &person::Model,
+        kind: &str,
+        on: NaiveDate,
+        detail: serde_json::Value,
+        out: &EventOutcome,
+        actor: &Actor,
+    ) -> Result<(), EnrollError> {
         let (_g, txn) = self.begin().await?;
         let mut am: person::ActiveModel = p.clone().into();
         if let Some(d) = out.death_date {
@@ -702,18 +932,32 @@ impl Store {
             am.moved_out_of_province = Set(Some(d.to_string()));
         }
         if let Some(s) = &out.suspensions {
-            am.suspensions_json = Set(serde_json::to_string(s).map_err(|e| EnrollError::Corrupt(e.to_string()))?);
+            am.suspensions_json =
+                Set(serde_json::to_string(s).map_err(|e| EnrollError::Corrupt(e.to_string()))?);
         }
         am.version = Set(p.version + 1);
         am.updated_at = Set(now());
-        let res = person::Entity::update_many().set(am).filter(person::Column::Id.eq(p.id.clone())).filter(person::Column::Version.eq(p.version)).exec(&txn).await?;
+        let res = person::Entity::update_many()
+            .set(am)
+            .filter(person::Column::Id.eq(p.id.clone()))
+            .filter(person::Column::Version.eq(p.version))
+            .exec(&txn)
+            .await?;
         if res.rows_affected != 1 {
-            return Err(EnrollError::Conflict("the person changed concurrently; retry".into()));
+            return Err(EnrollError::Conflict(
+                "the person changed concurrently; retry".into(),
+            ));
         }
         for e in &out.changed {
             enrolment::Entity::update_many()
-                .col_expr(enrolment::Column::EffectiveTo, Expr::value(e.effective_to.to_string()))
-                .col_expr(enrolment::Column::EndReason, Expr::value(e.end_reason.map(|r| end_reason_str(r).to_string())))
+                .col_expr(
+                    enrolment::Column::EffectiveTo,
+                    Expr::value(e.effective_to.to_string()),
+                )
+                .col_expr(
+                    enrolment::Column::EndReason,
+                    Expr::value(e.end_reason.map(|r| end_reason_str(r).to_string())),
+                )
                 .filter(enrolment::Column::Id.eq(e.id.clone()))
                 .exec(&txn)
                 .await?;
@@ -734,7 +978,8 @@ impl Store {
         let mut journal = detail;
         journal["effective_on"] = serde_json::json!(on);
         journal["ended"] = serde_json::json!(out.changed.iter().map(|e| &e.id).collect::<Vec<_>>());
-        journal["created"] = serde_json::json!(out.created.iter().map(|e| &e.id).collect::<Vec<_>>());
+        journal["created"] =
+            serde_json::json!(out.created.iter().map(|e| &e.id).collect::<Vec<_>>());
         Self::journal(&txn, &p.id, &format!("status.{kind}"), journal, actor).await?;
         txn.commit().await?;
         Ok(())
@@ -742,11 +987,20 @@ impl Store {
 
     /// The journal of a person, oldest first.
     pub async fn history(&self, person_id: &str) -> Result<Vec<history::Model>, EnrollError> {
-        Ok(history::Entity::find().filter(history::Column::PersonId.eq(person_id)).order_by_asc(history::Column::Id).all(&self.db).await?)
+        Ok(history::Entity::find()
+            .filter(history::Column::PersonId.eq(person_id))
+            .order_by_asc(history::Column::Id)
+            .all(&self.db)
+            .await?)
     }
 
     /// Creates a household.
-    pub async fn create_household(&self, region: &RegionCode, address: &str, head: Option<String>) -> Result<household::Model, EnrollError> {
+    pub async fn create_household(
+        &self,
+        region: &RegionCode,
+        address: &str,
+        head: Option<String>,
+    ) -> Result<household::Model, EnrollError> {
         if let Some(h) = &head {
             self.person(h).await?;
         }
@@ -761,38 +1015,72 @@ impl Store {
         .insert(&txn)
         .await?;
         if let Some(h) = head {
-            person::Entity::update_many().col_expr(person::Column::HouseholdId, Expr::value(m.id.clone())).filter(person::Column::Id.eq(h)).exec(&txn).await?;
+            person::Entity::update_many()
+                .col_expr(person::Column::HouseholdId, Expr::value(m.id.clone()))
+                .filter(person::Column::Id.eq(h))
+                .exec(&txn)
+                .await?;
         }
         txn.commit().await?;
         Ok(m)
     }
 
     /// A household and its members.
-    pub async fn household(&self, id: &str) -> Result<(household::Model, Vec<person::Model>), EnrollError> {
-        let h = household::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or_else(|| EnrollError::NotFound("household", id.to_string()))?;
-        let members = person::Entity::find().filter(person::Column::HouseholdId.eq(id)).order_by_asc(person::Column::BirthDate).all(&self.db).await?;
+    pub async fn household(
+        &self,
+        id: &str,
+    ) -> Result<(household::Model, Vec<person::Model>), EnrollError> {
+        let h = household::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| EnrollError::NotFound("household", id.to_string()))?;
+        let members = person::Entity::find()
+            .filter(person::Column::HouseholdId.eq(id))
+            .order_by_asc(person::Column::BirthDate)
+            .all(&self.db)
+            .await?;
         Ok((h, members))
     }
 
     /// Records an issued voucher.
-    pub async fn insert_voucher(&self, id: &str, person_id: &str, expires_at: &str) -> Result<(), EnrollError> {
+    pub async fn insert_voucher(
+        &self,
+        id: &str,
+        person_id: &str,
+        expires_at: &str,
+    ) -> Result<(), EnrollError> {
         let (_g, txn) = self.begin().await?;
-        voucher::ActiveModel { id: Set(id.into()), person_id: Set(person_id.into()), expires_at: Set(expires_at.into()), revoked_at: Set(None), revoke_reason: Set(None) }
-            .insert(&txn)
-            .await?;
+        voucher::ActiveModel {
+            id: Set(id.into()),
+            person_id: Set(person_id.into()),
+            expires_at: Set(expires_at.into()),
+            revoked_at: Set(None),
+            revoke_reason: Set(None),
+        }
+        .insert(&txn)
+        .await?;
         txn.commit().await?;
         Ok(())
     }
 
     /// A voucher record.
     pub async fn voucher(&self, id: &str) -> Result<Option<voucher::Model>, EnrollError> {
-        Ok(voucher::Entity::find_by_id(id.to_string()).one(&self.db).await?)
+        Ok(voucher::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?)
     }
 
     /// Revokes a voucher (idempotent: the first revocation time stays).
-    pub async fn revoke_voucher(&self, id: &str, reason: &str) -> Result<voucher::Model, EnrollError> {
+    pub async fn revoke_voucher(
+        &self,
+        id: &str,
+        reason: &str,
+    ) -> Result<voucher::Model, EnrollError> {
         let (_g, txn) = self.begin().await?;
-        let v = voucher::Entity::find_by_id(id.to_string()).one(&txn).await?.ok_or_else(|| EnrollError::NotFound("voucher", id.to_string()))?;
+        let v = voucher::Entity::find_by_id(id.to_string())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| EnrollError::NotFound("voucher", id.to_string()))?;
         if v.revoked_at.is_some() {
             return Ok(v);
         }
@@ -807,7 +1095,13 @@ impl Store {
     /// People with more than one paid enrolment in `year`, at least one of them within the
     /// region prefix: the only candidates for duplicates. The database aggregates, so the
     /// service never holds the year's enrolments; the list is keyset-paged by person id.
-    pub async fn duplicate_candidates(&self, year: i32, region_prefix: &str, after: &str, limit: u64) -> Result<Vec<String>, EnrollError> {
+    pub async fn duplicate_candidates(
+        &self,
+        year: i32,
+        region_prefix: &str,
+        after: &str,
+        limit: u64,
+    ) -> Result<Vec<String>, EnrollError> {
         use sea_orm::{ConnectionTrait, Statement};
         let backend = self.db.get_database_backend();
         let (p1, p2, p3, p4) = match backend {
@@ -821,13 +1115,26 @@ impl Store {
         );
         let like = format!("{}%", region_prefix.replace(['%', '_'], ""));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self.db.query_all_raw(Statement::from_sql_and_values(backend, sql, [year.into(), after.into(), like.into(), limit.into()])).await?;
-        rows.iter().map(|r| r.try_get_by_index::<String>(0).map_err(EnrollError::from)).collect()
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [year.into(), after.into(), like.into(), limit.into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get_by_index::<String>(0).map_err(EnrollError::from))
+            .collect()
     }
 
     /// Paid enrolments of these people in the year, wherever they are (a duplicate may
     /// straddle two regions).
-    pub async fn enrolments_of_people(&self, year: i32, people: Vec<String>) -> Result<Vec<enrolment::Model>, EnrollError> {
+    pub async fn enrolments_of_people(
+        &self,
+        year: i32,
+        people: Vec<String>,
+    ) -> Result<Vec<enrolment::Model>, EnrollError> {
         if people.is_empty() {
             return Ok(vec![]);
         }
@@ -840,7 +1147,10 @@ impl Store {
     }
 
     /// Inserts duplicate tasks that are new; returns (opened, already known).
-    pub async fn insert_duplicate_tasks(&self, tasks: Vec<duplicate_task::ActiveModel>) -> Result<(u64, u64), EnrollError> {
+    pub async fn insert_duplicate_tasks(
+        &self,
+        tasks: Vec<duplicate_task::ActiveModel>,
+    ) -> Result<(u64, u64), EnrollError> {
         let (_g, txn) = self.begin().await?;
         let (mut opened, mut known) = (0, 0);
         for t in tasks {
@@ -863,8 +1173,17 @@ impl Store {
     }
 
     /// Duplicate tasks within a region prefix, optionally by state.
-    pub async fn duplicate_tasks(&self, region_prefix: &str, state: Option<&str>, after: &str, limit: u64) -> Result<Vec<duplicate_task::Model>, EnrollError> {
-        let mut q = duplicate_task::Entity::find().filter(duplicate_task::Column::Id.gt(after)).order_by_asc(duplicate_task::Column::Id).limit(limit);
+    pub async fn duplicate_tasks(
+        &self,
+        region_prefix: &str,
+        state: Option<&str>,
+        after: &str,
+        limit: u64,
+    ) -> Result<Vec<duplicate_task::Model>, EnrollError> {
+        let mut q = duplicate_task::Entity::find()
+            .filter(duplicate_task::Column::Id.gt(after))
+            .order_by_asc(duplicate_task::Column::Id)
+            .limit(limit);
         if !region_prefix.is_empty() {
             q = q.filter(duplicate_task::Column::RegionCode.starts_with(region_prefix));
         }
@@ -876,34 +1195,76 @@ impl Store {
 
     /// A duplicate task.
     pub async fn duplicate_task(&self, id: &str) -> Result<duplicate_task::Model, EnrollError> {
-        duplicate_task::Entity::find_by_id(id.to_string()).one(&self.db).await?.ok_or_else(|| EnrollError::NotFound("duplicate task", id.to_string()))
+        duplicate_task::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| EnrollError::NotFound("duplicate task", id.to_string()))
     }
 
     /// Moves a task to `state`, appending the step; resolving ends the losing enrolment from
     /// the day after the kept one became effective (no double benefits from then on).
-    pub async fn transition_duplicate(&self, task: &duplicate_task::Model, state: &str, note: &str, actor: &Actor) -> Result<duplicate_task::Model, EnrollError> {
+    pub async fn transition_duplicate(
+        &self,
+        task: &duplicate_task::Model,
+        state: &str,
+        note: &str,
+        actor: &Actor,
+    ) -> Result<duplicate_task::Model, EnrollError> {
         let (_g, txn) = self.begin().await?;
-        let mut steps: Vec<serde_json::Value> = serde_json::from_str(&task.steps_json).unwrap_or_default();
+        let mut steps: Vec<serde_json::Value> =
+            serde_json::from_str(&task.steps_json).unwrap_or_default();
         steps.push(serde_json::json!({"actor": actor.subject, "role": actor.role, "at": now(), "state": state, "note": note}));
         let res = duplicate_task::Entity::update_many()
             .col_expr(duplicate_task::Column::State, Expr::value(state))
-            .col_expr(duplicate_task::Column::StepsJson, Expr::value(serde_json::Value::Array(steps).to_string()))
+            .col_expr(
+                duplicate_task::Column::StepsJson,
+                Expr::value(serde_json::Value::Array(steps).to_string()),
+            )
             .filter(duplicate_task::Column::Id.eq(task.id.clone()))
             .filter(duplicate_task::Column::State.eq(task.state.clone()))
             .exec(&txn)
             .await?;
         if res.rows_affected != 1 {
-            return Err(EnrollError::Conflict("the task changed concurrently; retry".into()));
+            return Err(EnrollError::Conflict(
+                "the task changed concurrently; retry".into(),
+            ));
         }
         if state == "resolved" {
-            let drop = enrolment::Entity::find_by_id(task.drop_enrolment_id.clone()).one(&txn).await?.ok_or_else(|| EnrollError::NotFound("enrolment", task.drop_enrolment_id.clone()))?;
-            let keep = enrolment::Entity::find_by_id(task.keep_enrolment_id.clone()).one(&txn).await?.ok_or_else(|| EnrollError::NotFound("enrolment", task.keep_enrolment_id.clone()))?;
-            let keep_from = keep.paid_on.clone().unwrap_or(keep.effective_from.clone()).max(keep.effective_from.clone());
-            let end = date(&keep_from)?.pred_opt().map(|d| d.to_string()).unwrap_or(keep_from);
-            let end = end.max(date(&drop.effective_from)?.pred_opt().map(|d| d.to_string()).unwrap_or_default()).min(drop.effective_to.clone());
+            let drop = enrolment::Entity::find_by_id(task.drop_enrolment_id.clone())
+                .one(&txn)
+                .await?
+                .ok_or_else(|| {
+                    EnrollError::NotFound("enrolment", task.drop_enrolment_id.clone())
+                })?;
+            let keep = enrolment::Entity::find_by_id(task.keep_enrolment_id.clone())
+                .one(&txn)
+                .await?
+                .ok_or_else(|| {
+                    EnrollError::NotFound("enrolment", task.keep_enrolment_id.clone())
+                })?;
+            let keep_from = keep
+                .paid_on
+                .clone()
+                .unwrap_or(keep.effective_from.clone())
+                .max(keep.effective_from.clone());
+            let end = date(&keep_from)?
+                .pred_opt()
+                .map(|d| d.to_string())
+                .unwrap_or(keep_from);
+            let end = end
+                .max(
+                    date(&drop.effective_from)?
+                        .pred_opt()
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
+                )
+                .min(drop.effective_to.clone());
             enrolment::Entity::update_many()
                 .col_expr(enrolment::Column::EffectiveTo, Expr::value(end.clone()))
-                .col_expr(enrolment::Column::EndReason, Expr::value(end_reason_str(EndReason::Duplicate)))
+                .col_expr(
+                    enrolment::Column::EndReason,
+                    Expr::value(end_reason_str(EndReason::Duplicate)),
+                )
                 .filter(enrolment::Column::Id.eq(drop.id.clone()))
                 .exec(&txn)
                 .await?;
@@ -914,7 +1275,14 @@ impl Store {
     }
 
     /// Sets a coverage target.
-    pub async fn set_target(&self, region: &RegionCode, year: i32, scheme: &str, category: &str, target: i64) -> Result<(), EnrollError> {
+    pub async fn set_target(
+        &self,
+        region: &RegionCode,
+        year: i32,
+        scheme: &str,
+        category: &str,
+        target: i64,
+    ) -> Result<(), EnrollError> {
         let (_g, txn) = self.begin().await?;
         coverage_target::Entity::delete_many()
             .filter(coverage_target::Column::RegionCode.eq(region.as_str()))
@@ -923,15 +1291,27 @@ impl Store {
             .filter(coverage_target::Column::Category.eq(category))
             .exec(&txn)
             .await?;
-        coverage_target::ActiveModel { region_code: Set(region.to_string()), year: Set(year), scheme: Set(scheme.into()), category: Set(category.into()), target: Set(target) }
-            .insert(&txn)
-            .await?;
+        coverage_target::ActiveModel {
+            region_code: Set(region.to_string()),
+            year: Set(year),
+            scheme: Set(scheme.into()),
+            category: Set(category.into()),
+            target: Set(target),
+        }
+        .insert(&txn)
+        .await?;
         txn.commit().await?;
         Ok(())
     }
 
     /// Sum of targets within a region prefix.
-    pub async fn target(&self, region_prefix: &str, year: i32, scheme: &str, category: &str) -> Result<i64, EnrollError> {
+    pub async fn target(
+        &self,
+        region_prefix: &str,
+        year: i32,
+        scheme: &str,
+        category: &str,
+    ) -> Result<i64, EnrollError> {
         let rows = coverage_target::Entity::find()
             .filter(coverage_target::Column::RegionCode.starts_with(region_prefix))
             .filter(coverage_target::Column::Year.eq(year))
@@ -943,7 +1323,12 @@ impl Store {
     }
 
     /// People with a paid enrolment in the year within the prefix (optionally of a scheme).
-    pub async fn enrolled_people(&self, region_prefix: &str, year: i32, scheme: Option<Scheme>) -> Result<std::collections::HashSet<String>, EnrollError> {
+    pub async fn enrolled_people(
+        &self,
+        region_prefix: &str,
+        year: i32,
+        scheme: Option<Scheme>,
+    ) -> Result<std::collections::HashSet<String>, EnrollError> {
         let mut q = enrolment::Entity::find()
             .select_only()
             .column(enrolment::Column::PersonId)
@@ -958,14 +1343,28 @@ impl Store {
     }
 
     /// People in the prefix holding `category` at some time in the year.
-    pub async fn people_with_category(&self, region_prefix: &str, year: i32, category: Category) -> Result<Vec<String>, EnrollError> {
-        let (start, end) = crate::domain::year_bounds(year).ok_or_else(|| EnrollError::Domain(crate::domain::EnrolmentError::invalid("year", "out of range")))?;
+    pub async fn people_with_category(
+        &self,
+        region_prefix: &str,
+        year: i32,
+        category: Category,
+    ) -> Result<Vec<String>, EnrollError> {
+        let (start, end) = crate::domain::year_bounds(year).ok_or_else(|| {
+            EnrollError::Domain(crate::domain::EnrolmentError::invalid(
+                "year",
+                "out of range",
+            ))
+        })?;
         let ids: Vec<String> = category::Entity::find()
             .select_only()
             .column(category::Column::PersonId)
             .filter(category::Column::Category.eq(category_str(category)))
             .filter(category::Column::ValidFrom.lte(end.to_string()))
-            .filter(sea_orm::Condition::any().add(category::Column::ValidTo.is_null()).add(category::Column::ValidTo.gte(start.to_string())))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(category::Column::ValidTo.is_null())
+                    .add(category::Column::ValidTo.gte(start.to_string())),
+            )
             .into_tuple()
             .all(&self.db)
             .await?;

@@ -71,7 +71,9 @@ impl ApplicationKind {
 
     /// Parses stored text.
     pub fn parse(s: &str) -> Option<ApplicationKind> {
-        [ApplicationKind::Initial, ApplicationKind::Reassessment].into_iter().find(|x| x.as_str() == s)
+        [ApplicationKind::Initial, ApplicationKind::Reassessment]
+            .into_iter()
+            .find(|x| x.as_str() == s)
     }
 }
 
@@ -92,7 +94,11 @@ pub enum Step {
 
 /// The state after `step` from `status`, or the refusal. `appeals_so_far` counts earlier
 /// appeals of the application: one appeal is allowed.
-pub fn transition(status: ApplicationStatus, step: &Step, appeals_so_far: u32) -> Result<ApplicationStatus, DomainError> {
+pub fn transition(
+    status: ApplicationStatus,
+    step: &Step,
+    appeals_so_far: u32,
+) -> Result<ApplicationStatus, DomainError> {
     use ApplicationStatus as S;
     let next = match (status, step) {
         (S::Received | S::Appealed, Step::Schedule) => S::AssessmentScheduled,
@@ -101,12 +107,18 @@ pub fn transition(status: ApplicationStatus, step: &Step, appeals_so_far: u32) -
         (S::Assessed, Step::Reject) => S::Rejected,
         (S::Approved | S::Rejected, Step::Appeal) if appeals_so_far == 0 => S::Appealed,
         (S::Approved | S::Rejected, Step::Appeal) => {
-            return Err(DomainError::precondition("LTC_APPEAL_ALREADY_MADE", "the decision was already appealed once and re-decided"));
+            return Err(DomainError::precondition(
+                "LTC_APPEAL_ALREADY_MADE",
+                "the decision was already appealed once and re-decided",
+            ));
         }
         _ => {
             return Err(DomainError::precondition(
                 "LTC_APPLICATION_WRONG_STATE",
-                format!("application is {}; {step:?} is not possible", status.as_str()),
+                format!(
+                    "application is {}; {step:?} is not possible",
+                    status.as_str()
+                ),
             ));
         }
     };

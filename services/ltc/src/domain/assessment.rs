@@ -111,7 +111,10 @@ impl Item {
     /// The indicator the item belongs to.
     pub fn indicator(self) -> Indicator {
         match self {
-            Item::TimeOrientation | Item::PersonOrientation | Item::PlaceOrientation | Item::Memory => Indicator::Cognition,
+            Item::TimeOrientation
+            | Item::PersonOrientation
+            | Item::PlaceOrientation
+            | Item::Memory => Indicator::Cognition,
             Item::Vision | Item::Hearing | Item::Communication => Indicator::Perception,
             _ => Indicator::Adl,
         }
@@ -121,7 +124,12 @@ impl Item {
     pub fn allowed(self) -> &'static [u32] {
         match self {
             Item::Grooming | Item::Bathing => &[0, 5],
-            Item::Feeding | Item::Dressing | Item::Bowel | Item::Bladder | Item::Toilet | Item::Stairs => &[0, 5, 10],
+            Item::Feeding
+            | Item::Dressing
+            | Item::Bowel
+            | Item::Bladder
+            | Item::Toilet
+            | Item::Stairs => &[0, 5, 10],
             Item::Walking | Item::Transfer => &[0, 5, 10, 15],
             _ => &[0, 1, 2, 3, 4],
         }
@@ -192,8 +200,14 @@ pub enum DisabilityLevel {
 
 impl DisabilityLevel {
     /// All levels, 0 to 5.
-    pub const ALL: [DisabilityLevel; 6] =
-        [DisabilityLevel::Normal, DisabilityLevel::Mild, DisabilityLevel::Moderate, DisabilityLevel::Severe1, DisabilityLevel::Severe2, DisabilityLevel::Severe3];
+    pub const ALL: [DisabilityLevel; 6] = [
+        DisabilityLevel::Normal,
+        DisabilityLevel::Mild,
+        DisabilityLevel::Moderate,
+        DisabilityLevel::Severe1,
+        DisabilityLevel::Severe2,
+        DisabilityLevel::Severe3,
+    ];
 
     /// The number of the standard, 0–5.
     pub fn number(self) -> u8 {
@@ -214,7 +228,11 @@ impl DisabilityLevel {
 
     /// The combination table (组合法): rows the ADL impairment, columns the worse of cognition
     /// and perception.
-    pub fn combine(adl: Impairment, cognition: Impairment, perception: Impairment) -> DisabilityLevel {
+    pub fn combine(
+        adl: Impairment,
+        cognition: Impairment,
+        perception: Impairment,
+    ) -> DisabilityLevel {
         use DisabilityLevel as L;
         use Impairment as I;
         let other = cognition.max(perception);
@@ -269,20 +287,31 @@ impl ScoreSheet {
     /// Validates raw item scores (`code → score`) into a sheet. Refused, naming the item under
     /// `prefix` (e.g. `items[adl.walking]`): an unknown code, a missing item (incomplete), a score
     /// the standard does not allow, or scores that contradict each other (inconsistent).
-    pub fn parse(prefix: &str, raw: &BTreeMap<String, u32>, dementia: bool) -> Result<ScoreSheet, DomainError> {
+    pub fn parse(
+        prefix: &str,
+        raw: &BTreeMap<String, u32>,
+        dementia: bool,
+    ) -> Result<ScoreSheet, DomainError> {
         let mut violations = Vec::new();
         for code in raw.keys() {
             if Item::parse(code).is_none() {
-                violations.push((format!("{prefix}[{code}]"), "is not an item of the national standard".to_string()));
+                violations.push((
+                    format!("{prefix}[{code}]"),
+                    "is not an item of the national standard".to_string(),
+                ));
             }
         }
         let mut scores = BTreeMap::new();
         for item in Item::ALL {
             match raw.get(item.code()) {
-                None => violations.push((item_field(prefix, item), "missing: every item of the standard must be scored".into())),
-                Some(v) if !item.allowed().contains(v) => {
-                    violations.push((item_field(prefix, item), format!("score {v} is not allowed; allowed: {:?}", item.allowed())))
-                }
+                None => violations.push((
+                    item_field(prefix, item),
+                    "missing: every item of the standard must be scored".into(),
+                )),
+                Some(v) if !item.allowed().contains(v) => violations.push((
+                    item_field(prefix, item),
+                    format!("score {v} is not allowed; allowed: {:?}", item.allowed()),
+                )),
                 Some(v) => {
                     scores.insert(item, *v);
                 }
@@ -292,14 +321,28 @@ impl ScoreSheet {
             let get = |i: Item| scores.get(&i).copied().unwrap_or(0);
             // A person who cannot sit (床椅转移 0) is bedridden: cannot walk on the flat.
             if get(Item::Transfer) == 0 && get(Item::Walking) > 0 {
-                violations.push((item_field(prefix, Item::Walking), "inconsistent: adl.transfer 0 (cannot sit) requires adl.walking 0 (bedridden)".into()));
+                violations.push((
+                    item_field(prefix, Item::Walking),
+                    "inconsistent: adl.transfer 0 (cannot sit) requires adl.walking 0 (bedridden)"
+                        .into(),
+                ));
             }
             // A bedridden person (平地行走 0) cannot go up and down stairs.
             if get(Item::Walking) == 0 && get(Item::Stairs) > 0 {
-                violations.push((item_field(prefix, Item::Stairs), "inconsistent: adl.walking 0 (bedridden) requires adl.stairs 0".into()));
+                violations.push((
+                    item_field(prefix, Item::Stairs),
+                    "inconsistent: adl.walking 0 (bedridden) requires adl.stairs 0".into(),
+                ));
             }
         }
-        if violations.is_empty() { Ok(ScoreSheet { scores, dementia }) } else { Err(DomainError::InvalidFields { code: "LTC_SCORE_SHEET_INVALID", violations }) }
+        if violations.is_empty() {
+            Ok(ScoreSheet { scores, dementia })
+        } else {
+            Err(DomainError::InvalidFields {
+                code: "LTC_SCORE_SHEET_INVALID",
+                violations,
+            })
+        }
     }
 
     /// The score of an item.
@@ -314,7 +357,11 @@ impl ScoreSheet {
 
     /// Total of an indicator.
     pub fn total(&self, indicator: Indicator) -> u32 {
-        self.scores.iter().filter(|(i, _)| i.indicator() == indicator).map(|(_, s)| *s).sum()
+        self.scores
+            .iter()
+            .filter(|(i, _)| i.indicator() == indicator)
+            .map(|(_, s)| *s)
+            .sum()
     }
 
     /// The level and the indicators' bands.
@@ -341,9 +388,15 @@ impl ScoreSheet {
 /// Combines the sheets of an assessment's assessors. The assessors must agree on the level and
 /// on dementia; when they do not, the items on which the sheets differ are named (field
 /// `prefix[item]`) so the assessors can reconcile. The result reported is the first sheet's.
-pub fn combine_sheets(prefix: &str, sheets: &[ScoreSheet]) -> Result<AssessmentResult, DomainError> {
+pub fn combine_sheets(
+    prefix: &str,
+    sheets: &[ScoreSheet],
+) -> Result<AssessmentResult, DomainError> {
     let Some(first) = sheets.first() else {
-        return Err(DomainError::Precondition { code: "LTC_NO_SCORE_SHEET", message: "no score sheet submitted".into() });
+        return Err(DomainError::Precondition {
+            code: "LTC_NO_SCORE_SHEET",
+            message: "no score sheet submitted".into(),
+        });
     };
     let result = first.result();
     for other in &sheets[1..] {
@@ -352,12 +405,24 @@ pub fn combine_sheets(prefix: &str, sheets: &[ScoreSheet]) -> Result<AssessmentR
             let mut violations: Vec<(String, String)> = Item::ALL
                 .into_iter()
                 .filter(|i| first.score(*i) != other.score(*i))
-                .map(|i| (item_field(prefix, i), format!("assessors disagree: {} against {}", first.score(i), other.score(i))))
+                .map(|i| {
+                    (
+                        item_field(prefix, i),
+                        format!(
+                            "assessors disagree: {} against {}",
+                            first.score(i),
+                            other.score(i)
+                        ),
+                    )
+                })
                 .collect();
             if r.dementia != result.dementia {
                 violations.push(("dementia".into(), "assessors disagree on 重度失智".into()));
             }
-            return Err(DomainError::InvalidFields { code: "LTC_ASSESSORS_DISAGREE", violations });
+            return Err(DomainError::InvalidFields {
+                code: "LTC_ASSESSORS_DISAGREE",
+                violations,
+            });
         }
     }
     Ok(result)

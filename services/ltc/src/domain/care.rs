@@ -6,9 +6,9 @@
 //! `reassessment_months` after the last assessment's decision.
 
 use super::DomainError;
+use super::Month;
 use super::assessment::DisabilityLevel;
 use super::policy::CareType;
-use super::Month;
 use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +24,11 @@ pub struct LevelPeriod {
 }
 
 /// The day a newly decided level takes effect, given the level in force before (if any).
-pub fn effective_from(previous: Option<DisabilityLevel>, new: DisabilityLevel, decided_on: NaiveDate) -> NaiveDate {
+pub fn effective_from(
+    previous: Option<DisabilityLevel>,
+    new: DisabilityLevel,
+    decided_on: NaiveDate,
+) -> NaiveDate {
     match previous {
         Some(old) if new < old => Month::of(decided_on).next().first_day(),
         _ => decided_on,
@@ -33,12 +37,17 @@ pub fn effective_from(previous: Option<DisabilityLevel>, new: DisabilityLevel, d
 
 /// The level in force on `date` (periods in any order): the latest period started on or before.
 pub fn level_on(periods: &[LevelPeriod], date: NaiveDate) -> Option<&LevelPeriod> {
-    periods.iter().filter(|p| p.effective_from <= date).max_by_key(|p| p.effective_from)
+    periods
+        .iter()
+        .filter(|p| p.effective_from <= date)
+        .max_by_key(|p| p.effective_from)
 }
 
 /// When the next reassessment falls due.
 pub fn reassessment_due(decided_on: NaiveDate, months: u32) -> NaiveDate {
-    decided_on.checked_add_months(Months::new(months)).unwrap_or(decided_on)
+    decided_on
+        .checked_add_months(Months::new(months))
+        .unwrap_or(decided_on)
 }
 
 /// A placement with a care institution under a care type.
@@ -72,12 +81,19 @@ pub fn place(plans: &[CarePlan], start: NaiveDate) -> Result<Option<String>, Dom
             return Err(DomainError::invalid(
                 "LTC_PLAN_OVERLAP",
                 "start_date",
-                format!("must be after {} when the current plan started", latest.start),
+                format!(
+                    "must be after {} when the current plan started",
+                    latest.start
+                ),
             ));
         }
         if let Some(end) = latest.end {
             if start <= end {
-                return Err(DomainError::invalid("LTC_PLAN_OVERLAP", "start_date", format!("must be after {end} when the last plan ended")));
+                return Err(DomainError::invalid(
+                    "LTC_PLAN_OVERLAP",
+                    "start_date",
+                    format!("must be after {end} when the last plan ended"),
+                ));
             }
             return Ok(None);
         }

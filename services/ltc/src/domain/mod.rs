@@ -44,19 +44,31 @@ pub enum DomainError {
 
 impl DomainError {
     /// Bad input in one field.
-    pub fn invalid(code: &'static str, field: impl Into<String>, reason: impl Into<String>) -> DomainError {
-        DomainError::InvalidFields { code, violations: vec![(field.into(), reason.into())] }
+    pub fn invalid(
+        code: &'static str,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> DomainError {
+        DomainError::InvalidFields {
+            code,
+            violations: vec![(field.into(), reason.into())],
+        }
     }
 
     /// A refused state change.
     pub fn precondition(code: &'static str, message: impl Into<String>) -> DomainError {
-        DomainError::Precondition { code, message: message.into() }
+        DomainError::Precondition {
+            code,
+            message: message.into(),
+        }
     }
 }
 
 /// Parses a `YYYY-MM-DD` date, naming the field.
 pub fn parse_date(field: &str, s: &str) -> Result<NaiveDate, DomainError> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| DomainError::invalid("LTC_INVALID_ARGUMENT", field, "must be a date YYYY-MM-DD"))
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+        DomainError::invalid("LTC_INVALID_ARGUMENT", field, "must be a date YYYY-MM-DD")
+    })
 }
 
 /// A calendar month.
@@ -86,7 +98,10 @@ impl Month {
 
     /// The month of a date.
     pub fn of(d: NaiveDate) -> Month {
-        Month { year: d.year(), month: d.month() }
+        Month {
+            year: d.year(),
+            month: d.month(),
+        }
     }
 
     /// First day.
@@ -96,12 +111,32 @@ impl Month {
 
     /// The following month.
     pub fn next(self) -> Month {
-        if self.month == 12 { Month { year: self.year + 1, month: 1 } } else { Month { year: self.year, month: self.month + 1 } }
+        if self.month == 12 {
+            Month {
+                year: self.year + 1,
+                month: 1,
+            }
+        } else {
+            Month {
+                year: self.year,
+                month: self.month + 1,
+            }
+        }
     }
 
     /// The preceding month.
     pub fn previous(self) -> Month {
-        if self.month == 1 { Month { year: self.year - 1, month: 12 } } else { Month { year: self.year, month: self.month - 1 } }
+        if self.month == 1 {
+            Month {
+                year: self.year - 1,
+                month: 12,
+            }
+        } else {
+            Month {
+                year: self.year,
+                month: self.month - 1,
+            }
+        }
     }
 
     /// Last day.

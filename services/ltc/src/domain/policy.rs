@@ -27,7 +27,12 @@ pub enum CareType {
 
 impl CareType {
     /// Every care type.
-    pub const ALL: [CareType; 4] = [CareType::Institutional, CareType::Home, CareType::Visiting, CareType::DementiaUnit];
+    pub const ALL: [CareType; 4] = [
+        CareType::Institutional,
+        CareType::Home,
+        CareType::Visiting,
+        CareType::DementiaUnit,
+    ];
 
     /// Stored text.
     pub fn as_str(self) -> &'static str {
@@ -113,7 +118,9 @@ pub struct BenefitPolicy {
 impl BenefitPolicy {
     /// Parses and validates a document; every problem is named by its path in the document.
     pub fn from_json(text: &str) -> Result<BenefitPolicy, DomainError> {
-        let p: BenefitPolicy = serde_json::from_str(text).map_err(|e| DomainError::invalid("LTC_POLICY_INVALID", "document_json", e.to_string()))?;
+        let p: BenefitPolicy = serde_json::from_str(text).map_err(|e| {
+            DomainError::invalid("LTC_POLICY_INVALID", "document_json", e.to_string())
+        })?;
         p.validate()?;
         Ok(p)
     }
@@ -122,45 +129,80 @@ impl BenefitPolicy {
     pub fn validate(&self) -> Result<(), DomainError> {
         let mut v: Vec<(String, String)> = Vec::new();
         if self.qualifying_levels.is_empty() && !self.dementia_qualifies {
-            v.push(("qualifying_levels".into(), "no level qualifies and dementia does not either".into()));
+            v.push((
+                "qualifying_levels".into(),
+                "no level qualifies and dementia does not either".into(),
+            ));
         }
         for (i, l) in self.qualifying_levels.iter().enumerate() {
             if *l > 5 {
-                v.push((format!("qualifying_levels[{i}]"), "levels are 0 to 5".into()));
+                v.push((
+                    format!("qualifying_levels[{i}]"),
+                    "levels are 0 to 5".into(),
+                ));
             }
         }
         if self.care_types.is_empty() {
             v.push(("care_types".into(), "at least one care type".into()));
         }
         for (i, t) in self.care_types.iter().enumerate() {
-            if self.care_types[..i].iter().any(|o| o.care_type == t.care_type) {
+            if self.care_types[..i]
+                .iter()
+                .any(|o| o.care_type == t.care_type)
+            {
                 v.push((format!("care_types[{i}].care_type"), "listed twice".into()));
             }
             if t.rate_bp > 10_000 {
-                v.push((format!("care_types[{i}].rate_bp"), "at most 10000 (100%)".into()));
+                v.push((
+                    format!("care_types[{i}].rate_bp"),
+                    "at most 10000 (100%)".into(),
+                ));
             }
             if t.unit_fee_standard_fen < 0 {
-                v.push((format!("care_types[{i}].unit_fee_standard_fen"), "must not be negative".into()));
+                v.push((
+                    format!("care_types[{i}].unit_fee_standard_fen"),
+                    "must not be negative".into(),
+                ));
             }
             if t.unit == Unit::Day && t.max_units_per_month > 31 {
-                v.push((format!("care_types[{i}].max_units_per_month"), "a month has at most 31 bed-days".into()));
+                v.push((
+                    format!("care_types[{i}].max_units_per_month"),
+                    "a month has at most 31 bed-days".into(),
+                ));
             }
         }
         if self.monthly_cap_fen <= 0 {
             v.push(("monthly_cap_fen".into(), "must be positive".into()));
         }
         for (k, cap) in &self.monthly_cap_by_level {
-            if k.parse::<u8>().ok().and_then(DisabilityLevel::from_number).is_none() {
-                v.push((format!("monthly_cap_by_level.{k}"), "key must be a level 0 to 5".into()));
+            if k.parse::<u8>()
+                .ok()
+                .and_then(DisabilityLevel::from_number)
+                .is_none()
+            {
+                v.push((
+                    format!("monthly_cap_by_level.{k}"),
+                    "key must be a level 0 to 5".into(),
+                ));
             }
             if *cap <= 0 {
-                v.push((format!("monthly_cap_by_level.{k}"), "must be positive".into()));
+                v.push((
+                    format!("monthly_cap_by_level.{k}"),
+                    "must be positive".into(),
+                ));
             }
         }
         if !(1..=120).contains(&self.reassessment_months) {
             v.push(("reassessment_months".into(), "must be 1 to 120".into()));
         }
-        if v.is_empty() { Ok(()) } else { Err(DomainError::InvalidFields { code: "LTC_POLICY_INVALID", violations: v }) }
+        if v.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::InvalidFields {
+                code: "LTC_POLICY_INVALID",
+                violations: v,
+            })
+        }
     }
 
     /// True when a person at `level` (with or without 重度失智) qualifies.
@@ -175,7 +217,11 @@ impl BenefitPolicy {
 
     /// The monthly cap at a level.
     pub fn monthly_cap(&self, level: DisabilityLevel) -> Fen {
-        Fen(self.monthly_cap_by_level.get(&level.number().to_string()).copied().unwrap_or(self.monthly_cap_fen))
+        Fen(self
+            .monthly_cap_by_level
+            .get(&level.number().to_string())
+            .copied()
+            .unwrap_or(self.monthly_cap_fen))
     }
 
     /// The rate of a care type (0 when not offered).
@@ -189,7 +235,13 @@ impl BenefitPolicy {
     /// 3,450 yuan a month; two assessors; reassessment every 12 months. The unit standards are
     /// illustrative [I]; a bureau uploads its own.
     pub fn qingdao_default() -> BenefitPolicy {
-        let t = |care_type, rate_bp, unit, yuan| CareTerms { care_type, rate_bp, unit, unit_fee_standard_fen: Fen::yuan(yuan).get(), max_units_per_month: 0 };
+        let t = |care_type, rate_bp, unit, yuan| CareTerms {
+            care_type,
+            rate_bp,
+            unit,
+            unit_fee_standard_fen: Fen::yuan(yuan).get(),
+            max_units_per_month: 0,
+        };
         BenefitPolicy {
             qualifying_levels: vec![3, 4, 5],
             dementia_qualifies: true,

@@ -71,7 +71,10 @@ pub enum Verdict {
 }
 
 fn refuse(code: &'static str, reason: impl Into<String>) -> Verdict {
-    Verdict::Refuse { code, reason: reason.into() }
+    Verdict::Refuse {
+        code,
+        reason: reason.into(),
+    }
 }
 
 /// Everything a record is checked against.
@@ -96,58 +99,123 @@ pub struct RecordContext<'a> {
 /// Checks one record, in order: death, enrolment, policy, level, plan, units, hospital stay.
 pub fn check(r: &RecordIn, cx: &RecordContext<'_>) -> Verdict {
     match cx.eligibility {
-        Eligibility::Deceased => return refuse("LTC_RECORD_AFTER_DEATH", format!("the person had died before {}", r.service_date)),
-        Eligibility::NotCovered(why) => return refuse("LTC_RECORD_NOT_ENROLLED", format!("not insured on {}: {why}", r.service_date)),
+        Eligibility::Deceased => {
+            return refuse(
+                "LTC_RECORD_AFTER_DEATH",
+                format!("the person had died before {}", r.service_date),
+            );
+        }
+        Eligibility::NotCovered(why) => {
+            return refuse(
+                "LTC_RECORD_NOT_ENROLLED",
+                format!("not insured on {}: {why}", r.service_date),
+            );
+        }
         Eligibility::Eligible => {}
     }
     let Some(policy) = cx.policy else {
-        return refuse("LTC_NO_POLICY", "no benefit policy for the region and year of the service date");
+        return refuse(
+            "LTC_NO_POLICY",
+            "no benefit policy for the region and year of the service date",
+        );
     };
     let Some(level) = level_on(cx.levels, r.service_date) else {
-        return refuse("LTC_RECORD_BEFORE_APPROVAL", format!("no approved level on {}", r.service_date));
+        return refuse(
+            "LTC_RECORD_BEFORE_APPROVAL",
+            format!("no approved level on {}", r.service_date),
+        );
     };
     if !policy.qualifies(level.level, level.dementia) {
-        return refuse("LTC_LEVEL_DOES_NOT_QUALIFY", format!("level {} in force on {} does not qualify", level.level.number(), r.service_date));
+        return refuse(
+            "LTC_LEVEL_DOES_NOT_QUALIFY",
+            format!(
+                "level {} in force on {} does not qualify",
+                level.level.number(),
+                r.service_date
+            ),
+        );
     }
     let Some(terms) = policy.terms(r.care_type) else {
-        return refuse("LTC_CARE_TYPE_NOT_OFFERED", format!("the policy does not offer {}", r.care_type.as_str()));
+        return refuse(
+            "LTC_CARE_TYPE_NOT_OFFERED",
+            format!("the policy does not offer {}", r.care_type.as_str()),
+        );
     };
     if r.care_type == CareType::DementiaUnit && !level.dementia {
-        return refuse("LTC_DEMENTIA_UNIT_WITHOUT_DEMENTIA", "a dementia unit is for persons assessed with 重度失智");
+        return refuse(
+            "LTC_DEMENTIA_UNIT_WITHOUT_DEMENTIA",
+            "a dementia unit is for persons assessed with 重度失智",
+        );
     }
     let plan = cx.plans.iter().find(|p| p.covers(r.service_date));
     match plan {
-        None => return refuse("LTC_RECORD_OUTSIDE_PLAN", format!("no care plan on {}", r.service_date)),
+        None => {
+            return refuse(
+                "LTC_RECORD_OUTSIDE_PLAN",
+                format!("no care plan on {}", r.service_date),
+            );
+        }
         Some(p) if p.institution != cx.institution => {
-            return refuse("LTC_RECORD_OTHER_INSTITUTION", format!("on {} the person is placed with {}", r.service_date, p.institution));
+            return refuse(
+                "LTC_RECORD_OTHER_INSTITUTION",
+                format!(
+                    "on {} the person is placed with {}",
+                    r.service_date, p.institution
+                ),
+            );
         }
         Some(p) if p.care_type != r.care_type => {
-            return refuse("LTC_RECORD_WRONG_CARE_TYPE", format!("on {} the plan is {}", r.service_date, p.care_type.as_str()));
+            return refuse(
+                "LTC_RECORD_WRONG_CARE_TYPE",
+                format!("on {} the plan is {}", r.service_date, p.care_type.as_str()),
+            );
         }
         Some(_) => {}
     }
     if terms.unit == Unit::Day {
         if r.units != 1 {
-            return refuse("LTC_RECORD_UNITS", "a bed-day record carries exactly 1 unit");
+            return refuse(
+                "LTC_RECORD_UNITS",
+                "a bed-day record carries exactly 1 unit",
+            );
         }
         if cx.so_far.day_taken {
-            return refuse("LTC_DAY_ALREADY_BILLED", format!("a bed-day is already billed on {}", r.service_date));
+            return refuse(
+                "LTC_DAY_ALREADY_BILLED",
+                format!("a bed-day is already billed on {}", r.service_date),
+            );
         }
     }
-    if terms.max_units_per_month > 0 && cx.so_far.units.saturating_add(r.units) > terms.max_units_per_month {
+    if terms.max_units_per_month > 0
+        && cx.so_far.units.saturating_add(r.units) > terms.max_units_per_month
+    {
         return refuse(
             "LTC_UNITS_ABOVE_MONTHLY_LIMIT",
-            format!("{} units this month would exceed the limit of {}", cx.so_far.units.saturating_add(r.units), terms.max_units_per_month),
+            format!(
+                "{} units this month would exceed the limit of {}",
+                cx.so_far.units.saturating_add(r.units),
+                terms.max_units_per_month
+            ),
         );
     }
-    if let Some(s) = cx.stays.iter().find(|s| s.admitted <= r.service_date && r.service_date <= s.discharged) {
-        let reason = format!("the person was in hospital from {} to {}", s.admitted, s.discharged);
+    if let Some(s) = cx
+        .stays
+        .iter()
+        .find(|s| s.admitted <= r.service_date && r.service_date <= s.discharged)
+    {
+        let reason = format!(
+            "the person was in hospital from {} to {}",
+            s.admitted, s.discharged
+        );
         // Admission and discharge days are shared with care at home or in the institution;
         // only the days strictly inside a stay are impossible.
         if s.admitted < r.service_date && r.service_date < s.discharged {
             return match policy.inpatient_overlap {
                 OverlapAction::Refuse => refuse("LTC_RECORD_DURING_HOSPITAL_STAY", reason),
-                OverlapAction::Flag => Verdict::Flag { code: "LTC_RECORD_DURING_HOSPITAL_STAY", reason },
+                OverlapAction::Flag => Verdict::Flag {
+                    code: "LTC_RECORD_DURING_HOSPITAL_STAY",
+                    reason,
+                },
             };
         }
     }

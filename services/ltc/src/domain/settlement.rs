@@ -35,8 +35,20 @@ pub struct BillableRecord {
 
 impl BillableRecord {
     /// One record.
-    pub fn one(care_type: CareType, service_date: NaiveDate, units: u32, amount: Fen) -> BillableRecord {
-        BillableRecord { care_type, service_date, last_date: service_date, units, amount, count: 1 }
+    pub fn one(
+        care_type: CareType,
+        service_date: NaiveDate,
+        units: u32,
+        amount: Fen,
+    ) -> BillableRecord {
+        BillableRecord {
+            care_type,
+            service_date,
+            last_date: service_date,
+            units,
+            amount,
+            count: 1,
+        }
     }
 }
 
@@ -67,10 +79,14 @@ fn overflow(_: MoneyOverflow) -> DomainError {
 
 /// The fund's share of one record of the group before the monthly cap.
 pub fn record_fund_share(policy: &BenefitPolicy, r: &BillableRecord) -> Result<Fen, DomainError> {
-    let Some(terms) = policy.terms(r.care_type) else { return Ok(Fen::ZERO) };
+    let Some(terms) = policy.terms(r.care_type) else {
+        return Ok(Fen::ZERO);
+    };
     let at_rate = r.amount.at_rate(yibao_core::Bp(terms.rate_bp));
     if terms.unit_fee_standard_fen > 0 {
-        let limit = Fen(terms.unit_fee_standard_fen).checked_mul(i64::from(r.units)).map_err(overflow)?;
+        let limit = Fen(terms.unit_fee_standard_fen)
+            .checked_mul(i64::from(r.units))
+            .map_err(overflow)?;
         Ok(at_rate.min(limit))
     } else {
         Ok(at_rate)
@@ -80,24 +96,57 @@ pub fn record_fund_share(policy: &BenefitPolicy, r: &BillableRecord) -> Result<F
 /// Settles a beneficiary's records of a month at one institution. `level` is the level in force
 /// on the last service day; `paid_elsewhere` is the fund already paid for the person in the same
 /// month (other lines, net of reversals). Refused when there is nothing to settle.
-pub fn settle_line(policy: &BenefitPolicy, level: DisabilityLevel, records: &[BillableRecord], paid_elsewhere: Fen) -> Result<LineFigures, DomainError> {
-    let (Some(start), Some(end)) = (records.iter().map(|r| r.service_date).min(), records.iter().map(|r| r.last_date.max(r.service_date)).max()) else {
-        return Err(DomainError::precondition("LTC_NOTHING_TO_SETTLE", "no records"));
+pub fn settle_line(
+    policy: &BenefitPolicy,
+    level: DisabilityLevel,
+    records: &[BillableRecord],
+    paid_elsewhere: Fen,
+) -> Result<LineFigures, DomainError> {
+    let (Some(start), Some(end)) = (
+        records.iter().map(|r| r.service_date).min(),
+        records
+            .iter()
+            .map(|r| r.last_date.max(r.service_date))
+            .max(),
+    ) else {
+        return Err(DomainError::precondition(
+            "LTC_NOTHING_TO_SETTLE",
+            "no records",
+        ));
     };
     let mut billed = Fen::ZERO;
     let mut before_cap = Fen::ZERO;
     let mut units: i64 = 0;
     for r in records {
         let n = i64::from(r.count);
-        billed = billed.checked_add(r.amount.checked_mul(n).map_err(overflow)?).map_err(overflow)?;
-        before_cap = before_cap.checked_add(record_fund_share(policy, r)?.checked_mul(n).map_err(overflow)?).map_err(overflow)?;
+        billed = billed
+            .checked_add(r.amount.checked_mul(n).map_err(overflow)?)
+            .map_err(overflow)?;
+        before_cap = before_cap
+            .checked_add(
+                record_fund_share(policy, r)?
+                    .checked_mul(n)
+                    .map_err(overflow)?,
+            )
+            .map_err(overflow)?;
         units += i64::from(r.units) * n;
     }
-    let room = policy.monthly_cap(level).saturating_sub_floor0(paid_elsewhere);
+    let room = policy
+        .monthly_cap(level)
+        .saturating_sub_floor0(paid_elsewhere);
     let fund = before_cap.min(room);
     let person = billed.checked_sub(fund).map_err(overflow)?;
     let capped = before_cap.checked_sub(fund).map_err(overflow)?;
-    Ok(LineFigures { units, billed, fund_before_cap: before_cap, fund, person, capped, period_start: start, period_end: end })
+    Ok(LineFigures {
+        units,
+        billed,
+        fund_before_cap: before_cap,
+        fund,
+        person,
+        capped,
+        period_start: start,
+        period_end: end,
+    })
 }
 
 impl LineFigures {

@@ -11,6 +11,10 @@ pub fn growth_bp(previous: u64, current: u64) -> i64 {
     let den = i128::from(previous);
     let q = num / den;
     let r = num % den;
-    let rounded = if r.abs() * 2 >= den { q + num.signum() } else { q };
+    let rounded = if r.abs() * 2 >= den {
+        q + num.signum()
+    } else {
+        q
+    };
     i64::try_from(rounded).unwrap_or(i64::MAX)
 }

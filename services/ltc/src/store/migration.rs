@@ -12,7 +12,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(SqlMigration { name: "m20261123_000001_ltc_initial", up: UP, drop_tables: TABLES })]
+        vec![Box::new(SqlMigration {
+            name: "m20261123_000001_ltc_initial",
+            up: UP,
+            drop_tables: TABLES,
+        })]
     }
     fn migration_table_name() -> DynIden {
         Alias::new("ltc_migrations").into_iden()
@@ -219,21 +223,21 @@ const UP: &[&str] = &[
 
 /// Dropped by `down`, in order.
 const TABLES: &[&str] = &[
-            "ltc_outbox",
-            "ltc_hospital_stays",
-            "ltc_lines",
-            "ltc_settlements",
-            "ltc_record_corrections",
-            "ltc_month_locks",
-            "ltc_counters",
-            "ltc_records",
-            "ltc_care_plans",
-            "ltc_levels",
-            "ltc_beneficiaries",
-            "ltc_score_sheets",
-            "ltc_assessment_assignees",
-            "ltc_assessments",
-            "ltc_application_steps",
-            "ltc_applications",
-            "ltc_policies",
-        ];
+    "ltc_outbox",
+    "ltc_hospital_stays",
+    "ltc_lines",
+    "ltc_settlements",
+    "ltc_record_corrections",
+    "ltc_month_locks",
+    "ltc_counters",
+    "ltc_records",
+    "ltc_care_plans",
+    "ltc_levels",
+    "ltc_beneficiaries",
+    "ltc_score_sheets",
+    "ltc_assessment_assignees",
+    "ltc_assessments",
+    "ltc_application_steps",
+    "ltc_applications",
+    "ltc_policies",
+];

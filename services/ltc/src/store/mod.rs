@@ -10,13 +10,17 @@ pub use settle::OutboxEntry;
 
 use crate::domain::application::{ApplicationKind, ApplicationStatus, Step, transition};
 use crate::domain::assessment::{AssessmentResult, DisabilityLevel, ScoreSheet, combine_sheets};
-use crate::domain::care::{CarePlan, LevelPeriod, effective_from, level_on, place, reassessment_due};
+use crate::domain::care::{
+    CarePlan, LevelPeriod, effective_from, level_on, place, reassessment_due,
+};
 use crate::domain::policy::{BenefitPolicy, CareType};
 use crate::domain::settlement::LineFigures;
 use crate::domain::{DomainError, Month};
 use crate::error::LtcError;
 use chrono::NaiveDate;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, QueryResult, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, QueryResult, TransactionTrait,
+};
 use sql::{all, exec, i, i4, insert_rows, int, int32, one, opt_int32, opt_text, ot, t, text};
 use std::collections::BTreeMap;
 use yibao_core::{Fen, RegionCode};
@@ -51,11 +55,15 @@ fn new_id() -> String {
 }
 
 fn date(s: &str) -> Result<NaiveDate, LtcError> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| LtcError::Corrupt(format!("stored date `{s}`: {e}")))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| LtcError::Corrupt(format!("stored date `{s}`: {e}")))
 }
 
 fn level_of(n: i32) -> Result<DisabilityLevel, LtcError> {
-    u8::try_from(n).ok().and_then(DisabilityLevel::from_number).ok_or_else(|| LtcError::Corrupt(format!("level {n}")))
+    u8::try_from(n)
+        .ok()
+        .and_then(DisabilityLevel::from_number)
+        .ok_or_else(|| LtcError::Corrupt(format!("level {n}")))
 }
 
 fn care_type_of(s: &str) -> Result<CareType, LtcError> {
@@ -75,7 +83,10 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, LtcError> {
 pub fn policy_regions(region: &str) -> Vec<String> {
     let mut out = vec![region.to_string()];
     if region.len() == 6 {
-        for r in [format!("{}00", &region[..4]), format!("{}0000", &region[..2])] {
+        for r in [
+            format!("{}00", &region[..4]),
+            format!("{}0000", &region[..2]),
+        ] {
             if !out.contains(&r) {
                 out.push(r);
             }
@@ -260,7 +271,14 @@ pub struct BeneficiaryRow {
 impl BeneficiaryRow {
     /// Level periods for the domain.
     pub fn level_periods(&self) -> Vec<LevelPeriod> {
-        self.levels.iter().map(|l| LevelPeriod { level: l.level, dementia: l.dementia, effective_from: l.effective_from }).collect()
+        self.levels
+            .iter()
+            .map(|l| LevelPeriod {
+                level: l.level,
+                dementia: l.dementia,
+                effective_from: l.effective_from,
+            })
+            .collect()
     }
 
     /// Care plans for the domain.
@@ -384,7 +402,8 @@ pub struct Statistics {
 fn step_row(r: &QueryResult) -> Result<StepRow, LtcError> {
     let s = text(r, "status")?;
     Ok(StepRow {
-        status: ApplicationStatus::parse(&s).ok_or_else(|| LtcError::Corrupt(format!("status `{s}`")))?,
+        status: ApplicationStatus::parse(&s)
+            .ok_or_else(|| LtcError::Corrupt(format!("status `{s}`")))?,
         note: text(r, "note")?,
         actor: text(r, "actor")?,
         role: text(r, "role")?,
@@ -403,10 +422,12 @@ fn application_row(r: &QueryResult) -> Result<ApplicationRow, LtcError> {
         person_id: text(r, "person_id")?,
         name: text(r, "name")?,
         region_code: text(r, "region_code")?,
-        kind: ApplicationKind::parse(&kind).ok_or_else(|| LtcError::Corrupt(format!("kind `{kind}`")))?,
+        kind: ApplicationKind::parse(&kind)
+            .ok_or_else(|| LtcError::Corrupt(format!("kind `{kind}`")))?,
         medical_records: json(&text(r, "medical_records_json")?)?,
         applied_on: text(r, "applied_on")?,
-        status: ApplicationStatus::parse(&status).ok_or_else(|| LtcError::Corrupt(format!("status `{status}`")))?,
+        status: ApplicationStatus::parse(&status)
+            .ok_or_else(|| LtcError::Corrupt(format!("status `{status}`")))?,
         level: opt_int32(r, "level")?.map(level_of).transpose()?,
         dementia: int32(r, "dementia")? != 0,
         rejection_reason: text(r, "rejection_reason")?,
@@ -519,7 +540,15 @@ impl NewLine<'_> {
 
 /// An LTC event ready for the outbox: `claim_id` is the settled line; a reversal repeats that
 /// line's figures (positive) with `LTC_ACTION_REVERSED`.
-fn ltc_event(action: yibao_proto::events::v1::LtcAction, line_id: &str, settled_at: &str, person_id: &str, region: &str, institution: &str, f: &LineFigures) -> (String, Vec<u8>) {
+fn ltc_event(
+    action: yibao_proto::events::v1::LtcAction,
+    line_id: &str,
+    settled_at: &str,
+    person_id: &str,
+    region: &str,
+    institution: &str,
+    f: &LineFigures,
+) -> (String, Vec<u8>) {
     use prost::Message;
     let event_id = new_id();
     let ev = yibao_proto::events::v1::LtcEvent {
@@ -552,7 +581,15 @@ impl Store {
         &self.db
     }
 
-    async fn begin(&self) -> Result<(Option<tokio::sync::OwnedMutexGuard<()>>, DatabaseTransaction), LtcError> {
+    async fn begin(
+        &self,
+    ) -> Result<
+        (
+            Option<tokio::sync::OwnedMutexGuard<()>>,
+            DatabaseTransaction,
+        ),
+        LtcError,
+    > {
         let guard = self.write_lock.enter().await;
         Ok((guard, self.db.begin().await?))
     }
@@ -560,11 +597,28 @@ impl Store {
     // ---- policies --------------------------------------------------------------------------
 
     /// Stores a new version of a region's policy for a year; returns the version.
-    pub async fn upload_policy(&self, region: &str, year: i32, policy: &BenefitPolicy, actor: &Actor) -> Result<(i32, String), LtcError> {
+    pub async fn upload_policy(
+        &self,
+        region: &str,
+        year: i32,
+        policy: &BenefitPolicy,
+        actor: &Actor,
+    ) -> Result<(i32, String), LtcError> {
         let doc = to_json(policy)?;
         let (_g, txn) = self.begin().await?;
-        let latest = one(&txn, "SELECT MAX(version) AS v FROM ltc_policies WHERE region_code = ? AND year = ?", vec![t(region), i4(year)]).await?;
-        let version = latest.as_ref().map(|r| opt_int32(r, "v")).transpose()?.flatten().unwrap_or(0) + 1;
+        let latest = one(
+            &txn,
+            "SELECT MAX(version) AS v FROM ltc_policies WHERE region_code = ? AND year = ?",
+            vec![t(region), i4(year)],
+        )
+        .await?;
+        let version = latest
+            .as_ref()
+            .map(|r| opt_int32(r, "v"))
+            .transpose()?
+            .flatten()
+            .unwrap_or(0)
+            + 1;
         exec(
             &txn,
             "INSERT INTO ltc_policies (region_code, year, version, document_json, actor, role, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -576,7 +630,11 @@ impl Store {
     }
 
     /// The latest policy uploaded exactly for `region` and `year`: (version, policy, json, actor, role, at).
-    pub async fn policy_exact(&self, region: &str, year: i32) -> Result<Option<(i32, BenefitPolicy, String, String, String, String)>, LtcError> {
+    pub async fn policy_exact(
+        &self,
+        region: &str,
+        year: i32,
+    ) -> Result<Option<(i32, BenefitPolicy, String, String, String, String)>, LtcError> {
         let row = one(
             &self.db,
             "SELECT version, document_json, actor, role, at FROM ltc_policies WHERE region_code = ? AND year = ? ORDER BY version DESC LIMIT 1",
@@ -585,14 +643,25 @@ impl Store {
         .await?;
         row.map(|r| -> Result<_, LtcError> {
             let doc = text(&r, "document_json")?;
-            Ok((int32(&r, "version")?, json(&doc)?, doc, text(&r, "actor")?, text(&r, "role")?, text(&r, "at")?))
+            Ok((
+                int32(&r, "version")?,
+                json(&doc)?,
+                doc,
+                text(&r, "actor")?,
+                text(&r, "role")?,
+                text(&r, "at")?,
+            ))
         })
         .transpose()
     }
 
     /// The policy in force for a person of `region` in `year`: the county's, else its city's,
     /// else its province's.
-    pub async fn policy_for(&self, region: &str, year: i32) -> Result<Option<BenefitPolicy>, LtcError> {
+    pub async fn policy_for(
+        &self,
+        region: &str,
+        year: i32,
+    ) -> Result<Option<BenefitPolicy>, LtcError> {
         for r in policy_regions(region) {
             if let Some((_, p, ..)) = self.policy_exact(&r, year).await? {
                 return Ok(Some(p));
@@ -603,8 +672,19 @@ impl Store {
 
     // ---- applications ----------------------------------------------------------------------
 
-    async fn add_step<C: ConnectionTrait>(c: &C, application_id: &str, status: ApplicationStatus, note: &str, actor: &Actor) -> Result<(), LtcError> {
-        let seq = one(c, "SELECT COUNT(*) AS n FROM ltc_application_steps WHERE application_id = ?", vec![t(application_id)]).await?;
+    async fn add_step<C: ConnectionTrait>(
+        c: &C,
+        application_id: &str,
+        status: ApplicationStatus,
+        note: &str,
+        actor: &Actor,
+    ) -> Result<(), LtcError> {
+        let seq = one(
+            c,
+            "SELECT COUNT(*) AS n FROM ltc_application_steps WHERE application_id = ?",
+            vec![t(application_id)],
+        )
+        .await?;
         let seq = seq.as_ref().map(|r| int(r, "n")).transpose()?.unwrap_or(0);
         exec(
             c,
@@ -615,10 +695,27 @@ impl Store {
         Ok(())
     }
 
-    async fn application_in<C: ConnectionTrait>(c: &C, id: &str) -> Result<ApplicationRow, LtcError> {
-        let r = one(c, "SELECT * FROM ltc_applications WHERE id = ?", vec![t(id)]).await?.ok_or_else(|| LtcError::NotFound("application", id.into()))?;
+    async fn application_in<C: ConnectionTrait>(
+        c: &C,
+        id: &str,
+    ) -> Result<ApplicationRow, LtcError> {
+        let r = one(
+            c,
+            "SELECT * FROM ltc_applications WHERE id = ?",
+            vec![t(id)],
+        )
+        .await?
+        .ok_or_else(|| LtcError::NotFound("application", id.into()))?;
         let mut a = application_row(&r)?;
-        a.steps = all(c, "SELECT * FROM ltc_application_steps WHERE application_id = ? ORDER BY seq", vec![t(id)]).await?.iter().map(step_row).collect::<Result<_, _>>()?;
+        a.steps = all(
+            c,
+            "SELECT * FROM ltc_application_steps WHERE application_id = ? ORDER BY seq",
+            vec![t(id)],
+        )
+        .await?
+        .iter()
+        .map(step_row)
+        .collect::<Result<_, _>>()?;
         Ok(a)
     }
 
@@ -629,24 +726,51 @@ impl Store {
 
     /// Inserts an application, or returns the one with the same (institution, number) as a
     /// replay. A reused number for another person is a conflict.
-    pub async fn submit_application(&self, a: &NewApplication, actor: &Actor) -> Result<(ApplicationRow, bool), LtcError> {
+    pub async fn submit_application(
+        &self,
+        a: &NewApplication,
+        actor: &Actor,
+    ) -> Result<(ApplicationRow, bool), LtcError> {
         let existing = one(&self.db, "SELECT id, id_number FROM ltc_applications WHERE institution_code = ? AND application_no = ?", vec![t(a.institution_code.clone()), t(a.application_no.clone())]).await?;
         if let Some(r) = existing {
             if text(&r, "id_number")? != a.id_number {
-                return Err(LtcError::Conflict(format!("application_no `{}` was used for another person", a.application_no)));
+                return Err(LtcError::Conflict(format!(
+                    "application_no `{}` was used for another person",
+                    a.application_no
+                )));
             }
             return Ok((self.application(&text(&r, "id")?).await?, true));
         }
         let (_g, txn) = self.begin().await?;
         if a.kind == ApplicationKind::Initial {
-            let b = one(&txn, "SELECT id FROM ltc_beneficiaries WHERE person_id = ?", vec![t(a.person_id.clone())]).await?;
+            let b = one(
+                &txn,
+                "SELECT id FROM ltc_beneficiaries WHERE person_id = ?",
+                vec![t(a.person_id.clone())],
+            )
+            .await?;
             if b.is_some() {
-                return Err(DomainError::invalid("LTC_ALREADY_BENEFICIARY", "kind", "the person is already a beneficiary: apply for a reassessment").into());
+                return Err(DomainError::invalid(
+                    "LTC_ALREADY_BENEFICIARY",
+                    "kind",
+                    "the person is already a beneficiary: apply for a reassessment",
+                )
+                .into());
             }
         } else {
-            let b = one(&txn, "SELECT id FROM ltc_beneficiaries WHERE person_id = ?", vec![t(a.person_id.clone())]).await?;
+            let b = one(
+                &txn,
+                "SELECT id FROM ltc_beneficiaries WHERE person_id = ?",
+                vec![t(a.person_id.clone())],
+            )
+            .await?;
             if b.is_none() {
-                return Err(DomainError::invalid("LTC_NOT_A_BENEFICIARY", "kind", "a reassessment is for a beneficiary; this person is not one").into());
+                return Err(DomainError::invalid(
+                    "LTC_NOT_A_BENEFICIARY",
+                    "kind",
+                    "a reassessment is for a beneficiary; this person is not one",
+                )
+                .into());
             }
         }
         let open = one(
@@ -656,7 +780,14 @@ impl Store {
         )
         .await?;
         if let Some(r) = open {
-            return Err(DomainError::precondition("LTC_APPLICATION_OPEN", format!("application {} of this person is still open", text(&r, "id")?)).into());
+            return Err(DomainError::precondition(
+                "LTC_APPLICATION_OPEN",
+                format!(
+                    "application {} of this person is still open",
+                    text(&r, "id")?
+                ),
+            )
+            .into());
         }
         let id = new_id();
         let inserted = exec(
@@ -691,14 +822,28 @@ impl Store {
             }
             return Err(e.into());
         }
-        Self::add_step(&txn, &id, ApplicationStatus::Received, &format!("{} medical record(s)", a.medical_records.len()), actor).await?;
+        Self::add_step(
+            &txn,
+            &id,
+            ApplicationStatus::Received,
+            &format!("{} medical record(s)", a.medical_records.len()),
+            actor,
+        )
+        .await?;
         let row = Self::application_in(&txn, &id).await?;
         txn.commit().await?;
         Ok((row, false))
     }
 
     /// Lists applications (newest first) of an institution and/or within a region.
-    pub async fn list_applications(&self, institution: Option<&str>, region: Option<&RegionCode>, status: Option<ApplicationStatus>, limit: u64, offset: u64) -> Result<Vec<ApplicationRow>, LtcError> {
+    pub async fn list_applications(
+        &self,
+        institution: Option<&str>,
+        region: Option<&RegionCode>,
+        status: Option<ApplicationStatus>,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Vec<ApplicationRow>, LtcError> {
         let mut sql = String::from("SELECT id FROM ltc_applications WHERE 1 = 1");
         let mut v = Vec::new();
         if let Some(inst) = institution {
@@ -722,16 +867,34 @@ impl Store {
     }
 
     /// Moves an application from `from` to `to` if nobody else moved it first.
-    async fn move_application<C: ConnectionTrait>(c: &C, id: &str, from: ApplicationStatus, to: ApplicationStatus) -> Result<(), LtcError> {
-        let n = exec(c, "UPDATE ltc_applications SET status = ? WHERE id = ? AND status = ?", vec![t(to.as_str()), t(id), t(from.as_str())]).await?;
+    async fn move_application<C: ConnectionTrait>(
+        c: &C,
+        id: &str,
+        from: ApplicationStatus,
+        to: ApplicationStatus,
+    ) -> Result<(), LtcError> {
+        let n = exec(
+            c,
+            "UPDATE ltc_applications SET status = ? WHERE id = ? AND status = ?",
+            vec![t(to.as_str()), t(id), t(from.as_str())],
+        )
+        .await?;
         if n == 0 {
-            return Err(LtcError::Conflict(format!("application {id} changed concurrently; retry")));
+            return Err(LtcError::Conflict(format!(
+                "application {id} changed concurrently; retry"
+            )));
         }
         Ok(())
     }
 
     /// Schedules the assessment of an application.
-    pub async fn schedule(&self, application_id: &str, assessors: &[String], scheduled_on: NaiveDate, actor: &Actor) -> Result<(ApplicationRow, AssessmentRow), LtcError> {
+    pub async fn schedule(
+        &self,
+        application_id: &str,
+        assessors: &[String],
+        scheduled_on: NaiveDate,
+        actor: &Actor,
+    ) -> Result<(ApplicationRow, AssessmentRow), LtcError> {
         let (_g, txn) = self.begin().await?;
         let app = Self::application_in(&txn, application_id).await?;
         let next = transition(app.status, &Step::Schedule, app.appeals)?;
@@ -743,11 +906,23 @@ impl Store {
         )
         .await?;
         for a in assessors {
-            exec(&txn, "INSERT INTO ltc_assessment_assignees (assessment_id, assessor_code) VALUES (?, ?)", vec![t(id.clone()), t(a.clone())]).await?;
+            exec(
+                &txn,
+                "INSERT INTO ltc_assessment_assignees (assessment_id, assessor_code) VALUES (?, ?)",
+                vec![t(id.clone()), t(a.clone())],
+            )
+            .await?;
         }
         Self::move_application(&txn, application_id, app.status, next).await?;
         exec(&txn, "UPDATE ltc_applications SET assessment_id = ?, level = NULL, dementia = 0 WHERE id = ?", vec![t(id.clone()), t(application_id)]).await?;
-        Self::add_step(&txn, application_id, next, &format!("assessors {} on {scheduled_on}", assessors.join(", ")), actor).await?;
+        Self::add_step(
+            &txn,
+            application_id,
+            next,
+            &format!("assessors {} on {scheduled_on}", assessors.join(", ")),
+            actor,
+        )
+        .await?;
         let app = Self::application_in(&txn, application_id).await?;
         let assessment = Self::assessment_in(&txn, &id).await?;
         txn.commit().await?;
@@ -755,21 +930,27 @@ impl Store {
     }
 
     async fn assessment_in<C: ConnectionTrait>(c: &C, id: &str) -> Result<AssessmentRow, LtcError> {
-        let r = one(c, "SELECT * FROM ltc_assessments WHERE id = ?", vec![t(id)]).await?.ok_or_else(|| LtcError::NotFound("assessment", id.into()))?;
-        let sheets = all(c, "SELECT * FROM ltc_score_sheets WHERE assessment_id = ? ORDER BY at, assessor_code", vec![t(id)])
+        let r = one(c, "SELECT * FROM ltc_assessments WHERE id = ?", vec![t(id)])
             .await?
-            .iter()
-            .map(|s| -> Result<SheetRow, LtcError> {
-                Ok(SheetRow {
-                    assessor_code: text(s, "assessor_code")?,
-                    items: json(&text(s, "items_json")?)?,
-                    dementia: int32(s, "dementia")? != 0,
-                    actor: text(s, "actor")?,
-                    role: text(s, "role")?,
-                    at: text(s, "at")?,
-                })
+            .ok_or_else(|| LtcError::NotFound("assessment", id.into()))?;
+        let sheets = all(
+            c,
+            "SELECT * FROM ltc_score_sheets WHERE assessment_id = ? ORDER BY at, assessor_code",
+            vec![t(id)],
+        )
+        .await?
+        .iter()
+        .map(|s| -> Result<SheetRow, LtcError> {
+            Ok(SheetRow {
+                assessor_code: text(s, "assessor_code")?,
+                items: json(&text(s, "items_json")?)?,
+                dementia: int32(s, "dementia")? != 0,
+                actor: text(s, "actor")?,
+                role: text(s, "role")?,
+                at: text(s, "at")?,
             })
-            .collect::<Result<_, _>>()?;
+        })
+        .collect::<Result<_, _>>()?;
         Ok(AssessmentRow {
             id: text(&r, "id")?,
             application_id: text(&r, "application_id")?,
@@ -777,7 +958,10 @@ impl Store {
             assessors: json(&text(&r, "assessors_json")?)?,
             scheduled_on: text(&r, "scheduled_on")?,
             completed: text(&r, "status")? == "completed",
-            result: opt_text(&r, "result_json")?.as_deref().map(json).transpose()?,
+            result: opt_text(&r, "result_json")?
+                .as_deref()
+                .map(json)
+                .transpose()?,
             sheets,
         })
     }
@@ -788,7 +972,14 @@ impl Store {
     }
 
     /// Assessments assigned to an assessor, or within a region (newest first).
-    pub async fn list_assessments(&self, assessor: Option<&str>, region: Option<&RegionCode>, open_only: bool, limit: u64, offset: u64) -> Result<Vec<AssessmentRow>, LtcError> {
+    pub async fn list_assessments(
+        &self,
+        assessor: Option<&str>,
+        region: Option<&RegionCode>,
+        open_only: bool,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Vec<AssessmentRow>, LtcError> {
         let mut sql = String::from("SELECT a.id FROM ltc_assessments a WHERE 1 = 1");
         let mut v = Vec::new();
         if let Some(code) = assessor {
@@ -802,7 +993,9 @@ impl Store {
         if open_only {
             sql.push_str(" AND a.status = 'scheduled'");
         }
-        sql.push_str(&format!(" ORDER BY a.id DESC LIMIT {limit} OFFSET {offset}"));
+        sql.push_str(&format!(
+            " ORDER BY a.id DESC LIMIT {limit} OFFSET {offset}"
+        ));
         let mut out = Vec::new();
         for r in all(&self.db, &sql, v).await? {
             out.push(self.assessment(&text(&r, "id")?).await?);
@@ -813,7 +1006,14 @@ impl Store {
     /// Stores an assessor's sheet. When every assigned assessor's sheet is in, they must agree:
     /// the level is computed and the application becomes assessed; when they disagree nothing is
     /// written and the items are named. Returns the assessment and whether this was a replay.
-    pub async fn submit_sheet(&self, assessment_id: &str, assessor: &str, raw: &BTreeMap<String, u32>, dementia: bool, actor: &Actor) -> Result<(AssessmentRow, bool), LtcError> {
+    pub async fn submit_sheet(
+        &self,
+        assessment_id: &str,
+        assessor: &str,
+        raw: &BTreeMap<String, u32>,
+        dementia: bool,
+        actor: &Actor,
+    ) -> Result<(AssessmentRow, bool), LtcError> {
         let (_g, txn) = self.begin().await?;
         let a = Self::assessment_in(&txn, assessment_id).await?;
         if let Some(s) = a.sheets.iter().find(|s| s.assessor_code == assessor) {
@@ -822,9 +1022,18 @@ impl Store {
             }
         }
         if a.completed {
-            return Err(DomainError::precondition("LTC_ASSESSMENT_COMPLETED", "the assessment is completed; sheets can no longer change").into());
+            return Err(DomainError::precondition(
+                "LTC_ASSESSMENT_COMPLETED",
+                "the assessment is completed; sheets can no longer change",
+            )
+            .into());
         }
-        exec(&txn, "DELETE FROM ltc_score_sheets WHERE assessment_id = ? AND assessor_code = ?", vec![t(assessment_id), t(assessor)]).await?;
+        exec(
+            &txn,
+            "DELETE FROM ltc_score_sheets WHERE assessment_id = ? AND assessor_code = ?",
+            vec![t(assessment_id), t(assessor)],
+        )
+        .await?;
         exec(
             &txn,
             "INSERT INTO ltc_score_sheets (assessment_id, assessor_code, items_json, dementia, actor, role, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -832,7 +1041,10 @@ impl Store {
         )
         .await?;
         let a = Self::assessment_in(&txn, assessment_id).await?;
-        if a.assessors.iter().all(|code| a.sheets.iter().any(|s| &s.assessor_code == code)) {
+        if a.assessors
+            .iter()
+            .all(|code| a.sheets.iter().any(|s| &s.assessor_code == code))
+        {
             // Sheets in assignment order, so the result reported is the first assessor's.
             let mut sheets = Vec::new();
             for code in &a.assessors {
@@ -843,10 +1055,35 @@ impl Store {
             let result = combine_sheets("items", &sheets)?;
             let app = Self::application_in(&txn, &a.application_id).await?;
             let next = transition(app.status, &Step::Assess, app.appeals)?;
-            exec(&txn, "UPDATE ltc_assessments SET status = 'completed', result_json = ? WHERE id = ?", vec![t(to_json(&result)?), t(assessment_id)]).await?;
+            exec(
+                &txn,
+                "UPDATE ltc_assessments SET status = 'completed', result_json = ? WHERE id = ?",
+                vec![t(to_json(&result)?), t(assessment_id)],
+            )
+            .await?;
             Self::move_application(&txn, &app.id, app.status, next).await?;
-            exec(&txn, "UPDATE ltc_applications SET level = ?, dementia = ? WHERE id = ?", vec![i4(i32::from(result.level.number())), i4(i32::from(result.dementia)), t(app.id.clone())]).await?;
-            let note = format!("level {} (ADL {}, cognition {}, perception {}){}", result.level.number(), result.adl_score, result.cognition_score, result.perception_score, if result.dementia { ", 重度失智" } else { "" });
+            exec(
+                &txn,
+                "UPDATE ltc_applications SET level = ?, dementia = ? WHERE id = ?",
+                vec![
+                    i4(i32::from(result.level.number())),
+                    i4(i32::from(result.dementia)),
+                    t(app.id.clone()),
+                ],
+            )
+            .await?;
+            let note = format!(
+                "level {} (ADL {}, cognition {}, perception {}){}",
+                result.level.number(),
+                result.adl_score,
+                result.cognition_score,
+                result.perception_score,
+                if result.dementia {
+                    ", 重度失智"
+                } else {
+                    ""
+                }
+            );
             Self::add_step(&txn, &app.id, next, &note, actor).await?;
         }
         let a = Self::assessment_in(&txn, assessment_id).await?;
@@ -857,12 +1094,24 @@ impl Store {
     /// Decides an assessed application. An approval creates the beneficiary (first approval) and
     /// records the level from its effective date; a rejection of a re-decided application removes
     /// the level it had given. `policy` is the region's policy of the decision year.
-    pub async fn decide(&self, application_id: &str, approve: bool, reason: &str, decided_on: NaiveDate, policy: &BenefitPolicy, actor: &Actor) -> Result<(ApplicationRow, Option<BeneficiaryRow>), LtcError> {
+    pub async fn decide(
+        &self,
+        application_id: &str,
+        approve: bool,
+        reason: &str,
+        decided_on: NaiveDate,
+        policy: &BenefitPolicy,
+        actor: &Actor,
+    ) -> Result<(ApplicationRow, Option<BeneficiaryRow>), LtcError> {
         let (_g, txn) = self.begin().await?;
         let app = Self::application_in(&txn, application_id).await?;
         let step = if approve { Step::Approve } else { Step::Reject };
         let next = transition(app.status, &step, app.appeals)?;
-        let level = app.level.ok_or_else(|| LtcError::Corrupt(format!("assessed application {application_id} without level")))?;
+        let level = app.level.ok_or_else(|| {
+            LtcError::Corrupt(format!(
+                "assessed application {application_id} without level"
+            ))
+        })?;
         let mut beneficiary_id = None;
         if approve {
             if app.kind == ApplicationKind::Initial && !policy.qualifies(level, app.dementia) {
@@ -872,7 +1121,12 @@ impl Store {
                 )
                 .into());
             }
-            let existing = one(&txn, "SELECT id FROM ltc_beneficiaries WHERE person_id = ?", vec![t(app.person_id.clone())]).await?;
+            let existing = one(
+                &txn,
+                "SELECT id FROM ltc_beneficiaries WHERE person_id = ?",
+                vec![t(app.person_id.clone())],
+            )
+            .await?;
             let bid = match existing {
                 Some(r) => text(&r, "id")?,
                 None => {
@@ -888,9 +1142,21 @@ impl Store {
             };
             // The level in force before this decision, not counting an earlier decision of the
             // same application (re-decision after appeal).
-            exec(&txn, "DELETE FROM ltc_levels WHERE beneficiary_id = ? AND application_id = ?", vec![t(bid.clone()), t(application_id)]).await?;
+            exec(
+                &txn,
+                "DELETE FROM ltc_levels WHERE beneficiary_id = ? AND application_id = ?",
+                vec![t(bid.clone()), t(application_id)],
+            )
+            .await?;
             let before = Self::levels_in(&txn, &bid).await?;
-            let periods: Vec<LevelPeriod> = before.iter().map(|l| LevelPeriod { level: l.level, dementia: l.dementia, effective_from: l.effective_from }).collect();
+            let periods: Vec<LevelPeriod> = before
+                .iter()
+                .map(|l| LevelPeriod {
+                    level: l.level,
+                    dementia: l.dementia,
+                    effective_from: l.effective_from,
+                })
+                .collect();
             let previous = level_on(&periods, decided_on).map(|p| p.level);
             let from = effective_from(previous, level, decided_on);
             exec(
@@ -900,20 +1166,44 @@ impl Store {
             )
             .await?;
             let due = reassessment_due(decided_on, policy.reassessment_months);
-            exec(&txn, "UPDATE ltc_beneficiaries SET reassessment_due = ? WHERE id = ?", vec![t(due.to_string()), t(bid.clone())]).await?;
+            exec(
+                &txn,
+                "UPDATE ltc_beneficiaries SET reassessment_due = ? WHERE id = ?",
+                vec![t(due.to_string()), t(bid.clone())],
+            )
+            .await?;
             exec(&txn, "UPDATE ltc_applications SET beneficiary_id = ?, rejection_reason = '' WHERE id = ?", vec![t(bid.clone()), t(application_id)]).await?;
             beneficiary_id = Some(bid);
         } else {
             if reason.trim().is_empty() {
-                return Err(DomainError::invalid("LTC_INVALID_ARGUMENT", "reason", "a rejection needs a reason").into());
+                return Err(DomainError::invalid(
+                    "LTC_INVALID_ARGUMENT",
+                    "reason",
+                    "a rejection needs a reason",
+                )
+                .into());
             }
             if let Some(bid) = &app.beneficiary_id {
-                exec(&txn, "DELETE FROM ltc_levels WHERE beneficiary_id = ? AND application_id = ?", vec![t(bid.clone()), t(application_id)]).await?;
+                exec(
+                    &txn,
+                    "DELETE FROM ltc_levels WHERE beneficiary_id = ? AND application_id = ?",
+                    vec![t(bid.clone()), t(application_id)],
+                )
+                .await?;
             }
-            exec(&txn, "UPDATE ltc_applications SET rejection_reason = ? WHERE id = ?", vec![t(reason.trim()), t(application_id)]).await?;
+            exec(
+                &txn,
+                "UPDATE ltc_applications SET rejection_reason = ? WHERE id = ?",
+                vec![t(reason.trim()), t(application_id)],
+            )
+            .await?;
         }
         Self::move_application(&txn, application_id, app.status, next).await?;
-        let note = if approve { format!("level {} decided on {decided_on}", level.number()) } else { reason.trim().to_string() };
+        let note = if approve {
+            format!("level {} decided on {decided_on}", level.number())
+        } else {
+            reason.trim().to_string()
+        };
         Self::add_step(&txn, application_id, next, &note, actor).await?;
         let app = Self::application_in(&txn, application_id).await?;
         let b = match &beneficiary_id {
@@ -925,12 +1215,22 @@ impl Store {
     }
 
     /// Appeals a decision.
-    pub async fn appeal(&self, application_id: &str, reason: &str, actor: &Actor) -> Result<ApplicationRow, LtcError> {
+    pub async fn appeal(
+        &self,
+        application_id: &str,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<ApplicationRow, LtcError> {
         let (_g, txn) = self.begin().await?;
         let app = Self::application_in(&txn, application_id).await?;
         let next = transition(app.status, &Step::Appeal, app.appeals)?;
         Self::move_application(&txn, application_id, app.status, next).await?;
-        exec(&txn, "UPDATE ltc_applications SET appeals = appeals + 1 WHERE id = ?", vec![t(application_id)]).await?;
+        exec(
+            &txn,
+            "UPDATE ltc_applications SET appeals = appeals + 1 WHERE id = ?",
+            vec![t(application_id)],
+        )
+        .await?;
         Self::add_step(&txn, application_id, next, reason.trim(), actor).await?;
         let app = Self::application_in(&txn, application_id).await?;
         txn.commit().await?;
@@ -939,25 +1239,49 @@ impl Store {
 
     // ---- beneficiaries and plans -------------------------------------------------------------
 
-    async fn levels_in<C: ConnectionTrait>(c: &C, beneficiary_id: &str) -> Result<Vec<LevelRow>, LtcError> {
-        all(c, "SELECT * FROM ltc_levels WHERE beneficiary_id = ? ORDER BY effective_from, decided_on", vec![t(beneficiary_id)])
-            .await?
-            .iter()
-            .map(|r| -> Result<LevelRow, LtcError> {
-                Ok(LevelRow {
-                    level: level_of(int32(r, "level")?)?,
-                    dementia: int32(r, "dementia")? != 0,
-                    effective_from: date(&text(r, "effective_from")?)?,
-                    application_id: text(r, "application_id")?,
-                    decided_on: date(&text(r, "decided_on")?)?,
-                })
+    async fn levels_in<C: ConnectionTrait>(
+        c: &C,
+        beneficiary_id: &str,
+    ) -> Result<Vec<LevelRow>, LtcError> {
+        all(
+            c,
+            "SELECT * FROM ltc_levels WHERE beneficiary_id = ? ORDER BY effective_from, decided_on",
+            vec![t(beneficiary_id)],
+        )
+        .await?
+        .iter()
+        .map(|r| -> Result<LevelRow, LtcError> {
+            Ok(LevelRow {
+                level: level_of(int32(r, "level")?)?,
+                dementia: int32(r, "dementia")? != 0,
+                effective_from: date(&text(r, "effective_from")?)?,
+                application_id: text(r, "application_id")?,
+                decided_on: date(&text(r, "decided_on")?)?,
             })
-            .collect()
+        })
+        .collect()
     }
 
-    async fn beneficiary_in<C: ConnectionTrait>(c: &C, id: &str) -> Result<BeneficiaryRow, LtcError> {
-        let r = one(c, "SELECT * FROM ltc_beneficiaries WHERE id = ?", vec![t(id)]).await?.ok_or_else(|| LtcError::NotFound("beneficiary", id.into()))?;
-        let plans = all(c, "SELECT * FROM ltc_care_plans WHERE beneficiary_id = ? ORDER BY start_date", vec![t(id)]).await?.iter().map(plan_row).collect::<Result<_, _>>()?;
+    async fn beneficiary_in<C: ConnectionTrait>(
+        c: &C,
+        id: &str,
+    ) -> Result<BeneficiaryRow, LtcError> {
+        let r = one(
+            c,
+            "SELECT * FROM ltc_beneficiaries WHERE id = ?",
+            vec![t(id)],
+        )
+        .await?
+        .ok_or_else(|| LtcError::NotFound("beneficiary", id.into()))?;
+        let plans = all(
+            c,
+            "SELECT * FROM ltc_care_plans WHERE beneficiary_id = ? ORDER BY start_date",
+            vec![t(id)],
+        )
+        .await?
+        .iter()
+        .map(plan_row)
+        .collect::<Result<_, _>>()?;
         Ok(BeneficiaryRow {
             id: text(&r, "id")?,
             person_id: text(&r, "person_id")?,
@@ -976,16 +1300,35 @@ impl Store {
     }
 
     /// True when the institution received an application of the beneficiary or has placed them.
-    pub async fn institution_knows(&self, beneficiary: &BeneficiaryRow, institution: &str) -> Result<bool, LtcError> {
-        if beneficiary.plans.iter().any(|p| p.plan.institution == institution) {
+    pub async fn institution_knows(
+        &self,
+        beneficiary: &BeneficiaryRow,
+        institution: &str,
+    ) -> Result<bool, LtcError> {
+        if beneficiary
+            .plans
+            .iter()
+            .any(|p| p.plan.institution == institution)
+        {
             return Ok(true);
         }
-        let r = one(&self.db, "SELECT id FROM ltc_applications WHERE person_id = ? AND institution_code = ? LIMIT 1", vec![t(beneficiary.person_id.clone()), t(institution)]).await?;
+        let r = one(
+            &self.db,
+            "SELECT id FROM ltc_applications WHERE person_id = ? AND institution_code = ? LIMIT 1",
+            vec![t(beneficiary.person_id.clone()), t(institution)],
+        )
+        .await?;
         Ok(r.is_some())
     }
 
     /// Beneficiaries of a region whose reassessment is due on or before `date`.
-    pub async fn reassessments_due(&self, region: &RegionCode, on: NaiveDate, limit: u64, offset: u64) -> Result<Vec<BeneficiaryRow>, LtcError> {
+    pub async fn reassessments_due(
+        &self,
+        region: &RegionCode,
+        on: NaiveDate,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Vec<BeneficiaryRow>, LtcError> {
         let rows = all(
             &self.db,
             &format!("SELECT id FROM ltc_beneficiaries WHERE region_code LIKE ? AND reassessment_due <> '' AND reassessment_due <= ? ORDER BY reassessment_due, id LIMIT {limit} OFFSET {offset}"),
@@ -1001,21 +1344,45 @@ impl Store {
 
     /// Places a beneficiary with an institution under a care type from `start`, ending the open
     /// plan the day before. Returns (new plan, ended plan, replayed).
-    pub async fn place_care(&self, beneficiary_id: &str, institution: &str, care_type: CareType, start: NaiveDate, actor: &Actor) -> Result<(PlanRow, Option<PlanRow>, bool), LtcError> {
+    pub async fn place_care(
+        &self,
+        beneficiary_id: &str,
+        institution: &str,
+        care_type: CareType,
+        start: NaiveDate,
+        actor: &Actor,
+    ) -> Result<(PlanRow, Option<PlanRow>, bool), LtcError> {
         let (_g, txn) = self.begin().await?;
         let b = Self::beneficiary_in(&txn, beneficiary_id).await?;
-        if let Some(p) = b.plans.iter().find(|p| p.plan.start == start && p.plan.institution == institution && p.plan.care_type == care_type) {
+        if let Some(p) = b.plans.iter().find(|p| {
+            p.plan.start == start
+                && p.plan.institution == institution
+                && p.plan.care_type == care_type
+        }) {
             return Ok((p.clone(), None, true));
         }
         let ends = place(&b.care_plans(), start)?;
         let mut ended = None;
         if let Some(old) = &ends {
             let end = start.pred_opt().unwrap_or(start);
-            let n = exec(&txn, "UPDATE ltc_care_plans SET end_date = ? WHERE id = ? AND end_date IS NULL", vec![t(end.to_string()), t(old.clone())]).await?;
+            let n = exec(
+                &txn,
+                "UPDATE ltc_care_plans SET end_date = ? WHERE id = ? AND end_date IS NULL",
+                vec![t(end.to_string()), t(old.clone())],
+            )
+            .await?;
             if n == 0 {
-                return Err(LtcError::Conflict("the care plan changed concurrently; retry".into()));
+                return Err(LtcError::Conflict(
+                    "the care plan changed concurrently; retry".into(),
+                ));
             }
-            let r = one(&txn, "SELECT * FROM ltc_care_plans WHERE id = ?", vec![t(old.clone())]).await?.ok_or_else(|| LtcError::NotFound("care plan", old.clone()))?;
+            let r = one(
+                &txn,
+                "SELECT * FROM ltc_care_plans WHERE id = ?",
+                vec![t(old.clone())],
+            )
+            .await?
+            .ok_or_else(|| LtcError::NotFound("care plan", old.clone()))?;
             ended = Some(plan_row(&r)?);
         }
         let id = new_id();
@@ -1025,7 +1392,13 @@ impl Store {
             vec![t(id.clone()), t(beneficiary_id), t(institution), t(care_type.as_str()), t(start.to_string()), t(actor.subject.clone()), t(actor.role.clone()), t(now())],
         )
         .await?;
-        let r = one(&txn, "SELECT * FROM ltc_care_plans WHERE id = ?", vec![t(id.clone())]).await?.ok_or_else(|| LtcError::NotFound("care plan", id.clone()))?;
+        let r = one(
+            &txn,
+            "SELECT * FROM ltc_care_plans WHERE id = ?",
+            vec![t(id.clone())],
+        )
+        .await?
+        .ok_or_else(|| LtcError::NotFound("care plan", id.clone()))?;
         let plan = plan_row(&r)?;
         txn.commit().await?;
         Ok((plan, ended, false))
@@ -1034,7 +1407,10 @@ impl Store {
     // ---- service records -------------------------------------------------------------------
 
     /// Settled hospital stays of a person (reversed ones excluded).
-    pub async fn stays(&self, person_id: &str) -> Result<Vec<crate::domain::record::HospitalStay>, LtcError> {
+    pub async fn stays(
+        &self,
+        person_id: &str,
+    ) -> Result<Vec<crate::domain::record::HospitalStay>, LtcError> {
         all(&self.db, "SELECT admitted, discharged FROM ltc_hospital_stays WHERE person_id = ? AND reversed = 0", vec![t(person_id)])
             .await?
             .iter()
@@ -1043,7 +1419,11 @@ impl Store {
     }
 
     /// What a beneficiary has recorded in a month (all institutions).
-    pub async fn month_usage(&self, beneficiary_id: &str, month: Month) -> Result<MonthUsage, LtcError> {
+    pub async fn month_usage(
+        &self,
+        beneficiary_id: &str,
+        month: Month,
+    ) -> Result<MonthUsage, LtcError> {
         all(&self.db, "SELECT care_type, service_date, units FROM ltc_records WHERE beneficiary_id = ? AND month = ?", vec![t(beneficiary_id), t(month.to_string())])
             .await?
             .iter()
@@ -1054,8 +1434,19 @@ impl Store {
     /// Takes `n` revisions from the counter; returns the first. The counter row stays locked until
     /// the transaction ends, so revisions become visible in the order they were taken.
     async fn reserve_revisions<C: ConnectionTrait>(c: &C, n: i64) -> Result<i64, LtcError> {
-        exec(c, "UPDATE ltc_counters SET value = value + ? WHERE name = 'record_revision'", vec![i(n)]).await?;
-        let r = one(c, "SELECT value FROM ltc_counters WHERE name = 'record_revision'", vec![]).await?.ok_or_else(|| LtcError::Corrupt("revision counter missing".into()))?;
+        exec(
+            c,
+            "UPDATE ltc_counters SET value = value + ? WHERE name = 'record_revision'",
+            vec![i(n)],
+        )
+        .await?;
+        let r = one(
+            c,
+            "SELECT value FROM ltc_counters WHERE name = 'record_revision'",
+            vec![],
+        )
+        .await?
+        .ok_or_else(|| LtcError::Corrupt("revision counter missing".into()))?;
         Ok(int(&r, "value")? - n + 1)
     }
 
@@ -1072,18 +1463,35 @@ impl Store {
     }
 
     /// A stored record.
-    pub async fn record(&self, institution: &str, record_no: &str) -> Result<Option<RecordRow>, LtcError> {
-        one(&self.db, "SELECT * FROM ltc_records WHERE institution_code = ? AND record_no = ?", vec![t(institution), t(record_no)]).await?.as_ref().map(Self::record_row).transpose()
+    pub async fn record(
+        &self,
+        institution: &str,
+        record_no: &str,
+    ) -> Result<Option<RecordRow>, LtcError> {
+        one(
+            &self.db,
+            "SELECT * FROM ltc_records WHERE institution_code = ? AND record_no = ?",
+            vec![t(institution), t(record_no)],
+        )
+        .await?
+        .as_ref()
+        .map(Self::record_row)
+        .transpose()
     }
 
     /// Stores accepted records in one transaction.
-    pub async fn insert_records(&self, institution: &str, records: &[NewRecord]) -> Result<(), LtcError> {
+    pub async fn insert_records(
+        &self,
+        institution: &str,
+        records: &[NewRecord],
+    ) -> Result<(), LtcError> {
         if records.is_empty() {
             return Ok(());
         }
         let at = now();
         let (_g, txn) = self.begin().await?;
-        let first = Self::reserve_revisions(&txn, i64::try_from(records.len()).unwrap_or(i64::MAX)).await?;
+        let first =
+            Self::reserve_revisions(&txn, i64::try_from(records.len()).unwrap_or(i64::MAX)).await?;
         let rows: Vec<Vec<sea_orm::Value>> = records
             .iter()
             .zip(first..)
@@ -1099,27 +1507,51 @@ impl Store {
                     i(i64::from(r.units)),
                     i(r.amount.get()),
                     t(to_json(&r.items)?),
-                    t(if r.flag_code.is_some() { "flagged" } else { "accepted" }),
+                    t(if r.flag_code.is_some() {
+                        "flagged"
+                    } else {
+                        "accepted"
+                    }),
                     t(r.flag_code.clone().unwrap_or_default()),
                     i(revision),
                     t(at.clone()),
                 ])
             })
             .collect::<Result<_, _>>()?;
-        insert_rows(&txn, "ltc_records", &RECORD_COLUMNS, rows).await.map_err(|e| {
-            if yibao_runtime::db::is_unique_violation(&e) { LtcError::Conflict("a record number was uploaded concurrently; retry the upload".into()) } else { e.into() }
-        })?;
+        insert_rows(&txn, "ltc_records", &RECORD_COLUMNS, rows)
+            .await
+            .map_err(|e| {
+                if yibao_runtime::db::is_unique_violation(&e) {
+                    LtcError::Conflict(
+                        "a record number was uploaded concurrently; retry the upload".into(),
+                    )
+                } else {
+                    e.into()
+                }
+            })?;
         txn.commit().await?;
         Ok(())
     }
 
     /// Corrects a record's units and amount, keeping the previous values. Returns the record and
     /// whether its month must be re-settled.
-    pub async fn correct_record(&self, institution: &str, record_no: &str, units: u32, amount: Fen, reason: &str, actor: &Actor) -> Result<(RecordRow, bool), LtcError> {
+    pub async fn correct_record(
+        &self,
+        institution: &str,
+        record_no: &str,
+        units: u32,
+        amount: Fen,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<(RecordRow, bool), LtcError> {
         let (_g, txn) = self.begin().await?;
-        let r = one(&txn, "SELECT * FROM ltc_records WHERE institution_code = ? AND record_no = ?", vec![t(institution), t(record_no)])
-            .await?
-            .ok_or_else(|| LtcError::NotFound("record", record_no.into()))?;
+        let r = one(
+            &txn,
+            "SELECT * FROM ltc_records WHERE institution_code = ? AND record_no = ?",
+            vec![t(institution), t(record_no)],
+        )
+        .await?
+        .ok_or_else(|| LtcError::NotFound("record", record_no.into()))?;
         let old = Self::record_row(&r)?;
         let seq = one(&txn, "SELECT COUNT(*) AS n FROM ltc_record_corrections WHERE institution_code = ? AND record_no = ?", vec![t(institution), t(record_no)]).await?;
         let seq = seq.as_ref().map(|r| int(r, "n")).transpose()?.unwrap_or(0);
@@ -1144,7 +1576,14 @@ impl Store {
         .await?;
         let settled = line.is_some();
         txn.commit().await?;
-        Ok((RecordRow { units, amount, ..old }, settled))
+        Ok((
+            RecordRow {
+                units,
+                amount,
+                ..old
+            },
+            settled,
+        ))
     }
 }
 

@@ -67,7 +67,10 @@ impl ItemKind {
 
     /// True for drugs (X or Z).
     pub fn is_drug(self) -> bool {
-        matches!(self, ItemKind::WesternDrug | ItemKind::ChinesePatentMedicine)
+        matches!(
+            self,
+            ItemKind::WesternDrug | ItemKind::ChinesePatentMedicine
+        )
     }
 }
 
@@ -94,19 +97,35 @@ enum Pos {
 }
 
 /// `^X[A-Z0-9]{5}[A-Z]\d{3}[A-Z]\d{3}\d{4}\d{5}$` as runs of position classes.
-const X_PATTERN: &[(Pos, usize)] =
-    &[(Pos::Lit(b'X'), 1), (Pos::UpperOrDigit, 5), (Pos::Upper, 1), (Pos::Digit, 3), (Pos::Upper, 1), (Pos::Digit, 12)];
+const X_PATTERN: &[(Pos, usize)] = &[
+    (Pos::Lit(b'X'), 1),
+    (Pos::UpperOrDigit, 5),
+    (Pos::Upper, 1),
+    (Pos::Digit, 3),
+    (Pos::Upper, 1),
+    (Pos::Digit, 12),
+];
 /// `^Z[A-Z0-9]{5}[A-Z]\d{4}\d{4}\d{5}$` as runs of position classes.
-const Z_PATTERN: &[(Pos, usize)] = &[(Pos::Lit(b'Z'), 1), (Pos::UpperOrDigit, 5), (Pos::Upper, 1), (Pos::Digit, 13)];
+const Z_PATTERN: &[(Pos, usize)] = &[
+    (Pos::Lit(b'Z'), 1),
+    (Pos::UpperOrDigit, 5),
+    (Pos::Upper, 1),
+    (Pos::Digit, 13),
+];
 
 /// Matches `code` against runs of position classes: the regex of DOMAIN §7.3 without a regex
 /// engine.
 fn matches_pattern(code: &[u8], runs: &[(Pos, usize)]) -> Result<(), CodeError> {
     let expected: usize = runs.iter().map(|(_, n)| n).sum();
     if code.len() != expected {
-        return Err(CodeError::Length { expected: vec![expected], got: code.len() });
+        return Err(CodeError::Length {
+            expected: vec![expected],
+            got: code.len(),
+        });
     }
-    let positions = runs.iter().flat_map(|&(pos, n)| std::iter::repeat_n(pos, n));
+    let positions = runs
+        .iter()
+        .flat_map(|&(pos, n)| std::iter::repeat_n(pos, n));
     for (i, (c, pos)) in code.iter().zip(positions).enumerate() {
         let ok = match pos {
             Pos::Lit(l) => *c == l,
@@ -130,7 +149,10 @@ impl CodeFormat {
             CodeFormat::ChinesePatentMedicine => matches_pattern(b, Z_PATTERN),
             CodeFormat::ServiceItem => {
                 if b.len() != 15 {
-                    return Err(CodeError::Length { expected: vec![15], got: b.len() });
+                    return Err(CodeError::Length {
+                        expected: vec![15],
+                        got: b.len(),
+                    });
                 }
                 match b.iter().position(|c| !c.is_ascii_digit()) {
                     Some(i) => Err(CodeError::Character { position: i + 1 }),
@@ -139,7 +161,10 @@ impl CodeFormat {
             }
             CodeFormat::Consumable => {
                 if b.len() != 20 && b.len() != 27 {
-                    return Err(CodeError::Length { expected: vec![20, 27], got: b.len() });
+                    return Err(CodeError::Length {
+                        expected: vec![20, 27],
+                        got: b.len(),
+                    });
                 }
                 if b[0] != b'C' {
                     return Err(CodeError::Character { position: 1 });
@@ -173,7 +198,10 @@ pub enum CodeError {
 }
 
 fn join_lengths(v: &[usize]) -> String {
-    v.iter().map(usize::to_string).collect::<Vec<_>>().join(" or ")
+    v.iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 /// A catalogue code that passed the check of its kind's format. Deserialising checks the
@@ -302,7 +330,10 @@ impl CatalogueEntry {
         let mut problems = Vec::new();
         let mut need = |field: &'static str, value: &str| {
             if value.trim().is_empty() {
-                problems.push(FieldProblem { field, reason: "is required".into() });
+                problems.push(FieldProblem {
+                    field,
+                    reason: "is required".into(),
+                });
             }
         };
         need("generic_name", &self.generic_name);
@@ -314,7 +345,10 @@ impl CatalogueEntry {
             need("manufacturer", &self.manufacturer);
         }
         if self.negotiated && !self.kind.is_drug() {
-            problems.push(FieldProblem { field: "negotiated", reason: "only drugs can be negotiated".into() });
+            problems.push(FieldProblem {
+                field: "negotiated",
+                reason: "only drugs can be negotiated".into(),
+            });
         }
         if let Some(to) = self.valid_to
             && to < self.valid_from
@@ -324,7 +358,11 @@ impl CatalogueEntry {
                 reason: format!("{to} is before valid_from {}", self.valid_from),
             });
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -381,7 +419,14 @@ pub const CATALOGUE_COLUMNS: [&str; 10] = [
     "valid_from",
     "valid_to",
 ];
-const REQUIRED_COLUMNS: [&str; 6] = ["code", "kind", "generic_name", "specification", "class", "valid_from"];
+const REQUIRED_COLUMNS: [&str; 6] = [
+    "code",
+    "kind",
+    "generic_name",
+    "specification",
+    "class",
+    "valid_from",
+];
 
 /// Splits CSV text (RFC 4180: comma separator, `"` quoting with `""` escapes, CRLF or LF) into
 /// records with the line each starts on. An unterminated quote is reported for its record.
@@ -462,25 +507,48 @@ pub fn parse_catalogue_csv(text: &str) -> CatalogueImport {
     let mut import = CatalogueImport::default();
     let mut records = csv_records(text).into_iter();
     let header = match records.next() {
-        Some((_, Ok(h))) => h.into_iter().map(|s| s.trim().to_string()).collect::<Vec<_>>(),
+        Some((_, Ok(h))) => h
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .collect::<Vec<_>>(),
         Some((line, Err(reason))) => {
-            import.errors.push(RowError { line, field: String::new(), reason });
+            import.errors.push(RowError {
+                line,
+                field: String::new(),
+                reason,
+            });
             return import;
         }
         None => {
-            import.errors.push(RowError { line: 1, field: String::new(), reason: "the file is empty".into() });
+            import.errors.push(RowError {
+                line: 1,
+                field: String::new(),
+                reason: "the file is empty".into(),
+            });
             return import;
         }
     };
-    let index: BTreeMap<&str, usize> = header.iter().enumerate().map(|(i, h)| (h.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.as_str(), i))
+        .collect();
     for col in REQUIRED_COLUMNS {
         if !index.contains_key(col) {
-            import.errors.push(RowError { line: 1, field: col.into(), reason: "required column is missing".into() });
+            import.errors.push(RowError {
+                line: 1,
+                field: col.into(),
+                reason: "required column is missing".into(),
+            });
         }
     }
     for h in &header {
         if !CATALOGUE_COLUMNS.contains(&h.as_str()) {
-            import.errors.push(RowError { line: 1, field: h.clone(), reason: "unknown column".into() });
+            import.errors.push(RowError {
+                line: 1,
+                field: h.clone(),
+                reason: "unknown column".into(),
+            });
         }
     }
     if !import.errors.is_empty() {
@@ -491,7 +559,11 @@ pub fn parse_catalogue_csv(text: &str) -> CatalogueImport {
         let fields = match record {
             Ok(f) => f,
             Err(reason) => {
-                import.errors.push(RowError { line, field: String::new(), reason });
+                import.errors.push(RowError {
+                    line,
+                    field: String::new(),
+                    reason,
+                });
                 continue;
             }
         };
@@ -499,11 +571,18 @@ pub fn parse_catalogue_csv(text: &str) -> CatalogueImport {
             import.errors.push(RowError {
                 line,
                 field: String::new(),
-                reason: format!("has {} fields, the header has {}", fields.len(), header.len()),
+                reason: format!(
+                    "has {} fields, the header has {}",
+                    fields.len(),
+                    header.len()
+                ),
             });
             continue;
         }
-        match parse_row(&Row { index: &index, fields: &fields }) {
+        match parse_row(&Row {
+            index: &index,
+            fields: &fields,
+        }) {
             Ok(entry) => match seen.get(entry.code.as_str()) {
                 Some(first) => import.errors.push(RowError {
                     line,
@@ -534,7 +613,10 @@ struct Row<'a> {
 impl<'a> Row<'a> {
     /// The trimmed value of column `col`, empty when the column is absent.
     fn get(&self, col: &str) -> &'a str {
-        self.index.get(col).and_then(|&i| self.fields.get(i)).map_or("", |s| s.trim())
+        self.index
+            .get(col)
+            .and_then(|&i| self.fields.get(i))
+            .map_or("", |s| s.trim())
     }
 }
 
@@ -545,36 +627,61 @@ fn parse_row(row: &Row<'_>) -> Result<CatalogueEntry, Vec<FieldProblem>> {
     let raw_code = get("code");
     let kind = ItemKind::parse(get("kind"), raw_code);
     if kind.is_none() {
-        problems.push(FieldProblem { field: "kind", reason: format!("unknown kind {:?}", get("kind")) });
+        problems.push(FieldProblem {
+            field: "kind",
+            reason: format!("unknown kind {:?}", get("kind")),
+        });
     }
     let code = kind.and_then(|k| match ItemCode::parse(k, raw_code) {
         Ok(c) => Some(c),
         Err(e) => {
-            problems.push(FieldProblem { field: "code", reason: e.to_string() });
+            problems.push(FieldProblem {
+                field: "code",
+                reason: e.to_string(),
+            });
             None
         }
     });
     let class = InsuranceClass::parse(get("class"));
     if class.is_none() {
-        problems.push(FieldProblem { field: "class", reason: "must be 甲, 乙 or 丙 (A, B, C)".into() });
+        problems.push(FieldProblem {
+            field: "class",
+            reason: "must be 甲, 乙 or 丙 (A, B, C)".into(),
+        });
     }
     let negotiated = parse_bool(get("negotiated"));
     if negotiated.is_none() {
-        problems.push(FieldProblem { field: "negotiated", reason: "must be true or false".into() });
+        problems.push(FieldProblem {
+            field: "negotiated",
+            reason: "must be true or false".into(),
+        });
     }
     let valid_from = parse_date(get("valid_from"));
     if valid_from.is_none() {
-        problems.push(FieldProblem { field: "valid_from", reason: "must be a date YYYY-MM-DD".into() });
+        problems.push(FieldProblem {
+            field: "valid_from",
+            reason: "must be a date YYYY-MM-DD".into(),
+        });
     }
     let valid_to = match get("valid_to") {
         "" => Some(None),
         s => parse_date(s).map(Some),
     };
     if valid_to.is_none() {
-        problems.push(FieldProblem { field: "valid_to", reason: "must be a date YYYY-MM-DD or empty".into() });
+        problems.push(FieldProblem {
+            field: "valid_to",
+            reason: "must be a date YYYY-MM-DD or empty".into(),
+        });
     }
     match (code, kind, class, negotiated, valid_from, valid_to) {
-        (Some(code), Some(kind), Some(class), Some(negotiated), Some(valid_from), Some(valid_to)) => {
+        (
+            Some(code),
+            Some(kind),
+            Some(class),
+            Some(negotiated),
+            Some(valid_from),
+            Some(valid_to),
+        ) => {
             let entry = CatalogueEntry {
                 code,
                 kind,
@@ -607,7 +714,10 @@ impl Catalogue {
 
     /// Inserts or replaces an entry after [`CatalogueEntry::validate`]. Returns the previous
     /// entry with that code, if any.
-    pub fn upsert(&mut self, entry: CatalogueEntry) -> Result<Option<CatalogueEntry>, Vec<FieldProblem>> {
+    pub fn upsert(
+        &mut self,
+        entry: CatalogueEntry,
+    ) -> Result<Option<CatalogueEntry>, Vec<FieldProblem>> {
         entry.validate()?;
         Ok(self.entries.insert(entry.code.clone(), entry))
     }

@@ -73,7 +73,9 @@ pub struct InventoryRules {
 impl Default for InventoryRules {
     /// Zero mark-up.
     fn default() -> Self {
-        InventoryRules { allowed_markup: Bp::ZERO }
+        InventoryRules {
+            allowed_markup: Bp::ZERO,
+        }
     }
 }
 
@@ -214,33 +216,52 @@ pub fn check_inventory(
     }
     let mut sorted: Vec<&InventoryRecord> = records.iter().collect();
     sorted.sort_by(|a, b| {
-        (&a.institution, &a.item_code, a.date, a.movement, &a.record_no, a.quantity, a.unit_price).cmp(&(
-            &b.institution,
-            &b.item_code,
-            b.date,
-            b.movement,
-            &b.record_no,
-            b.quantity,
-            b.unit_price,
-        ))
+        (
+            &a.institution,
+            &a.item_code,
+            a.date,
+            a.movement,
+            &a.record_no,
+            a.quantity,
+            a.unit_price,
+        )
+            .cmp(&(
+                &b.institution,
+                &b.item_code,
+                b.date,
+                b.movement,
+                &b.record_no,
+                b.quantity,
+                b.unit_price,
+            ))
     });
     let mut stock: BTreeMap<(InstitutionCode, ItemCode), VecDeque<Lot>> = BTreeMap::new();
     let mut open_sorted: Vec<&OpeningStock> = opening.iter().collect();
     open_sorted.sort_by(|a, b| {
-        (&a.institution, &a.item_code, a.as_of, a.unit_cost, a.quantity).cmp(&(
-            &b.institution,
-            &b.item_code,
-            b.as_of,
-            b.unit_cost,
-            b.quantity,
-        ))
+        (
+            &a.institution,
+            &a.item_code,
+            a.as_of,
+            a.unit_cost,
+            a.quantity,
+        )
+            .cmp(&(
+                &b.institution,
+                &b.item_code,
+                b.as_of,
+                b.unit_cost,
+                b.quantity,
+            ))
     });
     for o in open_sorted.into_iter().filter(|o| o.quantity > 0) {
-        stock.entry((o.institution.clone(), o.item_code.clone())).or_default().push_back(Lot {
-            quantity: o.quantity,
-            unit_cost: o.unit_cost,
-            date: o.as_of,
-        });
+        stock
+            .entry((o.institution.clone(), o.item_code.clone()))
+            .or_default()
+            .push_back(Lot {
+                quantity: o.quantity,
+                unit_cost: o.unit_cost,
+                date: o.as_of,
+            });
     }
 
     let mut findings = Vec::new();
@@ -259,7 +280,9 @@ pub fn check_inventory(
             amount,
             explanation,
         };
-        let lots = stock.entry((r.institution.clone(), r.item_code.clone())).or_default();
+        let lots = stock
+            .entry((r.institution.clone(), r.item_code.clone()))
+            .or_default();
         match r.movement {
             Movement::Purchase => {
                 let value = r.unit_price.checked_mul(qty(r.quantity)?)?;
@@ -269,13 +292,19 @@ pub fn check_inventory(
                             FindingKind::UnlistedPurchase,
                             r.quantity,
                             value,
-                            format!("purchase of {} on {} does not match a listed product", r.item_code, r.date),
+                            format!(
+                                "purchase of {} on {} does not match a listed product",
+                                r.item_code, r.date
+                            ),
                         );
                         f.purchase_price = Some(r.unit_price);
                         findings.push(f);
                     }
                     Some(l) if r.unit_price > l.price => {
-                        let excess = r.unit_price.checked_sub(l.price)?.checked_mul(qty(r.quantity)?)?;
+                        let excess = r
+                            .unit_price
+                            .checked_sub(l.price)?
+                            .checked_mul(qty(r.quantity)?)?;
                         let mut f = finding(
                             FindingKind::PurchaseAboveListedPrice,
                             r.quantity,
@@ -294,7 +323,11 @@ pub fn check_inventory(
                     }
                     Some(_) => {}
                 }
-                lots.push_back(Lot { quantity: r.quantity, unit_cost: r.unit_price, date: r.date });
+                lots.push_back(Lot {
+                    quantity: r.quantity,
+                    unit_cost: r.unit_price,
+                    date: r.date,
+                });
             }
             Movement::Sale => {
                 let mut left = r.quantity;
@@ -304,8 +337,9 @@ pub fn check_inventory(
                     // sale > cost × (1 + allowed)  ⇔  sale × 10000 > cost × (10000 + allowed)
                     let factor = i128::from(Bp::FULL.0) + i128::from(rules.allowed_markup.0);
                     if i128::from(r.unit_price.0) * 10_000 > i128::from(lot.unit_cost.0) * factor {
-                        let allowed_price =
-                            lot.unit_cost.at_rate(Bp(Bp::FULL.0.saturating_add(rules.allowed_markup.0)));
+                        let allowed_price = lot
+                            .unit_cost
+                            .at_rate(Bp(Bp::FULL.0.saturating_add(rules.allowed_markup.0)));
                         let per_unit = r.unit_price.checked_sub(allowed_price)?.max(Fen::ZERO);
                         let excess = per_unit.checked_mul(qty(take)?)?;
                         let mut f = finding(
@@ -314,7 +348,12 @@ pub fn check_inventory(
                             excess,
                             format!(
                                 "sold on {} at {} above the purchase price {} of {} (allowed mark-up {}): {} × {take} = {excess}",
-                                r.date, r.unit_price, lot.unit_cost, lot.date, rules.allowed_markup, per_unit
+                                r.date,
+                                r.unit_price,
+                                lot.unit_cost,
+                                lot.date,
+                                rules.allowed_markup,
+                                per_unit
                             ),
                         );
                         f.purchase_date = Some(lot.date);
@@ -354,7 +393,12 @@ pub fn check_inventory(
         for l in &lots {
             value = value.checked_add(l.unit_cost.checked_mul(qty(l.quantity)?)?)?;
         }
-        closing.push(StockPosition { institution, item_code, quantity, value });
+        closing.push(StockPosition {
+            institution,
+            item_code,
+            quantity,
+            value,
+        });
     }
     Ok(InventoryCheck { findings, closing })
 }

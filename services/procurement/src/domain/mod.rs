@@ -33,26 +33,27 @@ use std::fmt;
 use yibao_core::{Bp, Fen};
 
 pub use catalogue::{
-    CATALOGUE_COLUMNS, Catalogue, CatalogueEntry, CatalogueImport, CodeError, CodeFormat, FieldProblem, InsuranceClass,
-    ItemCode, ItemKind, RowError, parse_catalogue_csv,
+    CATALOGUE_COLUMNS, Catalogue, CatalogueEntry, CatalogueImport, CodeError, CodeFormat,
+    FieldProblem, InsuranceClass, ItemCode, ItemKind, RowError, parse_catalogue_csv,
 };
 pub use inventory::{
-    Finding, FindingKind, InventoryCheck, InventoryError, InventoryRecord, InventoryRules, Movement, OpeningStock,
-    StockPosition, check_inventory,
+    Finding, FindingKind, InventoryCheck, InventoryError, InventoryRecord, InventoryRules,
+    Movement, OpeningStock, StockPosition, check_inventory,
 };
 pub use pricing::{
-    CategoryCut, DerivedStandard, ListedPrice, NonWinningProduct, PaymentStandard, PaymentStandardIndex, PriceBook,
-    PriceCutInput, PricingError, ReferenceKind, ReferencePrice, StandardRules, WinningReference, derive_standards,
-    price_cut_statistics,
+    CategoryCut, DerivedStandard, ListedPrice, NonWinningProduct, PaymentStandard,
+    PaymentStandardIndex, PriceBook, PriceCutInput, PricingError, ReferenceKind, ReferencePrice,
+    StandardRules, WinningReference, derive_standards, price_cut_statistics,
 };
 pub use savings::{
-    CompletionInput, CompletionRules, CompletionStatus, InstitutionSavingsInput, RetainedSavings, SavingsError,
-    SavingsLine, SavingsPurchase, SavingsRules, VolumeCompletion, retained_savings, time_progress, total_retained,
-    volume_completion,
+    CompletionInput, CompletionRules, CompletionStatus, InstitutionSavingsInput, RetainedSavings,
+    SavingsError, SavingsLine, SavingsPurchase, SavingsRules, VolumeCompletion, retained_savings,
+    time_progress, total_retained, volume_completion,
 };
 pub use selection::{
-    Allocation, Bid, BidResult, BidStatus, Demand, Group, GroupOutcome, Outcome, QualifiedBy, Round, RoundRules,
-    SelectionError, ShareBand, Winner, WinnersBand, allocate_largest_remainder, select,
+    Allocation, Bid, BidResult, BidStatus, Demand, Group, GroupOutcome, Outcome, QualifiedBy,
+    Round, RoundRules, SelectionError, ShareBand, Winner, WinnersBand, allocate_largest_remainder,
+    select,
 };
 
 /// A validity period of whole days, `from` to `to` inclusive; `to = None` is open-ended.
@@ -136,7 +137,11 @@ pub(crate) fn ratio_bp(numerator: i128, denominator: i128) -> i64 {
     let scaled = numerator * 10_000;
     let q = scaled / denominator;
     let r = scaled % denominator;
-    let rounded = if (r.abs() * 2) >= denominator.abs() { q + (scaled.signum() * denominator.signum()) } else { q };
+    let rounded = if (r.abs() * 2) >= denominator.abs() {
+        q + (scaled.signum() * denominator.signum())
+    } else {
+        q
+    };
     i64::try_from(rounded).unwrap_or(if rounded > 0 { i64::MAX } else { i64::MIN })
 }
 

@@ -77,7 +77,9 @@ pub struct PaymentStandard {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PricingError {
     /// A listing is above a reference price effective during its period.
-    #[error("listed price {price} of {item_code} is above the {kind} {reference} effective {reference_period}")]
+    #[error(
+        "listed price {price} of {item_code} is above the {kind} {reference} effective {reference_period}"
+    )]
     AboveReference {
         /// Item.
         item_code: ItemCode,
@@ -165,10 +167,16 @@ impl Dated for PaymentStandard {
 
 /// Inserts `value` into a history sorted by start date. An open-ended period that started
 /// before the new one is closed the day before it; any other overlap is refused.
-fn insert_dated<T: Dated>(history: &mut Vec<T>, value: T, item: &ItemCode) -> Result<(), PricingError> {
+fn insert_dated<T: Dated>(
+    history: &mut Vec<T>,
+    value: T,
+    item: &ItemCode,
+) -> Result<(), PricingError> {
     let new = value.period();
     if new.to.is_some_and(|to| to < new.from) {
-        return Err(PricingError::InvalidPeriod { item_code: item.clone() });
+        return Err(PricingError::InvalidPeriod {
+            item_code: item.clone(),
+        });
     }
     let at = history.partition_point(|v| v.period().from < new.from);
     // The predecessor may be open-ended: close it the day before.
@@ -178,13 +186,21 @@ fn insert_dated<T: Dated>(history: &mut Vec<T>, value: T, item: &ItemCode) -> Re
         if p.to.is_none() && at == history.len() {
             close_prev = new.from.pred_opt();
         } else if p.overlaps(&new) {
-            return Err(PricingError::Overlap { item_code: item.clone(), period: new, existing: p });
+            return Err(PricingError::Overlap {
+                item_code: item.clone(),
+                period: new,
+                existing: p,
+            });
         }
     }
     if let Some(next) = history.get(at)
         && next.period().overlaps(&new)
     {
-        return Err(PricingError::Overlap { item_code: item.clone(), period: new, existing: next.period() });
+        return Err(PricingError::Overlap {
+            item_code: item.clone(),
+            period: new,
+            existing: next.period(),
+        });
     }
     if let Some(day_before) = close_prev
         && let Some(prev) = at.checked_sub(1).and_then(|i| history.get_mut(i))
@@ -198,7 +214,9 @@ fn insert_dated<T: Dated>(history: &mut Vec<T>, value: T, item: &ItemCode) -> Re
 /// The value of a history on `date`.
 fn on_date<T: Dated>(history: &[T], date: NaiveDate) -> Option<&T> {
     let at = history.partition_point(|v| v.period().from <= date);
-    at.checked_sub(1).and_then(|i| history.get(i)).filter(|v| v.period().contains(date))
+    at.checked_sub(1)
+        .and_then(|i| history.get(i))
+        .filter(|v| v.period().contains(date))
 }
 
 /// Reference prices and listings (挂网) of items.
@@ -220,25 +238,45 @@ impl PriceBook {
     /// reports them.
     pub fn set_reference(&mut self, reference: ReferencePrice) -> Result<(), PricingError> {
         if reference.price.0 <= 0 {
-            return Err(PricingError::NonPositivePrice { item_code: reference.item_code, price: reference.price });
+            return Err(PricingError::NonPositivePrice {
+                item_code: reference.item_code,
+                price: reference.price,
+            });
         }
         let item = reference.item_code.clone();
-        let history = self.references.entry((item.clone(), reference.kind)).or_default();
+        let history = self
+            .references
+            .entry((item.clone(), reference.kind))
+            .or_default();
         insert_dated(history, reference, &item)
     }
 
     /// The reference of `kind` for `item` on `date`.
-    pub fn reference_on(&self, item: &ItemCode, kind: ReferenceKind, date: NaiveDate) -> Option<&ReferencePrice> {
-        self.references.get(&(item.clone(), kind)).and_then(|h| on_date(h, date))
+    pub fn reference_on(
+        &self,
+        item: &ItemCode,
+        kind: ReferenceKind,
+        date: NaiveDate,
+    ) -> Option<&ReferencePrice> {
+        self.references
+            .get(&(item.clone(), kind))
+            .and_then(|h| on_date(h, date))
     }
 
     /// History of references of `kind` for `item`, oldest first.
     pub fn reference_history(&self, item: &ItemCode, kind: ReferenceKind) -> &[ReferencePrice] {
-        self.references.get(&(item.clone(), kind)).map_or(&[], Vec::as_slice)
+        self.references
+            .get(&(item.clone(), kind))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The lowest reference in force on any day of `period` that `price` exceeds, if any.
-    fn exceeded_reference(&self, item: &ItemCode, price: Fen, period: &Period) -> Option<&ReferencePrice> {
+    fn exceeded_reference(
+        &self,
+        item: &ItemCode,
+        price: Fen,
+        period: &Period,
+    ) -> Option<&ReferencePrice> {
         [ReferenceKind::Ceiling, ReferenceKind::Guide]
             .iter()
             .filter_map(|k| self.references.get(&(item.clone(), *k)))
@@ -251,9 +289,13 @@ impl PriceBook {
     /// ceiling or guide price in force on any day of the listing's period.
     pub fn list(&mut self, listing: ListedPrice) -> Result<(), PricingError> {
         if listing.price.0 <= 0 {
-            return Err(PricingError::NonPositivePrice { item_code: listing.item_code, price: listing.price });
+            return Err(PricingError::NonPositivePrice {
+                item_code: listing.item_code,
+                price: listing.price,
+            });
         }
-        if let Some(r) = self.exceeded_reference(&listing.item_code, listing.price, &listing.period) {
+        if let Some(r) = self.exceeded_reference(&listing.item_code, listing.price, &listing.period)
+        {
             return Err(PricingError::AboveReference {
                 item_code: listing.item_code,
                 price: listing.price,
@@ -263,7 +305,11 @@ impl PriceBook {
             });
         }
         let item = listing.item_code.clone();
-        insert_dated(self.listings.entry(item.clone()).or_default(), listing, &item)
+        insert_dated(
+            self.listings.entry(item.clone()).or_default(),
+            listing,
+            &item,
+        )
     }
 
     /// The listing of `item` on `date`.
@@ -277,7 +323,10 @@ impl PriceBook {
         self.listings
             .values()
             .flatten()
-            .filter_map(|l| self.exceeded_reference(&l.item_code, l.price, &l.period).map(|r| (l, r)))
+            .filter_map(|l| {
+                self.exceeded_reference(&l.item_code, l.price, &l.period)
+                    .map(|r| (l, r))
+            })
             .collect()
     }
 }
@@ -299,10 +348,17 @@ impl PaymentStandardIndex {
     /// refused ([`PricingError::Overlap`]): corrections are new periods, history is kept.
     pub fn set(&mut self, standard: PaymentStandard) -> Result<(), PricingError> {
         if standard.amount.0 <= 0 {
-            return Err(PricingError::NonPositivePrice { item_code: standard.item_code, price: standard.amount });
+            return Err(PricingError::NonPositivePrice {
+                item_code: standard.item_code,
+                price: standard.amount,
+            });
         }
         let item = standard.item_code.clone();
-        insert_dated(self.by_item.entry(item.as_str().to_string()).or_default(), standard, &item)
+        insert_dated(
+            self.by_item.entry(item.as_str().to_string()).or_default(),
+            standard,
+            &item,
+        )
     }
 
     /// The standard of `item_code` in force on `date`: a claim is priced by the standard of
@@ -312,8 +368,15 @@ impl PaymentStandardIndex {
     }
 
     /// Batch look-up: one answer per code, in the order given.
-    pub fn standards_on<'a>(&'a self, item_codes: &[&str], date: NaiveDate) -> Vec<Option<&'a PaymentStandard>> {
-        item_codes.iter().map(|c| self.standard_on(c, date)).collect()
+    pub fn standards_on<'a>(
+        &'a self,
+        item_codes: &[&str],
+        date: NaiveDate,
+    ) -> Vec<Option<&'a PaymentStandard>> {
+        item_codes
+            .iter()
+            .map(|c| self.standard_on(c, date))
+            .collect()
     }
 
     /// History of an item, oldest first.
@@ -423,7 +486,9 @@ pub fn derive_standards(
                     winner: true,
                 },
             );
-            let r = reference_by_generic.entry(g.generic_name.as_str()).or_insert(w.unit_price);
+            let r = reference_by_generic
+                .entry(g.generic_name.as_str())
+                .or_insert(w.unit_price);
             *r = match rules.reference {
                 WinningReference::HighestWinning => (*r).max(w.unit_price),
                 WinningReference::LowestWinning => (*r).min(w.unit_price),
@@ -434,15 +499,22 @@ pub fn derive_standards(
     // A product listed twice counts once, at its lowest price, whatever the input order.
     let mut sorted: Vec<&NonWinningProduct> = non_winners.iter().collect();
     sorted.sort_by(|a, b| {
-        (&a.item_code, a.unit_price, &a.generic_name).cmp(&(&b.item_code, b.unit_price, &b.generic_name))
+        (&a.item_code, a.unit_price, &a.generic_name).cmp(&(
+            &b.item_code,
+            b.unit_price,
+            &b.generic_name,
+        ))
     });
     for p in sorted {
         if out.contains_key(&p.item_code) {
             continue;
         }
-        let Some(&reference) = reference_by_generic.get(p.generic_name.as_str()) else { continue };
+        let Some(&reference) = reference_by_generic.get(p.generic_name.as_str()) else {
+            continue;
+        };
         let multiple = rules.non_winner_multiple;
-        let above = i128::from(p.unit_price.0) * 10_000 > i128::from(reference.0) * i128::from(multiple.0);
+        let above =
+            i128::from(p.unit_price.0) * 10_000 > i128::from(reference.0) * i128::from(multiple.0);
         let (amount, basis) = if above {
             let (base, base_name) = match previous.standard_on(p.item_code.as_str(), before) {
                 Some(s) => (s.amount, "previous standard"),
@@ -537,15 +609,20 @@ pub fn price_cut_statistics(inputs: &[PriceCutInput]) -> Result<Vec<CategoryCut>
     }
     let mut acc: BTreeMap<(&str, &str), Acc> = BTreeMap::new();
     for i in inputs.iter().filter(|i| i.before.0 > 0) {
-        let a = acc.entry((i.round_id.as_str(), i.category.as_str())).or_insert(Acc {
-            items: 0,
-            cut_sum_bp: 0,
-            before: Fen::ZERO,
-            after: Fen::ZERO,
-        });
+        let a = acc
+            .entry((i.round_id.as_str(), i.category.as_str()))
+            .or_insert(Acc {
+                items: 0,
+                cut_sum_bp: 0,
+                before: Fen::ZERO,
+                after: Fen::ZERO,
+            });
         let q = i64::try_from(i.quantity).map_err(|_| MoneyOverflow)?;
         a.items += 1;
-        a.cut_sum_bp += i128::from(ratio_bp(i128::from(i.before.0 - i.after.0), i128::from(i.before.0)));
+        a.cut_sum_bp += i128::from(ratio_bp(
+            i128::from(i.before.0 - i.after.0),
+            i128::from(i.before.0),
+        ));
         a.before = a.before.checked_add(i.before.checked_mul(q)?)?;
         a.after = a.after.checked_add(i.after.checked_mul(q)?)?;
     }
@@ -570,6 +647,10 @@ fn round_div(n: i128, d: i128) -> i64 {
     }
     let q = n / d;
     let r = n % d;
-    let q = if r.abs() * 2 >= d.abs() { q + n.signum() * d.signum() } else { q };
+    let q = if r.abs() * 2 >= d.abs() {
+        q + n.signum() * d.signum()
+    } else {
+        q
+    };
     i64::try_from(q).unwrap_or(0)
 }

@@ -30,7 +30,9 @@ pub struct CompletionRules {
 impl Default for CompletionRules {
     /// 80% of time progress.
     fn default() -> Self {
-        CompletionRules { alert_share_of_time_progress: Bp(8_000) }
+        CompletionRules {
+            alert_share_of_time_progress: Bp(8_000),
+        }
     }
 }
 
@@ -102,9 +104,10 @@ pub fn volume_completion(
     rules: &CompletionRules,
 ) -> Vec<VolumeCompletion> {
     let progress = time_progress(from, to, as_of);
-    let alert_line =
-        Bp(u32::try_from(u64::from(progress.0) * u64::from(rules.alert_share_of_time_progress.0) / 10_000)
-            .unwrap_or(u32::MAX));
+    let alert_line = Bp(u32::try_from(
+        u64::from(progress.0) * u64::from(rules.alert_share_of_time_progress.0) / 10_000,
+    )
+    .unwrap_or(u32::MAX));
     let mut out: Vec<VolumeCompletion> = inputs
         .iter()
         .map(|i| {
@@ -278,8 +281,12 @@ pub fn retained_savings(
     let mut sorted: Vec<&SavingsLine> = input.lines.iter().collect();
     sorted.sort_by(|a, b| a.group_id.cmp(&b.group_id));
     for l in sorted {
-        if l.pre_procurement_price.is_negative() || l.purchases.iter().any(|p| p.unit_price.is_negative()) {
-            return Err(SavingsError::NegativePrice { group_id: l.group_id.clone() });
+        if l.pre_procurement_price.is_negative()
+            || l.purchases.iter().any(|p| p.unit_price.is_negative())
+        {
+            return Err(SavingsError::NegativePrice {
+                group_id: l.group_id.clone(),
+            });
         }
         let line_budget = times(l.pre_procurement_price, l.agreed_volume)?;
         budget_spending = budget_spending.checked_add(line_budget)?;
@@ -306,10 +313,22 @@ pub fn retained_savings(
     let budget = budget_spending.at_rate(input.fund_payment_rate);
     let actual = actual_spending.at_rate(input.fund_payment_rate);
     let saving = budget.checked_sub(actual)?.max(Fen::ZERO);
-    let retained_full = saving.at_rate(rules.retention_rate).at_rate(input.assessment_coefficient);
-    let retained = if rules.require_completion && !completed { Fen::ZERO } else { retained_full };
-    lines.push(format!("budget = {budget_spending} × {} = {budget}", input.fund_payment_rate));
-    lines.push(format!("actual = {actual_spending} × {} = {actual}", input.fund_payment_rate));
+    let retained_full = saving
+        .at_rate(rules.retention_rate)
+        .at_rate(input.assessment_coefficient);
+    let retained = if rules.require_completion && !completed {
+        Fen::ZERO
+    } else {
+        retained_full
+    };
+    lines.push(format!(
+        "budget = {budget_spending} × {} = {budget}",
+        input.fund_payment_rate
+    ));
+    lines.push(format!(
+        "actual = {actual_spending} × {} = {actual}",
+        input.fund_payment_rate
+    ));
     lines.push(format!("saving = max(0, {budget} − {actual}) = {saving}"));
     if rules.require_completion && !completed {
         lines.push("retained = 0: agreed volume not completed".to_string());

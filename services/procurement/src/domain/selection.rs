@@ -77,13 +77,27 @@ impl RoundRules {
     /// is illustrative [I] (batches publish their own): 1→1, 2–3→2, 4→3, 5–6→4, 7–8→5, 9–10→6,
     /// ≥11→8.
     pub fn national_default() -> RoundRules {
-        let w = |min_qualified, max_winners| WinnersBand { min_qualified, max_winners };
-        let s = |min_winners, share| ShareBand { min_winners, share: Bp(share) };
+        let w = |min_qualified, max_winners| WinnersBand {
+            min_qualified,
+            max_winners,
+        };
+        let s = |min_winners, share| ShareBand {
+            min_winners,
+            share: Bp(share),
+        };
         RoundRules {
             max_ratio_to_lowest: Bp(18_000),
             min_cut_alternative: Some(Bp(5_000)),
             low_price_alternative: Some(Fen(10)),
-            winners_by_qualified: vec![w(1, 1), w(2, 2), w(4, 3), w(5, 4), w(7, 5), w(9, 6), w(11, 8)],
+            winners_by_qualified: vec![
+                w(1, 1),
+                w(2, 2),
+                w(4, 3),
+                w(5, 4),
+                w(7, 5),
+                w(9, 6),
+                w(11, 8),
+            ],
             agreed_share_by_winners: vec![s(1, 5_000), s(2, 6_000), s(3, 7_000), s(4, 8_000)],
         }
     }
@@ -91,7 +105,11 @@ impl RoundRules {
     /// Checks the tables: non-empty, first row at 1, strictly ascending, winners ≥ 1, shares ≤
     /// 100%, ratio ≥ 100%, cut ≤ 100%.
     pub fn validate(&self) -> Result<(), SelectionError> {
-        let bad = |reason: &str| Err(SelectionError::InvalidRules { reason: reason.to_string() });
+        let bad = |reason: &str| {
+            Err(SelectionError::InvalidRules {
+                reason: reason.to_string(),
+            })
+        };
         if self.max_ratio_to_lowest < Bp::FULL {
             return bad("max_ratio_to_lowest must be at least 10000 bp (1×)");
         }
@@ -102,7 +120,9 @@ impl RoundRules {
         if w.first().map(|b| b.min_qualified) != Some(1) {
             return bad("winners_by_qualified must start at 1 qualified bidder");
         }
-        if w.windows(2).any(|p| p[0].min_qualified >= p[1].min_qualified) {
+        if w.windows(2)
+            .any(|p| p[0].min_qualified >= p[1].min_qualified)
+        {
             return bad("winners_by_qualified must be strictly ascending");
         }
         if w.iter().any(|b| b.max_winners == 0) {
@@ -138,7 +158,11 @@ impl RoundRules {
         if winners == 0 {
             return Bp::ZERO;
         }
-        self.agreed_share_by_winners.iter().rev().find(|b| b.min_winners <= winners).map_or(Bp::ZERO, |b| b.share)
+        self.agreed_share_by_winners
+            .iter()
+            .rev()
+            .find(|b| b.min_winners <= winners)
+            .map_or(Bp::ZERO, |b| b.share)
     }
 }
 
@@ -367,7 +391,10 @@ pub struct Outcome {
 impl Outcome {
     /// The outcome of a group.
     pub fn group(&self, group_id: &str) -> Option<&GroupOutcome> {
-        self.groups.binary_search_by(|g| g.group_id.as_str().cmp(group_id)).ok().and_then(|i| self.groups.get(i))
+        self.groups
+            .binary_search_by(|g| g.group_id.as_str().cmp(group_id))
+            .ok()
+            .and_then(|i| self.groups.get(i))
     }
 }
 
@@ -378,25 +405,37 @@ pub fn select(round: &Round) -> Result<Outcome, SelectionError> {
     let mut groups: BTreeMap<&str, &Group> = BTreeMap::new();
     for g in &round.groups {
         if g.highest_valid_price.0 <= 0 {
-            return Err(SelectionError::InvalidGroup { group_id: g.id.clone() });
+            return Err(SelectionError::InvalidGroup {
+                group_id: g.id.clone(),
+            });
         }
         if groups.insert(g.id.as_str(), g).is_some() {
-            return Err(SelectionError::DuplicateGroup { group_id: g.id.clone() });
+            return Err(SelectionError::DuplicateGroup {
+                group_id: g.id.clone(),
+            });
         }
     }
     let mut bids: BTreeMap<&str, Vec<&Bid>> = BTreeMap::new();
     for b in &round.bids {
         if !groups.contains_key(b.group_id.as_str()) {
-            return Err(SelectionError::UnknownGroup { group_id: b.group_id.clone() });
+            return Err(SelectionError::UnknownGroup {
+                group_id: b.group_id.clone(),
+            });
         }
         bids.entry(b.group_id.as_str()).or_default().push(b);
     }
     let mut demand: BTreeMap<&str, BTreeMap<&InstitutionCode, u64>> = BTreeMap::new();
     for d in &round.demands {
         if !groups.contains_key(d.group_id.as_str()) {
-            return Err(SelectionError::UnknownGroup { group_id: d.group_id.clone() });
+            return Err(SelectionError::UnknownGroup {
+                group_id: d.group_id.clone(),
+            });
         }
-        let q = demand.entry(d.group_id.as_str()).or_default().entry(&d.institution).or_insert(0);
+        let q = demand
+            .entry(d.group_id.as_str())
+            .or_default()
+            .entry(&d.institution)
+            .or_insert(0);
         *q = q.saturating_add(d.quantity);
     }
     let mut out = Vec::with_capacity(groups.len());
@@ -405,12 +444,20 @@ pub fn select(round: &Round) -> Result<Outcome, SelectionError> {
         let group_demand = demand.remove(id).unwrap_or_default();
         out.push(select_group(&round.rules, group, group_bids, group_demand)?);
     }
-    Ok(Outcome { round_id: round.id.clone(), groups: out })
+    Ok(Outcome {
+        round_id: round.id.clone(),
+        groups: out,
+    })
 }
 
 /// Ranking key: unit price, declared price, manufacturer, item code.
 fn rank_key(b: &Bid) -> (Fen, Fen, &str, &str) {
-    (b.unit_price, b.declared_price, b.manufacturer.as_str(), b.item_code.as_str())
+    (
+        b.unit_price,
+        b.declared_price,
+        b.manufacturer.as_str(),
+        b.item_code.as_str(),
+    )
 }
 
 fn select_group(
@@ -430,8 +477,9 @@ fn select_group(
         }
     }
     let ceiling = group.highest_valid_price;
-    let (valid, invalid): (Vec<&Bid>, Vec<&Bid>) =
-        bids.into_iter().partition(|b| b.unit_price.0 > 0 && b.declared_price.0 > 0 && b.unit_price <= ceiling);
+    let (valid, invalid): (Vec<&Bid>, Vec<&Bid>) = bids
+        .into_iter()
+        .partition(|b| b.unit_price.0 > 0 && b.declared_price.0 > 0 && b.unit_price <= ceiling);
     // Valid bids are sorted by unit price: the first is the anchor.
     let lowest = valid.first().map(|b| b.unit_price);
 
@@ -439,7 +487,13 @@ fn select_group(
     let mut qualified: Vec<(usize, QualifiedBy)> = Vec::new();
     for b in &valid {
         let mut lines = Vec::with_capacity(3);
-        let by = qualify(rules, ceiling, lowest.unwrap_or(b.unit_price), b.unit_price, &mut lines);
+        let by = qualify(
+            rules,
+            ceiling,
+            lowest.unwrap_or(b.unit_price),
+            b.unit_price,
+            &mut lines,
+        );
         if let Some(by) = by {
             qualified.push((results.len(), by));
         }
@@ -457,9 +511,15 @@ fn select_group(
     let mut winners = Vec::new();
     for (rank0, (idx, by)) in qualified.iter().enumerate() {
         let rank = u32::try_from(rank0 + 1).unwrap_or(u32::MAX);
-        let Some(r) = results.get_mut(*idx) else { continue };
+        let Some(r) = results.get_mut(*idx) else {
+            continue;
+        };
         if rank <= slots {
-            r.status = BidStatus::Won { by: *by, slot: rank, of: slots };
+            r.status = BidStatus::Won {
+                by: *by,
+                slot: rank,
+                of: slots,
+            };
             r.explanation.push(format!("won slot {rank} of {slots}"));
             winners.push(Winner {
                 slot: rank,
@@ -470,16 +530,27 @@ fn select_group(
             });
         } else {
             r.status = BidStatus::NotSelected { by: *by, rank };
-            r.explanation.push(format!("not selected: ranked {rank} of {n_qualified} qualified, {slots} slots"));
+            r.explanation.push(format!(
+                "not selected: ranked {rank} of {n_qualified} qualified, {slots} slots"
+            ));
         }
     }
     for b in invalid {
         let reason = if b.unit_price.0 <= 0 {
-            format!("invalid: unit comparable price {} must be positive", b.unit_price)
+            format!(
+                "invalid: unit comparable price {} must be positive",
+                b.unit_price
+            )
         } else if b.declared_price.0 <= 0 {
-            format!("invalid: declared price {} must be positive", b.declared_price)
+            format!(
+                "invalid: declared price {} must be positive",
+                b.declared_price
+            )
         } else {
-            format!("invalid: {} is above the highest valid declared price {}", b.unit_price, ceiling)
+            format!(
+                "invalid: {} is above the highest valid declared price {}",
+                b.unit_price, ceiling
+            )
         };
         results.push(BidResult {
             manufacturer: b.manufacturer.clone(),
@@ -500,7 +571,11 @@ fn select_group(
     let allocations = demand
         .iter()
         .zip(shares)
-        .map(|((inst, q), agreed)| Allocation { institution: (*inst).clone(), demand: *q, agreed_volume: agreed })
+        .map(|((inst, q), agreed)| Allocation {
+            institution: (*inst).clone(),
+            demand: *q,
+            agreed_volume: agreed,
+        })
         .collect();
 
     Ok(GroupOutcome {
@@ -520,9 +595,20 @@ fn select_group(
 
 /// Applies the qualifying rules in order (ratio, cut, low price), writing one line per rule
 /// tried. Comparisons are exact in integers.
-fn qualify(rules: &RoundRules, ceiling: Fen, lowest: Fen, price: Fen, lines: &mut Vec<String>) -> Option<QualifiedBy> {
+fn qualify(
+    rules: &RoundRules,
+    ceiling: Fen,
+    lowest: Fen,
+    price: Fen,
+    lines: &mut Vec<String>,
+) -> Option<QualifiedBy> {
     let ratio = rules.max_ratio_to_lowest;
-    let line = format!("{} × {} = {}", multiplier(ratio), lowest, exact_times(lowest, ratio));
+    let line = format!(
+        "{} × {} = {}",
+        multiplier(ratio),
+        lowest,
+        exact_times(lowest, ratio)
+    );
     // price ≤ ratio × lowest  ⇔  price × 10000 ≤ lowest × ratio
     if i128::from(price.0) * 10_000 <= i128::from(lowest.0) * i128::from(ratio.0) {
         lines.push(format!("qualified: {price} ≤ {line}"));

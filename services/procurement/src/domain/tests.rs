@@ -45,15 +45,28 @@ fn bid(group_id: &str, manufacturer: u32, unit_price: i64) -> Bid {
 }
 
 fn demand(group_id: &str, institution: u32, quantity: u64) -> Demand {
-    Demand { group_id: group_id.into(), institution: inst(institution), quantity }
+    Demand {
+        group_id: group_id.into(),
+        institution: inst(institution),
+        quantity,
+    }
 }
 
 fn round(groups: Vec<Group>, bids: Vec<Bid>, demands: Vec<Demand>) -> Round {
-    Round { id: "R10".into(), rules: RoundRules::national_default(), groups, bids, demands }
+    Round {
+        id: "R10".into(),
+        rules: RoundRules::national_default(),
+        groups,
+        bids,
+        demands,
+    }
 }
 
 fn result_of<'a>(g: &'a GroupOutcome, manufacturer: u32) -> &'a BidResult {
-    g.bids.iter().find(|b| b.manufacturer == format!("M{manufacturer:03}")).unwrap()
+    g.bids
+        .iter()
+        .find(|b| b.manufacturer == format!("M{manufacturer:03}"))
+        .unwrap()
 }
 
 // ---------------------------------------------------------------- catalogue
@@ -66,7 +79,10 @@ fn domain_example_codes_of_each_kind_are_accepted() {
     assert!(ItemCode::parse(ItemKind::Consumable, "C0301010010000012345").is_ok());
     assert!(ItemCode::parse(ItemKind::Reagent, "C14010105000000501500000063").is_ok());
     let (kind, code) = ItemCode::parse_any(" XA01ABD075A002010100483 ").unwrap();
-    assert_eq!((kind, code.drug_company_segment()), (ItemKind::WesternDrug, Some("00483")));
+    assert_eq!(
+        (kind, code.drug_company_segment()),
+        (ItemKind::WesternDrug, Some("00483"))
+    );
 }
 
 #[test]
@@ -86,13 +102,22 @@ fn drug_code_with_a_letter_where_a_digit_belongs_names_the_position() {
 fn codes_of_the_wrong_length_are_refused_with_the_lengths_allowed() {
     assert_eq!(
         ItemCode::parse(ItemKind::WesternDrug, "XA01ABD075A00201010048"),
-        Err(CodeError::Length { expected: vec![23], got: 22 })
+        Err(CodeError::Length {
+            expected: vec![23],
+            got: 22
+        })
     );
     assert_eq!(
         ItemCode::parse(ItemKind::Consumable, "C123"),
-        Err(CodeError::Length { expected: vec![20, 27], got: 4 })
+        Err(CodeError::Length {
+            expected: vec![20, 27],
+            got: 4
+        })
     );
-    assert_eq!(ItemCode::parse(ItemKind::ServiceItem, "00110200005000A"), Err(CodeError::Character { position: 15 }));
+    assert_eq!(
+        ItemCode::parse(ItemKind::ServiceItem, "00110200005000A"),
+        Err(CodeError::Character { position: 15 })
+    );
 }
 
 const CATALOGUE_CSV: &str = "\
@@ -114,10 +139,21 @@ fn catalogue_import_keeps_good_rows_and_reports_each_bad_field_with_its_line() {
     assert_eq!(import.entries[0].specification, "0.25mg, 24片/盒");
     assert_eq!(import.entries[1].kind, ItemKind::ChinesePatentMedicine);
     assert_eq!(import.entries[1].valid_to, Some(date("2022-12-31")));
-    let errors: Vec<(usize, &str)> = import.errors.iter().map(|e| (e.line, e.field.as_str())).collect();
+    let errors: Vec<(usize, &str)> = import
+        .errors
+        .iter()
+        .map(|e| (e.line, e.field.as_str()))
+        .collect();
     assert_eq!(
         errors,
-        [(4, "code"), (5, "class"), (5, "valid_from"), (6, "valid_to"), (7, "code"), (8, "")],
+        [
+            (4, "code"),
+            (5, "class"),
+            (5, "valid_from"),
+            (6, "valid_to"),
+            (7, "code"),
+            (8, "")
+        ],
         "{:#?}",
         import.errors
     );
@@ -142,7 +178,10 @@ fn a_quoted_field_may_span_lines_and_line_numbers_follow_the_file() {
                00110200005000,service_item,x,日,甲,2020-01-01\n";
     let import = parse_catalogue_csv(csv);
     assert_eq!(import.entries[0].generic_name, "住院\n诊查费");
-    assert_eq!((import.errors[0].line, import.errors[0].field.as_str()), (4, "code"));
+    assert_eq!(
+        (import.errors[0].line, import.errors[0].field.as_str()),
+        (4, "code")
+    );
 }
 
 #[test]
@@ -166,25 +205,52 @@ fn catalogue_entry_validity_and_upsert() {
 
 #[test]
 fn the_brief_example_qualifies_with_its_line() {
-    let r = round(vec![group("G1", 500)], vec![bid("G1", 1, 70), bid("G1", 2, 120)], vec![]);
+    let r = round(
+        vec![group("G1", 500)],
+        vec![bid("G1", 1, 70), bid("G1", 2, 120)],
+        vec![],
+    );
     let out = select(&r).unwrap();
     let g = out.group("G1").unwrap();
-    assert_eq!(result_of(g, 2).explanation, ["qualified: 1.20 ≤ 1.8 × 0.70 = 1.26", "won slot 2 of 2"]);
-    assert_eq!(result_of(g, 1).explanation, ["qualified: 0.70 ≤ 1.8 × 0.70 = 1.26", "won slot 1 of 2"]);
+    assert_eq!(
+        result_of(g, 2).explanation,
+        ["qualified: 1.20 ≤ 1.8 × 0.70 = 1.26", "won slot 2 of 2"]
+    );
+    assert_eq!(
+        result_of(g, 1).explanation,
+        ["qualified: 0.70 ≤ 1.8 × 0.70 = 1.26", "won slot 1 of 2"]
+    );
 }
 
 #[test]
 fn a_price_exactly_on_the_1_8_line_qualifies() {
-    let out = select(&round(vec![group("G1", 200)], vec![bid("G1", 1, 70), bid("G1", 2, 126)], vec![])).unwrap();
+    let out = select(&round(
+        vec![group("G1", 200)],
+        vec![bid("G1", 1, 70), bid("G1", 2, 126)],
+        vec![],
+    ))
+    .unwrap();
     let b = result_of(out.group("G1").unwrap(), 2);
     assert_eq!(b.explanation[0], "qualified: 1.26 ≤ 1.8 × 0.70 = 1.26");
-    assert!(matches!(b.status, BidStatus::Won { by: QualifiedBy::PriceRatio, slot: 2, of: 2 }));
+    assert!(matches!(
+        b.status,
+        BidStatus::Won {
+            by: QualifiedBy::PriceRatio,
+            slot: 2,
+            of: 2
+        }
+    ));
 }
 
 #[test]
 fn one_fen_above_the_1_8_line_does_not_qualify() {
     // Ceiling 2.00: a cut to 1.27 is 36.50%, short of 50%; 1.27 is above 0.10.
-    let out = select(&round(vec![group("G1", 200)], vec![bid("G1", 1, 70), bid("G1", 2, 127)], vec![])).unwrap();
+    let out = select(&round(
+        vec![group("G1", 200)],
+        vec![bid("G1", 1, 70), bid("G1", 2, 127)],
+        vec![],
+    ))
+    .unwrap();
     let b = result_of(out.group("G1").unwrap(), 2);
     assert_eq!(b.status, BidStatus::NotQualified);
     assert_eq!(
@@ -200,7 +266,12 @@ fn one_fen_above_the_1_8_line_does_not_qualify() {
 #[test]
 fn the_line_is_compared_exactly_not_after_rounding() {
     // 1.8 × 0.71 = 1.278: 1.28 is above the line even though the line rounds to 1.28.
-    let out = select(&round(vec![group("G1", 200)], vec![bid("G1", 1, 71), bid("G1", 2, 128)], vec![])).unwrap();
+    let out = select(&round(
+        vec![group("G1", 200)],
+        vec![bid("G1", 1, 71), bid("G1", 2, 128)],
+        vec![],
+    ))
+    .unwrap();
     let b = result_of(out.group("G1").unwrap(), 2);
     assert_eq!(b.explanation[0], "not qualified: 1.28 > 1.8 × 0.71 = 1.278");
 }
@@ -208,10 +279,20 @@ fn the_line_is_compared_exactly_not_after_rounding() {
 #[test]
 fn a_cut_of_half_the_highest_valid_declared_price_qualifies_above_the_line() {
     // Anchor 0.20, line 0.36; ceiling 10.00: 5.00 is a 50% cut, 5.01 is not.
-    let r = round(vec![group("G1", 1_000)], vec![bid("G1", 1, 20), bid("G1", 2, 500), bid("G1", 3, 501)], vec![]);
+    let r = round(
+        vec![group("G1", 1_000)],
+        vec![bid("G1", 1, 20), bid("G1", 2, 500), bid("G1", 3, 501)],
+        vec![],
+    );
     let g = select(&r).unwrap().groups.remove(0);
     let two = result_of(&g, 2);
-    assert!(matches!(two.status, BidStatus::Won { by: QualifiedBy::DeepCut, .. }));
+    assert!(matches!(
+        two.status,
+        BidStatus::Won {
+            by: QualifiedBy::DeepCut,
+            ..
+        }
+    ));
     assert_eq!(
         two.explanation[1],
         "qualified by cut: 5.00 is 50.00% below the highest valid declared price 10.00 (≥ 50.00%)"
@@ -222,10 +303,20 @@ fn a_cut_of_half_the_highest_valid_declared_price_qualifies_above_the_line() {
 #[test]
 fn a_unit_price_of_at_most_ten_fen_qualifies_as_low_price() {
     // Anchor 0.04, line 0.072; ceiling 0.15: 0.10 is a 33% cut only.
-    let r = round(vec![group("G1", 15)], vec![bid("G1", 1, 4), bid("G1", 2, 10), bid("G1", 3, 11)], vec![]);
+    let r = round(
+        vec![group("G1", 15)],
+        vec![bid("G1", 1, 4), bid("G1", 2, 10), bid("G1", 3, 11)],
+        vec![],
+    );
     let g = select(&r).unwrap().groups.remove(0);
     let two = result_of(&g, 2);
-    assert!(matches!(two.status, BidStatus::Won { by: QualifiedBy::LowPrice, .. }));
+    assert!(matches!(
+        two.status,
+        BidStatus::Won {
+            by: QualifiedBy::LowPrice,
+            ..
+        }
+    ));
     assert_eq!(two.explanation.last().unwrap(), "won slot 2 of 2");
     assert_eq!(two.explanation[2], "qualified as low-price: 0.10 ≤ 0.10");
     assert_eq!(result_of(&g, 3).status, BidStatus::NotQualified);
@@ -233,10 +324,17 @@ fn a_unit_price_of_at_most_ten_fen_qualifies_as_low_price() {
 
 #[test]
 fn a_single_bidder_wins_the_only_slot_with_half_the_demand() {
-    let r = round(vec![group("G1", 500)], vec![bid("G1", 7, 300)], vec![demand("G1", 1, 1_001)]);
+    let r = round(
+        vec![group("G1", 500)],
+        vec![bid("G1", 7, 300)],
+        vec![demand("G1", 1, 1_001)],
+    );
     let g = select(&r).unwrap().groups.remove(0);
     assert_eq!(g.winners.len(), 1);
-    assert_eq!(result_of(&g, 7).explanation, ["qualified: 3.00 ≤ 1.8 × 3.00 = 5.40", "won slot 1 of 1"]);
+    assert_eq!(
+        result_of(&g, 7).explanation,
+        ["qualified: 3.00 ≤ 1.8 × 3.00 = 5.40", "won slot 1 of 1"]
+    );
     assert_eq!(g.agreed_share, Bp(5_000));
     // 1001 × 50% = 500.5 → 501 (half-up).
     assert_eq!(g.agreed_volume, 501);
@@ -245,20 +343,38 @@ fn a_single_bidder_wins_the_only_slot_with_half_the_demand() {
 #[test]
 fn equal_prices_are_ranked_by_declared_price_then_manufacturer_code() {
     let mut rules = RoundRules::national_default();
-    rules.winners_by_qualified = vec![WinnersBand { min_qualified: 1, max_winners: 1 }];
+    rules.winners_by_qualified = vec![WinnersBand {
+        min_qualified: 1,
+        max_winners: 1,
+    }];
     let mut a = bid("G1", 2, 100);
     let mut b = bid("G1", 1, 100);
     a.declared_price = Fen(2_700);
     b.declared_price = Fen(2_800);
-    let r = Round { rules: rules.clone(), ..round(vec![group("G1", 500)], vec![b.clone(), a.clone()], vec![]) };
+    let r = Round {
+        rules: rules.clone(),
+        ..round(vec![group("G1", 500)], vec![b.clone(), a.clone()], vec![])
+    };
     let g = select(&r).unwrap().groups.remove(0);
-    assert_eq!(g.winners[0].manufacturer, "M002", "lower declared price wins the tie");
-    assert_eq!(result_of(&g, 1).explanation[1], "not selected: ranked 2 of 2 qualified, 1 slots");
+    assert_eq!(
+        g.winners[0].manufacturer, "M002",
+        "lower declared price wins the tie"
+    );
+    assert_eq!(
+        result_of(&g, 1).explanation[1],
+        "not selected: ranked 2 of 2 qualified, 1 slots"
+    );
 
     b.declared_price = a.declared_price;
-    let r = Round { rules, ..round(vec![group("G1", 500)], vec![a, b], vec![]) };
+    let r = Round {
+        rules,
+        ..round(vec![group("G1", 500)], vec![a, b], vec![])
+    };
     let g = select(&r).unwrap().groups.remove(0);
-    assert_eq!(g.winners[0].manufacturer, "M001", "then the manufacturer code that sorts first");
+    assert_eq!(
+        g.winners[0].manufacturer, "M001",
+        "then the manufacturer code that sorts first"
+    );
 }
 
 #[test]
@@ -270,7 +386,13 @@ fn the_winners_table_caps_slots_and_sets_the_agreed_share() {
     assert_eq!((g.qualified, g.winners.len()), (5, 4));
     assert_eq!(g.agreed_share, Bp(8_000));
     assert_eq!(g.agreed_volume, 800);
-    assert_eq!(result_of(&g, 5).status, BidStatus::NotSelected { by: QualifiedBy::PriceRatio, rank: 5 });
+    assert_eq!(
+        result_of(&g, 5).status,
+        BidStatus::NotSelected {
+            by: QualifiedBy::PriceRatio,
+            rank: 5
+        }
+    );
 }
 
 #[test]
@@ -284,10 +406,17 @@ fn agreed_share_follows_the_number_of_winners() {
 
 #[test]
 fn bids_above_the_ceiling_or_without_price_are_invalid_and_do_not_anchor() {
-    let r = round(vec![group("G1", 500)], vec![bid("G1", 1, 501), bid("G1", 2, 0), bid("G1", 3, 300)], vec![]);
+    let r = round(
+        vec![group("G1", 500)],
+        vec![bid("G1", 1, 501), bid("G1", 2, 0), bid("G1", 3, 300)],
+        vec![],
+    );
     let g = select(&r).unwrap().groups.remove(0);
     assert_eq!(g.lowest_unit_price, Some(Fen(300)));
-    assert_eq!(result_of(&g, 1).explanation, ["invalid: 5.01 is above the highest valid declared price 5.00"]);
+    assert_eq!(
+        result_of(&g, 1).explanation,
+        ["invalid: 5.01 is above the highest valid declared price 5.00"]
+    );
     assert_eq!(result_of(&g, 2).status, BidStatus::Invalid);
     assert_eq!(g.winners.len(), 1);
 }
@@ -297,8 +426,15 @@ fn agreed_volumes_are_allocated_in_proportion_and_sum_exactly() {
     // Four qualified → three winners → 70% of 1000 = 700; quotas 233.1, 233.1, 233.8 → the
     // largest remainder takes the unit left over.
     let bids = (1..=4).map(|m| bid("G1", m, 100)).collect();
-    let demands = vec![demand("G1", 3, 334), demand("G1", 1, 333), demand("G1", 2, 333)];
-    let g = select(&round(vec![group("G1", 500)], bids, demands)).unwrap().groups.remove(0);
+    let demands = vec![
+        demand("G1", 3, 334),
+        demand("G1", 1, 333),
+        demand("G1", 2, 333),
+    ];
+    let g = select(&round(vec![group("G1", 500)], bids, demands))
+        .unwrap()
+        .groups
+        .remove(0);
     let agreed: Vec<u64> = g.allocations.iter().map(|a| a.agreed_volume).collect();
     assert_eq!(g.agreed_volume, 700);
     assert_eq!(agreed, [233, 233, 234]);
@@ -315,22 +451,45 @@ fn demand_reports_of_one_institution_add_up() {
     let r = round(
         vec![group("G1", 500)],
         vec![bid("G1", 1, 100)],
-        vec![demand("G1", 1, 100), demand("G1", 1, 50), demand("G1", 2, 50)],
+        vec![
+            demand("G1", 1, 100),
+            demand("G1", 1, 50),
+            demand("G1", 2, 50),
+        ],
     );
     let g = select(&r).unwrap().groups.remove(0);
-    let got: Vec<(u64, u64)> = g.allocations.iter().map(|a| (a.demand, a.agreed_volume)).collect();
+    let got: Vec<(u64, u64)> = g
+        .allocations
+        .iter()
+        .map(|a| (a.demand, a.agreed_volume))
+        .collect();
     assert_eq!(got, [(150, 75), (50, 25)]);
 }
 
 #[test]
 fn an_inconsistent_round_is_refused_with_a_stable_code() {
-    let dup = round(vec![group("G1", 500)], vec![bid("G1", 1, 100), bid("G1", 1, 90)], vec![]);
-    assert_eq!(select(&dup).unwrap_err().code(), "PROCUREMENT_DUPLICATE_BID");
+    let dup = round(
+        vec![group("G1", 500)],
+        vec![bid("G1", 1, 100), bid("G1", 1, 90)],
+        vec![],
+    );
+    assert_eq!(
+        select(&dup).unwrap_err().code(),
+        "PROCUREMENT_DUPLICATE_BID"
+    );
     let unknown = round(vec![group("G1", 500)], vec![bid("G2", 1, 100)], vec![]);
-    assert_eq!(select(&unknown).unwrap_err(), SelectionError::UnknownGroup { group_id: "G2".into() });
+    assert_eq!(
+        select(&unknown).unwrap_err(),
+        SelectionError::UnknownGroup {
+            group_id: "G2".into()
+        }
+    );
     let mut bad_rules = round(vec![], vec![], vec![]);
     bad_rules.rules.agreed_share_by_winners.clear();
-    assert_eq!(select(&bad_rules).unwrap_err().code(), "PROCUREMENT_INVALID_ROUND_RULES");
+    assert_eq!(
+        select(&bad_rules).unwrap_err().code(),
+        "PROCUREMENT_INVALID_ROUND_RULES"
+    );
 }
 
 fn sample_round() -> Round {
@@ -340,7 +499,11 @@ fn sample_round() -> Round {
     for g in 0..6u32 {
         for m in 0..(g + 1) * 2 {
             // Prices with ties, some above the line, one above the ceiling.
-            bids.push(bid(&format!("G{g}"), m, 100 + i64::from((m * 37 + g * 11) % 150) + i64::from(m % 3) * 400));
+            bids.push(bid(
+                &format!("G{g}"),
+                m,
+                100 + i64::from((m * 37 + g * 11) % 150) + i64::from(m % 3) * 400,
+            ));
         }
         for i in 0..5 {
             demands.push(demand(&format!("G{g}"), i, u64::from(100 + i * 17 + g)));
@@ -415,8 +578,14 @@ fn seed_price_book() -> PriceBook {
 fn a_new_guide_price_closes_the_previous_one_the_day_before() {
     let book = seed_price_book();
     let history = book.reference_history(&nucleic_acid_test(), ReferenceKind::Guide);
-    assert_eq!(history[0].period, Period::between(date("2020-01-01"), date("2020-11-30")).unwrap());
-    let on = |d| book.reference_on(&nucleic_acid_test(), ReferenceKind::Guide, date(d)).map(|r| r.price);
+    assert_eq!(
+        history[0].period,
+        Period::between(date("2020-01-01"), date("2020-11-30")).unwrap()
+    );
+    let on = |d| {
+        book.reference_on(&nucleic_acid_test(), ReferenceKind::Guide, date(d))
+            .map(|r| r.price)
+    };
     assert_eq!(on("2020-11-30"), Some(Fen::yuan(200)));
     assert_eq!(on("2020-12-01"), Some(Fen::yuan(120)));
 }
@@ -441,14 +610,27 @@ fn a_listing_above_the_guide_price_is_refused_naming_the_reference() {
 #[test]
 fn a_listing_spanning_the_cut_is_refused_but_one_before_it_passes() {
     let mut book = seed_price_book();
-    let listing = |price, period| ListedPrice { item_code: nucleic_acid_test(), price: Fen::yuan(price), period };
+    let listing = |price, period| ListedPrice {
+        item_code: nucleic_acid_test(),
+        price: Fen::yuan(price),
+        period,
+    };
     assert!(matches!(
         book.list(listing(150, Period::from(date("2020-06-01")))),
         Err(PricingError::AboveReference { reference, .. }) if reference == Fen::yuan(120)
     ));
-    book.list(listing(150, Period::between(date("2020-06-01"), date("2020-11-30")).unwrap())).unwrap();
-    book.list(listing(120, Period::from(date("2020-12-01")))).unwrap();
-    assert_eq!(book.listed_on(&nucleic_acid_test(), date("2021-03-01")).map(|l| l.price), Some(Fen::yuan(120)));
+    book.list(listing(
+        150,
+        Period::between(date("2020-06-01"), date("2020-11-30")).unwrap(),
+    ))
+    .unwrap();
+    book.list(listing(120, Period::from(date("2020-12-01"))))
+        .unwrap();
+    assert_eq!(
+        book.listed_on(&nucleic_acid_test(), date("2021-03-01"))
+            .map(|l| l.price),
+        Some(Fen::yuan(120))
+    );
     assert!(book.listings_above_references().is_empty());
 }
 
@@ -469,46 +651,95 @@ fn a_listing_undercut_by_a_later_guide_price_is_reported() {
 }
 
 fn standard(item: &ItemCode, fen: i64, period: Period) -> PaymentStandard {
-    PaymentStandard { item_code: item.clone(), amount: Fen(fen), period, basis: "set".into() }
+    PaymentStandard {
+        item_code: item.clone(),
+        amount: Fen(fen),
+        period,
+        basis: "set".into(),
+    }
 }
 
 #[test]
 fn a_claim_date_is_priced_by_the_standard_of_its_own_date() {
     let item = drug(1);
     let mut index = PaymentStandardIndex::new();
-    index.set(standard(&item, 300, Period::from(date("2021-01-01")))).unwrap();
-    index.set(standard(&item, 12, Period::from(date("2021-09-01")))).unwrap();
+    index
+        .set(standard(&item, 300, Period::from(date("2021-01-01"))))
+        .unwrap();
+    index
+        .set(standard(&item, 12, Period::from(date("2021-09-01"))))
+        .unwrap();
     let on = |d| index.standard_on(item.as_str(), date(d)).map(|s| s.amount);
     assert_eq!(on("2020-12-31"), None);
     assert_eq!(on("2021-08-31"), Some(Fen(300)));
     assert_eq!(on("2021-09-01"), Some(Fen(12)));
-    assert_eq!(index.history(item.as_str())[0].period.to, Some(date("2021-08-31")));
+    assert_eq!(
+        index.history(item.as_str())[0].period.to,
+        Some(date("2021-08-31"))
+    );
     let batch = index.standards_on(&[item.as_str(), "unknown"], date("2021-05-01"));
-    assert_eq!(batch.iter().map(|s| s.map(|s| s.amount)).collect::<Vec<_>>(), [Some(Fen(300)), None]);
+    assert_eq!(
+        batch
+            .iter()
+            .map(|s| s.map(|s| s.amount))
+            .collect::<Vec<_>>(),
+        [Some(Fen(300)), None]
+    );
 }
 
 #[test]
 fn a_standard_overlapping_a_closed_period_is_refused() {
     let item = drug(1);
     let mut index = PaymentStandardIndex::new();
-    index.set(standard(&item, 300, Period::between(date("2021-01-01"), date("2021-06-30")).unwrap())).unwrap();
-    let err = index.set(standard(&item, 200, Period::from(date("2021-06-01")))).unwrap_err();
+    index
+        .set(standard(
+            &item,
+            300,
+            Period::between(date("2021-01-01"), date("2021-06-30")).unwrap(),
+        ))
+        .unwrap();
+    let err = index
+        .set(standard(&item, 200, Period::from(date("2021-06-01"))))
+        .unwrap_err();
     assert_eq!(err.code(), "PROCUREMENT_PERIOD_OVERLAP");
     // A gap may be filled.
-    index.set(standard(&item, 250, Period::between(date("2020-01-01"), date("2020-12-31")).unwrap())).unwrap();
-    assert_eq!(index.standard_on(item.as_str(), date("2020-07-01")).map(|s| s.amount), Some(Fen(250)));
+    index
+        .set(standard(
+            &item,
+            250,
+            Period::between(date("2020-01-01"), date("2020-12-31")).unwrap(),
+        ))
+        .unwrap();
+    assert_eq!(
+        index
+            .standard_on(item.as_str(), date("2020-07-01"))
+            .map(|s| s.amount),
+        Some(Fen(250))
+    );
 }
 
 #[test]
 fn standards_are_derived_from_the_outcome_by_the_2x_and_minus_30_percent_rules() {
     // Two winners at 0.20 and 0.25: the reference is the highest, 0.25; 2 × 0.25 = 0.50.
-    let r = round(vec![group("G1", 500)], vec![bid("G1", 1, 20), bid("G1", 2, 25)], vec![]);
+    let r = round(
+        vec![group("G1", 500)],
+        vec![bid("G1", 1, 20), bid("G1", 2, 25)],
+        vec![],
+    );
     let outcome = select(&r).unwrap();
     let generic = "generic-G1".to_string();
-    let nw = |m, price| NonWinningProduct { item_code: drug(m), generic_name: generic.clone(), unit_price: Fen(price) };
+    let nw = |m, price| NonWinningProduct {
+        item_code: drug(m),
+        generic_name: generic.clone(),
+        unit_price: Fen(price),
+    };
     let mut previous = PaymentStandardIndex::new();
-    previous.set(standard(&drug(10), 80, Period::from(date("2020-01-01")))).unwrap();
-    previous.set(standard(&drug(13), 30, Period::from(date("2020-01-01")))).unwrap();
+    previous
+        .set(standard(&drug(10), 80, Period::from(date("2020-01-01"))))
+        .unwrap();
+    previous
+        .set(standard(&drug(13), 30, Period::from(date("2020-01-01"))))
+        .unwrap();
     let derived = derive_standards(
         &outcome,
         &[
@@ -516,7 +747,10 @@ fn standards_are_derived_from_the_outcome_by_the_2x_and_minus_30_percent_rules()
             nw(11, 50),
             nw(12, 51),
             nw(13, 100),
-            NonWinningProduct { generic_name: "other".into(), ..nw(14, 90) },
+            NonWinningProduct {
+                generic_name: "other".into(),
+                ..nw(14, 90)
+            },
         ],
         &previous,
         date("2021-01-01"),
@@ -525,7 +759,13 @@ fn standards_are_derived_from_the_outcome_by_the_2x_and_minus_30_percent_rules()
     .unwrap();
     let amounts: Vec<(String, i64, bool)> = derived
         .iter()
-        .map(|d| (d.standard.item_code.as_str()[18..].to_string(), d.standard.amount.0, d.winner))
+        .map(|d| {
+            (
+                d.standard.item_code.as_str()[18..].to_string(),
+                d.standard.amount.0,
+                d.winner,
+            )
+        })
         .collect();
     assert_eq!(
         amounts,
@@ -542,7 +782,10 @@ fn standards_are_derived_from_the_outcome_by_the_2x_and_minus_30_percent_rules()
         derived[2].standard.basis,
         "non-winner priced 0.60 > 2 × 0.25 = 0.50: previous standard 0.80 less 30.00% = 0.56"
     );
-    assert_eq!(derived[3].standard.basis, "non-winner priced 0.50 ≤ 2 × 0.25 = 0.50: winning price 0.25");
+    assert_eq!(
+        derived[3].standard.basis,
+        "non-winner priced 0.50 ≤ 2 × 0.25 = 0.50: winning price 0.25"
+    );
 }
 
 #[test]
@@ -572,7 +815,14 @@ fn joints_prices_fell_82_percent_on_average() {
 
 // ---------------------------------------------------------------- inventory
 
-fn record(no: &str, item: &ItemCode, d: &str, movement: Movement, quantity: u64, price: i64) -> InventoryRecord {
+fn record(
+    no: &str,
+    item: &ItemCode,
+    d: &str,
+    movement: Movement,
+    quantity: u64,
+    price: i64,
+) -> InventoryRecord {
     InventoryRecord {
         institution: inst(1),
         item_code: item.clone(),
@@ -586,8 +836,12 @@ fn record(no: &str, item: &ItemCode, d: &str, movement: Movement, quantity: u64,
 
 fn listed_book(item: &ItemCode, price: i64) -> PriceBook {
     let mut book = PriceBook::new();
-    book.list(ListedPrice { item_code: item.clone(), price: Fen(price), period: Period::from(date("2021-01-01")) })
-        .unwrap();
+    book.list(ListedPrice {
+        item_code: item.clone(),
+        price: Fen(price),
+        period: Period::from(date("2021-01-01")),
+    })
+    .unwrap();
     book
 }
 
@@ -598,14 +852,28 @@ fn a_sale_above_the_purchase_price_is_a_mark_up_finding() {
         record("S1", &item, "2021-03-05", Movement::Sale, 30, 1_150),
         record("P1", &item, "2021-03-01", Movement::Purchase, 100, 1_000),
     ];
-    let check = check_inventory(&records, &[], &listed_book(&item, 1_000), &InventoryRules::default()).unwrap();
+    let check = check_inventory(
+        &records,
+        &[],
+        &listed_book(&item, 1_000),
+        &InventoryRules::default(),
+    )
+    .unwrap();
     assert_eq!(check.findings.len(), 1);
     let f = &check.findings[0];
     assert_eq!(
         (f.kind, f.record_no.as_str(), f.date, f.purchase_date),
-        (FindingKind::MarkUp, "S1", date("2021-03-05"), Some(date("2021-03-01")))
+        (
+            FindingKind::MarkUp,
+            "S1",
+            date("2021-03-05"),
+            Some(date("2021-03-01"))
+        )
     );
-    assert_eq!((f.institution.clone(), f.quantity, f.amount), (inst(1), 30, Fen(4_500)));
+    assert_eq!(
+        (f.institution.clone(), f.quantity, f.amount),
+        (inst(1), 30, Fen(4_500))
+    );
     assert_eq!(
         f.explanation,
         "sold on 2021-03-05 at 11.50 above the purchase price 10.00 of 2021-03-01 (allowed mark-up 0.00%): 1.50 × 30 = 45.00"
@@ -622,9 +890,22 @@ fn sales_draw_on_purchase_lots_first_in_first_out() {
         record("P2", &item, "2021-03-02", Movement::Purchase, 100, 1_100),
         record("S1", &item, "2021-03-03", Movement::Sale, 150, 1_100),
     ];
-    let check = check_inventory(&records, &[], &listed_book(&item, 1_100), &InventoryRules::default()).unwrap();
-    assert_eq!(check.findings.len(), 1, "only the 100 units bought at 10.00 are marked up");
-    assert_eq!((check.findings[0].quantity, check.findings[0].amount), (100, Fen(10_000)));
+    let check = check_inventory(
+        &records,
+        &[],
+        &listed_book(&item, 1_100),
+        &InventoryRules::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        check.findings.len(),
+        1,
+        "only the 100 units bought at 10.00 are marked up"
+    );
+    assert_eq!(
+        (check.findings[0].quantity, check.findings[0].amount),
+        (100, Fen(10_000))
+    );
 }
 
 #[test]
@@ -634,7 +915,9 @@ fn an_allowed_mark_up_is_not_a_finding() {
         record("P1", &item, "2021-03-01", Movement::Purchase, 10, 1_000),
         record("S1", &item, "2021-03-03", Movement::Sale, 10, 1_150),
     ];
-    let rules = InventoryRules { allowed_markup: Bp(1_500) };
+    let rules = InventoryRules {
+        allowed_markup: Bp(1_500),
+    };
     let check = check_inventory(&records, &[], &listed_book(&item, 1_000), &rules).unwrap();
     assert!(check.findings.is_empty());
 }
@@ -650,13 +933,27 @@ fn a_sale_without_stock_is_a_finding_for_the_shortfall() {
         as_of: date("2021-02-28"),
     }];
     let records = [record("S1", &item, "2021-03-03", Movement::Sale, 20, 1_000)];
-    let check = check_inventory(&records, &opening, &listed_book(&item, 1_000), &InventoryRules::default()).unwrap();
+    let check = check_inventory(
+        &records,
+        &opening,
+        &listed_book(&item, 1_000),
+        &InventoryRules::default(),
+    )
+    .unwrap();
     let f = &check.findings[0];
     assert_eq!(
         (f.kind, f.quantity, f.amount, f.sale_price),
-        (FindingKind::SaleWithoutStock, 15, Fen(15_000), Some(Fen(1_000)))
+        (
+            FindingKind::SaleWithoutStock,
+            15,
+            Fen(15_000),
+            Some(Fen(1_000))
+        )
     );
-    assert_eq!(f.explanation, "sold 20 on 2021-03-03 with 5 in stock: 15 without stock, 150.00");
+    assert_eq!(
+        f.explanation,
+        "sold 20 on 2021-03-03 with 5 in stock: 15 without stock, 150.00"
+    );
 }
 
 #[test]
@@ -668,9 +965,18 @@ fn a_purchase_must_match_a_listed_product_at_no_more_than_its_price() {
         record("P2", &item, "2020-12-31", Movement::Purchase, 10, 1_000),
         record("P3", &item, "2021-03-01", Movement::Purchase, 10, 1_020),
     ];
-    let check = check_inventory(&records, &[], &listed_book(&item, 1_000), &InventoryRules::default()).unwrap();
-    let kinds: Vec<(FindingKind, &str, Fen)> =
-        check.findings.iter().map(|f| (f.kind, f.record_no.as_str(), f.amount)).collect();
+    let check = check_inventory(
+        &records,
+        &[],
+        &listed_book(&item, 1_000),
+        &InventoryRules::default(),
+    )
+    .unwrap();
+    let kinds: Vec<(FindingKind, &str, Fen)> = check
+        .findings
+        .iter()
+        .map(|f| (f.kind, f.record_no.as_str(), f.amount))
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -688,7 +994,13 @@ fn on_one_day_purchases_come_before_sales_whatever_the_input_order() {
         record("S1", &item, "2021-03-01", Movement::Sale, 10, 1_000),
         record("P1", &item, "2021-03-01", Movement::Purchase, 10, 1_000),
     ];
-    let check = check_inventory(&records, &[], &listed_book(&item, 1_000), &InventoryRules::default()).unwrap();
+    let check = check_inventory(
+        &records,
+        &[],
+        &listed_book(&item, 1_000),
+        &InventoryRules::default(),
+    )
+    .unwrap();
     assert!(check.findings.is_empty());
 }
 
@@ -704,14 +1016,25 @@ fn worked_example() -> InstitutionSavingsInput {
             agreed_volume: 100_000,
             pre_procurement_price: Fen(300),
             purchases: vec![
-                SavingsPurchase { quantity: 110_000, unit_price: Fen(12), winning: true },
-                SavingsPurchase { quantity: 5_000, unit_price: Fen(250), winning: false },
+                SavingsPurchase {
+                    quantity: 110_000,
+                    unit_price: Fen(12),
+                    winning: true,
+                },
+                SavingsPurchase {
+                    quantity: 5_000,
+                    unit_price: Fen(250),
+                    winning: false,
+                },
             ],
         }],
     }
 }
 
-const HALF_RETAINED: SavingsRules = SavingsRules { retention_rate: Bp(5_000), require_completion: true };
+const HALF_RETAINED: SavingsRules = SavingsRules {
+    retention_rate: Bp(5_000),
+    require_completion: true,
+};
 
 #[test]
 fn retained_savings_worked_example_to_the_fen() {
@@ -725,7 +1048,10 @@ fn retained_savings_worked_example_to_the_fen() {
     assert_eq!(r.saving, Fen::yuan(192_010));
     assert!(r.completed);
     assert_eq!(r.retained, Fen(9_120_475));
-    assert_eq!(r.explanation.last().unwrap(), "retained = 192010.00 × 50.00% × 95.00% = 91204.75");
+    assert_eq!(
+        r.explanation.last().unwrap(),
+        "retained = 192010.00 × 50.00% × 95.00% = 91204.75"
+    );
 }
 
 #[test]
@@ -733,9 +1059,19 @@ fn each_rate_application_rounds_half_up_to_the_fen() {
     let mut input = worked_example();
     input.fund_payment_rate = Bp(6_667);
     input.assessment_coefficient = Bp(9_333);
-    let r = retained_savings(&input, &SavingsRules { retention_rate: Bp(3_333), ..HALF_RETAINED }).unwrap();
+    let r = retained_savings(
+        &input,
+        &SavingsRules {
+            retention_rate: Bp(3_333),
+            ..HALF_RETAINED
+        },
+    )
+    .unwrap();
     // 30,000,000 × 0.6667 = 20,001,000; 2,570,000 × 0.6667 = 1,713,419
-    assert_eq!((r.budget, r.actual, r.saving), (Fen(20_001_000), Fen(1_713_419), Fen(18_287_581)));
+    assert_eq!(
+        (r.budget, r.actual, r.saving),
+        (Fen(20_001_000), Fen(1_713_419), Fen(18_287_581))
+    );
     // 18,287,581 × 0.3333 = 6,095,250.7473 → 6,095,251; × 0.9333 = 5,688,697.7583 → 5,688,698
     assert_eq!(r.retained, Fen(5_688_698));
 }
@@ -748,7 +1084,10 @@ fn an_institution_that_did_not_complete_its_agreed_volume_retains_nothing() {
     assert!(!r.completed);
     assert!(r.saving > Fen::ZERO);
     assert_eq!(r.retained, Fen::ZERO);
-    assert_eq!(r.explanation.last().unwrap(), "retained = 0: agreed volume not completed");
+    assert_eq!(
+        r.explanation.last().unwrap(),
+        "retained = 0: agreed volume not completed"
+    );
 }
 
 #[test]
@@ -761,7 +1100,10 @@ fn spending_above_the_budget_saves_nothing() {
 
 #[test]
 fn fifty_one_institutions_retain_26_35_million_yuan_in_total() {
-    let rules = SavingsRules { retention_rate: Bp::FULL, require_completion: true };
+    let rules = SavingsRules {
+        retention_rate: Bp::FULL,
+        require_completion: true,
+    };
     let results: Vec<RetainedSavings> = (0..51)
         .map(|i| {
             let diff = if i == 50 { 516_650 } else { 516_667 };
@@ -773,7 +1115,11 @@ fn fifty_one_institutions_retain_26_35_million_yuan_in_total() {
                     group_id: "G1".into(),
                     agreed_volume: 100,
                     pre_procurement_price: Fen(600_000),
-                    purchases: vec![SavingsPurchase { quantity: 100, unit_price: Fen(600_000 - diff), winning: true }],
+                    purchases: vec![SavingsPurchase {
+                        quantity: 100,
+                        unit_price: Fen(600_000 - diff),
+                        winning: true,
+                    }],
                 }],
             };
             retained_savings(&input, &rules).unwrap()
@@ -786,7 +1132,10 @@ fn fifty_one_institutions_retain_26_35_million_yuan_in_total() {
 fn a_rate_above_full_is_refused() {
     let mut input = worked_example();
     input.assessment_coefficient = Bp(10_001);
-    assert_eq!(retained_savings(&input, &HALF_RETAINED).unwrap_err().code(), "PROCUREMENT_RATE_ABOVE_FULL");
+    assert_eq!(
+        retained_savings(&input, &HALF_RETAINED).unwrap_err().code(),
+        "PROCUREMENT_RATE_ABOVE_FULL"
+    );
 }
 
 #[test]
@@ -807,7 +1156,8 @@ fn completion_is_compared_with_time_progress() {
         on,
         &CompletionRules::default(),
     );
-    let statuses: Vec<(CompletionStatus, Bp)> = got.iter().map(|c| (c.status, c.completion)).collect();
+    let statuses: Vec<(CompletionStatus, Bp)> =
+        got.iter().map(|c| (c.status, c.completion)).collect();
     assert_eq!(
         statuses,
         [
@@ -855,5 +1205,8 @@ fn an_item_code_cannot_be_deserialised_unchecked() {
     let ok: ItemCode = serde_json::from_str("\"XA01ABD075A002010100483\"").unwrap();
     assert_eq!(ok.as_str(), "XA01ABD075A002010100483");
     assert!(serde_json::from_str::<ItemCode>("\"X1\"").is_err());
-    assert_eq!(serde_json::to_string(&ok).unwrap(), "\"XA01ABD075A002010100483\"");
+    assert_eq!(
+        serde_json::to_string(&ok).unwrap(),
+        "\"XA01ABD075A002010100483\""
+    );
 }

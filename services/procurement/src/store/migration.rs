@@ -13,7 +13,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(SqlMigration { name: "m20261123_000001_procurement_initial", up: UP, drop_tables: TABLES })]
+        vec![Box::new(SqlMigration {
+            name: "m20261123_000001_procurement_initial",
+            up: UP,
+            drop_tables: TABLES,
+        })]
     }
     fn migration_table_name() -> DynIden {
         Alias::new("procurement_migrations").into_iden()
@@ -205,4 +209,3 @@ const UP: &[&str] = &[
         published_at TEXT)",
     "CREATE INDEX outbox_unpublished ON outbox (published_at, created_at)",
 ];
-

@@ -7,15 +7,15 @@
 pub mod migration;
 
 use crate::domain::{
-    CatalogueEntry, GroupOutcome, InsuranceClass, InventoryRecord, ItemCode, ItemKind, ListedPrice, Movement,
-    OpeningStock, PaymentStandard, PaymentStandardIndex, Period, PriceBook, PricingError, ReferenceKind,
-    ReferencePrice, RetainedSavings, RoundRules,
+    CatalogueEntry, GroupOutcome, InsuranceClass, InventoryRecord, ItemCode, ItemKind, ListedPrice,
+    Movement, OpeningStock, PaymentStandard, PaymentStandardIndex, Period, PriceBook, PricingError,
+    ReferenceKind, ReferencePrice, RetainedSavings, RoundRules,
 };
 use crate::error::ProcError;
 use chrono::NaiveDate;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement, TransactionTrait,
-    Value,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement,
+    TransactionTrait, Value,
 };
 use std::sync::Arc;
 use yibao_core::{Fen, InstitutionCode};
@@ -242,7 +242,8 @@ fn new_id() -> String {
 }
 
 fn date(s: &str) -> Result<NaiveDate, ProcError> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| ProcError::Corrupt(format!("stored date `{s}`: {e}")))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| ProcError::Corrupt(format!("stored date `{s}`: {e}")))
 }
 
 fn opt_date(s: Option<String>) -> Result<Option<NaiveDate>, ProcError> {
@@ -250,7 +251,9 @@ fn opt_date(s: Option<String>) -> Result<Option<NaiveDate>, ProcError> {
 }
 
 fn code(s: &str) -> Result<ItemCode, ProcError> {
-    ItemCode::parse_any(s).map(|(_, c)| c).map_err(|e| ProcError::Corrupt(format!("stored item code `{s}`: {e}")))
+    ItemCode::parse_any(s)
+        .map(|(_, c)| c)
+        .map_err(|e| ProcError::Corrupt(format!("stored item code `{s}`: {e}")))
 }
 
 fn qty(v: u64) -> Result<i64, ProcError> {
@@ -286,7 +289,11 @@ fn get_n(r: &QueryResult, col: &str) -> Result<i64, ProcError> {
 }
 
 fn audit(r: &QueryResult, by: &str, role: &str, at: &str) -> Result<Audit, ProcError> {
-    Ok(Audit { actor: get_s(r, by)?, role: get_s(r, role)?, at: get_s(r, at)? })
+    Ok(Audit {
+        actor: get_s(r, by)?,
+        role: get_s(r, role)?,
+        at: get_s(r, at)?,
+    })
 }
 
 /// Text form of an item kind.
@@ -379,14 +386,20 @@ fn from_hex(s: &str) -> Result<Vec<u8>, ProcError> {
             _ => Err(ProcError::Corrupt("outbox payload is not hex".into())),
         }
     };
-    s.as_bytes().chunks(2).map(|p| Ok((digit(p[0])? << 4) | digit(*p.get(1).unwrap_or(&b'0'))?)).collect()
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| Ok((digit(p[0])? << 4) | digit(*p.get(1).unwrap_or(&b'0'))?))
+        .collect()
 }
 
 /// Regions whose data applies in `region`, most specific first: county, city, province.
 pub fn region_chain(region: &str) -> Vec<String> {
     let mut out = vec![region.to_string()];
     if region.len() == 6 && region.is_ascii() {
-        for r in [format!("{}00", &region[..4]), format!("{}0000", &region[..2])] {
+        for r in [
+            format!("{}00", &region[..4]),
+            format!("{}0000", &region[..2]),
+        ] {
             if !out.contains(&r) {
                 out.push(r);
             }
@@ -397,7 +410,10 @@ pub fn region_chain(region: &str) -> Vec<String> {
 
 /// `($k, $k+1, …)` placeholders for `count` values starting at `$start`.
 fn placeholders(start: usize, count: usize) -> String {
-    (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 const CATALOGUE_COLS: &str = "region_code, code, kind, generic_name, dosage_form, specification, manufacturer, insurance_class, negotiated, valid_from, valid_to, updated_by, updated_role, updated_at";
@@ -408,7 +424,8 @@ fn catalogue_row(r: &QueryResult) -> Result<StoredItem, ProcError> {
     Ok(StoredItem {
         region: get_s(r, "region_code")?,
         entry: CatalogueEntry {
-            code: ItemCode::parse(kind, &raw).map_err(|e| ProcError::Corrupt(format!("stored code `{raw}`: {e}")))?,
+            code: ItemCode::parse(kind, &raw)
+                .map_err(|e| ProcError::Corrupt(format!("stored code `{raw}`: {e}")))?,
             kind,
             generic_name: get_s(r, "generic_name")?,
             dosage_form: get_s(r, "dosage_form")?,
@@ -455,7 +472,10 @@ fn reference_row(r: &QueryResult) -> Result<StoredReference, ProcError> {
             item_code: code(&get_s(r, "item_code")?)?,
             kind: ref_kind_of(&get_s(r, "kind")?)?,
             price: Fen(get_n(r, "price_fen")?),
-            period: Period { from: date(&get_s(r, "valid_from")?)?, to: opt_date(get_os(r, "valid_to")?)? },
+            period: Period {
+                from: date(&get_s(r, "valid_from")?)?,
+                to: opt_date(get_os(r, "valid_to")?)?,
+            },
         },
         closed_id: get_os(r, "closed_id")?,
         updated: audit(r, "updated_by", "updated_role", "updated_at")?,
@@ -470,7 +490,10 @@ fn listing_row(r: &QueryResult) -> Result<StoredListing, ProcError> {
         listing: ListedPrice {
             item_code: code(&get_s(r, "item_code")?)?,
             price: Fen(get_n(r, "price_fen")?),
-            period: Period { from: date(&get_s(r, "valid_from")?)?, to: opt_date(get_os(r, "valid_to")?)? },
+            period: Period {
+                from: date(&get_s(r, "valid_from")?)?,
+                to: opt_date(get_os(r, "valid_to")?)?,
+            },
         },
         updated: audit(r, "updated_by", "updated_role", "updated_at")?,
     })
@@ -483,7 +506,10 @@ fn standard_row(r: &QueryResult) -> Result<StoredStandard, ProcError> {
         standard: PaymentStandard {
             item_code: code(&get_s(r, "item_code")?)?,
             amount: Fen(get_n(r, "amount_fen")?),
-            period: Period { from: date(&get_s(r, "valid_from")?)?, to: opt_date(get_os(r, "valid_to")?)? },
+            period: Period {
+                from: date(&get_s(r, "valid_from")?)?,
+                to: opt_date(get_os(r, "valid_to")?)?,
+            },
             basis: get_s(r, "basis")?,
         },
         closed_id: get_os(r, "closed_id")?,
@@ -494,7 +520,8 @@ fn standard_row(r: &QueryResult) -> Result<StoredStandard, ProcError> {
 fn inventory_row(r: &QueryResult) -> Result<InventoryRecord, ProcError> {
     let inst = get_s(r, "institution_code")?;
     Ok(InventoryRecord {
-        institution: InstitutionCode::parse(&inst).map_err(|e| ProcError::Corrupt(format!("institution `{inst}`: {e}")))?,
+        institution: InstitutionCode::parse(&inst)
+            .map_err(|e| ProcError::Corrupt(format!("institution `{inst}`: {e}")))?,
         item_code: code(&get_s(r, "item_code")?)?,
         date: date(&get_s(r, "record_date")?)?,
         movement: movement_of(&get_s(r, "movement")?)?,
@@ -517,7 +544,11 @@ impl Store {
     /// Wraps a connection.
     pub fn new(db: DatabaseConnection) -> Store {
         let write_lock = yibao_runtime::db::WriteGate::for_connection(&db);
-        Store { db, write_lock, relay_lock: Arc::new(tokio::sync::Mutex::new(())) }
+        Store {
+            db,
+            write_lock,
+            relay_lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
     }
 
     fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
@@ -526,7 +557,10 @@ impl Store {
 
     async fn begin(&self) -> Result<Txn, ProcError> {
         let guard = self.write_lock.enter().await;
-        Ok(Txn { _guard: guard, txn: self.db.begin().await? })
+        Ok(Txn {
+            _guard: guard,
+            txn: self.db.begin().await?,
+        })
     }
 
     /// Serialises writers of one history (an item's standards, a manufacturer's bid, an
@@ -535,20 +569,40 @@ impl Store {
     /// sequences from both closing the same open-ended period.
     async fn lock(&self, t: &Txn, key: &str) -> Result<(), ProcError> {
         if self.db.get_database_backend() == DbBackend::Postgres {
-            self.one(&t.txn, "SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS l", vec![s(format!("procurement:{key}"))]).await?;
+            self.one(
+                &t.txn,
+                "SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS l",
+                vec![s(format!("procurement:{key}"))],
+            )
+            .await?;
         }
         Ok(())
     }
 
-    async fn all(&self, c: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, ProcError> {
+    async fn all(
+        &self,
+        c: &impl ConnectionTrait,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<Vec<QueryResult>, ProcError> {
         Ok(c.query_all_raw(self.stmt(sql, values)).await?)
     }
 
-    async fn one(&self, c: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<Option<QueryResult>, ProcError> {
+    async fn one(
+        &self,
+        c: &impl ConnectionTrait,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<Option<QueryResult>, ProcError> {
         Ok(c.query_one_raw(self.stmt(sql, values)).await?)
     }
 
-    async fn exec(&self, c: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<u64, ProcError> {
+    async fn exec(
+        &self,
+        c: &impl ConnectionTrait,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<u64, ProcError> {
         Ok(c.execute_raw(self.stmt(sql, values)).await?.rows_affected())
     }
 
@@ -556,13 +610,22 @@ impl Store {
 
     /// Inserts or replaces entries of a region's catalogue in one transaction; returns for
     /// each entry whether it was new.
-    pub async fn upsert_catalogue(&self, region: &str, entries: &[CatalogueEntry], actor: &Actor) -> Result<Vec<bool>, ProcError> {
+    pub async fn upsert_catalogue(
+        &self,
+        region: &str,
+        entries: &[CatalogueEntry],
+        actor: &Actor,
+    ) -> Result<Vec<bool>, ProcError> {
         let t = self.begin().await?;
         let at = now();
         let mut created = Vec::with_capacity(entries.len());
         for e in entries {
             let exists = self
-                .one(&t.txn, "SELECT code FROM catalogue_items WHERE region_code = $1 AND code = $2", vec![s(region), s(e.code.as_str())])
+                .one(
+                    &t.txn,
+                    "SELECT code FROM catalogue_items WHERE region_code = $1 AND code = $2",
+                    vec![s(region), s(e.code.as_str())],
+                )
                 .await?
                 .is_some();
             let sql = format!(
@@ -602,13 +665,27 @@ impl Store {
     }
 
     /// A catalogue entry of a region.
-    pub async fn catalogue_item(&self, region: &str, code: &str) -> Result<Option<StoredItem>, ProcError> {
-        let sql = format!("SELECT {CATALOGUE_COLS} FROM catalogue_items WHERE region_code = $1 AND code = $2");
-        self.one(&self.db, &sql, vec![s(region), s(code)]).await?.as_ref().map(catalogue_row).transpose()
+    pub async fn catalogue_item(
+        &self,
+        region: &str,
+        code: &str,
+    ) -> Result<Option<StoredItem>, ProcError> {
+        let sql = format!(
+            "SELECT {CATALOGUE_COLS} FROM catalogue_items WHERE region_code = $1 AND code = $2"
+        );
+        self.one(&self.db, &sql, vec![s(region), s(code)])
+            .await?
+            .as_ref()
+            .map(catalogue_row)
+            .transpose()
     }
 
     /// The entry of `code` in the most specific region of `region`'s chain that has it.
-    pub async fn catalogue_item_in_chain(&self, region: &str, code: &str) -> Result<Option<StoredItem>, ProcError> {
+    pub async fn catalogue_item_in_chain(
+        &self,
+        region: &str,
+        code: &str,
+    ) -> Result<Option<StoredItem>, ProcError> {
         for r in region_chain(region) {
             if let Some(item) = self.catalogue_item(&r, code).await? {
                 return Ok(Some(item));
@@ -628,7 +705,9 @@ impl Store {
         after: &str,
         limit: u64,
     ) -> Result<Vec<StoredItem>, ProcError> {
-        let mut sql = format!("SELECT {CATALOGUE_COLS} FROM catalogue_items WHERE region_code = $1 AND code > $2");
+        let mut sql = format!(
+            "SELECT {CATALOGUE_COLS} FROM catalogue_items WHERE region_code = $1 AND code > $2"
+        );
         let mut values = vec![s(region), s(after)];
         if let Some(k) = kind {
             values.push(s(kind_str(k)));
@@ -641,15 +720,25 @@ impl Store {
         if let Some(d) = on_date {
             values.push(s(d.to_string()));
             let i = values.len();
-            sql.push_str(&format!(" AND valid_from <= ${i} AND (valid_to IS NULL OR valid_to >= ${i})"));
+            sql.push_str(&format!(
+                " AND valid_from <= ${i} AND (valid_to IS NULL OR valid_to >= ${i})"
+            ));
         }
         values.push(n(i64::try_from(limit).unwrap_or(1000)));
         sql.push_str(&format!(" ORDER BY code LIMIT ${}", values.len()));
-        self.all(&self.db, &sql, values).await?.iter().map(catalogue_row).collect()
+        self.all(&self.db, &sql, values)
+            .await?
+            .iter()
+            .map(catalogue_row)
+            .collect()
     }
 
     /// Codes of the region chain's catalogue entries with a generic name.
-    pub async fn codes_of_generic(&self, region: &str, generic_name: &str) -> Result<Vec<String>, ProcError> {
+    pub async fn codes_of_generic(
+        &self,
+        region: &str,
+        generic_name: &str,
+    ) -> Result<Vec<String>, ProcError> {
         let chain = region_chain(region);
         let sql = format!(
             "SELECT DISTINCT code FROM catalogue_items WHERE generic_name = $1 AND region_code IN ({}) ORDER BY code",
@@ -657,14 +746,19 @@ impl Store {
         );
         let mut values = vec![s(generic_name)];
         values.extend(chain.into_iter().map(s));
-        self.all(&self.db, &sql, values).await?.iter().map(|r| get_s(r, "code")).collect()
+        self.all(&self.db, &sql, values)
+            .await?
+            .iter()
+            .map(|r| get_s(r, "code"))
+            .collect()
     }
 
     // ------------------------------------------------------------------ rounds
 
     /// Stores a new round (open).
     pub async fn create_round(&self, round: &StoredRound) -> Result<(), ProcError> {
-        let rules = serde_json::to_string(&round.rules).map_err(|e| ProcError::Corrupt(e.to_string()))?;
+        let rules =
+            serde_json::to_string(&round.rules).map_err(|e| ProcError::Corrupt(e.to_string()))?;
         let t = self.begin().await?;
         self.exec(
             &t.txn,
@@ -694,7 +788,9 @@ impl Store {
             .as_ref()
             .map(round_row)
             .transpose()?
-            .ok_or_else(|| ProcError::not_found("PROCUREMENT_ROUND_NOT_FOUND", format!("round `{id}`")))
+            .ok_or_else(|| {
+                ProcError::not_found("PROCUREMENT_ROUND_NOT_FOUND", format!("round `{id}`"))
+            })
     }
 
     /// A round.
@@ -702,25 +798,44 @@ impl Store {
         self.round_in(&self.db, id).await
     }
 
-    async fn open_round_in(&self, c: &impl ConnectionTrait, id: &str) -> Result<StoredRound, ProcError> {
+    async fn open_round_in(
+        &self,
+        c: &impl ConnectionTrait,
+        id: &str,
+    ) -> Result<StoredRound, ProcError> {
         let round = self.round_in(c, id).await?;
         if round.status != RoundStatus::Open {
-            return Err(ProcError::precondition("PROCUREMENT_ROUND_NOT_OPEN", format!("round `{id}` is no longer open: its selection has run")));
+            return Err(ProcError::precondition(
+                "PROCUREMENT_ROUND_NOT_OPEN",
+                format!("round `{id}` is no longer open: its selection has run"),
+            ));
         }
         Ok(round)
     }
 
     /// Adds a group to an open round; an identical repeat finds the stored group.
-    pub async fn add_group(&self, round_id: &str, group: &StoredGroup) -> Result<Written<StoredGroup>, ProcError> {
+    pub async fn add_group(
+        &self,
+        round_id: &str,
+        group: &StoredGroup,
+    ) -> Result<Written<StoredGroup>, ProcError> {
         let t = self.begin().await?;
         self.lock(&t, &format!("round:{round_id}")).await?;
-        if let Some(existing) = self.groups_in(&t.txn, round_id).await?.into_iter().find(|g| g.group.id == group.group.id) {
+        if let Some(existing) = self
+            .groups_in(&t.txn, round_id)
+            .await?
+            .into_iter()
+            .find(|g| g.group.id == group.group.id)
+        {
             if existing == *group {
                 return Ok(Written::Existing(existing));
             }
             return Err(ProcError::Conflict {
                 code: "PROCUREMENT_DUPLICATE_GROUP",
-                message: format!("group `{}` exists in round `{round_id}` with other content", group.group.id),
+                message: format!(
+                    "group `{}` exists in round `{round_id}` with other content",
+                    group.group.id
+                ),
             });
         }
         self.open_round_in(&t.txn, round_id).await?;
@@ -735,22 +850,30 @@ impl Store {
         Ok(Written::New(group.clone()))
     }
 
-    async fn groups_in(&self, c: &impl ConnectionTrait, round_id: &str) -> Result<Vec<StoredGroup>, ProcError> {
-        self.all(c, "SELECT * FROM round_groups WHERE round_id = $1 ORDER BY group_id", vec![s(round_id)])
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(StoredGroup {
-                    group: crate::domain::Group {
-                        id: get_s(r, "group_id")?,
-                        generic_name: get_s(r, "generic_name")?,
-                        specification: get_s(r, "specification")?,
-                        highest_valid_price: Fen(get_n(r, "highest_valid_price_fen")?),
-                    },
-                    category: get_s(r, "category")?,
-                })
+    async fn groups_in(
+        &self,
+        c: &impl ConnectionTrait,
+        round_id: &str,
+    ) -> Result<Vec<StoredGroup>, ProcError> {
+        self.all(
+            c,
+            "SELECT * FROM round_groups WHERE round_id = $1 ORDER BY group_id",
+            vec![s(round_id)],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(StoredGroup {
+                group: crate::domain::Group {
+                    id: get_s(r, "group_id")?,
+                    generic_name: get_s(r, "generic_name")?,
+                    specification: get_s(r, "specification")?,
+                    highest_valid_price: Fen(get_n(r, "highest_valid_price_fen")?),
+                },
+                category: get_s(r, "category")?,
             })
-            .collect()
+        })
+        .collect()
     }
 
     /// Groups of a round in id order.
@@ -759,7 +882,12 @@ impl Store {
     }
 
     /// Stores (or replaces) an institution's demand per group of an open round.
-    pub async fn report_demand(&self, round_id: &str, institution: &str, lines: &[(String, u64)]) -> Result<(), ProcError> {
+    pub async fn report_demand(
+        &self,
+        round_id: &str,
+        institution: &str,
+        lines: &[(String, u64)],
+    ) -> Result<(), ProcError> {
         let t = self.begin().await?;
         self.lock(&t, &format!("round:{round_id}")).await?;
         self.open_round_in(&t.txn, round_id).await?;
@@ -767,7 +895,11 @@ impl Store {
         let at = now();
         for (i, (group_id, quantity)) in lines.iter().enumerate() {
             if !groups.iter().any(|g| &g.group.id == group_id) {
-                return Err(ProcError::invalid_code("PROCUREMENT_UNKNOWN_GROUP", format!("lines[{i}].group_id"), format!("group `{group_id}` is not in round `{round_id}`")));
+                return Err(ProcError::invalid_code(
+                    "PROCUREMENT_UNKNOWN_GROUP",
+                    format!("lines[{i}].group_id"),
+                    format!("group `{group_id}` is not in round `{round_id}`"),
+                ));
             }
             self.exec(
                 &t.txn,
@@ -783,26 +915,51 @@ impl Store {
 
     /// Submits a bid in an open round: a new bid, a replacement of the manufacturer's earlier
     /// bid in the group (`replaced`), or an identical repeat (nothing written).
-    pub async fn submit_bid(&self, round_id: &str, bid: &crate::domain::Bid) -> Result<(Written<String>, bool), ProcError> {
+    pub async fn submit_bid(
+        &self,
+        round_id: &str,
+        bid: &crate::domain::Bid,
+    ) -> Result<(Written<String>, bool), ProcError> {
         let t = self.begin().await?;
         self.lock(&t, &format!("round:{round_id}")).await?;
         self.open_round_in(&t.txn, round_id).await?;
-        if !self.groups_in(&t.txn, round_id).await?.iter().any(|g| g.group.id == bid.group_id) {
-            return Err(ProcError::invalid_code("PROCUREMENT_UNKNOWN_GROUP", "group_id", format!("group `{}` is not in round `{round_id}`", bid.group_id)));
+        if !self
+            .groups_in(&t.txn, round_id)
+            .await?
+            .iter()
+            .any(|g| g.group.id == bid.group_id)
+        {
+            return Err(ProcError::invalid_code(
+                "PROCUREMENT_UNKNOWN_GROUP",
+                "group_id",
+                format!("group `{}` is not in round `{round_id}`", bid.group_id),
+            ));
         }
         let existing = self
             .one(&t.txn, "SELECT * FROM bids WHERE round_id = $1 AND group_id = $2 AND manufacturer_code = $3", vec![s(round_id), s(bid.group_id.clone()), s(bid.manufacturer.clone())])
             .await?;
         let id = new_id();
-        let values = vec![s(id.clone()), s(round_id), s(bid.group_id.clone()), s(bid.manufacturer.clone()), s(bid.item_code.as_str()), n(bid.unit_price.0), n(bid.declared_price.0), s(now())];
+        let values = vec![
+            s(id.clone()),
+            s(round_id),
+            s(bid.group_id.clone()),
+            s(bid.manufacturer.clone()),
+            s(bid.item_code.as_str()),
+            n(bid.unit_price.0),
+            n(bid.declared_price.0),
+            s(now()),
+        ];
         let replaced = match existing {
             Some(r) => {
                 let old_id = get_s(&r, "id")?;
-                let same = get_s(&r, "item_code")? == bid.item_code.as_str() && get_n(&r, "unit_price_fen")? == bid.unit_price.0 && get_n(&r, "declared_price_fen")? == bid.declared_price.0;
+                let same = get_s(&r, "item_code")? == bid.item_code.as_str()
+                    && get_n(&r, "unit_price_fen")? == bid.unit_price.0
+                    && get_n(&r, "declared_price_fen")? == bid.declared_price.0;
                 if same {
                     return Ok((Written::Existing(old_id), false));
                 }
-                self.exec(&t.txn, "DELETE FROM bids WHERE id = $1", vec![s(old_id)]).await?;
+                self.exec(&t.txn, "DELETE FROM bids WHERE id = $1", vec![s(old_id)])
+                    .await?;
                 true
             }
             None => false,
@@ -819,43 +976,57 @@ impl Store {
 
     /// Bids of a round.
     pub async fn bids(&self, round_id: &str) -> Result<Vec<StoredBid>, ProcError> {
-        self.all(&self.db, "SELECT * FROM bids WHERE round_id = $1 ORDER BY group_id, manufacturer_code", vec![s(round_id)])
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(StoredBid {
-                    id: get_s(r, "id")?,
-                    bid: crate::domain::Bid {
-                        group_id: get_s(r, "group_id")?,
-                        manufacturer: get_s(r, "manufacturer_code")?,
-                        item_code: code(&get_s(r, "item_code")?)?,
-                        unit_price: Fen(get_n(r, "unit_price_fen")?),
-                        declared_price: Fen(get_n(r, "declared_price_fen")?),
-                    },
-                })
+        self.all(
+            &self.db,
+            "SELECT * FROM bids WHERE round_id = $1 ORDER BY group_id, manufacturer_code",
+            vec![s(round_id)],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(StoredBid {
+                id: get_s(r, "id")?,
+                bid: crate::domain::Bid {
+                    group_id: get_s(r, "group_id")?,
+                    manufacturer: get_s(r, "manufacturer_code")?,
+                    item_code: code(&get_s(r, "item_code")?)?,
+                    unit_price: Fen(get_n(r, "unit_price_fen")?),
+                    declared_price: Fen(get_n(r, "declared_price_fen")?),
+                },
             })
-            .collect()
+        })
+        .collect()
     }
 
     /// Demand of a round.
     pub async fn demands(&self, round_id: &str) -> Result<Vec<crate::domain::Demand>, ProcError> {
-        self.all(&self.db, "SELECT * FROM demands WHERE round_id = $1 ORDER BY group_id, institution_code", vec![s(round_id)])
-            .await?
-            .iter()
-            .map(|r| {
-                let inst = get_s(r, "institution_code")?;
-                Ok(crate::domain::Demand {
-                    group_id: get_s(r, "group_id")?,
-                    institution: InstitutionCode::parse(&inst).map_err(|e| ProcError::Corrupt(format!("institution `{inst}`: {e}")))?,
-                    quantity: uqty(get_n(r, "quantity")?)?,
-                })
+        self.all(
+            &self.db,
+            "SELECT * FROM demands WHERE round_id = $1 ORDER BY group_id, institution_code",
+            vec![s(round_id)],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let inst = get_s(r, "institution_code")?;
+            Ok(crate::domain::Demand {
+                group_id: get_s(r, "group_id")?,
+                institution: InstitutionCode::parse(&inst)
+                    .map_err(|e| ProcError::Corrupt(format!("institution `{inst}`: {e}")))?,
+                quantity: uqty(get_n(r, "quantity")?)?,
             })
-            .collect()
+        })
+        .collect()
     }
 
     /// Records a selection: the outcome of every group, the allocations, and the round as
     /// selected. Returns false (writing nothing) when the round was selected meanwhile.
-    pub async fn save_selection(&self, round_id: &str, groups: &[GroupOutcome], actor: &Actor) -> Result<bool, ProcError> {
+    pub async fn save_selection(
+        &self,
+        round_id: &str,
+        groups: &[GroupOutcome],
+        actor: &Actor,
+    ) -> Result<bool, ProcError> {
         let t = self.begin().await?;
         self.lock(&t, &format!("round:{round_id}")).await?;
         let round = self.round_in(&t.txn, round_id).await?;
@@ -864,7 +1035,12 @@ impl Store {
         }
         for g in groups {
             let json = serde_json::to_string(g).map_err(|e| ProcError::Corrupt(e.to_string()))?;
-            self.exec(&t.txn, "INSERT INTO group_outcomes (round_id, group_id, outcome_json) VALUES ($1, $2, $3)", vec![s(round_id), s(g.group_id.clone()), s(json)]).await?;
+            self.exec(
+                &t.txn,
+                "INSERT INTO group_outcomes (round_id, group_id, outcome_json) VALUES ($1, $2, $3)",
+                vec![s(round_id), s(g.group_id.clone()), s(json)],
+            )
+            .await?;
             for a in &g.allocations {
                 self.exec(
                     &t.txn,
@@ -886,18 +1062,35 @@ impl Store {
 
     /// The stored outcome of a round's groups, in group order.
     pub async fn outcome(&self, round_id: &str) -> Result<Vec<GroupOutcome>, ProcError> {
-        self.all(&self.db, "SELECT outcome_json FROM group_outcomes WHERE round_id = $1 ORDER BY group_id", vec![s(round_id)])
-            .await?
-            .iter()
-            .map(|r| serde_json::from_str(&get_s(r, "outcome_json")?).map_err(|e| ProcError::Corrupt(format!("group outcome: {e}"))))
-            .collect()
+        self.all(
+            &self.db,
+            "SELECT outcome_json FROM group_outcomes WHERE round_id = $1 ORDER BY group_id",
+            vec![s(round_id)],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            serde_json::from_str(&get_s(r, "outcome_json")?)
+                .map_err(|e| ProcError::Corrupt(format!("group outcome: {e}")))
+        })
+        .collect()
     }
 
     /// Allocations of a round, optionally of one institution, in (institution, group) order.
-    pub async fn allocations(&self, round_id: &str, institution: Option<&str>) -> Result<Vec<StoredAllocation>, ProcError> {
+    pub async fn allocations(
+        &self,
+        round_id: &str,
+        institution: Option<&str>,
+    ) -> Result<Vec<StoredAllocation>, ProcError> {
         let (sql, values) = match institution {
-            Some(i) => ("SELECT * FROM allocations WHERE round_id = $1 AND institution_code = $2 ORDER BY institution_code, group_id", vec![s(round_id), s(i)]),
-            None => ("SELECT * FROM allocations WHERE round_id = $1 ORDER BY institution_code, group_id", vec![s(round_id)]),
+            Some(i) => (
+                "SELECT * FROM allocations WHERE round_id = $1 AND institution_code = $2 ORDER BY institution_code, group_id",
+                vec![s(round_id), s(i)],
+            ),
+            None => (
+                "SELECT * FROM allocations WHERE round_id = $1 ORDER BY institution_code, group_id",
+                vec![s(round_id)],
+            ),
         };
         self.all(&self.db, sql, values)
             .await?
@@ -915,7 +1108,12 @@ impl Store {
 
     // ------------------------------------------------------------------ prices
 
-    async fn references_in(&self, c: &impl ConnectionTrait, region: &str, item: &str) -> Result<Vec<StoredReference>, ProcError> {
+    async fn references_in(
+        &self,
+        c: &impl ConnectionTrait,
+        region: &str,
+        item: &str,
+    ) -> Result<Vec<StoredReference>, ProcError> {
         self.all(c, "SELECT * FROM reference_prices WHERE region_code = $1 AND item_code = $2 ORDER BY kind, valid_from", vec![s(region), s(item)])
             .await?
             .iter()
@@ -923,7 +1121,12 @@ impl Store {
             .collect()
     }
 
-    async fn listings_in(&self, c: &impl ConnectionTrait, region: &str, item: &str) -> Result<Vec<StoredListing>, ProcError> {
+    async fn listings_in(
+        &self,
+        c: &impl ConnectionTrait,
+        region: &str,
+        item: &str,
+    ) -> Result<Vec<StoredListing>, ProcError> {
         self.all(c, "SELECT * FROM listed_prices WHERE region_code = $1 AND item_code = $2 ORDER BY valid_from", vec![s(region), s(item)])
             .await?
             .iter()
@@ -933,13 +1136,18 @@ impl Store {
 
     /// A price book of one item in a region: listings first (so a listing that a later
     /// reference undercuts is still held), then the references.
-    fn book(listings: &[StoredListing], references: &[StoredReference]) -> Result<PriceBook, ProcError> {
+    fn book(
+        listings: &[StoredListing],
+        references: &[StoredReference],
+    ) -> Result<PriceBook, ProcError> {
         let mut book = PriceBook::new();
         for l in listings {
-            book.list(l.listing.clone()).map_err(|e| ProcError::Corrupt(format!("stored listing {}: {e}", l.id)))?;
+            book.list(l.listing.clone())
+                .map_err(|e| ProcError::Corrupt(format!("stored listing {}: {e}", l.id)))?;
         }
         for r in references {
-            book.set_reference(r.reference.clone()).map_err(|e| ProcError::Corrupt(format!("stored reference {}: {e}", r.id)))?;
+            book.set_reference(r.reference.clone())
+                .map_err(|e| ProcError::Corrupt(format!("stored reference {}: {e}", r.id)))?;
         }
         Ok(book)
     }
@@ -951,31 +1159,66 @@ impl Store {
         region: &str,
         reference: &ReferencePrice,
         actor: &Actor,
-    ) -> Result<(Written<StoredReference>, Option<StoredReference>, Vec<StoredListing>), ProcError> {
+    ) -> Result<
+        (
+            Written<StoredReference>,
+            Option<StoredReference>,
+            Vec<StoredListing>,
+        ),
+        ProcError,
+    > {
         let t = self.begin().await?;
         let item = reference.item_code.as_str();
         self.lock(&t, &format!("prices:{region}:{item}")).await?;
         let refs = self.references_in(&t.txn, region, item).await?;
         let listings = self.listings_in(&t.txn, region, item).await?;
-        let by_id = |id: &Option<String>| id.as_ref().and_then(|id| refs.iter().find(|r| &r.id == id)).cloned();
+        let by_id = |id: &Option<String>| {
+            id.as_ref()
+                .and_then(|id| refs.iter().find(|r| &r.id == id))
+                .cloned()
+        };
         let above = |book: &PriceBook| -> Vec<StoredListing> {
-            let above: Vec<&ListedPrice> = book.listings_above_references().into_iter().map(|(l, _)| l).collect();
-            listings.iter().filter(|l| above.contains(&&l.listing)).cloned().collect()
+            let above: Vec<&ListedPrice> = book
+                .listings_above_references()
+                .into_iter()
+                .map(|(l, _)| l)
+                .collect();
+            listings
+                .iter()
+                .filter(|l| above.contains(&&l.listing))
+                .cloned()
+                .collect()
         };
         if let Some(same) = refs.iter().find(|r| r.reference == *reference) {
             let book = Self::book(&listings, &refs)?;
-            return Ok((Written::Existing(same.clone()), by_id(&same.closed_id), above(&book)));
+            return Ok((
+                Written::Existing(same.clone()),
+                by_id(&same.closed_id),
+                above(&book),
+            ));
         }
         let mut book = Self::book(&listings, &refs)?;
-        book.set_reference(reference.clone()).map_err(|e| pricing_error(e, "reference.valid_from_date"))?;
+        book.set_reference(reference.clone())
+            .map_err(|e| pricing_error(e, "reference.valid_from_date"))?;
         let history = book.reference_history(&reference.item_code, reference.kind);
         let closed = refs.iter().find(|r| {
-            r.reference.kind == reference.kind && history.iter().any(|h| h.period.from == r.reference.period.from && h.period.to != r.reference.period.to)
+            r.reference.kind == reference.kind
+                && history.iter().any(|h| {
+                    h.period.from == r.reference.period.from && h.period.to != r.reference.period.to
+                })
         });
         let mut previous = None;
         if let Some(c) = closed {
-            let to = history.iter().find(|h| h.period.from == c.reference.period.from).and_then(|h| h.period.to);
-            self.exec(&t.txn, "UPDATE reference_prices SET valid_to = $1 WHERE id = $2", vec![opt_s(to.map(|d| d.to_string())), s(c.id.clone())]).await?;
+            let to = history
+                .iter()
+                .find(|h| h.period.from == c.reference.period.from)
+                .and_then(|h| h.period.to);
+            self.exec(
+                &t.txn,
+                "UPDATE reference_prices SET valid_to = $1 WHERE id = $2",
+                vec![opt_s(to.map(|d| d.to_string())), s(c.id.clone())],
+            )
+            .await?;
             let mut p = c.clone();
             p.reference.period.to = to;
             previous = Some(p);
@@ -985,7 +1228,11 @@ impl Store {
             region: region.to_string(),
             reference: reference.clone(),
             closed_id: previous.as_ref().map(|p| p.id.clone()),
-            updated: Audit { actor: actor.subject.clone(), role: actor.role.clone(), at: now() },
+            updated: Audit {
+                actor: actor.subject.clone(),
+                role: actor.role.clone(),
+                at: now(),
+            },
         };
         self.exec(
             &t.txn,
@@ -1013,13 +1260,22 @@ impl Store {
 
     /// Lists a product. Refused (naming the reference) above a reference in force on any day
     /// of the period; an identical repeat writes nothing.
-    pub async fn set_listing(&self, region: &str, manufacturer: &str, listing: &ListedPrice, actor: &Actor) -> Result<Written<StoredListing>, ProcError> {
+    pub async fn set_listing(
+        &self,
+        region: &str,
+        manufacturer: &str,
+        listing: &ListedPrice,
+        actor: &Actor,
+    ) -> Result<Written<StoredListing>, ProcError> {
         let t = self.begin().await?;
         let item = listing.item_code.as_str();
         self.lock(&t, &format!("prices:{region}:{item}")).await?;
         let refs = self.references_in(&t.txn, region, item).await?;
         let listings = self.listings_in(&t.txn, region, item).await?;
-        if let Some(same) = listings.iter().find(|l| l.listing == *listing && l.manufacturer == manufacturer) {
+        if let Some(same) = listings
+            .iter()
+            .find(|l| l.listing == *listing && l.manufacturer == manufacturer)
+        {
             return Ok(Written::Existing(same.clone()));
         }
         let mut book = Self::book(&listings, &refs)?;
@@ -1028,11 +1284,19 @@ impl Store {
             _ => pricing_error(e, "listing.valid_from_date"),
         })?;
         for l in &listings {
-            let now_to = book.listed_on(&l.listing.item_code, l.listing.period.from).filter(|h| h.period.from == l.listing.period.from).map(|h| h.period.to);
+            let now_to = book
+                .listed_on(&l.listing.item_code, l.listing.period.from)
+                .filter(|h| h.period.from == l.listing.period.from)
+                .map(|h| h.period.to);
             if let Some(to) = now_to
                 && to != l.listing.period.to
             {
-                self.exec(&t.txn, "UPDATE listed_prices SET valid_to = $1 WHERE id = $2", vec![opt_s(to.map(|d| d.to_string())), s(l.id.clone())]).await?;
+                self.exec(
+                    &t.txn,
+                    "UPDATE listed_prices SET valid_to = $1 WHERE id = $2",
+                    vec![opt_s(to.map(|d| d.to_string())), s(l.id.clone())],
+                )
+                .await?;
             }
         }
         let stored = StoredListing {
@@ -1040,7 +1304,11 @@ impl Store {
             region: region.to_string(),
             manufacturer: manufacturer.to_string(),
             listing: listing.clone(),
-            updated: Audit { actor: actor.subject.clone(), role: actor.role.clone(), at: now() },
+            updated: Audit {
+                actor: actor.subject.clone(),
+                role: actor.role.clone(),
+                at: now(),
+            },
         };
         self.exec(
             &t.txn,
@@ -1066,7 +1334,11 @@ impl Store {
 
     /// A price book of the listings that apply in `region` for `items`: per item, those of the
     /// most specific region of the chain that has any.
-    pub async fn listings_for(&self, region: &str, items: &[String]) -> Result<PriceBook, ProcError> {
+    pub async fn listings_for(
+        &self,
+        region: &str,
+        items: &[String],
+    ) -> Result<PriceBook, ProcError> {
         let mut book = PriceBook::new();
         for item in items {
             for r in region_chain(region) {
@@ -1075,7 +1347,8 @@ impl Store {
                     continue;
                 }
                 for l in listings {
-                    book.list(l.listing).map_err(|e| ProcError::Corrupt(format!("stored listing {}: {e}", l.id)))?;
+                    book.list(l.listing)
+                        .map_err(|e| ProcError::Corrupt(format!("stored listing {}: {e}", l.id)))?;
                 }
                 break;
             }
@@ -1085,7 +1358,12 @@ impl Store {
 
     // ------------------------------------------------------------------ payment standards
 
-    async fn standards_in(&self, c: &impl ConnectionTrait, region: &str, item: &str) -> Result<Vec<StoredStandard>, ProcError> {
+    async fn standards_in(
+        &self,
+        c: &impl ConnectionTrait,
+        region: &str,
+        item: &str,
+    ) -> Result<Vec<StoredStandard>, ProcError> {
         self.all(c, "SELECT * FROM payment_standards WHERE region_code = $1 AND item_code = $2 ORDER BY valid_from", vec![s(region), s(item)])
             .await?
             .iter()
@@ -1093,26 +1371,50 @@ impl Store {
             .collect()
     }
 
-    async fn set_standard_in(&self, c: &DatabaseTransaction, region: &str, standard: &PaymentStandard, field: &str, actor: &Actor, at: &str) -> Result<(Written<StoredStandard>, Option<StoredStandard>), ProcError> {
+    async fn set_standard_in(
+        &self,
+        c: &DatabaseTransaction,
+        region: &str,
+        standard: &PaymentStandard,
+        field: &str,
+        actor: &Actor,
+        at: &str,
+    ) -> Result<(Written<StoredStandard>, Option<StoredStandard>), ProcError> {
         let item = standard.item_code.as_str();
         let rows = self.standards_in(c, region, item).await?;
         if let Some(same) = rows.iter().find(|r| r.standard == *standard) {
-            let previous = same.closed_id.as_ref().and_then(|id| rows.iter().find(|r| &r.id == id)).cloned();
+            let previous = same
+                .closed_id
+                .as_ref()
+                .and_then(|id| rows.iter().find(|r| &r.id == id))
+                .cloned();
             return Ok((Written::Existing(same.clone()), previous));
         }
         let mut index = PaymentStandardIndex::new();
         for r in &rows {
-            index.set(r.standard.clone()).map_err(|e| ProcError::Corrupt(format!("stored standard {}: {e}", r.id)))?;
+            index
+                .set(r.standard.clone())
+                .map_err(|e| ProcError::Corrupt(format!("stored standard {}: {e}", r.id)))?;
         }
-        index.set(standard.clone()).map_err(|e| pricing_error(e, field))?;
+        index
+            .set(standard.clone())
+            .map_err(|e| pricing_error(e, field))?;
         let history = index.history(item);
         let mut previous = None;
         for r in &rows {
-            let to = history.iter().find(|h| h.period.from == r.standard.period.from).map(|h| h.period.to);
+            let to = history
+                .iter()
+                .find(|h| h.period.from == r.standard.period.from)
+                .map(|h| h.period.to);
             if let Some(to) = to
                 && to != r.standard.period.to
             {
-                self.exec(c, "UPDATE payment_standards SET valid_to = $1 WHERE id = $2", vec![opt_s(to.map(|d| d.to_string())), s(r.id.clone())]).await?;
+                self.exec(
+                    c,
+                    "UPDATE payment_standards SET valid_to = $1 WHERE id = $2",
+                    vec![opt_s(to.map(|d| d.to_string())), s(r.id.clone())],
+                )
+                .await?;
                 let mut p = r.clone();
                 p.standard.period.to = to;
                 previous = Some(p);
@@ -1123,7 +1425,11 @@ impl Store {
             region: region.to_string(),
             standard: standard.clone(),
             closed_id: previous.as_ref().map(|p: &StoredStandard| p.id.clone()),
-            updated: Audit { actor: actor.subject.clone(), role: actor.role.clone(), at: at.to_string() },
+            updated: Audit {
+                actor: actor.subject.clone(),
+                role: actor.role.clone(),
+                at: at.to_string(),
+            },
         };
         self.exec(
             c,
@@ -1150,11 +1456,19 @@ impl Store {
     /// Sets payment standards of a region in one transaction (one, or a derivation's set),
     /// each closing an open-ended standard the day before; `fields[i]` names the input of
     /// `standards[i]` in errors. An identical repeat of a standard writes nothing.
-    pub async fn set_standards(&self, region: &str, standards: &[(PaymentStandard, String)], actor: &Actor) -> Result<Vec<(Written<StoredStandard>, Option<StoredStandard>)>, ProcError> {
+    pub async fn set_standards(
+        &self,
+        region: &str,
+        standards: &[(PaymentStandard, String)],
+        actor: &Actor,
+    ) -> Result<Vec<(Written<StoredStandard>, Option<StoredStandard>)>, ProcError> {
         let t = self.begin().await?;
         let at = now();
         let mut out = Vec::with_capacity(standards.len());
-        let mut keys: Vec<String> = standards.iter().map(|(s, _)| format!("standards:{region}:{}", s.item_code)).collect();
+        let mut keys: Vec<String> = standards
+            .iter()
+            .map(|(s, _)| format!("standards:{region}:{}", s.item_code))
+            .collect();
         // Always in the same order, so two batches never wait on each other crosswise.
         keys.sort();
         keys.dedup();
@@ -1162,19 +1476,32 @@ impl Store {
             self.lock(&t, key).await?;
         }
         for (standard, field) in standards {
-            out.push(self.set_standard_in(&t.txn, region, standard, field, actor, &at).await?);
+            out.push(
+                self.set_standard_in(&t.txn, region, standard, field, actor, &at)
+                    .await?,
+            );
         }
         t.txn.commit().await?;
         Ok(out)
     }
 
     /// Standard histories of items in every region, in (item, region, from) order.
-    pub async fn standards_of_items(&self, items: &[String]) -> Result<Vec<StoredStandard>, ProcError> {
+    pub async fn standards_of_items(
+        &self,
+        items: &[String],
+    ) -> Result<Vec<StoredStandard>, ProcError> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("SELECT * FROM payment_standards WHERE item_code IN ({}) ORDER BY item_code, region_code, valid_from", placeholders(1, items.len()));
-        self.all(&self.db, &sql, items.iter().map(|v| s(v.clone())).collect()).await?.iter().map(standard_row).collect()
+        let sql = format!(
+            "SELECT * FROM payment_standards WHERE item_code IN ({}) ORDER BY item_code, region_code, valid_from",
+            placeholders(1, items.len())
+        );
+        self.all(&self.db, &sql, items.iter().map(|v| s(v.clone())).collect())
+            .await?
+            .iter()
+            .map(standard_row)
+            .collect()
     }
 
     /// The namespace of this database's cache keys: a random id stored on first use, so every
@@ -1182,9 +1509,18 @@ impl Store {
     pub async fn cache_namespace(&self) -> Result<String, ProcError> {
         let t = self.begin().await?;
         self.exec(&t.txn, "INSERT INTO service_meta (meta_key, meta_value) VALUES ('cache_namespace', $1) ON CONFLICT (meta_key) DO NOTHING", vec![s(new_id())]).await?;
-        let row = self.one(&t.txn, "SELECT meta_value FROM service_meta WHERE meta_key = 'cache_namespace'", vec![]).await?;
+        let row = self
+            .one(
+                &t.txn,
+                "SELECT meta_value FROM service_meta WHERE meta_key = 'cache_namespace'",
+                vec![],
+            )
+            .await?;
         t.txn.commit().await?;
-        row.as_ref().map(|r| get_s(r, "meta_value")).transpose()?.ok_or_else(|| ProcError::Corrupt("cache namespace missing".into()))
+        row.as_ref()
+            .map(|r| get_s(r, "meta_value"))
+            .transpose()?
+            .ok_or_else(|| ProcError::Corrupt("cache namespace missing".into()))
     }
 
     // ------------------------------------------------------------------ inventory
@@ -1199,12 +1535,19 @@ impl Store {
         institution: &str,
         records: &[InventoryRecord],
         opening: &[OpeningStock],
-        check: impl FnOnce(&[InventoryRecord], &[OpeningStock]) -> Result<(T, Vec<OutboxEvent>), ProcError>,
+        check: impl FnOnce(
+            &[InventoryRecord],
+            &[OpeningStock],
+        ) -> Result<(T, Vec<OutboxEvent>), ProcError>,
     ) -> Result<T, ProcError> {
         let t = self.begin().await?;
         self.lock(&t, &format!("inventory:{institution}")).await?;
         let at = now();
-        let mut items: Vec<String> = records.iter().map(|r| r.item_code.as_str().to_string()).chain(opening.iter().map(|o| o.item_code.as_str().to_string())).collect();
+        let mut items: Vec<String> = records
+            .iter()
+            .map(|r| r.item_code.as_str().to_string())
+            .chain(opening.iter().map(|o| o.item_code.as_str().to_string()))
+            .collect();
         items.sort();
         items.dedup();
         for (i, r) in records.iter().enumerate() {
@@ -1213,7 +1556,10 @@ impl Store {
                 if inventory_row(&e)? != *r {
                     return Err(ProcError::Conflict {
                         code: "PROCUREMENT_RECORD_NO_REUSED",
-                        message: format!("records[{i}].record_no: record `{}` is stored with other content", r.record_no),
+                        message: format!(
+                            "records[{i}].record_no: record `{}` is stored with other content",
+                            r.record_no
+                        ),
                     });
                 }
                 continue;
@@ -1237,17 +1583,24 @@ impl Store {
         let mut all_records = Vec::new();
         let mut all_opening = Vec::new();
         if !items.is_empty() {
-            let sql = format!("SELECT * FROM inventory_records WHERE institution_code = $1 AND item_code IN ({})", placeholders(2, items.len()));
+            let sql = format!(
+                "SELECT * FROM inventory_records WHERE institution_code = $1 AND item_code IN ({})",
+                placeholders(2, items.len())
+            );
             let mut values = vec![s(institution)];
             values.extend(items.iter().map(|i| s(i.clone())));
             for r in self.all(&t.txn, &sql, values.clone()).await? {
                 all_records.push(inventory_row(&r)?);
             }
-            let sql = format!("SELECT * FROM opening_stocks WHERE institution_code = $1 AND item_code IN ({})", placeholders(2, items.len()));
+            let sql = format!(
+                "SELECT * FROM opening_stocks WHERE institution_code = $1 AND item_code IN ({})",
+                placeholders(2, items.len())
+            );
             for r in self.all(&t.txn, &sql, values).await? {
                 let inst = get_s(&r, "institution_code")?;
                 all_opening.push(OpeningStock {
-                    institution: InstitutionCode::parse(&inst).map_err(|e| ProcError::Corrupt(format!("institution `{inst}`: {e}")))?,
+                    institution: InstitutionCode::parse(&inst)
+                        .map_err(|e| ProcError::Corrupt(format!("institution `{inst}`: {e}")))?,
                     item_code: code(&get_s(&r, "item_code")?)?,
                     quantity: uqty(get_n(&r, "quantity")?)?,
                     unit_cost: Fen(get_n(&r, "unit_cost_fen")?),
@@ -1269,7 +1622,13 @@ impl Store {
     }
 
     /// Purchases of institutions between two dates (inclusive), of the given items.
-    pub async fn purchases(&self, institutions: &[String], items: &[String], from: NaiveDate, to: NaiveDate) -> Result<Vec<Purchase>, ProcError> {
+    pub async fn purchases(
+        &self,
+        institutions: &[String],
+        items: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Purchase>, ProcError> {
         if institutions.is_empty() || items.is_empty() {
             return Ok(Vec::new());
         }
@@ -1298,7 +1657,12 @@ impl Store {
     // ------------------------------------------------------------------ savings
 
     /// Stores the retained savings computed for a round (replacing an earlier computation).
-    pub async fn save_savings(&self, round_id: &str, results: &[RetainedSavings], actor: &Actor) -> Result<(), ProcError> {
+    pub async fn save_savings(
+        &self,
+        round_id: &str,
+        results: &[RetainedSavings],
+        actor: &Actor,
+    ) -> Result<(), ProcError> {
         let t = self.begin().await?;
         let at = now();
         for r in results {
@@ -1345,7 +1709,12 @@ impl Store {
     /// Marks an event published.
     pub async fn mark_published(&self, event_id: &str) -> Result<(), ProcError> {
         let t = self.begin().await?;
-        self.exec(&t.txn, "UPDATE outbox SET published_at = $1 WHERE event_id = $2", vec![s(now()), s(event_id)]).await?;
+        self.exec(
+            &t.txn,
+            "UPDATE outbox SET published_at = $1 WHERE event_id = $2",
+            vec![s(now()), s(event_id)],
+        )
+        .await?;
         t.txn.commit().await?;
         Ok(())
     }

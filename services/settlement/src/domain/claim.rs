@@ -147,12 +147,17 @@ impl From<MoneyOverflow> for ClaimError {
 /// (DOMAIN §7.6), e.g. `I10.x00x002`, `E14.900x001`, `K75.000`, `N19.x03`.
 pub fn is_icd10_medical_insurance_code(code: &str) -> bool {
     let b = code.as_bytes();
-    if b.len() < 5 || !b[0].is_ascii_uppercase() || !b[1].is_ascii_digit() || !b[2].is_ascii_digit() || b[3] != b'.'
+    if b.len() < 5
+        || !b[0].is_ascii_uppercase()
+        || !b[1].is_ascii_digit()
+        || !b[2].is_ascii_digit()
+        || b[3] != b'.'
     {
         return false;
     }
     let rest = &b[4..];
-    let core_ok = |s: &[u8]| (1..=3).contains(&s.len()) && s.iter().all(|c| c.is_ascii_digit() || *c == b'x');
+    let core_ok =
+        |s: &[u8]| (1..=3).contains(&s.len()) && s.iter().all(|c| c.is_ascii_digit() || *c == b'x');
     if core_ok(rest) {
         return true;
     }
@@ -177,18 +182,31 @@ pub fn validate_claim(claim: &Claim) -> Result<(), ClaimError> {
     }
     match claim.kind {
         EncounterKind::OutpatientChronic => {
-            if claim.disease_code.as_deref().is_none_or(|c| c.trim().is_empty()) {
-                err("disease_code".into(), "required for an outpatient chronic/special disease claim");
+            if claim
+                .disease_code
+                .as_deref()
+                .is_none_or(|c| c.trim().is_empty())
+            {
+                err(
+                    "disease_code".into(),
+                    "required for an outpatient chronic/special disease claim",
+                );
             }
         }
         EncounterKind::Pharmacy => {
             if !claim.institution_code.is_pharmacy() {
-                err("institution_code".into(), "a pharmacy claim must come from a pharmacy (P…)");
+                err(
+                    "institution_code".into(),
+                    "a pharmacy claim must come from a pharmacy (P…)",
+                );
             }
         }
         EncounterKind::Inpatient | EncounterKind::Maternity => {
             if claim.institution_code.is_pharmacy() {
-                err("institution_code".into(), "a pharmacy cannot admit a patient");
+                err(
+                    "institution_code".into(),
+                    "a pharmacy cannot admit a patient",
+                );
             }
         }
         EncounterKind::GeneralOutpatient => {}
@@ -198,7 +216,10 @@ pub fn validate_claim(claim: &Claim) -> Result<(), ClaimError> {
     }
     for (i, d) in claim.diagnoses.iter().enumerate() {
         if !is_icd10_medical_insurance_code(d) {
-            err(format!("diagnoses[{i}]"), "not a 医保版 ICD-10 code (e.g. I10.x00x002)");
+            err(
+                format!("diagnoses[{i}]"),
+                "not a 医保版 ICD-10 code (e.g. I10.x00x002)",
+            );
         }
     }
     if claim.items.is_empty() {
@@ -219,36 +240,61 @@ pub fn validate_claim(claim: &Claim) -> Result<(), ClaimError> {
         } else if it.quantity > 0 && !it.unit_price.is_negative() {
             match it.unit_price.checked_mul(it.quantity) {
                 Ok(expected) if expected == it.amount => {}
-                Ok(_) => err(format!("items[{i}].amount"), "must equal unit_price × quantity"),
-                Err(_) => err(format!("items[{i}].amount"), "unit_price × quantity overflows"),
+                Ok(_) => err(
+                    format!("items[{i}].amount"),
+                    "must equal unit_price × quantity",
+                ),
+                Err(_) => err(
+                    format!("items[{i}].amount"),
+                    "unit_price × quantity overflows",
+                ),
             }
         }
         if it.payment_standard.is_some_and(Fen::is_negative) {
-            err(format!("items[{i}].payment_standard"), "must not be negative");
+            err(
+                format!("items[{i}].payment_standard"),
+                "must not be negative",
+            );
         }
         if it.preselfpay_share.is_some_and(|s| s.0 > Bp::FULL.0) {
-            err(format!("items[{i}].preselfpay_share"), "must not exceed 10000 bp (100%)");
+            err(
+                format!("items[{i}].preselfpay_share"),
+                "must not exceed 10000 bp (100%)",
+            );
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(ClaimError::Invalid(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ClaimError::Invalid(errors))
+    }
 }
 
 /// Splits one item. `default_share` is the policy's 乙类 first self-pay share.
 pub fn split_item(item: &ClaimItem, default_share: Bp) -> Result<ItemSplit, MoneyOverflow> {
     let amount = item.amount;
-    let mut s = ItemSplit { medfee_sumamt: amount, ..ItemSplit::default() };
+    let mut s = ItemSplit {
+        medfee_sumamt: amount,
+        ..ItemSplit::default()
+    };
     if item.class == ItemClass::C {
         s.fulamt_ownpay_amt = amount;
         return Ok(s);
     }
     let over = match item.payment_standard {
-        Some(std) => item.unit_price.saturating_sub_floor0(std).checked_mul(item.quantity)?.min(amount),
+        Some(std) => item
+            .unit_price
+            .saturating_sub_floor0(std)
+            .checked_mul(item.quantity)?
+            .min(amount),
         None => Fen::ZERO,
     };
     s.overlmt_selfpay = over;
     let eligible = amount.checked_sub(over)?;
     if item.class == ItemClass::B {
-        s.preselfpay_amt = eligible.at_rate(item.preselfpay_share.unwrap_or(default_share)).min(eligible);
+        s.preselfpay_amt = eligible
+            .at_rate(item.preselfpay_share.unwrap_or(default_share))
+            .min(eligible);
     }
     s.inscp_scp_amt = eligible.checked_sub(s.preselfpay_amt)?;
     Ok(s)
@@ -256,7 +302,10 @@ pub fn split_item(item: &ClaimItem, default_share: Bp) -> Result<ItemSplit, Mone
 
 /// Splits every item of a claim and totals them.
 pub fn split_claim(items: &[ClaimItem], default_share: Bp) -> Result<ClaimSplit, MoneyOverflow> {
-    let mut out = ClaimSplit { items: Vec::with_capacity(items.len()), totals: ItemSplit::default() };
+    let mut out = ClaimSplit {
+        items: Vec::with_capacity(items.len()),
+        totals: ItemSplit::default(),
+    };
     for it in items {
         let s = split_item(it, default_share)?;
         out.totals.add(&s)?;
@@ -292,7 +341,10 @@ pub struct Catalogue {
 impl Catalogue {
     /// An empty catalogue for a region.
     pub fn new(region: RegionCode) -> Catalogue {
-        Catalogue { region, entries: BTreeMap::new() }
+        Catalogue {
+            region,
+            entries: BTreeMap::new(),
+        }
     }
 
     /// Adds or replaces an entry.

@@ -36,7 +36,9 @@ use yibao_core::{Bp, Fen, MoneyOverflow, RegionCode};
 
 use super::claim::{Claim, ClaimError, ItemSplit, split_claim, validate_claim};
 use super::policy::{DeductibleBasis, LevelBasis, PolicyDocument};
-use super::{EncounterKind, FieldError, InstitutionTier, LevelKey, PersonCategory, Scheme, join_errors};
+use super::{
+    EncounterKind, FieldError, InstitutionTier, LevelKey, PersonCategory, Scheme, join_errors,
+};
 
 /// Filing type of a cross-region patient (异地就医备案).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -149,7 +151,11 @@ impl Accumulators {
 
     /// The highest tier visited in the year (in backstop scope).
     pub fn highest_tier(&self) -> Option<InstitutionTier> {
-        self.tier_visits.iter().filter(|(_, n)| **n > 0).map(|(t, _)| *t).max()
+        self.tier_visits
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(t, _)| *t)
+            .max()
     }
 }
 
@@ -213,7 +219,15 @@ impl AccumulatorDelta {
             supplements: self
                 .supplements
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), SupplementUse { deductible_used: neg(v.deductible_used)?, paid: neg(v.paid)? })))
+                .map(|(k, v)| {
+                    Ok((
+                        k.clone(),
+                        SupplementUse {
+                            deductible_used: neg(v.deductible_used)?,
+                            paid: neg(v.paid)?,
+                        },
+                    ))
+                })
                 .collect::<Result<_, MoneyOverflow>>()?,
         })
     }
@@ -236,17 +250,34 @@ impl AccumulatorDelta {
         let add = |a: Fen, b: Fen| a.checked_add(b);
         Ok(AccumulatorDelta {
             deductible_used: self.deductible_used.checked_add(other.deductible_used)?,
-            admissions: self.admissions.checked_add(other.admissions).ok_or(EngineError::Overflow)?,
+            admissions: self
+                .admissions
+                .checked_add(other.admissions)
+                .ok_or(EngineError::Overflow)?,
             pool_paid: self.pool_paid.checked_add(other.pool_paid)?,
             critical_base: self.critical_base.checked_add(other.critical_base)?,
             critical_paid: self.critical_paid.checked_add(other.critical_paid)?,
-            assistance_deductible_used: self.assistance_deductible_used.checked_add(other.assistance_deductible_used)?,
+            assistance_deductible_used: self
+                .assistance_deductible_used
+                .checked_add(other.assistance_deductible_used)?,
             assistance_paid: self.assistance_paid.checked_add(other.assistance_paid)?,
             backstop_oop: self.backstop_oop.checked_add(other.backstop_oop)?,
             backstop_paid: self.backstop_paid.checked_add(other.backstop_paid)?,
-            tier_visits: merge(&self.tier_visits, &other.tier_visits, |a, b| a.checked_add(b).ok_or(MoneyOverflow), 0)?,
-            chronic_supplement_paid: self.chronic_supplement_paid.checked_add(other.chronic_supplement_paid)?,
-            outpatient_pools: merge(&self.outpatient_pools, &other.outpatient_pools, add, Fen::ZERO)?,
+            tier_visits: merge(
+                &self.tier_visits,
+                &other.tier_visits,
+                |a, b| a.checked_add(b).ok_or(MoneyOverflow),
+                0,
+            )?,
+            chronic_supplement_paid: self
+                .chronic_supplement_paid
+                .checked_add(other.chronic_supplement_paid)?,
+            outpatient_pools: merge(
+                &self.outpatient_pools,
+                &other.outpatient_pools,
+                add,
+                Fen::ZERO,
+            )?,
             chronic_used: merge(&self.chronic_used, &other.chronic_used, add, Fen::ZERO)?,
             supplements: merge(
                 &self.supplements,
@@ -262,7 +293,10 @@ impl AccumulatorDelta {
         })
     }
 
-    fn between(before: &Accumulators, after: &Accumulators) -> Result<AccumulatorDelta, EngineError> {
+    fn between(
+        before: &Accumulators,
+        after: &Accumulators,
+    ) -> Result<AccumulatorDelta, EngineError> {
         fn diff<K: Ord + Clone, V: Copy + PartialEq>(
             a: &BTreeMap<K, V>,
             b: &BTreeMap<K, V>,
@@ -271,7 +305,10 @@ impl AccumulatorDelta {
         ) -> Result<BTreeMap<K, V>, MoneyOverflow> {
             let mut out = BTreeMap::new();
             for k in a.keys().chain(b.keys()) {
-                let d = sub(b.get(k).copied().unwrap_or(zero), a.get(k).copied().unwrap_or(zero))?;
+                let d = sub(
+                    b.get(k).copied().unwrap_or(zero),
+                    a.get(k).copied().unwrap_or(zero),
+                )?;
                 if d != zero {
                     out.insert(k.clone(), d);
                 }
@@ -281,17 +318,34 @@ impl AccumulatorDelta {
         let sub = |a: Fen, b: Fen| a.checked_sub(b);
         Ok(AccumulatorDelta {
             deductible_used: after.deductible_used.checked_sub(before.deductible_used)?,
-            admissions: after.admissions.checked_sub(before.admissions).ok_or(EngineError::Overflow)?,
+            admissions: after
+                .admissions
+                .checked_sub(before.admissions)
+                .ok_or(EngineError::Overflow)?,
             pool_paid: after.pool_paid.checked_sub(before.pool_paid)?,
             critical_base: after.critical_base.checked_sub(before.critical_base)?,
             critical_paid: after.critical_paid.checked_sub(before.critical_paid)?,
-            assistance_deductible_used: after.assistance_deductible_used.checked_sub(before.assistance_deductible_used)?,
+            assistance_deductible_used: after
+                .assistance_deductible_used
+                .checked_sub(before.assistance_deductible_used)?,
             assistance_paid: after.assistance_paid.checked_sub(before.assistance_paid)?,
             backstop_oop: after.backstop_oop.checked_sub(before.backstop_oop)?,
             backstop_paid: after.backstop_paid.checked_sub(before.backstop_paid)?,
-            tier_visits: diff(&before.tier_visits, &after.tier_visits, |a, b| a.checked_sub(b).ok_or(MoneyOverflow), 0)?,
-            chronic_supplement_paid: after.chronic_supplement_paid.checked_sub(before.chronic_supplement_paid)?,
-            outpatient_pools: diff(&before.outpatient_pools, &after.outpatient_pools, sub, Fen::ZERO)?,
+            tier_visits: diff(
+                &before.tier_visits,
+                &after.tier_visits,
+                |a, b| a.checked_sub(b).ok_or(MoneyOverflow),
+                0,
+            )?,
+            chronic_supplement_paid: after
+                .chronic_supplement_paid
+                .checked_sub(before.chronic_supplement_paid)?,
+            outpatient_pools: diff(
+                &before.outpatient_pools,
+                &after.outpatient_pools,
+                sub,
+                Fen::ZERO,
+            )?,
             chronic_used: diff(&before.chronic_used, &after.chronic_used, sub, Fen::ZERO)?,
             supplements: diff(
                 &before.supplements,
@@ -311,14 +365,29 @@ impl AccumulatorDelta {
 /// Applies a delta to accumulators. A counter that would go negative is an error (the delta
 /// does not belong to these accumulators); entries that reach zero are removed, so a full
 /// reversal restores the counters exactly.
-pub fn apply_delta(acc: &Accumulators, delta: &AccumulatorDelta) -> Result<Accumulators, EngineError> {
+pub fn apply_delta(
+    acc: &Accumulators,
+    delta: &AccumulatorDelta,
+) -> Result<Accumulators, EngineError> {
     fn add(field: &str, a: Fen, d: Fen) -> Result<Fen, EngineError> {
         let v = a.checked_add(d)?;
-        if v.is_negative() { Err(EngineError::AccumulatorUnderflow(field.to_string())) } else { Ok(v) }
+        if v.is_negative() {
+            Err(EngineError::AccumulatorUnderflow(field.to_string()))
+        } else {
+            Ok(v)
+        }
     }
-    fn add_map(field: &str, m: &mut BTreeMap<String, Fen>, d: &BTreeMap<String, Fen>) -> Result<(), EngineError> {
+    fn add_map(
+        field: &str,
+        m: &mut BTreeMap<String, Fen>,
+        d: &BTreeMap<String, Fen>,
+    ) -> Result<(), EngineError> {
         for (k, v) in d {
-            let n = add(&format!("{field}.{k}"), m.get(k).copied().unwrap_or(Fen::ZERO), *v)?;
+            let n = add(
+                &format!("{field}.{k}"),
+                m.get(k).copied().unwrap_or(Fen::ZERO),
+                *v,
+            )?;
             if n == Fen::ZERO {
                 m.remove(k);
             } else {
@@ -329,22 +398,36 @@ pub fn apply_delta(acc: &Accumulators, delta: &AccumulatorDelta) -> Result<Accum
     }
     let mut a = acc.clone();
     a.deductible_used = add("deductible_used", a.deductible_used, delta.deductible_used)?;
-    a.admissions = a.admissions.checked_add(delta.admissions).ok_or(EngineError::Overflow)?;
+    a.admissions = a
+        .admissions
+        .checked_add(delta.admissions)
+        .ok_or(EngineError::Overflow)?;
     if a.admissions < 0 {
         return Err(EngineError::AccumulatorUnderflow("admissions".into()));
     }
     a.pool_paid = add("pool_paid", a.pool_paid, delta.pool_paid)?;
     a.critical_base = add("critical_base", a.critical_base, delta.critical_base)?;
     a.critical_paid = add("critical_paid", a.critical_paid, delta.critical_paid)?;
-    a.assistance_deductible_used =
-        add("assistance_deductible_used", a.assistance_deductible_used, delta.assistance_deductible_used)?;
+    a.assistance_deductible_used = add(
+        "assistance_deductible_used",
+        a.assistance_deductible_used,
+        delta.assistance_deductible_used,
+    )?;
     a.assistance_paid = add("assistance_paid", a.assistance_paid, delta.assistance_paid)?;
     a.backstop_oop = add("backstop_oop", a.backstop_oop, delta.backstop_oop)?;
     a.backstop_paid = add("backstop_paid", a.backstop_paid, delta.backstop_paid)?;
     for (t, d) in &delta.tier_visits {
-        let n = a.tier_visits.get(t).copied().unwrap_or(0).checked_add(*d).ok_or(EngineError::Overflow)?;
+        let n = a
+            .tier_visits
+            .get(t)
+            .copied()
+            .unwrap_or(0)
+            .checked_add(*d)
+            .ok_or(EngineError::Overflow)?;
         if n < 0 {
-            return Err(EngineError::AccumulatorUnderflow(format!("tier_visits.{t:?}")));
+            return Err(EngineError::AccumulatorUnderflow(format!(
+                "tier_visits.{t:?}"
+            )));
         }
         if n == 0 {
             a.tier_visits.remove(t);
@@ -352,13 +435,25 @@ pub fn apply_delta(acc: &Accumulators, delta: &AccumulatorDelta) -> Result<Accum
             a.tier_visits.insert(*t, n);
         }
     }
-    a.chronic_supplement_paid = add("chronic_supplement_paid", a.chronic_supplement_paid, delta.chronic_supplement_paid)?;
-    add_map("outpatient_pools", &mut a.outpatient_pools, &delta.outpatient_pools)?;
+    a.chronic_supplement_paid = add(
+        "chronic_supplement_paid",
+        a.chronic_supplement_paid,
+        delta.chronic_supplement_paid,
+    )?;
+    add_map(
+        "outpatient_pools",
+        &mut a.outpatient_pools,
+        &delta.outpatient_pools,
+    )?;
     add_map("chronic_used", &mut a.chronic_used, &delta.chronic_used)?;
     for (k, d) in &delta.supplements {
         let cur = a.supplements.get(k).copied().unwrap_or_default();
         let n = SupplementUse {
-            deductible_used: add(&format!("supplements.{k}.deductible_used"), cur.deductible_used, d.deductible_used)?,
+            deductible_used: add(
+                &format!("supplements.{k}.deductible_used"),
+                cur.deductible_used,
+                d.deductible_used,
+            )?,
             paid: add(&format!("supplements.{k}.paid"), cur.paid, d.paid)?,
         };
         if n == SupplementUse::default() {
@@ -534,7 +629,12 @@ impl Breakdown {
     /// line) and that no amount is negative and the public layers stay within the policy range.
     pub fn check_identities(&self) -> Result<(), EngineError> {
         let sum = |v: &[Fen]| Fen::sum(v.iter().copied());
-        let parts = [self.fulamt_ownpay_amt, self.overlmt_selfpay, self.preselfpay_amt, self.inscp_scp_amt];
+        let parts = [
+            self.fulamt_ownpay_amt,
+            self.overlmt_selfpay,
+            self.preselfpay_amt,
+            self.inscp_scp_amt,
+        ];
         if sum(&parts)? != self.medfee_sumamt {
             return Err(EngineError::IdentityViolated(
                 "medfee_sumamt = fulamt_ownpay_amt + overlmt_selfpay + preselfpay_amt + inscp_scp_amt",
@@ -551,24 +651,45 @@ impl Breakdown {
             self.oth_pay,
         ];
         if sum(&funds)? != self.fund_pay_sumamt {
-            return Err(EngineError::IdentityViolated("fund_pay_sumamt = sum of the fund lines"));
+            return Err(EngineError::IdentityViolated(
+                "fund_pay_sumamt = sum of the fund lines",
+            ));
         }
         if self.backstop_pay.checked_add(self.supplement_pay)? != self.oth_pay {
-            return Err(EngineError::IdentityViolated("oth_pay = backstop_pay + supplement_pay"));
+            return Err(EngineError::IdentityViolated(
+                "oth_pay = backstop_pay + supplement_pay",
+            ));
         }
-        if self.medfee_sumamt.checked_sub(self.fund_pay_sumamt)?.checked_sub(self.hosp_part_amt)? != self.psn_part_amt {
-            return Err(EngineError::IdentityViolated("psn_part_amt = medfee_sumamt - fund_pay_sumamt - hosp_part_amt"));
+        if self
+            .medfee_sumamt
+            .checked_sub(self.fund_pay_sumamt)?
+            .checked_sub(self.hosp_part_amt)?
+            != self.psn_part_amt
+        {
+            return Err(EngineError::IdentityViolated(
+                "psn_part_amt = medfee_sumamt - fund_pay_sumamt - hosp_part_amt",
+            ));
         }
-        if sum(&[self.acct_pay, self.acct_mulaid_pay, self.insurer_pay, self.psn_cash_pay])? != self.psn_part_amt {
+        if sum(&[
+            self.acct_pay,
+            self.acct_mulaid_pay,
+            self.insurer_pay,
+            self.psn_cash_pay,
+        ])? != self.psn_part_amt
+        {
             return Err(EngineError::IdentityViolated(
                 "psn_part_amt = acct_pay + acct_mulaid_pay + insurer_pay + psn_cash_pay",
             ));
         }
         if self.fund_pay_sumamt > self.inscp_scp_amt {
-            return Err(EngineError::IdentityViolated("fund_pay_sumamt <= inscp_scp_amt"));
+            return Err(EngineError::IdentityViolated(
+                "fund_pay_sumamt <= inscp_scp_amt",
+            ));
         }
         if self.act_pay_dedc > self.inscp_scp_amt {
-            return Err(EngineError::IdentityViolated("act_pay_dedc <= inscp_scp_amt"));
+            return Err(EngineError::IdentityViolated(
+                "act_pay_dedc <= inscp_scp_amt",
+            ));
         }
         let all = [
             self.medfee_sumamt,
@@ -583,7 +704,12 @@ impl Breakdown {
             self.supplement_pay,
             self.fund_pay_sumamt,
         ];
-        if parts.iter().chain(funds.iter()).chain(all.iter()).any(|f| f.is_negative()) {
+        if parts
+            .iter()
+            .chain(funds.iter())
+            .chain(all.iter())
+            .any(|f| f.is_negative())
+        {
             return Err(EngineError::IdentityViolated("no amount is negative"));
         }
         Ok(())
@@ -823,7 +949,15 @@ pub struct Explanation {
 
 impl Explanation {
     fn new(field: Field, rule: Rule, amount: Fen, base: Fen) -> Explanation {
-        Explanation { field, rule, amount, base, less: Fen::ZERO, rate: None, limit: None }
+        Explanation {
+            field,
+            rule,
+            amount,
+            base,
+            less: Fen::ZERO,
+            rate: None,
+            limit: None,
+        }
     }
 
     /// The explanation in words.
@@ -839,39 +973,79 @@ impl fmt::Display for Explanation {
         write!(f, "{} {a}: ", self.field.name())?;
         match self.rule {
             Rule::ItemsTotal => write!(f, "sum of the item amounts"),
-            Rule::OutOfCatalogue => write!(f, "丙类 (out-of-catalogue) items, paid by the patient in full"),
-            Rule::AbovePaymentStandard => write!(f, "unit price above the payment standard (支付标准) × quantity"),
-            Rule::FirstSelfPay => write!(f, "乙类 items within the standard, {b}, × first self-pay share {rate}"),
-            Rule::PolicyRange => write!(f, "total {b} less out-of-catalogue, above-standard and first self-pay parts"),
-            Rule::Deductible => write!(f, "deductible (起付线) of {l} remaining, consumed from the policy range {b}"),
-            Rule::BasicPoolRate => write!(f, "basic pool: ({b} policy range − {l} deductible) × {rate} by level"),
-            Rule::MaternityFlat => write!(f, "maternity flat benefit up to {l}, of the policy range {b}"),
+            Rule::OutOfCatalogue => write!(
+                f,
+                "丙类 (out-of-catalogue) items, paid by the patient in full"
+            ),
+            Rule::AbovePaymentStandard => write!(
+                f,
+                "unit price above the payment standard (支付标准) × quantity"
+            ),
+            Rule::FirstSelfPay => write!(
+                f,
+                "乙类 items within the standard, {b}, × first self-pay share {rate}"
+            ),
+            Rule::PolicyRange => write!(
+                f,
+                "total {b} less out-of-catalogue, above-standard and first self-pay parts"
+            ),
+            Rule::Deductible => write!(
+                f,
+                "deductible (起付线) of {l} remaining, consumed from the policy range {b}"
+            ),
+            Rule::BasicPoolRate => write!(
+                f,
+                "basic pool: ({b} policy range − {l} deductible) × {rate} by level"
+            ),
+            Rule::MaternityFlat => write!(
+                f,
+                "maternity flat benefit up to {l}, of the policy range {b}"
+            ),
             Rule::OutpatientPoolRate => {
-                write!(f, "general-outpatient pool: ({b} policy range − {l} per-visit deductible) × {rate}")
+                write!(
+                    f,
+                    "general-outpatient pool: ({b} policy range − {l} per-visit deductible) × {rate}"
+                )
             }
-            Rule::ChronicDiseaseRate => write!(f, "chronic/special disease pool, no deductible: {b} × {rate}"),
+            Rule::ChronicDiseaseRate => write!(
+                f,
+                "chronic/special disease pool, no deductible: {b} × {rate}"
+            ),
             Rule::CriticalIllnessBands => write!(
                 f,
                 "critical illness: compliant self-pay after the basic pool {b}, of which {l} lies below the threshold; the rest × {rate}"
             ),
-            Rule::AssistanceRate => write!(f, "medical assistance: ({b} remaining compliant self-pay − {l} assistance deductible) × {rate}"),
+            Rule::AssistanceRate => write!(
+                f,
+                "medical assistance: ({b} remaining compliant self-pay − {l} assistance deductible) × {rate}"
+            ),
             Rule::BackstopCap => write!(
                 f,
                 "government backstop \"351\": remaining compliant self-pay {b} above the {l} still open under the annual out-of-pocket cap"
             ),
-            Rule::ChronicSupplementRate => write!(f, "\"180\" supplement: remaining compliant cost {b} × {rate}"),
-            Rule::CommercialRate => write!(f, "commercial supplement: ({b} covered remainder − {l} product deductible) × {rate}"),
+            Rule::ChronicSupplementRate => write!(
+                f,
+                "\"180\" supplement: remaining compliant cost {b} × {rate}"
+            ),
+            Rule::CommercialRate => write!(
+                f,
+                "commercial supplement: ({b} covered remainder − {l} product deductible) × {rate}"
+            ),
             Rule::FundTotal => write!(f, "sum of the fund lines"),
             Rule::OtherTotal => write!(f, "backstop plus \"180\" supplement"),
             Rule::PersonTotal => write!(f, "total {b} less fund payments"),
-            Rule::CashTotal => write!(f, "person's share {b} less account and commercial insurer payments"),
+            Rule::CashTotal => write!(
+                f,
+                "person's share {b} less account and commercial insurer payments"
+            ),
             Rule::NotApplied(r) => write!(
                 f,
                 "not applied: {}",
                 match r {
                     Reason::NotInPolicy => "the policy has no such layer",
                     Reason::KindNotInScope => "the encounter kind is outside the layer's scope",
-                    Reason::CategoryNotEligible => "the person holds none of the eligible categories",
+                    Reason::CategoryNotEligible =>
+                        "the person holds none of the eligible categories",
                     Reason::OtherScheme => "paid on the other scheme's line",
                     Reason::OutOfProvince => "care outside the insured province is excluded",
                     Reason::NotPurchased => "the person holds no commercial product",
@@ -964,16 +1138,32 @@ pub fn refund_items(
     let undo = original.delta.negated()?;
     let before = apply_delta(current, &undo)?;
     let mut rest = claim.clone();
-    rest.items = claim.items.iter().enumerate().filter(|(i, _)| !removed.contains(i)).map(|(_, it)| it.clone()).collect();
+    rest.items = claim
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !removed.contains(i))
+        .map(|(_, it)| it.clone())
+        .collect();
     if rest.items.is_empty() {
         let accumulators_after = apply_delta(current, &undo)?;
-        return Ok(ItemRefund { settlement: None, refund: original.breakdown, delta: undo, accumulators_after });
+        return Ok(ItemRefund {
+            settlement: None,
+            refund: original.breakdown,
+            delta: undo,
+            accumulators_after,
+        });
     }
     let new = settle(&rest, eligibility, &before, policy)?;
     let delta = undo.plus(&new.delta)?;
     let accumulators_after = apply_delta(current, &delta)?;
     let refund = original.breakdown.minus(&new.breakdown)?;
-    Ok(ItemRefund { settlement: Some(new), refund, delta, accumulators_after })
+    Ok(ItemRefund {
+        settlement: Some(new),
+        refund,
+        delta,
+        accumulators_after,
+    })
 }
 
 fn level_key(policy: &PolicyDocument, claim: &Claim) -> LevelKey {
@@ -1018,7 +1208,10 @@ pub fn settle(
     validate_claim(claim)?;
     let year = claim.end_date.year();
     if policy.scheme != eligibility.scheme {
-        return Err(EngineError::PolicyMismatch { field: "scheme", message: "the policy is for another scheme".into() });
+        return Err(EngineError::PolicyMismatch {
+            field: "scheme",
+            message: "the policy is for another scheme".into(),
+        });
     }
     if !policy.region.covers(&eligibility.insured_region) {
         return Err(EngineError::PolicyMismatch {
@@ -1041,7 +1234,8 @@ pub fn settle(
 
     let treatment_region = claim.institution_code.region();
     let pooling = policy.pooling_region.as_ref().unwrap_or(&policy.region);
-    let cross_region = !eligibility.insured_region.covers(&treatment_region) && !pooling.covers(&treatment_region);
+    let cross_region =
+        !eligibility.insured_region.covers(&treatment_region) && !pooling.covers(&treatment_region);
     let in_province = treatment_region.province() == eligibility.insured_region.province();
     let reduction = if cross_region {
         let cr = &policy.cross_region;
@@ -1069,20 +1263,48 @@ pub fn settle(
     };
     let mut layers = Vec::with_capacity(6);
     let mut ex = Vec::with_capacity(26);
-    ex.push(Explanation::new(Field::MedfeeSumamt, Rule::ItemsTotal, t.medfee_sumamt, t.medfee_sumamt));
-    ex.push(Explanation::new(Field::FulamtOwnpayAmt, Rule::OutOfCatalogue, t.fulamt_ownpay_amt, t.fulamt_ownpay_amt));
-    ex.push(Explanation::new(Field::OverlmtSelfpay, Rule::AbovePaymentStandard, t.overlmt_selfpay, t.overlmt_selfpay));
+    ex.push(Explanation::new(
+        Field::MedfeeSumamt,
+        Rule::ItemsTotal,
+        t.medfee_sumamt,
+        t.medfee_sumamt,
+    ));
+    ex.push(Explanation::new(
+        Field::FulamtOwnpayAmt,
+        Rule::OutOfCatalogue,
+        t.fulamt_ownpay_amt,
+        t.fulamt_ownpay_amt,
+    ));
+    ex.push(Explanation::new(
+        Field::OverlmtSelfpay,
+        Rule::AbovePaymentStandard,
+        t.overlmt_selfpay,
+        t.overlmt_selfpay,
+    ));
     let b_eligible = claim
         .items
         .iter()
         .zip(&split.items)
         .filter(|(it, _)| it.class == super::ItemClass::B)
-        .try_fold(Fen::ZERO, |s, (_, sp)| s.checked_add(sp.preselfpay_amt)?.checked_add(sp.inscp_scp_amt))?;
+        .try_fold(Fen::ZERO, |s, (_, sp)| {
+            s.checked_add(sp.preselfpay_amt)?
+                .checked_add(sp.inscp_scp_amt)
+        })?;
     ex.push(Explanation {
         rate: Some(policy.preselfpay_share),
-        ..Explanation::new(Field::PreselfpayAmt, Rule::FirstSelfPay, t.preselfpay_amt, b_eligible)
+        ..Explanation::new(
+            Field::PreselfpayAmt,
+            Rule::FirstSelfPay,
+            t.preselfpay_amt,
+            b_eligible,
+        )
     });
-    ex.push(Explanation::new(Field::InscpScpAmt, Rule::PolicyRange, t.inscp_scp_amt, t.medfee_sumamt));
+    ex.push(Explanation::new(
+        Field::InscpScpAmt,
+        Rule::PolicyRange,
+        t.inscp_scp_amt,
+        t.medfee_sumamt,
+    ));
 
     let pool_type = match policy.scheme {
         Scheme::Employee => FundPayType::EmployeePool,
@@ -1103,7 +1325,11 @@ pub fn settle(
     let mut scope_kind = claim.kind;
     let (dedc, hifp, rate, l1_rule) = match claim.kind {
         EncounterKind::Maternity if policy.maternity.is_some() => {
-            let flat = policy.maternity.as_ref().map(|m| m.flat_amount).unwrap_or(Fen::ZERO);
+            let flat = policy
+                .maternity
+                .as_ref()
+                .map(|m| m.flat_amount)
+                .unwrap_or(Fen::ZERO);
             let cap_room = room(policy.basic.annual_cap, acc.pool_paid);
             let (pay, lim) = bounded(inscp.min(flat), cap_room);
             acc.pool_paid = acc.pool_paid.checked_add(pay)?;
@@ -1117,16 +1343,27 @@ pub fn settle(
                 crt_payb_lmt_amt: cap_room,
                 limit_remaining: room(policy.basic.annual_cap, acc.pool_paid),
             });
-            (Fen::ZERO, pay, Bp::ZERO, Explanation { less: flat, limit: lim, ..Explanation::new(Field::HifpPay, Rule::MaternityFlat, pay, inscp) })
+            (
+                Fen::ZERO,
+                pay,
+                Bp::ZERO,
+                Explanation {
+                    less: flat,
+                    limit: lim,
+                    ..Explanation::new(Field::HifpPay, Rule::MaternityFlat, pay, inscp)
+                },
+            )
         }
         EncounterKind::Inpatient | EncounterKind::Maternity => {
-            let rule = policy
-                .deductible_for(level)
-                .ok_or_else(|| EngineError::PolicyGap(format!("basic.deductibles[level={level:?}]")))?;
-            let base_rate =
-                policy.rate_for(level).ok_or_else(|| EngineError::PolicyGap(format!("basic.rates[level={level:?}]")))?;
+            let rule = policy.deductible_for(level).ok_or_else(|| {
+                EngineError::PolicyGap(format!("basic.deductibles[level={level:?}]"))
+            })?;
+            let base_rate = policy
+                .rate_for(level)
+                .ok_or_else(|| EngineError::PolicyGap(format!("basic.rates[level={level:?}]")))?;
             let mut amount = rule.amount;
-            if policy.basic.deductible_basis == DeductibleBasis::PerAdmission && acc.admissions > 0 {
+            if policy.basic.deductible_basis == DeductibleBasis::PerAdmission && acc.admissions > 0
+            {
                 amount = amount.min(rule.repeat_admission.unwrap_or(amount));
             }
             for c in &rule.by_category {
@@ -1156,7 +1393,10 @@ pub fn settle(
                 crt_payb_lmt_amt: cap_room,
                 limit_remaining: room(policy.basic.annual_cap, acc.pool_paid),
             });
-            ex.push(Explanation { less: remaining, ..Explanation::new(Field::ActPayDedc, Rule::Deductible, dedc, inscp) });
+            ex.push(Explanation {
+                less: remaining,
+                ..Explanation::new(Field::ActPayDedc, Rule::Deductible, dedc, inscp)
+            });
             (
                 dedc,
                 pay,
@@ -1176,18 +1416,36 @@ pub fn settle(
             });
             match pool {
                 None => {
-                    let reason = if policy.outpatient_pools.iter().any(|p| p.encounter_kinds.contains(&claim.kind)) {
+                    let reason = if policy
+                        .outpatient_pools
+                        .iter()
+                        .any(|p| p.encounter_kinds.contains(&claim.kind))
+                    {
                         Reason::CategoryNotEligible
                     } else {
                         Reason::NotInPolicy
                     };
-                    (Fen::ZERO, Fen::ZERO, Bp::ZERO, Explanation::new(Field::HifpPay, Rule::NotApplied(reason), Fen::ZERO, inscp))
+                    (
+                        Fen::ZERO,
+                        Fen::ZERO,
+                        Bp::ZERO,
+                        Explanation::new(
+                            Field::HifpPay,
+                            Rule::NotApplied(reason),
+                            Fen::ZERO,
+                            inscp,
+                        ),
+                    )
                 }
                 Some(p) => {
                     let dedc = inscp.min(p.per_visit_deductible);
                     let rate = minus_bp(p.rate, reduction);
                     let raw = inscp.checked_sub(dedc)?.at_rate(rate);
-                    let used = acc.outpatient_pools.get(&p.code).copied().unwrap_or(Fen::ZERO);
+                    let used = acc
+                        .outpatient_pools
+                        .get(&p.code)
+                        .copied()
+                        .unwrap_or(Fen::ZERO);
                     let lim_room = Some(p.annual_limit.saturating_sub_floor0(used));
                     let (pay, lim) = bounded(raw, lim_room);
                     add_to(&mut acc.outpatient_pools, &p.code, pay)?;
@@ -1199,7 +1457,9 @@ pub fn settle(
                         rate,
                         amount: pay,
                         crt_payb_lmt_amt: lim_room,
-                        limit_remaining: Some(p.annual_limit.saturating_sub_floor0(used.checked_add(pay)?)),
+                        limit_remaining: Some(
+                            p.annual_limit.saturating_sub_floor0(used.checked_add(pay)?),
+                        ),
                     });
                     ex.push(Explanation {
                         less: p.per_visit_deductible,
@@ -1221,15 +1481,17 @@ pub fn settle(
         }
         EncounterKind::OutpatientChronic => {
             let code = claim.disease_code.as_deref().unwrap_or_default();
-            let disease = policy.chronic_disease(code).ok_or_else(|| EngineError::UnknownDisease(code.to_string()))?;
+            let disease = policy
+                .chronic_disease(code)
+                .ok_or_else(|| EngineError::UnknownDisease(code.to_string()))?;
             if !eligibility.chronic_registrations.iter().any(|c| c == code) {
                 return Err(EngineError::ChronicNotRegistered(code.to_string()));
             }
             let rate = if disease.settle_as_inpatient {
                 scope_kind = EncounterKind::Inpatient;
-                let base_rate = policy
-                    .rate_for(level)
-                    .ok_or_else(|| EngineError::PolicyGap(format!("basic.rates[level={level:?}]")))?;
+                let base_rate = policy.rate_for(level).ok_or_else(|| {
+                    EngineError::PolicyGap(format!("basic.rates[level={level:?}]"))
+                })?;
                 minus_bp(base_rate.plus_capped(tilt), reduction)
             } else {
                 minus_bp(disease.rate, reduction)
@@ -1247,7 +1509,11 @@ pub fn settle(
                 rate,
                 amount: pay,
                 crt_payb_lmt_amt: lim_room,
-                limit_remaining: Some(disease.annual_cap.saturating_sub_floor0(used.checked_add(pay)?)),
+                limit_remaining: Some(
+                    disease
+                        .annual_cap
+                        .saturating_sub_floor0(used.checked_add(pay)?),
+                ),
             });
             (
                 Fen::ZERO,
@@ -1262,7 +1528,12 @@ pub fn settle(
         }
     };
     if !ex.iter().any(|e| e.field == Field::ActPayDedc) {
-        ex.push(Explanation::new(Field::ActPayDedc, Rule::NotApplied(Reason::NotInPolicy), Fen::ZERO, inscp));
+        ex.push(Explanation::new(
+            Field::ActPayDedc,
+            Rule::NotApplied(Reason::NotInPolicy),
+            Fen::ZERO,
+            inscp,
+        ));
     }
     bd.act_pay_dedc = dedc;
     bd.hifp_pay = hifp;
@@ -1270,21 +1541,45 @@ pub fn settle(
     ex.push(l1_rule);
     let mut residual = inscp.checked_sub(hifp)?;
     for f in [Field::CvlservPay, Field::HifesPay] {
-        ex.push(Explanation::new(f, Rule::NotApplied(Reason::NotSettledHere), Fen::ZERO, Fen::ZERO));
+        ex.push(Explanation::new(
+            f,
+            Rule::NotApplied(Reason::NotSettledHere),
+            Fen::ZERO,
+            Fen::ZERO,
+        ));
     }
 
     // ---- Layer 2: critical illness -------------------------------------------------------
     let (ci_field, other_ci_field, ci_type) = match policy.scheme {
-        Scheme::Resident => (Field::HifmiPay, Field::HifobPay, FundPayType::ResidentCriticalIllness),
-        Scheme::Employee => (Field::HifobPay, Field::HifmiPay, FundPayType::EmployeeLargeAmount),
+        Scheme::Resident => (
+            Field::HifmiPay,
+            Field::HifobPay,
+            FundPayType::ResidentCriticalIllness,
+        ),
+        Scheme::Employee => (
+            Field::HifobPay,
+            Field::HifmiPay,
+            FundPayType::EmployeeLargeAmount,
+        ),
     };
     let ci_expl = match &policy.critical_illness {
-        None => Explanation::new(ci_field, Rule::NotApplied(Reason::NotInPolicy), Fen::ZERO, residual),
-        Some(ci) if !ci.encounter_kinds.contains(&scope_kind) => {
-            Explanation::new(ci_field, Rule::NotApplied(Reason::KindNotInScope), Fen::ZERO, residual)
-        }
+        None => Explanation::new(
+            ci_field,
+            Rule::NotApplied(Reason::NotInPolicy),
+            Fen::ZERO,
+            residual,
+        ),
+        Some(ci) if !ci.encounter_kinds.contains(&scope_kind) => Explanation::new(
+            ci_field,
+            Rule::NotApplied(Reason::KindNotInScope),
+            Fen::ZERO,
+            residual,
+        ),
         Some(ci) => {
-            let poor = ci.poor_tilt.as_ref().filter(|t| eligibility.holds_any(&t.categories));
+            let poor = ci
+                .poor_tilt
+                .as_ref()
+                .filter(|t| eligibility.holds_any(&t.categories));
             let threshold = poor.map_or(ci.threshold, |t| ci.threshold.at_rate(t.threshold_share));
             let plus = poor.map_or(Bp::ZERO, |t| t.rate_plus);
             let prior = acc.critical_base;
@@ -1308,8 +1603,16 @@ pub fn settle(
                     None => break,
                 }
             }
-            let first_rate = first_rate.unwrap_or_else(|| ci.bands.first().map_or(Bp::ZERO, |b| b.rate.plus_capped(plus)));
-            let cap = if poor.is_some_and(|t| t.no_cap) { None } else { ci.annual_cap };
+            let first_rate = first_rate.unwrap_or_else(|| {
+                ci.bands
+                    .first()
+                    .map_or(Bp::ZERO, |b| b.rate.plus_capped(plus))
+            });
+            let cap = if poor.is_some_and(|t| t.no_cap) {
+                None
+            } else {
+                ci.annual_cap
+            };
             let cap_room = room(cap, acc.critical_paid);
             let (pay, lim) = bounded(raw.min(residual), cap_room);
             acc.critical_base = cumulative;
@@ -1339,23 +1642,48 @@ pub fn settle(
     }
     residual = residual.checked_sub(ci_expl.amount)?;
     ex.push(ci_expl);
-    ex.push(Explanation::new(other_ci_field, Rule::NotApplied(Reason::OtherScheme), Fen::ZERO, Fen::ZERO));
+    ex.push(Explanation::new(
+        other_ci_field,
+        Rule::NotApplied(Reason::OtherScheme),
+        Fen::ZERO,
+        Fen::ZERO,
+    ));
 
     // ---- Layer 3: medical assistance -----------------------------------------------------
     let maf = match &policy.assistance {
-        None => Explanation::new(Field::MafPay, Rule::NotApplied(Reason::NotInPolicy), Fen::ZERO, residual),
-        Some(a) if !a.encounter_kinds.contains(&scope_kind) => {
-            Explanation::new(Field::MafPay, Rule::NotApplied(Reason::KindNotInScope), Fen::ZERO, residual)
-        }
-        Some(a) => match a.rules.iter().find(|r| eligibility.categories.contains(&r.category)) {
-            None => Explanation::new(Field::MafPay, Rule::NotApplied(Reason::CategoryNotEligible), Fen::ZERO, residual),
+        None => Explanation::new(
+            Field::MafPay,
+            Rule::NotApplied(Reason::NotInPolicy),
+            Fen::ZERO,
+            residual,
+        ),
+        Some(a) if !a.encounter_kinds.contains(&scope_kind) => Explanation::new(
+            Field::MafPay,
+            Rule::NotApplied(Reason::KindNotInScope),
+            Fen::ZERO,
+            residual,
+        ),
+        Some(a) => match a
+            .rules
+            .iter()
+            .find(|r| eligibility.categories.contains(&r.category))
+        {
+            None => Explanation::new(
+                Field::MafPay,
+                Rule::NotApplied(Reason::CategoryNotEligible),
+                Fen::ZERO,
+                residual,
+            ),
             Some(r) => {
-                let ded_room = r.annual_deductible.saturating_sub_floor0(acc.assistance_deductible_used);
+                let ded_room = r
+                    .annual_deductible
+                    .saturating_sub_floor0(acc.assistance_deductible_used);
                 let consumed = residual.min(ded_room);
                 let raw = residual.checked_sub(consumed)?.at_rate(r.rate);
                 let lim_room = room(r.annual_limit, acc.assistance_paid);
                 let (pay, lim) = bounded(raw, lim_room);
-                acc.assistance_deductible_used = acc.assistance_deductible_used.checked_add(consumed)?;
+                acc.assistance_deductible_used =
+                    acc.assistance_deductible_used.checked_add(consumed)?;
                 acc.assistance_paid = acc.assistance_paid.checked_add(pay)?;
                 layers.push(LayerLine {
                     layer: Layer::MedicalAssistance,
@@ -1379,32 +1707,56 @@ pub fn settle(
     bd.maf_pay = maf.amount;
     residual = residual.checked_sub(maf.amount)?;
     ex.push(maf);
-    ex.push(Explanation::new(Field::HifdmPay, Rule::NotApplied(Reason::NotSettledHere), Fen::ZERO, Fen::ZERO));
+    ex.push(Explanation::new(
+        Field::HifdmPay,
+        Rule::NotApplied(Reason::NotSettledHere),
+        Fen::ZERO,
+        Fen::ZERO,
+    ));
 
     // ---- Layer 4a: government backstop "351" ---------------------------------------------
     let mut backstop_applies = false;
     let backstop = match &policy.backstop {
-        None => Explanation::new(Field::BackstopPay, Rule::NotApplied(Reason::NotInPolicy), Fen::ZERO, residual),
-        Some(b) if !b.encounter_kinds.contains(&scope_kind) => {
-            Explanation::new(Field::BackstopPay, Rule::NotApplied(Reason::KindNotInScope), Fen::ZERO, residual)
-        }
-        Some(b) if !eligibility.holds_any(&b.categories) => {
-            Explanation::new(Field::BackstopPay, Rule::NotApplied(Reason::CategoryNotEligible), Fen::ZERO, residual)
-        }
-        Some(b) if b.in_province_only && !in_province => {
-            Explanation::new(Field::BackstopPay, Rule::NotApplied(Reason::OutOfProvince), Fen::ZERO, residual)
-        }
+        None => Explanation::new(
+            Field::BackstopPay,
+            Rule::NotApplied(Reason::NotInPolicy),
+            Fen::ZERO,
+            residual,
+        ),
+        Some(b) if !b.encounter_kinds.contains(&scope_kind) => Explanation::new(
+            Field::BackstopPay,
+            Rule::NotApplied(Reason::KindNotInScope),
+            Fen::ZERO,
+            residual,
+        ),
+        Some(b) if !eligibility.holds_any(&b.categories) => Explanation::new(
+            Field::BackstopPay,
+            Rule::NotApplied(Reason::CategoryNotEligible),
+            Fen::ZERO,
+            residual,
+        ),
+        Some(b) if b.in_province_only && !in_province => Explanation::new(
+            Field::BackstopPay,
+            Rule::NotApplied(Reason::OutOfProvince),
+            Fen::ZERO,
+            residual,
+        ),
         Some(b) => {
             backstop_applies = true;
             let visits = acc.tier_visits.get(&claim.tier).copied().unwrap_or(0);
-            acc.tier_visits.insert(claim.tier, visits.checked_add(1).ok_or(EngineError::Overflow)?);
+            acc.tier_visits.insert(
+                claim.tier,
+                visits.checked_add(1).ok_or(EngineError::Overflow)?,
+            );
             let highest = acc.highest_tier().unwrap_or(claim.tier);
             let cap = b
                 .tier_caps
                 .iter()
                 .find(|c| c.tier == highest)
                 .map(|c| c.cap)
-                .ok_or_else(|| EngineError::PolicyGap(format!("backstop.tier_caps[tier={highest:?}]")))?;
+                .ok_or_else(|| {
+                    EngineError::PolicyGap(format!("backstop.tier_caps[tier={highest:?}]"))
+                })?;
             let open = cap.saturating_sub_floor0(acc.backstop_oop);
             let pay = residual.saturating_sub_floor0(open);
             acc.backstop_paid = acc.backstop_paid.checked_add(pay)?;
@@ -1418,7 +1770,10 @@ pub fn settle(
                 crt_payb_lmt_amt: Some(open),
                 limit_remaining: Some(open.saturating_sub_floor0(residual)),
             });
-            Explanation { less: open, ..Explanation::new(Field::BackstopPay, Rule::BackstopCap, pay, residual) }
+            Explanation {
+                less: open,
+                ..Explanation::new(Field::BackstopPay, Rule::BackstopCap, pay, residual)
+            }
         }
     };
     bd.backstop_pay = backstop.amount;
@@ -1427,13 +1782,24 @@ pub fn settle(
 
     // ---- Layer 4b: "180" chronic-disease supplement --------------------------------------
     let supp = match &policy.chronic_supplement {
-        None => Explanation::new(Field::SupplementPay, Rule::NotApplied(Reason::NotInPolicy), Fen::ZERO, residual),
-        Some(s) if !s.encounter_kinds.contains(&claim.kind) => {
-            Explanation::new(Field::SupplementPay, Rule::NotApplied(Reason::KindNotInScope), Fen::ZERO, residual)
-        }
-        Some(s) if !eligibility.holds_any(&s.categories) => {
-            Explanation::new(Field::SupplementPay, Rule::NotApplied(Reason::CategoryNotEligible), Fen::ZERO, residual)
-        }
+        None => Explanation::new(
+            Field::SupplementPay,
+            Rule::NotApplied(Reason::NotInPolicy),
+            Fen::ZERO,
+            residual,
+        ),
+        Some(s) if !s.encounter_kinds.contains(&claim.kind) => Explanation::new(
+            Field::SupplementPay,
+            Rule::NotApplied(Reason::KindNotInScope),
+            Fen::ZERO,
+            residual,
+        ),
+        Some(s) if !eligibility.holds_any(&s.categories) => Explanation::new(
+            Field::SupplementPay,
+            Rule::NotApplied(Reason::CategoryNotEligible),
+            Fen::ZERO,
+            residual,
+        ),
         Some(s) => {
             let raw = residual.at_rate(s.rate);
             let lim_room = room(s.annual_cap, acc.chronic_supplement_paid);
@@ -1452,7 +1818,12 @@ pub fn settle(
             Explanation {
                 rate: Some(s.rate),
                 limit: lim,
-                ..Explanation::new(Field::SupplementPay, Rule::ChronicSupplementRate, pay, residual)
+                ..Explanation::new(
+                    Field::SupplementPay,
+                    Rule::ChronicSupplementRate,
+                    pay,
+                    residual,
+                )
             }
         }
     };
@@ -1464,7 +1835,12 @@ pub fn settle(
         acc.backstop_oop = acc.backstop_oop.checked_add(residual)?;
     }
     bd.oth_pay = bd.backstop_pay.checked_add(bd.supplement_pay)?;
-    ex.push(Explanation::new(Field::OthPay, Rule::OtherTotal, bd.oth_pay, bd.oth_pay));
+    ex.push(Explanation::new(
+        Field::OthPay,
+        Rule::OtherTotal,
+        bd.oth_pay,
+        bd.oth_pay,
+    ));
 
     bd.fund_pay_sumamt = Fen::sum([
         bd.hifp_pay,
@@ -1476,10 +1852,28 @@ pub fn settle(
         bd.hifdm_pay,
         bd.oth_pay,
     ])?;
-    ex.push(Explanation::new(Field::FundPaySumamt, Rule::FundTotal, bd.fund_pay_sumamt, bd.fund_pay_sumamt));
-    ex.push(Explanation::new(Field::HospPartAmt, Rule::NotApplied(Reason::NotSettledHere), Fen::ZERO, Fen::ZERO));
-    bd.psn_part_amt = bd.medfee_sumamt.checked_sub(bd.fund_pay_sumamt)?.checked_sub(bd.hosp_part_amt)?;
-    ex.push(Explanation::new(Field::PsnPartAmt, Rule::PersonTotal, bd.psn_part_amt, bd.medfee_sumamt));
+    ex.push(Explanation::new(
+        Field::FundPaySumamt,
+        Rule::FundTotal,
+        bd.fund_pay_sumamt,
+        bd.fund_pay_sumamt,
+    ));
+    ex.push(Explanation::new(
+        Field::HospPartAmt,
+        Rule::NotApplied(Reason::NotSettledHere),
+        Fen::ZERO,
+        Fen::ZERO,
+    ));
+    bd.psn_part_amt = bd
+        .medfee_sumamt
+        .checked_sub(bd.fund_pay_sumamt)?
+        .checked_sub(bd.hosp_part_amt)?;
+    ex.push(Explanation::new(
+        Field::PsnPartAmt,
+        Rule::PersonTotal,
+        bd.psn_part_amt,
+        bd.medfee_sumamt,
+    ));
 
     // ---- Commercial supplementary products (insurer layer) -------------------------------
     // Pots the products may draw on, in the order they are drawn: compliant residual, then the
@@ -1487,24 +1881,37 @@ pub fn settle(
     let mut pots = [residual, bd.preselfpay_amt, bd.fulamt_ownpay_amt];
     let mut any_product = false;
     for p in &policy.supplements {
-        if !eligibility.supplement_products.iter().any(|c| c == &p.code) || !p.encounter_kinds.contains(&claim.kind) {
+        if !eligibility.supplement_products.iter().any(|c| c == &p.code)
+            || !p.encounter_kinds.contains(&claim.kind)
+        {
             continue;
         }
         any_product = true;
         let covered = Fen::sum([
             pots[0],
-            if p.covers_preselfpay { pots[1] } else { Fen::ZERO },
-            if p.covers_out_of_catalogue { pots[2] } else { Fen::ZERO },
+            if p.covers_preselfpay {
+                pots[1]
+            } else {
+                Fen::ZERO
+            },
+            if p.covers_out_of_catalogue {
+                pots[2]
+            } else {
+                Fen::ZERO
+            },
         ])?;
         let used = acc.supplements.get(&p.code).copied().unwrap_or_default();
-        let ded_room = p.annual_deductible.saturating_sub_floor0(used.deductible_used);
+        let ded_room = p
+            .annual_deductible
+            .saturating_sub_floor0(used.deductible_used);
         let consumed = covered.min(ded_room);
         let raw = covered.checked_sub(consumed)?.at_rate(p.rate);
         let lim_room = Some(p.annual_cap.saturating_sub_floor0(used.paid));
         let (pay, lim) = bounded(raw, lim_room);
         let mut left = pay;
         for (i, pot) in pots.iter_mut().enumerate() {
-            let allowed = i == 0 || (i == 1 && p.covers_preselfpay) || (i == 2 && p.covers_out_of_catalogue);
+            let allowed =
+                i == 0 || (i == 1 && p.covers_preselfpay) || (i == 2 && p.covers_out_of_catalogue);
             if allowed {
                 let take = left.min(*pot);
                 *pot = pot.checked_sub(take)?;
@@ -1537,16 +1944,36 @@ pub fn settle(
         });
     }
     if !any_product {
-        ex.push(Explanation::new(Field::InsurerPay, Rule::NotApplied(Reason::NotPurchased), Fen::ZERO, Fen::ZERO));
+        ex.push(Explanation::new(
+            Field::InsurerPay,
+            Rule::NotApplied(Reason::NotPurchased),
+            Fen::ZERO,
+            Fen::ZERO,
+        ));
     }
-    ex.push(Explanation::new(Field::AcctPay, Rule::NotApplied(Reason::NotSettledHere), Fen::ZERO, Fen::ZERO));
-    ex.push(Explanation::new(Field::AcctMulaidPay, Rule::NotApplied(Reason::NotSettledHere), Fen::ZERO, Fen::ZERO));
+    ex.push(Explanation::new(
+        Field::AcctPay,
+        Rule::NotApplied(Reason::NotSettledHere),
+        Fen::ZERO,
+        Fen::ZERO,
+    ));
+    ex.push(Explanation::new(
+        Field::AcctMulaidPay,
+        Rule::NotApplied(Reason::NotSettledHere),
+        Fen::ZERO,
+        Fen::ZERO,
+    ));
     bd.psn_cash_pay = bd
         .psn_part_amt
         .checked_sub(bd.acct_pay)?
         .checked_sub(bd.acct_mulaid_pay)?
         .checked_sub(bd.insurer_pay)?;
-    ex.push(Explanation::new(Field::PsnCashPay, Rule::CashTotal, bd.psn_cash_pay, bd.psn_part_amt));
+    ex.push(Explanation::new(
+        Field::PsnCashPay,
+        Rule::CashTotal,
+        bd.psn_cash_pay,
+        bd.psn_part_amt,
+    ));
 
     bd.check_identities()?;
     check_layers(&bd, &layers)?;
@@ -1577,18 +2004,33 @@ pub fn settle(
 
 /// The layer lines must add up to the breakdown's lines.
 fn check_layers(bd: &Breakdown, layers: &[LayerLine]) -> Result<(), EngineError> {
-    let total = |pred: &dyn Fn(&LayerLine) -> bool| Fen::sum(layers.iter().filter(|l| pred(l)).map(|l| l.amount));
-    let l1 = total(&|l| matches!(l.layer, Layer::BasicPool | Layer::Maternity | Layer::OutpatientPool | Layer::ChronicDisease))?;
+    let total = |pred: &dyn Fn(&LayerLine) -> bool| {
+        Fen::sum(layers.iter().filter(|l| pred(l)).map(|l| l.amount))
+    };
+    let l1 = total(&|l| {
+        matches!(
+            l.layer,
+            Layer::BasicPool | Layer::Maternity | Layer::OutpatientPool | Layer::ChronicDisease
+        )
+    })?;
     let checks = [
         (l1, bd.hifp_pay),
-        (total(&|l| l.layer == Layer::CriticalIllness)?, bd.hifmi_pay.checked_add(bd.hifob_pay)?),
+        (
+            total(&|l| l.layer == Layer::CriticalIllness)?,
+            bd.hifmi_pay.checked_add(bd.hifob_pay)?,
+        ),
         (total(&|l| l.layer == Layer::MedicalAssistance)?, bd.maf_pay),
         (total(&|l| l.layer == Layer::Backstop)?, bd.backstop_pay),
-        (total(&|l| l.layer == Layer::ChronicSupplement)?, bd.supplement_pay),
+        (
+            total(&|l| l.layer == Layer::ChronicSupplement)?,
+            bd.supplement_pay,
+        ),
         (total(&|l| l.layer == Layer::Commercial)?, bd.insurer_pay),
     ];
     if checks.iter().any(|(a, b)| a != b) {
-        return Err(EngineError::IdentityViolated("layer lines add up to the breakdown"));
+        return Err(EngineError::IdentityViolated(
+            "layer lines add up to the breakdown",
+        ));
     }
     Ok(())
 }

@@ -21,13 +21,13 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 pub use claim::{
-    Catalogue, CatalogueEntry, Claim, ClaimError, ClaimItem, ClaimSplit, ItemClass, ItemSplit, apply_catalogue,
-    is_icd10_medical_insurance_code, split_claim, split_item, validate_claim,
+    Catalogue, CatalogueEntry, Claim, ClaimError, ClaimItem, ClaimSplit, ItemClass, ItemSplit,
+    apply_catalogue, is_icd10_medical_insurance_code, split_claim, split_item, validate_claim,
 };
 pub use engine::{
-    AccumulatorDelta, Accumulators, Breakdown, CrossRegionFiling, EligibilitySnapshot, EngineError, Explanation,
-    Field, FundPayType, ItemRefund, Layer, LayerLine, Rule, Settlement, SupplementUse, apply_delta, refund_items,
-    reverse, settle,
+    AccumulatorDelta, Accumulators, Breakdown, CrossRegionFiling, EligibilitySnapshot, EngineError,
+    Explanation, Field, FundPayType, ItemRefund, Layer, LayerLine, Rule, Settlement, SupplementUse,
+    apply_delta, refund_items, reverse, settle,
 };
 pub use policy::{PolicyBundle, PolicyDocument, PolicyError, default_bundle};
 
@@ -92,8 +92,12 @@ pub enum InstitutionTier {
 
 impl InstitutionTier {
     /// All tiers, lowest first.
-    pub const ALL: [InstitutionTier; 4] =
-        [InstitutionTier::Township, InstitutionTier::County, InstitutionTier::City, InstitutionTier::Province];
+    pub const ALL: [InstitutionTier; 4] = [
+        InstitutionTier::Township,
+        InstitutionTier::County,
+        InstitutionTier::City,
+        InstitutionTier::Province,
+    ];
 
     /// Position in [`InstitutionTier::ALL`].
     pub fn index(self) -> usize {
@@ -146,7 +150,10 @@ impl From<HospitalGrade> for LevelKey {
 impl LevelKey {
     /// True for the tier keys (township/county/city/province).
     pub fn is_tier(self) -> bool {
-        matches!(self, LevelKey::Township | LevelKey::County | LevelKey::City | LevelKey::Province)
+        matches!(
+            self,
+            LevelKey::Township | LevelKey::County | LevelKey::City | LevelKey::Province
+        )
     }
 }
 
@@ -192,7 +199,10 @@ pub struct FieldError {
 impl FieldError {
     /// A problem at `path`.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError { path: path.into(), message: message.into() }
+        FieldError {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -204,5 +214,9 @@ impl fmt::Display for FieldError {
 
 /// Joins field errors for an error message.
 pub(crate) fn join_errors(errors: &[FieldError]) -> String {
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }

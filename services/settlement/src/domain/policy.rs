@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use yibao_core::{Bp, Fen, RegionCode};
 
-use super::{EncounterKind, FieldError, InstitutionTier, LevelKey, PersonCategory, Scheme, join_errors};
+use super::{
+    EncounterKind, FieldError, InstitutionTier, LevelKey, PersonCategory, Scheme, join_errors,
+};
 
 /// The default bundle shipped with the service, built from the seeds (Huoqiu, Jiaozhou,
 /// Qinghai, Zhongshan). All numbers not quoted by a seed are illustrative ([I]) defaults.
@@ -405,30 +407,49 @@ pub fn default_bundle() -> Result<PolicyBundle, PolicyError> {
 impl PolicyBundle {
     /// Parses a bundle and validates every document (paths prefixed `policies[i].`).
     pub fn from_json(text: &str) -> Result<PolicyBundle, PolicyError> {
-        let bundle: PolicyBundle = serde_json::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        let bundle: PolicyBundle =
+            serde_json::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
         let mut errors = Vec::new();
         for (i, p) in bundle.policies.iter().enumerate() {
             if let Err(PolicyError::Invalid(errs)) = p.validate() {
-                errors.extend(errs.into_iter().map(|e| FieldError::new(format!("policies[{i}].{}", e.path), e.message)));
+                errors.extend(
+                    errs.into_iter()
+                        .map(|e| FieldError::new(format!("policies[{i}].{}", e.path), e.message)),
+                );
             }
         }
         let mut seen = BTreeSet::new();
         for (i, p) in bundle.policies.iter().enumerate() {
             if !seen.insert((p.id.as_str(), p.version)) {
-                errors.push(FieldError::new(format!("policies[{i}].version"), "duplicate id and version"));
+                errors.push(FieldError::new(
+                    format!("policies[{i}].version"),
+                    "duplicate id and version",
+                ));
             }
         }
-        if errors.is_empty() { Ok(bundle) } else { Err(PolicyError::Invalid(errors)) }
+        if errors.is_empty() {
+            Ok(bundle)
+        } else {
+            Err(PolicyError::Invalid(errors))
+        }
     }
 
     /// The policy for an insured person of `region` and `scheme` on `date`: the most specific
     /// region covering `region` (county before city before province), the year of `date`, and
     /// among versions effective on `date` the highest.
-    pub fn find(&self, region: &RegionCode, scheme: Scheme, date: NaiveDate) -> Option<&PolicyDocument> {
+    pub fn find(
+        &self,
+        region: &RegionCode,
+        scheme: Scheme,
+        date: NaiveDate,
+    ) -> Option<&PolicyDocument> {
         self.policies
             .iter()
             .filter(|p| {
-                p.scheme == scheme && p.year == date.year() && p.effective_from <= date && p.region.covers(region)
+                p.scheme == scheme
+                    && p.year == date.year()
+                    && p.effective_from <= date
+                    && p.region.covers(region)
             })
             .max_by_key(|p| (p.region.prefix().len(), p.version))
     }
@@ -442,7 +463,8 @@ impl PolicyBundle {
 impl PolicyDocument {
     /// Parses one document and validates it.
     pub fn from_json(text: &str) -> Result<PolicyDocument, PolicyError> {
-        let doc: PolicyDocument = serde_json::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        let doc: PolicyDocument =
+            serde_json::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
         doc.validate()?;
         Ok(doc)
     }
@@ -474,11 +496,22 @@ impl PolicyDocument {
             let at = format!("outpatient_pools[{i}]");
             v.code(&format!("{at}.code"), &p.code, &mut codes);
             v.share(&format!("{at}.rate"), p.rate);
-            v.non_negative(&format!("{at}.per_visit_deductible"), p.per_visit_deductible);
+            v.non_negative(
+                &format!("{at}.per_visit_deductible"),
+                p.per_visit_deductible,
+            );
             v.non_negative(&format!("{at}.annual_limit"), p.annual_limit);
             v.kinds(&format!("{at}.encounter_kinds"), &p.encounter_kinds);
-            if p.encounter_kinds.iter().any(|k| !matches!(k, EncounterKind::GeneralOutpatient | EncounterKind::Pharmacy)) {
-                v.err(&format!("{at}.encounter_kinds"), "an outpatient pool covers general_outpatient or pharmacy only");
+            if p.encounter_kinds.iter().any(|k| {
+                !matches!(
+                    k,
+                    EncounterKind::GeneralOutpatient | EncounterKind::Pharmacy
+                )
+            }) {
+                v.err(
+                    &format!("{at}.encounter_kinds"),
+                    "an outpatient pool covers general_outpatient or pharmacy only",
+                );
             }
         }
         let mut codes = BTreeSet::new();
@@ -496,10 +529,16 @@ impl PolicyDocument {
                 v.non_negative("critical_illness.annual_cap", cap);
             }
             if let Some(t) = &c.poor_tilt {
-                v.share("critical_illness.poor_tilt.threshold_share", t.threshold_share);
+                v.share(
+                    "critical_illness.poor_tilt.threshold_share",
+                    t.threshold_share,
+                );
                 v.share("critical_illness.poor_tilt.rate_plus", t.rate_plus);
                 if t.categories.is_empty() {
-                    v.err("critical_illness.poor_tilt.categories", "must name at least one category");
+                    v.err(
+                        "critical_illness.poor_tilt.categories",
+                        "must name at least one category",
+                    );
                 }
             }
         }
@@ -524,7 +563,10 @@ impl PolicyDocument {
                 v.err("backstop.categories", "must name at least one category");
             }
             if b.tier_caps.is_empty() {
-                v.err("backstop.tier_caps", "must give a cap for at least one tier");
+                v.err(
+                    "backstop.tier_caps",
+                    "must give a cap for at least one tier",
+                );
             }
             let mut tiers = BTreeSet::new();
             for (i, t) in b.tier_caps.iter().enumerate() {
@@ -538,7 +580,10 @@ impl PolicyDocument {
             v.kinds("chronic_supplement.encounter_kinds", &s.encounter_kinds);
             v.share("chronic_supplement.rate", s.rate);
             if s.categories.is_empty() {
-                v.err("chronic_supplement.categories", "must name at least one category");
+                v.err(
+                    "chronic_supplement.categories",
+                    "must name at least one category",
+                );
             }
             if let Some(cap) = s.annual_cap {
                 v.non_negative("chronic_supplement.annual_cap", cap);
@@ -548,7 +593,10 @@ impl PolicyDocument {
         v.share("cross_region.long_term_reduction", cr.long_term_reduction);
         v.share("cross_region.referral_reduction", cr.referral_reduction);
         v.share("cross_region.emergency_reduction", cr.emergency_reduction);
-        v.share("cross_region.other_temporary_reduction", cr.other_temporary_reduction);
+        v.share(
+            "cross_region.other_temporary_reduction",
+            cr.other_temporary_reduction,
+        );
         v.share("cross_region.unfiled_reduction", cr.unfiled_reduction);
         let mut codes = BTreeSet::new();
         for (i, s) in self.supplements.iter().enumerate() {
@@ -562,7 +610,11 @@ impl PolicyDocument {
             v.share(&format!("{at}.rate"), s.rate);
             v.non_negative(&format!("{at}.annual_cap"), s.annual_cap);
         }
-        if v.errors.is_empty() { Ok(()) } else { Err(PolicyError::Invalid(v.errors)) }
+        if v.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(PolicyError::Invalid(v.errors))
+        }
     }
 
     fn validate_basic(&self, v: &mut Validator) {
@@ -600,7 +652,10 @@ impl PolicyDocument {
             if let Some(r) = d.repeat_admission {
                 v.non_negative(&format!("{at}.repeat_admission"), r);
                 if self.basic.deductible_basis == DeductibleBasis::Annual {
-                    v.err(&format!("{at}.repeat_admission"), "only meaningful with deductible_basis per_admission");
+                    v.err(
+                        &format!("{at}.repeat_admission"),
+                        "only meaningful with deductible_basis per_admission",
+                    );
                 }
             }
             for (j, c) in d.by_category.iter().enumerate() {
@@ -609,7 +664,10 @@ impl PolicyDocument {
         }
         for l in &levels {
             if !dlevels.contains(l) {
-                v.err("basic.deductibles", format!("missing a deductible for level {l:?}").as_str());
+                v.err(
+                    "basic.deductibles",
+                    format!("missing a deductible for level {l:?}").as_str(),
+                );
             }
         }
         for (i, t) in self.basic.category_tilts.iter().enumerate() {
@@ -622,7 +680,11 @@ impl PolicyDocument {
 
     /// The pool rate table row for a level.
     pub fn rate_for(&self, level: LevelKey) -> Option<Bp> {
-        self.basic.rates.iter().find(|r| r.level == level).map(|r| r.rate)
+        self.basic
+            .rates
+            .iter()
+            .find(|r| r.level == level)
+            .map(|r| r.rate)
     }
 
     /// The deductible row for a level.
@@ -681,8 +743,14 @@ impl Validator {
             self.share(&format!("{path}[{i}].rate"), b.rate);
             let last = i + 1 == bands.len();
             match (b.up_to, last) {
-                (None, false) => self.err(&format!("{path}[{i}].up_to"), "only the last band may be open"),
-                (Some(_), true) => self.err(&format!("{path}[{i}].up_to"), "the last band must be open (no up_to)"),
+                (None, false) => self.err(
+                    &format!("{path}[{i}].up_to"),
+                    "only the last band may be open",
+                ),
+                (Some(_), true) => self.err(
+                    &format!("{path}[{i}].up_to"),
+                    "the last band must be open (no up_to)",
+                ),
                 (Some(u), false) => {
                     if u <= previous {
                         self.err(&format!("{path}[{i}].up_to"), "bands must increase");

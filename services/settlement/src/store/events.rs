@@ -30,7 +30,15 @@ fn kind(k: EncounterKind) -> ev::ClaimKind {
 
 /// The event of a claim. `person_key` is enrollment's person id, never the ID number; the
 /// event id is fresh (a UUIDv7, so the outbox's order is the order of writing).
-pub fn claim_event(claim_id: &str, action: Action, person_key: &str, claim: &StoredClaim, s: &Settlement, items: &[ClaimItem], at: &str) -> Result<ev::ClaimEvent, SettleError> {
+pub fn claim_event(
+    claim_id: &str,
+    action: Action,
+    person_key: &str,
+    claim: &StoredClaim,
+    s: &Settlement,
+    items: &[ClaimItem],
+    at: &str,
+) -> Result<ev::ClaimEvent, SettleError> {
     let id = IdNumber::parse(&claim.id_number).map_err(|e| SettleError::Corrupt(e.to_string()))?;
     Ok(ev::ClaimEvent {
         event_id: uuid::Uuid::now_v7().to_string(),

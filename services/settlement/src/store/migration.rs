@@ -12,7 +12,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(SqlMigration { name: "m20261123_000001_settlement_initial", up: UP, drop_tables: TABLES })]
+        vec![Box::new(SqlMigration {
+            name: "m20261123_000001_settlement_initial",
+            up: UP,
+            drop_tables: TABLES,
+        })]
     }
     fn migration_table_name() -> DynIden {
         Alias::new("settlement_migrations").into_iden()
@@ -203,18 +207,18 @@ const UP: &[&str] = &[
 ];
 
 const TABLES: &[&str] = &[
-            "reconciliation_runs",
-            "disputes",
-            "insurer_claims",
-            "supplement_members",
-            "outbox",
-            "ledger_lines",
-            "accumulators",
-            "reversals",
-            "breakdown_lines",
-            "claim_items",
-            "claims",
-            "encounters",
-            "catalogue_items",
-            "policies",
-        ];
+    "reconciliation_runs",
+    "disputes",
+    "insurer_claims",
+    "supplement_members",
+    "outbox",
+    "ledger_lines",
+    "accumulators",
+    "reversals",
+    "breakdown_lines",
+    "claim_items",
+    "claims",
+    "encounters",
+    "catalogue_items",
+    "policies",
+];

@@ -23,17 +23,36 @@ pub struct Db {
 pub async fn store(tag: &str) -> Result<Db, Box<dyn Error>> {
     match std::env::var("YIBAO_TEST_DATABASE_URL") {
         Ok(base) => {
-            let url = yibao_runtime::db::create_fresh_postgres(&base, "yibao_supervision_bench").await?;
+            let url =
+                yibao_runtime::db::create_fresh_postgres(&base, "yibao_supervision_bench").await?;
             let name = url.rsplit('/').next().unwrap_or_default().to_string();
-            let db = yibao_runtime::db::connect_and_migrate::<Migrator>(&DatabaseConfig { url, max_connections: 4 }).await?;
-            Ok(Db { store: Store::new(db), label: "PostgreSQL", pg: Some((base, name)), dir: None })
+            let db = yibao_runtime::db::connect_and_migrate::<Migrator>(&DatabaseConfig {
+                url,
+                max_connections: 4,
+            })
+            .await?;
+            Ok(Db {
+                store: Store::new(db),
+                label: "PostgreSQL",
+                pg: Some((base, name)),
+                dir: None,
+            })
         }
         Err(_) => {
-            let dir = std::env::temp_dir().join(format!("yibao-sup-bench-{tag}-{}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("yibao-sup-bench-{tag}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir)?;
-            let db = yibao_runtime::db::connect_and_migrate::<Migrator>(&DatabaseConfig::sqlite(&dir.join("supervision.db"))).await?;
-            Ok(Db { store: Store::new(db), label: "SQLite", pg: None, dir: Some(dir) })
+            let db = yibao_runtime::db::connect_and_migrate::<Migrator>(&DatabaseConfig::sqlite(
+                &dir.join("supervision.db"),
+            ))
+            .await?;
+            Ok(Db {
+                store: Store::new(db),
+                label: "SQLite",
+                pg: None,
+                dir: Some(dir),
+            })
         }
     }
 }
@@ -49,7 +68,9 @@ impl Db {
         let _ = store.db().clone().close().await;
         if let Some((base, name)) = pg {
             let admin = sea_orm::Database::connect(&base).await?;
-            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await?;
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await?;
             admin.close().await?;
         }
         if let Some(dir) = dir {
@@ -71,10 +92,21 @@ pub async fn bus() -> Result<BenchBus, Box<dyn Error>> {
     match std::env::var("YIBAO_TEST_REDIS_URL") {
         Ok(url) => {
             let bus = RedisBus::connect(&url).await?;
-            let cfg = ConsumerConfig::with_prefix(&format!("bench-{}:", uuid::Uuid::new_v4().simple()));
-            Ok(BenchBus { bus: Arc::new(bus), cfg, label: "Redis Streams", redis: Some(url) })
+            let cfg =
+                ConsumerConfig::with_prefix(&format!("bench-{}:", uuid::Uuid::new_v4().simple()));
+            Ok(BenchBus {
+                bus: Arc::new(bus),
+                cfg,
+                label: "Redis Streams",
+                redis: Some(url),
+            })
         }
-        Err(_) => Ok(BenchBus { bus: Arc::new(MemoryBus::new()), cfg: ConsumerConfig::default(), label: "in-process bus", redis: None }),
+        Err(_) => Ok(BenchBus {
+            bus: Arc::new(MemoryBus::new()),
+            cfg: ConsumerConfig::default(),
+            label: "in-process bus",
+            redis: None,
+        }),
     }
 }
 
@@ -84,9 +116,19 @@ impl BenchBus {
         let Some(url) = self.redis else { return Ok(()) };
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let rest = url.trim_start_matches("redis://");
-        let hostport = rest.rsplit('@').next().unwrap_or(rest).split('/').next().unwrap_or("127.0.0.1:6379");
+        let hostport = rest
+            .rsplit('@')
+            .next()
+            .unwrap_or(rest)
+            .split('/')
+            .next()
+            .unwrap_or("127.0.0.1:6379");
         let mut conn = tokio::net::TcpStream::connect(hostport).await?;
-        let keys = [&self.cfg.claims_stream, &self.cfg.ltc_stream, &self.cfg.inventory_stream];
+        let keys = [
+            &self.cfg.claims_stream,
+            &self.cfg.ltc_stream,
+            &self.cfg.inventory_stream,
+        ];
         let mut cmd = format!("*{}\r\n$3\r\nDEL\r\n", keys.len() + 1);
         for k in keys {
             cmd.push_str(&format!("${}\r\n{k}\r\n", k.len()));

@@ -79,7 +79,11 @@ impl BudgetPolicy {
             && self.insufficient_below_months <= self.reasonable_from_months
             && self.reasonable_from_months <= self.reasonable_to_months
             && self.reasonable_to_months <= self.excessive_above_months;
-        if ok { Ok(()) } else { Err(BudgetError::Policy(self.region.clone())) }
+        if ok {
+            Ok(())
+        } else {
+            Err(BudgetError::Policy(self.region.clone()))
+        }
     }
 
     /// The warning level for `spent` against `budget` at the end of `month`, exact in integers:
@@ -89,7 +93,9 @@ impl BudgetPolicy {
             return None;
         }
         let lhs = i128::from(spent.0) * 12 * 10_000;
-        let at = |t: Bp| lhs >= i128::from(budget.0) * (i128::from(month) * 10_000 + 12 * i128::from(t.0));
+        let at = |t: Bp| {
+            lhs >= i128::from(budget.0) * (i128::from(month) * 10_000 + 12 * i128::from(t.0))
+        };
         if at(self.red_over_pace) {
             Some(WarningLevel::Red)
         } else if at(self.orange_over_pace) {
@@ -106,7 +112,9 @@ impl BudgetPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BudgetError {
     /// Thresholds not ascending or bands out of order.
-    #[error("BUDGET_POLICY_INVALID: thresholds of {0} must ascend (yellow < orange < red) and bands be ordered")]
+    #[error(
+        "BUDGET_POLICY_INVALID: thresholds of {0} must ascend (yellow < orange < red) and bands be ordered"
+    )]
     Policy(RegionCode),
     /// No policy covers the institution's region.
     #[error("BUDGET_NO_POLICY: no policy covers {0}")]
@@ -219,11 +227,19 @@ pub struct BudgetLedger {
 }
 
 fn check_month(month: u32) -> Result<(), BudgetError> {
-    if (1..=12).contains(&month) { Ok(()) } else { Err(BudgetError::Month(month)) }
+    if (1..=12).contains(&month) {
+        Ok(())
+    } else {
+        Err(BudgetError::Month(month))
+    }
 }
 
 fn next_month(year: i32, month: u32) -> (i32, u32) {
-    if month == 12 { (year + 1, 1) } else { (year, month + 1) }
+    if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    }
 }
 
 fn ratio_bp(num: i128, den: i128) -> i64 {
@@ -233,7 +249,11 @@ fn ratio_bp(num: i128, den: i128) -> i64 {
     let scaled = num * 10_000;
     let q = scaled / den;
     let r = scaled % den;
-    let rounded = if r.abs() * 2 >= den.abs() { q + scaled.signum() * den.signum() } else { q };
+    let rounded = if r.abs() * 2 >= den.abs() {
+        q + scaled.signum() * den.signum()
+    } else {
+        q
+    };
     i64::try_from(rounded).unwrap_or(0)
 }
 
@@ -243,7 +263,10 @@ impl BudgetLedger {
         for p in &policies {
             p.validate()?;
         }
-        Ok(BudgetLedger { policies, ..BudgetLedger::default() })
+        Ok(BudgetLedger {
+            policies,
+            ..BudgetLedger::default()
+        })
     }
 
     /// The most specific policy covering an institution.
@@ -257,7 +280,12 @@ impl BudgetLedger {
     }
 
     /// Sets (or replaces) the yearly budget of an institution.
-    pub fn set_budget(&mut self, institution: InstitutionCode, year: i32, amount: Fen) -> Result<(), BudgetError> {
+    pub fn set_budget(
+        &mut self,
+        institution: InstitutionCode,
+        year: i32,
+        amount: Fen,
+    ) -> Result<(), BudgetError> {
         if amount.0 <= 0 {
             return Err(BudgetError::AmountNotPositive);
         }
@@ -277,7 +305,11 @@ impl BudgetLedger {
         if !self.seen.insert(e.event_id.clone()) {
             return false;
         }
-        let key = (e.institution.clone(), e.settled_at.year(), e.settled_at.month());
+        let key = (
+            e.institution.clone(),
+            e.settled_at.year(),
+            e.settled_at.month(),
+        );
         let entry = self.spending.entry(key).or_insert(Fen::ZERO);
         *entry = match e.action {
             ClaimAction::Settled => add(*entry, e.fund_paid),
@@ -288,9 +320,18 @@ impl BudgetLedger {
 
     /// Adds an amount (negative for reversals) to an institution's spending of a month, as
     /// kept by the store: the ledger is rebuilt from stored totals rather than from events.
-    pub fn add_spending(&mut self, institution: InstitutionCode, year: i32, month: u32, amount: Fen) -> Result<(), BudgetError> {
+    pub fn add_spending(
+        &mut self,
+        institution: InstitutionCode,
+        year: i32,
+        month: u32,
+        amount: Fen,
+    ) -> Result<(), BudgetError> {
         check_month(month)?;
-        let entry = self.spending.entry((institution, year, month)).or_insert(Fen::ZERO);
+        let entry = self
+            .spending
+            .entry((institution, year, month))
+            .or_insert(Fen::ZERO);
         *entry = add(*entry, amount);
         Ok(())
     }
@@ -301,9 +342,18 @@ impl BudgetLedger {
     }
 
     /// Records fund income (contributions, subsidies) of a region in a month.
-    pub fn record_income(&mut self, region: RegionCode, year: i32, month: u32, amount: Fen) -> Result<(), BudgetError> {
+    pub fn record_income(
+        &mut self,
+        region: RegionCode,
+        year: i32,
+        month: u32,
+        amount: Fen,
+    ) -> Result<(), BudgetError> {
         check_month(month)?;
-        let entry = self.income.entry((region, year, month)).or_insert(Fen::ZERO);
+        let entry = self
+            .income
+            .entry((region, year, month))
+            .or_insert(Fen::ZERO);
         *entry = add(*entry, amount);
         Ok(())
     }
@@ -313,16 +363,34 @@ impl BudgetLedger {
         self.opening.insert((region, year), amount);
     }
 
-    fn spent(&self, institution: &InstitutionCode, year: i32, months: std::ops::RangeInclusive<u32>) -> Fen {
+    fn spent(
+        &self,
+        institution: &InstitutionCode,
+        year: i32,
+        months: std::ops::RangeInclusive<u32>,
+    ) -> Fen {
         months.fold(Fen::ZERO, |acc, m| {
-            add(acc, self.spending.get(&(institution.clone(), year, m)).copied().unwrap_or(Fen::ZERO))
+            add(
+                acc,
+                self.spending
+                    .get(&(institution.clone(), year, m))
+                    .copied()
+                    .unwrap_or(Fen::ZERO),
+            )
         })
     }
 
     /// Where an institution stands at the end of `month`.
-    pub fn status(&self, institution: &InstitutionCode, year: i32, month: u32) -> Result<BudgetStatus, BudgetError> {
+    pub fn status(
+        &self,
+        institution: &InstitutionCode,
+        year: i32,
+        month: u32,
+    ) -> Result<BudgetStatus, BudgetError> {
         check_month(month)?;
-        let budget = self.budget(institution, year).ok_or_else(|| BudgetError::NotSet(institution.clone(), year))?;
+        let budget = self
+            .budget(institution, year)
+            .ok_or_else(|| BudgetError::NotSet(institution.clone(), year))?;
         let policy = self.policy_for(institution)?;
         let spent_to_date = self.spent(institution, year, 1..=month);
         let spend_progress_bp = ratio_bp(i128::from(spent_to_date.0), i128::from(budget.0));
@@ -336,7 +404,10 @@ impl BudgetLedger {
             spent_to_date,
             spend_progress_bp,
             time_progress_bp,
-            over_pace_bp: ratio_bp(i128::from(spent_to_date.0) * 12 - i128::from(budget.0) * i128::from(month), i128::from(budget.0) * 12),
+            over_pace_bp: ratio_bp(
+                i128::from(spent_to_date.0) * 12 - i128::from(budget.0) * i128::from(month),
+                i128::from(budget.0) * 12,
+            ),
             level: policy.level(spent_to_date, budget, month),
             payment_held: self.payment_held(institution, year, month),
         })
@@ -345,19 +416,32 @@ impl BudgetLedger {
     /// Monthly monitoring: evaluates every budgeted institution at the end of `month`, issues
     /// the warnings and flags next month's payment of red-warned institutions for hold.
     /// Re-evaluating a month replaces its warnings (and their holds).
-    pub fn evaluate_month(&mut self, year: i32, month: u32) -> Result<Vec<BudgetWarning>, BudgetError> {
+    pub fn evaluate_month(
+        &mut self,
+        year: i32,
+        month: u32,
+    ) -> Result<Vec<BudgetWarning>, BudgetError> {
         check_month(month)?;
         let (ny, nm) = next_month(year, month);
         self.holds.retain(|(_, y, m)| !(*y == ny && *m == nm));
-        let institutions: Vec<InstitutionCode> =
-            self.budgets.keys().filter(|(_, y)| *y == year).map(|(i, _)| i.clone()).collect();
+        let institutions: Vec<InstitutionCode> = self
+            .budgets
+            .keys()
+            .filter(|(_, y)| *y == year)
+            .map(|(i, _)| i.clone())
+            .collect();
         let mut warnings = Vec::new();
         for inst in institutions {
             let status = self.status(&inst, year, month)?;
             let policy = self.policy_for(&inst)?;
             let Some(level) = status.level else { continue };
             let hold = (level == WarningLevel::Red && policy.hold_on_red).then_some((ny, nm));
-            warnings.push(BudgetWarning { region: policy.region.clone(), level, status, hold_payment_of: hold });
+            warnings.push(BudgetWarning {
+                region: policy.region.clone(),
+                level,
+                status,
+                hold_payment_of: hold,
+            });
         }
         for w in &warnings {
             if let Some((y, m)) = w.hold_payment_of {
@@ -377,12 +461,22 @@ impl BudgetLedger {
     pub fn warnings(&self, region: &RegionCode, year: i32, month: u32) -> Vec<BudgetWarning> {
         self.warnings
             .get(&(year, month))
-            .map(|ws| ws.iter().filter(|w| region.covers(&w.status.institution.region())).cloned().collect())
+            .map(|ws| {
+                ws.iter()
+                    .filter(|w| region.covers(&w.status.institution.region()))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// The monthly fund-operation summary of a region.
-    pub fn fund_summary(&self, region: &RegionCode, year: i32, month: u32) -> Result<FundSummary, BudgetError> {
+    pub fn fund_summary(
+        &self,
+        region: &RegionCode,
+        year: i32,
+        month: u32,
+    ) -> Result<FundSummary, BudgetError> {
         check_month(month)?;
         let in_region = |i: &InstitutionCode| region.covers(&i.region());
         let spending_in = |m: u32| {
@@ -404,10 +498,13 @@ impl BudgetLedger {
             .iter()
             .filter(|((r, y), _)| *y == year && region.covers(r))
             .fold(Fen::ZERO, |acc, (_, v)| add(acc, *v));
-        let balance = Fen(add(opening_balance, cumulative_income).0.saturating_sub(cumulative_spending.0));
+        let balance = Fen(add(opening_balance, cumulative_income)
+            .0
+            .saturating_sub(cumulative_spending.0));
         // balance / (cumulative spending / month), in hundredths of a month, floored.
         let months_payable_hundredths = (cumulative_spending.0 > 0).then(|| {
-            let v = i128::from(balance.0) * 100 * i128::from(month) / i128::from(cumulative_spending.0);
+            let v =
+                i128::from(balance.0) * 100 * i128::from(month) / i128::from(cumulative_spending.0);
             i64::try_from(v).unwrap_or(i64::MAX)
         });
         let policy = self

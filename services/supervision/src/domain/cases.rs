@@ -24,7 +24,11 @@ pub struct RewardPolicy {
 
 impl Default for RewardPolicy {
     fn default() -> Self {
-        RewardPolicy { rate: Bp(500), floor: Fen::yuan(200), cap: Fen::yuan(200_000) }
+        RewardPolicy {
+            rate: Bp(500),
+            floor: Fen::yuan(200),
+            cap: Fen::yuan(200_000),
+        }
     }
 }
 
@@ -168,14 +172,21 @@ impl Case {
     ) -> Result<Case, CaseError> {
         let first = findings.first().ok_or(CaseError::NoFindings)?;
         if let Some(other) = findings.iter().find(|f| f.institution != first.institution) {
-            return Err(CaseError::MixedInstitutions(first.institution.clone(), other.institution.clone()));
+            return Err(CaseError::MixedInstitutions(
+                first.institution.clone(),
+                other.institution.clone(),
+            ));
         }
         Ok(Case {
             case_id: case_id.to_string(),
             region,
             institution: Some(first.institution.clone()),
-            source: CaseSource::Findings { finding_ids: findings.iter().map(|f| f.finding_id.clone()).collect() },
-            amount_suspected: findings.iter().fold(Fen::ZERO, |acc, f| add(acc, f.amount_at_risk)),
+            source: CaseSource::Findings {
+                finding_ids: findings.iter().map(|f| f.finding_id.clone()).collect(),
+            },
+            amount_suspected: findings
+                .iter()
+                .fold(Fen::ZERO, |acc, f| add(acc, f.amount_at_risk)),
             status: CaseStatus::Open,
             opened_by: opened_by.to_string(),
             opened_at: at,
@@ -186,7 +197,13 @@ impl Case {
     }
 
     /// Opens a case from a tip.
-    pub fn open_from_tip(case_id: &str, region: RegionCode, tip: Tip, opened_by: &str, at: DateTime<Utc>) -> Case {
+    pub fn open_from_tip(
+        case_id: &str,
+        region: RegionCode,
+        tip: Tip,
+        opened_by: &str,
+        at: DateTime<Utc>,
+    ) -> Case {
         Case {
             case_id: case_id.to_string(),
             region,
@@ -203,18 +220,31 @@ impl Case {
     }
 
     /// Records funds recovered; returns the total recovered.
-    pub fn record_recovery(&mut self, amount: Fen, actor: &str, at: DateTime<Utc>, note: &str) -> Result<Fen, CaseError> {
+    pub fn record_recovery(
+        &mut self,
+        amount: Fen,
+        actor: &str,
+        at: DateTime<Utc>,
+        note: &str,
+    ) -> Result<Fen, CaseError> {
         self.ensure_open()?;
         if amount.0 <= 0 {
             return Err(CaseError::AmountNotPositive);
         }
-        self.recoveries.push(Recovery { amount, actor: actor.to_string(), at, note: note.to_string() });
+        self.recoveries.push(Recovery {
+            amount,
+            actor: actor.to_string(),
+            at,
+            note: note.to_string(),
+        });
         Ok(self.recovered())
     }
 
     /// Total recovered.
     pub fn recovered(&self) -> Fen {
-        self.recoveries.iter().fold(Fen::ZERO, |acc, r| add(acc, r.amount))
+        self.recoveries
+            .iter()
+            .fold(Fen::ZERO, |acc, r| add(acc, r.amount))
     }
 
     /// True for a case from a tip with a whistle-blower to reward.
@@ -224,22 +254,35 @@ impl Case {
 
     /// Reward due under `policy` for what has been recovered so far.
     pub fn reward_due(&self, policy: &RewardPolicy) -> Fen {
-        if self.earns_reward() { policy.reward_for(self.recovered()) } else { Fen::ZERO }
+        if self.earns_reward() {
+            policy.reward_for(self.recovered())
+        } else {
+            Fen::ZERO
+        }
     }
 
     /// Total reward paid.
     pub fn reward_paid(&self) -> Fen {
-        self.reward_payments.iter().fold(Fen::ZERO, |acc, r| add(acc, r.amount))
+        self.reward_payments
+            .iter()
+            .fold(Fen::ZERO, |acc, r| add(acc, r.amount))
     }
 
     /// Reward due and not yet paid.
     pub fn reward_outstanding(&self, policy: &RewardPolicy) -> Fen {
-        self.reward_due(policy).saturating_sub_floor0(self.reward_paid())
+        self.reward_due(policy)
+            .saturating_sub_floor0(self.reward_paid())
     }
 
     /// Records a reward payment, at most the outstanding reward. Allowed on a closed case: the
     /// reward is usually paid after closing.
-    pub fn pay_reward(&mut self, amount: Fen, policy: &RewardPolicy, actor: &str, at: DateTime<Utc>) -> Result<Fen, CaseError> {
+    pub fn pay_reward(
+        &mut self,
+        amount: Fen,
+        policy: &RewardPolicy,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Fen, CaseError> {
         if !self.earns_reward() {
             return Err(CaseError::NoReward(self.case_id.clone()));
         }
@@ -248,9 +291,16 @@ impl Case {
         }
         let outstanding = self.reward_outstanding(policy);
         if amount > outstanding {
-            return Err(CaseError::RewardAboveDue { amount, outstanding });
+            return Err(CaseError::RewardAboveDue {
+                amount,
+                outstanding,
+            });
         }
-        self.reward_payments.push(RewardPayment { amount, actor: actor.to_string(), at });
+        self.reward_payments.push(RewardPayment {
+            amount,
+            actor: actor.to_string(),
+            at,
+        });
         Ok(self.reward_outstanding(policy))
     }
 
@@ -263,6 +313,10 @@ impl Case {
     }
 
     fn ensure_open(&self) -> Result<(), CaseError> {
-        if self.status == CaseStatus::Closed { Err(CaseError::Closed(self.case_id.clone())) } else { Ok(()) }
+        if self.status == CaseStatus::Closed {
+            Err(CaseError::Closed(self.case_id.clone()))
+        } else {
+            Ok(())
+        }
     }
 }

@@ -21,8 +21,13 @@ impl PhysicianCode {
     /// Parses a 13-character code.
     pub fn parse(s: &str) -> Result<PhysicianCode, CreditError> {
         let s = s.trim();
-        let ok = s.len() == 13 && s.starts_with('D') && s.bytes().skip(1).all(|b| b.is_ascii_digit());
-        if ok { Ok(PhysicianCode(s.to_string())) } else { Err(CreditError::PhysicianCode) }
+        let ok =
+            s.len() == 13 && s.starts_with('D') && s.bytes().skip(1).all(|b| b.is_ascii_digit());
+        if ok {
+            Ok(PhysicianCode(s.to_string()))
+        } else {
+            Err(CreditError::PhysicianCode)
+        }
     }
 
     /// The code as text.
@@ -100,7 +105,14 @@ pub struct CreditPolicy {
 
 impl Default for CreditPolicy {
     fn default() -> Self {
-        CreditPolicy { initial: 100, low: 2, medium: 5, high: 10, hold_below: 80, blacklist_below: 60 }
+        CreditPolicy {
+            initial: 100,
+            low: 2,
+            medium: 5,
+            high: 10,
+            hold_below: 80,
+            blacklist_below: 60,
+        }
     }
 }
 
@@ -108,7 +120,9 @@ impl CreditPolicy {
     /// Checks `blacklist_below ≤ hold_below ≤ initial`.
     pub fn validate(&self) -> Result<(), CreditError> {
         if self.blacklist_below > self.hold_below || self.hold_below > self.initial {
-            return Err(CreditError::Policy("blacklist_below ≤ hold_below ≤ initial is required"));
+            return Err(CreditError::Policy(
+                "blacklist_below ≤ hold_below ≤ initial is required",
+            ));
         }
         Ok(())
     }
@@ -184,7 +198,10 @@ impl CreditRegistry {
     /// An empty registry under `policy`.
     pub fn new(policy: CreditPolicy) -> Result<CreditRegistry, CreditError> {
         policy.validate()?;
-        Ok(CreditRegistry { policy, records: HashMap::new() })
+        Ok(CreditRegistry {
+            policy,
+            records: HashMap::new(),
+        })
     }
 
     /// Puts back a stored record (the store keeps one record per subject).
@@ -199,7 +216,9 @@ impl CreditRegistry {
 
     /// Score of a subject (the initial score if never deducted).
     pub fn score(&self, subject: &Subject) -> u32 {
-        self.records.get(subject).map_or(self.policy.initial, |r| r.score)
+        self.records
+            .get(subject)
+            .map_or(self.policy.initial, |r| r.score)
     }
 
     /// The record of a subject, if any deduction was ever made.
@@ -220,13 +239,20 @@ impl CreditRegistry {
         let initial = self.policy.initial;
         let points = self.policy.points(severity);
         let blacklist_below = self.policy.blacklist_below;
-        let record = self.records.entry(subject.clone()).or_insert_with(|| CreditRecord {
-            subject: subject.clone(),
-            score: initial,
-            deductions: Vec::new(),
-            blacklisted_since: None,
-        });
-        if !record.deductions.iter().any(|d| d.violation_id == violation_id) {
+        let record = self
+            .records
+            .entry(subject.clone())
+            .or_insert_with(|| CreditRecord {
+                subject: subject.clone(),
+                score: initial,
+                deductions: Vec::new(),
+                blacklisted_since: None,
+            });
+        if !record
+            .deductions
+            .iter()
+            .any(|d| d.violation_id == violation_id)
+        {
             record.score = record.score.saturating_sub(points);
             record.deductions.push(Deduction {
                 violation_id: violation_id.to_string(),
@@ -244,13 +270,21 @@ impl CreditRegistry {
 
     /// Restores points after remediation (信用修复), up to the initial score; lifts the blacklist
     /// once the score is back at or above the threshold.
-    pub fn restore(&mut self, subject: &Subject, points: u32, at: DateTime<Utc>, reason: &str) -> Result<u32, CreditError> {
+    pub fn restore(
+        &mut self,
+        subject: &Subject,
+        points: u32,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<u32, CreditError> {
         if points == 0 {
             return Err(CreditError::PointsNotPositive);
         }
         let initial = self.policy.initial;
         let blacklist_below = self.policy.blacklist_below;
-        let Some(record) = self.records.get_mut(subject) else { return Ok(initial) };
+        let Some(record) = self.records.get_mut(subject) else {
+            return Ok(initial);
+        };
         let before = record.score;
         record.score = record.score.saturating_add(points).min(initial);
         record.deductions.push(Deduction {
@@ -268,12 +302,18 @@ impl CreditRegistry {
 
     /// True when the subject is blacklisted.
     pub fn is_blacklisted(&self, subject: &Subject) -> bool {
-        self.records.get(subject).is_some_and(|r| r.blacklisted_since.is_some())
+        self.records
+            .get(subject)
+            .is_some_and(|r| r.blacklisted_since.is_some())
     }
 
     /// Blacklisted subjects, sorted.
     pub fn blacklist(&self) -> Vec<&CreditRecord> {
-        let mut list: Vec<&CreditRecord> = self.records.values().filter(|r| r.blacklisted_since.is_some()).collect();
+        let mut list: Vec<&CreditRecord> = self
+            .records
+            .values()
+            .filter(|r| r.blacklisted_since.is_some())
+            .collect();
         list.sort_by(|a, b| a.subject.cmp(&b.subject));
         list
     }
@@ -284,12 +324,18 @@ impl CreditRegistry {
         if self.is_blacklisted(subject) {
             Decision::Refuse {
                 score,
-                reason: format!("blacklisted (黑名单): score {score} below {}", self.policy.blacklist_below),
+                reason: format!(
+                    "blacklisted (黑名单): score {score} below {}",
+                    self.policy.blacklist_below
+                ),
             }
         } else if score < self.policy.hold_below {
             Decision::Hold {
                 score,
-                reason: format!("credit score {score} below {}: payment held for review", self.policy.hold_below),
+                reason: format!(
+                    "credit score {score} below {}: payment held for review",
+                    self.policy.hold_below
+                ),
             }
         } else {
             Decision::Settle

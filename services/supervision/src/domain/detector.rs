@@ -32,9 +32,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use yibao_core::{Bp, Fen, InstitutionCode, RegionCode, Sex};
 
-use super::event::{ClaimAction, ClaimEvent, ClaimKind, EventError, LtcEvent, PersonKey, SupervisionEvent, icd10_category};
+use super::event::{
+    ClaimAction, ClaimEvent, ClaimKind, EventError, LtcEvent, PersonKey, SupervisionEvent,
+    icd10_category,
+};
 use super::rules::{
-    AgeRestriction, ReceiptTier, RuleCode, RuleParams, RuleSet, Severity, SupplyLimit, VerificationKind,
+    AgeRestriction, ReceiptTier, RuleCode, RuleParams, RuleSet, Severity, SupplyLimit,
+    VerificationKind,
 };
 use super::{add, prorate};
 
@@ -128,8 +132,14 @@ impl Compiled {
         for rule in set.rules.iter().filter(|r| r.enabled) {
             let s = rule.severity;
             match &rule.params {
-                RuleParams::SplitHospitalisation { window_days, planned_diagnosis_prefixes } => {
-                    let prefixes = planned_diagnosis_prefixes.iter().map(|p| p.trim().to_ascii_uppercase()).collect();
+                RuleParams::SplitHospitalisation {
+                    window_days,
+                    planned_diagnosis_prefixes,
+                } => {
+                    let prefixes = planned_diagnosis_prefixes
+                        .iter()
+                        .map(|p| p.trim().to_ascii_uppercase())
+                        .collect();
                     c.split = Some((s, i64::from(*window_days), prefixes));
                 }
                 RuleParams::OverlappingStay { include_ltc } => c.overlap = Some((s, *include_ltc)),
@@ -141,19 +151,43 @@ impl Compiled {
                     c.over_prescription = Some((s, chronic.clone(), acute.clone()))
                 }
                 RuleParams::OverFrequency { limits } => {
-                    c.frequency =
-                        Some((s, limits.iter().map(|l| (l.item_code.clone(), l.max_per_day)).collect()))
+                    c.frequency = Some((
+                        s,
+                        limits
+                            .iter()
+                            .map(|l| (l.item_code.clone(), l.max_per_day))
+                            .collect(),
+                    ))
                 }
                 RuleParams::SexLimit { restrictions } => {
-                    c.sex = Some((s, restrictions.iter().map(|r| (r.item_code.clone(), r.sex)).collect()))
+                    c.sex = Some((
+                        s,
+                        restrictions
+                            .iter()
+                            .map(|r| (r.item_code.clone(), r.sex))
+                            .collect(),
+                    ))
                 }
                 RuleParams::AgeLimit { restrictions } => {
-                    c.age = Some((s, restrictions.iter().map(|r| (r.item_code.clone(), r.clone())).collect()))
+                    c.age = Some((
+                        s,
+                        restrictions
+                            .iter()
+                            .map(|r| (r.item_code.clone(), r.clone()))
+                            .collect(),
+                    ))
                 }
                 RuleParams::LargeReceipt { tiers } => c.large_receipt = Some((s, tiers.clone())),
                 RuleParams::ChronicDiagnosisChange => c.chronic_change = Some(s),
-                RuleParams::IdentityCluster { min_persons, window_hours } => {
-                    c.cluster = Some((s, usize::try_from(*min_persons).unwrap_or(usize::MAX), i64::from(*window_hours)))
+                RuleParams::IdentityCluster {
+                    min_persons,
+                    window_hours,
+                } => {
+                    c.cluster = Some((
+                        s,
+                        usize::try_from(*min_persons).unwrap_or(usize::MAX),
+                        i64::from(*window_hours),
+                    ))
                 }
                 RuleParams::MarkUp { tolerance } => c.mark_up = Some((s, *tolerance)),
             }
@@ -178,7 +212,11 @@ struct StayRec {
 impl StayRec {
     /// Nights `[admission, discharge)`; a same-day stay counts its admission day as one night.
     fn night_range(&self) -> (NaiveDate, NaiveDate) {
-        let end = if self.discharge > self.admission { self.discharge } else { self.admission + Duration::days(1) };
+        let end = if self.discharge > self.admission {
+            self.discharge
+        } else {
+            self.admission + Duration::days(1)
+        };
         (self.admission, end)
     }
 
@@ -354,7 +392,10 @@ impl Detector {
             }
             self.seen.insert(event.event_id().to_string());
         }
-        let mut out = Out { findings: Vec::new(), c: &self.compiled };
+        let mut out = Out {
+            findings: Vec::new(),
+            c: &self.compiled,
+        };
         match event {
             SupervisionEvent::Claim(e) => match e.action {
                 ClaimAction::Settled => {
@@ -376,7 +417,8 @@ impl Detector {
             }
             SupervisionEvent::Inventory(e) => {
                 if let Some((severity, tolerance)) = self.compiled.mark_up {
-                    let limit = i128::from(e.purchase_unit_price.0) * i128::from(10_000 + tolerance.0);
+                    let limit =
+                        i128::from(e.purchase_unit_price.0) * i128::from(10_000 + tolerance.0);
                     if i128::from(e.sale_unit_price.0) * 10_000 > limit {
                         let unit = e.sale_unit_price.0.saturating_sub(e.purchase_unit_price.0);
                         let amount = Fen(unit.saturating_mul(i64::from(e.quantity)));
@@ -506,16 +548,28 @@ fn claim_draft<'e>(e: &'e ClaimEvent, rule: RuleCode, severity: Severity) -> Dra
 fn care_span(e: &ClaimEvent) -> (NaiveDate, NaiveDate, i64) {
     match e.kind {
         ClaimKind::Inpatient => {
-            let last = if e.end_date > e.start_date { e.end_date - Duration::days(1) } else { e.start_date };
+            let last = if e.end_date > e.start_date {
+                e.end_date - Duration::days(1)
+            } else {
+                e.start_date
+            };
             (e.start_date, last, (last - e.start_date).num_days() + 1)
         }
-        _ => (e.start_date, e.end_date, (e.end_date - e.start_date).num_days() + 1),
+        _ => (
+            e.start_date,
+            e.end_date,
+            (e.end_date - e.start_date).num_days() + 1,
+        ),
     }
 }
 
 /// Days of `[first, last]` strictly after `date`.
 fn days_after(first: NaiveDate, last: NaiveDate, date: NaiveDate) -> i64 {
-    if last <= date { 0 } else { (last - first.max(date + Duration::days(1))).num_days() + 1 }
+    if last <= date {
+        0
+    } else {
+        (last - first.max(date + Duration::days(1))).num_days() + 1
+    }
 }
 
 #[allow(clippy::too_many_lines)]
@@ -554,7 +608,9 @@ fn observe_claim(out: &mut Out<'_>, person: &mut PersonState, e: &ClaimEvent) {
             out.push(d);
         }
     }
-    if let (false, Some((severity, grace)), Some(end)) = (after_death, &c.outside_enrolment, e.enrolment_end) {
+    if let (false, Some((severity, grace)), Some(end)) =
+        (after_death, &c.outside_enrolment, e.enrolment_end)
+    {
         let limit = end + Duration::days(*grace);
         let n = days_after(first, last, limit);
         if n > 0 {
@@ -578,7 +634,11 @@ fn observe_claim(out: &mut Out<'_>, person: &mut PersonState, e: &ClaimEvent) {
     if let Some((severity, table)) = &c.sex {
         let mut codes = Vec::new();
         let mut amount = Fen::ZERO;
-        for item in e.items.iter().filter(|i| table.get(&i.code).is_some_and(|s| *s != e.sex)) {
+        for item in e
+            .items
+            .iter()
+            .filter(|i| table.get(&i.code).is_some_and(|s| *s != e.sex))
+        {
             if !codes.contains(&item.code) {
                 codes.push(item.code.clone());
             }
@@ -592,7 +652,11 @@ fn observe_claim(out: &mut Out<'_>, person: &mut PersonState, e: &ClaimEvent) {
                 codes.join(", "),
                 if e.sex == Sex::Male { "male" } else { "female" }
             );
-            d.evidence = Evidence { claim_ids: vec![e.claim_id.clone()], item_codes: codes, ..Evidence::default() };
+            d.evidence = Evidence {
+                claim_ids: vec![e.claim_id.clone()],
+                item_codes: codes,
+                ..Evidence::default()
+            };
             d.amount = amount;
             out.push(d);
         }
@@ -602,7 +666,9 @@ fn observe_claim(out: &mut Out<'_>, person: &mut PersonState, e: &ClaimEvent) {
         let mut codes = Vec::new();
         let mut amount = Fen::ZERO;
         for item in e.items.iter() {
-            let Some(r) = table.get(&item.code) else { continue };
+            let Some(r) = table.get(&item.code) else {
+                continue;
+            };
             if r.min_age.is_some_and(|lo| age < lo) || r.max_age.is_some_and(|hi| age > hi) {
                 if !codes.contains(&item.code) {
                     codes.push(item.code.clone());
@@ -632,7 +698,11 @@ fn observe_claim(out: &mut Out<'_>, person: &mut PersonState, e: &ClaimEvent) {
     if let Some((severity, tiers)) = &c.large_receipt {
         if let Some(tier) = tiers.iter().rev().find(|t| e.total > t.above) {
             let mut d = claim_draft(e, RuleCode::LargeReceipt, *severity);
-            d.evidence = Evidence { claim_ids: vec![e.claim_id.clone()], dates: vec![e.end_date], ..Evidence::default() };
+            d.evidence = Evidence {
+                claim_ids: vec![e.claim_id.clone()],
+                dates: vec![e.end_date],
+                ..Evidence::default()
+            };
             d.amount = e.fund_paid;
             d.verification = Some(tier.verification);
             d.explanation = format!(
@@ -642,7 +712,8 @@ fn observe_claim(out: &mut Out<'_>, person: &mut PersonState, e: &ClaimEvent) {
                 tier.above,
                 match tier.verification {
                     VerificationKind::CheckRecord => "a check record (核实记录) is required",
-                    VerificationKind::PhoneOrOnSite => "verification by phone or on site (电话或实地查验) is required",
+                    VerificationKind::PhoneOrOnSite =>
+                        "verification by phone or on site (电话或实地查验) is required",
                 }
             );
             out.push(d);
@@ -664,7 +735,10 @@ fn observe_claim(out: &mut Out<'_>, person: &mut PersonState, e: &ClaimEvent) {
             let (billed, claim_ids) = if e.kind == ClaimKind::Inpatient {
                 (quantity, vec![e.claim_id.clone()])
             } else {
-                let rec = person.daily.entry((e.start_date, e.institution.clone(), code.to_string())).or_default();
+                let rec = person
+                    .daily
+                    .entry((e.start_date, e.institution.clone(), code.to_string()))
+                    .or_default();
                 rec.quantity += quantity;
                 rec.claim_ids.push(e.claim_id.clone());
                 (rec.quantity, rec.claim_ids.clone())
@@ -673,7 +747,9 @@ fn observe_claim(out: &mut Out<'_>, person: &mut PersonState, e: &ClaimEvent) {
             // Only the units this claim adds beyond the limit are new excess.
             let excess = billed.saturating_sub(allowed).min(quantity);
             if excess > 0 {
-                let amount = Fen(unit_price.0.saturating_mul(i64::try_from(excess).unwrap_or(i64::MAX)));
+                let amount = Fen(unit_price
+                    .0
+                    .saturating_mul(i64::try_from(excess).unwrap_or(i64::MAX)));
                 let mut d = claim_draft(e, RuleCode::OverFrequency, *severity);
                 d.explanation = format!(
                     "item {code} billed {billed} time(s) where {allowed} are allowed ({max}/day over {days} day(s)): {excess} excess unit(s), {amount} yuan",
@@ -695,16 +771,27 @@ fn observe_claim(out: &mut Out<'_>, person: &mut PersonState, e: &ClaimEvent) {
         let chronic = e.kind == ClaimKind::Chronic || e.chronic_disease.is_some();
         for item in e.items.iter().filter(|i| i.days_supply > 0) {
             let q = person.supplies.entry(item.code.clone()).or_default();
-            let rec = SupplyRec { claim_id: e.claim_id.clone(), date: e.start_date, days: item.days_supply };
+            let rec = SupplyRec {
+                claim_id: e.claim_id.clone(),
+                date: e.start_date,
+                days: item.days_supply,
+            };
             let pos = q.iter().position(|r| r.date > rec.date).unwrap_or(q.len());
             q.insert(pos, rec);
-            let Some((severity, chronic_limit, acute_limit)) = &c.over_prescription else { continue };
+            let Some((severity, chronic_limit, acute_limit)) = &c.over_prescription else {
+                continue;
+            };
             let limit = if chronic { chronic_limit } else { acute_limit };
             let from = e.start_date - Duration::days(i64::from(limit.window_days) - 1);
-            let in_window: Vec<&SupplyRec> = q.iter().filter(|r| r.date >= from && r.date <= e.start_date).collect();
+            let in_window: Vec<&SupplyRec> = q
+                .iter()
+                .filter(|r| r.date >= from && r.date <= e.start_date)
+                .collect();
             let total: u64 = in_window.iter().map(|r| u64::from(r.days)).sum();
             let allowed = u64::from(limit.max_days_supply) + u64::from(limit.tolerance_days);
-            let excess = total.saturating_sub(allowed).min(u64::from(item.days_supply));
+            let excess = total
+                .saturating_sub(allowed)
+                .min(u64::from(item.days_supply));
             if excess > 0 {
                 let excess_i = i64::try_from(excess).unwrap_or(i64::MAX);
                 let amount = prorate(item.amount, excess_i, i64::from(item.days_supply));
@@ -715,7 +802,11 @@ fn observe_claim(out: &mut Out<'_>, person: &mut PersonState, e: &ClaimEvent) {
                     item.code,
                     limit.window_days,
                     limit.max_days_supply,
-                    if chronic { "chronic-disease prescription" } else { "ordinary prescription" }
+                    if chronic {
+                        "chronic-disease prescription"
+                    } else {
+                        "ordinary prescription"
+                    }
                 );
                 d.evidence = Evidence {
                     claim_ids: in_window.iter().map(|r| r.claim_id.clone()).collect(),
@@ -804,8 +895,17 @@ fn observe_stay(out: &mut Out<'_>, person: &mut PersonState, e: &ClaimEvent) {
             let mut d = claim_draft(e, RuleCode::SplitHospitalisation, *severity);
             d.evidence = Evidence {
                 claim_ids: vec![earlier.claim_id.clone(), later.claim_id.clone()],
-                diagnoses: [&earlier.diagnosis, &later.diagnosis].into_iter().flatten().cloned().collect(),
-                dates: vec![earlier.admission, earlier.discharge, later.admission, later.discharge],
+                diagnoses: [&earlier.diagnosis, &later.diagnosis]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect(),
+                dates: vec![
+                    earlier.admission,
+                    earlier.discharge,
+                    later.admission,
+                    later.discharge,
+                ],
                 ..Evidence::default()
             };
             d.amount = later.fund_paid;
@@ -864,14 +964,24 @@ fn observe_stay(out: &mut Out<'_>, person: &mut PersonState, e: &ClaimEvent) {
         }
         // Visits elsewhere already seen inside the new stay.
         for v in &person.visits {
-            if v.institution != stay.institution && v.date > stay.admission && v.date < stay.discharge {
+            if v.institution != stay.institution
+                && v.date > stay.admission
+                && v.date < stay.discharge
+            {
                 drafts.push(visit_during_stay(e, severity, &mut stay, v));
             }
         }
         // Long-term care already billed for days inside the new stay.
         if include_ltc {
             for care in &person.care {
-                if let Some(d) = care_during_stay(severity, &stay, care, e.person.clone(), &e.event_id, e.settled_at) {
+                if let Some(d) = care_during_stay(
+                    severity,
+                    &stay,
+                    care,
+                    e.person.clone(),
+                    &e.event_id,
+                    e.settled_at,
+                ) {
                     drafts.push(d);
                 }
             }
@@ -883,7 +993,12 @@ fn observe_stay(out: &mut Out<'_>, person: &mut PersonState, e: &ClaimEvent) {
     person.stays.push(stay);
 }
 
-fn visit_during_stay<'e>(e: &'e ClaimEvent, severity: Severity, stay: &mut StayRec, v: &VisitRec) -> Draft<'e> {
+fn visit_during_stay<'e>(
+    e: &'e ClaimEvent,
+    severity: Severity,
+    stay: &mut StayRec,
+    v: &VisitRec,
+) -> Draft<'e> {
     let newly = i64::from(stay.contradicted.insert(v.date));
     let amount = prorate(stay.fund_paid, newly, stay.nights());
     let mut d = claim_draft(e, RuleCode::OverlappingStay, severity);
@@ -896,7 +1011,13 @@ fn visit_during_stay<'e>(e: &'e ClaimEvent, severity: Severity, stay: &mut StayR
     d.amount = amount;
     d.explanation = format!(
         "patient of stay {} at {} ({} → {}) was billed at {} on {} (claim {}): suspected phantom stay (挂床住院); {amount} yuan at risk",
-        stay.claim_id, stay.institution, stay.admission, stay.discharge, v.institution, v.date, v.claim_id
+        stay.claim_id,
+        stay.institution,
+        stay.admission,
+        stay.discharge,
+        v.institution,
+        v.date,
+        v.claim_id
     );
     d
 }
@@ -941,11 +1062,18 @@ fn care_during_stay<'e>(
 }
 
 fn observe_visit(out: &mut Out<'_>, person: &mut PersonState, e: &ClaimEvent) {
-    let visit = VisitRec { claim_id: e.claim_id.clone(), institution: e.institution.clone(), date: e.start_date };
+    let visit = VisitRec {
+        claim_id: e.claim_id.clone(),
+        institution: e.institution.clone(),
+        date: e.start_date,
+    };
     if let Some((severity, _)) = out.c.overlap {
         let mut drafts = Vec::new();
         for stay in person.stays.iter_mut() {
-            if stay.institution != visit.institution && visit.date > stay.admission && visit.date < stay.discharge {
+            if stay.institution != visit.institution
+                && visit.date > stay.admission
+                && visit.date < stay.discharge
+            {
                 drafts.push(visit_during_stay(e, severity, stay, &visit));
             }
         }
@@ -996,7 +1124,9 @@ fn observe_ltc(out: &mut Out<'_>, person: &mut PersonState, e: &LtcEvent) {
             out.push(d);
         }
     }
-    if let (false, Some((severity, grace)), Some(end)) = (after_death, &c.outside_enrolment, e.enrolment_end) {
+    if let (false, Some((severity, grace)), Some(end)) =
+        (after_death, &c.outside_enrolment, e.enrolment_end)
+    {
         let n = days_after(e.period_start, e.period_end, end + Duration::days(*grace));
         if n > 0 {
             let amount = prorate(e.fund_paid, n, span);
@@ -1024,7 +1154,14 @@ fn observe_ltc(out: &mut Out<'_>, person: &mut PersonState, e: &LtcEvent) {
     if let Some((severity, true)) = c.overlap {
         let mut drafts = Vec::new();
         for stay in &person.stays {
-            if let Some(d) = care_during_stay(severity, stay, &care, e.person.clone(), &e.event_id, e.settled_at) {
+            if let Some(d) = care_during_stay(
+                severity,
+                stay,
+                &care,
+                e.person.clone(),
+                &e.event_id,
+                e.settled_at,
+            ) {
                 drafts.push(d);
             }
         }
@@ -1035,12 +1172,18 @@ fn observe_ltc(out: &mut Out<'_>, person: &mut PersonState, e: &LtcEvent) {
     person.care.push(care);
 }
 
-fn observe_cluster(out: &mut Out<'_>, clusters: &mut HashMap<(InstitutionCode, RegionCode), ClusterState>, e: &ClaimEvent) {
+fn observe_cluster(
+    out: &mut Out<'_>,
+    clusters: &mut HashMap<(InstitutionCode, RegionCode), ClusterState>,
+    e: &ClaimEvent,
+) {
     let inst_region = e.institution.region();
     if inst_region.covers(&e.home_region) {
         return;
     }
-    let Some((severity, min_persons, window_hours)) = out.c.cluster else { return };
+    let Some((severity, min_persons, window_hours)) = out.c.cluster else {
+        return;
+    };
     let key = (e.institution.clone(), e.home_region.clone());
     let state = clusters.entry(key).or_default();
     let horizon = e.settled_at - Duration::hours(window_hours);
@@ -1066,7 +1209,10 @@ fn observe_cluster(out: &mut Out<'_>, clusters: &mut HashMap<(InstitutionCode, R
     *state.counts.entry(e.person.clone()).or_insert(0) += 1;
     if !state.open && state.counts.len() >= min_persons {
         state.open = true;
-        let amount = state.entries.iter().fold(Fen::ZERO, |acc, x| add(acc, x.fund_paid));
+        let amount = state
+            .entries
+            .iter()
+            .fold(Fen::ZERO, |acc, x| add(acc, x.fund_paid));
         let mut persons: Vec<PersonKey> = state.counts.keys().cloned().collect();
         persons.sort();
         let first = state.entries.front().map_or(e.settled_at, |x| x.at);

@@ -24,9 +24,13 @@ impl PersonKey {
             return Err(EventError::PersonKey("must be 1 to 128 characters"));
         }
         let id_like = matches!(s.len(), 15 | 18)
-            && s.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || (i + 1 == s.len() && matches!(b, b'X' | b'x')));
+            && s.bytes()
+                .enumerate()
+                .all(|(i, b)| b.is_ascii_digit() || (i + 1 == s.len() && matches!(b, b'X' | b'x')));
         if id_like {
-            return Err(EventError::PersonKey("looks like a clear ID number; pass the hashed person key"));
+            return Err(EventError::PersonKey(
+                "looks like a clear ID number; pass the hashed person key",
+            ));
         }
         Ok(PersonKey(s.to_string()))
     }
@@ -174,7 +178,9 @@ impl ClaimEvent {
     /// billable days of per-day items.
     pub fn billable_days(&self) -> u32 {
         match self.kind {
-            ClaimKind::Inpatient => u32::try_from((self.end_date - self.start_date).num_days()).unwrap_or(0).max(1),
+            ClaimKind::Inpatient => u32::try_from((self.end_date - self.start_date).num_days())
+                .unwrap_or(0)
+                .max(1),
             _ => 1,
         }
     }
@@ -323,11 +329,19 @@ impl SupervisionEvent {
 }
 
 fn non_empty(s: &str, field: &'static str) -> Result<(), EventError> {
-    if s.trim().is_empty() { Err(EventError::Empty(field)) } else { Ok(()) }
+    if s.trim().is_empty() {
+        Err(EventError::Empty(field))
+    } else {
+        Ok(())
+    }
 }
 
 fn non_negative(f: Fen, field: &'static str) -> Result<(), EventError> {
-    if f.is_negative() { Err(EventError::NegativeAmount(field)) } else { Ok(()) }
+    if f.is_negative() {
+        Err(EventError::NegativeAmount(field))
+    } else {
+        Ok(())
+    }
 }
 
 /// Age in whole years on `date` for a person born on `birth`.
@@ -342,6 +356,11 @@ pub fn age_on(birth: NaiveDate, date: NaiveDate) -> u32 {
 /// The ICD-10 category of a diagnosis code: its first three characters, upper-cased
 /// (`J18.900` → `J18`). `None` for codes shorter than three characters.
 pub fn icd10_category(code: &str) -> Option<String> {
-    let c: String = code.trim().chars().take(3).collect::<String>().to_ascii_uppercase();
+    let c: String = code
+        .trim()
+        .chars()
+        .take(3)
+        .collect::<String>()
+        .to_ascii_uppercase();
     (c.len() == 3).then_some(c)
 }

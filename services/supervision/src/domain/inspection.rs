@@ -58,7 +58,8 @@ fn choose<T: Clone>(rng: &mut SplitMix64, pool: &[T], k: usize) -> Vec<T> {
     let mut v = pool.to_vec();
     let n = v.len();
     for i in 0..k.min(n) {
-        let offset = usize::try_from(rng.below(u64::try_from(n - i).unwrap_or(u64::MAX))).unwrap_or(0);
+        let offset =
+            usize::try_from(rng.below(u64::try_from(n - i).unwrap_or(u64::MAX))).unwrap_or(0);
         v.swap(i, i + offset);
     }
     v.truncate(k.min(n));
@@ -149,13 +150,22 @@ pub fn draw_inspection(req: &DrawRequest) -> Result<InspectionDraw, InspectionEr
     if req.institutions_to_draw == 0 || req.inspectors_to_draw == 0 {
         return Err(InspectionError::EmptyDraw);
     }
-    if let Some(out) = req.institutions.iter().find(|i| !req.region.covers(&i.region())) {
+    if let Some(out) = req
+        .institutions
+        .iter()
+        .find(|i| !req.region.covers(&i.region()))
+    {
         return Err(InspectionError::OutsideRegion(out.clone()));
     }
     let mut institution_pool = req.institutions.clone();
     institution_pool.sort();
     institution_pool.dedup();
-    let mut inspector_pool: Vec<String> = req.inspectors.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let mut inspector_pool: Vec<String> = req
+        .inspectors
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
     inspector_pool.sort();
     inspector_pool.dedup();
     let mut conflicts = req.conflicts.clone();
@@ -171,12 +181,23 @@ pub fn draw_inspection(req: &DrawRequest) -> Result<InspectionDraw, InspectionEr
     let institutions = choose(&mut rng, &institution_pool, req.institutions_to_draw);
     let excluded_inspectors: Vec<String> = inspector_pool
         .iter()
-        .filter(|p| conflicts.iter().any(|(who, inst)| who == *p && institutions.contains(inst)))
+        .filter(|p| {
+            conflicts
+                .iter()
+                .any(|(who, inst)| who == *p && institutions.contains(inst))
+        })
         .cloned()
         .collect();
-    let free: Vec<String> = inspector_pool.iter().filter(|p| !excluded_inspectors.contains(p)).cloned().collect();
+    let free: Vec<String> = inspector_pool
+        .iter()
+        .filter(|p| !excluded_inspectors.contains(p))
+        .cloned()
+        .collect();
     if free.len() < req.inspectors_to_draw {
-        return Err(InspectionError::TooFewInspectors { wanted: req.inspectors_to_draw, available: free.len() });
+        return Err(InspectionError::TooFewInspectors {
+            wanted: req.inspectors_to_draw,
+            available: free.len(),
+        });
     }
     let inspectors = choose(&mut rng, &free, req.inspectors_to_draw);
     Ok(InspectionDraw {

@@ -33,27 +33,34 @@ pub mod synthetic;
 #[cfg(test)]
 mod tests;
 
-
 use yibao_core::Fen;
 
 pub use budget::{
-    BudgetError, BudgetLedger, BudgetPolicy, BudgetStatus, BudgetWarning, FundBalanceStatus, FundSummary, WarningLevel,
+    BudgetError, BudgetLedger, BudgetPolicy, BudgetStatus, BudgetWarning, FundBalanceStatus,
+    FundSummary, WarningLevel,
 };
-pub use cases::{Case, CaseError, CaseSource, CaseStatus, Recovery, RewardPayment, RewardPolicy, Tip};
-pub use credit::{CreditError, CreditPolicy, CreditRecord, CreditRegistry, Decision, Deduction, PhysicianCode, Subject};
+pub use cases::{
+    Case, CaseError, CaseSource, CaseStatus, Recovery, RewardPayment, RewardPolicy, Tip,
+};
+pub use credit::{
+    CreditError, CreditPolicy, CreditRecord, CreditRegistry, Decision, Deduction, PhysicianCode,
+    Subject,
+};
 pub use detector::{BackfillReport, Detector, Evidence, Finding};
 pub use event::{
-    ClaimAction, ClaimEvent, ClaimItem, ClaimKind, EventError, InventoryEvent, LtcEvent, PersonKey, SupervisionEvent,
-    age_on, icd10_category,
+    ClaimAction, ClaimEvent, ClaimItem, ClaimKind, EventError, InventoryEvent, LtcEvent, PersonKey,
+    SupervisionEvent, age_on, icd10_category,
 };
-pub use inspection::{DRAW_ALGORITHM, DrawRequest, InspectionDraw, InspectionError, SplitMix64, draw_inspection};
+pub use inspection::{
+    DRAW_ALGORITHM, DrawRequest, InspectionDraw, InspectionError, SplitMix64, draw_inspection,
+};
 pub use review::{
-    Actor, FeedbackKind, Review, ReviewError, ReviewOutcome, ReviewRole, ReviewState, Step, VerificationCompletion,
-    VerificationMethod, VerificationOutcome, VerificationTask,
+    Actor, FeedbackKind, Review, ReviewError, ReviewOutcome, ReviewRole, ReviewState, Step,
+    VerificationCompletion, VerificationMethod, VerificationOutcome, VerificationTask,
 };
 pub use rules::{
-    AgeRestriction, FrequencyLimit, ReceiptTier, Rule, RuleCode, RuleError, RuleParams, RuleSet, RuleUpdate,
-    Severity, SexRestriction, SupplyLimit, VerificationKind,
+    AgeRestriction, FrequencyLimit, ReceiptTier, Rule, RuleCode, RuleError, RuleParams, RuleSet,
+    RuleUpdate, Severity, SexRestriction, SupplyLimit, VerificationKind,
 };
 pub use synthetic::{StreamConfig, SyntheticStream};
 
@@ -70,7 +77,11 @@ pub fn prorate(amount: Fen, part: i64, whole: i64) -> Fen {
     let den = i128::from(whole);
     let q = num / den;
     let r = num % den;
-    let rounded = if r.abs() * 2 >= den { q + num.signum() } else { q };
+    let rounded = if r.abs() * 2 >= den {
+        q + num.signum()
+    } else {
+        q
+    };
     // |amount × part / whole| ≤ |amount| because part < whole: always fits.
     Fen(i64::try_from(rounded).unwrap_or(amount.0))
 }

@@ -258,24 +258,38 @@ impl Review {
     }
 
     /// The institution answers (认可/说明/申诉).
-    pub fn submit_feedback(&mut self, by: Actor, kind: FeedbackKind) -> Result<&ReviewState, ReviewError> {
+    pub fn submit_feedback(
+        &mut self,
+        by: Actor,
+        kind: FeedbackKind,
+    ) -> Result<&ReviewState, ReviewError> {
         const ACTION: &str = "submit feedback";
         self.check(ACTION, &by, &[ReviewRole::Institution])?;
         match self.state {
-            ReviewState::AwaitingFeedback => self.step(ACTION, by, ReviewState::FeedbackReceived { kind }),
+            ReviewState::AwaitingFeedback => {
+                self.step(ACTION, by, ReviewState::FeedbackReceived { kind })
+            }
             _ => Err(self.illegal(ACTION)),
         }
     }
 
     /// The reviewer concludes (复审): after the institution answered, or without an answer once
     /// the feedback deadline has passed.
-    pub fn review(&mut self, by: Actor, outcome: ReviewOutcome) -> Result<&ReviewState, ReviewError> {
+    pub fn review(
+        &mut self,
+        by: Actor,
+        outcome: ReviewOutcome,
+    ) -> Result<&ReviewState, ReviewError> {
         const ACTION: &str = "review";
         self.check(ACTION, &by, &[ReviewRole::Reviewer])?;
         match self.state {
             ReviewState::FeedbackReceived { .. } => {}
             ReviewState::AwaitingFeedback if by.at >= self.feedback_due => {}
-            ReviewState::AwaitingFeedback => return Err(ReviewError::FeedbackWindowOpen { due: self.feedback_due }),
+            ReviewState::AwaitingFeedback => {
+                return Err(ReviewError::FeedbackWindowOpen {
+                    due: self.feedback_due,
+                });
+            }
             _ => return Err(self.illegal(ACTION)),
         }
         self.check_amount(outcome)?;
@@ -287,18 +301,26 @@ impl Review {
     /// review (申诉), or the reviewer for a difficult case (提请第三方评审).
     pub fn request_third_party(&mut self, by: Actor) -> Result<&ReviewState, ReviewError> {
         const ACTION: &str = "request a third-party review";
-        self.check(ACTION, &by, &[ReviewRole::Institution, ReviewRole::Reviewer])?;
+        self.check(
+            ACTION,
+            &by,
+            &[ReviewRole::Institution, ReviewRole::Reviewer],
+        )?;
         match self.state {
-            ReviewState::Reviewed { outcome: ReviewOutcome::Dismiss } if by.role == ReviewRole::Institution => {
-                Err(self.illegal(ACTION))
-            }
+            ReviewState::Reviewed {
+                outcome: ReviewOutcome::Dismiss,
+            } if by.role == ReviewRole::Institution => Err(self.illegal(ACTION)),
             ReviewState::Reviewed { .. } => self.step(ACTION, by, ReviewState::ThirdPartyPending),
             _ => Err(self.illegal(ACTION)),
         }
     }
 
     /// The third party concludes (第三方复核).
-    pub fn third_party_review(&mut self, by: Actor, outcome: ReviewOutcome) -> Result<&ReviewState, ReviewError> {
+    pub fn third_party_review(
+        &mut self,
+        by: Actor,
+        outcome: ReviewOutcome,
+    ) -> Result<&ReviewState, ReviewError> {
         const ACTION: &str = "record a third-party review";
         self.check(ACTION, &by, &[ReviewRole::ThirdParty])?;
         match self.state {
@@ -313,14 +335,22 @@ impl Review {
 
     /// The final decision (终审). After a third-party review it must follow the third party: a
     /// dismissal stays a dismissal, an upheld amount is not exceeded.
-    pub fn decide(&mut self, by: Actor, outcome: ReviewOutcome) -> Result<&ReviewState, ReviewError> {
+    pub fn decide(
+        &mut self,
+        by: Actor,
+        outcome: ReviewOutcome,
+    ) -> Result<&ReviewState, ReviewError> {
         const ACTION: &str = "decide";
         self.check(ACTION, &by, &[ReviewRole::FinalReviewer])?;
         match self.state {
             ReviewState::Reviewed { .. } => {}
             ReviewState::ThirdPartyReviewed { outcome: bound } => match (bound, outcome) {
-                (ReviewOutcome::Dismiss, ReviewOutcome::Uphold { .. }) => return Err(ReviewError::BoundByThirdParty),
-                (ReviewOutcome::Uphold { amount: max }, ReviewOutcome::Uphold { amount }) if amount > max => {
+                (ReviewOutcome::Dismiss, ReviewOutcome::Uphold { .. }) => {
+                    return Err(ReviewError::BoundByThirdParty);
+                }
+                (ReviewOutcome::Uphold { amount: max }, ReviewOutcome::Uphold { amount })
+                    if amount > max =>
+                {
                     return Err(ReviewError::BoundByThirdParty);
                 }
                 _ => {}
@@ -329,19 +359,32 @@ impl Review {
         }
         self.check_amount(outcome)?;
         let next = match outcome {
-            ReviewOutcome::Uphold { amount } => ReviewState::Confirmed { amount_to_recover: amount },
+            ReviewOutcome::Uphold { amount } => ReviewState::Confirmed {
+                amount_to_recover: amount,
+            },
             ReviewOutcome::Dismiss => ReviewState::Dismissed,
         };
         self.step(ACTION, by, next)
     }
 
-    fn check(&self, action: &'static str, by: &Actor, roles: &[ReviewRole]) -> Result<(), ReviewError> {
+    fn check(
+        &self,
+        action: &'static str,
+        by: &Actor,
+        roles: &[ReviewRole],
+    ) -> Result<(), ReviewError> {
         if !roles.contains(&by.role) {
-            return Err(ReviewError::WrongRole { action, role: by.role });
+            return Err(ReviewError::WrongRole {
+                action,
+                role: by.role,
+            });
         }
         if let Some(prev) = self.steps.last() {
             if by.at < prev.at {
-                return Err(ReviewError::TimeBackwards { previous: prev.at, at: by.at });
+                return Err(ReviewError::TimeBackwards {
+                    previous: prev.at,
+                    at: by.at,
+                });
             }
         }
         Ok(())
@@ -350,17 +393,28 @@ impl Review {
     fn check_amount(&self, outcome: ReviewOutcome) -> Result<(), ReviewError> {
         match outcome {
             ReviewOutcome::Uphold { amount } if amount.0 <= 0 || amount > self.amount_at_risk => {
-                Err(ReviewError::AmountOutOfRange { amount, max: self.amount_at_risk })
+                Err(ReviewError::AmountOutOfRange {
+                    amount,
+                    max: self.amount_at_risk,
+                })
             }
             _ => Ok(()),
         }
     }
 
     fn illegal(&self, action: &'static str) -> ReviewError {
-        ReviewError::IllegalTransition { action, state: self.state.name() }
+        ReviewError::IllegalTransition {
+            action,
+            state: self.state.name(),
+        }
     }
 
-    fn step(&mut self, action: &str, by: Actor, next: ReviewState) -> Result<&ReviewState, ReviewError> {
+    fn step(
+        &mut self,
+        action: &str,
+        by: Actor,
+        next: ReviewState,
+    ) -> Result<&ReviewState, ReviewError> {
         self.state = next;
         self.steps.push(Step {
             action: action.replace(' ', "_"),
@@ -437,7 +491,12 @@ impl VerificationTask {
         let kind = finding.verification?;
         Some(VerificationTask {
             task_id: finding.finding_id.clone(),
-            claim_id: finding.evidence.claim_ids.first().cloned().unwrap_or_default(),
+            claim_id: finding
+                .evidence
+                .claim_ids
+                .first()
+                .cloned()
+                .unwrap_or_default(),
             institution: finding.institution.clone(),
             kind,
             amount: finding.amount_at_risk,
@@ -458,11 +517,15 @@ impl VerificationTask {
         if self.completion.is_some() {
             return Err(ReviewError::AlreadyCompleted(self.task_id.clone()));
         }
-        if self.kind == VerificationKind::PhoneOrOnSite && method == VerificationMethod::CheckRecord {
+        if self.kind == VerificationKind::PhoneOrOnSite && method == VerificationMethod::CheckRecord
+        {
             return Err(ReviewError::MethodInsufficient { kind: self.kind });
         }
         if at < self.opened_at {
-            return Err(ReviewError::TimeBackwards { previous: self.opened_at, at });
+            return Err(ReviewError::TimeBackwards {
+                previous: self.opened_at,
+                at,
+            });
         }
         Ok(self.completion.insert(VerificationCompletion {
             method,

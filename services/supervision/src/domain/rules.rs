@@ -80,7 +80,10 @@ impl RuleCode {
 
     /// Parses a text code.
     pub fn parse(s: &str) -> Result<RuleCode, RuleError> {
-        RuleCode::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| RuleError::UnknownRule(s.to_string()))
+        RuleCode::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| RuleError::UnknownRule(s.to_string()))
     }
 }
 
@@ -251,11 +254,17 @@ impl RuleParams {
         let code = self.code();
         let bad = |reason: &'static str| Err(RuleError::InvalidParams { code, reason });
         match self {
-            RuleParams::SplitHospitalisation { window_days, planned_diagnosis_prefixes } => {
+            RuleParams::SplitHospitalisation {
+                window_days,
+                planned_diagnosis_prefixes,
+            } => {
                 if *window_days == 0 {
                     return bad("window_days must be at least 1");
                 }
-                if planned_diagnosis_prefixes.iter().any(|p| p.trim().is_empty()) {
+                if planned_diagnosis_prefixes
+                    .iter()
+                    .any(|p| p.trim().is_empty())
+                {
                     return bad("planned_diagnosis_prefixes must not contain empty prefixes");
                 }
             }
@@ -267,7 +276,10 @@ impl RuleParams {
                 }
             }
             RuleParams::OverFrequency { limits } => {
-                if limits.iter().any(|l| l.max_per_day == 0 || l.item_code.is_empty()) {
+                if limits
+                    .iter()
+                    .any(|l| l.max_per_day == 0 || l.item_code.is_empty())
+                {
                     return bad("each limit needs an item code and max_per_day of at least 1");
                 }
                 if !unique(limits.iter().map(|l| l.item_code.as_str())) {
@@ -298,7 +310,10 @@ impl RuleParams {
                     return bad("tiers must be in strictly ascending order of threshold");
                 }
             }
-            RuleParams::IdentityCluster { min_persons, window_hours } => {
+            RuleParams::IdentityCluster {
+                min_persons,
+                window_hours,
+            } => {
                 if *min_persons < 2 || *window_hours == 0 {
                     return bad("min_persons must be at least 2 and window_hours at least 1");
                 }
@@ -400,7 +415,11 @@ pub struct RuleSet {
 impl RuleSet {
     /// The default policy bundle, version 1: every rule on.
     pub fn default_for(region: RegionCode, effective_from: NaiveDate) -> RuleSet {
-        let rule = |severity, params| Rule { enabled: true, severity, params };
+        let rule = |severity, params| Rule {
+            enabled: true,
+            severity,
+            params,
+        };
         RuleSet {
             region,
             version: 1,
@@ -412,17 +431,35 @@ impl RuleSet {
                     RuleParams::SplitHospitalisation {
                         window_days: 15,
                         // Z51.0 radiotherapy, Z51.1 chemotherapy, Z51.2 other chemotherapy sessions.
-                        planned_diagnosis_prefixes: vec!["Z51.0".into(), "Z51.1".into(), "Z51.2".into()],
+                        planned_diagnosis_prefixes: vec![
+                            "Z51.0".into(),
+                            "Z51.1".into(),
+                            "Z51.2".into(),
+                        ],
                     },
                 ),
-                rule(Severity::High, RuleParams::OverlappingStay { include_ltc: true }),
+                rule(
+                    Severity::High,
+                    RuleParams::OverlappingStay { include_ltc: true },
+                ),
                 rule(Severity::High, RuleParams::ServiceAfterDeath),
-                rule(Severity::Medium, RuleParams::ServiceOutsideEnrolment { grace_days: 0 }),
+                rule(
+                    Severity::Medium,
+                    RuleParams::ServiceOutsideEnrolment { grace_days: 0 },
+                ),
                 rule(
                     Severity::Medium,
                     RuleParams::OverPrescription {
-                        chronic: SupplyLimit { window_days: 90, max_days_supply: 90, tolerance_days: 0 },
-                        acute: SupplyLimit { window_days: 7, max_days_supply: 7, tolerance_days: 0 },
+                        chronic: SupplyLimit {
+                            window_days: 90,
+                            max_days_supply: 90,
+                            tolerance_days: 0,
+                        },
+                        acute: SupplyLimit {
+                            window_days: 7,
+                            max_days_supply: 7,
+                            tolerance_days: 0,
+                        },
                     },
                 ),
                 rule(
@@ -431,9 +468,18 @@ impl RuleSet {
                         // [I] illustrative 15-digit service-item codes: inpatient consultation
                         // (住院诊查费), grade-I nursing (Ⅰ级护理), ward bed (普通病房床位费): 1/day.
                         limits: vec![
-                            FrequencyLimit { item_code: "001102000010000".into(), max_per_day: 1 },
-                            FrequencyLimit { item_code: "001202000010000".into(), max_per_day: 1 },
-                            FrequencyLimit { item_code: "001101000010000".into(), max_per_day: 1 },
+                            FrequencyLimit {
+                                item_code: "001102000010000".into(),
+                                max_per_day: 1,
+                            },
+                            FrequencyLimit {
+                                item_code: "001202000010000".into(),
+                                max_per_day: 1,
+                            },
+                            FrequencyLimit {
+                                item_code: "001101000010000".into(),
+                                max_per_day: 1,
+                            },
                         ],
                     },
                 ),
@@ -442,9 +488,18 @@ impl RuleSet {
                     RuleParams::SexLimit {
                         // DOMAIN §6.2 batch 1: 输精管造影 → male, 阿帕他胺片 → male; [I] 子宫造影 → female.
                         restrictions: vec![
-                            SexRestriction { item_code: "002101030290000".into(), sex: Sex::Male },
-                            SexRestriction { item_code: "XL02BBA326A001010102180".into(), sex: Sex::Male },
-                            SexRestriction { item_code: "002101040100000".into(), sex: Sex::Female },
+                            SexRestriction {
+                                item_code: "002101030290000".into(),
+                                sex: Sex::Male,
+                            },
+                            SexRestriction {
+                                item_code: "XL02BBA326A001010102180".into(),
+                                sex: Sex::Male,
+                            },
+                            SexRestriction {
+                                item_code: "002101040100000".into(),
+                                sex: Sex::Female,
+                            },
                         ],
                     },
                 ),
@@ -463,14 +518,31 @@ impl RuleSet {
                     Severity::Low,
                     RuleParams::LargeReceipt {
                         tiers: vec![
-                            ReceiptTier { above: Fen::yuan(10_000), verification: VerificationKind::CheckRecord },
-                            ReceiptTier { above: Fen::yuan(50_000), verification: VerificationKind::PhoneOrOnSite },
+                            ReceiptTier {
+                                above: Fen::yuan(10_000),
+                                verification: VerificationKind::CheckRecord,
+                            },
+                            ReceiptTier {
+                                above: Fen::yuan(50_000),
+                                verification: VerificationKind::PhoneOrOnSite,
+                            },
                         ],
                     },
                 ),
                 rule(Severity::Low, RuleParams::ChronicDiagnosisChange),
-                rule(Severity::High, RuleParams::IdentityCluster { min_persons: 5, window_hours: 48 }),
-                rule(Severity::Medium, RuleParams::MarkUp { tolerance: Bp::ZERO }),
+                rule(
+                    Severity::High,
+                    RuleParams::IdentityCluster {
+                        min_persons: 5,
+                        window_hours: 48,
+                    },
+                ),
+                rule(
+                    Severity::Medium,
+                    RuleParams::MarkUp {
+                        tolerance: Bp::ZERO,
+                    },
+                ),
             ],
         }
     }
@@ -487,7 +559,9 @@ impl RuleSet {
         for r in &self.rules {
             r.params.validate()?;
             match &r.params {
-                RuleParams::SplitHospitalisation { window_days, .. } => needed = needed.max(*window_days),
+                RuleParams::SplitHospitalisation { window_days, .. } => {
+                    needed = needed.max(*window_days)
+                }
                 RuleParams::OverPrescription { chronic, acute } => {
                     needed = needed.max(chronic.window_days).max(acute.window_days)
                 }
@@ -521,7 +595,10 @@ impl RuleSet {
         }
         if let Some(params) = &change.params {
             if params.code() != change.code {
-                return Err(RuleError::ParamsMismatch { code: change.code, given: params.code() });
+                return Err(RuleError::ParamsMismatch {
+                    code: change.code,
+                    given: params.code(),
+                });
             }
             rule.params = params.clone();
         }

@@ -79,7 +79,9 @@ pub mod codes {
         ("M05300", "XR03AKS186A001010101445"),
     ];
     /// Principal diagnoses of stays (ICD-10 医保版).
-    pub const DIAGNOSES: [&str; 6] = ["J18.900", "I63.900", "K35.800", "E11.900", "N39.000", "S72.000"];
+    pub const DIAGNOSES: [&str; 6] = [
+        "J18.900", "I63.900", "K35.800", "E11.900", "N39.000", "S72.000",
+    ];
     /// Diagnoses of outpatient visits.
     pub const OUTPATIENT_DIAGNOSES: [&str; 4] = ["J06.900", "K29.700", "M54.500", "R51.x00"];
 }
@@ -127,15 +129,35 @@ impl SyntheticStream {
         let mut persons = Vec::with_capacity(config.persons as usize);
         let mut agenda: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
         for i in 0..config.persons {
-            let home = if i < 9 { others[(i / 3) as usize].clone() } else { region.clone() };
-            let hash = SplitMix64::new(config.seed ^ u64::from(i).wrapping_mul(0x9E37_79B9)).next_u64();
-            let key = PersonKey::parse(&format!("pk-{hash:016x}-{i}")).map_err(|_| IdError::Character(1))?;
-            let sex = if rng.below(2) == 0 { Sex::Male } else { Sex::Female };
-            let birth = NaiveDate::from_ymd_opt(1935 + i32::try_from(rng.below(70)).unwrap_or(0), 1 + rng.below(12) as u32, 1 + rng.below(28) as u32)
-                .unwrap_or_default();
+            let home = if i < 9 {
+                others[(i / 3) as usize].clone()
+            } else {
+                region.clone()
+            };
+            let hash =
+                SplitMix64::new(config.seed ^ u64::from(i).wrapping_mul(0x9E37_79B9)).next_u64();
+            let key = PersonKey::parse(&format!("pk-{hash:016x}-{i}"))
+                .map_err(|_| IdError::Character(1))?;
+            let sex = if rng.below(2) == 0 {
+                Sex::Male
+            } else {
+                Sex::Female
+            };
+            let birth = NaiveDate::from_ymd_opt(
+                1935 + i32::try_from(rng.below(70)).unwrap_or(0),
+                1 + rng.below(12) as u32,
+                1 + rng.below(28) as u32,
+            )
+            .unwrap_or_default();
             let chronic = (rng.below(10_000) < u64::from(config.chronic_share.0))
                 .then(|| rng.below(codes::CHRONIC.len() as u64) as usize);
-            persons.push(SynthPerson { key, sex, birth, home, chronic });
+            persons.push(SynthPerson {
+                key,
+                sex,
+                birth,
+                home,
+                chronic,
+            });
             // First turn within 45 days, leaving room for a stay that ends on it.
             let first = config.start + Duration::days(15 + rng.below(45) as i64);
             agenda.entry(first).or_default().push(i);
@@ -182,7 +204,9 @@ impl SyntheticStream {
         self.seq_in_day += 1;
         let n = self.counter;
         let p = self.persons[idx as usize].clone();
-        let settled_at = NaiveDateTime::new(day, NaiveTime::MIN) + Duration::hours(8) + Duration::seconds(self.seq_in_day);
+        let settled_at = NaiveDateTime::new(day, NaiveTime::MIN)
+            + Duration::hours(8)
+            + Duration::seconds(self.seq_in_day);
         let mut e = ClaimEvent {
             event_id: format!("E{n:010}"),
             claim_id: format!("C{n:010}"),
@@ -212,7 +236,13 @@ impl SyntheticStream {
             e.institution = self.hospitals[idx as usize % self.hospitals.len()].clone();
             e.chronic_disease = Some(disease.into());
             let unit = Fen(150 + self.rng.below(300) as i64);
-            e.items.push(ClaimItem { code: drug.into(), quantity: 30, unit_price: unit, amount: Fen(unit.0 * 30), days_supply: 30 });
+            e.items.push(ClaimItem {
+                code: drug.into(),
+                quantity: 30,
+                unit_price: unit,
+                amount: Fen(unit.0 * 30),
+                days_supply: 30,
+            });
             next = day + Duration::days(30);
         } else {
             let roll = self.rng.below(100);
@@ -223,27 +253,64 @@ impl SyntheticStream {
                 e.start_date = day - Duration::days(nights);
                 e.principal_diagnosis = Some((*self.pick(&codes::DIAGNOSES)).into());
                 let q = u32::try_from(nights).unwrap_or(1);
-                for (code, price) in [(codes::BED, 5_000), (codes::INPATIENT_CONSULTATION, 2_000), (codes::NURSING, 3_000)] {
-                    e.items.push(ClaimItem { code: code.into(), quantity: q, unit_price: Fen(price), amount: Fen(price * i64::from(q)), days_supply: 0 });
+                for (code, price) in [
+                    (codes::BED, 5_000),
+                    (codes::INPATIENT_CONSULTATION, 2_000),
+                    (codes::NURSING, 3_000),
+                ] {
+                    e.items.push(ClaimItem {
+                        code: code.into(),
+                        quantity: q,
+                        unit_price: Fen(price),
+                        amount: Fen(price * i64::from(q)),
+                        days_supply: 0,
+                    });
                 }
                 let drugs = Fen(50_000 + self.rng.below(500_000) as i64);
-                e.items.push(ClaimItem { code: (*self.pick(&codes::ACUTE_DRUGS)).into(), quantity: 1, unit_price: drugs, amount: drugs, days_supply: 0 });
+                e.items.push(ClaimItem {
+                    code: (*self.pick(&codes::ACUTE_DRUGS)).into(),
+                    quantity: 1,
+                    unit_price: drugs,
+                    amount: drugs,
+                    days_supply: 0,
+                });
             } else if roll < 75 {
                 e.kind = ClaimKind::Outpatient;
                 e.institution = self.hospital();
                 e.principal_diagnosis = Some((*self.pick(&codes::OUTPATIENT_DIAGNOSES)).into());
-                e.items.push(ClaimItem { code: codes::BLOOD_COUNT.into(), quantity: 1, unit_price: Fen(2_500), amount: Fen(2_500), days_supply: 0 });
+                e.items.push(ClaimItem {
+                    code: codes::BLOOD_COUNT.into(),
+                    quantity: 1,
+                    unit_price: Fen(2_500),
+                    amount: Fen(2_500),
+                    days_supply: 0,
+                });
                 let unit = Fen(300 + self.rng.below(2_000) as i64);
-                e.items.push(ClaimItem { code: (*self.pick(&codes::ACUTE_DRUGS)).into(), quantity: 3, unit_price: unit, amount: Fen(unit.0 * 3), days_supply: 3 });
+                e.items.push(ClaimItem {
+                    code: (*self.pick(&codes::ACUTE_DRUGS)).into(),
+                    quantity: 3,
+                    unit_price: unit,
+                    amount: Fen(unit.0 * 3),
+                    days_supply: 3,
+                });
             } else {
                 e.kind = ClaimKind::Pharmacy;
                 e.institution = self.pharmacy();
                 let unit = Fen(200 + self.rng.below(1_500) as i64);
-                e.items.push(ClaimItem { code: (*self.pick(&codes::ACUTE_DRUGS)).into(), quantity: 5, unit_price: unit, amount: Fen(unit.0 * 5), days_supply: 5 });
+                e.items.push(ClaimItem {
+                    code: (*self.pick(&codes::ACUTE_DRUGS)).into(),
+                    quantity: 5,
+                    unit_price: unit,
+                    amount: Fen(unit.0 * 5),
+                    days_supply: 5,
+                });
             }
             next = day + Duration::days(30 + self.rng.below(30) as i64);
         }
-        e.total = e.items.iter().fold(Fen::ZERO, |acc, i| Fen(acc.0 + i.amount.0));
+        e.total = e
+            .items
+            .iter()
+            .fold(Fen::ZERO, |acc, i| Fen(acc.0 + i.amount.0));
         e.fund_paid = e.total.at_rate(Bp(7_000));
         (e, next)
     }

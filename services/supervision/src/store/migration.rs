@@ -14,7 +14,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(SqlMigration { name: "m20261123_000001_supervision_initial", up: UP, drop_tables: TABLES })]
+        vec![Box::new(SqlMigration {
+            name: "m20261123_000001_supervision_initial",
+            up: UP,
+            drop_tables: TABLES,
+        })]
     }
     fn migration_table_name() -> DynIden {
         Alias::new("supervision_migrations").into_iden()
@@ -199,4 +203,3 @@ const TABLES: &[&str] = &[
     "events",
     "rule_sets",
 ];
-

@@ -10,12 +10,16 @@
 pub mod migration;
 
 use crate::domain::{
-    BudgetLedger, BudgetPolicy, BudgetWarning, Case, CreditPolicy, CreditRecord, CreditRegistry, Finding, InspectionDraw,
-    Review, RuleCode, RuleSet, Severity, Step, Subject, SupervisionEvent, VerificationTask, WarningLevel,
+    BudgetLedger, BudgetPolicy, BudgetWarning, Case, CreditPolicy, CreditRecord, CreditRegistry,
+    Finding, InspectionDraw, Review, RuleCode, RuleSet, Severity, Step, Subject, SupervisionEvent,
+    VerificationTask, WarningLevel,
 };
 use crate::error::Error;
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement, TransactionTrait, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement,
+    TransactionTrait, Value,
+};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use yibao_core::{Fen, InstitutionCode, RegionCode};
 use yibao_runtime::sql::{bulk_insert_statements, pg_array};
@@ -162,11 +166,13 @@ pub struct Store {
 type Guard = Option<tokio::sync::OwnedMutexGuard<()>>;
 
 fn s(row: &QueryResult, col: &str) -> Result<String, Error> {
-    row.try_get::<String>("", col).map_err(|e| Error::corrupt(format!("{col}: {e}")))
+    row.try_get::<String>("", col)
+        .map_err(|e| Error::corrupt(format!("{col}: {e}")))
 }
 
 fn i(row: &QueryResult, col: &str) -> Result<i64, Error> {
-    row.try_get::<i64>("", col).map_err(|e| Error::corrupt(format!("{col}: {e}")))
+    row.try_get::<i64>("", col)
+        .map_err(|e| Error::corrupt(format!("{col}: {e}")))
 }
 
 fn json<T: serde::de::DeserializeOwned>(row: &QueryResult, col: &str) -> Result<T, Error> {
@@ -275,7 +281,12 @@ const TASK_COLS: &[Col] = &[
     ("doc", TEXT),
 ];
 
-const SPENDING_COLS: &[Col] = &[("institution_code", TEXT), ("year", BIGINT), ("month", BIGINT), ("amount_fen", BIGINT)];
+const SPENDING_COLS: &[Col] = &[
+    ("institution_code", TEXT),
+    ("year", BIGINT),
+    ("month", BIGINT),
+    ("amount_fen", BIGINT),
+];
 
 /// A stored event row as read back for a replay: (at, seq, kind, payload).
 pub type StoredRow = (String, i64, String, String);
@@ -306,20 +317,39 @@ impl Store {
         Ok((guard, self.db.begin().await?))
     }
 
-    async fn all<C: ConnectionTrait>(&self, c: &C, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, Error> {
+    async fn all<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<Vec<QueryResult>, Error> {
         Ok(c.query_all_raw(self.st(sql, values)).await?)
     }
 
-    async fn one<C: ConnectionTrait>(&self, c: &C, sql: &str, values: Vec<Value>) -> Result<Option<QueryResult>, Error> {
+    async fn one<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<Option<QueryResult>, Error> {
         Ok(c.query_one_raw(self.st(sql, values)).await?)
     }
 
-    async fn exec<C: ConnectionTrait>(&self, c: &C, sql: &str, values: Vec<Value>) -> Result<u64, Error> {
+    async fn exec<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<u64, Error> {
         Ok(c.execute_raw(self.st(sql, values)).await?.rows_affected())
     }
 
     fn for_update(&self) -> &'static str {
-        if self.is_postgres() { " FOR UPDATE" } else { "" }
+        if self.is_postgres() {
+            " FOR UPDATE"
+        } else {
+            ""
+        }
     }
 
     // ---------------------------------------------------------------- rules
@@ -352,12 +382,23 @@ impl Store {
     }
 
     /// A version of a region's rule set (`None`: the latest), with who made it.
-    pub async fn rules_version(&self, region: &RegionCode, version: Option<u32>) -> Result<Option<RuleSet>, Error> {
-        Ok(self.rules_version_audited(region, version).await?.map(|(set, _)| set))
+    pub async fn rules_version(
+        &self,
+        region: &RegionCode,
+        version: Option<u32>,
+    ) -> Result<Option<RuleSet>, Error> {
+        Ok(self
+            .rules_version_audited(region, version)
+            .await?
+            .map(|(set, _)| set))
     }
 
     /// A version of a region's rule set with who made it and why.
-    pub async fn rules_version_audited(&self, region: &RegionCode, version: Option<u32>) -> Result<Option<(RuleSet, (Audit, String))>, Error> {
+    pub async fn rules_version_audited(
+        &self,
+        region: &RegionCode,
+        version: Option<u32>,
+    ) -> Result<Option<(RuleSet, (Audit, String))>, Error> {
         let row = match version {
             Some(v) => {
                 self.one(&self.db, "SELECT doc, actor, role, at, reason FROM rule_sets WHERE region_code = ? AND version = ?", vec![region.to_string().into(), i64::from(v).into()])
@@ -370,21 +411,45 @@ impl Store {
         };
         let Some(row) = row else { return Ok(None) };
         let set: RuleSet = json(&row, "doc")?;
-        let at = DateTime::parse_from_rfc3339(&s(&row, "at")?).map_err(Error::corrupt)?.with_timezone(&Utc);
-        Ok(Some((set, (Audit { actor: s(&row, "actor")?, role: s(&row, "role")?, at }, s(&row, "reason")?))))
+        let at = DateTime::parse_from_rfc3339(&s(&row, "at")?)
+            .map_err(Error::corrupt)?
+            .with_timezone(&Utc);
+        Ok(Some((
+            set,
+            (
+                Audit {
+                    actor: s(&row, "actor")?,
+                    role: s(&row, "role")?,
+                    at,
+                },
+                s(&row, "reason")?,
+            ),
+        )))
     }
 
     /// Stores the next version of a region's rule set. Refused when another version was stored
     /// since `next.version - 1` was read.
-    pub async fn save_rules(&self, next: &RuleSet, reason: &str, audit: &Audit) -> Result<(), Error> {
+    pub async fn save_rules(
+        &self,
+        next: &RuleSet,
+        reason: &str,
+        audit: &Audit,
+    ) -> Result<(), Error> {
         let (_g, txn) = self.begin().await?;
         let latest = self
-            .one(&txn, "SELECT MAX(version) AS v FROM rule_sets WHERE region_code = ?", vec![next.region.to_string().into()])
+            .one(
+                &txn,
+                "SELECT MAX(version) AS v FROM rule_sets WHERE region_code = ?",
+                vec![next.region.to_string().into()],
+            )
             .await?
             .and_then(|r| r.try_get::<Option<i64>>("", "v").ok().flatten())
             .unwrap_or(0);
         if latest + 1 != i64::from(next.version) {
-            return Err(Error::Conflict(format!("rule set of {} is at version {latest}; re-read and retry", next.region)));
+            return Err(Error::Conflict(format!(
+                "rule set of {} is at version {latest}; re-read and retry",
+                next.region
+            )));
         }
         let n = self
             .exec(
@@ -403,18 +468,28 @@ impl Store {
             )
             .await?;
         if n != 1 {
-            return Err(Error::Conflict(format!("version {} of {} was stored concurrently", next.version, next.region)));
+            return Err(Error::Conflict(format!(
+                "version {} of {} was stored concurrently",
+                next.version, next.region
+            )));
         }
         txn.commit().await?;
         Ok(())
     }
 
     /// The latest version number of each region's rules among `regions`.
-    pub async fn latest_rule_versions(&self, regions: &BTreeSet<String>) -> Result<BTreeMap<String, u32>, Error> {
+    pub async fn latest_rule_versions(
+        &self,
+        regions: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, u32>, Error> {
         let mut out = BTreeMap::new();
         for r in regions {
             let v = self
-                .one(&self.db, "SELECT MAX(version) AS v FROM rule_sets WHERE region_code = ?", vec![r.clone().into()])
+                .one(
+                    &self.db,
+                    "SELECT MAX(version) AS v FROM rule_sets WHERE region_code = ?",
+                    vec![r.clone().into()],
+                )
                 .await?
                 .and_then(|row| row.try_get::<Option<i64>>("", "v").ok().flatten());
             if let Some(v) = v {
@@ -443,7 +518,11 @@ impl Store {
         for chunk in ids.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(", ");
             let rows = self
-                .all(&self.db, &format!("SELECT event_id FROM events WHERE event_id IN ({marks})"), chunk.iter().map(|id| Value::from(id.clone())).collect())
+                .all(
+                    &self.db,
+                    &format!("SELECT event_id FROM events WHERE event_id IN ({marks})"),
+                    chunk.iter().map(|id| Value::from(id.clone())).collect(),
+                )
                 .await?;
             for r in rows {
                 out.insert(s(&r, "event_id")?);
@@ -455,10 +534,20 @@ impl Store {
     /// Inserts rows into `table` with the runtime's bulk statements; `tail` follows each
     /// (an `ON CONFLICT` clause, a `RETURNING` clause). Returns the rows affected and, with
     /// `returning`, the values of that text column.
-    async fn insert_many(&self, txn: &DatabaseTransaction, table: &str, cols: &[Col], rows: Vec<Vec<Value>>, tail: &str, returning: Option<&str>) -> Result<(u64, Vec<String>), Error> {
+    async fn insert_many(
+        &self,
+        txn: &DatabaseTransaction,
+        table: &str,
+        cols: &[Col],
+        rows: Vec<Vec<Value>>,
+        tail: &str,
+        returning: Option<&str>,
+    ) -> Result<(u64, Vec<String>), Error> {
         let mut affected = 0u64;
         let mut returned = Vec::new();
-        for (sql, values) in bulk_insert_statements(self.db.get_database_backend(), table, cols, rows, tail)? {
+        for (sql, values) in
+            bulk_insert_statements(self.db.get_database_backend(), table, cols, rows, tail)?
+        {
             match returning {
                 Some(col) => {
                     let rows = self.all(txn, &sql, values).await?;
@@ -485,23 +574,49 @@ impl Store {
     /// The latest accepted event time of a region.
     pub async fn latest_event_at(&self, region: &str) -> Result<Option<String>, Error> {
         Ok(self
-            .one(&self.db, "SELECT MAX(at) AS m FROM events WHERE region_code = ? AND status = 'accepted'", vec![region.to_string().into()])
+            .one(
+                &self.db,
+                "SELECT MAX(at) AS m FROM events WHERE region_code = ? AND status = 'accepted'",
+                vec![region.to_string().into()],
+            )
             .await?
             .and_then(|r| r.try_get::<Option<String>>("", "m").ok().flatten()))
     }
 
     /// Accepted events of a region with `from ≤ at ≤ to` (text times), after (at, seq) `after`,
     /// in event order, at most `limit`: (at, seq, event).
-    pub async fn history(&self, region: &str, from: &str, to: &str, after: Option<(String, i64)>, limit: u64) -> Result<Vec<(String, i64, SupervisionEvent)>, Error> {
-        self.history_rows(region, from, to, after, limit).await?.into_iter().map(|(at, seq, kind, payload)| Ok((at, seq, decode_stored(&kind, &payload)?))).collect()
+    pub async fn history(
+        &self,
+        region: &str,
+        from: &str,
+        to: &str,
+        after: Option<(String, i64)>,
+        limit: u64,
+    ) -> Result<Vec<(String, i64, SupervisionEvent)>, Error> {
+        self.history_rows(region, from, to, after, limit)
+            .await?
+            .into_iter()
+            .map(|(at, seq, kind, payload)| Ok((at, seq, decode_stored(&kind, &payload)?)))
+            .collect()
     }
 
     /// [`Store::history`] without decoding: (at, seq, kind, payload). The page starts right after
     /// `after` in the index on (region, status, at, seq), so a replay in pages reads each row
     /// once.
-    pub async fn history_rows(&self, region: &str, from: &str, to: &str, after: Option<(String, i64)>, limit: u64) -> Result<Vec<StoredRow>, Error> {
+    pub async fn history_rows(
+        &self,
+        region: &str,
+        from: &str,
+        to: &str,
+        after: Option<(String, i64)>,
+        limit: u64,
+    ) -> Result<Vec<StoredRow>, Error> {
         let (after_at, after_seq) = after.unwrap_or_else(|| (String::new(), i64::MIN));
-        let low = if after_at.as_str() > from { after_at.clone() } else { from.to_string() };
+        let low = if after_at.as_str() > from {
+            after_at.clone()
+        } else {
+            from.to_string()
+        };
         let rows = self
             .all(
                 &self.db,
@@ -516,12 +631,20 @@ impl Store {
                 ],
             )
             .await?;
-        rows.iter().map(|r| Ok((s(r, "at")?, i(r, "seq")?, s(r, "kind")?, s(r, "payload")?))).collect()
+        rows.iter()
+            .map(|r| Ok((s(r, "at")?, i(r, "seq")?, s(r, "kind")?, s(r, "payload")?)))
+            .collect()
     }
 
     /// Accepted events of a region with `at ≥ from`, after sequence `after_seq`, in the order
     /// they were received, at most `limit`: (seq, event). Rebuilds the detector's windows.
-    pub async fn replay(&self, region: &str, from: &str, after_seq: i64, limit: u64) -> Result<Vec<(i64, SupervisionEvent)>, Error> {
+    pub async fn replay(
+        &self,
+        region: &str,
+        from: &str,
+        after_seq: i64,
+        limit: u64,
+    ) -> Result<Vec<(i64, SupervisionEvent)>, Error> {
         let rows = self
             .all(
                 &self.db,
@@ -529,12 +652,20 @@ impl Store {
                 vec![region.to_string().into(), from.to_string().into(), after_seq.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
             )
             .await?;
-        rows.iter().map(|r| Ok((i(r, "seq")?, stored_event(r)?))).collect()
+        rows.iter()
+            .map(|r| Ok((i(r, "seq")?, stored_event(r)?)))
+            .collect()
     }
 
     /// Events stored by status: (accepted, rejected).
     pub async fn event_counts(&self) -> Result<(u64, u64), Error> {
-        let rows = self.all(&self.db, "SELECT status, COUNT(*) AS n FROM events GROUP BY status", vec![]).await?;
+        let rows = self
+            .all(
+                &self.db,
+                "SELECT status, COUNT(*) AS n FROM events GROUP BY status",
+                vec![],
+            )
+            .await?;
         let mut out = (0, 0);
         for r in rows {
             let n = u64::try_from(i(&r, "n")?).unwrap_or(0);
@@ -566,18 +697,35 @@ impl Store {
                     e.kind.as_str().into(),
                     e.region.as_str().into(),
                     e.at.as_str().into(),
-                    (if e.status == EventStatus::Accepted { "accepted" } else { "rejected" }).into(),
+                    (if e.status == EventStatus::Accepted {
+                        "accepted"
+                    } else {
+                        "rejected"
+                    })
+                    .into(),
                     e.reason.as_str().into(),
                     e.payload.as_str().into(),
                     received_at.as_str().into(),
                 ]
             })
             .collect();
-        let (n, _) = self.insert_many(&txn, "events", EVENT_COLS, rows, "ON CONFLICT DO NOTHING", None).await?;
+        let (n, _) = self
+            .insert_many(
+                &txn,
+                "events",
+                EVENT_COLS,
+                rows,
+                "ON CONFLICT DO NOTHING",
+                None,
+            )
+            .await?;
         if n != batch.events.len() as u64 {
-            return Err(Error::Conflict("an event of the batch was processed concurrently".into()));
+            return Err(Error::Conflict(
+                "an event of the batch was processed concurrently".into(),
+            ));
         }
-        let pairs: Vec<(&Finding, &Review)> = batch.findings.iter().map(|(f, r, _)| (f, r)).collect();
+        let pairs: Vec<(&Finding, &Review)> =
+            batch.findings.iter().map(|(f, r, _)| (f, r)).collect();
         self.insert_findings(&txn, &pairs, None).await?;
         let mut tasks = Vec::new();
         for (finding, _, task) in &batch.findings {
@@ -594,12 +742,28 @@ impl Store {
                 to_json(task)?.into(),
             ]);
         }
-        self.insert_many(&txn, "verification_tasks", TASK_COLS, tasks, "ON CONFLICT DO NOTHING", None).await?;
+        self.insert_many(
+            &txn,
+            "verification_tasks",
+            TASK_COLS,
+            tasks,
+            "ON CONFLICT DO NOTHING",
+            None,
+        )
+        .await?;
         let mut months: BTreeMap<(i32, u32), Vec<String>> = BTreeMap::new();
         let mut spending = Vec::with_capacity(batch.spending.len());
         for ((inst, year, month), delta) in &batch.spending {
-            spending.push(vec![Value::from(inst.as_str()), i64::from(*year).into(), i64::from(*month).into(), (*delta).into()]);
-            months.entry((*year, *month)).or_default().push(inst.clone());
+            spending.push(vec![
+                Value::from(inst.as_str()),
+                i64::from(*year).into(),
+                i64::from(*month).into(),
+                (*delta).into(),
+            ]);
+            months
+                .entry((*year, *month))
+                .or_default()
+                .push(inst.clone());
         }
         // One row per key (the map's keys are distinct), so one statement may upsert them all.
         self.insert_many(
@@ -620,7 +784,12 @@ impl Store {
 
     /// Inserts findings with their reviews and the reviews' steps (caller role `system`), in
     /// multi-row statements; an existing id is kept as it is. Returns how many were new.
-    async fn insert_findings(&self, txn: &DatabaseTransaction, findings: &[(&Finding, &Review)], run: Option<&str>) -> Result<u64, Error> {
+    async fn insert_findings(
+        &self,
+        txn: &DatabaseTransaction,
+        findings: &[(&Finding, &Review)],
+        run: Option<&str>,
+    ) -> Result<u64, Error> {
         if findings.is_empty() {
             return Ok(0);
         }
@@ -647,20 +816,48 @@ impl Store {
                 created.as_str().into(),
             ]);
         }
-        let (_, new_ids) = self.insert_many(txn, "findings", FINDING_COLS, rows, "ON CONFLICT DO NOTHING RETURNING finding_id", Some("finding_id")).await?;
+        let (_, new_ids) = self
+            .insert_many(
+                txn,
+                "findings",
+                FINDING_COLS,
+                rows,
+                "ON CONFLICT DO NOTHING RETURNING finding_id",
+                Some("finding_id"),
+            )
+            .await?;
         let new_ids: HashSet<String> = new_ids.into_iter().collect();
         let mut steps = Vec::new();
-        for (f, review) in findings.iter().filter(|(f, _)| new_ids.contains(&f.finding_id)) {
+        for (f, review) in findings
+            .iter()
+            .filter(|(f, _)| new_ids.contains(&f.finding_id))
+        {
             for (k, step) in review.steps.iter().enumerate() {
                 steps.push(step_row(&f.finding_id, k, step, "system"));
             }
         }
-        self.insert_many(txn, "review_steps", STEP_COLS, steps, "", None).await?;
+        self.insert_many(txn, "review_steps", STEP_COLS, steps, "", None)
+            .await?;
         Ok(new_ids.len() as u64)
     }
 
-    async fn insert_step(&self, txn: &DatabaseTransaction, finding_id: &str, seq: usize, step: &Step, caller_role: &str) -> Result<(), Error> {
-        self.insert_many(txn, "review_steps", STEP_COLS, vec![step_row(finding_id, seq, step, caller_role)], "", None).await?;
+    async fn insert_step(
+        &self,
+        txn: &DatabaseTransaction,
+        finding_id: &str,
+        seq: usize,
+        step: &Step,
+        caller_role: &str,
+    ) -> Result<(), Error> {
+        self.insert_many(
+            txn,
+            "review_steps",
+            STEP_COLS,
+            vec![step_row(finding_id, seq, step, caller_role)],
+            "",
+            None,
+        )
+        .await?;
         Ok(())
     }
 
@@ -668,20 +865,40 @@ impl Store {
 
     /// One finding.
     pub async fn finding(&self, id: &str) -> Result<Option<StoredFinding>, Error> {
-        let Some(row) = self.one(&self.db, "SELECT doc, review, version FROM findings WHERE finding_id = ?", vec![id.to_string().into()]).await? else {
+        let Some(row) = self
+            .one(
+                &self.db,
+                "SELECT doc, review, version FROM findings WHERE finding_id = ?",
+                vec![id.to_string().into()],
+            )
+            .await?
+        else {
             return Ok(None);
         };
-        let steps = self.all(&self.db, "SELECT caller_role FROM review_steps WHERE finding_id = ? ORDER BY seq", vec![id.to_string().into()]).await?;
+        let steps = self
+            .all(
+                &self.db,
+                "SELECT caller_role FROM review_steps WHERE finding_id = ? ORDER BY seq",
+                vec![id.to_string().into()],
+            )
+            .await?;
         Ok(Some(StoredFinding {
             finding: json(&row, "doc")?,
             review: json(&row, "review")?,
             version: i(&row, "version")?,
-            step_roles: steps.iter().map(|r| s(r, "caller_role")).collect::<Result<_, _>>()?,
+            step_roles: steps
+                .iter()
+                .map(|r| s(r, "caller_role"))
+                .collect::<Result<_, _>>()?,
         }))
     }
 
     /// Findings by filter, newest first.
-    pub async fn findings(&self, f: &FindingFilter, page: Page) -> Result<Vec<(Finding, Review)>, Error> {
+    pub async fn findings(
+        &self,
+        f: &FindingFilter,
+        page: Page,
+    ) -> Result<Vec<(Finding, Review)>, Error> {
         let mut sql = String::from("SELECT doc, review FROM findings WHERE region_code LIKE ?");
         let mut values: Vec<Value> = vec![format!("{}%", f.region_prefix).into()];
         if let Some(inst) = &f.institution {
@@ -708,7 +925,9 @@ impl Store {
         values.push(i64::try_from(page.limit).unwrap_or(100).into());
         values.push(i64::try_from(page.offset).unwrap_or(0).into());
         let rows = self.all(&self.db, &sql, values).await?;
-        rows.iter().map(|r| Ok((json(r, "doc")?, json(r, "review")?))).collect()
+        rows.iter()
+            .map(|r| Ok((json(r, "doc")?, json(r, "review")?)))
+            .collect()
     }
 
     /// Stores a review after one step (`caller_role` of the step), guarded by the finding's
@@ -735,16 +954,39 @@ impl Store {
             )
             .await?;
         if n != 1 {
-            return Err(Error::Conflict(format!("finding {} changed meanwhile; re-read and retry", stored.finding.finding_id)));
+            return Err(Error::Conflict(format!(
+                "finding {} changed meanwhile; re-read and retry",
+                stored.finding.finding_id
+            )));
         }
-        for (k, step) in review.steps.iter().enumerate().skip(stored.review.steps.len()) {
-            self.insert_step(&txn, &stored.finding.finding_id, k, step, caller_role).await?;
+        for (k, step) in review
+            .steps
+            .iter()
+            .enumerate()
+            .skip(stored.review.steps.len())
+        {
+            self.insert_step(&txn, &stored.finding.finding_id, k, step, caller_role)
+                .await?;
         }
         let mut records = Vec::new();
         if let Some(last) = review.steps.last() {
             for subject in deduct {
-                let reason = format!("{} confirmed: {}", stored.finding.rule, stored.finding.finding_id);
-                records.push(self.deduct(&txn, subject, &stored.finding.finding_id, stored.finding.severity, last.at, &reason, policy).await?);
+                let reason = format!(
+                    "{} confirmed: {}",
+                    stored.finding.rule, stored.finding.finding_id
+                );
+                records.push(
+                    self.deduct(
+                        &txn,
+                        subject,
+                        &stored.finding.finding_id,
+                        stored.finding.severity,
+                        last.at,
+                        &reason,
+                        policy,
+                    )
+                    .await?,
+                );
             }
         }
         txn.commit().await?;
@@ -765,17 +1007,30 @@ impl Store {
         let (kind, code) = subject_key(subject);
         let mut registry = CreditRegistry::new(policy.clone()).map_err(Error::corrupt)?;
         let existing = self
-            .one(txn, &format!("SELECT doc FROM credit WHERE subject_kind = ? AND subject_code = ?{}", self.for_update()), vec![kind.into(), code.clone().into()])
+            .one(
+                txn,
+                &format!(
+                    "SELECT doc FROM credit WHERE subject_kind = ? AND subject_code = ?{}",
+                    self.for_update()
+                ),
+                vec![kind.into(), code.clone().into()],
+            )
             .await?;
         if let Some(row) = &existing {
             registry.insert_record(json(row, "doc")?);
         }
-        let record = registry.deduct(subject, violation_id, severity, at, reason).clone();
+        let record = registry
+            .deduct(subject, violation_id, severity, at, reason)
+            .clone();
         self.put_credit(txn, &record).await?;
         Ok(record)
     }
 
-    async fn put_credit(&self, txn: &DatabaseTransaction, record: &CreditRecord) -> Result<(), Error> {
+    async fn put_credit(
+        &self,
+        txn: &DatabaseTransaction,
+        record: &CreditRecord,
+    ) -> Result<(), Error> {
         let (kind, code) = subject_key(&record.subject);
         self.exec(
             txn,
@@ -796,13 +1051,25 @@ impl Store {
     /// The credit record of a subject, if any deduction was made.
     pub async fn credit(&self, subject: &Subject) -> Result<Option<CreditRecord>, Error> {
         let (kind, code) = subject_key(subject);
-        let row = self.one(&self.db, "SELECT doc FROM credit WHERE subject_kind = ? AND subject_code = ?", vec![kind.into(), code.into()]).await?;
+        let row = self
+            .one(
+                &self.db,
+                "SELECT doc FROM credit WHERE subject_kind = ? AND subject_code = ?",
+                vec![kind.into(), code.into()],
+            )
+            .await?;
         row.map(|r| json(&r, "doc")).transpose()
     }
 
     /// Blacklisted subjects of a region (prefix), optionally of one kind.
-    pub async fn blacklist(&self, region_prefix: &str, kind: Option<&'static str>, page: Page) -> Result<Vec<CreditRecord>, Error> {
-        let mut sql = String::from("SELECT doc FROM credit WHERE blacklisted = 1 AND region_code LIKE ?");
+    pub async fn blacklist(
+        &self,
+        region_prefix: &str,
+        kind: Option<&'static str>,
+        page: Page,
+    ) -> Result<Vec<CreditRecord>, Error> {
+        let mut sql =
+            String::from("SELECT doc FROM credit WHERE blacklisted = 1 AND region_code LIKE ?");
         let mut values: Vec<Value> = vec![format!("{region_prefix}%").into()];
         if let Some(k) = kind {
             sql.push_str(" AND subject_kind = ?");
@@ -811,13 +1078,24 @@ impl Store {
         sql.push_str(" ORDER BY subject_kind, subject_code LIMIT ? OFFSET ?");
         values.push(i64::try_from(page.limit).unwrap_or(100).into());
         values.push(i64::try_from(page.offset).unwrap_or(0).into());
-        self.all(&self.db, &sql, values).await?.iter().map(|r| json(r, "doc")).collect()
+        self.all(&self.db, &sql, values)
+            .await?
+            .iter()
+            .map(|r| json(r, "doc"))
+            .collect()
     }
 
     // ---------------------------------------------------------------- verification tasks
 
     /// Verification tasks of a region (prefix), oldest first.
-    pub async fn tasks(&self, region_prefix: &str, institution: Option<&str>, kind: Option<&str>, include_completed: bool, page: Page) -> Result<Vec<VerificationTask>, Error> {
+    pub async fn tasks(
+        &self,
+        region_prefix: &str,
+        institution: Option<&str>,
+        kind: Option<&str>,
+        include_completed: bool,
+        page: Page,
+    ) -> Result<Vec<VerificationTask>, Error> {
         let mut sql = String::from("SELECT doc FROM verification_tasks WHERE region_code LIKE ?");
         let mut values: Vec<Value> = vec![format!("{region_prefix}%").into()];
         if let Some(inst) = institution {
@@ -834,13 +1112,24 @@ impl Store {
         sql.push_str(" ORDER BY opened_at, task_id LIMIT ? OFFSET ?");
         values.push(i64::try_from(page.limit).unwrap_or(100).into());
         values.push(i64::try_from(page.offset).unwrap_or(0).into());
-        self.all(&self.db, &sql, values).await?.iter().map(|r| json(r, "doc")).collect()
+        self.all(&self.db, &sql, values)
+            .await?
+            .iter()
+            .map(|r| json(r, "doc"))
+            .collect()
     }
 
     /// A task with its region.
     pub async fn task(&self, id: &str) -> Result<Option<(VerificationTask, String)>, Error> {
-        let row = self.one(&self.db, "SELECT doc, region_code FROM verification_tasks WHERE task_id = ?", vec![id.to_string().into()]).await?;
-        row.map(|r| Ok((json(&r, "doc")?, s(&r, "region_code")?))).transpose()
+        let row = self
+            .one(
+                &self.db,
+                "SELECT doc, region_code FROM verification_tasks WHERE task_id = ?",
+                vec![id.to_string().into()],
+            )
+            .await?;
+        row.map(|r| Ok((json(&r, "doc")?, s(&r, "region_code")?)))
+            .transpose()
     }
 
     /// Stores a completed task; refused when it was completed meanwhile.
@@ -850,7 +1139,10 @@ impl Store {
             .exec(&txn, "UPDATE verification_tasks SET completed = 1, doc = ? WHERE task_id = ? AND completed = 0", vec![to_json(task)?.into(), task.task_id.clone().into()])
             .await?;
         if n != 1 {
-            return Err(Error::Conflict(format!("task {} was completed meanwhile", task.task_id)));
+            return Err(Error::Conflict(format!(
+                "task {} was completed meanwhile",
+                task.task_id
+            )));
         }
         txn.commit().await?;
         Ok(())
@@ -859,7 +1151,16 @@ impl Store {
     // ---------------------------------------------------------------- tips and cases
 
     /// Records a tip, and its case when opened at once.
-    pub async fn insert_tip(&self, tip_id: &str, region: &RegionCode, institution: &str, description: &str, contact: &str, audit: &Audit, case: Option<&Case>) -> Result<(), Error> {
+    pub async fn insert_tip(
+        &self,
+        tip_id: &str,
+        region: &RegionCode,
+        institution: &str,
+        description: &str,
+        contact: &str,
+        audit: &Audit,
+        case: Option<&Case>,
+    ) -> Result<(), Error> {
         let (_g, txn) = self.begin().await?;
         self.exec(
             &txn,
@@ -884,7 +1185,10 @@ impl Store {
     }
 
     /// A tip: (region, institution, description, has a whistle-blower, received at, case id).
-    pub async fn tip(&self, tip_id: &str) -> Result<Option<(String, String, String, bool, String, Option<String>)>, Error> {
+    pub async fn tip(
+        &self,
+        tip_id: &str,
+    ) -> Result<Option<(String, String, String, bool, String, Option<String>)>, Error> {
         let row = self
             .one(&self.db, "SELECT region_code, institution_code, description, whistleblower_contact, received_at, case_id FROM tips WHERE tip_id = ?", vec![tip_id.to_string().into()])
             .await?;
@@ -895,13 +1199,19 @@ impl Store {
                 s(&r, "description")?,
                 !s(&r, "whistleblower_contact")?.trim().is_empty(),
                 s(&r, "received_at")?,
-                r.try_get::<Option<String>>("", "case_id").map_err(Error::corrupt)?,
+                r.try_get::<Option<String>>("", "case_id")
+                    .map_err(Error::corrupt)?,
             ))
         })
         .transpose()
     }
 
-    async fn insert_case(&self, txn: &DatabaseTransaction, case: &Case, tip_id: &str) -> Result<(), Error> {
+    async fn insert_case(
+        &self,
+        txn: &DatabaseTransaction,
+        case: &Case,
+        tip_id: &str,
+    ) -> Result<(), Error> {
         let mut doc = serde_json::to_value(case).map_err(Error::corrupt)?;
         doc["tip_id"] = serde_json::Value::String(tip_id.to_string());
         self.exec(
@@ -923,9 +1233,20 @@ impl Store {
     /// Opens a case from a tip not yet in a case.
     pub async fn open_case_from_tip(&self, case: &Case, tip_id: &str) -> Result<(), Error> {
         let (_g, txn) = self.begin().await?;
-        let n = self.exec(&txn, "UPDATE tips SET case_id = ? WHERE tip_id = ? AND case_id IS NULL", vec![case.case_id.clone().into(), tip_id.to_string().into()]).await?;
+        let n = self
+            .exec(
+                &txn,
+                "UPDATE tips SET case_id = ? WHERE tip_id = ? AND case_id IS NULL",
+                vec![case.case_id.clone().into(), tip_id.to_string().into()],
+            )
+            .await?;
         if n != 1 {
-            return Err(yibao_runtime::ApiError::new(yibao_runtime::ErrorKind::FailedPrecondition, "CASE_TIP_ALREADY_IN_CASE", format!("tip {tip_id} already has a case")).into());
+            return Err(yibao_runtime::ApiError::new(
+                yibao_runtime::ErrorKind::FailedPrecondition,
+                "CASE_TIP_ALREADY_IN_CASE",
+                format!("tip {tip_id} already has a case"),
+            )
+            .into());
         }
         self.insert_case(&txn, case, tip_id).await?;
         txn.commit().await?;
@@ -933,12 +1254,21 @@ impl Store {
     }
 
     /// Opens a case from findings none of which is in a case yet.
-    pub async fn open_case_from_findings(&self, case: &Case, finding_ids: &[String]) -> Result<(), Error> {
+    pub async fn open_case_from_findings(
+        &self,
+        case: &Case,
+        finding_ids: &[String],
+    ) -> Result<(), Error> {
         let (_g, txn) = self.begin().await?;
         for id in finding_ids {
             let n = self.exec(&txn, "INSERT INTO case_findings (finding_id, case_id) VALUES (?, ?) ON CONFLICT DO NOTHING", vec![id.clone().into(), case.case_id.clone().into()]).await?;
             if n != 1 {
-                return Err(yibao_runtime::ApiError::invalid("CASE_FINDING_ALREADY_IN_CASE", "finding_ids", format!("finding {id} is already in a case")).into());
+                return Err(yibao_runtime::ApiError::invalid(
+                    "CASE_FINDING_ALREADY_IN_CASE",
+                    "finding_ids",
+                    format!("finding {id} is already in a case"),
+                )
+                .into());
             }
         }
         self.insert_case(&txn, case, "").await?;
@@ -948,12 +1278,24 @@ impl Store {
 
     /// One case.
     pub async fn case(&self, id: &str) -> Result<Option<StoredCase>, Error> {
-        let row = self.one(&self.db, "SELECT doc, version FROM cases WHERE case_id = ?", vec![id.to_string().into()]).await?;
+        let row = self
+            .one(
+                &self.db,
+                "SELECT doc, version FROM cases WHERE case_id = ?",
+                vec![id.to_string().into()],
+            )
+            .await?;
         row.map(|r| stored_case(&r)).transpose()
     }
 
     /// Cases of a region (prefix), newest first.
-    pub async fn cases(&self, region_prefix: &str, institution: Option<&str>, status: Option<&str>, page: Page) -> Result<Vec<StoredCase>, Error> {
+    pub async fn cases(
+        &self,
+        region_prefix: &str,
+        institution: Option<&str>,
+        status: Option<&str>,
+        page: Page,
+    ) -> Result<Vec<StoredCase>, Error> {
         let mut sql = String::from("SELECT doc, version FROM cases WHERE region_code LIKE ?");
         let mut values: Vec<Value> = vec![format!("{region_prefix}%").into()];
         if let Some(inst) = institution {
@@ -967,15 +1309,28 @@ impl Store {
         sql.push_str(" ORDER BY opened_at DESC, case_id LIMIT ? OFFSET ?");
         values.push(i64::try_from(page.limit).unwrap_or(100).into());
         values.push(i64::try_from(page.offset).unwrap_or(0).into());
-        self.all(&self.db, &sql, values).await?.iter().map(stored_case).collect()
+        self.all(&self.db, &sql, values)
+            .await?
+            .iter()
+            .map(stored_case)
+            .collect()
     }
 
     /// Stores a changed case guarded by its version, with the request key of the change.
-    pub async fn save_case(&self, stored: &StoredCase, case: &Case, key: Option<&RequestKey>) -> Result<(), Error> {
+    pub async fn save_case(
+        &self,
+        stored: &StoredCase,
+        case: &Case,
+        key: Option<&RequestKey>,
+    ) -> Result<(), Error> {
         let (_g, txn) = self.begin().await?;
         let mut doc = serde_json::to_value(case).map_err(Error::corrupt)?;
         doc["tip_id"] = serde_json::Value::String(stored.tip_id.clone());
-        let status = if case.status == crate::domain::CaseStatus::Closed { "closed" } else { "open" };
+        let status = if case.status == crate::domain::CaseStatus::Closed {
+            "closed"
+        } else {
+            "open"
+        };
         let n = self
             .exec(
                 &txn,
@@ -984,7 +1339,10 @@ impl Store {
             )
             .await?;
         if n != 1 {
-            return Err(Error::Conflict(format!("case {} changed meanwhile; re-read and retry", case.case_id)));
+            return Err(Error::Conflict(format!(
+                "case {} changed meanwhile; re-read and retry",
+                case.case_id
+            )));
         }
         if let Some(k) = key {
             let n = self
@@ -995,7 +1353,10 @@ impl Store {
                 )
                 .await?;
             if n != 1 {
-                return Err(Error::Conflict(format!("request {} was recorded concurrently; retry to read its result", k.request_id)));
+                return Err(Error::Conflict(format!(
+                    "request {} was recorded concurrently; retry to read its result",
+                    k.request_id
+                )));
             }
         }
         txn.commit().await?;
@@ -1003,15 +1364,29 @@ impl Store {
     }
 
     /// A remembered request: (rpc, fingerprint, response).
-    pub async fn request_key(&self, request_id: &str) -> Result<Option<(String, String, String)>, Error> {
-        let row = self.one(&self.db, "SELECT rpc, fingerprint, response FROM request_keys WHERE request_id = ?", vec![request_id.to_string().into()]).await?;
-        row.map(|r| Ok((s(&r, "rpc")?, s(&r, "fingerprint")?, s(&r, "response")?))).transpose()
+    pub async fn request_key(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<(String, String, String)>, Error> {
+        let row = self
+            .one(
+                &self.db,
+                "SELECT rpc, fingerprint, response FROM request_keys WHERE request_id = ?",
+                vec![request_id.to_string().into()],
+            )
+            .await?;
+        row.map(|r| Ok((s(&r, "rpc")?, s(&r, "fingerprint")?, s(&r, "response")?)))
+            .transpose()
     }
 
     // ---------------------------------------------------------------- budgets
 
     /// Sets a region's budget policy.
-    pub async fn put_budget_policy(&self, policy: &BudgetPolicy, audit: &Audit) -> Result<(), Error> {
+    pub async fn put_budget_policy(
+        &self,
+        policy: &BudgetPolicy,
+        audit: &Audit,
+    ) -> Result<(), Error> {
         let (_g, txn) = self.begin().await?;
         self.exec(
             &txn,
@@ -1024,12 +1399,29 @@ impl Store {
     }
 
     /// Every stored budget policy.
-    pub async fn budget_policies<C: ConnectionTrait>(&self, c: &C) -> Result<Vec<BudgetPolicy>, Error> {
-        self.all(c, "SELECT doc FROM budget_policies ORDER BY region_code", vec![]).await?.iter().map(|r| json(r, "doc")).collect()
+    pub async fn budget_policies<C: ConnectionTrait>(
+        &self,
+        c: &C,
+    ) -> Result<Vec<BudgetPolicy>, Error> {
+        self.all(
+            c,
+            "SELECT doc FROM budget_policies ORDER BY region_code",
+            vec![],
+        )
+        .await?
+        .iter()
+        .map(|r| json(r, "doc"))
+        .collect()
     }
 
     /// Sets an institution's budget of a year and re-evaluates the months it has spending in.
-    pub async fn put_budget(&self, institution: &InstitutionCode, year: i32, amount: Fen, audit: &Audit) -> Result<(), Error> {
+    pub async fn put_budget(
+        &self,
+        institution: &InstitutionCode,
+        year: i32,
+        amount: Fen,
+        audit: &Audit,
+    ) -> Result<(), Error> {
         let (_g, txn) = self.begin().await?;
         self.exec(
             &txn,
@@ -1038,11 +1430,16 @@ impl Store {
         )
         .await?;
         let months = self
-            .all(&txn, "SELECT month FROM spending WHERE institution_code = ? AND year = ? ORDER BY month", vec![institution.to_string().into(), i64::from(year).into()])
+            .all(
+                &txn,
+                "SELECT month FROM spending WHERE institution_code = ? AND year = ? ORDER BY month",
+                vec![institution.to_string().into(), i64::from(year).into()],
+            )
             .await?;
         for m in months {
             let month = u32::try_from(i(&m, "month")?).unwrap_or(0);
-            self.reevaluate(&txn, year, month, &[institution.to_string()]).await?;
+            self.reevaluate(&txn, year, month, &[institution.to_string()])
+                .await?;
         }
         txn.commit().await?;
         Ok(())
@@ -1050,21 +1447,43 @@ impl Store {
 
     /// A ledger holding the policies, and for `institutions` (all when `None`) in `year` their
     /// budgets and spending.
-    async fn ledger<C: ConnectionTrait>(&self, c: &C, year: i32, institutions: Option<&[String]>, region_prefix: Option<&str>) -> Result<BudgetLedger, Error> {
+    async fn ledger<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        year: i32,
+        institutions: Option<&[String]>,
+        region_prefix: Option<&str>,
+    ) -> Result<BudgetLedger, Error> {
         let mut policies = self.budget_policies(c).await?;
         let (filter, mut values): (String, Vec<Value>) = match (institutions, region_prefix) {
-            (Some(list), _) if !list.is_empty() => (format!(" AND institution_code IN ({})", vec!["?"; list.len()].join(", ")), list.iter().map(|s| Value::from(s.clone())).collect()),
-            (_, Some(prefix)) => (format!(" AND {INSTITUTION_REGION} LIKE ?"), vec![format!("{prefix}%").into()]),
+            (Some(list), _) if !list.is_empty() => (
+                format!(
+                    " AND institution_code IN ({})",
+                    vec!["?"; list.len()].join(", ")
+                ),
+                list.iter().map(|s| Value::from(s.clone())).collect(),
+            ),
+            (_, Some(prefix)) => (
+                format!(" AND {INSTITUTION_REGION} LIKE ?"),
+                vec![format!("{prefix}%").into()],
+            ),
             _ => (String::new(), Vec::new()),
         };
         let mut args: Vec<Value> = vec![i64::from(year).into()];
         args.append(&mut values);
-        let budgets = self.all(c, &format!("SELECT institution_code, amount_fen FROM budgets WHERE year = ?{filter}"), args.clone()).await?;
+        let budgets = self
+            .all(
+                c,
+                &format!("SELECT institution_code, amount_fen FROM budgets WHERE year = ?{filter}"),
+                args.clone(),
+            )
+            .await?;
         let spending = self.all(c, &format!("SELECT institution_code, month, amount_fen FROM spending WHERE year = ?{filter}"), args).await?;
         // An institution no stored policy covers gets its province's default policy.
         let mut codes = Vec::new();
         for r in budgets.iter().chain(spending.iter()) {
-            let code = InstitutionCode::parse(&s(r, "institution_code")?).map_err(Error::corrupt)?;
+            let code =
+                InstitutionCode::parse(&s(r, "institution_code")?).map_err(Error::corrupt)?;
             let region = code.region();
             if !policies.iter().any(|p| p.region.covers(&region)) {
                 policies.push(BudgetPolicy::default_for(region.province()));
@@ -1074,12 +1493,16 @@ impl Store {
         let mut ledger = BudgetLedger::new(policies).map_err(Error::corrupt)?;
         let mut k = 0;
         for r in &budgets {
-            ledger.set_budget(codes[k].clone(), year, Fen(i(r, "amount_fen")?)).map_err(Error::corrupt)?;
+            ledger
+                .set_budget(codes[k].clone(), year, Fen(i(r, "amount_fen")?))
+                .map_err(Error::corrupt)?;
             k += 1;
         }
         for r in &spending {
             let month = u32::try_from(i(r, "month")?).unwrap_or(0);
-            ledger.add_spending(codes[k].clone(), year, month, Fen(i(r, "amount_fen")?)).map_err(Error::corrupt)?;
+            ledger
+                .add_spending(codes[k].clone(), year, month, Fen(i(r, "amount_fen")?))
+                .map_err(Error::corrupt)?;
             k += 1;
         }
         Ok(ledger)
@@ -1087,7 +1510,13 @@ impl Store {
 
     /// Re-evaluates the warnings of `institutions` at the end of (year, month), replacing
     /// theirs for that month.
-    async fn reevaluate(&self, txn: &DatabaseTransaction, year: i32, month: u32, institutions: &[String]) -> Result<(), Error> {
+    async fn reevaluate(
+        &self,
+        txn: &DatabaseTransaction,
+        year: i32,
+        month: u32,
+        institutions: &[String],
+    ) -> Result<(), Error> {
         if institutions.is_empty() {
             return Ok(());
         }
@@ -1098,7 +1527,10 @@ impl Store {
         if budgeted.is_empty() {
             return Ok(());
         }
-        let budgeted: Vec<String> = budgeted.iter().map(|r| s(r, "institution_code")).collect::<Result<_, _>>()?;
+        let budgeted: Vec<String> = budgeted
+            .iter()
+            .map(|r| s(r, "institution_code"))
+            .collect::<Result<_, _>>()?;
         let mut ledger = self.ledger(txn, year, Some(&budgeted), None).await?;
         let warnings = ledger.evaluate_month(year, month).map_err(Error::corrupt)?;
         let marks = vec!["?"; budgeted.len()].join(", ");
@@ -1129,17 +1561,32 @@ impl Store {
     }
 
     /// The ledger of one institution in a year (budget, spending, policies).
-    pub async fn institution_ledger(&self, institution: &InstitutionCode, year: i32) -> Result<BudgetLedger, Error> {
-        self.ledger(&self.db, year, Some(&[institution.to_string()]), None).await
+    pub async fn institution_ledger(
+        &self,
+        institution: &InstitutionCode,
+        year: i32,
+    ) -> Result<BudgetLedger, Error> {
+        self.ledger(&self.db, year, Some(&[institution.to_string()]), None)
+            .await
     }
 
     /// The ledger of every institution of a region (prefix) in a year.
-    pub async fn region_ledger(&self, region_prefix: &str, year: i32) -> Result<BudgetLedger, Error> {
+    pub async fn region_ledger(
+        &self,
+        region_prefix: &str,
+        year: i32,
+    ) -> Result<BudgetLedger, Error> {
         self.ledger(&self.db, year, None, Some(region_prefix)).await
     }
 
     /// Stored warnings of a month for institutions of a region (prefix), worst first.
-    pub async fn warnings(&self, region_prefix: &str, year: i32, month: u32, page: Page) -> Result<Vec<BudgetWarning>, Error> {
+    pub async fn warnings(
+        &self,
+        region_prefix: &str,
+        year: i32,
+        month: u32,
+        page: Page,
+    ) -> Result<Vec<BudgetWarning>, Error> {
         let rows = self
             .all(
                 &self.db,
@@ -1153,13 +1600,25 @@ impl Store {
                 ],
             )
             .await?;
-        let mut out: Vec<BudgetWarning> = rows.iter().map(|r| json(r, "doc")).collect::<Result<_, _>>()?;
-        out.sort_by(|a, b| b.level.cmp(&a.level).then_with(|| a.status.institution.cmp(&b.status.institution)));
+        let mut out: Vec<BudgetWarning> = rows
+            .iter()
+            .map(|r| json(r, "doc"))
+            .collect::<Result<_, _>>()?;
+        out.sort_by(|a, b| {
+            b.level
+                .cmp(&a.level)
+                .then_with(|| a.status.institution.cmp(&b.status.institution))
+        });
         Ok(out)
     }
 
     /// The warning that holds an institution's payment of (year, month), if any.
-    pub async fn hold_of(&self, institution: &str, year: i32, month: u32) -> Result<Option<BudgetWarning>, Error> {
+    pub async fn hold_of(
+        &self,
+        institution: &str,
+        year: i32,
+        month: u32,
+    ) -> Result<Option<BudgetWarning>, Error> {
         let row = self
             .one(&self.db, "SELECT doc FROM warnings WHERE institution_code = ? AND hold_year = ? AND hold_month = ?", vec![institution.to_string().into(), i64::from(year).into(), i64::from(month).into()])
             .await?;
@@ -1183,7 +1642,13 @@ impl Store {
 
     /// A draw.
     pub async fn draw(&self, id: &str) -> Result<Option<InspectionDraw>, Error> {
-        let row = self.one(&self.db, "SELECT doc FROM inspection_draws WHERE draw_id = ?", vec![id.to_string().into()]).await?;
+        let row = self
+            .one(
+                &self.db,
+                "SELECT doc FROM inspection_draws WHERE draw_id = ?",
+                vec![id.to_string().into()],
+            )
+            .await?;
         row.map(|r| json(&r, "doc")).transpose()
     }
 
@@ -1210,7 +1675,9 @@ impl Store {
             let pairs: Vec<(&Finding, &Review)> = findings.iter().map(|(f, r)| (f, r)).collect();
             new = self.insert_findings(&txn, &pairs, Some(run_id)).await?;
         }
-        let amount = findings.iter().fold(0i64, |acc, (f, _)| acc.saturating_add(f.amount_at_risk.0));
+        let amount = findings
+            .iter()
+            .fold(0i64, |acc, (f, _)| acc.saturating_add(f.amount_at_risk.0));
         self.exec(
             &txn,
             "INSERT INTO backfill_runs (run_id, region_code, rule_code, rule_version, from_date, to_date, dry_run, events_seen, events_refused, findings_raised, amount_at_risk_fen, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1250,7 +1717,8 @@ pub fn decode_stored(kind: &str, payload: &str) -> Result<SupervisionEvent, Erro
         other => return Err(Error::corrupt(format!("event kind `{other}`"))),
     };
     let bytes = B64.decode(payload).map_err(Error::corrupt)?;
-    crate::convert::decode(kind, "", &bytes).map_err(|(field, reason)| Error::corrupt(format!("stored event {field}: {reason}")))
+    crate::convert::decode(kind, "", &bytes)
+        .map_err(|(field, reason)| Error::corrupt(format!("stored event {field}: {reason}")))
 }
 
 fn stored_event(r: &QueryResult) -> Result<SupervisionEvent, Error> {
@@ -1273,9 +1741,17 @@ fn step_row(finding_id: &str, seq: usize, step: &Step, caller_role: &str) -> Vec
 
 fn stored_case(r: &QueryResult) -> Result<StoredCase, Error> {
     let doc: serde_json::Value = json(r, "doc")?;
-    let tip_id = doc.get("tip_id").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let tip_id = doc
+        .get("tip_id")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
     let case: Case = serde_json::from_value(doc).map_err(Error::corrupt)?;
-    Ok(StoredCase { case, tip_id, version: i(r, "version")? })
+    Ok(StoredCase {
+        case,
+        tip_id,
+        version: i(r, "version")?,
+    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,10 @@
 use super::*;
 use crate::consumer::{Consumer, ConsumerConfig};
 use crate::convert::{self, StreamKind};
-use crate::domain::{ClaimAction, ClaimEvent, ClaimItem, ClaimKind, PersonKey, RuleUpdate, StreamConfig, SyntheticStream};
+use crate::domain::{
+    ClaimAction, ClaimEvent, ClaimItem, ClaimKind, PersonKey, RuleUpdate, StreamConfig,
+    SyntheticStream,
+};
 use chrono::NaiveDate;
 use prost::Message;
 use std::sync::Arc;
@@ -20,22 +23,40 @@ const H2: &str = "H34152200002";
 
 pub(crate) async fn fresh_store() -> Store {
     let url = match std::env::var("YIBAO_TEST_DATABASE_URL") {
-        Ok(base) => yibao_runtime::db::create_fresh_postgres(&base, "yibao_supervision_test").await.unwrap(),
+        Ok(base) => yibao_runtime::db::create_fresh_postgres(&base, "yibao_supervision_test")
+            .await
+            .unwrap(),
         Err(_) => {
-            let dir = std::env::temp_dir().join(format!("yibao-sup-{}", uuid::Uuid::new_v4().simple()));
+            let dir =
+                std::env::temp_dir().join(format!("yibao-sup-{}", uuid::Uuid::new_v4().simple()));
             std::fs::create_dir_all(&dir).unwrap();
             yibao_runtime::config::DatabaseConfig::sqlite(&dir.join("supervision.db")).url
         }
     };
-    let cfg = yibao_runtime::config::DatabaseConfig { url, max_connections: 4 };
-    Store::new(yibao_runtime::db::connect_and_migrate::<migration::Migrator>(&cfg).await.unwrap())
+    let cfg = yibao_runtime::config::DatabaseConfig {
+        url,
+        max_connections: 4,
+    };
+    Store::new(
+        yibao_runtime::db::connect_and_migrate::<migration::Migrator>(&cfg)
+            .await
+            .unwrap(),
+    )
 }
 
 fn day(m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2018, m, d).unwrap()
 }
 
-fn stay(id: &str, person: &str, institution: &str, adm: NaiveDate, dis: NaiveDate, dx: &str, fund: i64) -> ClaimEvent {
+fn stay(
+    id: &str,
+    person: &str,
+    institution: &str,
+    adm: NaiveDate,
+    dis: NaiveDate,
+    dx: &str,
+    fund: i64,
+) -> ClaimEvent {
     ClaimEvent {
         event_id: format!("ev-{id}"),
         claim_id: id.to_string(),
@@ -52,7 +73,13 @@ fn stay(id: &str, person: &str, institution: &str, adm: NaiveDate, dis: NaiveDat
         end_date: dis,
         principal_diagnosis: Some(dx.into()),
         chronic_disease: None,
-        items: vec![ClaimItem { code: "001101000010000".into(), quantity: 1, unit_price: Fen(5_000), amount: Fen(5_000), days_supply: 0 }],
+        items: vec![ClaimItem {
+            code: "001101000010000".into(),
+            quantity: 1,
+            unit_price: Fen(5_000),
+            amount: Fen(5_000),
+            days_supply: 0,
+        }],
         total: Fen(fund),
         fund_paid: Fen(fund),
         enrolment_end: None,
@@ -61,11 +88,22 @@ fn stay(id: &str, person: &str, institution: &str, adm: NaiveDate, dis: NaiveDat
 }
 
 async fn publish(bus: &MemoryBus, e: &ClaimEvent) {
-    bus.publish(convert::CLAIMS_STREAM, &e.event_id, &convert::claim_to_proto(e).encode_to_vec()).await.unwrap();
+    bus.publish(
+        convert::CLAIMS_STREAM,
+        &e.event_id,
+        &convert::claim_to_proto(e).encode_to_vec(),
+    )
+    .await
+    .unwrap();
 }
 
 fn consumer(store: &Store, bus: &MemoryBus) -> Consumer {
-    Consumer::new(store.clone(), Arc::new(bus.clone()), ConsumerConfig::default(), Arc::new(AtomicU64::new(0)))
+    Consumer::new(
+        store.clone(),
+        Arc::new(bus.clone()),
+        ConsumerConfig::default(),
+        Arc::new(AtomicU64::new(0)),
+    )
 }
 
 async fn drain(c: &mut Consumer) -> crate::consumer::BatchReport {
@@ -84,35 +122,99 @@ async fn drain(c: &mut Consumer) -> crate::consumer::BatchReport {
 }
 
 async fn all_findings(store: &Store) -> Vec<(Finding, Review)> {
-    store.findings(&FindingFilter::default(), Page { offset: 0, limit: 1000 }).await.unwrap()
+    store
+        .findings(
+            &FindingFilter::default(),
+            Page {
+                offset: 0,
+                limit: 1000,
+            },
+        )
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn split_hospitalisation_and_a_large_receipt_are_stored_with_review_and_task() {
     let store = fresh_store().await;
     let bus = MemoryBus::new();
-    publish(&bus, &stay("c1", "p-1", H1, day(3, 1), day(3, 10), "J18.900", 800_000)).await;
+    publish(
+        &bus,
+        &stay("c1", "p-1", H1, day(3, 1), day(3, 10), "J18.900", 800_000),
+    )
+    .await;
     // Readmitted 5 days after discharge for the same category; a 12,000-yuan receipt.
-    publish(&bus, &stay("c2", "p-1", H1, day(3, 15), day(3, 25), "J18.100", 1_100_000)).await;
+    publish(
+        &bus,
+        &stay(
+            "c2",
+            "p-1",
+            H1,
+            day(3, 15),
+            day(3, 25),
+            "J18.100",
+            1_100_000,
+        ),
+    )
+    .await;
     let mut c = consumer(&store, &bus);
     let report = drain(&mut c).await;
-    assert_eq!((report.accepted, report.rejected, report.duplicates), (2, 0, 0));
+    assert_eq!(
+        (report.accepted, report.rejected, report.duplicates),
+        (2, 0, 0)
+    );
     let findings = all_findings(&store).await;
     let rules: BTreeSet<&str> = findings.iter().map(|(f, _)| f.rule.as_str()).collect();
-    assert_eq!(rules, BTreeSet::from(["LARGE_RECEIPT", "SPLIT_HOSPITALISATION"]));
-    let (split, review) = findings.iter().find(|(f, _)| f.rule == RuleCode::SplitHospitalisation).unwrap();
+    assert_eq!(
+        rules,
+        BTreeSet::from(["LARGE_RECEIPT", "SPLIT_HOSPITALISATION"])
+    );
+    let (split, review) = findings
+        .iter()
+        .find(|(f, _)| f.rule == RuleCode::SplitHospitalisation)
+        .unwrap();
     assert_eq!(split.evidence.claim_ids, ["c1", "c2"]);
-    assert_eq!(split.amount_at_risk, Fen(1_100_000), "the later stay's fund payment");
+    assert_eq!(
+        split.amount_at_risk,
+        Fen(1_100_000),
+        "the later stay's fund payment"
+    );
     assert_eq!(review.state.name(), "AWAITING_FEEDBACK");
     assert_eq!(review.steps[0].action, "automatic_review");
     let stored = store.finding(&split.finding_id).await.unwrap().unwrap();
-    assert_eq!(stored.step_roles, ["system"], "the opening step is recorded with who");
-    let tasks = store.tasks("3415", None, None, false, Page { offset: 0, limit: 10 }).await.unwrap();
+    assert_eq!(
+        stored.step_roles,
+        ["system"],
+        "the opening step is recorded with who"
+    );
+    let tasks = store
+        .tasks(
+            "3415",
+            None,
+            None,
+            false,
+            Page {
+                offset: 0,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(tasks.len(), 1);
-    assert_eq!((tasks[0].claim_id.as_str(), tasks[0].kind), ("c2", crate::domain::VerificationKind::CheckRecord));
+    assert_eq!(
+        (tasks[0].claim_id.as_str(), tasks[0].kind),
+        ("c2", crate::domain::VerificationKind::CheckRecord)
+    );
     // Spending of March: both stays.
-    let ledger = store.institution_ledger(&InstitutionCode::parse(H1).unwrap(), 2018).await.unwrap();
-    assert!(ledger.budget(&InstitutionCode::parse(H1).unwrap(), 2018).is_none());
+    let ledger = store
+        .institution_ledger(&InstitutionCode::parse(H1).unwrap(), 2018)
+        .await
+        .unwrap();
+    assert!(
+        ledger
+            .budget(&InstitutionCode::parse(H1).unwrap(), 2018)
+            .is_none()
+    );
     assert_eq!(store.event_counts().await.unwrap(), (2, 0));
 }
 
@@ -120,42 +222,100 @@ async fn split_hospitalisation_and_a_large_receipt_are_stored_with_review_and_ta
 async fn a_redelivered_event_changes_nothing_and_a_crash_before_ack_loses_nothing() {
     let store = fresh_store().await;
     let bus = MemoryBus::new();
-    publish(&bus, &stay("c1", "p-1", H1, day(3, 1), day(3, 10), "J18.900", 800_000)).await;
-    publish(&bus, &stay("c2", "p-1", H1, day(3, 15), day(3, 25), "J18.100", 900_000)).await;
+    publish(
+        &bus,
+        &stay("c1", "p-1", H1, day(3, 1), day(3, 10), "J18.900", 800_000),
+    )
+    .await;
+    publish(
+        &bus,
+        &stay("c2", "p-1", H1, day(3, 15), day(3, 25), "J18.100", 900_000),
+    )
+    .await;
     // Crash: the batch is processed and committed, the acknowledgement never sent.
     let mut first = consumer(&store, &bus);
-    let msgs = bus.read(convert::CLAIMS_STREAM, "supervision", "supervision-1", 10, Duration::from_millis(1)).await.unwrap();
-    let r = first.process(StreamKind::Claims, convert::CLAIMS_STREAM, &msgs).await.unwrap();
+    let msgs = bus
+        .read(
+            convert::CLAIMS_STREAM,
+            "supervision",
+            "supervision-1",
+            10,
+            Duration::from_millis(1),
+        )
+        .await
+        .unwrap();
+    let r = first
+        .process(StreamKind::Claims, convert::CLAIMS_STREAM, &msgs)
+        .await
+        .unwrap();
     assert_eq!((r.accepted, r.findings), (2, 1));
     drop(first);
     // The restarted consumer gets the unacknowledged messages again and skips them.
     let mut second = consumer(&store, &bus);
     let again = drain(&mut second).await;
-    assert_eq!((again.messages, again.accepted, again.duplicates), (2, 0, 2));
+    assert_eq!(
+        (again.messages, again.accepted, again.duplicates),
+        (2, 0, 2)
+    );
     // A producer retry publishes the same event a second time.
-    publish(&bus, &stay("c2", "p-1", H1, day(3, 15), day(3, 25), "J18.100", 900_000)).await;
+    publish(
+        &bus,
+        &stay("c2", "p-1", H1, day(3, 15), day(3, 25), "J18.100", 900_000),
+    )
+    .await;
     let retry = drain(&mut second).await;
     assert_eq!((retry.accepted, retry.duplicates), (0, 1));
     assert_eq!(all_findings(&store).await.len(), 1, "no duplicate finding");
-    let spent = store.institution_ledger(&InstitutionCode::parse(H1).unwrap(), 2018).await.unwrap();
-    assert!(spent.policy_for(&InstitutionCode::parse(H1).unwrap()).is_ok());
-    assert_eq!(bus.lag(convert::CLAIMS_STREAM, "supervision").await.unwrap(), 0);
+    let spent = store
+        .institution_ledger(&InstitutionCode::parse(H1).unwrap(), 2018)
+        .await
+        .unwrap();
+    assert!(
+        spent
+            .policy_for(&InstitutionCode::parse(H1).unwrap())
+            .is_ok()
+    );
+    assert_eq!(
+        bus.lag(convert::CLAIMS_STREAM, "supervision")
+            .await
+            .unwrap(),
+        0
+    );
     // Spending counted once: 1,700,000 fen in March.
-    let mut ledger = store.institution_ledger(&InstitutionCode::parse(H1).unwrap(), 2018).await.unwrap();
-    ledger.set_budget(InstitutionCode::parse(H1).unwrap(), 2018, Fen(100_000_000)).unwrap();
-    assert_eq!(ledger.status(&InstitutionCode::parse(H1).unwrap(), 2018, 3).unwrap().spent_in_month, Fen(1_700_000));
+    let mut ledger = store
+        .institution_ledger(&InstitutionCode::parse(H1).unwrap(), 2018)
+        .await
+        .unwrap();
+    ledger
+        .set_budget(InstitutionCode::parse(H1).unwrap(), 2018, Fen(100_000_000))
+        .unwrap();
+    assert_eq!(
+        ledger
+            .status(&InstitutionCode::parse(H1).unwrap(), 2018, 3)
+            .unwrap()
+            .spent_in_month,
+        Fen(1_700_000)
+    );
 }
 
 #[tokio::test]
 async fn windows_survive_a_restart_because_the_detector_is_rebuilt_from_stored_events() {
     let store = fresh_store().await;
     let bus = MemoryBus::new();
-    publish(&bus, &stay("c1", "p-1", H1, day(3, 1), day(3, 10), "J18.900", 800_000)).await;
+    publish(
+        &bus,
+        &stay("c1", "p-1", H1, day(3, 1), day(3, 10), "J18.900", 800_000),
+    )
+    .await;
     let mut before = consumer(&store, &bus);
     assert_eq!(drain(&mut before).await.findings, 0);
     drop(before);
     // After the restart, the readmission 5 days later is judged against the stay seen before.
-    publish(&bus, &stay("c2", "p-1", H1, day(3, 15), day(3, 20), "J18.100", 600_000)).await;
+    publish(
+        &bus,
+        &stay("c2", "p-1", H1, day(3, 15), day(3, 20), "J18.100", 600_000),
+    )
+    .await;
     let mut after = consumer(&store, &bus);
     let r = drain(&mut after).await;
     assert_eq!((r.accepted, r.findings), (1, 1));
@@ -168,7 +328,13 @@ async fn windows_survive_a_restart_because_the_detector_is_rebuilt_from_stored_e
 async fn invalid_events_are_recorded_as_rejected_and_acknowledged() {
     let store = fresh_store().await;
     let bus = MemoryBus::new();
-    bus.publish(convert::CLAIMS_STREAM, "garbage-1", b"\xff\xff not protobuf").await.unwrap();
+    bus.publish(
+        convert::CLAIMS_STREAM,
+        "garbage-1",
+        b"\xff\xff not protobuf",
+    )
+    .await
+    .unwrap();
     let mut bad = stay("c9", "p-9", H1, day(3, 1), day(3, 10), "J18.900", 800_000);
     bad.fund_paid = Fen(900_000); // above the total
     publish(&bus, &bad).await;
@@ -176,14 +342,36 @@ async fn invalid_events_are_recorded_as_rejected_and_acknowledged() {
     clear_id.person = PersonKey::parse("person-x").unwrap();
     let mut pb_event = convert::claim_to_proto(&clear_id);
     pb_event.person_key = "34152219800101001X".into();
-    bus.publish(convert::CLAIMS_STREAM, &clear_id.event_id, &pb_event.encode_to_vec()).await.unwrap();
+    bus.publish(
+        convert::CLAIMS_STREAM,
+        &clear_id.event_id,
+        &pb_event.encode_to_vec(),
+    )
+    .await
+    .unwrap();
     let mut c = consumer(&store, &bus);
     let r = drain(&mut c).await;
     assert_eq!((r.accepted, r.rejected), (0, 3));
-    assert_eq!(bus.lag(convert::CLAIMS_STREAM, "supervision").await.unwrap(), 0, "acknowledged, not retried for ever");
+    assert_eq!(
+        bus.lag(convert::CLAIMS_STREAM, "supervision")
+            .await
+            .unwrap(),
+        0,
+        "acknowledged, not retried for ever"
+    );
     assert_eq!(store.event_counts().await.unwrap(), (0, 3));
-    let reasons = store.all(&store.db, "SELECT event_id, reason FROM events ORDER BY seq", vec![]).await.unwrap();
-    let reasons: Vec<(String, String)> = reasons.iter().map(|r| (s(r, "event_id").unwrap(), s(r, "reason").unwrap())).collect();
+    let reasons = store
+        .all(
+            &store.db,
+            "SELECT event_id, reason FROM events ORDER BY seq",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let reasons: Vec<(String, String)> = reasons
+        .iter()
+        .map(|r| (s(r, "event_id").unwrap(), s(r, "reason").unwrap()))
+        .collect();
     assert!(reasons[0].1.starts_with("payload:"), "{reasons:?}");
     assert!(reasons[1].1.starts_with("fund_paid:"), "{reasons:?}");
     assert!(reasons[2].1.starts_with("person_key:"), "{reasons:?}");
@@ -196,23 +384,64 @@ async fn invalid_events_are_recorded_as_rejected_and_acknowledged() {
 async fn spending_over_pace_raises_warnings_and_a_red_one_holds_next_month() {
     let store = fresh_store().await;
     let bus = MemoryBus::new();
-    let who = Audit { actor: "op".into(), role: "operator".into(), at: Utc::now() };
+    let who = Audit {
+        actor: "op".into(),
+        role: "operator".into(),
+        at: Utc::now(),
+    };
     let h1 = InstitutionCode::parse(H1).unwrap();
     let h2 = InstitutionCode::parse(H2).unwrap();
     // 1,200,000 fen a year: the balanced pace is 100,000 a month.
-    store.put_budget(&h1, 2018, Fen(1_200_000), &who).await.unwrap();
-    store.put_budget(&h2, 2018, Fen(1_200_000), &who).await.unwrap();
+    store
+        .put_budget(&h1, 2018, Fen(1_200_000), &who)
+        .await
+        .unwrap();
+    store
+        .put_budget(&h2, 2018, Fen(1_200_000), &who)
+        .await
+        .unwrap();
     // January: H1 spends 500,000 (pace 8.33%, spent 41.67%: +33 points, red); H2 spends 220,000
     // (18.33%: +10 points, yellow).
-    publish(&bus, &stay("a1", "p-1", H1, day(1, 2), day(1, 6), "J18.900", 500_000)).await;
-    publish(&bus, &stay("b1", "p-2", H2, day(1, 2), day(1, 6), "I63.900", 220_000)).await;
+    publish(
+        &bus,
+        &stay("a1", "p-1", H1, day(1, 2), day(1, 6), "J18.900", 500_000),
+    )
+    .await;
+    publish(
+        &bus,
+        &stay("b1", "p-2", H2, day(1, 2), day(1, 6), "I63.900", 220_000),
+    )
+    .await;
     let mut c = consumer(&store, &bus);
     drain(&mut c).await;
-    let warnings = store.warnings("3415", 2018, 1, Page { offset: 0, limit: 10 }).await.unwrap();
-    let levels: Vec<(String, WarningLevel)> = warnings.iter().map(|w| (w.status.institution.to_string(), w.level)).collect();
-    assert_eq!(levels, [(H1.to_string(), WarningLevel::Red), (H2.to_string(), WarningLevel::Yellow)]);
+    let warnings = store
+        .warnings(
+            "3415",
+            2018,
+            1,
+            Page {
+                offset: 0,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    let levels: Vec<(String, WarningLevel)> = warnings
+        .iter()
+        .map(|w| (w.status.institution.to_string(), w.level))
+        .collect();
+    assert_eq!(
+        levels,
+        [
+            (H1.to_string(), WarningLevel::Red),
+            (H2.to_string(), WarningLevel::Yellow)
+        ]
+    );
     assert_eq!(warnings[0].hold_payment_of, Some((2018, 2)));
-    assert!(store.hold_of(H1, 2018, 2).await.unwrap().is_some(), "February's payment of H1 is held");
+    assert!(
+        store.hold_of(H1, 2018, 2).await.unwrap().is_some(),
+        "February's payment of H1 is held"
+    );
     assert!(store.hold_of(H2, 2018, 2).await.unwrap().is_none());
     // A reversal of H1's claim takes the spending back: the warning goes.
     let mut rev = stay("a1", "p-1", H1, day(1, 2), day(1, 6), "J18.900", 500_000);
@@ -221,7 +450,18 @@ async fn spending_over_pace_raises_warnings_and_a_red_one_holds_next_month() {
     rev.settled_at = day(1, 20).and_hms_opt(9, 0, 0).unwrap();
     publish(&bus, &rev).await;
     drain(&mut c).await;
-    let warnings = store.warnings("3415", 2018, 1, Page { offset: 0, limit: 10 }).await.unwrap();
+    let warnings = store
+        .warnings(
+            "3415",
+            2018,
+            1,
+            Page {
+                offset: 0,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(warnings.len(), 1);
     assert_eq!(warnings[0].status.institution, h2);
     assert!(store.hold_of(H1, 2018, 2).await.unwrap().is_none());
@@ -231,8 +471,22 @@ async fn spending_over_pace_raises_warnings_and_a_red_one_holds_next_month() {
     strict.orange_over_pace = yibao_core::Bp(900);
     strict.red_over_pace = yibao_core::Bp(1_000);
     store.put_budget_policy(&strict, &who).await.unwrap();
-    store.put_budget(&h2, 2018, Fen(1_200_000), &who).await.unwrap();
-    let warnings = store.warnings("3415", 2018, 1, Page { offset: 0, limit: 10 }).await.unwrap();
+    store
+        .put_budget(&h2, 2018, Fen(1_200_000), &who)
+        .await
+        .unwrap();
+    let warnings = store
+        .warnings(
+            "3415",
+            2018,
+            1,
+            Page {
+                offset: 0,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(warnings[0].level, WarningLevel::Red);
 }
 
@@ -240,16 +494,46 @@ async fn spending_over_pace_raises_warnings_and_a_red_one_holds_next_month() {
 async fn rule_versions_are_kept_and_a_stale_change_is_refused() {
     let store = fresh_store().await;
     let region = RegionCode::parse("341522").unwrap();
-    let who = Audit { actor: "op".into(), role: "operator".into(), at: Utc::now() };
+    let who = Audit {
+        actor: "op".into(),
+        role: "operator".into(),
+        at: Utc::now(),
+    };
     let v1 = store.current_rules(&region).await.unwrap();
     assert_eq!(v1.version, 1);
-    let change = RuleUpdate { code: RuleCode::SplitHospitalisation, enabled: None, severity: None, params: Some(crate::domain::RuleParams::SplitHospitalisation { window_days: 30, planned_diagnosis_prefixes: vec![] }) };
+    let change = RuleUpdate {
+        code: RuleCode::SplitHospitalisation,
+        enabled: None,
+        severity: None,
+        params: Some(crate::domain::RuleParams::SplitHospitalisation {
+            window_days: 30,
+            planned_diagnosis_prefixes: vec![],
+        }),
+    };
     let v2 = v1.update(&change).unwrap();
     store.save_rules(&v2, "30 days", &who).await.unwrap();
-    let stale = v1.update(&RuleUpdate { code: RuleCode::MarkUp, enabled: Some(false), severity: None, params: None }).unwrap();
-    assert!(matches!(store.save_rules(&stale, "stale", &who).await, Err(Error::Conflict(_))));
+    let stale = v1
+        .update(&RuleUpdate {
+            code: RuleCode::MarkUp,
+            enabled: Some(false),
+            severity: None,
+            params: None,
+        })
+        .unwrap();
+    assert!(matches!(
+        store.save_rules(&stale, "stale", &who).await,
+        Err(Error::Conflict(_))
+    ));
     assert_eq!(store.current_rules(&region).await.unwrap(), v2);
-    assert_eq!(store.rules_version(&region, Some(1)).await.unwrap().unwrap(), v1, "old versions stay readable");
+    assert_eq!(
+        store
+            .rules_version(&region, Some(1))
+            .await
+            .unwrap()
+            .unwrap(),
+        v1,
+        "old versions stay readable"
+    );
 }
 
 #[tokio::test]
@@ -258,33 +542,82 @@ async fn a_tuned_rule_is_used_by_the_running_consumer_and_backfills_replay_histo
     let bus = MemoryBus::new();
     let region = RegionCode::parse("341522").unwrap();
     // Readmission 20 days after discharge: outside the default 15-day window.
-    publish(&bus, &stay("c1", "p-1", H1, day(3, 1), day(3, 10), "J18.900", 800_000)).await;
-    publish(&bus, &stay("c2", "p-1", H1, day(3, 30), day(4, 5), "J18.100", 600_000)).await;
+    publish(
+        &bus,
+        &stay("c1", "p-1", H1, day(3, 1), day(3, 10), "J18.900", 800_000),
+    )
+    .await;
+    publish(
+        &bus,
+        &stay("c2", "p-1", H1, day(3, 30), day(4, 5), "J18.100", 600_000),
+    )
+    .await;
     let mut c = consumer(&store, &bus);
     assert_eq!(drain(&mut c).await.findings, 0);
-    let who = Audit { actor: "op".into(), role: "operator".into(), at: Utc::now() };
+    let who = Audit {
+        actor: "op".into(),
+        role: "operator".into(),
+        at: Utc::now(),
+    };
     let v1 = store.current_rules(&region).await.unwrap();
     let v2 = v1
-        .update(&RuleUpdate { code: RuleCode::SplitHospitalisation, enabled: None, severity: None, params: Some(crate::domain::RuleParams::SplitHospitalisation { window_days: 30, planned_diagnosis_prefixes: vec![] }) })
+        .update(&RuleUpdate {
+            code: RuleCode::SplitHospitalisation,
+            enabled: None,
+            severity: None,
+            params: Some(crate::domain::RuleParams::SplitHospitalisation {
+                window_days: 30,
+                planned_diagnosis_prefixes: vec![],
+            }),
+        })
         .unwrap();
     store.save_rules(&v2, "30 days", &who).await.unwrap();
     // The backfill finds the pair in history under version 2.
-    let report = crate::api::backfill(&store, &region, RuleCode::SplitHospitalisation, (day(1, 1), day(12, 31))).await.unwrap();
-    assert_eq!((report.rule_version, report.events_seen, report.findings.len()), (2, 2, 1));
+    let report = crate::api::backfill(
+        &store,
+        &region,
+        RuleCode::SplitHospitalisation,
+        (day(1, 1), day(12, 31)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            report.rule_version,
+            report.events_seen,
+            report.findings.len()
+        ),
+        (2, 2, 1)
+    );
     // The live consumer switches to version 2 for the next events.
-    publish(&bus, &stay("c3", "p-1", H1, day(4, 25), day(4, 28), "J18.000", 300_000)).await;
+    publish(
+        &bus,
+        &stay("c3", "p-1", H1, day(4, 25), day(4, 28), "J18.000", 300_000),
+    )
+    .await;
     assert_eq!(drain(&mut c).await.findings, 1);
     let findings = all_findings(&store).await;
     assert_eq!(findings.len(), 1);
-    assert_eq!((findings[0].0.rule_version, findings[0].0.evidence.claim_ids.clone()), (2, vec!["c2".to_string(), "c3".to_string()]));
+    assert_eq!(
+        (
+            findings[0].0.rule_version,
+            findings[0].0.evidence.claim_ids.clone()
+        ),
+        (2, vec!["c2".to_string(), "c3".to_string()])
+    );
 }
 
 #[tokio::test]
 async fn a_clean_generated_stream_raises_nothing_through_the_consumer() {
     let store = fresh_store().await;
     let bus = MemoryBus::new();
-    for e in SyntheticStream::new(&StreamConfig::huoqiu(7, 300)).unwrap().take(2_000) {
-        let crate::domain::SupervisionEvent::Claim(c) = e else { continue };
+    for e in SyntheticStream::new(&StreamConfig::huoqiu(7, 300))
+        .unwrap()
+        .take(2_000)
+    {
+        let crate::domain::SupervisionEvent::Claim(c) = e else {
+            continue;
+        };
         publish(&bus, &c).await;
     }
     let mut c = consumer(&store, &bus);
@@ -299,7 +632,11 @@ async fn long_term_care_and_inventory_streams_are_judged_too() {
     let store = fresh_store().await;
     let bus = MemoryBus::new();
     // An inpatient stay 1–10 March; long-term care billed 1–31 March at a care home.
-    publish(&bus, &stay("s1", "p-7", H1, day(3, 1), day(3, 10), "I63.900", 500_000)).await;
+    publish(
+        &bus,
+        &stay("s1", "p-7", H1, day(3, 1), day(3, 10), "I63.900", 500_000),
+    )
+    .await;
     let care = ev::LtcEvent {
         event_id: "ltc-1".into(),
         claim_id: "L-1".into(),
@@ -315,7 +652,9 @@ async fn long_term_care_and_inventory_streams_are_judged_too() {
         death_date: String::new(),
         action: ev::LtcAction::Settled as i32,
     };
-    bus.publish(convert::LTC_STREAM, "ltc-1", &care.encode_to_vec()).await.unwrap();
+    bus.publish(convert::LTC_STREAM, "ltc-1", &care.encode_to_vec())
+        .await
+        .unwrap();
     // A pharmacy sells at 12.00 what it bought at 10.00 (zero mark-up policy).
     let sale = ev::InventoryEvent {
         event_id: "inv-1".into(),
@@ -327,17 +666,32 @@ async fn long_term_care_and_inventory_streams_are_judged_too() {
         purchase_unit_price_fen: 1_000,
         sale_unit_price_fen: 1_200,
     };
-    bus.publish(convert::INVENTORY_STREAM, "inv-1", &sale.encode_to_vec()).await.unwrap();
+    bus.publish(convert::INVENTORY_STREAM, "inv-1", &sale.encode_to_vec())
+        .await
+        .unwrap();
     let mut c = consumer(&store, &bus);
     let r = drain(&mut c).await;
     assert_eq!((r.accepted, r.rejected), (3, 0));
     let findings = all_findings(&store).await;
-    let by_rule = |code: RuleCode| findings.iter().find(|(f, _)| f.rule == code).map(|(f, _)| f.clone()).unwrap();
+    let by_rule = |code: RuleCode| {
+        findings
+            .iter()
+            .find(|(f, _)| f.rule == code)
+            .map(|(f, _)| f.clone())
+            .unwrap()
+    };
     let mark_up = by_rule(RuleCode::MarkUp);
-    assert_eq!((mark_up.institution.as_str(), mark_up.amount_at_risk), ("P34152200001", Fen(6_000)), "2.00 yuan × 30");
+    assert_eq!(
+        (mark_up.institution.as_str(), mark_up.amount_at_risk),
+        ("P34152200001", Fen(6_000)),
+        "2.00 yuan × 30"
+    );
     let overlap = by_rule(RuleCode::OverlappingStay);
     // Care days strictly inside the stay (2–9 March): 8 of 31 days of 3,100 yuan.
-    assert_eq!((overlap.institution.as_str(), overlap.amount_at_risk), ("H34152200009", Fen(80_000)));
+    assert_eq!(
+        (overlap.institution.as_str(), overlap.amount_at_risk),
+        ("H34152200009", Fen(80_000))
+    );
     assert_eq!(findings.len(), 2);
     // Replayed after a restart, the stored payloads decode to the same events.
     let rebuilt = crate::consumer::rebuild(&store, "341522").await.unwrap();

@@ -23,23 +23,51 @@ fn clean_stream_of_3000_claims_raises_no_finding() {
     }
     assert_eq!(kinds.len(), 4, "the stream exercises every kind of claim");
     let mut detector = Detector::new(rules()).unwrap();
-    let findings: Vec<Finding> = events.iter().flat_map(|e| detector.observe(e).unwrap()).collect();
+    let findings: Vec<Finding> = events
+        .iter()
+        .flat_map(|e| detector.observe(e).unwrap())
+        .collect();
     assert_eq!(findings, Vec::new());
     assert_eq!(detector.events_observed(), 3_000);
 }
 
 #[test]
 fn generated_stream_is_reproducible_from_its_seed() {
-    let a: Vec<_> = SyntheticStream::new(&StreamConfig::huoqiu(7, 100)).unwrap().take(500).collect();
-    let b: Vec<_> = SyntheticStream::new(&StreamConfig::huoqiu(7, 100)).unwrap().take(500).collect();
+    let a: Vec<_> = SyntheticStream::new(&StreamConfig::huoqiu(7, 100))
+        .unwrap()
+        .take(500)
+        .collect();
+    let b: Vec<_> = SyntheticStream::new(&StreamConfig::huoqiu(7, 100))
+        .unwrap()
+        .take(500)
+        .collect();
     assert_eq!(a, b);
-    assert!(a.windows(2).all(|w| w[0].at() <= w[1].at()), "settlement order");
+    assert!(
+        a.windows(2).all(|w| w[0].at() <= w[1].at()),
+        "settlement order"
+    );
 }
 
 #[test]
 fn readmission_12_days_after_discharge_same_category_is_split_hospitalisation() {
-    let first = stay("S1", "pk-split", H1, day(3, 1), day(3, 8), "J18.900", Fen::yuan(4_000));
-    let second = stay("S2", "pk-split", H1, day(3, 20), day(3, 27), "J18.100", Fen::yuan(3_500));
+    let first = stay(
+        "S1",
+        "pk-split",
+        H1,
+        day(3, 1),
+        day(3, 8),
+        "J18.900",
+        Fen::yuan(4_000),
+    );
+    let second = stay(
+        "S2",
+        "pk-split",
+        H1,
+        day(3, 20),
+        day(3, 27),
+        "J18.100",
+        Fen::yuan(3_500),
+    );
     let findings = run_planted(vec![first, second]);
     assert_eq!(findings.len(), 1);
     let f = &findings[0];
@@ -49,7 +77,10 @@ fn readmission_12_days_after_discharge_same_category_is_split_hospitalisation() 
     assert_eq!(f.severity, Severity::Medium);
     assert_eq!(ids(f), ["S1", "S2"]);
     assert_eq!(f.evidence.diagnoses, ["J18.900", "J18.100"]);
-    assert_eq!(f.evidence.dates, [day(3, 1), day(3, 8), day(3, 20), day(3, 27)]);
+    assert_eq!(
+        f.evidence.dates,
+        [day(3, 1), day(3, 8), day(3, 20), day(3, 27)]
+    );
     assert_eq!(f.amount_at_risk, Fen::yuan(3_500));
     assert_eq!(f.institution, inst(H1));
     assert_eq!(f.person, Some(pk("pk-split")));
@@ -59,13 +90,45 @@ fn readmission_12_days_after_discharge_same_category_is_split_hospitalisation() 
 #[test]
 fn readmission_exactly_15_days_after_is_split_and_16_days_is_not() {
     let at15 = run_planted(vec![
-        stay("A1", "pk-a", H1, day(3, 1), day(3, 5), "I63.900", Fen::yuan(1_000)),
-        stay("A2", "pk-a", H1, day(3, 20), day(3, 22), "I63.800", Fen::yuan(800)),
+        stay(
+            "A1",
+            "pk-a",
+            H1,
+            day(3, 1),
+            day(3, 5),
+            "I63.900",
+            Fen::yuan(1_000),
+        ),
+        stay(
+            "A2",
+            "pk-a",
+            H1,
+            day(3, 20),
+            day(3, 22),
+            "I63.800",
+            Fen::yuan(800),
+        ),
     ]);
     assert_eq!(only(&at15, RuleCode::SplitHospitalisation).len(), 1);
     let at16 = run_planted(vec![
-        stay("B1", "pk-b", H1, day(3, 1), day(3, 5), "I63.900", Fen::yuan(1_000)),
-        stay("B2", "pk-b", H1, day(3, 21), day(3, 22), "I63.800", Fen::yuan(800)),
+        stay(
+            "B1",
+            "pk-b",
+            H1,
+            day(3, 1),
+            day(3, 5),
+            "I63.900",
+            Fen::yuan(1_000),
+        ),
+        stay(
+            "B2",
+            "pk-b",
+            H1,
+            day(3, 21),
+            day(3, 22),
+            "I63.800",
+            Fen::yuan(800),
+        ),
     ]);
     assert_eq!(at16, Vec::new());
 }
@@ -74,23 +137,87 @@ fn readmission_exactly_15_days_after_is_split_and_16_days_is_not() {
 fn readmission_elsewhere_for_another_category_or_planned_chemotherapy_is_not_split() {
     let findings = run_planted(vec![
         // another institution
-        stay("C1", "pk-c", H1, day(3, 1), day(3, 5), "J18.900", Fen::yuan(1_000)),
-        stay("C2", "pk-c", H2, day(3, 10), day(3, 12), "J18.900", Fen::yuan(1_000)),
+        stay(
+            "C1",
+            "pk-c",
+            H1,
+            day(3, 1),
+            day(3, 5),
+            "J18.900",
+            Fen::yuan(1_000),
+        ),
+        stay(
+            "C2",
+            "pk-c",
+            H2,
+            day(3, 10),
+            day(3, 12),
+            "J18.900",
+            Fen::yuan(1_000),
+        ),
         // another category
-        stay("D1", "pk-d", H1, day(3, 1), day(3, 5), "J18.900", Fen::yuan(1_000)),
-        stay("D2", "pk-d", H1, day(3, 10), day(3, 12), "K35.800", Fen::yuan(1_000)),
+        stay(
+            "D1",
+            "pk-d",
+            H1,
+            day(3, 1),
+            day(3, 5),
+            "J18.900",
+            Fen::yuan(1_000),
+        ),
+        stay(
+            "D2",
+            "pk-d",
+            H1,
+            day(3, 10),
+            day(3, 12),
+            "K35.800",
+            Fen::yuan(1_000),
+        ),
         // planned chemotherapy cycles (Z51.1) are exempt as data
-        stay("E1", "pk-e", H1, day(3, 1), day(3, 3), "Z51.100", Fen::yuan(1_000)),
-        stay("E2", "pk-e", H1, day(3, 22), day(3, 24), "Z51.100", Fen::yuan(1_000)),
+        stay(
+            "E1",
+            "pk-e",
+            H1,
+            day(3, 1),
+            day(3, 3),
+            "Z51.100",
+            Fen::yuan(1_000),
+        ),
+        stay(
+            "E2",
+            "pk-e",
+            H1,
+            day(3, 22),
+            day(3, 24),
+            "Z51.100",
+            Fen::yuan(1_000),
+        ),
     ]);
     assert_eq!(findings, Vec::new());
 }
 
 #[test]
 fn split_hospitalisation_is_found_when_the_earlier_stay_arrives_last() {
-    let mut later = stay("F2", "pk-f", H1, day(3, 20), day(3, 25), "J18.900", Fen::yuan(2_000));
+    let mut later = stay(
+        "F2",
+        "pk-f",
+        H1,
+        day(3, 20),
+        day(3, 25),
+        "J18.900",
+        Fen::yuan(2_000),
+    );
     later.settled_at = at(3, 25, 9);
-    let mut earlier = stay("F1", "pk-f", H1, day(3, 1), day(3, 10), "J18.900", Fen::yuan(3_000));
+    let mut earlier = stay(
+        "F1",
+        "pk-f",
+        H1,
+        day(3, 1),
+        day(3, 10),
+        "J18.900",
+        Fen::yuan(3_000),
+    );
     earlier.settled_at = at(3, 26, 9); // settled late
     let findings = run_planted(vec![later, earlier]);
     assert_eq!(findings.len(), 1);
@@ -101,8 +228,24 @@ fn split_hospitalisation_is_found_when_the_earlier_stay_arrives_last() {
 #[test]
 fn overlapping_stays_at_two_hospitals_put_the_overlapping_nights_at_risk() {
     // A: Mar 1–10 (9 nights) at H1; B: Mar 5–12 (7 nights) at H2; 5 nights (Mar 5–9) overlap.
-    let a = stay("O1", "pk-o", H1, day(3, 1), day(3, 10), "J18.900", Fen::yuan(9_000));
-    let b = stay("O2", "pk-o", H2, day(3, 5), day(3, 12), "S72.000", Fen::yuan(7_000));
+    let a = stay(
+        "O1",
+        "pk-o",
+        H1,
+        day(3, 1),
+        day(3, 10),
+        "J18.900",
+        Fen::yuan(9_000),
+    );
+    let b = stay(
+        "O2",
+        "pk-o",
+        H2,
+        day(3, 5),
+        day(3, 12),
+        "S72.000",
+        Fen::yuan(7_000),
+    );
     let findings = run_planted(vec![a, b]);
     assert_eq!(findings.len(), 1);
     let f = &findings[0];
@@ -117,8 +260,23 @@ fn overlapping_stays_at_two_hospitals_put_the_overlapping_nights_at_risk() {
 #[test]
 fn pharmacy_purchase_during_a_stay_is_a_phantom_stay_of_the_hospital() {
     // Stay Mar 1–11 (10 nights), 5,000 yuan; the patient buys drugs at a pharmacy on Mar 5.
-    let s = stay("G1", "pk-g", H1, day(3, 1), day(3, 11), "J18.900", Fen::yuan(5_000));
-    let p = visit("G2", "pk-g", ClaimKind::Pharmacy, P1, day(3, 5), Fen::yuan(80));
+    let s = stay(
+        "G1",
+        "pk-g",
+        H1,
+        day(3, 1),
+        day(3, 11),
+        "J18.900",
+        Fen::yuan(5_000),
+    );
+    let p = visit(
+        "G2",
+        "pk-g",
+        ClaimKind::Pharmacy,
+        P1,
+        day(3, 5),
+        Fen::yuan(80),
+    );
     let findings = run_planted(vec![p, s]); // the pharmacy claim settles first
     assert_eq!(findings.len(), 1);
     let f = &findings[0];
@@ -132,10 +290,32 @@ fn pharmacy_purchase_during_a_stay_is_a_phantom_stay_of_the_hospital() {
 
 #[test]
 fn outpatient_visit_after_a_settled_stay_is_found_and_a_second_visit_the_same_day_adds_no_amount() {
-    let s = stay("G3", "pk-g2", H1, day(3, 1), day(3, 11), "J18.900", Fen::yuan(5_000));
-    let mut v1 = visit("G4", "pk-g2", ClaimKind::Outpatient, H2, day(3, 7), Fen::yuan(60));
+    let s = stay(
+        "G3",
+        "pk-g2",
+        H1,
+        day(3, 1),
+        day(3, 11),
+        "J18.900",
+        Fen::yuan(5_000),
+    );
+    let mut v1 = visit(
+        "G4",
+        "pk-g2",
+        ClaimKind::Outpatient,
+        H2,
+        day(3, 7),
+        Fen::yuan(60),
+    );
     v1.settled_at = at(3, 12, 9);
-    let mut v2 = visit("G5", "pk-g2", ClaimKind::Pharmacy, P1, day(3, 7), Fen::yuan(40));
+    let mut v2 = visit(
+        "G5",
+        "pk-g2",
+        ClaimKind::Pharmacy,
+        P1,
+        day(3, 7),
+        Fen::yuan(40),
+    );
     v2.settled_at = at(3, 12, 11);
     let findings = run_planted(vec![s, v1, v2]);
     let amounts: Vec<Fen> = findings.iter().map(|f| f.amount_at_risk).collect();
@@ -146,10 +326,39 @@ fn outpatient_visit_after_a_settled_stay_is_found_and_a_second_visit_the_same_da
 #[test]
 fn visits_on_the_admission_or_discharge_day_or_at_the_same_hospital_are_not_evidence() {
     let findings = run_planted(vec![
-        visit("H0", "pk-h", ClaimKind::Outpatient, H2, day(3, 1), Fen::yuan(50)),
-        visit("H2", "pk-h", ClaimKind::Pharmacy, P1, day(3, 11), Fen::yuan(50)),
-        visit("H3", "pk-h", ClaimKind::Outpatient, H1, day(3, 5), Fen::yuan(50)),
-        stay("H1", "pk-h", H1, day(3, 1), day(3, 11), "J18.900", Fen::yuan(5_000)),
+        visit(
+            "H0",
+            "pk-h",
+            ClaimKind::Outpatient,
+            H2,
+            day(3, 1),
+            Fen::yuan(50),
+        ),
+        visit(
+            "H2",
+            "pk-h",
+            ClaimKind::Pharmacy,
+            P1,
+            day(3, 11),
+            Fen::yuan(50),
+        ),
+        visit(
+            "H3",
+            "pk-h",
+            ClaimKind::Outpatient,
+            H1,
+            day(3, 5),
+            Fen::yuan(50),
+        ),
+        stay(
+            "H1",
+            "pk-h",
+            H1,
+            day(3, 1),
+            day(3, 11),
+            "J18.900",
+            Fen::yuan(5_000),
+        ),
     ]);
     assert_eq!(findings, Vec::new());
 }
@@ -170,7 +379,15 @@ fn long_term_care_billed_during_a_stay_is_found_prorated() {
         enrolment_end: None,
         death_date: None,
     });
-    let s = SupervisionEvent::Claim(stay("L2", "pk-ltc", H1, day(3, 10), day(3, 15), "J18.900", Fen::yuan(2_000)));
+    let s = SupervisionEvent::Claim(stay(
+        "L2",
+        "pk-ltc",
+        H1,
+        day(3, 10),
+        day(3, 15),
+        "J18.900",
+        Fen::yuan(2_000),
+    ));
     let findings = run_events(vec![s, care]);
     assert_eq!(findings.len(), 1);
     let f = &findings[0];
@@ -183,16 +400,41 @@ fn long_term_care_billed_during_a_stay_is_found_prorated() {
 
 #[test]
 fn care_after_death_is_found_whole_for_a_visit_and_prorated_for_a_stay() {
-    let mut dead = visit("X1", "pk-dead", ClaimKind::Pharmacy, P1, day(4, 3), Fen::yuan(120));
+    let mut dead = visit(
+        "X1",
+        "pk-dead",
+        ClaimKind::Pharmacy,
+        P1,
+        day(4, 3),
+        Fen::yuan(120),
+    );
     dead.death_date = Some(day(4, 2));
     // Another person's death is learned from an earlier claim (a visit on the admission day,
     // settled late) and applies to a stay of 4 nights, 2 of them after death.
-    let mut before = visit("X0", "pk-dead2", ClaimKind::Outpatient, H2, day(4, 1), Fen::yuan(30));
+    let mut before = visit(
+        "X0",
+        "pk-dead2",
+        ClaimKind::Outpatient,
+        H2,
+        day(4, 1),
+        Fen::yuan(30),
+    );
     before.settled_at = at(4, 4, 9);
     before.death_date = Some(day(4, 2));
-    let s = stay("X2", "pk-dead2", H1, day(4, 1), day(4, 5), "J18.900", Fen(333_333));
+    let s = stay(
+        "X2",
+        "pk-dead2",
+        H1,
+        day(4, 1),
+        day(4, 5),
+        "J18.900",
+        Fen(333_333),
+    );
     let findings = run_planted(vec![dead, before, s]);
-    let got: Vec<(RuleCode, Vec<&str>, Fen)> = findings.iter().map(|f| (f.rule, ids(f), f.amount_at_risk)).collect();
+    let got: Vec<(RuleCode, Vec<&str>, Fen)> = findings
+        .iter()
+        .map(|f| (f.rule, ids(f), f.amount_at_risk))
+        .collect();
     assert_eq!(
         got,
         [
@@ -200,21 +442,46 @@ fn care_after_death_is_found_whole_for_a_visit_and_prorated_for_a_stay() {
             (RuleCode::ServiceAfterDeath, vec!["X2"], Fen(166_667)), // 3,333.33 × 2/4, half-up
         ]
     );
-    assert_eq!(findings[0].evidence.dates, [day(4, 2), day(4, 3), day(4, 3)]);
+    assert_eq!(
+        findings[0].evidence.dates,
+        [day(4, 2), day(4, 3), day(4, 3)]
+    );
 }
 
 #[test]
 fn dying_in_hospital_on_the_discharge_day_is_not_care_after_death() {
-    let mut s = stay("X3", "pk-dead2", H1, day(4, 1), day(4, 5), "I63.900", Fen::yuan(3_000));
+    let mut s = stay(
+        "X3",
+        "pk-dead2",
+        H1,
+        day(4, 1),
+        day(4, 5),
+        "I63.900",
+        Fen::yuan(3_000),
+    );
     s.death_date = Some(day(4, 5));
     assert_eq!(run_planted(vec![s]), Vec::new());
 }
 
 #[test]
 fn claims_after_the_enrolment_end_are_found_and_on_the_last_day_are_not() {
-    let mut on_last_day = visit("Y1", "pk-left", ClaimKind::Outpatient, H1, day(6, 30), Fen::yuan(90));
+    let mut on_last_day = visit(
+        "Y1",
+        "pk-left",
+        ClaimKind::Outpatient,
+        H1,
+        day(6, 30),
+        Fen::yuan(90),
+    );
     on_last_day.enrolment_end = Some(day(6, 30));
-    let mut after = visit("Y2", "pk-left", ClaimKind::Outpatient, H1, day(7, 1), Fen::yuan(95));
+    let mut after = visit(
+        "Y2",
+        "pk-left",
+        ClaimKind::Outpatient,
+        H1,
+        day(7, 1),
+        Fen::yuan(95),
+    );
     after.enrolment_end = Some(day(6, 30));
     let findings = run_planted(vec![on_last_day, after]);
     assert_eq!(findings.len(), 1);
@@ -248,10 +515,24 @@ fn long_term_care_after_death_is_prorated_over_care_days() {
 #[test]
 fn chronic_prescriptions_over_90_days_in_90_days_put_the_excess_days_at_risk() {
     let drug = "XC08CAA059A001010101445";
-    let mut c1 = visit("R1", "pk-rx", ClaimKind::Chronic, H1, day(3, 1), Fen::yuan(150));
+    let mut c1 = visit(
+        "R1",
+        "pk-rx",
+        ClaimKind::Chronic,
+        H1,
+        day(3, 1),
+        Fen::yuan(150),
+    );
     c1.chronic_disease = Some("M03900".into());
     c1.items = vec![item(drug, 60, Fen(333), 60)];
-    let mut c2 = visit("R2", "pk-rx", ClaimKind::Chronic, H2, day(4, 10), Fen::yuan(150));
+    let mut c2 = visit(
+        "R2",
+        "pk-rx",
+        ClaimKind::Chronic,
+        H2,
+        day(4, 10),
+        Fen::yuan(150),
+    );
     c2.chronic_disease = Some("M03900".into());
     c2.items = vec![item(drug, 60, Fen(333), 60)];
     let findings = run_planted(vec![c1, c2]);
@@ -268,12 +549,33 @@ fn chronic_prescriptions_over_90_days_in_90_days_put_the_excess_days_at_risk() {
 #[test]
 fn ordinary_prescriptions_over_7_days_in_7_days_are_over_prescription() {
     let drug = "XJ01CAA040A001010101445";
-    let mut p1 = visit("R3", "pk-rx2", ClaimKind::Pharmacy, P1, day(3, 1), Fen::yuan(20));
+    let mut p1 = visit(
+        "R3",
+        "pk-rx2",
+        ClaimKind::Pharmacy,
+        P1,
+        day(3, 1),
+        Fen::yuan(20),
+    );
     p1.items = vec![item(drug, 5, Fen(400), 5)];
-    let mut p2 = visit("R4", "pk-rx2", ClaimKind::Pharmacy, "P34152200002", day(3, 4), Fen::yuan(20));
+    let mut p2 = visit(
+        "R4",
+        "pk-rx2",
+        ClaimKind::Pharmacy,
+        "P34152200002",
+        day(3, 4),
+        Fen::yuan(20),
+    );
     p2.items = vec![item(drug, 5, Fen(400), 5)];
     // a third purchase 7 days after the first is clean again (window Mar 5–11 holds only it)
-    let mut p3 = visit("R5", "pk-rx2", ClaimKind::Pharmacy, P1, day(3, 11), Fen::yuan(20));
+    let mut p3 = visit(
+        "R5",
+        "pk-rx2",
+        ClaimKind::Pharmacy,
+        P1,
+        day(3, 11),
+        Fen::yuan(20),
+    );
     p3.items = vec![item(drug, 5, Fen(400), 5)];
     let findings = run_planted(vec![p1, p2, p3]);
     assert_eq!(findings.len(), 1);
@@ -283,8 +585,19 @@ fn ordinary_prescriptions_over_7_days_in_7_days_are_over_prescription() {
 
 #[test]
 fn a_1_per_day_item_billed_beyond_the_nights_of_a_stay_is_over_frequency() {
-    let mut s = stay("Q1", "pk-q", H1, day(3, 1), day(3, 6), "J18.900", Fen::yuan(3_000));
-    s.items = vec![item("001101000010000", 7, Fen::yuan(50), 0), item("001102000010000", 5, Fen::yuan(20), 0)];
+    let mut s = stay(
+        "Q1",
+        "pk-q",
+        H1,
+        day(3, 1),
+        day(3, 6),
+        "J18.900",
+        Fen::yuan(3_000),
+    );
+    s.items = vec![
+        item("001101000010000", 7, Fen::yuan(50), 0),
+        item("001102000010000", 5, Fen::yuan(20), 0),
+    ];
     let findings = run_planted(vec![s]);
     assert_eq!(findings.len(), 1);
     let f = &findings[0];
@@ -295,9 +608,23 @@ fn a_1_per_day_item_billed_beyond_the_nights_of_a_stay_is_over_frequency() {
 
 #[test]
 fn the_same_1_per_day_item_billed_twice_on_one_day_is_a_repeated_charge() {
-    let mut v1 = visit("Q2", "pk-q2", ClaimKind::Outpatient, H1, day(3, 3), Fen::yuan(30));
+    let mut v1 = visit(
+        "Q2",
+        "pk-q2",
+        ClaimKind::Outpatient,
+        H1,
+        day(3, 3),
+        Fen::yuan(30),
+    );
     v1.items = vec![item("001202000010000", 1, Fen::yuan(30), 0)];
-    let mut v2 = visit("Q3", "pk-q2", ClaimKind::Outpatient, H1, day(3, 3), Fen::yuan(30));
+    let mut v2 = visit(
+        "Q3",
+        "pk-q2",
+        ClaimKind::Outpatient,
+        H1,
+        day(3, 3),
+        Fen::yuan(30),
+    );
     v2.items = vec![item("001202000010000", 1, Fen::yuan(30), 0)];
     v2.settled_at = at(3, 3, 15);
     let findings = run_planted(vec![v1, v2]);
@@ -308,22 +635,65 @@ fn the_same_1_per_day_item_billed_twice_on_one_day_is_a_repeated_charge() {
 
 #[test]
 fn items_for_the_other_sex_or_another_age_band_are_found_with_their_amounts() {
-    let mut woman = visit("K1", "pk-woman", ClaimKind::Outpatient, H1, day(3, 2), Fen::yuan(300));
+    let mut woman = visit(
+        "K1",
+        "pk-woman",
+        ClaimKind::Outpatient,
+        H1,
+        day(3, 2),
+        Fen::yuan(300),
+    );
     woman.sex = Sex::Female;
-    woman.items = vec![item("002101030290000", 1, Fen::yuan(260), 0), item("002503010010000", 1, Fen::yuan(25), 0)];
-    let mut adult = visit("K2", "pk-adult", ClaimKind::Outpatient, H1, day(3, 2), Fen::yuan(80));
+    woman.items = vec![
+        item("002101030290000", 1, Fen::yuan(260), 0),
+        item("002503010010000", 1, Fen::yuan(25), 0),
+    ];
+    let mut adult = visit(
+        "K2",
+        "pk-adult",
+        ClaimKind::Outpatient,
+        H1,
+        day(3, 2),
+        Fen::yuan(80),
+    );
     adult.items = vec![item("001302000010000", 2, Fen::yuan(35), 0)];
-    let mut child = visit("K3", "pk-child", ClaimKind::Outpatient, H1, day(3, 2), Fen::yuan(80));
+    let mut child = visit(
+        "K3",
+        "pk-child",
+        ClaimKind::Outpatient,
+        H1,
+        day(3, 2),
+        Fen::yuan(80),
+    );
     child.birth_date = NaiveDate::from_ymd_opt(2011, 3, 2).unwrap();
     child.items = vec![item("001302000010000", 2, Fen::yuan(35), 0)];
     let findings = run_planted(vec![woman, adult, child]);
-    let got: Vec<(RuleCode, Vec<&str>, Vec<String>, Fen)> =
-        findings.iter().map(|f| (f.rule, ids(f), f.evidence.item_codes.clone(), f.amount_at_risk)).collect();
+    let got: Vec<(RuleCode, Vec<&str>, Vec<String>, Fen)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f.rule,
+                ids(f),
+                f.evidence.item_codes.clone(),
+                f.amount_at_risk,
+            )
+        })
+        .collect();
     assert_eq!(
         got,
         [
-            (RuleCode::SexLimit, vec!["K1"], vec!["002101030290000".to_string()], Fen::yuan(260)),
-            (RuleCode::AgeLimit, vec!["K2"], vec!["001302000010000".to_string()], Fen::yuan(70)),
+            (
+                RuleCode::SexLimit,
+                vec!["K1"],
+                vec!["002101030290000".to_string()],
+                Fen::yuan(260)
+            ),
+            (
+                RuleCode::AgeLimit,
+                vec!["K2"],
+                vec!["001302000010000".to_string()],
+                Fen::yuan(70)
+            ),
         ]
     );
 }
@@ -331,7 +701,15 @@ fn items_for_the_other_sex_or_another_age_band_are_found_with_their_amounts() {
 #[test]
 fn receipts_over_10000_yuan_need_a_check_record_and_over_50000_a_phone_or_on_site_check() {
     let r = |id: &str, total: Fen| {
-        let mut e = stay(id, &format!("pk-{id}"), H1, day(3, 1), day(3, 20), "S72.000", Fen(total.0 * 7 / 10));
+        let mut e = stay(
+            id,
+            &format!("pk-{id}"),
+            H1,
+            day(3, 1),
+            day(3, 20),
+            "S72.000",
+            Fen(total.0 * 7 / 10),
+        );
         e.total = total;
         e
     };
@@ -341,26 +719,65 @@ fn receipts_over_10000_yuan_need_a_check_record_and_over_50000_a_phone_or_on_sit
         r("T3", Fen::yuan(50_000)),
         r("T4", Fen(5_000_001)),
     ]);
-    let got: Vec<(Vec<&str>, Option<VerificationKind>, Fen)> =
-        findings.iter().map(|f| (ids(f), f.verification, f.amount_at_risk)).collect();
+    let got: Vec<(Vec<&str>, Option<VerificationKind>, Fen)> = findings
+        .iter()
+        .map(|f| (ids(f), f.verification, f.amount_at_risk))
+        .collect();
     assert_eq!(
         got,
         [
-            (vec!["T2"], Some(VerificationKind::CheckRecord), Fen(700_000)),
-            (vec!["T3"], Some(VerificationKind::CheckRecord), Fen(3_500_000)),
-            (vec!["T4"], Some(VerificationKind::PhoneOrOnSite), Fen(3_500_000)),
+            (
+                vec!["T2"],
+                Some(VerificationKind::CheckRecord),
+                Fen(700_000)
+            ),
+            (
+                vec!["T3"],
+                Some(VerificationKind::CheckRecord),
+                Fen(3_500_000)
+            ),
+            (
+                vec!["T4"],
+                Some(VerificationKind::PhoneOrOnSite),
+                Fen(3_500_000)
+            ),
         ]
     );
-    assert!(findings.iter().all(|f| f.rule == RuleCode::LargeReceipt && f.severity == Severity::Low));
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.rule == RuleCode::LargeReceipt && f.severity == Severity::Low)
+    );
 }
 
 #[test]
 fn a_changed_chronic_disease_must_be_explained() {
-    let mut c1 = visit("M1", "pk-chronic", ClaimKind::Chronic, H1, day(3, 1), Fen::yuan(200));
+    let mut c1 = visit(
+        "M1",
+        "pk-chronic",
+        ClaimKind::Chronic,
+        H1,
+        day(3, 1),
+        Fen::yuan(200),
+    );
     c1.chronic_disease = Some("M03900".into());
-    let mut c2 = visit("M2", "pk-chronic", ClaimKind::Chronic, H1, day(4, 1), Fen::yuan(260));
+    let mut c2 = visit(
+        "M2",
+        "pk-chronic",
+        ClaimKind::Chronic,
+        H1,
+        day(4, 1),
+        Fen::yuan(260),
+    );
     c2.chronic_disease = Some("M03900".into());
-    let mut c3 = visit("M3", "pk-chronic", ClaimKind::Chronic, H1, day(5, 1), Fen::yuan(410));
+    let mut c3 = visit(
+        "M3",
+        "pk-chronic",
+        ClaimKind::Chronic,
+        H1,
+        day(5, 1),
+        Fen::yuan(410),
+    );
     c3.chronic_disease = Some("M01600".into());
     let findings = run_planted(vec![c1, c2, c3]);
     assert_eq!(findings.len(), 1);
@@ -374,14 +791,23 @@ fn a_changed_chronic_disease_must_be_explained() {
 
 fn far_visit(n: u32, at_: NaiveDateTime) -> ClaimEvent {
     // Huoqiu (341522) poor households' identities used at a Lu'an city hospital (341502).
-    let mut e = visit(&format!("V{n}"), &format!("pk-village-{n}"), ClaimKind::Outpatient, LUAN, at_.date(), Fen::yuan(100 + i64::from(n)));
+    let mut e = visit(
+        &format!("V{n}"),
+        &format!("pk-village-{n}"),
+        ClaimKind::Outpatient,
+        LUAN,
+        at_.date(),
+        Fen::yuan(100 + i64::from(n)),
+    );
     e.settled_at = at_;
     e
 }
 
 #[test]
 fn five_villagers_billed_far_from_home_within_48_hours_are_an_identity_cluster() {
-    let events: Vec<ClaimEvent> = (1..=6).map(|n| far_visit(n, at(6, 1, 9) + chrono::Duration::hours(i64::from(n) * 9))).collect();
+    let events: Vec<ClaimEvent> = (1..=6)
+        .map(|n| far_visit(n, at(6, 1, 9) + chrono::Duration::hours(i64::from(n) * 9)))
+        .collect();
     let findings = run_planted(events);
     assert_eq!(findings.len(), 1, "one finding per cluster episode");
     let f = &findings[0];
@@ -390,15 +816,24 @@ fn five_villagers_billed_far_from_home_within_48_hours_are_an_identity_cluster()
     assert_eq!(f.institution, inst(LUAN));
     assert_eq!(f.person, None);
     assert_eq!(ids(f), ["V1", "V2", "V3", "V4", "V5"]);
-    assert_eq!(f.evidence.persons, (1..=5).map(|n| pk(&format!("pk-village-{n}"))).collect::<Vec<_>>());
+    assert_eq!(
+        f.evidence.persons,
+        (1..=5)
+            .map(|n| pk(&format!("pk-village-{n}")))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(f.amount_at_risk, Fen::yuan(515)); // 101 + 102 + 103 + 104 + 105
 }
 
 #[test]
 fn four_villagers_or_five_spread_over_more_than_48_hours_are_not_a_cluster() {
-    let four: Vec<ClaimEvent> = (1..=4).map(|n| far_visit(n, at(6, 1, 9) + chrono::Duration::hours(i64::from(n)))).collect();
+    let four: Vec<ClaimEvent> = (1..=4)
+        .map(|n| far_visit(n, at(6, 1, 9) + chrono::Duration::hours(i64::from(n))))
+        .collect();
     assert_eq!(run_planted(four), Vec::new());
-    let spread: Vec<ClaimEvent> = (1..=5).map(|n| far_visit(n, at(6, 1, 9) + chrono::Duration::hours(i64::from(n) * 13))).collect();
+    let spread: Vec<ClaimEvent> = (1..=5)
+        .map(|n| far_visit(n, at(6, 1, 9) + chrono::Duration::hours(i64::from(n) * 13)))
+        .collect();
     assert_eq!(run_planted(spread), Vec::new());
 }
 
@@ -416,7 +851,10 @@ fn a_sale_above_the_purchase_price_is_a_mark_up() {
             sale_unit_price: sale,
         })
     };
-    let findings = run_events(vec![sale("I1", Fen(1_000), Fen(1_000)), sale("I2", Fen(1_000), Fen(1_200))]);
+    let findings = run_events(vec![
+        sale("I1", Fen(1_000), Fen(1_000)),
+        sale("I2", Fen(1_000), Fen(1_200)),
+    ]);
     assert_eq!(findings.len(), 1);
     let f = &findings[0];
     assert_eq!(f.rule, RuleCode::MarkUp);
@@ -427,7 +865,15 @@ fn a_sale_above_the_purchase_price_is_a_mark_up() {
 
 #[test]
 fn observing_an_event_twice_yields_no_second_finding_and_no_self_overlap() {
-    let s = SupervisionEvent::Claim(stay("Z1", "pk-z", H1, day(3, 1), day(3, 9), "J18.900", Fen::yuan(60_000)));
+    let s = SupervisionEvent::Claim(stay(
+        "Z1",
+        "pk-z",
+        H1,
+        day(3, 1),
+        day(3, 9),
+        "J18.900",
+        Fen::yuan(60_000),
+    ));
     let mut d = Detector::new(rules()).unwrap();
     let first = d.observe(&s).unwrap();
     assert_eq!(first.len(), 1);
@@ -438,25 +884,51 @@ fn observing_an_event_twice_yields_no_second_finding_and_no_self_overlap() {
 
 #[test]
 fn a_reversed_stay_no_longer_counts_for_split_hospitalisation() {
-    let s1 = stay("W1", "pk-w", H1, day(3, 1), day(3, 8), "J18.900", Fen::yuan(1_000));
+    let s1 = stay(
+        "W1",
+        "pk-w",
+        H1,
+        day(3, 1),
+        day(3, 8),
+        "J18.900",
+        Fen::yuan(1_000),
+    );
     let mut rev = s1.clone();
     rev.event_id = "ev-W1-reversal".into();
     rev.action = ClaimAction::Reversed;
     rev.settled_at = at(3, 9, 9);
-    let s2 = stay("W2", "pk-w", H1, day(3, 12), day(3, 15), "J18.900", Fen::yuan(1_000));
+    let s2 = stay(
+        "W2",
+        "pk-w",
+        H1,
+        day(3, 12),
+        day(3, 15),
+        "J18.900",
+        Fen::yuan(1_000),
+    );
     assert_eq!(run_planted(vec![s1, rev, s2]), Vec::new());
 }
 
 #[test]
 fn invalid_events_are_refused_with_the_field_and_not_remembered() {
     let mut d = Detector::new(rules()).unwrap();
-    let mut e = visit("N1", "pk-n", ClaimKind::Outpatient, H1, day(3, 1), Fen::yuan(10));
+    let mut e = visit(
+        "N1",
+        "pk-n",
+        ClaimKind::Outpatient,
+        H1,
+        day(3, 1),
+        Fen::yuan(10),
+    );
     e.total = Fen::yuan(5);
     let err = d.observe(&SupervisionEvent::Claim(e.clone())).unwrap_err();
     assert_eq!(err, EventError::FundAboveTotal);
     e.total = Fen::yuan(10);
     e.end_date = day(2, 28);
-    assert_eq!(d.observe(&SupervisionEvent::Claim(e)).unwrap_err(), EventError::DateOrder("end_date"));
+    assert_eq!(
+        d.observe(&SupervisionEvent::Claim(e)).unwrap_err(),
+        EventError::DateOrder("end_date")
+    );
     assert_eq!(d.events_observed(), 0);
 }
 
@@ -471,14 +943,43 @@ fn a_clear_id_number_is_refused_as_person_key() {
 #[test]
 fn a_switched_off_rule_finds_nothing_and_its_backfill_finds_the_history() {
     let off = rules()
-        .update(&RuleUpdate { code: RuleCode::SplitHospitalisation, enabled: Some(false), severity: None, params: None })
+        .update(&RuleUpdate {
+            code: RuleCode::SplitHospitalisation,
+            enabled: Some(false),
+            severity: None,
+            params: None,
+        })
         .unwrap();
     assert_eq!(off.version, 2);
     let history: Vec<SupervisionEvent> = vec![
-        stay("B1", "pk-bf", H1, day(3, 1), day(3, 5), "J18.900", Fen::yuan(1_000)),
-        stay("B2", "pk-bf", H1, day(3, 9), day(3, 12), "J18.900", Fen::yuan(900)),
+        stay(
+            "B1",
+            "pk-bf",
+            H1,
+            day(3, 1),
+            day(3, 5),
+            "J18.900",
+            Fen::yuan(1_000),
+        ),
+        stay(
+            "B2",
+            "pk-bf",
+            H1,
+            day(3, 9),
+            day(3, 12),
+            "J18.900",
+            Fen::yuan(900),
+        ),
         {
-            let mut big = stay("B3", "pk-bf2", H2, day(3, 1), day(3, 30), "S72.000", Fen::yuan(9_000));
+            let mut big = stay(
+                "B3",
+                "pk-bf2",
+                H2,
+                day(3, 1),
+                day(3, 30),
+                "S72.000",
+                Fen::yuan(9_000),
+            );
             big.total = Fen::yuan(12_000);
             big
         },
@@ -487,8 +988,14 @@ fn a_switched_off_rule_finds_nothing_and_its_backfill_finds_the_history() {
     .map(SupervisionEvent::Claim)
     .collect();
     let mut live = Detector::new(off).unwrap();
-    let live_findings: Vec<Finding> = history.iter().flat_map(|e| live.observe(e).unwrap()).collect();
-    assert_eq!(live_findings.iter().map(|f| f.rule).collect::<Vec<_>>(), [RuleCode::LargeReceipt]);
+    let live_findings: Vec<Finding> = history
+        .iter()
+        .flat_map(|e| live.observe(e).unwrap())
+        .collect();
+    assert_eq!(
+        live_findings.iter().map(|f| f.rule).collect::<Vec<_>>(),
+        [RuleCode::LargeReceipt]
+    );
 
     let report = live.backfill(RuleCode::SplitHospitalisation, &history);
     assert_eq!(report.events_seen, 3);
@@ -506,13 +1013,35 @@ fn tuning_a_rule_makes_a_new_version_that_its_findings_carry() {
             code: RuleCode::SplitHospitalisation,
             enabled: None,
             severity: Some(Severity::High),
-            params: Some(RuleParams::SplitHospitalisation { window_days: 30, planned_diagnosis_prefixes: vec![] }),
+            params: Some(RuleParams::SplitHospitalisation {
+                window_days: 30,
+                planned_diagnosis_prefixes: vec![],
+            }),
         })
         .unwrap();
     assert_eq!(tuned.version, 2);
     let mut d = Detector::new(tuned).unwrap();
-    d.observe(&SupervisionEvent::Claim(stay("U1", "pk-u", H1, day(3, 1), day(3, 5), "J18.900", Fen::yuan(1)))).unwrap();
-    let f = d.observe(&SupervisionEvent::Claim(stay("U2", "pk-u", H1, day(3, 30), day(4, 2), "J18.900", Fen::yuan(2)))).unwrap();
+    d.observe(&SupervisionEvent::Claim(stay(
+        "U1",
+        "pk-u",
+        H1,
+        day(3, 1),
+        day(3, 5),
+        "J18.900",
+        Fen::yuan(1),
+    )))
+    .unwrap();
+    let f = d
+        .observe(&SupervisionEvent::Claim(stay(
+            "U2",
+            "pk-u",
+            H1,
+            day(3, 30),
+            day(4, 2),
+            "J18.900",
+            Fen::yuan(2),
+        )))
+        .unwrap();
     assert_eq!(f.len(), 1);
     assert_eq!((f[0].rule_version, f[0].severity), (2, Severity::High));
 }
@@ -523,29 +1052,61 @@ fn rule_changes_with_wrong_or_invalid_parameters_are_refused() {
         code: RuleCode::SplitHospitalisation,
         enabled: None,
         severity: None,
-        params: Some(RuleParams::MarkUp { tolerance: yibao_core::Bp(100) }),
+        params: Some(RuleParams::MarkUp {
+            tolerance: yibao_core::Bp(100),
+        }),
     });
-    assert_eq!(wrong, Err(RuleError::ParamsMismatch { code: RuleCode::SplitHospitalisation, given: RuleCode::MarkUp }));
+    assert_eq!(
+        wrong,
+        Err(RuleError::ParamsMismatch {
+            code: RuleCode::SplitHospitalisation,
+            given: RuleCode::MarkUp
+        })
+    );
     let invalid = rules().update(&RuleUpdate {
         code: RuleCode::IdentityCluster,
         enabled: None,
         severity: None,
-        params: Some(RuleParams::IdentityCluster { min_persons: 1, window_hours: 48 }),
+        params: Some(RuleParams::IdentityCluster {
+            min_persons: 1,
+            window_hours: 48,
+        }),
     });
-    assert!(matches!(invalid, Err(RuleError::InvalidParams { code: RuleCode::IdentityCluster, .. })));
+    assert!(matches!(
+        invalid,
+        Err(RuleError::InvalidParams {
+            code: RuleCode::IdentityCluster,
+            ..
+        })
+    ));
     let tiers = rules().update(&RuleUpdate {
         code: RuleCode::LargeReceipt,
         enabled: None,
         severity: None,
         params: Some(RuleParams::LargeReceipt {
             tiers: vec![
-                ReceiptTier { above: Fen::yuan(50_000), verification: VerificationKind::PhoneOrOnSite },
-                ReceiptTier { above: Fen::yuan(10_000), verification: VerificationKind::CheckRecord },
+                ReceiptTier {
+                    above: Fen::yuan(50_000),
+                    verification: VerificationKind::PhoneOrOnSite,
+                },
+                ReceiptTier {
+                    above: Fen::yuan(10_000),
+                    verification: VerificationKind::CheckRecord,
+                },
             ],
         }),
     });
-    assert!(matches!(tiers, Err(RuleError::InvalidParams { code: RuleCode::LargeReceipt, .. })));
-    assert_eq!(RuleCode::parse("NOPE"), Err(RuleError::UnknownRule("NOPE".into())));
+    assert!(matches!(
+        tiers,
+        Err(RuleError::InvalidParams {
+            code: RuleCode::LargeReceipt,
+            ..
+        })
+    ));
+    assert_eq!(
+        RuleCode::parse("NOPE"),
+        Err(RuleError::UnknownRule("NOPE".into()))
+    );
     for code in RuleCode::ALL {
         assert_eq!(RuleCode::parse(code.as_str()), Ok(code));
     }

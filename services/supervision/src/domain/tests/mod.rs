@@ -82,23 +82,55 @@ pub(crate) fn claim(
     }
 }
 
-pub(crate) fn stay(id: &str, person: &str, institution: &str, adm: NaiveDate, dis: NaiveDate, dx: &str, fund: Fen) -> ClaimEvent {
-    let mut e = claim(id, person, ClaimKind::Inpatient, institution, adm, dis, fund);
+pub(crate) fn stay(
+    id: &str,
+    person: &str,
+    institution: &str,
+    adm: NaiveDate,
+    dis: NaiveDate,
+    dx: &str,
+    fund: Fen,
+) -> ClaimEvent {
+    let mut e = claim(
+        id,
+        person,
+        ClaimKind::Inpatient,
+        institution,
+        adm,
+        dis,
+        fund,
+    );
     e.principal_diagnosis = Some(dx.to_string());
     e
 }
 
-pub(crate) fn visit(id: &str, person: &str, kind: ClaimKind, institution: &str, on: NaiveDate, fund: Fen) -> ClaimEvent {
+pub(crate) fn visit(
+    id: &str,
+    person: &str,
+    kind: ClaimKind,
+    institution: &str,
+    on: NaiveDate,
+    fund: Fen,
+) -> ClaimEvent {
     claim(id, person, kind, institution, on, on, fund)
 }
 
 pub(crate) fn item(code: &str, quantity: u32, unit_price: Fen, days_supply: u32) -> ClaimItem {
-    ClaimItem { code: code.into(), quantity, unit_price, amount: Fen(unit_price.0 * i64::from(quantity)), days_supply }
+    ClaimItem {
+        code: code.into(),
+        quantity,
+        unit_price,
+        amount: Fen(unit_price.0 * i64::from(quantity)),
+        days_supply,
+    }
 }
 
 /// The clean stream: 500 persons, 3,000 claims, January to about May 2018.
 pub(crate) fn clean_stream(n: usize) -> Vec<SupervisionEvent> {
-    SyntheticStream::new(&StreamConfig::huoqiu(20_180_101, 500)).unwrap().take(n).collect()
+    SyntheticStream::new(&StreamConfig::huoqiu(20_180_101, 500))
+        .unwrap()
+        .take(n)
+        .collect()
 }
 
 /// Runs the clean stream with `planted` merged in settlement order through a detector with the
