@@ -135,6 +135,35 @@ pub struct Caller {
     pub region: Option<RegionCode>,
 }
 
+/// Who did something, as stores record it on every change and history entry (the token's
+/// subject and role; never an ID number).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Actor {
+    /// Token subject.
+    pub subject: String,
+    /// Role name (`operator`, `hospital`, …).
+    pub role: String,
+}
+
+impl Actor {
+    /// An actor for work the service does by itself (relays, consumers, imports).
+    pub fn system(subject: &str) -> Actor {
+        Actor {
+            subject: subject.to_string(),
+            role: "system".to_string(),
+        }
+    }
+}
+
+impl From<&Caller> for Actor {
+    fn from(c: &Caller) -> Actor {
+        Actor {
+            subject: c.subject.clone(),
+            role: c.role.as_str().to_string(),
+        }
+    }
+}
+
 /// Why a caller may not do something. The message is shown to the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {

@@ -149,3 +149,91 @@ impl WriteGate {
         }
     }
 }
+
+/// What every service's store is built on: the connection and the write gate, with one way to
+/// begin a write transaction. A store holds a `StoreBase` and adds its rows.
+#[derive(Debug, Clone)]
+pub struct StoreBase {
+    db: DatabaseConnection,
+    gate: WriteGate,
+}
+
+/// A write transaction that holds its turn at the [`WriteGate`] until it ends.
+#[derive(Debug)]
+pub struct WriteTxn {
+    txn: sea_orm::DatabaseTransaction,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = sea_orm::DatabaseTransaction;
+    fn deref(&self) -> &Self::Target {
+        &self.txn
+    }
+}
+
+impl WriteTxn {
+    /// Commits, then lets the next writer in.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    /// Rolls back, then lets the next writer in.
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+impl StoreBase {
+    /// Wraps a connection.
+    pub fn new(db: DatabaseConnection) -> StoreBase {
+        let gate = WriteGate::for_connection(&db);
+        StoreBase { db, gate }
+    }
+
+    /// Connects to the configured database and applies the migrator's pending migrations.
+    pub async fn connect<M: MigratorTrait>(cfg: &DatabaseConfig) -> Result<StoreBase, DbErr> {
+        Ok(StoreBase::new(connect_and_migrate::<M>(cfg).await?))
+    }
+
+    /// The connection (reads, and writes that need no transaction).
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Begins a write transaction after waiting for the turn to write.
+    pub async fn begin(&self) -> Result<WriteTxn, DbErr> {
+        use sea_orm::TransactionTrait as _;
+        let turn = self.gate.enter().await;
+        Ok(WriteTxn {
+            txn: self.db.begin().await?,
+            _turn: turn,
+        })
+    }
+}
+
+/// Implements `MigratorTrait` for a unit struct from its migrations table and a list of
+/// migration values (each service keeps its own table, so services can share a database):
+///
+/// ```ignore
+/// yibao_runtime::migrator!(Migrator, "ltc_migrations", [INITIAL, yibao_runtime::outbox::MIGRATION]);
+/// ```
+#[macro_export]
+macro_rules! migrator {
+    ($name:ident, $table:literal, [$($migration:expr),+ $(,)?]) => {
+        /// The service's migrations, in order.
+        #[derive(Debug)]
+        pub struct $name;
+
+        #[sea_orm_migration::prelude::async_trait::async_trait]
+        impl sea_orm_migration::MigratorTrait for $name {
+            fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+                vec![$(Box::new($migration)),+]
+            }
+            fn migration_table_name() -> sea_orm_migration::sea_orm::DynIden {
+                use sea_orm_migration::sea_orm::sea_query::IntoIden as _;
+                sea_orm_migration::sea_orm::sea_query::Alias::new($table).into_iden()
+            }
+        }
+    };
+}

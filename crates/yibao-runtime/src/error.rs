@@ -116,11 +116,114 @@ impl ApiError {
     /// An unexpected failure; the detail is logged here and not shown to the caller.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %detail, "internal error");
-        ApiError::new(
-            ErrorKind::Internal,
-            "INTERNAL",
-            "internal error; it has been logged",
-        )
+        codes::INTERNAL.error("internal error; it has been logged")
+    }
+}
+
+/// A stable error code as the catalogue lists it: the code callers match on, the kind that
+/// fixes its gRPC code and HTTP status, and what it means. Each service declares its codes once
+/// with [`crate::error_codes!`]; `docs/errors.md` is generated from those declarations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode {
+    /// The code, e.g. `SETTLEMENT_CLAIM_NOT_FOUND`.
+    pub code: &'static str,
+    /// Its kind.
+    pub kind: ErrorKind,
+    /// What it means, for the catalogue.
+    pub meaning: &'static str,
+}
+
+impl ErrorCode {
+    /// Declares a code.
+    pub const fn new(code: &'static str, kind: ErrorKind, meaning: &'static str) -> ErrorCode {
+        ErrorCode {
+            code,
+            kind,
+            meaning,
+        }
+    }
+
+    /// An error of this code with `message`.
+    pub fn error(&self, message: impl Into<String>) -> ApiError {
+        ApiError::new(self.kind, self.code, message)
+    }
+
+    /// Bad input in one field under this code.
+    pub fn invalid(&self, field: impl Into<String>, reason: impl Into<String>) -> ApiError {
+        ApiError {
+            kind: self.kind,
+            ..ApiError::invalid(self.code, field, reason)
+        }
+    }
+
+    /// Bad input in several fields under this code.
+    pub fn invalid_fields(&self, violations: Vec<(String, String)>) -> ApiError {
+        ApiError {
+            kind: self.kind,
+            ..ApiError::invalid_fields(self.code, violations)
+        }
+    }
+}
+
+impl ErrorKind {
+    /// The name used in the catalogue (the gRPC code's name).
+    pub fn grpc_name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorKind::NotFound => "NOT_FOUND",
+            ErrorKind::AlreadyExists => "ALREADY_EXISTS",
+            ErrorKind::FailedPrecondition => "FAILED_PRECONDITION",
+            ErrorKind::Aborted => "ABORTED",
+            ErrorKind::Unauthenticated => "UNAUTHENTICATED",
+            ErrorKind::PermissionDenied => "PERMISSION_DENIED",
+            ErrorKind::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            ErrorKind::Unavailable => "UNAVAILABLE",
+            ErrorKind::Internal => "INTERNAL",
+        }
+    }
+
+    /// The HTTP status of the kind on the REST API.
+    pub fn http_status(self) -> u16 {
+        http_status_of(self.code())
+    }
+}
+
+/// Declares a service's stable error codes once, as constants plus the list `CODES` that
+/// `docs/errors.md` is generated from:
+///
+/// ```
+/// yibao_runtime::error_codes! {
+///     /// The claim does not exist.
+///     CLAIM_NOT_FOUND = ("SETTLEMENT_CLAIM_NOT_FOUND", NotFound, "no claim has this id");
+/// }
+/// assert_eq!(CLAIM_NOT_FOUND.code, "SETTLEMENT_CLAIM_NOT_FOUND");
+/// assert_eq!(CODES.len(), 1);
+/// ```
+#[macro_export]
+macro_rules! error_codes {
+    ($($(#[$m:meta])* $name:ident = ($code:literal, $kind:ident, $meaning:literal);)+) => {
+        $($(#[$m])* pub const $name: $crate::error::ErrorCode =
+            $crate::error::ErrorCode::new($code, $crate::error::ErrorKind::$kind, $meaning);)+
+        /// Every code declared here, in declaration order.
+        pub const CODES: &[$crate::error::ErrorCode] = &[$($name),+];
+    };
+}
+
+/// The codes the runtime itself answers with (authentication, roles, tenancy, pages, bugs).
+pub mod codes {
+    crate::error_codes! {
+        /// No token, or one that does not verify.
+        UNAUTHENTICATED = ("UNAUTHENTICATED", Unauthenticated, "no bearer token, or one that does not verify (signature, issuer, audience, expiry, unknown key)");
+        /// The role may not call the method (the contract's `access` option).
+        ROLE_NOT_ALLOWED = ("ROLE_NOT_ALLOWED", PermissionDenied, "the caller's role is not among the roles the method's contract lists; checked at the gateway and at every service port");
+        /// The record belongs to another organisation.
+        OTHER_ORGANISATION = ("OTHER_ORGANISATION", PermissionDenied, "an organisation-scoped caller named a record of another organisation");
+        /// The record lies outside the caller's region.
+        OUTSIDE_REGION = ("OUTSIDE_REGION", PermissionDenied, "a region-scoped caller named a region its own does not cover");
+        /// A page request outside the one rule.
+        PAGE_INVALID = ("PAGE_INVALID", InvalidArgument, "`page.page_size` outside 0..=1000, or a `page.page_token` no previous page returned");
+        /// A bug or an unexpected store failure.
+        INTERNAL = ("INTERNAL", Internal, "an unexpected failure; the detail is logged with the request's trace id, not shown");
     }
 }
 
@@ -139,20 +242,12 @@ impl From<crate::auth::AuthError> for ApiError {
         use crate::auth::AuthError as A;
         match &e {
             A::MissingToken | A::InvalidToken(_) => {
-                ApiError::new(ErrorKind::Unauthenticated, "UNAUTHENTICATED", e.to_string())
+                codes::UNAUTHENTICATED.error(e.to_string())
             }
-            A::RoleNotAllowed { .. } => ApiError::new(
-                ErrorKind::PermissionDenied,
-                "ROLE_NOT_ALLOWED",
-                e.to_string(),
-            ),
-            A::OtherOrganisation { .. } => ApiError::new(
-                ErrorKind::PermissionDenied,
-                "OTHER_ORGANISATION",
-                e.to_string(),
-            ),
+            A::RoleNotAllowed { .. } => codes::ROLE_NOT_ALLOWED.error(e.to_string()),
+            A::OtherOrganisation { .. } => codes::OTHER_ORGANISATION.error(e.to_string()),
             A::OutsideRegion { .. } => {
-                ApiError::new(ErrorKind::PermissionDenied, "OUTSIDE_REGION", e.to_string())
+                codes::OUTSIDE_REGION.error(e.to_string())
             }
         }
     }

@@ -4,15 +4,20 @@
 //! URL, migrations), [`cache`] and [`bus`] (Redis or in-process behind one trait each), and the
 //! gRPC [`server`] skeleton (health, reflection, auth, graceful shutdown).
 
+pub mod access;
 pub mod auth;
 pub mod bus;
 pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod outbox;
+pub mod page;
 pub mod server;
 pub mod sql;
+pub mod streams;
 pub mod telemetry;
+pub mod upstream;
 
-pub use auth::{Caller, Role, Verifier};
+pub use auth::{Actor, Caller, Role, Verifier};
 pub use error::{ApiError, ErrorKind};

@@ -74,8 +74,10 @@ pub async fn serve(
         .await
 }
 
-/// Verifies the bearer token of every call and puts the [`crate::auth::Caller`] into the
-/// request extensions (tonic hands them on to the handler). Health and reflection are open.
+/// Verifies the bearer token of every call, checks the caller's role against the called
+/// method's `access` rule in the contracts ([`crate::access::AccessTable`], deny by default),
+/// and puts the [`crate::auth::Caller`] into the request extensions (tonic hands them on to
+/// the handler). Health and reflection are open.
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
     /// The verifier.
@@ -127,7 +129,11 @@ where
                 .headers()
                 .get(http::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok());
-            match self.verifier.verify_header(header) {
+            let checked = self.verifier.verify_header(header).and_then(|caller| {
+                crate::access::AccessTable::contracts().check(req.uri().path(), &caller)?;
+                Ok(caller)
+            });
+            match checked {
                 Ok(caller) => {
                     req.extensions_mut().insert(caller);
                 }
@@ -160,20 +166,7 @@ pub struct Forward {
 
 impl tonic::service::Interceptor for Forward {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        let mut headers = http::HeaderMap::new();
-        crate::telemetry::inject(&mut headers);
-        for (k, v) in &headers {
-            if let Ok(key) = tonic::metadata::MetadataKey::from_bytes(k.as_str().as_bytes()) {
-                if let Ok(val) = tonic::metadata::MetadataValue::try_from(v.as_bytes()) {
-                    req.metadata_mut().insert(key, val);
-                }
-            }
-        }
-        if let Some(auth) = &self.authorization {
-            if let Ok(val) = tonic::metadata::MetadataValue::try_from(auth.as_bytes()) {
-                req.metadata_mut().insert("authorization", val);
-            }
-        }
+        crate::upstream::forward_metadata(req.metadata_mut(), self.authorization.as_ref());
         Ok(req)
     }
 }
@@ -190,6 +183,9 @@ pub struct ServiceDeps {
     pub bus: std::sync::Arc<dyn crate::bus::Bus>,
     /// Where the other services listen.
     pub upstreams: crate::config::Upstreams,
+    /// Secrets of the services that need one, by configuration key
+    /// (`enrollment.voucher_secret`).
+    pub secrets: std::collections::BTreeMap<String, String>,
 }
 
 impl ServiceDeps {
@@ -206,7 +202,19 @@ impl ServiceDeps {
                 .await
                 .map_err(|e| e.to_string())?,
             upstreams: settings.upstreams.clone(),
+            secrets: Default::default(),
         })
+    }
+
+    /// The secret under configuration key `key`; refused naming the key when it is missing
+    /// or shorter than `min_len`.
+    pub fn secret(&self, key: &str, min_len: usize) -> Result<&str, String> {
+        match self.secrets.get(key) {
+            Some(s) if s.len() >= min_len => Ok(s),
+            _ => Err(format!(
+                "configuration key `{key}`: must be at least {min_len} characters"
+            )),
+        }
     }
 }
 

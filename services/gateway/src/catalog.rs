@@ -5,20 +5,8 @@
 
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, Value};
 use std::collections::HashMap;
-use yibao_runtime::Role;
 
-/// The access rule of a method (`yibao.common.v1.Access`).
-#[derive(Debug, Clone, Default)]
-pub struct Access {
-    /// Roles allowed.
-    pub roles: Vec<Role>,
-    /// Request field holding the organisation code an organisation-scoped caller must own.
-    pub org_field: String,
-    /// Request field holding a region a region-scoped caller must cover.
-    pub region_field: String,
-    /// The method changes state (Idempotency-Key honoured).
-    pub write: bool,
-}
+pub use yibao_runtime::access::Access;
 
 /// One segment of a path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,10 +56,6 @@ pub struct Catalog {
     pub by_path: HashMap<String, Route>,
     /// REST routes in declaration order.
     pub rest: Vec<(HttpBinding, String)>,
-}
-
-fn role_of(n: i32) -> Option<Role> {
-    Role::ALL.into_iter().find(|r| r.proto_number() == n)
 }
 
 fn parse_template(t: &str) -> Result<(Vec<Segment>, Option<String>), String> {
@@ -152,9 +136,6 @@ impl Catalog {
         let http_ext = pool
             .get_extension_by_name("google.api.http")
             .ok_or("google.api.http extension missing")?;
-        let access_ext = pool
-            .get_extension_by_name("yibao.common.v1.access")
-            .ok_or("yibao.common.v1.access extension missing")?;
         let mut by_path = HashMap::new();
         let mut rest = Vec::new();
         for service in pool.services() {
@@ -168,36 +149,7 @@ impl Catalog {
             };
             for method in service.methods() {
                 let options = method.options();
-                let access = options.has_extension(&access_ext).then(|| {
-                    let a = options.get_extension(&access_ext);
-                    let msg = a
-                        .as_message()
-                        .cloned()
-                        .unwrap_or_else(|| DynamicMessage::new(method.input()));
-                    let s = |name: &str| {
-                        msg.get_field_by_name(name)
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default()
-                    };
-                    let roles = match msg.get_field_by_name("roles").map(|v| v.into_owned()) {
-                        Some(Value::List(l)) => l
-                            .iter()
-                            .filter_map(|v| v.as_enum_number())
-                            .filter_map(role_of)
-                            .collect(),
-                        _ => Vec::new(),
-                    };
-                    let write = msg
-                        .get_field_by_name("write")
-                        .and_then(|v| v.as_bool())
-                        .unwrap_or(false);
-                    Access {
-                        roles,
-                        org_field: s("org_field"),
-                        region_field: s("region_field"),
-                        write,
-                    }
-                });
+                let access = Access::of_method(&method);
                 let http = if options.has_extension(&http_ext) {
                     match options.get_extension(&http_ext).as_message() {
                         Some(rule) => http_bindings(rule)?,
@@ -279,6 +231,7 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use yibao_runtime::Role;
 
     fn catalog() -> Catalog {
         Catalog::from_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET)

@@ -101,6 +101,7 @@ async fn start() -> Env {
             enrollment: enrollment_url.clone(),
             ..Upstreams::default()
         },
+        secrets: Default::default(),
     };
     let svc = yibao_ltc::build(deps)
         .await

@@ -117,6 +117,7 @@ impl Env {
             cache: Arc::clone(&cache),
             bus: Arc::clone(&self.bus),
             upstreams: upstreams.clone(),
+            secrets: Default::default(),
         };
         let svc = yibao_supervision::build_with(deps, self.cfg.clone())
             .await

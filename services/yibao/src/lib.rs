@@ -272,6 +272,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         cache: Arc::clone(&cache),
         bus: Arc::clone(&bus),
         upstreams: upstreams.clone(),
+        secrets: Default::default(),
     };
 
     let mut routes = tonic::service::RoutesBuilder::default();

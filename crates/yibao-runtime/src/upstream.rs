@@ -1,0 +1,117 @@
+//! The services of the suite, named once, and the one way to reach another service: a lazily
+//! connecting channel with the suite's connection settings, and the metadata every hop forwards
+//! (the caller's token, so the next service checks it again, and the W3C trace context).
+
+use std::time::Duration;
+use tonic::transport::{Channel, Endpoint};
+
+/// One service of the suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceInfo {
+    /// Key in configuration (`upstreams.<key>`) and in the gateway's routes.
+    pub key: &'static str,
+    /// The gRPC service's full name.
+    pub grpc_name: &'static str,
+}
+
+/// The five services.
+pub const SERVICES: [ServiceInfo; 5] = [
+    ServiceInfo {
+        key: "enrollment",
+        grpc_name: "yibao.enrollment.v1.EnrollmentService",
+    },
+    ServiceInfo {
+        key: "settlement",
+        grpc_name: "yibao.settlement.v1.SettlementService",
+    },
+    ServiceInfo {
+        key: "ltc",
+        grpc_name: "yibao.ltc.v1.LtcService",
+    },
+    ServiceInfo {
+        key: "procurement",
+        grpc_name: "yibao.procurement.v1.ProcurementService",
+    },
+    ServiceInfo {
+        key: "supervision",
+        grpc_name: "yibao.supervision.v1.SupervisionService",
+    },
+];
+
+/// The gRPC full names of the five services (health and reflection).
+pub fn grpc_names() -> [&'static str; 5] {
+    SERVICES.map(|s| s.grpc_name)
+}
+
+impl crate::config::Upstreams {
+    /// The configured address of a service by key.
+    pub fn url(&self, key: &str) -> Option<&str> {
+        match key {
+            "enrollment" => Some(&self.enrollment),
+            "settlement" => Some(&self.settlement),
+            "ltc" => Some(&self.ltc),
+            "procurement" => Some(&self.procurement),
+            "supervision" => Some(&self.supervision),
+            _ => None,
+        }
+    }
+
+    /// A lazily connecting channel to a service by key; an address that does not parse is
+    /// refused naming its configuration key.
+    pub fn channel(&self, key: &str) -> Result<Channel, String> {
+        let url = self
+            .url(key)
+            .ok_or_else(|| format!("no service `{key}` in the suite"))?;
+        channel(key, url)
+    }
+}
+
+/// A lazily connecting channel to `url` (the caller may start before the service is up),
+/// with the suite's settings: short connect timeout, no Nagle delay, HTTP/2 keep-alive.
+pub fn channel(key: &str, url: &str) -> Result<Channel, String> {
+    let endpoint = Endpoint::from_shared(url.to_string())
+        .map_err(|e| format!("configuration key `upstreams.{key}`: {e}"))?
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_while_idle(true);
+    Ok(endpoint.connect_lazy())
+}
+
+/// Puts the trace context of the current span and the caller's `authorization` into the
+/// metadata of an outgoing call.
+pub fn forward_metadata(
+    metadata: &mut tonic::metadata::MetadataMap,
+    authorization: Option<&http::HeaderValue>,
+) {
+    let mut headers = http::HeaderMap::new();
+    crate::telemetry::inject(&mut headers);
+    for (k, v) in &headers {
+        if let (Ok(key), Ok(val)) = (
+            tonic::metadata::MetadataKey::from_bytes(k.as_str().as_bytes()),
+            tonic::metadata::MetadataValue::try_from(v.as_bytes()),
+        ) {
+            metadata.insert(key, val);
+        }
+    }
+    if let Some(val) = authorization.and_then(|a| tonic::metadata::MetadataValue::try_from(a.as_bytes()).ok()) {
+        metadata.insert("authorization", val);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_service_has_an_address_and_a_contract() {
+        let upstreams = crate::config::Upstreams::default();
+        let table = crate::access::AccessTable::contracts();
+        for s in SERVICES {
+            assert!(upstreams.url(s.key).is_some_and(|u| u.starts_with("http://")), "{}", s.key);
+            let prefix = format!("/{}/", s.grpc_name);
+            assert!(table.methods().iter().any(|(p, _)| p.starts_with(&prefix)), "{}", s.grpc_name);
+        }
+        assert!(upstreams.url("billing").is_none());
+    }
+}
