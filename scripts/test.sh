@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite — the README's test command, and what CI runs (.ci/run).
 #
-#   scripts/test.sh            everything
+#   scripts/test.sh            everything: rustfmt and clippy clean, the vendored sqlx-core
+#                              checked against its patch, the tests on SQLite and on
+#                              PostgreSQL + Redis, the dev cluster, buf lint, deployment checks
 #   SKIP_DEPLOY_CHECKS=1 …     without the Kubernetes/Helm checks
 #
 # It installs and starts what it needs (idempotently): PostgreSQL and Redis (Debian packages),
@@ -20,6 +22,15 @@ PG_URL=${YIBAO_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 REDIS_URL=${YIBAO_TEST_REDIS_URL:-redis://127.0.0.1:6379}
 
 drop_new_databases_on_exit "$PG_URL"
+
+log "formatting (cargo fmt --check)"
+cargo fmt --all --check
+
+log "vendored sqlx-core = the published crate + third_party/sqlx-core.patch"
+scripts/vendor-sqlx-core.sh check
+
+log "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo build (tests)"
 cargo test --workspace --no-run --locked
