@@ -106,12 +106,10 @@ impl AccessTable {
         TABLE.get_or_init(|| {
             // The descriptor set is compiled into the binary by yibao-proto's build script; a
             // failure here is a build defect, and the empty table then denies every call.
-            AccessTable::from_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET).unwrap_or_else(
-                |e| {
-                    tracing::error!(error = %e, "contract descriptors do not decode");
-                    AccessTable::default()
-                },
-            )
+            AccessTable::from_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "contract descriptors do not decode");
+                AccessTable::default()
+            })
         })
     }
 

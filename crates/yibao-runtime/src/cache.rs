@@ -36,10 +36,13 @@ pub trait Cache: Send + Sync + std::fmt::Debug {
     fn incr<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<i64, CacheError>>;
 }
 
+/// Values of the in-process cache with their expiry.
+type Entries = HashMap<String, (Vec<u8>, Instant)>;
+
 /// In-process cache, bounded: expired entries are swept when it grows past its capacity.
 #[derive(Debug, Clone)]
 pub struct MemoryCache {
-    inner: Arc<Mutex<HashMap<String, (Vec<u8>, Instant)>>>,
+    inner: Arc<Mutex<Entries>>,
     capacity: usize,
 }
 

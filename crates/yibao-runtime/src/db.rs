@@ -8,14 +8,12 @@ use std::time::Duration;
 /// Connects to the configured database. For SQLite the file's directory is created and the
 /// database is put in WAL mode so readers never wait for the writer.
 pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
-    if let Some(path) = sqlite_path(&cfg.url) {
-        if let Some(dir) = std::path::Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
-        }
+    if let Some(dir) = sqlite_path(&cfg.url)
+        .and_then(|path| std::path::Path::new(path).parent())
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
     }
     let mut opts = ConnectOptions::new(cfg.url.clone());
     opts.max_connections(cfg.max_connections.max(1))

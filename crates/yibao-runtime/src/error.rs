@@ -241,14 +241,10 @@ impl From<crate::auth::AuthError> for ApiError {
     fn from(e: crate::auth::AuthError) -> ApiError {
         use crate::auth::AuthError as A;
         match &e {
-            A::MissingToken | A::InvalidToken(_) => {
-                codes::UNAUTHENTICATED.error(e.to_string())
-            }
+            A::MissingToken | A::InvalidToken(_) => codes::UNAUTHENTICATED.error(e.to_string()),
             A::RoleNotAllowed { .. } => codes::ROLE_NOT_ALLOWED.error(e.to_string()),
             A::OtherOrganisation { .. } => codes::OTHER_ORGANISATION.error(e.to_string()),
-            A::OutsideRegion { .. } => {
-                codes::OUTSIDE_REGION.error(e.to_string())
-            }
+            A::OutsideRegion { .. } => codes::OUTSIDE_REGION.error(e.to_string()),
         }
     }
 }

@@ -191,7 +191,11 @@ impl Default for RelayConfig {
 
 /// Publishes up to `batch` pending rows once; returns how many were published. Stops at the
 /// first bus failure (that row stays pending; the ones before it are marked).
-pub async fn publish_pending(db: &DatabaseConnection, bus: &dyn Bus, batch: u64) -> Result<usize, RelayError> {
+pub async fn publish_pending(
+    db: &DatabaseConnection,
+    bus: &dyn Bus,
+    batch: u64,
+) -> Result<usize, RelayError> {
     let rows = pending(db, batch).await?;
     let mut published = Vec::with_capacity(rows.len());
     let mut failure = None;
@@ -221,7 +225,12 @@ pub struct Relay {
 
 impl Relay {
     /// Starts the relay task of `service` for the life of the process.
-    pub fn start(service: &'static str, db: DatabaseConnection, bus: Arc<dyn Bus>, cfg: RelayConfig) -> Relay {
+    pub fn start(
+        service: &'static str,
+        db: DatabaseConnection,
+        bus: Arc<dyn Bus>,
+        cfg: RelayConfig,
+    ) -> Relay {
         let notify = Arc::new(tokio::sync::Notify::new());
         let wake = Arc::clone(&notify);
         tokio::spawn(async move {
@@ -262,7 +271,10 @@ mod tests {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let manager = sea_orm_migration::SchemaManager::new(&db);
-        MIGRATION.up(&manager).await.unwrap_or_else(|e| panic!("{e}"));
+        MIGRATION
+            .up(&manager)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         db
     }
 
@@ -272,9 +284,13 @@ mod tests {
         let events: Vec<_> = (0..5)
             .map(|n| OutboxEvent::new(crate::streams::SETTLEMENT_CLAIMS, format!("e{n}"), vec![n]))
             .collect();
-        enqueue(&db, &events).await.unwrap_or_else(|e| panic!("{e}"));
+        enqueue(&db, &events)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         // The same ids again (a retried change): nothing new.
-        enqueue(&db, &events[..2]).await.unwrap_or_else(|e| panic!("{e}"));
+        enqueue(&db, &events[..2])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(backlog(&db).await.ok(), Some(5));
         let bus = MemoryBus::new();
         assert_eq!(publish_pending(&db, &bus, 3).await.ok(), Some(3));
@@ -282,7 +298,13 @@ mod tests {
         assert_eq!(publish_pending(&db, &bus, 3).await.ok(), Some(0));
         assert_eq!(backlog(&db).await.ok(), Some(0));
         let read = bus
-            .read(crate::streams::SETTLEMENT_CLAIMS, "g", "c", 10, Duration::from_millis(10))
+            .read(
+                crate::streams::SETTLEMENT_CLAIMS,
+                "g",
+                "c",
+                10,
+                Duration::from_millis(10),
+            )
             .await
             .unwrap_or_default();
         let ids: Vec<_> = read.iter().map(|m| m.event_id.as_str()).collect();

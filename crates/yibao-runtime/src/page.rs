@@ -79,11 +79,17 @@ impl Page {
 
     /// Cuts `rows` (read with [`Page::fetch`]) to the page and returns the response's page,
     /// whose token carries `key` of the last row kept when more rows exist.
-    pub fn finish<T>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> Vec<String>) -> (Vec<T>, common::PageResponse) {
+    pub fn finish<T>(
+        &self,
+        mut rows: Vec<T>,
+        key: impl Fn(&T) -> Vec<String>,
+    ) -> (Vec<T>, common::PageResponse) {
         let size = usize::try_from(self.size).unwrap_or(usize::MAX);
         let next_page_token = if rows.len() > size {
             rows.truncate(size);
-            rows.last().map(|r| encode_token(&key(r))).unwrap_or_default()
+            rows.last()
+                .map(|r| encode_token(&key(r)))
+                .unwrap_or_default()
         } else {
             String::new()
         };
@@ -123,7 +129,10 @@ mod tests {
     #[test]
     fn absent_and_zero_mean_the_default_and_the_maximum_is_refused_not_clamped() {
         assert_eq!(Page::parse(None).map(|p| p.size), Ok(DEFAULT_PAGE_SIZE));
-        assert_eq!(Page::parse(Some(&req(0, ""))).map(|p| p.size), Ok(DEFAULT_PAGE_SIZE));
+        assert_eq!(
+            Page::parse(Some(&req(0, ""))).map(|p| p.size),
+            Ok(DEFAULT_PAGE_SIZE)
+        );
         assert_eq!(Page::parse(Some(&req(1000, ""))).map(|p| p.size), Ok(1000));
         for bad in [1001, -1] {
             let e = Page::parse(Some(&req(bad, ""))).err();
@@ -138,14 +147,22 @@ mod tests {
         let page = Page::first(2);
         let (rows, resp) = page.finish(vec!["a", "b", "c"], |r| vec![r.to_string(), "x".into()]);
         assert_eq!(rows, vec!["a", "b"]);
-        let next = Page::parse(Some(&req(2, &resp.next_page_token))).unwrap_or_else(|e| panic!("{e}"));
+        let next =
+            Page::parse(Some(&req(2, &resp.next_page_token))).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(next.after, vec!["b".to_string(), "x".to_string()]);
-        assert_eq!((next.after_key(0), next.after_key(1), next.after_key(2)), ("b", "x", ""));
+        assert_eq!(
+            (next.after_key(0), next.after_key(1), next.after_key(2)),
+            ("b", "x", "")
+        );
         let (rows, resp) = next.finish(vec!["c"], |r| vec![r.to_string()]);
         assert_eq!((rows.len(), resp.next_page_token.as_str()), (1, ""));
         for bad in ["200", "k1.!!", "k1.W10"] {
             let e = Page::parse(Some(&req(2, bad))).err();
-            assert_eq!(e.map(|e| e.violations[0].0.clone()).as_deref(), Some("page.page_token"), "{bad}");
+            assert_eq!(
+                e.map(|e| e.violations[0].0.clone()).as_deref(),
+                Some("page.page_token"),
+                "{bad}"
+            );
         }
     }
 }

@@ -149,7 +149,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Bytes of lower-case hexadecimal; `None` when malformed.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let v = |c: u8| match c {

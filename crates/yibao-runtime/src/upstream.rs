@@ -94,7 +94,9 @@ pub fn forward_metadata(
             metadata.insert(key, val);
         }
     }
-    if let Some(val) = authorization.and_then(|a| tonic::metadata::MetadataValue::try_from(a.as_bytes()).ok()) {
+    if let Some(val) =
+        authorization.and_then(|a| tonic::metadata::MetadataValue::try_from(a.as_bytes()).ok())
+    {
         metadata.insert("authorization", val);
     }
 }
@@ -108,9 +110,19 @@ mod tests {
         let upstreams = crate::config::Upstreams::default();
         let table = crate::access::AccessTable::contracts();
         for s in SERVICES {
-            assert!(upstreams.url(s.key).is_some_and(|u| u.starts_with("http://")), "{}", s.key);
+            assert!(
+                upstreams
+                    .url(s.key)
+                    .is_some_and(|u| u.starts_with("http://")),
+                "{}",
+                s.key
+            );
             let prefix = format!("/{}/", s.grpc_name);
-            assert!(table.methods().iter().any(|(p, _)| p.starts_with(&prefix)), "{}", s.grpc_name);
+            assert!(
+                table.methods().iter().any(|(p, _)| p.starts_with(&prefix)),
+                "{}",
+                s.grpc_name
+            );
         }
         assert!(upstreams.url("billing").is_none());
     }

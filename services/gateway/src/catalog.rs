@@ -47,6 +47,9 @@ pub struct Route {
     pub upstream: String,
 }
 
+/// A matched REST request: the binding, its method's route, and the path variables.
+pub type RestMatch<'a> = (&'a HttpBinding, &'a Route, Vec<(String, String)>);
+
 /// All routes.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -182,11 +185,7 @@ impl Catalog {
     }
 
     /// Finds the REST route for a request: the binding, its method route, and path variables.
-    pub fn match_rest(
-        &self,
-        verb: &http::Method,
-        path: &str,
-    ) -> Option<(&HttpBinding, &Route, Vec<(String, String)>)> {
+    pub fn match_rest(&self, verb: &http::Method, path: &str) -> Option<RestMatch<'_>> {
         let trimmed = path.strip_prefix('/')?;
         for (binding, grpc_path) in &self.rest {
             if binding.verb != *verb {
@@ -215,7 +214,7 @@ impl Catalog {
                         if part.is_empty() {
                             return false;
                         }
-                        vars.push((name.clone(), crate::transcode::decode(part)));
+                        vars.push((name.clone(), decode(part)));
                         true
                     }
                 });
@@ -226,6 +225,27 @@ impl Catalog {
         }
         None
     }
+}
+
+/// Percent-decodes a URL component (invalid escapes are kept as they are).
+pub(crate) fn decode(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let escaped = (b[i] == b'%')
+            .then(|| s.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        if let Some(v) = escaped {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -286,6 +306,6 @@ mod tests {
             ]
         );
         assert_eq!(verb.as_deref(), Some("reverse"));
-        assert_eq!(crate::transcode::decode("a%20b"), "a b");
+        assert_eq!(decode("a%20b"), "a b");
     }
 }

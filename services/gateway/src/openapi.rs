@@ -116,10 +116,8 @@ pub fn generate(catalog: &Catalog) -> Value {
                 },
             });
             todo.push(method.output());
-            if access.write {
-                if let Some(p) = op["parameters"].as_array_mut() {
-                    p.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 128}, "description": "Retries with the same key return the first answer."}));
-                }
+            if let (true, Some(p)) = (access.write, op["parameters"].as_array_mut()) {
+                p.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 128}, "description": "Retries with the same key return the first answer."}));
             }
             if !b.body.is_empty() {
                 let schema = if b.body == "*" {

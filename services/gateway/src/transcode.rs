@@ -3,7 +3,7 @@
 //! proto3 mapping with the proto field names (`id_number`, as the field paths in errors) and
 //! 64-bit integers as JSON numbers (money in fen stays far below 2^53).
 
-use crate::catalog::HttpBinding;
+use crate::catalog::{HttpBinding, decode};
 use prost_reflect::{
     DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage,
     SerializeOptions, Value,
@@ -165,28 +165,6 @@ pub fn bind_request(
         set_path(&mut msg, name, value)?;
     }
     Ok(msg)
-}
-
-/// Percent-decodes a URL component (invalid escapes are kept as they are).
-pub(crate) fn decode(s: &str) -> String {
-    let mut out = Vec::with_capacity(s.len());
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            if let Some(v) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The JSON form of a reply.

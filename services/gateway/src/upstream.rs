@@ -6,7 +6,7 @@ use bytes::{Buf, BufMut, Bytes};
 use std::collections::HashMap;
 use std::time::Duration;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// A codec that moves already-encoded protobuf messages.
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,20 +52,8 @@ impl Upstreams {
     /// Lazily connecting channels (the gateway starts before its services are up).
     pub fn new(cfg: &yibao_runtime::config::Upstreams) -> Result<Upstreams, String> {
         let mut channels = HashMap::new();
-        for (key, url) in [
-            ("enrollment", &cfg.enrollment),
-            ("settlement", &cfg.settlement),
-            ("ltc", &cfg.ltc),
-            ("procurement", &cfg.procurement),
-            ("supervision", &cfg.supervision),
-        ] {
-            let ep = Endpoint::from_shared(url.clone())
-                .map_err(|e| format!("configuration key `upstreams.{key}`: {e}"))?
-                .connect_timeout(Duration::from_secs(2))
-                .tcp_nodelay(true)
-                .http2_keep_alive_interval(Duration::from_secs(30))
-                .keep_alive_while_idle(true);
-            channels.insert(key.to_string(), ep.connect_lazy());
+        for service in yibao_runtime::upstream::SERVICES {
+            channels.insert(service.key.to_string(), cfg.channel(service.key)?);
         }
         Ok(Upstreams { channels })
     }
@@ -105,21 +93,7 @@ pub async fn unary(
         .map_err(|e| tonic::Status::unavailable(format!("service unavailable: {e}")))?;
     let mut req = tonic::Request::new(message);
     req.set_timeout(timeout);
-    let mut headers = http::HeaderMap::new();
-    yibao_runtime::telemetry::inject(&mut headers);
-    for (k, v) in &headers {
-        if let (Ok(key), Ok(val)) = (
-            tonic::metadata::MetadataKey::from_bytes(k.as_str().as_bytes()),
-            tonic::metadata::MetadataValue::try_from(v.as_bytes()),
-        ) {
-            req.metadata_mut().insert(key, val);
-        }
-    }
-    if let Some(auth) = &fwd.authorization {
-        if let Ok(v) = tonic::metadata::MetadataValue::try_from(auth.as_bytes()) {
-            req.metadata_mut().insert("authorization", v);
-        }
-    }
+    yibao_runtime::upstream::forward_metadata(req.metadata_mut(), fwd.authorization.as_ref());
     if let Ok(v) = tonic::metadata::MetadataValue::try_from(fwd.request_id.as_str()) {
         req.metadata_mut().insert("x-request-id", v);
     }
