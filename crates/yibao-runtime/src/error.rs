@@ -29,6 +29,8 @@ pub enum ErrorKind {
     PermissionDenied,
     /// Rate limit or quota (429).
     ResourceExhausted,
+    /// A request larger than the limit (413; RESOURCE_EXHAUSTED over gRPC).
+    TooLarge,
     /// A dependency is down (503).
     Unavailable,
     /// A bug or an unexpected store failure (500). Details are logged, not shown.
@@ -45,7 +47,7 @@ impl ErrorKind {
             ErrorKind::Aborted => Code::Aborted,
             ErrorKind::Unauthenticated => Code::Unauthenticated,
             ErrorKind::PermissionDenied => Code::PermissionDenied,
-            ErrorKind::ResourceExhausted => Code::ResourceExhausted,
+            ErrorKind::ResourceExhausted | ErrorKind::TooLarge => Code::ResourceExhausted,
             ErrorKind::Unavailable => Code::Unavailable,
             ErrorKind::Internal => Code::Internal,
         }
@@ -176,7 +178,7 @@ impl ErrorKind {
             ErrorKind::Aborted => "ABORTED",
             ErrorKind::Unauthenticated => "UNAUTHENTICATED",
             ErrorKind::PermissionDenied => "PERMISSION_DENIED",
-            ErrorKind::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            ErrorKind::ResourceExhausted | ErrorKind::TooLarge => "RESOURCE_EXHAUSTED",
             ErrorKind::Unavailable => "UNAVAILABLE",
             ErrorKind::Internal => "INTERNAL",
         }
@@ -184,7 +186,10 @@ impl ErrorKind {
 
     /// The HTTP status of the kind on the REST API.
     pub fn http_status(self) -> u16 {
-        http_status_of(self.code())
+        match self {
+            ErrorKind::TooLarge => 413,
+            _ => http_status_of(self.code()),
+        }
     }
 }
 

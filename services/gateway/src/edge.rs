@@ -2,6 +2,7 @@
 //! the rate limit — and the REST path: bind, check, honour `Idempotency-Key`, call, answer.
 
 use crate::catalog::Route;
+use crate::error as codes;
 use crate::{Gateway, transcode};
 use axum::body::Body;
 use axum::extract::Request;
@@ -11,7 +12,7 @@ use prost::Message as _;
 use prost_reflect::DynamicMessage;
 use std::time::{Duration, Instant};
 use yibao_runtime::error::problem_from_status;
-use yibao_runtime::{ApiError, Caller, ErrorKind};
+use yibao_runtime::{ApiError, Caller};
 
 /// How long an idempotency key and its recorded answer are kept.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -64,11 +65,10 @@ fn status_problem(status: &tonic::Status, instance: &str) -> Response {
 /// Checks the method's access rule against the caller and the request: deny by default.
 pub fn authorize(route: &Route, caller: &Caller, msg: &DynamicMessage) -> Result<(), ApiError> {
     let access = route.access.as_ref().ok_or_else(|| {
-        ApiError::new(
-            ErrorKind::PermissionDenied,
-            "METHOD_NOT_EXPOSED",
-            format!("{} is not exposed through the gateway", route.grpc_path),
-        )
+        codes::METHOD_NOT_EXPOSED.error(format!(
+            "{} is not exposed through the gateway",
+            route.grpc_path
+        ))
     })?;
     if !access.roles.contains(&caller.role) {
         return Err(yibao_runtime::auth::AuthError::RoleNotAllowed {
@@ -101,14 +101,12 @@ pub async fn rate_limit(g: &Gateway, caller: &Caller) -> Result<(), ApiError> {
         g.settings.key_prefix, caller.org, caller.subject
     );
     match g.cache.incr(&key, Duration::from_secs(61)).await {
-        Ok(n) if n > i64::from(g.settings.rate_limit_per_minute) => Err(ApiError::new(
-            ErrorKind::ResourceExhausted,
-            "RATE_LIMITED",
-            format!(
+        Ok(n) if n > i64::from(g.settings.rate_limit_per_minute) => {
+            Err(codes::RATE_LIMITED.error(format!(
                 "more than {} calls in a minute; retry after the minute ends",
                 g.settings.rate_limit_per_minute
-            ),
-        )),
+            )))
+        }
         Ok(_) => Ok(()),
         Err(e) => {
             tracing::warn!(error = %e, "rate limiter unavailable");
@@ -138,7 +136,7 @@ pub async fn rest(g: Gateway, req: Request) -> Response {
     let Some((binding, route, vars)) = g.catalog.match_rest(&parts.method, parts.uri.path()) else {
         return problem(
             http::StatusCode::NOT_FOUND,
-            "ROUTE_NOT_FOUND",
+            codes::ROUTE_NOT_FOUND.code,
             &format!("no route for {} {}", parts.method, parts.uri.path()),
             &instance,
             None,
@@ -172,7 +170,7 @@ async fn rest_inner(
                 tonic::Code::InvalidArgument,
                 problem(
                     http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "BODY_TOO_LARGE",
+                    codes::BODY_TOO_LARGE.code,
                     &format!("the body exceeds {} bytes", g.settings.max_body_bytes),
                     instance,
                     None,
@@ -188,7 +186,7 @@ async fn rest_inner(
         &bytes,
     ) {
         Ok(m) => m,
-        Err(e) => return fail(ApiError::invalid("INVALID_REQUEST", e.field, e.reason).into()),
+        Err(e) => return fail(codes::INVALID_REQUEST.invalid(e.field, e.reason).into()),
     };
     if let Err(e) = authorize(route, &caller, &msg) {
         return fail(e.into());
@@ -206,12 +204,9 @@ async fn rest_inner(
     let idem_key = match (write, idem) {
         (true, Some(k)) if k.is_empty() || k.len() > 128 => {
             return fail(
-                ApiError::invalid(
-                    "INVALID_REQUEST",
-                    "Idempotency-Key",
-                    "must be 1 to 128 characters",
-                )
-                .into(),
+                codes::INVALID_REQUEST
+                    .invalid("Idempotency-Key", "must be 1 to 128 characters")
+                    .into(),
             );
         }
         (true, Some(k)) => {
@@ -315,20 +310,16 @@ async fn claim_idempotency(g: &Gateway, key: &str, digest: &str) -> Claim {
             .and_then(|v| serde_json::from_slice::<Recorded>(&v).ok())
         {
             Some(r) if r.digest != digest => Claim::Refused(
-                ApiError::new(
-                    ErrorKind::FailedPrecondition,
-                    "IDEMPOTENCY_KEY_REUSED",
-                    "this Idempotency-Key was used for a different request",
-                )
-                .into(),
+                codes::IDEMPOTENCY_KEY_REUSED
+                    .error("this Idempotency-Key was used for a different request")
+                    .into(),
             ),
             Some(r) if r.status == 0 => Claim::Refused(
-                ApiError::new(
-                    ErrorKind::Aborted,
-                    "IDEMPOTENCY_IN_PROGRESS",
-                    "a request with this Idempotency-Key is still in progress; retry shortly",
-                )
-                .into(),
+                codes::IDEMPOTENCY_IN_PROGRESS
+                    .error(
+                        "a request with this Idempotency-Key is still in progress; retry shortly",
+                    )
+                    .into(),
             ),
             Some(r) => {
                 let status = http::StatusCode::from_u16(r.status).unwrap_or(http::StatusCode::OK);
@@ -347,12 +338,9 @@ async fn claim_idempotency(g: &Gateway, key: &str, digest: &str) -> Claim {
             None => Claim::Fresh,
         },
         Err(e) => Claim::Refused(
-            ApiError::new(
-                ErrorKind::Unavailable,
-                "IDEMPOTENCY_STORE_UNAVAILABLE",
-                format!("cannot honour Idempotency-Key now: {e}"),
-            )
-            .into(),
+            codes::IDEMPOTENCY_STORE_UNAVAILABLE
+                .error(format!("cannot honour Idempotency-Key now: {e}"))
+                .into(),
         ),
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod catalog;
 pub mod edge;
+pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod proxy;
