@@ -123,7 +123,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
                 ))
             })
             .collect::<Result<_, Box<dyn Error>>>()?;
-        api.store().set_standards("340000", &batch, &actor).await?;
+        api.app().set_standards("340000", &batch, &actor).await?;
     }
     println!(
         "payment_standards: loaded {} standards in {:.1} s",

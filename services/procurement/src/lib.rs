@@ -1,16 +1,15 @@
 //! The procurement service: centralised procurement, prices and payment standards.
 //!
-//! Layout: [`domain`] holds the rules (pure), [`store`] the tables and transactions, [`api`]
-//! the gRPC mapping ([`convert`] the proto ⇄ domain conversions), [`standards`] the cached
-//! payment-standard look-up, [`outbox`] the inventory events for supervision; [`build`] wires
-//! them for `main.rs` and for the all-in-one binary.
+//! Layout (the service template): [`api`] maps proto ⇄ app types and errors → `Status`;
+//! [`app`] holds the use cases (tenancy re-checks against stored records, the transaction,
+//! the rules, the outbox write) and the payment-standard cache; [`domain`] the rules (pure);
+//! [`store`] the rows per aggregate and the migrations; [`events`] the bus output (inventory
+//! events and their relay). [`build`] wires them for `main.rs` and for the all-in-one binary.
 
 pub mod api;
-pub mod convert;
+pub mod app;
 pub mod domain;
-pub mod error;
-pub mod outbox;
-pub mod standards;
+pub mod events;
 pub mod store;
 
 use yibao_proto::procurement::v1::procurement_service_server::ProcurementServiceServer;
@@ -30,6 +29,6 @@ pub async fn build(
     let api = api::ProcurementApi::new(conn, deps)
         .await
         .map_err(|e| format!("procurement start: {e}"))?;
-    outbox::spawn_relay(api.store().clone(), bus);
+    events::spawn_relay(api.app().store().clone(), bus);
     Ok(ProcurementServiceServer::new(api))
 }

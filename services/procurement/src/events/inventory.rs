@@ -1,23 +1,10 @@
-//! Inventory findings for supervision: the sale records behind mark-up and sale-without-stock
-//! findings become `yibao.events.v1.InventoryEvent`s, written to the outbox in the upload's
-//! transaction and published to the stream `yibao.procurement.inventory` by the relay (right
-//! after the upload, and every few seconds for whatever a crash or a bus outage left behind).
-//! Event ids are derived from the finding, so a retried upload never publishes twice under
-//! new ids and consumers deduplicate by id.
+//! `yibao.events.v1.InventoryEvent`: the encoding of an inventory finding for the bus.
 
+use super::INVENTORY_STREAM;
 use crate::domain::{Finding, FindingKind};
-use crate::store::{OutboxEvent, Store};
+use crate::store::OutboxEvent;
 use prost::Message;
-use std::sync::Arc;
-use std::time::Duration;
 use yibao_proto::events::v1::InventoryEvent;
-use yibao_runtime::bus::Bus;
-
-/// Stream of inventory sale records.
-pub const INVENTORY_STREAM: &str = "yibao.procurement.inventory";
-
-/// How often the relay looks for unpublished events.
-const RELAY_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The event of a finding, or `None` for purchase findings (they stay in the response).
 ///
@@ -52,47 +39,6 @@ pub fn inventory_event(f: &Finding, ordinal: usize) -> Option<OutboxEvent> {
         stream: INVENTORY_STREAM.to_string(),
         payload: event.encode_to_vec(),
     })
-}
-
-/// Publishes what the outbox holds; returns how many events were published. Stops at the
-/// first bus failure (the rest waits for the next pass).
-pub async fn relay_once(store: &Store, bus: &dyn Bus) -> usize {
-    let _slot = store.relay_slot().await;
-    let mut published = 0;
-    loop {
-        let batch = match store.unpublished(100).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(error = %e, "outbox read failed");
-                return published;
-            }
-        };
-        if batch.is_empty() {
-            return published;
-        }
-        for e in batch {
-            if let Err(err) = bus.publish(&e.stream, &e.event_id, &e.payload).await {
-                tracing::warn!(error = %err, event_id = %e.event_id, "outbox publish failed; will retry");
-                return published;
-            }
-            if let Err(err) = store.mark_published(&e.event_id).await {
-                // Published but not marked: it is published again later; consumers dedupe by id.
-                tracing::warn!(error = %err, event_id = %e.event_id, "outbox mark failed");
-                return published;
-            }
-            published += 1;
-        }
-    }
-}
-
-/// Runs [`relay_once`] every few seconds for the life of the process.
-pub fn spawn_relay(store: Store, bus: Arc<dyn Bus>) {
-    tokio::spawn(async move {
-        loop {
-            relay_once(&store, bus.as_ref()).await;
-            tokio::time::sleep(RELAY_INTERVAL).await;
-        }
-    });
 }
 
 #[cfg(test)]

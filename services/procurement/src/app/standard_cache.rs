@@ -1,22 +1,25 @@
-//! The payment-standard look-up as settlement uses it: a batch of item codes on a date in a
-//! region, served from the cache (`deps.cache`: Redis, or in-process when embedded).
+//! The payment-standard cache behind the look-up settlement makes on every claim: a batch of
+//! item codes on a date in a region, served from `deps.cache` (Redis, or in-process when
+//! embedded).
 //!
 //! One cache entry per item holds that item's whole history in every region, so a look-up
 //! costs one cache read per item whatever the date, and a change of any standard of the item
 //! deletes exactly one key. Each standard is cached as a fixed header (region, dates) and the
-//! protobuf message of the response: the look-up compares headers and decodes one message.
-//! The region of treatment takes the standard of the most specific region that has one in
-//! force on the date (county, then city, then province). Keys live in a namespace stored in
-//! the database, so a fresh database never reads another's entries.
+//! protobuf message of the response: the look-up compares headers and decodes one message,
+//! and nothing is mapped on the hot path. This is the one place `app/` holds a proto type, so
+//! the mapping of a stored standard to its wire form ([`wire`]) is written here once and
+//! `api/` uses it too. The region of treatment takes the standard of the most specific region
+//! that has one in force on the date (county, then city, then province). Keys live in a
+//! namespace stored in the database, so a fresh database never reads another's entries.
 
-use crate::convert::standard_pb;
-use crate::error::ProcError;
-use crate::store::{Store, region_chain};
+use super::AppError;
+use crate::store::{Store, StoredStandard, region_chain};
 use chrono::NaiveDate;
 use prost::Message;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use yibao_proto::common::v1 as common;
 use yibao_proto::procurement::v1 as pb;
 use yibao_runtime::cache::Cache;
 
@@ -64,7 +67,7 @@ impl StandardCache {
         region: &str,
         items: &[String],
         on: NaiveDate,
-    ) -> Result<Vec<Option<pb::PaymentStandard>>, ProcError> {
+    ) -> Result<Vec<Option<pb::PaymentStandard>>, AppError> {
         let chain = region_chain(region);
         let on = on.to_string();
         let mut out: Vec<Option<pb::PaymentStandard>> = Vec::with_capacity(items.len());
@@ -106,7 +109,7 @@ impl StandardCache {
             codes.iter().map(|c| (c.clone(), Vec::new())).collect();
         for r in &rows {
             if let Some(buf) = loaded.get_mut(r.standard.item_code.as_str()) {
-                encode_entry(buf, &standard_pb(r));
+                encode_entry(buf, &wire(r));
             }
         }
         for (item, bytes) in &loaded {
@@ -123,6 +126,28 @@ impl StandardCache {
             }
         }
         Ok(out)
+    }
+}
+
+/// A stored standard in the wire form the look-up and the write RPCs answer with.
+pub fn wire(s: &StoredStandard) -> pb::PaymentStandard {
+    pb::PaymentStandard {
+        item_code: s.standard.item_code.to_string(),
+        region_code: s.region.clone(),
+        amount_fen: s.standard.amount.0,
+        valid_from_date: s.standard.period.from.to_string(),
+        valid_to_date: s
+            .standard
+            .period
+            .to
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        basis: s.standard.basis.clone(),
+        updated: Some(common::Audit {
+            actor: s.updated.actor.clone(),
+            role: s.updated.role.clone(),
+            at: s.updated.at.clone(),
+        }),
     }
 }
 
