@@ -2,20 +2,21 @@
 //! status events, eligibility (cached), electronic vouchers, duplicate detection, roster
 //! reconciliation, coverage and bulk import.
 //!
-//! Layout: [`domain`] holds the rules (pure), [`store`] the tables and transactions, [`api`]
-//! the gRPC mapping; [`serve`] wires them for `main.rs` and for the all-in-one binary.
+//! Layout (the service template): [`api`] maps proto ⇄ app types and errors → `Status`;
+//! [`app`] holds the use cases (tenancy, the transaction, the rules, the cache); [`domain`]
+//! the rules, pure; [`store`] the rows, per aggregate, with entities and migrations.
+//! [`build`] wires them for `main.rs` and for the all-in-one binary.
 
 pub mod api;
+pub mod app;
 pub mod domain;
-pub mod error;
-pub mod import;
-pub mod scan;
 pub mod store;
-pub mod voucher;
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use yibao_runtime::config::ServiceSettings;
+use yibao_proto::enrollment::v1::enrollment_service_server::EnrollmentServiceServer;
+use yibao_runtime::config::{DatabaseConfig, ServiceSettings};
+use yibao_runtime::server::ServiceDeps;
 
 /// Name of the gRPC service (health and reflection).
 pub const SERVICE_NAME: &str = "yibao.enrollment.v1.EnrollmentService";
@@ -37,17 +38,31 @@ pub struct EnrollmentSettings {
     pub voucher_secret: String,
 }
 
-/// Connects to the database, applies migrations and builds the gRPC service.
+/// The built service.
+pub type Service = EnrollmentServiceServer<api::EnrollmentApi>;
+
+/// Connects to the database, applies migrations and builds the gRPC service from the shared
+/// dependencies and the voucher secret.
+pub async fn build_with_secret(deps: ServiceDeps, voucher_secret: &str) -> Result<Service, String> {
+    build_from(&deps.database, deps.cache, voucher_secret).await
+}
+
+/// The former entry point, kept so that its callers compile until they move to the shared
+/// signature (`build(ServiceDeps)`, the secret then read from `ServiceDeps`): connects,
+/// migrates and builds the service.
 pub async fn build(
-    db: &yibao_runtime::config::DatabaseConfig,
+    db: &DatabaseConfig,
     cache: Arc<dyn yibao_runtime::cache::Cache>,
     voucher_secret: &str,
-) -> Result<
-    yibao_proto::enrollment::v1::enrollment_service_server::EnrollmentServiceServer<
-        api::EnrollmentApi,
-    >,
-    String,
-> {
+) -> Result<Service, String> {
+    build_from(db, cache, voucher_secret).await
+}
+
+async fn build_from(
+    db: &DatabaseConfig,
+    cache: Arc<dyn yibao_runtime::cache::Cache>,
+    voucher_secret: &str,
+) -> Result<Service, String> {
     if voucher_secret.len() < 32 {
         return Err(
             "configuration key `enrollment.voucher_secret`: must be at least 32 characters".into(),
@@ -57,5 +72,5 @@ pub async fn build(
         .await
         .map_err(|e| format!("enrollment database: {e}"))?;
     let api = api::EnrollmentApi::new(store::Store::new(conn), cache, voucher_secret.as_bytes());
-    Ok(yibao_proto::enrollment::v1::enrollment_service_server::EnrollmentServiceServer::new(api))
+    Ok(EnrollmentServiceServer::new(api))
 }

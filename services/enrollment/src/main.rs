@@ -13,7 +13,7 @@ async fn main() {
         yibao_enrollment::SERVICE_NAME,
         &settings.service,
         async { migrate.await.map(|_| ()) },
-        |deps| async move { yibao_enrollment::build(&deps.database, deps.cache, &secret).await },
+        |deps| async move { yibao_enrollment::build_with_secret(deps, &secret).await },
     )
     .await;
 }

@@ -1,8 +1,11 @@
 //! Duplicate enrolment (重复参保): two effective enrolments of one person whose covered days
 //! overlap in a year. The pair is reported with the enrolment that should stay: the employee
 //! scheme before the resident scheme; otherwise the one paid earlier (then enrolled earlier).
+//! A pair becomes a task that an operator works flagged → verified → resolved (or dismissed);
+//! resolving ends the losing enrolment the day before the kept one gives cover.
 
-use super::{Enrolment, Scheme};
+use super::{Enrolment, EnrolmentError, Scheme};
+use chrono::NaiveDate;
 
 /// Kind of duplicate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,14 +31,14 @@ pub struct DuplicatePair {
     pub rationale: String,
 }
 
-fn rank(e: &Enrolment) -> (u8, chrono::NaiveDate, chrono::NaiveDate, &str) {
+fn rank(e: &Enrolment) -> (u8, NaiveDate, NaiveDate, &str) {
     let scheme = match e.scheme {
         Scheme::Employee => 0,
         Scheme::Resident => 1,
     };
     (
         scheme,
-        e.paid_on.unwrap_or(chrono::NaiveDate::MAX),
+        e.paid_on.unwrap_or(NaiveDate::MAX),
         e.enrolled_on,
         e.id.as_str(),
     )
@@ -44,7 +47,7 @@ fn rank(e: &Enrolment) -> (u8, chrono::NaiveDate, chrono::NaiveDate, &str) {
 /// Finds duplicate pairs among one person's enrolments (any years; pairs only overlap within a
 /// year). Each losing enrolment is paired with the best one it overlaps.
 pub fn find_duplicates(enrolments: &[Enrolment]) -> Vec<DuplicatePair> {
-    let mut effective: Vec<(&Enrolment, (chrono::NaiveDate, chrono::NaiveDate))> = enrolments
+    let mut effective: Vec<(&Enrolment, (NaiveDate, NaiveDate))> = enrolments
         .iter()
         .filter_map(|e| e.covered_span().map(|s| (e, s)))
         .collect();
@@ -80,6 +83,63 @@ pub fn find_duplicates(enrolments: &[Enrolment]) -> Vec<DuplicatePair> {
         }
     }
     pairs
+}
+
+/// State of a duplicate task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskState {
+    /// Found by a scan, not yet looked at.
+    Flagged,
+    /// An operator confirmed the duplicate.
+    Verified,
+    /// The losing enrolment was ended.
+    Resolved,
+    /// Not a duplicate after all.
+    Dismissed,
+}
+
+impl TaskState {
+    /// Stable name (as stored and as shown in messages).
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskState::Flagged => "flagged",
+            TaskState::Verified => "verified",
+            TaskState::Resolved => "resolved",
+            TaskState::Dismissed => "dismissed",
+        }
+    }
+}
+
+/// flagged → verified | dismissed; verified → resolved | dismissed; nothing after.
+pub fn check_transition(from: TaskState, to: TaskState) -> Result<(), EnrolmentError> {
+    use TaskState as S;
+    let ok = matches!(
+        (from, to),
+        (S::Flagged, S::Verified | S::Dismissed) | (S::Verified, S::Resolved | S::Dismissed)
+    );
+    if ok {
+        Ok(())
+    } else {
+        Err(EnrolmentError::TaskTransition(format!(
+            "a task that is {} cannot become {}",
+            from.name(),
+            to.name()
+        )))
+    }
+}
+
+/// The last covered day of the losing enrolment when a duplicate is resolved: the day before
+/// the kept one gives cover (its effective date, or its payment when later), but not before
+/// the day before the loser began, and never after the loser ended (no double benefits from
+/// then on).
+pub fn end_of_dropped(keep: &Enrolment, drop: &Enrolment) -> NaiveDate {
+    let keep_from = keep
+        .paid_on
+        .unwrap_or(keep.effective_from)
+        .max(keep.effective_from);
+    let end = keep_from.pred_opt().unwrap_or(keep_from);
+    let floor = drop.effective_from.pred_opt().unwrap_or(NaiveDate::MIN);
+    end.max(floor).min(drop.effective_to)
 }
 
 #[cfg(test)]
@@ -174,5 +234,29 @@ mod tests {
                 .collect::<Vec<_>>(),
             [("c", "b"), ("c", "a")]
         );
+    }
+
+    #[test]
+    fn tasks_move_flagged_verified_resolved_and_nothing_after() {
+        use TaskState as S;
+        assert_eq!(check_transition(S::Flagged, S::Verified), Ok(()));
+        assert_eq!(check_transition(S::Verified, S::Resolved), Ok(()));
+        assert_eq!(check_transition(S::Flagged, S::Dismissed), Ok(()));
+        assert_eq!(
+            check_transition(S::Flagged, S::Resolved),
+            Err(EnrolmentError::TaskTransition(
+                "a task that is flagged cannot become resolved".into()
+            ))
+        );
+        assert!(check_transition(S::Resolved, S::Dismissed).is_err());
+    }
+
+    #[test]
+    fn the_dropped_enrolment_ends_the_day_before_the_kept_one_is_paid() {
+        let keep = paid("w", Scheme::Employee, "630102", "2021-03-10");
+        let drop = paid("r", Scheme::Resident, "630102", "2020-11-02");
+        assert_eq!(end_of_dropped(&keep, &drop), d("2021-03-09"));
+        let keep_early = paid("w", Scheme::Employee, "630102", "2020-11-01");
+        assert_eq!(end_of_dropped(&keep_early, &drop), d("2020-12-31"));
     }
 }

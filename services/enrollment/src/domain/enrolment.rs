@@ -140,6 +140,15 @@ pub enum StatusEvent {
     Resumption,
 }
 
+/// The scheme a transfer keeps when it names none: the scheme of the open enrolment covering
+/// `on`, or the resident scheme when none does.
+pub fn scheme_kept_on(file: &PersonFile, on: NaiveDate) -> Scheme {
+    file.enrolments
+        .iter()
+        .find(|e| e.end_reason.is_none() && e.effective_from <= on && on <= e.effective_to)
+        .map_or(Scheme::Resident, |e| e.scheme)
+}
+
 /// What a status event changes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EventOutcome {

@@ -1,18 +1,20 @@
-//! The rules of enrolment, pure: no I/O, no async. The store loads a person's records, these
-//! functions decide, the store writes what they return.
+//! The rules of enrolment, pure: no I/O, no async. The use cases in `app` load a person's
+//! records through the store, these functions decide, the store writes what they return.
 //!
 //! - [`enrolment`]: enrolling (waiting periods, effective dates), contributions and subsidies,
 //!   status events (death, moving out, transfer, suspension);
 //! - [`eligibility`]: whether a person is covered on a date, and why not;
 //! - [`duplicates`]: overlapping effective enrolments and which one stays;
 //! - [`roster`]: reconciling an imported list against enrolment;
-//! - [`import`]: parsing bulk imports with per-row errors.
+//! - [`import`]: parsing bulk imports with per-row errors;
+//! - [`voucher`]: signing and verifying electronic insurance vouchers.
 
 pub mod duplicates;
 pub mod eligibility;
 pub mod enrolment;
 pub mod import;
 pub mod roster;
+pub mod voucher;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -202,9 +204,30 @@ pub enum EnrolmentError {
     /// It exists already.
     #[error("{0}")]
     Exists(String),
+    /// A duplicate task cannot move to the requested state.
+    #[error("{0}")]
+    TaskTransition(String),
 }
 
 impl EnrolmentError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EnrolmentError::Invalid { .. } => "ENROLLMENT_INVALID_ARGUMENT",
+            EnrolmentError::Precondition(_) => "ENROLLMENT_PRECONDITION_FAILED",
+            EnrolmentError::Exists(_) => "ENROLLMENT_ALREADY_EXISTS",
+            EnrolmentError::TaskTransition(_) => "ENROLLMENT_TASK_TRANSITION",
+        }
+    }
+
+    /// The field the error concerns, if it names one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            EnrolmentError::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> EnrolmentError {
         EnrolmentError::Invalid {
             field,

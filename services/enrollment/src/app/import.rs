@@ -2,14 +2,24 @@
 //! and records the payment and subsidy with references derived from the row's key, so a
 //! re-import of the same file changes nothing.
 
-use crate::api::EnrollmentApi;
-use crate::domain::PersonFile;
+use super::{AppError, Enrollment};
 use crate::domain::enrolment::ContributionKind;
 use crate::domain::enrolment::ContributionStandard;
 use crate::domain::import::{ImportRow, RowError};
-use crate::error::EnrollError;
-use crate::store::{Actor, Contribution, ImportedPerson, NewPerson, scheme_str};
-use yibao_core::Fen;
+use crate::domain::{EnrolmentError, PersonFile};
+use crate::store::enrolments::Contribution;
+use crate::store::import::ImportedPerson;
+use crate::store::{Actor, NewPerson, StoreError, scheme_str};
+use yibao_core::{Fen, RegionCode};
+
+/// The format of an import file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportFormat {
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    JsonLines,
+}
 
 /// What an import did.
 #[derive(Debug, Default)]
@@ -22,6 +32,28 @@ pub struct ImportReport {
     pub errors: Vec<RowError>,
 }
 
+impl Enrollment {
+    /// Imports a file of people, enrolments and contributions within `region` (already
+    /// checked against the caller): rows that do not parse and rows the rules refuse are
+    /// reported by line; good rows are committed whatever the bad ones.
+    pub async fn import_records(
+        &self,
+        region: &RegionCode,
+        format: ImportFormat,
+        content: &str,
+        actor: &Actor,
+    ) -> Result<ImportReport, AppError> {
+        let (rows, errors) = match format {
+            ImportFormat::Csv => crate::domain::import::parse_csv(content, region),
+            ImportFormat::JsonLines => crate::domain::import::parse_json_lines(content, region),
+        };
+        let mut report = import_rows(self, rows, actor).await?;
+        report.errors.splice(0..0, errors);
+        report.errors.sort_by_key(|e| e.line);
+        Ok(report)
+    }
+}
+
 /// Rows per bulk transaction.
 const BATCH: usize = 2000;
 
@@ -31,7 +63,7 @@ const WRITERS: usize = 2;
 
 /// A batch being written: its task and what to do once it is done.
 struct Writing<'r> {
-    task: tokio::task::JoinHandle<Result<(), EnrollError>>,
+    task: tokio::task::JoinHandle<Result<(), StoreError>>,
     /// Rows written by the task, with their ID numbers.
     fresh: Vec<&'r ImportRow>,
     keys: Vec<String>,
@@ -46,11 +78,11 @@ struct Writing<'r> {
 /// (each row its own transactions: a bad row never undoes a good one) once their batch and
 /// every batch before it are written.
 pub async fn import_rows(
-    api: &EnrollmentApi,
+    app: &Enrollment,
     rows: Vec<ImportRow>,
     actor: &Actor,
-) -> Result<ImportReport, EnrollError> {
-    let store = api.store();
+) -> Result<ImportReport, AppError> {
+    let store = app.store();
     let mut report = ImportReport::default();
     let mut standards = std::collections::HashMap::new();
     let mut seen = std::collections::HashSet::new();
@@ -94,14 +126,14 @@ pub async fn import_rows(
                 }
                 Err(e) => report.errors.push(RowError {
                     line: row.line,
-                    field: field_of(&e),
+                    field: e.field().unwrap_or("row").into(),
                     reason: e.to_string(),
                 }),
             }
         }
         if writing.len() == WRITERS {
             if let Some(w) = writing.pop_front() {
-                if let Err(e) = finish(api, w, actor, &mut report).await {
+                if let Err(e) = finish(app, w, actor, &mut report).await {
                     return Err(settle_then(writing, e).await);
                 }
             }
@@ -116,7 +148,7 @@ pub async fn import_rows(
         });
     }
     while let Some(w) = writing.pop_front() {
-        if let Err(e) = finish(api, w, actor, &mut report).await {
+        if let Err(e) = finish(app, w, actor, &mut report).await {
             return Err(settle_then(writing, e).await);
         }
     }
@@ -126,10 +158,7 @@ pub async fn import_rows(
 
 /// On a failure, lets the batches still being written finish (a re-import of the same file
 /// completes what is missing) so that nothing is written after the answer.
-async fn settle_then(
-    writing: std::collections::VecDeque<Writing<'_>>,
-    e: EnrollError,
-) -> EnrollError {
+async fn settle_then(writing: std::collections::VecDeque<Writing<'_>>, e: AppError) -> AppError {
     for w in writing {
         let _ = w.task.await;
     }
@@ -139,34 +168,35 @@ async fn settle_then(
 /// Waits for a batch's bulk transaction, then takes its one-by-one rows (and, if someone
 /// registered one of its people meanwhile, all its rows) the careful way.
 async fn finish(
-    api: &EnrollmentApi,
+    app: &Enrollment,
     w: Writing<'_>,
     actor: &Actor,
     report: &mut ImportReport,
-) -> Result<(), EnrollError> {
+) -> Result<(), AppError> {
     let mut one_by_one = w.one_by_one;
     match w
         .task
         .await
-        .map_err(|e| EnrollError::Db(sea_orm::DbErr::Custom(format!("import batch task: {e}"))))?
+        .map_err(|e| AppError::Internal(format!("import batch task: {e}")))?
     {
         Ok(()) => {
             report.committed += w.fresh.len() as u64;
-            api.invalidate_ids(&w.keys.iter().map(String::as_str).collect::<Vec<_>>())
+            app.invalidate_ids(&w.keys.iter().map(String::as_str).collect::<Vec<_>>())
                 .await;
         }
-        Err(EnrollError::Exists(_)) => one_by_one.extend(w.fresh),
-        Err(e) => return Err(e),
+        Err(StoreError::Exists(_)) => one_by_one.extend(w.fresh),
+        Err(e) => return Err(e.into()),
     }
     one_by_one.sort_by_key(|r| r.line);
     for row in one_by_one {
-        match import_row(api, row, actor).await {
+        match import_row(app, row, actor).await {
             Ok(true) => report.committed += 1,
             Ok(false) => report.unchanged += 1,
-            Err(EnrollError::Db(e)) => return Err(EnrollError::Db(e)),
+            // The database failing stops the import; anything else is this row's error.
+            Err(AppError::Store(StoreError::Db(e))) => return Err(StoreError::Db(e).into()),
             Err(e) => report.errors.push(RowError {
                 line: row.line,
-                field: field_of(&e),
+                field: e.field().into(),
                 reason: e.to_string(),
             }),
         }
@@ -179,7 +209,7 @@ async fn finish(
 fn prepare(
     row: &ImportRow,
     standard: Option<ContributionStandard>,
-) -> Result<ImportedPerson, EnrollError> {
+) -> Result<ImportedPerson, EnrolmentError> {
     let std = standard.ok_or_else(|| no_standard(row))?;
     let person = NewPerson {
         id_number: row.id_number.clone(),
@@ -230,11 +260,11 @@ fn prepare(
     })
 }
 
-fn no_standard(row: &ImportRow) -> EnrollError {
-    EnrollError::Domain(crate::domain::EnrolmentError::Precondition(format!(
+fn no_standard(row: &ImportRow) -> EnrolmentError {
+    EnrolmentError::Precondition(format!(
         "no contribution standard for region {}, year {}",
         row.region, row.year
-    )))
+    ))
 }
 
 /// Imported enrolments are taken as made before the year (or today, if later), and paid then.
@@ -266,29 +296,17 @@ fn reference(row: &ImportRow, tag: &str) -> String {
     )
 }
 
-fn field_of(e: &EnrollError) -> String {
-    match e {
-        EnrollError::Domain(crate::domain::EnrolmentError::Invalid { field, .. }) => {
-            (*field).to_string()
-        }
-        _ => "row".into(),
-    }
-}
-
-async fn import_row(
-    api: &EnrollmentApi,
-    row: &ImportRow,
-    actor: &Actor,
-) -> Result<bool, EnrollError> {
-    let store = api.store();
+async fn import_row(app: &Enrollment, row: &ImportRow, actor: &Actor) -> Result<bool, AppError> {
+    let store = app.store();
     let mut changed = false;
     let person = match store.person_by_id_number(&row.id_number).await? {
         Some(p) => {
             if p.name != row.name {
-                return Err(EnrollError::Domain(crate::domain::EnrolmentError::invalid(
+                return Err(EnrolmentError::invalid(
                     "name",
                     "differs from the registered name; correct the person first",
-                )));
+                )
+                .into());
             }
             p
         }
@@ -335,20 +353,17 @@ async fn import_row(
     let paid_on = import_dates(row.year).1;
     for (kind, amount, tag) in contributions_of(row) {
         let before = store.enrolment(&enrolment.id).await?.1;
-        let after = store
-            .contribute(
-                &enrolment.id,
-                kind,
-                amount,
-                paid_on,
-                &reference(row, tag),
-                actor,
-            )
-            .await?;
+        let c = Contribution {
+            kind,
+            amount,
+            paid_on,
+            reference: reference(row, tag),
+        };
+        let after = app.contribute(&enrolment.id, c, actor).await?;
         changed |= after.enrolment != before;
     }
     if changed {
-        api.invalidate_id(&person.id_number).await;
+        app.invalidate_id(&person.id_number).await;
     }
     Ok(changed)
 }

@@ -34,6 +34,17 @@ pub enum VoucherError {
     Expired,
 }
 
+impl VoucherError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            VoucherError::Malformed => "ENROLLMENT_VOUCHER_MALFORMED",
+            VoucherError::Tampered => "ENROLLMENT_VOUCHER_TAMPERED",
+            VoucherError::Expired => "ENROLLMENT_VOUCHER_EXPIRED",
+        }
+    }
+}
+
 /// Signs and verifies vouchers.
 #[derive(Clone)]
 pub struct VoucherSigner {

@@ -1,0 +1,65 @@
+//! The use cases of the enrollment service: each loads what it needs through the store,
+//! checks the record's tenancy, asks the rules in `domain`, writes through the store and
+//! invalidates the eligibility cache of the people it changed. No proto types here; `api`
+//! maps requests to these calls and their results and errors back.
+//!
+//! - [`persons`]: registration, corrections, look-ups, history, categories;
+//! - [`households`]; [`enrolments`]: standards, enrolling, contributions, status events;
+//! - [`eligibility`]: the cached check (the hottest path of the platform);
+//! - [`vouchers`]: electronic vouchers; [`duplicates`]: the scan and its tasks;
+//! - [`roster`]: reconciling a list; [`coverage`]: targets and coverage; [`import`]: bulk import;
+//! - [`tenancy`]: record-level region checks; [`error`]: [`AppError`].
+
+pub mod coverage;
+pub mod duplicates;
+pub mod eligibility;
+pub mod enrolments;
+pub mod error;
+pub mod households;
+pub mod import;
+pub mod persons;
+pub mod roster;
+pub mod tenancy;
+pub mod vouchers;
+
+pub use error::AppError;
+
+use crate::domain::voucher::VoucherSigner;
+use crate::store::{Actor, Store};
+use eligibility::EligibilityCache;
+use std::sync::Arc;
+use yibao_runtime::Caller;
+use yibao_runtime::cache::Cache;
+
+/// The enrollment use cases over a store, the eligibility cache and the voucher signer.
+#[derive(Debug, Clone)]
+pub struct Enrollment {
+    store: Store,
+    eligibility: EligibilityCache,
+    vouchers: VoucherSigner,
+}
+
+impl Enrollment {
+    /// The use cases over a store and a cache; `voucher_secret` (≥ 32 bytes) signs vouchers
+    /// and keys the cache's hashes of ID numbers.
+    pub fn new(store: Store, cache: Arc<dyn Cache>, voucher_secret: &[u8]) -> Enrollment {
+        Enrollment {
+            store,
+            eligibility: EligibilityCache::new(cache, voucher_secret),
+            vouchers: VoucherSigner::new(voucher_secret),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// Who a caller is in the journal.
+pub fn actor(c: &Caller) -> Actor {
+    Actor {
+        subject: c.subject.clone(),
+        role: c.role.as_str().to_string(),
+    }
+}

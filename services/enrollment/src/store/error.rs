@@ -1,0 +1,81 @@
+//! Errors of the store: what reading and writing rows can run into.
+
+/// The kinds of record the store looks up by id (for not-found errors and their codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// A person.
+    Person,
+    /// An enrolment.
+    Enrolment,
+    /// A household.
+    Household,
+    /// An issued voucher.
+    Voucher,
+    /// A duplicate-enrolment task.
+    DuplicateTask,
+}
+
+impl Entity {
+    /// The word used in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Entity::Person => "person",
+            Entity::Enrolment => "enrolment",
+            Entity::Household => "household",
+            Entity::Voucher => "voucher",
+            Entity::DuplicateTask => "duplicate task",
+        }
+    }
+}
+
+/// What can go wrong reading or writing enrollment rows.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such record.
+    #[error("{} `{id}` not found", .entity.name())]
+    NotFound {
+        /// What was looked up.
+        entity: Entity,
+        /// By which id (masked where it is an ID number).
+        id: String,
+    },
+    /// It exists already (a unique key).
+    #[error("{0}")]
+    Exists(String),
+    /// A concurrent change or a reused reference.
+    #[error("{0}")]
+    Conflict(String),
+    /// Stored data that does not parse (a bug or manual edit).
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+impl StoreError {
+    /// Not found, by entity and id.
+    pub fn not_found(entity: Entity, id: impl Into<String>) -> StoreError {
+        StoreError::NotFound {
+            entity,
+            id: id.into(),
+        }
+    }
+
+    /// Stable machine-readable code (the one callers see; `INTERNAL` for failures they
+    /// cannot act on).
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::NotFound { entity, .. } => match entity {
+                Entity::Person => "ENROLLMENT_PERSON_NOT_FOUND",
+                Entity::Enrolment => "ENROLLMENT_ENROLMENT_NOT_FOUND",
+                Entity::Household => "ENROLLMENT_HOUSEHOLD_NOT_FOUND",
+                Entity::Voucher => "ENROLLMENT_VOUCHER_NOT_FOUND",
+                Entity::DuplicateTask => "ENROLLMENT_DUPLICATE_TASK_NOT_FOUND",
+            },
+            StoreError::Exists(_) => "ENROLLMENT_ALREADY_EXISTS",
+            StoreError::Conflict(_) => "ENROLLMENT_CONFLICT",
+            StoreError::Corrupt(_) | StoreError::Db(_) => "INTERNAL",
+        }
+    }
+}
