@@ -435,7 +435,7 @@ async fn dupscan() {
         role: "operator".into(),
     };
     let started = Instant::now();
-    match yibao_enrollment::scan::scan_duplicates(&store, y, "", &actor).await {
+    match yibao_enrollment::app::duplicates::scan_duplicates(&store, y, "", &actor).await {
         Ok(r) => println!(
             "duplicate scan over {rows} enrolments: {:.1} s; {} enrolments of candidates examined, {} tasks opened; peak resident memory of this process {} MiB",
             started.elapsed().as_secs_f64(),
