@@ -82,8 +82,10 @@ pub struct AccessTable {
 
 impl AccessTable {
     /// Reads every service method of an encoded descriptor set.
-    pub fn from_descriptor_set(bytes: &[u8]) -> Result<AccessTable, String> {
-        let pool = DescriptorPool::decode(bytes).map_err(|e| format!("descriptor set: {e}"))?;
+    pub fn from_descriptor_set(
+        bytes: &[u8],
+    ) -> Result<AccessTable, prost_reflect::DescriptorError> {
+        let pool = DescriptorPool::decode(bytes)?;
         Ok(AccessTable::from_pool(&pool))
     }
 

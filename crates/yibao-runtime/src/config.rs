@@ -19,10 +19,27 @@ pub enum ConfigError {
     #[error("configuration key `{key}`: {reason}")]
     Invalid {
         /// The key, e.g. `database.url`.
-        key: &'static str,
+        key: String,
         /// What is wrong with it.
         reason: String,
     },
+}
+
+impl ConfigError {
+    /// A value of `key` that is present but invalid.
+    pub fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Startup code that reports to the operator as text (`build()` of a service) can use `?`.
+impl From<ConfigError> for String {
+    fn from(e: ConfigError) -> String {
+        e.to_string()
+    }
 }
 
 /// Loads `T` from defaults, `$YIBAO_CONFIG` and the `YIBAO__…` environment.
@@ -82,7 +99,7 @@ impl DatabaseConfig {
             Ok(())
         } else {
             Err(ConfigError::Invalid {
-                key: "database.url",
+                key: "database.url".into(),
                 reason: "must start with postgres:// or sqlite:".into(),
             })
         }
@@ -203,12 +220,12 @@ impl ServiceSettings {
             .listen
             .parse::<std::net::SocketAddr>()
             .map_err(|e| ConfigError::Invalid {
-                key: "grpc.listen",
+                key: "grpc.listen".into(),
                 reason: e.to_string(),
             })?;
         if self.auth.jwks_url.is_empty() && self.auth.jwks_file.is_empty() {
             return Err(ConfigError::Invalid {
-                key: "auth.jwks_url",
+                key: "auth.jwks_url".into(),
                 reason: "set auth.jwks_url or auth.jwks_file: every call is authenticated".into(),
             });
         }

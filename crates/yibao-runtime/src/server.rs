@@ -171,6 +171,29 @@ impl tonic::service::Interceptor for Forward {
     }
 }
 
+/// Why a service could not start (the binary prints it and exits 1, or 64 for configuration).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A configuration value is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The cache could not be reached.
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
+    /// The bus could not be reached.
+    #[error(transparent)]
+    Bus(#[from] crate::bus::BusError),
+    /// The database could not be reached or migrated.
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+}
+
+impl From<StartError> for String {
+    fn from(e: StartError) -> String {
+        e.to_string()
+    }
+}
+
 /// What a service needs from its surroundings, whether it runs as its own binary or inside
 /// the all-in-one `yibao`: its database, the cache, the bus and the other services' addresses.
 #[derive(Debug, Clone)]
@@ -192,15 +215,11 @@ impl ServiceDeps {
     /// Connects the cache and bus named by `settings` (Redis, or in-process when no URL is set).
     pub async fn from_settings(
         settings: &crate::config::ServiceSettings,
-    ) -> Result<ServiceDeps, String> {
+    ) -> Result<ServiceDeps, StartError> {
         Ok(ServiceDeps {
             database: settings.database.clone(),
-            cache: crate::cache::from_config(&settings.redis)
-                .await
-                .map_err(|e| e.to_string())?,
-            bus: crate::bus::from_config(&settings.redis)
-                .await
-                .map_err(|e| e.to_string())?,
+            cache: crate::cache::from_config(&settings.redis).await?,
+            bus: crate::bus::from_config(&settings.redis).await?,
             upstreams: settings.upstreams.clone(),
             secrets: Default::default(),
         })
@@ -208,11 +227,12 @@ impl ServiceDeps {
 
     /// The secret under configuration key `key`; refused naming the key when it is missing
     /// or shorter than `min_len`.
-    pub fn secret(&self, key: &str, min_len: usize) -> Result<&str, String> {
+    pub fn secret(&self, key: &str, min_len: usize) -> Result<&str, crate::config::ConfigError> {
         match self.secrets.get(key) {
             Some(s) if s.len() >= min_len => Ok(s),
-            _ => Err(format!(
-                "configuration key `{key}`: must be at least {min_len} characters"
+            _ => Err(crate::config::ConfigError::invalid(
+                key,
+                format!("must be at least {min_len} characters"),
             )),
         }
     }
@@ -258,7 +278,7 @@ pub async fn run_binary<S, Fut, Mig>(
     }
     let deps = ServiceDeps::from_settings(settings)
         .await
-        .unwrap_or_else(|e| fail(&e));
+        .unwrap_or_else(|e| fail(&e.to_string()));
     let svc = build(deps).await.unwrap_or_else(|e| fail(&e));
     let verifier = Verifier::from_config(&settings.auth)
         .await

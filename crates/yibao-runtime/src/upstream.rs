@@ -2,6 +2,7 @@
 //! connecting channel with the suite's connection settings, and the metadata every hop forwards
 //! (the caller's token, so the next service checks it again, and the W3C trace context).
 
+use crate::config::ConfigError;
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
@@ -39,9 +40,13 @@ pub const SERVICES: [ServiceInfo; 5] = [
 ];
 
 /// The gRPC full names of the five services (health and reflection).
-pub fn grpc_names() -> [&'static str; 5] {
-    SERVICES.map(|s| s.grpc_name)
-}
+pub const GRPC_NAMES: [&str; 5] = [
+    SERVICES[0].grpc_name,
+    SERVICES[1].grpc_name,
+    SERVICES[2].grpc_name,
+    SERVICES[3].grpc_name,
+    SERVICES[4].grpc_name,
+];
 
 impl crate::config::Upstreams {
     /// The configured address of a service by key.
@@ -58,19 +63,19 @@ impl crate::config::Upstreams {
 
     /// A lazily connecting channel to a service by key; an address that does not parse is
     /// refused naming its configuration key.
-    pub fn channel(&self, key: &str) -> Result<Channel, String> {
-        let url = self
-            .url(key)
-            .ok_or_else(|| format!("no service `{key}` in the suite"))?;
+    pub fn channel(&self, key: &str) -> Result<Channel, ConfigError> {
+        let url = self.url(key).ok_or_else(|| {
+            ConfigError::invalid(format!("upstreams.{key}"), "no such service in the suite")
+        })?;
         channel(key, url)
     }
 }
 
 /// A lazily connecting channel to `url` (the caller may start before the service is up),
 /// with the suite's settings: short connect timeout, no Nagle delay, HTTP/2 keep-alive.
-pub fn channel(key: &str, url: &str) -> Result<Channel, String> {
+pub fn channel(key: &str, url: &str) -> Result<Channel, ConfigError> {
     let endpoint = Endpoint::from_shared(url.to_string())
-        .map_err(|e| format!("configuration key `upstreams.{key}`: {e}"))?
+        .map_err(|e| ConfigError::invalid(format!("upstreams.{key}"), e.to_string()))?
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
