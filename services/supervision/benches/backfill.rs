@@ -24,11 +24,13 @@ use sea_orm::{ConnectionTrait, Statement, Value};
 use std::error::Error;
 use std::time::Instant;
 use yibao_core::RegionCode;
-use yibao_supervision::convert;
+use yibao_supervision::app::backfill::{backfill, record_backfill};
+use yibao_supervision::app::ingest::commit_batch;
 use yibao_supervision::domain::{
     Review, RuleCode, StreamConfig, SupervisionEvent, SyntheticStream,
 };
-use yibao_supervision::store::{Audit, B64, Batch, EventRow, EventStatus, Store};
+use yibao_supervision::events::decode::{self as convert, B64};
+use yibao_supervision::store::{Audit, BackfillRun, Batch, EventRow, EventStatus, Store};
 
 const TEMPLATES: usize = 100_000;
 const READMISSION_EVERY: usize = 20;
@@ -59,7 +61,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     let region = RegionCode::parse("341522")?;
     let started = Instant::now();
-    let report = yibao_supervision::api::backfill(
+    let report = backfill(
         &db.store,
         &region,
         RuleCode::SplitHospitalisation,
@@ -83,20 +85,21 @@ async fn main() -> Result<(), Box<dyn Error>> {
     };
     let run_id = uuid::Uuid::now_v7().to_string();
     let written = Instant::now();
-    let new = db
-        .store
-        .record_backfill(
-            &run_id,
-            &region,
-            RuleCode::SplitHospitalisation,
-            report.rule_version,
-            (from, to),
-            false,
-            (report.events_seen, report.events_refused),
-            &findings,
-            &audit,
-        )
-        .await?;
+    let amount_at_risk = findings
+        .iter()
+        .fold(0i64, |acc, (f, _)| acc.saturating_add(f.amount_at_risk.0));
+    let run = BackfillRun {
+        run_id: &run_id,
+        region: &region,
+        rule: RuleCode::SplitHospitalisation,
+        version: report.rule_version,
+        range: (from, to),
+        dry_run: false,
+        counts: (report.events_seen, report.events_refused),
+        findings_raised: findings.len() as u64,
+        amount_at_risk,
+    };
+    let new = record_backfill(&db.store, &run, &findings, &audit).await?;
     let writing = written.elapsed();
     let elapsed = started.elapsed();
     let per_second = report.events_seen as f64 / elapsed.as_secs_f64();
@@ -143,13 +146,13 @@ async fn load_through_batches(
             payload: B64.encode(convert::claim_to_proto(c).encode_to_vec()),
         });
         if batch.events.len() == 5_000 {
-            store.commit_batch(&batch, seq).await?;
+            commit_batch(store, &batch, seq).await?;
             seq += 5_000;
             batch = Batch::default();
         }
     }
     if !batch.events.is_empty() {
-        store.commit_batch(&batch, seq).await?;
+        commit_batch(store, &batch, seq).await?;
     }
     let (from, to) = span.ok_or("no events")?;
     Ok((

@@ -24,9 +24,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use yibao_runtime::bus::Bus;
-use yibao_supervision::consumer::{Consumer, ConsumerConfig};
-use yibao_supervision::convert;
 use yibao_supervision::domain::{StreamConfig, SupervisionEvent, SyntheticStream};
+use yibao_supervision::events::decode as convert;
+use yibao_supervision::events::{Consumer, ConsumerConfig};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)

@@ -1,15 +1,14 @@
 //! The supervision service: fund supervision.
 //!
-//! Layout: [`domain`] holds the rules (pure), [`store`] the tables and transactions,
-//! [`convert`] maps bus events to domain events, [`consumer`] runs the detector on the streams,
-//! [`api`] the gRPC mapping; [`build`] wires them for `main.rs` and for the all-in-one binary.
+//! Layout (the service template): [`domain`] holds the rules (pure); [`store`] the tables, one
+//! file per aggregate; [`app`] the use cases (transactions and domain calls); [`api`] the gRPC
+//! mapping (proto ⇄ app, errors → `Status`); [`events`] the bus input (decoding and the stream
+//! consumer). [`build`] wires them for `main.rs` and for the all-in-one binary.
 
 pub mod api;
-pub mod consumer;
-pub mod convert;
+pub mod app;
 pub mod domain;
-pub mod error;
-pub mod mapping;
+pub mod events;
 pub mod store;
 
 use std::sync::Arc;
@@ -24,13 +23,13 @@ pub const SERVICE_NAME: &str = "yibao.supervision.v1.SupervisionService";
 pub async fn build(
     deps: ServiceDeps,
 ) -> Result<SupervisionServiceServer<api::SupervisionApi>, String> {
-    build_with(deps, consumer::ConsumerConfig::default()).await
+    build_with(deps, events::ConsumerConfig::default()).await
 }
 
 /// [`build`] with the consumer's streams, group and name chosen by the caller.
 pub async fn build_with(
     deps: ServiceDeps,
-    cfg: consumer::ConsumerConfig,
+    cfg: events::ConsumerConfig,
 ) -> Result<SupervisionServiceServer<api::SupervisionApi>, String> {
     let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(&deps.database)
         .await
@@ -39,9 +38,10 @@ pub async fn build_with(
     let lag = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let consumer =
-        consumer::Consumer::new(store.clone(), Arc::clone(&deps.bus), cfg, Arc::clone(&lag));
+        events::Consumer::new(store.clone(), Arc::clone(&deps.bus), cfg, Arc::clone(&lag));
     tokio::spawn(consumer.run(stop_rx));
+    let app = app::Supervision::new(store, lag);
     Ok(SupervisionServiceServer::new(api::SupervisionApi::new(
-        store, deps, lag, stop_tx,
+        app, deps, stop_tx,
     )))
 }

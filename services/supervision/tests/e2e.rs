@@ -17,9 +17,9 @@ use yibao_runtime::auth::DevKeys;
 use yibao_runtime::bus::{Bus, MemoryBus, RedisBus};
 use yibao_runtime::config::{DatabaseConfig, Upstreams};
 use yibao_runtime::server::ServiceDeps;
-use yibao_supervision::consumer::ConsumerConfig;
-use yibao_supervision::convert;
 use yibao_supervision::domain::{ClaimAction, ClaimEvent, ClaimItem, ClaimKind, PersonKey};
+use yibao_supervision::events::ConsumerConfig;
+use yibao_supervision::events::decode as convert;
 
 const H1: &str = "H34152200001";
 const H2: &str = "H34152200002";

@@ -9,7 +9,7 @@ use std::error::Error;
 use std::sync::Arc;
 use yibao_runtime::bus::{Bus, MemoryBus, RedisBus};
 use yibao_runtime::config::DatabaseConfig;
-use yibao_supervision::consumer::ConsumerConfig;
+use yibao_supervision::events::ConsumerConfig;
 use yibao_supervision::store::{Store, migration::Migrator};
 
 /// A store on the chosen backend and how to remove it.

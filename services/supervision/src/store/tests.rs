@@ -4,18 +4,24 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::consumer::{Consumer, ConsumerConfig};
-use crate::convert::{self, StreamKind};
+use crate::app::budgets::{institution_ledger, put_budget};
+use crate::app::rules::current_rules;
+use crate::domain::{BudgetPolicy, Finding, Review, RuleCode, WarningLevel};
 use crate::domain::{
     ClaimAction, ClaimEvent, ClaimItem, ClaimKind, PersonKey, RuleUpdate, StreamConfig,
     SyntheticStream,
 };
+use crate::events::decode::{self as convert, StreamKind};
+use crate::events::{Consumer, ConsumerConfig};
 use chrono::NaiveDate;
+use chrono::Utc;
 use prost::Message;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 use yibao_core::Sex;
+use yibao_core::{Fen, InstitutionCode, RegionCode};
 use yibao_runtime::bus::{Bus, MemoryBus};
 
 const H1: &str = "H34152200001";
@@ -106,8 +112,8 @@ fn consumer(store: &Store, bus: &MemoryBus) -> Consumer {
     )
 }
 
-async fn drain(c: &mut Consumer) -> crate::consumer::BatchReport {
-    let mut total = crate::consumer::BatchReport::default();
+async fn drain(c: &mut Consumer) -> crate::events::BatchReport {
+    let mut total = crate::events::BatchReport::default();
     loop {
         let r = c.poll_once(Duration::from_millis(1)).await.unwrap();
         if r.messages == 0 {
@@ -206,8 +212,7 @@ async fn split_hospitalisation_and_a_large_receipt_are_stored_with_review_and_ta
         ("c2", crate::domain::VerificationKind::CheckRecord)
     );
     // Spending of March: both stays.
-    let ledger = store
-        .institution_ledger(&InstitutionCode::parse(H1).unwrap(), 2018)
+    let ledger = institution_ledger(&store, &InstitutionCode::parse(H1).unwrap(), 2018)
         .await
         .unwrap();
     assert!(
@@ -266,8 +271,7 @@ async fn a_redelivered_event_changes_nothing_and_a_crash_before_ack_loses_nothin
     let retry = drain(&mut second).await;
     assert_eq!((retry.accepted, retry.duplicates), (0, 1));
     assert_eq!(all_findings(&store).await.len(), 1, "no duplicate finding");
-    let spent = store
-        .institution_ledger(&InstitutionCode::parse(H1).unwrap(), 2018)
+    let spent = institution_ledger(&store, &InstitutionCode::parse(H1).unwrap(), 2018)
         .await
         .unwrap();
     assert!(
@@ -282,8 +286,7 @@ async fn a_redelivered_event_changes_nothing_and_a_crash_before_ack_loses_nothin
         0
     );
     // Spending counted once: 1,700,000 fen in March.
-    let mut ledger = store
-        .institution_ledger(&InstitutionCode::parse(H1).unwrap(), 2018)
+    let mut ledger = institution_ledger(&store, &InstitutionCode::parse(H1).unwrap(), 2018)
         .await
         .unwrap();
     ledger
@@ -392,12 +395,10 @@ async fn spending_over_pace_raises_warnings_and_a_red_one_holds_next_month() {
     let h1 = InstitutionCode::parse(H1).unwrap();
     let h2 = InstitutionCode::parse(H2).unwrap();
     // 1,200,000 fen a year: the balanced pace is 100,000 a month.
-    store
-        .put_budget(&h1, 2018, Fen(1_200_000), &who)
+    put_budget(&store, &h1, 2018, Fen(1_200_000), &who)
         .await
         .unwrap();
-    store
-        .put_budget(&h2, 2018, Fen(1_200_000), &who)
+    put_budget(&store, &h2, 2018, Fen(1_200_000), &who)
         .await
         .unwrap();
     // January: H1 spends 500,000 (pace 8.33%, spent 41.67%: +33 points, red); H2 spends 220,000
@@ -471,8 +472,7 @@ async fn spending_over_pace_raises_warnings_and_a_red_one_holds_next_month() {
     strict.orange_over_pace = yibao_core::Bp(900);
     strict.red_over_pace = yibao_core::Bp(1_000);
     store.put_budget_policy(&strict, &who).await.unwrap();
-    store
-        .put_budget(&h2, 2018, Fen(1_200_000), &who)
+    put_budget(&store, &h2, 2018, Fen(1_200_000), &who)
         .await
         .unwrap();
     let warnings = store
@@ -499,7 +499,7 @@ async fn rule_versions_are_kept_and_a_stale_change_is_refused() {
         role: "operator".into(),
         at: Utc::now(),
     };
-    let v1 = store.current_rules(&region).await.unwrap();
+    let v1 = current_rules(&store, &region).await.unwrap();
     assert_eq!(v1.version, 1);
     let change = RuleUpdate {
         code: RuleCode::SplitHospitalisation,
@@ -522,9 +522,9 @@ async fn rule_versions_are_kept_and_a_stale_change_is_refused() {
         .unwrap();
     assert!(matches!(
         store.save_rules(&stale, "stale", &who).await,
-        Err(Error::Conflict(_))
+        Err(StoreError::Conflict(_))
     ));
-    assert_eq!(store.current_rules(&region).await.unwrap(), v2);
+    assert_eq!(current_rules(&store, &region).await.unwrap(), v2);
     assert_eq!(
         store
             .rules_version(&region, Some(1))
@@ -559,7 +559,7 @@ async fn a_tuned_rule_is_used_by_the_running_consumer_and_backfills_replay_histo
         role: "operator".into(),
         at: Utc::now(),
     };
-    let v1 = store.current_rules(&region).await.unwrap();
+    let v1 = current_rules(&store, &region).await.unwrap();
     let v2 = v1
         .update(&RuleUpdate {
             code: RuleCode::SplitHospitalisation,
@@ -573,7 +573,7 @@ async fn a_tuned_rule_is_used_by_the_running_consumer_and_backfills_replay_histo
         .unwrap();
     store.save_rules(&v2, "30 days", &who).await.unwrap();
     // The backfill finds the pair in history under version 2.
-    let report = crate::api::backfill(
+    let report = crate::app::backfill::backfill(
         &store,
         &region,
         RuleCode::SplitHospitalisation,
@@ -694,6 +694,8 @@ async fn long_term_care_and_inventory_streams_are_judged_too() {
     );
     assert_eq!(findings.len(), 2);
     // Replayed after a restart, the stored payloads decode to the same events.
-    let rebuilt = crate::consumer::rebuild(&store, "341522").await.unwrap();
+    let rebuilt = crate::events::consume::rebuild(&store, "341522")
+        .await
+        .unwrap();
     assert_eq!(rebuilt.events_observed(), 3);
 }

@@ -17,10 +17,11 @@
 //! the API scales out freely. Lag (undelivered plus unacknowledged messages of the three
 //! streams) is kept for `GetFundSummary` and logged.
 
-use crate::convert::{self, StreamKind};
+use super::EventsError as Error;
+use super::decode::{self as convert, B64, StreamKind, decode_stored};
+use crate::app::{ingest::commit_batch, rules::current_rules};
 use crate::domain::{Detector, Review, SupervisionEvent, VerificationTask};
-use crate::error::Error;
-use crate::store::{B64, Batch, EventRow, EventStatus, Store};
+use crate::store::{Batch, EventRow, EventStatus, Store};
 use base64::Engine as _;
 use chrono::{Datelike, Duration as Days, Utc};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -189,13 +190,7 @@ impl Consumer {
             self.last_full_read = Some(Instant::now());
         }
         for (kind, stream) in &streams {
-            let due = full
-                || self
-                    .bus
-                    .lag(stream, &self.cfg.group)
-                    .await
-                    .map_err(|e| Error::Corrupt(e.to_string()))?
-                    > 0;
+            let due = full || self.bus.lag(stream, &self.cfg.group).await? > 0;
             if due {
                 total.add(self.read_and_process(*kind, stream, NO_WAIT).await?);
             }
@@ -223,17 +218,13 @@ impl Consumer {
                 self.cfg.batch,
                 block,
             )
-            .await
-            .map_err(|e| Error::Corrupt(e.to_string()))?;
+            .await?;
         if msgs.is_empty() {
             return Ok(BatchReport::default());
         }
         let report = self.process(kind, stream, &msgs).await?;
         let ids: Vec<String> = msgs.into_iter().map(|m| m.id).collect();
-        self.bus
-            .ack(stream, &self.cfg.group, &ids)
-            .await
-            .map_err(|e| Error::Corrupt(e.to_string()))?;
+        self.bus.ack(stream, &self.cfg.group, &ids).await?;
         Ok(report)
     }
 
@@ -241,11 +232,7 @@ impl Consumer {
     pub async fn measure_lag(&self) -> Result<u64, Error> {
         let mut lag = 0;
         for (_, stream) in self.cfg.streams() {
-            lag += self
-                .bus
-                .lag(stream, &self.cfg.group)
-                .await
-                .map_err(|e| Error::Corrupt(e.to_string()))?;
+            lag += self.bus.lag(stream, &self.cfg.group).await?;
         }
         self.lag.store(lag, Ordering::Relaxed);
         Ok(lag)
@@ -288,7 +275,11 @@ impl Consumer {
             if !batch.events.is_empty() {
                 let keys = batch.events.iter().map(|e| e.event_id.clone()).collect();
                 let store = self.store.clone();
-                let commit = tokio::spawn(async move { store.commit_batch(&batch, first).await });
+                let commit = tokio::spawn(async move {
+                    commit_batch(&store, &batch, first)
+                        .await
+                        .map_err(Error::from)
+                });
                 self.in_flight = Some(InFlight { keys, commit });
             }
             total.add(report);
@@ -304,7 +295,7 @@ impl Consumer {
         };
         match f.commit.await {
             Ok(r) => r,
-            Err(e) => Err(Error::Corrupt(format!("batch commit task: {e}"))),
+            Err(e) => Err(Error::Task("batch commit", e.to_string())),
         }
     }
 
@@ -347,7 +338,7 @@ impl Consumer {
         let keys: Vec<String> = decoded.iter().map(|(k, _, _)| k.clone()).collect();
         let mut known = lookup
             .await
-            .map_err(|e| Error::Corrupt(format!("event lookup task: {e}")))??;
+            .map_err(|e| Error::Task("event lookup", e.to_string()))??;
         // Keys of messages without a bus event id (the payload's id, or the stream position).
         let others: Vec<String> = msgs
             .iter()
@@ -459,7 +450,7 @@ impl Consumer {
         if let Some(d) = self.detectors.get_mut(region) {
             if latest.is_some_and(|v| v != d.rules().version) {
                 let code = yibao_core::RegionCode::parse(region).map_err(Error::corrupt)?;
-                let rules = self.store.current_rules(&code).await?;
+                let rules = current_rules(&self.store, &code).await?;
                 d.replace_rules(rules).map_err(Error::corrupt)?;
             }
             return Ok(());
@@ -532,7 +523,7 @@ fn rejected(key: &str, stream: &str, field: &str, reason: &str) -> EventRow {
 /// region's stored events of the retention horizon (plus a month of settlement delay).
 pub async fn rebuild(store: &Store, region: &str) -> Result<Detector, Error> {
     let code = yibao_core::RegionCode::parse(region).map_err(Error::corrupt)?;
-    let rules = store.current_rules(&code).await?;
+    let rules = current_rules(store, &code).await?;
     let horizon = i64::from(rules.retention_days) + 31;
     let mut detector = Detector::new(rules).map_err(Error::corrupt)?;
     let Some(latest) = store.latest_event_at(region).await? else {
@@ -546,12 +537,14 @@ pub async fn rebuild(store: &Store, region: &str) -> Result<Detector, Error> {
     let mut after = i64::MIN;
     let mut replayed = 0u64;
     loop {
-        let page = store.replay(region, &from, after, 5_000).await?;
-        let Some((last, _)) = page.last() else { break };
+        let page = store.replay_rows(region, &from, after, 5_000).await?;
+        let Some((last, _, _)) = page.last() else {
+            break;
+        };
         after = *last;
-        for (_, e) in &page {
+        for (_, kind, payload) in &page {
             // Findings were stored when the event was first observed.
-            let _ = detector.observe(e);
+            let _ = detector.observe(&decode_stored(kind, payload)?);
             replayed += 1;
         }
     }

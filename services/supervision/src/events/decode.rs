@@ -1,4 +1,5 @@
-//! Bus events (`yibao.events.v1`, protobuf) to the domain's events. A refusal names the field.
+//! Bus events (`yibao.events.v1`, protobuf) to the domain's events, as they arrive and as they
+//! were stored. A refusal names the field.
 
 use crate::domain::{
     ClaimAction, ClaimEvent, ClaimItem, ClaimKind, InventoryEvent, LtcEvent, PersonKey,
@@ -310,6 +311,25 @@ pub fn claim_to_proto(e: &ClaimEvent) -> pb::ClaimEvent {
         enrolment_end: e.enrolment_end.map(|d| d.to_string()).unwrap_or_default(),
         death_date: e.death_date.map(|d| d.to_string()).unwrap_or_default(),
     }
+}
+
+/// Base64 of stored bus payloads.
+pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// An accepted event as stored (its kind and base64 bus payload) decoded again by the same
+/// conversion.
+pub fn decode_stored(kind: &str, payload: &str) -> Result<SupervisionEvent, super::EventsError> {
+    use base64::Engine as _;
+    let kind = match kind {
+        "claim" => StreamKind::Claims,
+        "ltc" => StreamKind::Ltc,
+        "inventory" => StreamKind::Inventory,
+        other => return Err(super::EventsError::corrupt(format!("event kind `{other}`"))),
+    };
+    let bytes = B64.decode(payload).map_err(super::EventsError::corrupt)?;
+    decode(kind, "", &bytes).map_err(|(field, reason)| {
+        super::EventsError::corrupt(format!("stored event {field}: {reason}"))
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,61 @@
+//! Verification tasks: `ListVerificationTasks`, `CompleteVerificationTask`.
+
+use super::input::{allow, institution_in, non_empty, page_in, page_out, scope};
+use super::{Res, map};
+use crate::app::Supervision;
+use crate::domain::VerificationKind;
+use tonic::{Request, Response};
+use yibao_proto::supervision::v1 as pb;
+use yibao_runtime::Role;
+use yibao_runtime::server::caller;
+
+pub(super) async fn list_verification_tasks(
+    app: &Supervision,
+    req: Request<pb::ListVerificationTasksRequest>,
+) -> Res<pb::ListVerificationTasksResponse> {
+    let caller = caller(&req)?;
+    allow(&caller, &[Role::Operator, Role::Auditor])?;
+    let r = req.into_inner();
+    let prefix = scope(&caller, "region_code", &r.region_code)?;
+    let institution = if r.institution_code.is_empty() {
+        None
+    } else {
+        Some(institution_in("institution_code", &r.institution_code)?.to_string())
+    };
+    let kind = map::verification_kind_filter("kind", r.kind)?.map(|k| match k {
+        VerificationKind::CheckRecord => "check_record",
+        VerificationKind::PhoneOrOnSite => "phone_or_on_site",
+    });
+    let page = page_in(r.page.as_ref())?;
+    let tasks = app
+        .tasks(
+            &prefix,
+            institution.as_deref(),
+            kind,
+            r.include_completed,
+            page,
+        )
+        .await?;
+    Ok(Response::new(pb::ListVerificationTasksResponse {
+        page: page_out(page, tasks.len()),
+        tasks: tasks.iter().map(map::task).collect(),
+    }))
+}
+
+pub(super) async fn complete_verification_task(
+    app: &Supervision,
+    req: Request<pb::CompleteVerificationTaskRequest>,
+) -> Res<pb::CompleteVerificationTaskResponse> {
+    let caller = caller(&req)?;
+    allow(&caller, &[Role::Operator])?;
+    let r = req.into_inner();
+    let method = map::method_in(r.method)?;
+    let outcome = map::outcome_in(r.outcome)?;
+    let id = non_empty("task_id", &r.task_id)?;
+    let task = app
+        .complete_task(&caller, &id, method, outcome, r.note.trim())
+        .await?;
+    Ok(Response::new(pb::CompleteVerificationTaskResponse {
+        task: Some(map::task(&task)),
+    }))
+}

@@ -1,0 +1,38 @@
+//! The consumer's write of one part of a read: the event rows, the findings with their opened
+//! review, the verification tasks of large receipts, the spending per institution and month and
+//! the re-evaluated budget warnings, in one transaction.
+
+use super::{AppError, budgets::reevaluate};
+use crate::domain::{Finding, Review, VerificationTask};
+use crate::store::{Batch, Store};
+use std::collections::BTreeMap;
+
+/// Writes a batch of the consumer in one transaction. `first_seq` numbers its events. Fails
+/// with a conflict, writing nothing, when one of its events was stored meanwhile. Each table
+/// gets one multi-row statement (PostgreSQL: up to 5,000 rows of array parameters), not one
+/// per row.
+pub async fn commit_batch(store: &Store, batch: &Batch, first_seq: i64) -> Result<(), AppError> {
+    let txn = store.begin().await?;
+    store.insert_events(&txn, &batch.events, first_seq).await?;
+    let pairs: Vec<(&Finding, &Review)> = batch.findings.iter().map(|(f, r, _)| (f, r)).collect();
+    store.insert_findings(&txn, &pairs, None).await?;
+    let tasks: Vec<(&Finding, &VerificationTask)> = batch
+        .findings
+        .iter()
+        .filter_map(|(f, _, t)| t.as_ref().map(|t| (f, t)))
+        .collect();
+    store.insert_tasks(&txn, &tasks).await?;
+    store.add_spending(&txn, &batch.spending).await?;
+    let mut months: BTreeMap<(i32, u32), Vec<String>> = BTreeMap::new();
+    for (inst, year, month) in batch.spending.keys() {
+        months
+            .entry((*year, *month))
+            .or_default()
+            .push(inst.clone());
+    }
+    for ((year, month), institutions) in months {
+        reevaluate(store, &txn, year, month, &institutions).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}

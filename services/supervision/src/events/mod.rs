@@ -1,0 +1,57 @@
+//! Bus input of the supervision service: [`decode`] turns the `yibao.events.v1` payloads of
+//! the claim, long-term-care and inventory streams (and the payloads stored from them) into
+//! domain events, refusing an invalid one with the field named; [`consume`] is the stream
+//! consumer that judges them and writes what they raise.
+
+pub mod consume;
+pub mod decode;
+
+pub use consume::{BatchReport, Consumer, ConsumerConfig};
+pub use decode::{B64, CLAIMS_STREAM, INVENTORY_STREAM, LTC_STREAM, StreamKind};
+
+use crate::app::AppError;
+use crate::store::StoreError;
+
+/// What can go wrong consuming the streams.
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    /// The bus failed (read, acknowledge or lag).
+    #[error("bus: {0}")]
+    Bus(String),
+    /// A stored payload that no longer decodes, or a stored value the consumer cannot use.
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    /// A task of the consumer (lookup, commit) failed to run to its end.
+    #[error("{0} task: {1}")]
+    Task(&'static str, String),
+    /// A use case failed (rules, the batch write).
+    #[error(transparent)]
+    App(#[from] AppError),
+    /// Reading rows failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EventsError {
+    /// Inconsistent stored data.
+    pub fn corrupt(what: impl std::fmt::Display) -> EventsError {
+        EventsError::Corrupt(what.to_string())
+    }
+
+    /// Stable code of the error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EventsError::Bus(_) => "SUPERVISION_BUS",
+            EventsError::Corrupt(_) => "SUPERVISION_STORED_DATA_CORRUPT",
+            EventsError::Task(..) => "SUPERVISION_CONSUMER_TASK",
+            EventsError::App(e) => e.code(),
+            EventsError::Store(e) => e.code(),
+        }
+    }
+}
+
+impl From<yibao_runtime::bus::BusError> for EventsError {
+    fn from(e: yibao_runtime::bus::BusError) -> EventsError {
+        EventsError::Bus(e.0)
+    }
+}

@@ -1,0 +1,113 @@
+//! Verification tasks of large receipts (seed 000): opened with their finding, completed once.
+
+use super::{BIGINT, Col, Page, Store, StoreError, TEXT, json, rfc3339, s, to_json};
+use crate::domain::{Finding, VerificationTask};
+use sea_orm::{DatabaseTransaction, Value};
+
+const TASK_COLS: &[Col] = &[
+    ("task_id", TEXT),
+    ("region_code", TEXT),
+    ("institution_code", TEXT),
+    ("kind", TEXT),
+    ("claim_id", TEXT),
+    ("amount_fen", BIGINT),
+    ("opened_at", TEXT),
+    ("completed", BIGINT),
+    ("doc", TEXT),
+];
+
+impl Store {
+    /// Inserts the tasks of findings (in the finding's region) in one multi-row statement; an
+    /// existing id is kept as it is.
+    pub async fn insert_tasks(
+        &self,
+        txn: &DatabaseTransaction,
+        tasks: &[(&Finding, &VerificationTask)],
+    ) -> Result<(), StoreError> {
+        let mut rows = Vec::with_capacity(tasks.len());
+        for (finding, task) in tasks {
+            rows.push(vec![
+                Value::from(task.task_id.as_str()),
+                finding.region.to_string().into(),
+                task.institution.to_string().into(),
+                to_json(&task.kind)?.trim_matches('"').to_string().into(),
+                task.claim_id.as_str().into(),
+                task.amount.0.into(),
+                rfc3339(task.opened_at).into(),
+                0i64.into(),
+                to_json(task)?.into(),
+            ]);
+        }
+        self.insert_many(
+            txn,
+            "verification_tasks",
+            TASK_COLS,
+            rows,
+            "ON CONFLICT DO NOTHING",
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Verification tasks of a region (prefix), oldest first.
+    pub async fn tasks(
+        &self,
+        region_prefix: &str,
+        institution: Option<&str>,
+        kind: Option<&str>,
+        include_completed: bool,
+        page: Page,
+    ) -> Result<Vec<VerificationTask>, StoreError> {
+        let mut sql = String::from("SELECT doc FROM verification_tasks WHERE region_code LIKE ?");
+        let mut values: Vec<Value> = vec![format!("{region_prefix}%").into()];
+        if let Some(inst) = institution {
+            sql.push_str(" AND institution_code = ?");
+            values.push(inst.to_string().into());
+        }
+        if let Some(k) = kind {
+            sql.push_str(" AND kind = ?");
+            values.push(k.to_string().into());
+        }
+        if !include_completed {
+            sql.push_str(" AND completed = 0");
+        }
+        sql.push_str(" ORDER BY opened_at, task_id LIMIT ? OFFSET ?");
+        values.push(page.limit_value());
+        values.push(page.offset_value());
+        self.all(&self.db, &sql, values)
+            .await?
+            .iter()
+            .map(|r| json(r, "doc"))
+            .collect()
+    }
+
+    /// A task with its region.
+    pub async fn task(&self, id: &str) -> Result<Option<(VerificationTask, String)>, StoreError> {
+        let row = self
+            .one(
+                &self.db,
+                "SELECT doc, region_code FROM verification_tasks WHERE task_id = ?",
+                vec![id.to_string().into()],
+            )
+            .await?;
+        row.map(|r| Ok((json(&r, "doc")?, s(&r, "region_code")?)))
+            .transpose()
+    }
+
+    /// Stores a completed task; refused when it was completed meanwhile.
+    pub async fn complete_task(&self, task: &VerificationTask) -> Result<(), StoreError> {
+        let txn = self.begin().await?;
+        let n = self
+            .exec(&*txn, "UPDATE verification_tasks SET completed = 1, doc = ? WHERE task_id = ? AND completed = 0", vec![to_json(task)?.into(), task.task_id.clone().into()])
+            .await?;
+        if n != 1 {
+            return Err(StoreError::Conflict(format!(
+                "task {} was completed meanwhile",
+                task.task_id
+            )));
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+}
