@@ -2,11 +2,10 @@
 //! the caller's region checked against a request's region field, in the order the checks
 //! have always run.
 
-use crate::domain::{Category, Scheme, parse_date};
+use crate::domain::{PersonCategory, Scheme, parse_date};
 use chrono::NaiveDate;
 use tonic::Status;
 use yibao_core::{IdNumber, RegionCode};
-use yibao_proto::common::v1 as common;
 use yibao_runtime::{ApiError, Caller};
 
 /// Code of every refused field.
@@ -46,11 +45,8 @@ pub(super) fn year(v: i32) -> Result<i32, Status> {
 }
 
 pub(super) fn scheme_of(field: &'static str, v: i32) -> Result<Scheme, Status> {
-    match common::Scheme::try_from(v) {
-        Ok(common::Scheme::Employee) => Ok(Scheme::Employee),
-        Ok(common::Scheme::Resident) => Ok(Scheme::Resident),
-        _ => Err(invalid(field, "must be SCHEME_EMPLOYEE or SCHEME_RESIDENT")),
-    }
+    Scheme::from_proto_number(v)
+        .ok_or_else(|| invalid(field, "must be SCHEME_EMPLOYEE or SCHEME_RESIDENT"))
 }
 
 /// A scheme, or `None` for 0 (all schemes).
@@ -63,22 +59,19 @@ pub(super) fn scheme_or_all(field: &'static str, v: i32) -> Result<Option<Scheme
 }
 
 pub(super) fn scheme_pb(s: Scheme) -> i32 {
-    match s {
-        Scheme::Employee => common::Scheme::Employee as i32,
-        Scheme::Resident => common::Scheme::Resident as i32,
-    }
+    s.proto_number()
 }
 
-pub(super) fn category_of(field: &'static str, v: i32) -> Result<Category, Status> {
-    usize::try_from(v)
-        .ok()
-        .and_then(|i| i.checked_sub(1))
-        .and_then(|i| Category::ALL.get(i).copied())
+pub(super) fn category_of(field: &'static str, v: i32) -> Result<PersonCategory, Status> {
+    PersonCategory::from_proto_number(v)
         .ok_or_else(|| invalid(field, "must be a PersonCategory other than UNSPECIFIED"))
 }
 
 /// A category, or `None` for 0 (all categories).
-pub(super) fn category_or_all(field: &'static str, v: i32) -> Result<Option<Category>, Status> {
+pub(super) fn category_or_all(
+    field: &'static str,
+    v: i32,
+) -> Result<Option<PersonCategory>, Status> {
     if v == 0 {
         Ok(None)
     } else {
@@ -86,11 +79,8 @@ pub(super) fn category_or_all(field: &'static str, v: i32) -> Result<Option<Cate
     }
 }
 
-pub(super) fn category_pb(c: Category) -> i32 {
-    Category::ALL
-        .iter()
-        .position(|x| *x == c)
-        .map_or(0, |i| i as i32 + 1)
+pub(super) fn category_pb(c: PersonCategory) -> i32 {
+    c.proto_number()
 }
 
 /// The caller covers the region named in the request's `field`.

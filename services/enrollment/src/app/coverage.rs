@@ -2,7 +2,7 @@
 //! of them enrolled (with who is missing when a category is asked for).
 
 use super::{AppError, Enrollment};
-use crate::domain::{Category, EnrolmentError, Scheme, year_bounds};
+use crate::domain::{EnrolmentError, PersonCategory, Scheme, year_bounds};
 use yibao_core::RegionCode;
 
 /// Most missing people listed in one answer.
@@ -29,7 +29,7 @@ impl Enrollment {
         region: &RegionCode,
         year: i32,
         scheme: Option<Scheme>,
-        category: Option<Category>,
+        category: Option<PersonCategory>,
         target: i64,
     ) -> Result<(), AppError> {
         Ok(self
@@ -45,7 +45,7 @@ impl Enrollment {
         prefix: &str,
         year: i32,
         scheme: Option<Scheme>,
-        category: Option<Category>,
+        category: Option<PersonCategory>,
     ) -> Result<Coverage, AppError> {
         let enrolled_people = self.store.enrolled_people(prefix, year, scheme).await?;
         let (enrolled, target, missing) = match category {

@@ -1,7 +1,7 @@
 //! Eligibility of a person on a date: the hottest read of the platform. Pure over a
 //! [`PersonFile`], so the cache can hold the file and answer any date.
 
-use super::{Category, EndReason, Enrolment, PersonFile};
+use super::{EndReason, Enrolment, PersonCategory, PersonFile};
 use chrono::NaiveDate;
 
 /// Why a person is not covered on a date.
@@ -35,14 +35,14 @@ pub struct Eligibility {
     /// First day of continuous cover up to the date.
     pub insured_since: Option<NaiveDate>,
     /// Categories valid on the date.
-    pub categories: Vec<Category>,
+    pub categories: Vec<PersonCategory>,
 }
 
 fn no(
     reason: IneligibleReason,
     explanation: String,
     enrolment: Option<&Enrolment>,
-    categories: Vec<Category>,
+    categories: Vec<PersonCategory>,
 ) -> Eligibility {
     Eligibility {
         eligible: false,
@@ -56,7 +56,7 @@ fn no(
 
 /// Decides whether `file`'s person is covered on `date`, and why not.
 pub fn eligibility(file: &PersonFile, date: NaiveDate) -> Eligibility {
-    let mut categories: Vec<Category> = file
+    let mut categories: Vec<PersonCategory> = file
         .categories
         .iter()
         .filter(|g| g.valid_on(date))
@@ -251,26 +251,29 @@ mod tests {
     fn categories_valid_on_the_day_are_reported() {
         let mut f = file();
         f.categories.push(CategoryGrant {
-            category: Category::PovertyRegistered,
+            category: PersonCategory::PovertyRegistered,
             valid_from: d("2016-01-01"),
             valid_to: Some(d("2020-12-31")),
         });
         f.categories.push(CategoryGrant {
-            category: Category::MinimumLiving,
+            category: PersonCategory::MinimumLiving,
             valid_from: d("2018-07-01"),
             valid_to: None,
         });
         assert_eq!(
             eligibility(&f, d("2018-06-30")).categories,
-            vec![Category::PovertyRegistered]
+            vec![PersonCategory::PovertyRegistered]
         );
         assert_eq!(
             eligibility(&f, d("2018-07-01")).categories,
-            vec![Category::MinimumLiving, Category::PovertyRegistered]
+            vec![
+                PersonCategory::MinimumLiving,
+                PersonCategory::PovertyRegistered
+            ]
         );
         assert_eq!(
             eligibility(&f, d("2021-01-01")).categories,
-            vec![Category::MinimumLiving]
+            vec![PersonCategory::MinimumLiving]
         );
     }
 

@@ -20,66 +20,15 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use yibao_core::{Fen, RegionCode};
 
-/// Insurance scheme (险种).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Scheme {
-    /// 职工基本医疗保险 (310).
-    Employee,
-    /// 城乡居民基本医疗保险 (390).
-    Resident,
-}
-
-impl Scheme {
-    /// Parses `employee` / `resident` (also the national codes 310 / 390).
-    pub fn parse(s: &str) -> Option<Scheme> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "employee" | "310" | "scheme_employee" => Some(Scheme::Employee),
-            "resident" | "390" | "scheme_resident" => Some(Scheme::Resident),
-            _ => None,
-        }
-    }
-}
-
-/// A person's category (人员类别), held for validity periods.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Category {
-    /// 低保对象.
-    MinimumLiving,
-    /// 特困人员.
-    ExtremePoverty,
-    /// 脱贫/建档立卡 poverty-registered.
-    PovertyRegistered,
-    /// 五保户.
-    FiveGuarantees,
-    /// 残疾人.
-    Disabled,
-    /// 低收入.
-    LowIncome,
-    /// 学生.
-    Student,
-    /// 退休.
-    Retiree,
-}
-
-impl Category {
-    /// All categories, in contract order (`PersonCategory` numbers 1..=8).
-    pub const ALL: [Category; 8] = [
-        Category::MinimumLiving,
-        Category::ExtremePoverty,
-        Category::PovertyRegistered,
-        Category::FiveGuarantees,
-        Category::Disabled,
-        Category::LowIncome,
-        Category::Student,
-        Category::Retiree,
-    ];
-}
+/// The shared vocabulary: the insurance scheme (险种) and the person category (人员类别),
+/// numbered as in the contracts.
+pub use yibao_core::{PersonCategory, Scheme};
 
 /// A category held from `valid_from` to `valid_to` (inclusive; open-ended when `None`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CategoryGrant {
     /// The category.
-    pub category: Category,
+    pub category: PersonCategory,
     /// First valid day.
     pub valid_from: NaiveDate,
     /// Last valid day.

@@ -1,4 +1,4 @@
-//! Category grants (低保, 特困, 脱贫 …) of people, each for a validity period.
+//! PersonCategory grants (低保, 特困, 脱贫 …) of people, each for a validity period.
 
 use super::codec::{category_of, category_str, date, new_id, now, opt_date};
 use super::entities::{category, person};

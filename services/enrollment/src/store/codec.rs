@@ -5,7 +5,7 @@ use super::StoreError;
 use super::entities::enrolment;
 use crate::domain::duplicates::{DuplicateKind, TaskState};
 use crate::domain::enrolment::ContributionKind;
-use crate::domain::{Category, EndReason, Enrolment, Scheme};
+use crate::domain::{EndReason, Enrolment, PersonCategory, Scheme};
 use chrono::NaiveDate;
 use sea_orm::Set;
 use yibao_core::{Fen, RegionCode};
@@ -35,22 +35,25 @@ pub fn scheme_str(s: Scheme) -> &'static str {
     }
 }
 
-/// Text form of a category in the database.
-pub fn category_str(c: Category) -> &'static str {
+/// Text form of a category in the database (spelled out here: stored text never follows a
+/// rename elsewhere).
+pub fn category_str(c: PersonCategory) -> &'static str {
     match c {
-        Category::MinimumLiving => "minimum_living",
-        Category::ExtremePoverty => "extreme_poverty",
-        Category::PovertyRegistered => "poverty_registered",
-        Category::FiveGuarantees => "five_guarantees",
-        Category::Disabled => "disabled",
-        Category::LowIncome => "low_income",
-        Category::Student => "student",
-        Category::Retiree => "retiree",
+        PersonCategory::MinimumLiving => "minimum_living",
+        PersonCategory::ExtremePoverty => "extreme_poverty",
+        PersonCategory::PovertyRegistered => "poverty_registered",
+        PersonCategory::FiveGuarantees => "five_guarantees",
+        PersonCategory::Disabled => "disabled",
+        PersonCategory::LowIncome => "low_income",
+        PersonCategory::Student => "student",
+        PersonCategory::Retiree => "retiree",
     }
 }
 
-pub(crate) fn category_of(s: &str) -> Option<Category> {
-    Category::ALL.into_iter().find(|c| category_str(*c) == s)
+pub(crate) fn category_of(s: &str) -> Option<PersonCategory> {
+    PersonCategory::ALL
+        .into_iter()
+        .find(|c| category_str(*c) == s)
 }
 
 pub(crate) fn end_reason_str(r: EndReason) -> &'static str {

@@ -3,7 +3,7 @@
 use super::codec::{category_str, scheme_str};
 use super::entities::{category, coverage_target, person};
 use super::{Store, StoreError};
-use crate::domain::{Category, Scheme};
+use crate::domain::{PersonCategory, Scheme};
 use chrono::NaiveDate;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use yibao_core::RegionCode;
@@ -14,7 +14,7 @@ fn scheme_key(s: Option<Scheme>) -> &'static str {
 }
 
 /// Stored key of a target: a category, or `all`.
-fn category_key(c: Option<Category>) -> &'static str {
+fn category_key(c: Option<PersonCategory>) -> &'static str {
     c.map_or("all", category_str)
 }
 
@@ -25,7 +25,7 @@ impl Store {
         region: &RegionCode,
         year: i32,
         scheme: Option<Scheme>,
-        category: Option<Category>,
+        category: Option<PersonCategory>,
         target: i64,
     ) -> Result<(), StoreError> {
         let (scheme, category) = (scheme_key(scheme), category_key(category));
@@ -56,7 +56,7 @@ impl Store {
         region_prefix: &str,
         year: i32,
         scheme: Option<Scheme>,
-        category: Option<Category>,
+        category: Option<PersonCategory>,
     ) -> Result<i64, StoreError> {
         let rows = coverage_target::Entity::find()
             .filter(coverage_target::Column::RegionCode.starts_with(region_prefix))
@@ -73,7 +73,7 @@ impl Store {
         &self,
         region_prefix: &str,
         (start, end): (NaiveDate, NaiveDate),
-        category: Category,
+        category: PersonCategory,
     ) -> Result<Vec<String>, StoreError> {
         let ids: Vec<String> = category::Entity::find()
             .select_only()
