@@ -1,5 +1,5 @@
-//! Monthly LTC settlement of 100,000 beneficiaries' service records, through the store (the
-//! same transaction `SettleMonth` runs): SQLite always, PostgreSQL too when
+//! Monthly LTC settlement of 100,000 beneficiaries' service records, through the use case
+//! `SettleMonth` runs (`app::Ltc::settle_month`, without the network: no enrollment, no relay): SQLite always, PostgreSQL too when
 //! `YIBAO_TEST_DATABASE_URL` is set. Prints seconds.
 //!
 //! The month (October 2026) is seeded in SQL (not timed): 100,000 beneficiaries of Jiaozhou at
@@ -14,9 +14,28 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
+use yibao_core::{InstitutionCode, RegionCode};
+use yibao_ltc::app::{AppError, Credentials, EligibilityAnswer, Enrollment, Ltc};
 use yibao_ltc::domain::Month;
 use yibao_ltc::domain::policy::BenefitPolicy;
-use yibao_ltc::store::{Actor, Store, sql};
+use yibao_ltc::store::{Store, sql};
+use yibao_runtime::{Caller, Role};
+
+/// Settlement asks enrollment nothing; the bench has no enrollment to ask.
+#[derive(Debug)]
+struct NoEnrollment;
+
+#[tonic::async_trait]
+impl Enrollment for NoEnrollment {
+    async fn check_eligibility(
+        &self,
+        _: &Credentials,
+        _: &str,
+        _: chrono::NaiveDate,
+    ) -> Result<EligibilityAnswer, AppError> {
+        Err(AppError::EnrollmentUnavailable("not in the bench".into()))
+    }
+}
 
 const BENEFICIARIES: i64 = 100_000;
 const INSTITUTIONS: i64 = 29;
@@ -81,12 +100,15 @@ async fn run(label: &str, url: String) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
     let store = Store::new(db);
-    let actor = Actor {
+    let ltc = Ltc::new(store.clone(), Arc::new(NoEnrollment), None);
+    let actor = Caller {
         subject: "bench".into(),
-        role: "operator".into(),
+        role: Role::Admin,
+        org: String::new(),
+        region: None,
     };
-    store
-        .upload_policy("370200", 2026, &BenefitPolicy::qingdao_default(), &actor)
+    let city = RegionCode::parse("370200").map_err(|e| e.to_string())?;
+    ltc.upload_policy(&actor, &city, 2026, &BenefitPolicy::qingdao_default())
         .await
         .map_err(|e| e.to_string())?;
     let seeded = Instant::now();
@@ -131,7 +153,7 @@ async fn run(label: &str, url: String) -> Result<(), String> {
     let next = Arc::new(AtomicI64::new(1));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrent_runs() {
-        let (store, actor, next) = (store.clone(), actor.clone(), next.clone());
+        let (ltc, actor, next) = (ltc.clone(), actor.clone(), next.clone());
         workers.spawn(async move {
             let mut runs = Vec::new();
             loop {
@@ -139,9 +161,10 @@ async fn run(label: &str, url: String) -> Result<(), String> {
                 if k > INSTITUTIONS {
                     return Ok::<_, String>(runs);
                 }
-                let inst = format!("H370281{k:05}");
-                let (run, _) = store
-                    .settle_month(&inst, month, &format!("bench-{inst}"), &actor)
+                let inst =
+                    InstitutionCode::parse(&format!("H370281{k:05}")).map_err(|e| e.to_string())?;
+                let (run, _) = ltc
+                    .settle_month(&actor, &inst, month, &format!("bench-{inst}"))
                     .await
                     .map_err(|e| format!("{inst}: {e}"))?;
                 runs.push(run);

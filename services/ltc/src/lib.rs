@@ -3,16 +3,19 @@
 //! records checked against plan, enrolment, death and hospital stays, the monthly settlement per
 //! institution with reversal, and statistics.
 //!
-//! Layout: [`domain`] holds the rules (pure), [`store`] the tables and transactions, [`api`]
-//! the gRPC mapping, [`relay`] the outbox relay and the consumer of settlement's inpatient
-//! stays; [`build`] wires them for `main.rs` and for the all-in-one binary.
+//! Layout: [`api`] maps proto ⇄ the use cases and errors → status; [`app`] holds the use cases
+//! (enrollment look-ups, transactions, the rules, the outbox); [`domain`] the rules (pure);
+//! [`store`] the rows; [`events`] the bus in and out (the outbox relay and the consumer of
+//! settlement's inpatient stays); [`build`] wires them for `main.rs` and for the all-in-one
+//! binary.
 
 pub mod api;
+pub mod app;
 pub mod domain;
-pub mod error;
-pub mod relay;
+pub mod events;
 pub mod store;
 
+use std::sync::Arc;
 use yibao_proto::ltc::v1::ltc_service_server::LtcServiceServer;
 use yibao_runtime::server::ServiceDeps;
 
@@ -29,9 +32,12 @@ pub async fn build(deps: ServiceDeps) -> Result<LtcServiceServer<api::LtcApi>, S
     let enrollment = tonic::transport::Endpoint::from_shared(deps.upstreams.enrollment.clone())
         .map_err(|e| format!("configuration key `upstreams.enrollment`: {e}"))?
         .connect_lazy();
-    let relay = relay::Relay::start(store.clone(), deps.bus.clone());
-    relay::start_stay_consumer(store.clone(), deps.bus.clone());
-    Ok(LtcServiceServer::new(api::LtcApi::new(
-        store, enrollment, relay,
-    )))
+    let relay = events::relay::Relay::start(store.clone(), deps.bus.clone());
+    let ltc = app::Ltc::new(
+        store,
+        Arc::new(app::GrpcEnrollment::new(enrollment)),
+        Some(relay),
+    );
+    events::stays::start_stay_consumer(ltc.clone(), deps.bus.clone());
+    Ok(LtcServiceServer::new(api::LtcApi::new(ltc)))
 }

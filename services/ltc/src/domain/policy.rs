@@ -259,3 +259,20 @@ impl BenefitPolicy {
         }
     }
 }
+
+/// Regions whose policy applies to `region`, most specific first: the county, its city, its
+/// province.
+pub fn policy_regions(region: &str) -> Vec<String> {
+    let mut out = vec![region.to_string()];
+    if region.len() == 6 {
+        for r in [
+            format!("{}00", &region[..4]),
+            format!("{}0000", &region[..2]),
+        ] {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+    }
+    out
+}

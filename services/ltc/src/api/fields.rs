@@ -1,0 +1,137 @@
+//! Parsing of request fields (errors name the field) and the small proto mappings every area
+//! shares; the role lists of the methods.
+
+use super::error::refused;
+use crate::domain::assessment::DisabilityLevel;
+use crate::domain::parse_date;
+use crate::domain::policy::CareType;
+use chrono::NaiveDate;
+use tonic::{Request, Status};
+use yibao_core::{IdNumber, InstitutionCode, RegionCode};
+use yibao_proto::common::v1 as common;
+use yibao_proto::ltc::v1 as pb;
+use yibao_runtime::{ApiError, Caller, ErrorKind, Role};
+
+/// Largest amount of one record: 1,000,000 yuan.
+pub(super) const MAX_RECORD_FEN: i64 = 100_000_000;
+
+pub(super) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Status {
+    ApiError::invalid("LTC_INVALID_ARGUMENT", field, reason).into()
+}
+
+/// The roles that may call a method (admins always may).
+pub(super) fn allow(c: &Caller, roles: &[Role]) -> Result<(), Status> {
+    if c.role == Role::Admin || roles.contains(&c.role) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorKind::PermissionDenied,
+            "ROLE_NOT_ALLOWED",
+            format!("role `{}` may not call this method", c.role.as_str()),
+        )
+        .into())
+    }
+}
+
+/// The caller's `authorization` value, forwarded to enrollment.
+pub(super) fn authorization<T>(req: &Request<T>) -> Option<http::HeaderValue> {
+    req.metadata()
+        .get("authorization")
+        .and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok())
+}
+
+pub(super) fn audit(actor: &str, role: &str, at: &str) -> Option<common::Audit> {
+    Some(common::Audit {
+        actor: actor.into(),
+        role: role.into(),
+        at: at.into(),
+    })
+}
+
+pub(super) fn date_field(field: &str, s: &str) -> Result<NaiveDate, Status> {
+    parse_date(field, s).map_err(refused)
+}
+
+pub(super) fn date_or_today(field: &str, s: &str) -> Result<NaiveDate, Status> {
+    if s.trim().is_empty() {
+        Ok(chrono::Utc::now().date_naive())
+    } else {
+        date_field(field, s)
+    }
+}
+
+pub(super) fn institution(field: &str, s: &str) -> Result<InstitutionCode, Status> {
+    InstitutionCode::parse(s).map_err(|e| invalid(field, e.to_string()))
+}
+
+pub(super) fn region(field: &str, s: &str) -> Result<RegionCode, Status> {
+    RegionCode::parse(s).map_err(|e| invalid(field, e.to_string()))
+}
+
+pub(super) fn text_field(field: &str, s: &str, max: usize) -> Result<String, Status> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if s.chars().count() > max {
+        return Err(invalid(field, format!("at most {max} characters")));
+    }
+    Ok(s.to_string())
+}
+
+/// An ID number as responses show it.
+pub(super) fn masked(id: &str) -> String {
+    IdNumber::parse(id)
+        .map(|i| i.masked())
+        .unwrap_or_else(|_| "******".into())
+}
+
+/// (limit, offset) of a page request: 100 by default, at most 1000.
+pub(super) fn page(p: &Option<common::PageRequest>) -> Result<(u64, u64), Status> {
+    let (size, token) = p
+        .as_ref()
+        .map(|p| (p.page_size, p.page_token.as_str()))
+        .unwrap_or((0, ""));
+    let size = if size == 0 { 100 } else { size };
+    if !(1..=1000).contains(&size) {
+        return Err(invalid("page.page_size", "must be 1 to 1000"));
+    }
+    let offset = if token.is_empty() {
+        0
+    } else {
+        token
+            .parse::<u64>()
+            .map_err(|_| invalid("page.page_token", "is not a token of this list"))?
+    };
+    Ok((u64::try_from(size).unwrap_or(100), offset))
+}
+
+pub(super) fn next_page(limit: u64, offset: u64, got: usize) -> Option<common::PageResponse> {
+    Some(common::PageResponse {
+        next_page_token: if got as u64 == limit {
+            (offset + limit).to_string()
+        } else {
+            String::new()
+        },
+    })
+}
+
+pub(super) fn level_pb(l: DisabilityLevel) -> i32 {
+    i32::from(l.number()) + 1
+}
+
+pub(super) fn care_type_pb(c: CareType) -> i32 {
+    match c {
+        CareType::Institutional => pb::CareType::Institutional as i32,
+        CareType::Home => pb::CareType::Home as i32,
+        CareType::Visiting => pb::CareType::Visiting as i32,
+        CareType::DementiaUnit => pb::CareType::DementiaUnit as i32,
+    }
+}
+
+pub(super) fn care_type_of(field: &str, v: i32) -> Result<CareType, Status> {
+    CareType::ALL
+        .into_iter()
+        .find(|c| care_type_pb(*c) == v)
+        .ok_or_else(|| invalid(field, "must be a CareType other than UNSPECIFIED"))
+}

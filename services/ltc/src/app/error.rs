@@ -1,0 +1,53 @@
+//! Errors of the use cases: a rule refused, the store failed, the caller may not see or change
+//! the record, or enrollment did not answer. Each variant has a stable code; `api::error` maps
+//! them to a status once.
+
+use crate::domain::DomainError;
+use crate::store::StoreError;
+use yibao_runtime::auth::AuthError;
+
+/// What can go wrong in a use case.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A rule refused the input or the state change (the code is the rule's).
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// Reading or writing rows failed, or a row is missing.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The record or the requested scope is outside the caller's organisation or region.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// An assessor reached for an application (they reach them through their assessments).
+    #[error("assessors reach applications through their assessments")]
+    AssessorReachesApplication,
+    /// The assessment is not assigned to the calling assessor.
+    #[error("assessment {0} is not assigned to you")]
+    NotAssigned(String),
+    /// The beneficiary never applied through, nor was placed with, the calling institution.
+    #[error("the beneficiary is not one of your institution's people")]
+    NotYourBeneficiary,
+    /// The institution's application number was used for another person.
+    #[error("application_no `{0}` was used for another person")]
+    ApplicationNoReused(String),
+    /// Enrollment did not answer.
+    #[error("enrollment CheckEligibility: {0}")]
+    EnrollmentUnavailable(String),
+}
+
+impl AppError {
+    /// The stable code of the error, as the caller sees it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Domain(DomainError::InvalidFields { code, .. })
+            | AppError::Domain(DomainError::Precondition { code, .. }) => code,
+            AppError::Store(e) => e.code(),
+            AppError::Auth(e) => yibao_runtime::ApiError::from(e.clone()).code,
+            AppError::AssessorReachesApplication => "ROLE_NOT_ALLOWED",
+            AppError::NotAssigned(_) => "LTC_NOT_ASSIGNED",
+            AppError::NotYourBeneficiary => "OTHER_ORGANISATION",
+            AppError::ApplicationNoReused(_) => "LTC_CONFLICT",
+            AppError::EnrollmentUnavailable(_) => "LTC_DEPENDENCY_UNAVAILABLE",
+        }
+    }
+}
