@@ -2,10 +2,11 @@
 
 use super::Reply;
 use super::parse::{invalid, own_region};
+use crate::app::Enrollment;
 use crate::app::import::ImportFormat;
-use crate::app::{Enrollment, actor};
 use tonic::{Request, Response};
 use yibao_proto::enrollment::v1 as pb;
+use yibao_runtime::Actor;
 use yibao_runtime::server::caller;
 
 pub(super) async fn import_records(
@@ -26,7 +27,7 @@ pub(super) async fn import_records(
         }
     };
     let report = app
-        .import_records(&region, format, &r.content, &actor(&c))
+        .import_records(&region, format, &r.content, &Actor::from(&c))
         .await?;
     Ok(Response::new(pb::ImportRecordsResponse {
         committed: report.committed as i64,

@@ -4,13 +4,14 @@
 //! and resolving ends the losing enrolment.
 
 use super::tenancy::check_region;
-use super::{AppError, Enrollment, actor};
+use super::{AppError, Enrollment};
 use crate::domain::EnrolmentError;
 use crate::domain::duplicates::{TaskState, check_transition, end_of_dropped, find_duplicates};
 use crate::store::duplicates::{
     DuplicateTask, NewTask, end_as_duplicate, enrolment_in, transition_in,
 };
-use crate::store::{Actor, Store, StoreError};
+use crate::store::{Store, StoreError};
+use yibao_runtime::Actor;
 use yibao_runtime::Caller;
 
 /// Candidate people per page (their enrolments are read with one `IN` query).
@@ -88,7 +89,7 @@ impl Enrollment {
         year: i32,
         prefix: &str,
     ) -> Result<ScanReport, AppError> {
-        scan_duplicates(&self.store, year, prefix, &actor(caller)).await
+        scan_duplicates(&self.store, year, prefix, &Actor::from(caller)).await
     }
 
     /// Tasks within the region prefix (already checked against the caller), optionally by
@@ -120,8 +121,8 @@ impl Enrollment {
         check_region(caller, "task_id", &task.region_code)?;
         let to = to.ok_or_else(|| EnrolmentError::invalid("to_state", "unknown state"))?;
         check_transition(task.state, to)?;
-        let actor = actor(caller);
-        let (_g, txn) = self.store.begin().await?;
+        let actor = Actor::from(caller);
+        let txn = self.store.begin().await?;
         transition_in(&txn, &task.id, task.state, to, note, &actor).await?;
         if to == TaskState::Resolved {
             let drop = enrolment_in(&txn, &task.drop_enrolment_id).await?;

@@ -1,16 +1,17 @@
 //! Contribution standards, enrolling, contributions and status events.
 
 use super::tenancy::{check_region, scope};
-use super::{AppError, Enrollment, actor};
+use super::{AppError, Enrollment};
 use crate::domain::enrolment::{ContributionStandard, StatusEvent};
 use crate::domain::{Enrolment, EnrolmentError, PersonFile, Scheme};
 use crate::store::enrolments::{
     Contribution, contribution_by_reference, lock_enrolment, record_contribution,
 };
 use crate::store::entities::person;
-use crate::store::{Actor, StoreError, persons};
+use crate::store::{StoreError, persons};
 use chrono::NaiveDate;
 use yibao_core::RegionCode;
+use yibao_runtime::Actor;
 use yibao_runtime::Caller;
 
 /// An enrolment to make.
@@ -113,7 +114,7 @@ impl Enrollment {
             &standard,
         )?;
         self.store
-            .insert_enrolment(&p.id, &e, &actor(caller))
+            .insert_enrolment(&p.id, &e, &Actor::from(caller))
             .await?;
         self.eligibility.invalidate(&p.id_number).await;
         Ok((p.id, e))
@@ -128,7 +129,9 @@ impl Enrollment {
     ) -> Result<(String, Enrolment), AppError> {
         let (person_id, en) = self.store.enrolment(enrolment_id).await?;
         check_region(caller, "enrolment_id", en.region.as_str())?;
-        let done = self.contribute(enrolment_id, c, &actor(caller)).await?;
+        let done = self
+            .contribute(enrolment_id, c, &Actor::from(caller))
+            .await?;
         self.eligibility.invalidate(&done.id_number).await;
         Ok((person_id, done.enrolment))
     }
@@ -143,7 +146,7 @@ impl Enrollment {
         c: Contribution,
         actor: &Actor,
     ) -> Result<Contributed, AppError> {
-        let (_g, txn) = self.store.begin().await?;
+        let txn = self.store.begin().await?;
         let row = lock_enrolment(&txn, enrolment_id, self.store.is_postgres()).await?;
         let p = persons::person_in(&txn, &row.person_id).await?;
         let existing = contribution_by_reference(&txn, enrolment_id, &c.reference).await?;
@@ -219,7 +222,7 @@ impl Enrollment {
         let detail =
             serde_json::json!({"kind": kind, "note": r.note, "to_region_code": r.to_region_code});
         self.store
-            .apply_event(&p, kind, r.on, detail, &out, &actor(caller))
+            .apply_event(&p, kind, r.on, detail, &out, &Actor::from(caller))
             .await?;
         self.eligibility.invalidate(&p.id_number).await;
         let enrolments = self.store.enrolments(&p.id).await?;

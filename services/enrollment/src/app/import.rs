@@ -9,8 +9,9 @@ use crate::domain::import::{ImportRow, RowError};
 use crate::domain::{EnrolmentError, PersonFile};
 use crate::store::enrolments::Contribution;
 use crate::store::import::ImportedPerson;
-use crate::store::{Actor, NewPerson, StoreError, scheme_str};
+use crate::store::{NewPerson, StoreError, scheme_str};
 use yibao_core::{Fen, RegionCode};
+use yibao_runtime::Actor;
 
 /// The format of an import file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

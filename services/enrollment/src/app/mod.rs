@@ -25,10 +25,9 @@ pub mod vouchers;
 pub use error::AppError;
 
 use crate::domain::voucher::VoucherSigner;
-use crate::store::{Actor, Store};
+use crate::store::Store;
 use eligibility::EligibilityCache;
 use std::sync::Arc;
-use yibao_runtime::Caller;
 use yibao_runtime::cache::Cache;
 
 /// The enrollment use cases over a store, the eligibility cache and the voucher signer.
@@ -53,13 +52,5 @@ impl Enrollment {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
-    }
-}
-
-/// Who a caller is in the journal.
-pub fn actor(c: &Caller) -> Actor {
-    Actor {
-        subject: c.subject.clone(),
-        role: c.role.as_str().to_string(),
     }
 }

@@ -1,12 +1,12 @@
 //! People: registration, corrections, look-ups, their history and their categories.
 
 use super::tenancy::scope;
-use super::{AppError, Enrollment, actor};
+use super::{AppError, Enrollment};
 use crate::domain::CategoryGrant;
 use crate::store::entities::{history, person};
 use crate::store::{Entity, NewPerson, PersonChanges, StoreError};
 use yibao_core::IdNumber;
-use yibao_runtime::Caller;
+use yibao_runtime::{Actor, Caller};
 
 /// A person with their categories, as the API shows them.
 #[derive(Debug, Clone)]
@@ -46,7 +46,10 @@ impl Enrollment {
         caller: &Caller,
         new: NewPerson,
     ) -> Result<PersonView, AppError> {
-        let p = self.store.register_person(new, &actor(caller)).await?;
+        let p = self
+            .store
+            .register_person(new, &Actor::from(caller))
+            .await?;
         self.person_view(p).await
     }
 
@@ -65,7 +68,7 @@ impl Enrollment {
                 c.changes,
                 c.expected_version,
                 &c.reason,
-                &actor(caller),
+                &Actor::from(caller),
             )
             .await?;
         self.eligibility.invalidate(&p.id_number).await;
@@ -115,7 +118,7 @@ impl Enrollment {
         let p = self.store.person(person_id).await?;
         scope(caller, &p)?;
         self.store
-            .grant_category(&p.id, grant, &actor(caller))
+            .grant_category(&p.id, grant, &Actor::from(caller))
             .await?;
         self.eligibility.invalidate(&p.id_number).await;
         self.person_view(p).await

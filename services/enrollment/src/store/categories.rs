@@ -3,9 +3,10 @@
 use super::codec::{category_of, category_str, date, new_id, now, opt_date};
 use super::entities::{category, person};
 use super::persons::journal;
-use super::{Actor, Entity, Store, StoreError};
+use super::{Entity, Store, StoreError};
 use crate::domain::CategoryGrant;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use yibao_runtime::Actor;
 
 impl Store {
     /// The person's categories.
@@ -13,7 +14,7 @@ impl Store {
         category::Entity::find()
             .filter(category::Column::PersonId.eq(person_id))
             .order_by_asc(category::Column::ValidFrom)
-            .all(&self.db)
+            .all(self.db())
             .await?
             .iter()
             .map(|c| {
@@ -34,9 +35,9 @@ impl Store {
         grant: &CategoryGrant,
         actor: &Actor,
     ) -> Result<(), StoreError> {
-        let (_g, txn) = self.begin().await?;
+        let txn = self.begin().await?;
         person::Entity::find_by_id(person_id.to_string())
-            .one(&txn)
+            .one(&*txn)
             .await?
             .ok_or_else(|| StoreError::not_found(Entity::Person, person_id))?;
         category::ActiveModel {
@@ -47,10 +48,10 @@ impl Store {
             valid_to: Set(grant.valid_to.map(|d| d.to_string())),
             created_at: Set(now()),
         }
-        .insert(&txn)
+        .insert(&*txn)
         .await?;
         let detail = serde_json::json!({"category": category_str(grant.category), "valid_from": grant.valid_from, "valid_to": grant.valid_to});
-        journal(&txn, person_id, "category.granted", detail, actor).await?;
+        journal(&*txn, person_id, "category.granted", detail, actor).await?;
         txn.commit().await?;
         Ok(())
     }

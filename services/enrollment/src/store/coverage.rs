@@ -29,13 +29,13 @@ impl Store {
         target: i64,
     ) -> Result<(), StoreError> {
         let (scheme, category) = (scheme_key(scheme), category_key(category));
-        let (_g, txn) = self.begin().await?;
+        let txn = self.begin().await?;
         coverage_target::Entity::delete_many()
             .filter(coverage_target::Column::RegionCode.eq(region.as_str()))
             .filter(coverage_target::Column::Year.eq(year))
             .filter(coverage_target::Column::Scheme.eq(scheme))
             .filter(coverage_target::Column::Category.eq(category))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         coverage_target::ActiveModel {
             region_code: Set(region.to_string()),
@@ -44,7 +44,7 @@ impl Store {
             category: Set(category.into()),
             target: Set(target),
         }
-        .insert(&txn)
+        .insert(&*txn)
         .await?;
         txn.commit().await?;
         Ok(())
@@ -63,7 +63,7 @@ impl Store {
             .filter(coverage_target::Column::Year.eq(year))
             .filter(coverage_target::Column::Scheme.eq(scheme_key(scheme)))
             .filter(coverage_target::Column::Category.eq(category_key(category)))
-            .all(&self.db)
+            .all(self.db())
             .await?;
         Ok(rows.iter().map(|r| r.target).sum())
     }
@@ -86,7 +86,7 @@ impl Store {
                     .add(category::Column::ValidTo.gte(start.to_string())),
             )
             .into_tuple()
-            .all(&self.db)
+            .all(self.db())
             .await?;
         if ids.is_empty() {
             return Ok(ids);
@@ -97,7 +97,7 @@ impl Store {
             .filter(person::Column::Id.is_in(ids))
             .filter(person::Column::RegionCode.starts_with(region_prefix))
             .into_tuple()
-            .all(&self.db)
+            .all(self.db())
             .await?;
         in_region.sort();
         in_region.dedup();

@@ -6,7 +6,7 @@ use super::codec::{
 };
 use super::entities::{duplicate_task, enrolment};
 use super::persons::journal;
-use super::{Actor, Entity, Store, StoreError};
+use super::{Entity, Store, StoreError};
 use crate::domain::duplicates::{DuplicateKind, DuplicatePair, TaskState};
 use crate::domain::{EndReason, Enrolment};
 use chrono::NaiveDate;
@@ -15,6 +15,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
+use yibao_runtime::Actor;
 
 /// A task to open for a pair found by a scan.
 #[derive(Debug, Clone)]
@@ -175,7 +176,7 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<String>, StoreError> {
         use sea_orm::{ConnectionTrait, Statement};
-        let backend = self.db.get_database_backend();
+        let backend = self.db().get_database_backend();
         let (p1, p2, p3, p4) = match backend {
             DbBackend::Postgres => ("$1", "$2", "$3", "$4"),
             _ => ("?", "?", "?", "?"),
@@ -188,7 +189,7 @@ impl Store {
         let like = format!("{}%", region_prefix.replace(['%', '_'], ""));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self
-            .db
+            .db()
             .query_all_raw(Statement::from_sql_and_values(
                 backend,
                 sql,
@@ -214,7 +215,7 @@ impl Store {
             .filter(enrolment::Column::Year.eq(year))
             .filter(enrolment::Column::PaidOn.is_not_null())
             .filter(enrolment::Column::PersonId.is_in(people))
-            .all(&self.db)
+            .all(self.db())
             .await?
             .iter()
             .map(|m| Ok((m.person_id.clone(), enrolment_of(m)?)))
@@ -228,13 +229,13 @@ impl Store {
         tasks: Vec<NewTask>,
         actor: &Actor,
     ) -> Result<(u64, u64), StoreError> {
-        let (_g, txn) = self.begin().await?;
+        let txn = self.begin().await?;
         let (mut opened, mut known) = (0, 0);
         for t in tasks {
             let exists = duplicate_task::Entity::find()
                 .filter(duplicate_task::Column::KeepEnrolmentId.eq(t.pair.keep.as_str()))
                 .filter(duplicate_task::Column::DropEnrolmentId.eq(t.pair.drop.as_str()))
-                .one(&txn)
+                .one(&*txn)
                 .await?;
             if exists.is_some() {
                 known += 1;
@@ -253,7 +254,7 @@ impl Store {
                 region_code: Set(t.region_code),
                 steps_json: Set(step.to_string()),
             }
-            .insert(&txn)
+            .insert(&*txn)
             .await?;
             opened += 1;
         }
@@ -279,13 +280,13 @@ impl Store {
         if let Some(s) = state {
             q = q.filter(duplicate_task::Column::State.eq(s.name()));
         }
-        Ok(q.all(&self.db).await?.into_iter().map(task_of).collect())
+        Ok(q.all(self.db()).await?.into_iter().map(task_of).collect())
     }
 
     /// A duplicate task.
     pub async fn duplicate_task(&self, id: &str) -> Result<DuplicateTask, StoreError> {
         duplicate_task::Entity::find_by_id(id.to_string())
-            .one(&self.db)
+            .one(self.db())
             .await?
             .map(task_of)
             .ok_or_else(|| StoreError::not_found(Entity::DuplicateTask, id))

@@ -6,7 +6,7 @@ use super::codec::{
 };
 use super::entities::{contribution, enrolment, standard};
 use super::persons::journal;
-use super::{Actor, Entity, Store, StoreError};
+use super::{Entity, Store, StoreError};
 use crate::domain::enrolment::{ContributionKind, ContributionStandard};
 use crate::domain::{Enrolment, Scheme};
 use chrono::NaiveDate;
@@ -16,6 +16,7 @@ use sea_orm::{
     QuerySelect, Set,
 };
 use yibao_core::{Fen, RegionCode};
+use yibao_runtime::Actor;
 
 /// A contribution to record.
 #[derive(Debug, Clone)]
@@ -142,12 +143,12 @@ impl Store {
         scheme: Scheme,
         std: &ContributionStandard,
     ) -> Result<(), StoreError> {
-        let (_g, txn) = self.begin().await?;
+        let txn = self.begin().await?;
         standard::Entity::delete_many()
             .filter(standard::Column::RegionCode.eq(region.as_str()))
             .filter(standard::Column::Year.eq(year))
             .filter(standard::Column::Scheme.eq(scheme_str(scheme)))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         standard::ActiveModel {
             region_code: Set(region.to_string()),
@@ -156,7 +157,7 @@ impl Store {
             individual_amount_fen: Set(std.individual_amount.0),
             waiting_days: Set(i32::try_from(std.waiting_days).unwrap_or(i32::MAX)),
         }
-        .insert(&txn)
+        .insert(&*txn)
         .await?;
         txn.commit().await?;
         Ok(())
@@ -179,7 +180,7 @@ impl Store {
             .filter(standard::Column::RegionCode.is_in(codes.clone()))
             .filter(standard::Column::Year.eq(year))
             .filter(standard::Column::Scheme.eq(scheme_str(scheme)))
-            .all(&self.db)
+            .all(self.db())
             .await?;
         Ok(codes
             .iter()
@@ -198,14 +199,14 @@ impl Store {
         e: &Enrolment,
         actor: &Actor,
     ) -> Result<(), StoreError> {
-        let (_g, txn) = self.begin().await?;
+        let txn = self.begin().await?;
         let dup = enrolment::Entity::find()
             .filter(enrolment::Column::PersonId.eq(person_id))
             .filter(enrolment::Column::Year.eq(e.year))
             .filter(enrolment::Column::Scheme.eq(scheme_str(e.scheme)))
             .filter(enrolment::Column::RegionCode.eq(e.region.as_str()))
             .filter(enrolment::Column::EndReason.is_null())
-            .one(&txn)
+            .one(&*txn)
             .await?;
         if dup.is_some() {
             return Err(StoreError::Exists(format!(
@@ -213,9 +214,9 @@ impl Store {
                 e.year, e.region
             )));
         }
-        enrolment_model(person_id, e, now()).insert(&txn).await?;
+        enrolment_model(person_id, e, now()).insert(&*txn).await?;
         journal(
-            &txn,
+            &*txn,
             person_id,
             "enrolment.created",
             enrolment_detail(e),
@@ -229,7 +230,7 @@ impl Store {
     /// An enrolment by id, with the id of its person.
     pub async fn enrolment(&self, id: &str) -> Result<(String, Enrolment), StoreError> {
         let m = enrolment::Entity::find_by_id(id.to_string())
-            .one(&self.db)
+            .one(self.db())
             .await?
             .ok_or_else(|| StoreError::not_found(Entity::Enrolment, id))?;
         Ok((m.person_id.clone(), enrolment_of(&m)?))
@@ -241,7 +242,7 @@ impl Store {
             .filter(enrolment::Column::PersonId.eq(person_id))
             .order_by_desc(enrolment::Column::Year)
             .order_by_asc(enrolment::Column::EffectiveFrom)
-            .all(&self.db)
+            .all(self.db())
             .await?
             .iter()
             .map(enrolment_of)
@@ -264,7 +265,7 @@ impl Store {
         if let Some(s) = scheme {
             q = q.filter(enrolment::Column::Scheme.eq(scheme_str(s)));
         }
-        let ids: Vec<String> = q.into_tuple().all(&self.db).await?;
+        let ids: Vec<String> = q.into_tuple().all(self.db()).await?;
         Ok(ids.into_iter().collect())
     }
 }

@@ -18,7 +18,7 @@ impl Store {
         if let Some(h) = &head {
             self.person(h).await?;
         }
-        let (_g, txn) = self.begin().await?;
+        let txn = self.begin().await?;
         let m = household::ActiveModel {
             id: Set(new_id()),
             region_code: Set(region.to_string()),
@@ -26,13 +26,13 @@ impl Store {
             head_person_id: Set(head.clone()),
             created_at: Set(now()),
         }
-        .insert(&txn)
+        .insert(&*txn)
         .await?;
         if let Some(h) = head {
             person::Entity::update_many()
                 .col_expr(person::Column::HouseholdId, Expr::value(m.id.clone()))
                 .filter(person::Column::Id.eq(h))
-                .exec(&txn)
+                .exec(&*txn)
                 .await?;
         }
         txn.commit().await?;
@@ -45,13 +45,13 @@ impl Store {
         id: &str,
     ) -> Result<(household::Model, Vec<person::Model>), StoreError> {
         let h = household::Entity::find_by_id(id.to_string())
-            .one(&self.db)
+            .one(self.db())
             .await?
             .ok_or_else(|| StoreError::not_found(Entity::Household, id))?;
         let members = person::Entity::find()
             .filter(person::Column::HouseholdId.eq(id))
             .order_by_asc(person::Column::BirthDate)
-            .all(&self.db)
+            .all(self.db())
             .await?;
         Ok((h, members))
     }

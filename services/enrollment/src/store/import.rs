@@ -5,11 +5,12 @@ use super::codec::{enrolment_model, new_id, now};
 use super::enrolments::{Contribution, contribution_detail, contribution_model, enrolment_detail};
 use super::entities::person;
 use super::persons::{NewPerson, history_model, person_row, registered_detail, version_model};
-use super::{Actor, Store, StoreError};
+use super::{Store, StoreError};
 use crate::domain::Enrolment;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
 };
+use yibao_runtime::Actor;
 
 /// A person new to the register with their first enrolment (in its state after the
 /// contributions) and those contributions, prepared by the rules for a bulk insert.
@@ -159,7 +160,7 @@ impl Store {
         if self.is_postgres() {
             // COPY in one transaction: several times faster than multi-row INSERTs.
             let mut tx = self
-                .db
+                .db()
                 .get_postgres_connection_pool()
                 .begin()
                 .await
@@ -181,15 +182,15 @@ impl Store {
             copy_all(&mut tx, rows.journal).await.map_err(sqlx_error)?;
             return tx.commit().await.map_err(sqlx_error);
         }
-        let (_g, txn) = self.begin().await?;
-        insert_all(&txn, rows.persons).await.map_err(|e| match e {
+        let txn = self.begin().await?;
+        insert_all(&*txn, rows.persons).await.map_err(|e| match e {
             StoreError::Db(d) if yibao_runtime::db::is_unique_violation(&d) => exists(),
             e => e,
         })?;
-        insert_all(&txn, rows.versions).await?;
-        insert_all(&txn, rows.enrolments).await?;
-        insert_all(&txn, rows.contributions).await?;
-        insert_all(&txn, rows.journal).await?;
+        insert_all(&*txn, rows.versions).await?;
+        insert_all(&*txn, rows.enrolments).await?;
+        insert_all(&*txn, rows.contributions).await?;
+        insert_all(&*txn, rows.journal).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -206,7 +207,7 @@ impl Store {
                 .column(person::Column::IdNumber)
                 .filter(person::Column::IdNumber.is_in(chunk.to_vec()))
                 .into_tuple()
-                .all(&self.db)
+                .all(self.db())
                 .await?;
             found.extend(rows);
         }

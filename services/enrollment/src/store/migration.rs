@@ -1,26 +1,16 @@
 //! Schema of the enrollment database. Portable DDL (PostgreSQL and SQLite): dates are ISO
 //! `YYYY-MM-DD` text (which sorts as dates), money is BIGINT fen, times are RFC 3339 text.
 
-use sea_orm_migration::prelude::*;
 use yibao_runtime::db::SqlMigration;
 
-/// The enrollment migrator.
-#[derive(Debug)]
-pub struct Migrator;
+yibao_runtime::migrator!(Migrator, "enrollment_migrations", [INITIAL]);
 
-#[async_trait::async_trait]
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(SqlMigration {
-            name: "m20261123_000001_enrollment_initial",
-            up: UP,
-            drop_tables: TABLES,
-        })]
-    }
-    fn migration_table_name() -> DynIden {
-        Alias::new("enrollment_migrations").into_iden()
-    }
-}
+/// The tables of the service, as first released.
+const INITIAL: SqlMigration = SqlMigration {
+    name: "m20261123_000001_enrollment_initial",
+    up: UP,
+    drop_tables: TABLES,
+};
 
 const UP: &[&str] = &[
     "CREATE TABLE persons (

@@ -32,49 +32,37 @@ pub use codec::{category_str, enrolment_of, scheme_str};
 pub use error::{Entity, StoreError};
 pub use persons::{NewPerson, PersonChanges};
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbBackend};
+use yibao_runtime::db::{StoreBase, WriteTxn};
 
-/// Who made a change.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    /// Token subject.
-    pub subject: String,
-    /// Role name.
-    pub role: String,
-}
-
-/// Held while a write transaction is open (SQLite's single writer; `None` on PostgreSQL).
-pub type WriteGuard = Option<tokio::sync::OwnedMutexGuard<()>>;
-
-/// The enrollment store.
+/// The enrollment store: the shared store base (connection, write gate, transactions) and
+/// the rows of the service.
 #[derive(Debug, Clone)]
 pub struct Store {
-    db: DatabaseConnection,
-    /// SQLite allows one writer: write transactions queue here instead of failing as "locked".
-    write_lock: yibao_runtime::db::WriteGate,
+    base: StoreBase,
 }
 
 impl Store {
     /// Wraps a connection.
     pub fn new(db: DatabaseConnection) -> Store {
-        let write_lock = yibao_runtime::db::WriteGate::for_connection(&db);
-        Store { db, write_lock }
+        Store {
+            base: StoreBase::new(db),
+        }
     }
 
     /// The connection.
     pub fn db(&self) -> &DatabaseConnection {
-        &self.db
+        self.base.db()
     }
 
-    /// Opens a write transaction (after the write gate). Keep the guard until the
-    /// transaction is committed or rolled back.
-    pub async fn begin(&self) -> Result<(WriteGuard, DatabaseTransaction), StoreError> {
-        let guard = self.write_lock.enter().await;
-        Ok((guard, self.db.begin().await?))
+    /// Opens a write transaction (after its turn at the write gate, which it holds until it
+    /// is committed or rolled back).
+    pub async fn begin(&self) -> Result<WriteTxn, StoreError> {
+        Ok(self.base.begin().await?)
     }
 
     /// True on PostgreSQL (row locks, COPY).
     pub fn is_postgres(&self) -> bool {
-        self.db.get_database_backend() == DbBackend::Postgres
+        self.db().get_database_backend() == DbBackend::Postgres
     }
 }

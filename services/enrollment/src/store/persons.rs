@@ -3,7 +3,7 @@
 
 use super::codec::{date, end_reason_str, enrolment_model, enrolment_of, new_id, now, opt_date};
 use super::entities::{enrolment, history, household, person, person_version, status_event};
-use super::{Actor, Entity, Store, StoreError};
+use super::{Entity, Store, StoreError};
 use crate::domain::enrolment::EventOutcome;
 use crate::domain::{PersonFile, Suspension};
 use chrono::NaiveDate;
@@ -12,6 +12,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use yibao_core::{IdNumber, RegionCode};
+use yibao_runtime::Actor;
 
 /// A new person to register.
 #[derive(Debug, Clone)]
@@ -151,10 +152,10 @@ impl Store {
         new: NewPerson,
         actor: &Actor,
     ) -> Result<person::Model, StoreError> {
-        let (_g, txn) = self.begin().await?;
+        let txn = self.begin().await?;
         if person::Entity::find()
             .filter(person::Column::IdNumber.eq(new.id_number.expose()))
-            .one(&txn)
+            .one(&*txn)
             .await?
             .is_some()
         {
@@ -164,12 +165,12 @@ impl Store {
             )));
         }
         if let Some(h) = &new.household_id {
-            household_exists(&txn, h).await?;
+            household_exists(&*txn, h).await?;
         }
         let exists = format!("a person with ID number {} is registered", new.id_number);
         let model = person::ActiveModel::from(person_row(new, new_id(), now()))
             .reset_all()
-            .insert(&txn)
+            .insert(&*txn)
             .await
             .map_err(|e| {
                 if yibao_runtime::db::is_unique_violation(&e) {
@@ -178,9 +179,9 @@ impl Store {
                     e.into()
                 }
             })?;
-        keep_version(&txn, &model, "registered", actor).await?;
+        keep_version(&*txn, &model, "registered", actor).await?;
         journal(
-            &txn,
+            &*txn,
             &model.id,
             "person.registered",
             registered_detail(&model),
@@ -194,7 +195,7 @@ impl Store {
     /// A person by id.
     pub async fn person(&self, id: &str) -> Result<person::Model, StoreError> {
         person::Entity::find_by_id(id.to_string())
-            .one(&self.db)
+            .one(self.db())
             .await?
             .ok_or_else(|| StoreError::not_found(Entity::Person, id))
     }
@@ -206,7 +207,7 @@ impl Store {
     ) -> Result<Option<person::Model>, StoreError> {
         Ok(person::Entity::find()
             .filter(person::Column::IdNumber.eq(id.expose()))
-            .one(&self.db)
+            .one(self.db())
             .await?)
     }
 
@@ -219,8 +220,8 @@ impl Store {
         reason: &str,
         actor: &Actor,
     ) -> Result<person::Model, StoreError> {
-        let (_g, txn) = self.begin().await?;
-        let current = person_in(&txn, id).await?;
+        let txn = self.begin().await?;
+        let current = person_in(&*txn, id).await?;
         if expected_version != 0 && expected_version != current.version {
             return Err(StoreError::Conflict(format!(
                 "person is at version {}, not {expected_version}",
@@ -228,7 +229,7 @@ impl Store {
             )));
         }
         if let Some(h) = &changes.household_id {
-            household_exists(&txn, h).await?;
+            household_exists(&*txn, h).await?;
         }
         let mut am: person::ActiveModel = current.clone().into();
         if let Some(n) = changes.name.clone() {
@@ -247,17 +248,17 @@ impl Store {
             .set(am)
             .filter(person::Column::Id.eq(id))
             .filter(person::Column::Version.eq(current.version))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         if res.rows_affected != 1 {
             return Err(StoreError::Conflict(
                 "the person changed concurrently; retry".into(),
             ));
         }
-        let updated = person_in(&txn, id).await?;
-        keep_version(&txn, &updated, reason, actor).await?;
+        let updated = person_in(&*txn, id).await?;
+        keep_version(&*txn, &updated, reason, actor).await?;
         let detail = serde_json::json!({"reason": reason, "name": changes.name, "contact": changes.contact, "household_id": changes.household_id, "version": updated.version});
-        journal(&txn, id, "person.corrected", detail, actor).await?;
+        journal(&*txn, id, "person.corrected", detail, actor).await?;
         txn.commit().await?;
         Ok(updated)
     }
@@ -267,7 +268,7 @@ impl Store {
         let enrolments = enrolment::Entity::find()
             .filter(enrolment::Column::PersonId.eq(p.id.clone()))
             .order_by_asc(enrolment::Column::Year)
-            .all(&self.db)
+            .all(self.db())
             .await?
             .iter()
             .map(enrolment_of)
@@ -296,7 +297,7 @@ impl Store {
         Ok(history::Entity::find()
             .filter(history::Column::PersonId.eq(person_id))
             .order_by_asc(history::Column::Id)
-            .all(&self.db)
+            .all(self.db())
             .await?)
     }
 
@@ -311,7 +312,7 @@ impl Store {
         out: &EventOutcome,
         actor: &Actor,
     ) -> Result<(), StoreError> {
-        let (_g, txn) = self.begin().await?;
+        let txn = self.begin().await?;
         let mut am: person::ActiveModel = p.clone().into();
         if let Some(d) = out.death_date {
             am.death_date = Set(Some(d.to_string()));
@@ -329,7 +330,7 @@ impl Store {
             .set(am)
             .filter(person::Column::Id.eq(p.id.clone()))
             .filter(person::Column::Version.eq(p.version))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         if res.rows_affected != 1 {
             return Err(StoreError::Conflict(
@@ -347,11 +348,11 @@ impl Store {
                     Expr::value(e.end_reason.map(|r| end_reason_str(r).to_string())),
                 )
                 .filter(enrolment::Column::Id.eq(e.id.clone()))
-                .exec(&txn)
+                .exec(&*txn)
                 .await?;
         }
         for e in &out.created {
-            enrolment_model(&p.id, e, now()).insert(&txn).await?;
+            enrolment_model(&p.id, e, now()).insert(&*txn).await?;
         }
         status_event::ActiveModel {
             id: Set(new_id()),
@@ -361,13 +362,13 @@ impl Store {
             detail_json: Set(detail.to_string()),
             created_at: Set(now()),
         }
-        .insert(&txn)
+        .insert(&*txn)
         .await?;
         let mut entry = detail;
         entry["effective_on"] = serde_json::json!(on);
         entry["ended"] = serde_json::json!(out.changed.iter().map(|e| &e.id).collect::<Vec<_>>());
         entry["created"] = serde_json::json!(out.created.iter().map(|e| &e.id).collect::<Vec<_>>());
-        journal(&txn, &p.id, &format!("status.{kind}"), entry, actor).await?;
+        journal(&*txn, &p.id, &format!("status.{kind}"), entry, actor).await?;
         txn.commit().await?;
         Ok(())
     }

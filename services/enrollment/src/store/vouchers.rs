@@ -13,7 +13,7 @@ impl Store {
         person_id: &str,
         expires_at: &str,
     ) -> Result<(), StoreError> {
-        let (_g, txn) = self.begin().await?;
+        let txn = self.begin().await?;
         voucher::ActiveModel {
             id: Set(id.into()),
             person_id: Set(person_id.into()),
@@ -21,7 +21,7 @@ impl Store {
             revoked_at: Set(None),
             revoke_reason: Set(None),
         }
-        .insert(&txn)
+        .insert(&*txn)
         .await?;
         txn.commit().await?;
         Ok(())
@@ -30,7 +30,7 @@ impl Store {
     /// A voucher record.
     pub async fn voucher(&self, id: &str) -> Result<Option<voucher::Model>, StoreError> {
         Ok(voucher::Entity::find_by_id(id.to_string())
-            .one(&self.db)
+            .one(self.db())
             .await?)
     }
 
@@ -40,9 +40,9 @@ impl Store {
         id: &str,
         reason: &str,
     ) -> Result<voucher::Model, StoreError> {
-        let (_g, txn) = self.begin().await?;
+        let txn = self.begin().await?;
         let v = voucher::Entity::find_by_id(id.to_string())
-            .one(&txn)
+            .one(&*txn)
             .await?
             .ok_or_else(|| StoreError::not_found(Entity::Voucher, id))?;
         if v.revoked_at.is_some() {
@@ -51,7 +51,7 @@ impl Store {
         let mut am: voucher::ActiveModel = v.into();
         am.revoked_at = Set(Some(now()));
         am.revoke_reason = Set(Some(reason.to_string()));
-        let v = am.update(&txn).await?;
+        let v = am.update(&*txn).await?;
         txn.commit().await?;
         Ok(v)
     }
