@@ -430,7 +430,7 @@ async fn dupscan() {
         started.elapsed().as_secs_f64()
     );
     let store = yibao_enrollment::store::Store::new(db);
-    let actor = yibao_enrollment::store::Actor {
+    let actor = yibao_runtime::Actor {
         subject: "yibao-load".into(),
         role: "operator".into(),
     };
