@@ -99,7 +99,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
             &deps.database,
         )
         .await?;
-    let api = yibao_procurement::api::ProcurementApi::new(db, deps).await?;
+    let app = yibao_procurement::app::Procurement::new(db, deps.cache.clone(), None).await?;
+    let api = yibao_procurement::api::ProcurementApi::new(app);
 
     let start = NaiveDate::from_ymd_opt(2024, 1, 1).ok_or("date")?;
     let actor = Actor {

@@ -4,7 +4,7 @@
 //! [`app`] holds the use cases (tenancy re-checks against stored records, the transaction,
 //! the rules, the outbox write) and the payment-standard cache; [`domain`] the rules (pure);
 //! [`store`] the rows per aggregate and the migrations; [`events`] the bus output (inventory
-//! events and their relay). [`build`] wires them for `main.rs` and for the all-in-one binary.
+//! events, published by the runtime's relay). [`build`] wires them for `main.rs` and for the all-in-one binary.
 
 pub mod api;
 pub mod app;
@@ -25,10 +25,14 @@ pub async fn build(
     let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(&deps.database)
         .await
         .map_err(|e| format!("procurement database: {e}"))?;
-    let bus = deps.bus.clone();
-    let api = api::ProcurementApi::new(conn, deps)
+    let relay = yibao_runtime::outbox::Relay::start(
+        "procurement",
+        conn.clone(),
+        deps.bus.clone(),
+        yibao_runtime::outbox::RelayConfig::default(),
+    );
+    let app = app::Procurement::new(conn, deps.cache.clone(), Some(relay))
         .await
         .map_err(|e| format!("procurement start: {e}"))?;
-    events::spawn_relay(api.app().store().clone(), bus);
-    Ok(ProcurementServiceServer::new(api))
+    Ok(ProcurementServiceServer::new(api::ProcurementApi::new(app)))
 }

@@ -19,7 +19,6 @@ use tonic::{Request, Response, Status};
 use yibao_proto::common::v1 as common;
 use yibao_proto::procurement::v1 as pb;
 use yibao_runtime::Caller;
-use yibao_runtime::server::ServiceDeps;
 
 /// The ProcurementService implementation.
 #[derive(Debug, Clone)]
@@ -63,11 +62,9 @@ fn audit_pb(a: &Audit) -> common::Audit {
 }
 
 impl ProcurementApi {
-    /// Builds the API over a migrated database (reads the cache namespace from it).
-    pub async fn new(db: sea_orm::DatabaseConnection, deps: ServiceDeps) -> Result<Self, AppError> {
-        Ok(Self {
-            app: Procurement::new(db, deps.cache.clone(), deps.bus.clone()).await?,
-        })
+    /// The API over the use cases.
+    pub fn new(app: Procurement) -> Self {
+        Self { app }
     }
 
     /// The use cases.

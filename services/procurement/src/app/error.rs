@@ -125,5 +125,11 @@ impl AppError {
     }
 }
 
+impl From<sea_orm::DbErr> for AppError {
+    fn from(e: sea_orm::DbErr) -> AppError {
+        AppError::Store(StoreError::Db(e))
+    }
+}
+
 /// Code of a write that lost a race for the same key: the caller may retry.
 pub const CONCURRENT_CHANGE: &str = "PROCUREMENT_CONCURRENT_CHANGE";

@@ -7,7 +7,7 @@ use crate::domain::{
     self, Finding, InventoryCheck, InventoryError, InventoryRecord, InventoryRules, OpeningStock,
     StockPosition,
 };
-use crate::events::{inventory_event, relay_once};
+use crate::events::inventory_event;
 use crate::store::{OutboxEvent, now};
 use std::collections::{BTreeMap, BTreeSet};
 use yibao_core::InstitutionCode;
@@ -79,7 +79,9 @@ impl Procurement {
                 Ok((check, events))
             })
             .await?;
-        relay_once(&self.store, self.bus.as_ref()).await;
+        if let Some(relay) = &self.relay {
+            relay.kick();
+        }
         let uploaded: BTreeSet<&str> = records.iter().map(|x| x.record_no.as_str()).collect();
         Ok(InventoryUpload {
             findings: check
@@ -145,9 +147,7 @@ impl Procurement {
             .inventory_of_items(&t, institution, &items)
             .await?;
         let (result, events) = check(&all_records, &all_opening)?;
-        for e in &events {
-            self.store.enqueue(&t, e, &at).await?;
-        }
+        self.store.enqueue(&t, &events).await?;
         t.commit().await?;
         Ok(result)
     }

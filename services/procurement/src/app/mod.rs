@@ -28,39 +28,37 @@ pub use standard_cache::StandardCache;
 use crate::store::{Actor, RoundStatus, Store, StoredRound, Txn};
 use std::sync::Arc;
 use yibao_runtime::Caller;
-use yibao_runtime::bus::Bus;
 use yibao_runtime::cache::Cache;
+use yibao_runtime::outbox::Relay;
 
 /// The procurement service's use cases over its store, cache and bus.
 #[derive(Debug, Clone)]
 pub struct Procurement {
     store: Store,
     standards: StandardCache,
-    bus: Arc<dyn Bus>,
+    /// Publishes the outbox; `None` leaves events in it (tests, tools).
+    relay: Option<Relay>,
 }
 
 /// Who made a change, from the verified caller.
 pub fn actor(c: &Caller) -> Actor {
-    Actor {
-        subject: c.subject.clone(),
-        role: c.role.as_str().to_string(),
-    }
+    Actor::from(c)
 }
 
 impl Procurement {
     /// The use cases over a migrated database (reads the cache namespace from it), the
-    /// cache of payment standards and the bus of inventory events.
+    /// cache of payment standards and the relay to wake after enqueueing events.
     pub async fn new(
         db: sea_orm::DatabaseConnection,
         cache: Arc<dyn Cache>,
-        bus: Arc<dyn Bus>,
+        relay: Option<Relay>,
     ) -> Result<Self, AppError> {
         let store = Store::new(db);
         let namespace = store.cache_namespace().await?;
         Ok(Procurement {
             store,
             standards: StandardCache::new(cache, namespace),
-            bus,
+            relay,
         })
     }
 
@@ -88,7 +86,7 @@ impl Procurement {
     async fn open_round_in(&self, t: &Txn, id: &str) -> Result<StoredRound, AppError> {
         let round = self
             .store
-            .round_in(t.conn(), id)
+            .round_in(&**t, id)
             .await?
             .ok_or_else(|| round_not_found(id))?;
         if round.status != RoundStatus::Open {

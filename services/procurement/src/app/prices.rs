@@ -58,8 +58,8 @@ impl Procurement {
         self.store
             .lock(&t, &format!("prices:{region}:{item}"))
             .await?;
-        let refs = self.store.references_in(t.conn(), region, item).await?;
-        let listings = self.store.listings_in(t.conn(), region, item).await?;
+        let refs = self.store.references_in(&*t, region, item).await?;
+        let listings = self.store.listings_in(&*t, region, item).await?;
         if let Some(same) = refs.iter().find(|r| r.reference == *reference) {
             let book = book(&listings, &refs)?;
             let ended = same
@@ -123,8 +123,8 @@ impl Procurement {
         self.store
             .lock(&t, &format!("prices:{region}:{item}"))
             .await?;
-        let refs = self.store.references_in(t.conn(), region, item).await?;
-        let listings = self.store.listings_in(t.conn(), region, item).await?;
+        let refs = self.store.references_in(&*t, region, item).await?;
+        let listings = self.store.listings_in(&*t, region, item).await?;
         if let Some(same) = listings
             .iter()
             .find(|l| l.listing == *listing && l.manufacturer == manufacturer)

@@ -118,7 +118,7 @@ impl Procurement {
         self.store.lock(&t, &format!("round:{}", round.id)).await?;
         if let Some(existing) = self
             .store
-            .groups_in(t.conn(), &round.id)
+            .groups_in(&*t, &round.id)
             .await?
             .into_iter()
             .find(|g| g.group.id == group.group.id)
@@ -161,7 +161,7 @@ impl Procurement {
         let t = self.store.begin().await?;
         self.store.lock(&t, &format!("round:{}", round.id)).await?;
         self.open_round_in(&t, &round.id).await?;
-        let groups = self.store.groups_in(t.conn(), &round.id).await?;
+        let groups = self.store.groups_in(&*t, &round.id).await?;
         let at = now();
         for (i, (group_id, quantity)) in lines.iter().enumerate() {
             if !groups.iter().any(|g| &g.group.id == group_id) {
@@ -202,7 +202,7 @@ impl Procurement {
         self.open_round_in(&t, &round.id).await?;
         if !self
             .store
-            .groups_in(t.conn(), &round.id)
+            .groups_in(&*t, &round.id)
             .await?
             .iter()
             .any(|g| g.group.id == bid.group_id)
@@ -281,7 +281,7 @@ impl Procurement {
         self.store.lock(&t, &format!("round:{round_id}")).await?;
         let round = self
             .store
-            .round_in(t.conn(), round_id)
+            .round_in(&*t, round_id)
             .await?
             .ok_or_else(|| super::round_not_found(round_id))?;
         if round.status != RoundStatus::Open {

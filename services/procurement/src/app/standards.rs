@@ -68,7 +68,7 @@ impl Procurement {
         at: &str,
     ) -> Result<StandardChange, AppError> {
         let item = standard.item_code.as_str();
-        let rows = self.store.standards_in(t.conn(), region, item).await?;
+        let rows = self.store.standards_in(&**t, region, item).await?;
         if let Some(same) = rows.iter().find(|r| r.standard == *standard) {
             let previous = same
                 .closed_id

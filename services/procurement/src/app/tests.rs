@@ -15,13 +15,9 @@ use yibao_runtime::cache::MemoryCache;
 
 async fn app() -> (Procurement, Option<TempDb>) {
     let (store, guard) = crate::store::tests::store().await;
-    let app = Procurement::new(
-        store.db().clone(),
-        Arc::new(MemoryCache::new(1000)),
-        Arc::new(yibao_runtime::bus::MemoryBus::new()),
-    )
-    .await
-    .expect("app");
+    let app = Procurement::new(store.db().clone(), Arc::new(MemoryCache::new(1000)), None)
+        .await
+        .expect("app");
     (app, guard)
 }
 
@@ -550,10 +546,12 @@ async fn inventory_records_are_idempotent_on_record_number_and_their_events_are_
         unit_cost: Fen(900),
         as_of: d("2026-01-01"),
     }];
-    let event = |n: &str| OutboxEvent {
-        event_id: format!("e-{n}"),
-        stream: "s".into(),
-        payload: vec![0, 1, 0xab, 0xff],
+    let event = |n: &str| {
+        OutboxEvent::new(
+            yibao_runtime::streams::PROCUREMENT_INVENTORY,
+            format!("e-{n}"),
+            vec![0, 1, 0xab, 0xff],
+        )
     };
     let seen = app
         .record_inventory(INST, &records, &opening, |all, open| {
@@ -576,7 +574,11 @@ async fn inventory_records_are_idempotent_on_record_number_and_their_events_are_
         vec![event("1")],
         "payload survives the hex round trip"
     );
-    store.mark_published("e-1").await.unwrap();
+    // The relay publishes and marks it.
+    let bus = yibao_runtime::bus::MemoryBus::new();
+    yibao_runtime::outbox::publish_pending(store.db(), &bus, 10)
+        .await
+        .unwrap();
     assert!(store.unpublished(10).await.unwrap().is_empty());
 
     // The same number with other content is refused and the whole upload writes nothing.

@@ -1,10 +1,10 @@
 //! `yibao.events.v1.InventoryEvent`: the encoding of an inventory finding for the bus.
 
-use super::INVENTORY_STREAM;
 use crate::domain::{Finding, FindingKind};
-use crate::store::OutboxEvent;
 use prost::Message;
 use yibao_proto::events::v1::InventoryEvent;
+use yibao_runtime::outbox::OutboxEvent;
+use yibao_runtime::streams::PROCUREMENT_INVENTORY;
 
 /// The event of a finding, or `None` for purchase findings (they stay in the response).
 ///
@@ -34,11 +34,11 @@ pub fn inventory_event(f: &Finding, ordinal: usize) -> Option<OutboxEvent> {
         purchase_unit_price_fen: purchase,
         sale_unit_price_fen: f.sale_price.map_or(0, |p| p.0),
     };
-    Some(OutboxEvent {
+    Some(OutboxEvent::new(
+        PROCUREMENT_INVENTORY,
         event_id,
-        stream: INVENTORY_STREAM.to_string(),
-        payload: event.encode_to_vec(),
-    })
+        event.encode_to_vec(),
+    ))
 }
 
 #[cfg(test)]
@@ -68,7 +68,7 @@ mod tests {
     #[test]
     fn a_mark_up_becomes_a_sale_record_with_the_lots_purchase_price() {
         let e = inventory_event(&finding(FindingKind::MarkUp, Some(1_000)), 0).unwrap();
-        assert_eq!(e.stream, INVENTORY_STREAM);
+        assert_eq!(e.stream, PROCUREMENT_INVENTORY);
         assert_eq!(
             e.event_id,
             "procurement-inventory:H34152200001:S1:PROCUREMENT_MARK_UP:0"

@@ -108,14 +108,14 @@ impl Store {
         for e in entries {
             let exists = self
                 .one(
-                    t.conn(),
+                    &*t,
                     "SELECT code FROM catalogue_items WHERE region_code = $1 AND code = $2",
                     vec![s(region), s(e.code.as_str())],
                 )
                 .await?
                 .is_some();
             self.exec(
-                t.conn(),
+                &*t,
                 &sql,
                 vec![
                     s(region),
@@ -150,7 +150,7 @@ impl Store {
         let sql = format!(
             "SELECT {CATALOGUE_COLS} FROM catalogue_items WHERE region_code = $1 AND code = $2"
         );
-        self.one(&self.db, &sql, vec![s(region), s(code)])
+        self.one(self.db(), &sql, vec![s(region), s(code)])
             .await?
             .as_ref()
             .map(catalogue_row)
@@ -203,7 +203,7 @@ impl Store {
         }
         values.push(n(i64::try_from(limit).unwrap_or(1000)));
         sql.push_str(&format!(" ORDER BY code LIMIT ${}", values.len()));
-        self.all(&self.db, &sql, values)
+        self.all(self.db(), &sql, values)
             .await?
             .iter()
             .map(catalogue_row)
@@ -223,7 +223,7 @@ impl Store {
         );
         let mut values = vec![s(generic_name)];
         values.extend(chain.into_iter().map(s));
-        self.all(&self.db, &sql, values)
+        self.all(self.db(), &sql, values)
             .await?
             .iter()
             .map(|r| get_s(r, "code"))

@@ -75,7 +75,7 @@ impl Store {
         record_no: &str,
     ) -> Result<Option<InventoryRecord>, StoreError> {
         self.one(
-            t.conn(),
+            &**t,
             "SELECT * FROM inventory_records WHERE institution_code = $1 AND record_no = $2",
             vec![s(institution), s(record_no)],
         )
@@ -93,7 +93,7 @@ impl Store {
         at: &str,
     ) -> Result<(), StoreError> {
         self.exec(
-            t.conn(),
+            &**t,
             "INSERT INTO inventory_records (institution_code, record_no, item_code, record_date, movement, quantity, unit_price_fen, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             vec![s(r.institution.as_str()), s(r.record_no.clone()), s(r.item_code.as_str()), s(r.date.to_string()), s(movement_str(r.movement)), n(qty(r.quantity)?), n(r.unit_price.0), s(at)],
         )
@@ -104,7 +104,7 @@ impl Store {
     /// Stores (or replaces) an opening stock of an item on a date.
     pub async fn upsert_opening_stock(&self, t: &Txn, o: &OpeningStock) -> Result<(), StoreError> {
         self.exec(
-            t.conn(),
+            &**t,
             "INSERT INTO opening_stocks (institution_code, item_code, as_of_date, quantity, unit_cost_fen) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (institution_code, item_code, as_of_date) DO UPDATE SET quantity = excluded.quantity, unit_cost_fen = excluded.unit_cost_fen",
             vec![s(o.institution.as_str()), s(o.item_code.as_str()), s(o.as_of.to_string()), n(qty(o.quantity)?), n(o.unit_cost.0)],
@@ -128,7 +128,7 @@ impl Store {
             placeholders(2, items.len())
         );
         let records = self
-            .all(t.conn(), &sql, of_items(institution, items))
+            .all(&**t, &sql, of_items(institution, items))
             .await?
             .iter()
             .map(inventory_row)
@@ -138,7 +138,7 @@ impl Store {
             placeholders(2, items.len())
         );
         let opening = self
-            .all(t.conn(), &sql, of_items(institution, items))
+            .all(&**t, &sql, of_items(institution, items))
             .await?
             .iter()
             .map(opening_row)
@@ -165,7 +165,7 @@ impl Store {
         );
         let mut values = vec![s(from.to_string()), s(to.to_string())];
         values.extend(institutions.iter().chain(items).map(|v| s(v.clone())));
-        self.all(&self.db, &sql, values)
+        self.all(self.db(), &sql, values)
             .await?
             .iter()
             .map(|r| {

@@ -3,26 +3,34 @@
 //! quantities BIGINT, flags BIGINT 0/1, times RFC 3339 text. Rules and outcomes that are read
 //! whole are JSON text; everything queried by key has its own columns.
 
-use sea_orm_migration::prelude::*;
 use yibao_runtime::db::SqlMigration;
 
-/// The procurement migrator.
-#[derive(Debug)]
-pub struct Migrator;
+yibao_runtime::migrator!(
+    Migrator,
+    "procurement_migrations",
+    [INITIAL, yibao_runtime::outbox::MIGRATION, OUTBOX_TO_RUNTIME]
+);
 
-#[async_trait::async_trait]
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(SqlMigration {
-            name: "m20261123_000001_procurement_initial",
-            up: UP,
-            drop_tables: TABLES,
-        })]
-    }
-    fn migration_table_name() -> DynIden {
-        Alias::new("procurement_migrations").into_iden()
-    }
-}
+/// The service's own tables.
+const INITIAL: SqlMigration = SqlMigration {
+    name: "m20261123_000001_procurement_initial",
+    up: UP,
+    drop_tables: TABLES,
+};
+
+/// Moves the events the service's own `outbox` table still holds unpublished into the
+/// runtime's `event_outbox` (same event ids, so nothing is published twice; ids that sort
+/// before every UUIDv7 and among themselves in the old order), then drops the old table.
+const OUTBOX_TO_RUNTIME: SqlMigration = SqlMigration {
+    name: "m20261201_000002_procurement_outbox_to_event_outbox",
+    up: &[
+        "INSERT INTO event_outbox (id, stream, event_id, payload_hex, created_at, attempts, published_at) \
+         SELECT '0000-' || created_at || '-' || event_id, stream, event_id, payload_hex, created_at, 0, NULL \
+         FROM outbox WHERE published_at IS NULL ON CONFLICT (event_id) DO NOTHING",
+        "DROP TABLE outbox",
+    ],
+    drop_tables: &[],
+};
 
 /// Dropped by `down`, newest first.
 const TABLES: &[&str] = &[

@@ -19,26 +19,16 @@ pub mod savings;
 pub use catalogue::{StoredItem, kind_str};
 pub use error::StoreError;
 pub use inventory::Purchase;
-pub use outbox::OutboxEvent;
 pub use prices::{StoredListing, StoredReference, StoredStandard};
 pub use rounds::{RoundStatus, StoredAllocation, StoredBid, StoredGroup, StoredRound};
+pub use yibao_runtime::outbox::OutboxEvent;
 
 use crate::domain::ItemCode;
 use chrono::NaiveDate;
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement,
-    TransactionTrait, Value,
-};
-use std::sync::Arc;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, Value};
+use yibao_runtime::db::{StoreBase, WriteTxn};
 
-/// Who made a change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    /// Token subject.
-    pub subject: String,
-    /// Role name.
-    pub role: String,
-}
+pub use yibao_runtime::Actor;
 
 /// Who changed a record and when.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -80,35 +70,15 @@ impl<T> Written<T> {
     }
 }
 
-/// The procurement store.
+/// The procurement store: the runtime's store base (connection, write gate) and the rows.
 #[derive(Debug, Clone)]
 pub struct Store {
-    db: DatabaseConnection,
-    /// SQLite allows one writer: write transactions queue here instead of failing as "locked".
-    write_lock: yibao_runtime::db::WriteGate,
-    /// One outbox relay pass at a time, so two passes never publish the same event twice.
-    relay_lock: Arc<tokio::sync::Mutex<()>>,
+    base: StoreBase,
 }
 
-/// A write transaction with the SQLite writer slot it holds. Dropped without
-/// [`Txn::commit`], it rolls back.
-#[derive(Debug)]
-pub struct Txn {
-    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
-    txn: DatabaseTransaction,
-}
-
-impl Txn {
-    /// The connection of the transaction, for the store's functions.
-    pub fn conn(&self) -> &DatabaseTransaction {
-        &self.txn
-    }
-
-    /// Commits (and frees the writer slot).
-    pub async fn commit(self) -> Result<(), StoreError> {
-        Ok(self.txn.commit().await?)
-    }
-}
+/// A write transaction (holding its turn at the write gate); dropped without `commit`, it
+/// rolls back. Store functions take `&Txn` so `app/` composes one transaction.
+pub type Txn = WriteTxn;
 
 /// The current time as stored (RFC 3339, milliseconds).
 pub fn now() -> String {
@@ -139,26 +109,19 @@ pub fn region_chain(region: &str) -> Vec<String> {
 impl Store {
     /// Wraps a connection.
     pub fn new(db: DatabaseConnection) -> Store {
-        let write_lock = yibao_runtime::db::WriteGate::for_connection(&db);
         Store {
-            db,
-            write_lock,
-            relay_lock: Arc::new(tokio::sync::Mutex::new(())),
+            base: StoreBase::new(db),
         }
     }
 
     /// The connection, for reads outside a transaction.
     pub fn db(&self) -> &DatabaseConnection {
-        &self.db
+        self.base.db()
     }
 
     /// Opens a write transaction (on SQLite after waiting for the writer slot).
     pub async fn begin(&self) -> Result<Txn, StoreError> {
-        let guard = self.write_lock.enter().await;
-        Ok(Txn {
-            _guard: guard,
-            txn: self.db.begin().await?,
-        })
+        Ok(self.base.begin().await?)
     }
 
     /// Serialises writers of one history (an item's standards, a round, an institution's
@@ -166,9 +129,9 @@ impl Store {
     /// transaction-scoped advisory lock keeps two concurrent read-check-write sequences from
     /// both closing the same open-ended period.
     pub async fn lock(&self, t: &Txn, key: &str) -> Result<(), StoreError> {
-        if self.db.get_database_backend() == DbBackend::Postgres {
+        if self.db().get_database_backend() == DbBackend::Postgres {
             self.one(
-                &t.txn,
+                &**t,
                 "SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS l",
                 vec![s(format!("procurement:{key}"))],
             )
@@ -193,10 +156,10 @@ impl Store {
     /// replica over the same database shares it and a fresh database never reads stale keys.
     pub async fn cache_namespace(&self) -> Result<String, StoreError> {
         let t = self.begin().await?;
-        self.exec(&t.txn, "INSERT INTO service_meta (meta_key, meta_value) VALUES ('cache_namespace', $1) ON CONFLICT (meta_key) DO NOTHING", vec![s(new_id())]).await?;
+        self.exec(&*t, "INSERT INTO service_meta (meta_key, meta_value) VALUES ('cache_namespace', $1) ON CONFLICT (meta_key) DO NOTHING", vec![s(new_id())]).await?;
         let row = self
             .one(
-                &t.txn,
+                &*t,
                 "SELECT meta_value FROM service_meta WHERE meta_key = 'cache_namespace'",
                 vec![],
             )
@@ -209,7 +172,7 @@ impl Store {
     }
 
     fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
-        Statement::from_sql_and_values(self.db.get_database_backend(), sql, values)
+        Statement::from_sql_and_values(self.db().get_database_backend(), sql, values)
     }
 
     async fn all(

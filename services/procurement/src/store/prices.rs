@@ -147,7 +147,7 @@ impl Store {
         to: Option<NaiveDate>,
     ) -> Result<(), StoreError> {
         self.exec(
-            t.conn(),
+            &**t,
             "UPDATE reference_prices SET valid_to = $1 WHERE id = $2",
             vec![opt_date_text(to), s(id)],
         )
@@ -159,7 +159,7 @@ impl Store {
     pub async fn insert_reference(&self, t: &Txn, r: &StoredReference) -> Result<(), StoreError> {
         let p = &r.reference;
         self.exec(
-            t.conn(),
+            &**t,
             "INSERT INTO reference_prices (id, region_code, item_code, kind, price_fen, valid_from, valid_to, closed_id, updated_by, updated_role, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             vec![
@@ -204,7 +204,7 @@ impl Store {
         to: Option<NaiveDate>,
     ) -> Result<(), StoreError> {
         self.exec(
-            t.conn(),
+            &**t,
             "UPDATE listed_prices SET valid_to = $1 WHERE id = $2",
             vec![opt_date_text(to), s(id)],
         )
@@ -216,7 +216,7 @@ impl Store {
     pub async fn insert_listing(&self, t: &Txn, l: &StoredListing) -> Result<(), StoreError> {
         let p = &l.listing;
         self.exec(
-            t.conn(),
+            &**t,
             "INSERT INTO listed_prices (id, region_code, item_code, manufacturer_code, price_fen, valid_from, valid_to, updated_by, updated_role, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             vec![
@@ -260,7 +260,7 @@ impl Store {
         to: Option<NaiveDate>,
     ) -> Result<(), StoreError> {
         self.exec(
-            t.conn(),
+            &**t,
             "UPDATE payment_standards SET valid_to = $1 WHERE id = $2",
             vec![opt_date_text(to), s(id)],
         )
@@ -272,7 +272,7 @@ impl Store {
     pub async fn insert_standard(&self, t: &Txn, st: &StoredStandard) -> Result<(), StoreError> {
         let p = &st.standard;
         self.exec(
-            t.conn(),
+            &**t,
             "INSERT INTO payment_standards (id, region_code, item_code, amount_fen, valid_from, valid_to, basis, closed_id, updated_by, updated_role, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             vec![
@@ -306,10 +306,14 @@ impl Store {
             "SELECT * FROM payment_standards WHERE item_code IN ({}) ORDER BY item_code, region_code, valid_from",
             placeholders(1, items.len())
         );
-        self.all(&self.db, &sql, items.iter().map(|v| s(v.clone())).collect())
-            .await?
-            .iter()
-            .map(standard_row)
-            .collect()
+        self.all(
+            self.db(),
+            &sql,
+            items.iter().map(|v| s(v.clone())).collect(),
+        )
+        .await?
+        .iter()
+        .map(standard_row)
+        .collect()
     }
 }

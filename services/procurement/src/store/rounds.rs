@@ -145,7 +145,7 @@ impl Store {
         let rules = json(&round.rules)?;
         let t = self.begin().await?;
         self.exec(
-            t.conn(),
+            &*t,
             "INSERT INTO rounds (id, region_code, name, rules_json, contract_start, contract_end, status, created_by, created_role, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             vec![
@@ -162,7 +162,7 @@ impl Store {
             ],
         )
         .await?;
-        t.commit().await
+        Ok(t.commit().await?)
     }
 
     /// A round, read over `c`.
@@ -187,7 +187,7 @@ impl Store {
         at: &str,
     ) -> Result<(), StoreError> {
         self.exec(
-            t.conn(),
+            &**t,
             "UPDATE rounds SET status = $1, selected_by = $2, selected_role = $3, selected_at = $4 WHERE id = $5",
             vec![s(RoundStatus::Selected.as_str()), s(actor.subject.clone()), s(actor.role.clone()), s(at), s(round_id)],
         )
@@ -214,7 +214,7 @@ impl Store {
 
     /// Groups of a round in id order.
     pub async fn groups(&self, round_id: &str) -> Result<Vec<StoredGroup>, StoreError> {
-        self.groups_in(&self.db, round_id).await
+        self.groups_in(self.db(), round_id).await
     }
 
     /// Adds a group to a round.
@@ -226,7 +226,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let g = &group.group;
         self.exec(
-            t.conn(),
+            &**t,
             "INSERT INTO round_groups (round_id, group_id, generic_name, specification, highest_valid_price_fen, category) VALUES ($1, $2, $3, $4, $5, $6)",
             vec![s(round_id), s(g.id.clone()), s(g.generic_name.clone()), s(g.specification.clone()), n(g.highest_valid_price.0), s(group.category.clone())],
         )
@@ -245,7 +245,7 @@ impl Store {
         at: &str,
     ) -> Result<(), StoreError> {
         self.exec(
-            t.conn(),
+            &**t,
             "INSERT INTO demands (round_id, group_id, institution_code, quantity, updated_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (round_id, group_id, institution_code) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at",
             vec![s(round_id), s(group_id), s(institution), n(qty(quantity)?), s(at)],
@@ -257,7 +257,7 @@ impl Store {
     /// Demand of a round.
     pub async fn demands(&self, round_id: &str) -> Result<Vec<Demand>, StoreError> {
         self.all(
-            &self.db,
+            self.db(),
             "SELECT * FROM demands WHERE round_id = $1 ORDER BY group_id, institution_code",
             vec![s(round_id)],
         )
@@ -282,7 +282,7 @@ impl Store {
         manufacturer: &str,
     ) -> Result<Option<StoredBid>, StoreError> {
         self.one(
-            t.conn(),
+            &**t,
             "SELECT * FROM bids WHERE round_id = $1 AND group_id = $2 AND manufacturer_code = $3",
             vec![s(round_id), s(group_id), s(manufacturer)],
         )
@@ -294,7 +294,7 @@ impl Store {
 
     /// Removes a bid (replaced by a new one).
     pub async fn delete_bid(&self, t: &Txn, id: &str) -> Result<(), StoreError> {
-        self.exec(t.conn(), "DELETE FROM bids WHERE id = $1", vec![s(id)])
+        self.exec(&**t, "DELETE FROM bids WHERE id = $1", vec![s(id)])
             .await?;
         Ok(())
     }
@@ -309,7 +309,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let b = &bid.bid;
         self.exec(
-            t.conn(),
+            &**t,
             "INSERT INTO bids (id, round_id, group_id, manufacturer_code, item_code, unit_price_fen, declared_price_fen, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             vec![
                 s(bid.id.clone()),
@@ -329,7 +329,7 @@ impl Store {
     /// Bids of a round.
     pub async fn bids(&self, round_id: &str) -> Result<Vec<StoredBid>, StoreError> {
         self.all(
-            &self.db,
+            self.db(),
             "SELECT * FROM bids WHERE round_id = $1 ORDER BY group_id, manufacturer_code",
             vec![s(round_id)],
         )
@@ -347,14 +347,14 @@ impl Store {
         outcome: &GroupOutcome,
     ) -> Result<(), StoreError> {
         self.exec(
-            t.conn(),
+            &**t,
             "INSERT INTO group_outcomes (round_id, group_id, outcome_json) VALUES ($1, $2, $3)",
             vec![s(round_id), s(outcome.group_id.clone()), s(json(outcome)?)],
         )
         .await?;
         for a in &outcome.allocations {
             self.exec(
-                t.conn(),
+                &**t,
                 "INSERT INTO allocations (round_id, group_id, institution_code, demand_quantity, agreed_volume) VALUES ($1, $2, $3, $4, $5)",
                 vec![s(round_id), s(outcome.group_id.clone()), s(a.institution.as_str()), n(qty(a.demand)?), n(qty(a.agreed_volume)?)],
             )
@@ -366,7 +366,7 @@ impl Store {
     /// The stored outcome of a round's groups, in group order.
     pub async fn outcome(&self, round_id: &str) -> Result<Vec<GroupOutcome>, StoreError> {
         self.all(
-            &self.db,
+            self.db(),
             "SELECT outcome_json FROM group_outcomes WHERE round_id = $1 ORDER BY group_id",
             vec![s(round_id)],
         )
@@ -392,7 +392,7 @@ impl Store {
                 vec![s(round_id)],
             ),
         };
-        self.all(&self.db, sql, values)
+        self.all(self.db(), sql, values)
             .await?
             .iter()
             .map(|r| {

@@ -15,7 +15,7 @@ impl Store {
         at: &str,
     ) -> Result<(), StoreError> {
         self.exec(
-            t.conn(),
+            &**t,
             "INSERT INTO retained_savings (round_id, institution_code, budget_fen, actual_fen, saving_fen, completed, retained_fen, result_json, computed_by, computed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (round_id, institution_code) DO UPDATE SET \
              budget_fen = excluded.budget_fen, actual_fen = excluded.actual_fen, saving_fen = excluded.saving_fen, completed = excluded.completed, \
@@ -28,7 +28,7 @@ impl Store {
 
     /// Stored retained savings of a round, in institution order.
     pub async fn savings(&self, round_id: &str) -> Result<Vec<RetainedSavings>, StoreError> {
-        self.all(&self.db, "SELECT result_json FROM retained_savings WHERE round_id = $1 ORDER BY institution_code", vec![s(round_id)])
+        self.all(self.db(), "SELECT result_json FROM retained_savings WHERE round_id = $1 ORDER BY institution_code", vec![s(round_id)])
             .await?
             .iter()
             .map(|r| from_json(&get_s(r, "result_json")?, "retained savings"))
