@@ -1,5 +1,5 @@
 //! Parsing of request fields (errors name the field) and the small proto mappings every area
-//! shares; the role lists of the methods.
+//! shares.
 
 use super::error::refused;
 use crate::domain::assessment::DisabilityLevel;
@@ -10,27 +10,13 @@ use tonic::{Request, Status};
 use yibao_core::{IdNumber, InstitutionCode, RegionCode};
 use yibao_proto::common::v1 as common;
 use yibao_proto::ltc::v1 as pb;
-use yibao_runtime::{ApiError, Caller, ErrorKind, Role};
+use yibao_runtime::ApiError;
 
 /// Largest amount of one record: 1,000,000 yuan.
 pub(super) const MAX_RECORD_FEN: i64 = 100_000_000;
 
 pub(super) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Status {
     ApiError::invalid("LTC_INVALID_ARGUMENT", field, reason).into()
-}
-
-/// The roles that may call a method (admins always may).
-pub(super) fn allow(c: &Caller, roles: &[Role]) -> Result<(), Status> {
-    if c.role == Role::Admin || roles.contains(&c.role) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorKind::PermissionDenied,
-            "ROLE_NOT_ALLOWED",
-            format!("role `{}` may not call this method", c.role.as_str()),
-        )
-        .into())
-    }
 }
 
 /// The caller's `authorization` value, forwarded to enrollment.

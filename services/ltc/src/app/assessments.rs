@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use yibao_runtime::{Caller, Role};
 
 impl Ltc {
-    /// Stores the calling assessor's sheet (an admin's counts as the first assessor's). When
+    /// Stores the calling assessor's sheet (the contract lets only assessors call). When
     /// every assigned assessor's sheet is in they must agree: the level is computed and the
     /// application becomes assessed; when they disagree nothing is written and the items are
     /// named. Returns the assessment and whether this was a replay.
@@ -25,14 +25,10 @@ impl Ltc {
         dementia: bool,
     ) -> Result<(AssessmentRow, bool), AppError> {
         let a = assessments::get(self.store.db(), assessment_id).await?;
-        if c.role != Role::Admin && !a.assessors.contains(&c.org) {
+        if !a.assessors.contains(&c.org) {
             return Err(AppError::NotAssigned(a.id));
         }
-        let assessor = if c.role == Role::Admin {
-            a.assessors.first().cloned().unwrap_or_default()
-        } else {
-            c.org.clone()
-        };
+        let assessor = c.org.clone();
         let tx = self.store.begin().await?;
         let a = assessments::get(&*tx, &a.id).await?;
         if let Some(s) = a.sheets.iter().find(|s| s.assessor_code == assessor) {
