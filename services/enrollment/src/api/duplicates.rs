@@ -8,11 +8,8 @@ use crate::store::duplicates::DuplicateTask;
 use tonic::{Request, Response};
 use yibao_proto::common::v1 as common;
 use yibao_proto::enrollment::v1 as pb;
+use yibao_runtime::page::Page;
 use yibao_runtime::server::caller;
-
-/// Page size when the request gives none, and the largest accepted.
-const DEFAULT_PAGE: i32 = 100;
-const MAX_PAGE: i32 = 1000;
 
 /// The contract's state (`None` for a number it does not define); UNSPECIFIED reads as
 /// flagged.
@@ -89,25 +86,12 @@ pub(super) async fn list_duplicate_tasks(
         Ok(pb::DuplicateTaskState::Unspecified) | Err(_) => None,
         Ok(_) => state_of(r.state),
     };
-    let page = r.page.unwrap_or_default();
-    let limit = if page.page_size <= 0 {
-        DEFAULT_PAGE
-    } else {
-        page.page_size.min(MAX_PAGE)
-    } as u64;
-    let tasks = app
-        .duplicate_tasks(&prefix, state, &page.page_token, limit)
-        .await?;
-    let next = if tasks.len() as u64 == limit {
-        tasks.last().map(|t| t.id.clone()).unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let page = Page::parse(r.page.as_ref())?;
+    let tasks = app.duplicate_tasks(&prefix, state, &page).await?;
+    let (tasks, page) = page.finish(tasks, |t| vec![t.id.clone()]);
     Ok(Response::new(pb::ListDuplicateTasksResponse {
         tasks: tasks.into_iter().map(task_pb).collect(),
-        page: Some(common::PageResponse {
-            next_page_token: next,
-        }),
+        page: Some(page),
     }))
 }
 

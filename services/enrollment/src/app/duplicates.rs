@@ -13,6 +13,7 @@ use crate::store::duplicates::{
 use crate::store::{Store, StoreError};
 use yibao_runtime::Actor;
 use yibao_runtime::Caller;
+use yibao_runtime::page::Page;
 
 /// Candidate people per page (their enrolments are read with one `IN` query).
 const PAGE: u64 = 1_000;
@@ -93,17 +94,18 @@ impl Enrollment {
     }
 
     /// Tasks within the region prefix (already checked against the caller), optionally by
-    /// state, keyset-paged by id.
+    /// state, in id order from after the page's key: [`Page::fetch`] of them, for
+    /// [`Page::finish`].
     pub async fn duplicate_tasks(
         &self,
         prefix: &str,
         state: Option<TaskState>,
-        after: &str,
-        limit: u64,
+        page: &Page,
     ) -> Result<Vec<DuplicateTask>, AppError> {
+        let after = (!page.is_first()).then(|| page.after_key(0));
         Ok(self
             .store
-            .duplicate_tasks(prefix, state, after, limit)
+            .duplicate_tasks(prefix, state, after, page.fetch())
             .await?)
     }
 

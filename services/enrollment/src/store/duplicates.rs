@@ -262,18 +262,21 @@ impl Store {
         Ok((opened, known))
     }
 
-    /// Duplicate tasks within a region prefix, optionally by state, keyset-paged by id.
+    /// Duplicate tasks within a region prefix, optionally by state, in id order after
+    /// `after` (keyset paging), at most `limit`.
     pub async fn duplicate_tasks(
         &self,
         region_prefix: &str,
         state: Option<TaskState>,
-        after: &str,
+        after: Option<&str>,
         limit: u64,
     ) -> Result<Vec<DuplicateTask>, StoreError> {
         let mut q = duplicate_task::Entity::find()
-            .filter(duplicate_task::Column::Id.gt(after))
             .order_by_asc(duplicate_task::Column::Id)
             .limit(limit);
+        if let Some(after) = after {
+            q = q.filter(duplicate_task::Column::Id.gt(after));
+        }
         if !region_prefix.is_empty() {
             q = q.filter(duplicate_task::Column::RegionCode.starts_with(region_prefix));
         }
