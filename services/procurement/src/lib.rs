@@ -4,11 +4,12 @@
 //! [`app`] holds the use cases (tenancy re-checks against stored records, the transaction,
 //! the rules, the outbox write) and the payment-standard cache; [`domain`] the rules (pure);
 //! [`store`] the rows per aggregate and the migrations; [`events`] the bus output (inventory
-//! events, published by the runtime's relay). [`build`] wires them for `main.rs` and for the all-in-one binary.
+//! events, published by the runtime's relay); [`error`] the stable error codes, declared once. [`build`] wires them for `main.rs` and for the all-in-one binary.
 
 pub mod api;
 pub mod app;
 pub mod domain;
+pub mod error;
 pub mod events;
 pub mod store;
 

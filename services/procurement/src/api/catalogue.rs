@@ -7,8 +7,8 @@ use crate::app::{AppError, Procurement, actor};
 use crate::domain::{CatalogueEntry, InsuranceClass, ItemCode, ItemKind};
 use crate::store::StoredItem;
 use tonic::{Request, Response};
-use yibao_proto::common::v1 as common;
 use yibao_proto::procurement::v1 as pb;
+use yibao_runtime::page::Page;
 use yibao_runtime::server::caller;
 
 pub(super) async fn upsert_item(
@@ -87,33 +87,19 @@ pub(super) async fn list(
         Some(kind_of("kind", r.kind)?)
     };
     let on_date = opt_date("on_date", &r.on_date)?;
-    let page = r.page.unwrap_or_default();
-    let limit = if page.page_size <= 0 {
-        100
-    } else {
-        page.page_size.min(1000)
-    } as u64;
+    let page = Page::parse(r.page.as_ref())?;
     let query = CatalogueQuery {
         kind,
         name_contains: r.generic_name.trim().to_string(),
         on_date,
-        after: page.page_token,
-        limit,
+        after: page.after_key(0).to_string(),
+        limit: page.fetch(),
     };
     let items = app.list_catalogue(reg.as_str(), &query).await?;
-    let next = if items.len() as u64 == limit {
-        items
-            .last()
-            .map(|i| i.entry.code.to_string())
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let (items, page) = page.finish(items, |i| vec![i.entry.code.to_string()]);
     Ok(Response::new(pb::ListCatalogueResponse {
         items: items.iter().map(catalogue_pb).collect(),
-        page: Some(common::PageResponse {
-            next_page_token: next,
-        }),
+        page: Some(page),
     }))
 }
 
@@ -167,7 +153,11 @@ fn class_pb(c: InsuranceClass) -> pb::InsuranceClass {
 pub fn catalogue_entry(item: &pb::CatalogueItem) -> Result<CatalogueEntry, AppError> {
     let kind = kind_of("item.kind", item.kind)?;
     let code = ItemCode::parse(kind, &item.code).map_err(|e| {
-        AppError::invalid_code("PROCUREMENT_INVALID_ITEM_CODE", "item.code", e.to_string())
+        AppError::invalid_code(
+            crate::error::INVALID_ITEM_CODE.code,
+            "item.code",
+            e.to_string(),
+        )
     })?;
     let entry = CatalogueEntry {
         code,

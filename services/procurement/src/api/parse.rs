@@ -44,9 +44,9 @@ pub fn institution(field: &str, s: &str) -> Result<InstitutionCode, AppError> {
 
 /// Parses an item code whose kind its shape tells.
 pub fn item_code(field: &str, s: &str) -> Result<ItemCode, AppError> {
-    ItemCode::parse_any(s)
-        .map(|(_, c)| c)
-        .map_err(|e| AppError::invalid_code("PROCUREMENT_INVALID_ITEM_CODE", field, e.to_string()))
+    ItemCode::parse_any(s).map(|(_, c)| c).map_err(|e| {
+        AppError::invalid_code(crate::error::INVALID_ITEM_CODE.code, field, e.to_string())
+    })
 }
 
 /// A required non-empty text of at most `max` characters.

@@ -69,7 +69,7 @@ impl Procurement {
     ) -> Result<StoredItem, AppError> {
         let not_found = || {
             AppError::not_found(
-                "PROCUREMENT_ITEM_NOT_FOUND",
+                crate::error::ITEM_NOT_FOUND.code,
                 format!(
                     "catalogue entry `{code}` of region {region}{}",
                     on.map(|d| format!(" valid on {d}")).unwrap_or_default()
@@ -122,7 +122,7 @@ impl Procurement {
             .is_none()
         {
             return Err(AppError::invalid_code(
-                "PROCUREMENT_ITEM_NOT_FOUND",
+                crate::error::ITEM_NOT_FOUND.code,
                 field,
                 format!("{code} is not in the catalogue of region {region}"),
             ));

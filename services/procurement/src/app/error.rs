@@ -5,8 +5,8 @@ use crate::domain::PricingError;
 use crate::store::StoreError;
 use yibao_runtime::auth::AuthError;
 
-/// Code of a refused input without a more specific code.
-pub const INVALID_ARGUMENT: &str = "PROCUREMENT_INVALID_ARGUMENT";
+/// Code of a refused input without a more specific code (declared in `crate::error`).
+pub const INVALID_ARGUMENT: &str = crate::error::INVALID_ARGUMENT.code;
 
 /// What can go wrong in a procurement use case.
 #[derive(Debug, thiserror::Error)]
@@ -116,11 +116,8 @@ impl AppError {
             | AppError::Conflict { code, .. }
             | AppError::Precondition { code, .. } => code,
             AppError::Denied(e) => yibao_runtime::ApiError::from(e.clone()).code,
-            AppError::Store(e @ StoreError::Db(_)) if e.code() == CONCURRENT_CHANGE => {
-                CONCURRENT_CHANGE
-            }
-            AppError::Store(StoreError::TooLarge { .. }) => INVALID_ARGUMENT,
-            AppError::Corrupt(_) | AppError::Store(_) => "INTERNAL",
+            AppError::Store(e) => e.code(),
+            AppError::Corrupt(_) => yibao_runtime::error::codes::INTERNAL.code,
         }
     }
 }
@@ -131,5 +128,6 @@ impl From<sea_orm::DbErr> for AppError {
     }
 }
 
-/// Code of a write that lost a race for the same key: the caller may retry.
-pub const CONCURRENT_CHANGE: &str = "PROCUREMENT_CONCURRENT_CHANGE";
+/// Code of a write that lost a race for the same key: the caller may retry (declared in
+/// `crate::error`).
+pub const CONCURRENT_CHANGE: &str = crate::error::CONCURRENT_CHANGE.code;

@@ -24,12 +24,12 @@ pub struct InventoryUpload {
 fn inventory_error(e: InventoryError) -> AppError {
     match e {
         InventoryError::InvalidRecord { record_no, reason } => AppError::invalid_code(
-            "PROCUREMENT_INVALID_INVENTORY_RECORD",
+            crate::error::INVALID_INVENTORY_RECORD.code,
             "records",
             format!("record {record_no}: {reason}"),
         ),
         InventoryError::Overflow(_) => AppError::invalid_code(
-            "PROCUREMENT_MONEY_OVERFLOW",
+            crate::error::MONEY_OVERFLOW.code,
             "records",
             "amounts are too large",
         ),
@@ -128,7 +128,7 @@ impl Procurement {
             {
                 if existing != *r {
                     return Err(AppError::conflict(
-                        "PROCUREMENT_RECORD_NO_REUSED",
+                        crate::error::RECORD_NO_REUSED.code,
                         format!(
                             "records[{i}].record_no: record `{}` is stored with other content",
                             r.record_no

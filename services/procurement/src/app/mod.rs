@@ -91,7 +91,7 @@ impl Procurement {
             .ok_or_else(|| round_not_found(id))?;
         if round.status != RoundStatus::Open {
             return Err(AppError::precondition(
-                "PROCUREMENT_ROUND_NOT_OPEN",
+                crate::error::ROUND_NOT_OPEN.code,
                 format!("round `{id}` is no longer open: its selection has run"),
             ));
         }
@@ -100,14 +100,14 @@ impl Procurement {
 }
 
 fn round_not_found(id: &str) -> AppError {
-    AppError::not_found("PROCUREMENT_ROUND_NOT_FOUND", format!("round `{id}`"))
+    AppError::not_found(crate::error::ROUND_NOT_FOUND.code, format!("round `{id}`"))
 }
 
 /// The round's selection must have run.
 fn selected(round: &StoredRound) -> Result<(), AppError> {
     if round.status != RoundStatus::Selected {
         return Err(AppError::precondition(
-            "PROCUREMENT_ROUND_NOT_SELECTED",
+            crate::error::ROUND_NOT_SELECTED.code,
             format!("round `{}` has not been selected yet", round.id),
         ));
     }

@@ -127,7 +127,7 @@ impl Procurement {
                 return Ok(Written::Existing(existing));
             }
             return Err(AppError::conflict(
-                "PROCUREMENT_DUPLICATE_GROUP",
+                crate::error::DUPLICATE_GROUP.code,
                 format!(
                     "group `{}` exists in round `{}` with other content",
                     group.group.id, round.id
@@ -166,7 +166,7 @@ impl Procurement {
         for (i, (group_id, quantity)) in lines.iter().enumerate() {
             if !groups.iter().any(|g| &g.group.id == group_id) {
                 return Err(AppError::invalid_code(
-                    "PROCUREMENT_UNKNOWN_GROUP",
+                    crate::error::UNKNOWN_GROUP.code,
                     format!("lines[{i}].group_id"),
                     format!("group `{group_id}` is not in round `{}`", round.id),
                 ));
@@ -208,7 +208,7 @@ impl Procurement {
             .any(|g| g.group.id == bid.group_id)
         {
             return Err(AppError::invalid_code(
-                "PROCUREMENT_UNKNOWN_GROUP",
+                crate::error::UNKNOWN_GROUP.code,
                 "group_id",
                 format!("group `{}` is not in round `{}`", bid.group_id, round.id),
             ));
@@ -311,7 +311,7 @@ impl Procurement {
             out.outcome.groups.retain(|g| g.group_id == group_id);
             if out.outcome.groups.is_empty() {
                 return Err(AppError::not_found(
-                    "PROCUREMENT_GROUP_NOT_FOUND",
+                    crate::error::GROUP_NOT_FOUND.code,
                     format!("group `{group_id}` of round `{}`", out.round.id),
                 ));
             }

@@ -151,7 +151,7 @@ impl Procurement {
         results.sort_by(|a, b| a.institution.cmp(&b.institution));
         let total = domain::total_retained(&results).map_err(|_| {
             AppError::invalid_code(
-                "PROCUREMENT_MONEY_OVERFLOW",
+                crate::error::MONEY_OVERFLOW.code,
                 "institutions",
                 "amounts are too large",
             )

@@ -97,10 +97,10 @@ impl FindingKind {
     /// Stable machine-readable code.
     pub fn code(self) -> &'static str {
         match self {
-            FindingKind::UnlistedPurchase => "PROCUREMENT_UNLISTED_PURCHASE",
-            FindingKind::PurchaseAboveListedPrice => "PROCUREMENT_PURCHASE_ABOVE_LISTED_PRICE",
-            FindingKind::MarkUp => "PROCUREMENT_MARK_UP",
-            FindingKind::SaleWithoutStock => "PROCUREMENT_SALE_WITHOUT_STOCK",
+            FindingKind::UnlistedPurchase => crate::error::UNLISTED_PURCHASE.code,
+            FindingKind::PurchaseAboveListedPrice => crate::error::PURCHASE_ABOVE_LISTED_PRICE.code,
+            FindingKind::MarkUp => crate::error::MARK_UP.code,
+            FindingKind::SaleWithoutStock => crate::error::SALE_WITHOUT_STOCK.code,
         }
     }
 }
@@ -177,8 +177,8 @@ impl InventoryError {
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            InventoryError::InvalidRecord { .. } => "PROCUREMENT_INVALID_INVENTORY_RECORD",
-            InventoryError::Overflow(_) => "PROCUREMENT_MONEY_OVERFLOW",
+            InventoryError::InvalidRecord { .. } => crate::error::INVALID_INVENTORY_RECORD.code,
+            InventoryError::Overflow(_) => crate::error::MONEY_OVERFLOW.code,
         }
     }
 }

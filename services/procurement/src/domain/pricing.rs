@@ -125,11 +125,11 @@ impl PricingError {
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            PricingError::AboveReference { .. } => "PROCUREMENT_PRICE_ABOVE_REFERENCE",
-            PricingError::Overlap { .. } => "PROCUREMENT_PERIOD_OVERLAP",
-            PricingError::NonPositivePrice { .. } => "PROCUREMENT_NON_POSITIVE_PRICE",
-            PricingError::InvalidPeriod { .. } => "PROCUREMENT_INVALID_PERIOD",
-            PricingError::Overflow(_) => "PROCUREMENT_MONEY_OVERFLOW",
+            PricingError::AboveReference { .. } => crate::error::PRICE_ABOVE_REFERENCE.code,
+            PricingError::Overlap { .. } => crate::error::PERIOD_OVERLAP.code,
+            PricingError::NonPositivePrice { .. } => crate::error::NON_POSITIVE_PRICE.code,
+            PricingError::InvalidPeriod { .. } => crate::error::INVALID_PERIOD.code,
+            PricingError::Overflow(_) => crate::error::MONEY_OVERFLOW.code,
         }
     }
 }

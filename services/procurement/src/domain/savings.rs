@@ -249,9 +249,9 @@ impl SavingsError {
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            SavingsError::RateAboveFull { .. } => "PROCUREMENT_RATE_ABOVE_FULL",
-            SavingsError::NegativePrice { .. } => "PROCUREMENT_NEGATIVE_PRICE",
-            SavingsError::Overflow(_) => "PROCUREMENT_MONEY_OVERFLOW",
+            SavingsError::RateAboveFull { .. } => crate::error::RATE_ABOVE_FULL.code,
+            SavingsError::NegativePrice { .. } => crate::error::NEGATIVE_PRICE.code,
+            SavingsError::Overflow(_) => crate::error::MONEY_OVERFLOW.code,
         }
     }
 }

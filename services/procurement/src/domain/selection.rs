@@ -262,11 +262,11 @@ impl SelectionError {
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            SelectionError::InvalidRules { .. } => "PROCUREMENT_INVALID_ROUND_RULES",
-            SelectionError::DuplicateGroup { .. } => "PROCUREMENT_DUPLICATE_GROUP",
-            SelectionError::UnknownGroup { .. } => "PROCUREMENT_UNKNOWN_GROUP",
-            SelectionError::DuplicateBid { .. } => "PROCUREMENT_DUPLICATE_BID",
-            SelectionError::InvalidGroup { .. } => "PROCUREMENT_INVALID_GROUP",
+            SelectionError::InvalidRules { .. } => crate::error::INVALID_ROUND_RULES.code,
+            SelectionError::DuplicateGroup { .. } => crate::error::DUPLICATE_GROUP.code,
+            SelectionError::UnknownGroup { .. } => crate::error::UNKNOWN_GROUP.code,
+            SelectionError::DuplicateBid { .. } => crate::error::DUPLICATE_BID.code,
+            SelectionError::InvalidGroup { .. } => crate::error::INVALID_GROUP.code,
         }
     }
 }

@@ -18,15 +18,18 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Stable code of the error.
+    /// Stable code of the error as callers see it: a unique key taken by a concurrent
+    /// writer may be retried; a value too large is bad input; anything else is a bug or an
+    /// outage, logged and answered as `INTERNAL`.
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::Db(e) if yibao_runtime::db::is_unique_violation(e) => {
-                "PROCUREMENT_CONCURRENT_CHANGE"
+                crate::error::CONCURRENT_CHANGE.code
             }
-            StoreError::Db(_) => "PROCUREMENT_DATABASE",
-            StoreError::Corrupt(_) => "PROCUREMENT_STORED_DATA_INCONSISTENT",
-            StoreError::TooLarge { .. } => "PROCUREMENT_INVALID_ARGUMENT",
+            StoreError::TooLarge { .. } => crate::error::INVALID_ARGUMENT.code,
+            StoreError::Db(_) | StoreError::Corrupt(_) => {
+                yibao_runtime::error::codes::INTERNAL.code
+            }
         }
     }
 }
