@@ -10,6 +10,7 @@
 pub mod api;
 pub mod app;
 pub mod domain;
+pub mod error;
 pub mod store;
 
 use serde::{Deserialize, Serialize};

@@ -3,16 +3,14 @@
 //! have always run.
 
 use crate::domain::{PersonCategory, Scheme, parse_date};
+use crate::error::INVALID_ARGUMENT;
 use chrono::NaiveDate;
 use tonic::Status;
 use yibao_core::{IdNumber, RegionCode};
 use yibao_runtime::{ApiError, Caller};
 
-/// Code of every refused field.
-pub(super) const INVALID: &str = "ENROLLMENT_INVALID_ARGUMENT";
-
 pub(super) fn invalid(field: &'static str, reason: impl Into<String>) -> Status {
-    ApiError::invalid(INVALID, field, reason).into()
+    INVALID_ARGUMENT.invalid(field, reason).into()
 }
 
 pub(super) fn parse_id(field: &'static str, s: &str) -> Result<IdNumber, Status> {

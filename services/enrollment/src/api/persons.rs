@@ -1,16 +1,16 @@
 //! People: registration, corrections, look-ups, history, categories.
 
 use super::Reply;
-use super::parse::{INVALID, category_of, category_pb, check_region, date, invalid, parse_id};
+use super::parse::{category_of, category_pb, check_region, date, invalid, parse_id};
 use crate::app::Enrollment;
 use crate::app::persons::{Correction, PersonView};
 use crate::domain::CategoryGrant;
+use crate::error::INVALID_ARGUMENT;
 use crate::store::{NewPerson, PersonChanges};
 use tonic::{Request, Response};
 use yibao_core::{IdNumber, RegionCode};
 use yibao_proto::common::v1 as common;
 use yibao_proto::enrollment::v1 as pb;
-use yibao_runtime::ApiError;
 use yibao_runtime::server::caller;
 
 pub(super) fn person_pb(v: PersonView) -> pb::Person {
@@ -63,7 +63,7 @@ pub(super) async fn register_person(
         .map_err(|e| violations.push(("region_code".to_string(), e.to_string())))
         .ok();
     let (Some(id), Some(region), true) = (id, region, violations.is_empty()) else {
-        return Err(ApiError::invalid_fields(INVALID, violations).into());
+        return Err(INVALID_ARGUMENT.invalid_fields(violations).into());
     };
     check_region(&c, "region_code", region.as_str())?;
     let new = NewPerson {

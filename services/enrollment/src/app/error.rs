@@ -2,8 +2,10 @@
 
 use crate::domain::EnrolmentError;
 use crate::domain::voucher::VoucherError;
+use crate::error as codes;
 use crate::store::StoreError;
 use yibao_runtime::auth::AuthError;
+use yibao_runtime::error::{ErrorCode, codes as runtime_codes};
 
 /// What can go wrong in a use case of the enrollment service.
 #[derive(Debug, thiserror::Error)]
@@ -41,16 +43,24 @@ pub enum AppError {
 
 impl AppError {
     /// Stable machine-readable code (the one callers see).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             AppError::Domain(e) => e.code(),
             AppError::Voucher(e) => e.code(),
             AppError::Store(e) => e.code(),
-            AppError::Auth(e) => yibao_runtime::ApiError::from(e.clone()).code,
-            AppError::OutsideRegion(_) => "OUTSIDE_REGION",
-            AppError::PersonDeceased => "ENROLLMENT_PERSON_DECEASED",
-            AppError::VoucherRevoked { .. } => "ENROLLMENT_VOUCHER_REVOKED",
-            AppError::Internal(_) => "INTERNAL",
+            AppError::Auth(AuthError::MissingToken | AuthError::InvalidToken(_)) => {
+                runtime_codes::UNAUTHENTICATED
+            }
+            AppError::Auth(AuthError::RoleNotAllowed { .. }) => runtime_codes::ROLE_NOT_ALLOWED,
+            AppError::Auth(AuthError::OtherOrganisation { .. }) => {
+                runtime_codes::OTHER_ORGANISATION
+            }
+            AppError::Auth(AuthError::OutsideRegion { .. }) | AppError::OutsideRegion(_) => {
+                runtime_codes::OUTSIDE_REGION
+            }
+            AppError::PersonDeceased => codes::PERSON_DECEASED,
+            AppError::VoucherRevoked { .. } => codes::VOUCHER_REVOKED,
+            AppError::Internal(_) => runtime_codes::INTERNAL,
         }
     }
 

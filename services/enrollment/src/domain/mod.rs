@@ -16,9 +16,11 @@ pub mod import;
 pub mod roster;
 pub mod voucher;
 
+use crate::error as codes;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use yibao_core::{Fen, RegionCode};
+use yibao_runtime::error::ErrorCode;
 
 /// The shared vocabulary: the insurance scheme (险种) and the person category (人员类别),
 /// numbered as in the contracts.
@@ -160,12 +162,12 @@ pub enum EnrolmentError {
 
 impl EnrolmentError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            EnrolmentError::Invalid { .. } => "ENROLLMENT_INVALID_ARGUMENT",
-            EnrolmentError::Precondition(_) => "ENROLLMENT_PRECONDITION_FAILED",
-            EnrolmentError::Exists(_) => "ENROLLMENT_ALREADY_EXISTS",
-            EnrolmentError::TaskTransition(_) => "ENROLLMENT_TASK_TRANSITION",
+            EnrolmentError::Invalid { .. } => codes::INVALID_ARGUMENT,
+            EnrolmentError::Precondition(_) => codes::PRECONDITION_FAILED,
+            EnrolmentError::Exists(_) => codes::ALREADY_EXISTS,
+            EnrolmentError::TaskTransition(_) => codes::TASK_TRANSITION,
         }
     }
 

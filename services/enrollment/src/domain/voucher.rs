@@ -2,8 +2,10 @@
 //! person. Signed with HMAC-SHA256 (a compact JWS); a scan verifies the signature, the expiry
 //! and the revocation list, and refuses with a clear reason.
 
+use crate::error as codes;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use yibao_runtime::error::ErrorCode;
 
 /// Payload prefix that tells scanners this is a Yibao voucher.
 pub const PREFIX: &str = "YBV1.";
@@ -36,11 +38,11 @@ pub enum VoucherError {
 
 impl VoucherError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            VoucherError::Malformed => "ENROLLMENT_VOUCHER_MALFORMED",
-            VoucherError::Tampered => "ENROLLMENT_VOUCHER_TAMPERED",
-            VoucherError::Expired => "ENROLLMENT_VOUCHER_EXPIRED",
+            VoucherError::Malformed => codes::VOUCHER_MALFORMED,
+            VoucherError::Tampered => codes::VOUCHER_TAMPERED,
+            VoucherError::Expired => codes::VOUCHER_EXPIRED,
         }
     }
 }

@@ -1,5 +1,8 @@
 //! Errors of the store: what reading and writing rows can run into.
 
+use crate::error as codes;
+use yibao_runtime::error::{ErrorCode, codes as runtime_codes};
+
 /// The kinds of record the store looks up by id (for not-found errors and their codes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entity {
@@ -64,18 +67,18 @@ impl StoreError {
 
     /// Stable machine-readable code (the one callers see; `INTERNAL` for failures they
     /// cannot act on).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             StoreError::NotFound { entity, .. } => match entity {
-                Entity::Person => "ENROLLMENT_PERSON_NOT_FOUND",
-                Entity::Enrolment => "ENROLLMENT_ENROLMENT_NOT_FOUND",
-                Entity::Household => "ENROLLMENT_HOUSEHOLD_NOT_FOUND",
-                Entity::Voucher => "ENROLLMENT_VOUCHER_NOT_FOUND",
-                Entity::DuplicateTask => "ENROLLMENT_DUPLICATE_TASK_NOT_FOUND",
+                Entity::Person => codes::PERSON_NOT_FOUND,
+                Entity::Enrolment => codes::ENROLMENT_NOT_FOUND,
+                Entity::Household => codes::HOUSEHOLD_NOT_FOUND,
+                Entity::Voucher => codes::VOUCHER_NOT_FOUND,
+                Entity::DuplicateTask => codes::DUPLICATE_TASK_NOT_FOUND,
             },
-            StoreError::Exists(_) => "ENROLLMENT_ALREADY_EXISTS",
-            StoreError::Conflict(_) => "ENROLLMENT_CONFLICT",
-            StoreError::Corrupt(_) | StoreError::Db(_) => "INTERNAL",
+            StoreError::Exists(_) => codes::ALREADY_EXISTS,
+            StoreError::Conflict(_) => codes::CONFLICT,
+            StoreError::Corrupt(_) | StoreError::Db(_) => runtime_codes::INTERNAL,
         }
     }
 }
