@@ -1,4 +1,5 @@
-//! Settlement through the store: claims per second of `Store::settle` (one transaction each:
+//! Settlement through the use case: claims per second of `SettlementApp::settle_prepared` (one
+//! transaction each:
 //! claim, 30 items, explanations, accumulators under a per-person lock, ledger lines, outbox),
 //! sequential and with concurrent callers, with p50/p99 latency; then a randomized run of
 //! reversals and refunds over everything settled and a ledger reconciliation of every month.
@@ -14,11 +15,12 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use yibao_core::{Fen, IdNumber, InstitutionCode, RegionCode};
 use yibao_runtime::config::DatabaseConfig;
+use yibao_settlement::app::{SettleInput, SettlementApp, Upstreams};
 use yibao_settlement::domain::{
     Claim, ClaimItem, EligibilitySnapshot, EncounterKind, HospitalGrade, InstitutionTier,
     ItemClass, PersonCategory, Scheme, default_bundle,
 };
-use yibao_settlement::store::{Actor, SettleInput, Store, StoredClaim, migration::Migrator};
+use yibao_settlement::store::{Actor, Store, StoredClaim, migration::Migrator};
 
 type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
@@ -110,6 +112,7 @@ async fn run(label: &str, url: String, claims: usize) -> Res<()> {
     .await?;
     let store = Store::new(conn);
     store.seed_default_policies(&default_bundle()?).await?;
+    let app = SettlementApp::new(store.clone(), Upstreams::offline(), None);
     let policy = store
         .find_policy(
             &RegionCode::parse("341522")?,
@@ -127,7 +130,8 @@ async fn run(label: &str, url: String, claims: usize) -> Res<()> {
     let seq = claims / 5;
     let t = Instant::now();
     for n in 0..seq {
-        store.settle(&input(&policy, n, persons)?, &actor).await?;
+        app.settle_prepared(&input(&policy, n, persons)?, &actor)
+            .await?;
     }
     let el = t.elapsed();
     println!(
@@ -151,8 +155,8 @@ async fn run(label: &str, url: String, claims: usize) -> Res<()> {
         let t = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..callers {
-            let (store, policy, next, actor) = (
-                store.clone(),
+            let (app, policy, next, actor) = (
+                app.clone(),
                 Arc::clone(&policy),
                 Arc::clone(&next),
                 actor.clone(),
@@ -166,7 +170,7 @@ async fn run(label: &str, url: String, claims: usize) -> Res<()> {
                     }
                     let inp = input(&policy, n, persons)?;
                     let t = Instant::now();
-                    store.settle(&inp, &actor).await?;
+                    app.settle_prepared(&inp, &actor).await?;
                     lat.push(t.elapsed());
                 }
             }));
@@ -200,7 +204,7 @@ async fn run(label: &str, url: String, claims: usize) -> Res<()> {
         if next(4) != 0 {
             continue;
         }
-        let Some(done) = store
+        let Some((claim_id, _)) = store
             .settled_encounter("H34150200001", &format!("BENCH-{n}"))
             .await?
         else {
@@ -211,16 +215,15 @@ async fn run(label: &str, url: String, claims: usize) -> Res<()> {
         } else {
             vec![next(30) as usize]
         };
-        store
-            .reverse(
-                &done.claim_id,
-                "H34150200001",
-                &format!("REV-{n}"),
-                &items,
-                "bench",
-                &actor,
-            )
-            .await?;
+        app.reverse_claim(
+            &claim_id,
+            "H34150200001",
+            &format!("REV-{n}"),
+            &items,
+            "bench",
+            &actor,
+        )
+        .await?;
         reversed += 1;
     }
     println!(
@@ -231,7 +234,7 @@ async fn run(label: &str, url: String, claims: usize) -> Res<()> {
     months.push(chrono::Utc::now().format("%Y-%m").to_string());
     let mut balanced = true;
     for m in &months {
-        let rec = store.reconcile_ledger("341522", m, &actor).await?;
+        let rec = app.reconcile_ledger("341522", m, &actor).await?;
         balanced &= rec.balanced();
     }
     println!(

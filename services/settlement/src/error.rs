@@ -1,159 +1,56 @@
-//! Errors of the settlement service and their one mapping to [`ApiError`].
+//! Every stable error code the settlement service answers with, declared once (the catalogue
+//! in `docs/errors.md` is generated from [`CODES`]). Each layer has its own error enum —
+//! [`crate::domain::EngineError`], [`crate::domain::PolicyError`],
+//! [`crate::store::StoreError`], [`crate::app::AppError`] — mapped once onto these codes in
+//! [`crate::api::error`].
 
-use crate::domain::{EngineError, FieldError, PolicyError};
-use yibao_runtime::{ApiError, ErrorKind};
-
-/// What can go wrong in the settlement service.
-#[derive(Debug, thiserror::Error)]
-pub enum SettleError {
-    /// Bad input; each pair is (field path, reason).
-    #[error("invalid input: {0:?}")]
-    Invalid(Vec<(String, String)>),
-    /// The engine refused the claim.
-    #[error(transparent)]
-    Engine(#[from] EngineError),
+yibao_runtime::error_codes! {
+    /// A request field is missing or malformed.
+    INVALID_ARGUMENT = ("SETTLEMENT_INVALID_ARGUMENT", InvalidArgument, "a request field is missing or malformed; the violation names its path");
+    /// The claim fails the engine's checks.
+    CLAIM_INVALID = ("SETTLEMENT_CLAIM_INVALID", InvalidArgument, "the claim fails the engine's checks (items, amounts, dates, diagnoses); each violation names its path under `claim.`");
+    /// The disease code is not in the policy's list.
+    UNKNOWN_DISEASE = ("SETTLEMENT_UNKNOWN_DISEASE", InvalidArgument, "`claim.disease_code` is not in the policy's chronic/special disease list");
+    /// The claim's amounts overflow.
+    OVERFLOW = ("SETTLEMENT_OVERFLOW", InvalidArgument, "the claim's amounts overflow the money arithmetic");
+    /// The policy does not apply to the person or the date.
+    POLICY_MISMATCH = ("SETTLEMENT_POLICY_MISMATCH", FailedPrecondition, "the policy found does not apply to the person's scheme, region or the claim's date");
+    /// The policy lacks a value the claim needs.
+    POLICY_GAP = ("SETTLEMENT_POLICY_GAP", FailedPrecondition, "the policy has no value the claim needs (e.g. a deductible or rate for the institution's level)");
+    /// No 认定 of the chronic disease.
+    CHRONIC_NOT_REGISTERED = ("SETTLEMENT_CHRONIC_NOT_REGISTERED", FailedPrecondition, "the person holds no valid registration (认定) for the chronic/special disease");
+    /// Accumulators of another person-year (a bug).
+    ACCUMULATOR_MISMATCH = ("SETTLEMENT_ACCUMULATOR_MISMATCH", Internal, "a bug: the engine was given another person-year's accumulators; answered as INTERNAL and logged");
+    /// An accounting identity failed (a bug).
+    IDENTITY_VIOLATED = ("SETTLEMENT_IDENTITY_VIOLATED", Internal, "a bug: an accounting identity of the breakdown failed; answered as INTERNAL and logged");
+    /// A counter would go negative (a bug).
+    ACCUMULATOR_UNDERFLOW = ("SETTLEMENT_ACCUMULATOR_UNDERFLOW", Internal, "a bug: a reversal would make an accumulator negative; answered as INTERNAL and logged");
+    /// An uploaded policy document does not parse.
+    POLICY_PARSE = ("SETTLEMENT_POLICY_PARSE", InvalidArgument, "`document_json` is not a policy document (JSON syntax or shape)");
     /// An uploaded policy document is unusable.
-    #[error(transparent)]
-    Policy(#[from] PolicyError),
+    POLICY_INVALID = ("SETTLEMENT_POLICY_INVALID", InvalidArgument, "the policy document is inconsistent; each violation names its path under `document_json.`");
+    /// No such claim.
+    CLAIM_NOT_FOUND = ("SETTLEMENT_CLAIM_NOT_FOUND", NotFound, "no claim with that id (or not one the caller may see)");
+    /// No such policy.
+    POLICY_NOT_FOUND = ("SETTLEMENT_POLICY_NOT_FOUND", NotFound, "no policy with that id and version");
+    /// No such insurer layer.
+    INSURER_CLAIM_NOT_FOUND = ("SETTLEMENT_INSURER_CLAIM_NOT_FOUND", NotFound, "no layer of that claim and product for this insurer (or not in the caller's region)");
+    /// No such product.
+    PRODUCT_NOT_FOUND = ("SETTLEMENT_PRODUCT_NOT_FOUND", NotFound, "no policy of the region and year offers the supplementary product");
     /// No such record.
-    #[error("{0} `{1}` not found")]
-    NotFound(&'static str, String),
-    /// The state does not allow the operation (code, message).
-    #[error("{1}")]
-    Precondition(&'static str, String),
-    /// It exists already.
-    #[error("{0}")]
-    Exists(String),
-    /// A concurrent change; retry.
-    #[error("{0}")]
-    Conflict(String),
-    /// An upstream service (enrollment, procurement) could not be reached: (code, message).
-    #[error("{1}")]
-    Upstream(&'static str, String),
-    /// Stored data that does not parse (a bug or a manual edit).
-    #[error("stored data is inconsistent: {0}")]
-    Corrupt(String),
-    /// The database failed.
-    #[error(transparent)]
-    Db(#[from] sea_orm::DbErr),
-}
-
-impl SettleError {
-    /// Bad input in one field.
-    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> SettleError {
-        SettleError::Invalid(vec![(field.into(), reason.into())])
-    }
-}
-
-/// Maps a domain path (`items[3].unit_price`) onto the request's field path
-/// (`claim.items[3].unit_price_fen`).
-pub fn claim_field_path(path: &str) -> String {
-    let renamed = match path.rsplit_once('.') {
-        Some((head, last)) => format!("{head}.{}", proto_field(last)),
-        None => proto_field(path).to_string(),
-    };
-    format!("claim.{renamed}")
-}
-
-fn proto_field(name: &str) -> &str {
-    match name {
-        "unit_price" => "unit_price_fen",
-        "amount" => "amount_fen",
-        "payment_standard" => "payment_standard_fen",
-        "preselfpay_share" => "preselfpay_share_bp",
-        other => other,
-    }
-}
-
-fn pairs(errors: &[FieldError], map: impl Fn(&str) -> String) -> Vec<(String, String)> {
-    errors
-        .iter()
-        .map(|e| (map(&e.path), e.message.clone()))
-        .collect()
-}
-
-impl From<SettleError> for ApiError {
-    fn from(e: SettleError) -> ApiError {
-        match e {
-            SettleError::Invalid(v) => ApiError::invalid_fields("SETTLEMENT_INVALID_ARGUMENT", v),
-            SettleError::Engine(e) => {
-                let code = e.code();
-                match e {
-                    EngineError::InvalidClaim(errors) => {
-                        ApiError::invalid_fields(code, pairs(&errors, claim_field_path))
-                    }
-                    EngineError::UnknownDisease(d) => ApiError::invalid(
-                        code,
-                        "claim.disease_code",
-                        format!("`{d}` is not in the policy's chronic/special disease list"),
-                    ),
-                    EngineError::Overflow => {
-                        ApiError::invalid(code, "claim.items", "amounts overflow")
-                    }
-                    EngineError::PolicyMismatch { .. }
-                    | EngineError::PolicyGap(_)
-                    | EngineError::ChronicNotRegistered(_) => {
-                        ApiError::new(ErrorKind::FailedPrecondition, code, e.to_string())
-                    }
-                    EngineError::AccumulatorMismatch(_)
-                    | EngineError::IdentityViolated(_)
-                    | EngineError::AccumulatorUnderflow(_) => ApiError::internal(e),
-                }
-            }
-            SettleError::Policy(e) => match &e {
-                PolicyError::Parse(m) => ApiError::invalid(e.code(), "document_json", m.clone()),
-                PolicyError::Invalid(errors) => ApiError::invalid_fields(
-                    e.code(),
-                    pairs(errors, |p| format!("document_json.{p}")),
-                ),
-            },
-            SettleError::NotFound(what, id) => {
-                ApiError::not_found(not_found_code(what), format!("{what} `{id}` not found"))
-            }
-            SettleError::Precondition(code, m) => {
-                ApiError::new(ErrorKind::FailedPrecondition, code, m)
-            }
-            SettleError::Exists(m) => {
-                ApiError::new(ErrorKind::AlreadyExists, "SETTLEMENT_ALREADY_EXISTS", m)
-            }
-            SettleError::Conflict(m) => ApiError::new(ErrorKind::Aborted, "SETTLEMENT_CONFLICT", m),
-            SettleError::Upstream(code, m) => ApiError::new(ErrorKind::Unavailable, code, m),
-            SettleError::Corrupt(m) => ApiError::internal(m),
-            SettleError::Db(e) => ApiError::internal(e),
-        }
-    }
-}
-
-impl From<SettleError> for tonic::Status {
-    fn from(e: SettleError) -> tonic::Status {
-        ApiError::from(e).into()
-    }
-}
-
-fn not_found_code(what: &str) -> &'static str {
-    match what {
-        "claim" => "SETTLEMENT_CLAIM_NOT_FOUND",
-        "policy" => "SETTLEMENT_POLICY_NOT_FOUND",
-        "insurer claim" => "SETTLEMENT_INSURER_CLAIM_NOT_FOUND",
-        "product" => "SETTLEMENT_PRODUCT_NOT_FOUND",
-        _ => "SETTLEMENT_NOT_FOUND",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn domain_paths_become_request_paths() {
-        assert_eq!(
-            claim_field_path("items[3].unit_price"),
-            "claim.items[3].unit_price_fen"
-        );
-        assert_eq!(
-            claim_field_path("items[0].quantity"),
-            "claim.items[0].quantity"
-        );
-        assert_eq!(claim_field_path("encounter_no"), "claim.encounter_no");
-    }
+    NOT_FOUND = ("SETTLEMENT_NOT_FOUND", NotFound, "no such record");
+    /// The claim was reversed or superseded.
+    CLAIM_CLOSED = ("SETTLEMENT_CLAIM_CLOSED", FailedPrecondition, "the claim was reversed or superseded and cannot be reversed, re-settled or disputed");
+    /// The insurer layer is not disputed.
+    NOT_DISPUTED = ("SETTLEMENT_NOT_DISPUTED", FailedPrecondition, "only a disputed insurer layer can be resolved");
+    /// No policy in force.
+    NO_POLICY = ("SETTLEMENT_NO_POLICY", FailedPrecondition, "no policy of the insured region and scheme is in force on the claim's end date");
+    /// Not covered on the date.
+    NOT_ELIGIBLE = ("SETTLEMENT_NOT_ELIGIBLE", FailedPrecondition, "enrollment says the person is not covered on the claim's end date");
+    /// A concurrent change.
+    CONFLICT = ("SETTLEMENT_CONFLICT", Aborted, "the person's accumulators changed concurrently; retry (the encounter number makes it safe)");
+    /// Enrollment did not answer.
+    ENROLLMENT_UNAVAILABLE = ("SETTLEMENT_ENROLLMENT_UNAVAILABLE", Unavailable, "enrollment could not be asked about the person; retry");
+    /// Procurement did not answer.
+    PROCUREMENT_UNAVAILABLE = ("SETTLEMENT_PROCUREMENT_UNAVAILABLE", Unavailable, "procurement could not be asked for payment standards; the claim is not priced without them; retry");
 }

@@ -1,13 +1,15 @@
 //! The settlement service: one-stop multi-layer settlement.
 //!
-//! Layout: [`domain`] holds the rules (pure), [`store`] the tables and transactions, [`api`]
-//! the gRPC mapping, [`relay`] the outbox relay to the bus; [`build`] wires them for
-//! `main.rs` and for the all-in-one binary.
+//! Layout: [`domain`] holds the rules (pure), [`app`] the use cases (upstream look-ups, the
+//! transaction, the outbox event), [`store`] the rows, [`api`] the gRPC mapping, [`events`]
+//! the outgoing events and the relay, [`error`] the codes; [`build`] wires them for `main.rs`
+//! and for the all-in-one binary.
 
 pub mod api;
+pub mod app;
 pub mod domain;
 pub mod error;
-pub mod relay;
+pub mod events;
 pub mod store;
 
 use yibao_proto::settlement::v1::settlement_service_server::SettlementServiceServer;
@@ -36,7 +38,12 @@ pub async fn build(
             "settlement: default policy bundle stored"
         );
     }
-    let api = api::SettlementApi::new(store.clone(), &deps)?;
-    relay::spawn(store, deps.bus.clone());
-    Ok(SettlementServiceServer::new(api))
+    let upstreams = app::Upstreams::grpc(
+        deps.upstreams.channel("enrollment")?,
+        deps.upstreams.channel("procurement")?,
+        deps.upstreams.channel("supervision")?,
+    );
+    let relay = events::start_relay(store.db().clone(), deps.bus.clone());
+    let app = app::SettlementApp::new(store, upstreams, Some(relay));
+    Ok(SettlementServiceServer::new(api::SettlementApi::new(app)))
 }

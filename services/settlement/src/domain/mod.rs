@@ -31,37 +31,8 @@ pub use engine::{
 };
 pub use policy::{PolicyBundle, PolicyDocument, PolicyError, default_bundle};
 
-/// Insurance scheme (险种).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scheme {
-    /// 职工基本医疗保险 (insutype 310).
-    Employee,
-    /// 城乡居民基本医疗保险 (insutype 390).
-    Resident,
-}
-
-/// A person's category (人员类别/身份) valid on the date of the claim, snapshot from enrollment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PersonCategory {
-    /// 低保对象: minimum-living-allowance recipient.
-    MinimumLiving,
-    /// 特困人员: person in extreme poverty.
-    ExtremePoverty,
-    /// 脱贫/建档立卡: poverty-registered.
-    PovertyRegistered,
-    /// 五保户: five-guarantee household member.
-    FiveGuarantees,
-    /// 残疾人: disabled.
-    Disabled,
-    /// 低保边缘/低收入: low-income.
-    LowIncome,
-    /// 学生: student.
-    Student,
-    /// 退休: retiree.
-    Retiree,
-}
+/// Insurance scheme (险种) and a person's category (人员类别/身份), shared by every service.
+pub use yibao_core::{PersonCategory, Scheme};
 
 /// Hospital grade (医院等级 `hosp_lv`): 一级, 二级, 三级.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

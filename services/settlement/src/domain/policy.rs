@@ -35,8 +35,8 @@ impl PolicyError {
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            PolicyError::Parse(_) => "SETTLEMENT_POLICY_PARSE",
-            PolicyError::Invalid(_) => "SETTLEMENT_POLICY_INVALID",
+            PolicyError::Parse(_) => crate::error::POLICY_PARSE.code,
+            PolicyError::Invalid(_) => crate::error::POLICY_INVALID.code,
         }
     }
 }

@@ -2,26 +2,33 @@
 //! `YYYY-MM-DD` text (which sorts as dates), months `YYYY-MM`, money is BIGINT fen, times are
 //! RFC 3339 text, structured snapshots (a settlement, accumulators) are JSON text.
 
-use sea_orm_migration::prelude::*;
 use yibao_runtime::db::SqlMigration;
 
-/// The settlement migrator.
-#[derive(Debug)]
-pub struct Migrator;
+yibao_runtime::migrator!(
+    Migrator,
+    "settlement_migrations",
+    [INITIAL, yibao_runtime::outbox::MIGRATION, OUTBOX_TO_RUNTIME]
+);
 
-#[async_trait::async_trait]
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(SqlMigration {
-            name: "m20261123_000001_settlement_initial",
-            up: UP,
-            drop_tables: TABLES,
-        })]
-    }
-    fn migration_table_name() -> DynIden {
-        Alias::new("settlement_migrations").into_iden()
-    }
-}
+/// The schema as first released.
+const INITIAL: SqlMigration = SqlMigration {
+    name: "m20261123_000001_settlement_initial",
+    up: UP,
+    drop_tables: TABLES,
+};
+
+/// Moves the events the service's own outbox still held into the runtime's `event_outbox`
+/// (the row id was the event id, a UUIDv7, so the order of writing is kept) and drops it.
+const OUTBOX_TO_RUNTIME: SqlMigration = SqlMigration {
+    name: "m20261201_000002_settlement_outbox_to_runtime",
+    up: &[
+        "INSERT INTO event_outbox (id, stream, event_id, payload_hex, created_at, attempts, published_at) \
+         SELECT id, stream, id, payload_hex, created_at, attempts, published_at FROM outbox WHERE published_at IS NULL \
+         ON CONFLICT (event_id) DO NOTHING",
+        "DROP TABLE outbox",
+    ],
+    drop_tables: &[],
+};
 
 const UP: &[&str] = &[
     // Versioned policy documents (data, not code).

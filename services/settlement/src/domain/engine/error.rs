@@ -46,15 +46,15 @@ impl EngineError {
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            EngineError::InvalidClaim(_) => "SETTLEMENT_CLAIM_INVALID",
-            EngineError::PolicyMismatch { .. } => "SETTLEMENT_POLICY_MISMATCH",
-            EngineError::AccumulatorMismatch(_) => "SETTLEMENT_ACCUMULATOR_MISMATCH",
-            EngineError::PolicyGap(_) => "SETTLEMENT_POLICY_GAP",
-            EngineError::UnknownDisease(_) => "SETTLEMENT_UNKNOWN_DISEASE",
-            EngineError::ChronicNotRegistered(_) => "SETTLEMENT_CHRONIC_NOT_REGISTERED",
-            EngineError::Overflow => "SETTLEMENT_OVERFLOW",
-            EngineError::IdentityViolated(_) => "SETTLEMENT_IDENTITY_VIOLATED",
-            EngineError::AccumulatorUnderflow(_) => "SETTLEMENT_ACCUMULATOR_UNDERFLOW",
+            EngineError::InvalidClaim(_) => crate::error::CLAIM_INVALID.code,
+            EngineError::PolicyMismatch { .. } => crate::error::POLICY_MISMATCH.code,
+            EngineError::AccumulatorMismatch(_) => crate::error::ACCUMULATOR_MISMATCH.code,
+            EngineError::PolicyGap(_) => crate::error::POLICY_GAP.code,
+            EngineError::UnknownDisease(_) => crate::error::UNKNOWN_DISEASE.code,
+            EngineError::ChronicNotRegistered(_) => crate::error::CHRONIC_NOT_REGISTERED.code,
+            EngineError::Overflow => crate::error::OVERFLOW.code,
+            EngineError::IdentityViolated(_) => crate::error::IDENTITY_VIOLATED.code,
+            EngineError::AccumulatorUnderflow(_) => crate::error::ACCUMULATOR_UNDERFLOW.code,
         }
     }
 }

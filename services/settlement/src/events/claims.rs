@@ -1,14 +1,28 @@
 //! Bus events of settled and reversed claims (`yibao.events.v1.ClaimEvent`), written to the
 //! outbox in the settlement's transaction and published by the relay.
 
-use super::StoredClaim;
 use crate::domain::{ClaimItem, EncounterKind, Settlement};
-use crate::error::SettleError;
+use crate::store::StoredClaim;
+use prost::Message as _;
 use yibao_core::{IdNumber, Sex};
 use yibao_proto::events::v1 as ev;
+use yibao_runtime::outbox::OutboxEvent;
+use yibao_runtime::streams;
 
-/// The stream settled and reversed claims go to.
-pub const STREAM: &str = "yibao.settlement.claims";
+/// An event that cannot be built from what is stored.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// The stored ID number does not parse (a bug or a manual edit).
+    #[error("stored ID number: {0}")]
+    IdNumber(String),
+}
+
+impl EventError {
+    /// Stable machine-readable code (a bug: answered as INTERNAL).
+    pub fn code(&self) -> &'static str {
+        yibao_runtime::error::codes::INTERNAL.code
+    }
+}
 
 /// What happened to the claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +52,8 @@ pub fn claim_event(
     s: &Settlement,
     items: &[ClaimItem],
     at: &str,
-) -> Result<ev::ClaimEvent, SettleError> {
-    let id = IdNumber::parse(&claim.id_number).map_err(|e| SettleError::Corrupt(e.to_string()))?;
+) -> Result<ev::ClaimEvent, EventError> {
+    let id = IdNumber::parse(&claim.id_number).map_err(|e| EventError::IdNumber(e.to_string()))?;
     Ok(ev::ClaimEvent {
         event_id: uuid::Uuid::now_v7().to_string(),
         claim_id: claim_id.to_string(),
@@ -77,4 +91,13 @@ pub fn claim_event(
         enrolment_end: String::new(),
         death_date: String::new(),
     })
+}
+
+/// The outbox row of an event, on the stream of settled and reversed claims.
+pub fn outbox_event(event: &ev::ClaimEvent) -> OutboxEvent {
+    OutboxEvent::new(
+        streams::SETTLEMENT_CLAIMS,
+        event.event_id.clone(),
+        event.encode_to_vec(),
+    )
 }

@@ -1,15 +1,25 @@
-//! Store specifications on SQLite (and on PostgreSQL too when `YIBAO_TEST_DATABASE_URL` is
+//! Use-case specifications on SQLite (and on PostgreSQL too when `YIBAO_TEST_DATABASE_URL` is
 //! set): one transaction per settlement, retries that write nothing, reversals that restore the
 //! counters and net the ledger to zero, the per-person race, the outbox relay.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::domain::{PersonCategory, default_bundle};
+use crate::domain::{
+    Accumulators, CatalogueEntry, Claim, ClaimItem, EligibilitySnapshot, EncounterKind,
+    HospitalGrade, InstitutionTier, ItemClass, PersonCategory, Scheme, apply_delta, default_bundle,
+};
+use crate::store::sql::{self, int};
+use crate::store::{
+    Actor, CatalogueRow, ClaimStatus, InsurerFilter, Store, StoredClaim, migration, month_of, today,
+};
+use chrono::NaiveDate;
+use yibao_core::{Fen, IdNumber, InstitutionCode, RegionCode};
 use yibao_runtime::bus::{Bus, MemoryBus};
 use yibao_runtime::config::DatabaseConfig;
+use yibao_runtime::{outbox, streams};
 
 struct TestDb {
-    store: Store,
+    app: SettlementApp,
     _dir: Option<std::path::PathBuf>,
 }
 
@@ -39,7 +49,7 @@ async fn open_sqlite() -> TestDb {
         .await
         .unwrap();
     TestDb {
-        store,
+        app: SettlementApp::new(store, Upstreams::offline(), None),
         _dir: Some(dir),
     }
 }
@@ -62,7 +72,10 @@ async fn backends() -> Vec<TestDb> {
             .seed_default_policies(&default_bundle().unwrap())
             .await
             .unwrap();
-        out.push(TestDb { store, _dir: None });
+        out.push(TestDb {
+            app: SettlementApp::new(store, Upstreams::offline(), None),
+            _dir: None,
+        });
     }
     out
 }
@@ -99,7 +112,12 @@ fn worked_items() -> Vec<ClaimItem> {
 
 const PERSON: &str = "34152219800101123";
 
-async fn input(store: &Store, encounter: &str, items: Vec<ClaimItem>, poor: bool) -> SettleInput {
+async fn input(
+    app: &SettlementApp,
+    encounter: &str,
+    items: Vec<ClaimItem>,
+    poor: bool,
+) -> SettleInput {
     let id = IdNumber::with_check_digit(PERSON).unwrap();
     let claim = Claim {
         institution_code: InstitutionCode::parse("H34150200001").unwrap(),
@@ -127,7 +145,8 @@ async fn input(store: &Store, encounter: &str, items: Vec<ClaimItem>, poor: bool
         supplement_products: vec![],
         cross_region_filing: None,
     };
-    let policy = store
+    let policy = app
+        .store()
         .find_policy(&region, Scheme::Resident, claim.end_date)
         .await
         .unwrap()
@@ -149,9 +168,9 @@ fn actor() -> Actor {
     }
 }
 
-async fn count(store: &Store, table: &str) -> i64 {
+async fn count(app: &SettlementApp, table: &str) -> i64 {
     let r = sql::one(
-        store.db(),
+        app.store().db(),
         &format!("SELECT COUNT(*) AS n FROM {table}"),
         vec![],
     )
@@ -161,23 +180,22 @@ async fn count(store: &Store, table: &str) -> i64 {
     int(&r, "n").unwrap()
 }
 
-async fn acc(store: &Store) -> Accumulators {
-    store
-        .accumulators(
-            IdNumber::with_check_digit(PERSON).unwrap().expose(),
-            2018,
-            &RegionCode::parse("341522").unwrap(),
-        )
-        .await
-        .unwrap()
+async fn acc(app: &SettlementApp) -> Accumulators {
+    app.accumulators(
+        IdNumber::with_check_digit(PERSON).unwrap().expose(),
+        2018,
+        &RegionCode::parse("341522").unwrap(),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
 async fn worked_example_is_written_in_one_transaction_with_balanced_ledger_and_one_event() {
     for db in backends().await {
-        let s = &db.store;
+        let s = &db.app;
         let done = s
-            .settle(&input(s, "E1", worked_items(), true).await, &actor())
+            .settle_prepared(&input(s, "E1", worked_items(), true).await, &actor())
             .await
             .unwrap();
         let b = done.settlement.breakdown;
@@ -194,7 +212,7 @@ async fn worked_example_is_written_in_one_transaction_with_balanced_ledger_and_o
             count(s, "breakdown_lines").await,
             done.settlement.explanations.len() as i64
         );
-        assert_eq!(count(s, "outbox").await, 1);
+        assert_eq!(count(s, "event_outbox").await, 1);
         // Four fund lines, each a debit and a credit.
         assert_eq!(count(s, "ledger_lines").await, 8);
         assert_eq!(acc(s).await, done.settlement.accumulators_after);
@@ -209,7 +227,11 @@ async fn worked_example_is_written_in_one_transaction_with_balanced_ledger_and_o
             .find(|f| f.fund_pay_type == "390100")
             .unwrap();
         assert_eq!(pool.ledger_total, y(87_750).0);
-        let st = s.statement("H34150200001", "2018-06").await.unwrap();
+        let st = s
+            .store()
+            .statement("H34150200001", "2018-06")
+            .await
+            .unwrap();
         let line = &st[&Scheme::Resident];
         assert_eq!((line.claims, line.net.fund_pay_sumamt), (1, y(131_000)));
     }
@@ -218,20 +240,20 @@ async fn worked_example_is_written_in_one_transaction_with_balanced_ledger_and_o
 #[tokio::test]
 async fn a_repeated_encounter_returns_the_first_settlement_and_writes_nothing() {
     for db in backends().await {
-        let s = &db.store;
+        let s = &db.app;
         let first = s
-            .settle(&input(s, "E1", worked_items(), true).await, &actor())
+            .settle_prepared(&input(s, "E1", worked_items(), true).await, &actor())
             .await
             .unwrap();
         let before = (
             count(s, "claims").await,
             count(s, "ledger_lines").await,
-            count(s, "outbox").await,
+            count(s, "event_outbox").await,
             acc(s).await,
         );
         // Same encounter, different bill: still the first result.
         let again = s
-            .settle(
+            .settle_prepared(
                 &input(s, "E1", vec![item("A-SERVICES", ItemClass::A, y(5))], false).await,
                 &actor(),
             )
@@ -244,7 +266,7 @@ async fn a_repeated_encounter_returns_the_first_settlement_and_writes_nothing() 
             (
                 count(s, "claims").await,
                 count(s, "ledger_lines").await,
-                count(s, "outbox").await,
+                count(s, "event_outbox").await,
                 acc(s).await
             ),
             before
@@ -255,13 +277,13 @@ async fn a_repeated_encounter_returns_the_first_settlement_and_writes_nothing() 
 #[tokio::test]
 async fn full_reversal_restores_accumulators_and_nets_the_ledger_to_zero() {
     for db in backends().await {
-        let s = &db.store;
+        let s = &db.app;
         let a = s
-            .settle(&input(s, "E1", worked_items(), true).await, &actor())
+            .settle_prepared(&input(s, "E1", worked_items(), true).await, &actor())
             .await
             .unwrap();
         let b = s
-            .settle(
+            .settle_prepared(
                 &input(
                     s,
                     "E2",
@@ -274,7 +296,7 @@ async fn full_reversal_restores_accumulators_and_nets_the_ledger_to_zero() {
             .await
             .unwrap();
         let r = s
-            .reverse(
+            .reverse_claim(
                 &a.claim_id,
                 "H34150200001",
                 "R1",
@@ -294,9 +316,9 @@ async fn full_reversal_restores_accumulators_and_nets_the_ledger_to_zero() {
         .unwrap();
         assert_eq!(acc(s).await, left);
         // Replaying the reversal number writes nothing; reversing again is refused.
-        let outbox = count(s, "outbox").await;
+        let outbox = count(s, "event_outbox").await;
         let again = s
-            .reverse(
+            .reverse_claim(
                 &a.claim_id,
                 "H34150200001",
                 "R1",
@@ -307,27 +329,27 @@ async fn full_reversal_restores_accumulators_and_nets_the_ledger_to_zero() {
             .await
             .unwrap();
         assert_eq!(again.refund, r.refund);
-        assert_eq!(count(s, "outbox").await, outbox);
+        assert_eq!(count(s, "event_outbox").await, outbox);
         let closed = s
-            .reverse(&a.claim_id, "H34150200001", "R2", &[], "twice", &actor())
+            .reverse_claim(&a.claim_id, "H34150200001", "R2", &[], "twice", &actor())
             .await
             .unwrap_err();
         assert!(
             matches!(
                 closed,
-                SettleError::Precondition("SETTLEMENT_CLAIM_CLOSED", _)
+                AppError::Precondition(c, _) if c.code == "SETTLEMENT_CLAIM_CLOSED"
             ),
             "{closed:?}"
         );
         // Reverse the other one too: the counters are back at zero and the ledger nets out.
-        s.reverse(&b.claim_id, "H34150200001", "R3", &[], "test", &actor())
+        s.reverse_claim(&b.claim_id, "H34150200001", "R3", &[], "test", &actor())
             .await
             .unwrap();
         assert_eq!(
             acc(s).await,
             Accumulators::new(2018, RegionCode::parse("341522").unwrap())
         );
-        let net = sql::one(s.db(), "SELECT CAST(SUM(debit_fen - credit_fen) AS BIGINT) AS n FROM ledger_lines WHERE account LIKE 'fund:%'", vec![]).await.unwrap().unwrap();
+        let net = sql::one(s.store().db(), "SELECT CAST(SUM(debit_fen - credit_fen) AS BIGINT) AS n FROM ledger_lines WHERE account LIKE 'fund:%'", vec![]).await.unwrap().unwrap();
         assert_eq!(int(&net, "n").unwrap(), 0);
         let month = month_of(today());
         assert!(
@@ -348,13 +370,13 @@ async fn full_reversal_restores_accumulators_and_nets_the_ledger_to_zero() {
 #[tokio::test]
 async fn refunding_the_out_of_catalogue_item_gives_back_only_the_patients_money() {
     for db in backends().await {
-        let s = &db.store;
+        let s = &db.app;
         let a = s
-            .settle(&input(s, "E1", worked_items(), true).await, &actor())
+            .settle_prepared(&input(s, "E1", worked_items(), true).await, &actor())
             .await
             .unwrap();
         let r = s
-            .reverse(
+            .reverse_claim(
                 &a.claim_id,
                 "H34150200001",
                 "R1",
@@ -370,20 +392,20 @@ async fn refunding_the_out_of_catalogue_item_gives_back_only_the_patients_money(
         assert_eq!(r.refund.psn_part_amt, y(10_000));
         let after = r.settlement.unwrap();
         assert_eq!(acc(s).await, after.accumulators_after);
-        let row = s.claim(&a.claim_id).await.unwrap().unwrap();
+        let row = s.store().claim(&a.claim_id).await.unwrap().unwrap();
         assert_eq!(row.stored.refunded, vec![0]);
         assert_eq!(row.reversals.len(), 1);
         let bad = s
-            .reverse(&a.claim_id, "H34150200001", "R2", &[0], "again", &actor())
+            .reverse_claim(&a.claim_id, "H34150200001", "R2", &[0], "again", &actor())
             .await
             .unwrap_err();
         assert!(
-            matches!(&bad, SettleError::Invalid(v) if v[0].0 == "item_indexes[0]"),
+            matches!(&bad, AppError::Invalid(v) if v[0].0 == "item_indexes[0]"),
             "{bad:?}"
         );
         // Refunding the rest reverses the claim and restores the counters to zero.
         let r = s
-            .reverse(&a.claim_id, "H34150200001", "R3", &[1, 2], "rest", &actor())
+            .reverse_claim(&a.claim_id, "H34150200001", "R3", &[1, 2], "rest", &actor())
             .await
             .unwrap();
         assert_eq!(r.status, ClaimStatus::Reversed);
@@ -397,9 +419,9 @@ async fn refunding_the_out_of_catalogue_item_gives_back_only_the_patients_money(
 #[tokio::test]
 async fn resettlement_supersedes_the_claim_and_counts_only_the_correction() {
     for db in backends().await {
-        let s = &db.store;
+        let s = &db.app;
         let a = s
-            .settle(&input(s, "E1", worked_items(), true).await, &actor())
+            .settle_prepared(&input(s, "E1", worked_items(), true).await, &actor())
             .await
             .unwrap();
         let corrected = input(
@@ -410,7 +432,7 @@ async fn resettlement_supersedes_the_claim_and_counts_only_the_correction() {
         )
         .await;
         let r = s
-            .resettle(&a.claim_id, &corrected, "bill corrected", &actor())
+            .resettle_prepared(&a.claim_id, &corrected, "bill corrected", &actor())
             .await
             .unwrap();
         assert_eq!(r.settlement.breakdown.medfee_sumamt, y(20_000));
@@ -423,11 +445,11 @@ async fn resettlement_supersedes_the_claim_and_counts_only_the_correction() {
         )
         .unwrap();
         assert_eq!(acc(s).await, fresh.accumulators_after);
-        let old = s.claim(&a.claim_id).await.unwrap().unwrap();
+        let old = s.store().claim(&a.claim_id).await.unwrap().unwrap();
         assert_eq!(old.status, ClaimStatus::Superseded);
         assert_eq!(old.superseded_by.as_deref(), Some(r.claim_id.as_str()));
         // The encounter now answers with the corrected claim.
-        let replay = s.settle(&corrected, &actor()).await.unwrap();
+        let replay = s.settle_prepared(&corrected, &actor()).await.unwrap();
         assert!(replay.replayed);
         assert_eq!(replay.claim_id, r.claim_id);
         assert!(
@@ -442,7 +464,7 @@ async fn resettlement_supersedes_the_claim_and_counts_only_the_correction() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_settlements_of_one_person_never_share_the_backstop_room() {
     for db in backends().await {
-        let s = db.store.clone();
+        let s = db.app.clone();
         let mut tasks = Vec::new();
         for n in 0..8 {
             let s = s.clone();
@@ -453,7 +475,9 @@ async fn concurrent_settlements_of_one_person_never_share_the_backstop_room() {
                 true,
             )
             .await;
-            tasks.push(tokio::spawn(async move { s.settle(&inp, &actor()).await }));
+            tasks.push(tokio::spawn(async move {
+                s.settle_prepared(&inp, &actor()).await
+            }));
         }
         let mut settled = Vec::new();
         for t in tasks {
@@ -477,12 +501,14 @@ async fn concurrent_settlements_of_one_person_never_share_the_backstop_room() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_retries_of_one_encounter_settle_it_once() {
     for db in backends().await {
-        let s = db.store.clone();
+        let s = db.app.clone();
         let mut tasks = Vec::new();
         for _ in 0..6 {
             let s = s.clone();
             let inp = input(&s, "SAME", worked_items(), true).await;
-            tasks.push(tokio::spawn(async move { s.settle(&inp, &actor()).await }));
+            tasks.push(tokio::spawn(async move {
+                s.settle_prepared(&inp, &actor()).await
+            }));
         }
         let mut results = Vec::new();
         for t in tasks {
@@ -495,7 +521,7 @@ async fn concurrent_retries_of_one_encounter_settle_it_once() {
         );
         assert!(results.iter().all(|r| r.claim_id == results[0].claim_id && r.settlement == results[0].settlement));
         assert_eq!(
-            (count(&s, "claims").await, count(&s, "outbox").await),
+            (count(&s, "claims").await, count(&s, "event_outbox").await),
             (1, 1)
         );
         assert_eq!(acc(&s).await, results[0].settlement.accumulators_after);
@@ -505,7 +531,7 @@ async fn concurrent_retries_of_one_encounter_settle_it_once() {
 #[tokio::test]
 async fn randomized_settlements_and_reversals_keep_the_ledger_reconciled() {
     for db in backends().await {
-        let s = &db.store;
+        let s = &db.app;
         // A small linear congruential generator: reproducible without extra crates.
         let mut seed: u64 = 0x5eed;
         let mut next = |m: u64| {
@@ -527,7 +553,7 @@ async fn randomized_settlements_and_reversals_keep_the_ledger_reconciled() {
                 .collect();
             let len = items.len();
             let d = s
-                .settle(
+                .settle_prepared(
                     &input(s, &format!("RND-{n}"), items, next(2) == 0).await,
                     &actor(),
                 )
@@ -541,7 +567,7 @@ async fn randomized_settlements_and_reversals_keep_the_ledger_reconciled() {
                 } else {
                     vec![next(len as u64) as usize]
                 };
-                s.reverse(
+                s.reverse_claim(
                     &id,
                     "H34150200001",
                     &format!("REV-{n}"),
@@ -565,7 +591,7 @@ async fn randomized_settlements_and_reversals_keep_the_ledger_reconciled() {
                 .unwrap()
                 .balanced()
         );
-        let d = sql::one(s.db(), "SELECT CAST(SUM(debit_fen) AS BIGINT) AS d, CAST(SUM(credit_fen) AS BIGINT) AS c FROM ledger_lines", vec![]).await.unwrap().unwrap();
+        let d = sql::one(s.store().db(), "SELECT CAST(SUM(debit_fen) AS BIGINT) AS d, CAST(SUM(credit_fen) AS BIGINT) AS c FROM ledger_lines", vec![]).await.unwrap().unwrap();
         assert_eq!(int(&d, "d").unwrap(), int(&d, "c").unwrap());
     }
 }
@@ -573,7 +599,7 @@ async fn randomized_settlements_and_reversals_keep_the_ledger_reconciled() {
 #[tokio::test]
 async fn the_catalogue_answers_with_the_most_specific_region_and_the_entry_in_force() {
     let db = open_sqlite().await;
-    let s = &db.store;
+    let s = &db.app;
     let row = |region: &str, class: ItemClass, standard: i64, from: &str| CatalogueRow {
         region_code: region.into(),
         entry: CatalogueEntry {
@@ -609,6 +635,7 @@ async fn the_catalogue_answers_with_the_most_specific_region_and_the_entry_in_fo
     let hefei = RegionCode::parse("340102").unwrap();
     let codes = vec!["XA01".to_string(), "UNLISTED".to_string()];
     let june = s
+        .store()
         .catalogue_for(&hefei, &codes, date("2018-06-15"))
         .await
         .unwrap();
@@ -619,6 +646,7 @@ async fn the_catalogue_answers_with_the_most_specific_region_and_the_entry_in_fo
     );
     assert!(!june.contains_key("UNLISTED"));
     let august = s
+        .store()
         .catalogue_for(&hefei, &codes, date("2018-08-15"))
         .await
         .unwrap();
@@ -630,6 +658,7 @@ async fn the_catalogue_answers_with_the_most_specific_region_and_the_entry_in_fo
         (ItemClass::A, Some(Fen(7_500)))
     );
     let wuhu = s
+        .store()
         .catalogue_for(
             &RegionCode::parse("340202").unwrap(),
             &codes,
@@ -643,6 +672,7 @@ async fn the_catalogue_answers_with_the_most_specific_region_and_the_entry_in_fo
         "another city falls back to the province"
     );
     let early = s
+        .store()
         .catalogue_for(&hefei, &codes, date("2017-12-31"))
         .await
         .unwrap();
@@ -652,7 +682,7 @@ async fn the_catalogue_answers_with_the_most_specific_region_and_the_entry_in_fo
 #[tokio::test]
 async fn the_insurer_layer_follows_its_claim_through_refund_and_reversal() {
     for db in backends().await {
-        let s = &db.store;
+        let s = &db.app;
         let id = IdNumber::with_check_digit("44200019800101016").unwrap();
         let region = RegionCode::parse("442000").unwrap();
         let claim = Claim {
@@ -672,12 +702,14 @@ async fn the_insurer_layer_follows_its_claim_through_refund_and_reversal() {
             ],
         };
         assert!(
-            s.register_member("BAK-2022", "INS442000001", &id, 2022)
+            s.store()
+                .register_member("BAK-2022", "INS442000001", &id, 2022)
                 .await
                 .unwrap()
         );
         assert!(
-            !s.register_member("BAK-2022", "INS442000001", &id, 2022)
+            !s.store()
+                .register_member("BAK-2022", "INS442000001", &id, 2022)
                 .await
                 .unwrap(),
             "registering twice changes nothing"
@@ -687,10 +719,11 @@ async fn the_insurer_layer_follows_its_claim_through_refund_and_reversal() {
             insured_region: region.clone(),
             categories: vec![],
             chronic_registrations: vec![],
-            supplement_products: s.member_products(&id, 2022).await.unwrap(),
+            supplement_products: s.store().member_products(&id, 2022).await.unwrap(),
             cross_region_filing: None,
         };
         let policy = s
+            .store()
             .find_policy(&region, Scheme::Resident, claim.end_date)
             .await
             .unwrap()
@@ -703,14 +736,14 @@ async fn the_insurer_layer_follows_its_claim_through_refund_and_reversal() {
             eligibility,
             policy,
         };
-        let done = s.settle(&inp, &actor()).await.unwrap();
+        let done = s.settle_prepared(&inp, &actor()).await.unwrap();
         let paid = done.settlement.breakdown.insurer_pay;
         assert!(paid > Fen::ZERO);
         let filter = InsurerFilter {
             insurer_code: "INS442000001".into(),
             ..InsurerFilter::default()
         };
-        let rows = s.insurer_claims(&filter, 10, 0).await.unwrap();
+        let rows = s.insurer_claims(&filter, None, 10).await.unwrap();
         assert_eq!(
             (rows.len(), rows[0].insurer_pay, rows[0].status.as_str()),
             (1, paid.0, "settled")
@@ -722,7 +755,7 @@ async fn the_insurer_layer_follows_its_claim_through_refund_and_reversal() {
         );
         // Refund the second item: the insurer's layer shrinks with the claim.
         let r = s
-            .reverse(
+            .reverse_claim(
                 &done.claim_id,
                 "H44200000001",
                 "R1",
@@ -732,7 +765,7 @@ async fn the_insurer_layer_follows_its_claim_through_refund_and_reversal() {
             )
             .await
             .unwrap();
-        let rows = s.insurer_claims(&filter, 10, 0).await.unwrap();
+        let rows = s.insurer_claims(&filter, None, 10).await.unwrap();
         assert_eq!(
             rows[0].insurer_pay,
             r.settlement.unwrap().breakdown.insurer_pay.0
@@ -742,9 +775,9 @@ async fn the_insurer_layer_follows_its_claim_through_refund_and_reversal() {
         assert!(matches!(
             s.dispute("INS999", &done.claim_id, "BAK-2022", 1, "x", &actor())
                 .await,
-            Err(SettleError::NotFound(..))
+            Err(AppError::NotFound(..))
         ));
-        s.reverse(
+        s.reverse_claim(
             &done.claim_id,
             "H44200000001",
             "R2",
@@ -754,12 +787,12 @@ async fn the_insurer_layer_follows_its_claim_through_refund_and_reversal() {
         )
         .await
         .unwrap();
-        let rows = s.insurer_claims(&filter, 10, 0).await.unwrap();
+        let rows = s.insurer_claims(&filter, None, 10).await.unwrap();
         assert_eq!(rows[0].status, "reversed");
         assert!(matches!(
             s.dispute("INS442000001", &done.claim_id, "BAK-2022", 1, "x", &actor())
                 .await,
-            Err(SettleError::Precondition(..))
+            Err(AppError::Precondition(..))
         ));
         let (_, totals) = s
             .reconcile_insurer("INS442000001", "2022-04", None, &actor())
@@ -820,22 +853,37 @@ impl Bus for DownBus {
 async fn the_relay_keeps_events_until_the_bus_accepts_them() {
     use prost::Message;
     let db = open_sqlite().await;
-    let s = &db.store;
+    let s = &db.app;
     let a = s
-        .settle(&input(s, "E1", worked_items(), true).await, &actor())
+        .settle_prepared(&input(s, "E1", worked_items(), true).await, &actor())
         .await
         .unwrap();
-    assert!(crate::relay::publish_pending(s, &DownBus).await.is_err());
+    assert!(
+        outbox::publish_pending(s.store().db(), &DownBus, 200)
+            .await
+            .is_err()
+    );
     assert_eq!(
-        s.unpublished(10).await.unwrap().len(),
+        outbox::backlog(s.store().db()).await.unwrap(),
         1,
         "a refused event stays pending"
     );
     let bus = MemoryBus::new();
-    assert_eq!(crate::relay::publish_pending(s, &bus).await.unwrap(), 1);
-    assert!(s.unpublished(10).await.unwrap().is_empty());
+    assert_eq!(
+        outbox::publish_pending(s.store().db(), &bus, 200)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(outbox::backlog(s.store().db()).await.unwrap(), 0);
     let got = bus
-        .read(events::STREAM, "test", "c1", 10, std::time::Duration::ZERO)
+        .read(
+            streams::SETTLEMENT_CLAIMS,
+            "test",
+            "c1",
+            10,
+            std::time::Duration::ZERO,
+        )
         .await
         .unwrap();
     assert_eq!(got.len(), 1);

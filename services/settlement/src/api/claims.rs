@@ -1,0 +1,364 @@
+//! Claims: pre-settle, settle (a retry answers the first settlement), reverse and refund,
+//! re-settle a correction, read a claim, list claims, read a person-year's accumulators.
+
+use super::enums::{kind_pb, scheme_pb, status_of_pb, status_pb};
+use super::messages::{accumulators_pb, breakdown_pb, claim_pb, settlement_pb};
+use super::{
+    Reply, SettlementApi, auth, authorization, invalid, list_region, page, page_key, parse_id,
+    parse_month, parse_region,
+};
+use crate::app::{AppError, ClaimRequest};
+use crate::domain::{
+    Claim, ClaimItem, CrossRegionFiling, EncounterKind, HospitalGrade, InstitutionTier, ItemClass,
+};
+use crate::store::ClaimFilter;
+use chrono::NaiveDate;
+use tonic::{Request, Response, Status};
+use yibao_core::{Bp, Fen, IdNumber, InstitutionCode, RegionCode};
+use yibao_proto::common::v1 as common;
+use yibao_proto::settlement::v1 as pb;
+use yibao_runtime::auth::Role;
+use yibao_runtime::server::caller;
+
+/// Parses a claim; every problem names its path under `claim.`.
+fn parse_claim(c: Option<&pb::Claim>) -> Result<ClaimRequest, AppError> {
+    let Some(c) = c else {
+        return Err(AppError::invalid("claim", "required"));
+    };
+    let mut v: Vec<(String, String)> = Vec::new();
+    let mut bad = |f: &str, r: String| v.push((format!("claim.{f}"), r));
+    let institution = InstitutionCode::parse(&c.institution_code)
+        .map_err(|e| bad("institution_code", e.to_string()))
+        .ok();
+    let id = IdNumber::parse(&c.id_number)
+        .map_err(|e| bad("id_number", e.to_string()))
+        .ok();
+    let region = RegionCode::parse(&c.insured_region_code)
+        .map_err(|e| bad("insured_region_code", e.to_string()))
+        .ok();
+    let kind = match pb::EncounterKind::try_from(c.kind) {
+        Ok(pb::EncounterKind::Inpatient) => Some(EncounterKind::Inpatient),
+        Ok(pb::EncounterKind::GeneralOutpatient) => Some(EncounterKind::GeneralOutpatient),
+        Ok(pb::EncounterKind::OutpatientChronic) => Some(EncounterKind::OutpatientChronic),
+        Ok(pb::EncounterKind::Maternity) => Some(EncounterKind::Maternity),
+        Ok(pb::EncounterKind::Pharmacy) => Some(EncounterKind::Pharmacy),
+        _ => {
+            bad("kind", "required: the kind of encounter".into());
+            None
+        }
+    };
+    let grade = match pb::HospitalGrade::try_from(c.hospital_grade) {
+        Ok(pb::HospitalGrade::Primary) => Some(HospitalGrade::Grade1),
+        Ok(pb::HospitalGrade::Secondary) => Some(HospitalGrade::Grade2),
+        Ok(pb::HospitalGrade::Tertiary) => Some(HospitalGrade::Grade3),
+        _ => {
+            bad("hospital_grade", "required".into());
+            None
+        }
+    };
+    let tier = match pb::InstitutionTier::try_from(c.institution_tier) {
+        Ok(pb::InstitutionTier::Township) => Some(InstitutionTier::Township),
+        Ok(pb::InstitutionTier::County) => Some(InstitutionTier::County),
+        Ok(pb::InstitutionTier::City) => Some(InstitutionTier::City),
+        Ok(pb::InstitutionTier::Province) => Some(InstitutionTier::Province),
+        _ => {
+            bad("institution_tier", "required".into());
+            None
+        }
+    };
+    let filing = match pb::CrossRegionFiling::try_from(c.cross_region_filing) {
+        Ok(pb::CrossRegionFiling::Unspecified) => None,
+        Ok(pb::CrossRegionFiling::LongTermResident) => Some(CrossRegionFiling::LongTermResident),
+        Ok(pb::CrossRegionFiling::Referral) => Some(CrossRegionFiling::Referral),
+        Ok(pb::CrossRegionFiling::Emergency) => Some(CrossRegionFiling::Emergency),
+        Ok(pb::CrossRegionFiling::OtherTemporary) => Some(CrossRegionFiling::OtherTemporary),
+        Err(_) => {
+            bad("cross_region_filing", "unknown value".into());
+            None
+        }
+    };
+    let start = NaiveDate::parse_from_str(&c.start_date, "%Y-%m-%d")
+        .map_err(|_| bad("start_date", "must be a date YYYY-MM-DD".into()))
+        .ok();
+    let end = NaiveDate::parse_from_str(&c.end_date, "%Y-%m-%d")
+        .map_err(|_| bad("end_date", "must be a date YYYY-MM-DD".into()))
+        .ok();
+    let mut items = Vec::with_capacity(c.items.len());
+    let mut unclassified = Vec::with_capacity(c.items.len());
+    for (n, it) in c.items.iter().enumerate() {
+        let class = match pb::ItemClass::try_from(it.item_class) {
+            Ok(pb::ItemClass::A) => ItemClass::A,
+            Ok(pb::ItemClass::B) => ItemClass::B,
+            Ok(pb::ItemClass::C) | Ok(pb::ItemClass::Unspecified) => ItemClass::C,
+            Err(_) => {
+                bad(&format!("items[{n}].item_class"), "unknown value".into());
+                ItemClass::C
+            }
+        };
+        unclassified.push(it.item_class == pb::ItemClass::Unspecified as i32);
+        let share = match it.preselfpay_share_bp {
+            Some(s) if s > 10_000 => {
+                bad(
+                    &format!("items[{n}].preselfpay_share_bp"),
+                    "must not exceed 10000 bp (100%)".into(),
+                );
+                None
+            }
+            s => s.map(Bp),
+        };
+        items.push(ClaimItem {
+            national_code: it.national_code.clone(),
+            name: it.name.clone(),
+            class,
+            quantity: it.quantity,
+            unit_price: Fen(it.unit_price_fen),
+            amount: Fen(it.amount_fen),
+            payment_standard: it.payment_standard_fen.map(Fen),
+            preselfpay_share: share,
+        });
+    }
+    let disease = Some(c.disease_code.trim().to_string()).filter(|d| !d.is_empty());
+    match (institution, id, region, kind, grade, tier, start, end) {
+        (
+            Some(institution_code),
+            Some(id_number),
+            Some(insured_region),
+            Some(kind),
+            Some(grade),
+            Some(tier),
+            Some(start_date),
+            Some(end_date),
+        ) if v.is_empty() => {
+            let claim = Claim {
+                institution_code,
+                encounter_no: c.encounter_no.clone(),
+                id_number,
+                kind,
+                disease_code: disease,
+                grade,
+                tier,
+                start_date,
+                end_date,
+                diagnoses: c.diagnoses.clone(),
+                items,
+            };
+            Ok(ClaimRequest {
+                claim,
+                insured_region,
+                filing,
+                unclassified,
+            })
+        }
+        _ => Err(AppError::Invalid(v)),
+    }
+}
+
+fn reversal_no(s: &str) -> Result<String, Status> {
+    let t = s.trim();
+    if t.is_empty() || t.len() > 64 {
+        return Err(invalid("reversal_no", "must be 1 to 64 characters"));
+    }
+    Ok(t.to_string())
+}
+
+impl SettlementApi {
+    pub(super) async fn pre_settle_claim(
+        &self,
+        req: Request<pb::PreSettleRequest>,
+    ) -> Reply<pb::PreSettleResponse> {
+        let c = caller(&req)?;
+        let claim = parse_claim(req.get_ref().claim.as_ref())?;
+        let s = self.app.pre_settle(&c, authorization(&req), claim).await?;
+        Ok(Response::new(pb::PreSettleResponse {
+            settlement: Some(settlement_pb("", &s)),
+        }))
+    }
+
+    pub(super) async fn settle_claim(
+        &self,
+        req: Request<pb::SettleRequest>,
+    ) -> Reply<pb::SettleResponse> {
+        let c = caller(&req)?;
+        let r = req.get_ref();
+        let key = r
+            .claim
+            .as_ref()
+            .map(|cl| (cl.institution_code.as_str(), cl.encounter_no.as_str()));
+        let done = self
+            .app
+            .settle(&c, authorization(&req), key, || {
+                parse_claim(r.claim.as_ref())
+            })
+            .await?;
+        Ok(Response::new(pb::SettleResponse {
+            claim_id: done.claim_id.clone(),
+            settlement: Some(settlement_pb(&done.claim_id, &done.settlement)),
+            replayed: done.replayed,
+        }))
+    }
+
+    pub(super) async fn reverse_claim(
+        &self,
+        req: Request<pb::ReverseRequest>,
+    ) -> Reply<pb::ReverseResponse> {
+        let c = caller(&req)?;
+        let r = req.get_ref();
+        let no = reversal_no(&r.reversal_no)?;
+        let items: Vec<usize> = r.item_indexes.iter().map(|i| *i as usize).collect();
+        let done = self
+            .app
+            .reverse(
+                &c,
+                &r.claim_id,
+                &r.institution_code,
+                &no,
+                &items,
+                r.reason.trim(),
+            )
+            .await?;
+        Ok(Response::new(pb::ReverseResponse {
+            claim_id: done.claim_id.clone(),
+            refund: Some(breakdown_pb(&done.refund)),
+            settlement: done
+                .settlement
+                .as_ref()
+                .map(|s| settlement_pb(&done.claim_id, s)),
+            status: status_pb(done.status),
+        }))
+    }
+
+    pub(super) async fn resettle_claim(
+        &self,
+        req: Request<pb::ResettleRequest>,
+    ) -> Reply<pb::ResettleResponse> {
+        let c = caller(&req)?;
+        let r = req.get_ref();
+        let done = self
+            .app
+            .resettle(
+                &c,
+                authorization(&req),
+                &r.claim_id,
+                || parse_claim(r.claim.as_ref()),
+                r.reason.trim(),
+            )
+            .await?;
+        Ok(Response::new(pb::ResettleResponse {
+            claim_id: done.claim_id.clone(),
+            previous_claim_id: done.previous_claim_id,
+            settlement: Some(settlement_pb(&done.claim_id, &done.settlement)),
+            difference: Some(breakdown_pb(&done.difference)),
+        }))
+    }
+
+    pub(super) async fn read_claim(
+        &self,
+        req: Request<pb::GetClaimRequest>,
+    ) -> Reply<pb::GetClaimResponse> {
+        let c = caller(&req)?;
+        let row = self.app.load_claim(&c, &req.get_ref().claim_id).await?;
+        Ok(Response::new(pb::GetClaimResponse {
+            claim: Some(pb::ClaimRecord {
+                claim_id: row.claim_id.clone(),
+                claim: Some(claim_pb(&row.stored)),
+                settlement: Some(settlement_pb(&row.claim_id, &row.settlement)),
+                status: status_pb(row.status),
+                reversals: row
+                    .reversals
+                    .iter()
+                    .map(|x| pb::ReversalRecord {
+                        reversal_no: x.reversal_no.clone(),
+                        item_indexes: x
+                            .item_indexes
+                            .iter()
+                            .map(|i| u32::try_from(*i).unwrap_or(u32::MAX))
+                            .collect(),
+                        refund: Some(breakdown_pb(&x.refund)),
+                        reason: x.reason.clone(),
+                        audit: Some(common::Audit {
+                            actor: x.actor.clone(),
+                            role: x.role.clone(),
+                            at: x.at.clone(),
+                        }),
+                    })
+                    .collect(),
+                superseded_by: row.superseded_by.clone().unwrap_or_default(),
+                corrects: row.corrects.clone().unwrap_or_default(),
+                settled: Some(common::Audit {
+                    actor: row.settled_by.clone(),
+                    role: row.settled_role.clone(),
+                    at: row.settled_at.clone(),
+                }),
+            }),
+        }))
+    }
+
+    pub(super) async fn claim_list(
+        &self,
+        req: Request<pb::ListClaimsRequest>,
+    ) -> Reply<pb::ListClaimsResponse> {
+        let c = caller(&req)?;
+        let r = req.get_ref();
+        let page = page(r.page.as_ref())?;
+        let after = page_key(&page, 2)?.map(|k| (k[0].as_str(), k[1].as_str()));
+        let mut f = ClaimFilter::default();
+        if c.role == Role::Hospital {
+            let inst = if r.institution_code.is_empty() {
+                c.org.clone()
+            } else {
+                r.institution_code.clone()
+            };
+            c.check_org("institution_code", &inst).map_err(auth)?;
+            f.institution_code = Some(inst);
+        } else if !r.institution_code.is_empty() {
+            f.institution_code = Some(r.institution_code.clone());
+        }
+        if c.role != Role::Hospital {
+            f.region_prefix = list_region(&c, "region_code", &r.region_code)?;
+        }
+        if !r.month.is_empty() {
+            f.month = Some(parse_month("month", &r.month)?);
+        }
+        f.status = status_of_pb(r.status);
+        let rows = self.app.list_claims(&f, after, page.fetch()).await?;
+        let (rows, next) = page.finish(rows, |x| vec![x.settled_at.clone(), x.claim_id.clone()]);
+        Ok(Response::new(pb::ListClaimsResponse {
+            page: Some(next),
+            claims: rows
+                .iter()
+                .map(|x| pb::ClaimSummary {
+                    claim_id: x.claim_id.clone(),
+                    institution_code: x.institution_code.clone(),
+                    encounter_no: x.encounter_no.clone(),
+                    kind: kind_pb(x.kind),
+                    settled_on: x.settled_on.clone(),
+                    status: status_pb(x.status),
+                    scheme: scheme_pb(x.scheme),
+                    medfee_sumamt_fen: x.medfee_sumamt,
+                    fund_pay_sumamt_fen: x.fund_pay_sumamt,
+                    psn_part_amt_fen: x.psn_part_amt,
+                    insurer_pay_fen: x.insurer_pay,
+                })
+                .collect(),
+        }))
+    }
+
+    pub(super) async fn accumulators_read(
+        &self,
+        req: Request<pb::GetAccumulatorsRequest>,
+    ) -> Reply<pb::GetAccumulatorsResponse> {
+        let c = caller(&req)?;
+        let r = req.get_ref();
+        let id = parse_id("id_number", &r.id_number)?;
+        let region = parse_region("region_code", &r.region_code)?;
+        c.check_region("region_code", region.as_str())
+            .map_err(auth)?;
+        if !(1900..=2999).contains(&r.year) {
+            return Err(invalid("year", "required: the insurance year"));
+        }
+        let acc = self.app.accumulators(id.expose(), r.year, &region).await?;
+        Ok(Response::new(pb::GetAccumulatorsResponse {
+            accumulators: Some(accumulators_pb(&acc)),
+        }))
+    }
+}

@@ -1,0 +1,122 @@
+//! The one mapping of the service's errors onto `ApiError` (stable codes, field paths) and
+//! `tonic::Status`.
+
+use crate::app::{AppError, not_found_code};
+use crate::domain::{EngineError, FieldError, PolicyError};
+use crate::error as codes;
+use crate::store::StoreError;
+use yibao_runtime::ApiError;
+
+/// Maps a domain path (`items[3].unit_price`) onto the request's field path
+/// (`claim.items[3].unit_price_fen`).
+pub fn claim_field_path(path: &str) -> String {
+    let renamed = match path.rsplit_once('.') {
+        Some((head, last)) => format!("{head}.{}", proto_field(last)),
+        None => proto_field(path).to_string(),
+    };
+    format!("claim.{renamed}")
+}
+
+fn proto_field(name: &str) -> &str {
+    match name {
+        "unit_price" => "unit_price_fen",
+        "amount" => "amount_fen",
+        "payment_standard" => "payment_standard_fen",
+        "preselfpay_share" => "preselfpay_share_bp",
+        other => other,
+    }
+}
+
+fn pairs(errors: &[FieldError], map: impl Fn(&str) -> String) -> Vec<(String, String)> {
+    errors
+        .iter()
+        .map(|e| (map(&e.path), e.message.clone()))
+        .collect()
+}
+
+fn engine(e: EngineError) -> ApiError {
+    match e {
+        EngineError::InvalidClaim(errors) => {
+            codes::CLAIM_INVALID.invalid_fields(pairs(&errors, claim_field_path))
+        }
+        EngineError::UnknownDisease(d) => codes::UNKNOWN_DISEASE.invalid(
+            "claim.disease_code",
+            format!("`{d}` is not in the policy's chronic/special disease list"),
+        ),
+        EngineError::Overflow => codes::OVERFLOW.invalid("claim.items", "amounts overflow"),
+        EngineError::PolicyMismatch { .. } => codes::POLICY_MISMATCH.error(e.to_string()),
+        EngineError::PolicyGap(_) => codes::POLICY_GAP.error(e.to_string()),
+        EngineError::ChronicNotRegistered(_) => codes::CHRONIC_NOT_REGISTERED.error(e.to_string()),
+        EngineError::AccumulatorMismatch(_)
+        | EngineError::IdentityViolated(_)
+        | EngineError::AccumulatorUnderflow(_) => ApiError::internal(e),
+    }
+}
+
+fn policy(e: PolicyError) -> ApiError {
+    match &e {
+        PolicyError::Parse(m) => codes::POLICY_PARSE.invalid("document_json", m.clone()),
+        PolicyError::Invalid(errors) => {
+            codes::POLICY_INVALID.invalid_fields(pairs(errors, |p| format!("document_json.{p}")))
+        }
+    }
+}
+
+fn store(e: StoreError) -> ApiError {
+    match e {
+        StoreError::PolicyNotFound(id) => {
+            codes::POLICY_NOT_FOUND.error(format!("policy `{id}` not found"))
+        }
+        StoreError::Conflict => codes::CONFLICT.error(e.to_string()),
+        StoreError::Db(_) | StoreError::Corrupt(_) => ApiError::internal(e),
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        match e {
+            AppError::Invalid(v) => codes::INVALID_ARGUMENT.invalid_fields(v),
+            AppError::Engine(e) => engine(e),
+            AppError::Policy(e) => policy(e),
+            AppError::NotFound(what, id) => {
+                not_found_code(what).error(format!("{what} `{id}` not found"))
+            }
+            AppError::Precondition(code, m) | AppError::Upstream(code, m) => code.error(m),
+            AppError::Refused(s) => ApiError::internal(format!(
+                "upstream refusal reached the error mapping: {}",
+                s.message()
+            )),
+            AppError::Auth(e) => ApiError::from(e),
+            AppError::Store(e) => store(e),
+            AppError::Event(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<AppError> for tonic::Status {
+    fn from(e: AppError) -> tonic::Status {
+        match e {
+            // An upstream's refusal passes on as the upstream answered it.
+            AppError::Refused(s) => s,
+            e => ApiError::from(e).into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_paths_become_request_paths() {
+        assert_eq!(
+            claim_field_path("items[3].unit_price"),
+            "claim.items[3].unit_price_fen"
+        );
+        assert_eq!(
+            claim_field_path("items[0].quantity"),
+            "claim.items[0].quantity"
+        );
+        assert_eq!(claim_field_path("encounter_no"), "claim.encounter_no");
+    }
+}

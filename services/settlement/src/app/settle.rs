@@ -1,0 +1,401 @@
+//! Settling a claim: validate → look up (eligibility from enrollment, payment standards from
+//! procurement, the place of treatment's catalogue, the insured region's policy) → open the
+//! transaction and lock the person-year's accumulators → run the engine → write the claim, its
+//! ledger lines and insurer layers → enqueue the event → commit and wake the relay. A repeated
+//! (institution, encounter number) returns the first settlement and writes nothing.
+
+use super::upstream::Authorization;
+use super::{AppError, SettlementApp};
+use crate::domain::{
+    self, Claim, CrossRegionFiling, EligibilitySnapshot, ItemClass, Layer, PolicyDocument,
+    Settlement,
+};
+use crate::events::{self, Action};
+use crate::store::insurers::{LayerClaim, NewInsurerLayer};
+use crate::store::{Actor, NewClaim, Store, StoreError, StoredClaim, month_of, new_id, now};
+use chrono::Datelike;
+use sea_orm::DatabaseTransaction;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use yibao_core::{IdNumber, RegionCode};
+use yibao_runtime::Caller;
+use yibao_runtime::outbox;
+
+/// A claim as parsed at the edge, before validation, pricing and eligibility.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    /// The claim.
+    pub claim: Claim,
+    /// The insured region the hospital names.
+    pub insured_region: RegionCode,
+    /// Cross-region filing.
+    pub filing: Option<CrossRegionFiling>,
+    /// Items whose class the caller left to the catalogue.
+    pub unclassified: Vec<bool>,
+}
+
+/// Everything a settlement needs besides the accumulators.
+#[derive(Debug, Clone)]
+pub struct SettleInput {
+    /// The priced claim.
+    pub claim: Claim,
+    /// Its stored form.
+    pub stored: StoredClaim,
+    /// Enrollment's person id (the person key of events).
+    pub person_id: String,
+    /// Eligibility snapshot.
+    pub eligibility: EligibilitySnapshot,
+    /// The insured region's policy.
+    pub policy: Arc<PolicyDocument>,
+}
+
+/// A settlement, new or replayed.
+#[derive(Debug, Clone)]
+pub struct Settled {
+    /// Claim id.
+    pub claim_id: String,
+    /// The settlement.
+    pub settlement: Settlement,
+    /// True when an earlier settlement of the same encounter was returned.
+    pub replayed: bool,
+}
+
+impl SettlementApp {
+    /// Settles a claim. `key` is the (institution, encounter number) as sent: a retry of a
+    /// settled encounter is answered from the store before the claim is parsed (`claim`) or
+    /// enrollment is asked.
+    pub async fn settle(
+        &self,
+        c: &Caller,
+        authorization: Authorization,
+        key: Option<(&str, &str)>,
+        claim: impl FnOnce() -> Result<ClaimRequest, AppError>,
+    ) -> Result<Settled, AppError> {
+        if let Some(done) = self.replayed(c, key).await? {
+            return Ok(done);
+        }
+        let input = self.prepare(c, authorization, claim()?).await?;
+        self.settle_prepared(&input, &Actor::from(c)).await
+    }
+
+    /// Settles a claim without writing anything: what `settle` would answer now.
+    pub async fn pre_settle(
+        &self,
+        c: &Caller,
+        authorization: Authorization,
+        claim: ClaimRequest,
+    ) -> Result<Settlement, AppError> {
+        let input = self.prepare(c, authorization, claim).await?;
+        let year = input.claim.end_date.year();
+        let acc = self
+            .store
+            .accumulators(
+                &input.stored.id_number,
+                year,
+                &input.eligibility.insured_region,
+            )
+            .await?;
+        Ok(domain::settle(
+            &input.claim,
+            &input.eligibility,
+            &acc,
+            &input.policy,
+        )?)
+    }
+
+    /// The stored settlement of a retried encounter.
+    async fn replayed(
+        &self,
+        c: &Caller,
+        key: Option<(&str, &str)>,
+    ) -> Result<Option<Settled>, AppError> {
+        let Some((institution, encounter_no)) = key.filter(|(i, n)| !i.is_empty() && !n.is_empty())
+        else {
+            return Ok(None);
+        };
+        c.check_org("claim.institution_code", institution)?;
+        let Some((claim_id, settlement)) = self
+            .store
+            .settled_encounter(institution, encounter_no)
+            .await?
+        else {
+            return Ok(None);
+        };
+        c.check_region(
+            "claim.insured_region_code",
+            settlement.insured_region.as_str(),
+        )?;
+        Ok(Some(Settled {
+            claim_id,
+            settlement,
+            replayed: true,
+        }))
+    }
+
+    /// Validates, checks tenancy, resolves eligibility, prices by the catalogue and
+    /// procurement's standards and finds the policy: everything a settlement needs before the
+    /// transaction.
+    pub async fn prepare(
+        &self,
+        c: &Caller,
+        authorization: Authorization,
+        request: ClaimRequest,
+    ) -> Result<SettleInput, AppError> {
+        let ClaimRequest {
+            mut claim,
+            insured_region,
+            filing,
+            unclassified,
+        } = request;
+        // The engine's checks, early: nothing is asked of enrollment for a malformed claim.
+        domain::validate_claim(&claim).map_err(|e| AppError::Engine(e.into()))?;
+        c.check_org("claim.institution_code", claim.institution_code.as_str())?;
+        c.check_region("claim.insured_region_code", insured_region.as_str())?;
+        // Who the person is, the place of treatment's catalogue and procurement's payment
+        // standards are independent: asked at once.
+        let treatment = claim.institution_code.region();
+        let codes: Vec<String> = claim
+            .items
+            .iter()
+            .map(|i| i.national_code.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let (e, catalogue, standards) = tokio::try_join!(
+            self.upstreams.eligibility.check(
+                authorization.clone(),
+                &claim.id_number,
+                claim.end_date
+            ),
+            async {
+                self.store
+                    .catalogue_for(&treatment, &codes, claim.end_date)
+                    .await
+                    .map_err(AppError::from)
+            },
+            self.upstreams
+                .standards
+                .standards(authorization, &treatment, &codes, claim.end_date),
+        )?;
+        if !e.eligible {
+            return Err(AppError::Precondition(
+                crate::error::NOT_ELIGIBLE,
+                format!(
+                    "claim.id_number: not covered on {}: {}",
+                    claim.end_date, e.explanation
+                ),
+            ));
+        }
+        if e.region_code != insured_region.as_str() {
+            return Err(AppError::invalid(
+                "claim.insured_region_code",
+                format!(
+                    "the person is insured in {}, not {}",
+                    e.region_code, insured_region
+                ),
+            ));
+        }
+        let scheme = e.scheme.ok_or_else(|| {
+            AppError::Upstream(
+                crate::error::ENROLLMENT_UNAVAILABLE,
+                "enrollment answered without a scheme".into(),
+            )
+        })?;
+        // Place of treatment's catalogue: class, payment standard and share of listed items;
+        // procurement's payment standard, where one is in force, is the one that counts.
+        for (it, unclassified) in claim.items.iter_mut().zip(&unclassified) {
+            match catalogue.get(&it.national_code) {
+                Some(row) => {
+                    it.class = row.entry.class;
+                    it.payment_standard = row.entry.payment_standard.or(it.payment_standard);
+                    it.preselfpay_share = row.entry.preselfpay_share.or(it.preselfpay_share);
+                }
+                None if *unclassified => {
+                    it.class = ItemClass::C;
+                }
+                None => {}
+            }
+            if let Some(standard) = standards.get(&it.national_code) {
+                it.payment_standard = Some(*standard);
+            }
+        }
+        let year = claim.end_date.year();
+        let policy = self
+            .store
+            .find_policy(&insured_region, scheme, claim.end_date)
+            .await?
+            .ok_or_else(|| {
+                AppError::Precondition(
+                    crate::error::NO_POLICY,
+                    format!(
+                        "no policy of region {} for the {:?} scheme is in force on {}",
+                        insured_region, scheme, claim.end_date
+                    ),
+                )
+            })?;
+        let eligibility = EligibilitySnapshot {
+            scheme,
+            insured_region: insured_region.clone(),
+            categories: e.categories,
+            // Enrollment keeps no 认定 of chronic diseases yet: the designated institution's
+            // disease code on the claim stands for it (the engine still checks the policy list).
+            chronic_registrations: claim.disease_code.iter().cloned().collect(),
+            supplement_products: self.store.member_products(&claim.id_number, year).await?,
+            cross_region_filing: filing,
+        };
+        let stored = StoredClaim::of(&claim, &insured_region, filing);
+        Ok(SettleInput {
+            claim,
+            stored,
+            person_id: e.person_id,
+            eligibility,
+            policy,
+        })
+    }
+
+    /// Settles a prepared claim in one transaction: the claim, items, explanations,
+    /// accumulators, ledger lines, insurer layers and an outbox event. A repeated
+    /// (institution, encounter) returns the first settlement and writes nothing.
+    pub async fn settle_prepared(
+        &self,
+        input: &SettleInput,
+        actor: &Actor,
+    ) -> Result<Settled, AppError> {
+        let (inst, no) = (&input.stored.institution_code, &input.stored.encounter_no);
+        let txn = self.store.begin().await?;
+        // Claim the encounter: a key already taken (or taken by a concurrent settlement that
+        // commits while this insert waits on the key) inserts nothing, and the first
+        // settlement is returned instead.
+        let claim_id = new_id();
+        if !Store::claim_encounter(&txn, inst, no, &claim_id).await? {
+            drop(txn);
+            let (claim_id, settlement) = self
+                .store
+                .settled_encounter(inst, no)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt("encounter vanished".into()))?;
+            return Ok(Settled {
+                claim_id,
+                settlement,
+                replayed: true,
+            });
+        }
+        let year = input.claim.end_date.year();
+        let (acc, version) = self
+            .store
+            .lock_accumulators(
+                &txn,
+                &input.stored.id_number,
+                year,
+                &input.eligibility.insured_region,
+            )
+            .await?;
+        let s = domain::settle(&input.claim, &input.eligibility, &acc, &input.policy)?;
+        write_settlement(&txn, &claim_id, input, &s, actor, None).await?;
+        Store::save_accumulators(
+            &txn,
+            &input.stored.id_number,
+            &s.accumulators_after,
+            version,
+        )
+        .await?;
+        txn.commit().await?;
+        self.wake_relay();
+        Ok(Settled {
+            claim_id,
+            settlement: s,
+            replayed: false,
+        })
+    }
+}
+
+/// Writes a new settlement inside the transaction: the claim with its items and
+/// explanations, the ledger lines, the insurers' layers (one per product the person holds)
+/// and the `SETTLED` event.
+pub(super) async fn write_settlement(
+    txn: &DatabaseTransaction,
+    claim_id: &str,
+    input: &SettleInput,
+    s: &Settlement,
+    actor: &Actor,
+    corrects: Option<&str>,
+) -> Result<(), AppError> {
+    let st = &input.stored;
+    let month = month_of(s.settled_on);
+    Store::insert_claim(
+        txn,
+        &NewClaim {
+            claim_id,
+            stored: st,
+            person_id: &input.person_id,
+            eligibility: &input.eligibility,
+            settlement: s,
+            month: &month,
+            actor,
+            corrects,
+        },
+    )
+    .await?;
+    Store::post_ledger(
+        txn,
+        claim_id,
+        &month,
+        s,
+        &st.institution_code,
+        &s.breakdown,
+        1,
+    )
+    .await?;
+    let layers: Vec<NewInsurerLayer<'_>> = s
+        .layers
+        .iter()
+        .filter(|l| l.layer == Layer::Commercial)
+        .filter_map(|line| {
+            let code = line.code.as_deref()?;
+            Some(NewInsurerLayer {
+                product_code: code,
+                insurer_code: input
+                    .policy
+                    .supplements
+                    .iter()
+                    .find(|p| p.code == code)
+                    .map_or("", |p| p.insurer_code.as_str()),
+                covered_base: line.base.0,
+                deductible: s
+                    .delta
+                    .supplements
+                    .get(code)
+                    .map(|u| u.deductible_used.0)
+                    .unwrap_or(0),
+                rate_bp: i64::from(line.rate.0),
+                insurer_pay: line.amount.0,
+            })
+        })
+        .collect();
+    if !layers.is_empty() {
+        let masked = IdNumber::parse(&st.id_number)
+            .map(|n| n.masked())
+            .unwrap_or_default();
+        let settled_on = s.settled_on.to_string();
+        let claim = LayerClaim {
+            claim_id,
+            institution_code: &st.institution_code,
+            region_code: s.insured_region.as_str(),
+            settled_on: &settled_on,
+            month: &month,
+            id_number_masked: &masked,
+        };
+        Store::insert_insurer_layers(txn, &claim, &layers).await?;
+    }
+    let event = events::claim_event(
+        claim_id,
+        Action::Settled,
+        &input.person_id,
+        st,
+        s,
+        &st.items,
+        &now(),
+    )?;
+    outbox::enqueue(txn, &[events::outbox_event(&event)]).await?;
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! Bus input and output of the settlement service. Output only: [`claims`] encodes the
+//! `ClaimEvent` of every settlement and reversal, which `app/` writes to the runtime's outbox
+//! in the same transaction; the runtime's relay ([`start_relay`]) publishes it to the stream
+//! `yibao.settlement.claims` in the order written, at least once (consumers deduplicate by
+//! event id).
+
+pub mod claims;
+
+pub use claims::{Action, EventError, claim_event, outbox_event};
+
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use yibao_runtime::bus::Bus;
+use yibao_runtime::outbox::{Relay, RelayConfig};
+
+/// Starts the outbox relay of the service for the life of the process; kick the handle after
+/// a commit that enqueued events.
+pub fn start_relay(db: DatabaseConnection, bus: Arc<dyn Bus>) -> Relay {
+    Relay::start("settlement", db, bus, RelayConfig::default())
+}
