@@ -24,6 +24,7 @@ use sea_orm::{ConnectionTrait, Statement, Value};
 use std::error::Error;
 use std::time::Instant;
 use yibao_core::RegionCode;
+use yibao_runtime::streams;
 use yibao_supervision::app::backfill::{backfill, record_backfill};
 use yibao_supervision::app::ingest::commit_batch;
 use yibao_supervision::domain::{
@@ -137,7 +138,7 @@ async fn load_through_batches(
         span = Some(span.map_or((day, day), |(a, _)| (a, day)));
         batch.events.push(EventRow {
             event_id: c.event_id.clone(),
-            stream: convert::CLAIMS_STREAM.into(),
+            stream: streams::SETTLEMENT_CLAIMS.into(),
             kind: "claim".into(),
             region: c.institution.region().to_string(),
             at: c.settled_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
@@ -245,7 +246,7 @@ async fn generate_in_postgres(
          FROM bench_templates t
          CROSS JOIN LATERAL generate_series(0, {last_copy} + 0 * t.t) AS g(r)
          CROSS JOIN LATERAL (SELECT 'E' || lpad(t.t::text, 7, '0') || '-' || lpad(g.r::text, 4, '0') AS eid, 'C' || lpad(t.t::text, 7, '0') || '-' || lpad(g.r::text, 4, '0') AS cid) x",
-        stream = convert::CLAIMS_STREAM,
+        stream = streams::SETTLEMENT_CLAIMS,
         last_copy = copies - 1,
         p = payload("x.eid", "x.cid", "t.at", "t.start_date", "t.end_date"),
     );
@@ -260,7 +261,7 @@ async fn generate_in_postgres(
                                     (t.end_date::date + 5)::text AS adm, (t.end_date::date + 8)::text AS dis, (t.end_date::date + 8)::text || 'T20:00:00' AS at) x
          WHERE t.readmit = 1",
         offset = templates * copies,
-        stream = convert::CLAIMS_STREAM,
+        stream = streams::SETTLEMENT_CLAIMS,
         last_copy = copies - 1,
         p = payload("x.eid", "x.cid", "x.at", "x.adm", "x.dis"),
     );

@@ -1,34 +1,30 @@
 //! Backfills: `RunBackfill`.
 
-use super::input::{allow, date_in, own_region};
+use super::input::{date_in, own_region};
 use super::{Res, map};
 use crate::app::Supervision;
+use crate::error;
 use tonic::{Request, Response};
 use yibao_proto::supervision::v1 as pb;
 use yibao_runtime::server::caller;
-use yibao_runtime::{ApiError, Role};
 
 pub(super) async fn run_backfill(
     app: &Supervision,
     req: Request<pb::RunBackfillRequest>,
 ) -> Res<pb::RunBackfillResponse> {
     let caller = caller(&req)?;
-    allow(&caller, &[Role::Operator])?;
     let r = req.into_inner();
     let region = own_region(&caller, "region_code", &r.region_code)?;
     let rule = map::rule_code_in("rule_code", r.rule_code)?
-        .ok_or_else(|| ApiError::invalid("RULE_UNKNOWN", "rule_code", "is required"))?;
+        .ok_or_else(|| error::RULE_UNKNOWN.invalid("rule_code", "is required"))?;
     let from = date_in("from_date", &r.from_date)?
-        .ok_or_else(|| ApiError::invalid("SUPERVISION_DATE_INVALID", "from_date", "is required"))?;
+        .ok_or_else(|| error::DATE_INVALID.invalid("from_date", "is required"))?;
     let to = date_in("to_date", &r.to_date)?
-        .ok_or_else(|| ApiError::invalid("SUPERVISION_DATE_INVALID", "to_date", "is required"))?;
+        .ok_or_else(|| error::DATE_INVALID.invalid("to_date", "is required"))?;
     if to < from {
-        return Err(ApiError::invalid(
-            "SUPERVISION_DATE_INVALID",
-            "to_date",
-            "is before from_date",
-        )
-        .into());
+        return Err(error::DATE_INVALID
+            .invalid("to_date", "is before from_date")
+            .into());
     }
     let run = app
         .run_backfill(&caller, &region, rule, (from, to), r.dry_run)

@@ -1,35 +1,31 @@
 //! Budgets and the fund: `SetBudget`, `SetBudgetPolicy`, `GetBudgetStatus`, `ListWarnings`,
 //! `GetFundSummary`.
 
-use super::input::{
-    allow, institution_in, month_in, own_region, page_in, page_out, scope, year_in,
-};
+use super::input::{institution_in, month_in, own_region, scope, year_in};
 use super::{Res, map};
 use crate::app::{Supervision, audit, covers};
 use crate::domain::BudgetPolicy;
+use crate::error;
+use crate::store::Page;
+use crate::store::budgets::warning_key;
 use tonic::{Request, Response};
 use yibao_core::{Bp, Fen};
 use yibao_proto::supervision::v1 as pb;
 use yibao_runtime::server::caller;
-use yibao_runtime::{ApiError, Role};
 
 pub(super) async fn set_budget(
     app: &Supervision,
     req: Request<pb::SetBudgetRequest>,
 ) -> Res<pb::SetBudgetResponse> {
     let caller = caller(&req)?;
-    allow(&caller, &[Role::Operator])?;
     let r = req.into_inner();
     let institution = institution_in("institution_code", &r.institution_code)?;
     covers(&caller, "institution_code", &institution.region())?;
     let year = year_in(r.year)?;
     if r.annual_budget_fen <= 0 {
-        return Err(ApiError::invalid(
-            "BUDGET_AMOUNT_NOT_POSITIVE",
-            "annual_budget_fen",
-            "a budget must be above 0",
-        )
-        .into());
+        return Err(error::BUDGET_AMOUNT_NOT_POSITIVE
+            .invalid("annual_budget_fen", "a budget must be above 0")
+            .into());
     }
     let status = app
         .set_budget(
@@ -49,19 +45,15 @@ pub(super) async fn set_budget_policy(
     req: Request<pb::SetBudgetPolicyRequest>,
 ) -> Res<pb::SetBudgetPolicyResponse> {
     let caller = caller(&req)?;
-    allow(&caller, &[Role::Operator])?;
     let r = req.into_inner();
     let region = own_region(&caller, "region_code", &r.region_code)?;
     let p = r
         .policy
-        .ok_or_else(|| ApiError::invalid("BUDGET_POLICY_INVALID", "policy", "is required"))?;
+        .ok_or_else(|| error::BUDGET_POLICY_INVALID.invalid("policy", "is required"))?;
     if !p.region_code.is_empty() && p.region_code != region.as_str() {
-        return Err(ApiError::invalid(
-            "BUDGET_POLICY_INVALID",
-            "policy.region_code",
-            format!("must be empty or {region}"),
-        )
-        .into());
+        return Err(error::BUDGET_POLICY_INVALID
+            .invalid("policy.region_code", format!("must be empty or {region}"))
+            .into());
     }
     let policy = BudgetPolicy {
         region: region.clone(),
@@ -85,7 +77,6 @@ pub(super) async fn get_budget_status(
     req: Request<pb::GetBudgetStatusRequest>,
 ) -> Res<pb::GetBudgetStatusResponse> {
     let caller = caller(&req)?;
-    allow(&caller, &[Role::Operator, Role::Auditor, Role::Hospital])?;
     let r = req.into_inner();
     let institution = institution_in("institution_code", &r.institution_code)?;
     caller.check_org("institution_code", institution.as_str())?;
@@ -103,22 +94,21 @@ pub(super) async fn list_warnings(
     req: Request<pb::ListWarningsRequest>,
 ) -> Res<pb::ListWarningsResponse> {
     let caller = caller(&req)?;
-    allow(&caller, &[Role::Operator, Role::Auditor])?;
     let r = req.into_inner();
     let prefix = scope(&caller, "region_code", &r.region_code)?;
     let year = year_in(r.year)?;
     let month = month_in(r.month)?;
     let min = map::level_in(r.min_level)?;
-    let page = page_in(r.page.as_ref())?;
-    let warnings = app.warnings(&prefix, year, month, page).await?;
-    let returned = warnings.len();
+    let page = Page::parse(r.page.as_ref())?;
+    let warnings = app.warnings(&prefix, year, month, &page).await?;
+    let (warnings, next) = page.finish(warnings, warning_key);
     Ok(Response::new(pb::ListWarningsResponse {
         warnings: warnings
             .iter()
             .filter(|w| min.is_none_or(|m| w.level >= m))
             .map(map::warning)
             .collect(),
-        page: page_out(page, returned),
+        page: Some(next),
     }))
 }
 
@@ -127,7 +117,6 @@ pub(super) async fn get_fund_summary(
     req: Request<pb::GetFundSummaryRequest>,
 ) -> Res<pb::GetFundSummaryResponse> {
     let caller = caller(&req)?;
-    allow(&caller, &[Role::Operator, Role::Auditor])?;
     let r = req.into_inner();
     let region = own_region(&caller, "region_code", &r.region_code)?;
     let year = year_in(r.year)?;

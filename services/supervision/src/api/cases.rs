@@ -1,16 +1,18 @@
 //! Tips, cases, recoveries and rewards: `OpenCase`, `RecordRecovery`, `PayReward`,
 //! `SubmitTip`, `ListCases`.
 
-use super::input::{allow, institution_in, non_empty, own_region, page_in, page_out, scope};
+use super::input::{institution_in, non_empty, own_region, scope};
 use super::{Res, map};
 use crate::app::Supervision;
 use crate::app::cases::{CaseSource, TipInput};
 use crate::domain::Case;
+use crate::error;
+use crate::store::Page;
+use crate::store::cases::case_key;
 use tonic::{Request, Response};
 use yibao_core::Fen;
 use yibao_proto::supervision::v1 as pb;
 use yibao_runtime::server::caller;
-use yibao_runtime::{ApiError, Role};
 
 fn case_out(app: &Supervision, c: &Case, tip_id: &str) -> pb::Case {
     map::case(c, tip_id, app.reward_policy())
@@ -21,19 +23,15 @@ pub(super) async fn open_case(
     req: Request<pb::OpenCaseRequest>,
 ) -> Res<pb::OpenCaseResponse> {
     let caller = caller(&req)?;
-    allow(&caller, &[Role::Operator, Role::Auditor])?;
     let r = req.into_inner();
     let region = own_region(&caller, "region_code", &r.region_code)?;
     let source = match (r.finding_ids.is_empty(), r.tip_id.trim().is_empty()) {
         (false, true) => CaseSource::Findings(r.finding_ids),
         (true, false) => CaseSource::Tip(r.tip_id.trim().to_string()),
         _ => {
-            return Err(ApiError::invalid(
-                "CASE_SOURCE_INVALID",
-                "finding_ids",
-                "give either finding_ids or tip_id",
-            )
-            .into());
+            return Err(error::CASE_SOURCE_INVALID
+                .invalid("finding_ids", "give either finding_ids or tip_id")
+                .into());
         }
     };
     let (case, tip_id) = app.open_case(&caller, region, source).await?;
@@ -47,7 +45,6 @@ pub(super) async fn record_recovery(
     req: Request<pb::RecordRecoveryRequest>,
 ) -> Res<pb::RecordRecoveryResponse> {
     let caller = caller(&req)?;
-    allow(&caller, &[Role::Operator, Role::Auditor])?;
     let r = req.into_inner();
     let id = non_empty("case_id", &r.case_id)?;
     let response = app
@@ -71,7 +68,6 @@ pub(super) async fn pay_reward(
     req: Request<pb::PayRewardRequest>,
 ) -> Res<pb::PayRewardResponse> {
     let caller = caller(&req)?;
-    allow(&caller, &[Role::Operator])?;
     let r = req.into_inner();
     let id = non_empty("case_id", &r.case_id)?;
     let response = app
@@ -93,7 +89,6 @@ pub(super) async fn submit_tip(
     req: Request<pb::SubmitTipRequest>,
 ) -> Res<pb::SubmitTipResponse> {
     let caller = caller(&req)?;
-    allow(&caller, &[Role::Operator, Role::Auditor])?;
     let r = req.into_inner();
     let region = own_region(&caller, "region_code", &r.region_code)?;
     let institution = if r.institution_code.trim().is_empty() {
@@ -131,7 +126,6 @@ pub(super) async fn list_cases(
     req: Request<pb::ListCasesRequest>,
 ) -> Res<pb::ListCasesResponse> {
     let caller = caller(&req)?;
-    allow(&caller, &[Role::Operator, Role::Auditor])?;
     let r = req.into_inner();
     let prefix = scope(&caller, "region_code", &r.region_code)?;
     let institution = if r.institution_code.is_empty() {
@@ -140,12 +134,13 @@ pub(super) async fn list_cases(
         Some(institution_in("institution_code", &r.institution_code)?.to_string())
     };
     let status = map::case_status_filter(r.status)?;
-    let page = page_in(r.page.as_ref())?;
+    let page = Page::parse(r.page.as_ref())?;
     let cases = app
-        .cases(&prefix, institution.as_deref(), status, page)
+        .cases(&prefix, institution.as_deref(), status, &page)
         .await?;
+    let (cases, next) = page.finish(cases, case_key);
     Ok(Response::new(pb::ListCasesResponse {
-        page: page_out(page, cases.len()),
+        page: Some(next),
         cases: cases
             .iter()
             .map(|c| case_out(app, &c.case, &c.tip_id))

@@ -1,15 +1,18 @@
 //! Credit and the settlement hold: `GetCreditScore`, `ListBlacklist`, `CheckSettlementHold`.
 
-use super::input::{allow, institution_in, month_in, page_in, page_out, scope, year_in};
+use super::input::{institution_in, month_in, scope, year_in};
 use super::{Res, map};
 use crate::app::credit::HoldDecision;
 use crate::app::{Supervision, covers};
 use crate::domain::{CreditError, PhysicianCode, Subject};
+use crate::error;
+use crate::store::Page;
+use crate::store::credit::blacklist_key;
 use tonic::{Request, Response};
 use yibao_core::RegionCode;
 use yibao_proto::supervision::v1 as pb;
+use yibao_runtime::ApiError;
 use yibao_runtime::server::caller;
-use yibao_runtime::{ApiError, Role};
 
 /// The subject a credit request names, and the region it belongs to.
 fn subject_in(kind: i32, code: &str) -> Result<(Subject, RegionCode), ApiError> {
@@ -21,27 +24,16 @@ fn subject_in(kind: i32, code: &str) -> Result<(Subject, RegionCode), ApiError> 
         }
         Ok(pb::CreditSubjectKind::Physician) => {
             let code = PhysicianCode::parse(code).map_err(|e: CreditError| {
-                ApiError::invalid(
-                    "CREDIT_PHYSICIAN_CODE_INVALID",
-                    "subject_code",
-                    e.to_string(),
-                )
+                error::CREDIT_PHYSICIAN_CODE_INVALID.invalid("subject_code", e.to_string())
             })?;
             let region =
                 RegionCode::parse(code.as_str().get(1..7).unwrap_or_default()).map_err(|e| {
-                    ApiError::invalid(
-                        "CREDIT_PHYSICIAN_CODE_INVALID",
-                        "subject_code",
-                        e.to_string(),
-                    )
+                    error::CREDIT_PHYSICIAN_CODE_INVALID.invalid("subject_code", e.to_string())
                 })?;
             Ok((Subject::Physician(code), region))
         }
-        _ => Err(ApiError::invalid(
-            "CREDIT_SUBJECT_KIND_INVALID",
-            "subject_kind",
-            "must be INSTITUTION or PHYSICIAN",
-        )),
+        _ => Err(error::CREDIT_SUBJECT_KIND_INVALID
+            .invalid("subject_kind", "must be INSTITUTION or PHYSICIAN")),
     }
 }
 
@@ -50,7 +42,6 @@ pub(super) async fn get_credit_score(
     req: Request<pb::GetCreditScoreRequest>,
 ) -> Res<pb::GetCreditScoreResponse> {
     let caller = caller(&req)?;
-    allow(&caller, &[Role::Operator, Role::Auditor])?;
     let r = req.into_inner();
     let (subject, region) = subject_in(r.subject_kind, &r.subject_code)?;
     covers(&caller, "subject_code", &region)?;
@@ -69,7 +60,6 @@ pub(super) async fn list_blacklist(
     req: Request<pb::ListBlacklistRequest>,
 ) -> Res<pb::ListBlacklistResponse> {
     let caller = caller(&req)?;
-    allow(&caller, &[Role::Operator, Role::Auditor])?;
     let r = req.into_inner();
     let prefix = scope(&caller, "region_code", &r.region_code)?;
     let kind = match pb::CreditSubjectKind::try_from(r.subject_kind) {
@@ -77,19 +67,17 @@ pub(super) async fn list_blacklist(
         Ok(pb::CreditSubjectKind::Institution) => Some("institution"),
         Ok(pb::CreditSubjectKind::Physician) => Some("physician"),
         Err(_) => {
-            return Err(ApiError::invalid(
-                "CREDIT_SUBJECT_KIND_INVALID",
-                "subject_kind",
-                "unknown kind",
-            )
-            .into());
+            return Err(error::CREDIT_SUBJECT_KIND_INVALID
+                .invalid("subject_kind", "unknown kind")
+                .into());
         }
     };
-    let page = page_in(r.page.as_ref())?;
-    let list = app.blacklist(&prefix, kind, page).await?;
+    let page = Page::parse(r.page.as_ref())?;
+    let list = app.blacklist(&prefix, kind, &page).await?;
+    let (list, next) = page.finish(list, blacklist_key);
     let initial = app.credit_policy().initial;
     Ok(Response::new(pb::ListBlacklistResponse {
-        page: page_out(page, list.len()),
+        page: Some(next),
         entries: list
             .iter()
             .map(|rec| map::credit(&rec.subject, Some(rec), initial))
@@ -102,7 +90,6 @@ pub(super) async fn check_settlement_hold(
     req: Request<pb::CheckSettlementHoldRequest>,
 ) -> Res<pb::CheckSettlementHoldResponse> {
     let caller = caller(&req)?;
-    allow(&caller, &[Role::Operator, Role::Auditor, Role::Hospital])?;
     let r = req.into_inner();
     let institution = institution_in("institution_code", &r.institution_code)?;
     caller.check_org("institution_code", institution.as_str())?;

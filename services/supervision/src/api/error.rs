@@ -1,79 +1,70 @@
 //! The one mapping of the service's errors to the caller's: use-case and store errors →
-//! [`ApiError`] (stable code, gRPC kind, the field concerned) → [`tonic::Status`].
+//! [`ApiError`] (the stable code of [`crate::error`] with its kind, the field concerned) →
+//! [`tonic::Status`].
 
 use crate::app::AppError;
 use crate::domain::{CaseError, InspectionError, ReviewError, RuleError};
 use crate::store::StoreError;
-use yibao_runtime::{ApiError, ErrorKind};
+use yibao_runtime::ApiError;
 
-/// The refusal's text without its field prefix (`field: reason` → `reason`).
+/// The refusal's text without its code prefix (`CODE: reason` → `reason`).
 fn message_of(e: &impl std::fmt::Display) -> String {
     let text = e.to_string();
     text.split_once(": ")
         .map_or(text.clone(), |(_, m)| m.to_string())
 }
 
-fn precondition(code: &'static str, message: String) -> ApiError {
-    ApiError::new(ErrorKind::FailedPrecondition, code, message)
-}
-
-fn review(code: &'static str, e: &ReviewError) -> ApiError {
-    let message = message_of(e);
+/// The request field a refused review step concerns, if one.
+fn review_field(e: &ReviewError) -> Option<&'static str> {
     match e {
-        ReviewError::WrongRole { .. } => ApiError::new(ErrorKind::PermissionDenied, code, message),
-        ReviewError::AmountOutOfRange { .. } => ApiError::invalid(code, "amount_fen", message),
-        ReviewError::BoundByThirdParty => ApiError::invalid(code, "conclusion", message),
-        ReviewError::MethodInsufficient { .. } => ApiError::invalid(code, "method", message),
-        ReviewError::IllegalTransition { .. }
+        ReviewError::AmountOutOfRange { .. } => Some("amount_fen"),
+        ReviewError::BoundByThirdParty => Some("conclusion"),
+        ReviewError::MethodInsufficient { .. } => Some("method"),
+        ReviewError::WrongRole { .. }
+        | ReviewError::IllegalTransition { .. }
         | ReviewError::FeedbackWindowOpen { .. }
         | ReviewError::TimeBackwards { .. }
-        | ReviewError::AlreadyCompleted(_) => precondition(code, message),
+        | ReviewError::AlreadyCompleted(_) => None,
     }
 }
 
-fn case(code: &'static str, e: &CaseError) -> ApiError {
-    let message = message_of(e);
+/// The request field a refused case change concerns, if one.
+fn case_field(e: &CaseError) -> Option<&'static str> {
     match e {
-        CaseError::NoFindings | CaseError::MixedInstitutions(..) => {
-            ApiError::invalid(code, "finding_ids", message)
-        }
-        CaseError::AmountNotPositive | CaseError::RewardAboveDue { .. } => {
-            ApiError::invalid(code, "amount_fen", message)
-        }
-        CaseError::Closed(_) | CaseError::NoReward(_) => precondition(code, message),
+        CaseError::NoFindings | CaseError::MixedInstitutions(..) => Some("finding_ids"),
+        CaseError::AmountNotPositive | CaseError::RewardAboveDue { .. } => Some("amount_fen"),
+        CaseError::Closed(_) | CaseError::NoReward(_) => None,
     }
 }
 
-fn rule(code: &'static str, e: &RuleError) -> ApiError {
-    let field = match e {
+/// The request field a refused rule-set change concerns.
+fn rule_field(e: &RuleError) -> &'static str {
+    match e {
         RuleError::UnknownRule(_) | RuleError::Incomplete(_) => "rule_code",
         RuleError::ParamsMismatch { .. }
         | RuleError::InvalidParams { .. }
         | RuleError::RetentionTooShort { .. } => "params",
-    };
-    ApiError::invalid(code, field, message_of(e))
+    }
 }
 
-fn inspection(code: &'static str, e: &InspectionError) -> ApiError {
-    let field = match e {
+/// The request field a refused draw concerns.
+fn inspection_field(e: &InspectionError) -> &'static str {
+    match e {
         InspectionError::EmptyDraw | InspectionError::TooFewInstitutions { .. } => {
             "institutions_to_draw"
         }
         InspectionError::OutsideRegion(_) => "institution_codes",
         InspectionError::TooFewInspectors { .. } => "inspectors_to_draw",
-    };
-    ApiError::invalid(code, field, message_of(e))
+    }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         let code = e.code();
         match e {
-            StoreError::Conflict(m) => ApiError::new(ErrorKind::Aborted, code, m),
-            StoreError::TipAlreadyInCase(_) => precondition(code, e.to_string()),
-            StoreError::FindingAlreadyInCase(_) => {
-                ApiError::invalid(code, "finding_ids", e.to_string())
-            }
+            StoreError::Conflict(m) => code.error(m),
+            StoreError::TipAlreadyInCase(_) => code.error(e.to_string()),
+            StoreError::FindingAlreadyInCase(_) => code.invalid("finding_ids", e.to_string()),
             StoreError::Corrupt(m) => ApiError::internal(m),
             StoreError::Db(e) => ApiError::internal(e),
         }
@@ -89,30 +80,32 @@ impl From<AppError> for ApiError {
             | AppError::TaskNotFound(_)
             | AppError::CaseNotFound(_)
             | AppError::DrawNotFound(_)
-            | AppError::BudgetNotSet { .. } => ApiError::not_found(code, e.to_string()),
-            AppError::RuleVersionUnknown { .. } => {
-                ApiError::invalid(code, "version", e.to_string())
+            | AppError::BudgetNotSet { .. }
+            | AppError::RuleVersionConflict { .. }
+            | AppError::SamePerson
+            | AppError::RequestIdReused(_) => code.error(e.to_string()),
+            AppError::RuleVersionUnknown { .. } => code.invalid("version", e.to_string()),
+            // The finding code is NotFound; named in a request's list it is bad input.
+            AppError::CaseFindingUnknown { index, .. } => {
+                ApiError::invalid(code.code, format!("finding_ids[{index}]"), e.to_string())
             }
-            AppError::RuleVersionConflict { .. } => {
-                ApiError::new(ErrorKind::Aborted, code, e.to_string())
-            }
-            AppError::SamePerson => precondition(code, e.to_string()),
-            AppError::CaseFindingUnknown { index, .. }
-            | AppError::CaseFindingOutsideRegion { index, .. } => {
-                ApiError::invalid(code, format!("finding_ids[{index}]"), e.to_string())
+            AppError::CaseFindingOutsideRegion { index, .. } => {
+                code.invalid(format!("finding_ids[{index}]"), e.to_string())
             }
             AppError::CaseTipUnknown(_) | AppError::CaseTipOutsideRegion { .. } => {
-                ApiError::invalid(code, "tip_id", e.to_string())
+                code.invalid("tip_id", e.to_string())
             }
-            AppError::RequestIdReused(_) => {
-                ApiError::new(ErrorKind::AlreadyExists, code, e.to_string())
-            }
-            AppError::Rule(r) => rule(code, &r),
-            AppError::Review(r) => review(code, &r),
-            AppError::Case(c) => case(code, &c),
-            AppError::Inspection(i) => inspection(code, &i),
-            AppError::BudgetPolicy(b) => ApiError::invalid(
-                code,
+            AppError::Rule(r) => code.invalid(rule_field(&r), message_of(&r)),
+            AppError::Review(r) => match review_field(&r) {
+                Some(field) => code.invalid(field, message_of(&r)),
+                None => code.error(message_of(&r)),
+            },
+            AppError::Case(c) => match case_field(&c) {
+                Some(field) => code.invalid(field, message_of(&c)),
+                None => code.error(message_of(&c)),
+            },
+            AppError::Inspection(i) => code.invalid(inspection_field(&i), message_of(&i)),
+            AppError::BudgetPolicy(b) => code.invalid(
                 "policy",
                 b.to_string()
                     .split_once(": ")

@@ -1,33 +1,17 @@
 //! Input parsing of the API: proto fields → domain values, refusing with the field named; the
-//! caller's scope of a list or of a region-wide call; pages.
+//! caller's scope of a list or of a region-wide call.
 
-use crate::store::Page;
+use crate::error;
 use chrono::NaiveDate;
 use yibao_core::{InstitutionCode, RegionCode};
-use yibao_runtime::{ApiError, Caller, ErrorKind, Role};
-
-/// The roles the contract lets call a method (kept until the runtime enforces the contract's
-/// `access` option at the service port).
-pub(super) fn allow(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
-    if roles.contains(&caller.role) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorKind::PermissionDenied,
-            "ROLE_NOT_ALLOWED",
-            format!("role `{}` may not call this method", caller.role.as_str()),
-        ))
-    }
-}
+use yibao_runtime::{ApiError, Caller};
 
 pub(super) fn region_in(field: &str, s: &str) -> Result<RegionCode, ApiError> {
-    RegionCode::parse(s)
-        .map_err(|e| ApiError::invalid("SUPERVISION_REGION_INVALID", field, e.to_string()))
+    RegionCode::parse(s).map_err(|e| error::REGION_INVALID.invalid(field, e.to_string()))
 }
 
 pub(super) fn institution_in(field: &str, s: &str) -> Result<InstitutionCode, ApiError> {
-    InstitutionCode::parse(s)
-        .map_err(|e| ApiError::invalid("SUPERVISION_INSTITUTION_INVALID", field, e.to_string()))
+    InstitutionCode::parse(s).map_err(|e| error::INSTITUTION_INVALID.invalid(field, e.to_string()))
 }
 
 pub(super) fn date_in(field: &str, s: &str) -> Result<Option<NaiveDate>, ApiError> {
@@ -36,24 +20,14 @@ pub(super) fn date_in(field: &str, s: &str) -> Result<Option<NaiveDate>, ApiErro
     }
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
         .map(Some)
-        .map_err(|_| {
-            ApiError::invalid(
-                "SUPERVISION_DATE_INVALID",
-                field,
-                format!("`{s}` is not a YYYY-MM-DD date"),
-            )
-        })
+        .map_err(|_| error::DATE_INVALID.invalid(field, format!("`{s}` is not a YYYY-MM-DD date")))
 }
 
 pub(super) fn year_in(year: i32) -> Result<i32, ApiError> {
     if (2000..=2100).contains(&year) {
         Ok(year)
     } else {
-        Err(ApiError::invalid(
-            "SUPERVISION_YEAR_INVALID",
-            "year",
-            "must be 2000 to 2100",
-        ))
+        Err(error::YEAR_INVALID.invalid("year", "must be 2000 to 2100"))
     }
 }
 
@@ -61,11 +35,7 @@ pub(super) fn month_in(month: u32) -> Result<u32, ApiError> {
     if (1..=12).contains(&month) {
         Ok(month)
     } else {
-        Err(ApiError::invalid(
-            "BUDGET_MONTH_INVALID",
-            "month",
-            format!("must be 1 to 12, got {month}"),
-        ))
+        Err(error::BUDGET_MONTH_INVALID.invalid("month", format!("must be 1 to 12, got {month}")))
     }
 }
 
@@ -97,7 +67,7 @@ pub(super) fn own_region(
             .region
             .as_ref()
             .map(|r| r.to_string())
-            .ok_or_else(|| ApiError::invalid("SUPERVISION_REGION_INVALID", field, "is required"))?
+            .ok_or_else(|| error::REGION_INVALID.invalid(field, "is required"))?
     } else {
         requested.trim().to_string()
     };
@@ -106,58 +76,10 @@ pub(super) fn own_region(
     Ok(region)
 }
 
-pub(super) fn page_in(p: Option<&yibao_proto::common::v1::PageRequest>) -> Result<Page, ApiError> {
-    let (size, token) = p.map_or((0, ""), |p| (p.page_size, p.page_token.as_str()));
-    if !(0..=1000).contains(&size) {
-        return Err(ApiError::invalid(
-            "SUPERVISION_PAGE_INVALID",
-            "page.page_size",
-            "must be 1 to 1000",
-        ));
-    }
-    let offset = if token.is_empty() {
-        0
-    } else {
-        token.parse::<u64>().map_err(|_| {
-            ApiError::invalid(
-                "SUPERVISION_PAGE_INVALID",
-                "page.page_token",
-                "not a token of this list",
-            )
-        })?
-    };
-    Ok(Page {
-        offset,
-        limit: if size == 0 {
-            100
-        } else {
-            u64::try_from(size).unwrap_or(100)
-        },
-    })
-}
-
-pub(super) fn page_out(
-    page: Page,
-    returned: usize,
-) -> Option<yibao_proto::common::v1::PageResponse> {
-    let next = if returned as u64 == page.limit {
-        (page.offset + page.limit).to_string()
-    } else {
-        String::new()
-    };
-    Some(yibao_proto::common::v1::PageResponse {
-        next_page_token: next,
-    })
-}
-
 pub(super) fn non_empty(field: &str, s: &str) -> Result<String, ApiError> {
     let s = s.trim();
     if s.is_empty() {
-        Err(ApiError::invalid(
-            "SUPERVISION_FIELD_REQUIRED",
-            field,
-            "must not be empty",
-        ))
+        Err(error::FIELD_REQUIRED.invalid(field, "must not be empty"))
     } else {
         Ok(s.to_string())
     }

@@ -8,6 +8,9 @@ use chrono::{Datelike, Utc};
 use sea_orm::DatabaseTransaction;
 use yibao_core::{Fen, InstitutionCode, RegionCode};
 
+/// Warnings a fund summary lists at most.
+const FUND_SUMMARY_WARNINGS: u64 = 1000;
+
 /// A ledger of the rows; an institution no stored policy covers gets its province's default
 /// policy.
 pub fn ledger_of(rows: LedgerRows, year: i32) -> Result<BudgetLedger, AppError> {
@@ -160,7 +163,7 @@ impl Supervision {
         region_prefix: &str,
         year: i32,
         month: u32,
-        page: Page,
+        page: &Page,
     ) -> Result<Vec<BudgetWarning>, AppError> {
         Ok(self
             .store
@@ -184,18 +187,16 @@ impl Supervision {
         let summary = ledger
             .fund_summary(region, year, month)
             .map_err(AppError::corrupt)?;
-        let warnings = self
+        let mut warnings = self
             .store
             .warnings(
                 region.prefix(),
                 year,
                 month,
-                Page {
-                    offset: 0,
-                    limit: 1000,
-                },
+                &Page::first(FUND_SUMMARY_WARNINGS),
             )
             .await?;
+        warnings.truncate(usize::try_from(FUND_SUMMARY_WARNINGS).unwrap_or(usize::MAX));
         Ok((summary, warnings))
     }
 }

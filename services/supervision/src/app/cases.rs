@@ -187,7 +187,7 @@ impl Supervision {
         region_prefix: &str,
         institution: Option<&str>,
         status: Option<&str>,
-        page: Page,
+        page: &Page,
     ) -> Result<Vec<StoredCase>, AppError> {
         Ok(self
             .store

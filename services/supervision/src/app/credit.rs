@@ -41,7 +41,7 @@ impl Supervision {
         &self,
         region_prefix: &str,
         kind: Option<&'static str>,
-        page: Page,
+        page: &Page,
     ) -> Result<Vec<CreditRecord>, AppError> {
         Ok(self.store.blacklist(region_prefix, kind, page).await?)
     }

@@ -2,9 +2,11 @@
 //! [`crate::api::error`].
 
 use crate::domain::{BudgetError, CaseError, InspectionError, ReviewError, RuleError};
+use crate::error;
 use crate::store::StoreError;
 use yibao_core::{InstitutionCode, RegionCode};
 use yibao_runtime::auth::AuthError;
+use yibao_runtime::error::{ErrorCode, codes};
 
 /// What a use case can refuse or fail with.
 #[derive(Debug, thiserror::Error)]
@@ -115,80 +117,87 @@ impl AppError {
     }
 
     /// Stable code of the error (for the domain's refusals, the code of the refusal).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AppError::Denied(AuthError::OtherOrganisation { .. }) => "OTHER_ORGANISATION",
-            AppError::Denied(AuthError::OutsideRegion { .. }) => "OUTSIDE_REGION",
-            AppError::Denied(AuthError::RoleNotAllowed { .. }) => "ROLE_NOT_ALLOWED",
-            AppError::Denied(_) => "UNAUTHENTICATED",
+            AppError::Denied(AuthError::OtherOrganisation { .. }) => codes::OTHER_ORGANISATION,
+            AppError::Denied(AuthError::OutsideRegion { .. }) => codes::OUTSIDE_REGION,
+            AppError::Denied(AuthError::RoleNotAllowed { .. }) => codes::ROLE_NOT_ALLOWED,
+            AppError::Denied(_) => codes::UNAUTHENTICATED,
             AppError::FindingNotFound(_) | AppError::CaseFindingUnknown { .. } => {
-                "SUPERVISION_FINDING_NOT_FOUND"
+                error::FINDING_NOT_FOUND
             }
-            AppError::TaskNotFound(_) => "SUPERVISION_TASK_NOT_FOUND",
-            AppError::CaseNotFound(_) => "SUPERVISION_CASE_NOT_FOUND",
-            AppError::DrawNotFound(_) => "INSPECTION_DRAW_NOT_FOUND",
-            AppError::BudgetNotSet { .. } => "BUDGET_NOT_SET",
-            AppError::RuleVersionUnknown { .. } => "RULE_VERSION_UNKNOWN",
-            AppError::RuleVersionConflict { .. } => "RULE_VERSION_CONFLICT",
-            AppError::SamePerson => "REVIEW_SAME_PERSON",
-            AppError::CaseFindingOutsideRegion { .. } => "CASE_FINDING_OUTSIDE_REGION",
-            AppError::CaseTipUnknown(_) => "SUPERVISION_TIP_NOT_FOUND",
-            AppError::CaseTipOutsideRegion { .. } => "CASE_TIP_OUTSIDE_REGION",
-            AppError::RequestIdReused(_) => "SUPERVISION_REQUEST_ID_REUSED",
+            AppError::TaskNotFound(_) => error::TASK_NOT_FOUND,
+            AppError::CaseNotFound(_) => error::CASE_NOT_FOUND,
+            AppError::DrawNotFound(_) => error::INSPECTION_DRAW_NOT_FOUND,
+            AppError::BudgetNotSet { .. } => error::BUDGET_NOT_SET,
+            AppError::RuleVersionUnknown { .. } => error::RULE_VERSION_UNKNOWN,
+            AppError::RuleVersionConflict { .. } => error::RULE_VERSION_CONFLICT,
+            AppError::SamePerson => error::REVIEW_SAME_PERSON,
+            AppError::CaseFindingOutsideRegion { .. } => error::CASE_FINDING_OUTSIDE_REGION,
+            AppError::CaseTipUnknown(_) => error::TIP_NOT_FOUND,
+            AppError::CaseTipOutsideRegion { .. } => error::CASE_TIP_OUTSIDE_REGION,
+            AppError::RequestIdReused(_) => error::REQUEST_ID_REUSED,
             AppError::Rule(e) => rule_code(e),
             AppError::Review(e) => review_code(e),
             AppError::Case(e) => case_code(e),
             AppError::Inspection(e) => inspection_code(e),
-            AppError::BudgetPolicy(_) => "BUDGET_POLICY_INVALID",
-            AppError::Corrupt(_) => "SUPERVISION_STORED_DATA_CORRUPT",
+            AppError::BudgetPolicy(_) => error::BUDGET_POLICY_INVALID,
+            AppError::Corrupt(_) => error::STORED_DATA_CORRUPT,
             AppError::Store(e) => e.code(),
         }
     }
 }
 
 /// Stable code of a refused rule-set change.
-pub fn rule_code(e: &RuleError) -> &'static str {
+pub fn rule_code(e: &RuleError) -> ErrorCode {
     match e {
-        RuleError::UnknownRule(_) => "RULE_UNKNOWN",
-        RuleError::ParamsMismatch { .. } => "RULE_PARAMS_MISMATCH",
-        RuleError::InvalidParams { .. } => "RULE_PARAMS_INVALID",
-        RuleError::Incomplete(_) => "RULE_SET_INCOMPLETE",
-        RuleError::RetentionTooShort { .. } => "RULE_RETENTION_TOO_SHORT",
+        RuleError::UnknownRule(_) => error::RULE_UNKNOWN,
+        RuleError::ParamsMismatch { .. } => error::RULE_PARAMS_MISMATCH,
+        RuleError::InvalidParams { .. } => error::RULE_PARAMS_INVALID,
+        RuleError::Incomplete(_) => error::RULE_SET_INCOMPLETE,
+        RuleError::RetentionTooShort { .. } => error::RULE_RETENTION_TOO_SHORT,
     }
 }
 
 /// Stable code of a refused review or verification step.
-pub fn review_code(e: &ReviewError) -> &'static str {
+pub fn review_code(e: &ReviewError) -> ErrorCode {
     match e {
-        ReviewError::IllegalTransition { .. } => "REVIEW_ILLEGAL_TRANSITION",
-        ReviewError::WrongRole { .. } => "REVIEW_WRONG_ROLE",
-        ReviewError::FeedbackWindowOpen { .. } => "REVIEW_FEEDBACK_WINDOW_OPEN",
-        ReviewError::AmountOutOfRange { .. } => "REVIEW_AMOUNT_OUT_OF_RANGE",
-        ReviewError::BoundByThirdParty => "REVIEW_BOUND_BY_THIRD_PARTY",
-        ReviewError::TimeBackwards { .. } => "REVIEW_TIME_BEFORE_PREVIOUS_STEP",
-        ReviewError::AlreadyCompleted(_) => "VERIFICATION_ALREADY_COMPLETED",
-        ReviewError::MethodInsufficient { .. } => "VERIFICATION_METHOD_INSUFFICIENT",
+        ReviewError::IllegalTransition { .. } => error::REVIEW_ILLEGAL_TRANSITION,
+        ReviewError::WrongRole { .. } => error::REVIEW_WRONG_ROLE,
+        ReviewError::FeedbackWindowOpen { .. } => error::REVIEW_FEEDBACK_WINDOW_OPEN,
+        ReviewError::AmountOutOfRange { .. } => error::REVIEW_AMOUNT_OUT_OF_RANGE,
+        ReviewError::BoundByThirdParty => error::REVIEW_BOUND_BY_THIRD_PARTY,
+        ReviewError::TimeBackwards { .. } => error::REVIEW_TIME_BEFORE_PREVIOUS_STEP,
+        ReviewError::AlreadyCompleted(_) => error::VERIFICATION_ALREADY_COMPLETED,
+        ReviewError::MethodInsufficient { .. } => error::VERIFICATION_METHOD_INSUFFICIENT,
     }
 }
 
 /// Stable code of a refused case change.
-pub fn case_code(e: &CaseError) -> &'static str {
+pub fn case_code(e: &CaseError) -> ErrorCode {
     match e {
-        CaseError::NoFindings => "CASE_NO_FINDINGS",
-        CaseError::MixedInstitutions(..) => "CASE_MIXED_INSTITUTIONS",
-        CaseError::Closed(_) => "CASE_CLOSED",
-        CaseError::AmountNotPositive => "CASE_AMOUNT_NOT_POSITIVE",
-        CaseError::RewardAboveDue { .. } => "CASE_REWARD_ABOVE_DUE",
-        CaseError::NoReward(_) => "CASE_NO_REWARD",
+        CaseError::NoFindings => error::CASE_NO_FINDINGS,
+        CaseError::MixedInstitutions(..) => error::CASE_MIXED_INSTITUTIONS,
+        CaseError::Closed(_) => error::CASE_CLOSED,
+        CaseError::AmountNotPositive => error::CASE_AMOUNT_NOT_POSITIVE,
+        CaseError::RewardAboveDue { .. } => error::CASE_REWARD_ABOVE_DUE,
+        CaseError::NoReward(_) => error::CASE_NO_REWARD,
     }
 }
 
 /// Stable code of a refused draw.
-pub fn inspection_code(e: &InspectionError) -> &'static str {
+pub fn inspection_code(e: &InspectionError) -> ErrorCode {
     match e {
-        InspectionError::EmptyDraw => "INSPECTION_EMPTY_DRAW",
-        InspectionError::OutsideRegion(_) => "INSPECTION_OUTSIDE_REGION",
-        InspectionError::TooFewInstitutions { .. } => "INSPECTION_TOO_FEW_INSTITUTIONS",
-        InspectionError::TooFewInspectors { .. } => "INSPECTION_TOO_FEW_INSPECTORS",
+        InspectionError::EmptyDraw => error::INSPECTION_EMPTY_DRAW,
+        InspectionError::OutsideRegion(_) => error::INSPECTION_OUTSIDE_REGION,
+        InspectionError::TooFewInstitutions { .. } => error::INSPECTION_TOO_FEW_INSTITUTIONS,
+        InspectionError::TooFewInspectors { .. } => error::INSPECTION_TOO_FEW_INSPECTORS,
+    }
+}
+
+/// A failed commit of a store transaction.
+impl From<sea_orm::DbErr> for AppError {
+    fn from(e: sea_orm::DbErr) -> AppError {
+        AppError::Store(StoreError::Db(e))
     }
 }

@@ -17,7 +17,7 @@ impl Supervision {
     pub async fn findings(
         &self,
         filter: &FindingFilter,
-        page: Page,
+        page: &Page,
     ) -> Result<Vec<(Finding, Review)>, AppError> {
         Ok(self.store.findings(filter, page).await?)
     }

@@ -15,7 +15,7 @@ impl Supervision {
         institution: Option<&str>,
         kind: Option<&str>,
         include_completed: bool,
-        page: Page,
+        page: &Page,
     ) -> Result<Vec<VerificationTask>, AppError> {
         Ok(self
             .store

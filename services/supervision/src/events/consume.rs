@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use yibao_runtime::bus::{Bus, BusMessage};
+use yibao_runtime::streams;
 
 /// Event ids a region's detector may remember before it is rebuilt from the store.
 const MAX_OBSERVED: usize = 2_000_000;
@@ -66,10 +67,10 @@ pub struct ConsumerConfig {
 impl Default for ConsumerConfig {
     fn default() -> Self {
         ConsumerConfig {
-            claims_stream: convert::CLAIMS_STREAM.into(),
-            ltc_stream: convert::LTC_STREAM.into(),
-            inventory_stream: convert::INVENTORY_STREAM.into(),
-            group: "supervision".into(),
+            claims_stream: streams::SETTLEMENT_CLAIMS.into(),
+            ltc_stream: streams::LTC_CLAIMS.into(),
+            inventory_stream: streams::PROCUREMENT_INVENTORY.into(),
+            group: streams::SUPERVISION_GROUP.into(),
             consumer: "supervision-1".into(),
             batch: 4_000,
             part: 1_000,

@@ -10,13 +10,6 @@ use prost::Message;
 use yibao_core::{Fen, InstitutionCode, RegionCode, Sex};
 use yibao_proto::events::v1 as pb;
 
-/// Stream of settled and reversed claims.
-pub const CLAIMS_STREAM: &str = "yibao.settlement.claims";
-/// Stream of long-term-care billings.
-pub const LTC_STREAM: &str = "yibao.ltc.claims";
-/// Stream of inventory sale records.
-pub const INVENTORY_STREAM: &str = "yibao.procurement.inventory";
-
 /// Which kind of event a stream carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamKind {

@@ -7,10 +7,12 @@ pub mod consume;
 pub mod decode;
 
 pub use consume::{BatchReport, Consumer, ConsumerConfig};
-pub use decode::{B64, CLAIMS_STREAM, INVENTORY_STREAM, LTC_STREAM, StreamKind};
+pub use decode::{B64, StreamKind};
 
 use crate::app::AppError;
+use crate::error;
 use crate::store::StoreError;
+use yibao_runtime::error::ErrorCode;
 
 /// What can go wrong consuming the streams.
 #[derive(Debug, thiserror::Error)]
@@ -39,11 +41,11 @@ impl EventsError {
     }
 
     /// Stable code of the error.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            EventsError::Bus(_) => "SUPERVISION_BUS",
-            EventsError::Corrupt(_) => "SUPERVISION_STORED_DATA_CORRUPT",
-            EventsError::Task(..) => "SUPERVISION_CONSUMER_TASK",
+            EventsError::Bus(_) => error::BUS,
+            EventsError::Corrupt(_) => error::STORED_DATA_CORRUPT,
+            EventsError::Task(..) => error::CONSUMER_TASK,
             EventsError::App(e) => e.code(),
             EventsError::Store(e) => e.code(),
         }

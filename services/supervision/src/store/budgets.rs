@@ -2,8 +2,8 @@
 //! institution and month the consumer adds to, and the warnings evaluated from them.
 
 use super::{
-    Audit, BIGINT, Col, INSTITUTION_REGION, Page, Store, StoreError, TEXT, i, json, rfc3339, s,
-    to_json,
+    Audit, BIGINT, Col, INSTITUTION_REGION, Page, Store, StoreError, TEXT, fetch, i, json, rfc3339,
+    s, to_json,
 };
 use crate::domain::{BudgetPolicy, BudgetWarning, WarningLevel};
 use chrono::Utc;
@@ -25,6 +25,25 @@ pub fn level_str(l: WarningLevel) -> &'static str {
         WarningLevel::Orange => "orange",
         WarningLevel::Red => "red",
     }
+}
+
+/// Rank of a warning level in SQL (red worst).
+const LEVEL_RANK: &str = "(CASE level WHEN 'red' THEN 3 WHEN 'orange' THEN 2 ELSE 1 END)";
+
+fn level_rank(l: WarningLevel) -> i64 {
+    match l {
+        WarningLevel::Yellow => 1,
+        WarningLevel::Orange => 2,
+        WarningLevel::Red => 3,
+    }
+}
+
+/// The page key of a warning: (level rank, institution), worst first.
+pub fn warning_key(w: &BudgetWarning) -> Vec<String> {
+    vec![
+        level_rank(w.level).to_string(),
+        w.status.institution.to_string(),
+    ]
 }
 
 /// What a budget ledger of a year is built from.
@@ -244,37 +263,44 @@ impl Store {
         Ok(())
     }
 
-    /// Stored warnings of a month for institutions of a region (prefix), worst first.
+    /// Stored warnings of a month for institutions of a region (prefix), worst first (keyset
+    /// [`warning_key`]), one more than the page.
     pub async fn warnings(
         &self,
         region_prefix: &str,
         year: i32,
         month: u32,
-        page: Page,
+        page: &Page,
     ) -> Result<Vec<BudgetWarning>, StoreError> {
-        let rows = self
-            .all(
-                &self.db,
-                "SELECT doc FROM warnings WHERE year = ? AND month = ? AND region_code LIKE ? ORDER BY level DESC, institution_code LIMIT ? OFFSET ?",
-                vec![
-                    i64::from(year).into(),
-                    i64::from(month).into(),
-                    format!("{region_prefix}%").into(),
-                    page.limit_value(),
-                    page.offset_value(),
-                ],
-            )
-            .await?;
-        let mut out: Vec<BudgetWarning> = rows
+        let mut sql = String::from(
+            "SELECT doc FROM warnings WHERE year = ? AND month = ? AND region_code LIKE ?",
+        );
+        let mut values: Vec<Value> = vec![
+            i64::from(year).into(),
+            i64::from(month).into(),
+            format!("{region_prefix}%").into(),
+        ];
+        if !page.is_first() {
+            let rank: i64 = page
+                .after_key(0)
+                .parse()
+                .map_err(|_| StoreError::corrupt("warning page key"))?;
+            sql.push_str(&format!(
+                " AND ({LEVEL_RANK} < ? OR ({LEVEL_RANK} = ? AND institution_code > ?))"
+            ));
+            values.push(rank.into());
+            values.push(rank.into());
+            values.push(page.after_key(1).into());
+        }
+        sql.push_str(&format!(
+            " ORDER BY {LEVEL_RANK} DESC, institution_code LIMIT ?"
+        ));
+        values.push(fetch(page));
+        self.all(self.db(), &sql, values)
+            .await?
             .iter()
             .map(|r| json(r, "doc"))
-            .collect::<Result<_, _>>()?;
-        out.sort_by(|a, b| {
-            b.level
-                .cmp(&a.level)
-                .then_with(|| a.status.institution.cmp(&b.status.institution))
-        });
-        Ok(out)
+            .collect()
     }
 
     /// The warning that holds an institution's payment of (year, month), if any.
@@ -285,7 +311,7 @@ impl Store {
         month: u32,
     ) -> Result<Option<BudgetWarning>, StoreError> {
         let row = self
-            .one(&self.db, "SELECT doc FROM warnings WHERE institution_code = ? AND hold_year = ? AND hold_month = ?", vec![institution.to_string().into(), i64::from(year).into(), i64::from(month).into()])
+            .one(self.db(), "SELECT doc FROM warnings WHERE institution_code = ? AND hold_year = ? AND hold_month = ?", vec![institution.to_string().into(), i64::from(year).into(), i64::from(month).into()])
             .await?;
         row.map(|r| json(&r, "doc")).transpose()
     }

@@ -2,7 +2,7 @@
 //! columns), the findings each case was opened from, and the request keys that make the
 //! money-moving calls idempotent.
 
-use super::{Audit, Page, Store, StoreError, i, json, rfc3339, s};
+use super::{Audit, Page, Store, StoreError, fetch, i, json, rfc3339, s};
 use crate::domain::{Case, CaseStatus};
 use chrono::Utc;
 use sea_orm::{DatabaseTransaction, QueryResult, Value};
@@ -47,6 +47,11 @@ pub struct RequestKey {
     pub fingerprint: String,
     /// The response to return on a retry (hex of its encoding).
     pub response: String,
+}
+
+/// The page key of a case: (opened at, id), newest first.
+pub fn case_key(c: &StoredCase) -> Vec<String> {
+    vec![rfc3339(c.case.opened_at), c.case.case_id.clone()]
 }
 
 fn stored_case(r: &QueryResult) -> Result<StoredCase, StoreError> {
@@ -103,7 +108,7 @@ impl Store {
     /// A tip.
     pub async fn tip(&self, tip_id: &str) -> Result<Option<StoredTip>, StoreError> {
         let row = self
-            .one(&self.db, "SELECT region_code, institution_code, description, whistleblower_contact, received_at, case_id FROM tips WHERE tip_id = ?", vec![tip_id.to_string().into()])
+            .one(self.db(), "SELECT region_code, institution_code, description, whistleblower_contact, received_at, case_id FROM tips WHERE tip_id = ?", vec![tip_id.to_string().into()])
             .await?;
         row.map(|r| {
             Ok(StoredTip {
@@ -184,7 +189,7 @@ impl Store {
     pub async fn case(&self, id: &str) -> Result<Option<StoredCase>, StoreError> {
         let row = self
             .one(
-                &self.db,
+                self.db(),
                 "SELECT doc, version FROM cases WHERE case_id = ?",
                 vec![id.to_string().into()],
             )
@@ -192,13 +197,13 @@ impl Store {
         row.map(|r| stored_case(&r)).transpose()
     }
 
-    /// Cases of a region (prefix), newest first.
+    /// Cases of a region (prefix), newest first (keyset [`case_key`]), one more than the page.
     pub async fn cases(
         &self,
         region_prefix: &str,
         institution: Option<&str>,
         status: Option<&str>,
-        page: Page,
+        page: &Page,
     ) -> Result<Vec<StoredCase>, StoreError> {
         let mut sql = String::from("SELECT doc, version FROM cases WHERE region_code LIKE ?");
         let mut values: Vec<Value> = vec![format!("{region_prefix}%").into()];
@@ -210,10 +215,15 @@ impl Store {
             sql.push_str(" AND status = ?");
             values.push(st.to_string().into());
         }
-        sql.push_str(" ORDER BY opened_at DESC, case_id LIMIT ? OFFSET ?");
-        values.push(page.limit_value());
-        values.push(page.offset_value());
-        self.all(&self.db, &sql, values)
+        if !page.is_first() {
+            sql.push_str(" AND (opened_at < ? OR (opened_at = ? AND case_id > ?))");
+            values.push(page.after_key(0).into());
+            values.push(page.after_key(0).into());
+            values.push(page.after_key(1).into());
+        }
+        sql.push_str(" ORDER BY opened_at DESC, case_id LIMIT ?");
+        values.push(fetch(page));
+        self.all(self.db(), &sql, values)
             .await?
             .iter()
             .map(stored_case)
@@ -274,7 +284,7 @@ impl Store {
     ) -> Result<Option<(String, String, String)>, StoreError> {
         let row = self
             .one(
-                &self.db,
+                self.db(),
                 "SELECT rpc, fingerprint, response FROM request_keys WHERE request_id = ?",
                 vec![request_id.to_string().into()],
             )

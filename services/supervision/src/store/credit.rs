@@ -1,7 +1,7 @@
 //! Credit records of institutions and insurance physicians (a JSON document beside the score,
 //! the blacklist flag and the region), read and written whole.
 
-use super::{Page, Store, StoreError, json, to_json};
+use super::{Page, Store, StoreError, fetch, json, to_json};
 use crate::domain::{CreditRecord, Subject};
 use sea_orm::{DatabaseTransaction, Value};
 
@@ -11,6 +11,12 @@ pub fn subject_key(subject: &Subject) -> (&'static str, String) {
         Subject::Institution(c) => ("institution", c.as_str().to_string()),
         Subject::Physician(c) => ("physician", c.as_str().to_string()),
     }
+}
+
+/// The page key of a blacklisted subject: (kind, code).
+pub fn blacklist_key(r: &CreditRecord) -> Vec<String> {
+    let (kind, code) = subject_key(&r.subject);
+    vec![kind.to_string(), code]
 }
 
 fn subject_region(subject: &Subject) -> String {
@@ -70,7 +76,7 @@ impl Store {
         let (kind, code) = subject_key(subject);
         let row = self
             .one(
-                &self.db,
+                self.db(),
                 "SELECT doc FROM credit WHERE subject_kind = ? AND subject_code = ?",
                 vec![kind.into(), code.into()],
             )
@@ -78,12 +84,13 @@ impl Store {
         row.map(|r| json(&r, "doc")).transpose()
     }
 
-    /// Blacklisted subjects of a region (prefix), optionally of one kind.
+    /// Blacklisted subjects of a region (prefix), optionally of one kind (keyset
+    /// [`blacklist_key`]), one more than the page.
     pub async fn blacklist(
         &self,
         region_prefix: &str,
         kind: Option<&'static str>,
-        page: Page,
+        page: &Page,
     ) -> Result<Vec<CreditRecord>, StoreError> {
         let mut sql =
             String::from("SELECT doc FROM credit WHERE blacklisted = 1 AND region_code LIKE ?");
@@ -92,10 +99,14 @@ impl Store {
             sql.push_str(" AND subject_kind = ?");
             values.push(k.into());
         }
-        sql.push_str(" ORDER BY subject_kind, subject_code LIMIT ? OFFSET ?");
-        values.push(page.limit_value());
-        values.push(page.offset_value());
-        self.all(&self.db, &sql, values)
+        if !page.is_first() {
+            sql.push_str(" AND (subject_kind, subject_code) > (?, ?)");
+            values.push(page.after_key(0).into());
+            values.push(page.after_key(1).into());
+        }
+        sql.push_str(" ORDER BY subject_kind, subject_code LIMIT ?");
+        values.push(fetch(page));
+        self.all(self.db(), &sql, values)
             .await?
             .iter()
             .map(|r| json(r, "doc"))

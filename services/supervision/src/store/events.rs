@@ -75,7 +75,7 @@ impl Store {
                 let list = pg_array(chunk.iter().map(|id| Value::from(id.as_str())))?;
                 // A join, not `= ANY(…)`: whatever plan is chosen (index probes, or a hash join on
                 // a table without statistics yet) it is linear, never rows × ids.
-                for r in self.all(&self.db, "SELECT events.event_id FROM UNNEST(?::text[]) AS ids(event_id) JOIN events ON events.event_id = ids.event_id", vec![list.into()]).await? {
+                for r in self.all(self.db(), "SELECT events.event_id FROM UNNEST(?::text[]) AS ids(event_id) JOIN events ON events.event_id = ids.event_id", vec![list.into()]).await? {
                     out.insert(s(&r, "event_id")?);
                 }
             }
@@ -85,7 +85,7 @@ impl Store {
             let marks = vec!["?"; chunk.len()].join(", ");
             let rows = self
                 .all(
-                    &self.db,
+                    self.db(),
                     &format!("SELECT event_id FROM events WHERE event_id IN ({marks})"),
                     chunk.iter().map(|id| Value::from(id.clone())).collect(),
                 )
@@ -100,7 +100,7 @@ impl Store {
     /// The highest event sequence number stored (0 when none).
     pub async fn max_seq(&self) -> Result<i64, StoreError> {
         Ok(self
-            .one(&self.db, "SELECT MAX(seq) AS m FROM events", vec![])
+            .one(self.db(), "SELECT MAX(seq) AS m FROM events", vec![])
             .await?
             .and_then(|r| r.try_get::<Option<i64>>("", "m").ok().flatten())
             .unwrap_or(0))
@@ -110,7 +110,7 @@ impl Store {
     pub async fn latest_event_at(&self, region: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .one(
-                &self.db,
+                self.db(),
                 "SELECT MAX(at) AS m FROM events WHERE region_code = ? AND status = 'accepted'",
                 vec![region.to_string().into()],
             )
@@ -138,7 +138,7 @@ impl Store {
         };
         let rows = self
             .all(
-                &self.db,
+                self.db(),
                 "SELECT at, seq, kind, payload FROM events WHERE region_code = ? AND status = 'accepted' AND at >= ? AND at <= ? AND (at, seq) > (?, ?) ORDER BY at, seq LIMIT ?",
                 vec![
                     region.to_string().into(),
@@ -167,7 +167,7 @@ impl Store {
     ) -> Result<Vec<(i64, String, String)>, StoreError> {
         let rows = self
             .all(
-                &self.db,
+                self.db(),
                 "SELECT seq, kind, payload FROM events WHERE region_code = ? AND status = 'accepted' AND at >= ? AND seq > ? ORDER BY seq LIMIT ?",
                 vec![region.to_string().into(), from.to_string().into(), after_seq.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
             )
@@ -181,7 +181,7 @@ impl Store {
     pub async fn event_counts(&self) -> Result<(u64, u64), StoreError> {
         let rows = self
             .all(
-                &self.db,
+                self.db(),
                 "SELECT status, COUNT(*) AS n FROM events GROUP BY status",
                 vec![],
             )

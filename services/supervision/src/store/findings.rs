@@ -1,7 +1,9 @@
 //! Findings with their review (a JSON document beside the filtered columns), the review steps
 //! with the caller role of each, and the runs of backfills.
 
-use super::{Audit, BIGINT, Col, Page, Store, StoreError, TEXT, i, json, rfc3339, s, to_json};
+use super::{
+    Audit, BIGINT, Col, Page, Store, StoreError, TEXT, fetch, i, json, rfc3339, s, to_json,
+};
 use crate::domain::{Finding, Review, ReviewState, RuleCode, Severity, Step};
 use chrono::{NaiveDate, Utc};
 use sea_orm::{DatabaseTransaction, Value};
@@ -115,6 +117,14 @@ fn step_row(finding_id: &str, seq: usize, step: &Step, caller_role: &str) -> Vec
     ]
 }
 
+/// The page key of a finding: (observed at, id), newest first.
+pub fn finding_key(f: &Finding) -> Vec<String> {
+    vec![
+        f.observed_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        f.finding_id.clone(),
+    ]
+}
+
 impl Store {
     /// Inserts findings with their reviews and the reviews' steps (caller role `system`), in
     /// multi-row statements; an existing id is kept as it is. Returns how many were new.
@@ -179,7 +189,7 @@ impl Store {
     pub async fn finding(&self, id: &str) -> Result<Option<StoredFinding>, StoreError> {
         let Some(row) = self
             .one(
-                &self.db,
+                self.db(),
                 "SELECT doc, review, version FROM findings WHERE finding_id = ?",
                 vec![id.to_string().into()],
             )
@@ -189,7 +199,7 @@ impl Store {
         };
         let steps = self
             .all(
-                &self.db,
+                self.db(),
                 "SELECT caller_role FROM review_steps WHERE finding_id = ? ORDER BY seq",
                 vec![id.to_string().into()],
             )
@@ -205,11 +215,11 @@ impl Store {
         }))
     }
 
-    /// Findings by filter, newest first.
+    /// Findings by filter, newest first (keyset [`finding_key`]), one more than the page.
     pub async fn findings(
         &self,
         f: &FindingFilter,
-        page: Page,
+        page: &Page,
     ) -> Result<Vec<(Finding, Review)>, StoreError> {
         let mut sql = String::from("SELECT doc, review FROM findings WHERE region_code LIKE ?");
         let mut values: Vec<Value> = vec![format!("{}%", f.region_prefix).into()];
@@ -233,10 +243,15 @@ impl Store {
             sql.push_str(" AND observed_at < ?");
             values.push(to.succ_opt().unwrap_or(to).to_string().into());
         }
-        sql.push_str(" ORDER BY observed_at DESC, finding_id LIMIT ? OFFSET ?");
-        values.push(page.limit_value());
-        values.push(page.offset_value());
-        let rows = self.all(&self.db, &sql, values).await?;
+        if !page.is_first() {
+            sql.push_str(" AND (observed_at < ? OR (observed_at = ? AND finding_id > ?))");
+            values.push(page.after_key(0).into());
+            values.push(page.after_key(0).into());
+            values.push(page.after_key(1).into());
+        }
+        sql.push_str(" ORDER BY observed_at DESC, finding_id LIMIT ?");
+        values.push(fetch(page));
+        let rows = self.all(self.db(), &sql, values).await?;
         rows.iter()
             .map(|r| Ok((json(r, "doc")?, json(r, "review")?)))
             .collect()

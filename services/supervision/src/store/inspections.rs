@@ -25,7 +25,7 @@ impl Store {
     pub async fn draw(&self, id: &str) -> Result<Option<InspectionDraw>, StoreError> {
         let row = self
             .one(
-                &self.db,
+                self.db(),
                 "SELECT doc FROM inspection_draws WHERE draw_id = ?",
                 vec![id.to_string().into()],
             )

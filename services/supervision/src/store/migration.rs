@@ -4,26 +4,17 @@
 //! domain (a finding's evidence, a review with its steps, a case, a credit record, a draw) are
 //! kept as JSON documents beside the columns that are filtered, sorted or summed.
 
-use sea_orm_migration::prelude::*;
 use yibao_runtime::db::SqlMigration;
 
-/// The supervision migrator.
-#[derive(Debug)]
-pub struct Migrator;
-
-#[async_trait::async_trait]
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(SqlMigration {
-            name: "m20261123_000001_supervision_initial",
-            up: UP,
-            drop_tables: TABLES,
-        })]
-    }
-    fn migration_table_name() -> DynIden {
-        Alias::new("supervision_migrations").into_iden()
-    }
-}
+yibao_runtime::migrator!(
+    Migrator,
+    "supervision_migrations",
+    [SqlMigration {
+        name: "m20261123_000001_supervision_initial",
+        up: UP,
+        drop_tables: TABLES,
+    }]
+);
 
 const UP: &[&str] = &[
     // Rule library: every version of every region's rule set, never overwritten.

@@ -34,11 +34,15 @@ pub use credit::subject_key;
 pub use events::{Batch, EventRow, EventStatus, StoredRow};
 pub use findings::{BackfillRun, FindingFilter, StoredFinding};
 
+use crate::error;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement,
-    TransactionTrait, Value,
+    Value,
 };
+use yibao_runtime::db::StoreBase;
+pub use yibao_runtime::db::WriteTxn;
+use yibao_runtime::error::ErrorCode;
 use yibao_runtime::sql::bulk_insert_statements;
 
 /// What can go wrong reading or writing rows.
@@ -68,13 +72,13 @@ impl StoreError {
     }
 
     /// Stable code of the error.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            StoreError::Conflict(_) => "SUPERVISION_CONCURRENT_CHANGE",
-            StoreError::TipAlreadyInCase(_) => "CASE_TIP_ALREADY_IN_CASE",
-            StoreError::FindingAlreadyInCase(_) => "CASE_FINDING_ALREADY_IN_CASE",
-            StoreError::Corrupt(_) => "SUPERVISION_STORED_DATA_CORRUPT",
-            StoreError::Db(_) => "SUPERVISION_DATABASE",
+            StoreError::Conflict(_) => error::CONCURRENT_CHANGE,
+            StoreError::TipAlreadyInCase(_) => error::CASE_TIP_ALREADY_IN_CASE,
+            StoreError::FindingAlreadyInCase(_) => error::CASE_FINDING_ALREADY_IN_CASE,
+            StoreError::Corrupt(_) => error::STORED_DATA_CORRUPT,
+            StoreError::Db(_) => error::DATABASE,
         }
     }
 }
@@ -95,57 +99,18 @@ pub fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// A page of a list.
-#[derive(Debug, Clone, Copy)]
-pub struct Page {
-    /// Rows to skip.
-    pub offset: u64,
-    /// Rows to return.
-    pub limit: u64,
-}
+/// A page of a list: keyset pages behind opaque tokens (the runtime's one rule).
+pub use yibao_runtime::page::Page;
 
-impl Page {
-    fn limit_value(self) -> Value {
-        i64::try_from(self.limit).unwrap_or(100).into()
-    }
-
-    fn offset_value(self) -> Value {
-        i64::try_from(self.offset).unwrap_or(0).into()
-    }
+/// The rows a page reads: one more than the page, to know whether another follows.
+fn fetch(page: &Page) -> Value {
+    i64::try_from(page.fetch()).unwrap_or(i64::MAX).into()
 }
 
 /// The supervision store.
 #[derive(Debug, Clone)]
 pub struct Store {
-    db: DatabaseConnection,
-    write_lock: yibao_runtime::db::WriteGate,
-}
-
-type Guard = Option<tokio::sync::OwnedMutexGuard<()>>;
-
-/// A write transaction, holding the write gate until it ends. Dereferences to the
-/// [`DatabaseTransaction`] the transaction-scoped store functions take.
-#[derive(Debug)]
-pub struct Txn {
-    // Dropped before the guard: the rollback of an abandoned transaction runs under the gate.
-    txn: DatabaseTransaction,
-    _guard: Guard,
-}
-
-impl Txn {
-    /// Commits.
-    pub async fn commit(self) -> Result<(), StoreError> {
-        let Txn { txn, _guard } = self;
-        txn.commit().await?;
-        Ok(())
-    }
-}
-
-impl std::ops::Deref for Txn {
-    type Target = DatabaseTransaction;
-    fn deref(&self) -> &DatabaseTransaction {
-        &self.txn
-    }
+    base: StoreBase,
 }
 
 fn s(row: &QueryResult, col: &str) -> Result<String, StoreError> {
@@ -178,31 +143,29 @@ const BIGINT: &str = "bigint[]";
 impl Store {
     /// Wraps a migrated connection.
     pub fn new(db: DatabaseConnection) -> Store {
-        let write_lock = yibao_runtime::db::WriteGate::for_connection(&db);
-        Store { db, write_lock }
+        Store {
+            base: StoreBase::new(db),
+        }
     }
 
     /// The connection.
     pub fn db(&self) -> &DatabaseConnection {
-        &self.db
+        self.base.db()
     }
 
-    /// Opens a write transaction (queued behind the write gate on SQLite).
-    pub async fn begin(&self) -> Result<Txn, StoreError> {
-        let guard = self.write_lock.enter().await;
-        Ok(Txn {
-            txn: self.db.begin().await?,
-            _guard: guard,
-        })
+    /// Opens a write transaction (queued behind the write gate on SQLite); it derefs to the
+    /// [`DatabaseTransaction`] the transaction-scoped functions take.
+    pub async fn begin(&self) -> Result<WriteTxn, StoreError> {
+        Ok(self.base.begin().await?)
     }
 
     fn is_postgres(&self) -> bool {
-        self.db.get_database_backend() == DbBackend::Postgres
+        self.db().get_database_backend() == DbBackend::Postgres
     }
 
     /// A statement with `?` placeholders numbered for PostgreSQL.
     fn st(&self, sql: &str, values: Vec<Value>) -> Statement {
-        yibao_runtime::sql::stmt(self.db.get_database_backend(), sql, values)
+        yibao_runtime::sql::stmt(self.db().get_database_backend(), sql, values)
     }
 
     async fn all<C: ConnectionTrait>(
@@ -255,7 +218,7 @@ impl Store {
         let mut affected = 0u64;
         let mut returned = Vec::new();
         for (sql, values) in
-            bulk_insert_statements(self.db.get_database_backend(), table, cols, rows, tail)?
+            bulk_insert_statements(self.db().get_database_backend(), table, cols, rows, tail)?
         {
             match returning {
                 Some(col) => {

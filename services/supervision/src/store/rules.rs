@@ -28,11 +28,11 @@ impl Store {
     ) -> Result<Option<(RuleSet, (Audit, String))>, StoreError> {
         let row = match version {
             Some(v) => {
-                self.one(&self.db, "SELECT doc, actor, role, at, reason FROM rule_sets WHERE region_code = ? AND version = ?", vec![region.to_string().into(), i64::from(v).into()])
+                self.one(self.db(), "SELECT doc, actor, role, at, reason FROM rule_sets WHERE region_code = ? AND version = ?", vec![region.to_string().into(), i64::from(v).into()])
                     .await?
             }
             None => {
-                self.one(&self.db, "SELECT doc, actor, role, at, reason FROM rule_sets WHERE region_code = ? ORDER BY version DESC LIMIT 1", vec![region.to_string().into()])
+                self.one(self.db(), "SELECT doc, actor, role, at, reason FROM rule_sets WHERE region_code = ? ORDER BY version DESC LIMIT 1", vec![region.to_string().into()])
                     .await?
             }
         };
@@ -133,7 +133,7 @@ impl Store {
     ) -> Result<BTreeMap<String, u32>, StoreError> {
         let mut out = BTreeMap::new();
         for r in regions {
-            if let Some(v) = self.latest_rule_version(&self.db, r).await? {
+            if let Some(v) = self.latest_rule_version(self.db(), r).await? {
                 out.insert(r.clone(), u32::try_from(v).unwrap_or(0));
             }
         }

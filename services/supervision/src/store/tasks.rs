@@ -1,6 +1,6 @@
 //! Verification tasks of large receipts (seed 000): opened with their finding, completed once.
 
-use super::{BIGINT, Col, Page, Store, StoreError, TEXT, json, rfc3339, s, to_json};
+use super::{BIGINT, Col, Page, Store, StoreError, TEXT, fetch, json, rfc3339, s, to_json};
 use crate::domain::{Finding, VerificationTask};
 use sea_orm::{DatabaseTransaction, Value};
 
@@ -15,6 +15,11 @@ const TASK_COLS: &[Col] = &[
     ("completed", BIGINT),
     ("doc", TEXT),
 ];
+
+/// The page key of a task: (opened at, id), oldest first.
+pub fn task_key(t: &VerificationTask) -> Vec<String> {
+    vec![rfc3339(t.opened_at), t.task_id.clone()]
+}
 
 impl Store {
     /// Inserts the tasks of findings (in the finding's region) in one multi-row statement; an
@@ -50,14 +55,15 @@ impl Store {
         Ok(())
     }
 
-    /// Verification tasks of a region (prefix), oldest first.
+    /// Verification tasks of a region (prefix), oldest first (keyset [`task_key`]), one more
+    /// than the page.
     pub async fn tasks(
         &self,
         region_prefix: &str,
         institution: Option<&str>,
         kind: Option<&str>,
         include_completed: bool,
-        page: Page,
+        page: &Page,
     ) -> Result<Vec<VerificationTask>, StoreError> {
         let mut sql = String::from("SELECT doc FROM verification_tasks WHERE region_code LIKE ?");
         let mut values: Vec<Value> = vec![format!("{region_prefix}%").into()];
@@ -72,10 +78,14 @@ impl Store {
         if !include_completed {
             sql.push_str(" AND completed = 0");
         }
-        sql.push_str(" ORDER BY opened_at, task_id LIMIT ? OFFSET ?");
-        values.push(page.limit_value());
-        values.push(page.offset_value());
-        self.all(&self.db, &sql, values)
+        if !page.is_first() {
+            sql.push_str(" AND (opened_at, task_id) > (?, ?)");
+            values.push(page.after_key(0).into());
+            values.push(page.after_key(1).into());
+        }
+        sql.push_str(" ORDER BY opened_at, task_id LIMIT ?");
+        values.push(fetch(page));
+        self.all(self.db(), &sql, values)
             .await?
             .iter()
             .map(|r| json(r, "doc"))
@@ -86,7 +96,7 @@ impl Store {
     pub async fn task(&self, id: &str) -> Result<Option<(VerificationTask, String)>, StoreError> {
         let row = self
             .one(
-                &self.db,
+                self.db(),
                 "SELECT doc, region_code FROM verification_tasks WHERE task_id = ?",
                 vec![id.to_string().into()],
             )

@@ -23,6 +23,7 @@ use std::time::Duration;
 use yibao_core::Sex;
 use yibao_core::{Fen, InstitutionCode, RegionCode};
 use yibao_runtime::bus::{Bus, MemoryBus};
+use yibao_runtime::streams;
 
 const H1: &str = "H34152200001";
 const H2: &str = "H34152200002";
@@ -95,7 +96,7 @@ fn stay(
 
 async fn publish(bus: &MemoryBus, e: &ClaimEvent) {
     bus.publish(
-        convert::CLAIMS_STREAM,
+        streams::SETTLEMENT_CLAIMS,
         &e.event_id,
         &convert::claim_to_proto(e).encode_to_vec(),
     )
@@ -129,13 +130,7 @@ async fn drain(c: &mut Consumer) -> crate::events::BatchReport {
 
 async fn all_findings(store: &Store) -> Vec<(Finding, Review)> {
     store
-        .findings(
-            &FindingFilter::default(),
-            Page {
-                offset: 0,
-                limit: 1000,
-            },
-        )
+        .findings(&FindingFilter::default(), &Page::first(1000))
         .await
         .unwrap()
 }
@@ -194,16 +189,7 @@ async fn split_hospitalisation_and_a_large_receipt_are_stored_with_review_and_ta
         "the opening step is recorded with who"
     );
     let tasks = store
-        .tasks(
-            "3415",
-            None,
-            None,
-            false,
-            Page {
-                offset: 0,
-                limit: 10,
-            },
-        )
+        .tasks("3415", None, None, false, &Page::first(10))
         .await
         .unwrap();
     assert_eq!(tasks.len(), 1);
@@ -241,7 +227,7 @@ async fn a_redelivered_event_changes_nothing_and_a_crash_before_ack_loses_nothin
     let mut first = consumer(&store, &bus);
     let msgs = bus
         .read(
-            convert::CLAIMS_STREAM,
+            streams::SETTLEMENT_CLAIMS,
             "supervision",
             "supervision-1",
             10,
@@ -250,7 +236,7 @@ async fn a_redelivered_event_changes_nothing_and_a_crash_before_ack_loses_nothin
         .await
         .unwrap();
     let r = first
-        .process(StreamKind::Claims, convert::CLAIMS_STREAM, &msgs)
+        .process(StreamKind::Claims, streams::SETTLEMENT_CLAIMS, &msgs)
         .await
         .unwrap();
     assert_eq!((r.accepted, r.findings), (2, 1));
@@ -280,7 +266,7 @@ async fn a_redelivered_event_changes_nothing_and_a_crash_before_ack_loses_nothin
             .is_ok()
     );
     assert_eq!(
-        bus.lag(convert::CLAIMS_STREAM, "supervision")
+        bus.lag(streams::SETTLEMENT_CLAIMS, "supervision")
             .await
             .unwrap(),
         0
@@ -332,7 +318,7 @@ async fn invalid_events_are_recorded_as_rejected_and_acknowledged() {
     let store = fresh_store().await;
     let bus = MemoryBus::new();
     bus.publish(
-        convert::CLAIMS_STREAM,
+        streams::SETTLEMENT_CLAIMS,
         "garbage-1",
         b"\xff\xff not protobuf",
     )
@@ -346,7 +332,7 @@ async fn invalid_events_are_recorded_as_rejected_and_acknowledged() {
     let mut pb_event = convert::claim_to_proto(&clear_id);
     pb_event.person_key = "34152219800101001X".into();
     bus.publish(
-        convert::CLAIMS_STREAM,
+        streams::SETTLEMENT_CLAIMS,
         &clear_id.event_id,
         &pb_event.encode_to_vec(),
     )
@@ -356,7 +342,7 @@ async fn invalid_events_are_recorded_as_rejected_and_acknowledged() {
     let r = drain(&mut c).await;
     assert_eq!((r.accepted, r.rejected), (0, 3));
     assert_eq!(
-        bus.lag(convert::CLAIMS_STREAM, "supervision")
+        bus.lag(streams::SETTLEMENT_CLAIMS, "supervision")
             .await
             .unwrap(),
         0,
@@ -365,7 +351,7 @@ async fn invalid_events_are_recorded_as_rejected_and_acknowledged() {
     assert_eq!(store.event_counts().await.unwrap(), (0, 3));
     let reasons = store
         .all(
-            &store.db,
+            store.db(),
             "SELECT event_id, reason FROM events ORDER BY seq",
             vec![],
         )
@@ -416,15 +402,7 @@ async fn spending_over_pace_raises_warnings_and_a_red_one_holds_next_month() {
     let mut c = consumer(&store, &bus);
     drain(&mut c).await;
     let warnings = store
-        .warnings(
-            "3415",
-            2018,
-            1,
-            Page {
-                offset: 0,
-                limit: 10,
-            },
-        )
+        .warnings("3415", 2018, 1, &Page::first(10))
         .await
         .unwrap();
     let levels: Vec<(String, WarningLevel)> = warnings
@@ -452,15 +430,7 @@ async fn spending_over_pace_raises_warnings_and_a_red_one_holds_next_month() {
     publish(&bus, &rev).await;
     drain(&mut c).await;
     let warnings = store
-        .warnings(
-            "3415",
-            2018,
-            1,
-            Page {
-                offset: 0,
-                limit: 10,
-            },
-        )
+        .warnings("3415", 2018, 1, &Page::first(10))
         .await
         .unwrap();
     assert_eq!(warnings.len(), 1);
@@ -476,15 +446,7 @@ async fn spending_over_pace_raises_warnings_and_a_red_one_holds_next_month() {
         .await
         .unwrap();
     let warnings = store
-        .warnings(
-            "3415",
-            2018,
-            1,
-            Page {
-                offset: 0,
-                limit: 10,
-            },
-        )
+        .warnings("3415", 2018, 1, &Page::first(10))
         .await
         .unwrap();
     assert_eq!(warnings[0].level, WarningLevel::Red);
@@ -652,7 +614,7 @@ async fn long_term_care_and_inventory_streams_are_judged_too() {
         death_date: String::new(),
         action: ev::LtcAction::Settled as i32,
     };
-    bus.publish(convert::LTC_STREAM, "ltc-1", &care.encode_to_vec())
+    bus.publish(streams::LTC_CLAIMS, "ltc-1", &care.encode_to_vec())
         .await
         .unwrap();
     // A pharmacy sells at 12.00 what it bought at 10.00 (zero mark-up policy).
@@ -666,9 +628,13 @@ async fn long_term_care_and_inventory_streams_are_judged_too() {
         purchase_unit_price_fen: 1_000,
         sale_unit_price_fen: 1_200,
     };
-    bus.publish(convert::INVENTORY_STREAM, "inv-1", &sale.encode_to_vec())
-        .await
-        .unwrap();
+    bus.publish(
+        streams::PROCUREMENT_INVENTORY,
+        "inv-1",
+        &sale.encode_to_vec(),
+    )
+    .await
+    .unwrap();
     let mut c = consumer(&store, &bus);
     let r = drain(&mut c).await;
     assert_eq!((r.accepted, r.rejected), (3, 0));

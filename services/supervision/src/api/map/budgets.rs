@@ -5,6 +5,7 @@ use crate::domain::{
     BudgetStatus, BudgetWarning, CreditRecord, FundBalanceStatus, InspectionDraw, Subject,
     WarningLevel,
 };
+use crate::error;
 use crate::store::rfc3339;
 use yibao_proto::supervision::v1 as pb;
 use yibao_runtime::ApiError;
@@ -58,11 +59,9 @@ pub fn level_in(n: i32) -> Result<Option<WarningLevel>, ApiError> {
         Ok(pb::WarningLevel::Yellow) => Ok(Some(WarningLevel::Yellow)),
         Ok(pb::WarningLevel::Orange) => Ok(Some(WarningLevel::Orange)),
         Ok(pb::WarningLevel::Red) => Ok(Some(WarningLevel::Red)),
-        Err(_) => Err(ApiError::invalid(
-            "SUPERVISION_WARNING_LEVEL_INVALID",
-            "min_level",
-            format!("unknown level {n}"),
-        )),
+        Err(_) => {
+            Err(error::WARNING_LEVEL_INVALID.invalid("min_level", format!("unknown level {n}")))
+        }
     }
 }
 

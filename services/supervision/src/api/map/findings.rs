@@ -5,6 +5,7 @@ use crate::domain::{
     Case, CaseSource, CaseStatus, FeedbackKind, Finding, Review, ReviewRole, ReviewState,
     RewardPolicy, VerificationMethod, VerificationOutcome, VerificationTask,
 };
+use crate::error;
 use crate::store::rfc3339;
 use yibao_core::Fen;
 use yibao_proto::common::v1 as common;
@@ -36,11 +37,7 @@ pub fn review_state_filter(n: i32) -> Result<Option<&'static str>, ApiError> {
         Ok(pb::ReviewState::Confirmed) => Some("CONFIRMED"),
         Ok(pb::ReviewState::Dismissed) => Some("DISMISSED"),
         Err(_) => {
-            return Err(ApiError::invalid(
-                "SUPERVISION_STATE_INVALID",
-                "state",
-                format!("unknown review state {n}"),
-            ));
+            return Err(error::STATE_INVALID.invalid("state", format!("unknown review state {n}")));
         }
     })
 }
@@ -61,11 +58,7 @@ pub fn feedback_in(n: i32) -> Result<FeedbackKind, ApiError> {
         Ok(pb::FeedbackKind::Accept) => Ok(FeedbackKind::Accept),
         Ok(pb::FeedbackKind::Explain) => Ok(FeedbackKind::Explain),
         Ok(pb::FeedbackKind::Appeal) => Ok(FeedbackKind::Appeal),
-        _ => Err(ApiError::invalid(
-            "SUPERVISION_FEEDBACK_KIND_INVALID",
-            "kind",
-            "must be ACCEPT, EXPLAIN or APPEAL",
-        )),
+        _ => Err(error::FEEDBACK_KIND_INVALID.invalid("kind", "must be ACCEPT, EXPLAIN or APPEAL")),
     }
 }
 
@@ -76,13 +69,9 @@ pub fn conclusion_in(n: i32, amount_fen: i64) -> Result<crate::domain::ReviewOut
             amount: Fen(amount_fen),
         }),
         Ok(pb::Conclusion::Dismiss) if amount_fen == 0 => Ok(crate::domain::ReviewOutcome::Dismiss),
-        Ok(pb::Conclusion::Dismiss) => Err(ApiError::invalid(
-            "REVIEW_AMOUNT_OUT_OF_RANGE",
-            "amount_fen",
-            "must be 0 when the finding is dismissed",
-        )),
-        _ => Err(ApiError::invalid(
-            "SUPERVISION_CONCLUSION_INVALID",
+        Ok(pb::Conclusion::Dismiss) => Err(error::REVIEW_AMOUNT_OUT_OF_RANGE
+            .invalid("amount_fen", "must be 0 when the finding is dismissed")),
+        _ => Err(error::CONCLUSION_INVALID.invalid(
             "conclusion",
             "must be CONCLUSION_UPHOLD or CONCLUSION_DISMISS",
         )),
@@ -159,11 +148,8 @@ pub fn method_in(n: i32) -> Result<VerificationMethod, ApiError> {
         Ok(pb::VerificationMethod::CheckRecord) => Ok(VerificationMethod::CheckRecord),
         Ok(pb::VerificationMethod::Phone) => Ok(VerificationMethod::Phone),
         Ok(pb::VerificationMethod::OnSite) => Ok(VerificationMethod::OnSite),
-        _ => Err(ApiError::invalid(
-            "SUPERVISION_VERIFICATION_METHOD_INVALID",
-            "method",
-            "must be CHECK_RECORD, PHONE or ON_SITE",
-        )),
+        _ => Err(error::VERIFICATION_METHOD_INVALID
+            .invalid("method", "must be CHECK_RECORD, PHONE or ON_SITE")),
     }
 }
 
@@ -172,11 +158,8 @@ pub fn outcome_in(n: i32) -> Result<VerificationOutcome, ApiError> {
     match pb::VerificationOutcome::try_from(n) {
         Ok(pb::VerificationOutcome::Genuine) => Ok(VerificationOutcome::Genuine),
         Ok(pb::VerificationOutcome::NotGenuine) => Ok(VerificationOutcome::NotGenuine),
-        _ => Err(ApiError::invalid(
-            "SUPERVISION_VERIFICATION_OUTCOME_INVALID",
-            "outcome",
-            "must be GENUINE or NOT_GENUINE",
-        )),
+        _ => Err(error::VERIFICATION_OUTCOME_INVALID
+            .invalid("outcome", "must be GENUINE or NOT_GENUINE")),
     }
 }
 
@@ -263,10 +246,8 @@ pub fn case_status_filter(n: i32) -> Result<Option<&'static str>, ApiError> {
         Ok(pb::CaseStatus::Unspecified) => Ok(None),
         Ok(pb::CaseStatus::Open) => Ok(Some("open")),
         Ok(pb::CaseStatus::Closed) => Ok(Some("closed")),
-        Err(_) => Err(ApiError::invalid(
-            "SUPERVISION_CASE_STATUS_INVALID",
-            "status",
-            format!("unknown case status {n}"),
-        )),
+        Err(_) => {
+            Err(error::CASE_STATUS_INVALID.invalid("status", format!("unknown case status {n}")))
+        }
     }
 }

@@ -13,6 +13,7 @@ use crate::domain::{
     AgeRestriction, FrequencyLimit, ReceiptTier, Rule, RuleCode, RuleParams, RuleSet, Severity,
     SexRestriction, SupplyLimit, VerificationKind,
 };
+use crate::error;
 use crate::store::{Audit, rfc3339};
 use yibao_core::{Bp, Fen, Sex};
 use yibao_proto::common::v1 as common;
@@ -46,13 +47,7 @@ pub fn rule_code_in(field: &str, n: i32) -> Result<Option<RuleCode>, ApiError> {
         .ok()
         .and_then(|k| RuleCode::ALL.get(k).copied())
         .map(Some)
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "SUPERVISION_RULE_CODE_INVALID",
-                field,
-                format!("unknown rule code {n}"),
-            )
-        })
+        .ok_or_else(|| error::RULE_CODE_INVALID.invalid(field, format!("unknown rule code {n}")))
 }
 
 /// Proto number of a severity.
@@ -70,11 +65,7 @@ fn severity_in(field: &str, n: i32) -> Result<Option<Severity>, ApiError> {
         Ok(pb::Severity::Low) => Ok(Some(Severity::Low)),
         Ok(pb::Severity::Medium) => Ok(Some(Severity::Medium)),
         Ok(pb::Severity::High) => Ok(Some(Severity::High)),
-        Err(_) => Err(ApiError::invalid(
-            "SUPERVISION_SEVERITY_INVALID",
-            field,
-            format!("unknown severity {n}"),
-        )),
+        Err(_) => Err(error::SEVERITY_INVALID.invalid(field, format!("unknown severity {n}"))),
     }
 }
 
@@ -90,11 +81,8 @@ fn verification_kind_in(field: &str, n: i32) -> Result<VerificationKind, ApiErro
     match pb::VerificationKind::try_from(n) {
         Ok(pb::VerificationKind::CheckRecord) => Ok(VerificationKind::CheckRecord),
         Ok(pb::VerificationKind::PhoneOrOnSite) => Ok(VerificationKind::PhoneOrOnSite),
-        _ => Err(ApiError::invalid(
-            "SUPERVISION_VERIFICATION_KIND_INVALID",
-            field,
-            "must be CHECK_RECORD or PHONE_OR_ON_SITE",
-        )),
+        _ => Err(error::VERIFICATION_KIND_INVALID
+            .invalid(field, "must be CHECK_RECORD or PHONE_OR_ON_SITE")),
     }
 }
 
@@ -118,11 +106,7 @@ fn sex_in(field: &str, n: i32) -> Result<Sex, ApiError> {
     match pb::Sex::try_from(n) {
         Ok(pb::Sex::Male) => Ok(Sex::Male),
         Ok(pb::Sex::Female) => Ok(Sex::Female),
-        _ => Err(ApiError::invalid(
-            "SUPERVISION_SEX_INVALID",
-            field,
-            "must be SEX_MALE or SEX_FEMALE",
-        )),
+        _ => Err(error::SEX_INVALID.invalid(field, "must be SEX_MALE or SEX_FEMALE")),
     }
 }
 
@@ -135,7 +119,7 @@ fn supply(l: &SupplyLimit) -> pb::SupplyLimit {
 }
 
 fn supply_in(field: &str, l: Option<&pb::SupplyLimit>) -> Result<SupplyLimit, ApiError> {
-    let l = l.ok_or_else(|| ApiError::invalid("RULE_PARAMS_INVALID", field, "is required"))?;
+    let l = l.ok_or_else(|| error::RULE_PARAMS_INVALID.invalid(field, "is required"))?;
     Ok(SupplyLimit {
         window_days: l.window_days,
         max_days_supply: l.max_days_supply,
