@@ -14,9 +14,9 @@ pub mod error;
 pub mod store;
 
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use yibao_proto::enrollment::v1::enrollment_service_server::EnrollmentServiceServer;
-use yibao_runtime::config::{DatabaseConfig, ServiceSettings};
+use yibao_runtime::config::ServiceSettings;
+use yibao_runtime::db::StoreBase;
 use yibao_runtime::server::ServiceDeps;
 
 /// Name of the gRPC service (health and reflection).
@@ -39,39 +39,24 @@ pub struct EnrollmentSettings {
     pub voucher_secret: String,
 }
 
+/// Key of the voucher secret in [`ServiceDeps::secrets`] (the `[enrollment]` setting).
+pub const VOUCHER_SECRET_KEY: &str = "enrollment.voucher_secret";
+
 /// The built service.
 pub type Service = EnrollmentServiceServer<api::EnrollmentApi>;
 
-/// Connects to the database, applies migrations and builds the gRPC service from the shared
-/// dependencies and the voucher secret.
-pub async fn build_with_secret(deps: ServiceDeps, voucher_secret: &str) -> Result<Service, String> {
-    build_from(&deps.database, deps.cache, voucher_secret).await
-}
-
-/// The former entry point, kept so that its callers compile until they move to the shared
-/// signature (`build(ServiceDeps)`, the secret then read from `ServiceDeps`): connects,
-/// migrates and builds the service.
-pub async fn build(
-    db: &DatabaseConfig,
-    cache: Arc<dyn yibao_runtime::cache::Cache>,
-    voucher_secret: &str,
-) -> Result<Service, String> {
-    build_from(db, cache, voucher_secret).await
-}
-
-async fn build_from(
-    db: &DatabaseConfig,
-    cache: Arc<dyn yibao_runtime::cache::Cache>,
-    voucher_secret: &str,
-) -> Result<Service, String> {
-    if voucher_secret.len() < 32 {
-        return Err(
-            "configuration key `enrollment.voucher_secret`: must be at least 32 characters".into(),
-        );
-    }
-    let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(db)
+/// Connects to the database, applies migrations and builds the gRPC service. The voucher
+/// secret (≥ 32 characters; it signs vouchers and keys the cache's hashes of ID numbers) is
+/// `deps.secrets[VOUCHER_SECRET_KEY]`.
+pub async fn build(deps: ServiceDeps) -> Result<Service, String> {
+    let secret = deps.secret(VOUCHER_SECRET_KEY, 32)?;
+    let base = StoreBase::connect::<store::migration::Migrator>(&deps.database)
         .await
         .map_err(|e| format!("enrollment database: {e}"))?;
-    let api = api::EnrollmentApi::new(store::Store::new(conn), cache, voucher_secret.as_bytes());
+    let api = api::EnrollmentApi::new(
+        store::Store::with_base(base),
+        deps.cache.clone(),
+        secret.as_bytes(),
+    );
     Ok(EnrollmentServiceServer::new(api))
 }

@@ -13,7 +13,11 @@ async fn main() {
         yibao_enrollment::SERVICE_NAME,
         &settings.service,
         async { migrate.await.map(|_| ()) },
-        |deps| async move { yibao_enrollment::build_with_secret(deps, &secret).await },
+        |mut deps| async move {
+            deps.secrets
+                .insert(yibao_enrollment::VOUCHER_SECRET_KEY.into(), secret);
+            yibao_enrollment::build(deps).await
+        },
     )
     .await;
 }

@@ -82,11 +82,17 @@ async fn start() -> Env {
         std::env::temp_dir().join(format!("yibao-ltc-test-{}", uuid::Uuid::new_v4().simple()));
     let keys = DevKeys::load_or_create(&dir).unwrap_or_else(|e| panic!("keys: {e}"));
     let cache = Arc::new(yibao_runtime::cache::MemoryCache::new(10_000));
-    let enrollment_svc = yibao_enrollment::build(
-        &database(&dir, "enrollment").await,
-        cache.clone(),
-        "a-test-secret-of-at-least-32-characters!!",
-    )
+    let enrollment_svc = yibao_enrollment::build(ServiceDeps {
+        database: database(&dir, "enrollment").await,
+        cache: cache.clone(),
+        bus: Arc::new(MemoryBus::new()),
+        upstreams: Upstreams::default(),
+        secrets: [(
+            yibao_enrollment::VOUCHER_SECRET_KEY.to_string(),
+            "a-test-secret-of-at-least-32-characters!!".to_string(),
+        )]
+        .into(),
+    })
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     let mut routes = tonic::service::RoutesBuilder::default();

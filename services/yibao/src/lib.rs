@@ -276,14 +276,10 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     };
 
     let mut routes = tonic::service::RoutesBuilder::default();
-    routes.add_service(
-        yibao_enrollment::build(
-            &database_for(&opts, "enrollment").await?,
-            cache.clone(),
-            &voucher_secret,
-        )
-        .await?,
-    );
+    let mut enrollment = deps(database_for(&opts, "enrollment").await?);
+    let key = yibao_enrollment::VOUCHER_SECRET_KEY;
+    enrollment.secrets.insert(key.into(), voucher_secret);
+    routes.add_service(yibao_enrollment::build(enrollment).await?);
     routes.add_service(
         yibao_settlement::build(deps(database_for(&opts, "settlement").await?)).await?,
     );

@@ -45,9 +45,12 @@ pub struct Store {
 impl Store {
     /// Wraps a connection.
     pub fn new(db: DatabaseConnection) -> Store {
-        Store {
-            base: StoreBase::new(db),
-        }
+        Store::with_base(StoreBase::new(db))
+    }
+
+    /// On a connected (and migrated) store base.
+    pub fn with_base(base: StoreBase) -> Store {
+        Store { base }
     }
 
     /// The connection.
