@@ -25,14 +25,19 @@ pub const SERVICE_NAME: &str = "yibao.ltc.v1.LtcService";
 /// Connects to the database, applies migrations, starts the outbox relay and the consumer of
 /// settlement's claim events, and builds the gRPC service.
 pub async fn build(deps: ServiceDeps) -> Result<LtcServiceServer<api::LtcApi>, String> {
-    let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(&deps.database)
+    let store = store::Store::connect(&deps.database)
         .await
         .map_err(|e| format!("ltc database: {e}"))?;
-    let store = store::Store::new(conn);
-    let enrollment = tonic::transport::Endpoint::from_shared(deps.upstreams.enrollment.clone())
-        .map_err(|e| format!("configuration key `upstreams.enrollment`: {e}"))?
-        .connect_lazy();
-    let relay = events::relay::Relay::start(store.clone(), deps.bus.clone());
+    let enrollment = deps
+        .upstreams
+        .channel("enrollment")
+        .map_err(|e| e.to_string())?;
+    let relay = yibao_runtime::outbox::Relay::start(
+        "ltc",
+        store.db().clone(),
+        deps.bus.clone(),
+        yibao_runtime::outbox::RelayConfig::default(),
+    );
     let ltc = app::Ltc::new(
         store,
         Arc::new(app::GrpcEnrollment::new(enrollment)),

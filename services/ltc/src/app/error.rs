@@ -51,3 +51,10 @@ impl AppError {
         }
     }
 }
+
+/// A failed commit (the write transaction is the runtime's).
+impl From<sea_orm::DbErr> for AppError {
+    fn from(e: sea_orm::DbErr) -> AppError {
+        AppError::Store(StoreError::Db(e))
+    }
+}

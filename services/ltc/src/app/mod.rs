@@ -21,11 +21,11 @@ pub use error::AppError;
 pub use tenancy::region_scope;
 
 use crate::domain::DomainError;
-use crate::events::relay::Relay;
-use crate::store::{Actor, Store};
+use crate::store::Store;
 use std::sync::Arc;
 use yibao_core::{InstitutionCode, RegionCode};
-use yibao_runtime::Caller;
+use yibao_runtime::outbox::Relay;
+use yibao_runtime::{Actor, Caller};
 
 /// The LTC use cases over their store, enrollment and the outbox relay.
 #[derive(Debug, Clone)]
@@ -60,10 +60,7 @@ impl Ltc {
 
 /// Who makes a change, as stored beside it.
 pub fn actor(c: &Caller) -> Actor {
-    Actor {
-        subject: c.subject.clone(),
-        role: c.role.as_str().to_string(),
-    }
+    Actor::from(c)
 }
 
 /// Bad input in one field (the code every field check of the service uses).

@@ -17,11 +17,15 @@ use crate::events::ltc::{LineEvent, line_event};
 use crate::store::settlements::{
     self, LiveLine, LockedBeneficiary, MonthRecords, NewLine, NewRun, SettlementRow,
 };
-use crate::store::{Actor, Store, StoreError, Tx, new_id, now, outbox};
+use crate::store::{Store, StoreError, Tx, new_id, now};
 use std::collections::{BTreeMap, HashMap};
 use yibao_core::{Fen, InstitutionCode};
 use yibao_proto::events::v1::LtcAction;
-use yibao_runtime::Caller;
+use yibao_runtime::outbox::{self, OutboxEvent};
+use yibao_runtime::{Actor, Caller};
+
+/// Events written per outbox statement.
+const ENQUEUE_SLICE: usize = 2000;
 
 fn request_id_reused() -> AppError {
     DomainError::invalid(
@@ -230,7 +234,7 @@ async fn enqueue_and_total(
     lines: &[NewLine<'_>],
     person_of: impl Fn(&str) -> Option<String>,
 ) -> Result<(i64, i64, i64), AppError> {
-    let events = lines
+    let events: Vec<OutboxEvent> = lines
         .iter()
         .map(|l| {
             let person = person_of(l.beneficiary_id).unwrap_or_default();
@@ -252,7 +256,10 @@ async fn enqueue_and_total(
             }
         })
         .collect();
-    outbox::enqueue(tx, events, run.at).await?;
+    // In slices: one statement's bind parameters stay far below PostgreSQL's 65,535.
+    for slice in events.chunks(ENQUEUE_SLICE) {
+        outbox::enqueue(&**tx, slice).await?;
+    }
     let (mut billed, mut fund, mut person) = (0i64, 0i64, 0i64);
     for l in lines {
         billed += l.f.billed.get();

@@ -1,11 +1,11 @@
-//! The LTC events this service publishes on [`LTC_STREAM`](super::LTC_STREAM): one per
+//! The LTC events this service publishes on `yibao.ltc.claims` ([`LTC_CLAIMS`]): one per
 //! settlement line.
 
-use super::LTC_STREAM;
 use crate::domain::settlement::LineFigures;
-use crate::store::outbox::NewEvent;
 use prost::Message;
 use yibao_proto::events::v1::{LtcAction, LtcEvent};
+use yibao_runtime::outbox::OutboxEvent;
+use yibao_runtime::streams::LTC_CLAIMS;
 
 /// What a line's event says, beside its figures.
 #[derive(Debug, Clone, Copy)]
@@ -26,7 +26,7 @@ pub struct LineEvent<'a> {
 
 /// An LTC event ready for the outbox: `claim_id` is the settled line; a reversal repeats that
 /// line's figures (positive) with `LTC_ACTION_REVERSED`.
-pub fn line_event(e: &LineEvent<'_>, f: &LineFigures) -> NewEvent {
+pub fn line_event(e: &LineEvent<'_>, f: &LineFigures) -> OutboxEvent {
     let event_id = crate::store::new_id();
     let ev = LtcEvent {
         event_id: event_id.clone(),
@@ -43,9 +43,5 @@ pub fn line_event(e: &LineEvent<'_>, f: &LineFigures) -> NewEvent {
         death_date: String::new(),
         action: e.action as i32,
     };
-    NewEvent {
-        stream: LTC_STREAM,
-        event_id,
-        payload: ev.encode_to_vec(),
-    }
+    OutboxEvent::new(LTC_CLAIMS, event_id, ev.encode_to_vec())
 }

@@ -1,13 +1,14 @@
 //! The consumer of settlement's claim events: settled inpatient stays are recorded, reversed
 //! ones marked; other events are acknowledged and ignored.
 
-use super::{EventsError, SETTLEMENT_STREAM, STAY_GROUP};
+use super::EventsError;
 use crate::app::Ltc;
 use crate::app::stays::Stay;
 use prost::Message;
 use std::time::Duration;
 use yibao_proto::events::v1::{ClaimAction, ClaimEvent, ClaimKind};
 use yibao_runtime::bus::Bus;
+use yibao_runtime::streams::{LTC_HOSPITAL_STAYS_GROUP as GROUP, SETTLEMENT_CLAIMS};
 
 /// Starts the consumer of settlement's claim events.
 pub fn start_stay_consumer(ltc: Ltc, bus: std::sync::Arc<dyn Bus>) {
@@ -29,8 +30,8 @@ pub fn start_stay_consumer(ltc: Ltc, bus: std::sync::Arc<dyn Bus>) {
 pub async fn consume_stays(ltc: &Ltc, bus: &dyn Bus, consumer: &str) -> Result<usize, EventsError> {
     let batch = bus
         .read(
-            SETTLEMENT_STREAM,
-            STAY_GROUP,
+            SETTLEMENT_CLAIMS,
+            GROUP,
             consumer,
             100,
             Duration::from_secs(1),
@@ -66,6 +67,6 @@ pub async fn consume_stays(ltc: &Ltc, bus: &dyn Bus, consumer: &str) -> Result<u
         }
         ids.push(m.id.clone());
     }
-    bus.ack(SETTLEMENT_STREAM, STAY_GROUP, &ids).await?;
+    bus.ack(SETTLEMENT_CLAIMS, GROUP, &ids).await?;
     Ok(ids.len())
 }

@@ -1,12 +1,13 @@
 //! Applications and their workflow steps (who and when of every state entered).
 
 use super::sql::{all, exec, i, i4, int, int32, one, opt_int32, opt_text, t, text};
-use super::{Actor, StoreError, json, level_of, new_id, now, region_like, to_json};
+use super::{StoreError, json, level_of, new_id, now, region_like, to_json};
 use crate::domain::application::{ApplicationKind, ApplicationStatus};
 use crate::domain::assessment::DisabilityLevel;
 use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult};
 use yibao_core::RegionCode;
+use yibao_runtime::Actor;
 
 /// A workflow step with who and when.
 #[derive(Debug, Clone)]

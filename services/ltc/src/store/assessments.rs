@@ -1,12 +1,13 @@
 //! Assessments, the assessors assigned to them and their score sheets.
 
 use super::sql::{all, exec, i4, int32, one, opt_text, t, text};
-use super::{Actor, StoreError, json, new_id, now, region_like, to_json};
+use super::{StoreError, json, new_id, now, region_like, to_json};
 use crate::domain::assessment::AssessmentResult;
 use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use std::collections::BTreeMap;
 use yibao_core::RegionCode;
+use yibao_runtime::Actor;
 
 /// One assessor's sheet as stored.
 #[derive(Debug, Clone)]

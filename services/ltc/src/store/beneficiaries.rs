@@ -1,13 +1,14 @@
 //! Beneficiaries, the levels decided for them over time, and their care plans.
 
 use super::sql::{all, exec, i4, int32, one, opt_text, t, text};
-use super::{Actor, StoreError, care_type_of, date, level_of, new_id, now, region_like};
+use super::{StoreError, care_type_of, date, level_of, new_id, now, region_like};
 use crate::domain::assessment::DisabilityLevel;
 use crate::domain::care::{CarePlan, LevelPeriod};
 use crate::domain::policy::CareType;
 use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult};
 use yibao_core::RegionCode;
+use yibao_runtime::Actor;
 
 /// A level decided for a beneficiary.
 #[derive(Debug, Clone)]

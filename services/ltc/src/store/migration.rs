@@ -1,27 +1,35 @@
 //! Schema of the LTC database. Portable DDL (PostgreSQL and SQLite): dates are ISO
 //! `YYYY-MM-DD` text (which sorts as dates), months `YYYY-MM`, money is BIGINT fen, times are
-//! RFC 3339 text, score sheets and results JSON text.
+//! RFC 3339 text, score sheets and results JSON text. The outbox is the runtime's
+//! (`event_outbox`).
 
-use sea_orm_migration::prelude::*;
 use yibao_runtime::db::SqlMigration;
 
-/// The LTC migrator.
-#[derive(Debug)]
-pub struct Migrator;
+yibao_runtime::migrator!(
+    Migrator,
+    "ltc_migrations",
+    [INITIAL, yibao_runtime::outbox::MIGRATION, OUTBOX_MOVED]
+);
 
-#[async_trait::async_trait]
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(SqlMigration {
-            name: "m20261123_000001_ltc_initial",
-            up: UP,
-            drop_tables: TABLES,
-        })]
-    }
-    fn migration_table_name() -> DynIden {
-        Alias::new("ltc_migrations").into_iden()
-    }
-}
+/// The schema as first released.
+const INITIAL: SqlMigration = SqlMigration {
+    name: "m20261123_000001_ltc_initial",
+    up: UP,
+    drop_tables: TABLES,
+};
+
+/// The service's own outbox gives way to the runtime's `event_outbox`: events still waiting are
+/// moved (same row ids, so the same order; same event ids), then the old table is dropped.
+const OUTBOX_MOVED: SqlMigration = SqlMigration {
+    name: "m20261201_000002_ltc_outbox_to_event_outbox",
+    up: &[
+        "INSERT INTO event_outbox (id, stream, event_id, payload_hex, created_at, attempts, published_at)
+         SELECT id, stream, event_id, payload_hex, created_at, 0, NULL FROM ltc_outbox WHERE published_at IS NULL
+         ON CONFLICT (event_id) DO NOTHING",
+        "DROP TABLE ltc_outbox",
+    ],
+    drop_tables: &[],
+};
 
 const UP: &[&str] = &[
     // Benefit policy documents per region × year, versioned.

@@ -9,7 +9,6 @@ pub mod assessments;
 pub mod beneficiaries;
 mod error;
 pub mod migration;
-pub mod outbox;
 pub mod policies;
 pub mod records;
 pub mod settlements;
@@ -22,70 +21,43 @@ pub use error::StoreError;
 use crate::domain::assessment::DisabilityLevel;
 use crate::domain::policy::CareType;
 use chrono::NaiveDate;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use yibao_core::RegionCode;
+use yibao_runtime::config::DatabaseConfig;
+use yibao_runtime::db::{StoreBase, WriteTxn};
 
-/// Who made a change.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    /// Token subject.
-    pub subject: String,
-    /// Role name.
-    pub role: String,
-}
-
-/// The LTC store: the connection pool and, on SQLite, the gate of its one writer.
+/// The LTC store: the runtime's store base (connection and write gate).
 #[derive(Debug, Clone)]
 pub struct Store {
-    db: DatabaseConnection,
-    /// SQLite allows one writer: write transactions queue here instead of failing as "locked".
-    write_lock: yibao_runtime::db::WriteGate,
+    base: StoreBase,
 }
 
-/// A write transaction holding its turn at the write gate. Dropped without [`Tx::commit`] it
-/// rolls back, then gives up its turn.
-#[derive(Debug)]
-pub struct Tx {
-    // Field order matters: the transaction ends before the gate opens for the next writer.
-    txn: DatabaseTransaction,
-    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl std::ops::Deref for Tx {
-    type Target = DatabaseTransaction;
-    fn deref(&self) -> &DatabaseTransaction {
-        &self.txn
-    }
-}
-
-impl Tx {
-    /// Commits, then gives up the turn at the write gate.
-    pub async fn commit(self) -> Result<(), StoreError> {
-        let Tx { txn, _gate } = self;
-        txn.commit().await?;
-        Ok(())
-    }
-}
+/// A write transaction holding its turn at the write gate (see [`StoreBase::begin`]).
+pub type Tx = WriteTxn;
 
 impl Store {
     /// Wraps a connection.
     pub fn new(db: DatabaseConnection) -> Store {
-        let write_lock = yibao_runtime::db::WriteGate::for_connection(&db);
-        Store { db, write_lock }
+        Store {
+            base: StoreBase::new(db),
+        }
+    }
+
+    /// Connects to the configured database and applies the migrations.
+    pub async fn connect(cfg: &DatabaseConfig) -> Result<Store, StoreError> {
+        Ok(Store {
+            base: StoreBase::connect::<migration::Migrator>(cfg).await?,
+        })
     }
 
     /// The connection pool (reads outside a transaction).
     pub fn db(&self) -> &DatabaseConnection {
-        &self.db
+        self.base.db()
     }
 
     /// Opens a write transaction, waiting for the write gate on SQLite.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let gate = self.write_lock.enter().await;
-        Ok(Tx {
-            txn: self.db.begin().await?,
-            _gate: gate,
-        })
+        Ok(self.base.begin().await?)
     }
 }
 

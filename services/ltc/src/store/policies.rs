@@ -1,9 +1,10 @@
 //! Benefit policy documents per region × year, versioned.
 
 use super::sql::{exec, i4, int32, one, opt_int32, t, text};
-use super::{Actor, StoreError, json, now, to_json};
+use super::{StoreError, json, now, to_json};
 use crate::domain::policy::BenefitPolicy;
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use yibao_runtime::Actor;
 
 /// A policy version as stored.
 #[derive(Debug, Clone)]

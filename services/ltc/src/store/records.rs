@@ -2,12 +2,13 @@
 //! settlement runs compare against.
 
 use super::sql::{all, exec, i, insert_rows, int, one, t, text};
-use super::{Actor, StoreError, care_type_of, conflict_on_unique, date, json, now, to_json};
+use super::{StoreError, care_type_of, conflict_on_unique, date, json, now, to_json};
 use crate::domain::Month;
 use crate::domain::policy::CareType;
 use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult};
 use yibao_core::Fen;
+use yibao_runtime::Actor;
 
 /// A record accepted for storage.
 #[derive(Debug, Clone)]

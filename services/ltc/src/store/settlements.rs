@@ -3,7 +3,7 @@
 //! their levels and what the month already paid them). A run reads records, never writes them.
 
 use super::sql::{all, exec, i, i4, insert_bulk, int, int32, one, opt_text, ot, t, text};
-use super::{Actor, StoreError, conflict_on_unique, date, level_of};
+use super::{StoreError, conflict_on_unique, date, level_of};
 use crate::domain::assessment::DisabilityLevel;
 use crate::domain::care::LevelPeriod;
 use crate::domain::policy::CareType;
@@ -11,6 +11,7 @@ use crate::domain::settlement::{BillableRecord, LineFigures};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult};
 use std::collections::{BTreeMap, HashMap};
 use yibao_core::Fen;
+use yibao_runtime::Actor;
 
 /// A settlement line as stored.
 #[derive(Debug, Clone)]
