@@ -78,7 +78,7 @@ fn input(
     let eligibility = EligibilitySnapshot {
         scheme: Scheme::Resident,
         insured_region: region.clone(),
-        categories: if p % 2 == 0 {
+        categories: if p.is_multiple_of(2) {
             vec![PersonCategory::PovertyRegistered]
         } else {
             vec![]

@@ -25,16 +25,16 @@ impl SettlementApp {
         }
         let actor = Actor::from(c);
         let txn = self.store.begin().await?;
-        if let Some(v) = self.store.latest_policy_version(&txn, &doc.id).await? {
-            if i64::from(doc.version) <= v {
-                return Err(AppError::invalid(
-                    "document_json.version",
-                    format!(
-                        "must be above the latest stored version {v} of `{}`",
-                        doc.id
-                    ),
-                ));
-            }
+        if let Some(v) = self.store.latest_policy_version(&txn, &doc.id).await?
+            && i64::from(doc.version) <= v
+        {
+            return Err(AppError::invalid(
+                "document_json.version",
+                format!(
+                    "must be above the latest stored version {v} of `{}`",
+                    doc.id
+                ),
+            ));
         }
         let text = doc
             .to_json()

@@ -1,6 +1,6 @@
 //! Rows of the settlement service, per aggregate: [`policies`], [`catalogue`], [`members`]
 //! (supplementary-product membership), [`accumulators`], [`claims`] (encounters, claims,
-//! items, explanations, reversals), [`ledger`] (the double-entry fund ledger and
+//! items, explanations), [`reversals`], [`ledger`] (the double-entry fund ledger and
 //! reconciliation runs), [`statements`] (the month's totals), [`insurers`] (the insurers'
 //! layers and disputes); the schema in [`migration`]. Events go to the runtime's outbox
 //! (`yibao_runtime::outbox`) inside the same transaction.
@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod members;
 pub mod migration;
 pub mod policies;
+pub mod reversals;
 pub mod sql;
 pub mod statements;
 
@@ -44,12 +45,15 @@ pub use policies::PolicyHeader;
 pub use statements::{StatementTotals, add_breakdown};
 pub use yibao_runtime::Actor;
 
+/// Parsed policy documents by (id, version).
+type PolicyCache = HashMap<(String, u32), Arc<PolicyDocument>>;
+
 /// The settlement store.
 #[derive(Debug, Clone)]
 pub struct Store {
     base: StoreBase,
     /// Parsed policy documents by (id, version); documents never change once stored.
-    policies: Arc<Mutex<HashMap<(String, u32), Arc<PolicyDocument>>>>,
+    policies: Arc<Mutex<PolicyCache>>,
 }
 
 impl Store {

@@ -53,7 +53,7 @@ impl Store {
         for doc in &bundle.policies {
             // Instances starting together may both seed: the second one's rows are ignored.
             Self::insert_policy_row(
-                &*txn,
+                &txn,
                 doc,
                 &doc.to_json()
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
