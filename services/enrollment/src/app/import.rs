@@ -132,12 +132,11 @@ pub async fn import_rows(
                 }),
             }
         }
-        if writing.len() == WRITERS {
-            if let Some(w) = writing.pop_front() {
-                if let Err(e) = finish(app, w, actor, &mut report).await {
-                    return Err(settle_then(writing, e).await);
-                }
-            }
+        if writing.len() == WRITERS
+            && let Some(w) = writing.pop_front()
+            && let Err(e) = finish(app, w, actor, &mut report).await
+        {
+            return Err(settle_then(writing, e).await);
         }
         let (store, actor) = (store.clone(), actor.clone());
         let task = tokio::spawn(async move { store.insert_imported(prepared, &actor).await });

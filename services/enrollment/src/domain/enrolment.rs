@@ -35,12 +35,12 @@ pub fn enrol(
             format!("{enrolled_on} is after the end of {year}"),
         ));
     }
-    if let Some(d) = file.death_date {
-        if d < enrolled_on.max(start) {
-            return Err(EnrolmentError::Precondition(format!(
-                "the person died on {d}"
-            )));
-        }
+    if let Some(d) = file.death_date
+        && d < enrolled_on.max(start)
+    {
+        return Err(EnrolmentError::Precondition(format!(
+            "the person died on {d}"
+        )));
     }
     if file.enrolments.iter().any(|e| {
         e.year == year && e.scheme == scheme && e.region == region && e.end_reason.is_none()
@@ -172,12 +172,12 @@ pub fn apply_event(
     on: NaiveDate,
     new_id: &mut dyn FnMut() -> String,
 ) -> Result<EventOutcome, EnrolmentError> {
-    if let Some(d) = file.death_date {
-        if !matches!(event, StatusEvent::Death) || d <= on {
-            return Err(EnrolmentError::Precondition(format!(
-                "the person died on {d}"
-            )));
-        }
+    if let Some(d) = file.death_date
+        && (!matches!(event, StatusEvent::Death) || d <= on)
+    {
+        return Err(EnrolmentError::Precondition(format!(
+            "the person died on {d}"
+        )));
     }
     let day_before = on.pred_opt().unwrap_or(on);
     let mut out = EventOutcome::default();

@@ -51,7 +51,7 @@ impl Store {
         .insert(&*txn)
         .await?;
         let detail = serde_json::json!({"category": category_str(grant.category), "valid_from": grant.valid_from, "valid_to": grant.valid_to});
-        journal(&*txn, person_id, "category.granted", detail, actor).await?;
+        journal(&txn, person_id, "category.granted", detail, actor).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -216,7 +216,7 @@ impl Store {
         }
         enrolment_model(person_id, e, now()).insert(&*txn).await?;
         journal(
-            &*txn,
+            &txn,
             person_id,
             "enrolment.created",
             enrolment_detail(e),

@@ -183,14 +183,14 @@ impl Store {
             return tx.commit().await.map_err(sqlx_error);
         }
         let txn = self.begin().await?;
-        insert_all(&*txn, rows.persons).await.map_err(|e| match e {
+        insert_all(&txn, rows.persons).await.map_err(|e| match e {
             StoreError::Db(d) if yibao_runtime::db::is_unique_violation(&d) => exists(),
             e => e,
         })?;
-        insert_all(&*txn, rows.versions).await?;
-        insert_all(&*txn, rows.enrolments).await?;
-        insert_all(&*txn, rows.contributions).await?;
-        insert_all(&*txn, rows.journal).await?;
+        insert_all(&txn, rows.versions).await?;
+        insert_all(&txn, rows.enrolments).await?;
+        insert_all(&txn, rows.contributions).await?;
+        insert_all(&txn, rows.journal).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -165,7 +165,7 @@ impl Store {
             )));
         }
         if let Some(h) = &new.household_id {
-            household_exists(&*txn, h).await?;
+            household_exists(&txn, h).await?;
         }
         let exists = format!("a person with ID number {} is registered", new.id_number);
         let model = person::ActiveModel::from(person_row(new, new_id(), now()))
@@ -179,9 +179,9 @@ impl Store {
                     e.into()
                 }
             })?;
-        keep_version(&*txn, &model, "registered", actor).await?;
+        keep_version(&txn, &model, "registered", actor).await?;
         journal(
-            &*txn,
+            &txn,
             &model.id,
             "person.registered",
             registered_detail(&model),
@@ -221,7 +221,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<person::Model, StoreError> {
         let txn = self.begin().await?;
-        let current = person_in(&*txn, id).await?;
+        let current = person_in(&txn, id).await?;
         if expected_version != 0 && expected_version != current.version {
             return Err(StoreError::Conflict(format!(
                 "person is at version {}, not {expected_version}",
@@ -229,7 +229,7 @@ impl Store {
             )));
         }
         if let Some(h) = &changes.household_id {
-            household_exists(&*txn, h).await?;
+            household_exists(&txn, h).await?;
         }
         let mut am: person::ActiveModel = current.clone().into();
         if let Some(n) = changes.name.clone() {
@@ -255,10 +255,10 @@ impl Store {
                 "the person changed concurrently; retry".into(),
             ));
         }
-        let updated = person_in(&*txn, id).await?;
-        keep_version(&*txn, &updated, reason, actor).await?;
+        let updated = person_in(&txn, id).await?;
+        keep_version(&txn, &updated, reason, actor).await?;
         let detail = serde_json::json!({"reason": reason, "name": changes.name, "contact": changes.contact, "household_id": changes.household_id, "version": updated.version});
-        journal(&*txn, id, "person.corrected", detail, actor).await?;
+        journal(&txn, id, "person.corrected", detail, actor).await?;
         txn.commit().await?;
         Ok(updated)
     }
@@ -368,7 +368,7 @@ impl Store {
         entry["effective_on"] = serde_json::json!(on);
         entry["ended"] = serde_json::json!(out.changed.iter().map(|e| &e.id).collect::<Vec<_>>());
         entry["created"] = serde_json::json!(out.created.iter().map(|e| &e.id).collect::<Vec<_>>());
-        journal(&*txn, &p.id, &format!("status.{kind}"), entry, actor).await?;
+        journal(&txn, &p.id, &format!("status.{kind}"), entry, actor).await?;
         txn.commit().await?;
         Ok(())
     }
