@@ -83,40 +83,7 @@ fn parse_claim(c: Option<&pb::Claim>) -> Result<ClaimRequest, AppError> {
     let end = NaiveDate::parse_from_str(&c.end_date, "%Y-%m-%d")
         .map_err(|_| bad("end_date", "must be a date YYYY-MM-DD".into()))
         .ok();
-    let mut items = Vec::with_capacity(c.items.len());
-    let mut unclassified = Vec::with_capacity(c.items.len());
-    for (n, it) in c.items.iter().enumerate() {
-        let class = match pb::ItemClass::try_from(it.item_class) {
-            Ok(pb::ItemClass::A) => ItemClass::A,
-            Ok(pb::ItemClass::B) => ItemClass::B,
-            Ok(pb::ItemClass::C) | Ok(pb::ItemClass::Unspecified) => ItemClass::C,
-            Err(_) => {
-                bad(&format!("items[{n}].item_class"), "unknown value".into());
-                ItemClass::C
-            }
-        };
-        unclassified.push(it.item_class == pb::ItemClass::Unspecified as i32);
-        let share = match it.preselfpay_share_bp {
-            Some(s) if s > 10_000 => {
-                bad(
-                    &format!("items[{n}].preselfpay_share_bp"),
-                    "must not exceed 10000 bp (100%)".into(),
-                );
-                None
-            }
-            s => s.map(Bp),
-        };
-        items.push(ClaimItem {
-            national_code: it.national_code.clone(),
-            name: it.name.clone(),
-            class,
-            quantity: it.quantity,
-            unit_price: Fen(it.unit_price_fen),
-            amount: Fen(it.amount_fen),
-            payment_standard: it.payment_standard_fen.map(Fen),
-            preselfpay_share: share,
-        });
-    }
+    let (items, unclassified) = parse_items(&c.items, &mut bad);
     let disease = Some(c.disease_code.trim().to_string()).filter(|d| !d.is_empty());
     match (institution, id, region, kind, grade, tier, start, end) {
         (
@@ -151,6 +118,49 @@ fn parse_claim(c: Option<&pb::Claim>) -> Result<ClaimRequest, AppError> {
         }
         _ => Err(AppError::Invalid(v)),
     }
+}
+
+/// Parses the items; problems go to `bad` with their path under `claim.`. Returns the items
+/// and which of them the caller left to the catalogue to classify.
+fn parse_items(
+    items_pb: &[pb::ClaimItem],
+    bad: &mut impl FnMut(&str, String),
+) -> (Vec<ClaimItem>, Vec<bool>) {
+    let mut items = Vec::with_capacity(items_pb.len());
+    let mut unclassified = Vec::with_capacity(items_pb.len());
+    for (n, it) in items_pb.iter().enumerate() {
+        let class = match pb::ItemClass::try_from(it.item_class) {
+            Ok(pb::ItemClass::A) => ItemClass::A,
+            Ok(pb::ItemClass::B) => ItemClass::B,
+            Ok(pb::ItemClass::C) | Ok(pb::ItemClass::Unspecified) => ItemClass::C,
+            Err(_) => {
+                bad(&format!("items[{n}].item_class"), "unknown value".into());
+                ItemClass::C
+            }
+        };
+        unclassified.push(it.item_class == pb::ItemClass::Unspecified as i32);
+        let share = match it.preselfpay_share_bp {
+            Some(s) if s > 10_000 => {
+                bad(
+                    &format!("items[{n}].preselfpay_share_bp"),
+                    "must not exceed 10000 bp (100%)".into(),
+                );
+                None
+            }
+            s => s.map(Bp),
+        };
+        items.push(ClaimItem {
+            national_code: it.national_code.clone(),
+            name: it.name.clone(),
+            class,
+            quantity: it.quantity,
+            unit_price: Fen(it.unit_price_fen),
+            amount: Fen(it.amount_fen),
+            payment_standard: it.payment_standard_fen.map(Fen),
+            preselfpay_share: share,
+        });
+    }
+    (items, unclassified)
 }
 
 fn reversal_no(s: &str) -> Result<String, Status> {

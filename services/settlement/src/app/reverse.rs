@@ -99,28 +99,9 @@ impl SettlementApp {
         actor: &Actor,
     ) -> Result<Reversed, AppError> {
         let txn = self.store.begin().await?;
-        if let Some((earlier, refund)) =
-            Store::reversal_by_no(&txn, institution, reversal_no).await?
-        {
-            if earlier != claim_id {
-                return Err(AppError::invalid(
-                    "reversal_no",
-                    format!("already used for claim {earlier}"),
-                ));
-            }
+        if let Some(earlier) = Store::reversal_by_no(&txn, institution, reversal_no).await? {
             drop(txn);
-            let row = self
-                .store
-                .claim(claim_id)
-                .await?
-                .ok_or_else(|| AppError::NotFound("claim", claim_id.to_string()))?;
-            let settlement = (row.status != ClaimStatus::Reversed).then_some(row.settlement);
-            return Ok(Reversed {
-                claim_id: claim_id.to_string(),
-                refund,
-                settlement,
-                status: row.status,
-            });
+            return self.replayed_reversal(claim_id, earlier).await;
         }
         let (row, person_id, eligibility) = self
             .store
@@ -200,6 +181,33 @@ impl SettlementApp {
             refund,
             settlement: new_settlement,
             status,
+        })
+    }
+
+    /// The answer to a reversal number used before: the same refund and the claim as it is
+    /// now, if the number was used for this claim.
+    async fn replayed_reversal(
+        &self,
+        claim_id: &str,
+        (earlier, refund): (String, Breakdown),
+    ) -> Result<Reversed, AppError> {
+        if earlier != claim_id {
+            return Err(AppError::invalid(
+                "reversal_no",
+                format!("already used for claim {earlier}"),
+            ));
+        }
+        let row = self
+            .store
+            .claim(claim_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("claim", claim_id.to_string()))?;
+        let settlement = (row.status != ClaimStatus::Reversed).then_some(row.settlement);
+        Ok(Reversed {
+            claim_id: claim_id.to_string(),
+            refund,
+            settlement,
+            status: row.status,
         })
     }
 

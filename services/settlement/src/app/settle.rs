@@ -12,12 +12,14 @@ use crate::domain::{
 };
 use crate::events::{self, Action};
 use crate::store::insurers::{LayerClaim, NewInsurerLayer};
-use crate::store::{Actor, NewClaim, Store, StoreError, StoredClaim, month_of, new_id, now};
+use crate::store::{
+    Actor, CatalogueRow, NewClaim, Store, StoreError, StoredClaim, month_of, new_id, now,
+};
 use chrono::Datelike;
 use sea_orm::DatabaseTransaction;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use yibao_core::{IdNumber, RegionCode};
+use yibao_core::{Fen, IdNumber, RegionCode};
 use yibao_runtime::Caller;
 use yibao_runtime::outbox;
 
@@ -201,24 +203,7 @@ impl SettlementApp {
                 "enrollment answered without a scheme".into(),
             )
         })?;
-        // Place of treatment's catalogue: class, payment standard and share of listed items;
-        // procurement's payment standard, where one is in force, is the one that counts.
-        for (it, unclassified) in claim.items.iter_mut().zip(&unclassified) {
-            match catalogue.get(&it.national_code) {
-                Some(row) => {
-                    it.class = row.entry.class;
-                    it.payment_standard = row.entry.payment_standard.or(it.payment_standard);
-                    it.preselfpay_share = row.entry.preselfpay_share.or(it.preselfpay_share);
-                }
-                None if *unclassified => {
-                    it.class = ItemClass::C;
-                }
-                None => {}
-            }
-            if let Some(standard) = standards.get(&it.national_code) {
-                it.payment_standard = Some(*standard);
-            }
-        }
+        price(&mut claim, &unclassified, &catalogue, &standards);
         let year = claim.end_date.year();
         let policy = self
             .store
@@ -306,6 +291,33 @@ impl SettlementApp {
             settlement: s,
             replayed: false,
         })
+    }
+}
+
+/// Prices the items by the place of treatment's catalogue (class, payment standard and share
+/// of listed items; an unlisted item sent without a class is 丙) and procurement's payment
+/// standards, which, where one is in force, are the ones that count.
+fn price(
+    claim: &mut Claim,
+    unclassified: &[bool],
+    catalogue: &HashMap<String, CatalogueRow>,
+    standards: &HashMap<String, Fen>,
+) {
+    for (it, unclassified) in claim.items.iter_mut().zip(unclassified) {
+        match catalogue.get(&it.national_code) {
+            Some(row) => {
+                it.class = row.entry.class;
+                it.payment_standard = row.entry.payment_standard.or(it.payment_standard);
+                it.preselfpay_share = row.entry.preselfpay_share.or(it.preselfpay_share);
+            }
+            None if *unclassified => {
+                it.class = ItemClass::C;
+            }
+            None => {}
+        }
+        if let Some(standard) = standards.get(&it.national_code) {
+            it.payment_standard = Some(*standard);
+        }
     }
 }
 
