@@ -204,7 +204,7 @@ async fn generate_in_postgres(
         }
         let readmit = c.kind == yibao_supervision::domain::ClaimKind::Inpatient && {
             inpatient += 1;
-            inpatient % READMISSION_EVERY == 0
+            inpatient.is_multiple_of(READMISSION_EVERY)
         };
         let day = c.settled_at.date();
         span = Some(span.map_or((day, day), |(a, _)| (a, day)));

@@ -35,7 +35,10 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn payloads(seed: u64, n: usize) -> Result<Vec<(String, Vec<u8>)>, Box<dyn Error>> {
+/// (event id, bus payload) of each generated event.
+type Payloads = Vec<(String, Vec<u8>)>;
+
+fn payloads(seed: u64, n: usize) -> Result<Payloads, Box<dyn Error>> {
     Ok(SyntheticStream::new(&StreamConfig::huoqiu(seed, 60_000))?
         .take(n)
         .filter_map(|e| match e {

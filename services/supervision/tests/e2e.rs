@@ -250,6 +250,7 @@ fn day(m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2018, m, d).unwrap()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn stay(
     id: &str,
     person: &str,

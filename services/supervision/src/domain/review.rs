@@ -379,13 +379,13 @@ impl Review {
                 role: by.role,
             });
         }
-        if let Some(prev) = self.steps.last() {
-            if by.at < prev.at {
-                return Err(ReviewError::TimeBackwards {
-                    previous: prev.at,
-                    at: by.at,
-                });
-            }
+        if let Some(prev) = self.steps.last()
+            && by.at < prev.at
+        {
+            return Err(ReviewError::TimeBackwards {
+                previous: prev.at,
+                at: by.at,
+            });
         }
         Ok(())
     }

@@ -114,6 +114,9 @@ pub struct Consumer {
     in_flight: Option<InFlight>,
 }
 
+/// A decoded message: its key, its payload and its event or refusal.
+type Decoded<'m> = (String, &'m [u8], Result<SupervisionEvent, convert::Refusal>);
+
 /// A part of a batch being committed.
 #[derive(Debug)]
 struct InFlight {
@@ -196,10 +199,11 @@ impl Consumer {
                 total.add(self.read_and_process(*kind, stream, NO_WAIT).await?);
             }
         }
-        if total.messages == 0 && block > NO_WAIT {
-            if let Some((kind, stream)) = streams.first() {
-                total.add(self.read_and_process(*kind, stream, block).await?);
-            }
+        if total.messages == 0
+            && block > NO_WAIT
+            && let Some((kind, stream)) = streams.first()
+        {
+            total.add(self.read_and_process(*kind, stream, block).await?);
         }
         Ok(total)
     }
@@ -300,19 +304,16 @@ impl Consumer {
         }
     }
 
-    /// Decodes and judges messages of one stream: what they did, the batch to write and the
-    /// sequence number of its first event. The detectors observe the events; if the batch is
-    /// then not written, the caller must discard them.
-    async fn prepare(
-        &mut self,
+    /// Decodes messages of one stream while the store is asked which were processed already:
+    /// each message's key (the event id, or the stream position of an undecodable message
+    /// without one), its payload and its event or refusal, and the keys already known (stored,
+    /// or in the part being written).
+    async fn decode_and_look_up<'m>(
+        &self,
         kind: StreamKind,
         stream: &str,
-        msgs: &[BusMessage],
-    ) -> Result<(BatchReport, Batch, i64), Error> {
-        let mut report = BatchReport {
-            messages: msgs.len(),
-            ..BatchReport::default()
-        };
+        msgs: &'m [BusMessage],
+    ) -> Result<(Vec<Decoded<'m>>, HashSet<String>), Error> {
         // Which messages were processed already is asked of the store by the bus event ids while
         // the payloads are decoded (a valid event carries the same id as its message).
         let lookup = {
@@ -324,7 +325,7 @@ impl Consumer {
                 .collect();
             tokio::spawn(async move { store.known_events(&ids).await })
         };
-        let decoded: Vec<(String, &[u8], Result<SupervisionEvent, convert::Refusal>)> = msgs
+        let decoded: Vec<Decoded<'m>> = msgs
             .iter()
             .map(|m| {
                 let r = convert::decode(kind, &m.event_id, &m.payload);
@@ -354,6 +355,23 @@ impl Consumer {
         if let Some(f) = &self.in_flight {
             known.extend(keys.iter().filter(|k| f.keys.contains(*k)).cloned());
         }
+        Ok((decoded, known))
+    }
+
+    /// Decodes and judges messages of one stream: what they did, the batch to write and the
+    /// sequence number of its first event. The detectors observe the events; if the batch is
+    /// then not written, the caller must discard them.
+    async fn prepare(
+        &mut self,
+        kind: StreamKind,
+        stream: &str,
+        msgs: &[BusMessage],
+    ) -> Result<(BatchReport, Batch, i64), Error> {
+        let mut report = BatchReport {
+            messages: msgs.len(),
+            ..BatchReport::default()
+        };
+        let (decoded, mut known) = self.decode_and_look_up(kind, stream, msgs).await?;
         // Rules changed since the detectors were built are switched to before judging.
         let regions: BTreeSet<String> = decoded
             .iter()
@@ -423,7 +441,7 @@ impl Consumer {
                 at: event.at().format("%Y-%m-%dT%H:%M:%S").to_string(),
                 status: EventStatus::Accepted,
                 reason: String::new(),
-                payload: B64.encode(&payload),
+                payload: B64.encode(payload),
             });
             report.accepted += 1;
         }

@@ -27,12 +27,12 @@ pub(super) fn observe_cluster(
     let state = clusters.entry(key).or_default();
     let horizon = e.settled_at - Duration::hours(window_hours);
     while state.entries.front().is_some_and(|x| x.at < horizon) {
-        if let Some(old) = state.entries.pop_front() {
-            if let Some(n) = state.counts.get_mut(&old.person) {
-                *n -= 1;
-                if *n == 0 {
-                    state.counts.remove(&old.person);
-                }
+        if let Some(old) = state.entries.pop_front()
+            && let Some(n) = state.counts.get_mut(&old.person)
+        {
+            *n -= 1;
+            if *n == 0 {
+                state.counts.remove(&old.person);
             }
         }
     }

@@ -32,7 +32,15 @@ pub(super) fn observe_stay(out: &mut Out<'_>, person: &mut PersonState, e: &Clai
         contradicted: BTreeSet::new(),
     };
 
-    // Split hospitalisation, in either order of observation.
+    check_split(out, person, e, &stay);
+    check_overlap(out, person, e, &mut stay);
+    person.stays.push(stay);
+}
+
+/// Split hospitalisation (分解住院), in either order of observation: a readmission to the same
+/// institution within the window for the same diagnosis category (planned care aside).
+fn check_split(out: &mut Out<'_>, person: &PersonState, e: &ClaimEvent, stay: &StayRec) {
+    let c = out.c;
     if let Some((severity, window, _)) = &c.split {
         for other in &person.stays {
             if other.institution != stay.institution || other.planned || stay.planned {
@@ -42,9 +50,9 @@ pub(super) fn observe_stay(out: &mut Out<'_>, person: &mut PersonState, e: &Clai
                 continue;
             }
             let (earlier, later) = if other.discharge <= stay.admission {
-                (other, &stay)
+                (other, stay)
             } else if stay.discharge <= other.admission {
-                (&stay, other)
+                (stay, other)
             } else {
                 continue;
             };
@@ -80,7 +88,12 @@ pub(super) fn observe_stay(out: &mut Out<'_>, person: &mut PersonState, e: &Clai
             out.push(d);
         }
     }
+}
 
+/// Overlapping care: nights of the new stay inside another stay, visits elsewhere already seen
+/// during it (挂床), and long-term care already billed for days inside it.
+fn check_overlap(out: &mut Out<'_>, person: &PersonState, e: &ClaimEvent, stay: &mut StayRec) {
+    let c = out.c;
     if let Some((severity, include_ltc)) = c.overlap {
         // Overlapping stays: nights of the new stay inside another stay.
         let (a, z) = stay.night_range();
@@ -128,7 +141,7 @@ pub(super) fn observe_stay(out: &mut Out<'_>, person: &mut PersonState, e: &Clai
                 && v.date > stay.admission
                 && v.date < stay.discharge
             {
-                drafts.push(visit_during_stay(e, severity, &mut stay, v));
+                drafts.push(visit_during_stay(e, severity, stay, v));
             }
         }
         // Long-term care already billed for days inside the new stay.
@@ -136,7 +149,7 @@ pub(super) fn observe_stay(out: &mut Out<'_>, person: &mut PersonState, e: &Clai
             for care in &person.care {
                 if let Some(d) = care_during_stay(
                     severity,
-                    &stay,
+                    stay,
                     care,
                     e.person.clone(),
                     &e.event_id,
@@ -150,7 +163,6 @@ pub(super) fn observe_stay(out: &mut Out<'_>, person: &mut PersonState, e: &Clai
             out.push(d);
         }
     }
-    person.stays.push(stay);
 }
 
 pub(super) fn visit_during_stay<'e>(

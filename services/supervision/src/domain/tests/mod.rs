@@ -1,7 +1,11 @@
 //! Specifications of the supervision domain. Planted patterns ride on a clean generated stream
 //! and must come out with exactly the evidence and amount stated; the clean stream alone must
 //! raise nothing.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cloned_ref_to_slice_refs
+)]
 
 mod detect;
 mod money;
