@@ -5,7 +5,7 @@ use super::assessments::assessment_pb;
 use super::beneficiaries::beneficiary_pb;
 use super::fields::{
     audit, authorization, date_field, date_or_today, institution, invalid, level_pb, masked,
-    next_page, page, region, text_field,
+    region, text_field,
 };
 use crate::app::Ltc;
 use crate::app::applications::{ApplicationFilter, ApplicationInput};
@@ -14,6 +14,7 @@ use crate::store::applications::ApplicationRow;
 use tonic::{Request, Response};
 use yibao_core::IdNumber;
 use yibao_proto::ltc::v1 as pb;
+use yibao_runtime::page::Page;
 use yibao_runtime::server::caller;
 
 fn status_pb(s: ApplicationStatus) -> i32 {
@@ -138,7 +139,7 @@ pub(super) async fn list(
 ) -> Reply<pb::ListApplicationsResponse> {
     let c = caller(&req)?;
     let r = req.into_inner();
-    let (limit, offset) = page(&r.page)?;
+    let page = Page::parse(r.page.as_ref())?;
     let status = if r.status == 0 {
         None
     } else {
@@ -148,12 +149,12 @@ pub(super) async fn list(
         institution_code: r.institution_code,
         region_code: r.region_code,
         status,
-        limit,
-        offset,
+        page,
     };
     let list = ltc.list_applications(&c, &filter).await?;
+    let (list, page) = filter.page.finish(list, |a| vec![a.id.clone()]);
     Ok(Response::new(pb::ListApplicationsResponse {
-        page: next_page(limit, offset, list.len()),
+        page: Some(page),
         applications: list.iter().map(application_pb).collect(),
     }))
 }

@@ -2,13 +2,14 @@
 
 use super::Reply;
 use super::error::refused;
-use super::fields::{audit, level_pb, next_page, page};
+use super::fields::{audit, level_pb};
 use crate::app::Ltc;
 use crate::domain::assessment::{AssessmentResult, Impairment, ScoreSheet};
 use crate::store::assessments::AssessmentRow;
 use std::collections::BTreeMap;
 use tonic::{Request, Response};
 use yibao_proto::ltc::v1 as pb;
+use yibao_runtime::page::Page;
 use yibao_runtime::server::caller;
 
 fn impairment_pb(i: Impairment) -> i32 {
@@ -95,10 +96,11 @@ pub(super) async fn list(
 ) -> Reply<pb::ListAssignmentsResponse> {
     let c = caller(&req)?;
     let r = req.into_inner();
-    let (limit, offset) = page(&r.page)?;
-    let list = ltc.list_assignments(&c, r.open_only, limit, offset).await?;
+    let page = Page::parse(r.page.as_ref())?;
+    let list = ltc.list_assignments(&c, r.open_only, &page).await?;
+    let (list, next) = page.finish(list, |a| vec![a.id.clone()]);
     Ok(Response::new(pb::ListAssignmentsResponse {
-        page: next_page(limit, offset, list.len()),
+        page: Some(next),
         assessments: list.iter().map(assessment_pb).collect(),
     }))
 }

@@ -4,13 +4,14 @@
 use super::Reply;
 use super::fields::{
     audit, care_type_of, care_type_pb, date_field, date_or_today, institution, invalid, level_pb,
-    masked, next_page, page,
+    masked,
 };
 use crate::app::beneficiaries::Placement;
 use crate::app::{Ltc, region_scope};
 use crate::store::beneficiaries::{BeneficiaryRow, PlanRow};
 use tonic::{Request, Response, Status};
 use yibao_proto::ltc::v1 as pb;
+use yibao_runtime::page::Page;
 use yibao_runtime::server::caller;
 
 fn plan_pb(p: &PlanRow) -> pb::CarePlan {
@@ -64,14 +65,15 @@ pub(super) async fn reassessments_due(
 ) -> Reply<pb::ListReassessmentsDueResponse> {
     let c = caller(&req)?;
     let r = req.into_inner();
-    let (limit, offset) = page(&r.page)?;
+    let page = Page::parse(r.page.as_ref())?;
     let on = date_or_today("date", &r.date)?;
     let reg = region_scope(&c, "region_code", &r.region_code)
         .map_err(Status::from)?
         .ok_or_else(|| invalid("region_code", "must not be empty"))?;
-    let list = ltc.reassessments_due(&reg, on, limit, offset).await?;
+    let list = ltc.reassessments_due(&reg, on, &page).await?;
+    let (list, next) = page.finish(list, |b| vec![b.reassessment_due.clone(), b.id.clone()]);
     Ok(Response::new(pb::ListReassessmentsDueResponse {
-        page: next_page(limit, offset, list.len()),
+        page: Some(next),
         beneficiaries: list.iter().map(beneficiary_pb).collect(),
     }))
 }

@@ -72,36 +72,6 @@ pub(super) fn masked(id: &str) -> String {
         .unwrap_or_else(|_| "******".into())
 }
 
-/// (limit, offset) of a page request: 100 by default, at most 1000.
-pub(super) fn page(p: &Option<common::PageRequest>) -> Result<(u64, u64), Status> {
-    let (size, token) = p
-        .as_ref()
-        .map(|p| (p.page_size, p.page_token.as_str()))
-        .unwrap_or((0, ""));
-    let size = if size == 0 { 100 } else { size };
-    if !(1..=1000).contains(&size) {
-        return Err(invalid("page.page_size", "must be 1 to 1000"));
-    }
-    let offset = if token.is_empty() {
-        0
-    } else {
-        token
-            .parse::<u64>()
-            .map_err(|_| invalid("page.page_token", "is not a token of this list"))?
-    };
-    Ok((u64::try_from(size).unwrap_or(100), offset))
-}
-
-pub(super) fn next_page(limit: u64, offset: u64, got: usize) -> Option<common::PageResponse> {
-    Some(common::PageResponse {
-        next_page_token: if got as u64 == limit {
-            (offset + limit).to_string()
-        } else {
-            String::new()
-        },
-    })
-}
-
 pub(super) fn level_pb(l: DisabilityLevel) -> i32 {
     i32::from(l.number()) + 1
 }

@@ -14,6 +14,7 @@ use crate::store::beneficiaries::{self, BeneficiaryRow, NewBeneficiary};
 use crate::store::{StoreError, Tx};
 use chrono::{Datelike, NaiveDate};
 use yibao_core::{IdNumber, InstitutionCode, RegionCode};
+use yibao_runtime::page::Page;
 use yibao_runtime::{Caller, Role};
 
 /// An application as the institution files it (fields already checked for shape).
@@ -46,10 +47,8 @@ pub struct ApplicationFilter {
     pub region_code: String,
     /// Only in this state.
     pub status: Option<ApplicationStatus>,
-    /// Page size.
-    pub limit: u64,
-    /// Offset.
-    pub offset: u64,
+    /// The page.
+    pub page: Page,
 }
 
 /// The application an institution filed under the number, as a replay; a conflict when the
@@ -207,8 +206,7 @@ impl Ltc {
             inst.as_deref(),
             reg.as_ref(),
             f.status,
-            f.limit,
-            f.offset,
+            &f.page,
         )
         .await?)
     }

@@ -10,6 +10,7 @@ use crate::domain::assessment::{AssessmentResult, ScoreSheet, combine_sheets};
 use crate::store::assessments::{self, AssessmentRow};
 use crate::store::{Tx, applications};
 use std::collections::BTreeMap;
+use yibao_runtime::page::Page;
 use yibao_runtime::{Caller, Role};
 
 impl Ltc {
@@ -63,19 +64,19 @@ impl Ltc {
         Ok(a)
     }
 
-    /// An assessor's assignments; for others, the assessments of their region.
+    /// An assessor's assignments; for others, the assessments of their region (the page's rows
+    /// and one more).
     pub async fn list_assignments(
         &self,
         c: &Caller,
         open_only: bool,
-        limit: u64,
-        offset: u64,
+        page: &Page,
     ) -> Result<Vec<AssessmentRow>, AppError> {
         let db = self.store.db();
         Ok(if c.role == Role::Assessor {
-            assessments::list(db, Some(&c.org), None, open_only, limit, offset).await
+            assessments::list(db, Some(&c.org), None, open_only, page).await
         } else {
-            assessments::list(db, None, c.region.as_ref(), open_only, limit, offset).await
+            assessments::list(db, None, c.region.as_ref(), open_only, page).await
         }?)
     }
 }

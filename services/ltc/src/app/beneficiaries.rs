@@ -9,6 +9,7 @@ use crate::store::beneficiaries::{self, BeneficiaryRow, PlanRow};
 use chrono::{Datelike, NaiveDate};
 use yibao_core::{InstitutionCode, RegionCode};
 use yibao_runtime::Caller;
+use yibao_runtime::page::Page;
 
 /// A placement with an institution.
 #[derive(Debug, Clone)]
@@ -31,15 +32,15 @@ impl Ltc {
         Ok(b)
     }
 
-    /// Beneficiaries of a region whose reassessment is due on or before `on`.
+    /// Beneficiaries of a region whose reassessment is due on or before `on` (the page's rows
+    /// and one more).
     pub async fn reassessments_due(
         &self,
         region: &RegionCode,
         on: NaiveDate,
-        limit: u64,
-        offset: u64,
+        page: &Page,
     ) -> Result<Vec<BeneficiaryRow>, AppError> {
-        Ok(beneficiaries::reassessments_due(self.store.db(), region, on, limit, offset).await?)
+        Ok(beneficiaries::reassessments_due(self.store.db(), region, on, page).await?)
     }
 
     /// Places a beneficiary with an institution under a care type the region's policy offers,

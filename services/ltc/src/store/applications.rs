@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult};
 use yibao_core::RegionCode;
 use yibao_runtime::Actor;
+use yibao_runtime::page::Page;
 
 /// A workflow step with who and when.
 #[derive(Debug, Clone)]
@@ -350,14 +351,14 @@ pub async fn add_appeal(txn: &DatabaseTransaction, id: &str) -> Result<(), Store
     Ok(())
 }
 
-/// Lists applications (newest first) of an institution and/or within a region.
+/// Lists applications (newest first) of an institution and/or within a region: the page's
+/// rows after its key (the id) and one more (see [`Page::fetch`]).
 pub async fn list<C: ConnectionTrait>(
     c: &C,
     institution: Option<&str>,
     region: Option<&RegionCode>,
     status: Option<ApplicationStatus>,
-    limit: u64,
-    offset: u64,
+    page: &Page,
 ) -> Result<Vec<ApplicationRow>, StoreError> {
     let mut sql = String::from("SELECT id FROM ltc_applications WHERE 1 = 1");
     let mut v = Vec::new();
@@ -373,7 +374,11 @@ pub async fn list<C: ConnectionTrait>(
         sql.push_str(" AND status = ?");
         v.push(t(s.as_str()));
     }
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT {limit} OFFSET {offset}"));
+    if !page.is_first() {
+        sql.push_str(" AND id < ?");
+        v.push(t(page.after_key(0)));
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", page.fetch()));
     let mut out = Vec::new();
     for r in all(c, &sql, v).await? {
         out.push(get(c, &text(&r, "id")?).await?);

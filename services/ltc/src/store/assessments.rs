@@ -8,6 +8,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use std::collections::BTreeMap;
 use yibao_core::RegionCode;
 use yibao_runtime::Actor;
+use yibao_runtime::page::Page;
 
 /// One assessor's sheet as stored.
 #[derive(Debug, Clone)]
@@ -111,14 +112,14 @@ pub async fn insert(
     Ok(id)
 }
 
-/// Assessments assigned to an assessor, or within a region (newest first).
+/// Assessments assigned to an assessor, or within a region (newest first): the page's rows
+/// after its key (the id) and one more.
 pub async fn list<C: ConnectionTrait>(
     c: &C,
     assessor: Option<&str>,
     region: Option<&RegionCode>,
     open_only: bool,
-    limit: u64,
-    offset: u64,
+    page: &Page,
 ) -> Result<Vec<AssessmentRow>, StoreError> {
     let mut sql = String::from("SELECT a.id FROM ltc_assessments a WHERE 1 = 1");
     let mut v = Vec::new();
@@ -133,9 +134,11 @@ pub async fn list<C: ConnectionTrait>(
     if open_only {
         sql.push_str(" AND a.status = 'scheduled'");
     }
-    sql.push_str(&format!(
-        " ORDER BY a.id DESC LIMIT {limit} OFFSET {offset}"
-    ));
+    if !page.is_first() {
+        sql.push_str(" AND a.id < ?");
+        v.push(t(page.after_key(0)));
+    }
+    sql.push_str(&format!(" ORDER BY a.id DESC LIMIT {}", page.fetch()));
     let mut out = Vec::new();
     for r in all(c, &sql, v).await? {
         out.push(get(c, &text(&r, "id")?).await?);

@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult};
 use yibao_core::RegionCode;
 use yibao_runtime::Actor;
+use yibao_runtime::page::Page;
 
 /// A level decided for a beneficiary.
 #[derive(Debug, Clone)]
@@ -244,20 +245,27 @@ pub async fn set_reassessment_due(
     Ok(())
 }
 
-/// Beneficiaries of a region whose reassessment is due on or before `on`.
+/// Beneficiaries of a region whose reassessment is due on or before `on`, soonest first: the
+/// page's rows after its key (due date, id) and one more.
 pub async fn reassessments_due<C: ConnectionTrait>(
     c: &C,
     region: &RegionCode,
     on: NaiveDate,
-    limit: u64,
-    offset: u64,
+    page: &Page,
 ) -> Result<Vec<BeneficiaryRow>, StoreError> {
-    let rows = all(
-        c,
-        &format!("SELECT id FROM ltc_beneficiaries WHERE region_code LIKE ? AND reassessment_due <> '' AND reassessment_due <= ? ORDER BY reassessment_due, id LIMIT {limit} OFFSET {offset}"),
-        vec![t(region_like(region)), t(on.to_string())],
-    )
-    .await?;
+    let mut sql = String::from(
+        "SELECT id FROM ltc_beneficiaries WHERE region_code LIKE ? AND reassessment_due <> '' AND reassessment_due <= ?",
+    );
+    let mut v = vec![t(region_like(region)), t(on.to_string())];
+    if !page.is_first() {
+        sql.push_str(" AND (reassessment_due, id) > (?, ?)");
+        v.extend([t(page.after_key(0)), t(page.after_key(1))]);
+    }
+    sql.push_str(&format!(
+        " ORDER BY reassessment_due, id LIMIT {}",
+        page.fetch()
+    ));
+    let rows = all(c, &sql, v).await?;
     let mut out = Vec::new();
     for r in rows {
         out.push(get(c, &text(&r, "id")?).await?);
