@@ -665,3 +665,135 @@ async fn long_term_care_and_inventory_streams_are_judged_too() {
         .unwrap();
     assert_eq!(rebuilt.events_observed(), 3);
 }
+
+/// The next page of a list read page by page with the runtime's tokens.
+fn next_page(size: i32, token: String) -> Option<Page> {
+    (!token.is_empty()).then(|| {
+        Page::parse(Some(&yibao_proto::common::v1::PageRequest {
+            page_size: size,
+            page_token: token,
+        }))
+        .unwrap()
+    })
+}
+
+#[tokio::test]
+async fn lists_page_by_keyset_tokens_and_read_each_row_once() {
+    let store = fresh_store().await;
+    let bus = MemoryBus::new();
+    let who = Audit {
+        actor: "op".into(),
+        role: "operator".into(),
+        at: Utc::now(),
+    };
+    put_budget(
+        &store,
+        &InstitutionCode::parse(H1).unwrap(),
+        2018,
+        Fen(1_200_000),
+        &who,
+    )
+    .await
+    .unwrap();
+    put_budget(
+        &store,
+        &InstitutionCode::parse(H2).unwrap(),
+        2018,
+        Fen(1_200_000),
+        &who,
+    )
+    .await
+    .unwrap();
+    // A split stay with a large receipt at H1 (two findings, one task) in January, whose spending
+    // is red against the pace; H2's spending is yellow.
+    publish(
+        &bus,
+        &stay("a1", "p-1", H1, day(1, 2), day(1, 6), "J18.900", 500_000),
+    )
+    .await;
+    publish(
+        &bus,
+        &stay(
+            "a2",
+            "p-1",
+            H1,
+            day(1, 10),
+            day(1, 20),
+            "J18.100",
+            1_100_000,
+        ),
+    )
+    .await;
+    publish(
+        &bus,
+        &stay("b1", "p-2", H2, day(1, 2), day(1, 6), "I63.900", 220_000),
+    )
+    .await;
+    let mut c = consumer(&store, &bus);
+    drain(&mut c).await;
+
+    let mut page = Some(Page::first(1));
+    let mut findings = Vec::new();
+    while let Some(p) = page {
+        let rows = store.findings(&FindingFilter::default(), &p).await.unwrap();
+        let (rows, next) = p.finish(rows, |(f, _)| findings::finding_key(f));
+        assert!(rows.len() <= 1);
+        findings.extend(rows.into_iter().map(|(f, _)| f.finding_id));
+        page = next_page(1, next.next_page_token);
+    }
+    let all: Vec<String> = all_findings(&store)
+        .await
+        .into_iter()
+        .map(|(f, _)| f.finding_id)
+        .collect();
+    assert_eq!(findings, all, "every finding once, newest first");
+    assert_eq!(findings.len(), 2);
+
+    let mut page = Some(Page::first(1));
+    let mut warnings = Vec::new();
+    while let Some(p) = page {
+        let rows = store.warnings("3415", 2018, 1, &p).await.unwrap();
+        let (rows, next) = p.finish(rows, budgets::warning_key);
+        warnings.extend(
+            rows.into_iter()
+                .map(|w| (w.status.institution.to_string(), w.level)),
+        );
+        page = next_page(1, next.next_page_token);
+    }
+    assert_eq!(
+        warnings,
+        [
+            (H1.to_string(), WarningLevel::Red),
+            (H2.to_string(), WarningLevel::Yellow)
+        ],
+        "worst first across pages"
+    );
+
+    let p = Page::first(1);
+    let rows = store.tasks("3415", None, None, true, &p).await.unwrap();
+    let (rows, next) = p.finish(rows, tasks::task_key);
+    assert_eq!((rows.len(), next.next_page_token.as_str()), (1, ""));
+    let after = Page::parse(Some(&yibao_proto::common::v1::PageRequest {
+        page_size: 1,
+        page_token: yibao_runtime::page::encode_token(&tasks::task_key(&rows[0])),
+    }))
+    .unwrap();
+    assert!(
+        store
+            .tasks("3415", None, None, true, &after)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for after in [
+        vec!["2999-01-01T00:00:00.000Z".to_string(), String::new()],
+        vec!["institution".to_string(), String::new()],
+    ] {
+        let p = Page {
+            size: 10,
+            after: after.clone(),
+        };
+        assert!(store.cases("34", None, None, &p).await.unwrap().is_empty());
+        assert!(store.blacklist("34", None, &p).await.unwrap().is_empty());
+    }
+}
