@@ -8,22 +8,14 @@ use yibao_runtime::{ApiError, ErrorKind};
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> ApiError {
-        let code = e.code();
         match e {
             AppError::Domain(d) => domain(d),
             AppError::Store(s) => store(s),
             AppError::Auth(a) => ApiError::from(a),
-            AppError::AssessorReachesApplication
-            | AppError::NotAssigned(_)
-            | AppError::NotYourBeneficiary => {
-                ApiError::new(ErrorKind::PermissionDenied, code, e.to_string())
-            }
-            AppError::ApplicationNoReused(_) => {
-                ApiError::new(ErrorKind::Aborted, code, e.to_string())
-            }
-            AppError::EnrollmentUnavailable(_) => {
-                ApiError::new(ErrorKind::Unavailable, code, e.to_string())
-            }
+            other => match other.fixed_code() {
+                Some(code) => code.error(other.to_string()),
+                None => ApiError::internal(other),
+            },
         }
     }
 }
@@ -40,18 +32,11 @@ fn domain(e: DomainError) -> ApiError {
 }
 
 fn store(e: StoreError) -> ApiError {
-    let code = e.code();
     match e {
-        StoreError::ApplicationNotFound(_)
-        | StoreError::AssessmentNotFound(_)
-        | StoreError::BeneficiaryNotFound(_)
-        | StoreError::CarePlanNotFound(_)
-        | StoreError::PolicyNotFound(_)
-        | StoreError::RecordNotFound(_)
-        | StoreError::SettlementNotFound(_) => ApiError::not_found(code, e.to_string()),
-        StoreError::Conflict(m) => ApiError::new(ErrorKind::Aborted, code, m),
         StoreError::Corrupt(m) => ApiError::internal(m),
         StoreError::Db(e) => ApiError::internal(e),
+        // Not found and conflicts: the variant's code and kind, its message.
+        e => e.code().error(e.to_string()),
     }
 }
 

@@ -5,18 +5,18 @@ use super::error::refused;
 use crate::domain::assessment::DisabilityLevel;
 use crate::domain::parse_date;
 use crate::domain::policy::CareType;
+use crate::error;
 use chrono::NaiveDate;
 use tonic::{Request, Status};
 use yibao_core::{IdNumber, InstitutionCode, RegionCode};
 use yibao_proto::common::v1 as common;
 use yibao_proto::ltc::v1 as pb;
-use yibao_runtime::ApiError;
 
 /// Largest amount of one record: 1,000,000 yuan.
 pub(super) const MAX_RECORD_FEN: i64 = 100_000_000;
 
 pub(super) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Status {
-    ApiError::invalid("LTC_INVALID_ARGUMENT", field, reason).into()
+    error::INVALID_ARGUMENT.invalid(field, reason).into()
 }
 
 /// The caller's `authorization` value, forwarded to enrollment.

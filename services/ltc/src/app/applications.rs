@@ -8,6 +8,7 @@ use crate::domain::application::{ApplicationKind, ApplicationStatus, Step, trans
 use crate::domain::assessment::DisabilityLevel;
 use crate::domain::care::{LevelPeriod, effective_from, level_on, reassessment_due};
 use crate::domain::policy::BenefitPolicy;
+use crate::error;
 use crate::store::applications::{self, ApplicationRow, NewApplication};
 use crate::store::assessments::{self, AssessmentRow};
 use crate::store::beneficiaries::{self, BeneficiaryRow, NewBeneficiary};
@@ -75,7 +76,7 @@ async fn check_may_apply(tx: &Tx, a: &NewApplication) -> Result<(), AppError> {
     match (a.kind, beneficiary) {
         (ApplicationKind::Initial, Some(_)) => {
             return Err(DomainError::invalid(
-                "LTC_ALREADY_BENEFICIARY",
+                error::ALREADY_BENEFICIARY.code,
                 "kind",
                 "the person is already a beneficiary: apply for a reassessment",
             )
@@ -83,7 +84,7 @@ async fn check_may_apply(tx: &Tx, a: &NewApplication) -> Result<(), AppError> {
         }
         (ApplicationKind::Reassessment, None) => {
             return Err(DomainError::invalid(
-                "LTC_NOT_A_BENEFICIARY",
+                error::NOT_A_BENEFICIARY.code,
                 "kind",
                 "a reassessment is for a beneficiary; this person is not one",
             )
@@ -93,7 +94,7 @@ async fn check_may_apply(tx: &Tx, a: &NewApplication) -> Result<(), AppError> {
     }
     if let Some(open) = applications::open_of_person(&**tx, &a.person_id).await? {
         return Err(DomainError::precondition(
-            "LTC_APPLICATION_OPEN",
+            error::APPLICATION_OPEN.code,
             format!("application {open} of this person is still open"),
         )
         .into());
@@ -132,7 +133,7 @@ impl Ltc {
             .await?;
         if !e.eligible {
             return Err(DomainError::precondition(
-                "LTC_NOT_INSURED",
+                error::NOT_INSURED.code,
                 format!(
                     "the person is not insured on {}: {}",
                     new.applied_on, e.explanation
@@ -317,7 +318,7 @@ async fn approve_level(
 ) -> Result<String, AppError> {
     if app.kind == ApplicationKind::Initial && !policy.qualifies(level, app.dementia) {
         return Err(DomainError::precondition(
-            "LTC_LEVEL_DOES_NOT_QUALIFY",
+            error::LEVEL_DOES_NOT_QUALIFY.code,
             format!("level {} does not qualify under the region's policy; reject the application with a reason", level.number()),
         )
         .into());

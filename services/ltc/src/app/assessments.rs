@@ -7,6 +7,7 @@ use super::{AppError, Ltc, actor};
 use crate::domain::DomainError;
 use crate::domain::application::{Step, transition};
 use crate::domain::assessment::{AssessmentResult, ScoreSheet, combine_sheets};
+use crate::error;
 use crate::store::assessments::{self, AssessmentRow};
 use crate::store::{Tx, applications};
 use std::collections::BTreeMap;
@@ -39,7 +40,7 @@ impl Ltc {
         }
         if a.completed {
             return Err(DomainError::precondition(
-                "LTC_ASSESSMENT_COMPLETED",
+                error::ASSESSMENT_COMPLETED.code,
                 "the assessment is completed; sheets can no longer change",
             )
             .into());

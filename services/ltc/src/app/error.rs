@@ -3,8 +3,10 @@
 //! them to a status once.
 
 use crate::domain::DomainError;
+use crate::error;
 use crate::store::StoreError;
 use yibao_runtime::auth::AuthError;
+use yibao_runtime::error::{ErrorCode, codes};
 
 /// What can go wrong in a use case.
 #[derive(Debug, thiserror::Error)]
@@ -41,13 +43,21 @@ impl AppError {
         match self {
             AppError::Domain(DomainError::InvalidFields { code, .. })
             | AppError::Domain(DomainError::Precondition { code, .. }) => code,
-            AppError::Store(e) => e.code(),
+            AppError::Store(e) => e.code().code,
             AppError::Auth(e) => yibao_runtime::ApiError::from(e.clone()).code,
-            AppError::AssessorReachesApplication => "ROLE_NOT_ALLOWED",
-            AppError::NotAssigned(_) => "LTC_NOT_ASSIGNED",
-            AppError::NotYourBeneficiary => "OTHER_ORGANISATION",
-            AppError::ApplicationNoReused(_) => "LTC_CONFLICT",
-            AppError::EnrollmentUnavailable(_) => "LTC_DEPENDENCY_UNAVAILABLE",
+            _ => self.fixed_code().map_or(codes::INTERNAL.code, |c| c.code),
+        }
+    }
+
+    /// The code of a variant whose code does not depend on what it wraps.
+    pub fn fixed_code(&self) -> Option<ErrorCode> {
+        match self {
+            AppError::Domain(_) | AppError::Store(_) | AppError::Auth(_) => None,
+            AppError::AssessorReachesApplication => Some(codes::ROLE_NOT_ALLOWED),
+            AppError::NotAssigned(_) => Some(error::NOT_ASSIGNED),
+            AppError::NotYourBeneficiary => Some(codes::OTHER_ORGANISATION),
+            AppError::ApplicationNoReused(_) => Some(error::CONFLICT),
+            AppError::EnrollmentUnavailable(_) => Some(error::DEPENDENCY_UNAVAILABLE),
         }
     }
 }

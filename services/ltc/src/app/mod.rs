@@ -65,7 +65,7 @@ pub fn actor(c: &Caller) -> Actor {
 
 /// Bad input in one field (the code every field check of the service uses).
 pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> AppError {
-    DomainError::invalid("LTC_INVALID_ARGUMENT", field, reason).into()
+    DomainError::invalid(crate::error::INVALID_ARGUMENT.code, field, reason).into()
 }
 
 /// Parses a region code, naming the field.

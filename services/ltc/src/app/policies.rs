@@ -5,6 +5,7 @@ use super::tenancy::covers;
 use super::{AppError, Ltc, actor};
 use crate::domain::DomainError;
 use crate::domain::policy::{BenefitPolicy, policy_regions};
+use crate::error;
 use crate::store::policies::{self, PolicyRow};
 use crate::store::{Store, StoreError};
 use yibao_core::RegionCode;
@@ -35,7 +36,7 @@ pub async fn required(store: &Store, region: &str, year: i32) -> Result<BenefitP
 /// `LTC_NO_POLICY`: nothing can be decided or paid without the region's policy of the year.
 pub fn no_policy(region: &str, year: i32) -> AppError {
     DomainError::precondition(
-        "LTC_NO_POLICY",
+        error::NO_POLICY.code,
         format!("no benefit policy for region {region} in {year}"),
     )
     .into()

@@ -8,6 +8,7 @@ use crate::domain::policy::{BenefitPolicy, CareType, Unit};
 use crate::domain::record::{
     Eligibility, HospitalStay, MonthSoFar, RecordContext, RecordIn, Verdict, check,
 };
+use crate::error;
 use crate::store::beneficiaries::{self, BeneficiaryRow};
 use crate::store::records::{self, Correction, MonthUsage, NewRecord, RecordRow};
 use crate::store::{Store, StoreError, settlements, stays};
@@ -197,7 +198,7 @@ impl Checks<'_> {
                     result(
                         no,
                         Outcome::Refused,
-                        "LTC_RECORD_NO_REUSED",
+                        error::RECORD_NO_REUSED.code,
                         "the record number was uploaded before with other content; correct it instead",
                     )
                 },
@@ -207,7 +208,12 @@ impl Checks<'_> {
         let Some(b) = self.beneficiary(&up.beneficiary_id).await?.cloned() else {
             let reason = format!("no beneficiary {}", up.beneficiary_id);
             return Ok((
-                result(no, Outcome::Refused, "LTC_BENEFICIARY_UNKNOWN", reason),
+                result(
+                    no,
+                    Outcome::Refused,
+                    error::BENEFICIARY_UNKNOWN.code,
+                    reason,
+                ),
                 None,
             ));
         };

@@ -13,6 +13,7 @@ use crate::domain::care::{LevelPeriod, level_on};
 use crate::domain::policy::BenefitPolicy;
 use crate::domain::settlement::settle_line;
 use crate::domain::{DomainError, Month};
+use crate::error;
 use crate::events::ltc::{LineEvent, line_event};
 use crate::store::settlements::{
     self, LiveLine, LockedBeneficiary, MonthRecords, NewLine, NewRun, SettlementRow,
@@ -29,7 +30,7 @@ const ENQUEUE_SLICE: usize = 2000;
 
 fn request_id_reused() -> AppError {
     DomainError::invalid(
-        "LTC_REQUEST_ID_REUSED",
+        error::REQUEST_ID_REUSED.code,
         "request_id",
         "was used for another settlement run",
     )
@@ -132,7 +133,7 @@ async fn settle(
         .collect();
     if changed.is_empty() {
         return Err(DomainError::precondition(
-            "LTC_NOTHING_TO_SETTLE",
+            error::NOTHING_TO_SETTLE.code,
             format!("no new or corrected accepted records of {inst} in {m}"),
         )
         .into());
@@ -289,14 +290,14 @@ async fn reverse(
     settlements::touch_month(&tx, &target.institution_code, &target.month, &now()).await?;
     if target.is_reversal {
         return Err(DomainError::precondition(
-            "LTC_SETTLEMENT_IS_REVERSAL",
+            error::SETTLEMENT_IS_REVERSAL.code,
             "a reversal run cannot be reversed",
         )
         .into());
     }
     if target.reversed {
         return Err(DomainError::precondition(
-            "LTC_SETTLEMENT_REVERSED",
+            error::SETTLEMENT_REVERSED.code,
             "the settlement is already reversed",
         )
         .into());

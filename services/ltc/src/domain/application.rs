@@ -3,6 +3,7 @@
 //! One appeal per application; every step is recorded with who and when by the store.
 
 use super::DomainError;
+use crate::error;
 use serde::{Deserialize, Serialize};
 
 /// State of an application.
@@ -108,13 +109,13 @@ pub fn transition(
         (S::Approved | S::Rejected, Step::Appeal) if appeals_so_far == 0 => S::Appealed,
         (S::Approved | S::Rejected, Step::Appeal) => {
             return Err(DomainError::precondition(
-                "LTC_APPEAL_ALREADY_MADE",
+                error::APPEAL_ALREADY_MADE.code,
                 "the decision was already appealed once and re-decided",
             ));
         }
         _ => {
             return Err(DomainError::precondition(
-                "LTC_APPLICATION_WRONG_STATE",
+                error::APPLICATION_WRONG_STATE.code,
                 format!(
                     "application is {}; {step:?} is not possible",
                     status.as_str()

@@ -5,6 +5,7 @@
 //! recorded separately and does not change the level.
 
 use super::DomainError;
+use crate::error;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -339,7 +340,7 @@ impl ScoreSheet {
             Ok(ScoreSheet { scores, dementia })
         } else {
             Err(DomainError::InvalidFields {
-                code: "LTC_SCORE_SHEET_INVALID",
+                code: error::SCORE_SHEET_INVALID.code,
                 violations,
             })
         }
@@ -394,7 +395,7 @@ pub fn combine_sheets(
 ) -> Result<AssessmentResult, DomainError> {
     let Some(first) = sheets.first() else {
         return Err(DomainError::Precondition {
-            code: "LTC_NO_SCORE_SHEET",
+            code: error::NO_SCORE_SHEET.code,
             message: "no score sheet submitted".into(),
         });
     };
@@ -420,7 +421,7 @@ pub fn combine_sheets(
                 violations.push(("dementia".into(), "assessors disagree on 重度失智".into()));
             }
             return Err(DomainError::InvalidFields {
-                code: "LTC_ASSESSORS_DISAGREE",
+                code: error::ASSESSORS_DISAGREE.code,
                 violations,
             });
         }

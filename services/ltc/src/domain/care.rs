@@ -9,6 +9,7 @@ use super::DomainError;
 use super::Month;
 use super::assessment::DisabilityLevel;
 use super::policy::CareType;
+use crate::error;
 use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
@@ -79,7 +80,7 @@ pub fn place(plans: &[CarePlan], start: NaiveDate) -> Result<Option<String>, Dom
     if let Some(latest) = plans.iter().max_by_key(|p| p.start) {
         if start <= latest.start {
             return Err(DomainError::invalid(
-                "LTC_PLAN_OVERLAP",
+                error::PLAN_OVERLAP.code,
                 "start_date",
                 format!(
                     "must be after {} when the current plan started",
@@ -90,7 +91,7 @@ pub fn place(plans: &[CarePlan], start: NaiveDate) -> Result<Option<String>, Dom
         if let Some(end) = latest.end {
             if start <= end {
                 return Err(DomainError::invalid(
-                    "LTC_PLAN_OVERLAP",
+                    error::PLAN_OVERLAP.code,
                     "start_date",
                     format!("must be after {end} when the last plan ended"),
                 ));

@@ -19,6 +19,7 @@ pub mod stats;
 #[cfg(test)]
 mod tests;
 
+use crate::error;
 use chrono::{Datelike, NaiveDate};
 
 /// Why a rule refused something. Each variant carries a stable code.
@@ -67,7 +68,11 @@ impl DomainError {
 /// Parses a `YYYY-MM-DD` date, naming the field.
 pub fn parse_date(field: &str, s: &str) -> Result<NaiveDate, DomainError> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-        DomainError::invalid("LTC_INVALID_ARGUMENT", field, "must be a date YYYY-MM-DD")
+        DomainError::invalid(
+            error::INVALID_ARGUMENT.code,
+            field,
+            "must be a date YYYY-MM-DD",
+        )
     })
 }
 
@@ -83,7 +88,13 @@ pub struct Month {
 impl Month {
     /// Parses `YYYY-MM`, naming the field.
     pub fn parse(field: &str, s: &str) -> Result<Month, DomainError> {
-        let bad = || DomainError::invalid("LTC_INVALID_ARGUMENT", field, "must be a month YYYY-MM");
+        let bad = || {
+            DomainError::invalid(
+                error::INVALID_ARGUMENT.code,
+                field,
+                "must be a month YYYY-MM",
+            )
+        };
         let (y, m) = s.trim().split_once('-').ok_or_else(bad)?;
         if y.len() != 4 || m.len() != 2 {
             return Err(bad());

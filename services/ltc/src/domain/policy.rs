@@ -7,6 +7,7 @@
 
 use super::DomainError;
 use super::assessment::DisabilityLevel;
+use crate::error;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use yibao_core::{Bp, Fen};
@@ -119,7 +120,7 @@ impl BenefitPolicy {
     /// Parses and validates a document; every problem is named by its path in the document.
     pub fn from_json(text: &str) -> Result<BenefitPolicy, DomainError> {
         let p: BenefitPolicy = serde_json::from_str(text).map_err(|e| {
-            DomainError::invalid("LTC_POLICY_INVALID", "document_json", e.to_string())
+            DomainError::invalid(error::POLICY_INVALID.code, "document_json", e.to_string())
         })?;
         p.validate()?;
         Ok(p)
@@ -199,7 +200,7 @@ impl BenefitPolicy {
             Ok(())
         } else {
             Err(DomainError::InvalidFields {
-                code: "LTC_POLICY_INVALID",
+                code: error::POLICY_INVALID.code,
                 violations: v,
             })
         }

@@ -4,6 +4,7 @@
 
 use super::care::{CarePlan, LevelPeriod, level_on};
 use super::policy::{BenefitPolicy, CareType, OverlapAction, Unit};
+use crate::error;
 use chrono::NaiveDate;
 use yibao_core::Fen;
 
@@ -101,13 +102,13 @@ pub fn check(r: &RecordIn, cx: &RecordContext<'_>) -> Verdict {
     match cx.eligibility {
         Eligibility::Deceased => {
             return refuse(
-                "LTC_RECORD_AFTER_DEATH",
+                error::RECORD_AFTER_DEATH.code,
                 format!("the person had died before {}", r.service_date),
             );
         }
         Eligibility::NotCovered(why) => {
             return refuse(
-                "LTC_RECORD_NOT_ENROLLED",
+                error::RECORD_NOT_ENROLLED.code,
                 format!("not insured on {}: {why}", r.service_date),
             );
         }
@@ -115,19 +116,19 @@ pub fn check(r: &RecordIn, cx: &RecordContext<'_>) -> Verdict {
     }
     let Some(policy) = cx.policy else {
         return refuse(
-            "LTC_NO_POLICY",
+            error::NO_POLICY.code,
             "no benefit policy for the region and year of the service date",
         );
     };
     let Some(level) = level_on(cx.levels, r.service_date) else {
         return refuse(
-            "LTC_RECORD_BEFORE_APPROVAL",
+            error::RECORD_BEFORE_APPROVAL.code,
             format!("no approved level on {}", r.service_date),
         );
     };
     if !policy.qualifies(level.level, level.dementia) {
         return refuse(
-            "LTC_LEVEL_DOES_NOT_QUALIFY",
+            error::LEVEL_DOES_NOT_QUALIFY.code,
             format!(
                 "level {} in force on {} does not qualify",
                 level.level.number(),
@@ -137,13 +138,13 @@ pub fn check(r: &RecordIn, cx: &RecordContext<'_>) -> Verdict {
     }
     let Some(terms) = policy.terms(r.care_type) else {
         return refuse(
-            "LTC_CARE_TYPE_NOT_OFFERED",
+            error::CARE_TYPE_NOT_OFFERED.code,
             format!("the policy does not offer {}", r.care_type.as_str()),
         );
     };
     if r.care_type == CareType::DementiaUnit && !level.dementia {
         return refuse(
-            "LTC_DEMENTIA_UNIT_WITHOUT_DEMENTIA",
+            error::DEMENTIA_UNIT_WITHOUT_DEMENTIA.code,
             "a dementia unit is for persons assessed with 重度失智",
         );
     }
@@ -151,13 +152,13 @@ pub fn check(r: &RecordIn, cx: &RecordContext<'_>) -> Verdict {
     match plan {
         None => {
             return refuse(
-                "LTC_RECORD_OUTSIDE_PLAN",
+                error::RECORD_OUTSIDE_PLAN.code,
                 format!("no care plan on {}", r.service_date),
             );
         }
         Some(p) if p.institution != cx.institution => {
             return refuse(
-                "LTC_RECORD_OTHER_INSTITUTION",
+                error::RECORD_OTHER_INSTITUTION.code,
                 format!(
                     "on {} the person is placed with {}",
                     r.service_date, p.institution
@@ -166,7 +167,7 @@ pub fn check(r: &RecordIn, cx: &RecordContext<'_>) -> Verdict {
         }
         Some(p) if p.care_type != r.care_type => {
             return refuse(
-                "LTC_RECORD_WRONG_CARE_TYPE",
+                error::RECORD_WRONG_CARE_TYPE.code,
                 format!("on {} the plan is {}", r.service_date, p.care_type.as_str()),
             );
         }
@@ -175,13 +176,13 @@ pub fn check(r: &RecordIn, cx: &RecordContext<'_>) -> Verdict {
     if terms.unit == Unit::Day {
         if r.units != 1 {
             return refuse(
-                "LTC_RECORD_UNITS",
+                error::RECORD_UNITS.code,
                 "a bed-day record carries exactly 1 unit",
             );
         }
         if cx.so_far.day_taken {
             return refuse(
-                "LTC_DAY_ALREADY_BILLED",
+                error::DAY_ALREADY_BILLED.code,
                 format!("a bed-day is already billed on {}", r.service_date),
             );
         }
@@ -190,7 +191,7 @@ pub fn check(r: &RecordIn, cx: &RecordContext<'_>) -> Verdict {
         && cx.so_far.units.saturating_add(r.units) > terms.max_units_per_month
     {
         return refuse(
-            "LTC_UNITS_ABOVE_MONTHLY_LIMIT",
+            error::UNITS_ABOVE_MONTHLY_LIMIT.code,
             format!(
                 "{} units this month would exceed the limit of {}",
                 cx.so_far.units.saturating_add(r.units),
@@ -211,9 +212,9 @@ pub fn check(r: &RecordIn, cx: &RecordContext<'_>) -> Verdict {
         // only the days strictly inside a stay are impossible.
         if s.admitted < r.service_date && r.service_date < s.discharged {
             return match policy.inpatient_overlap {
-                OverlapAction::Refuse => refuse("LTC_RECORD_DURING_HOSPITAL_STAY", reason),
+                OverlapAction::Refuse => refuse(error::RECORD_DURING_HOSPITAL_STAY.code, reason),
                 OverlapAction::Flag => Verdict::Flag {
-                    code: "LTC_RECORD_DURING_HOSPITAL_STAY",
+                    code: error::RECORD_DURING_HOSPITAL_STAY.code,
                     reason,
                 },
             };

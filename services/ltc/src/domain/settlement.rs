@@ -10,6 +10,7 @@
 use super::DomainError;
 use super::assessment::DisabilityLevel;
 use super::policy::{BenefitPolicy, CareType};
+use crate::error;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use yibao_core::{Fen, MoneyOverflow};
@@ -74,7 +75,11 @@ pub struct LineFigures {
 }
 
 fn overflow(_: MoneyOverflow) -> DomainError {
-    DomainError::invalid("LTC_AMOUNT_TOO_LARGE", "amount_fen", "amounts overflow")
+    DomainError::invalid(
+        error::AMOUNT_TOO_LARGE.code,
+        "amount_fen",
+        "amounts overflow",
+    )
 }
 
 /// The fund's share of one record of the group before the monthly cap.
@@ -110,7 +115,7 @@ pub fn settle_line(
             .max(),
     ) else {
         return Err(DomainError::precondition(
-            "LTC_NOTHING_TO_SETTLE",
+            error::NOTHING_TO_SETTLE.code,
             "no records",
         ));
     };

@@ -7,6 +7,7 @@ pub mod ltc;
 pub mod stays;
 
 use crate::app::AppError;
+use crate::error;
 use yibao_runtime::bus::BusError;
 
 /// Why a pass of the consumer failed (retried by its loop).
@@ -24,7 +25,7 @@ impl EventsError {
     /// The stable code of the error (for logs).
     pub fn code(&self) -> &'static str {
         match self {
-            EventsError::Bus(_) => "LTC_BUS_UNAVAILABLE",
+            EventsError::Bus(_) => error::BUS_UNAVAILABLE.code,
             EventsError::App(e) => e.code(),
         }
     }

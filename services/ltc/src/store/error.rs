@@ -1,6 +1,9 @@
 //! Errors of the store: a missing row, a lost race, stored data that does not parse, the
 //! database. Each variant has a stable code, mapped once to a status in `api::error`.
 
+use crate::error;
+use yibao_runtime::error::{ErrorCode, codes};
+
 /// What can go wrong reading or writing rows.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -37,19 +40,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// The stable code of the error, as the caller sees it.
-    pub fn code(&self) -> &'static str {
+    /// The stable code of the error, with the kind it is answered with.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            StoreError::ApplicationNotFound(_) => "LTC_APPLICATION_NOT_FOUND",
-            StoreError::AssessmentNotFound(_) => "LTC_ASSESSMENT_NOT_FOUND",
-            StoreError::BeneficiaryNotFound(_) => "LTC_BENEFICIARY_NOT_FOUND",
+            StoreError::ApplicationNotFound(_) => error::APPLICATION_NOT_FOUND,
+            StoreError::AssessmentNotFound(_) => error::ASSESSMENT_NOT_FOUND,
+            StoreError::BeneficiaryNotFound(_) => error::BENEFICIARY_NOT_FOUND,
             // A plan vanishing inside its own transaction; the code it always had.
-            StoreError::CarePlanNotFound(_) => "LTC_NOT_FOUND",
-            StoreError::PolicyNotFound(_) => "LTC_POLICY_NOT_FOUND",
-            StoreError::RecordNotFound(_) => "LTC_RECORD_NOT_FOUND",
-            StoreError::SettlementNotFound(_) => "LTC_SETTLEMENT_NOT_FOUND",
-            StoreError::Conflict(_) => "LTC_CONFLICT",
-            StoreError::Corrupt(_) | StoreError::Db(_) => "INTERNAL",
+            StoreError::CarePlanNotFound(_) => error::NOT_FOUND,
+            StoreError::PolicyNotFound(_) => error::POLICY_NOT_FOUND,
+            StoreError::RecordNotFound(_) => error::RECORD_NOT_FOUND,
+            StoreError::SettlementNotFound(_) => error::SETTLEMENT_NOT_FOUND,
+            StoreError::Conflict(_) => error::CONFLICT,
+            StoreError::Corrupt(_) | StoreError::Db(_) => codes::INTERNAL,
         }
     }
 }
