@@ -4,6 +4,7 @@
 //! start it through [`start`], so they exercise one code path.
 
 pub mod demo;
+pub mod errors;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,13 +19,7 @@ pub const ISSUER: &str = "yibao";
 pub const AUDIENCE: &str = "yibao-api";
 
 /// The gRPC services the suite hosts (health and reflection report each).
-pub const SERVICE_NAMES: [&str; 5] = [
-    yibao_enrollment::SERVICE_NAME,
-    yibao_settlement::SERVICE_NAME,
-    yibao_ltc::SERVICE_NAME,
-    yibao_procurement::SERVICE_NAME,
-    yibao_supervision::SERVICE_NAME,
-];
+pub const SERVICE_NAMES: [&str; 5] = yibao_runtime::upstream::GRPC_NAMES;
 
 /// Applies every service's migrations to the SQLite files under `data_dir`.
 pub async fn migrate(data_dir: &std::path::Path) -> Result<(), String> {
@@ -335,4 +330,21 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         shutdown: Some(tx),
         tasks: vec![grpc_task, http_task],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_registry_names_the_services_the_suite_builds() {
+        assert_eq!(
+            super::SERVICE_NAMES,
+            [
+                yibao_enrollment::SERVICE_NAME,
+                yibao_settlement::SERVICE_NAME,
+                yibao_ltc::SERVICE_NAME,
+                yibao_procurement::SERVICE_NAME,
+                yibao_supervision::SERVICE_NAME,
+            ]
+        );
+    }
 }

@@ -62,6 +62,8 @@ enum Command {
         #[arg(long, default_value = "data")]
         data_dir: PathBuf,
     },
+    /// Print the catalogue of every error code the platform answers with (Markdown).
+    Errors,
     /// Apply every service's migrations to the embedded databases.
     Migrate {
         /// Data directory.
@@ -128,6 +130,7 @@ async fn main() {
                 .unwrap_or_else(|e| fail(&e.to_string()));
             println!("{}", keys.jwks_path.display());
         }
+        Command::Errors => print!("{}", yibao::errors::markdown()),
         Command::Migrate { data_dir } => {
             yibao::migrate(&data_dir).await.unwrap_or_else(|e| fail(&e));
             println!("migrated {}", data_dir.display());
