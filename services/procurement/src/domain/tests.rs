@@ -62,7 +62,7 @@ fn round(groups: Vec<Group>, bids: Vec<Bid>, demands: Vec<Demand>) -> Round {
     }
 }
 
-fn result_of<'a>(g: &'a GroupOutcome, manufacturer: u32) -> &'a BidResult {
+fn result_of(g: &GroupOutcome, manufacturer: u32) -> &BidResult {
     g.bids
         .iter()
         .find(|b| b.manufacturer == format!("M{manufacturer:03}"))
