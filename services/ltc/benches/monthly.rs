@@ -210,11 +210,11 @@ async fn main() {
     let _ = std::fs::create_dir_all(&dir);
     let sqlite = format!("sqlite://{}?mode=rwc", dir.join("ltc.db").display());
     // `YIBAO_BENCH_SKIP_SQLITE=1` measures PostgreSQL alone.
-    if std::env::var("YIBAO_BENCH_SKIP_SQLITE").is_err() {
-        if let Err(e) = run("sqlite", sqlite).await {
-            eprintln!("sqlite: {e}");
-            std::process::exit(1);
-        }
+    if std::env::var("YIBAO_BENCH_SKIP_SQLITE").is_err()
+        && let Err(e) = run("sqlite", sqlite).await
+    {
+        eprintln!("sqlite: {e}");
+        std::process::exit(1);
     }
     let _ = std::fs::remove_dir_all(&dir);
     if let Ok(base) = std::env::var("YIBAO_TEST_DATABASE_URL") {

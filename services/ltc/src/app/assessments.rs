@@ -33,10 +33,11 @@ impl Ltc {
         let assessor = c.org.clone();
         let tx = self.store.begin().await?;
         let a = assessments::get(&*tx, &a.id).await?;
-        if let Some(s) = a.sheets.iter().find(|s| s.assessor_code == assessor) {
-            if &s.items == items && s.dementia == dementia {
-                return Ok((a, true));
-            }
+        if let Some(s) = a.sheets.iter().find(|s| s.assessor_code == assessor)
+            && &s.items == items
+            && s.dementia == dementia
+        {
+            return Ok((a, true));
         }
         if a.completed {
             return Err(DomainError::precondition(
