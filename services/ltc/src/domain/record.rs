@@ -3,7 +3,7 @@
 //! not paid until cleared) or refused with a stable code.
 
 use super::care::{CarePlan, LevelPeriod, level_on};
-use super::policy::{BenefitPolicy, CareType, OverlapAction, Unit};
+use super::policy::{BenefitPolicy, CareTerms, CareType, OverlapAction, Unit};
 use crate::error;
 use chrono::NaiveDate;
 use yibao_core::Fen;
@@ -99,106 +99,129 @@ pub struct RecordContext<'a> {
 
 /// Checks one record, in order: death, enrolment, policy, level, plan, units, hospital stay.
 pub fn check(r: &RecordIn, cx: &RecordContext<'_>) -> Verdict {
+    let steps = || -> Result<Verdict, Verdict> {
+        person(r, cx)?;
+        let (policy, terms) = entitlement(r, cx)?;
+        plan(r, cx)?;
+        units(r, cx, terms)?;
+        Ok(hospital_stay(r, cx, policy))
+    };
+    steps().unwrap_or_else(|refused| refused)
+}
+
+/// Alive and insured on the day.
+fn person(r: &RecordIn, cx: &RecordContext<'_>) -> Result<(), Verdict> {
     match cx.eligibility {
-        Eligibility::Deceased => {
-            return refuse(
-                error::RECORD_AFTER_DEATH.code,
-                format!("the person had died before {}", r.service_date),
-            );
-        }
-        Eligibility::NotCovered(why) => {
-            return refuse(
-                error::RECORD_NOT_ENROLLED.code,
-                format!("not insured on {}: {why}", r.service_date),
-            );
-        }
-        Eligibility::Eligible => {}
+        Eligibility::Deceased => Err(refuse(
+            error::RECORD_AFTER_DEATH.code,
+            format!("the person had died before {}", r.service_date),
+        )),
+        Eligibility::NotCovered(why) => Err(refuse(
+            error::RECORD_NOT_ENROLLED.code,
+            format!("not insured on {}: {why}", r.service_date),
+        )),
+        Eligibility::Eligible => Ok(()),
     }
+}
+
+/// A policy for the day, a qualifying level in force, the care type offered (a dementia unit
+/// only with 重度失智).
+fn entitlement<'a>(
+    r: &RecordIn,
+    cx: &RecordContext<'a>,
+) -> Result<(&'a BenefitPolicy, &'a CareTerms), Verdict> {
     let Some(policy) = cx.policy else {
-        return refuse(
+        return Err(refuse(
             error::NO_POLICY.code,
             "no benefit policy for the region and year of the service date",
-        );
+        ));
     };
     let Some(level) = level_on(cx.levels, r.service_date) else {
-        return refuse(
+        return Err(refuse(
             error::RECORD_BEFORE_APPROVAL.code,
             format!("no approved level on {}", r.service_date),
-        );
+        ));
     };
     if !policy.qualifies(level.level, level.dementia) {
-        return refuse(
+        return Err(refuse(
             error::LEVEL_DOES_NOT_QUALIFY.code,
             format!(
                 "level {} in force on {} does not qualify",
                 level.level.number(),
                 r.service_date
             ),
-        );
+        ));
     }
     let Some(terms) = policy.terms(r.care_type) else {
-        return refuse(
+        return Err(refuse(
             error::CARE_TYPE_NOT_OFFERED.code,
             format!("the policy does not offer {}", r.care_type.as_str()),
-        );
+        ));
     };
     if r.care_type == CareType::DementiaUnit && !level.dementia {
-        return refuse(
+        return Err(refuse(
             error::DEMENTIA_UNIT_WITHOUT_DEMENTIA.code,
             "a dementia unit is for persons assessed with 重度失智",
-        );
+        ));
     }
-    let plan = cx.plans.iter().find(|p| p.covers(r.service_date));
-    match plan {
-        None => {
-            return refuse(
-                error::RECORD_OUTSIDE_PLAN.code,
-                format!("no care plan on {}", r.service_date),
-            );
-        }
-        Some(p) if p.institution != cx.institution => {
-            return refuse(
-                error::RECORD_OTHER_INSTITUTION.code,
-                format!(
-                    "on {} the person is placed with {}",
-                    r.service_date, p.institution
-                ),
-            );
-        }
-        Some(p) if p.care_type != r.care_type => {
-            return refuse(
-                error::RECORD_WRONG_CARE_TYPE.code,
-                format!("on {} the plan is {}", r.service_date, p.care_type.as_str()),
-            );
-        }
-        Some(_) => {}
+    Ok((policy, terms))
+}
+
+/// A plan on the day, with this institution, of this care type.
+fn plan(r: &RecordIn, cx: &RecordContext<'_>) -> Result<(), Verdict> {
+    match cx.plans.iter().find(|p| p.covers(r.service_date)) {
+        None => Err(refuse(
+            error::RECORD_OUTSIDE_PLAN.code,
+            format!("no care plan on {}", r.service_date),
+        )),
+        Some(p) if p.institution != cx.institution => Err(refuse(
+            error::RECORD_OTHER_INSTITUTION.code,
+            format!(
+                "on {} the person is placed with {}",
+                r.service_date, p.institution
+            ),
+        )),
+        Some(p) if p.care_type != r.care_type => Err(refuse(
+            error::RECORD_WRONG_CARE_TYPE.code,
+            format!("on {} the plan is {}", r.service_date, p.care_type.as_str()),
+        )),
+        Some(_) => Ok(()),
     }
+}
+
+/// A bed-day is one unit, once a day; the month's units stay within the limit.
+fn units(r: &RecordIn, cx: &RecordContext<'_>, terms: &CareTerms) -> Result<(), Verdict> {
     if terms.unit == Unit::Day {
         if r.units != 1 {
-            return refuse(
+            return Err(refuse(
                 error::RECORD_UNITS.code,
                 "a bed-day record carries exactly 1 unit",
-            );
+            ));
         }
         if cx.so_far.day_taken {
-            return refuse(
+            return Err(refuse(
                 error::DAY_ALREADY_BILLED.code,
                 format!("a bed-day is already billed on {}", r.service_date),
-            );
+            ));
         }
     }
     if terms.max_units_per_month > 0
         && cx.so_far.units.saturating_add(r.units) > terms.max_units_per_month
     {
-        return refuse(
+        return Err(refuse(
             error::UNITS_ABOVE_MONTHLY_LIMIT.code,
             format!(
                 "{} units this month would exceed the limit of {}",
                 cx.so_far.units.saturating_add(r.units),
                 terms.max_units_per_month
             ),
-        );
+        ));
     }
+    Ok(())
+}
+
+/// A day strictly inside a settled hospital stay is refused or flagged, as the policy says.
+fn hospital_stay(r: &RecordIn, cx: &RecordContext<'_>, policy: &BenefitPolicy) -> Verdict {
     if let Some(s) = cx
         .stays
         .iter()
