@@ -90,27 +90,9 @@ fn seed_sql(postgres: bool) -> Vec<String> {
     ]
 }
 
-async fn run(label: &str, url: String) -> Result<(), String> {
-    let cfg = yibao_runtime::config::DatabaseConfig {
-        url,
-        max_connections: 8,
-    };
-    let db = yibao_runtime::db::connect_and_migrate::<yibao_ltc::store::migration::Migrator>(&cfg)
-        .await
-        .map_err(|e| e.to_string())?;
-    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
-    let store = Store::new(db);
-    let ltc = Ltc::new(store.clone(), Arc::new(NoEnrollment), None);
-    let actor = Caller {
-        subject: "bench".into(),
-        role: Role::Admin,
-        org: String::new(),
-        region: None,
-    };
-    let city = RegionCode::parse("370200").map_err(|e| e.to_string())?;
-    ltc.upload_policy(&actor, &city, 2026, &BenefitPolicy::qingdao_default())
-        .await
-        .map_err(|e| e.to_string())?;
+/// Seeds the month in SQL (not timed) and brings the statistics up to date; returns the
+/// number of records.
+async fn seed(store: &Store, postgres: bool, label: &str) -> Result<i64, String> {
     let seeded = Instant::now();
     for s in seed_sql(postgres) {
         sql::exec(store.db(), &s, vec![])
@@ -141,6 +123,31 @@ async fn run(label: &str, url: String) -> Result<(), String> {
         "{label}: seeded {BENEFICIARIES} beneficiaries, {records} records in {:.1} s (not timed)",
         seeded.elapsed().as_secs_f64()
     );
+    Ok(records)
+}
+
+async fn run(label: &str, url: String) -> Result<(), String> {
+    let cfg = yibao_runtime::config::DatabaseConfig {
+        url,
+        max_connections: 8,
+    };
+    let db = yibao_runtime::db::connect_and_migrate::<yibao_ltc::store::migration::Migrator>(&cfg)
+        .await
+        .map_err(|e| e.to_string())?;
+    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+    let store = Store::new(db);
+    let ltc = Ltc::new(store.clone(), Arc::new(NoEnrollment), None);
+    let actor = Caller {
+        subject: "bench".into(),
+        role: Role::Admin,
+        org: String::new(),
+        region: None,
+    };
+    let city = RegionCode::parse("370200").map_err(|e| e.to_string())?;
+    ltc.upload_policy(&actor, &city, 2026, &BenefitPolicy::qingdao_default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let records = seed(&store, postgres, label).await?;
 
     let month = Month {
         year: 2026,
