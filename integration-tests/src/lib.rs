@@ -49,7 +49,7 @@ impl Suite {
         let dir = std::env::temp_dir().join(format!("yibao-it-{}", uuid::Uuid::new_v4().simple()));
         let mut opts = yibao::Options::new(dir.clone());
         // Suites share one Redis: each gets its own key namespace.
-        opts.key_prefix = format!("yibao-test-{}", uuid::Uuid::new_v4().simple());
+        opts.gateway.key_prefix = format!("yibao-test-{}", uuid::Uuid::new_v4().simple());
         opts.http_listen = SocketAddr::from(([127, 0, 0, 1], 0));
         opts.grpc_listen = SocketAddr::from(([127, 0, 0, 1], 0));
         if let Ok(url) = std::env::var("YIBAO_TEST_DATABASE_URL") {

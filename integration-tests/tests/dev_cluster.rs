@@ -25,7 +25,7 @@ impl Cluster {
                 std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/dev-cluster")
             });
         let keys = yibao_runtime::auth::DevKeys::load_or_create(&dir)
-            .expect("the dev cluster's signing key");
+            .unwrap_or_else(|e| panic!("the dev cluster's signing key: {e}"));
         Cluster {
             http: reqwest::Client::new(),
             base,
@@ -44,7 +44,7 @@ impl Cluster {
                 yibao::ISSUER,
                 yibao::AUDIENCE,
             )
-            .expect("token")
+            .unwrap_or_else(|e| panic!("token: {e}"))
     }
 
     async fn post(
@@ -62,7 +62,10 @@ impl Cluster {
         if let Some(k) = idempotency_key {
             req = req.header("idempotency-key", k);
         }
-        let resp = req.send().await.expect("gateway reachable");
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("gateway reachable: {e}"));
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
@@ -80,7 +83,7 @@ impl Cluster {
             .bearer_auth(token)
             .send()
             .await
-            .expect("gateway reachable");
+            .unwrap_or_else(|e| panic!("gateway reachable: {e}"));
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
@@ -106,7 +109,7 @@ async fn five_processes_behind_the_gateway_enrol_check_settle_and_reverse() {
         .get(format!("{}/readyz", c.base))
         .send()
         .await
-        .expect("gateway reachable");
+        .unwrap_or_else(|e| panic!("gateway reachable: {e}"));
     assert_eq!(
         ready.status().as_u16(),
         200,

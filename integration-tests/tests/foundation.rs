@@ -314,7 +314,7 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_a_different_bod
 
 #[tokio::test]
 async fn the_rate_limit_answers_429_with_retry_after() {
-    let suite = Suite::start_with(|o| o.rate_limit_per_minute = 3).await;
+    let suite = Suite::start_with(|o| o.gateway.rate_limit_per_minute = 3).await;
     let hospital = suite.hospital("H34152200001");
     let body = json!({"id_number": id_number("34152219580312002")});
     for _ in 0..3 {

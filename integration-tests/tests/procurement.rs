@@ -779,19 +779,21 @@ async fn events_on_bus(
 ) -> Vec<yibao_runtime::bus::BusMessage> {
     let bus = yibao_runtime::bus::RedisBus::connect(url)
         .await
-        .expect("redis bus");
+        .unwrap_or_else(|e| panic!("redis bus: {e}"));
     let group = format!("test-{}", uuid::Uuid::new_v4().simple());
     let mut out = Vec::new();
     loop {
         let batch = bus
             .read(stream, &group, "reader", 1000, Duration::from_millis(50))
             .await
-            .expect("read");
+            .unwrap_or_else(|e| panic!("read: {e}"));
         if batch.is_empty() {
             return out;
         }
         let ids: Vec<String> = batch.iter().map(|m| m.id.clone()).collect();
-        bus.ack(stream, &group, &ids).await.expect("ack");
+        bus.ack(stream, &group, &ids)
+            .await
+            .unwrap_or_else(|e| panic!("ack: {e}"));
         out.extend(batch.into_iter().filter(|m| m.event_id.starts_with(prefix)));
     }
 }

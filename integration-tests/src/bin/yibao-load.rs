@@ -144,7 +144,7 @@ async fn eligibility() {
     let seconds = arg("--seconds", 10);
     let people = arg("--people", 2_000);
     // Capacity is measured here; the per-caller rate limit (tested elsewhere) would cap it.
-    let suite = Suite::start_with(|o| o.rate_limit_per_minute = u32::MAX).await;
+    let suite = Suite::start_with(|o| o.gateway.rate_limit_per_minute = u32::MAX).await;
     let op = suite.operator("341522");
     println!(
         "backend: {}; seeding {people} people…",
@@ -249,7 +249,7 @@ async fn import() {
     let enrollment_url = urls.as_ref().and_then(|u| u.get("enrollment").cloned());
     // Capacity is measured here; the per-caller rate limit (tested elsewhere) would cap it.
     let suite = Suite::start_with(|o| {
-        o.rate_limit_per_minute = u32::MAX;
+        o.gateway.rate_limit_per_minute = u32::MAX;
         if let Some(urls) = urls {
             o.storage = yibao::Storage::Urls(urls);
         }
@@ -524,7 +524,7 @@ async fn settle() {
     };
     let settlement_url = urls.get("settlement").cloned().unwrap_or_default();
     let suite = Suite::start_with(|o| {
-        o.rate_limit_per_minute = u32::MAX;
+        o.gateway.rate_limit_per_minute = u32::MAX;
         o.storage = yibao::Storage::Urls(urls);
     })
     .await;

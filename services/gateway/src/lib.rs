@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt as _;
+use tracing::Instrument as _;
 use yibao_runtime::cache::Cache;
 use yibao_runtime::config::{
     AuthConfig, RedisConfig, TelemetryConfig, Upstreams as UpstreamsConfig,
@@ -141,6 +142,7 @@ impl Gateway {
             .fallback(dispatch)
             .with_state(self)
             .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
+            .layer(axum::middleware::map_response(body_limit_problem))
             .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
             .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
                 tower_http::request_id::MakeRequestUuid,
@@ -230,24 +232,49 @@ fn is_grpc(req: &Request) -> bool {
 }
 
 async fn dispatch(State(g): State<Gateway>, req: Request) -> Response {
+    if is_grpc(&req) && yibao_runtime::server::is_open_path(req.uri().path()) {
+        // Health and reflection: answered here, not traced.
+        return match g.open_grpc.clone().oneshot(req).await {
+            Ok(r) => r.map(Body::new),
+            Err(e) => edge::problem(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                &e.to_string(),
+                "",
+                None,
+            ),
+        };
+    }
+    // One span for the whole request, continuing the caller's trace; it is attached to the
+    // future (never entered across an await), so other requests never land in it.
     let span = tracing::info_span!("http.server", otel.name = %req.uri().path(), http.method = %req.method());
     yibao_runtime::telemetry::extract(req.headers(), &span);
-    let _entered = span.enter();
-    if is_grpc(&req) {
-        if yibao_runtime::server::is_open_path(req.uri().path()) {
-            return match g.open_grpc.clone().oneshot(req).await {
-                Ok(r) => r.map(Body::new),
-                Err(e) => edge::problem(
-                    http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL",
-                    &e.to_string(),
-                    "",
-                    None,
-                ),
-            };
+    async move {
+        if is_grpc(&req) {
+            proxy::grpc(g, req).await
+        } else {
+            edge::rest(g, req).await
         }
-        return proxy::grpc(g.clone(), req).await;
     }
-    drop(_entered);
-    edge::rest(g, req).await
+    .instrument(span)
+    .await
+}
+
+/// The body-limit layer answers 413 in plain text before any handler runs; callers get the
+/// same `application/problem+json` as for every other error.
+async fn body_limit_problem(resp: Response) -> Response {
+    let plain = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if resp.status() == http::StatusCode::PAYLOAD_TOO_LARGE && plain {
+        return edge::problem(
+            http::StatusCode::PAYLOAD_TOO_LARGE,
+            error::BODY_TOO_LARGE.code,
+            "the request body is larger than the gateway accepts (gateway.max_body_bytes)",
+            "",
+            None,
+        );
+    }
+    resp
 }

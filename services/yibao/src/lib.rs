@@ -5,6 +5,9 @@
 
 pub mod demo;
 pub mod errors;
+pub mod settings;
+
+pub use settings::UpSettings;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -70,10 +73,8 @@ pub struct Options {
     pub storage: Storage,
     /// Redis URL for cache, idempotency and rate limits; empty = in-process.
     pub redis_url: String,
-    /// Calls per caller per minute at the gateway.
-    pub rate_limit_per_minute: u32,
-    /// Prefix of the gateway's Redis keys.
-    pub key_prefix: String,
+    /// The gateway's settings (`listen` is taken from `http_listen`).
+    pub gateway: yibao_gateway::GatewaySettings,
 }
 
 impl Options {
@@ -85,8 +86,7 @@ impl Options {
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             storage: Storage::Sqlite,
             redis_url: String::new(),
-            rate_limit_per_minute: 60_000,
-            key_prefix: "yibao".into(),
+            gateway: yibao_gateway::GatewaySettings::default(),
         }
     }
 }
@@ -305,9 +305,8 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         }
     });
     let settings = yibao_gateway::GatewaySettings {
-        rate_limit_per_minute: opts.rate_limit_per_minute,
-        key_prefix: opts.key_prefix.clone(),
-        ..Default::default()
+        listen: opts.http_listen.to_string(),
+        ..opts.gateway.clone()
     };
     let gateway =
         yibao_gateway::Gateway::new(&upstreams, verifier, Arc::clone(&cache), settings).await?;

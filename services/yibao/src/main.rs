@@ -25,15 +25,16 @@ enum Command {
         /// Where keys, secrets and SQLite files live.
         #[arg(long, default_value = "data")]
         data_dir: PathBuf,
-        /// Gateway address (REST and gRPC).
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// Internal gRPC address of the services.
-        #[arg(long, default_value = "127.0.0.1:50051")]
-        grpc_listen: std::net::SocketAddr,
-        /// Redis URL for cache, idempotency keys and rate limits (default: in-process).
-        #[arg(long, default_value = "")]
-        redis_url: String,
+        /// Gateway address (REST and gRPC); default `gateway.listen` (127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Internal gRPC address of the services; default `grpc.listen` (127.0.0.1:50051).
+        #[arg(long)]
+        grpc_listen: Option<std::net::SocketAddr>,
+        /// Redis URL for cache, idempotency keys, rate limits and streams; default `redis.url`
+        /// (empty: in-process).
+        #[arg(long)]
+        redis_url: Option<String>,
     },
     /// Mint a development token signed with the data directory's key.
     Token {
@@ -77,6 +78,11 @@ fn fail(msg: &str) -> ! {
     std::process::exit(1)
 }
 
+fn exit_config(msg: &str) -> ! {
+    eprintln!("yibao: {msg}");
+    std::process::exit(yibao_runtime::config::EXIT_BAD_CONFIG)
+}
+
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
@@ -89,17 +95,21 @@ async fn main() {
             redis_url,
         } => {
             let started = std::time::Instant::now();
-            let telemetry = yibao_runtime::config::TelemetryConfig {
-                log_level: std::env::var("YIBAO__TELEMETRY__LOG_LEVEL")
-                    .unwrap_or_else(|_| "info".into()),
-                ..Default::default()
-            };
-            let _t =
-                yibao_runtime::telemetry::init("yibao", &telemetry).unwrap_or_else(|e| fail(&e));
+            let settings =
+                yibao::UpSettings::load().unwrap_or_else(|e| exit_config(&e.to_string()));
+            let _t = yibao_runtime::telemetry::init("yibao", &settings.telemetry)
+                .unwrap_or_else(|e| exit_config(&e));
             let mut opts = yibao::Options::new(data_dir.clone());
-            opts.http_listen = listen;
-            opts.grpc_listen = grpc_listen;
-            opts.redis_url = redis_url;
+            opts.http_listen = listen.unwrap_or_else(|| {
+                yibao::settings::listen_addr("gateway.listen", &settings.gateway.listen)
+                    .unwrap_or_else(|e| exit_config(&e.to_string()))
+            });
+            opts.grpc_listen = grpc_listen.unwrap_or_else(|| {
+                yibao::settings::listen_addr("grpc.listen", &settings.grpc.listen)
+                    .unwrap_or_else(|e| exit_config(&e.to_string()))
+            });
+            opts.redis_url = redis_url.unwrap_or(settings.redis.url);
+            opts.gateway = settings.gateway;
             let running = yibao::start(opts).await.unwrap_or_else(|e| fail(&e));
             if demo {
                 let token = running.token(Role::Operator, "", yibao::demo::REGION);

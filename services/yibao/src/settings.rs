@@ -1,0 +1,113 @@
+//! What `yibao up` reads, in the same layers as every standalone binary: defaults → the TOML
+//! file named by `YIBAO_CONFIG` → `YIBAO__SECTION__KEY` environment variables; the command's
+//! flags win over all three. The keys are the gateway's (`gateway.*`), the services' internal
+//! listener (`grpc.listen`), `redis.url` and `telemetry.*`; storage is one SQLite file per
+//! service under `--data-dir`, and tokens are signed with the data directory's development key.
+
+use serde::{Deserialize, Serialize};
+use yibao_runtime::config::{ConfigError, GrpcConfig, RedisConfig, TelemetryConfig};
+
+/// The settings of the one-process platform.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpSettings {
+    /// `[gateway]`: listen address, rate limit, body limit, upstream deadline, key prefix.
+    pub gateway: yibao_gateway::GatewaySettings,
+    /// `[grpc]`: where the five services listen inside the process.
+    pub grpc: GrpcConfig,
+    /// `[redis]`: empty = in-process cache and bus.
+    pub redis: RedisConfig,
+    /// `[telemetry]`: log level and format, OTLP endpoint.
+    pub telemetry: TelemetryConfig,
+}
+
+impl Default for UpSettings {
+    fn default() -> Self {
+        UpSettings {
+            gateway: yibao_gateway::GatewaySettings {
+                listen: "127.0.0.1:8080".into(),
+                ..Default::default()
+            },
+            grpc: GrpcConfig {
+                listen: "127.0.0.1:50051".into(),
+            },
+            redis: RedisConfig::default(),
+            telemetry: TelemetryConfig::default(),
+        }
+    }
+}
+
+impl UpSettings {
+    /// Loads the layers and checks every value that can be checked without starting.
+    pub fn load() -> Result<UpSettings, ConfigError> {
+        let settings: UpSettings = yibao_runtime::config::load(&UpSettings::default())?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks the values, naming the key at fault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        listen_addr("gateway.listen", &self.gateway.listen)?;
+        listen_addr("grpc.listen", &self.grpc.listen)?;
+        if self.gateway.rate_limit_per_minute == 0 {
+            return Err(ConfigError::invalid(
+                "gateway.rate_limit_per_minute",
+                "must be at least 1",
+            ));
+        }
+        if self.gateway.max_body_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "gateway.max_body_bytes",
+                "must be at least 1",
+            ));
+        }
+        if self.gateway.request_timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "gateway.request_timeout_ms",
+                "must be at least 1",
+            ));
+        }
+        if !matches!(self.telemetry.log_format.as_str(), "text" | "json") {
+            return Err(ConfigError::invalid(
+                "telemetry.log_format",
+                "must be `text` or `json`",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Parses a listen address, naming the key when it is not one.
+pub fn listen_addr(key: &str, value: &str) -> Result<std::net::SocketAddr, ConfigError> {
+    value
+        .parse()
+        .map_err(|e| ConfigError::invalid(key, format!("`{value}` is not a socket address: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_name_their_key() {
+        assert!(UpSettings::default().validate().is_ok());
+        let mut s = UpSettings::default();
+        s.telemetry.log_format = "xml".into();
+        let e = s
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("telemetry.log_format"), "{e}");
+        let mut s = UpSettings::default();
+        s.gateway.listen = "localhost".into();
+        let e = s
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("gateway.listen"), "{e}");
+        let mut s = UpSettings::default();
+        s.gateway.max_body_bytes = 0;
+        assert!(s.validate().is_err());
+    }
+}
