@@ -17,6 +17,28 @@ use yibao_runtime::{ApiError, Caller};
 /// How long an idempotency key and its recorded answer are kept.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
+/// How long a key stays "in progress" before its first request is presumed lost (a gateway
+/// that died mid-call): twice the upstream deadline, so a live call always finishes first.
+fn pending_ttl(g: &Gateway) -> Duration {
+    Duration::from_millis(g.settings.request_timeout_ms.saturating_mul(2))
+        .max(Duration::from_secs(1))
+}
+
+/// The digest a retried request must match: the method and the request in a canonical form.
+/// The protobuf encoding is not canonical (map entries come out in hash order), so the digest
+/// is taken over the proto3 JSON with object keys sorted.
+pub fn request_digest(grpc_path: &str, msg: &DynamicMessage) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = transcode::to_json(msg)
+        .ok()
+        .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    hex::encode(Sha256::digest(
+        [grpc_path.as_bytes(), b"\n", canonical.as_bytes()].concat(),
+    ))
+}
+
 /// A problem+json response.
 pub fn problem(
     status: http::StatusCode,
@@ -210,12 +232,7 @@ async fn rest_inner(
             );
         }
         (true, Some(k)) => {
-            let digest = {
-                use sha2::{Digest, Sha256};
-                hex::encode(Sha256::digest(
-                    [route.grpc_path.as_bytes(), &encoded].concat(),
-                ))
-            };
+            let digest = request_digest(&route.grpc_path, &msg);
             let key = format!(
                 "{}:idem:{}:{}:{k}",
                 g.settings.key_prefix, caller.org, caller.subject
@@ -299,7 +316,8 @@ async fn claim_idempotency(g: &Gateway, key: &str, digest: &str) -> Claim {
         body: String::new(),
     })
     .unwrap_or_default();
-    match g.cache.set_if_absent(key, pending, IDEMPOTENCY_TTL).await {
+    let pending_for = pending_ttl(g);
+    match g.cache.set_if_absent(key, pending, pending_for).await {
         Ok(true) => Claim::Fresh,
         Ok(false) => match g
             .cache
@@ -384,5 +402,98 @@ async fn record_idempotency(
     };
     if let Ok(v) = serde_json::to_vec(&rec) {
         let _ = g.cache.set(key, v, IDEMPOTENCY_TTL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retried_request_has_the_same_digest_whatever_the_order_of_its_map_entries() {
+        let catalog =
+            crate::catalog::Catalog::from_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET)
+                .unwrap_or_else(|e| panic!("{e}"));
+        let path = "/yibao.ltc.v1.LtcService/SubmitScoreSheet";
+        let input = catalog.by_path[path].method.input();
+        let whole_body = crate::catalog::HttpBinding {
+            verb: http::Method::POST,
+            template: String::new(),
+            segments: Vec::new(),
+            custom_verb: None,
+            body: "*".into(),
+        };
+        let items: Vec<String> = (0..40)
+            .map(|i| format!("\"adl.item{i}\": {}", i % 7))
+            .collect();
+        let forward = format!(
+            "{{\"assessment_id\": \"a-1\", \"items\": {{{}}}}}",
+            items.join(", ")
+        );
+        let mut reversed = items.clone();
+        reversed.reverse();
+        let backward = format!(
+            "{{\"items\": {{{}}}, \"assessment_id\": \"a-1\"}}",
+            reversed.join(", ")
+        );
+        let digests: Vec<String> = [forward, backward]
+            .iter()
+            .map(|body| {
+                let msg =
+                    transcode::bind_request(input.clone(), &whole_body, &[], None, body.as_bytes())
+                        .unwrap_or_else(|e| panic!("{}: {}", e.field, e.reason));
+                request_digest(path, &msg)
+            })
+            .collect();
+        assert_eq!(digests[0], digests[1]);
+        let other = transcode::bind_request(
+            input,
+            &whole_body,
+            &[],
+            None,
+            br#"{"assessment_id": "a-2"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{}: {}", e.field, e.reason));
+        assert_ne!(request_digest(path, &other), digests[0]);
+    }
+
+    #[tokio::test]
+    async fn a_key_left_in_progress_by_a_lost_request_frees_itself_after_twice_the_deadline() {
+        let dir =
+            std::env::temp_dir().join(format!("yibao-gw-idem-{}", uuid::Uuid::new_v4().simple()));
+        let keys =
+            yibao_runtime::auth::DevKeys::load_or_create(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let verifier = keys
+            .verifier("yibao", "yibao-api")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cache = std::sync::Arc::new(yibao_runtime::cache::MemoryCache::new(100));
+        let settings = crate::GatewaySettings {
+            request_timeout_ms: 300,
+            ..Default::default()
+        };
+        let g = Gateway::new(&Default::default(), verifier, cache, settings)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            claim_idempotency(&g, "k", "d1").await,
+            Claim::Fresh
+        ));
+        // The first request is still running (or its gateway died): a retry waits.
+        assert!(
+            matches!(claim_idempotency(&g, "k", "d1").await, Claim::Refused(s) if s.code() == tonic::Code::Aborted)
+        );
+        tokio::time::sleep(pending_ttl(&g) + Duration::from_millis(100)).await;
+        assert!(matches!(
+            claim_idempotency(&g, "k", "d1").await,
+            Claim::Fresh
+        ));
+        // An answer once recorded is kept for the day, not for the pending marker's lifetime.
+        record_idempotency(&g, "k", tonic::Code::Ok, 200, b"{}", "application/json").await;
+        tokio::time::sleep(pending_ttl(&g) + Duration::from_millis(100)).await;
+        assert!(matches!(
+            claim_idempotency(&g, "k", "d1").await,
+            Claim::Replay(_)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
