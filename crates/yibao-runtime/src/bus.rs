@@ -191,12 +191,21 @@ impl Bus for MemoryBus {
 
 /// Redis Streams: `XADD`, `XGROUP CREATE … 0 MKSTREAM`, `XREADGROUP` (pending first, then `>`),
 /// `XACK`, lag from `XINFO GROUPS`.
+///
+/// It survives what a Redis restart does to a consumer: a group that vanished (`NOGROUP`, a
+/// Redis started empty) is created again and the read retried, and messages another consumer
+/// of the group took but never acknowledged (a pod that died) are claimed by the next reader
+/// once they have been idle for [`RedisBus::RECLAIM_AFTER`] (`XAUTOCLAIM`).
 #[derive(Clone)]
 pub struct RedisBus {
     conn: redis::aio::ConnectionManager,
-    /// Blocking reads need their own connection so they do not stall other commands.
+    /// Blocking reads need their own connection so they do not stall other commands; one per
+    /// consumer and stream, kept between reads.
     client: redis::Client,
+    blocking: Arc<tokio::sync::Mutex<HashMap<String, redis::aio::MultiplexedConnection>>>,
     groups: Arc<Mutex<std::collections::HashSet<(String, String)>>>,
+    reclaimed: Arc<Mutex<HashMap<(String, String), std::time::Instant>>>,
+    reclaim_after: Duration,
 }
 
 impl std::fmt::Debug for RedisBus {
@@ -214,13 +223,129 @@ type StreamReply = Vec<(String, Vec<(String, Vec<(String, Vec<u8>)>)>)>;
 impl RedisBus {
     /// Connects to `url`.
     pub async fn connect(url: &str) -> Result<RedisBus, BusError> {
+        Self::connect_with(url, Self::RECLAIM_AFTER).await
+    }
+
+    /// How long a message may sit unacknowledged with another consumer before a reader of the
+    /// same group takes it over.
+    pub const RECLAIM_AFTER: Duration = Duration::from_secs(60);
+
+    /// Connects to `url`, taking over other consumers' messages idle for `reclaim_after`.
+    pub async fn connect_with(url: &str, reclaim_after: Duration) -> Result<RedisBus, BusError> {
         let client = redis::Client::open(url).map_err(berr)?;
         let conn = client.get_connection_manager().await.map_err(berr)?;
         Ok(RedisBus {
             conn,
             client,
+            blocking: Arc::default(),
             groups: Arc::default(),
+            reclaimed: Arc::default(),
+            reclaim_after,
         })
+    }
+
+    fn forget_group(&self, stream: &str, group: &str) {
+        self.groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(stream.to_string(), group.to_string()));
+    }
+
+    /// Claims for `consumer` the messages of other consumers of `group` idle longer than
+    /// `reclaim_after`, at most once per `reclaim_after / 4` per stream and group.
+    async fn reclaim(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        count: usize,
+    ) -> Result<(), redis::RedisError> {
+        let key = (stream.to_string(), group.to_string());
+        let every = self.reclaim_after / 4;
+        {
+            let mut last = self.reclaimed.lock().unwrap_or_else(|p| p.into_inner());
+            let now = std::time::Instant::now();
+            if last
+                .get(&key)
+                .is_some_and(|t| now.duration_since(*t) < every)
+            {
+                return Ok(());
+            }
+            last.insert(key, now);
+        }
+        let mut c = self.conn.clone();
+        let _: redis::Value = redis::cmd("XAUTOCLAIM")
+            .arg(stream)
+            .arg(group)
+            .arg(consumer)
+            .arg(self.reclaim_after.as_millis() as u64)
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(count)
+            .arg("JUSTID")
+            .query_async(&mut c)
+            .await?;
+        Ok(())
+    }
+
+    async fn read_once(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<BusMessage>, redis::RedisError> {
+        self.reclaim(stream, group, consumer, count).await?;
+        let mut c = self.conn.clone();
+        let pending: Option<StreamReply> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(group)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("STREAMS")
+            .arg(stream)
+            .arg("0")
+            .query_async(&mut c)
+            .await?;
+        let pending = pending.map(Self::flatten).unwrap_or_default();
+        if !pending.is_empty() {
+            return Ok(pending);
+        }
+        let slot = format!("{stream}\u{1f}{group}\u{1f}{consumer}");
+        let mut blocking = {
+            let cached = self.blocking.lock().await.get(&slot).cloned();
+            match cached {
+                Some(conn) => conn,
+                None => {
+                    let conn = self.client.get_multiplexed_async_connection().await?;
+                    self.blocking
+                        .lock()
+                        .await
+                        .insert(slot.clone(), conn.clone());
+                    conn
+                }
+            }
+        };
+        let fresh: Result<Option<StreamReply>, _> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(group)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("BLOCK")
+            .arg(block.as_millis() as u64)
+            .arg("STREAMS")
+            .arg(stream)
+            .arg(">")
+            .query_async(&mut blocking)
+            .await;
+        if fresh.is_err() {
+            // A broken connection is not reused.
+            self.blocking.lock().await.remove(&slot);
+        }
+        Ok(fresh?.map(Self::flatten).unwrap_or_default())
     }
 
     async fn ensure_group(&self, stream: &str, group: &str) -> Result<(), BusError> {
@@ -310,43 +435,19 @@ impl Bus for RedisBus {
     ) -> BoxFuture<'a, Result<Vec<BusMessage>, BusError>> {
         Box::pin(async move {
             self.ensure_group(stream, group).await?;
-            let mut c = self.conn.clone();
-            let pending: Option<StreamReply> = redis::cmd("XREADGROUP")
-                .arg("GROUP")
-                .arg(group)
-                .arg(consumer)
-                .arg("COUNT")
-                .arg(count)
-                .arg("STREAMS")
-                .arg(stream)
-                .arg("0")
-                .query_async(&mut c)
-                .await
-                .map_err(berr)?;
-            let pending = pending.map(Self::flatten).unwrap_or_default();
-            if !pending.is_empty() {
-                return Ok(pending);
+            match self.read_once(stream, group, consumer, count, block).await {
+                Err(e) if e.to_string().contains("NOGROUP") => {
+                    // Redis lost the group (restarted empty, or the stream was deleted):
+                    // create it again from the start of what the stream now holds.
+                    tracing::warn!(stream, group, "consumer group missing; creating it again");
+                    self.forget_group(stream, group);
+                    self.ensure_group(stream, group).await?;
+                    self.read_once(stream, group, consumer, count, block)
+                        .await
+                        .map_err(berr)
+                }
+                other => other.map_err(berr),
             }
-            let mut blocking = self
-                .client
-                .get_multiplexed_async_connection()
-                .await
-                .map_err(berr)?;
-            let fresh: Option<StreamReply> = redis::cmd("XREADGROUP")
-                .arg("GROUP")
-                .arg(group)
-                .arg(consumer)
-                .arg("COUNT")
-                .arg(count)
-                .arg("BLOCK")
-                .arg(block.as_millis() as u64)
-                .arg("STREAMS")
-                .arg(stream)
-                .arg(">")
-                .query_async(&mut blocking)
-                .await
-                .map_err(berr)?;
-            Ok(fresh.map(Self::flatten).unwrap_or_default())
         })
     }
 
@@ -470,6 +571,80 @@ mod tests {
         bus.publish("s", "e", b"x").await.ok();
         let got = reader.await.ok().and_then(Result::ok).unwrap_or_default();
         assert_eq!(got.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn redis_bus_recreates_a_lost_group_and_takes_over_a_dead_consumers_messages() {
+        let Ok(url) = std::env::var("YIBAO_TEST_REDIS_URL") else {
+            return;
+        };
+        let bus = RedisBus::connect_with(&url, Duration::from_millis(200))
+            .await
+            .unwrap_or_else(|e| panic!("redis at {url}: {e}"));
+        let stream = format!("test-stream-{}", uuid::Uuid::new_v4());
+        for i in 0..3 {
+            bus.publish(&stream, &format!("ev-{i}"), b"p")
+                .await
+                .unwrap_or_default();
+        }
+        // c1 takes all three and dies without acknowledging.
+        let taken = bus
+            .read(&stream, "g", "c1", 10, Duration::from_millis(10))
+            .await
+            .unwrap_or_default();
+        assert_eq!(taken.len(), 3);
+        assert!(
+            bus.read(&stream, "g", "c2", 10, Duration::from_millis(10))
+                .await
+                .unwrap_or_default()
+                .is_empty()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let reclaimed = bus
+            .read(&stream, "g", "c2", 10, Duration::from_millis(10))
+            .await
+            .unwrap_or_default();
+        assert_eq!(
+            reclaimed
+                .iter()
+                .map(|m| m.event_id.as_str())
+                .collect::<Vec<_>>(),
+            ["ev-0", "ev-1", "ev-2"]
+        );
+        let ids: Vec<String> = reclaimed.iter().map(|m| m.id.clone()).collect();
+        bus.ack(&stream, "g", &ids)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Redis loses the stream and its groups (a restart without persistence).
+        let client = redis::Client::open(url.as_str()).unwrap_or_else(|e| panic!("{e}"));
+        let mut c = client
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let _: i64 = redis::cmd("DEL")
+            .arg(&stream)
+            .query_async(&mut c)
+            .await
+            .unwrap_or_default();
+        bus.publish(&stream, "ev-after", b"q")
+            .await
+            .unwrap_or_default();
+        let after = bus
+            .read(&stream, "g", "c2", 10, Duration::from_millis(10))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            after
+                .iter()
+                .map(|m| m.event_id.as_str())
+                .collect::<Vec<_>>(),
+            ["ev-after"]
+        );
+        let _: i64 = redis::cmd("DEL")
+            .arg(&stream)
+            .query_async(&mut c)
+            .await
+            .unwrap_or_default();
     }
 
     #[tokio::test]
