@@ -5,9 +5,9 @@
 //!
 //! Layout: [`api`] maps proto ⇄ the use cases and errors → status; [`app`] holds the use cases
 //! (enrollment look-ups, transactions, the rules, the outbox); [`domain`] the rules (pure);
-//! [`store`] the rows; [`events`] the bus in and out (the outbox relay and the consumer of
-//! settlement's inpatient stays); [`build`] wires them for `main.rs` and for the all-in-one
-//! binary.
+//! [`store`] the rows; [`events`] the bus in and out (the LTC events written to the runtime's
+//! outbox, the consumer of settlement's inpatient stays); [`error`] every stable code; [`build`]
+//! wires them for `main.rs` and for the all-in-one binary.
 
 pub mod api;
 pub mod app;
@@ -23,7 +23,7 @@ use yibao_runtime::server::ServiceDeps;
 /// Name of the gRPC service (health and reflection).
 pub const SERVICE_NAME: &str = "yibao.ltc.v1.LtcService";
 
-/// Connects to the database, applies migrations, starts the outbox relay and the consumer of
+/// Connects to the database, applies migrations, starts the runtime's outbox relay and the consumer of
 /// settlement's claim events, and builds the gRPC service.
 pub async fn build(deps: ServiceDeps) -> Result<LtcServiceServer<api::LtcApi>, String> {
     let store = store::Store::connect(&deps.database)

@@ -1,6 +1,6 @@
 //! The gRPC API: each handler parses its request at the edge (errors name the field; nothing is
 //! written), hands it to the use case in `app/`, and maps the result back to proto; errors become
-//! statuses in [`error`]. One module per area. Which roles may call a method is the contract's
+//! statuses in `error.rs`. One module per area. Which roles may call a method is the contract's
 //! `access` option, enforced by the runtime's auth layer before a handler runs.
 
 mod applications;

@@ -234,7 +234,7 @@ impl BenefitPolicy {
     /// qualify; 院护 per bed-day at 90% up to 120 yuan, 家护 per visit at 90% up to 80 yuan,
     /// 巡护 per visit at 80% up to 50 yuan, 失智专区 per bed-day at 70% up to 150 yuan; at most
     /// 3,450 yuan a month; two assessors; reassessment every 12 months. The unit standards are
-    /// illustrative [I]; a bureau uploads its own.
+    /// illustrative \[I\]; a bureau uploads its own.
     pub fn qingdao_default() -> BenefitPolicy {
         let t = |care_type, rate_bp, unit, yuan| CareTerms {
             care_type,
