@@ -113,7 +113,9 @@ impl PersonCategory {
 
     /// From a `yibao.common.v1.PersonCategory` number (`None` for unspecified or unknown).
     pub fn from_proto_number(n: i32) -> Option<PersonCategory> {
-        PersonCategory::ALL.into_iter().find(|c| c.proto_number() == n)
+        PersonCategory::ALL
+            .into_iter()
+            .find(|c| c.proto_number() == n)
     }
 
     /// The snake-case name used in JSON and policy documents.
@@ -147,7 +149,13 @@ mod tests {
         assert_eq!(old, Some(PersonCategory::MinimumLiving));
         assert_eq!(PersonCategory::from_proto_number(0), None);
         assert_eq!(Scheme::parse("390"), Some(Scheme::Resident));
-        assert_eq!(Scheme::from_proto_number(1).map(Scheme::insutype), Some("310"));
-        assert_eq!(serde_json::to_string(&Scheme::Employee).ok().as_deref(), Some("\"employee\""));
+        assert_eq!(
+            Scheme::from_proto_number(1).map(Scheme::insutype),
+            Some("310")
+        );
+        assert_eq!(
+            serde_json::to_string(&Scheme::Employee).ok().as_deref(),
+            Some("\"employee\"")
+        );
     }
 }

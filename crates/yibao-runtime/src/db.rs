@@ -199,6 +199,12 @@ impl StoreBase {
         &self.db
     }
 
+    /// Waits for the turn to write without opening a transaction (for single statements that
+    /// must not race a transaction on SQLite); hold the guard until the statement is done.
+    pub async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        self.gate.enter().await
+    }
+
     /// Begins a write transaction after waiting for the turn to write.
     pub async fn begin(&self) -> Result<WriteTxn, DbErr> {
         use sea_orm::TransactionTrait as _;

@@ -11,9 +11,9 @@
 //! retried change twice.
 
 use crate::bus::Bus;
-use crate::db::SqlMigration;
+use crate::db::{SqlMigration, StoreBase};
 use crate::sql;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::{ConnectionTrait, DbErr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,6 +61,14 @@ impl OutboxEvent {
 /// fresh UUIDv7, so the relay publishes in the order of writing. An event id already present
 /// is skipped.
 pub async fn enqueue<C: ConnectionTrait>(c: &C, events: &[OutboxEvent]) -> Result<(), DbErr> {
+    // PostgreSQL takes at most 65,535 bind values a statement: 1,000 rows of 5 stay far below.
+    for chunk in events.chunks(1000) {
+        enqueue_chunk(c, chunk).await?;
+    }
+    Ok(())
+}
+
+async fn enqueue_chunk<C: ConnectionTrait>(c: &C, events: &[OutboxEvent]) -> Result<(), DbErr> {
     if events.is_empty() {
         return Ok(());
     }
@@ -191,11 +199,15 @@ impl Default for RelayConfig {
 
 /// Publishes up to `batch` pending rows once; returns how many were published. Stops at the
 /// first bus failure (that row stays pending; the ones before it are marked).
+///
+/// Rows are marked in a turn at the store's write gate, so on SQLite the relay never holds the
+/// write lock while a use case's transaction wants it.
 pub async fn publish_pending(
-    db: &DatabaseConnection,
+    base: &StoreBase,
     bus: &dyn Bus,
     batch: u64,
 ) -> Result<usize, RelayError> {
+    let db = base.db();
     let rows = pending(db, batch).await?;
     let mut published = Vec::with_capacity(rows.len());
     let mut failure = None;
@@ -203,13 +215,17 @@ pub async fn publish_pending(
         match bus.publish(&row.stream, &row.event_id, &row.payload).await {
             Ok(_) => published.push(row.id),
             Err(e) => {
+                let _turn = base.write_turn().await;
                 let _ = mark_attempt(db, &row.id).await;
                 failure = Some(e);
                 break;
             }
         }
     }
-    mark_published(db, &published).await?;
+    {
+        let _turn = base.write_turn().await;
+        mark_published(db, &published).await?;
+    }
     match failure {
         Some(e) => Err(e.into()),
         None => Ok(published.len()),
@@ -224,10 +240,11 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// Starts the relay task of `service` for the life of the process.
+    /// Starts the relay task of `service` for the life of the process, on the same store base
+    /// (connection and write gate) as the service's store.
     pub fn start(
         service: &'static str,
-        db: DatabaseConnection,
+        base: StoreBase,
         bus: Arc<dyn Bus>,
         cfg: RelayConfig,
     ) -> Relay {
@@ -237,7 +254,7 @@ impl Relay {
             let min_backoff = Duration::from_millis(100);
             let mut backoff = min_backoff;
             loop {
-                match publish_pending(&db, bus.as_ref(), cfg.batch).await {
+                match publish_pending(&base, bus.as_ref(), cfg.batch).await {
                     Ok(n) if n as u64 == cfg.batch => continue,
                     Ok(_) => {
                         backoff = min_backoff;
@@ -266,7 +283,7 @@ mod tests {
     use crate::bus::MemoryBus;
     use sea_orm_migration::MigrationTrait as _;
 
-    async fn db() -> DatabaseConnection {
+    async fn db() -> StoreBase {
         let db = sea_orm::Database::connect("sqlite::memory:")
             .await
             .unwrap_or_else(|e| panic!("{e}"));
@@ -275,7 +292,7 @@ mod tests {
             .up(&manager)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        db
+        StoreBase::new(db)
     }
 
     #[tokio::test]
@@ -284,19 +301,19 @@ mod tests {
         let events: Vec<_> = (0..5)
             .map(|n| OutboxEvent::new(crate::streams::SETTLEMENT_CLAIMS, format!("e{n}"), vec![n]))
             .collect();
-        enqueue(&db, &events)
+        enqueue(db.db(), &events)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         // The same ids again (a retried change): nothing new.
-        enqueue(&db, &events[..2])
+        enqueue(db.db(), &events[..2])
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(backlog(&db).await.ok(), Some(5));
+        assert_eq!(backlog(db.db()).await.ok(), Some(5));
         let bus = MemoryBus::new();
         assert_eq!(publish_pending(&db, &bus, 3).await.ok(), Some(3));
         assert_eq!(publish_pending(&db, &bus, 3).await.ok(), Some(2));
         assert_eq!(publish_pending(&db, &bus, 3).await.ok(), Some(0));
-        assert_eq!(backlog(&db).await.ok(), Some(0));
+        assert_eq!(backlog(db.db()).await.ok(), Some(0));
         let read = bus
             .read(
                 crate::streams::SETTLEMENT_CLAIMS,
@@ -310,5 +327,17 @@ mod tests {
         let ids: Vec<_> = read.iter().map(|m| m.event_id.as_str()).collect();
         assert_eq!(ids, ["e0", "e1", "e2", "e3", "e4"]);
         assert_eq!(read[3].payload, vec![3]);
+    }
+
+    #[tokio::test]
+    async fn a_run_of_more_events_than_one_statement_binds_is_enqueued_whole() {
+        let db = db().await;
+        let events: Vec<_> = (0..2500)
+            .map(|n| OutboxEvent::new(crate::streams::LTC_CLAIMS, format!("e{n}"), vec![1]))
+            .collect();
+        enqueue(db.db(), &events)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(backlog(db.db()).await.ok(), Some(2500));
     }
 }

@@ -35,7 +35,7 @@ pub async fn build(deps: ServiceDeps) -> Result<LtcServiceServer<api::LtcApi>, S
         .map_err(|e| e.to_string())?;
     let relay = yibao_runtime::outbox::Relay::start(
         "ltc",
-        store.db().clone(),
+        store.base().clone(),
         deps.bus.clone(),
         yibao_runtime::outbox::RelayConfig::default(),
     );

@@ -26,13 +26,7 @@ pub async fn build(
     let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(&deps.database)
         .await
         .map_err(|e| format!("procurement database: {e}"))?;
-    let relay = yibao_runtime::outbox::Relay::start(
-        "procurement",
-        conn.clone(),
-        deps.bus.clone(),
-        yibao_runtime::outbox::RelayConfig::default(),
-    );
-    let app = app::Procurement::new(conn, deps.cache.clone(), Some(relay))
+    let app = app::Procurement::new(conn, deps.cache.clone(), Some(deps.bus.clone()))
         .await
         .map_err(|e| format!("procurement start: {e}"))?;
     Ok(ProcurementServiceServer::new(api::ProcurementApi::new(app)))

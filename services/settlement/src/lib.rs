@@ -43,7 +43,7 @@ pub async fn build(
         deps.upstreams.channel("procurement")?,
         deps.upstreams.channel("supervision")?,
     );
-    let relay = events::start_relay(store.db().clone(), deps.bus.clone());
+    let relay = events::start_relay(store.base().clone(), deps.bus.clone());
     let app = app::SettlementApp::new(store, upstreams, Some(relay));
     Ok(SettlementServiceServer::new(api::SettlementApi::new(app)))
 }

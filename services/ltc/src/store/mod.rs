@@ -55,6 +55,11 @@ impl Store {
         self.base.db()
     }
 
+    /// The store base (connection and write gate), shared with the outbox relay.
+    pub fn base(&self) -> &StoreBase {
+        &self.base
+    }
+
     /// Opens a write transaction, waiting for the write gate on SQLite.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(self.base.begin().await?)

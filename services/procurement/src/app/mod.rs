@@ -48,12 +48,22 @@ pub fn actor(c: &Caller) -> Actor {
 impl Procurement {
     /// The use cases over a migrated database (reads the cache namespace from it), the
     /// cache of payment standards and the relay to wake after enqueueing events.
+    /// With a bus, the outbox relay starts on the store's base (connection and write gate);
+    /// without one (tests, benches) events stay in the outbox.
     pub async fn new(
         db: sea_orm::DatabaseConnection,
         cache: Arc<dyn Cache>,
-        relay: Option<Relay>,
+        bus: Option<Arc<dyn yibao_runtime::bus::Bus>>,
     ) -> Result<Self, AppError> {
         let store = Store::new(db);
+        let relay = bus.map(|bus| {
+            Relay::start(
+                "procurement",
+                store.base().clone(),
+                bus,
+                yibao_runtime::outbox::RelayConfig::default(),
+            )
+        });
         let namespace = store.cache_namespace().await?;
         Ok(Procurement {
             store,

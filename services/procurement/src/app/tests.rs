@@ -576,7 +576,7 @@ async fn inventory_records_are_idempotent_on_record_number_and_their_events_are_
     );
     // The relay publishes and marks it.
     let bus = yibao_runtime::bus::MemoryBus::new();
-    yibao_runtime::outbox::publish_pending(store.db(), &bus, 10)
+    yibao_runtime::outbox::publish_pending(store.base(), &bus, 10)
         .await
         .unwrap();
     assert!(store.unpublished(10).await.unwrap().is_empty());

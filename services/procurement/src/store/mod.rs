@@ -119,6 +119,11 @@ impl Store {
         self.base.db()
     }
 
+    /// The store base (connection and write gate), shared with the outbox relay.
+    pub fn base(&self) -> &StoreBase {
+        &self.base
+    }
+
     /// Opens a write transaction (on SQLite after waiting for the writer slot).
     pub async fn begin(&self) -> Result<Txn, StoreError> {
         Ok(self.base.begin().await?)

@@ -859,7 +859,7 @@ async fn the_relay_keeps_events_until_the_bus_accepts_them() {
         .await
         .unwrap();
     assert!(
-        outbox::publish_pending(s.store().db(), &DownBus, 200)
+        outbox::publish_pending(s.store().base(), &DownBus, 200)
             .await
             .is_err()
     );
@@ -870,7 +870,7 @@ async fn the_relay_keeps_events_until_the_bus_accepts_them() {
     );
     let bus = MemoryBus::new();
     assert_eq!(
-        outbox::publish_pending(s.store().db(), &bus, 200)
+        outbox::publish_pending(s.store().base(), &bus, 200)
             .await
             .unwrap(),
         1

@@ -8,13 +8,13 @@ pub mod claims;
 
 pub use claims::{Action, EventError, claim_event, outbox_event};
 
-use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use yibao_runtime::bus::Bus;
+use yibao_runtime::db::StoreBase;
 use yibao_runtime::outbox::{Relay, RelayConfig};
 
 /// Starts the outbox relay of the service for the life of the process; kick the handle after
 /// a commit that enqueued events.
-pub fn start_relay(db: DatabaseConnection, bus: Arc<dyn Bus>) -> Relay {
-    Relay::start("settlement", db, bus, RelayConfig::default())
+pub fn start_relay(base: StoreBase, bus: Arc<dyn Bus>) -> Relay {
+    Relay::start("settlement", base, bus, RelayConfig::default())
 }

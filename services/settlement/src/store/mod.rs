@@ -70,6 +70,11 @@ impl Store {
         self.base.db()
     }
 
+    /// The store base (connection and write gate), shared with the outbox relay.
+    pub fn base(&self) -> &StoreBase {
+        &self.base
+    }
+
     /// Begins a write transaction (after waiting for the turn to write on SQLite).
     pub async fn begin(&self) -> Result<WriteTxn, StoreError> {
         Ok(self.base.begin().await?)
