@@ -171,6 +171,9 @@ pub async fn rest(g: Gateway, req: Request) -> Response {
     resp
 }
 
+/// An answer given before the upstream call (a refusal or a replay), with its gRPC code.
+type Early = (tonic::Code, Response);
+
 async fn rest_inner(
     g: &Gateway,
     route: &Route,
@@ -180,104 +183,16 @@ async fn rest_inner(
     body: Body,
     instance: &str,
 ) -> (tonic::Code, Response) {
-    let fail = |s: tonic::Status| (s.code(), status_problem(&s, instance));
-    let caller = match authenticate(g, &parts.headers) {
-        Ok(c) => c,
-        Err(e) => return fail(e.into()),
+    let (caller, msg) = match admit(g, route, &binding, &vars, &parts, body, instance).await {
+        Ok(admitted) => admitted,
+        Err(early) => return early,
     };
-    let bytes = match http_body_util::BodyExt::collect(body).await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            return (
-                tonic::Code::InvalidArgument,
-                problem(
-                    http::StatusCode::PAYLOAD_TOO_LARGE,
-                    codes::BODY_TOO_LARGE.code,
-                    &format!("the body exceeds {} bytes", g.settings.max_body_bytes),
-                    instance,
-                    None,
-                ),
-            );
-        }
+    let idem_key = match idempotency_key(g, route, &caller, &parts.headers, &msg, instance).await {
+        Ok(key) => key,
+        Err(early) => return early,
     };
-    let msg = match transcode::bind_request(
-        route.method.input(),
-        &binding,
-        &vars,
-        parts.uri.query(),
-        &bytes,
-    ) {
-        Ok(m) => m,
-        Err(e) => return fail(codes::INVALID_REQUEST.invalid(e.field, e.reason).into()),
-    };
-    if let Err(e) = authorize(route, &caller, &msg) {
-        return fail(e.into());
-    }
-    if let Err(e) = rate_limit(g, &caller).await {
-        return fail(e.into());
-    }
-    let write = route.access.as_ref().is_some_and(|a| a.write);
-    let idem = parts
-        .headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let encoded = Bytes::from(msg.encode_to_vec());
-    let idem_key = match (write, idem) {
-        (true, Some(k)) if k.is_empty() || k.len() > 128 => {
-            return fail(
-                codes::INVALID_REQUEST
-                    .invalid("Idempotency-Key", "must be 1 to 128 characters")
-                    .into(),
-            );
-        }
-        (true, Some(k)) => {
-            let digest = request_digest(&route.grpc_path, &msg);
-            let key = format!(
-                "{}:idem:{}:{}:{k}",
-                g.settings.key_prefix, caller.org, caller.subject
-            );
-            match claim_idempotency(g, &key, &digest).await {
-                Claim::Fresh => Some(key),
-                Claim::Replay(resp) => return (tonic::Code::Ok, resp),
-                Claim::Refused(status) => return fail(status),
-            }
-        }
-        _ => None,
-    };
-    let fwd = crate::upstream::Forwarded {
-        authorization: parts.headers.get(http::header::AUTHORIZATION).cloned(),
-        request_id: parts
-            .headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string(),
-    };
-    let Some(channel) = g.upstreams.channel(&route.upstream) else {
-        return fail(tonic::Status::unavailable(format!(
-            "no upstream for {}",
-            route.upstream
-        )));
-    };
-    let timeout = Duration::from_millis(g.settings.request_timeout_ms);
-    let result = crate::upstream::unary(channel, &route.grpc_path, encoded, &fwd, timeout).await;
-    let (code, status, body, content_type) = match result.and_then(|b| {
-        let reply = DynamicMessage::decode(route.method.output(), b)
-            .map_err(|e| tonic::Status::internal(format!("undecodable reply: {e}")))?;
-        transcode::to_json(&reply).map_err(tonic::Status::internal)
-    }) {
-        Ok(json) => (tonic::Code::Ok, 200u16, json, "application/json"),
-        Err(s) => {
-            let (http_code, problem) = problem_from_status(&s, instance);
-            (
-                s.code(),
-                http_code,
-                problem.to_string().into_bytes(),
-                "application/problem+json",
-            )
-        }
-    };
+    let (code, status, body, content_type) =
+        call_upstream(g, route, &parts.headers, &msg, instance).await;
     if let Some(key) = idem_key {
         record_idempotency(g, &key, code, status, &body, content_type).await;
     }
@@ -292,6 +207,137 @@ async fn rest_inner(
         )
             .into_response(),
     )
+}
+
+fn refuse(s: tonic::Status, instance: &str) -> Early {
+    (s.code(), status_problem(&s, instance))
+}
+
+/// Authenticates, reads the body within its limit, binds the request message and checks the
+/// method's access rule and the caller's rate limit.
+async fn admit(
+    g: &Gateway,
+    route: &Route,
+    binding: &crate::catalog::HttpBinding,
+    vars: &[(String, String)],
+    parts: &http::request::Parts,
+    body: Body,
+    instance: &str,
+) -> Result<(Caller, DynamicMessage), Early> {
+    let caller = authenticate(g, &parts.headers).map_err(|e| refuse(e.into(), instance))?;
+    let bytes = match http_body_util::BodyExt::collect(body).await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return Err((
+                tonic::Code::InvalidArgument,
+                problem(
+                    http::StatusCode::PAYLOAD_TOO_LARGE,
+                    codes::BODY_TOO_LARGE.code,
+                    &format!("the body exceeds {} bytes", g.settings.max_body_bytes),
+                    instance,
+                    None,
+                ),
+            ));
+        }
+    };
+    let msg = transcode::bind_request(
+        route.method.input(),
+        binding,
+        vars,
+        parts.uri.query(),
+        &bytes,
+    )
+    .map_err(|e| {
+        refuse(
+            codes::INVALID_REQUEST.invalid(e.field, e.reason).into(),
+            instance,
+        )
+    })?;
+    authorize(route, &caller, &msg).map_err(|e| refuse(e.into(), instance))?;
+    rate_limit(g, &caller)
+        .await
+        .map_err(|e| refuse(e.into(), instance))?;
+    Ok((caller, msg))
+}
+
+/// The idempotency key of a write that carries `Idempotency-Key`, claimed for this request;
+/// `Err` with the first answer when the key was used before.
+async fn idempotency_key(
+    g: &Gateway,
+    route: &Route,
+    caller: &Caller,
+    headers: &http::HeaderMap,
+    msg: &DynamicMessage,
+    instance: &str,
+) -> Result<Option<String>, Early> {
+    let write = route.access.as_ref().is_some_and(|a| a.write);
+    let idem = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
+    match (write, idem) {
+        (true, Some(k)) if k.is_empty() || k.len() > 128 => Err(refuse(
+            codes::INVALID_REQUEST
+                .invalid("Idempotency-Key", "must be 1 to 128 characters")
+                .into(),
+            instance,
+        )),
+        (true, Some(k)) => {
+            let digest = request_digest(&route.grpc_path, msg);
+            let key = format!(
+                "{}:idem:{}:{}:{k}",
+                g.settings.key_prefix, caller.org, caller.subject
+            );
+            match claim_idempotency(g, &key, &digest).await {
+                Claim::Fresh => Ok(Some(key)),
+                Claim::Replay(resp) => Err((tonic::Code::Ok, resp)),
+                Claim::Refused(status) => Err(refuse(status, instance)),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Calls the method's service and renders its answer: (gRPC code, HTTP status, body, type).
+async fn call_upstream(
+    g: &Gateway,
+    route: &Route,
+    headers: &http::HeaderMap,
+    msg: &DynamicMessage,
+    instance: &str,
+) -> (tonic::Code, u16, Vec<u8>, &'static str) {
+    let fwd = crate::upstream::Forwarded {
+        authorization: headers.get(http::header::AUTHORIZATION).cloned(),
+        request_id: headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let timeout = Duration::from_millis(g.settings.request_timeout_ms);
+    let result = match g.upstreams.channel(&route.upstream) {
+        Some(channel) => {
+            let encoded = Bytes::from(msg.encode_to_vec());
+            crate::upstream::unary(channel, &route.grpc_path, encoded, &fwd, timeout).await
+        }
+        None => Err(tonic::Status::unavailable(format!(
+            "no upstream for {}",
+            route.upstream
+        ))),
+    };
+    match result.and_then(|b| {
+        let reply = DynamicMessage::decode(route.method.output(), b)
+            .map_err(|e| tonic::Status::internal(format!("undecodable reply: {e}")))?;
+        transcode::to_json(&reply).map_err(tonic::Status::internal)
+    }) {
+        Ok(json) => (tonic::Code::Ok, 200u16, json, "application/json"),
+        Err(s) => {
+            let (http_code, problem) = problem_from_status(&s, instance);
+            (
+                s.code(),
+                http_code,
+                problem.to_string().into_bytes(),
+                "application/problem+json",
+            )
+        }
+    }
 }
 
 enum Claim {
