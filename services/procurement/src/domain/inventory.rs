@@ -200,6 +200,27 @@ pub fn check_inventory(
     prices: &PriceBook,
     rules: &InventoryRules,
 ) -> Result<InventoryCheck, InventoryError> {
+    validate_records(records)?;
+    let mut stock = opening_lots(opening);
+    let mut findings = Vec::new();
+    for r in sorted_records(records) {
+        let lots = stock
+            .entry((r.institution.clone(), r.item_code.clone()))
+            .or_default();
+        match r.movement {
+            Movement::Purchase => check_purchase(r, prices, lots, &mut findings)?,
+            Movement::Sale => check_sale(r, rules, lots, &mut findings)?,
+        }
+    }
+    let closing = closing_positions(stock)?;
+    Ok(InventoryCheck { findings, closing })
+}
+
+/// Stock lots per institution and item, oldest first.
+type Stock = BTreeMap<(InstitutionCode, ItemCode), VecDeque<Lot>>;
+
+/// Refuses a record with a zero quantity or a negative price.
+fn validate_records(records: &[InventoryRecord]) -> Result<(), InventoryError> {
     for r in records {
         if r.quantity == 0 {
             return Err(InventoryError::InvalidRecord {
@@ -214,6 +235,12 @@ pub fn check_inventory(
             });
         }
     }
+    Ok(())
+}
+
+/// The records in processing order: institution, item, date, purchases before sales, then
+/// record number (quantity and price make the order total).
+fn sorted_records(records: &[InventoryRecord]) -> Vec<&InventoryRecord> {
     let mut sorted: Vec<&InventoryRecord> = records.iter().collect();
     sorted.sort_by(|a, b| {
         (
@@ -235,7 +262,12 @@ pub fn check_inventory(
                 b.unit_price,
             ))
     });
-    let mut stock: BTreeMap<(InstitutionCode, ItemCode), VecDeque<Lot>> = BTreeMap::new();
+    sorted
+}
+
+/// The opening stock as the first lots of each institution and item, in count-date order.
+fn opening_lots(opening: &[OpeningStock]) -> Stock {
+    let mut stock = Stock::new();
     let mut open_sorted: Vec<&OpeningStock> = opening.iter().collect();
     open_sorted.sort_by(|a, b| {
         (
@@ -263,129 +295,165 @@ pub fn check_inventory(
                 date: o.as_of,
             });
     }
+    stock
+}
 
-    let mut findings = Vec::new();
-    for r in sorted {
-        let finding = |kind, quantity, amount, explanation| Finding {
-            kind,
-            institution: r.institution.clone(),
-            item_code: r.item_code.clone(),
-            record_no: r.record_no.clone(),
-            date: r.date,
-            purchase_date: None,
-            quantity,
-            purchase_price: None,
-            sale_price: None,
-            listed_price: None,
-            amount,
-            explanation,
-        };
-        let lots = stock
-            .entry((r.institution.clone(), r.item_code.clone()))
-            .or_default();
-        match r.movement {
-            Movement::Purchase => {
-                let value = r.unit_price.checked_mul(qty(r.quantity)?)?;
-                match prices.listed_on(&r.item_code, r.date) {
-                    None => {
-                        let mut f = finding(
-                            FindingKind::UnlistedPurchase,
-                            r.quantity,
-                            value,
-                            format!(
-                                "purchase of {} on {} does not match a listed product",
-                                r.item_code, r.date
-                            ),
-                        );
-                        f.purchase_price = Some(r.unit_price);
-                        findings.push(f);
-                    }
-                    Some(l) if r.unit_price > l.price => {
-                        let excess = r
-                            .unit_price
-                            .checked_sub(l.price)?
-                            .checked_mul(qty(r.quantity)?)?;
-                        let mut f = finding(
-                            FindingKind::PurchaseAboveListedPrice,
-                            r.quantity,
-                            excess,
-                            format!(
-                                "purchased at {} above the listed price {}: {} × {} = {excess} excess",
-                                r.unit_price,
-                                l.price,
-                                r.unit_price.checked_sub(l.price)?,
-                                r.quantity
-                            ),
-                        );
-                        f.purchase_price = Some(r.unit_price);
-                        f.listed_price = Some(l.price);
-                        findings.push(f);
-                    }
-                    Some(_) => {}
-                }
-                lots.push_back(Lot {
-                    quantity: r.quantity,
-                    unit_cost: r.unit_price,
-                    date: r.date,
-                });
-            }
-            Movement::Sale => {
-                let mut left = r.quantity;
-                while left > 0 {
-                    let Some(lot) = lots.front_mut() else { break };
-                    let take = left.min(lot.quantity);
-                    // sale > cost × (1 + allowed)  ⇔  sale × 10000 > cost × (10000 + allowed)
-                    let factor = i128::from(Bp::FULL.0) + i128::from(rules.allowed_markup.0);
-                    if i128::from(r.unit_price.0) * 10_000 > i128::from(lot.unit_cost.0) * factor {
-                        let allowed_price = lot
-                            .unit_cost
-                            .at_rate(Bp(Bp::FULL.0.saturating_add(rules.allowed_markup.0)));
-                        let per_unit = r.unit_price.checked_sub(allowed_price)?.max(Fen::ZERO);
-                        let excess = per_unit.checked_mul(qty(take)?)?;
-                        let mut f = finding(
-                            FindingKind::MarkUp,
-                            take,
-                            excess,
-                            format!(
-                                "sold on {} at {} above the purchase price {} of {} (allowed mark-up {}): {} × {take} = {excess}",
-                                r.date,
-                                r.unit_price,
-                                lot.unit_cost,
-                                lot.date,
-                                rules.allowed_markup,
-                                per_unit
-                            ),
-                        );
-                        f.purchase_date = Some(lot.date);
-                        f.purchase_price = Some(lot.unit_cost);
-                        f.sale_price = Some(r.unit_price);
-                        findings.push(f);
-                    }
-                    lot.quantity -= take;
-                    left -= take;
-                    if lot.quantity == 0 {
-                        lots.pop_front();
-                    }
-                }
-                if left > 0 {
-                    let amount = r.unit_price.checked_mul(qty(left)?)?;
-                    let mut f = finding(
-                        FindingKind::SaleWithoutStock,
-                        left,
-                        amount,
-                        format!(
-                            "sold {} on {} with {} in stock: {left} without stock, {amount}",
-                            r.quantity,
-                            r.date,
-                            r.quantity - left
-                        ),
-                    );
-                    f.sale_price = Some(r.unit_price);
-                    findings.push(f);
-                }
-            }
+/// A finding about record `r`, the optional prices and dates left empty.
+fn finding(
+    r: &InventoryRecord,
+    kind: FindingKind,
+    quantity: u64,
+    amount: Fen,
+    explanation: String,
+) -> Finding {
+    Finding {
+        kind,
+        institution: r.institution.clone(),
+        item_code: r.item_code.clone(),
+        record_no: r.record_no.clone(),
+        date: r.date,
+        purchase_date: None,
+        quantity,
+        purchase_price: None,
+        sale_price: None,
+        listed_price: None,
+        amount,
+        explanation,
+    }
+}
+
+/// A purchase: checked against the listing on its date, then added to stock as a new lot.
+fn check_purchase(
+    r: &InventoryRecord,
+    prices: &PriceBook,
+    lots: &mut VecDeque<Lot>,
+    findings: &mut Vec<Finding>,
+) -> Result<(), InventoryError> {
+    let value = r.unit_price.checked_mul(qty(r.quantity)?)?;
+    match prices.listed_on(&r.item_code, r.date) {
+        None => {
+            let mut f = finding(
+                r,
+                FindingKind::UnlistedPurchase,
+                r.quantity,
+                value,
+                format!(
+                    "purchase of {} on {} does not match a listed product",
+                    r.item_code, r.date
+                ),
+            );
+            f.purchase_price = Some(r.unit_price);
+            findings.push(f);
+        }
+        Some(l) if r.unit_price > l.price => {
+            let excess = r
+                .unit_price
+                .checked_sub(l.price)?
+                .checked_mul(qty(r.quantity)?)?;
+            let mut f = finding(
+                r,
+                FindingKind::PurchaseAboveListedPrice,
+                r.quantity,
+                excess,
+                format!(
+                    "purchased at {} above the listed price {}: {} × {} = {excess} excess",
+                    r.unit_price,
+                    l.price,
+                    r.unit_price.checked_sub(l.price)?,
+                    r.quantity
+                ),
+            );
+            f.purchase_price = Some(r.unit_price);
+            f.listed_price = Some(l.price);
+            findings.push(f);
+        }
+        Some(_) => {}
+    }
+    lots.push_back(Lot {
+        quantity: r.quantity,
+        unit_cost: r.unit_price,
+        date: r.date,
+    });
+    Ok(())
+}
+
+/// A sale: drawn from the lots first-in first-out, each lot drawn on compared with the sale
+/// price; what the lots cannot cover was sold without stock.
+fn check_sale(
+    r: &InventoryRecord,
+    rules: &InventoryRules,
+    lots: &mut VecDeque<Lot>,
+    findings: &mut Vec<Finding>,
+) -> Result<(), InventoryError> {
+    let mut left = r.quantity;
+    while left > 0 {
+        let Some(lot) = lots.front_mut() else { break };
+        let take = left.min(lot.quantity);
+        if let Some(f) = mark_up(r, rules, lot, take)? {
+            findings.push(f);
+        }
+        lot.quantity -= take;
+        left -= take;
+        if lot.quantity == 0 {
+            lots.pop_front();
         }
     }
+    if left > 0 {
+        let amount = r.unit_price.checked_mul(qty(left)?)?;
+        let mut f = finding(
+            r,
+            FindingKind::SaleWithoutStock,
+            left,
+            amount,
+            format!(
+                "sold {} on {} with {} in stock: {left} without stock, {amount}",
+                r.quantity,
+                r.date,
+                r.quantity - left
+            ),
+        );
+        f.sale_price = Some(r.unit_price);
+        findings.push(f);
+    }
+    Ok(())
+}
+
+/// The mark-up finding for `take` units of sale `r` drawn on `lot`, if its price is above the
+/// lot's cost plus the allowed mark-up.
+fn mark_up(
+    r: &InventoryRecord,
+    rules: &InventoryRules,
+    lot: &Lot,
+    take: u64,
+) -> Result<Option<Finding>, InventoryError> {
+    // sale > cost × (1 + allowed)  ⇔  sale × 10000 > cost × (10000 + allowed)
+    let factor = i128::from(Bp::FULL.0) + i128::from(rules.allowed_markup.0);
+    if i128::from(r.unit_price.0) * 10_000 <= i128::from(lot.unit_cost.0) * factor {
+        return Ok(None);
+    }
+    let allowed_price = lot
+        .unit_cost
+        .at_rate(Bp(Bp::FULL.0.saturating_add(rules.allowed_markup.0)));
+    let per_unit = r.unit_price.checked_sub(allowed_price)?.max(Fen::ZERO);
+    let excess = per_unit.checked_mul(qty(take)?)?;
+    let mut f = finding(
+        r,
+        FindingKind::MarkUp,
+        take,
+        excess,
+        format!(
+            "sold on {} at {} above the purchase price {} of {} (allowed mark-up {}): {} × {take} = {excess}",
+            r.date, r.unit_price, lot.unit_cost, lot.date, rules.allowed_markup, per_unit
+        ),
+    );
+    f.purchase_date = Some(lot.date);
+    f.purchase_price = Some(lot.unit_cost);
+    f.sale_price = Some(r.unit_price);
+    Ok(Some(f))
+}
+
+/// Stock left per institution and item, valued at purchase prices.
+fn closing_positions(stock: Stock) -> Result<Vec<StockPosition>, InventoryError> {
     let mut closing = Vec::new();
     for ((institution, item_code), lots) in stock {
         let quantity = lots.iter().map(|l| l.quantity).sum();
@@ -400,5 +468,5 @@ pub fn check_inventory(
             value,
         });
     }
-    Ok(InventoryCheck { findings, closing })
+    Ok(closing)
 }
