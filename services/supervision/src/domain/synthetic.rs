@@ -229,90 +229,117 @@ impl SyntheticStream {
             enrolment_end: None,
             death_date: None,
         };
-        let next;
-        if let Some(c) = p.chronic {
-            let (disease, drug) = codes::CHRONIC[c];
-            e.kind = ClaimKind::Chronic;
-            e.institution = self.hospitals[idx as usize % self.hospitals.len()].clone();
-            e.chronic_disease = Some(disease.into());
-            let unit = Fen(150 + self.rng.below(300) as i64);
-            e.items.push(ClaimItem {
-                code: drug.into(),
-                quantity: 30,
-                unit_price: unit,
-                amount: Fen(unit.0 * 30),
-                days_supply: 30,
-            });
-            next = day + Duration::days(30);
-        } else {
-            let roll = self.rng.below(100);
-            if roll < 15 {
-                let nights = 2 + self.rng.below(9) as i64;
-                e.kind = ClaimKind::Inpatient;
-                e.institution = self.hospital();
-                e.start_date = day - Duration::days(nights);
-                e.principal_diagnosis = Some((*self.pick(&codes::DIAGNOSES)).into());
-                let q = u32::try_from(nights).unwrap_or(1);
-                for (code, price) in [
-                    (codes::BED, 5_000),
-                    (codes::INPATIENT_CONSULTATION, 2_000),
-                    (codes::NURSING, 3_000),
-                ] {
-                    e.items.push(ClaimItem {
-                        code: code.into(),
-                        quantity: q,
-                        unit_price: Fen(price),
-                        amount: Fen(price * i64::from(q)),
-                        days_supply: 0,
-                    });
+        let next = match p.chronic {
+            Some(c) => self.chronic_visit(&mut e, idx, c, day),
+            None => {
+                let roll = self.rng.below(100);
+                if roll < 15 {
+                    self.inpatient_stay(&mut e, day);
+                } else if roll < 75 {
+                    self.outpatient_visit(&mut e);
+                } else {
+                    self.pharmacy_sale(&mut e);
                 }
-                let drugs = Fen(50_000 + self.rng.below(500_000) as i64);
-                e.items.push(ClaimItem {
-                    code: (*self.pick(&codes::ACUTE_DRUGS)).into(),
-                    quantity: 1,
-                    unit_price: drugs,
-                    amount: drugs,
-                    days_supply: 0,
-                });
-            } else if roll < 75 {
-                e.kind = ClaimKind::Outpatient;
-                e.institution = self.hospital();
-                e.principal_diagnosis = Some((*self.pick(&codes::OUTPATIENT_DIAGNOSES)).into());
-                e.items.push(ClaimItem {
-                    code: codes::BLOOD_COUNT.into(),
-                    quantity: 1,
-                    unit_price: Fen(2_500),
-                    amount: Fen(2_500),
-                    days_supply: 0,
-                });
-                let unit = Fen(300 + self.rng.below(2_000) as i64);
-                e.items.push(ClaimItem {
-                    code: (*self.pick(&codes::ACUTE_DRUGS)).into(),
-                    quantity: 3,
-                    unit_price: unit,
-                    amount: Fen(unit.0 * 3),
-                    days_supply: 3,
-                });
-            } else {
-                e.kind = ClaimKind::Pharmacy;
-                e.institution = self.pharmacy();
-                let unit = Fen(200 + self.rng.below(1_500) as i64);
-                e.items.push(ClaimItem {
-                    code: (*self.pick(&codes::ACUTE_DRUGS)).into(),
-                    quantity: 5,
-                    unit_price: unit,
-                    amount: Fen(unit.0 * 5),
-                    days_supply: 5,
-                });
+                day + Duration::days(30 + self.rng.below(30) as i64)
             }
-            next = day + Duration::days(30 + self.rng.below(30) as i64);
-        }
+        };
         e.total = e
             .items
             .iter()
             .fold(Fen::ZERO, |acc, i| Fen(acc.0 + i.amount.0));
         e.fund_paid = e.total.at_rate(Bp(7_000));
         (e, next)
+    }
+
+    /// A chronic patient's monthly visit to their hospital: 30 days of their drug. Returns the
+    /// day of the next visit.
+    fn chronic_visit(
+        &mut self,
+        e: &mut ClaimEvent,
+        idx: u32,
+        c: usize,
+        day: NaiveDate,
+    ) -> NaiveDate {
+        let (disease, drug) = codes::CHRONIC[c];
+        e.kind = ClaimKind::Chronic;
+        e.institution = self.hospitals[idx as usize % self.hospitals.len()].clone();
+        e.chronic_disease = Some(disease.into());
+        let unit = Fen(150 + self.rng.below(300) as i64);
+        e.items.push(ClaimItem {
+            code: drug.into(),
+            quantity: 30,
+            unit_price: unit,
+            amount: Fen(unit.0 * 30),
+            days_supply: 30,
+        });
+        day + Duration::days(30)
+    }
+
+    /// A stay of 2–10 nights ending on `day`: bed, consultation and nursing per night, drugs.
+    fn inpatient_stay(&mut self, e: &mut ClaimEvent, day: NaiveDate) {
+        let nights = 2 + self.rng.below(9) as i64;
+        e.kind = ClaimKind::Inpatient;
+        e.institution = self.hospital();
+        e.start_date = day - Duration::days(nights);
+        e.principal_diagnosis = Some((*self.pick(&codes::DIAGNOSES)).into());
+        let q = u32::try_from(nights).unwrap_or(1);
+        for (code, price) in [
+            (codes::BED, 5_000),
+            (codes::INPATIENT_CONSULTATION, 2_000),
+            (codes::NURSING, 3_000),
+        ] {
+            e.items.push(ClaimItem {
+                code: code.into(),
+                quantity: q,
+                unit_price: Fen(price),
+                amount: Fen(price * i64::from(q)),
+                days_supply: 0,
+            });
+        }
+        let drugs = Fen(50_000 + self.rng.below(500_000) as i64);
+        e.items.push(ClaimItem {
+            code: (*self.pick(&codes::ACUTE_DRUGS)).into(),
+            quantity: 1,
+            unit_price: drugs,
+            amount: drugs,
+            days_supply: 0,
+        });
+    }
+
+    /// An outpatient visit: a blood count and 3 days of an acute drug.
+    fn outpatient_visit(&mut self, e: &mut ClaimEvent) {
+        e.kind = ClaimKind::Outpatient;
+        e.institution = self.hospital();
+        e.principal_diagnosis = Some((*self.pick(&codes::OUTPATIENT_DIAGNOSES)).into());
+        e.items.push(ClaimItem {
+            code: codes::BLOOD_COUNT.into(),
+            quantity: 1,
+            unit_price: Fen(2_500),
+            amount: Fen(2_500),
+            days_supply: 0,
+        });
+        let unit = Fen(300 + self.rng.below(2_000) as i64);
+        e.items.push(ClaimItem {
+            code: (*self.pick(&codes::ACUTE_DRUGS)).into(),
+            quantity: 3,
+            unit_price: unit,
+            amount: Fen(unit.0 * 3),
+            days_supply: 3,
+        });
+    }
+
+    /// A pharmacy sale: 5 days of an acute drug.
+    fn pharmacy_sale(&mut self, e: &mut ClaimEvent) {
+        e.kind = ClaimKind::Pharmacy;
+        e.institution = self.pharmacy();
+        let unit = Fen(200 + self.rng.below(1_500) as i64);
+        e.items.push(ClaimItem {
+            code: (*self.pick(&codes::ACUTE_DRUGS)).into(),
+            quantity: 5,
+            unit_price: unit,
+            amount: Fen(unit.0 * 5),
+            days_supply: 5,
+        });
     }
 }
 
