@@ -56,14 +56,7 @@ fn no(
 
 /// Decides whether `file`'s person is covered on `date`, and why not.
 pub fn eligibility(file: &PersonFile, date: NaiveDate) -> Eligibility {
-    let mut categories: Vec<PersonCategory> = file
-        .categories
-        .iter()
-        .filter(|g| g.valid_on(date))
-        .map(|g| g.category)
-        .collect();
-    categories.sort();
-    categories.dedup();
+    let categories = categories_on(file, date);
     if let Some(d) = file.death_date.filter(|d| *d < date) {
         return no(
             IneligibleReason::Deceased,
@@ -77,40 +70,78 @@ pub fn eligibility(file: &PersonFile, date: NaiveDate) -> Eligibility {
         .iter()
         .filter(|e| e.effective_from <= date && date <= e.effective_to)
         .collect();
+    if let Some(e) = paid_cover(&covering, date) {
+        return covered(file, e, date, categories);
+    }
+    not_covered(file, covering.first().copied(), date, categories)
+}
+
+/// The person's categories valid on `date`, sorted, each once.
+fn categories_on(file: &PersonFile, date: NaiveDate) -> Vec<PersonCategory> {
+    let mut categories: Vec<PersonCategory> = file
+        .categories
+        .iter()
+        .filter(|g| g.valid_on(date))
+        .map(|g| g.category)
+        .collect();
+    categories.sort();
+    categories.dedup();
+    categories
+}
+
+/// Among the enrolments covering `date`, the one paid by then.
+fn paid_cover<'a>(covering: &[&'a Enrolment], date: NaiveDate) -> Option<&'a Enrolment> {
     // Prefer a paid one; employee before resident when both cover (duplicates are reported elsewhere).
-    let best = covering
+    covering
         .iter()
         .copied()
         .filter(|e| e.covered_span().is_some_and(|(from, _)| from <= date))
-        .min_by_key(|e| (e.scheme, e.paid_on));
-    if let Some(e) = best {
-        if let Some(s) = file
-            .suspensions
-            .iter()
-            .find(|s| s.from <= date && s.until.is_none_or(|u| date < u))
-        {
-            return no(
-                IneligibleReason::Suspended,
-                format!("cover suspended from {}", s.from),
-                Some(e),
-                categories,
-            );
-        }
-        return Eligibility {
-            eligible: true,
-            reason: None,
-            explanation: format!(
-                "covered by the {:?} scheme in region {} from {}",
-                e.scheme,
-                e.region,
-                e.effective_from.max(e.paid_on.unwrap_or(e.effective_from))
-            ),
-            enrolment: Some(e.clone()),
-            insured_since: Some(insured_since(file, e)),
+        .min_by_key(|e| (e.scheme, e.paid_on))
+}
+
+/// The answer when paid enrolment `e` covers `date`: covered, unless suspended on the date.
+fn covered(
+    file: &PersonFile,
+    e: &Enrolment,
+    date: NaiveDate,
+    categories: Vec<PersonCategory>,
+) -> Eligibility {
+    if let Some(s) = file
+        .suspensions
+        .iter()
+        .find(|s| s.from <= date && s.until.is_none_or(|u| date < u))
+    {
+        return no(
+            IneligibleReason::Suspended,
+            format!("cover suspended from {}", s.from),
+            Some(e),
             categories,
-        };
+        );
     }
-    if let Some(e) = covering.first() {
+    Eligibility {
+        eligible: true,
+        reason: None,
+        explanation: format!(
+            "covered by the {:?} scheme in region {} from {}",
+            e.scheme,
+            e.region,
+            e.effective_from.max(e.paid_on.unwrap_or(e.effective_from))
+        ),
+        enrolment: Some(e.clone()),
+        insured_since: Some(insured_since(file, e)),
+        categories,
+    }
+}
+
+/// Why no paid enrolment covers `date`: unpaid (`unpaid` covers it without payment), in the
+/// waiting period, moved out, or not enrolled.
+fn not_covered(
+    file: &PersonFile,
+    unpaid: Option<&Enrolment>,
+    date: NaiveDate,
+    categories: Vec<PersonCategory>,
+) -> Eligibility {
+    if let Some(e) = unpaid {
         return no(
             IneligibleReason::Unpaid,
             format!(

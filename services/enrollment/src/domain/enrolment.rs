@@ -181,98 +181,121 @@ pub fn apply_event(
     }
     let day_before = on.pred_opt().unwrap_or(on);
     let mut out = EventOutcome::default();
-    let end_all = |last_day: NaiveDate, reason: EndReason, out: &mut EventOutcome| {
-        for e in file
-            .enrolments
-            .iter()
-            .filter(|e| e.effective_to > last_day && e.end_reason.is_none())
-        {
-            let mut c = e.clone();
-            c.effective_to = last_day.max(c.effective_from.pred_opt().unwrap_or(c.effective_from));
-            c.end_reason = Some(reason);
-            out.changed.push(c);
-        }
-    };
     match event {
         StatusEvent::Death => {
-            end_all(on, EndReason::Deceased, &mut out);
+            end_all(file, on, EndReason::Deceased, &mut out);
             out.death_date = Some(on);
         }
-        StatusEvent::MovedOutOfRegion => end_all(day_before, EndReason::MovedOutOfRegion, &mut out),
+        StatusEvent::MovedOutOfRegion => {
+            end_all(file, day_before, EndReason::MovedOutOfRegion, &mut out)
+        }
         StatusEvent::MovedOutOfProvince => {
-            end_all(day_before, EndReason::MovedOutOfProvince, &mut out);
+            end_all(file, day_before, EndReason::MovedOutOfProvince, &mut out);
             out.moved_out_of_province = Some(on);
         }
         StatusEvent::Transfer {
             to_region,
             to_scheme,
         } => {
-            let current = file
-                .enrolments
-                .iter()
-                .find(|e| e.end_reason.is_none() && e.effective_from <= on && on <= e.effective_to)
-                .ok_or_else(|| {
-                    EnrolmentError::Precondition(format!(
-                        "no enrolment covers {on} to transfer from"
-                    ))
-                })?;
-            if current.region == *to_region && current.scheme == *to_scheme {
-                return Err(EnrolmentError::invalid(
-                    "to_region_code",
-                    "the transfer target equals the current enrolment",
-                ));
-            }
-            let mut ended = current.clone();
-            ended.effective_to = day_before;
-            ended.end_reason = Some(EndReason::Transferred);
-            // The contribution already made carries over: cover continues without a gap.
-            let created = Enrolment {
-                id: new_id(),
-                year: current.year,
-                scheme: *to_scheme,
-                region: to_region.clone(),
-                enrolled_on: on,
-                effective_from: on,
-                effective_to: current.effective_to,
-                due: current.due,
-                paid: current.paid,
-                subsidised: current.subsidised,
-                paid_on: current.paid_on.map(|_| on),
-                end_reason: None,
-            };
+            let (ended, created) = transfer(file, to_region, *to_scheme, on, new_id)?;
             out.changed.push(ended);
             out.created.push(created);
         }
-        StatusEvent::Suspension => {
-            if file.suspensions.iter().any(|s| s.until.is_none()) {
-                return Err(EnrolmentError::Precondition(
-                    "cover is already suspended".into(),
-                ));
-            }
-            let mut s = file.suspensions.clone();
-            s.push(super::Suspension {
-                from: on,
-                until: None,
-            });
-            out.suspensions = Some(s);
-        }
-        StatusEvent::Resumption => {
-            let mut s = file.suspensions.clone();
-            let open = s
-                .iter_mut()
-                .find(|s| s.until.is_none())
-                .ok_or_else(|| EnrolmentError::Precondition("cover is not suspended".into()))?;
-            if on < open.from {
-                return Err(EnrolmentError::invalid(
-                    "effective_on",
-                    format!("resumption before the suspension of {}", open.from),
-                ));
-            }
-            open.until = Some(on);
-            out.suspensions = Some(s);
-        }
+        StatusEvent::Suspension => out.suspensions = Some(suspend(file, on)?),
+        StatusEvent::Resumption => out.suspensions = Some(resume(file, on)?),
     }
     Ok(out)
+}
+
+/// Ends every open enrolment still running after `last_day` on `last_day` (or, for one not
+/// started yet, the day before it starts), for `reason`.
+fn end_all(file: &PersonFile, last_day: NaiveDate, reason: EndReason, out: &mut EventOutcome) {
+    for e in file
+        .enrolments
+        .iter()
+        .filter(|e| e.effective_to > last_day && e.end_reason.is_none())
+    {
+        let mut c = e.clone();
+        c.effective_to = last_day.max(c.effective_from.pred_opt().unwrap_or(c.effective_from));
+        c.end_reason = Some(reason);
+        out.changed.push(c);
+    }
+}
+
+/// A transfer on `on`: the enrolment covering `on` ends the day before, and a new one of the
+/// target region and scheme takes over to the end of its year. Returns (ended, created).
+fn transfer(
+    file: &PersonFile,
+    to_region: &RegionCode,
+    to_scheme: Scheme,
+    on: NaiveDate,
+    new_id: &mut dyn FnMut() -> String,
+) -> Result<(Enrolment, Enrolment), EnrolmentError> {
+    let day_before = on.pred_opt().unwrap_or(on);
+    let current = file
+        .enrolments
+        .iter()
+        .find(|e| e.end_reason.is_none() && e.effective_from <= on && on <= e.effective_to)
+        .ok_or_else(|| {
+            EnrolmentError::Precondition(format!("no enrolment covers {on} to transfer from"))
+        })?;
+    if current.region == *to_region && current.scheme == to_scheme {
+        return Err(EnrolmentError::invalid(
+            "to_region_code",
+            "the transfer target equals the current enrolment",
+        ));
+    }
+    let mut ended = current.clone();
+    ended.effective_to = day_before;
+    ended.end_reason = Some(EndReason::Transferred);
+    // The contribution already made carries over: cover continues without a gap.
+    let created = Enrolment {
+        id: new_id(),
+        year: current.year,
+        scheme: to_scheme,
+        region: to_region.clone(),
+        enrolled_on: on,
+        effective_from: on,
+        effective_to: current.effective_to,
+        due: current.due,
+        paid: current.paid,
+        subsidised: current.subsidised,
+        paid_on: current.paid_on.map(|_| on),
+        end_reason: None,
+    };
+    Ok((ended, created))
+}
+
+/// The suspension list with a suspension open from `on`; refused while one is open.
+fn suspend(file: &PersonFile, on: NaiveDate) -> Result<Vec<Suspension>, EnrolmentError> {
+    if file.suspensions.iter().any(|s| s.until.is_none()) {
+        return Err(EnrolmentError::Precondition(
+            "cover is already suspended".into(),
+        ));
+    }
+    let mut s = file.suspensions.clone();
+    s.push(super::Suspension {
+        from: on,
+        until: None,
+    });
+    Ok(s)
+}
+
+/// The suspension list with the open suspension closed on `on`.
+fn resume(file: &PersonFile, on: NaiveDate) -> Result<Vec<Suspension>, EnrolmentError> {
+    let mut s = file.suspensions.clone();
+    let open = s
+        .iter_mut()
+        .find(|s| s.until.is_none())
+        .ok_or_else(|| EnrolmentError::Precondition("cover is not suspended".into()))?;
+    if on < open.from {
+        return Err(EnrolmentError::invalid(
+            "effective_on",
+            format!("resumption before the suspension of {}", open.from),
+        ));
+    }
+    open.until = Some(on);
+    Ok(s)
 }
 
 #[cfg(test)]
