@@ -128,29 +128,7 @@ async fn load_people(mut c: Client) -> Result<(), String> {
     .map_err(|e| e.message().to_string())?;
     let mut household = String::new();
     for (id, name, poor, payment) in PEOPLE {
-        let person = match c
-            .register_person(pb::RegisterPersonRequest {
-                id_number: (*id).into(),
-                name: (*name).into(),
-                region_code: REGION.into(),
-                household_id: household.clone(),
-                contact: String::new(),
-            })
-            .await
-        {
-            Ok(r) => r.into_inner().person,
-            Err(e) if already(&e) => {
-                c.lookup_person(pb::LookupPersonRequest {
-                    id_number: (*id).into(),
-                })
-                .await
-                .map_err(|e| e.message().to_string())?
-                .into_inner()
-                .person
-            }
-            Err(e) => return Err(format!("register {name}: {}", e.message())),
-        }
-        .ok_or("no person in reply")?;
+        let person = register_or_find(&mut c, id, name, &household).await?;
         if *poor && household.is_empty() {
             let h = c
                 .create_household(pb::CreateHouseholdRequest {
@@ -176,30 +154,7 @@ async fn load_people(mut c: Client) -> Result<(), String> {
             .await
             .map_err(|e| e.message().to_string())?;
         }
-        let enrolment = match c
-            .enroll(pb::EnrollRequest {
-                person_id: person.person_id.clone(),
-                year,
-                scheme: resident,
-                region_code: REGION.into(),
-                enrolled_on: format!("{}-11-20", year - 1),
-            })
-            .await
-        {
-            Ok(r) => r.into_inner().enrolment,
-            Err(e) if already(&e) => c
-                .list_enrolments(pb::ListEnrolmentsRequest {
-                    person_id: person.person_id.clone(),
-                })
-                .await
-                .map_err(|e| e.message().to_string())?
-                .into_inner()
-                .enrolments
-                .into_iter()
-                .find(|e| e.year == year),
-            Err(e) => return Err(format!("enrol {name}: {}", e.message())),
-        }
-        .ok_or("no enrolment in reply")?;
+        let enrolment = enrol_or_find(&mut c, &person.person_id, name, year).await?;
         let (kind, reference) = match payment {
             Payment::Subsidy => (
                 pb::ContributionKind::Subsidy,
@@ -222,4 +177,69 @@ async fn load_people(mut c: Client) -> Result<(), String> {
         .map_err(|e| format!("contribution of {name}: {}", e.message()))?;
     }
     Ok(())
+}
+
+/// Registers a demo person, or finds them when an earlier run did.
+async fn register_or_find(
+    c: &mut Client,
+    id: &str,
+    name: &str,
+    household: &str,
+) -> Result<pb::Person, String> {
+    match c
+        .register_person(pb::RegisterPersonRequest {
+            id_number: id.into(),
+            name: name.into(),
+            region_code: REGION.into(),
+            household_id: household.into(),
+            contact: String::new(),
+        })
+        .await
+    {
+        Ok(r) => r.into_inner().person,
+        Err(e) if already(&e) => {
+            c.lookup_person(pb::LookupPersonRequest {
+                id_number: id.into(),
+            })
+            .await
+            .map_err(|e| e.message().to_string())?
+            .into_inner()
+            .person
+        }
+        Err(e) => return Err(format!("register {name}: {}", e.message())),
+    }
+    .ok_or_else(|| "no person in reply".to_string())
+}
+
+/// Enrols a demo person for `year`, or finds the enrolment an earlier run made.
+async fn enrol_or_find(
+    c: &mut Client,
+    person_id: &str,
+    name: &str,
+    year: i32,
+) -> Result<pb::Enrolment, String> {
+    match c
+        .enroll(pb::EnrollRequest {
+            person_id: person_id.into(),
+            year,
+            scheme: common::Scheme::Resident as i32,
+            region_code: REGION.into(),
+            enrolled_on: format!("{}-11-20", year - 1),
+        })
+        .await
+    {
+        Ok(r) => r.into_inner().enrolment,
+        Err(e) if already(&e) => c
+            .list_enrolments(pb::ListEnrolmentsRequest {
+                person_id: person_id.into(),
+            })
+            .await
+            .map_err(|e| e.message().to_string())?
+            .into_inner()
+            .enrolments
+            .into_iter()
+            .find(|e| e.year == year),
+        Err(e) => return Err(format!("enrol {name}: {}", e.message())),
+    }
+    .ok_or_else(|| "no enrolment in reply".to_string())
 }
