@@ -606,7 +606,7 @@ async fn settle() {
 /// Runs pgbench on the settlement database: each transaction writes, under a new claim id,
 /// the rows the settlement of `template` wrote (encounter, claim, items, explanation lines,
 /// ledger lines, outbox event) and locks and updates a random person's accumulator row, as
-/// `Store::settle` does. Returns transactions per second.
+/// the settle use case does. Returns transactions per second.
 async fn pgbench_ceiling(
     url: &str,
     template: &str,
@@ -631,12 +631,23 @@ async fn pgbench_ceiling(
     // The new claim id of a transaction, from the client and a random key.
     let cid = "('pgb-' || :k)";
     let mut copies = Vec::new();
+    // The template's event in the runtime's outbox: rows carry no claim id, so it is found
+    // by the claim id inside its payload, once, here.
+    let template_hex = yibao_runtime::sql::hex(template.as_bytes());
+    let event_row = db
+        .query_one_raw(pg(format!(
+            "SELECT id FROM event_outbox WHERE payload_hex LIKE '%{template_hex}%' LIMIT 1"
+        )))
+        .await
+        .map_err(|e| e.to_string())?
+        .and_then(|r| r.try_get_by_index::<String>(0).ok())
+        .ok_or_else(|| format!("no outbox event of claim {template}"))?;
     for table in [
         "claims",
         "claim_items",
         "breakdown_lines",
         "ledger_lines",
-        "outbox",
+        "event_outbox",
     ] {
         let rows = db
             .query_all_raw(pg(format!("SELECT column_name::text FROM information_schema.columns WHERE table_name = '{table}' AND table_schema = current_schema() ORDER BY ordinal_position")))
@@ -653,12 +664,17 @@ async fn pgbench_ceiling(
             .iter()
             .map(|c| match c.as_str() {
                 "claim_id" | "encounter_no" => cid.to_string(),
-                "id" => format!("id || {cid}"),
+                "id" | "event_id" => format!("{c} || {cid}"),
                 other => other.to_string(),
             })
             .collect();
+        let of_template = if table == "event_outbox" {
+            format!("id = '{event_row}'")
+        } else {
+            format!("claim_id = '{template}'")
+        };
         copies.push(format!(
-            "INSERT INTO {table} ({}) SELECT {} FROM {table} WHERE claim_id = '{template}';",
+            "INSERT INTO {table} ({}) SELECT {} FROM {table} WHERE {of_template};",
             cols.join(", "),
             exprs.join(", ")
         ));
