@@ -269,8 +269,8 @@ pub async fn run_binary<S, Fut, Mig>(
     settings
         .validate()
         .unwrap_or_else(|e| exit_config(&e.to_string()));
-    let _telemetry =
-        crate::telemetry::init(binary, &settings.telemetry).unwrap_or_else(|e| exit_config(&e));
+    let _telemetry = crate::telemetry::init(binary, &settings.telemetry)
+        .unwrap_or_else(|e| exit_config(&e.to_string()));
     if std::env::args().nth(1).as_deref() == Some("migrate") {
         migrate.await.unwrap_or_else(|e| fail(&e.to_string()));
         tracing::info!("{binary}: migrations applied");

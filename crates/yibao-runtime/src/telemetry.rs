@@ -2,7 +2,7 @@
 //! OTLP when an endpoint is configured, and W3C trace context (`traceparent`) carried through
 //! every gRPC hop: [`extract`] on the way in, [`inject`] on the way out.
 
-use crate::config::TelemetryConfig;
+use crate::config::{ConfigError, TelemetryConfig};
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -22,12 +22,12 @@ impl Drop for TelemetryGuard {
 }
 
 /// Installs the global subscriber and propagator. Call once per process.
-pub fn init(service_name: &str, cfg: &TelemetryConfig) -> Result<TelemetryGuard, String> {
+pub fn init(service_name: &str, cfg: &TelemetryConfig) -> Result<TelemetryGuard, ConfigError> {
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
-    let filter =
-        EnvFilter::try_new(&cfg.log_level).map_err(|e| format!("telemetry.log_level: {e}"))?;
+    let filter = EnvFilter::try_new(&cfg.log_level)
+        .map_err(|e| ConfigError::invalid("telemetry.log_level", e.to_string()))?;
     let fmt = if cfg.log_format == "json" {
         tracing_subscriber::fmt::layer()
             .json()
@@ -44,7 +44,7 @@ pub fn init(service_name: &str, cfg: &TelemetryConfig) -> Result<TelemetryGuard,
             .with_tonic()
             .with_endpoint(cfg.otlp_endpoint.clone())
             .build()
-            .map_err(|e| format!("telemetry.otlp_endpoint: {e}"))?;
+            .map_err(|e| ConfigError::invalid("telemetry.otlp_endpoint", e.to_string()))?;
         let provider = SdkTracerProvider::builder()
             .with_batch_exporter(exporter)
             .with_resource(
@@ -64,7 +64,9 @@ pub fn init(service_name: &str, cfg: &TelemetryConfig) -> Result<TelemetryGuard,
         .with(fmt)
         .with(otel)
         .try_init()
-        .map_err(|e| format!("telemetry: {e}"))?;
+        .map_err(|e| {
+            ConfigError::invalid("telemetry", format!("a logger is already installed: {e}"))
+        })?;
     Ok(TelemetryGuard(provider))
 }
 

@@ -7,7 +7,7 @@ async fn main() {
     let settings: yibao_gateway::Settings =
         config::load(&Default::default()).unwrap_or_else(|e| exit_config(&e.to_string()));
     let _telemetry = yibao_runtime::telemetry::init("gateway", &settings.telemetry)
-        .unwrap_or_else(|e| exit_config(&e));
+        .unwrap_or_else(|e| exit_config(&e.to_string()));
     if settings.auth.jwks_url.is_empty() && settings.auth.jwks_file.is_empty() {
         exit_config("configuration key `auth.jwks_url`: set auth.jwks_url or auth.jwks_file");
     }

@@ -50,7 +50,9 @@ pub struct Upstreams {
 
 impl Upstreams {
     /// Lazily connecting channels (the gateway starts before its services are up).
-    pub fn new(cfg: &yibao_runtime::config::Upstreams) -> Result<Upstreams, String> {
+    pub fn new(
+        cfg: &yibao_runtime::config::Upstreams,
+    ) -> Result<Upstreams, yibao_runtime::config::ConfigError> {
         let mut channels = HashMap::new();
         for service in yibao_runtime::upstream::SERVICES {
             channels.insert(service.key.to_string(), cfg.channel(service.key)?);

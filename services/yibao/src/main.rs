@@ -98,7 +98,7 @@ async fn main() {
             let settings =
                 yibao::UpSettings::load().unwrap_or_else(|e| exit_config(&e.to_string()));
             let _t = yibao_runtime::telemetry::init("yibao", &settings.telemetry)
-                .unwrap_or_else(|e| exit_config(&e));
+                .unwrap_or_else(|e| exit_config(&e.to_string()));
             let mut opts = yibao::Options::new(data_dir.clone());
             opts.http_listen = listen.unwrap_or_else(|| {
                 yibao::settings::listen_addr("gateway.listen", &settings.gateway.listen)
