@@ -32,5 +32,5 @@ COPY --from=build /out/ /usr/local/bin/
 USER 65532:65532
 WORKDIR /home/nonroot
 ENV YIBAO__TELEMETRY__LOG_FORMAT=json
-EXPOSE 50051 8080
+EXPOSE 7050 8080
 ENTRYPOINT ["/usr/local/bin/yibao"]

@@ -7,7 +7,7 @@
 #   scripts/dev-cluster.sh status         which processes run, and the gateway's /readyz
 #   scripts/dev-cluster.sh down           stop them
 #
-# Ports: enrollment 50061, settlement 50062, ltc 50063, procurement 50064, supervision 50065,
+# Ports: enrollment 7061, settlement 7062, ltc 7063, procurement 7064, supervision 7065,
 # gateway 8088. Pids and logs: data/dev-cluster/. PostgreSQL 127.0.0.1:5432 (trust auth, user
 # postgres) and Redis 127.0.0.1:6379 are started if they are not running.
 #
@@ -33,7 +33,7 @@ OTLP_ENDPOINT=${OTLP_ENDPOINT:-}
 GATEWAY_PORT=8088
 
 SERVICES=(enrollment settlement ltc procurement supervision)
-declare -A PORT=([enrollment]=50061 [settlement]=50062 [ltc]=50063 [procurement]=50064 [supervision]=50065)
+declare -A PORT=([enrollment]=7061 [settlement]=7062 [ltc]=7063 [procurement]=7064 [supervision]=7065)
 BINARIES=(yibao yibao-gateway yibao-enrollment yibao-settlement yibao-ltc yibao-procurement yibao-supervision)
 
 log() { printf '==> %s\n' "$*"; }

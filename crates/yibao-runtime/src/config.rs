@@ -60,14 +60,14 @@ pub fn load<T: Serialize + DeserializeOwned>(defaults: &T) -> Result<T, ConfigEr
 /// Where a gRPC service listens.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GrpcConfig {
-    /// Socket address, default `0.0.0.0:50051`.
+    /// Socket address, default `0.0.0.0:7050`.
     pub listen: String,
 }
 
 impl Default for GrpcConfig {
     fn default() -> Self {
         GrpcConfig {
-            listen: "0.0.0.0:50051".into(),
+            listen: "0.0.0.0:7050".into(),
         }
     }
 }
@@ -176,11 +176,11 @@ pub struct Upstreams {
 impl Default for Upstreams {
     fn default() -> Self {
         Upstreams {
-            enrollment: "http://127.0.0.1:50061".into(),
-            settlement: "http://127.0.0.1:50062".into(),
-            ltc: "http://127.0.0.1:50063".into(),
-            procurement: "http://127.0.0.1:50064".into(),
-            supervision: "http://127.0.0.1:50065".into(),
+            enrollment: "http://127.0.0.1:7061".into(),
+            settlement: "http://127.0.0.1:7062".into(),
+            ltc: "http://127.0.0.1:7063".into(),
+            procurement: "http://127.0.0.1:7064".into(),
+            supervision: "http://127.0.0.1:7065".into(),
         }
     }
 }
@@ -253,7 +253,31 @@ mod tests {
             .and_then(|c| c.try_deserialize::<ServiceSettings>());
         let cfg = cfg.unwrap_or_default();
         assert_eq!(cfg.database.url, "postgres://x/y");
-        assert_eq!(cfg.grpc.listen, "0.0.0.0:50051");
+        assert_eq!(cfg.grpc.listen, "0.0.0.0:7050");
+    }
+
+    #[test]
+    fn default_ports_lie_below_the_ephemeral_range() {
+        // Linux hands out 32768–60999 to outgoing connections: a service listening there can,
+        // while it restarts, find its port taken by a client's reconnect to itself.
+        let port = |addr: &str| {
+            addr.rsplit(':')
+                .next()
+                .and_then(|p| p.trim_end_matches('/').parse::<u16>().ok())
+                .unwrap_or(u16::MAX)
+        };
+        let u = Upstreams::default();
+        let grpc = GrpcConfig::default();
+        for addr in [
+            &grpc.listen,
+            &u.enrollment,
+            &u.settlement,
+            &u.ltc,
+            &u.procurement,
+            &u.supervision,
+        ] {
+            assert!(port(addr) < 32768, "{addr}");
+        }
     }
 
     #[test]

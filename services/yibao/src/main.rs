@@ -28,7 +28,7 @@ enum Command {
         /// Gateway address (REST and gRPC); default `gateway.listen` (127.0.0.1:8080).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
-        /// Internal gRPC address of the services; default `grpc.listen` (127.0.0.1:50051).
+        /// Internal gRPC address of the services; default `grpc.listen` (127.0.0.1:7050).
         #[arg(long)]
         grpc_listen: Option<std::net::SocketAddr>,
         /// Redis URL for cache, idempotency keys, rate limits and streams; default `redis.url`

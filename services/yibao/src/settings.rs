@@ -28,7 +28,7 @@ impl Default for UpSettings {
                 ..Default::default()
             },
             grpc: GrpcConfig {
-                listen: "127.0.0.1:50051".into(),
+                listen: "127.0.0.1:7050".into(),
             },
             redis: RedisConfig::default(),
             telemetry: TelemetryConfig::default(),
