@@ -1513,3 +1513,78 @@ async fn a_rejection_is_appealed_and_re_decided_and_a_lower_reassessment_applies
     let up = upload(&mut env, bed_days(&b.beneficiary_id, m2, 20..=20, 100, "L")).await;
     assert_eq!(up.results[0].outcome, pb::RecordOutcome::Accepted as i32);
 }
+
+/// Publishes settlement's claim events of one inpatient claim and waits until ltc consumed them.
+async fn settlement_events(env: &mut Env, events: &[events::ClaimEvent]) {
+    for ev in events {
+        env.bus
+            .publish("yibao.settlement.claims", &ev.event_id, &ev.encode_to_vec())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    for _ in 0..100 {
+        let lag = env
+            .bus
+            .lag("yibao.settlement.claims", "ltc-hospital-stays")
+            .await
+            .unwrap_or(1);
+        if lag == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("ltc did not consume settlement's events");
+}
+
+#[tokio::test]
+async fn a_partial_refund_keeps_the_stay_and_a_late_old_event_changes_nothing() {
+    let mut env = start().await;
+    policy(&mut env).await;
+    let id = id_number("37028119500101004");
+    let person_id = insured(&mut env, &id).await;
+    let (_, m2) = months();
+    let (_, ben) = beneficiary(&mut env, &id, "JZ-2026-004").await;
+    let claim = |event_id: &str, action: events::ClaimAction, end: u32| events::ClaimEvent {
+        event_id: event_id.into(),
+        claim_id: "CLM-REFUND".into(),
+        action: action as i32,
+        person_key: person_id.clone(),
+        kind: events::ClaimKind::Inpatient as i32,
+        start_date: day(m2, 10),
+        end_date: day(m2, end),
+        institution_code: "H37028100009".into(),
+        ..Default::default()
+    };
+    // Settled for days 10–15, then a partial refund: reversed, and settled again for 10–14.
+    // An old copy of the first settlement arrives last (redelivered, or reclaimed from a
+    // consumer that died): it must not bring back the first dates.
+    settlement_events(
+        &mut env,
+        &[
+            claim("ev-refund-1", events::ClaimAction::Settled, 15),
+            claim("ev-refund-2", events::ClaimAction::Reversed, 15),
+            claim("ev-refund-3", events::ClaimAction::Settled, 14),
+            claim("ev-refund-1", events::ClaimAction::Settled, 15),
+        ],
+    )
+    .await;
+    let up = upload(&mut env, bed_days(&ben, m2, 10..=15, 150, "R")).await;
+    let codes: Vec<(String, String)> = up
+        .results
+        .iter()
+        .map(|r| (r.record_no.clone(), r.code.clone()))
+        .collect();
+    let during = "LTC_RECORD_DURING_HOSPITAL_STAY".to_string();
+    assert_eq!(
+        codes,
+        vec![
+            ("R-10".into(), String::new()),
+            ("R-11".into(), during.clone()),
+            ("R-12".into(), during.clone()),
+            ("R-13".into(), during),
+            ("R-14".into(), String::new()),
+            ("R-15".into(), String::new()),
+        ],
+        "the stay of the re-settled claim (10–14) holds; care on its inner days is refused"
+    );
+}

@@ -41,23 +41,23 @@ pub async fn consume_stays(ltc: &Ltc, bus: &dyn Bus, consumer: &str) -> Result<u
     for m in &batch {
         match ClaimEvent::decode(m.payload.as_slice()) {
             Ok(ev) if ev.kind == ClaimKind::Inpatient as i32 => {
+                // A stay without a discharge date is a one-day stay.
+                let discharged = if ev.end_date.is_empty() {
+                    &ev.start_date
+                } else {
+                    &ev.end_date
+                };
+                let stay = Stay {
+                    claim_id: &ev.claim_id,
+                    person_id: &ev.person_key,
+                    admitted: &ev.start_date,
+                    discharged,
+                    event_id: &ev.event_id,
+                };
                 if ev.action == ClaimAction::Reversed as i32 {
-                    ltc.reverse_stay(&ev.claim_id).await?;
+                    ltc.reverse_stay(&stay).await?;
                 } else if ev.action == ClaimAction::Settled as i32 {
-                    // A stay without a discharge date is a one-day stay.
-                    let discharged = if ev.end_date.is_empty() {
-                        &ev.start_date
-                    } else {
-                        &ev.end_date
-                    };
-                    ltc.record_stay(&Stay {
-                        claim_id: &ev.claim_id,
-                        person_id: &ev.person_key,
-                        admitted: &ev.start_date,
-                        discharged,
-                        event_id: &ev.event_id,
-                    })
-                    .await?;
+                    ltc.record_stay(&stay).await?;
                 }
             }
             Ok(_) => {}

@@ -41,34 +41,59 @@ pub async fn of_person<C: ConnectionTrait>(
     .collect()
 }
 
-/// True when the claim's stay is recorded.
-pub async fn exists<C: ConnectionTrait>(c: &C, claim_id: &str) -> Result<bool, StoreError> {
+/// The id of the last event applied to the claim's stay, if the stay is recorded.
+pub async fn last_event<C: ConnectionTrait>(
+    c: &C,
+    claim_id: &str,
+) -> Result<Option<String>, StoreError> {
     let r = one(
         c,
-        "SELECT claim_id FROM ltc_hospital_stays WHERE claim_id = ?",
+        "SELECT event_id FROM ltc_hospital_stays WHERE claim_id = ?",
         vec![t(claim_id)],
     )
     .await?;
-    Ok(r.is_some())
+    Ok(r.map(|r| text(&r, "event_id")).transpose()?)
 }
 
-/// Records a stay.
-pub async fn insert(txn: &DatabaseTransaction, s: &NewStay<'_>) -> Result<(), StoreError> {
+/// Records a stay, settled (`reversed` false) or reversed.
+pub async fn insert(
+    txn: &DatabaseTransaction,
+    s: &NewStay<'_>,
+    reversed: bool,
+) -> Result<(), StoreError> {
     exec(
         txn,
-        "INSERT INTO ltc_hospital_stays (claim_id, person_id, admitted, discharged, reversed, event_id) VALUES (?, ?, ?, ?, 0, ?)",
-        vec![t(s.claim_id), t(s.person_id), t(s.admitted), t(s.discharged), t(s.event_id)],
+        "INSERT INTO ltc_hospital_stays (claim_id, person_id, admitted, discharged, reversed, event_id) VALUES (?, ?, ?, ?, ?, ?)",
+        vec![
+            t(s.claim_id),
+            t(s.person_id),
+            t(s.admitted),
+            t(s.discharged),
+            sea_orm::Value::from(i32::from(reversed)),
+            t(s.event_id),
+        ],
     )
     .await?;
     Ok(())
 }
 
-/// Marks a stay reversed (its claim was reversed in settlement).
-pub async fn mark_reversed(txn: &DatabaseTransaction, claim_id: &str) -> Result<(), StoreError> {
+/// Replaces a recorded stay with what a later event says (dates, settled or reversed).
+pub async fn update(
+    txn: &DatabaseTransaction,
+    s: &NewStay<'_>,
+    reversed: bool,
+) -> Result<(), StoreError> {
     exec(
         txn,
-        "UPDATE ltc_hospital_stays SET reversed = 1 WHERE claim_id = ?",
-        vec![t(claim_id)],
+        "UPDATE ltc_hospital_stays SET person_id = ?, admitted = ?, discharged = ?, reversed = ?, event_id = ? WHERE claim_id = ?",
+        vec![
+            t(s.person_id),
+            t(s.admitted),
+            t(s.discharged),
+            sea_orm::Value::from(i32::from(reversed)),
+            t(s.event_id),
+            t(s.claim_id),
+        ],
     )
     .await?;
     Ok(())
