@@ -693,6 +693,11 @@ async fn pgbench_ceiling(
     ]
     .join("\n");
     drop(db);
+    run_pgbench(&script, url, clients, seconds)
+}
+
+/// Runs `script` under pgbench at `clients` for `seconds`; returns transactions per second.
+fn run_pgbench(script: &str, url: &str, clients: u64, seconds: u64) -> Result<f64, String> {
     let path = std::env::temp_dir().join(format!("yibao-pgbench-{}.sql", std::process::id()));
     std::fs::write(&path, script).map_err(|e| e.to_string())?;
     // Blocking is fine here: nothing else runs while pgbench does.
