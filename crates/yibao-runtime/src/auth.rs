@@ -145,16 +145,6 @@ pub struct Actor {
     pub role: String,
 }
 
-impl Actor {
-    /// An actor for work the service does by itself (relays, consumers, imports).
-    pub fn system(subject: &str) -> Actor {
-        Actor {
-            subject: subject.to_string(),
-            role: "system".to_string(),
-        }
-    }
-}
-
 impl From<&Caller> for Actor {
     fn from(c: &Caller) -> Actor {
         Actor {
