@@ -97,19 +97,16 @@ async fn main() {
             let started = std::time::Instant::now();
             let settings =
                 yibao::UpSettings::load().unwrap_or_else(|e| exit_config(&e.to_string()));
-            let _t = yibao_runtime::telemetry::init("yibao", &settings.telemetry)
+            let _telemetry = yibao_runtime::telemetry::init("yibao", &settings.telemetry)
                 .unwrap_or_else(|e| exit_config(&e.to_string()));
-            let mut opts = yibao::Options::new(data_dir.clone());
-            opts.http_listen = listen.unwrap_or_else(|| {
-                yibao::settings::listen_addr("gateway.listen", &settings.gateway.listen)
-                    .unwrap_or_else(|e| exit_config(&e.to_string()))
-            });
-            opts.grpc_listen = grpc_listen.unwrap_or_else(|| {
-                yibao::settings::listen_addr("grpc.listen", &settings.grpc.listen)
-                    .unwrap_or_else(|e| exit_config(&e.to_string()))
-            });
-            opts.redis_url = redis_url.unwrap_or(settings.redis.url);
-            opts.gateway = settings.gateway;
+            let flags = yibao::settings::UpFlags {
+                listen,
+                grpc_listen,
+                redis_url,
+            };
+            let opts = settings
+                .options(data_dir.clone(), flags)
+                .unwrap_or_else(|e| exit_config(&e.to_string()));
             let running = yibao::start(opts).await.unwrap_or_else(|e| fail(&e));
             if demo {
                 let token = running.token(Role::Operator, "", yibao::demo::REGION);

@@ -76,6 +76,39 @@ impl UpSettings {
     }
 }
 
+/// The flags of `yibao up`, which win over the settings.
+#[derive(Debug, Clone, Default)]
+pub struct UpFlags {
+    /// `--listen`.
+    pub listen: Option<std::net::SocketAddr>,
+    /// `--grpc-listen`.
+    pub grpc_listen: Option<std::net::SocketAddr>,
+    /// `--redis-url`.
+    pub redis_url: Option<String>,
+}
+
+impl UpSettings {
+    /// The suite's start options for `data_dir`: these settings with `flags` on top.
+    pub fn options(
+        self,
+        data_dir: std::path::PathBuf,
+        flags: UpFlags,
+    ) -> Result<crate::Options, ConfigError> {
+        let mut opts = crate::Options::new(data_dir);
+        opts.http_listen = match flags.listen {
+            Some(addr) => addr,
+            None => listen_addr("gateway.listen", &self.gateway.listen)?,
+        };
+        opts.grpc_listen = match flags.grpc_listen {
+            Some(addr) => addr,
+            None => listen_addr("grpc.listen", &self.grpc.listen)?,
+        };
+        opts.redis_url = flags.redis_url.unwrap_or(self.redis.url);
+        opts.gateway = self.gateway;
+        Ok(opts)
+    }
+}
+
 /// Parses a listen address, naming the key when it is not one.
 pub fn listen_addr(key: &str, value: &str) -> Result<std::net::SocketAddr, ConfigError> {
     value
