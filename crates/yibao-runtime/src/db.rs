@@ -5,9 +5,38 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbE
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 
-/// Connects to the configured database. For SQLite the file's directory is created and the
-/// database is put in WAL mode so readers never wait for the writer.
+/// How long a caller waits for a pooled connection before its request fails with
+/// `DATABASE_UNAVAILABLE` (503): short, so that with the database down callers get a prompt
+/// answer instead of hanging until their deadline. Also the bound on opening one connection.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The pool's waits (see [`ACQUIRE_TIMEOUT`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolTimeouts {
+    /// Waiting for a pooled connection (including opening a new one).
+    pub acquire: Duration,
+}
+
+impl Default for PoolTimeouts {
+    fn default() -> Self {
+        PoolTimeouts {
+            acquire: ACQUIRE_TIMEOUT,
+        }
+    }
+}
+
+/// Connects to the configured database with the default [`PoolTimeouts`]. For SQLite the
+/// file's directory is created and the database is put in WAL mode so readers never wait for
+/// the writer.
 pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    connect_with(cfg, PoolTimeouts::default()).await
+}
+
+/// Connects to the configured database with the given pool timeouts.
+pub async fn connect_with(
+    cfg: &DatabaseConfig,
+    timeouts: PoolTimeouts,
+) -> Result<DatabaseConnection, DbErr> {
     if let Some(dir) = sqlite_path(&cfg.url)
         .and_then(|path| std::path::Path::new(path).parent())
         .filter(|d| !d.as_os_str().is_empty())
@@ -18,8 +47,10 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> 
     let mut opts = ConnectOptions::new(cfg.url.clone());
     opts.max_connections(cfg.max_connections.max(1))
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(10))
+        // sea-orm hands both to sqlx's one acquire deadline (which bounds opening a
+        // connection too); set both so neither overrides the other.
+        .connect_timeout(timeouts.acquire)
+        .acquire_timeout(timeouts.acquire)
         .sqlx_logging(false);
     let db = Database::connect(opts).await?;
     if sqlite_path(&cfg.url).is_some() {
@@ -64,6 +95,38 @@ pub async fn create_fresh_postgres(base_url: &str, prefix: &str) -> Result<Strin
     Ok(format!("{head}/{name}"))
 }
 
+/// True when a store error says the database cannot be reached now rather than that the
+/// statement is wrong: no pooled connection within the acquire timeout, a connection refused,
+/// reset or closed (I/O, TLS), or PostgreSQL refusing or ending the session because it is
+/// shutting down, restarting or starting up (SQLSTATE class 08 connection exception, 57P01
+/// admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 53300 too many
+/// connections). Such a request may be retried once the database is back; callers get
+/// `UNAVAILABLE` (REST 503), see [`crate::error::ApiError::database`].
+pub fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            sqlx_unavailable(e)
+        }
+        _ => false,
+    }
+}
+
+fn sqlx_unavailable(e: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error as E;
+    match e {
+        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => true,
+        E::Database(db) => db.code().is_some_and(|c| unavailable_sqlstate(&c)),
+        _ => false,
+    }
+}
+
+/// SQLSTATEs of a server that is going away or not there yet.
+fn unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+}
+
 /// True when a store error is a unique-constraint violation (a concurrent insert won).
 pub fn is_unique_violation(e: &DbErr) -> bool {
     matches!(
@@ -75,6 +138,57 @@ pub fn is_unique_violation(e: &DbErr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lost_connections_are_unavailable_and_bad_statements_are_not() {
+        use sea_orm::{ConnAcquireErr, RuntimeErr};
+        use std::sync::Arc;
+        let sqlx = |e: sea_orm::sqlx::Error| DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e)));
+        assert!(is_unavailable(&DbErr::ConnectionAcquire(
+            ConnAcquireErr::Timeout
+        )));
+        assert!(is_unavailable(&sqlx(sea_orm::sqlx::Error::Io(
+            std::io::Error::from(std::io::ErrorKind::ConnectionRefused)
+        ))));
+        assert!(is_unavailable(&sqlx(sea_orm::sqlx::Error::PoolTimedOut)));
+        assert!(!is_unavailable(&sqlx(sea_orm::sqlx::Error::RowNotFound)));
+        assert!(!is_unavailable(&DbErr::Custom("bad row".into())));
+        assert!(unavailable_sqlstate("57P01"));
+        assert!(unavailable_sqlstate("08006"));
+        assert!(!unavailable_sqlstate("23505"));
+        assert!(!unavailable_sqlstate("42P01"));
+    }
+
+    /// A database that is not listening: the connection fails promptly and is classified as
+    /// unavailable, so a service starting or answering without its database says 503.
+    #[tokio::test]
+    async fn a_refused_connection_is_unavailable_within_the_acquire_timeout() {
+        // A port nothing listens on: bind one, note it, close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(1);
+        let cfg = DatabaseConfig {
+            url: format!("postgres://postgres@127.0.0.1:{port}/none"),
+            max_connections: 1,
+        };
+        let started = std::time::Instant::now();
+        let e = connect_with(
+            &cfg,
+            PoolTimeouts {
+                acquire: Duration::from_millis(500),
+            },
+        )
+        .await
+        .err();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        let e = e.unwrap_or_else(|| panic!("connected to a closed port"));
+        assert!(is_unavailable(&e), "{e:?}");
+    }
 
     #[test]
     fn sqlite_paths_are_found() {

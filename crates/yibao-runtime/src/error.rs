@@ -116,9 +116,32 @@ impl ApiError {
     }
 
     /// An unexpected failure; the detail is logged here and not shown to the caller.
-    pub fn internal(detail: impl std::fmt::Display) -> ApiError {
+    ///
+    /// A database error that only says the database cannot be reached now (see
+    /// [`crate::db::is_unavailable`]) is no bug: passed here as a `sea_orm::DbErr` it becomes
+    /// [`ApiError::database`]'s `DATABASE_UNAVAILABLE` (503) instead, so the services' store
+    /// mappings that hand their `DbErr` to `internal` answer a restarting database with a
+    /// retryable `UNAVAILABLE`, never a 500.
+    pub fn internal(detail: impl std::fmt::Display + 'static) -> ApiError {
+        let any: &dyn std::any::Any = &detail;
+        if let Some(db) = any.downcast_ref::<sea_orm::DbErr>() {
+            return ApiError::database(db);
+        }
         tracing::error!(error = %detail, "internal error");
         codes::INTERNAL.error("internal error; it has been logged")
+    }
+
+    /// A store error as callers see it: `DATABASE_UNAVAILABLE` (UNAVAILABLE, 503; logged as a
+    /// warning) when the database cannot be reached now, else `INTERNAL` (logged as an error).
+    pub fn database(e: &sea_orm::DbErr) -> ApiError {
+        if crate::db::is_unavailable(e) {
+            tracing::warn!(error = %e, "database unavailable");
+            codes::DATABASE_UNAVAILABLE
+                .error("the database cannot be reached now; retry (with the same Idempotency-Key for a write)")
+        } else {
+            tracing::error!(error = %e, "internal error");
+            codes::INTERNAL.error("internal error; it has been logged")
+        }
     }
 }
 
@@ -227,8 +250,16 @@ pub mod codes {
         OUTSIDE_REGION = ("OUTSIDE_REGION", PermissionDenied, "a region-scoped caller named a region its own does not cover");
         /// A page request outside the one rule.
         PAGE_INVALID = ("PAGE_INVALID", InvalidArgument, "`page.page_size` outside 0..=1000, or a `page.page_token` no previous page returned");
+        /// The service's database cannot be reached now.
+        DATABASE_UNAVAILABLE = ("DATABASE_UNAVAILABLE", Unavailable, "the service's database cannot be reached now (connection refused or lost, the server shutting down or starting up, or no pooled connection within the acquire timeout); retry later, a write with the same `Idempotency-Key` (a cut-off commit may have been written)");
         /// A bug or an unexpected store failure.
         INTERNAL = ("INTERNAL", Internal, "an unexpected failure; the detail is logged with the request's trace id, not shown");
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> ApiError {
+        ApiError::database(&e)
     }
 }
 
@@ -340,6 +371,25 @@ mod tests {
         assert_eq!(body["code"], "ENROLLMENT_ID_NUMBER_INVALID");
         assert_eq!(body["errors"][0]["field"], "id_number");
         assert_eq!(body["errors"][0]["detail"], "check digit does not match");
+    }
+
+    #[test]
+    fn an_unreachable_database_is_503_and_a_bad_statement_500() {
+        let lost = sea_orm::DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout);
+        let e = ApiError::internal(lost.clone());
+        assert_eq!(
+            (e.kind, e.code),
+            (ErrorKind::Unavailable, "DATABASE_UNAVAILABLE")
+        );
+        let (http, body) =
+            problem_from_status(&Status::from(ApiError::from(lost)), "/v1/claims:settle");
+        assert_eq!(
+            (http, body["code"].as_str()),
+            (503, Some("DATABASE_UNAVAILABLE"))
+        );
+        let bad = ApiError::internal(sea_orm::DbErr::Custom("no such column".into()));
+        assert_eq!((bad.kind, bad.code), (ErrorKind::Internal, "INTERNAL"));
+        assert_eq!(ApiError::internal("a bug").kind, ErrorKind::Internal);
     }
 
     #[test]
