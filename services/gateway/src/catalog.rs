@@ -308,4 +308,41 @@ mod tests {
         assert_eq!(verb.as_deref(), Some("reverse"));
         assert_eq!(decode("a%20b"), "a b");
     }
+
+    #[test]
+    fn a_path_variable_bound_to_a_nested_field_sets_that_field() {
+        let c = catalog();
+        let (b, r, vars) = c
+            .match_rest(
+                &http::Method::PUT,
+                "/v1/procurement/catalogue/XA01AAA0001010101001",
+            )
+            .unwrap_or_else(|| panic!("no route"));
+        assert_eq!(r.method.name(), "UpsertCatalogueItem");
+        assert_eq!(
+            vars,
+            vec![("item.code".to_string(), "XA01AAA0001010101001".to_string())]
+        );
+        let msg = crate::transcode::bind_request(
+            r.method.input(),
+            b,
+            &vars,
+            None,
+            br#"{"region_code":"341522","item":{"code":"other"}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            crate::transcode::get_path(&msg, "item.code").as_deref(),
+            Some("XA01AAA0001010101001")
+        );
+        // The catalogue's other routes are not taken for it.
+        let (_, r, _) = c
+            .match_rest(&http::Method::POST, "/v1/procurement/catalogue:import")
+            .unwrap_or_else(|| panic!("no route"));
+        assert_eq!(r.method.name(), "ImportCatalogue");
+        let (_, r, _) = c
+            .match_rest(&http::Method::GET, "/v1/procurement/catalogue/XA01")
+            .unwrap_or_else(|| panic!("no route"));
+        assert_eq!(r.method.name(), "GetCatalogueItem");
+    }
 }

@@ -2,7 +2,7 @@
 //! HTTP binding, schemas for every message reachable from them, the roles of each operation
 //! (`x-yibao-roles`), comments from the protos as descriptions.
 
-use crate::catalog::{Catalog, Segment};
+use crate::catalog::{Catalog, HttpBinding, Segment};
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -68,6 +68,49 @@ fn message_schema(m: &MessageDescriptor, todo: &mut Vec<MessageDescriptor>) -> V
     json!({"type": "object", "description": doc, "properties": props})
 }
 
+/// The OpenAPI name of a path variable bound to the request field `field_path`: OpenAPI path
+/// templates allow no `.` in a name, so `item.code` is published as `item_code` (the REST
+/// router binds by the proto template, so `/v1/procurement/catalogue/X` still sets `item.code`).
+pub fn path_param_name(field_path: &str) -> String {
+    field_path.replace('.', "_")
+}
+
+/// The OpenAPI path template of a binding: `/v1/procurement/catalogue/{item_code}` for the
+/// proto template `/v1/procurement/catalogue/{item.code}`; a custom verb stays (`…:check`).
+pub fn openapi_path(b: &HttpBinding) -> String {
+    let mut out = String::new();
+    for seg in &b.segments {
+        out.push('/');
+        match seg {
+            Segment::Literal(l) => out.push_str(l),
+            Segment::Var(v) => {
+                out.push('{');
+                out.push_str(&path_param_name(v));
+                out.push('}');
+            }
+        }
+    }
+    if let Some(verb) = &b.custom_verb {
+        out.push(':');
+        out.push_str(verb);
+    }
+    out
+}
+
+/// The field a dot-separated path names in `msg`, through singular message fields.
+fn field_at(msg: &MessageDescriptor, path: &str) -> Option<FieldDescriptor> {
+    let (head, rest) = match path.split_once('.') {
+        Some((h, r)) => (h, Some(r)),
+        None => (path, None),
+    };
+    let f = msg.get_field_by_name(head)?;
+    match (rest, f.kind()) {
+        (None, _) => Some(f),
+        (Some(rest), Kind::Message(inner)) if !f.is_list() && !f.is_map() => field_at(&inner, rest),
+        _ => None,
+    }
+}
+
 /// Builds the OpenAPI document.
 pub fn generate(catalog: &Catalog) -> Value {
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
@@ -87,7 +130,16 @@ pub fn generate(catalog: &Catalog) -> Value {
             let mut params = Vec::new();
             for seg in &b.segments {
                 if let Segment::Var(name) = seg {
-                    params.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}));
+                    let schema = field_at(&method.input(), name)
+                        .map(|f| field_schema(&f, &mut todo))
+                        .unwrap_or_else(|| json!({"type": "string"}));
+                    params.push(json!({
+                        "name": path_param_name(name),
+                        "in": "path",
+                        "required": true,
+                        "schema": schema,
+                        "description": format!("Binds the request field `{name}`."),
+                    }));
                 }
             }
             if b.body.is_empty() {
@@ -134,7 +186,7 @@ pub fn generate(catalog: &Catalog) -> Value {
                     json!({"required": true, "content": {"application/json": {"schema": schema}}});
             }
             paths
-                .entry(b.template.clone())
+                .entry(openapi_path(b))
                 .or_default()
                 .insert(b.verb.as_str().to_lowercase(), op);
         }
@@ -202,5 +254,48 @@ mod tests {
             .map(|r| r.http.len())
             .sum();
         assert_eq!(n, bindings);
+    }
+
+    #[test]
+    fn every_path_is_a_valid_openapi_template_whose_variables_are_its_path_parameters() {
+        let c = Catalog::from_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let doc = generate(&c);
+        let paths = doc["paths"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no paths"));
+        let catalogue = &paths["/v1/procurement/catalogue/{item_code}"]["put"];
+        assert_eq!(catalogue["parameters"][0]["name"], "item_code");
+        assert!(!paths.contains_key("/v1/procurement/catalogue/{item.code}"));
+        for (path, ops) in paths {
+            let mut names = Vec::new();
+            let mut rest = path.as_str();
+            while let Some(open) = rest.find('{') {
+                let close = rest[open..].find('}').unwrap_or_else(|| panic!("{path}")) + open;
+                let name = &rest[open + 1..close];
+                assert!(
+                    !name.is_empty()
+                        && name
+                            .chars()
+                            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_'),
+                    "{path}: `{name}`"
+                );
+                names.push(name.to_string());
+                rest = &rest[close + 1..];
+            }
+            for (verb, op) in ops.as_object().unwrap_or_else(|| panic!("{path}")) {
+                let mut declared: Vec<String> = op["parameters"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{path} {verb}"))
+                    .iter()
+                    .filter(|p| p["in"] == "path")
+                    .map(|p| p["name"].as_str().unwrap_or_default().to_string())
+                    .collect();
+                declared.sort();
+                let mut want = names.clone();
+                want.sort();
+                assert_eq!(declared, want, "{verb} {path}");
+            }
+        }
     }
 }
