@@ -17,7 +17,7 @@ use std::time::Duration;
 pub struct BusError(pub String);
 
 /// One delivered message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BusMessage {
     /// Position in the stream (Redis entry id), used to acknowledge.
     pub id: String,
@@ -25,6 +25,26 @@ pub struct BusMessage {
     pub event_id: String,
     /// The encoded event.
     pub payload: Vec<u8>,
+    /// The producer's sequence number of the event in its partition (0: unsequenced). For a
+    /// heartbeat, the highest sequence number the producer has assigned in the partition.
+    pub seq: u64,
+    /// A producer's heartbeat (no event): tells consumers how far the partition goes, so a
+    /// lost tail is noticed without a later event.
+    pub heartbeat: bool,
+}
+
+/// A message to append: an event (with its sequence number, 0 when unsequenced) or a
+/// heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Envelope<'a> {
+    /// Event id (empty for a heartbeat).
+    pub event_id: &'a str,
+    /// The encoded event (empty for a heartbeat).
+    pub payload: &'a [u8],
+    /// Sequence number (see [`BusMessage::seq`]).
+    pub seq: u64,
+    /// A heartbeat.
+    pub heartbeat: bool,
 }
 
 /// Streams with consumer groups.
@@ -54,6 +74,56 @@ pub trait Bus: Send + Sync + std::fmt::Debug {
     ) -> BoxFuture<'a, Result<(), BusError>>;
     /// Messages not yet delivered to the group plus delivered but unacknowledged ones.
     fn lag<'a>(&'a self, stream: &'a str, group: &'a str) -> BoxFuture<'a, Result<u64, BusError>>;
+
+    /// Appends an event or heartbeat with its sequence number, keeping the stream at about
+    /// `max_len` entries when given. A bus that cannot carry sequence numbers refuses
+    /// sequenced envelopes.
+    fn append<'a>(
+        &'a self,
+        stream: &'a str,
+        env: Envelope<'a>,
+        max_len: Option<u64>,
+    ) -> BoxFuture<'a, Result<String, BusError>> {
+        let _ = max_len;
+        if env.seq == 0 && !env.heartbeat {
+            self.publish(stream, env.event_id, env.payload)
+        } else {
+            Box::pin(async { Err(BusError("this bus does not carry sequence numbers".into())) })
+        }
+    }
+
+    /// Reads up to `count` messages of several streams at once for `consumer` in `group`
+    /// (each stream's own unacknowledged messages first), waiting up to `block` when none has
+    /// any. Each message comes with its stream.
+    fn read_many<'a>(
+        &'a self,
+        streams: &'a [String],
+        group: &'a str,
+        consumer: &'a str,
+        count: usize,
+        block: Duration,
+    ) -> BoxFuture<'a, Result<Vec<(String, BusMessage)>, BusError>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for (i, s) in streams.iter().enumerate() {
+                let wait = if out.is_empty() && i + 1 == streams.len() {
+                    block
+                } else {
+                    Duration::ZERO
+                };
+                for m in self.read(s, group, consumer, count, wait).await? {
+                    out.push((s.clone(), m));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Removes the entries every group of the stream has acknowledged; returns how many.
+    fn trim_acknowledged<'a>(&'a self, stream: &'a str) -> BoxFuture<'a, Result<u64, BusError>> {
+        let _ = stream;
+        Box::pin(async { Ok(0) })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -64,8 +134,22 @@ struct MemGroup {
 
 #[derive(Debug, Default)]
 struct MemStream {
-    entries: Vec<(String, Vec<u8>)>,
+    /// Entries from position `base` on (those before were trimmed).
+    entries: std::collections::VecDeque<BusMessage>,
+    base: usize,
     groups: HashMap<String, MemGroup>,
+}
+
+impl MemStream {
+    fn get(&self, i: usize) -> Option<BusMessage> {
+        let mut m = self.entries.get(i.checked_sub(self.base)?)?.clone();
+        m.id = i.to_string();
+        Some(m)
+    }
+
+    fn end(&self) -> usize {
+        self.base + self.entries.len()
+    }
 }
 
 /// In-process bus for the embedded mode and tests. Kept in memory: the embedded mode's
@@ -82,38 +166,39 @@ impl MemoryBus {
         MemoryBus::default()
     }
 
+    /// Forgets every stream and group, as a Redis restarted without its data does.
+    pub fn lose_everything(&self) {
+        self.streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     fn take(&self, stream: &str, group: &str, consumer: &str, count: usize) -> Vec<BusMessage> {
         let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
         let s = streams.entry(stream.to_string()).or_default();
-        let MemStream { entries, groups } = s;
-        let g = groups.entry(group.to_string()).or_default();
+        let start = s.base;
+        let mut g = s.groups.remove(group).unwrap_or_default();
+        g.next = g.next.max(start);
         let mut out: Vec<BusMessage> = g
             .pending
             .iter()
             .filter(|(_, c)| c.as_str() == consumer)
             .take(count)
-            .filter_map(|(i, _)| {
-                entries.get(*i).map(|(e, p)| BusMessage {
-                    id: i.to_string(),
-                    event_id: e.clone(),
-                    payload: p.clone(),
-                })
-            })
+            .filter_map(|(i, _)| s.get(*i))
             .collect();
         // Re-deliveries come first; new messages only when nothing of ours is pending.
         if out.is_empty() {
-            while out.len() < count && g.next < entries.len() {
+            while out.len() < count && g.next < s.end() {
                 let i = g.next;
                 g.next += 1;
                 g.pending.insert(i, consumer.to_string());
-                let (e, p) = &entries[i];
-                out.push(BusMessage {
-                    id: i.to_string(),
-                    event_id: e.clone(),
-                    payload: p.clone(),
-                });
+                if let Some(m) = s.get(i) {
+                    out.push(m);
+                }
             }
         }
+        s.groups.insert(group.to_string(), g);
         out
     }
 }
@@ -125,11 +210,38 @@ impl Bus for MemoryBus {
         event_id: &'a str,
         payload: &'a [u8],
     ) -> BoxFuture<'a, Result<String, BusError>> {
+        let env = Envelope {
+            event_id,
+            payload,
+            seq: 0,
+            heartbeat: false,
+        };
+        self.append(stream, env, None)
+    }
+
+    fn append<'a>(
+        &'a self,
+        stream: &'a str,
+        env: Envelope<'a>,
+        max_len: Option<u64>,
+    ) -> BoxFuture<'a, Result<String, BusError>> {
         let id = {
             let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
             let s = streams.entry(stream.to_string()).or_default();
-            s.entries.push((event_id.to_string(), payload.to_vec()));
-            (s.entries.len() - 1).to_string()
+            s.entries.push_back(BusMessage {
+                id: String::new(),
+                event_id: env.event_id.to_string(),
+                payload: env.payload.to_vec(),
+                seq: env.seq,
+                heartbeat: env.heartbeat,
+            });
+            if let Some(max) = max_len.and_then(|m| usize::try_from(m).ok()) {
+                while s.entries.len() > max {
+                    s.entries.pop_front();
+                    s.base += 1;
+                }
+            }
+            (s.end() - 1).to_string()
         };
         self.notify.notify_waiters();
         Box::pin(async move { Ok(id) })
@@ -151,6 +263,38 @@ impl Bus for MemoryBus {
             }
             let _ = tokio::time::timeout(block, notified).await;
             Ok(self.take(stream, group, consumer, count))
+        })
+    }
+
+    fn read_many<'a>(
+        &'a self,
+        streams: &'a [String],
+        group: &'a str,
+        consumer: &'a str,
+        count: usize,
+        block: Duration,
+    ) -> BoxFuture<'a, Result<Vec<(String, BusMessage)>, BusError>> {
+        Box::pin(async move {
+            let take_all = || {
+                let mut out = Vec::new();
+                for s in streams {
+                    let left = count.saturating_sub(out.len());
+                    if left == 0 {
+                        break;
+                    }
+                    for m in self.take(s, group, consumer, left) {
+                        out.push((s.clone(), m));
+                    }
+                }
+                out
+            };
+            let notified = self.notify.notified();
+            let got = take_all();
+            if !got.is_empty() || block.is_zero() {
+                return Ok(got);
+            }
+            let _ = tokio::time::timeout(block, notified).await;
+            Ok(take_all())
         })
     }
 
@@ -180,12 +324,40 @@ impl Bus for MemoryBus {
             .get(stream)
             .map(|s| {
                 let g = s.groups.get(group);
-                let next = g.map_or(0, |g| g.next);
+                let next = g.map_or(s.base, |g| g.next.max(s.base));
                 let pending = g.map_or(0, |g| g.pending.len());
-                (s.entries.len() - next + pending) as u64
+                (s.end() - next + pending) as u64
             })
             .unwrap_or(0);
         Box::pin(async move { Ok(lag) })
+    }
+
+    fn trim_acknowledged<'a>(&'a self, stream: &'a str) -> BoxFuture<'a, Result<u64, BusError>> {
+        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        let mut trimmed = 0;
+        if let Some(s) = streams.get_mut(stream)
+            && !s.groups.is_empty()
+        {
+            let floor = s
+                .groups
+                .values()
+                .map(|g| {
+                    g.pending
+                        .keys()
+                        .next()
+                        .copied()
+                        .unwrap_or(g.next)
+                        .min(g.next)
+                })
+                .min()
+                .unwrap_or(s.base);
+            while s.base < floor && !s.entries.is_empty() {
+                s.entries.pop_front();
+                s.base += 1;
+                trimmed += 1;
+            }
+        }
+        Box::pin(async move { Ok(trimmed) })
     }
 }
 
@@ -290,13 +462,15 @@ impl RedisBus {
 
     async fn read_once(
         &self,
-        stream: &str,
+        streams: &[String],
         group: &str,
         consumer: &str,
         count: usize,
         block: Duration,
-    ) -> Result<Vec<BusMessage>, redis::RedisError> {
-        self.reclaim(stream, group, consumer, count).await?;
+    ) -> Result<Vec<(String, BusMessage)>, redis::RedisError> {
+        for stream in streams {
+            self.reclaim(stream, group, consumer, count).await?;
+        }
         let mut c = self.conn.clone();
         let pending: Option<StreamReply> = redis::cmd("XREADGROUP")
             .arg("GROUP")
@@ -305,15 +479,15 @@ impl RedisBus {
             .arg("COUNT")
             .arg(count)
             .arg("STREAMS")
-            .arg(stream)
-            .arg("0")
+            .arg(streams)
+            .arg(vec!["0"; streams.len()])
             .query_async(&mut c)
             .await?;
         let pending = pending.map(Self::flatten).unwrap_or_default();
         if !pending.is_empty() {
             return Ok(pending);
         }
-        let slot = format!("{stream}\u{1f}{group}\u{1f}{consumer}");
+        let slot = format!("{}\u{1f}{group}\u{1f}{consumer}", streams.join(","));
         let mut blocking = {
             let cached = self.blocking.lock().await.get(&slot).cloned();
             match cached {
@@ -328,17 +502,20 @@ impl RedisBus {
                 }
             }
         };
-        let fresh: Result<Option<StreamReply>, _> = redis::cmd("XREADGROUP")
-            .arg("GROUP")
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
             .arg(group)
             .arg(consumer)
             .arg("COUNT")
-            .arg(count)
-            .arg("BLOCK")
-            .arg(block.as_millis() as u64)
+            .arg(count);
+        // BLOCK 0 would wait for ever: a zero wait is a plain read.
+        if !block.is_zero() {
+            cmd.arg("BLOCK").arg(block.as_millis().max(1) as u64);
+        }
+        let fresh: Result<Option<StreamReply>, _> = cmd
             .arg("STREAMS")
-            .arg(stream)
-            .arg(">")
+            .arg(streams)
+            .arg(vec![">"; streams.len()])
             .query_async(&mut blocking)
             .await;
         if fresh.is_err() {
@@ -379,27 +556,32 @@ impl RedisBus {
         Ok(())
     }
 
-    fn flatten(reply: StreamReply) -> Vec<BusMessage> {
-        reply
-            .into_iter()
-            .flat_map(|(_, entries)| entries)
-            .map(|(id, fields)| {
-                let mut event_id = String::new();
-                let mut payload = Vec::new();
+    fn flatten(reply: StreamReply) -> Vec<(String, BusMessage)> {
+        let mut out = Vec::new();
+        for (stream, entries) in reply {
+            for (id, fields) in entries {
+                let mut m = BusMessage {
+                    id,
+                    ..BusMessage::default()
+                };
                 for (k, v) in fields {
                     match k.as_str() {
-                        "event_id" => event_id = String::from_utf8_lossy(&v).into_owned(),
-                        "payload" => payload = v,
+                        "event_id" => m.event_id = String::from_utf8_lossy(&v).into_owned(),
+                        "payload" => m.payload = v,
+                        "seq" => {
+                            m.seq = std::str::from_utf8(&v)
+                                .ok()
+                                .and_then(|t| t.parse().ok())
+                                .unwrap_or(0)
+                        }
+                        "hb" => m.heartbeat = v == b"1",
                         _ => {}
                     }
                 }
-                BusMessage {
-                    id,
-                    event_id,
-                    payload,
-                }
-            })
-            .collect()
+                out.push((stream.clone(), m));
+            }
+        }
+        out
     }
 }
 
@@ -410,18 +592,40 @@ impl Bus for RedisBus {
         event_id: &'a str,
         payload: &'a [u8],
     ) -> BoxFuture<'a, Result<String, BusError>> {
+        let env = Envelope {
+            event_id,
+            payload,
+            seq: 0,
+            heartbeat: false,
+        };
+        self.append(stream, env, None)
+    }
+
+    fn append<'a>(
+        &'a self,
+        stream: &'a str,
+        env: Envelope<'a>,
+        max_len: Option<u64>,
+    ) -> BoxFuture<'a, Result<String, BusError>> {
         let mut c = self.conn.clone();
         Box::pin(async move {
-            redis::cmd("XADD")
-                .arg(stream)
-                .arg("*")
+            let mut cmd = redis::cmd("XADD");
+            cmd.arg(stream);
+            if let Some(max) = max_len {
+                cmd.arg("MAXLEN").arg("~").arg(max);
+            }
+            cmd.arg("*")
                 .arg("event_id")
-                .arg(event_id)
+                .arg(env.event_id)
                 .arg("payload")
-                .arg(payload)
-                .query_async(&mut c)
-                .await
-                .map_err(berr)
+                .arg(env.payload);
+            if env.seq != 0 {
+                cmd.arg("seq").arg(env.seq);
+            }
+            if env.heartbeat {
+                cmd.arg("hb").arg("1");
+            }
+            cmd.query_async(&mut c).await.map_err(berr)
         })
     }
 
@@ -434,15 +638,42 @@ impl Bus for RedisBus {
         block: Duration,
     ) -> BoxFuture<'a, Result<Vec<BusMessage>, BusError>> {
         Box::pin(async move {
-            self.ensure_group(stream, group).await?;
-            match self.read_once(stream, group, consumer, count, block).await {
+            let streams = [stream.to_string()];
+            let got = self
+                .read_many(&streams, group, consumer, count, block)
+                .await?;
+            Ok(got.into_iter().map(|(_, m)| m).collect())
+        })
+    }
+
+    fn read_many<'a>(
+        &'a self,
+        streams: &'a [String],
+        group: &'a str,
+        consumer: &'a str,
+        count: usize,
+        block: Duration,
+    ) -> BoxFuture<'a, Result<Vec<(String, BusMessage)>, BusError>> {
+        Box::pin(async move {
+            if streams.is_empty() {
+                if !block.is_zero() {
+                    tokio::time::sleep(block).await;
+                }
+                return Ok(Vec::new());
+            }
+            for s in streams {
+                self.ensure_group(s, group).await?;
+            }
+            match self.read_once(streams, group, consumer, count, block).await {
                 Err(e) if e.to_string().contains("NOGROUP") => {
-                    // Redis lost the group (restarted empty, or the stream was deleted):
+                    // Redis lost a group (restarted empty, or the stream was deleted):
                     // create it again from the start of what the stream now holds.
-                    tracing::warn!(stream, group, "consumer group missing; creating it again");
-                    self.forget_group(stream, group);
-                    self.ensure_group(stream, group).await?;
-                    self.read_once(stream, group, consumer, count, block)
+                    tracing::warn!(?streams, group, "consumer group missing; creating it again");
+                    for s in streams {
+                        self.forget_group(s, group);
+                        self.ensure_group(s, group).await?;
+                    }
+                    self.read_once(streams, group, consumer, count, block)
                         .await
                         .map_err(berr)
                 }
@@ -494,6 +725,74 @@ impl Bus for RedisBus {
                 .unwrap_or(0))
         })
     }
+
+    fn trim_acknowledged<'a>(&'a self, stream: &'a str) -> BoxFuture<'a, Result<u64, BusError>> {
+        Box::pin(async move {
+            let mut c = self.conn.clone();
+            let groups: Vec<HashMap<String, redis::Value>> = match redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(stream)
+                .query_async(&mut c)
+                .await
+            {
+                Ok(g) => g,
+                // No such stream: nothing to trim.
+                Err(e) if e.to_string().contains("no such key") => return Ok(0),
+                Err(e) => return Err(berr(e)),
+            };
+            if groups.is_empty() {
+                return Ok(0);
+            }
+            // The floor: for each group, its oldest unacknowledged entry, or else the last one
+            // it was given; the stream keeps everything from the lowest floor on.
+            let mut floor: Option<(u64, u64)> = None;
+            for g in &groups {
+                let text = |k: &str| match g.get(k) {
+                    Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+                    Some(redis::Value::SimpleString(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                let name = text("name");
+                let pending: Vec<redis::Value> = redis::cmd("XPENDING")
+                    .arg(stream)
+                    .arg(&name)
+                    .query_async(&mut c)
+                    .await
+                    .map_err(berr)?;
+                let oldest = match pending.get(1) {
+                    Some(redis::Value::BulkString(b)) => {
+                        Some(String::from_utf8_lossy(b).into_owned())
+                    }
+                    _ => None,
+                };
+                let g_floor = match oldest {
+                    Some(id) => parse_id(&id),
+                    // Everything delivered was acknowledged: keep from just after the last.
+                    None => parse_id(&text("last-delivered-id")).map(|(ms, n)| (ms, n + 1)),
+                };
+                let Some(g_floor) = g_floor else {
+                    return Ok(0);
+                };
+                floor = Some(floor.map_or(g_floor, |f| f.min(g_floor)));
+            }
+            let Some((ms, n)) = floor else {
+                return Ok(0);
+            };
+            redis::cmd("XTRIM")
+                .arg(stream)
+                .arg("MINID")
+                .arg(format!("{ms}-{n}"))
+                .query_async::<u64>(&mut c)
+                .await
+                .map_err(berr)
+        })
+    }
+}
+
+/// A Redis stream entry id `ms-n` as numbers.
+fn parse_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, n) = id.split_once('-')?;
+    Some((ms.parse().ok()?, n.parse().ok()?))
 }
 
 /// The bus for a configuration: Redis Streams when a URL is set, otherwise in-process.

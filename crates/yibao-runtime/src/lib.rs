@@ -1,7 +1,8 @@
 //! The service runtime shared by every Yibao service: layered [`config`], [`telemetry`]
 //! (tracing + OTLP + W3C trace context), [`auth`] (JWT/JWKS, callers, tenancy), one
 //! [`error`] mapping (domain → gRPC status → problem+json), [`db`] (SQLite or PostgreSQL by
-//! URL, migrations), [`cache`] and [`bus`] (Redis or in-process behind one trait each), and the
+//! URL, migrations), [`cache`] and [`bus`] (Redis or in-process behind one trait each), the
+//! [`outbox`] and [`inbox`] around the bus (sequenced, partitioned, gaps filled), and the
 //! gRPC [`server`] skeleton (health, reflection, auth, graceful shutdown).
 
 pub mod access;
@@ -11,6 +12,7 @@ pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod inbox;
 pub mod outbox;
 pub mod page;
 pub mod server;
