@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 use std::net::SocketAddr;
+
+pub mod cluster;
 use yibao_runtime::Role;
 
 /// A running suite and an HTTP client for it.

@@ -6,88 +6,9 @@
 //! repository root), whose signing key the cluster trusts.
 
 use serde_json::{Value, json};
+use yibao_integration_tests::cluster::Cluster;
 use yibao_integration_tests::{id_number, s, this_year};
 use yibao_runtime::Role;
-
-struct Cluster {
-    http: reqwest::Client,
-    base: String,
-    keys: yibao_runtime::auth::DevKeys,
-}
-
-impl Cluster {
-    fn connect() -> Cluster {
-        let base = std::env::var("YIBAO_DEV_CLUSTER_URL")
-            .unwrap_or_else(|_| "http://127.0.0.1:8088".into());
-        let dir = std::env::var("YIBAO_DEV_CLUSTER_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|_| {
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/dev-cluster")
-            });
-        let keys = yibao_runtime::auth::DevKeys::load_or_create(&dir)
-            .unwrap_or_else(|e| panic!("the dev cluster's signing key: {e}"));
-        Cluster {
-            http: reqwest::Client::new(),
-            base,
-            keys,
-        }
-    }
-
-    fn token(&self, role: Role, org: &str, region: &str) -> String {
-        self.keys
-            .mint(
-                role,
-                org,
-                region,
-                "dev-cluster-test",
-                600,
-                yibao::ISSUER,
-                yibao::AUDIENCE,
-            )
-            .unwrap_or_else(|e| panic!("token: {e}"))
-    }
-
-    async fn post(
-        &self,
-        path: &str,
-        token: &str,
-        body: Value,
-        idempotency_key: Option<&str>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(&body);
-        if let Some(k) = idempotency_key {
-            req = req.header("idempotency-key", k);
-        }
-        let resp = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("gateway reachable: {e}"));
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn ok(&self, path: &str, token: &str, body: Value) -> Value {
-        let (status, v) = self.post(path, token, body, None).await;
-        assert_eq!(status, 200, "{path}: {v}");
-        v
-    }
-
-    async fn get(&self, path: &str, token: &str) -> (u16, Value) {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("gateway reachable: {e}"));
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
-}
 
 /// A fresh valid ID number of Huoqiu for this run (the cluster's databases may hold others).
 fn fresh_id() -> String {
@@ -103,7 +24,7 @@ fn fresh_id() -> String {
 #[tokio::test]
 #[ignore = "needs `scripts/dev-cluster.sh up`; scripts/test.sh runs it"]
 async fn five_processes_behind_the_gateway_enrol_check_settle_and_reverse() {
-    let c = Cluster::connect();
+    let c = Cluster::from_env().unwrap_or_else(|e| panic!("{e}"));
     let ready = c
         .http
         .get(format!("{}/readyz", c.base))

@@ -6,6 +6,7 @@
 //! yibao-load import      [--rows 100000] [--per-request 50000]
 //! yibao-load dupscan     [--enrolments 10000000]
 //! yibao-load settle      [--concurrency 64] [--seconds 10] [--people 2000] [--items 10]
+//! yibao-load faults      [--short] …   (the fault suite against a dev cluster: scripts/faults.sh)
 //! ```
 //! Storage: SQLite in a temporary directory, or PostgreSQL and Redis when
 //! `YIBAO_TEST_DATABASE_URL` / `YIBAO_TEST_REDIS_URL` are set.
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use yibao_integration_tests::{Suite, id_number, this_year};
 use yibao_proto::enrollment::v1 as pb;
 
+mod faults;
 mod settle;
 use settle::settle;
 
@@ -118,9 +120,29 @@ fn person_id_number(i: u64) -> String {
     id_number(&format!("341522{year:04}{month:02}{day:02}{seq:03}"))
 }
 
-async fn seed_people(suite: &Suite, op: &str, n: u64) -> Vec<String> {
+/// Where requests go: the in-process suite or a cluster's gateway.
+trait Api {
+    /// POST, expecting 200; the JSON answer.
+    async fn post_ok(&self, path: &str, token: &str, body: serde_json::Value) -> serde_json::Value;
+}
+
+impl Api for Suite {
+    async fn post_ok(&self, path: &str, token: &str, body: serde_json::Value) -> serde_json::Value {
+        self.ok(path, token, body).await
+    }
+}
+
+impl Api for yibao_integration_tests::cluster::Cluster {
+    async fn post_ok(&self, path: &str, token: &str, body: serde_json::Value) -> serde_json::Value {
+        self.ok(path, token, body).await
+    }
+}
+
+/// Enrols `n` people of Huoqiu (341522) for this year by CSV import, their contribution paid;
+/// returns their ID numbers.
+async fn seed_people(suite: &impl Api, op: &str, n: u64) -> Vec<String> {
     let y = this_year();
-    suite.ok("/v1/contribution-standards", op, json!({"region_code": "341522", "year": y, "scheme": "SCHEME_RESIDENT", "individual_amount_fen": 38000})).await;
+    suite.post_ok("/v1/contribution-standards", op, json!({"region_code": "341522", "year": y, "scheme": "SCHEME_RESIDENT", "individual_amount_fen": 38000})).await;
     let ids: Vec<String> = (0..n).map(person_id_number).collect();
     for chunk in ids.chunks(2_000) {
         let mut csv =
@@ -129,7 +151,7 @@ async fn seed_people(suite: &Suite, op: &str, n: u64) -> Vec<String> {
             csv.push_str(&format!("{id},测试,341522,{y},resident,38000,0\n"));
         }
         let out = suite
-            .ok(
+            .post_ok(
                 "/v1/imports",
                 op,
                 json!({"format": "IMPORT_FORMAT_CSV", "content": csv, "region_code": "341522"}),
@@ -470,6 +492,7 @@ async fn main() {
         Some("import") => import().await,
         Some("dupscan") => dupscan().await,
         Some("settle") => settle().await,
-        _ => eprintln!("usage: yibao-load eligibility|import|dupscan|settle [options]"),
+        Some("faults") => std::process::exit(faults::run().await),
+        _ => eprintln!("usage: yibao-load eligibility|import|dupscan|settle|faults [options]"),
     }
 }

@@ -4,7 +4,7 @@
 use super::*;
 
 /// A claim of `items` charges (甲, 乙 with a procured drug among them, 丙) ending today.
-fn settle_claim(
+pub(crate) fn settle_claim(
     encounter_no: String,
     id_number: &str,
     items: u64,
