@@ -19,9 +19,8 @@ const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// How long a key stays "in progress" before its first request is presumed lost (a gateway
 /// that died mid-call): twice the upstream deadline, so a live call always finishes first.
-fn pending_ttl(g: &Gateway) -> Duration {
-    Duration::from_millis(g.settings.request_timeout_ms.saturating_mul(2))
-        .max(Duration::from_secs(1))
+fn pending_ttl(settings: &crate::GatewaySettings) -> Duration {
+    Duration::from_millis(settings.request_timeout_ms.saturating_mul(2)).max(Duration::from_secs(1))
 }
 
 /// The digest a retried request must match: the method and the request in a canonical form.
@@ -187,26 +186,30 @@ async fn rest_inner(
         Ok(admitted) => admitted,
         Err(early) => return early,
     };
-    let idem_key = match idempotency_key(g, route, &caller, &parts.headers, &msg, instance).await {
+    let idem_key = match begin_idempotent(g, route, &caller, &parts.headers, &msg).await {
         Ok(key) => key,
-        Err(early) => return early,
+        Err(Claimed::Replay(answer)) => {
+            let (code, mut resp) = render(route, &answer, instance);
+            resp.headers_mut().insert(
+                "idempotency-replayed",
+                http::HeaderValue::from_static("true"),
+            );
+            return (code, resp);
+        }
+        Err(Claimed::Refused(status)) => return refuse(status, instance),
     };
-    let (code, status, body, content_type) =
-        call_upstream(g, route, &parts.headers, &msg, instance).await;
-    if let Some(key) = idem_key {
-        record_idempotency(g, &key, code, status, &body, content_type).await;
-    }
-    let http_status =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    (
-        code,
-        (
-            http_status,
-            [(http::header::CONTENT_TYPE, content_type)],
-            body,
-        )
-            .into_response(),
+    let answer = call_upstream(
+        g,
+        route,
+        &parts.headers,
+        Bytes::from(msg.encode_to_vec()),
+        String::new(),
     )
+    .await;
+    if let Some(key) = idem_key {
+        record_idempotency(g, &key, &answer).await;
+    }
+    render(route, &answer, instance)
 }
 
 fn refuse(s: tonic::Status, instance: &str) -> Early {
@@ -260,251 +263,279 @@ async fn admit(
     Ok((caller, msg))
 }
 
-/// The idempotency key of a write that carries `Idempotency-Key`, claimed for this request;
-/// `Err` with the first answer when the key was used before.
-async fn idempotency_key(
+/// What a service answered: the encoded reply, or its status.
+pub type Answer = Result<Bytes, tonic::Status>;
+
+/// Why a write does not go to its service: its key answered before, or is refused.
+#[derive(Debug)]
+pub enum Claimed {
+    /// The first answer given with this key (the caller's retry gets it again).
+    Replay(Answer),
+    /// The key was used for another request, or its first request is still in progress.
+    Refused(tonic::Status),
+}
+
+/// A key claimed for one request: its cache key and the request's digest.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    key: String,
+    digest: String,
+}
+
+/// Honours `Idempotency-Key` on a write, over REST and gRPC alike: `Ok(Some(key))` when the key
+/// is claimed for this request (its answer is then recorded with [`record_idempotency`]),
+/// `Ok(None)` for a call without a key, a read, or an unreachable store, `Err` when the key
+/// answered before or is refused.
+pub async fn begin_idempotent(
     g: &Gateway,
     route: &Route,
     caller: &Caller,
     headers: &http::HeaderMap,
     msg: &DynamicMessage,
-    instance: &str,
-) -> Result<Option<String>, Early> {
+) -> Result<Option<IdempotencyKey>, Claimed> {
     let write = route.access.as_ref().is_some_and(|a| a.write);
-    let idem = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
+    let idem = headers.get("idempotency-key").map(|v| v.to_str());
     match (write, idem) {
-        (true, Some(k)) if k.is_empty() || k.len() > 128 => Err(refuse(
-            codes::INVALID_REQUEST
-                .invalid("Idempotency-Key", "must be 1 to 128 characters")
-                .into(),
-            instance,
-        )),
-        (true, Some(k)) => {
+        (true, Some(Ok(k))) if !k.is_empty() && k.len() <= 128 => {
             let digest = request_digest(&route.grpc_path, msg);
             let key = format!(
                 "{}:idem:{}:{}:{k}",
                 g.settings.key_prefix, caller.org, caller.subject
             );
             match claim_idempotency(g, &key, &digest).await {
-                Claim::Fresh => Ok(Some(key)),
-                Claim::Replay(resp) => Err((tonic::Code::Ok, resp)),
-                Claim::Refused(status) => Err(refuse(status, instance)),
+                Claim::Fresh => Ok(Some(IdempotencyKey { key, digest })),
+                Claim::Unrecorded => Ok(None),
+                Claim::Replay(answer) => Err(Claimed::Replay(answer)),
+                Claim::Refused(status) => Err(Claimed::Refused(status)),
             }
         }
+        (true, Some(_)) => Err(Claimed::Refused(
+            codes::INVALID_REQUEST
+                .invalid(
+                    "Idempotency-Key",
+                    "must be 1 to 128 visible ASCII characters",
+                )
+                .into(),
+        )),
         _ => Ok(None),
     }
 }
 
-/// Calls the method's service and renders its answer: (gRPC code, HTTP status, body, type).
-async fn call_upstream(
+/// Calls the method's service with the encoded request.
+pub async fn call_upstream(
     g: &Gateway,
     route: &Route,
     headers: &http::HeaderMap,
-    msg: &DynamicMessage,
-    instance: &str,
-) -> (tonic::Code, u16, Vec<u8>, &'static str) {
+    encoded: Bytes,
+    default_request_id: String,
+) -> Answer {
     let fwd = crate::upstream::Forwarded {
         authorization: headers.get(http::header::AUTHORIZATION).cloned(),
         request_id: headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string(),
+            .map(str::to_string)
+            .unwrap_or(default_request_id),
     };
     let timeout = Duration::from_millis(g.settings.request_timeout_ms);
-    let result = match g.upstreams.channel(&route.upstream) {
+    match g.upstreams.channel(&route.upstream) {
         Some(channel) => {
-            let encoded = Bytes::from(msg.encode_to_vec());
             crate::upstream::unary(channel, &route.grpc_path, encoded, &fwd, timeout).await
         }
         None => Err(tonic::Status::unavailable(format!(
             "no upstream for {}",
             route.upstream
         ))),
-    };
-    match result.and_then(|b| {
+    }
+}
+
+/// A service's answer as a REST response: the reply as JSON, or problem+json.
+fn render(route: &Route, answer: &Answer, instance: &str) -> (tonic::Code, Response) {
+    let json = answer.clone().and_then(|b| {
         let reply = DynamicMessage::decode(route.method.output(), b)
             .map_err(|e| tonic::Status::internal(format!("undecodable reply: {e}")))?;
         transcode::to_json(&reply).map_err(tonic::Status::internal)
-    }) {
-        Ok(json) => (tonic::Code::Ok, 200u16, json, "application/json"),
-        Err(s) => {
-            let (http_code, problem) = problem_from_status(&s, instance);
+    });
+    match json {
+        Ok(json) => (
+            tonic::Code::Ok,
             (
-                s.code(),
-                http_code,
-                problem.to_string().into_bytes(),
-                "application/problem+json",
+                http::StatusCode::OK,
+                [(http::header::CONTENT_TYPE, "application/json")],
+                json,
             )
-        }
+                .into_response(),
+        ),
+        Err(s) => refuse(s, instance),
     }
 }
 
 enum Claim {
+    /// The key is claimed for this request; its answer is recorded.
     Fresh,
-    Replay(Response),
+    /// The store is unreachable: the request goes on without a record (the services keep
+    /// their own keys — settlement's encounter key, a payment's reference — so a retry is not
+    /// booked twice), and nothing is recorded for replays.
+    Unrecorded,
+    /// The first answer given with this key.
+    Replay(Answer),
+    /// Reused for another request, or still in progress.
     Refused(tonic::Status),
 }
 
+/// A key's record: the request's digest and, once the service answered, that answer in
+/// transport-neutral form (the reply's protobuf bytes, or the status with its details), so a
+/// retry gets the same answer over REST or gRPC.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Recorded {
     digest: String,
-    status: u16,
-    content_type: String,
-    body: String,
+    /// `None` while the first request is in progress.
+    answer: Option<RecordedAnswer>,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RecordedAnswer {
+    /// gRPC code (0 for a reply).
+    code: i32,
+    /// Status message.
+    message: String,
+    /// Status details (`google.rpc.Status` bytes), base64.
+    details: String,
+    /// Reply bytes, base64.
+    reply: String,
+}
+
+impl RecordedAnswer {
+    fn of(answer: &Answer) -> RecordedAnswer {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        match answer {
+            Ok(reply) => RecordedAnswer {
+                code: 0,
+                message: String::new(),
+                details: String::new(),
+                reply: b64.encode(reply),
+            },
+            Err(s) => RecordedAnswer {
+                code: s.code() as i32,
+                message: s.message().to_string(),
+                details: b64.encode(s.details()),
+                reply: String::new(),
+            },
+        }
+    }
+
+    fn answer(&self) -> Answer {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let bytes = |s: &str| Bytes::from(b64.decode(s).unwrap_or_default());
+        match tonic::Code::from_i32(self.code) {
+            tonic::Code::Ok => Ok(bytes(&self.reply)),
+            code => Err(tonic::Status::with_details(
+                code,
+                self.message.clone(),
+                bytes(&self.details),
+            )),
+        }
+    }
+}
+
+/// Claims `key` for a request with `digest`: fresh, a replay of the first answer, a refusal,
+/// or — when the store is unreachable — unrecorded, so a write is still attempted.
 async fn claim_idempotency(g: &Gateway, key: &str, digest: &str) -> Claim {
     let pending = serde_json::to_vec(&Recorded {
         digest: digest.into(),
-        status: 0,
-        content_type: String::new(),
-        body: String::new(),
+        answer: None,
     })
     .unwrap_or_default();
-    let pending_for = pending_ttl(g);
-    match g.cache.set_if_absent(key, pending, pending_for).await {
-        Ok(true) => Claim::Fresh,
-        Ok(false) => match g
-            .cache
-            .get(key)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|v| serde_json::from_slice::<Recorded>(&v).ok())
-        {
-            Some(r) if r.digest != digest => Claim::Refused(
-                codes::IDEMPOTENCY_KEY_REUSED
-                    .error("this Idempotency-Key was used for a different request")
-                    .into(),
-            ),
-            Some(r) if r.status == 0 => Claim::Refused(
-                codes::IDEMPOTENCY_IN_PROGRESS
-                    .error(
-                        "a request with this Idempotency-Key is still in progress; retry shortly",
-                    )
-                    .into(),
-            ),
-            Some(r) => {
-                let status = http::StatusCode::from_u16(r.status).unwrap_or(http::StatusCode::OK);
-                let mut resp = (
-                    status,
-                    [(http::header::CONTENT_TYPE, r.content_type)],
-                    r.body,
-                )
-                    .into_response();
-                resp.headers_mut().insert(
-                    "idempotency-replayed",
-                    http::HeaderValue::from_static("true"),
-                );
-                Claim::Replay(resp)
-            }
-            None => Claim::Fresh,
-        },
-        Err(e) => Claim::Refused(
-            codes::IDEMPOTENCY_STORE_UNAVAILABLE
-                .error(format!("cannot honour Idempotency-Key now: {e}"))
+    let pending_for = pending_ttl(&g.settings);
+    let claimed = match g.cache.set_if_absent(key, pending, pending_for).await {
+        Ok(claimed) => claimed,
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                "idempotency store unavailable: the write goes on without an Idempotency-Key record; the service's own key deduplicates it"
+            );
+            return Claim::Unrecorded;
+        }
+    };
+    if claimed {
+        return Claim::Fresh;
+    }
+    let existing = match g.cache.get(key).await {
+        Ok(v) => v.and_then(|v| serde_json::from_slice::<Recorded>(&v).ok()),
+        Err(e) => {
+            tracing::warn!(error = %e, "idempotency store unavailable after the claim: the write goes on without a record");
+            return Claim::Unrecorded;
+        }
+    };
+    match existing {
+        Some(r) if r.digest != digest => Claim::Refused(
+            codes::IDEMPOTENCY_KEY_REUSED
+                .error("this Idempotency-Key was used for a different request")
                 .into(),
         ),
+        Some(Recorded { answer: None, .. }) => Claim::Refused(
+            codes::IDEMPOTENCY_IN_PROGRESS
+                .error("a request with this Idempotency-Key is still in progress; retry shortly")
+                .into(),
+        ),
+        Some(Recorded {
+            answer: Some(a), ..
+        }) => Claim::Replay(a.answer()),
+        // Expired between the two calls, or unreadable: this request's answer replaces it.
+        None => Claim::Fresh,
     }
 }
 
 /// Keeps the answer for replays; answers that may change on retry (unavailable, deadline,
 /// internal) release the key instead so the client's retry is processed.
-async fn record_idempotency(
-    g: &Gateway,
-    key: &str,
-    code: tonic::Code,
-    status: u16,
-    body: &[u8],
-    content_type: &str,
-) {
-    let retryable = matches!(
-        code,
-        tonic::Code::Unavailable
-            | tonic::Code::DeadlineExceeded
-            | tonic::Code::Internal
-            | tonic::Code::Unknown
-            | tonic::Code::Aborted
-    );
+pub async fn record_idempotency(g: &Gateway, key: &IdempotencyKey, answer: &Answer) {
+    let retryable = answer.as_ref().err().is_some_and(|s| {
+        matches!(
+            s.code(),
+            tonic::Code::Unavailable
+                | tonic::Code::DeadlineExceeded
+                | tonic::Code::Internal
+                | tonic::Code::Unknown
+                | tonic::Code::Aborted
+        )
+    });
     if retryable {
-        let _ = g.cache.delete(&[key.to_string()]).await;
+        let _ = g.cache.delete(std::slice::from_ref(&key.key)).await;
         return;
     }
-    let digest = g
-        .cache
-        .get(key)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|v| serde_json::from_slice::<Recorded>(&v).ok())
-        .map(|r| r.digest)
-        .unwrap_or_default();
     let rec = Recorded {
-        digest,
-        status,
-        content_type: content_type.into(),
-        body: String::from_utf8_lossy(body).into_owned(),
+        digest: key.digest.clone(),
+        answer: Some(RecordedAnswer::of(answer)),
     };
-    if let Ok(v) = serde_json::to_vec(&rec) {
-        let _ = g.cache.set(key, v, IDEMPOTENCY_TTL).await;
+    if let Ok(v) = serde_json::to_vec(&rec)
+        && let Err(e) = g.cache.set(&key.key, v, IDEMPOTENCY_TTL).await
+    {
+        tracing::warn!(error = %e, "idempotency store unavailable: the answer is not recorded for replays");
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost_reflect::ReflectMessage as _;
 
-    #[test]
-    fn a_retried_request_has_the_same_digest_whatever_the_order_of_its_map_entries() {
-        let catalog =
-            crate::catalog::Catalog::from_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET)
-                .unwrap_or_else(|e| panic!("{e}"));
-        let path = "/yibao.ltc.v1.LtcService/SubmitScoreSheet";
-        let input = catalog.by_path[path].method.input();
-        let whole_body = crate::catalog::HttpBinding {
-            verb: http::Method::POST,
-            template: String::new(),
-            segments: Vec::new(),
-            custom_verb: None,
-            body: "*".into(),
-        };
-        let items: Vec<String> = (0..40)
-            .map(|i| format!("\"adl.item{i}\": {}", i % 7))
-            .collect();
-        let forward = format!(
-            "{{\"assessment_id\": \"a-1\", \"items\": {{{}}}}}",
-            items.join(", ")
-        );
-        let mut reversed = items.clone();
-        reversed.reverse();
-        let backward = format!(
-            "{{\"items\": {{{}}}, \"assessment_id\": \"a-1\"}}",
-            reversed.join(", ")
-        );
-        let digests: Vec<String> = [forward, backward]
-            .iter()
-            .map(|body| {
-                let msg =
-                    transcode::bind_request(input.clone(), &whole_body, &[], None, body.as_bytes())
-                        .unwrap_or_else(|e| panic!("{}: {}", e.field, e.reason));
-                request_digest(path, &msg)
-            })
-            .collect();
-        assert_eq!(digests[0], digests[1]);
-        let other = transcode::bind_request(
-            input,
-            &whole_body,
-            &[],
-            None,
-            br#"{"assessment_id": "a-2"}"#,
-        )
-        .unwrap_or_else(|e| panic!("{}: {}", e.field, e.reason));
-        assert_ne!(request_digest(path, &other), digests[0]);
+    const SCORE_SHEET: &str = "/yibao.ltc.v1.LtcService/SubmitScoreSheet";
+
+    struct TestGateway {
+        g: Gateway,
+        keys: yibao_runtime::auth::DevKeys,
+        dir: std::path::PathBuf,
     }
 
-    #[tokio::test]
-    async fn a_key_left_in_progress_by_a_lost_request_frees_itself_after_twice_the_deadline() {
+    impl Drop for TestGateway {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    async fn gateway(cache: std::sync::Arc<dyn yibao_runtime::cache::Cache>) -> TestGateway {
         let dir =
             std::env::temp_dir().join(format!("yibao-gw-idem-{}", uuid::Uuid::new_v4().simple()));
         let keys =
@@ -512,34 +543,363 @@ mod tests {
         let verifier = keys
             .verifier("yibao", "yibao-api")
             .unwrap_or_else(|e| panic!("{e}"));
-        let cache = std::sync::Arc::new(yibao_runtime::cache::MemoryCache::new(100));
         let settings = crate::GatewaySettings {
             request_timeout_ms: 300,
             ..Default::default()
         };
-        let g = Gateway::new(&Default::default(), verifier, cache, settings)
+        // Port 1: nothing listens there, so a forwarded call answers UNAVAILABLE.
+        let nowhere = "http://127.0.0.1:1".to_string();
+        let upstreams = yibao_runtime::config::Upstreams {
+            enrollment: nowhere.clone(),
+            settlement: nowhere.clone(),
+            ltc: nowhere.clone(),
+            procurement: nowhere.clone(),
+            supervision: nowhere,
+        };
+        let g = Gateway::new(&upstreams, verifier, cache, settings)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+        TestGateway { g, keys, dir }
+    }
+
+    fn memory() -> std::sync::Arc<dyn yibao_runtime::cache::Cache> {
+        std::sync::Arc::new(yibao_runtime::cache::MemoryCache::new(100))
+    }
+
+    fn route(g: &Gateway, path: &str) -> Route {
+        g.catalog.by_path[path].clone()
+    }
+
+    fn caller() -> Caller {
+        Caller {
+            subject: "assessor-1".into(),
+            role: yibao_runtime::Role::Assessor,
+            org: "A0001".into(),
+            region: None,
+        }
+    }
+
+    fn keyed(key: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "idempotency-key",
+            http::HeaderValue::from_str(key).unwrap_or_else(|e| panic!("{e}")),
+        );
+        h
+    }
+
+    /// Score-sheet item names.
+    fn item_names() -> Vec<String> {
+        (0..40).map(|i| format!("adl.item{i}")).collect()
+    }
+
+    /// The score given to an item in these tests.
+    fn score(name: &str) -> u32 {
+        name.bytes().map(u32::from).sum::<u32>() % 7
+    }
+
+    /// A SubmitScoreSheet request as a REST body, its map's keys in the order given.
+    fn rest_score_sheet(route: &Route, names: &[String]) -> DynamicMessage {
+        let items: Vec<String> = names
+            .iter()
+            .map(|n| format!("\"{n}\": {}", score(n)))
+            .collect();
+        let body = format!(
+            "{{\"assessment_id\": \"a-1\", \"items\": {{{}}}}}",
+            items.join(", ")
+        );
+        let whole_body = crate::catalog::HttpBinding {
+            verb: http::Method::POST,
+            template: String::new(),
+            segments: Vec::new(),
+            custom_verb: None,
+            body: "*".into(),
+        };
+        transcode::bind_request(
+            route.method.input(),
+            &whole_body,
+            &[],
+            None,
+            body.as_bytes(),
+        )
+        .unwrap_or_else(|e| panic!("{}: {}", e.field, e.reason))
+    }
+
+    /// The same request as gRPC bytes, its map entries on the wire in the order given (each
+    /// entry encoded on its own and the encodings concatenated, as protobuf merges them).
+    fn grpc_score_sheet(route: &Route, names: &[String]) -> (Bytes, DynamicMessage) {
+        let input = route.method.input();
+        let mut wire = Vec::new();
+        let mut head = DynamicMessage::new(input.clone());
+        head.set_field_by_name("assessment_id", prost_reflect::Value::String("a-1".into()));
+        wire.extend(head.encode_to_vec());
+        for n in names {
+            let mut one = DynamicMessage::new(input.clone());
+            let mut map = std::collections::HashMap::new();
+            map.insert(
+                prost_reflect::MapKey::String(n.clone()),
+                prost_reflect::Value::U32(score(n)),
+            );
+            one.set_field_by_name("items", prost_reflect::Value::Map(map));
+            wire.extend(one.encode_to_vec());
+        }
+        let wire = Bytes::from(wire);
+        let msg = DynamicMessage::decode(input, wire.clone()).unwrap_or_else(|e| panic!("{e}"));
+        (wire, msg)
+    }
+
+    #[tokio::test]
+    async fn a_retried_request_is_the_same_request_whatever_the_order_of_its_map_entries() {
+        let t = gateway(memory()).await;
+        let r = route(&t.g, SCORE_SHEET);
+        let forward = item_names();
+        let mut backward = forward.clone();
+        backward.reverse();
+        let (wire_f, grpc_f) = grpc_score_sheet(&r, &forward);
+        let (wire_b, grpc_b) = grpc_score_sheet(&r, &backward);
+        assert_ne!(wire_f, wire_b, "the two encodings must differ on the wire");
+        let rest_f = rest_score_sheet(&r, &forward);
+        let rest_b = rest_score_sheet(&r, &backward);
+        let digests: Vec<String> = [&rest_f, &rest_b, &grpc_f, &grpc_b]
+            .iter()
+            .map(|m| request_digest(SCORE_SHEET, m))
+            .collect();
+        assert!(digests.iter().all(|d| *d == digests[0]), "{digests:?}");
+        let mut other = rest_f.clone();
+        other.set_field_by_name("assessment_id", prost_reflect::Value::String("a-2".into()));
+        assert_ne!(request_digest(SCORE_SHEET, &other), digests[0]);
+        assert_eq!(
+            rest_f.descriptor().full_name(),
+            "yibao.ltc.v1.SubmitScoreSheetRequest"
+        );
+
+        // Over REST: the first request claims the key, a retry listing the map the other way
+        // round gets the first answer, not IDEMPOTENCY_KEY_REUSED.
+        let c = caller();
+        let key = begin_idempotent(&t.g, &r, &c, &keyed("sheet-1"), &rest_f)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .unwrap_or_else(|| panic!("not claimed"));
+        let first: Answer = Ok(Bytes::from_static(b"\x0a\x03a-1"));
+        record_idempotency(&t.g, &key, &first).await;
+        for retry in [&rest_b, &grpc_f, &grpc_b] {
+            match begin_idempotent(&t.g, &r, &c, &keyed("sheet-1"), retry).await {
+                Err(Claimed::Replay(Ok(b))) => assert_eq!(b, Bytes::from_static(b"\x0a\x03a-1")),
+                other => panic!("{other:?}"),
+            }
+        }
+        // Over gRPC: the same, the first request arriving as bytes.
+        let key = begin_idempotent(&t.g, &r, &c, &keyed("sheet-2"), &grpc_b)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .unwrap_or_else(|| panic!("not claimed"));
+        let refused: Answer = Err(tonic::Status::invalid_argument("items: unknown item"));
+        record_idempotency(&t.g, &key, &refused).await;
+        match begin_idempotent(&t.g, &r, &c, &keyed("sheet-2"), &grpc_f).await {
+            Err(Claimed::Replay(Err(s))) => {
+                assert_eq!(s.code(), tonic::Code::InvalidArgument);
+                assert_eq!(s.message(), "items: unknown item");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A different request under a used key is refused.
+        match begin_idempotent(&t.g, &r, &c, &keyed("sheet-2"), &other).await {
+            Err(Claimed::Refused(s)) => assert_eq!(s.code(), tonic::Code::FailedPrecondition),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_left_in_progress_by_a_lost_request_frees_itself_after_twice_the_deadline() {
+        let t = gateway(memory()).await;
+        let g = &t.g;
+        assert_eq!(pending_ttl(&g.settings), Duration::from_secs(1));
         assert!(matches!(
-            claim_idempotency(&g, "k", "d1").await,
+            claim_idempotency(g, "k", "d1").await,
             Claim::Fresh
         ));
         // The first request is still running (or its gateway died): a retry waits.
         assert!(
-            matches!(claim_idempotency(&g, "k", "d1").await, Claim::Refused(s) if s.code() == tonic::Code::Aborted)
+            matches!(claim_idempotency(g, "k", "d1").await, Claim::Refused(s) if s.code() == tonic::Code::Aborted)
         );
-        tokio::time::sleep(pending_ttl(&g) + Duration::from_millis(100)).await;
+        tokio::time::sleep(pending_ttl(&g.settings) + Duration::from_millis(100)).await;
         assert!(matches!(
-            claim_idempotency(&g, "k", "d1").await,
+            claim_idempotency(g, "k", "d1").await,
             Claim::Fresh
         ));
         // An answer once recorded is kept for the day, not for the pending marker's lifetime.
-        record_idempotency(&g, "k", tonic::Code::Ok, 200, b"{}", "application/json").await;
-        tokio::time::sleep(pending_ttl(&g) + Duration::from_millis(100)).await;
+        let key = IdempotencyKey {
+            key: "k".into(),
+            digest: "d1".into(),
+        };
+        record_idempotency(g, &key, &Ok(Bytes::from_static(b"\x08\x01"))).await;
+        tokio::time::sleep(pending_ttl(&g.settings) + Duration::from_millis(100)).await;
         assert!(matches!(
-            claim_idempotency(&g, "k", "d1").await,
-            Claim::Replay(_)
+            claim_idempotency(g, "k", "d1").await,
+            Claim::Replay(Ok(_))
         ));
-        let _ = std::fs::remove_dir_all(&dir);
+        // An answer that may change on retry releases the key at once.
+        assert!(matches!(
+            claim_idempotency(g, "k2", "d2").await,
+            Claim::Fresh
+        ));
+        let key = IdempotencyKey {
+            key: "k2".into(),
+            digest: "d2".into(),
+        };
+        record_idempotency(g, &key, &Err(tonic::Status::unavailable("down"))).await;
+        assert!(matches!(
+            claim_idempotency(g, "k2", "d2").await,
+            Claim::Fresh
+        ));
+    }
+
+    #[test]
+    fn the_pending_marker_lives_twice_the_upstream_deadline_and_at_least_a_second() {
+        let with = |ms| crate::GatewaySettings {
+            request_timeout_ms: ms,
+            ..Default::default()
+        };
+        assert_eq!(
+            pending_ttl(&crate::GatewaySettings::default()),
+            Duration::from_secs(20)
+        );
+        assert_eq!(pending_ttl(&with(100)), Duration::from_secs(1));
+        assert_eq!(
+            pending_ttl(&with(u64::MAX)),
+            Duration::from_millis(u64::MAX)
+        );
+    }
+
+    /// A Redis server of this test's own, on a free port, so that the test can stop it.
+    struct OwnRedis {
+        child: std::process::Child,
+        url: String,
+    }
+
+    impl OwnRedis {
+        fn start() -> OwnRedis {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .unwrap_or_else(|e| panic!("free port: {e}"));
+            let child = std::process::Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("redis-server (apt-get install redis-server): {e}"));
+            let started = Instant::now();
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "redis-server did not start"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            OwnRedis {
+                child,
+                url: format!("redis://127.0.0.1:{port}"),
+            }
+        }
+
+        fn stop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    impl Drop for OwnRedis {
+        fn drop(&mut self) {
+            self.stop();
+        }
+    }
+
+    #[tokio::test]
+    async fn with_the_idempotency_store_down_a_settlement_is_still_forwarded() {
+        let mut redis = OwnRedis::start();
+        let cache = yibao_runtime::cache::RedisCache::connect(&redis.url)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let t = gateway(std::sync::Arc::new(cache)).await;
+        let hospital = t
+            .keys
+            .mint(
+                yibao_runtime::Role::Hospital,
+                "H34152200001",
+                "",
+                "his-1",
+                600,
+                "yibao",
+                "yibao-api",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        let settle = |key: &str| {
+            http::Request::builder()
+                .method("POST")
+                .uri("/v1/claims:settle")
+                .header("authorization", format!("Bearer {hospital}"))
+                .header("idempotency-key", key)
+                .header("content-type", "application/json")
+                .body(Body::from(
+                    r#"{"claim":{"institution_code":"H34152200001","encounter_no":"E-1"}}"#,
+                ))
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let problem_code = |resp: Response| async move {
+            let bytes = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default()["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        use tower::ServiceExt as _;
+        // Redis up: the key is claimed, the call goes to settlement (down here: UNAVAILABLE),
+        // and the retryable answer releases the key.
+        let resp =
+            t.g.clone()
+                .router()
+                .oneshot(settle("s-1"))
+                .await
+                .unwrap_or_else(|e| match e {});
+        assert_eq!(resp.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(problem_code(resp).await, "UNAVAILABLE");
+        // Redis down: the settlement is still forwarded, not refused by the gateway.
+        redis.stop();
+        let r = route(&t.g, "/yibao.settlement.v1.SettlementService/Settle");
+        let c = Caller {
+            subject: "his-1".into(),
+            role: yibao_runtime::Role::Hospital,
+            org: "H34152200001".into(),
+            region: None,
+        };
+        let msg = DynamicMessage::new(r.method.input());
+        assert!(matches!(
+            begin_idempotent(&t.g, &r, &c, &keyed("s-2"), &msg).await,
+            Ok(None)
+        ));
+        let started = Instant::now();
+        let resp =
+            t.g.clone()
+                .router()
+                .oneshot(settle("s-2"))
+                .await
+                .unwrap_or_else(|e| match e {});
+        assert_eq!(resp.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            problem_code(resp).await,
+            "UNAVAILABLE",
+            "the gateway forwarded the call; settlement's own answer came back"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

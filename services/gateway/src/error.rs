@@ -15,6 +15,4 @@ yibao_runtime::error_codes! {
     IDEMPOTENCY_KEY_REUSED = ("IDEMPOTENCY_KEY_REUSED", FailedPrecondition, "the `Idempotency-Key` was used before for a different request");
     /// The first request with the key is still running.
     IDEMPOTENCY_IN_PROGRESS = ("IDEMPOTENCY_IN_PROGRESS", Aborted, "a request with this `Idempotency-Key` is still being processed; retry shortly for its answer");
-    /// The idempotency store is down.
-    IDEMPOTENCY_STORE_UNAVAILABLE = ("IDEMPOTENCY_STORE_UNAVAILABLE", Unavailable, "the idempotency store (Redis) is unreachable, so a write carrying an `Idempotency-Key` is not attempted");
 }

@@ -1,5 +1,6 @@
 //! gRPC pass-through for high-volume partners: the same checks as REST (token, roles,
-//! tenancy, rate limit) on the decoded request, then the original bytes go to the service.
+//! tenancy, rate limit, `idempotency-key` on writes) on the decoded request, then the original
+//! bytes go to the service.
 
 use crate::{Gateway, edge};
 use axum::body::Body;
@@ -9,7 +10,7 @@ use bytes::Bytes;
 use prost_reflect::DynamicMessage;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Serves one gRPC call.
 pub async fn grpc(g: Gateway, req: Request) -> Response {
@@ -64,23 +65,40 @@ impl tonic::server::UnaryService<Bytes> for ProxyCall {
             })?;
             edge::authorize(&route, &caller, &msg)?;
             edge::rate_limit(&this.g, &caller).await?;
-            let channel = this
-                .g
-                .upstreams
-                .channel(&route.upstream)
-                .ok_or_else(|| tonic::Status::unavailable("no upstream"))?;
-            let fwd = crate::upstream::Forwarded {
-                authorization: headers.get(http::header::AUTHORIZATION).cloned(),
-                request_id: headers
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            let key = match edge::begin_idempotent(&this.g, &route, &caller, &headers, &msg).await {
+                Ok(key) => key,
+                Err(edge::Claimed::Replay(answer)) => return replayed(answer),
+                Err(edge::Claimed::Refused(status)) => return Err(status),
             };
-            let timeout = Duration::from_millis(this.g.settings.request_timeout_ms);
-            let reply =
-                crate::upstream::unary(channel, &route.grpc_path, body, &fwd, timeout).await?;
+            let answer = edge::call_upstream(
+                &this.g,
+                &route,
+                &headers,
+                body,
+                uuid::Uuid::new_v4().to_string(),
+            )
+            .await;
+            if let Some(key) = key {
+                edge::record_idempotency(&this.g, &key, &answer).await;
+            }
+            let reply = answer?;
             Ok(tonic::Response::new(reply))
         })
+    }
+}
+
+/// The recorded first answer of a retried write, marked `idempotency-replayed: true`.
+fn replayed(answer: edge::Answer) -> Result<tonic::Response<Bytes>, tonic::Status> {
+    let mark = tonic::metadata::MetadataValue::from_static("true");
+    match answer {
+        Ok(reply) => {
+            let mut resp = tonic::Response::new(reply);
+            resp.metadata_mut().insert("idempotency-replayed", mark);
+            Ok(resp)
+        }
+        Err(mut status) => {
+            status.metadata_mut().insert("idempotency-replayed", mark);
+            Err(status)
+        }
     }
 }
