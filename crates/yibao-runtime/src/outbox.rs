@@ -102,6 +102,15 @@ impl OutboxEvent {
             ..self
         }
     }
+
+    /// The same event partitioned by the region of the institution `code` concerns (how every
+    /// producer keys its events; a code that does not parse keys by itself).
+    pub fn for_institution(self, code: &str) -> OutboxEvent {
+        let key = yibao_core::InstitutionCode::parse(code)
+            .map(|c| c.region().to_string())
+            .unwrap_or_else(|_| code.to_string());
+        self.keyed(key)
+    }
 }
 
 /// Writes `events` inside the caller's transaction (or connection). Rows are ordered by a

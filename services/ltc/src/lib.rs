@@ -39,11 +39,12 @@ pub async fn build(deps: ServiceDeps) -> Result<LtcServiceServer<api::LtcApi>, S
         deps.bus.clone(),
         yibao_runtime::outbox::RelayConfig::default(),
     );
+    let base = store.base().clone();
     let ltc = app::Ltc::new(
         store,
         Arc::new(app::GrpcEnrollment::new(enrollment)),
         Some(relay),
     );
-    events::stays::start_stay_consumer(ltc.clone(), deps.bus.clone());
+    events::stays::start_stay_consumer(ltc.clone(), deps.bus.clone(), base);
     Ok(LtcServiceServer::new(api::LtcApi::new(ltc)))
 }

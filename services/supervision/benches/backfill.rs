@@ -147,13 +147,13 @@ async fn load_through_batches(
             payload: B64.encode(convert::claim_to_proto(c).encode_to_vec()),
         });
         if batch.events.len() == 5_000 {
-            commit_batch(store, &batch, seq).await?;
+            commit_batch(store, &batch).await?;
             seq += 5_000;
             batch = Batch::default();
         }
     }
     if !batch.events.is_empty() {
-        commit_batch(store, &batch, seq).await?;
+        commit_batch(store, &batch).await?;
     }
     let (from, to) = span.ok_or("no events")?;
     Ok((

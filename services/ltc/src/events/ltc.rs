@@ -43,5 +43,5 @@ pub fn line_event(e: &LineEvent<'_>, f: &LineFigures) -> OutboxEvent {
         death_date: String::new(),
         action: e.action as i32,
     };
-    OutboxEvent::new(LTC_CLAIMS, event_id, ev.encode_to_vec())
+    OutboxEvent::new(LTC_CLAIMS, event_id, ev.encode_to_vec()).for_institution(e.institution)
 }

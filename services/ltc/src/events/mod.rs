@@ -16,6 +16,9 @@ pub enum EventsError {
     /// The bus failed.
     #[error("bus: {0}")]
     Bus(#[from] BusError),
+    /// The inbox (bus or its state in the database) failed.
+    #[error(transparent)]
+    Inbox(#[from] yibao_runtime::inbox::InboxError),
     /// Applying an event failed.
     #[error(transparent)]
     App(#[from] AppError),
@@ -25,7 +28,7 @@ impl EventsError {
     /// The stable code of the error (for logs).
     pub fn code(&self) -> &'static str {
         match self {
-            EventsError::Bus(_) => error::BUS_UNAVAILABLE.code,
+            EventsError::Bus(_) | EventsError::Inbox(_) => error::BUS_UNAVAILABLE.code,
             EventsError::App(e) => e.code(),
         }
     }

@@ -8,7 +8,13 @@ use yibao_runtime::db::SqlMigration;
 yibao_runtime::migrator!(
     Migrator,
     "ltc_migrations",
-    [INITIAL, yibao_runtime::outbox::MIGRATION, OUTBOX_MOVED]
+    [
+        INITIAL,
+        yibao_runtime::outbox::MIGRATION,
+        OUTBOX_MOVED,
+        yibao_runtime::outbox::SEQUENCE_MIGRATION,
+        yibao_runtime::inbox::MIGRATION
+    ]
 );
 
 /// The schema as first released.

@@ -34,11 +34,10 @@ pub fn inventory_event(f: &Finding, ordinal: usize) -> Option<OutboxEvent> {
         purchase_unit_price_fen: purchase,
         sale_unit_price_fen: f.sale_price.map_or(0, |p| p.0),
     };
-    Some(OutboxEvent::new(
-        PROCUREMENT_INVENTORY,
-        event_id,
-        event.encode_to_vec(),
-    ))
+    Some(
+        OutboxEvent::new(PROCUREMENT_INVENTORY, event_id, event.encode_to_vec())
+            .for_institution(&event.institution_code),
+    )
 }
 
 #[cfg(test)]

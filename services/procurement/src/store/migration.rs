@@ -8,7 +8,12 @@ use yibao_runtime::db::SqlMigration;
 yibao_runtime::migrator!(
     Migrator,
     "procurement_migrations",
-    [INITIAL, yibao_runtime::outbox::MIGRATION, OUTBOX_TO_RUNTIME]
+    [
+        INITIAL,
+        yibao_runtime::outbox::MIGRATION,
+        OUTBOX_TO_RUNTIME,
+        yibao_runtime::outbox::SEQUENCE_MIGRATION
+    ]
 );
 
 /// The service's own tables.

@@ -100,4 +100,5 @@ pub fn outbox_event(event: &ev::ClaimEvent) -> OutboxEvent {
         event.event_id.clone(),
         event.encode_to_vec(),
     )
+    .for_institution(&event.institution_code)
 }

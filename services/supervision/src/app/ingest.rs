@@ -7,12 +7,14 @@ use crate::domain::{Finding, Review, VerificationTask};
 use crate::store::{Batch, Store};
 use std::collections::BTreeMap;
 
-/// Writes a batch of the consumer in one transaction. `first_seq` numbers its events. Fails
-/// with a conflict, writing nothing, when one of its events was stored meanwhile. Each table
+/// Writes a batch of the consumer in one transaction, its events numbered from the store's
+/// counter. Fails with a conflict, writing nothing, when one of its events was stored
+/// meanwhile. Each table
 /// gets one multi-row statement (PostgreSQL: up to 5,000 rows of array parameters), not one
 /// per row.
-pub async fn commit_batch(store: &Store, batch: &Batch, first_seq: i64) -> Result<(), AppError> {
+pub async fn commit_batch(store: &Store, batch: &Batch) -> Result<(), AppError> {
     let txn = store.begin().await?;
+    let first_seq = store.take_seqs(&txn, batch.events.len()).await?;
     store.insert_events(&txn, &batch.events, first_seq).await?;
     let pairs: Vec<(&Finding, &Review)> = batch.findings.iter().map(|(f, r, _)| (f, r)).collect();
     store.insert_findings(&txn, &pairs, None).await?;

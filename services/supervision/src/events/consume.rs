@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use yibao_runtime::bus::{Bus, BusMessage};
+use yibao_runtime::inbox::{Delivery, Inbox, InboxConfig};
 use yibao_runtime::streams;
 
 /// Event ids a region's detector may remember before it is rebuilt from the store.
@@ -51,7 +52,8 @@ pub struct ConsumerConfig {
     pub inventory_stream: String,
     /// Consumer group.
     pub group: String,
-    /// Consumer name within the group (stable, so a restart gets its pending messages back).
+    /// Consumer name within the group: this replica's stable name, under which it holds its
+    /// partition leases ([`yibao_runtime::inbox::instance_name`]).
     pub consumer: String,
     /// Messages per read.
     pub batch: usize,
@@ -71,7 +73,7 @@ impl Default for ConsumerConfig {
             ltc_stream: streams::LTC_CLAIMS.into(),
             inventory_stream: streams::PROCUREMENT_INVENTORY.into(),
             group: streams::SUPERVISION_GROUP.into(),
-            consumer: "supervision-1".into(),
+            consumer: yibao_runtime::inbox::instance_name(),
             batch: 4_000,
             part: 1_000,
             block: Duration::from_millis(100),
@@ -105,10 +107,13 @@ impl ConsumerConfig {
 #[derive(Debug)]
 pub struct Consumer {
     store: Store,
-    bus: Arc<dyn Bus>,
+    inbox: Inbox,
     cfg: ConsumerConfig,
     detectors: HashMap<String, Detector>,
-    next_seq: Option<i64>,
+    /// The inbox generation the detectors were built for: when the partitions this replica
+    /// owns change, the detectors are rebuilt from the store (which holds what the previous
+    /// owner wrote).
+    generation: u64,
     lag: Arc<AtomicU64>,
     last_full_read: Option<Instant>,
     in_flight: Option<InFlight>,
@@ -158,12 +163,18 @@ impl Consumer {
         cfg: ConsumerConfig,
         lag: Arc<AtomicU64>,
     ) -> Consumer {
+        let inbox_cfg = InboxConfig {
+            consumer: cfg.consumer.clone(),
+            ..InboxConfig::new(cfg.group.clone())
+        };
+        let names: Vec<&str> = cfg.streams().iter().map(|(_, s)| *s).collect();
+        let inbox = Inbox::new(bus, store.base().clone(), inbox_cfg, &names);
         Consumer {
             store,
-            bus,
+            inbox,
             cfg,
             detectors: HashMap::new(),
-            next_seq: None,
+            generation: 0,
             lag,
             last_full_read: None,
             in_flight: None,
@@ -187,6 +198,13 @@ impl Consumer {
             .iter()
             .map(|(k, s)| (*k, s.to_string()))
             .collect();
+        self.inbox.maintain_leases().await.map_err(inbox_error)?;
+        if self.inbox.generation() != self.generation {
+            // A commit still running must land before the detectors are rebuilt.
+            self.finish_in_flight().await?;
+            self.detectors.clear();
+            self.generation = self.inbox.generation();
+        }
         let full = self
             .last_full_read
             .is_none_or(|t| t.elapsed() >= FULL_READ_EVERY);
@@ -194,7 +212,7 @@ impl Consumer {
             self.last_full_read = Some(Instant::now());
         }
         for (kind, stream) in &streams {
-            let due = full || self.bus.lag(stream, &self.cfg.group).await? > 0;
+            let due = full || self.inbox.lag(stream).await.map_err(inbox_error)? > 0;
             if due {
                 total.add(self.read_and_process(*kind, stream, NO_WAIT).await?);
             }
@@ -214,30 +232,45 @@ impl Consumer {
         stream: &str,
         block: Duration,
     ) -> Result<BatchReport, Error> {
-        let msgs = self
-            .bus
-            .read(
-                stream,
-                &self.cfg.group,
-                &self.cfg.consumer,
-                self.cfg.batch,
-                block,
-            )
-            .await?;
-        if msgs.is_empty() {
+        let Some(delivery) = self
+            .inbox
+            .read(stream, self.cfg.batch, block)
+            .await
+            .map_err(inbox_error)?
+        else {
             return Ok(BatchReport::default());
+        };
+        match self.process(kind, stream, &delivery.messages).await {
+            Ok(report) => {
+                self.inbox.ack(&delivery).await.map_err(inbox_error)?;
+                Ok(report)
+            }
+            Err(e) => {
+                self.fail(&delivery, &e).await;
+                Err(e)
+            }
         }
-        let report = self.process(kind, stream, &msgs).await?;
-        let ids: Vec<String> = msgs.into_iter().map(|m| m.id).collect();
-        self.bus.ack(stream, &self.cfg.group, &ids).await?;
-        Ok(report)
     }
 
-    /// Current lag of the three streams (undelivered plus unacknowledged), also published.
+    /// Reports a failed delivery to the inbox: one that is not transient is narrowed down to
+    /// the message at fault, which is set aside as a dead letter after repeated failures.
+    async fn fail(&mut self, delivery: &Delivery, e: &Error) {
+        if let Err(err) = self
+            .inbox
+            .fail(delivery, !e.is_transient(), &e.to_string())
+            .await
+        {
+            tracing::warn!(error = %err, "supervision consumer: failure not recorded");
+        }
+    }
+
+    /// Current lag of the three streams over the partitions this replica owns (undelivered,
+    /// unacknowledged, and announced by producers' heartbeats but not yet here), also
+    /// published.
     pub async fn measure_lag(&self) -> Result<u64, Error> {
         let mut lag = 0;
         for (_, stream) in self.cfg.streams() {
-            lag += self.bus.lag(stream, &self.cfg.group).await?;
+            lag += self.inbox.lag(stream).await.map_err(inbox_error)?;
         }
         self.lag.store(lag, Ordering::Relaxed);
         Ok(lag)
@@ -262,7 +295,6 @@ impl Consumer {
             // A commit still running must land before the detectors are rebuilt from the store.
             let _ = self.finish_in_flight().await;
             self.detectors.clear();
-            self.next_seq = None;
         }
         result
     }
@@ -275,16 +307,15 @@ impl Consumer {
     ) -> Result<BatchReport, Error> {
         let mut total = BatchReport::default();
         for part in msgs.chunks(self.cfg.part.max(1)) {
-            let (report, batch, first) = self.prepare(kind, stream, part).await?;
+            let (report, batch) = self.prepare(kind, stream, part).await?;
             self.finish_in_flight().await?;
             if !batch.events.is_empty() {
                 let keys = batch.events.iter().map(|e| e.event_id.clone()).collect();
                 let store = self.store.clone();
-                let commit = tokio::spawn(async move {
-                    commit_batch(&store, &batch, first)
-                        .await
-                        .map_err(Error::from)
-                });
+                let commit =
+                    tokio::spawn(
+                        async move { commit_batch(&store, &batch).await.map_err(Error::from) },
+                    );
                 self.in_flight = Some(InFlight { keys, commit });
             }
             total.add(report);
@@ -358,15 +389,15 @@ impl Consumer {
         Ok((decoded, known))
     }
 
-    /// Decodes and judges messages of one stream: what they did, the batch to write and the
-    /// sequence number of its first event. The detectors observe the events; if the batch is
-    /// then not written, the caller must discard them.
+    /// Decodes and judges messages of one stream: what they did and the batch to write.
+    /// The detectors observe the events; if the batch is then not written, the caller must
+    /// discard them.
     async fn prepare(
         &mut self,
         kind: StreamKind,
         stream: &str,
         msgs: &[BusMessage],
-    ) -> Result<(BatchReport, Batch, i64), Error> {
+    ) -> Result<(BatchReport, Batch), Error> {
         let mut report = BatchReport {
             messages: msgs.len(),
             ..BatchReport::default()
@@ -446,12 +477,7 @@ impl Consumer {
             report.accepted += 1;
         }
         report.findings = batch.findings.len();
-        let first = match self.next_seq {
-            Some(n) => n,
-            None => self.store.max_seq().await? + 1,
-        };
-        self.next_seq = Some(first + i64::try_from(batch.events.len()).unwrap_or(0));
-        Ok((report, batch, first))
+        Ok((report, batch))
     }
 
     /// Makes sure the region's detector exists (rebuilt from the store) and runs the latest
@@ -523,6 +549,10 @@ impl Consumer {
         }
         tracing::info!("supervision consumer stopped");
     }
+}
+
+fn inbox_error(e: yibao_runtime::inbox::InboxError) -> Error {
+    Error::Bus(e.to_string())
 }
 
 fn rejected(key: &str, stream: &str, field: &str, reason: &str) -> EventRow {

@@ -40,6 +40,22 @@ impl EventsError {
         EventsError::Corrupt(what.to_string())
     }
 
+    /// True when the failure is the infrastructure's (bus, database, a task), not the event's:
+    /// the same delivery is tried again and never set aside as a dead letter.
+    pub fn is_transient(&self) -> bool {
+        use yibao_runtime::ErrorKind;
+        match self {
+            EventsError::Bus(_) | EventsError::Task(..) => true,
+            EventsError::Corrupt(_) => false,
+            EventsError::App(_) | EventsError::Store(_) => {
+                matches!(
+                    self.code().kind,
+                    ErrorKind::Unavailable | ErrorKind::Aborted | ErrorKind::AlreadyExists
+                )
+            }
+        }
+    }
+
     /// Stable code of the error.
     pub fn code(&self) -> ErrorCode {
         match self {

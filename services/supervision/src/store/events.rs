@@ -97,13 +97,20 @@ impl Store {
         Ok(out)
     }
 
-    /// The highest event sequence number stored (0 when none).
-    pub async fn max_seq(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .one(self.db(), "SELECT MAX(seq) AS m FROM events", vec![])
+    /// Takes `n` event sequence numbers in the transaction; returns the first. The counter row
+    /// is locked until the transaction ends, so replicas never number two events alike and a
+    /// region's events keep the order they were written in.
+    pub async fn take_seqs(&self, txn: &DatabaseTransaction, n: usize) -> Result<i64, StoreError> {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let row = self
+            .one(
+                txn,
+                "UPDATE event_sequence SET last_seq = last_seq + ? WHERE name = 'events' RETURNING last_seq",
+                vec![n.into()],
+            )
             .await?
-            .and_then(|r| r.try_get::<Option<i64>>("", "m").ok().flatten())
-            .unwrap_or(0))
+            .ok_or_else(|| StoreError::corrupt("event_sequence: the counter row is missing"))?;
+        Ok(i(&row, "last_seq")? - n + 1)
     }
 
     /// The latest accepted event time of a region.
@@ -198,9 +205,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Inserts the event rows of a batch, numbered from `first_seq`, in one multi-row statement
-    /// (PostgreSQL: up to 5,000 rows of array parameters). Fails with a conflict when one of
-    /// them was stored meanwhile.
+    /// Inserts the event rows of a batch, numbered from `first_seq` ([`Store::take_seqs`]), in
+    /// one multi-row statement (PostgreSQL: up to 5,000 rows of array parameters). Fails with a
+    /// conflict when one of them was stored meanwhile.
     pub async fn insert_events(
         &self,
         txn: &DatabaseTransaction,

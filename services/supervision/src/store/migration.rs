@@ -9,12 +9,27 @@ use yibao_runtime::db::SqlMigration;
 yibao_runtime::migrator!(
     Migrator,
     "supervision_migrations",
-    [SqlMigration {
-        name: "m20261123_000001_supervision_initial",
-        up: UP,
-        drop_tables: TABLES,
-    }]
+    [
+        SqlMigration {
+            name: "m20261123_000001_supervision_initial",
+            up: UP,
+            drop_tables: TABLES,
+        },
+        EVENT_SEQUENCE,
+        yibao_runtime::inbox::MIGRATION
+    ]
 );
+
+/// The counter that numbers stored events across replicas (each batch takes its numbers in
+/// its own transaction), started after the highest number already stored.
+const EVENT_SEQUENCE: SqlMigration = SqlMigration {
+    name: "m20261202_000001_supervision_event_sequence",
+    up: &[
+        "CREATE TABLE IF NOT EXISTS event_sequence (name TEXT PRIMARY KEY, last_seq BIGINT NOT NULL)",
+        "INSERT INTO event_sequence (name, last_seq) SELECT 'events', COALESCE(MAX(seq), 0) FROM events",
+    ],
+    drop_tables: &["event_sequence"],
+};
 
 const UP: &[&str] = &[
     // Rule library: every version of every region's rule set, never overwritten.

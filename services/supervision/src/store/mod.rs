@@ -153,6 +153,11 @@ impl Store {
         self.base.db()
     }
 
+    /// The connection and write gate (the consumer's inbox keeps its state beside the rows).
+    pub fn base(&self) -> &StoreBase {
+        &self.base
+    }
+
     /// Opens a write transaction (queued behind the write gate on SQLite); it derefs to the
     /// [`DatabaseTransaction`] the transaction-scoped functions take.
     pub async fn begin(&self) -> Result<WriteTxn, StoreError> {

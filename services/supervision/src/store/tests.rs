@@ -108,7 +108,10 @@ fn consumer(store: &Store, bus: &MemoryBus) -> Consumer {
     Consumer::new(
         store.clone(),
         Arc::new(bus.clone()),
-        ConsumerConfig::default(),
+        ConsumerConfig {
+            consumer: "supervision-1".into(),
+            ..ConsumerConfig::default()
+        },
         Arc::new(AtomicU64::new(0)),
     )
 }
