@@ -281,10 +281,11 @@ async fn event_on_bus(url: &str, claim_id: &str, id_number: &str) -> bool {
     use yibao_runtime::bus::Bus;
     let group = format!("settlement-it-{}", uuid::Uuid::new_v4().simple());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let partitions = yibao_runtime::streams::all_partitions("yibao.settlement.claims");
     while std::time::Instant::now() < deadline {
         let got = bus
-            .read(
-                "yibao.settlement.claims",
+            .read_many(
+                &partitions,
                 &group,
                 "c",
                 1000,
@@ -292,8 +293,10 @@ async fn event_on_bus(url: &str, claim_id: &str, id_number: &str) -> bool {
             )
             .await
             .unwrap_or_default();
-        let ids: Vec<String> = got.iter().map(|m| m.id.clone()).collect();
-        let _ = bus.ack("yibao.settlement.claims", &group, &ids).await;
+        for (stream, m) in &got {
+            let _ = bus.ack(stream, &group, std::slice::from_ref(&m.id)).await;
+        }
+        let got: Vec<_> = got.into_iter().map(|(_, m)| m).collect();
         if let Some(m) = got.iter().find(|m| {
             m.payload
                 .windows(claim_id.len())

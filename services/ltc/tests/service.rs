@@ -503,21 +503,17 @@ async fn settle(
 async fn ltc_events(bus: &MemoryBus, want: usize) -> Vec<events::LtcEvent> {
     let group = format!("test-{}", uuid::Uuid::new_v4().simple());
     let mut out = Vec::new();
+    let partitions = yibao_runtime::streams::all_partitions("yibao.ltc.claims");
     for _ in 0..50 {
         let batch = bus
-            .read(
-                "yibao.ltc.claims",
-                &group,
-                "t",
-                1000,
-                Duration::from_millis(100),
-            )
+            .read_many(&partitions, &group, "t", 1000, Duration::from_millis(100))
             .await
             .unwrap_or_default();
         out.extend(
             batch
                 .iter()
-                .filter_map(|m| events::LtcEvent::decode(m.payload.as_slice()).ok()),
+                .filter(|(_, m)| !m.heartbeat)
+                .filter_map(|(_, m)| events::LtcEvent::decode(m.payload.as_slice()).ok()),
         );
         if out.len() >= want {
             break;
