@@ -1,11 +1,18 @@
 //! OpenAPI 3.0 generated from the same descriptors the transcoder uses: one operation per
 //! HTTP binding, schemas for every message reachable from them, the roles of each operation
-//! (`x-yibao-roles`), comments from the protos as descriptions.
+//! (`x-yibao-roles`), comments from the protos as descriptions, and the rules the services
+//! enforce on requests ([`crate::rules`]): patterns, lengths, ranges, refused enum values and
+//! required fields.
+//!
+//! A message that both requests and responses carry, and that has rules, has two schemas: the
+//! request's (`<full name>Input`, with the rules) and the response's (`<full name>`, as the
+//! services write it — an ID number masked, a field left empty).
 
 use crate::catalog::{Catalog, HttpBinding, Segment};
+use crate::rules::{Rule, rule_of};
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 fn comments(file: &prost_types::FileDescriptorProto, path: &[i32]) -> String {
     file.source_code_info
@@ -16,56 +23,224 @@ fn comments(file: &prost_types::FileDescriptorProto, path: &[i32]) -> String {
         .unwrap_or_default()
 }
 
-fn field_schema(f: &FieldDescriptor, todo: &mut Vec<MessageDescriptor>) -> Value {
-    let base = match f.kind() {
+/// Which side of a call a schema describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Side {
+    /// What a caller sends: the services' rules apply.
+    Request,
+    /// What the services answer.
+    Response,
+}
+
+/// Names the schemas: a message carried by responses and with rules on the request side gets
+/// a request schema of its own.
+struct Names {
+    /// Messages reachable from a response.
+    in_responses: HashSet<String>,
+    /// Messages whose request schema differs from the response schema (memoised).
+    ruled: HashMap<String, bool>,
+}
+
+impl Names {
+    fn new(catalog: &Catalog) -> Names {
+        let mut in_responses = HashSet::new();
+        let mut todo: Vec<MessageDescriptor> = catalog
+            .by_path
+            .values()
+            .filter(|r| r.access.is_some())
+            .map(|r| r.method.output())
+            .collect();
+        while let Some(m) = todo.pop() {
+            if !in_responses.insert(m.full_name().to_string()) {
+                continue;
+            }
+            for f in m.fields() {
+                if let Kind::Message(inner) = f.kind() {
+                    todo.push(inner);
+                }
+            }
+        }
+        Names {
+            in_responses,
+            ruled: HashMap::new(),
+        }
+    }
+
+    /// True when a field of `m`, or of a message it holds, has a rule.
+    fn has_rules(&mut self, m: &MessageDescriptor) -> bool {
+        if let Some(known) = self.ruled.get(m.full_name()) {
+            return *known;
+        }
+        // A message holding itself is answered by its other fields meanwhile.
+        self.ruled.insert(m.full_name().to_string(), false);
+        let mut ruled = false;
+        for f in m.fields() {
+            ruled |= rule_of(m.full_name(), f.name()).is_some();
+            if let Kind::Message(inner) = f.kind() {
+                ruled |= self.has_rules(&inner);
+            }
+        }
+        self.ruled.insert(m.full_name().to_string(), ruled);
+        ruled
+    }
+
+    fn name(&mut self, m: &MessageDescriptor, side: Side) -> String {
+        if side == Side::Request && self.in_responses.contains(m.full_name()) && self.has_rules(m) {
+            format!("{}Input", m.full_name())
+        } else {
+            m.full_name().to_string()
+        }
+    }
+}
+
+/// What still needs a schema: a message on one side.
+type Todo = Vec<(MessageDescriptor, Side)>;
+
+fn scalar_schema(kind: &Kind) -> Value {
+    match kind {
         Kind::String => json!({"type": "string"}),
         Kind::Bool => json!({"type": "boolean"}),
         Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
-            json!({"type": "integer", "format": "int32"})
+            json!({"type": "integer", "format": "int32", "minimum": i32::MIN, "maximum": i32::MAX})
         }
-        Kind::Uint32 | Kind::Fixed32 => json!({"type": "integer", "format": "int32", "minimum": 0}),
+        Kind::Uint32 | Kind::Fixed32 => {
+            json!({"type": "integer", "format": "int64", "minimum": 0, "maximum": u32::MAX})
+        }
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
-            json!({"type": "integer", "format": "int64"})
+            json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX})
         }
-        Kind::Uint64 | Kind::Fixed64 => json!({"type": "integer", "format": "int64", "minimum": 0}),
+        Kind::Uint64 | Kind::Fixed64 => {
+            json!({"type": "integer", "format": "int64", "minimum": 0, "maximum": u64::MAX})
+        }
         Kind::Double | Kind::Float => json!({"type": "number"}),
         Kind::Bytes => json!({"type": "string", "format": "byte"}),
         Kind::Enum(e) => {
             json!({"type": "string", "enum": e.values().map(|v| v.name().to_string()).collect::<Vec<_>>()})
         }
-        Kind::Message(m) if f.is_map() => {
-            let value = m.map_entry_value_field();
-            return json!({"type": "object", "additionalProperties": field_schema(&value, todo)});
-        }
-        Kind::Message(m) => {
-            todo.push(m.clone());
-            json!({"$ref": format!("#/components/schemas/{}", m.full_name())})
-        }
+        Kind::Message(_) => json!({}),
+    }
+}
+
+/// Applies a rule to the schema of one value (an element, for a repeated field).
+fn apply(schema: &mut Value, rule: &Rule, kind: &Kind) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
     };
+    if let Some(p) = rule.pattern {
+        obj.insert("pattern".into(), json!(p));
+    }
+    if let Some(f) = rule.format {
+        obj.insert("format".into(), json!(f));
+    }
+    if let Some(n) = rule.min_length {
+        obj.insert("minLength".into(), json!(n));
+    }
+    if let Some(n) = rule.max_length {
+        obj.insert("maxLength".into(), json!(n));
+    }
+    if let Some(n) = rule.minimum {
+        obj.insert("minimum".into(), json!(n));
+    }
+    if let Some(n) = rule.maximum {
+        obj.insert("maximum".into(), json!(n));
+    }
+    if let (true, Kind::Enum(e)) = (rule.specified, kind) {
+        let values: Vec<String> = e
+            .values()
+            .filter(|v| v.number() != 0)
+            .map(|v| v.name().to_string())
+            .collect();
+        obj.insert("enum".into(), json!(values));
+    }
+}
+
+fn field_schema(f: &FieldDescriptor, side: Side, names: &mut Names, todo: &mut Todo) -> Value {
+    let rule = match side {
+        Side::Request => rule_of(f.parent_message().full_name(), f.name()),
+        Side::Response => None,
+    };
+    let kind = f.kind();
+    if let (Kind::Message(m), true) = (&kind, f.is_map()) {
+        let value = m.map_entry_value_field();
+        let mut values = match value.kind() {
+            Kind::Message(inner) => {
+                todo.push((inner.clone(), side));
+                json!({"$ref": format!("#/components/schemas/{}", names.name(&inner, side))})
+            }
+            k => scalar_schema(&k),
+        };
+        if let Some(r) = &rule {
+            apply(&mut values, r, &value.kind());
+        }
+        return json!({"type": "object", "additionalProperties": values});
+    }
+    let mut base = match &kind {
+        Kind::Message(m) => {
+            todo.push((m.clone(), side));
+            json!({"$ref": format!("#/components/schemas/{}", names.name(m, side))})
+        }
+        k => scalar_schema(k),
+    };
+    if let Some(r) = &rule {
+        apply(&mut base, r, &kind);
+    }
     if f.is_list() {
-        json!({"type": "array", "items": base})
+        let mut list = json!({"type": "array", "items": base});
+        if let Some(r) = &rule {
+            if let Some(n) = r.min_items {
+                list["minItems"] = json!(n);
+            }
+            if let Some(n) = r.max_items {
+                list["maxItems"] = json!(n);
+            }
+        }
+        list
     } else {
         base
     }
 }
 
-fn message_schema(m: &MessageDescriptor, todo: &mut Vec<MessageDescriptor>) -> Value {
-    let mut props = Map::new();
-    let file = m.parent_file();
-    for f in m.fields() {
-        let mut s = field_schema(&f, todo);
-        let doc = comments(file.file_descriptor_proto(), f.path());
+/// A field's schema with its comment (and its rule's note) as the description.
+fn documented_field(f: &FieldDescriptor, side: Side, names: &mut Names, todo: &mut Todo) -> Value {
+    let mut s = field_schema(f, side, names, todo);
+    let file = f.parent_message().parent_file();
+    let mut doc = comments(file.file_descriptor_proto(), f.path());
+    if side == Side::Request
+        && let Some(note) = rule_of(f.parent_message().full_name(), f.name()).and_then(|r| r.note)
+    {
         if !doc.is_empty() {
-            if s.get("$ref").is_some() {
-                s = json!({"allOf": [s], "description": doc});
-            } else if let Some(obj) = s.as_object_mut() {
-                obj.insert("description".into(), Value::String(doc));
-            }
+            doc.push(' ');
         }
-        props.insert(f.name().to_string(), s);
+        doc.push_str(note);
     }
-    let doc = comments(file.file_descriptor_proto(), m.path());
-    json!({"type": "object", "description": doc, "properties": props})
+    if !doc.is_empty() {
+        if s.get("$ref").is_some() {
+            s = json!({"allOf": [s], "description": doc});
+        } else if let Some(obj) = s.as_object_mut() {
+            obj.insert("description".into(), Value::String(doc));
+        }
+    }
+    s
+}
+
+fn message_schema(m: &MessageDescriptor, side: Side, names: &mut Names, todo: &mut Todo) -> Value {
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    for f in m.fields() {
+        props.insert(
+            f.name().to_string(),
+            documented_field(&f, side, names, todo),
+        );
+        if side == Side::Request && rule_of(m.full_name(), f.name()).is_some_and(|r| r.required) {
+            required.push(f.name().to_string());
+        }
+    }
+    let doc = comments(m.parent_file().file_descriptor_proto(), m.path());
+    let mut schema = json!({"type": "object", "description": doc, "properties": props});
+    if !required.is_empty() {
+        schema["required"] = json!(required);
+    }
+    schema
 }
 
 /// The OpenAPI name of a path variable bound to the request field `field_path`: OpenAPI path
@@ -111,10 +286,55 @@ fn field_at(msg: &MessageDescriptor, path: &str) -> Option<FieldDescriptor> {
     }
 }
 
+/// Query parameters for the fields of `msg` not bound by the path: scalars and repeated
+/// scalars by name, singular messages' fields by dotted path (`page.page_size`).
+fn query_params(
+    msg: &MessageDescriptor,
+    prefix: &str,
+    bound: &[String],
+    names: &mut Names,
+    todo: &mut Todo,
+    depth: usize,
+    out: &mut Vec<Value>,
+) {
+    for f in msg.fields() {
+        let path = format!("{prefix}{}", f.name());
+        if bound.contains(&path) || f.is_map() {
+            continue;
+        }
+        match f.kind() {
+            Kind::Message(inner) if !f.is_list() && depth < 3 => {
+                query_params(
+                    &inner,
+                    &format!("{path}."),
+                    bound,
+                    names,
+                    todo,
+                    depth + 1,
+                    out,
+                );
+            }
+            Kind::Message(_) => {}
+            _ => {
+                let required = rule_of(msg.full_name(), f.name()).is_some_and(|r| r.required);
+                let schema = documented_field(&f, Side::Request, names, todo);
+                let mut p =
+                    json!({"name": path, "in": "query", "required": required, "schema": schema});
+                if f.is_list() {
+                    p["style"] = json!("form");
+                    p["explode"] = json!(true);
+                }
+                out.push(p);
+            }
+        }
+    }
+}
+
 /// Builds the OpenAPI document.
 pub fn generate(catalog: &Catalog) -> Value {
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
-    let mut todo: Vec<MessageDescriptor> = Vec::new();
+    let mut names = Names::new(catalog);
+    let mut todo: Todo = Vec::new();
     let mut routes: Vec<_> = catalog
         .by_path
         .values()
@@ -128,10 +348,11 @@ pub fn generate(catalog: &Catalog) -> Value {
         let doc = comments(method.parent_file().file_descriptor_proto(), method.path());
         for b in &route.http {
             let mut params = Vec::new();
+            let mut bound = Vec::new();
             for seg in &b.segments {
                 if let Segment::Var(name) = seg {
                     let schema = field_at(&method.input(), name)
-                        .map(|f| field_schema(&f, &mut todo))
+                        .map(|f| field_schema(&f, Side::Request, &mut names, &mut todo))
                         .unwrap_or_else(|| json!({"type": "string"}));
                     params.push(json!({
                         "name": path_param_name(name),
@@ -140,20 +361,34 @@ pub fn generate(catalog: &Catalog) -> Value {
                         "schema": schema,
                         "description": format!("Binds the request field `{name}`."),
                     }));
+                    bound.push(name.clone());
                 }
             }
-            if b.body.is_empty() {
-                for f in method.input().fields() {
-                    let bound = b
-                        .segments
-                        .iter()
-                        .any(|s| matches!(s, Segment::Var(n) if n == f.name()));
-                    if !bound && !matches!(f.kind(), Kind::Message(_)) {
-                        let schema = field_schema(&f, &mut todo);
-                        params.push(json!({"name": f.name(), "in": "query", "required": false, "schema": schema}));
-                    }
+            if b.body != "*" {
+                if !b.body.is_empty() {
+                    bound.push(b.body.clone());
                 }
+                query_params(
+                    &method.input(),
+                    "",
+                    &bound,
+                    &mut names,
+                    &mut todo,
+                    0,
+                    &mut params,
+                );
             }
+            if access.write {
+                params.push(json!({
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": false,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\x21-\\x7e]+$"},
+                    "description": "Retries with the same key return the first answer.",
+                }));
+            }
+            let output = method.output();
+            todo.push((output.clone(), Side::Response));
             let mut op = json!({
                 "operationId": format!("{}_{}", service.name(), method.name()),
                 "summary": doc.lines().next().unwrap_or_default(),
@@ -163,23 +398,20 @@ pub fn generate(catalog: &Catalog) -> Value {
                 "x-grpc-method": route.grpc_path,
                 "parameters": params,
                 "responses": {
-                    "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", method.output().full_name())}}}},
+                    "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", names.name(&output, Side::Response))}}}},
                     "default": {"description": "Error (RFC 9457)", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
                 },
             });
-            todo.push(method.output());
-            if let (true, Some(p)) = (access.write, op["parameters"].as_array_mut()) {
-                p.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 128}, "description": "Retries with the same key return the first answer."}));
-            }
             if !b.body.is_empty() {
                 let schema = if b.body == "*" {
-                    todo.push(method.input());
-                    json!({"$ref": format!("#/components/schemas/{}", method.input().full_name())})
+                    let input = method.input();
+                    todo.push((input.clone(), Side::Request));
+                    json!({"$ref": format!("#/components/schemas/{}", names.name(&input, Side::Request))})
                 } else {
                     method
                         .input()
                         .get_field_by_name(&b.body)
-                        .map(|f| field_schema(&f, &mut todo))
+                        .map(|f| field_schema(&f, Side::Request, &mut names, &mut todo))
                         .unwrap_or(json!({}))
                 };
                 op["requestBody"] =
@@ -192,19 +424,20 @@ pub fn generate(catalog: &Catalog) -> Value {
         }
     }
     let mut schemas = Map::new();
-    while let Some(m) = todo.pop() {
-        if schemas.contains_key(m.full_name()) {
+    while let Some((m, side)) = todo.pop() {
+        let name = names.name(&m, side);
+        if schemas.contains_key(&name) {
             continue;
         }
-        let s = message_schema(&m, &mut todo);
-        schemas.insert(m.full_name().to_string(), s);
+        let s = message_schema(&m, side, &mut names, &mut todo);
+        schemas.insert(name, s);
     }
     schemas.insert(
         "Problem".into(),
-        json!({"type": "object", "properties": {
-            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-            "detail": {"type": "string"}, "code": {"type": "string"}, "instance": {"type": "string"},
-            "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "detail": {"type": "string"}}}}
+        json!({"type": "object", "required": ["type", "title", "status", "detail", "code", "instance"], "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "detail": {"type": "string"}, "code": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]*$"}, "instance": {"type": "string"},
+            "errors": {"type": "array", "items": {"type": "object", "required": ["field", "detail"], "properties": {"field": {"type": "string"}, "detail": {"type": "string"}}}}
         }}),
     );
     json!({
