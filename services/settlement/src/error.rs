@@ -25,6 +25,8 @@ yibao_runtime::error_codes! {
     IDENTITY_VIOLATED = ("SETTLEMENT_IDENTITY_VIOLATED", Internal, "a bug: an accounting identity of the breakdown failed; answered as INTERNAL and logged");
     /// A counter would go negative (a bug).
     ACCUMULATOR_UNDERFLOW = ("SETTLEMENT_ACCUMULATOR_UNDERFLOW", Internal, "a bug: a reversal would make an accumulator negative; answered as INTERNAL and logged");
+    /// A sum of stored amounts overflows.
+    TOTAL_OVERFLOW = ("SETTLEMENT_TOTAL_OVERFLOW", Internal, "a sum of stored amounts (a statement, a ledger posting or reconciliation, an insurer's month) overflows i64 fen; nothing is written; answered as INTERNAL and logged");
     /// An uploaded policy document does not parse.
     POLICY_PARSE = ("SETTLEMENT_POLICY_PARSE", InvalidArgument, "`document_json` is not a policy document (JSON syntax or shape)");
     /// An uploaded policy document is unusable.

@@ -68,7 +68,13 @@ fn store(e: StoreError) -> ApiError {
             codes::POLICY_NOT_FOUND.error(format!("policy `{id}` not found"))
         }
         StoreError::Conflict => codes::CONFLICT.error(e.to_string()),
-        StoreError::Db(_) | StoreError::Corrupt(_) => ApiError::internal(e),
+        StoreError::Overflow(_) => {
+            tracing::error!(error = %e, "a sum of stored amounts overflowed");
+            codes::TOTAL_OVERFLOW.error(e.to_string())
+        }
+        // UNAVAILABLE (503) when the database cannot be reached now, else INTERNAL.
+        StoreError::Db(db) => ApiError::database(&db),
+        StoreError::Corrupt(_) => ApiError::internal(e),
     }
 }
 

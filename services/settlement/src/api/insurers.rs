@@ -62,17 +62,16 @@ impl SettlementApi {
         c.check_org("insurer_code", &r.insurer_code).map_err(auth)?;
         let month = parse_month("month", &r.month)?;
         let region = list_region(&c, "region_code", &r.region_code)?;
-        let (run_id, products) = self
+        let (run_id, totals) = self
             .app
             .reconcile_insurer(&r.insurer_code, &month, region.as_deref(), &actor(&c))
             .await?;
-        let disputed: i64 = products.iter().map(|p| p.disputed).sum();
-        let paid: i64 = products.iter().map(|p| p.insurer_pay).sum();
         Ok(Response::new(pb::ReconcileInsurerResponse {
             run_id,
-            payable_fen: paid - disputed,
-            disputed_fen: disputed,
-            products: products
+            payable_fen: totals.payable,
+            disputed_fen: totals.disputed,
+            products: totals
+                .products
                 .iter()
                 .map(|p| pb::InsurerProductTotal {
                     product_code: p.product_code.clone(),

@@ -97,7 +97,7 @@ impl SettlementApi {
                     fund_pay_type: f.fund_pay_type.clone(),
                     claims_total_fen: f.claims_total,
                     ledger_total_fen: f.ledger_total,
-                    difference_fen: f.ledger_total - f.claims_total,
+                    difference_fen: f.difference,
                 })
                 .collect(),
             discrepancies: rec

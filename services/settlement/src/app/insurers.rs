@@ -3,7 +3,7 @@
 
 use super::{AppError, SettlementApp};
 use crate::store::{
-    Actor, InsurerClaimRow, InsurerFilter, ProductTotal, Store, StoreError, new_id,
+    Actor, InsurerClaimRow, InsurerFilter, InsurerTotals, Store, StoreError, new_id,
 };
 use yibao_core::{IdNumber, RegionCode};
 
@@ -19,21 +19,27 @@ impl SettlementApp {
         Ok(self.store.insurer_claims(f, after, fetch).await?)
     }
 
-    /// Reconciles an insurer's month: settled layers per product with disputed amounts apart;
-    /// undisputed settled layers become `reconciled`. Records the run; returns its id.
+    /// Reconciles an insurer's month: settled layers per product with disputed amounts apart
+    /// (checked sums); undisputed settled layers become `reconciled`. Records the run; returns
+    /// its id and the totals.
     pub async fn reconcile_insurer(
         &self,
         insurer: &str,
         month: &str,
         region: Option<&str>,
         actor: &Actor,
-    ) -> Result<(String, Vec<ProductTotal>), AppError> {
+    ) -> Result<(String, InsurerTotals), AppError> {
         let txn = self.store.begin().await?;
-        let totals = Store::reconcile_insurer_layers(&txn, insurer, month, region).await?;
+        let totals =
+            Store::reconcile_insurer_layers(&txn, insurer, month, region, self.store.read_page())
+                .await?;
         txn.commit().await?;
         let run_id = new_id();
         let summary = serde_json::json!({
-            "products": totals.iter().map(|p| serde_json::json!({"product": p.product_code, "claims": p.claims, "paid": p.insurer_pay, "disputed": p.disputed})).collect::<Vec<_>>(),
+            "products": totals.products.iter().map(|p| serde_json::json!({"product": p.product_code, "claims": p.claims, "paid": p.insurer_pay, "disputed": p.disputed})).collect::<Vec<_>>(),
+            "paid": totals.paid,
+            "disputed": totals.disputed,
+            "payable": totals.payable,
         });
         self.store
             .record_run(&run_id, "insurer", insurer, month, &summary, actor)

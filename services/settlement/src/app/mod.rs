@@ -30,6 +30,7 @@ pub use settle::{ClaimRequest, SettleInput, Settled};
 pub use statements::Statement;
 pub use upstream::{Authorization, Upstreams};
 
+use crate::domain::ClaimLimits;
 use crate::store::Store;
 use yibao_runtime::outbox::Relay;
 
@@ -40,17 +41,31 @@ pub struct SettlementApp {
     upstreams: Upstreams,
     /// Woken after a commit that enqueued events; none where nothing relays (tests).
     relay: Option<Relay>,
+    /// Bounds on a claim's amounts and quantities (checked before anything is asked or written).
+    limits: ClaimLimits,
 }
 
 impl SettlementApp {
     /// The use cases over `store`, asking `upstreams`, waking `relay` after commits that
-    /// enqueued events.
+    /// enqueued events; claims are bounded by [`ClaimLimits::DEFAULT`].
     pub fn new(store: Store, upstreams: Upstreams, relay: Option<Relay>) -> SettlementApp {
         SettlementApp {
             store,
             upstreams,
             relay,
+            limits: ClaimLimits::DEFAULT,
         }
+    }
+
+    /// The same use cases with claims bounded by `limits` (the `[settlement]` settings).
+    pub fn with_limits(mut self, limits: ClaimLimits) -> SettlementApp {
+        self.limits = limits;
+        self
+    }
+
+    /// The bounds on a claim's amounts and quantities.
+    pub fn limits(&self) -> &ClaimLimits {
+        &self.limits
     }
 
     /// The store.

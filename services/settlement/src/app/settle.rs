@@ -149,8 +149,10 @@ impl SettlementApp {
             filing,
             unclassified,
         } = request;
-        // The engine's checks, early: nothing is asked of enrollment for a malformed claim.
-        domain::validate_claim(&claim).map_err(|e| AppError::Engine(e.into()))?;
+        // The engine's checks and the amounts' bounds, early: nothing is asked of enrollment
+        // and nothing is written for a malformed claim or one above the limits.
+        domain::validate_claim_within(&claim, &self.limits)
+            .map_err(|e| AppError::Engine(e.into()))?;
         c.check_org("claim.institution_code", claim.institution_code.as_str())?;
         c.check_region("claim.insured_region_code", insured_region.as_str())?;
         // Who the person is, the place of treatment's catalogue and procurement's payment

@@ -461,6 +461,126 @@ async fn resettlement_supersedes_the_claim_and_counts_only_the_correction() {
     }
 }
 
+fn hospital() -> yibao_runtime::Caller {
+    yibao_runtime::Caller {
+        subject: "his-1".into(),
+        role: yibao_runtime::auth::Role::Hospital,
+        org: "H34150200001".into(),
+        region: Some(RegionCode::parse("341500").unwrap()),
+    }
+}
+
+/// The claim of `input` as the edge parses it.
+async fn request(app: &SettlementApp, encounter: &str, items: Vec<ClaimItem>) -> ClaimRequest {
+    let inp = input(app, encounter, items, false).await;
+    ClaimRequest {
+        unclassified: vec![false; inp.claim.items.len()],
+        claim: inp.claim,
+        insured_region: RegionCode::parse("341522").unwrap(),
+        filing: None,
+    }
+}
+
+#[tokio::test]
+async fn a_claim_above_the_limits_is_refused_naming_the_field_and_writes_nothing() {
+    for db in backends().await {
+        let limits = crate::domain::ClaimLimits::new(y(1_000_000), 500, ("a", "b")).unwrap();
+        let s = db.app.clone().with_limits(limits);
+        let over = |amount: Fen| {
+            vec![
+                item("A-SERVICES", ItemClass::A, y(10)),
+                item("B-DRUGS", ItemClass::B, amount),
+            ]
+        };
+        let tables = [
+            "encounters",
+            "claims",
+            "ledger_lines",
+            "accumulators",
+            "event_outbox",
+        ];
+        let mut before = Vec::new();
+        for t in tables {
+            before.push(count(&s, t).await);
+        }
+        for (claim, path) in [
+            (
+                request(&s, "BIG-1", over(Fen(y(1_000_000).0 + 1))).await,
+                "claim.items[1].amount_fen",
+            ),
+            (request(&s, "BIG-2", over(y(999_995))).await, "claim.items"),
+            (
+                {
+                    let mut r = request(&s, "BIG-3", over(y(1))).await;
+                    r.claim.items[0].quantity = 501;
+                    r.claim.items[0].amount = Fen(y(10).0 * 501);
+                    r
+                },
+                "claim.items[0].quantity",
+            ),
+        ] {
+            for settle in [true, false] {
+                let e = if settle {
+                    let key = (
+                        claim.claim.institution_code.as_str().to_string(),
+                        claim.claim.encounter_no.clone(),
+                    );
+                    let claim = claim.clone();
+                    s.settle(&hospital(), None, Some((&key.0, &key.1)), move || Ok(claim))
+                        .await
+                        .unwrap_err()
+                } else {
+                    s.pre_settle(&hospital(), None, claim.clone())
+                        .await
+                        .unwrap_err()
+                };
+                // Refused before enrollment is asked (offline here: it would answer UNAVAILABLE).
+                let api = yibao_runtime::ApiError::from(e);
+                assert_eq!(api.code, "SETTLEMENT_CLAIM_INVALID", "{api:?}");
+                assert_eq!(
+                    tonic::Status::from(api.clone()).code(),
+                    tonic::Code::InvalidArgument
+                );
+                assert!(
+                    api.violations.iter().any(|(p, _)| p == path),
+                    "{path}: {api:?}"
+                );
+            }
+        }
+        let mut after = Vec::new();
+        for t in tables {
+            after.push(count(&s, t).await);
+        }
+        assert_eq!(after, before, "{tables:?}");
+        // At the limit, the claim passes the check and goes on to ask enrollment.
+        let at = request(&s, "AT-LIMIT", over(y(999_990))).await;
+        let e = s.pre_settle(&hospital(), None, at).await.unwrap_err();
+        assert_eq!(e.code(), Some("SETTLEMENT_ENROLLMENT_UNAVAILABLE"), "{e:?}");
+        // The default limit takes the worked example's bill and refuses 10^10 fen + 1.
+        assert_eq!(db.app.limits(), &crate::domain::ClaimLimits::DEFAULT);
+        let e = db
+            .app
+            .pre_settle(
+                &hospital(),
+                None,
+                request(&db.app, "OK", worked_items()).await,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("SETTLEMENT_ENROLLMENT_UNAVAILABLE"), "{e:?}");
+        let e = db
+            .app
+            .pre_settle(
+                &hospital(),
+                None,
+                request(&db.app, "NO", over(Fen(10_000_000_001))).await,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("SETTLEMENT_CLAIM_INVALID"), "{e:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_settlements_of_one_person_never_share_the_backstop_room() {
     for db in backends().await {
@@ -799,7 +919,7 @@ async fn the_insurer_layer_follows_its_claim_through_refund_and_reversal() {
             .await
             .unwrap();
         assert!(
-            totals.is_empty(),
+            totals.products.is_empty() && totals.payable == 0,
             "a reversed layer is owed by nobody: {totals:?}"
         );
         let acc = s.accumulators(id.expose(), 2022, &region).await.unwrap();
@@ -876,16 +996,19 @@ async fn the_relay_keeps_events_until_the_bus_accepts_them() {
         1
     );
     assert_eq!(outbox::backlog(s.store().db()).await.unwrap(), 0);
-    let got = bus
-        .read(
-            streams::SETTLEMENT_CLAIMS,
+    let got: Vec<_> = bus
+        .read_many(
+            &streams::all_partitions(streams::SETTLEMENT_CLAIMS),
             "test",
             "c1",
             10,
             std::time::Duration::ZERO,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect();
     assert_eq!(got.len(), 1);
     let e = yibao_proto::events::v1::ClaimEvent::decode(got[0].payload.as_slice()).unwrap();
     assert_eq!(e.event_id, got[0].event_id);
@@ -898,4 +1021,207 @@ async fn the_relay_keeps_events_until_the_bus_accepts_them() {
     assert_eq!(e.total_fen, y(150_000).0);
     assert_eq!(e.fund_paid_fen, y(87_750).0);
     assert_eq!(e.items.len(), 3);
+}
+
+/// Per fund line, the net of the `fund:` ledger lines of a month, straight from SQL.
+async fn ledger_by_fund(app: &SettlementApp, month: &str) -> Vec<(String, i64)> {
+    let rows = sql::all(
+        app.store().db(),
+        "SELECT fund_pay_type, CAST(SUM(debit_fen - credit_fen) AS BIGINT) AS net FROM ledger_lines WHERE month = ? AND account LIKE 'fund:%' GROUP BY fund_pay_type ORDER BY fund_pay_type",
+        vec![sql::t(month)],
+    )
+    .await
+    .unwrap();
+    rows.iter()
+        .map(|r| {
+            (
+                sql::text(r, "fund_pay_type").unwrap(),
+                int(r, "net").unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn summary(r: &LedgerReconciliation) -> (Vec<FundTotal>, Vec<Discrepancy>, bool) {
+    (
+        r.funds.clone(),
+        r.discrepancies.clone(),
+        r.double_entry_balanced,
+    )
+}
+
+#[tokio::test]
+async fn the_ledger_reconciliation_streams_a_month_in_pages_with_the_same_result() {
+    for db in backends().await {
+        let s = &db.app;
+        let mut ids = Vec::new();
+        for n in 0..23i64 {
+            let items = vec![
+                item("A-SERVICES", ItemClass::A, y(2_000 + 150 * n)),
+                item("B-DRUGS", ItemClass::B, y(300 + n)),
+                item("C-OUT", ItemClass::C, y(40)),
+            ];
+            let d = s
+                .settle_prepared(
+                    &input(s, &format!("PG-{n}"), items, n % 3 == 0).await,
+                    &actor(),
+                )
+                .await
+                .unwrap();
+            ids.push(d.claim_id);
+        }
+        // Reversals and refunds are posted this month: both months have something to walk.
+        for (k, id) in ids.iter().enumerate().filter(|(k, _)| k % 4 == 1) {
+            let items: Vec<usize> = if k % 8 == 1 { vec![] } else { vec![1] };
+            s.reverse_claim(
+                id,
+                "H34150200001",
+                &format!("PG-R{k}"),
+                &items,
+                "test",
+                &actor(),
+            )
+            .await
+            .unwrap();
+        }
+        let months = ["2018-06".to_string(), month_of(today())];
+        let paged = |rows: u64| {
+            SettlementApp::new(
+                s.store().clone().with_read_page(rows),
+                Upstreams::offline(),
+                None,
+            )
+        };
+        for month in &months {
+            let whole = s.reconcile_ledger("341522", month, &actor()).await.unwrap();
+            assert!(whole.balanced(), "{month}: {whole:?}");
+            let ledger: Vec<(String, i64)> = whole
+                .funds
+                .iter()
+                .map(|f| (f.fund_pay_type.clone(), f.ledger_total))
+                .collect();
+            assert_eq!(ledger, ledger_by_fund(s, month).await, "{month}");
+            for rows in [1, 2, 3, 7] {
+                let r = paged(rows)
+                    .reconcile_ledger("341522", month, &actor())
+                    .await
+                    .unwrap();
+                assert_eq!(summary(&r), summary(&whole), "{month}, pages of {rows}");
+            }
+        }
+        // Lines the settlements do not explain: a debit without its credit on a claim, and a
+        // line of a claim that does not exist, sorting before and after every real claim.
+        let rogue = |id: &str, claim: &str, debit: i64| {
+            vec![
+                sql::t(id),
+                sql::t("rogue"),
+                sql::t(claim),
+                sql::t("2018-06"),
+                sql::t("341522"),
+                sql::t("H34150200001"),
+                sql::t("resident"),
+                sql::t("390100"),
+                sql::t("fund:390100"),
+                sql::i(debit),
+                sql::i(0),
+                sql::t("2018-06-30T00:00:00.000Z"),
+            ]
+        };
+        for (id, claim, debit) in [
+            ("rogue-1", ids[5].as_str(), 11),
+            ("rogue-2", "00000000-rogue", 13),
+            ("rogue-3", "ffffffff-rogue", 17),
+        ] {
+            sql::exec(
+                s.store().db(),
+                "INSERT INTO ledger_lines (id, posting_id, claim_id, month, region_code, institution_code, scheme, fund_pay_type, account, debit_fen, credit_fen, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rogue(id, claim, debit),
+            )
+            .await
+            .unwrap();
+        }
+        let whole = s
+            .reconcile_ledger("341522", "2018-06", &actor())
+            .await
+            .unwrap();
+        assert!(!whole.balanced() && !whole.double_entry_balanced);
+        let found: Vec<(&str, i64, i64)> = whole
+            .discrepancies
+            .iter()
+            .map(|d| (d.claim_id.as_str(), d.expected, d.recorded))
+            .collect();
+        let fifth_expected = found.iter().find(|d| d.0 == ids[5]).map(|d| d.1).unwrap();
+        assert_eq!(
+            found,
+            vec![
+                ("00000000-rogue", 0, 13),
+                (ids[5].as_str(), fifth_expected, fifth_expected + 11),
+                ("ffffffff-rogue", 0, 17),
+            ]
+        );
+        for rows in [1, 2, 5] {
+            let r = paged(rows)
+                .reconcile_ledger("341522", "2018-06", &actor())
+                .await
+                .unwrap();
+            assert_eq!(summary(&r), summary(&whole), "pages of {rows}");
+        }
+        // The institution's statement folds the same month in pages too.
+        for month in &months {
+            let whole = s.store().statement("H34150200001", month).await.unwrap();
+            assert!(!whole.is_empty());
+            for rows in [1, 4] {
+                let st = paged(rows)
+                    .store()
+                    .statement("H34150200001", month)
+                    .await
+                    .unwrap();
+                assert_eq!(st, whole, "{month}, pages of {rows}");
+            }
+        }
+        let june = &s
+            .store()
+            .statement("H34150200001", "2018-06")
+            .await
+            .unwrap()[&Scheme::Resident];
+        assert_eq!(june.claims, 23 - 3, "three of the 23 were fully reversed");
+    }
+}
+
+#[tokio::test]
+async fn a_statement_whose_sum_overflows_is_refused_not_wrapped() {
+    for db in backends().await {
+        let s = &db.app;
+        // Two claims stored before any limit (settle_prepared does not apply them; prepare does).
+        for n in 0..2 {
+            let big = Fen(4_700_000_000_000_000_000);
+            s.settle_prepared(
+                &input(
+                    s,
+                    &format!("HUGE-{n}"),
+                    vec![item("C-OUT", ItemClass::C, big)],
+                    false,
+                )
+                .await,
+                &actor(),
+            )
+            .await
+            .unwrap();
+        }
+        let e = s
+            .store()
+            .statement("H34150200001", "2018-06")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, crate::store::StoreError::Overflow(_)), "{e:?}");
+        let api = yibao_runtime::ApiError::from(AppError::from(e));
+        assert_eq!(api.code, "SETTLEMENT_TOTAL_OVERFLOW");
+        // Out-of-catalogue money is no fund's: the ledger of the month still reconciles.
+        assert!(
+            s.reconcile_ledger("341522", "2018-06", &actor())
+                .await
+                .unwrap()
+                .balanced()
+        );
+    }
 }

@@ -169,8 +169,131 @@ pub fn is_icd10_medical_insurance_code(code: &str) -> bool {
     false
 }
 
-/// Checks a claim; every problem names its field path (`items[3].quantity`).
+/// Bounds on the money of one claim: the configured maximum claim amount
+/// (`settlement.max_claim_fen`) bounds every amount of a claim — each line's amount, unit price
+/// and payment standard, and the total of its lines — and `max_quantity`
+/// (`settlement.max_item_quantity`) each line's quantity, so that no `unit_price × quantity`
+/// and no sum a settlement makes can overflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimLimits {
+    /// The largest amount of a claim (its total, and so any one amount of it).
+    pub max_claim: Fen,
+    /// The largest quantity of one line.
+    pub max_quantity: i64,
+}
+
+impl ClaimLimits {
+    /// 100,000,000.00 yuan a claim, a million units a line.
+    pub const DEFAULT: ClaimLimits = ClaimLimits {
+        max_claim: Fen(10_000_000_000),
+        max_quantity: 1_000_000,
+    };
+
+    /// Limits that are usable: both positive, and `max_claim × max_quantity` (the largest
+    /// `unit_price × quantity` a line can ask for) within `i64` fen. `keys` name the two
+    /// settings in the refusal.
+    pub fn new(
+        max_claim: Fen,
+        max_quantity: i64,
+        keys: (&str, &str),
+    ) -> Result<ClaimLimits, FieldError> {
+        if max_claim.0 <= 0 {
+            return Err(FieldError::new(keys.0, "must be positive"));
+        }
+        if max_quantity <= 0 {
+            return Err(FieldError::new(keys.1, "must be positive"));
+        }
+        if max_claim.checked_mul(max_quantity).is_err() {
+            return Err(FieldError::new(
+                keys.1,
+                format!(
+                    "{} × {max_quantity} overflows i64 fen; lower one of the two",
+                    keys.0
+                ),
+            ));
+        }
+        Ok(ClaimLimits {
+            max_claim,
+            max_quantity,
+        })
+    }
+}
+
+impl Default for ClaimLimits {
+    fn default() -> ClaimLimits {
+        ClaimLimits::DEFAULT
+    }
+}
+
+/// Checks a claim against `limits` as well as [`validate_claim`]'s rules: every amount at
+/// most `limits.max_claim`, every quantity at most `limits.max_quantity`, the lines' total at
+/// most `limits.max_claim`. Every problem names its field path (`items[3].amount`); the
+/// total, which the claim does not carry, is named `items`.
+pub fn validate_claim_within(claim: &Claim, limits: &ClaimLimits) -> Result<(), ClaimError> {
+    let mut errors = claim_problems(claim);
+    let max = limits.max_claim;
+    let above = || {
+        format!(
+            "must not exceed {max} yuan ({} fen), the maximum claim amount",
+            max.0
+        )
+    };
+    for (i, it) in claim.items.iter().enumerate() {
+        if it.quantity > limits.max_quantity {
+            errors.push(FieldError::new(
+                format!("items[{i}].quantity"),
+                format!(
+                    "must not exceed {}, the maximum quantity of a line",
+                    limits.max_quantity
+                ),
+            ));
+        }
+        if it.unit_price > max {
+            errors.push(FieldError::new(format!("items[{i}].unit_price"), above()));
+        }
+        if it.amount > max {
+            errors.push(FieldError::new(format!("items[{i}].amount"), above()));
+        }
+        if it.payment_standard.is_some_and(|s| s > max) {
+            errors.push(FieldError::new(
+                format!("items[{i}].payment_standard"),
+                above(),
+            ));
+        }
+    }
+    // Lines within the limit cannot overflow a sum of a few of them, but a claim may carry
+    // many: the total is checked (an overflowing total is above any limit).
+    let total = Fen::sum(claim.items.iter().map(|it| it.amount.max(Fen::ZERO)));
+    if total.is_err() || total.is_ok_and(|t| t > max) {
+        let shown = total.map_or_else(|_| "more than i64 fen".to_string(), |t| format!("{t} yuan"));
+        errors.push(FieldError::new(
+            "items",
+            format!(
+                "the lines' amounts add up to {shown}; a claim must not exceed {max} yuan ({} fen), the maximum claim amount",
+                max.0
+            ),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ClaimError::Invalid(errors))
+    }
+}
+
+/// Checks a claim; every problem names its field path (`items[3].quantity`). The amounts'
+/// bounds are [`validate_claim_within`]'s.
 pub fn validate_claim(claim: &Claim) -> Result<(), ClaimError> {
+    let errors = claim_problems(claim);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ClaimError::Invalid(errors))
+    }
+}
+
+/// The problems of a claim under the rules of [`validate_claim`].
+fn claim_problems(claim: &Claim) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let mut err = |path: String, message: &str| errors.push(FieldError::new(path, message));
     let no = claim.encounter_no.trim();
@@ -263,11 +386,7 @@ pub fn validate_claim(claim: &Claim) -> Result<(), ClaimError> {
             );
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ClaimError::Invalid(errors))
-    }
+    errors
 }
 
 /// Splits one item. `default_share` is the policy's 乙类 first self-pay share.

@@ -5,13 +5,16 @@
 //! - [`claim`]: a claim as a hospital submits it, its validation and the item-level split
 //!   into out-of-catalogue, above-standard, first self-pay and policy-range amounts;
 //! - [`engine`]: the one-stop multi-layer settlement (一站式结算) over the policy-range
-//!   residual, the accounting identities, accumulators and reversal.
+//!   residual, the accounting identities, accumulators and reversal;
+//! - [`month`]: what a month adds up to (statements, fund lines, the ledger reconciliation's
+//!   fold), with checked sums.
 //!
 //! Money is [`yibao_core::Fen`], rates [`yibao_core::Bp`]; every rate application rounds once,
 //! half-up to the fen, and each layer hands the exact remainder to the next.
 
 pub mod claim;
 pub mod engine;
+pub mod month;
 pub mod policy;
 
 #[cfg(test)]
@@ -21,13 +24,18 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 pub use claim::{
-    Catalogue, CatalogueEntry, Claim, ClaimError, ClaimItem, ClaimSplit, ItemClass, ItemSplit,
-    apply_catalogue, is_icd10_medical_insurance_code, split_claim, split_item, validate_claim,
+    Catalogue, CatalogueEntry, Claim, ClaimError, ClaimItem, ClaimLimits, ClaimSplit, ItemClass,
+    ItemSplit, apply_catalogue, is_icd10_medical_insurance_code, split_claim, split_item,
+    validate_claim, validate_claim_within,
 };
 pub use engine::{
     AccumulatorDelta, Accumulators, Breakdown, CrossRegionFiling, EligibilitySnapshot, EngineError,
     Explanation, Field, FundPayType, ItemRefund, Layer, LayerLine, Rule, Settlement, SupplementUse,
     apply_delta, refund_items, reverse, settle,
+};
+pub use month::{
+    Discrepancy, FundTotal, InsurerFold, InsurerTotals, LedgerFold, ProductTotal, StatementTotals,
+    fund_lines,
 };
 pub use policy::{PolicyBundle, PolicyDocument, PolicyError, default_bundle};
 

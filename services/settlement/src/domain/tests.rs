@@ -7,7 +7,7 @@ use super::engine::Reason;
 use super::policy::{DeductibleBasis, PolicyBundle};
 use super::*;
 use chrono::NaiveDate;
-use yibao_core::{Bp, Fen, IdNumber, InstitutionCode, RegionCode};
+use yibao_core::{Bp, Fen, IdNumber, InstitutionCode, MoneyOverflow, RegionCode};
 
 // ---- helpers ------------------------------------------------------------------------------
 
@@ -1012,6 +1012,98 @@ fn claim_errors_name_the_field_path() {
 }
 
 #[test]
+fn amounts_above_the_claim_limit_are_refused_naming_each_field() {
+    let limits = ClaimLimits::new(y(1_000_000), 1_000, ("max", "qty")).unwrap();
+    let mut c = huoqiu_inpatient(
+        CITY_HOSPITAL,
+        InstitutionTier::City,
+        "2018-06-15",
+        worked_example_items(),
+    );
+    // At the limit is fine, and the defaults take DOMAIN §1.7's bill.
+    c.items[2] = item("A-CLASS-SERVICES", ItemClass::A, 1, y(1_000_000));
+    c.items[0] = item("C-OUT-OF-CATALOGUE", ItemClass::C, 1, Fen::ZERO);
+    c.items[1] = item("B-CLASS-DRUGS", ItemClass::B, 1, Fen::ZERO);
+    assert_eq!(validate_claim_within(&c, &limits), Ok(()));
+    let worked = huoqiu_inpatient(
+        CITY_HOSPITAL,
+        InstitutionTier::City,
+        "2018-06-15",
+        worked_example_items(),
+    );
+    assert_eq!(
+        validate_claim_within(&worked, &ClaimLimits::default()),
+        Ok(())
+    );
+    // One fen above on a line, a unit price, a quantity, a payment standard.
+    c.items[2] = item("A-CLASS-SERVICES", ItemClass::A, 1, Fen(y(1_000_000).0 + 1));
+    c.items[0] = item("C-OUT-OF-CATALOGUE", ItemClass::C, 1_001, Fen(1));
+    c.items[1].payment_standard = Some(Fen(y(1_000_000).0 + 1));
+    let Err(ClaimError::Invalid(errors)) = validate_claim_within(&c, &limits) else {
+        panic!("accepted")
+    };
+    let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "items[0].quantity",
+            "items[1].payment_standard",
+            "items[2].unit_price",
+            "items[2].amount",
+            "items",
+        ]
+    );
+    assert!(errors[3].message.contains("1000000.00 yuan"), "{errors:?}");
+    // Lines each within the limit whose total is not.
+    let half = item("A-CLASS-SERVICES", ItemClass::A, 1, y(600_000));
+    c.items = vec![half.clone(), half];
+    let Err(ClaimError::Invalid(errors)) = validate_claim_within(&c, &limits) else {
+        panic!("accepted")
+    };
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].path, "items");
+    assert!(errors[0].message.contains("1200000.00 yuan"), "{errors:?}");
+    // Lines near i64::MAX whose sum overflows: refused as above the limit, never wrapped.
+    let huge = ClaimItem {
+        amount: Fen(i64::MAX / 2 + 1),
+        unit_price: Fen(i64::MAX / 2 + 1),
+        ..item("A-CLASS-SERVICES", ItemClass::A, 1, Fen(1))
+    };
+    c.items = vec![huge.clone(), huge];
+    let Err(ClaimError::Invalid(errors)) = validate_claim_within(&c, &ClaimLimits::default())
+    else {
+        panic!("accepted")
+    };
+    let total = errors.iter().find(|e| e.path == "items").unwrap();
+    assert!(total.message.contains("more than i64 fen"), "{total:?}");
+    // The engine alone (no limits) still refuses what would overflow, with its own error.
+    assert_eq!(
+        settle(&c, &poor(), &huoqiu_acc(), &huoqiu()).unwrap_err(),
+        EngineError::Overflow
+    );
+}
+
+#[test]
+fn claim_limits_must_be_positive_and_keep_price_times_quantity_inside_i64() {
+    let keys = ("settlement.max_claim_fen", "settlement.max_item_quantity");
+    assert_eq!(
+        ClaimLimits::new(Fen(10_000_000_000), 1_000_000, keys),
+        Ok(ClaimLimits::DEFAULT)
+    );
+    assert_eq!(
+        ClaimLimits::new(Fen(0), 1, keys).unwrap_err().path,
+        "settlement.max_claim_fen"
+    );
+    assert_eq!(
+        ClaimLimits::new(Fen(1), -1, keys).unwrap_err().path,
+        "settlement.max_item_quantity"
+    );
+    let e = ClaimLimits::new(Fen(i64::MAX / 10), 11, keys).unwrap_err();
+    assert_eq!(e.path, "settlement.max_item_quantity");
+    assert!(e.message.contains("overflows"), "{e:?}");
+}
+
+#[test]
 fn policy_errors_name_the_field_path() {
     let mut p = huoqiu();
     if let Some(ci) = p.critical_illness.as_mut() {
@@ -1270,4 +1362,165 @@ mod properties {
             prop_assert_eq!(settle(&c, &e, &a, &p).unwrap(), settle(&c, &e, &a, &p).unwrap());
         }
     }
+}
+
+// ---- a month's sums ---------------------------------------------------------------------
+
+#[test]
+fn two_claims_near_half_of_i64_do_not_wrap_an_institutions_statement() {
+    let big = Breakdown {
+        medfee_sumamt: Fen(5_000_000_000_000_000_000),
+        fulamt_ownpay_amt: Fen(5_000_000_000_000_000_000),
+        psn_part_amt: Fen(5_000_000_000_000_000_000),
+        psn_cash_pay: Fen(5_000_000_000_000_000_000),
+        ..Breakdown::default()
+    };
+    let mut st = StatementTotals::default();
+    st.add_settlement(&big, true).unwrap();
+    assert_eq!(st.net.medfee_sumamt, Fen(5_000_000_000_000_000_000));
+    let before = st.clone();
+    assert_eq!(st.add_settlement(&big, true), Err(MoneyOverflow));
+    // A refund of one and the second claim again: back inside i64, the figure is exact.
+    let mut st = before;
+    st.add_refund(&big).unwrap();
+    st.add_settlement(&big, true).unwrap();
+    assert_eq!(
+        (st.claims, st.reversals, st.net.medfee_sumamt),
+        (2, 1, Fen(5_000_000_000_000_000_000))
+    );
+    // Taking off more than i64 can go below zero is refused too.
+    let mut st = StatementTotals::default();
+    st.add_refund(&big).unwrap();
+    assert_eq!(st.add_refund(&big), Err(MoneyOverflow));
+}
+
+#[test]
+fn the_ledger_fold_refuses_sums_beyond_i64_and_reports_discrepancies() {
+    let lines = |v: &[(&str, i64)]| -> std::collections::BTreeMap<String, i64> {
+        v.iter().map(|(k, x)| (k.to_string(), *x)).collect()
+    };
+    let near = 5_000_000_000_000_000_000;
+    let mut fold = LedgerFold::default();
+    fold.claim(
+        "c1",
+        &lines(&[("390100", near)]),
+        &lines(&[("390100", near)]),
+    )
+    .unwrap();
+    fold.line(near, 0).unwrap();
+    fold.line(0, near).unwrap();
+    assert_eq!(
+        fold.claim(
+            "c2",
+            &lines(&[("390100", near)]),
+            &lines(&[("390100", near)])
+        ),
+        Err(MoneyOverflow)
+    );
+    assert_eq!(fold.line(near, 0), Err(MoneyOverflow));
+    // A claims' total far below the ledger's: the difference itself is out of range.
+    let mut fold = LedgerFold::default();
+    fold.claim(
+        "c1",
+        &lines(&[("390100", -near)]),
+        &lines(&[("390100", near)]),
+    )
+    .unwrap();
+    assert_eq!(fold.finish(), Err(MoneyOverflow));
+    // A fold that stays in range: fund totals, a missing ledger line and a line without a
+    // settlement are discrepancies; unequal debits and credits unbalance the double entry.
+    let mut fold = LedgerFold::default();
+    fold.claim(
+        "c1",
+        &lines(&[("390100", 700), ("610100", 50)]),
+        &lines(&[("390100", 700)]),
+    )
+    .unwrap();
+    fold.claim("c2", &lines(&[]), &lines(&[("390200", 9)]))
+        .unwrap();
+    fold.line(709, 700).unwrap();
+    assert_eq!(fold.discrepancies_found(), 2);
+    let (funds, discrepancies, balanced) = fold.finish().unwrap();
+    let fund = |code: &str, claims_total, ledger_total, difference| FundTotal {
+        fund_pay_type: code.into(),
+        claims_total,
+        ledger_total,
+        difference,
+    };
+    assert_eq!(
+        funds,
+        vec![
+            fund("390100", 700, 700, 0),
+            fund("390200", 0, 9, 9),
+            fund("610100", 50, 0, -50),
+        ]
+    );
+    assert_eq!(
+        discrepancies,
+        vec![
+            Discrepancy {
+                claim_id: "c1".into(),
+                fund_pay_type: "610100".into(),
+                expected: 50,
+                recorded: 0
+            },
+            Discrepancy {
+                claim_id: "c2".into(),
+                fund_pay_type: "390200".into(),
+                expected: 0,
+                recorded: 9
+            },
+        ]
+    );
+    assert!(!balanced);
+    // Fund lines of a breakdown added with a sign are checked too.
+    let mut into = std::collections::BTreeMap::new();
+    let b = Breakdown {
+        hifp_pay: Fen(i64::MAX),
+        ..Breakdown::default()
+    };
+    month::add_fund_lines(&mut into, Scheme::Resident, &b, 1).unwrap();
+    assert_eq!(
+        month::add_fund_lines(&mut into, Scheme::Resident, &b, 1),
+        Err(MoneyOverflow)
+    );
+    let min = Breakdown {
+        hifp_pay: Fen(i64::MIN),
+        ..Breakdown::default()
+    };
+    assert_eq!(
+        month::add_fund_lines(
+            &mut std::collections::BTreeMap::new(),
+            Scheme::Resident,
+            &min,
+            -1
+        ),
+        Err(MoneyOverflow)
+    );
+}
+
+#[test]
+fn an_insurers_month_is_summed_checked_and_payable_is_paid_less_disputed() {
+    let mut fold = InsurerFold::default();
+    fold.layer("BAK", 1_000, 200).unwrap();
+    fold.layer("BAK", 500, 0).unwrap();
+    fold.layer("ZS", 70, 70).unwrap();
+    let t = fold.finish().unwrap();
+    assert_eq!((t.paid, t.disputed, t.payable), (1_570, 270, 1_300));
+    assert_eq!(
+        t.products
+            .iter()
+            .map(|p| (p.product_code.as_str(), p.claims))
+            .collect::<Vec<_>>(),
+        vec![("BAK", 2), ("ZS", 1)]
+    );
+    let near = 5_000_000_000_000_000_000;
+    let mut fold = InsurerFold::default();
+    fold.layer("BAK", near, 0).unwrap();
+    assert_eq!(fold.layer("BAK", near, 0), Err(MoneyOverflow));
+    // Each product within i64, their total beyond it.
+    let mut fold = InsurerFold::default();
+    fold.layer("A", near, 0).unwrap();
+    fold.layer("B", near, 0).unwrap();
+    assert_eq!(fold.finish(), Err(MoneyOverflow));
 }

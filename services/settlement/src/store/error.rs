@@ -17,6 +17,9 @@ pub enum StoreError {
     /// The accumulator row changed since it was locked (a concurrent settlement); retry.
     #[error("the person's accumulators changed concurrently; retry")]
     Conflict,
+    /// A sum of stored amounts overflows `i64` fen (what was being added up).
+    #[error("{0}: the sum overflows i64 fen")]
+    Overflow(String),
 }
 
 impl StoreError {
@@ -28,6 +31,7 @@ impl StoreError {
             }
             StoreError::PolicyNotFound(_) => crate::error::POLICY_NOT_FOUND.code,
             StoreError::Conflict => crate::error::CONFLICT.code,
+            StoreError::Overflow(_) => crate::error::TOTAL_OVERFLOW.code,
         }
     }
 

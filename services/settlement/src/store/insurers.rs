@@ -1,6 +1,7 @@
 //! The insurers' layers of settled claims (one row per commercial product) and their disputes.
 
 use super::{Actor, Store, StoreError, like_prefix, limit, new_id, now};
+use crate::domain::{InsurerFold, InsurerTotals};
 use sea_orm::{DatabaseTransaction, QueryResult};
 use yibao_runtime::sql::{self, i, int, t, text};
 
@@ -48,19 +49,6 @@ pub struct InsurerFilter {
     pub status: Option<String>,
     /// Region prefix.
     pub region_prefix: Option<String>,
-}
-
-/// Per product totals of an insurer reconciliation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProductTotal {
-    /// Product.
-    pub product_code: String,
-    /// Claims.
-    pub claims: i64,
-    /// Paid on the insurer's behalf.
-    pub insurer_pay: i64,
-    /// Of which disputed.
-    pub disputed: i64,
 }
 
 /// A commercial layer of a new settlement, to insert.
@@ -223,40 +211,57 @@ impl Store {
     }
 
     /// Per product totals of an insurer's month (reversed layers left out), disputed amounts
-    /// apart; then the undisputed settled layers become `reconciled`. `region` confines both to
-    /// claims insured inside it.
+    /// apart, folded with checked sums over keyset pages of `page` layers; then the
+    /// undisputed settled layers become `reconciled`. `region` confines both to claims insured
+    /// inside it.
     pub async fn reconcile_insurer_layers(
         txn: &DatabaseTransaction,
         insurer: &str,
         month: &str,
         region: Option<&str>,
-    ) -> Result<Vec<ProductTotal>, StoreError> {
+        page: u64,
+    ) -> Result<InsurerTotals, StoreError> {
         let mut q = String::from(
-            "SELECT product_code, COUNT(*) AS n, CAST(SUM(insurer_pay_fen) AS BIGINT) AS paid, CAST(SUM(disputed_fen) AS BIGINT) AS disputed FROM insurer_claims WHERE insurer_code = ? AND month = ? AND status <> 'reversed'",
+            "SELECT claim_id, product_code, insurer_pay_fen, disputed_fen FROM insurer_claims WHERE insurer_code = ? AND month = ? AND status <> 'reversed' AND (claim_id, product_code) > (?, ?)",
         );
-        let mut v = vec![t(insurer), t(month)];
         let mut upd = String::from(
             "UPDATE insurer_claims SET status = 'reconciled' WHERE insurer_code = ? AND month = ? AND status = 'settled'",
         );
         let mut uv = vec![t(insurer), t(month)];
-        if let Some(r) = region {
+        let region = region.map(like_prefix);
+        if let Some(r) = &region {
             q.push_str(" AND region_code LIKE ?");
-            v.push(t(like_prefix(r)));
             upd.push_str(" AND region_code LIKE ?");
-            uv.push(t(like_prefix(r)));
+            uv.push(t(r));
         }
-        q.push_str(" GROUP BY product_code ORDER BY product_code");
-        let mut totals = Vec::new();
-        for r in sql::all(txn, &q, v).await? {
-            totals.push(ProductTotal {
-                product_code: text(&r, "product_code")?,
-                claims: int(&r, "n")?,
-                insurer_pay: int(&r, "paid")?,
-                disputed: int(&r, "disputed")?,
-            });
+        q.push_str(" ORDER BY claim_id, product_code LIMIT ?");
+        let overflow = || StoreError::Overflow(format!("the month {month} of insurer {insurer}"));
+        let mut fold = InsurerFold::default();
+        let mut after = (String::new(), String::new());
+        loop {
+            let mut v = vec![t(insurer), t(month), t(&after.0), t(&after.1)];
+            if let Some(r) = &region {
+                v.push(t(r));
+            }
+            v.push(limit(page));
+            let rows = sql::all(txn, &q, v).await?;
+            for r in &rows {
+                fold.layer(
+                    &text(r, "product_code")?,
+                    int(r, "insurer_pay_fen")?,
+                    int(r, "disputed_fen")?,
+                )
+                .map_err(|_| overflow())?;
+            }
+            match rows.last() {
+                Some(r) if rows.len() as u64 >= page => {
+                    after = (text(r, "claim_id")?, text(r, "product_code")?);
+                }
+                _ => break,
+            }
         }
         sql::exec(txn, &upd, uv).await?;
-        Ok(totals)
+        fold.finish().map_err(|_| overflow())
     }
 
     /// Locks an insurer's layer of a claim for this transaction, with the claim's insured

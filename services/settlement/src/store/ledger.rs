@@ -1,44 +1,10 @@
 //! The double-entry fund ledger (per fund line a debit of `fund:<fund_pay_type>` and a credit of
 //! `payable:<institution>`; reversals post the opposite) and the record of reconciliation runs.
 
-use super::{Actor, Store, StoreError, like_prefix, new_id, now, scheme_str};
-use crate::domain::{Breakdown, Scheme, Settlement};
+use super::{Actor, Store, StoreError, fund_lines, new_id, now, scheme_str};
+use crate::domain::{Breakdown, Settlement};
 use sea_orm::DatabaseTransaction;
-use std::collections::BTreeMap;
-use yibao_runtime::sql::{self, i, insert_rows, int, t, text};
-
-/// The fund (and insurer) lines of a breakdown as `(fund_pay_type, fen)`, zeros left out.
-/// The commercial line (990201) is a payer line, not a fund; the ledger carries it too.
-pub fn fund_lines(scheme: Scheme, b: &Breakdown) -> Vec<(&'static str, i64)> {
-    let pool = match scheme {
-        Scheme::Employee => "310100",
-        Scheme::Resident => "390100",
-    };
-    [
-        (pool, b.hifp_pay.0),
-        ("320100", b.cvlserv_pay.0),
-        ("340100", b.hifes_pay.0),
-        ("330100", b.hifob_pay.0),
-        ("390200", b.hifmi_pay.0),
-        ("610100", b.maf_pay.0),
-        ("350100", b.hifdm_pay.0),
-        ("990101", b.backstop_pay.0),
-        ("990102", b.supplement_pay.0),
-        ("990201", b.insurer_pay.0),
-    ]
-    .into_iter()
-    .filter(|(_, v)| *v != 0)
-    .collect()
-}
-
-/// Debits and credits of a region's month.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LedgerBalance {
-    /// Total debits.
-    pub debits: i64,
-    /// Total credits.
-    pub credits: i64,
-}
+use yibao_runtime::sql::{self, i, insert_rows, t};
 
 impl Store {
     /// Posts `sign × breakdown` to the ledger: per fund line, the fund account against the
@@ -56,11 +22,12 @@ impl Store {
         let at = now();
         let mut rows = Vec::new();
         for (code, amount) in fund_lines(s.scheme, b) {
-            let amount = amount * sign;
+            let overflow = || StoreError::Overflow(format!("the posting of claim {claim_id}"));
+            let amount = amount.checked_mul(sign).ok_or_else(overflow)?;
             let (debit, credit) = if amount >= 0 {
                 (amount, 0)
             } else {
-                (0, -amount)
+                (0, amount.checked_neg().ok_or_else(overflow)?)
             };
             for (account, d, c) in [
                 (format!("fund:{code}"), debit, credit),
@@ -103,49 +70,6 @@ impl Store {
         )
         .await?;
         Ok(())
-    }
-
-    /// The ledger's net of every fund line per claim in a region prefix's month, keyed by (claim id,
-    /// fund_pay_type).
-    pub async fn ledger_by_claim(
-        &self,
-        region: &str,
-        month: &str,
-    ) -> Result<BTreeMap<(String, String), i64>, StoreError> {
-        let region_like = like_prefix(region);
-        let mut recorded: BTreeMap<(String, String), i64> = BTreeMap::new();
-        for r in sql::all(
-            self.db(),
-            "SELECT claim_id, fund_pay_type, CAST(SUM(debit_fen - credit_fen) AS BIGINT) AS net FROM ledger_lines WHERE region_code LIKE ? AND month = ? AND account LIKE 'fund:%' GROUP BY claim_id, fund_pay_type",
-            vec![t(&region_like), t(month)],
-        )
-        .await?
-        {
-            recorded.insert((text(&r, "claim_id")?, text(&r, "fund_pay_type")?), int(&r, "net")?);
-        }
-        Ok(recorded)
-    }
-
-    /// Total debits and credits of a region's month (none when nothing was posted).
-    pub async fn ledger_balance(
-        &self,
-        region: &str,
-        month: &str,
-    ) -> Result<Option<LedgerBalance>, StoreError> {
-        let region_like = like_prefix(region);
-        let balance = sql::one(
-            self.db(),
-            "SELECT CAST(SUM(debit_fen) AS BIGINT) AS d, CAST(SUM(credit_fen) AS BIGINT) AS c FROM ledger_lines WHERE region_code LIKE ? AND month = ?",
-            vec![t(&region_like), t(month)],
-        )
-        .await?;
-        match &balance {
-            Some(r) => Ok(Some(LedgerBalance {
-                debits: int(r, "d")?,
-                credits: int(r, "c")?,
-            })),
-            None => Ok(None),
-        }
     }
 
     /// Records a reconciliation run (ledger or insurer) with its summary.

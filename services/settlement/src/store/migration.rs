@@ -7,7 +7,13 @@ use yibao_runtime::db::SqlMigration;
 yibao_runtime::migrator!(
     Migrator,
     "settlement_migrations",
-    [INITIAL, yibao_runtime::outbox::MIGRATION, OUTBOX_TO_RUNTIME]
+    [
+        INITIAL,
+        yibao_runtime::outbox::MIGRATION,
+        OUTBOX_TO_RUNTIME,
+        yibao_runtime::outbox::SEQUENCE_MIGRATION,
+        MONTH_PAGES
+    ]
 );
 
 /// The schema as first released.
@@ -26,6 +32,21 @@ const OUTBOX_TO_RUNTIME: SqlMigration = SqlMigration {
          SELECT id, stream, id, payload_hex, created_at, attempts, published_at FROM outbox WHERE published_at IS NULL \
          ON CONFLICT (event_id) DO NOTHING",
         "DROP TABLE outbox",
+    ],
+    drop_tables: &[],
+};
+
+/// Indexes that serve a month's keyset pages in key order (`store::months`): the claims of a
+/// month by claim id (a region's reconciliation, an institution's statement), its reversals
+/// and its ledger lines by claim id.
+const MONTH_PAGES: SqlMigration = SqlMigration {
+    name: "m20261210_000003_settlement_month_pages",
+    up: &[
+        "CREATE INDEX claims_month_claim ON claims (month, claim_id)",
+        "CREATE INDEX claims_institution_month_claim ON claims (institution_code, month, claim_id)",
+        "CREATE INDEX reversals_month_claim ON reversals (month, claim_id, institution_code, reversal_no)",
+        "CREATE INDEX reversals_institution_month_claim ON reversals (institution_code, month, claim_id, reversal_no)",
+        "CREATE INDEX ledger_month_claim ON ledger_lines (month, claim_id, id)",
     ],
     drop_tables: &[],
 };

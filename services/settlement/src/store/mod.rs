@@ -1,8 +1,9 @@
 //! Rows of the settlement service, per aggregate: [`policies`], [`catalogue`], [`members`]
 //! (supplementary-product membership), [`accumulators`], [`claims`] (encounters, claims,
 //! items, explanations), [`reversals`], [`ledger`] (the double-entry fund ledger and
-//! reconciliation runs), [`statements`] (the month's totals), [`insurers`] (the insurers'
-//! layers and disputes); the schema in [`migration`]. Events go to the runtime's outbox
+//! reconciliation runs), [`statements`] (the month's totals), [`months`] (a month's claims,
+//! reversals and ledger lines in keyset pages), [`insurers`] (the insurers' layers and
+//! disputes); the schema in [`migration`]. Events go to the runtime's outbox
 //! (`yibao_runtime::outbox`) inside the same transaction.
 //!
 //! The store only reads and writes rows: the rules run in `domain/`, the use cases in `app/`
@@ -19,6 +20,7 @@ pub mod insurers;
 pub mod ledger;
 pub mod members;
 pub mod migration;
+pub mod months;
 pub mod policies;
 pub mod reversals;
 pub mod sql;
@@ -33,20 +35,24 @@ use std::sync::{Arc, Mutex};
 use yibao_core::RegionCode;
 use yibao_runtime::db::{StoreBase, WriteTxn};
 
+pub use crate::domain::{InsurerTotals, ProductTotal};
+pub use crate::domain::{StatementTotals, fund_lines};
 pub use catalogue::CatalogueRow;
 pub use claims::{
     ClaimFilter, ClaimRow, ClaimStatus, ClaimSummaryRow, NewClaim, ReversalRow, StoredClaim,
     kind_of, kind_str, rule_name, scheme_of, scheme_str,
 };
 pub use error::StoreError;
-pub use insurers::{InsurerClaimRow, InsurerFilter, ProductTotal};
-pub use ledger::fund_lines;
+pub use insurers::{InsurerClaimRow, InsurerFilter};
 pub use policies::PolicyHeader;
-pub use statements::{StatementTotals, add_breakdown};
 pub use yibao_runtime::Actor;
 
 /// Parsed policy documents by (id, version).
 type PolicyCache = HashMap<(String, u32), Arc<PolicyDocument>>;
+
+/// Rows a month's fold (statement, ledger reconciliation, insurer reconciliation) reads per
+/// keyset page.
+pub const READ_PAGE: u64 = 1000;
 
 /// The settlement store.
 #[derive(Debug, Clone)]
@@ -54,6 +60,8 @@ pub struct Store {
     base: StoreBase,
     /// Parsed policy documents by (id, version); documents never change once stored.
     policies: Arc<Mutex<PolicyCache>>,
+    /// Rows per keyset page of a month's fold ([`READ_PAGE`]).
+    read_page: u64,
 }
 
 impl Store {
@@ -62,7 +70,20 @@ impl Store {
         Store {
             base: StoreBase::new(db),
             policies: Arc::default(),
+            read_page: READ_PAGE,
         }
+    }
+
+    /// The same store reading months in keyset pages of `rows` (at least 1) instead of
+    /// [`READ_PAGE`].
+    pub fn with_read_page(mut self, rows: u64) -> Store {
+        self.read_page = rows.max(1);
+        self
+    }
+
+    /// Rows per keyset page of a month's fold.
+    pub fn read_page(&self) -> u64 {
+        self.read_page
     }
 
     /// The connection.

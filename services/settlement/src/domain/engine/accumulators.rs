@@ -140,7 +140,11 @@ impl AccumulatorDelta {
             assistance_paid: neg(self.assistance_paid)?,
             backstop_oop: neg(self.backstop_oop)?,
             backstop_paid: neg(self.backstop_paid)?,
-            tier_visits: self.tier_visits.iter().map(|(k, v)| (*k, -*v)).collect(),
+            tier_visits: self
+                .tier_visits
+                .iter()
+                .map(|(k, v)| Ok((*k, v.checked_neg().ok_or(MoneyOverflow)?)))
+                .collect::<Result<_, MoneyOverflow>>()?,
             chronic_supplement_paid: neg(self.chronic_supplement_paid)?,
             outpatient_pools: nm(&self.outpatient_pools)?,
             chronic_used: nm(&self.chronic_used)?,

@@ -2,7 +2,7 @@
 //! fund lines and layers that make it up.
 
 use serde::{Deserialize, Serialize};
-use yibao_core::{Bp, Fen};
+use yibao_core::{Bp, Fen, MoneyOverflow};
 
 use super::EngineError;
 
@@ -60,35 +60,57 @@ pub struct Breakdown {
 }
 
 impl Breakdown {
+    /// Field-by-field `f(self, other)` of the money fields, checked; the rate is `rate`.
+    fn combine(
+        &self,
+        o: &Breakdown,
+        rate: Bp,
+        f: impl Fn(Fen, Fen) -> Result<Fen, MoneyOverflow>,
+    ) -> Result<Breakdown, MoneyOverflow> {
+        Ok(Breakdown {
+            medfee_sumamt: f(self.medfee_sumamt, o.medfee_sumamt)?,
+            fulamt_ownpay_amt: f(self.fulamt_ownpay_amt, o.fulamt_ownpay_amt)?,
+            overlmt_selfpay: f(self.overlmt_selfpay, o.overlmt_selfpay)?,
+            preselfpay_amt: f(self.preselfpay_amt, o.preselfpay_amt)?,
+            inscp_scp_amt: f(self.inscp_scp_amt, o.inscp_scp_amt)?,
+            act_pay_dedc: f(self.act_pay_dedc, o.act_pay_dedc)?,
+            hifp_pay: f(self.hifp_pay, o.hifp_pay)?,
+            pool_prop_selfpay: rate,
+            cvlserv_pay: f(self.cvlserv_pay, o.cvlserv_pay)?,
+            hifes_pay: f(self.hifes_pay, o.hifes_pay)?,
+            hifmi_pay: f(self.hifmi_pay, o.hifmi_pay)?,
+            hifob_pay: f(self.hifob_pay, o.hifob_pay)?,
+            maf_pay: f(self.maf_pay, o.maf_pay)?,
+            hifdm_pay: f(self.hifdm_pay, o.hifdm_pay)?,
+            oth_pay: f(self.oth_pay, o.oth_pay)?,
+            backstop_pay: f(self.backstop_pay, o.backstop_pay)?,
+            supplement_pay: f(self.supplement_pay, o.supplement_pay)?,
+            fund_pay_sumamt: f(self.fund_pay_sumamt, o.fund_pay_sumamt)?,
+            hosp_part_amt: f(self.hosp_part_amt, o.hosp_part_amt)?,
+            psn_part_amt: f(self.psn_part_amt, o.psn_part_amt)?,
+            insurer_pay: f(self.insurer_pay, o.insurer_pay)?,
+            acct_pay: f(self.acct_pay, o.acct_pay)?,
+            acct_mulaid_pay: f(self.acct_mulaid_pay, o.acct_mulaid_pay)?,
+            psn_cash_pay: f(self.psn_cash_pay, o.psn_cash_pay)?,
+        })
+    }
+
     /// Field-by-field `self − other` of the money fields (the rate is kept from `self`): what a
     /// partial refund gives back per layer.
     pub fn minus(&self, o: &Breakdown) -> Result<Breakdown, EngineError> {
-        Ok(Breakdown {
-            medfee_sumamt: self.medfee_sumamt.checked_sub(o.medfee_sumamt)?,
-            fulamt_ownpay_amt: self.fulamt_ownpay_amt.checked_sub(o.fulamt_ownpay_amt)?,
-            overlmt_selfpay: self.overlmt_selfpay.checked_sub(o.overlmt_selfpay)?,
-            preselfpay_amt: self.preselfpay_amt.checked_sub(o.preselfpay_amt)?,
-            inscp_scp_amt: self.inscp_scp_amt.checked_sub(o.inscp_scp_amt)?,
-            act_pay_dedc: self.act_pay_dedc.checked_sub(o.act_pay_dedc)?,
-            hifp_pay: self.hifp_pay.checked_sub(o.hifp_pay)?,
-            pool_prop_selfpay: self.pool_prop_selfpay,
-            cvlserv_pay: self.cvlserv_pay.checked_sub(o.cvlserv_pay)?,
-            hifes_pay: self.hifes_pay.checked_sub(o.hifes_pay)?,
-            hifmi_pay: self.hifmi_pay.checked_sub(o.hifmi_pay)?,
-            hifob_pay: self.hifob_pay.checked_sub(o.hifob_pay)?,
-            maf_pay: self.maf_pay.checked_sub(o.maf_pay)?,
-            hifdm_pay: self.hifdm_pay.checked_sub(o.hifdm_pay)?,
-            oth_pay: self.oth_pay.checked_sub(o.oth_pay)?,
-            backstop_pay: self.backstop_pay.checked_sub(o.backstop_pay)?,
-            supplement_pay: self.supplement_pay.checked_sub(o.supplement_pay)?,
-            fund_pay_sumamt: self.fund_pay_sumamt.checked_sub(o.fund_pay_sumamt)?,
-            hosp_part_amt: self.hosp_part_amt.checked_sub(o.hosp_part_amt)?,
-            psn_part_amt: self.psn_part_amt.checked_sub(o.psn_part_amt)?,
-            insurer_pay: self.insurer_pay.checked_sub(o.insurer_pay)?,
-            acct_pay: self.acct_pay.checked_sub(o.acct_pay)?,
-            acct_mulaid_pay: self.acct_mulaid_pay.checked_sub(o.acct_mulaid_pay)?,
-            psn_cash_pay: self.psn_cash_pay.checked_sub(o.psn_cash_pay)?,
-        })
+        Ok(self.combine(o, self.pool_prop_selfpay, Fen::checked_sub)?)
+    }
+
+    /// Field-by-field `self + other` of the money fields, checked (the rate is `other`'s): a
+    /// month's totals.
+    pub fn plus(&self, o: &Breakdown) -> Result<Breakdown, MoneyOverflow> {
+        self.combine(o, o.pool_prop_selfpay, Fen::checked_add)
+    }
+
+    /// Field-by-field `self − other` of the money fields, checked (the rate is `other`'s): a
+    /// month's totals less what was given back.
+    pub fn less(&self, o: &Breakdown) -> Result<Breakdown, MoneyOverflow> {
+        self.combine(o, o.pool_prop_selfpay, Fen::checked_sub)
     }
 
     /// Checks the accounting identities of DOMAIN §1.1 (the fourth extended by the commercial
