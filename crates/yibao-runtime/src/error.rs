@@ -252,6 +252,10 @@ pub mod codes {
         PAGE_INVALID = ("PAGE_INVALID", InvalidArgument, "`page.page_size` outside 0..=1000, or a `page.page_token` no previous page returned");
         /// The service's database cannot be reached now.
         DATABASE_UNAVAILABLE = ("DATABASE_UNAVAILABLE", Unavailable, "the service's database cannot be reached now (connection refused or lost, the server shutting down or starting up, or no pooled connection within the acquire timeout); retry later, a write with the same `Idempotency-Key` (a cut-off commit may have been written)");
+        /// No dead letter of this service has the id.
+        DEAD_LETTER_NOT_FOUND = ("DEAD_LETTER_NOT_FOUND", NotFound, "`dead_letter_id` names no dead letter of this service's consumers");
+        /// The dead letter was replayed already.
+        DEAD_LETTER_REPLAYED = ("DEAD_LETTER_REPLAYED", FailedPrecondition, "the dead letter was delivered again and handled already; nothing is left to replay");
         /// A bug or an unexpected store failure.
         INTERNAL = ("INTERNAL", Internal, "an unexpected failure; the detail is logged with the request's trace id, not shown");
     }

@@ -45,13 +45,13 @@ pub const MIGRATION: SqlMigration = SqlMigration {
         "CREATE TABLE IF NOT EXISTS event_inbox (
             grp TEXT NOT NULL,
             stream TEXT NOT NULL,
-            part INTEGER NOT NULL,
+            part BIGINT NOT NULL,
             last_seq BIGINT NOT NULL,
             PRIMARY KEY (grp, stream, part)
         )",
         "CREATE TABLE IF NOT EXISTS event_lease (
             grp TEXT NOT NULL,
-            part INTEGER NOT NULL,
+            part BIGINT NOT NULL,
             owner TEXT NOT NULL,
             expires_ms BIGINT NOT NULL,
             PRIMARY KEY (grp, part)
@@ -66,12 +66,12 @@ pub const MIGRATION: SqlMigration = SqlMigration {
             id TEXT PRIMARY KEY,
             grp TEXT NOT NULL,
             stream TEXT NOT NULL,
-            part INTEGER NOT NULL,
+            part BIGINT NOT NULL,
             seq BIGINT NOT NULL,
             event_id TEXT NOT NULL,
             payload_hex TEXT NOT NULL,
             error TEXT NOT NULL,
-            attempts INTEGER NOT NULL,
+            attempts BIGINT NOT NULL,
             created_at TEXT NOT NULL,
             replay_requested_at TEXT,
             replayed_at TEXT
@@ -839,6 +839,25 @@ pub struct DeadLetter {
     pub replayed_at: Option<String>,
 }
 
+const DEAD_LETTER_COLUMNS: &str = "id, stream, part, seq, event_id, CAST(LENGTH(payload_hex) AS BIGINT) AS hex_len, error, \
+     attempts, created_at, replay_requested_at, replayed_at";
+
+fn dead_letter_row(r: &sea_orm::QueryResult) -> Result<DeadLetter, DbErr> {
+    Ok(DeadLetter {
+        id: sql::text(r, "id")?,
+        stream: sql::text(r, "stream")?,
+        partition: sql::int(r, "part")?,
+        seq: u64::try_from(sql::int(r, "seq")?).unwrap_or(0),
+        event_id: sql::text(r, "event_id")?,
+        payload_bytes: u64::try_from(sql::int(r, "hex_len")? / 2).unwrap_or(0),
+        error: sql::text(r, "error")?,
+        attempts: u32::try_from(sql::int(r, "attempts")?).unwrap_or(0),
+        created_at: sql::text(r, "created_at")?,
+        replay_requested_at: sql::opt_text(r, "replay_requested_at")?,
+        replayed_at: sql::opt_text(r, "replayed_at")?,
+    })
+}
+
 /// The group's dead letters after `after` (an id), oldest first, at most `limit`.
 pub async fn dead_letters(
     base: &StoreBase,
@@ -848,8 +867,9 @@ pub async fn dead_letters(
 ) -> Result<Vec<DeadLetter>, DbErr> {
     let rows = sql::all(
         base.db(),
-        "SELECT id, stream, part, seq, event_id, LENGTH(payload_hex) AS hex_len, error, attempts, created_at, \
-         replay_requested_at, replayed_at FROM event_dead_letter WHERE grp = ? AND id > ? ORDER BY id LIMIT ?",
+        &format!(
+            "SELECT {DEAD_LETTER_COLUMNS} FROM event_dead_letter WHERE grp = ? AND id > ? ORDER BY id LIMIT ?"
+        ),
         vec![
             sql::t(group),
             sql::t(after.unwrap_or("")),
@@ -857,23 +877,24 @@ pub async fn dead_letters(
         ],
     )
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(DeadLetter {
-                id: sql::text(r, "id")?,
-                stream: sql::text(r, "stream")?,
-                partition: sql::int(r, "part")?,
-                seq: u64::try_from(sql::int(r, "seq")?).unwrap_or(0),
-                event_id: sql::text(r, "event_id")?,
-                payload_bytes: u64::try_from(sql::int(r, "hex_len")? / 2).unwrap_or(0),
-                error: sql::text(r, "error")?,
-                attempts: u32::try_from(sql::int(r, "attempts")?).unwrap_or(0),
-                created_at: sql::text(r, "created_at")?,
-                replay_requested_at: sql::opt_text(r, "replay_requested_at")?,
-                replayed_at: sql::opt_text(r, "replayed_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(dead_letter_row).collect()
+}
+
+/// The group's dead letter `id`.
+pub async fn dead_letter(
+    base: &StoreBase,
+    group: &str,
+    id: &str,
+) -> Result<Option<DeadLetter>, DbErr> {
+    sql::one(
+        base.db(),
+        &format!("SELECT {DEAD_LETTER_COLUMNS} FROM event_dead_letter WHERE grp = ? AND id = ?"),
+        vec![sql::t(group), sql::t(id)],
+    )
+    .await?
+    .as_ref()
+    .map(dead_letter_row)
+    .transpose()
 }
 
 /// Counts the group's dead letters not yet replayed.
@@ -907,6 +928,76 @@ pub async fn request_replay(base: &StoreBase, group: &str, id: &str) -> Result<b
     Ok(n > 0)
 }
 
+/// The operators' view of dead letters (`yibao.common.v1.DeadLetter`), for a service's
+/// `ListDeadLetters` and `ReplayDeadLetter`: `groups` are the consumer groups of the service.
+pub mod api {
+    use super::DeadLetter;
+    use crate::db::StoreBase;
+    use crate::error::{ApiError, codes};
+    use crate::page::Page;
+    use yibao_proto::common::v1 as common;
+
+    fn to_proto(d: DeadLetter) -> common::DeadLetter {
+        common::DeadLetter {
+            id: d.id,
+            stream: d.stream,
+            partition: d.partition,
+            seq: d.seq,
+            event_id: d.event_id,
+            payload_bytes: d.payload_bytes,
+            error: d.error,
+            attempts: d.attempts,
+            created_at: d.created_at,
+            replay_requested_at: d.replay_requested_at.unwrap_or_default(),
+            replayed_at: d.replayed_at.unwrap_or_default(),
+        }
+    }
+
+    /// A page of the dead letters of `groups`, oldest first.
+    pub async fn list(
+        base: &StoreBase,
+        groups: &[&str],
+        page: Option<&common::PageRequest>,
+    ) -> Result<(Vec<common::DeadLetter>, common::PageResponse), ApiError> {
+        let page = Page::parse(page)?;
+        let mut rows = Vec::new();
+        for g in groups {
+            rows.extend(super::dead_letters(base, g, Some(page.after_key(0)), page.fetch()).await?);
+        }
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        let size = usize::try_from(page.fetch()).unwrap_or(usize::MAX);
+        rows.truncate(size);
+        let (rows, next) = page.finish(rows, |d| vec![d.id.clone()]);
+        Ok((rows.into_iter().map(to_proto).collect(), next))
+    }
+
+    /// Asks for dead letter `id` of one of `groups` to be delivered again; returns it.
+    pub async fn replay(
+        base: &StoreBase,
+        groups: &[&str],
+        id: &str,
+    ) -> Result<common::DeadLetter, ApiError> {
+        if id.is_empty() {
+            return Err(codes::DEAD_LETTER_NOT_FOUND.invalid("dead_letter_id", "is required"));
+        }
+        for g in groups {
+            let Some(d) = super::dead_letter(base, g, id).await? else {
+                continue;
+            };
+            if d.replayed_at.is_some() {
+                return Err(codes::DEAD_LETTER_REPLAYED.error(format!(
+                    "dead letter {id} was replayed at {}",
+                    d.replayed_at.unwrap_or_default()
+                )));
+            }
+            super::request_replay(base, g, id).await?;
+            let now = super::dead_letter(base, g, id).await?.unwrap_or(d);
+            return Ok(to_proto(now));
+        }
+        Err(codes::DEAD_LETTER_NOT_FOUND.error(format!("no dead letter {id}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -917,7 +1008,13 @@ mod tests {
     const STREAM: &str = streams::SETTLEMENT_CLAIMS;
 
     async fn consumer_db() -> StoreBase {
-        let db = sea_orm::Database::connect("sqlite::memory:")
+        let url = match std::env::var("YIBAO_TEST_DATABASE_URL") {
+            Ok(base) => crate::db::create_fresh_postgres(&base, "yibao_runtime_inbox")
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+            Err(_) => "sqlite::memory:".to_string(),
+        };
+        let db = sea_orm::Database::connect(&url)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let manager = sea_orm_migration::SchemaManager::new(&db);

@@ -55,13 +55,13 @@ pub const MIGRATION: SqlMigration = SqlMigration {
 pub const SEQUENCE_MIGRATION: SqlMigration = SqlMigration {
     name: "m20261202_000001_runtime_event_outbox_sequence",
     up: &[
-        "ALTER TABLE event_outbox ADD COLUMN part INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE event_outbox ADD COLUMN part BIGINT NOT NULL DEFAULT 0",
         "ALTER TABLE event_outbox ADD COLUMN seq BIGINT",
         "CREATE INDEX IF NOT EXISTS event_outbox_unsequenced ON event_outbox (id) WHERE seq IS NULL",
         "CREATE INDEX IF NOT EXISTS event_outbox_sequence ON event_outbox (stream, part, seq)",
         "CREATE TABLE IF NOT EXISTS event_outbox_seq (
             stream TEXT NOT NULL,
-            part INTEGER NOT NULL,
+            part BIGINT NOT NULL,
             last_seq BIGINT NOT NULL,
             PRIMARY KEY (stream, part)
         )",
@@ -634,8 +634,15 @@ pub(crate) mod tests {
     use crate::bus::MemoryBus;
     use sea_orm_migration::MigrationTrait as _;
 
+    /// A fresh outbox database: PostgreSQL when `YIBAO_TEST_DATABASE_URL` is set, else SQLite.
     pub(crate) async fn db() -> StoreBase {
-        let db = sea_orm::Database::connect("sqlite::memory:")
+        let url = match std::env::var("YIBAO_TEST_DATABASE_URL") {
+            Ok(base) => crate::db::create_fresh_postgres(&base, "yibao_runtime_outbox")
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+            Err(_) => "sqlite::memory:".to_string(),
+        };
+        let db = sea_orm::Database::connect(&url)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let manager = sea_orm_migration::SchemaManager::new(&db);

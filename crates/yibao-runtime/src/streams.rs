@@ -48,7 +48,9 @@ pub fn partition_stream(stream: &str, partition: u32) -> String {
 
 /// The Redis streams of every partition of `stream`.
 pub fn all_partitions(stream: &str) -> Vec<String> {
-    (0..PARTITIONS).map(|p| partition_stream(stream, p)).collect()
+    (0..PARTITIONS)
+        .map(|p| partition_stream(stream, p))
+        .collect()
 }
 
 /// Where consumers ask a producer to publish a range of its outbox again:

@@ -169,4 +169,28 @@ impl pb::ltc_service_server::LtcService for LtcApi {
     ) -> Reply<pb::GetStatisticsResponse> {
         settlements::statistics(&self.ltc, req).await
     }
+
+    async fn list_dead_letters(
+        &self,
+        req: Request<pb::ListDeadLettersRequest>,
+    ) -> Reply<pb::ListDeadLettersResponse> {
+        let (dead_letters, page) = self.ltc.dead_letters(req.get_ref().page.as_ref()).await?;
+        Ok(Response::new(pb::ListDeadLettersResponse {
+            dead_letters,
+            page: Some(page),
+        }))
+    }
+
+    async fn replay_dead_letter(
+        &self,
+        req: Request<pb::ReplayDeadLetterRequest>,
+    ) -> Reply<pb::ReplayDeadLetterResponse> {
+        let dead_letter = self
+            .ltc
+            .replay_dead_letter(&req.get_ref().dead_letter_id)
+            .await?;
+        Ok(Response::new(pb::ReplayDeadLetterResponse {
+            dead_letter: Some(dead_letter),
+        }))
+    }
 }

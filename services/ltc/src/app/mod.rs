@@ -27,6 +27,8 @@ use yibao_core::{InstitutionCode, RegionCode};
 use yibao_runtime::outbox::Relay;
 use yibao_runtime::{Actor, Caller};
 
+const STAYS_GROUP: &str = yibao_runtime::streams::LTC_HOSPITAL_STAYS_GROUP;
+
 /// The LTC use cases over their store, enrollment and the outbox relay.
 #[derive(Debug, Clone)]
 pub struct Ltc {
@@ -49,6 +51,28 @@ impl Ltc {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// A page of the settlement events the stay consumer set aside.
+    pub async fn dead_letters(
+        &self,
+        page: Option<&yibao_proto::common::v1::PageRequest>,
+    ) -> Result<
+        (
+            Vec<yibao_proto::common::v1::DeadLetter>,
+            yibao_proto::common::v1::PageResponse,
+        ),
+        yibao_runtime::ApiError,
+    > {
+        yibao_runtime::inbox::api::list(self.store.base(), &[STAYS_GROUP], page).await
+    }
+
+    /// Has a dead letter delivered to the stay consumer again.
+    pub async fn replay_dead_letter(
+        &self,
+        id: &str,
+    ) -> Result<yibao_proto::common::v1::DeadLetter, yibao_runtime::ApiError> {
+        yibao_runtime::inbox::api::replay(self.store.base(), &[STAYS_GROUP], id).await
     }
 
     fn kick_relay(&self) {

@@ -232,4 +232,28 @@ impl pb::supervision_service_server::SupervisionService for SupervisionApi {
     ) -> Res<pb::RunBackfillResponse> {
         backfill::run_backfill(&self.app, req).await
     }
+
+    async fn list_dead_letters(
+        &self,
+        req: Request<pb::ListDeadLettersRequest>,
+    ) -> Res<pb::ListDeadLettersResponse> {
+        let (dead_letters, page) = self.app.dead_letters(req.get_ref().page.as_ref()).await?;
+        Ok(Response::new(pb::ListDeadLettersResponse {
+            dead_letters,
+            page: Some(page),
+        }))
+    }
+
+    async fn replay_dead_letter(
+        &self,
+        req: Request<pb::ReplayDeadLetterRequest>,
+    ) -> Res<pb::ReplayDeadLetterResponse> {
+        let dead_letter = self
+            .app
+            .replay_dead_letter(&req.get_ref().dead_letter_id)
+            .await?;
+        Ok(Response::new(pb::ReplayDeadLetterResponse {
+            dead_letter: Some(dead_letter),
+        }))
+    }
 }

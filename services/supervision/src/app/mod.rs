@@ -75,7 +75,31 @@ impl Supervision {
     pub fn stream_lag(&self) -> u64 {
         self.lag.load(Ordering::Relaxed)
     }
+
+    /// A page of the events the consumer set aside.
+    pub async fn dead_letters(
+        &self,
+        page: Option<&yibao_proto::common::v1::PageRequest>,
+    ) -> Result<DeadLetterPage, yibao_runtime::ApiError> {
+        yibao_runtime::inbox::api::list(self.store.base(), &[SUPERVISION_GROUP], page).await
+    }
+
+    /// Has a dead letter delivered to the consumer again.
+    pub async fn replay_dead_letter(
+        &self,
+        id: &str,
+    ) -> Result<yibao_proto::common::v1::DeadLetter, yibao_runtime::ApiError> {
+        yibao_runtime::inbox::api::replay(self.store.base(), &[SUPERVISION_GROUP], id).await
+    }
 }
+
+/// Dead letters and the page that follows.
+pub type DeadLetterPage = (
+    Vec<yibao_proto::common::v1::DeadLetter>,
+    yibao_proto::common::v1::PageResponse,
+);
+
+const SUPERVISION_GROUP: &str = yibao_runtime::streams::SUPERVISION_GROUP;
 
 /// Who acts, as recorded with a write.
 pub fn audit(caller: &Caller) -> Audit {
