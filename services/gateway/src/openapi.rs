@@ -531,4 +531,74 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn requests_carry_the_services_rules_and_responses_are_described_as_written() {
+        let c = Catalog::from_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let doc = generate(&c);
+        let schemas = &doc["components"]["schemas"];
+        // A claim is sent (with rules) and answered (an ID number masked): two schemas.
+        let sent = &schemas["yibao.settlement.v1.ClaimInput"];
+        let answered = &schemas["yibao.settlement.v1.Claim"];
+        assert_eq!(
+            sent["properties"]["id_number"]["pattern"],
+            "^[0-9]{17}[0-9Xx]$"
+        );
+        assert!(answered["properties"]["id_number"].get("pattern").is_none());
+        assert!(answered.get("required").is_none());
+        let required: Vec<&str> = sent["required"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no required"))
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert!(required.contains(&"institution_code") && required.contains(&"items"));
+        assert_eq!(sent["properties"]["start_date"]["format"], "date");
+        assert_eq!(sent["properties"]["items"]["minItems"], 1);
+        let kinds = sent["properties"]["kind"]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no enum"));
+        assert!(!kinds.iter().any(|k| k == "ENCOUNTER_KIND_UNSPECIFIED"));
+        assert!(kinds.iter().any(|k| k == "ENCOUNTER_KIND_INPATIENT"));
+        let item = &schemas["yibao.settlement.v1.ClaimItemInput"]["properties"];
+        assert_eq!(item["quantity"]["minimum"], 1);
+        assert_eq!(item["preselfpay_share_bp"]["maximum"], 10_000);
+        // The settle body refers to the request schemas.
+        let settle = &doc["paths"]["/v1/claims:settle"]["post"];
+        assert_eq!(
+            settle["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/yibao.settlement.v1.SettleRequest"
+        );
+        assert_eq!(
+            schemas["yibao.settlement.v1.SettleRequest"]["properties"]["claim"]["allOf"][0]["$ref"],
+            "#/components/schemas/yibao.settlement.v1.ClaimInput"
+        );
+        // A message only ever sent keeps its name.
+        assert!(schemas["yibao.enrollment.v1.RegisterPersonRequestInput"].is_null());
+        assert_eq!(
+            schemas["yibao.enrollment.v1.RegisterPersonRequest"]["properties"]["name"]["maxLength"],
+            64
+        );
+        // Query parameters: nested fields by dotted path, with their rules.
+        let list = &doc["paths"]["/v1/claims"]["get"]["parameters"];
+        let param = |name: &str| {
+            list.as_array()
+                .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+                .cloned()
+                .unwrap_or_else(|| panic!("no parameter {name}"))
+        };
+        assert_eq!(param("page.page_size")["schema"]["maximum"], 1000);
+        assert_eq!(
+            param("month")["schema"]["pattern"],
+            "^[0-9]{4}-(0[1-9]|1[0-2])$"
+        );
+        // A path parameter bound to a nested field has that field's rule.
+        let upsert = &doc["paths"]["/v1/procurement/catalogue/{item_code}"]["put"];
+        assert!(
+            upsert["parameters"][0]["schema"]["pattern"]
+                .as_str()
+                .is_some_and(|p| p.contains("X[A-Z0-9]{5}"))
+        );
+    }
 }

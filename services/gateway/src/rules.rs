@@ -167,6 +167,12 @@ const NON_BLANK: Rule = Rule {
 const PAGE_SIZE: Rule = Rule::range(0, 1000);
 /// 医保版 ICD-10 code (settlement's `is_icd10_medical_insurance_code`), e.g. `I10.x00x002`.
 const ICD10: Rule = Rule::pattern("^[A-Z][0-9]{2}\\.([0-9x]{1,3}|[0-9x]{1,3}x[0-9]{3})$");
+/// A national item code, in the format its first character tells (procurement's
+/// `ItemCode::parse_any`): `X` western drug (23), `Z` Chinese patent medicine (20), `C`
+/// consumable or reagent (20 or 27), otherwise a 15-digit service item.
+const ITEM_CODE: Rule = Rule::pattern(
+    "^(X[A-Z0-9]{5}[A-Z][0-9]{3}[A-Z][0-9]{12}|Z[A-Z0-9]{5}[A-Z][0-9]{13}|C[0-9]{19}|C[0-9]{26}|[0-9]{15})$",
+);
 /// Settlement's default `settlement.max_claim_fen` (the maximum amount of a claim).
 const MAX_CLAIM_FEN: i64 = 10_000_000_000;
 /// An amount of a claim: 0 to the maximum claim amount.
@@ -350,6 +356,330 @@ pub const RULES: &[(&str, Rule)] = &[
     ("settlement.v1.CatalogueItem.payment_standard_fen", FEN),
     ("settlement.v1.CatalogueItem.preselfpay_share_bp", SHARE_BP),
     ("settlement.v1.CatalogueItem.effective_from", DATE.required()),
+    // --- ltc (services/ltc/src/api) -------------------------------------------------------
+    ("ltc.v1.SubmitApplicationRequest.institution_code", INSTITUTION.required()),
+    (
+        "ltc.v1.SubmitApplicationRequest.application_no",
+        text(64).note("With institution_code, the key a repeated application is recognised by."),
+    ),
+    ("ltc.v1.SubmitApplicationRequest.id_number", ID_NUMBER.required()),
+    ("ltc.v1.SubmitApplicationRequest.name", text(64)),
+    ("ltc.v1.SubmitApplicationRequest.region_code", REGION.required()),
+    (
+        "ltc.v1.SubmitApplicationRequest.medical_records",
+        text(256).min_items(1),
+    ),
+    (
+        "ltc.v1.SubmitApplicationRequest.applied_on",
+        DATE.note("Not in the future; absent: today."),
+    ),
+    (
+        "ltc.v1.ScheduleAssessmentRequest.assessor_codes",
+        text(64).min_items(1).max_items(2).note("One or two different assessors."),
+    ),
+    ("ltc.v1.ScheduleAssessmentRequest.scheduled_on", DATE.required()),
+    (
+        "ltc.v1.SubmitScoreSheetRequest.items",
+        Rule::range(0, 15)
+            .required()
+            .note("Every item of the national standard, each with a score the standard allows for it."),
+    ),
+    (
+        "ltc.v1.DecideApplicationRequest.reason",
+        Rule::new().note("Required when approve is false."),
+    ),
+    ("ltc.v1.DecideApplicationRequest.decided_on", DATE),
+    ("ltc.v1.AppealDecisionRequest.reason", text(500)),
+    ("ltc.v1.UploadBenefitPolicyRequest.region_code", REGION.required()),
+    ("ltc.v1.UploadBenefitPolicyRequest.year", YEAR.required()),
+    ("ltc.v1.UploadBenefitPolicyRequest.document_json", NON_BLANK),
+    ("ltc.v1.GetBenefitPolicyRequest.region_code", REGION.required()),
+    (
+        "ltc.v1.ListReassessmentsDueRequest.region_code",
+        REGION.note("Absent: the caller's region (required for callers without one)."),
+    ),
+    ("ltc.v1.ListReassessmentsDueRequest.date", DATE),
+    ("ltc.v1.PlaceCareRequest.institution_code", INSTITUTION.required()),
+    ("ltc.v1.PlaceCareRequest.care_type", SPECIFIED),
+    ("ltc.v1.PlaceCareRequest.start_date", DATE.required()),
+    ("ltc.v1.UploadServiceRecordsRequest.institution_code", INSTITUTION.required()),
+    (
+        "ltc.v1.UploadServiceRecordsRequest.records",
+        Rule::new().required().min_items(1).max_items(1000),
+    ),
+    (
+        "ltc.v1.ServiceRecord.record_no",
+        text(64).note("With the institution, the key a repeated record is recognised by; once per upload."),
+    ),
+    ("ltc.v1.ServiceRecord.beneficiary_id", text(64)),
+    ("ltc.v1.ServiceRecord.care_type", SPECIFIED),
+    (
+        "ltc.v1.ServiceRecord.service_date",
+        DATE.required().note("Not in the future."),
+    ),
+    ("ltc.v1.ServiceRecord.units", Rule::range(1, 100).required()),
+    ("ltc.v1.ServiceRecord.amount_fen", Rule::range(0, 100_000_000)),
+    ("ltc.v1.CorrectServiceRecordRequest.institution_code", INSTITUTION.required()),
+    ("ltc.v1.CorrectServiceRecordRequest.record_no", text(64)),
+    ("ltc.v1.CorrectServiceRecordRequest.units", Rule::range(1, 100).required()),
+    ("ltc.v1.CorrectServiceRecordRequest.amount_fen", Rule::range(0, 100_000_000)),
+    ("ltc.v1.CorrectServiceRecordRequest.reason", text(500)),
+    ("ltc.v1.SettleMonthRequest.institution_code", INSTITUTION.required()),
+    (
+        "ltc.v1.SettleMonthRequest.month",
+        MONTH.required().note("Not in the future."),
+    ),
+    (
+        "ltc.v1.SettleMonthRequest.request_id",
+        text(128).note("A repeated request_id returns the first settlement."),
+    ),
+    ("ltc.v1.ReverseSettlementRequest.request_id", text(128)),
+    ("ltc.v1.ReverseSettlementRequest.reason", text(500)),
+    ("ltc.v1.GetStatisticsRequest.month", MONTH.required()),
+    (
+        "ltc.v1.GetStatisticsRequest.region_code",
+        REGION.note("Absent: the caller's region (required for callers without one)."),
+    ),
+    // --- procurement (services/procurement/src/api, domain/catalogue) ------------------------
+    ("procurement.v1.UpsertCatalogueItemRequest.region_code", REGION.required()),
+    ("procurement.v1.UpsertCatalogueItemRequest.item", Rule::new().required()),
+    (
+        "procurement.v1.CatalogueItem.code",
+        ITEM_CODE.note("In the format of the item's kind."),
+    ),
+    ("procurement.v1.CatalogueItem.kind", SPECIFIED),
+    ("procurement.v1.CatalogueItem.insurance_class", SPECIFIED),
+    ("procurement.v1.CatalogueItem.generic_name", NON_BLANK),
+    (
+        "procurement.v1.CatalogueItem.dosage_form",
+        Rule::new().note("Required for drugs."),
+    ),
+    (
+        "procurement.v1.CatalogueItem.specification",
+        Rule::new().note("Required for drugs."),
+    ),
+    (
+        "procurement.v1.CatalogueItem.manufacturer",
+        Rule::new().note("Required except for service items."),
+    ),
+    (
+        "procurement.v1.CatalogueItem.negotiated",
+        Rule::new().note("Only drugs can be negotiated."),
+    ),
+    ("procurement.v1.CatalogueItem.valid_from_date", DATE.required()),
+    (
+        "procurement.v1.CatalogueItem.valid_to_date",
+        DATE.note("Not before valid_from_date; absent: open-ended."),
+    ),
+    ("procurement.v1.ImportCatalogueRequest.region_code", REGION.required()),
+    ("procurement.v1.ImportCatalogueRequest.csv_text", NON_BLANK),
+    ("procurement.v1.GetCatalogueItemRequest.region_code", REGION.required()),
+    ("procurement.v1.GetCatalogueItemRequest.code", ITEM_CODE),
+    ("procurement.v1.GetCatalogueItemRequest.on_date", DATE),
+    ("procurement.v1.ListCatalogueRequest.region_code", REGION.required()),
+    ("procurement.v1.ListCatalogueRequest.on_date", DATE),
+    ("procurement.v1.CreateRoundRequest.round", Rule::new().required()),
+    ("procurement.v1.Round.region_code", REGION.required()),
+    ("procurement.v1.Round.name", text(200)),
+    ("procurement.v1.Round.rules", Rule::new().required()),
+    ("procurement.v1.Round.contract_start_date", DATE.required()),
+    (
+        "procurement.v1.Round.contract_end_date",
+        DATE.required().note("Not before contract_start_date."),
+    ),
+    ("procurement.v1.RoundRules.low_price_alternative_fen", POSITIVE_FEN),
+    ("procurement.v1.AddGroupRequest.group", Rule::new().required()),
+    ("procurement.v1.Group.group_id", text(64)),
+    ("procurement.v1.Group.generic_name", text(200)),
+    ("procurement.v1.Group.specification", text(200)),
+    ("procurement.v1.Group.highest_valid_price_fen", POSITIVE_FEN.required()),
+    ("procurement.v1.ReportDemandRequest.institution_code", INSTITUTION.required()),
+    (
+        "procurement.v1.ReportDemandRequest.lines",
+        Rule::new().required().min_items(1).note("Each group once."),
+    ),
+    ("procurement.v1.DemandLine.group_id", text(64)),
+    ("procurement.v1.DemandLine.quantity", Rule::range(0, i64::MAX)),
+    ("procurement.v1.SubmitBidRequest.group_id", text(64)),
+    ("procurement.v1.SubmitBidRequest.manufacturer_code", text(64)),
+    ("procurement.v1.SubmitBidRequest.item_code", ITEM_CODE.required()),
+    ("procurement.v1.SubmitBidRequest.unit_price_fen", POSITIVE_FEN.required()),
+    ("procurement.v1.SubmitBidRequest.declared_price_fen", POSITIVE_FEN.required()),
+    ("procurement.v1.SetListedPriceRequest.listing", Rule::new().required()),
+    ("procurement.v1.ListedPrice.item_code", ITEM_CODE.required()),
+    ("procurement.v1.ListedPrice.region_code", REGION.required()),
+    ("procurement.v1.ListedPrice.manufacturer_code", text(64)),
+    ("procurement.v1.ListedPrice.price_fen", POSITIVE_FEN.required()),
+    ("procurement.v1.ListedPrice.valid_from_date", DATE.required()),
+    (
+        "procurement.v1.ListedPrice.valid_to_date",
+        DATE.note("Not before valid_from_date; absent: open-ended."),
+    ),
+    ("procurement.v1.SetReferencePriceRequest.reference", Rule::new().required()),
+    ("procurement.v1.ReferencePrice.item_code", ITEM_CODE.required()),
+    ("procurement.v1.ReferencePrice.region_code", REGION.required()),
+    ("procurement.v1.ReferencePrice.kind", SPECIFIED),
+    ("procurement.v1.ReferencePrice.price_fen", POSITIVE_FEN.required()),
+    ("procurement.v1.ReferencePrice.valid_from_date", DATE.required()),
+    (
+        "procurement.v1.ReferencePrice.valid_to_date",
+        DATE.note("Not before valid_from_date; absent: open-ended."),
+    ),
+    ("procurement.v1.SetPaymentStandardRequest.standard", Rule::new().required()),
+    ("procurement.v1.PaymentStandard.item_code", ITEM_CODE.required()),
+    ("procurement.v1.PaymentStandard.region_code", REGION.required()),
+    ("procurement.v1.PaymentStandard.amount_fen", POSITIVE_FEN.required()),
+    ("procurement.v1.PaymentStandard.valid_from_date", DATE.required()),
+    (
+        "procurement.v1.PaymentStandard.valid_to_date",
+        DATE.note("Not before valid_from_date; absent: open-ended."),
+    ),
+    ("procurement.v1.DerivePaymentStandardsRequest.region_code", REGION.required()),
+    (
+        "procurement.v1.DerivePaymentStandardsRequest.effective_from_date",
+        DATE.required(),
+    ),
+    (
+        "procurement.v1.StandardRules.non_winner_multiple_bp",
+        Rule::range(10_000, u32::MAX as i64).required(),
+    ),
+    ("procurement.v1.StandardRules.above_multiple_cut_bp", SHARE_BP),
+    ("procurement.v1.NonWinningProduct.item_code", ITEM_CODE.required()),
+    ("procurement.v1.NonWinningProduct.generic_name", text(200)),
+    ("procurement.v1.NonWinningProduct.unit_price_fen", POSITIVE_FEN.required()),
+    ("procurement.v1.GetPaymentStandardsRequest.region_code", REGION.required()),
+    ("procurement.v1.GetPaymentStandardsRequest.on_date", DATE.required()),
+    (
+        "procurement.v1.GetPaymentStandardsRequest.item_codes",
+        Rule::new()
+            .required()
+            .min_items(1)
+            .max_items(1000)
+            .note("National codes; others are refused unless skip_non_national_codes."),
+    ),
+    (
+        "procurement.v1.UploadInventoryRecordsRequest.institution_code",
+        INSTITUTION.required(),
+    ),
+    (
+        "procurement.v1.InventoryRecord.record_no",
+        text(64).note("Once per upload, unless repeated with the same content."),
+    ),
+    ("procurement.v1.InventoryRecord.item_code", ITEM_CODE.required()),
+    ("procurement.v1.InventoryRecord.date", DATE.required()),
+    ("procurement.v1.InventoryRecord.movement", SPECIFIED),
+    ("procurement.v1.InventoryRecord.quantity", Rule::range(1, i64::MAX).required()),
+    ("procurement.v1.InventoryRecord.unit_price_fen", FEN),
+    ("procurement.v1.OpeningStock.item_code", ITEM_CODE.required()),
+    ("procurement.v1.OpeningStock.as_of_date", DATE.required()),
+    ("procurement.v1.OpeningStock.quantity", Rule::range(0, i64::MAX)),
+    ("procurement.v1.OpeningStock.unit_cost_fen", FEN),
+    (
+        "procurement.v1.GetVolumeCompletionRequest.institution_code",
+        INSTITUTION.note("Required for an organisation's own callers."),
+    ),
+    ("procurement.v1.GetVolumeCompletionRequest.as_of_date", DATE),
+    ("procurement.v1.ComputeRetainedSavingsRequest.retention_rate_bp", SHARE_BP),
+    (
+        "procurement.v1.ComputeRetainedSavingsRequest.institutions",
+        Rule::new().required().min_items(1),
+    ),
+    ("procurement.v1.PreProcurementPrice.unit_price_fen", POSITIVE_FEN.required()),
+    (
+        "procurement.v1.InstitutionSavingsParameters.institution_code",
+        INSTITUTION.required(),
+    ),
+    ("procurement.v1.InstitutionSavingsParameters.fund_payment_rate_bp", SHARE_BP),
+    ("procurement.v1.InstitutionSavingsParameters.assessment_coefficient_bp", SHARE_BP),
+    // --- supervision (services/supervision/src/api; an absent region is the caller's own) ----
+    ("supervision.v1.ListRulesRequest.region_code", REGION),
+    ("supervision.v1.UpdateRuleRequest.region_code", REGION),
+    ("supervision.v1.UpdateRuleRequest.rule_code", SPECIFIED),
+    ("supervision.v1.UpdateRuleRequest.reason", NON_BLANK),
+    ("supervision.v1.ListFindingsRequest.region_code", REGION),
+    ("supervision.v1.ListFindingsRequest.institution_code", INSTITUTION),
+    ("supervision.v1.ListFindingsRequest.from_date", DATE),
+    ("supervision.v1.ListFindingsRequest.to_date", DATE),
+    ("supervision.v1.GetFindingRequest.finding_id", NON_BLANK),
+    ("supervision.v1.SubmitInstitutionFeedbackRequest.finding_id", NON_BLANK),
+    ("supervision.v1.SubmitInstitutionFeedbackRequest.kind", SPECIFIED),
+    ("supervision.v1.ReviewFindingRequest.finding_id", NON_BLANK),
+    ("supervision.v1.ReviewFindingRequest.conclusion", SPECIFIED),
+    (
+        "supervision.v1.ReviewFindingRequest.amount_fen",
+        Rule::new().note("0 when the finding is dismissed."),
+    ),
+    ("supervision.v1.RequestThirdPartyReviewRequest.finding_id", NON_BLANK),
+    ("supervision.v1.RecordThirdPartyReviewRequest.finding_id", NON_BLANK),
+    ("supervision.v1.RecordThirdPartyReviewRequest.third_party", NON_BLANK),
+    ("supervision.v1.RecordThirdPartyReviewRequest.conclusion", SPECIFIED),
+    (
+        "supervision.v1.RecordThirdPartyReviewRequest.amount_fen",
+        Rule::new().note("0 when the finding is dismissed."),
+    ),
+    ("supervision.v1.DecideFindingRequest.finding_id", NON_BLANK),
+    ("supervision.v1.DecideFindingRequest.conclusion", SPECIFIED),
+    (
+        "supervision.v1.DecideFindingRequest.amount_fen",
+        Rule::new().note("0 when the finding is dismissed."),
+    ),
+    ("supervision.v1.ListVerificationTasksRequest.region_code", REGION),
+    ("supervision.v1.ListVerificationTasksRequest.institution_code", INSTITUTION),
+    ("supervision.v1.CompleteVerificationTaskRequest.task_id", NON_BLANK),
+    ("supervision.v1.OpenCaseRequest.region_code", REGION),
+    (
+        "supervision.v1.OpenCaseRequest.finding_ids",
+        Rule::new().note("Give either finding_ids or tip_id."),
+    ),
+    ("supervision.v1.RecordRecoveryRequest.case_id", NON_BLANK),
+    ("supervision.v1.PayRewardRequest.case_id", NON_BLANK),
+    ("supervision.v1.SubmitTipRequest.region_code", REGION),
+    ("supervision.v1.SubmitTipRequest.institution_code", INSTITUTION),
+    ("supervision.v1.SubmitTipRequest.description", NON_BLANK),
+    ("supervision.v1.ListCasesRequest.region_code", REGION),
+    ("supervision.v1.ListCasesRequest.institution_code", INSTITUTION),
+    ("supervision.v1.GetCreditScoreRequest.subject_kind", SPECIFIED),
+    (
+        "supervision.v1.GetCreditScoreRequest.subject_code",
+        Rule::new()
+            .required()
+            .note("An institution code for CREDIT_SUBJECT_KIND_INSTITUTION, a physician code otherwise."),
+    ),
+    ("supervision.v1.ListBlacklistRequest.region_code", REGION),
+    ("supervision.v1.CheckSettlementHoldRequest.institution_code", INSTITUTION.required()),
+    ("supervision.v1.CheckSettlementHoldRequest.year", YEAR.required()),
+    ("supervision.v1.CheckSettlementHoldRequest.month", Rule::range(1, 12).required()),
+    ("supervision.v1.SetBudgetRequest.institution_code", INSTITUTION.required()),
+    ("supervision.v1.SetBudgetRequest.year", YEAR.required()),
+    ("supervision.v1.SetBudgetRequest.annual_budget_fen", POSITIVE_FEN.required()),
+    ("supervision.v1.SetBudgetPolicyRequest.region_code", REGION),
+    ("supervision.v1.SetBudgetPolicyRequest.policy", Rule::new().required()),
+    (
+        "supervision.v1.BudgetPolicy.region_code",
+        REGION.note("Empty or the request's region_code."),
+    ),
+    ("supervision.v1.GetBudgetStatusRequest.institution_code", INSTITUTION.required()),
+    ("supervision.v1.GetBudgetStatusRequest.year", YEAR.required()),
+    ("supervision.v1.GetBudgetStatusRequest.month", Rule::range(1, 12).required()),
+    ("supervision.v1.ListWarningsRequest.region_code", REGION),
+    ("supervision.v1.ListWarningsRequest.year", YEAR.required()),
+    ("supervision.v1.ListWarningsRequest.month", Rule::range(1, 12).required()),
+    ("supervision.v1.GetFundSummaryRequest.region_code", REGION),
+    ("supervision.v1.GetFundSummaryRequest.year", YEAR.required()),
+    ("supervision.v1.GetFundSummaryRequest.month", Rule::range(1, 12).required()),
+    ("supervision.v1.DrawInspectionRequest.region_code", REGION),
+    (
+        "supervision.v1.DrawInspectionRequest.institution_codes",
+        INSTITUTION.required().min_items(1),
+    ),
+    ("supervision.v1.GetInspectionDrawRequest.draw_id", NON_BLANK),
+    ("supervision.v1.RunBackfillRequest.region_code", REGION),
+    ("supervision.v1.RunBackfillRequest.rule_code", SPECIFIED),
+    ("supervision.v1.RunBackfillRequest.from_date", DATE.required()),
+    (
+        "supervision.v1.RunBackfillRequest.to_date",
+        DATE.required().note("Not before from_date."),
+    ),
 ];
 
 /// The rule of `field` in the message `message` (full name), if any.
@@ -385,7 +715,11 @@ mod tests {
                 || rule.min_length.is_some()
                 || rule.max_length.is_some();
             let number_rule = rule.minimum.is_some() || rule.maximum.is_some();
-            match field.kind() {
+            let kind = match field.kind() {
+                Kind::Message(m) if field.is_map() => m.map_entry_value_field().kind(),
+                k => k,
+            };
+            match kind {
                 Kind::String => assert!(!number_rule && !rule.specified, "{key}"),
                 Kind::Enum(_) => assert!(!string_rule && !number_rule, "{key}"),
                 Kind::Message(_) => {
