@@ -113,6 +113,49 @@ pub struct RedisConfig {
     pub url: String,
 }
 
+/// The event log: how long producers keep published events for consumers that lost them,
+/// and how long a partition stream may grow on the bus.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventsConfig {
+    /// Hours a published outbox row is kept (a consumer down longer than this cannot have
+    /// what the bus lost replayed).
+    pub retention_hours: u64,
+    /// Entries a partition stream keeps at most (`XADD MAXLEN ~`); older ones are in the
+    /// outbox.
+    pub max_stream_len: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            retention_hours: 168,
+            max_stream_len: 1_000_000,
+        }
+    }
+}
+
+impl EventsConfig {
+    /// The relay's settings.
+    pub fn relay(&self) -> crate::outbox::RelayConfig {
+        crate::outbox::RelayConfig {
+            retention: std::time::Duration::from_secs(self.retention_hours.saturating_mul(3600)),
+            max_stream_len: self.max_stream_len,
+            ..crate::outbox::RelayConfig::default()
+        }
+    }
+
+    /// Refuses values that would lose events or thrash the bus, naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.retention_hours == 0 {
+            return Err(ConfigError::invalid("events.retention_hours", "must be at least 1"));
+        }
+        if self.max_stream_len < 1_000 {
+            return Err(ConfigError::invalid("events.max_stream_len", "must be at least 1000"));
+        }
+        Ok(())
+    }
+}
+
 /// Logging and tracing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TelemetryConfig {
@@ -195,6 +238,9 @@ pub struct ServiceSettings {
     pub database: DatabaseConfig,
     /// Redis.
     pub redis: RedisConfig,
+    /// The event log.
+    #[serde(default)]
+    pub events: EventsConfig,
     /// Telemetry.
     pub telemetry: TelemetryConfig,
     /// Auth.
@@ -216,6 +262,7 @@ impl ServiceSettings {
     /// Validates what can be checked without connecting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.database.validate()?;
+        self.events.validate()?;
         self.grpc
             .listen
             .parse::<std::net::SocketAddr>()

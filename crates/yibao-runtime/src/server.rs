@@ -209,6 +209,8 @@ pub struct ServiceDeps {
     /// Secrets of the services that need one, by configuration key
     /// (`enrollment.voucher_secret`).
     pub secrets: std::collections::BTreeMap<String, String>,
+    /// How a producing service's outbox relay runs (`events.*`).
+    pub relay: crate::outbox::RelayConfig,
 }
 
 impl ServiceDeps {
@@ -222,6 +224,7 @@ impl ServiceDeps {
             bus: crate::bus::from_config(&settings.redis).await?,
             upstreams: settings.upstreams.clone(),
             secrets: Default::default(),
+            relay: settings.events.relay(),
         })
     }
 

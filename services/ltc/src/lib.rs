@@ -37,7 +37,7 @@ pub async fn build(deps: ServiceDeps) -> Result<LtcServiceServer<api::LtcApi>, S
         "ltc",
         store.base().clone(),
         deps.bus.clone(),
-        yibao_runtime::outbox::RelayConfig::default(),
+        deps.relay,
     );
     let base = store.base().clone();
     let ltc = app::Ltc::new(

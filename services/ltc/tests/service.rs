@@ -92,6 +92,7 @@ async fn start() -> Env {
             "a-test-secret-of-at-least-32-characters!!".to_string(),
         )]
         .into(),
+        relay: Default::default(),
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));
@@ -108,6 +109,7 @@ async fn start() -> Env {
             ..Upstreams::default()
         },
         secrets: Default::default(),
+        relay: Default::default(),
     };
     let svc = yibao_ltc::build(deps)
         .await

@@ -93,6 +93,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         bus: Arc::new(yibao_runtime::bus::MemoryBus::new()),
         upstreams: Default::default(),
         secrets: Default::default(),
+        relay: Default::default(),
     };
     let db =
         yibao_runtime::db::connect_and_migrate::<yibao_procurement::store::migration::Migrator>(

@@ -100,7 +100,7 @@ pub async fn build_with(
         deps.upstreams.channel("procurement")?,
         deps.upstreams.channel("supervision")?,
     );
-    let relay = events::start_relay(store.base().clone(), deps.bus.clone());
+    let relay = events::start_relay(store.base().clone(), deps.bus.clone(), deps.relay);
     let app = app::SettlementApp::new(store, upstreams, Some(relay)).with_limits(limits);
     Ok(SettlementServiceServer::new(api::SettlementApi::new(app)))
 }

@@ -118,6 +118,7 @@ impl Env {
             bus: Arc::clone(&self.bus),
             upstreams: upstreams.clone(),
             secrets: Default::default(),
+            relay: Default::default(),
         };
         let svc = yibao_supervision::build_with(deps, self.cfg.clone())
             .await

@@ -75,6 +75,8 @@ pub struct Options {
     pub redis_url: String,
     /// The gateway's settings (`listen` is taken from `http_listen`).
     pub gateway: yibao_gateway::GatewaySettings,
+    /// How the producing services' outbox relays run (`events.*`).
+    pub relay: yibao_runtime::outbox::RelayConfig,
 }
 
 impl Options {
@@ -87,6 +89,7 @@ impl Options {
             storage: Storage::Sqlite,
             redis_url: String::new(),
             gateway: yibao_gateway::GatewaySettings::default(),
+            relay: Default::default(),
         }
     }
 }
@@ -268,6 +271,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         bus: Arc::clone(&bus),
         upstreams: upstreams.clone(),
         secrets: Default::default(),
+        relay: opts.relay,
     };
 
     let mut routes = tonic::service::RoutesBuilder::default();

@@ -18,6 +18,9 @@ pub struct UpSettings {
     pub redis: RedisConfig,
     /// `[telemetry]`: log level and format, OTLP endpoint.
     pub telemetry: TelemetryConfig,
+    /// `[events]`: outbox retention and stream length.
+    #[serde(default)]
+    pub events: yibao_runtime::config::EventsConfig,
 }
 
 impl Default for UpSettings {
@@ -32,6 +35,7 @@ impl Default for UpSettings {
             },
             redis: RedisConfig::default(),
             telemetry: TelemetryConfig::default(),
+            events: Default::default(),
         }
     }
 }
@@ -48,6 +52,7 @@ impl UpSettings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         listen_addr("gateway.listen", &self.gateway.listen)?;
         listen_addr("grpc.listen", &self.grpc.listen)?;
+        self.events.validate()?;
         if self.gateway.rate_limit_per_minute == 0 {
             return Err(ConfigError::invalid(
                 "gateway.rate_limit_per_minute",
@@ -105,6 +110,7 @@ impl UpSettings {
         };
         opts.redis_url = flags.redis_url.unwrap_or(self.redis.url);
         opts.gateway = self.gateway;
+        opts.relay = self.events.relay();
         Ok(opts)
     }
 }

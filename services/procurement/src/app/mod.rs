@@ -53,17 +53,11 @@ impl Procurement {
     pub async fn new(
         db: sea_orm::DatabaseConnection,
         cache: Arc<dyn Cache>,
-        bus: Option<Arc<dyn yibao_runtime::bus::Bus>>,
+        bus: Option<(Arc<dyn yibao_runtime::bus::Bus>, yibao_runtime::outbox::RelayConfig)>,
     ) -> Result<Self, AppError> {
         let store = Store::new(db);
-        let relay = bus.map(|bus| {
-            Relay::start(
-                "procurement",
-                store.base().clone(),
-                bus,
-                yibao_runtime::outbox::RelayConfig::default(),
-            )
-        });
+        let relay =
+            bus.map(|(bus, cfg)| Relay::start("procurement", store.base().clone(), bus, cfg));
         let namespace = store.cache_namespace().await?;
         Ok(Procurement {
             store,

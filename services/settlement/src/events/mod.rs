@@ -15,6 +15,6 @@ use yibao_runtime::outbox::{Relay, RelayConfig};
 
 /// Starts the outbox relay of the service for the life of the process; kick the handle after
 /// a commit that enqueued events.
-pub fn start_relay(base: StoreBase, bus: Arc<dyn Bus>) -> Relay {
-    Relay::start("settlement", base, bus, RelayConfig::default())
+pub fn start_relay(base: StoreBase, bus: Arc<dyn Bus>, cfg: RelayConfig) -> Relay {
+    Relay::start("settlement", base, bus, cfg)
 }
