@@ -240,7 +240,38 @@ fn message_schema(m: &MessageDescriptor, side: Side, names: &mut Names, todo: &m
     if !required.is_empty() {
         schema["required"] = json!(required);
     }
+    if side == Side::Request {
+        one_of_each_oneof(m, &mut schema);
+    }
     schema
+}
+
+/// A request sets at most one field of each `oneof` (the transcoder refuses "multiple fields
+/// provided for oneof"): `maxProperties: 1` where the oneof is the whole message, else no two
+/// of its fields together.
+fn one_of_each_oneof(m: &MessageDescriptor, schema: &mut Value) {
+    let oneofs: Vec<Vec<String>> = m
+        .oneofs()
+        .filter(|o| !o.is_synthetic())
+        .map(|o| o.fields().map(|f| f.name().to_string()).collect())
+        .filter(|fields: &Vec<String>| fields.len() > 1)
+        .collect();
+    let total = m.fields().count();
+    let mut pairs = Vec::new();
+    for fields in &oneofs {
+        if oneofs.len() == 1 && fields.len() == total {
+            schema["maxProperties"] = json!(1);
+            return;
+        }
+        for (i, a) in fields.iter().enumerate() {
+            for b in &fields[i + 1..] {
+                pairs.push(json!({"required": [a, b]}));
+            }
+        }
+    }
+    if !pairs.is_empty() {
+        schema["not"] = json!({"anyOf": pairs});
+    }
 }
 
 /// The OpenAPI name of a path variable bound to the request field `field_path`: OpenAPI path

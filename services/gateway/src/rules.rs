@@ -132,6 +132,8 @@ const DATE: Rule = Rule {
 };
 /// A month `YYYY-MM`.
 const MONTH: Rule = Rule::pattern("^[0-9]{4}-(0[1-9]|1[0-2])$");
+/// A month `YYYY-MM` of the years LTC's `Month::parse` accepts (1900–9999).
+const LTC_MONTH: Rule = Rule::pattern("^(19[0-9]{2}|[2-9][0-9]{3})-(0[1-9]|1[0-2])$");
 /// An insurance year the services accept.
 const YEAR: Rule = Rule::range(2000, 2100);
 /// An amount in fen that must not be negative.
@@ -427,7 +429,7 @@ pub const RULES: &[(&str, Rule)] = &[
     ("ltc.v1.SettleMonthRequest.institution_code", INSTITUTION.required()),
     (
         "ltc.v1.SettleMonthRequest.month",
-        MONTH.required().note("Not in the future."),
+        LTC_MONTH.required().note("Not in the future."),
     ),
     (
         "ltc.v1.SettleMonthRequest.request_id",
@@ -435,7 +437,7 @@ pub const RULES: &[(&str, Rule)] = &[
     ),
     ("ltc.v1.ReverseSettlementRequest.request_id", text(128)),
     ("ltc.v1.ReverseSettlementRequest.reason", text(500)),
-    ("ltc.v1.GetStatisticsRequest.month", MONTH.required()),
+    ("ltc.v1.GetStatisticsRequest.month", LTC_MONTH.required()),
     (
         "ltc.v1.GetStatisticsRequest.region_code",
         REGION.note("Absent: the caller's region (required for callers without one)."),
@@ -555,7 +557,7 @@ pub const RULES: &[(&str, Rule)] = &[
             .required()
             .min_items(1)
             .max_items(1000)
-            .note("National codes; others are refused unless skip_non_national_codes."),
+            .note("National item codes; others are refused, or answered as not found with skip_non_national_codes."),
     ),
     (
         "procurement.v1.UploadInventoryRecordsRequest.institution_code",
@@ -626,6 +628,8 @@ pub const RULES: &[(&str, Rule)] = &[
     ("supervision.v1.ListVerificationTasksRequest.region_code", REGION),
     ("supervision.v1.ListVerificationTasksRequest.institution_code", INSTITUTION),
     ("supervision.v1.CompleteVerificationTaskRequest.task_id", NON_BLANK),
+    ("supervision.v1.CompleteVerificationTaskRequest.method", SPECIFIED),
+    ("supervision.v1.CompleteVerificationTaskRequest.outcome", SPECIFIED),
     ("supervision.v1.OpenCaseRequest.region_code", REGION),
     (
         "supervision.v1.OpenCaseRequest.finding_ids",
@@ -641,9 +645,9 @@ pub const RULES: &[(&str, Rule)] = &[
     ("supervision.v1.GetCreditScoreRequest.subject_kind", SPECIFIED),
     (
         "supervision.v1.GetCreditScoreRequest.subject_code",
-        Rule::new()
+        Rule::pattern("^([HP][0-9]{11}|D[0-9]{12})$")
             .required()
-            .note("An institution code for CREDIT_SUBJECT_KIND_INSTITUTION, a physician code otherwise."),
+            .note("An institution code for CREDIT_SUBJECT_KIND_INSTITUTION, a physician code (D + 12 digits) for CREDIT_SUBJECT_KIND_PHYSICIAN."),
     ),
     ("supervision.v1.ListBlacklistRequest.region_code", REGION),
     ("supervision.v1.CheckSettlementHoldRequest.institution_code", INSTITUTION.required()),
