@@ -854,3 +854,111 @@ async fn rules_are_listed_tuned_as_new_versions_and_guarded_against_stale_change
     assert_eq!(status, 403, "hospitals do not read the rule library");
     i.kill().await;
 }
+
+/// Two supervision processes on one database and bus, as the manifests run them: they share
+/// the partitions by lease, and window rules see every event of a region because all of a
+/// region's events reach the replica that owns its partition, in the producer's order.
+#[tokio::test]
+async fn two_replicas_share_the_partitions_and_miss_no_split_hospitalisation() {
+    use yibao_runtime::outbox::{self, OutboxEvent};
+    let mut env = Env::new().await;
+    env.cfg.lease_ttl = Duration::from_millis(600);
+    env.cfg.consumer = "replica-a".into();
+    let a = env.start().await;
+    env.cfg.consumer = "replica-b".into();
+    let b = env.start().await;
+    // Long enough for replica-a to give half its partitions to replica-b.
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+
+    // A producer's outbox (as settlement's), keyed by the institution's region.
+    let producer = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+    let manager = sea_orm_migration::SchemaManager::new(&producer);
+    use sea_orm_migration::MigrationTrait as _;
+    outbox::MIGRATION.up(&manager).await.unwrap();
+    outbox::SEQUENCE_MIGRATION.up(&manager).await.unwrap();
+    let producer = yibao_runtime::db::StoreBase::new(producer);
+    let stream: &'static str = Box::leak(env.cfg.claims_stream.clone().into_boxed_str());
+    let regions = [
+        "341502", "341503", "341504", "341522", "341523", "341524", "341525", "341526",
+    ];
+    let mut events = Vec::new();
+    for region in regions {
+        let inst = format!("H{region}00001");
+        for p in 0..4 {
+            let person = format!("p-{region}-{p}");
+            for (n, (adm, dis, dx)) in [
+                (day(5, 1), day(5, 6), "K35.800"),
+                (day(5, 12), day(5, 16), "K35.200"),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let mut e = stay(
+                    &format!("{region}-{p}-{n}"),
+                    &person,
+                    &inst,
+                    adm,
+                    dis,
+                    dx,
+                    200_000,
+                    200_000,
+                );
+                e.home_region = RegionCode::parse(region).unwrap();
+                let payload = convert::claim_to_proto(&e).encode_to_vec();
+                events.push(
+                    OutboxEvent::new(stream, e.event_id.clone(), payload).for_institution(&inst),
+                );
+            }
+        }
+    }
+    outbox::enqueue(producer.db(), &events).await.unwrap();
+    while outbox::publish_pending(&producer, env.bus.as_ref(), 1_000)
+        .await
+        .unwrap()
+        > 0
+    {}
+
+    let province = env.token(Role::Operator, "", "340000", "operator-province");
+    for region in regions {
+        let mut splits = 0;
+        for _ in 0..300 {
+            let list = env
+                .ok(
+                    &a,
+                    http::Method::GET,
+                    &format!("/v1/supervision/findings?region_code={region}"),
+                    &province,
+                    None,
+                )
+                .await;
+            splits = list["findings"]
+                .as_array()
+                .map(|f| {
+                    f.iter()
+                        .filter(|f| f["rule_code"] == "RULE_CODE_SPLIT_HOSPITALISATION")
+                        .count()
+                })
+                .unwrap_or(0);
+            if splits >= 4 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(splits, 4, "region {region}: every pair found once");
+    }
+    // Both replicas held partitions.
+    let db = yibao_runtime::db::connect(&env.database).await.unwrap();
+    let owners = yibao_runtime::sql::all(
+        &db,
+        "SELECT DISTINCT owner FROM event_lease WHERE grp = ? AND expires_ms > ?",
+        vec![
+            yibao_runtime::sql::t(env.cfg.group.clone()),
+            yibao_runtime::sql::i(chrono::Utc::now().timestamp_millis()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(owners.len(), 2, "both replicas own partitions");
+    a.kill().await;
+    b.kill().await;
+}

@@ -13,9 +13,15 @@
 //! failed commit discards the in-memory detectors too (they had observed the batch) and the
 //! batch is read again.
 //!
-//! One consumer instance should run per deployment (the detector's windows are per process);
-//! the API scales out freely. Lag (undelivered plus unacknowledged messages of the three
-//! streams) is kept for `GetFundSummary` and logged.
+//! Replicas share the work through the runtime's inbox ([`yibao_runtime::inbox`]): events are
+//! partitioned by the region of their institution and each replica holds leases on a share of
+//! the partitions, so every region's events reach one detector, in the order the producer
+//! sequenced them. When the partitions a replica owns change, its detectors are rebuilt from
+//! the store, which holds what the previous owner wrote. Events the bus lost are fetched again
+//! from the producer's outbox; an event whose batch keeps failing for a reason that is not an
+//! outage is set aside as a dead letter (`ListDeadLetters`). Lag (undelivered, unacknowledged
+//! and announced-but-missing events of the partitions this replica owns) is kept for
+//! `GetFundSummary` and logged.
 
 use super::EventsError as Error;
 use super::decode::{self as convert, B64, StreamKind, decode_stored};
@@ -64,6 +70,9 @@ pub struct ConsumerConfig {
     pub block: Duration,
     /// Days the institution has to answer a finding.
     pub feedback_days: i64,
+    /// How long this replica's partition leases last without renewal (a stopped replica's
+    /// partitions move to the others after it).
+    pub lease_ttl: Duration,
 }
 
 impl Default for ConsumerConfig {
@@ -78,6 +87,7 @@ impl Default for ConsumerConfig {
             part: 1_000,
             block: Duration::from_millis(100),
             feedback_days: 15,
+            lease_ttl: Duration::from_secs(15),
         }
     }
 }
@@ -165,6 +175,7 @@ impl Consumer {
     ) -> Consumer {
         let inbox_cfg = InboxConfig {
             consumer: cfg.consumer.clone(),
+            lease_ttl: cfg.lease_ttl,
             ..InboxConfig::new(cfg.group.clone())
         };
         let names: Vec<&str> = cfg.streams().iter().map(|(_, s)| *s).collect();
