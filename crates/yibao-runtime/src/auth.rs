@@ -120,6 +120,9 @@ pub struct Claims {
     pub exp: u64,
     /// Issued at.
     pub iat: u64,
+    /// Not before (seconds since epoch), when the issuer sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
 }
 
 /// A verified caller, put into request extensions by the auth layer.
@@ -268,11 +271,32 @@ impl Caller {
     }
 }
 
-/// Verifies tokens against keys found by `kid`.
+/// Keys by `kid`.
+type KeySet = HashMap<String, (DecodingKey, Algorithm)>;
+
+/// Where the keys come from, to fetch them again.
+#[derive(Debug, Clone)]
+enum KeySource {
+    /// Given once (tests, tools): never refreshed.
+    Fixed,
+    /// A JWKS file, read again on refresh.
+    File(PathBuf),
+    /// A JWKS URL, fetched again on refresh.
+    Url(String),
+}
+
+/// Verifies tokens against keys found by `kid`. The keys are fetched again every
+/// `auth.jwks_refresh_secs` ([`Verifier::start_refresh`]) and when a token names a `kid` not
+/// among them (at most every 30 s), so a key rotated in at the issuer is accepted without a
+/// restart. Besides signature, issuer, audience and expiry, `nbf` and `iat` are checked (with
+/// 30 s of leeway) and a token living longer than `auth.max_token_lifetime_secs` is refused.
 #[derive(Clone)]
 pub struct Verifier {
-    keys: Arc<HashMap<String, (DecodingKey, Algorithm)>>,
+    keys: Arc<std::sync::RwLock<Arc<KeySet>>>,
+    source: KeySource,
+    last_fetch: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     validation: Validation,
+    max_lifetime: u64,
     /// Tokens already verified, with their caller and expiry: a partner's system reuses one
     /// token for many calls, and a signature check costs more than the rest of an eligibility
     /// answer. Bounded; a token is never accepted past its `exp`.
@@ -282,80 +306,190 @@ pub struct Verifier {
 /// Verified tokens kept at most (the map is emptied when full).
 const VERIFIED_CAPACITY: usize = 20_000;
 
+/// Seconds of clock difference allowed on `exp`, `nbf` and `iat`.
+const LEEWAY: u64 = 30;
+
+/// Shortest pause between two fetches triggered by unknown `kid`s.
+const UNKNOWN_KID_REFETCH: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verifier")
-            .field("kids", &self.keys.keys().collect::<Vec<_>>())
-            .finish()
+        let kids: Vec<String> = self.current_keys().keys().cloned().collect();
+        f.debug_struct("Verifier").field("kids", &kids).finish()
     }
 }
 
+fn key_set(set: &JwkSet) -> Result<KeySet, AuthError> {
+    let mut keys = HashMap::new();
+    for jwk in &set.keys {
+        let kid = jwk
+            .common
+            .key_id
+            .clone()
+            .ok_or_else(|| AuthError::InvalidToken("JWKS key without kid".into()))?;
+        let alg = jwk
+            .common
+            .key_algorithm
+            .and_then(|a| a.to_string().parse::<Algorithm>().ok())
+            .unwrap_or(Algorithm::EdDSA);
+        let key = DecodingKey::from_jwk(jwk)
+            .map_err(|e| AuthError::InvalidToken(format!("JWKS key {kid}: {e}")))?;
+        keys.insert(kid, (key, alg));
+    }
+    Ok(keys)
+}
+
+fn read_jwks_file(path: &Path) -> Result<JwkSet, AuthError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        AuthError::InvalidToken(format!("cannot read JWKS file {}: {e}", path.display()))
+    })?;
+    serde_json::from_str(&text).map_err(|e| AuthError::InvalidToken(format!("JWKS file: {e}")))
+}
+
+async fn fetch_jwks(url: &str) -> Result<JwkSet, AuthError> {
+    reqwest::get(url)
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| AuthError::InvalidToken(format!("JWKS fetch {url}: {e}")))?
+        .json()
+        .await
+        .map_err(|e| AuthError::InvalidToken(format!("JWKS parse {url}: {e}")))
+}
+
 impl Verifier {
-    /// Builds a verifier from a JWKS document.
+    /// Builds a verifier from a JWKS document (never refreshed).
     pub fn from_jwks(set: &JwkSet, issuer: &str, audience: &str) -> Result<Verifier, AuthError> {
-        let mut keys = HashMap::new();
-        for jwk in &set.keys {
-            let kid = jwk
-                .common
-                .key_id
-                .clone()
-                .ok_or_else(|| AuthError::InvalidToken("JWKS key without kid".into()))?;
-            let alg = jwk
-                .common
-                .key_algorithm
-                .and_then(|a| a.to_string().parse::<Algorithm>().ok())
-                .unwrap_or(Algorithm::EdDSA);
-            let key = DecodingKey::from_jwk(jwk)
-                .map_err(|e| AuthError::InvalidToken(format!("JWKS key {kid}: {e}")))?;
-            keys.insert(kid, (key, alg));
-        }
+        Self::with_source(set, KeySource::Fixed, issuer, audience)
+    }
+
+    fn with_source(
+        set: &JwkSet,
+        source: KeySource,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Verifier, AuthError> {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
-        validation.leeway = 30;
+        validation.leeway = LEEWAY;
+        validation.validate_nbf = true;
         Ok(Verifier {
-            keys: Arc::new(keys),
+            keys: Arc::new(std::sync::RwLock::new(Arc::new(key_set(set)?))),
+            source,
+            last_fetch: Arc::default(),
             validation,
+            max_lifetime: crate::config::AuthConfig::default().max_token_lifetime_secs,
             verified: Arc::default(),
         })
     }
 
-    /// Loads a JWKS file.
+    /// The same verifier refusing tokens that live longer than `secs`.
+    pub fn with_max_lifetime(mut self, secs: u64) -> Verifier {
+        self.max_lifetime = secs;
+        self
+    }
+
+    /// Loads a JWKS file (read again on refresh).
     pub fn from_jwks_file(
         path: &Path,
         issuer: &str,
         audience: &str,
     ) -> Result<Verifier, AuthError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            AuthError::InvalidToken(format!("cannot read JWKS file {}: {e}", path.display()))
-        })?;
-        let set: JwkSet = serde_json::from_str(&text)
-            .map_err(|e| AuthError::InvalidToken(format!("JWKS file: {e}")))?;
-        Self::from_jwks(&set, issuer, audience)
+        let set = read_jwks_file(path)?;
+        Self::with_source(&set, KeySource::File(path.to_path_buf()), issuer, audience)
     }
 
-    /// Fetches a JWKS document over HTTP(S).
+    /// Fetches a JWKS document over HTTP(S) (fetched again on refresh).
     pub async fn from_jwks_url(
         url: &str,
         issuer: &str,
         audience: &str,
     ) -> Result<Verifier, AuthError> {
-        let set: JwkSet = reqwest::get(url)
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| AuthError::InvalidToken(format!("JWKS fetch {url}: {e}")))?
-            .json()
-            .await
-            .map_err(|e| AuthError::InvalidToken(format!("JWKS parse {url}: {e}")))?;
-        Self::from_jwks(&set, issuer, audience)
+        let set = fetch_jwks(url).await?;
+        Self::with_source(&set, KeySource::Url(url.to_string()), issuer, audience)
     }
 
-    /// From the auth configuration (file takes precedence over URL).
+    /// From the auth configuration (file takes precedence over URL), refreshed every
+    /// `jwks_refresh_secs` for the life of the process.
     pub async fn from_config(cfg: &crate::config::AuthConfig) -> Result<Verifier, AuthError> {
-        if !cfg.jwks_file.is_empty() {
-            Self::from_jwks_file(Path::new(&cfg.jwks_file), &cfg.issuer, &cfg.audience)
+        let v = if !cfg.jwks_file.is_empty() {
+            Self::from_jwks_file(Path::new(&cfg.jwks_file), &cfg.issuer, &cfg.audience)?
         } else {
-            Self::from_jwks_url(&cfg.jwks_url, &cfg.issuer, &cfg.audience).await
+            Self::from_jwks_url(&cfg.jwks_url, &cfg.issuer, &cfg.audience).await?
+        }
+        .with_max_lifetime(cfg.max_token_lifetime_secs);
+        v.start_refresh(std::time::Duration::from_secs(cfg.jwks_refresh_secs.max(1)));
+        Ok(v)
+    }
+
+    fn current_keys(&self) -> Arc<KeySet> {
+        Arc::clone(&self.keys.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Fetches the keys again from their source; a failure keeps the keys there are.
+    pub async fn refresh(&self) -> Result<(), AuthError> {
+        let set = match &self.source {
+            KeySource::Fixed => return Ok(()),
+            KeySource::File(path) => read_jwks_file(path)?,
+            KeySource::Url(url) => fetch_jwks(url).await?,
+        };
+        let keys = key_set(&set)?;
+        *self.last_fetch.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(std::time::Instant::now());
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
+        Ok(())
+    }
+
+    /// Refreshes the keys every `every` for the life of the process.
+    pub fn start_refresh(&self, every: std::time::Duration) {
+        if matches!(self.source, KeySource::Fixed) {
+            return;
+        }
+        let v = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = v.refresh().await {
+                    tracing::warn!(error = %e, "JWKS refresh failed; the keys in use are kept");
+                }
+            }
+        });
+    }
+
+    /// A token named an unknown `kid`: fetch the keys again unless that was done in the last
+    /// 30 s. A file is read at once (the token is then checked against it); a URL is fetched
+    /// in the background, so the token is refused now and accepted once the fetch is in.
+    fn refetch_for_unknown_kid(&self) -> bool {
+        {
+            let mut last = self.last_fetch.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < UNKNOWN_KID_REFETCH) {
+                return false;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        match &self.source {
+            KeySource::Fixed => false,
+            KeySource::File(path) => match read_jwks_file(path).and_then(|s| key_set(&s)) {
+                Ok(keys) => {
+                    *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "JWKS re-read for an unknown kid failed");
+                    false
+                }
+            },
+            KeySource::Url(_) => {
+                if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                    let v = self.clone();
+                    handle.spawn(async move {
+                        if let Err(e) = v.refresh().await {
+                            tracing::warn!(error = %e, "JWKS fetch for an unknown kid failed");
+                        }
+                    });
+                }
+                false
+            }
         }
     }
 
@@ -390,8 +524,11 @@ impl Verifier {
         let kid = header
             .kid
             .ok_or_else(|| AuthError::InvalidToken("token has no kid".into()))?;
-        let (key, alg) = self
-            .keys
+        let mut keys = self.current_keys();
+        if !keys.contains_key(&kid) && self.refetch_for_unknown_kid() {
+            keys = self.current_keys();
+        }
+        let (key, alg) = keys
             .get(&kid)
             .ok_or_else(|| AuthError::InvalidToken(format!("unknown kid `{kid}`")))?;
         if header.alg != *alg {
@@ -403,7 +540,19 @@ impl Verifier {
         validation.algorithms = vec![*alg];
         let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| AuthError::InvalidToken(e.to_string()))?;
-        Ok((Caller::from_claims(&data.claims)?, data.claims.exp))
+        let c = &data.claims;
+        let now = chrono::Utc::now().timestamp().max(0) as u64;
+        if c.iat > now + LEEWAY {
+            return Err(AuthError::InvalidToken("iat is in the future".into()));
+        }
+        if c.exp.saturating_sub(c.iat) > self.max_lifetime {
+            return Err(AuthError::InvalidToken(format!(
+                "token lifetime {} s exceeds the maximum of {} s",
+                c.exp.saturating_sub(c.iat),
+                self.max_lifetime
+            )));
+        }
+        Ok((Caller::from_claims(c)?, c.exp))
     }
 
     /// Verifies the value of an `authorization` header (`Bearer <jwt>`).
@@ -501,7 +650,7 @@ impl DevKeys {
         audience: &str,
     ) -> Result<String, AuthError> {
         let now = chrono::Utc::now().timestamp().max(0) as u64;
-        let claims = Claims {
+        self.sign(&Claims {
             sub: subject.into(),
             role: role.as_str().into(),
             org: org.into(),
@@ -510,10 +659,15 @@ impl DevKeys {
             aud: audience.into(),
             exp: now + ttl_secs,
             iat: now,
-        };
+            nbf: None,
+        })
+    }
+
+    /// Signs claims as they are (tools and tests that need a token with particular times).
+    pub fn sign(&self, claims: &Claims) -> Result<String, AuthError> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding)
+        jsonwebtoken::encode(&header, claims, &self.encoding)
             .map_err(|e| AuthError::InvalidToken(e.to_string()))
     }
 }
@@ -533,6 +687,112 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn claims_at(iat: i64, exp: i64, nbf: Option<i64>) -> Claims {
+        let now = chrono::Utc::now().timestamp();
+        Claims {
+            sub: "his-1".into(),
+            role: "hospital".into(),
+            org: "H34152200001".into(),
+            region: "341522".into(),
+            iss: "yibao".into(),
+            aud: "yibao-api".into(),
+            exp: (now + exp) as u64,
+            iat: (now + iat) as u64,
+            nbf: nbf.map(|n| (now + n) as u64),
+        }
+    }
+
+    #[test]
+    fn not_before_issued_at_and_the_longest_lifetime_are_enforced() {
+        let k = keys();
+        let v = k
+            .verifier("yibao", "yibao-api")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_max_lifetime(3_600);
+        let verify = |c: &Claims| v.verify(&k.sign(c).unwrap_or_default());
+        assert!(verify(&claims_at(0, 600, None)).is_ok());
+        assert!(verify(&claims_at(0, 600, Some(-10))).is_ok());
+        let refused = |c: &Claims, why: &str| match verify(c) {
+            Err(AuthError::InvalidToken(m)) => assert!(m.contains(why), "{m}"),
+            other => panic!("expected a refusal ({why}), got {other:?}"),
+        };
+        refused(&claims_at(0, 600, Some(300)), "ImmatureSignature");
+        refused(&claims_at(300, 900, None), "iat is in the future");
+        refused(
+            &claims_at(0, 3_601 + 60, None),
+            "exceeds the maximum of 3600 s",
+        );
+    }
+
+    #[test]
+    fn a_key_rotated_into_the_jwks_file_is_accepted_without_a_restart() {
+        let old = keys();
+        let new = keys();
+        let file = std::env::temp_dir().join(format!("yibao-jwks-{}.json", rand::random::<u32>()));
+        let write = |set: &JwkSet| {
+            std::fs::write(&file, serde_json::to_string(set).unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        write(old.jwks());
+        let v =
+            Verifier::from_jwks_file(&file, "yibao", "yibao-api").unwrap_or_else(|e| panic!("{e}"));
+        let token = |k: &DevKeys| {
+            k.mint(
+                Role::Hospital,
+                "H34152200001",
+                "341522",
+                "his-1",
+                60,
+                "yibao",
+                "yibao-api",
+            )
+            .unwrap_or_default()
+        };
+        assert!(v.verify(&token(&old)).is_ok());
+        assert!(v.verify(&token(&new)).is_err(), "not in the file yet");
+        // The issuer publishes both keys. The refusal above already spent the unknown-kid
+        // re-read (at most one per 30 s), so the scheduled refresh is what picks them up.
+        let mut both = old.jwks().clone();
+        both.keys.extend(new.jwks().keys.iter().cloned());
+        write(&both);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        rt.block_on(v.refresh()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(v.verify(&token(&new)).is_ok());
+        assert!(v.verify(&token(&old)).is_ok());
+        let _ = std::fs::remove_file(&file);
+    }
+
+    #[test]
+    fn an_unknown_kid_reads_the_jwks_file_again_at_once() {
+        let old = keys();
+        let new = keys();
+        let file = std::env::temp_dir().join(format!("yibao-jwks-{}.json", rand::random::<u32>()));
+        std::fs::write(&file, serde_json::to_string(old.jwks()).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let v =
+            Verifier::from_jwks_file(&file, "yibao", "yibao-api").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&file, serde_json::to_string(new.jwks()).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let t = new
+            .mint(
+                Role::Hospital,
+                "H34152200001",
+                "341522",
+                "his-1",
+                60,
+                "yibao",
+                "yibao-api",
+            )
+            .unwrap_or_default();
+        assert!(
+            v.verify(&t).is_ok(),
+            "the first unknown kid re-reads the file"
+        );
+        let _ = std::fs::remove_file(&file);
+    }
 
     fn keys() -> DevKeys {
         let dir = std::env::temp_dir().join(format!(
@@ -636,6 +896,7 @@ mod tests {
             aud: "yibao-api".into(),
             exp: 0,
             iat: 0,
+            nbf: None,
         };
         assert!(Caller::from_claims(&base).is_err());
         let op = Claims {

@@ -147,10 +147,16 @@ impl EventsConfig {
     /// Refuses values that would lose events or thrash the bus, naming the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.retention_hours == 0 {
-            return Err(ConfigError::invalid("events.retention_hours", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "events.retention_hours",
+                "must be at least 1",
+            ));
         }
         if self.max_stream_len < 1_000 {
-            return Err(ConfigError::invalid("events.max_stream_len", "must be at least 1000"));
+            return Err(ConfigError::invalid(
+                "events.max_stream_len",
+                "must be at least 1000",
+            ));
         }
         Ok(())
     }
@@ -188,6 +194,21 @@ pub struct AuthConfig {
     pub issuer: String,
     /// Required `aud`.
     pub audience: String,
+    /// Longest lifetime (`exp − iat`, seconds) of a token that is accepted.
+    #[serde(default = "default_max_token_lifetime")]
+    pub max_token_lifetime_secs: u64,
+    /// How often the JWKS is fetched again (seconds); a token with an unknown `kid` also
+    /// triggers a fetch, at most every 30 s.
+    #[serde(default = "default_jwks_refresh")]
+    pub jwks_refresh_secs: u64,
+}
+
+fn default_max_token_lifetime() -> u64 {
+    86_400
+}
+
+fn default_jwks_refresh() -> u64 {
+    300
 }
 
 impl Default for AuthConfig {
@@ -197,6 +218,8 @@ impl Default for AuthConfig {
             jwks_file: String::new(),
             issuer: "yibao".into(),
             audience: "yibao-api".into(),
+            max_token_lifetime_secs: default_max_token_lifetime(),
+            jwks_refresh_secs: default_jwks_refresh(),
         }
     }
 }
