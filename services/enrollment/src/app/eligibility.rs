@@ -3,11 +3,28 @@
 //! number for [`ELIGIBILITY_TTL`]; every change to a person invalidates their entry at once.
 //! A cache hit is one cache read and the pure rule; a miss reads the database (three
 //! queries) and fills the cache. Cache failures fall back to the database.
+//!
+//! **An invalidation that fails** (Redis unreachable) must not leave a stale file to be
+//! served once Redis answers again — it may come back with its data, or may have been
+//! unreachable from this replica only. Every key carries the cache's *epoch*, kept in the
+//! database (`store::cache_epochs`): a failed invalidation bumps it there, in the database the
+//! change was just written to, and switches this replica to the new epoch at once; every
+//! replica re-reads the epoch every [`EPOCH_REFRESH`] ([`EligibilityCache::watch`]). So the
+//! stale entry, under the old epoch, is never read again: by this replica at once, by the
+//! others within a second. An invalidation reads the epoch from the database first and
+//! deletes the keys of that epoch and of the [`EPOCHS_BEHIND`] before it, so a replica that
+//! has not yet seen a bump finds nothing stale either. If the bump itself cannot be written
+//! (the database went down just after the change), this replica stops using the cache until
+//! the bump is written by the watch. Until a replica has read the epoch it does not use the
+//! cache at all.
 
 use super::{AppError, Enrollment};
 use crate::domain::PersonFile;
 use crate::domain::eligibility::{Eligibility, eligibility};
-use std::sync::Arc;
+use crate::store::Store;
+use crate::store::cache_epochs::ELIGIBILITY;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 use yibao_core::IdNumber;
 use yibao_runtime::cache::Cache;
@@ -15,12 +32,34 @@ use yibao_runtime::cache::Cache;
 /// How long a person's eligibility file stays in the cache (changes invalidate it at once).
 pub const ELIGIBILITY_TTL: Duration = Duration::from_secs(600);
 
-/// The cache of person files, keyed without PII.
+/// How often every replica re-reads the cache's epoch from the database.
+pub const EPOCH_REFRESH: Duration = Duration::from_secs(1);
+
+/// Epochs before the current one whose keys an invalidation deletes too (a replica may read
+/// entries of an epoch it has not yet seen replaced).
+pub const EPOCHS_BEHIND: i64 = 2;
+
+/// The epoch before it has been read.
+const UNKNOWN: i64 = -1;
+
+/// The cache of person files, keyed without PII and by the cache's epoch.
 #[derive(Debug, Clone)]
 pub struct EligibilityCache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     cache: Arc<dyn Cache>,
     /// Key of the HMAC that turns ID numbers into cache keys (no PII in Redis).
-    pii_key: Arc<Vec<u8>>,
+    pii_key: Vec<u8>,
+    store: Store,
+    /// The epoch in use, [`UNKNOWN`] until read (or while a bump is owed).
+    epoch: AtomicI64,
+    /// An invalidation failed and the bump of the epoch could not be written yet.
+    bump_owed: AtomicBool,
+    /// Held while `epoch` and `bump_owed` change together (reads take neither).
+    update: Mutex<()>,
 }
 
 /// The answer for a registered person: their file and what the rule decided on the date.
@@ -46,21 +85,119 @@ impl Answer {
 }
 
 impl EligibilityCache {
-    /// A cache of person files keyed by `pii_key`.
-    pub fn new(cache: Arc<dyn Cache>, pii_key: &[u8]) -> EligibilityCache {
+    /// A cache of person files keyed by `pii_key`, its epoch kept in `store`. It is not used
+    /// until [`EligibilityCache::refresh_epoch`] has read the epoch.
+    pub fn new(cache: Arc<dyn Cache>, pii_key: &[u8], store: Store) -> EligibilityCache {
         EligibilityCache {
-            cache,
-            pii_key: Arc::new(pii_key.to_vec()),
+            inner: Arc::new(Inner {
+                cache,
+                pii_key: pii_key.to_vec(),
+                store,
+                epoch: AtomicI64::new(UNKNOWN),
+                bump_owed: AtomicBool::new(false),
+                update: Mutex::new(()),
+            }),
         }
     }
 
-    fn key(&self, id_number: &str) -> String {
+    /// The epoch in use; `None` while the cache is not to be used.
+    pub fn epoch(&self) -> Option<i64> {
+        let e = self.inner.epoch.load(Ordering::Acquire);
+        (e >= 0).then_some(e)
+    }
+
+    fn hash(&self, id_number: &str) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
-        h.update(self.pii_key.as_slice());
+        h.update(self.inner.pii_key.as_slice());
         h.update(b"|eligibility|");
         h.update(id_number.as_bytes());
-        format!("yibao:elig:v1:{}", hex::encode(&h.finalize()[..16]))
+        hex::encode(&h.finalize()[..16])
+    }
+
+    fn key_of(epoch: i64, hash: &str) -> String {
+        format!("yibao:elig:v2:{epoch}:{hash}")
+    }
+
+    /// The cache key of an ID number under `epoch`.
+    pub fn key(&self, epoch: i64, id_number: &str) -> String {
+        Self::key_of(epoch, &self.hash(id_number))
+    }
+
+    fn updating(&self) -> MutexGuard<'_, ()> {
+        self.inner.update.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Moves to `epoch` if it is newer than the one in use (epochs only grow), unless a bump
+    /// is owed.
+    fn note(&self, epoch: i64) {
+        let _g = self.updating();
+        if !self.inner.bump_owed.load(Ordering::Acquire) {
+            self.inner.epoch.fetch_max(epoch, Ordering::AcqRel);
+        }
+    }
+
+    /// A bump to `epoch` was written: it is the one in use, and no bump is owed.
+    fn bumped(&self, epoch: i64) {
+        let _g = self.updating();
+        self.inner.bump_owed.store(false, Ordering::Release);
+        self.inner.epoch.fetch_max(epoch, Ordering::AcqRel);
+    }
+
+    /// Reads the epoch from the database (writing first a bump that is owed); the cache is
+    /// used from then on.
+    pub async fn refresh_epoch(&self) -> Result<i64, AppError> {
+        if self.inner.bump_owed.load(Ordering::Acquire) {
+            let e = self.inner.store.bump_cache_epoch(ELIGIBILITY).await?;
+            self.bumped(e);
+            tracing::info!(
+                epoch = e,
+                "eligibility cache: the owed epoch bump is written"
+            );
+            return Ok(e);
+        }
+        let e = self.inner.store.cache_epoch(ELIGIBILITY).await?;
+        self.note(e);
+        Ok(e)
+    }
+
+    /// Re-reads the epoch every [`EPOCH_REFRESH`] until the cache is dropped.
+    pub fn watch(&self) -> tokio::task::JoinHandle<()> {
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(EPOCH_REFRESH).await;
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                let cache = EligibilityCache { inner };
+                if let Err(e) = cache.refresh_epoch().await {
+                    tracing::debug!(error = %e, "eligibility cache: the epoch could not be read");
+                }
+            }
+        })
+    }
+
+    /// Makes every entry cached so far unreachable: a new epoch in the database. When it
+    /// cannot be written, this replica stops using the cache until the watch writes it.
+    async fn fence(&self) {
+        match self.inner.store.bump_cache_epoch(ELIGIBILITY).await {
+            Ok(e) => {
+                self.bumped(e);
+                tracing::warn!(
+                    epoch = e,
+                    "eligibility cache: an invalidation failed; moved every replica to a new epoch"
+                );
+            }
+            Err(e) => {
+                {
+                    let _g = self.updating();
+                    self.inner.bump_owed.store(true, Ordering::Release);
+                    self.inner.epoch.store(UNKNOWN, Ordering::Release);
+                }
+                tracing::error!(error = %e, "eligibility cache: an invalidation failed and the epoch could not be bumped; the cache is not used until it is");
+            }
+        }
     }
 
     /// Invalidates a person's cached file by clear ID number.
@@ -68,12 +205,31 @@ impl EligibilityCache {
         self.invalidate_ids(&[id_number]).await;
     }
 
-    /// Invalidates people's cached files by clear ID numbers, in one cache call.
+    /// Invalidates people's cached files by clear ID numbers, in one cache call: their keys
+    /// under the database's epoch and the [`EPOCHS_BEHIND`] before it. Never fails: when the
+    /// cache cannot be reached, the epoch moves on instead.
     pub async fn invalidate_ids(&self, id_numbers: &[&str]) {
-        let keys: Vec<String> = id_numbers.iter().map(|id| self.key(id)).collect();
-        if let Err(e) = self.cache.delete(&keys).await {
-            // The TTL bounds staleness if the cache is unreachable right now.
+        if id_numbers.is_empty() {
+            return;
+        }
+        let current = match self.inner.store.cache_epoch(ELIGIBILITY).await {
+            Ok(e) => {
+                self.note(e);
+                e.max(self.epoch().unwrap_or(e))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "eligibility cache: the epoch could not be read to invalidate");
+                self.fence().await;
+                return;
+            }
+        };
+        let hashes: Vec<String> = id_numbers.iter().map(|id| self.hash(id)).collect();
+        let keys: Vec<String> = ((current - EPOCHS_BEHIND).max(0)..=current)
+            .flat_map(|epoch| hashes.iter().map(move |h| Self::key_of(epoch, h)))
+            .collect();
+        if let Err(e) = self.inner.cache.delete(&keys).await {
             tracing::warn!(error = %e, "eligibility cache invalidation failed");
+            self.fence().await;
         }
     }
 }
@@ -88,27 +244,29 @@ impl Enrollment {
         id: &IdNumber,
         date: chrono::NaiveDate,
     ) -> Result<Option<Answer>, AppError> {
-        let key = self.eligibility.key(id.expose());
-        match self.eligibility.cache.get(&key).await {
-            Ok(Some(bytes)) => match serde_json::from_slice::<PersonFile>(&bytes) {
-                Ok(file) => return Ok(Some(Answer::decide(file, date))),
-                Err(e) => tracing::warn!(error = %e, "undecodable eligibility cache entry"),
-            },
-            Ok(None) => {}
-            Err(e) => {
-                tracing::debug!(error = %e, "eligibility cache unavailable; reading the database")
+        let cache = &self.eligibility.inner.cache;
+        let key = self
+            .eligibility
+            .epoch()
+            .map(|e| self.eligibility.key(e, id.expose()));
+        if let Some(key) = &key {
+            match cache.get(key).await {
+                Ok(Some(bytes)) => match serde_json::from_slice::<PersonFile>(&bytes) {
+                    Ok(file) => return Ok(Some(Answer::decide(file, date))),
+                    Err(e) => tracing::warn!(error = %e, "undecodable eligibility cache entry"),
+                },
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "eligibility cache unavailable; reading the database")
+                }
             }
         }
         let Some(p) = self.store.person_by_id_number(id).await? else {
             return Ok(None);
         };
         let file = self.store.person_file(&p).await?;
-        if let Ok(bytes) = serde_json::to_vec(&file) {
-            let _ = self
-                .eligibility
-                .cache
-                .set(&key, bytes, ELIGIBILITY_TTL)
-                .await;
+        if let (Some(key), Ok(bytes)) = (&key, serde_json::to_vec(&file)) {
+            let _ = cache.set(key, bytes, ELIGIBILITY_TTL).await;
         }
         Ok(Some(Answer::decide(file, date)))
     }
@@ -121,5 +279,10 @@ impl Enrollment {
     /// Invalidates people's cached files by clear ID numbers, in one cache call.
     pub async fn invalidate_ids(&self, id_numbers: &[&str]) {
         self.eligibility.invalidate_ids(id_numbers).await;
+    }
+
+    /// The eligibility cache (its epoch, its watch).
+    pub fn eligibility_cache(&self) -> &EligibilityCache {
+        &self.eligibility
     }
 }

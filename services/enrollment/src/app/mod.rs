@@ -40,11 +40,13 @@ pub struct Enrollment {
 
 impl Enrollment {
     /// The use cases over a store and a cache; `voucher_secret` (≥ 32 bytes) signs vouchers
-    /// and keys the cache's hashes of ID numbers.
+    /// and keys the cache's hashes of ID numbers. The eligibility cache is used once its epoch
+    /// has been read (`eligibility_cache().refresh_epoch()`, which `build` does before serving,
+    /// then `watch`).
     pub fn new(store: Store, cache: Arc<dyn Cache>, voucher_secret: &[u8]) -> Enrollment {
         Enrollment {
+            eligibility: EligibilityCache::new(cache, voucher_secret, store.clone()),
             store,
-            eligibility: EligibilityCache::new(cache, voucher_secret),
             vouchers: VoucherSigner::new(voucher_secret),
         }
     }

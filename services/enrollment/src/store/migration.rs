@@ -3,7 +3,16 @@
 
 use yibao_runtime::db::SqlMigration;
 
-yibao_runtime::migrator!(Migrator, "enrollment_migrations", [INITIAL]);
+yibao_runtime::migrator!(Migrator, "enrollment_migrations", [INITIAL, CACHE_EPOCHS]);
+
+/// The epoch of each cache, part of its keys (`store::cache_epochs`).
+const CACHE_EPOCHS: SqlMigration = SqlMigration {
+    name: "m20261210_000002_enrollment_cache_epochs",
+    up: &["CREATE TABLE cache_epochs (
+        name TEXT PRIMARY KEY,
+        epoch BIGINT NOT NULL)"],
+    drop_tables: &["cache_epochs"],
+};
 
 /// The tables of the service, as first released.
 const INITIAL: SqlMigration = SqlMigration {

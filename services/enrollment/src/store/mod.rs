@@ -9,12 +9,14 @@
 //! - [`enrolments`]: enrolments, contributions and contribution standards;
 //! - [`duplicates`]: the scan's candidate queries and the duplicate tasks;
 //! - [`import`]: bulk inserts of imported people (COPY on PostgreSQL);
+//! - [`cache_epochs`]: the epoch that is part of every eligibility cache key;
 //! - [`codec`]: stored text forms; [`error`]: [`StoreError`].
 //!
 //! Most writes are one transaction inside a store function; where a use case decides between
 //! reads and writes of one transaction, it opens it with [`Store::begin`] and calls the
 //! transaction-scoped functions (taking `&DatabaseTransaction`).
 
+pub mod cache_epochs;
 pub mod categories;
 pub mod codec;
 pub mod coverage;
