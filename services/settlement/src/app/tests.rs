@@ -1225,3 +1225,68 @@ async fn a_statement_whose_sum_overflows_is_refused_not_wrapped() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_limits_guard_resettlement_and_a_retry_still_answers_the_first_settlement() {
+    for db in backends().await {
+        let limits = crate::domain::ClaimLimits::new(y(200_000), 100, ("a", "b")).unwrap();
+        let s = db.app.clone().with_limits(limits);
+        let first = s
+            .settle_prepared(&input(&s, "E1", worked_items(), true).await, &actor())
+            .await
+            .unwrap();
+        let before = (
+            count(&s, "claims").await,
+            count(&s, "ledger_lines").await,
+            count(&s, "reversals").await,
+            count(&s, "event_outbox").await,
+            acc(&s).await,
+        );
+        // A retry of the settled encounter is answered from the store before the claim is
+        // read: a body above the limits does not matter, nothing is written.
+        let over = request(&s, "E1", vec![item("A-SERVICES", ItemClass::A, y(300_000))]).await;
+        let again = s
+            .settle(&hospital(), None, Some(("H34150200001", "E1")), || {
+                Ok(over.clone())
+            })
+            .await
+            .unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.claim_id, first.claim_id);
+        // A correction above the limits is refused naming the field; the claim stands.
+        let e = s
+            .resettle(
+                &hospital(),
+                None,
+                &first.claim_id,
+                || Ok(over),
+                "bill corrected",
+            )
+            .await
+            .unwrap_err();
+        let api = yibao_runtime::ApiError::from(e);
+        assert_eq!(api.code, "SETTLEMENT_CLAIM_INVALID");
+        assert!(
+            api.violations
+                .iter()
+                .any(|(p, _)| p == "claim.items[0].amount_fen"),
+            "{api:?}"
+        );
+        let after = (
+            count(&s, "claims").await,
+            count(&s, "ledger_lines").await,
+            count(&s, "reversals").await,
+            count(&s, "event_outbox").await,
+            acc(&s).await,
+        );
+        assert_eq!(after, before);
+        let row = s.store().claim(&first.claim_id).await.unwrap().unwrap();
+        assert_eq!(row.status, ClaimStatus::Settled);
+        assert!(
+            s.reconcile_ledger("341522", "2018-06", &actor())
+                .await
+                .unwrap()
+                .balanced()
+        );
+    }
+}
