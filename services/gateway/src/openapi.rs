@@ -241,6 +241,8 @@ fn message_schema(m: &MessageDescriptor, side: Side, names: &mut Names, todo: &m
         schema["required"] = json!(required);
     }
     if side == Side::Request {
+        // The transcoder refuses fields the contract does not have.
+        schema["additionalProperties"] = json!(false);
         one_of_each_oneof(m, &mut schema);
     }
     schema
@@ -578,6 +580,8 @@ mod tests {
         );
         assert!(answered["properties"]["id_number"].get("pattern").is_none());
         assert!(answered.get("required").is_none());
+        assert_eq!(sent["additionalProperties"], false);
+        assert!(answered.get("additionalProperties").is_none());
         let required: Vec<&str> = sent["required"]
             .as_array()
             .unwrap_or_else(|| panic!("no required"))
