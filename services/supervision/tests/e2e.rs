@@ -876,6 +876,7 @@ async fn two_replicas_share_the_partitions_and_miss_no_split_hospitalisation() {
     use sea_orm_migration::MigrationTrait as _;
     outbox::MIGRATION.up(&manager).await.unwrap();
     outbox::SEQUENCE_MIGRATION.up(&manager).await.unwrap();
+    outbox::TRACE_MIGRATION.up(&manager).await.unwrap();
     let producer = yibao_runtime::db::StoreBase::new(producer);
     let stream: &'static str = Box::leak(env.cfg.claims_stream.clone().into_boxed_str());
     let regions = [

@@ -25,6 +25,9 @@ pub async fn commit_batch(store: &Store, batch: &Batch) -> Result<(), AppError> 
         .collect();
     store.insert_tasks(&txn, &tasks).await?;
     store.add_spending(&txn, &batch.spending).await?;
+    store
+        .withdraw_tasks(&txn, &batch.reversed, chrono::Utc::now())
+        .await?;
     let mut months: BTreeMap<(i32, u32), Vec<String>> = BTreeMap::new();
     for (inst, year, month) in batch.spending.keys() {
         months

@@ -477,12 +477,26 @@ pub struct VerificationTask {
     pub institution: InstitutionCode,
     /// Required verification.
     pub kind: VerificationKind,
-    /// Fund payment of the receipt.
+    /// The basic pool's payment of the receipt (what the claim event carries as the fund's
+    /// payment).
     pub amount: Fen,
     /// When the task was opened.
     pub opened_at: DateTime<Utc>,
     /// Completion, once done.
     pub completion: Option<VerificationCompletion>,
+    /// Set when the claim was reversed before the task was completed: nothing is left to
+    /// verify, and the task leaves the open queue.
+    #[serde(default)]
+    pub withdrawn: Option<Withdrawal>,
+}
+
+/// Why and when an open task was closed without a verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Withdrawal {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Why, e.g. the reversing event.
+    pub reason: String,
 }
 
 impl VerificationTask {
@@ -502,7 +516,21 @@ impl VerificationTask {
             amount: finding.amount_at_risk,
             opened_at,
             completion: None,
+            withdrawn: None,
         })
+    }
+
+    /// Closes an open task because its claim was reversed; a completed or withdrawn task
+    /// stays as it is (returns false).
+    pub fn withdraw(&mut self, at: DateTime<Utc>, reason: &str) -> bool {
+        if self.completion.is_some() || self.withdrawn.is_some() {
+            return false;
+        }
+        self.withdrawn = Some(Withdrawal {
+            at: at.max(self.opened_at),
+            reason: reason.to_string(),
+        });
+        true
     }
 
     /// Completes the task. A phone-or-on-site task is not satisfied by a check record alone.
@@ -514,7 +542,7 @@ impl VerificationTask {
         at: DateTime<Utc>,
         note: &str,
     ) -> Result<&VerificationCompletion, ReviewError> {
-        if self.completion.is_some() {
+        if self.completion.is_some() || self.withdrawn.is_some() {
             return Err(ReviewError::AlreadyCompleted(self.task_id.clone()));
         }
         if self.kind == VerificationKind::PhoneOrOnSite && method == VerificationMethod::CheckRecord

@@ -458,7 +458,10 @@ impl Consumer {
             if let SupervisionEvent::Claim(c) = &event {
                 let delta = match c.action {
                     crate::domain::ClaimAction::Settled => c.fund_paid.0,
-                    crate::domain::ClaimAction::Reversed => -c.fund_paid.0,
+                    crate::domain::ClaimAction::Reversed => {
+                        batch.reversed.push((c.claim_id.clone(), key.clone()));
+                        -c.fund_paid.0
+                    }
                 };
                 let entry = batch
                     .spending

@@ -48,6 +48,8 @@ pub struct Batch {
     pub findings: Vec<(Finding, Review, Option<VerificationTask>)>,
     /// Spending deltas per (institution, year, month).
     pub spending: BTreeMap<(String, i32, u32), i64>,
+    /// Claims reversed (claim id, event id): their open verification tasks are withdrawn.
+    pub reversed: Vec<(String, String)>,
 }
 
 /// A stored event row as read back for a replay: (at, seq, kind, payload).

@@ -105,6 +105,36 @@ impl Store {
             .transpose()
     }
 
+    /// Withdraws, in the consumer's transaction, the open tasks of claims that were reversed.
+    pub async fn withdraw_tasks(
+        &self,
+        txn: &DatabaseTransaction,
+        reversed: &[(String, String)],
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        for (claim_id, event_id) in reversed {
+            let rows = self
+                .all(
+                    txn,
+                    "SELECT doc FROM verification_tasks WHERE claim_id = ? AND completed = 0",
+                    vec![claim_id.clone().into()],
+                )
+                .await?;
+            for r in rows {
+                let mut task: VerificationTask = json(&r, "doc")?;
+                if task.withdraw(at, &format!("claim reversed (event {event_id})")) {
+                    self.exec(
+                        txn,
+                        "UPDATE verification_tasks SET completed = 1, doc = ? WHERE task_id = ? AND completed = 0",
+                        vec![to_json(&task)?.into(), task.task_id.clone().into()],
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Stores a completed task; refused when it was completed meanwhile.
     pub async fn complete_task(&self, task: &VerificationTask) -> Result<(), StoreError> {
         let txn = self.begin().await?;

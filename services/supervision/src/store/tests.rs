@@ -800,3 +800,54 @@ async fn lists_page_by_keyset_tokens_and_read_each_row_once() {
         assert!(store.blacklist("34", None, &p).await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_large_receipts_open_task_is_withdrawn_when_its_claim_is_reversed() {
+    let store = fresh_store().await;
+    let bus = MemoryBus::new();
+    publish(
+        &bus,
+        &stay("big", "p-9", H1, day(4, 1), day(4, 9), "J18.900", 1_200_000),
+    )
+    .await;
+    let mut c = consumer(&store, &bus);
+    drain(&mut c).await;
+    let open = store
+        .tasks("3415", None, None, false, &Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1, "a 12,000-yuan receipt opens a task");
+    assert_eq!(open[0].amount, Fen(1_200_000), "the basic pool's payment");
+    let mut rev = stay("big", "p-9", H1, day(4, 1), day(4, 9), "J18.900", 1_200_000);
+    rev.event_id = "ev-big-reversal".into();
+    rev.action = ClaimAction::Reversed;
+    publish(&bus, &rev).await;
+    drain(&mut c).await;
+    assert!(
+        store
+            .tasks("3415", None, None, false, &Page::first(10))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no longer open"
+    );
+    let all = store
+        .tasks("3415", None, None, true, &Page::first(10))
+        .await
+        .unwrap();
+    let w = all[0].withdrawn.as_ref().expect("withdrawn");
+    assert_eq!(w.reason, "claim reversed (event ev-big-reversal)");
+    assert!(all[0].completion.is_none());
+    let mut t = all[0].clone();
+    assert!(
+        t.complete(
+            crate::domain::VerificationMethod::CheckRecord,
+            crate::domain::VerificationOutcome::Genuine,
+            "operator-1",
+            chrono::Utc::now(),
+            ""
+        )
+        .is_err(),
+        "a withdrawn task cannot be completed"
+    );
+}

@@ -192,6 +192,16 @@ pub fn task(t: &VerificationTask) -> pb::VerificationTask {
             at: rfc3339(c.at),
         }),
         note: c.map(|c| c.note.clone()).unwrap_or_default(),
+        withdrawn_at: t
+            .withdrawn
+            .as_ref()
+            .map(|w| rfc3339(w.at))
+            .unwrap_or_default(),
+        withdrawn_reason: t
+            .withdrawn
+            .as_ref()
+            .map(|w| w.reason.clone())
+            .unwrap_or_default(),
     }
 }
 
