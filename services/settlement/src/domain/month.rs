@@ -128,9 +128,8 @@ impl LedgerFold {
         expected: &BTreeMap<String, i64>,
         recorded: &BTreeMap<String, i64>,
     ) -> Result<(), MoneyOverflow> {
-        let funds = expected
-            .keys()
-            .chain(recorded.keys().filter(|k| !expected.contains_key(*k)));
+        let funds: std::collections::BTreeSet<&String> =
+            expected.keys().chain(recorded.keys()).collect();
         for fund in funds {
             let e = expected.get(fund).copied().unwrap_or(0);
             let r = recorded.get(fund).copied().unwrap_or(0);
