@@ -169,7 +169,8 @@ for role in "${ROLE_LIST[@]}"; do
   token=$("$YIBAO" token --data-dir "$DATA" --role "$role" $(scope_of "$role") --ttl 7200)
   log "schemathesis as $role"
   set +e
-  "$VENV/bin/schemathesis" run "$BASE/openapi.json" \
+  # From the data directory: schemathesis keeps its own state in ./.schemathesis.
+  (cd "$DATA" && "$VENV/bin/schemathesis" run "$BASE/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks "$CHECKS" \
     --max-examples "$PER_OPERATION" \
@@ -180,7 +181,7 @@ for role in "${ROLE_LIST[@]}"; do
     --generation-database none \
     --request-timeout 15 \
     --no-color \
-    --report ndjson --report-ndjson-path "$DATA/$role.ndjson" \
+    --report ndjson --report-ndjson-path "$DATA/$role.ndjson") \
     >"$DATA/$role.log" 2>&1
   st_rc=$?
   set -e
