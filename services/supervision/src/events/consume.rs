@@ -463,12 +463,14 @@ impl Consumer {
                         -c.fund_paid.0
                     }
                 };
+                // Booked in the month the claim ends, as settlement posts it in its ledger and
+                // statements (a reversal carries the claim's own dates).
                 let entry = batch
                     .spending
                     .entry((
                         c.institution.to_string(),
-                        c.settled_at.year(),
-                        c.settled_at.month(),
+                        c.end_date.year(),
+                        c.end_date.month(),
                     ))
                     .or_insert(0);
                 *entry = entry.saturating_add(delta);

@@ -851,3 +851,21 @@ async fn a_large_receipts_open_task_is_withdrawn_when_its_claim_is_reversed() {
         "a withdrawn task cannot be completed"
     );
 }
+
+#[tokio::test]
+async fn spending_is_booked_in_the_month_the_claim_ends_not_when_the_event_arrives() {
+    let store = fresh_store().await;
+    let bus = MemoryBus::new();
+    let mut late = stay("m1", "p-8", H1, day(3, 1), day(3, 10), "J18.900", 300_000);
+    late.settled_at = day(5, 2).and_hms_opt(9, 0, 0).unwrap();
+    publish(&bus, &late).await;
+    let mut c = consumer(&store, &bus);
+    drain(&mut c).await;
+    let txn = store.begin().await.unwrap();
+    let months = store
+        .spending_months(&txn, &InstitutionCode::parse(H1).unwrap(), 2018)
+        .await
+        .unwrap();
+    txn.rollback().await.unwrap();
+    assert_eq!(months, [3], "March, as settlement posts it");
+}
