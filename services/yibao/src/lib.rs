@@ -77,6 +77,9 @@ pub struct Options {
     pub gateway: yibao_gateway::GatewaySettings,
     /// How the producing services' outbox relays run (`events.*`).
     pub relay: yibao_runtime::outbox::RelayConfig,
+    /// Load the demo data ([`demo::load`]) before the gateway opens, so nothing (not even
+    /// `/readyz`) answers before it is in.
+    pub demo: bool,
 }
 
 impl Options {
@@ -90,6 +93,7 @@ impl Options {
             redis_url: String::new(),
             gateway: yibao_gateway::GatewaySettings::default(),
             relay: Default::default(),
+            demo: false,
         }
     }
 }
@@ -103,6 +107,8 @@ pub struct Running {
     pub grpc_addr: SocketAddr,
     /// The signing key for minting tokens.
     pub keys: DevKeys,
+    /// Each service's database URL, by service name.
+    pub databases: std::collections::BTreeMap<String, String>,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -274,21 +280,26 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         relay: opts.relay,
     };
 
+    let mut databases = std::collections::BTreeMap::new();
+    for service in [
+        "enrollment",
+        "settlement",
+        "ltc",
+        "procurement",
+        "supervision",
+    ] {
+        databases.insert(service.to_string(), database_for(&opts, service).await?);
+    }
+    let db = |service: &str| databases.get(service).cloned().unwrap_or_default();
     let mut routes = tonic::service::RoutesBuilder::default();
-    let mut enrollment = deps(database_for(&opts, "enrollment").await?);
+    let mut enrollment = deps(db("enrollment"));
     let key = yibao_enrollment::VOUCHER_SECRET_KEY;
     enrollment.secrets.insert(key.into(), voucher_secret);
     routes.add_service(yibao_enrollment::build(enrollment).await?);
-    routes.add_service(
-        yibao_settlement::build(deps(database_for(&opts, "settlement").await?)).await?,
-    );
-    routes.add_service(yibao_ltc::build(deps(database_for(&opts, "ltc").await?)).await?);
-    routes.add_service(
-        yibao_procurement::build(deps(database_for(&opts, "procurement").await?)).await?,
-    );
-    routes.add_service(
-        yibao_supervision::build(deps(database_for(&opts, "supervision").await?)).await?,
-    );
+    routes.add_service(yibao_settlement::build(deps(db("settlement"))).await?);
+    routes.add_service(yibao_ltc::build(deps(db("ltc"))).await?);
+    routes.add_service(yibao_procurement::build(deps(db("procurement"))).await?);
+    routes.add_service(yibao_supervision::build(deps(db("supervision"))).await?);
     let routes = yibao_runtime::server::with_health_and_reflection(routes, &SERVICE_NAMES)
         .await
         .map_err(|e| e.to_string())?;
@@ -308,6 +319,22 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             }
         }
     });
+    if opts.demo {
+        let token = keys
+            .mint(
+                yibao_runtime::Role::Operator,
+                "",
+                demo::REGION,
+                "demo-loader",
+                600,
+                ISSUER,
+                AUDIENCE,
+            )
+            .map_err(|e| e.to_string())?;
+        demo::load(grpc_addr, &token)
+            .await
+            .map_err(|e| format!("demo data: {e}"))?;
+    }
     let settings = yibao_gateway::GatewaySettings {
         listen: opts.http_listen.to_string(),
         ..opts.gateway.clone()
@@ -330,6 +357,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         http_addr,
         grpc_addr,
         keys,
+        databases: databases.into_iter().map(|(s, d)| (s, d.url)).collect(),
         shutdown: Some(tx),
         tasks: vec![grpc_task, http_task],
     })

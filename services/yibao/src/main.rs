@@ -2,7 +2,6 @@
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use yibao_runtime::Role;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -104,16 +103,11 @@ async fn main() {
                 grpc_listen,
                 redis_url,
             };
-            let opts = settings
+            let mut opts = settings
                 .options(data_dir.clone(), flags)
                 .unwrap_or_else(|e| exit_config(&e.to_string()));
+            opts.demo = demo;
             let running = yibao::start(opts).await.unwrap_or_else(|e| fail(&e));
-            if demo {
-                let token = running.token(Role::Operator, "", yibao::demo::REGION);
-                yibao::demo::load(running.grpc_addr, &token)
-                    .await
-                    .unwrap_or_else(|e| fail(&format!("demo data: {e}")));
-            }
             print!("{}", running.banner(started.elapsed(), &data_dir, demo));
             yibao_runtime::server::shutdown_signal().await;
             running.stop().await;
