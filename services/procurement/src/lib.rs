@@ -26,8 +26,12 @@ pub async fn build(
     let conn = yibao_runtime::db::connect_and_migrate::<store::migration::Migrator>(&deps.database)
         .await
         .map_err(|e| format!("procurement database: {e}"))?;
-    let app = app::Procurement::new(conn, deps.cache.clone(), Some((deps.bus.clone(), deps.relay)))
-        .await
-        .map_err(|e| format!("procurement start: {e}"))?;
+    let app = app::Procurement::new(
+        conn,
+        deps.cache.clone(),
+        Some((deps.bus.clone(), deps.relay)),
+    )
+    .await
+    .map_err(|e| format!("procurement start: {e}"))?;
     Ok(ProcurementServiceServer::new(api::ProcurementApi::new(app)))
 }

@@ -103,6 +103,20 @@ impl pb::procurement_service_server::ProcurementService for ProcurementApi {
         catalogue::list(&self.app, req).await
     }
 
+    async fn resolve_catalogue(
+        &self,
+        req: Request<pb::ResolveCatalogueRequest>,
+    ) -> Reply<pb::ResolveCatalogueResponse> {
+        catalogue::resolve(&self.app, req).await
+    }
+
+    async fn list_catalogue_changes(
+        &self,
+        req: Request<pb::ListCatalogueChangesRequest>,
+    ) -> Reply<pb::ListCatalogueChangesResponse> {
+        catalogue::list_changes(&self.app, req).await
+    }
+
     async fn create_round(
         &self,
         req: Request<pb::CreateRoundRequest>,

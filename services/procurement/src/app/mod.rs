@@ -1,4 +1,5 @@
-//! The use cases of the procurement service, one module per area: [`catalogue`], [`rounds`]
+//! The use cases of the procurement service, one module per area: [`catalogue`] (with its
+//! cache, [`catalogue_cache`]), [`rounds`]
 //! (groups, demand, bids, selection, outcome, price cuts), [`prices`] (reference prices and
 //! listings), [`standards`] (payment standards and their cached look-up), [`inventory`] and
 //! [`savings`] (volume completion and retained savings).
@@ -9,6 +10,7 @@
 //! (`events/`) in the same transaction.
 
 pub mod catalogue;
+pub mod catalogue_cache;
 pub mod error;
 pub mod inventory;
 pub mod prices;
@@ -20,6 +22,7 @@ pub mod standards;
 #[cfg(test)]
 mod tests;
 
+pub use catalogue_cache::CatalogueCache;
 pub use error::AppError;
 pub use rounds::{NewRound, Viewer};
 pub use savings::{InstitutionSavingsParams, SavingsRequest};
@@ -36,6 +39,7 @@ use yibao_runtime::outbox::Relay;
 pub struct Procurement {
     store: Store,
     standards: StandardCache,
+    catalogue: CatalogueCache,
     /// Publishes the outbox; `None` leaves events in it (tests, tools).
     relay: Option<Relay>,
 }
@@ -47,13 +51,16 @@ pub fn actor(c: &Caller) -> Actor {
 
 impl Procurement {
     /// The use cases over a migrated database (reads the cache namespace from it), the
-    /// cache of payment standards and the relay to wake after enqueueing events.
+    /// cache of payment standards and catalogue versions and the relay to wake after enqueueing events.
     /// With a bus, the outbox relay starts on the store's base (connection and write gate);
     /// without one (tests, benches) events stay in the outbox.
     pub async fn new(
         db: sea_orm::DatabaseConnection,
         cache: Arc<dyn Cache>,
-        bus: Option<(Arc<dyn yibao_runtime::bus::Bus>, yibao_runtime::outbox::RelayConfig)>,
+        bus: Option<(
+            Arc<dyn yibao_runtime::bus::Bus>,
+            yibao_runtime::outbox::RelayConfig,
+        )>,
     ) -> Result<Self, AppError> {
         let store = Store::new(db);
         let relay =
@@ -61,7 +68,8 @@ impl Procurement {
         let namespace = store.cache_namespace().await?;
         Ok(Procurement {
             store,
-            standards: StandardCache::new(cache, namespace),
+            standards: StandardCache::new(Arc::clone(&cache), namespace.clone()),
+            catalogue: CatalogueCache::new(cache, namespace),
             relay,
         })
     }

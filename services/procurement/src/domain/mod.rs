@@ -1,7 +1,10 @@
 //! Pure rules of the procurement service: no I/O, no async.
 //!
-//! - [`catalogue`]: catalogue entries (drugs, consumables, reagents, service items), their code
-//!   formats (DOMAIN §7.3, §7.4) and the import of a catalogue file with per-row errors;
+//! - [`catalogue`]: the medical-insurance catalogue (医保目录): entries (drugs, consumables,
+//!   reagents, service items) in versions per region and period with class, first self-pay
+//!   share, payment standard, negotiated flag and payment restrictions (限定支付), their code
+//!   formats (DOMAIN §7.3, §7.4), the parsing of a catalogue file with per-row errors, and the
+//!   resolution of a claim's lines (a code in no version in force is 丙);
 //! - [`selection`]: a volume-based procurement round (国家组织药品集中带量采购, DOMAIN §5.1–5.2)
 //!   with its rules as data, winner selection with an explanation per bid, and agreed volumes
 //!   allocated to institutions exactly;
@@ -34,7 +37,10 @@ use yibao_core::{Bp, Fen};
 
 pub use catalogue::{
     CATALOGUE_COLUMNS, Catalogue, CatalogueEntry, CatalogueImport, CodeError, CodeFormat,
-    FieldProblem, InsuranceClass, ItemCode, ItemKind, RowError, parse_catalogue_csv,
+    FieldProblem, InsuranceClass, ItemCode, ItemKind, LineQuery, MAX_AGE_YEARS, RegionVersion,
+    ResolveContext, Resolved, RestrictionKind, Restrictions, RowError, RowOrigin, StandardSource,
+    VersionChange, VersionConflict, Violation, apply_version, parse_catalogue_csv, resolve_line,
+    select_version,
 };
 pub use inventory::{
     Finding, FindingKind, InventoryCheck, InventoryError, InventoryRecord, InventoryRules,

@@ -158,7 +158,10 @@ fn catalogue_import_keeps_good_rows_and_reports_each_bad_field_with_its_line() {
         import.errors
     );
     assert_eq!(import.errors[0].reason, "must be 23 characters, got 22");
-    assert_eq!(import.errors[4].reason, "duplicate of line 2");
+    assert_eq!(
+        import.errors[4].reason,
+        "duplicate of line 2 (same code, region and valid_from)"
+    );
     assert_eq!(import.errors[5].reason, "has 9 fields, the header has 10");
 }
 
@@ -199,6 +202,436 @@ fn catalogue_entry_validity_and_upsert() {
     negotiated_consumable.negotiated = true;
     let problems = catalogue.upsert(negotiated_consumable).unwrap_err();
     assert_eq!(problems[0].field, "negotiated");
+}
+
+/// County, city and province of a county code.
+fn chain_of(county: &str) -> Vec<String> {
+    vec![
+        county.to_string(),
+        format!("{}00", &county[..4]),
+        format!("{}0000", &county[..2]),
+    ]
+}
+
+/// A version of a drug in force from `from` (open-ended).
+fn version(code: &ItemCode, class: InsuranceClass, from: &str) -> CatalogueEntry {
+    CatalogueEntry {
+        code: code.clone(),
+        kind: ItemKind::WesternDrug,
+        generic_name: "阿帕他胺片".into(),
+        dosage_form: "片剂".into(),
+        specification: "60mg".into(),
+        manufacturer: "药企".into(),
+        class,
+        negotiated: false,
+        valid_from: date(from),
+        valid_to: None,
+        preselfpay_share: None,
+        payment_standard: None,
+        restrictions: Restrictions::default(),
+    }
+}
+
+#[test]
+fn the_restriction_columns_are_parsed_and_each_bad_one_is_named() {
+    let csv = "code,kind,generic_name,dosage_form,specification,manufacturer,class,negotiated,valid_from,region_code,preselfpay_share_bp,payment_standard_fen,sex,min_age,max_age,min_institution_grade,indication,indication_diagnoses,max_days_supply\n\
+XL02BBA326A001010102180,drug,阿帕他胺片,片剂,60mg,M,乙,true,2025-01-01,,1000,9900,男,18,,二级,限前列腺癌,C61;D07.5,30\n\
+XL02BBA326A001010102181,drug,阿帕他胺片,片剂,60mg,M,甲,false,2025-01-01,341522,500,0,X,-1,200,4,,i10,0\n\
+XL02BBA326A001010102182,drug,阿帕他胺片,片剂,60mg,M,丙,false,2025-01-01,34152,,,F,,,,,,\n";
+    let import = parse_catalogue_csv(csv);
+    assert_eq!(import.entries.len(), 1, "{:#?}", import.errors);
+    let e = &import.entries[0];
+    assert_eq!(e.preselfpay_share, Some(Bp(1000)));
+    assert_eq!(e.payment_standard, Some(Fen(9900)));
+    assert!(e.negotiated);
+    assert_eq!(
+        e.restrictions,
+        Restrictions {
+            sex: Some(yibao_core::Sex::Male),
+            min_age: Some(18),
+            max_age: None,
+            min_institution_grade: Some(2),
+            indication: "限前列腺癌".into(),
+            indication_diagnoses: vec!["C61".into(), "D07.5".into()],
+            max_days_supply: Some(30),
+        }
+    );
+    assert_eq!(
+        import.origins[0],
+        RowOrigin {
+            line: 2,
+            region: None
+        }
+    );
+    let errors: Vec<(usize, &str)> = import
+        .errors
+        .iter()
+        .map(|e| (e.line, e.field.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (3, "sex"),
+            (3, "min_age"),
+            (3, "min_institution_grade"),
+            (4, "region_code"),
+        ],
+        "{:#?}",
+        import.errors
+    );
+    // With the unparsable columns fixed, the coherence checks name theirs.
+    let csv = "code,kind,generic_name,dosage_form,specification,manufacturer,class,valid_from,preselfpay_share_bp,payment_standard_fen,min_age,max_age,min_institution_grade,indication_diagnoses,max_days_supply\n\
+XL02BBA326A001010102181,drug,x,片剂,60mg,M,甲,2025-01-01,500,0,20,10,,i10,0\n\
+XL02BBA326A001010102182,drug,x,片剂,60mg,M,丙,2025-01-01,,,,,2,,\n\
+XL02BBA326A001010102183,drug,x,片剂,60mg,M,乙,2025-01-01,10001,,,151,,,\n";
+    let import = parse_catalogue_csv(csv);
+    assert!(import.entries.is_empty());
+    let errors: Vec<(usize, &str)> = import
+        .errors
+        .iter()
+        .map(|e| (e.line, e.field.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (2, "preselfpay_share_bp"),
+            (2, "payment_standard_fen"),
+            (2, "max_age"),
+            (2, "indication_diagnoses"),
+            (2, "max_days_supply"),
+            (3, "min_institution_grade"),
+            (4, "preselfpay_share_bp"),
+            (4, "max_age"),
+        ],
+        "{:#?}",
+        import.errors
+    );
+    assert_eq!(
+        import.errors[0].reason,
+        "only 乙类 entries have a first self-pay share"
+    );
+    assert_eq!(
+        import.errors[5].reason,
+        "a 丙类 entry is paid by the patient in full and has no payment restrictions"
+    );
+}
+
+#[test]
+fn one_code_may_have_several_versions_in_a_file_but_not_two_from_the_same_day() {
+    let csv = "code,kind,generic_name,specification,class,valid_from,valid_to,region_code\n\
+001102000050000,service_item,住院诊查费,日,甲,2025-01-01,2025-12-31,\n\
+001102000050000,service_item,住院诊查费,日,乙,2026-01-01,,\n\
+001102000050000,service_item,住院诊查费,日,甲,2026-01-01,,341522\n\
+001102000050000,service_item,住院诊查费,日,甲,2026-01-01,,\n";
+    let import = parse_catalogue_csv(csv);
+    assert_eq!(import.entries.len(), 3);
+    assert_eq!(import.origins[2].region.as_deref(), Some("341522"));
+    assert_eq!(
+        (import.errors[0].line, import.errors[0].field.as_str()),
+        (5, "code")
+    );
+}
+
+#[test]
+fn a_later_version_ends_the_open_one_a_same_day_version_replaces_and_overlaps_are_refused() {
+    let code = drug(1);
+    let mut history = Vec::new();
+    let v2025 = version(&code, InsuranceClass::B, "2025-01-01");
+    assert_eq!(
+        apply_version(&mut history, v2025.clone()),
+        Ok(VersionChange::Created { closed: None })
+    );
+    assert_eq!(
+        apply_version(&mut history, v2025.clone()),
+        Ok(VersionChange::Unchanged),
+        "an identical repeat changes nothing"
+    );
+    let v2026 = version(&code, InsuranceClass::A, "2026-07-01");
+    assert_eq!(
+        apply_version(&mut history, v2026.clone()),
+        Ok(VersionChange::Created {
+            closed: Some(v2025.clone())
+        })
+    );
+    assert_eq!(history[0].valid_to, Some(date("2026-06-30")));
+    let corrected = CatalogueEntry {
+        preselfpay_share: None,
+        generic_name: "阿帕他胺片(更正)".into(),
+        ..v2026.clone()
+    };
+    assert_eq!(
+        apply_version(&mut history, corrected.clone()),
+        Ok(VersionChange::Replaced {
+            before: v2026.clone()
+        })
+    );
+    // Between two versions, a version must fit the gap.
+    let inside = CatalogueEntry {
+        valid_to: Some(date("2027-01-01")),
+        ..version(&code, InsuranceClass::A, "2026-03-01")
+    };
+    let err = apply_version(&mut history, inside).unwrap_err();
+    assert_eq!(err.existing_from, date("2026-07-01"));
+    assert_eq!(
+        err.to_string(),
+        "2026-03-01–2027-01-01 overlaps the version valid 2026-07-01–open-ended"
+    );
+    let inside_2025 = CatalogueEntry {
+        valid_to: Some(date("2026-01-31")),
+        ..version(&code, InsuranceClass::A, "2025-06-01")
+    };
+    assert_eq!(
+        apply_version(&mut history, inside_2025)
+            .unwrap_err()
+            .to_string(),
+        "2025-06-01–2026-01-31 overlaps the version valid 2025-01-01–2026-06-30"
+    );
+    let before_all = version(&code, InsuranceClass::A, "2024-01-01");
+    assert!(
+        apply_version(&mut history, before_all).is_err(),
+        "an open-ended version before an existing one overlaps it"
+    );
+    let fits = CatalogueEntry {
+        valid_to: Some(date("2024-12-31")),
+        ..version(&code, InsuranceClass::A, "2024-01-01")
+    };
+    assert_eq!(
+        apply_version(&mut history, fits),
+        Ok(VersionChange::Created { closed: None })
+    );
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[2], corrected);
+}
+
+#[test]
+fn resolution_takes_the_most_specific_region_in_force_and_an_unknown_code_is_c() {
+    let code = drug(2);
+    let versions = vec![
+        RegionVersion {
+            region: "340000".into(),
+            entry: CatalogueEntry {
+                valid_to: Some(date("2025-12-31")),
+                preselfpay_share: Some(Bp(1000)),
+                payment_standard: Some(Fen(500)),
+                ..version(&code, InsuranceClass::B, "2025-01-01")
+            },
+        },
+        RegionVersion {
+            region: "340000".into(),
+            entry: CatalogueEntry {
+                negotiated: true,
+                ..version(&code, InsuranceClass::B, "2026-01-01")
+            },
+        },
+        RegionVersion {
+            region: "341522".into(),
+            entry: version(&code, InsuranceClass::A, "2026-07-01"),
+        },
+    ];
+    let county = chain_of("341522");
+    let other_county = chain_of("341502");
+    let ctx = ResolveContext::default();
+    let line = LineQuery {
+        code: code.as_str(),
+        days_supply: None,
+    };
+    let r = resolve_line(&versions, &county, date("2025-06-01"), &ctx, &line, None);
+    assert_eq!(
+        (r.class, r.preselfpay_share, r.payment_standard),
+        (
+            InsuranceClass::B,
+            Some(Bp(1000)),
+            Some((Fen(500), StandardSource::Catalogue))
+        )
+    );
+    let r = resolve_line(
+        &versions,
+        &county,
+        date("2025-06-01"),
+        &ctx,
+        &line,
+        Some(Fen(450)),
+    );
+    assert_eq!(
+        r.payment_standard,
+        Some((Fen(450), StandardSource::PaymentStandard)),
+        "procurement's standard in force wins over the version's"
+    );
+    let r = resolve_line(&versions, &county, date("2026-03-01"), &ctx, &line, None);
+    assert_eq!((r.class, r.negotiated), (InsuranceClass::B, true));
+    let r = resolve_line(&versions, &county, date("2026-07-01"), &ctx, &line, None);
+    assert_eq!(r.class, InsuranceClass::A, "the county's own version wins");
+    assert_eq!(r.version.unwrap().region, "341522");
+    let r = resolve_line(
+        &versions,
+        &other_county,
+        date("2026-07-01"),
+        &ctx,
+        &line,
+        None,
+    );
+    assert_eq!(
+        r.class,
+        InsuranceClass::B,
+        "another county keeps the province's"
+    );
+    let r = resolve_line(&versions, &county, date("2024-12-31"), &ctx, &line, None);
+    assert_eq!((r.class, r.version), (InsuranceClass::C, None));
+    let unknown = LineQuery {
+        code: "ZZZ-NOT-IN-ANY-CATALOGUE",
+        days_supply: None,
+    };
+    let r = resolve_line(
+        &[],
+        &county,
+        date("2026-03-01"),
+        &ctx,
+        &unknown,
+        Some(Fen(1)),
+    );
+    assert_eq!(
+        (r.class, r.payment_standard, r.violations.len()),
+        (InsuranceClass::C, None, 0)
+    );
+    assert_eq!(
+        r.explanation,
+        "`ZZZ-NOT-IN-ANY-CATALOGUE` is in no catalogue in force on 2026-03-01 in 341522, 341500, 340000: 丙类, paid by the patient in full"
+    );
+}
+
+#[test]
+fn each_restriction_is_violated_met_or_unchecked_by_the_facts_given() {
+    let code = drug(3);
+    let restricted = Restrictions {
+        sex: Some(yibao_core::Sex::Male),
+        min_age: Some(18),
+        max_age: Some(80),
+        min_institution_grade: Some(2),
+        indication: "限前列腺癌".into(),
+        indication_diagnoses: vec!["C61".into()],
+        max_days_supply: Some(30),
+    };
+    let versions = vec![RegionVersion {
+        region: "340000".into(),
+        entry: CatalogueEntry {
+            restrictions: restricted,
+            ..version(&code, InsuranceClass::B, "2025-01-01")
+        },
+    }];
+    let chain = chain_of("341522");
+    let on = date("2026-01-01");
+    let line = |days| LineQuery {
+        code: code.as_str(),
+        days_supply: days,
+    };
+    let kinds = |r: &Resolved| r.violations.iter().map(|v| v.kind).collect::<Vec<_>>();
+    // Nothing given: nothing violated, everything unchecked.
+    let r = resolve_line(
+        &versions,
+        &chain,
+        on,
+        &ResolveContext::default(),
+        &line(None),
+        None,
+    );
+    assert!(r.violations.is_empty());
+    assert_eq!(
+        r.unchecked,
+        [
+            RestrictionKind::Sex,
+            RestrictionKind::Age,
+            RestrictionKind::InstitutionGrade,
+            RestrictionKind::Indication,
+            RestrictionKind::DaysSupply
+        ]
+    );
+    // Every fact meeting its restriction.
+    let fits = ResolveContext {
+        institution_grade: Some(2),
+        sex: Some(yibao_core::Sex::Male),
+        age: Some(18),
+        diagnoses: vec!["I10.x00x002".into(), "C61.x00".into()],
+    };
+    let r = resolve_line(&versions, &chain, on, &fits, &line(Some(30)), None);
+    assert_eq!((r.violations.len(), r.unchecked.len()), (0, 0), "{r:?}");
+    // Each fact on the wrong side of its restriction.
+    let cases: Vec<(ResolveContext, Option<u32>, RestrictionKind, &str)> = vec![
+        (
+            ResolveContext {
+                sex: Some(yibao_core::Sex::Female),
+                ..fits.clone()
+            },
+            Some(30),
+            RestrictionKind::Sex,
+            "paid for male (男) patients only (限定性别); the person is female (女)",
+        ),
+        (
+            ResolveContext {
+                age: Some(17),
+                ..fits.clone()
+            },
+            Some(30),
+            RestrictionKind::Age,
+            "paid from age 18 (限定年龄); the person is 17",
+        ),
+        (
+            ResolveContext {
+                age: Some(81),
+                ..fits.clone()
+            },
+            Some(30),
+            RestrictionKind::Age,
+            "paid up to age 80 (限定年龄); the person is 81",
+        ),
+        (
+            ResolveContext {
+                institution_grade: Some(1),
+                ..fits.clone()
+            },
+            Some(30),
+            RestrictionKind::InstitutionGrade,
+            "paid at grade-2 institutions and above (限定机构等级); the institution is grade 1",
+        ),
+        (
+            ResolveContext {
+                diagnoses: vec!["I10.x00x002".into()],
+                ..fits.clone()
+            },
+            Some(30),
+            RestrictionKind::Indication,
+            "paid for diagnoses C61 only (限定支付范围: 限前列腺癌); the claim's diagnoses are I10.x00x002",
+        ),
+        (
+            fits.clone(),
+            Some(31),
+            RestrictionKind::DaysSupply,
+            "paid for at most 30 days' supply (限定支付疗程); the line supplies 31",
+        ),
+    ];
+    for (ctx, days, kind, reason) in cases {
+        let r = resolve_line(&versions, &chain, on, &ctx, &line(days), None);
+        assert_eq!(kinds(&r), [kind]);
+        assert_eq!(r.violations[0].reason, reason);
+        assert_eq!(
+            r.class,
+            InsuranceClass::B,
+            "the class stays; the payer decides"
+        );
+        assert!(r.explanation.ends_with(reason), "{}", r.explanation);
+    }
+    // An indication in words only is always for a person to judge.
+    let words = vec![RegionVersion {
+        region: "340000".into(),
+        entry: CatalogueEntry {
+            restrictions: Restrictions {
+                indication: "限二线用药".into(),
+                ..Restrictions::default()
+            },
+            ..version(&code, InsuranceClass::B, "2025-01-01")
+        },
+    }];
+    let r = resolve_line(&words, &chain, on, &fits, &line(Some(30)), None);
+    assert_eq!(r.unchecked, [RestrictionKind::Indication]);
 }
 
 // ---------------------------------------------------------------- selection

@@ -12,7 +12,9 @@ yibao_runtime::migrator!(
         INITIAL,
         yibao_runtime::outbox::MIGRATION,
         OUTBOX_TO_RUNTIME,
-        yibao_runtime::outbox::SEQUENCE_MIGRATION
+        yibao_runtime::outbox::SEQUENCE_MIGRATION,
+        CATALOGUE_VERSIONS,
+        yibao_runtime::outbox::TRACE_MIGRATION
     ]
 );
 
@@ -35,6 +37,66 @@ const OUTBOX_TO_RUNTIME: SqlMigration = SqlMigration {
         "DROP TABLE outbox",
     ],
     drop_tables: &[],
+};
+
+/// The catalogue becomes the one medical-insurance catalogue (decision 0009): versions per
+/// region and first day with the first self-pay share, the payment standard and the payment
+/// restrictions, and the trail of every change. The entries of `catalogue_items` carry over as
+/// versions without share, standard or restrictions, then the old table goes.
+const CATALOGUE_VERSIONS: SqlMigration = SqlMigration {
+    name: "m20261210_000003_procurement_catalogue_versions",
+    up: &[
+        "CREATE TABLE catalogue_entries (
+            region_code TEXT NOT NULL,
+            code TEXT NOT NULL,
+            valid_from TEXT NOT NULL,
+            valid_to TEXT,
+            kind TEXT NOT NULL,
+            generic_name TEXT NOT NULL,
+            dosage_form TEXT NOT NULL,
+            specification TEXT NOT NULL,
+            manufacturer TEXT NOT NULL,
+            insurance_class TEXT NOT NULL,
+            negotiated BIGINT NOT NULL,
+            preselfpay_share_bp BIGINT,
+            payment_standard_fen BIGINT,
+            restrict_sex TEXT,
+            restrict_min_age BIGINT,
+            restrict_max_age BIGINT,
+            restrict_min_grade BIGINT,
+            indication TEXT NOT NULL,
+            indication_diagnoses TEXT NOT NULL,
+            max_days_supply BIGINT,
+            updated_by TEXT NOT NULL,
+            updated_role TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (region_code, code, valid_from))",
+        "CREATE INDEX catalogue_entries_code ON catalogue_entries (code)",
+        "CREATE INDEX catalogue_entries_generic ON catalogue_entries (region_code, generic_name)",
+        "INSERT INTO catalogue_entries (region_code, code, valid_from, valid_to, kind, generic_name, \
+         dosage_form, specification, manufacturer, insurance_class, negotiated, indication, \
+         indication_diagnoses, updated_by, updated_role, updated_at) \
+         SELECT region_code, code, valid_from, valid_to, kind, generic_name, dosage_form, \
+         specification, manufacturer, insurance_class, negotiated, '', '', updated_by, \
+         updated_role, updated_at FROM catalogue_items",
+        "DROP TABLE catalogue_items",
+        // Who changed which version, when, from what to what (JSON of the domain's entry).
+        "CREATE TABLE catalogue_changes (
+            id TEXT PRIMARY KEY,
+            region_code TEXT NOT NULL,
+            code TEXT NOT NULL,
+            valid_from TEXT NOT NULL,
+            change_kind TEXT NOT NULL,
+            before_json TEXT,
+            after_json TEXT NOT NULL,
+            source TEXT NOT NULL,
+            changed_by TEXT NOT NULL,
+            changed_role TEXT NOT NULL,
+            changed_at TEXT NOT NULL)",
+        "CREATE INDEX catalogue_changes_region ON catalogue_changes (region_code, id)",
+        "CREATE INDEX catalogue_changes_code ON catalogue_changes (code, id)",
+    ],
+    drop_tables: &["catalogue_changes", "catalogue_entries"],
 };
 
 /// Dropped by `down`, newest first.

@@ -16,7 +16,7 @@ pub mod prices;
 pub mod rounds;
 pub mod savings;
 
-pub use catalogue::{StoredItem, kind_str};
+pub use catalogue::{ChangeKind, NewChange, StoredChange, StoredItem, kind_str};
 pub use error::StoreError;
 pub use inventory::Purchase;
 pub use prices::{StoredListing, StoredReference, StoredStandard};

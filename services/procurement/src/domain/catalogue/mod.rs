@@ -1,6 +1,10 @@
-//! The procurement catalogue (医保目录 entries as procurement sees them): drugs, consumables,
-//! reagents and service items, their code formats, and the import of a whole catalogue file
-//! (CSV) where good rows pass and every bad row is reported with its line, field and reason.
+//! The medical-insurance catalogue (医保目录), of which procurement is the one owner (decision
+//! 0009): drugs, consumables, reagents and service items by national code, in versions per
+//! region and validity period, each with its class (甲/乙/丙), first self-pay share, payment
+//! standard, negotiated flag and payment restrictions (限定支付); their code formats; the
+//! import of a whole catalogue file (CSV, every bad row reported with its line, field and
+//! reason — [`csv`]); the histories of versions ([`versions`]); and the resolution of a
+//! claim's lines against it ([`resolve`]): a code in no entry in force on the date is 丙.
 //!
 //! Accepted code formats (checked without a regex engine):
 //!
@@ -18,13 +22,23 @@
 
 mod code;
 mod csv;
+mod resolve;
+mod restrictions;
+mod versions;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use yibao_core::{Bp, Fen};
 
 pub use code::{CodeError, CodeFormat, ItemCode};
-pub use csv::{CATALOGUE_COLUMNS, CatalogueImport, RowError, parse_catalogue_csv};
+pub use csv::{CATALOGUE_COLUMNS, CatalogueImport, RowError, RowOrigin, parse_catalogue_csv};
+pub use resolve::{
+    LineQuery, RegionVersion, ResolveContext, Resolved, StandardSource, resolve_line,
+    select_version,
+};
+pub use restrictions::{MAX_AGE_YEARS, RestrictionKind, Restrictions, Violation};
+pub use versions::{VersionChange, VersionConflict, apply_version};
 
 /// What a catalogue entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -92,7 +106,9 @@ pub enum InsuranceClass {
 }
 
 impl InsuranceClass {
-    fn parse(s: &str) -> Option<InsuranceClass> {
+    /// Parses the `class` column: 甲/乙/丙 (with or without 类), A/B/C, or the national
+    /// dictionary's 01/02/03.
+    pub fn parse(s: &str) -> Option<InsuranceClass> {
         match s.trim() {
             "甲" | "甲类" | "A" | "a" | "01" => Some(InsuranceClass::A),
             "乙" | "乙类" | "B" | "b" | "02" => Some(InsuranceClass::B),
@@ -125,6 +141,17 @@ pub struct CatalogueEntry {
     pub valid_from: NaiveDate,
     /// Last day the entry is valid (inclusive); `None` while open-ended.
     pub valid_to: Option<NaiveDate>,
+    /// 乙类先行自付比例 of this entry; `None`: the insured region's policy default. Only 乙类
+    /// entries have one.
+    #[serde(default)]
+    pub preselfpay_share: Option<Bp>,
+    /// 医保支付标准 per unit listed with the entry; a payment standard set in procurement's
+    /// history (`SetPaymentStandard`, derived from a round) in force on the date wins over it.
+    #[serde(default)]
+    pub payment_standard: Option<Fen>,
+    /// 限定支付: who, where and how much the fund pays the entry for.
+    #[serde(default)]
+    pub restrictions: Restrictions,
 }
 
 impl CatalogueEntry {
@@ -134,7 +161,9 @@ impl CatalogueEntry {
     }
 
     /// Checks the fields that do not depend on parsing: names present, dates ordered, a drug
-    /// has a dosage form and a manufacturer, only drugs are negotiated.
+    /// has a dosage form and a manufacturer, only drugs are negotiated, only 乙类 entries have a
+    /// first self-pay share, a payment standard is positive, 丙类 entries carry no
+    /// restrictions (the fund pays none of them anyway), and the restrictions are coherent.
     pub fn validate(&self) -> Result<(), Vec<FieldProblem>> {
         let mut problems = Vec::new();
         let mut need = |field: &'static str, value: &str| {
@@ -167,6 +196,36 @@ impl CatalogueEntry {
                 reason: format!("{to} is before valid_from {}", self.valid_from),
             });
         }
+        if let Some(share) = self.preselfpay_share {
+            if self.class != InsuranceClass::B {
+                problems.push(FieldProblem {
+                    field: "preselfpay_share_bp",
+                    reason: "only 乙类 entries have a first self-pay share".into(),
+                });
+            } else if share.0 > 10_000 {
+                problems.push(FieldProblem {
+                    field: "preselfpay_share_bp",
+                    reason: format!("{} is above 10000 bp", share.0),
+                });
+            }
+        }
+        if let Some(standard) = self.payment_standard
+            && standard.0 <= 0
+        {
+            problems.push(FieldProblem {
+                field: "payment_standard_fen",
+                reason: "must be positive".into(),
+            });
+        }
+        if self.class == InsuranceClass::C && !self.restrictions.is_empty() {
+            problems.push(FieldProblem {
+                field: self.restrictions.first_field(),
+                reason:
+                    "a 丙类 entry is paid by the patient in full and has no payment restrictions"
+                        .into(),
+            });
+        }
+        problems.extend(self.restrictions.problems());
         if problems.is_empty() {
             Ok(())
         } else {
