@@ -80,6 +80,8 @@ pub struct Options {
     /// Load the demo data ([`demo::load`]) before the gateway opens, so nothing (not even
     /// `/readyz`) answers before it is in.
     pub demo: bool,
+    /// Settlement's claim limits (`settlement.*`).
+    pub claim_limits: yibao_settlement::domain::ClaimLimits,
 }
 
 impl Options {
@@ -94,6 +96,7 @@ impl Options {
             gateway: yibao_gateway::GatewaySettings::default(),
             relay: Default::default(),
             demo: false,
+            claim_limits: yibao_settlement::domain::ClaimLimits::DEFAULT,
         }
     }
 }
@@ -296,7 +299,9 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     let key = yibao_enrollment::VOUCHER_SECRET_KEY;
     enrollment.secrets.insert(key.into(), voucher_secret);
     routes.add_service(yibao_enrollment::build(enrollment).await?);
-    routes.add_service(yibao_settlement::build(deps(db("settlement"))).await?);
+    routes.add_service(
+        yibao_settlement::build_with(deps(db("settlement")), opts.claim_limits).await?,
+    );
     routes.add_service(yibao_ltc::build(deps(db("ltc"))).await?);
     routes.add_service(yibao_procurement::build(deps(db("procurement"))).await?);
     routes.add_service(yibao_supervision::build(deps(db("supervision"))).await?);

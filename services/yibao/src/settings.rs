@@ -21,6 +21,9 @@ pub struct UpSettings {
     /// `[events]`: outbox retention and stream length.
     #[serde(default)]
     pub events: yibao_runtime::config::EventsConfig,
+    /// `[settlement]`: the claim limits.
+    #[serde(default)]
+    pub settlement: yibao_settlement::SettlementSettings,
 }
 
 impl Default for UpSettings {
@@ -36,6 +39,7 @@ impl Default for UpSettings {
             redis: RedisConfig::default(),
             telemetry: TelemetryConfig::default(),
             events: Default::default(),
+            settlement: Default::default(),
         }
     }
 }
@@ -53,6 +57,7 @@ impl UpSettings {
         listen_addr("gateway.listen", &self.gateway.listen)?;
         listen_addr("grpc.listen", &self.grpc.listen)?;
         self.events.validate()?;
+        self.settlement.limits()?;
         if self.gateway.rate_limit_per_minute == 0 {
             return Err(ConfigError::invalid(
                 "gateway.rate_limit_per_minute",
@@ -111,6 +116,7 @@ impl UpSettings {
         opts.redis_url = flags.redis_url.unwrap_or(self.redis.url);
         opts.gateway = self.gateway;
         opts.relay = self.events.relay();
+        opts.claim_limits = self.settlement.limits()?;
         Ok(opts)
     }
 }
