@@ -6,6 +6,8 @@
 //! maps the use cases' errors to `Status` once.
 
 pub mod catalogue;
+#[cfg(test)]
+mod catalogue_tests;
 pub mod error;
 pub mod inventory;
 pub mod parse;
