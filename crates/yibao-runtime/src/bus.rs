@@ -31,6 +31,9 @@ pub struct BusMessage {
     /// A producer's heartbeat (no event): tells consumers how far the partition goes, so a
     /// lost tail is noticed without a later event.
     pub heartbeat: bool,
+    /// The W3C `traceparent` of the span that wrote the event (field `tp`; empty when it was
+    /// written outside a trace): a consumer links its processing to it.
+    pub trace_parent: String,
 }
 
 /// A message to append: an event (with its sequence number, 0 when unsequenced) or a
@@ -45,6 +48,8 @@ pub struct Envelope<'a> {
     pub seq: u64,
     /// A heartbeat.
     pub heartbeat: bool,
+    /// See [`BusMessage::trace_parent`] (empty: none).
+    pub trace_parent: &'a str,
 }
 
 /// Streams with consumer groups.
@@ -215,6 +220,7 @@ impl Bus for MemoryBus {
             payload,
             seq: 0,
             heartbeat: false,
+            trace_parent: "",
         };
         self.append(stream, env, None)
     }
@@ -234,6 +240,7 @@ impl Bus for MemoryBus {
                 payload: env.payload.to_vec(),
                 seq: env.seq,
                 heartbeat: env.heartbeat,
+                trace_parent: env.trace_parent.to_string(),
             });
             if let Some(max) = max_len.and_then(|m| usize::try_from(m).ok()) {
                 while s.entries.len() > max {
@@ -575,6 +582,7 @@ impl RedisBus {
                                 .unwrap_or(0)
                         }
                         "hb" => m.heartbeat = v == b"1",
+                        "tp" => m.trace_parent = String::from_utf8_lossy(&v).into_owned(),
                         _ => {}
                     }
                 }
@@ -597,6 +605,7 @@ impl Bus for RedisBus {
             payload,
             seq: 0,
             heartbeat: false,
+            trace_parent: "",
         };
         self.append(stream, env, None)
     }
@@ -624,6 +633,9 @@ impl Bus for RedisBus {
             }
             if env.heartbeat {
                 cmd.arg("hb").arg("1");
+            }
+            if !env.trace_parent.is_empty() {
+                cmd.arg("tp").arg(env.trace_parent);
             }
             cmd.query_async(&mut c).await.map_err(berr)
         })

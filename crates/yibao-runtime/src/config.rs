@@ -183,6 +183,21 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// A service binary's Prometheus endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetricsConfig {
+    /// Socket address of `GET /metrics`, default `0.0.0.0:9464`; empty = no endpoint.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: "0.0.0.0:9464".into(),
+        }
+    }
+}
+
 /// Token verification.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthConfig {
@@ -266,6 +281,9 @@ pub struct ServiceSettings {
     pub events: EventsConfig,
     /// Telemetry.
     pub telemetry: TelemetryConfig,
+    /// The Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// Auth.
     pub auth: AuthConfig,
     /// Other services.
@@ -293,6 +311,12 @@ impl ServiceSettings {
                 key: "grpc.listen".into(),
                 reason: e.to_string(),
             })?;
+        if !self.metrics.listen.is_empty() {
+            self.metrics
+                .listen
+                .parse::<std::net::SocketAddr>()
+                .map_err(|e| ConfigError::invalid("metrics.listen", e.to_string()))?;
+        }
         if self.auth.jwks_url.is_empty() && self.auth.jwks_file.is_empty() {
             return Err(ConfigError::Invalid {
                 key: "auth.jwks_url".into(),

@@ -29,6 +29,14 @@
 //!
 //! Delivery stays at least once: a consumer must be idempotent by event id (a crash between
 //! its commit and the checkpoint delivers the last run again).
+//!
+//! Observability: every delivery has a consumer span `process <stream>` ([`Delivery::span`]),
+//! open until the delivery is dropped, linked to the producer span of each of its events (the
+//! trace context the outbox carried, [`BusMessage::trace_parent`]) and marked as an error when
+//! it fails; a consumer that instruments its processing with it puts its work below it. Every
+//! few seconds a reading inbox sets `yibao_stream_lag` and `yibao_dead_letters` of its group,
+//! and it counts what it delivered by outcome in `yibao_events_handled_total`
+//! ([`crate::metrics`]).
 
 use crate::bus::{Bus, BusError, BusMessage, Envelope};
 use crate::db::{SqlMigration, StoreBase};
@@ -37,6 +45,7 @@ use sea_orm::DbErr;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// Creates the inbox's tables in the consumer's database.
 pub const MIGRATION: SqlMigration = SqlMigration {
@@ -157,16 +166,52 @@ enum Source {
 }
 
 /// Messages to handle, then to [`Inbox::ack`] or [`Inbox::fail`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Delivery {
     /// The logical stream (as in [`crate::streams`]).
     pub stream: String,
     /// The messages, in order.
     pub messages: Vec<BusMessage>,
     source: Source,
+    span: tracing::Span,
 }
 
+impl PartialEq for Delivery {
+    fn eq(&self, other: &Delivery) -> bool {
+        self.stream == other.stream
+            && self.messages == other.messages
+            && self.source == other.source
+    }
+}
+
+impl Eq for Delivery {}
+
 impl Delivery {
+    fn new(group: &str, stream: &str, messages: Vec<BusMessage>, source: Source) -> Delivery {
+        let span = tracing::info_span!(
+            parent: None,
+            "inbox.process",
+            otel.name = %format_args!("process {stream}"),
+            otel.kind = "consumer",
+            messaging.system = "yibao",
+            messaging.operation.type = "process",
+            messaging.destination.name = %stream,
+            messaging.consumer.group.name = %group,
+            messaging.batch.message_count = messages.len(),
+        );
+        for m in &messages {
+            if let Some(sc) = crate::telemetry::parse_traceparent(&m.trace_parent) {
+                span.add_link(sc);
+            }
+        }
+        Delivery {
+            stream: stream.to_string(),
+            messages,
+            source,
+            span,
+        }
+    }
+
     /// The partition, for a sequenced run.
     pub fn partition(&self) -> Option<u32> {
         match self.source {
@@ -178,6 +223,12 @@ impl Delivery {
     /// True for a dead letter delivered again on an operator's request.
     pub fn is_replay(&self) -> bool {
         matches!(self.source, Source::DeadLetter { .. })
+    }
+
+    /// The consumer span of this delivery (`process <stream>`, linked to the events'
+    /// producers); instrument the processing with it to put the work below it.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
     }
 }
 
@@ -205,7 +256,11 @@ pub struct Inbox {
     attempts: HashMap<String, u32>,
     last_dead_check: Option<Instant>,
     loose_single: BTreeSet<String>,
+    last_gauges: Option<Instant>,
 }
+
+/// How often a reading inbox sets its gauges.
+const GAUGE_EVERY: Duration = Duration::from_secs(5);
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -231,7 +286,28 @@ impl Inbox {
             attempts: HashMap::new(),
             last_dead_check: None,
             loose_single: BTreeSet::new(),
+            last_gauges: None,
         }
+    }
+
+    /// Sets `yibao_stream_lag` of each stream and `yibao_dead_letters` of the group, and
+    /// watches the database pool (under the group's first word: `ltc-hospital-stays` → `ltc`).
+    async fn sample_gauges(&mut self) -> Result<(), InboxError> {
+        if self.last_gauges.is_some_and(|t| t.elapsed() < GAUGE_EVERY) {
+            return Ok(());
+        }
+        if self.last_gauges.is_none() {
+            let component = self.cfg.group.split('-').next().unwrap_or_default();
+            crate::metrics::watch_pool(component, self.base.db().clone(), GAUGE_EVERY);
+        }
+        self.last_gauges = Some(Instant::now());
+        for stream in self.streams.clone() {
+            let lag = self.lag(&stream).await?;
+            crate::metrics::stream_lag().set(&[&self.cfg.group, &stream], lag as f64);
+        }
+        let dead = open_dead_letters(&self.base, &self.cfg.group).await?;
+        crate::metrics::dead_letters().set(&[&self.cfg.group], dead as f64);
+        Ok(())
     }
 
     /// Changes whenever the set of partitions this replica owns changes.
@@ -448,10 +524,13 @@ impl Inbox {
         if let Err(e) = self.maintain_leases().await {
             tracing::warn!(group = %self.cfg.group, error = %e, "partition leases not renewed");
         }
+        if let Err(e) = self.sample_gauges().await {
+            tracing::warn!(group = %self.cfg.group, error = %e, "inbox gauges not sampled");
+        }
         if let Some(d) = self.requested_dead_letter(stream).await? {
             return Ok(Some(d));
         }
-        if let Some(d) = self.from_buffer(stream, count) {
+        if let Some(d) = self.next_buffered(stream, count) {
             return Ok(Some(d));
         }
         if self.owned.is_empty() {
@@ -482,7 +561,7 @@ impl Inbox {
             if let Some(d) = self.take_in(stream, got).await? {
                 return Ok(Some(d));
             }
-            if let Some(d) = self.from_buffer(stream, count) {
+            if let Some(d) = self.next_buffered(stream, count) {
                 return Ok(Some(d));
             }
         }
@@ -538,18 +617,20 @@ impl Inbox {
             {
                 loose.retain(|m| m.id == id);
             }
-            return Ok(Some(Delivery {
-                stream: stream.to_string(),
-                messages: loose,
-                source: Source::Loose {
+            return Ok(Some(Delivery::new(
+                &self.cfg.group,
+                stream,
+                loose,
+                Source::Loose {
                     physical: stream.to_string(),
                 },
-            }));
+            )));
         }
         Ok(None)
     }
 
-    fn from_buffer(&mut self, stream: &str, count: usize) -> Option<Delivery> {
+    fn next_buffered(&mut self, stream: &str, count: usize) -> Option<Delivery> {
+        let group = self.cfg.group.clone();
         for part in self.owned.clone() {
             let Some(st) = self.parts.get_mut(&(stream.to_string(), part)) else {
                 continue;
@@ -579,11 +660,12 @@ impl Inbox {
                 }
             }
             if !run.is_empty() {
-                return Some(Delivery {
-                    stream: stream.to_string(),
-                    messages: run,
-                    source: Source::Sequenced { part },
-                });
+                return Some(Delivery::new(
+                    &group,
+                    stream,
+                    run,
+                    Source::Sequenced { part },
+                ));
             }
         }
         None
@@ -627,6 +709,7 @@ impl Inbox {
                 payload: &payload,
                 seq: 0,
                 heartbeat: false,
+                trace_parent: "",
             };
             self.bus
                 .append(&streams::replay_stream(stream), env, Some(10_000))
@@ -638,6 +721,13 @@ impl Inbox {
     /// The delivery was handled: moves the checkpoint past it (or acknowledges it on the
     /// bus, or marks the dead letter replayed).
     pub async fn ack(&mut self, d: &Delivery) -> Result<(), InboxError> {
+        let events = d.messages.iter().filter(|m| !m.heartbeat).count() as u64;
+        crate::metrics::events_handled().add(&[&self.cfg.group, &d.stream, "acked"], events);
+        self.ack_quietly(d).await
+    }
+
+    /// [`Self::ack`] without counting the delivery as handled (a dead letter set aside).
+    async fn ack_quietly(&mut self, d: &Delivery) -> Result<(), InboxError> {
         match &d.source {
             Source::Sequenced { part } => {
                 let Some(last) = d.messages.last().map(|m| m.seq) else {
@@ -684,6 +774,16 @@ impl Inbox {
         permanent: bool,
         error: &str,
     ) -> Result<(), InboxError> {
+        d.span
+            .set_status(opentelemetry::trace::Status::error(if permanent {
+                "failed"
+            } else {
+                "failed (transient)"
+            }));
+        crate::metrics::events_handled().add(
+            &[&self.cfg.group, &d.stream, "failed"],
+            d.messages.len() as u64,
+        );
         if !permanent {
             return Ok(());
         }
@@ -752,8 +852,9 @@ impl Inbox {
         }
         tracing::error!(group = %self.cfg.group, stream = %d.stream, partition = part, seq = m.seq, event = %m.event_id, attempts = n, error,
             "event set aside as a dead letter");
+        crate::metrics::events_handled().inc(&[&self.cfg.group, &d.stream, "dead_lettered"]);
         self.attempts.remove(&key);
-        self.ack(d).await
+        self.ack_quietly(d).await
     }
 
     async fn requested_dead_letter(
@@ -777,19 +878,22 @@ impl Inbox {
         let Some(r) = row else { return Ok(None) };
         let payload = sql::unhex(&sql::text(&r, "payload_hex")?)
             .ok_or_else(|| DbErr::Custom("event_dead_letter: payload is not hex".into()))?;
-        Ok(Some(Delivery {
-            stream: stream.to_string(),
-            messages: vec![BusMessage {
-                id: String::new(),
-                event_id: sql::text(&r, "event_id")?,
-                payload,
-                seq: u64::try_from(sql::int(&r, "seq")?).unwrap_or(0),
-                heartbeat: false,
-            }],
-            source: Source::DeadLetter {
+        let message = BusMessage {
+            id: String::new(),
+            event_id: sql::text(&r, "event_id")?,
+            payload,
+            seq: u64::try_from(sql::int(&r, "seq")?).unwrap_or(0),
+            heartbeat: false,
+            trace_parent: String::new(),
+        };
+        Ok(Some(Delivery::new(
+            &self.cfg.group,
+            stream,
+            vec![message],
+            Source::DeadLetter {
                 id: sql::text(&r, "id")?,
             },
-        }))
+        )))
     }
 
     /// Messages of `stream` this replica has still to handle: undelivered and unacknowledged
@@ -1112,6 +1216,7 @@ mod tests {
                 payload: &row.payload,
                 seq: row.seq,
                 heartbeat: false,
+                trace_parent: &row.trace_parent,
             };
             bus.append(&streams::partition_stream(STREAM, part), env, None)
                 .await

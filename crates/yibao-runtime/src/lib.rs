@@ -3,7 +3,8 @@
 //! [`error`] mapping (domain → gRPC status → problem+json), [`db`] (SQLite or PostgreSQL by
 //! URL, migrations), [`cache`] and [`bus`] (Redis or in-process behind one trait each), the
 //! [`outbox`] and [`inbox`] around the bus (sequenced, partitioned, gaps filled), and the
-//! gRPC [`server`] skeleton (health, reflection, auth, graceful shutdown).
+//! gRPC [`server`] skeleton (health, reflection, auth, graceful shutdown), with one [`metrics`]
+//! registry per process.
 
 pub mod access;
 pub mod auth;
@@ -13,12 +14,14 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod inbox;
+pub mod metrics;
 pub mod outbox;
 pub mod page;
 pub mod server;
 pub mod sql;
 pub mod streams;
 pub mod telemetry;
+pub mod tenancy;
 pub mod upstream;
 
 pub use auth::{Actor, Caller, Role, Verifier};

@@ -19,8 +19,16 @@
 //! [`RelayConfig::max_stream_len`], and every minute the relay trims what every group has
 //! acknowledged ([`crate::bus::Bus::trim_acknowledged`]).
 //!
-//! The tables are `event_outbox` and `event_outbox_seq`, created by [`MIGRATION`] and
-//! [`SEQUENCE_MIGRATION`], which each producing service lists in its migrator. Event ids are
+//! Each row carries the W3C trace context of the use case that wrote it (a producer span
+//! `create <stream>` below the current span, [`enqueue`]); the relay publishes it with the
+//! event (field `tp`, [`crate::bus::BusMessage::trace_parent`]) so a consumer's processing
+//! links back to the request that caused it. The relay also keeps the gauges
+//! `yibao_outbox_backlog` and `yibao_outbox_oldest_age_seconds` and the counter
+//! `yibao_outbox_published_total` ([`crate::metrics`]).
+//!
+//! The tables are `event_outbox` and `event_outbox_seq`, created by [`MIGRATION`],
+//! [`SEQUENCE_MIGRATION`] and [`TRACE_MIGRATION`], which each producing service lists in its
+//! migrator in that order. Event ids are
 //! unique: enqueueing an id that is already there does nothing, so a producer that derives ids
 //! from what happened (procurement's findings) never publishes a retried change twice.
 
@@ -70,6 +78,14 @@ pub const SEQUENCE_MIGRATION: SqlMigration = SqlMigration {
     drop_tables: &["event_outbox_seq"],
 };
 
+/// Adds the trace context of each row (`trace_parent`, a W3C `traceparent`; NULL when written
+/// outside a trace).
+pub const TRACE_MIGRATION: SqlMigration = SqlMigration {
+    name: "m20261203_000001_runtime_event_outbox_trace",
+    up: &["ALTER TABLE event_outbox ADD COLUMN trace_parent TEXT"],
+    drop_tables: &[],
+};
+
 /// An event to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEvent {
@@ -115,7 +131,8 @@ impl OutboxEvent {
 
 /// Writes `events` inside the caller's transaction (or connection). Rows are ordered by a
 /// fresh UUIDv7, so the relay publishes in the order of writing. An event id already present
-/// is skipped.
+/// is skipped. Inside a span, each stream's events get a producer span `create <stream>` whose
+/// trace context they carry.
 pub async fn enqueue<C: ConnectionTrait>(c: &C, events: &[OutboxEvent]) -> Result<(), DbErr> {
     // PostgreSQL takes at most 65,535 bind values a statement: 1,000 rows of 6 stay far below.
     for chunk in events.chunks(1000) {
@@ -129,14 +146,36 @@ async fn enqueue_chunk<C: ConnectionTrait>(c: &C, events: &[OutboxEvent]) -> Res
         return Ok(());
     }
     let now = chrono::Utc::now().to_rfc3339();
-    let row = "(?, ?, ?, ?, ?, 0, NULL, ?)";
+    let row = "(?, ?, ?, ?, ?, 0, NULL, ?, ?)";
     let sql = format!(
-        "INSERT INTO event_outbox (id, stream, event_id, payload_hex, created_at, attempts, published_at, part) \
+        "INSERT INTO event_outbox (id, stream, event_id, payload_hex, created_at, attempts, published_at, part, trace_parent) \
          VALUES {} ON CONFLICT (event_id) DO NOTHING",
         vec![row; events.len()].join(", ")
     );
-    let mut values = Vec::with_capacity(events.len() * 6);
+    let traced = !crate::telemetry::current_traceparent().is_empty();
+    let mut producers: std::collections::BTreeMap<&str, (tracing::Span, String)> =
+        Default::default();
+    let mut values = Vec::with_capacity(events.len() * 7);
     for e in events {
+        let trace_parent = if traced {
+            let (_, tp) = producers.entry(e.stream).or_insert_with(|| {
+                let n = events.iter().filter(|x| x.stream == e.stream).count();
+                let span = tracing::info_span!(
+                    "outbox.create",
+                    otel.name = %format_args!("create {}", e.stream),
+                    otel.kind = "producer",
+                    messaging.system = "yibao",
+                    messaging.operation.type = "create",
+                    messaging.destination.name = e.stream,
+                    messaging.batch.message_count = n,
+                );
+                let tp = crate::telemetry::traceparent(&span);
+                (span, tp)
+            });
+            sql::t(tp.clone())
+        } else {
+            sql::ot(None)
+        };
         values.extend([
             sql::t(uuid::Uuid::now_v7().to_string()),
             sql::t(e.stream),
@@ -144,9 +183,12 @@ async fn enqueue_chunk<C: ConnectionTrait>(c: &C, events: &[OutboxEvent]) -> Res
             sql::t(sql::hex(&e.payload)),
             sql::t(now.clone()),
             sql::i(i64::from(streams::partition_of(&e.partition_key))),
+            trace_parent,
         ]);
     }
-    sql::exec(c, &sql, values).await.map(|_| ())
+    let written = sql::exec(c, &sql, values).await.map(|_| ());
+    drop(producers);
+    written
 }
 
 /// A row of the outbox.
@@ -164,6 +206,8 @@ pub struct PendingEvent {
     pub part: u32,
     /// Sequence number in the stream's partition (0: not yet assigned).
     pub seq: u64,
+    /// The W3C `traceparent` of the writer's span (empty: none).
+    pub trace_parent: String,
 }
 
 fn pending_event(r: &sea_orm::QueryResult) -> Result<PendingEvent, DbErr> {
@@ -176,10 +220,11 @@ fn pending_event(r: &sea_orm::QueryResult) -> Result<PendingEvent, DbErr> {
             .ok_or_else(|| DbErr::Custom("event_outbox: payload is not hex".into()))?,
         part: u32::try_from(sql::int(r, "part")?).unwrap_or(0),
         seq: u64::try_from(sql::opt_int(r, "seq")?.unwrap_or(0)).unwrap_or(0),
+        trace_parent: sql::opt_text(r, "trace_parent")?.unwrap_or_default(),
     })
 }
 
-const ROW: &str = "id, stream, event_id, payload_hex, part, seq";
+const ROW: &str = "id, stream, event_id, payload_hex, part, seq, trace_parent";
 
 /// The oldest unpublished rows, at most `limit`, in the order they are to be published (by
 /// stream, partition and sequence number; rows not yet numbered last, in order of writing).
@@ -208,6 +253,33 @@ pub async fn backlog<C: ConnectionTrait>(c: &C) -> Result<u64, DbErr> {
         .map(|r| sql::int(&r, "n"))
         .transpose()?
         .map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+}
+
+/// When the oldest row not yet published was written (RFC 3339); `None` when none waits.
+pub async fn oldest_pending<C: ConnectionTrait>(c: &C) -> Result<Option<String>, DbErr> {
+    let row = sql::one(
+        c,
+        "SELECT created_at FROM event_outbox WHERE published_at IS NULL ORDER BY id LIMIT 1",
+        vec![],
+    )
+    .await?;
+    row.map(|r| sql::text(&r, "created_at")).transpose()
+}
+
+/// Samples the outbox gauges of `component` once.
+async fn sample_gauges(component: &str, base: &StoreBase) -> Result<(), DbErr> {
+    let backlog = backlog(base.db()).await?;
+    let age = oldest_pending(base.db())
+        .await?
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .map_or(0.0, |t| {
+            (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                .to_std()
+                .map_or(0.0, |d| d.as_secs_f64())
+        });
+    crate::metrics::outbox_backlog().set(&[component], backlog as f64);
+    crate::metrics::outbox_oldest_age().set(&[component], age);
+    Ok(())
 }
 
 /// Numbers up to `limit` rows that have no sequence number yet, in order of writing, each in
@@ -412,6 +484,7 @@ fn envelope(row: &PendingEvent) -> Envelope<'_> {
         payload: &row.payload,
         seq: row.seq,
         heartbeat: false,
+        trace_parent: &row.trace_parent,
     }
 }
 
@@ -473,6 +546,7 @@ pub async fn publish_heartbeats(
             payload: &[],
             seq: last,
             heartbeat: true,
+            trace_parent: "",
         };
         bus.append(&streams::partition_stream(&stream, part), hb, Some(max_len))
             .await?;
@@ -563,6 +637,9 @@ pub async fn housekeep(
     Ok(())
 }
 
+/// How often the relay samples its gauges (backlog, oldest age, pool).
+const GAUGE_EVERY: Duration = Duration::from_secs(5);
+
 /// The handle of a running relay: [`Relay::kick`] after a commit that enqueued events
 /// publishes them at once instead of at the next idle tick.
 #[derive(Debug, Clone)]
@@ -583,16 +660,23 @@ impl Relay {
         let notify = Arc::new(tokio::sync::Notify::new());
         let wake = Arc::clone(&notify);
         let consumer = format!("{service}-{}", crate::inbox::instance_name());
+        crate::metrics::watch_pool(service, base.db().clone(), GAUGE_EVERY);
         tokio::spawn(async move {
             let min_backoff = Duration::from_millis(100);
             let mut backoff = min_backoff;
             let mut last_beat = tokio::time::Instant::now();
             let mut last_housekeeping = tokio::time::Instant::now();
+            let mut last_gauges: Option<tokio::time::Instant> = None;
             loop {
                 let round = async {
+                    if last_gauges.is_none_or(|t| t.elapsed() >= GAUGE_EVERY) {
+                        last_gauges = Some(tokio::time::Instant::now());
+                        sample_gauges(service, &base).await?;
+                    }
                     let n =
                         publish_pending_with(&base, bus.as_ref(), cfg.batch, cfg.max_stream_len)
                             .await?;
+                    crate::metrics::outbox_published().add(&[service], n as u64);
                     if last_beat.elapsed() >= cfg.heartbeat {
                         last_beat = tokio::time::Instant::now();
                         publish_heartbeats(&base, bus.as_ref(), cfg.max_stream_len).await?;
@@ -646,7 +730,7 @@ pub(crate) mod tests {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let manager = sea_orm_migration::SchemaManager::new(&db);
-        for m in [&MIGRATION, &SEQUENCE_MIGRATION] {
+        for m in [&MIGRATION, &SEQUENCE_MIGRATION, &TRACE_MIGRATION] {
             m.up(&manager).await.unwrap_or_else(|e| panic!("{e}"));
         }
         StoreBase::new(db)

@@ -1,5 +1,11 @@
 //! The checks every call passes at the edge — authentication, the method's roles, tenancy,
 //! the rate limit — and the REST path: bind, check, honour `Idempotency-Key`, call, answer.
+//!
+//! Observation ([`observe`]): one server span per request covering all of it, continuing the
+//! caller's W3C `traceparent` (named `POST /v1/claims:settle` after the HTTP route for REST,
+//! `yibao.settlement.v1.SettlementService/Settle` for gRPC), a client span per call to a
+//! service ([`call_upstream`]) whose context the service continues, the RED metrics and one
+//! request log line with the caller's role and organisation.
 
 use crate::catalog::Route;
 use crate::error as codes;
@@ -10,9 +16,121 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use prost::Message as _;
 use prost_reflect::DynamicMessage;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tracing::Instrument as _;
 use yibao_runtime::error::problem_from_status;
 use yibao_runtime::{ApiError, Caller};
+
+/// What a request's handling learns for its log line: who called, and the gRPC outcome.
+#[derive(Debug, Default)]
+struct Seen {
+    role: &'static str,
+    org: String,
+    code: Option<tonic::Code>,
+}
+
+tokio::task_local! {
+    static SEEN: Arc<Mutex<Seen>>;
+}
+
+fn seen(f: impl FnOnce(&mut Seen)) {
+    let _ = SEEN.try_with(|s| f(&mut s.lock().unwrap_or_else(|p| p.into_inner())));
+}
+
+/// Serves one REST or gRPC request (`handle`) under the gateway's server span, then counts it
+/// and writes its request log line. The span is attached to the handling (never entered
+/// across an await) and named before it starts: after the HTTP route, or the gRPC method.
+pub async fn observe<F, Fut>(g: &Gateway, req: Request, grpc: bool, handle: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    let started = Instant::now();
+    let path = req.uri().path().to_string();
+    let verb = req.method().clone();
+    let (span, method, route) = if grpc {
+        let (service, m) = yibao_runtime::telemetry::split_grpc_path(&path);
+        let span = tracing::info_span!(
+            "grpc.server",
+            otel.name = %format_args!("{service}/{m}"),
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = %service,
+            rpc.method = %m,
+            rpc.grpc.status_code = tracing::field::Empty,
+            enduser.role = tracing::field::Empty,
+        );
+        (span, format!("{service}/{m}"), None)
+    } else {
+        let matched = g.catalog.match_rest(&verb, &path);
+        let template = matched.as_ref().map(|(b, _, _)| b.template.clone());
+        let method = matched
+            .as_ref()
+            .map(|(_, r, _)| r.grpc_path.trim_start_matches('/').to_string())
+            .unwrap_or_default();
+        let name = match &template {
+            Some(t) => format!("{verb} {t}"),
+            None => verb.to_string(),
+        };
+        let span = tracing::info_span!(
+            "http.server",
+            otel.name = %name,
+            otel.kind = "server",
+            http.request.method = %verb,
+            http.route = template.as_deref().unwrap_or_default(),
+            http.response.status_code = tracing::field::Empty,
+            rpc.method = %method,
+            rpc.grpc.status_code = tracing::field::Empty,
+            enduser.role = tracing::field::Empty,
+        );
+        (span, method, template)
+    };
+    yibao_runtime::telemetry::extract(req.headers(), &span);
+    let slot = Arc::new(Mutex::new(Seen::default()));
+    let resp = SEEN
+        .scope(Arc::clone(&slot), handle(req).instrument(span.clone()))
+        .await;
+    let seen = std::mem::take(&mut *slot.lock().unwrap_or_else(|p| p.into_inner()));
+    let status = resp.status().as_u16();
+    let code = seen
+        .code
+        .or_else(|| yibao_runtime::server::grpc_status(resp.headers()))
+        .unwrap_or(if resp.status().is_success() {
+            tonic::Code::Ok
+        } else {
+            tonic::Code::Unknown
+        });
+    if grpc {
+        yibao_runtime::telemetry::record_grpc_code(
+            &span,
+            code,
+            yibao_runtime::telemetry::is_server_error(code),
+        );
+    } else {
+        span.record("http.response.status_code", status);
+        span.record("rpc.grpc.status_code", code as i64);
+        if status >= 500 {
+            yibao_runtime::telemetry::set_error(&span, &status.to_string());
+        }
+    }
+    if !seen.role.is_empty() {
+        span.record("enduser.role", seen.role);
+    }
+    yibao_runtime::telemetry::log_request(
+        &span,
+        &yibao_runtime::telemetry::RequestLog {
+            component: "gateway",
+            method: &method,
+            role: seen.role,
+            org: &seen.org,
+            code,
+            elapsed: started.elapsed(),
+            http: (!grpc).then_some((route.as_deref().unwrap_or_default(), status)),
+        },
+    );
+    resp
+}
 
 /// How long an idempotency key and its recorded answer are kept.
 const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -136,13 +254,19 @@ pub async fn rate_limit(g: &Gateway, caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
-/// Authenticates an `authorization` header.
+/// Authenticates an `authorization` header (and notes the caller's role and organisation for
+/// the request's log line).
 pub fn authenticate(g: &Gateway, headers: &http::HeaderMap) -> Result<Caller, ApiError> {
-    Ok(g.verifier.verify_header(
+    let caller = g.verifier.verify_header(
         headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
-    )?)
+    )?;
+    seen(|s| {
+        s.role = caller.role.as_str();
+        s.org = caller.org.clone();
+    });
+    Ok(caller)
 }
 
 fn service_and_method(route: &Route) -> (String, String) {
@@ -167,6 +291,7 @@ pub async fn rest(g: Gateway, req: Request) -> Response {
     let (svc, method) = service_and_method(&route);
     let (code, resp) = rest_inner(&g, &route, binding.clone(), vars, parts, body, &instance).await;
     g.metrics.record(&svc, &method, code, started.elapsed());
+    seen(|s| s.code = Some(code));
     resp
 }
 
@@ -338,15 +463,41 @@ pub async fn call_upstream(
             .unwrap_or(default_request_id),
     };
     let timeout = Duration::from_millis(g.settings.request_timeout_ms);
-    match g.upstreams.channel(&route.upstream) {
-        Some(channel) => {
-            crate::upstream::unary(channel, &route.grpc_path, encoded, &fwd, timeout).await
-        }
-        None => Err(tonic::Status::unavailable(format!(
+    let Some(channel) = g.upstreams.channel(&route.upstream) else {
+        return Err(tonic::Status::unavailable(format!(
             "no upstream for {}",
             route.upstream
-        ))),
-    }
+        )));
+    };
+    // A client span per call: the service continues it (the trace context forwarded is the
+    // current span's, this one's while the call runs).
+    let (service, method) = yibao_runtime::telemetry::split_grpc_path(&route.grpc_path);
+    let span = tracing::info_span!(
+        "grpc.client",
+        otel.name = %format_args!("{service}/{method}"),
+        otel.kind = "client",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+        rpc.grpc.status_code = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let answer = crate::upstream::unary(channel, &route.grpc_path, encoded, &fwd, timeout)
+        .instrument(span.clone())
+        .await;
+    let code = answer
+        .as_ref()
+        .map_or_else(|s| s.code(), |_| tonic::Code::Ok);
+    yibao_runtime::telemetry::record_grpc_code(&span, code, code != tonic::Code::Ok);
+    yibao_runtime::metrics::record_rpc(
+        "gateway",
+        yibao_runtime::metrics::Side::Client,
+        &route.upstream,
+        route.method.name(),
+        code,
+        started.elapsed(),
+    );
+    answer
 }
 
 /// A service's answer as a REST response: the reply as JSON, or problem+json.

@@ -28,7 +28,6 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt as _;
-use tracing::Instrument as _;
 use yibao_runtime::cache::Cache;
 use yibao_runtime::config::{
     AuthConfig, RedisConfig, TelemetryConfig, Upstreams as UpstreamsConfig,
@@ -246,18 +245,16 @@ async fn dispatch(State(g): State<Gateway>, req: Request) -> Response {
             ),
         };
     }
-    // One span for the whole request, continuing the caller's trace; it is attached to the
-    // future (never entered across an await), so other requests never land in it.
-    let span = tracing::info_span!("http.server", otel.name = %req.uri().path(), http.method = %req.method());
-    yibao_runtime::telemetry::extract(req.headers(), &span);
-    async move {
-        if is_grpc(&req) {
-            proxy::grpc(g, req).await
+    // One span for the whole request, continuing the caller's trace (edge::observe).
+    let grpc = is_grpc(&req);
+    let gateway = g.clone();
+    edge::observe(&g, req, grpc, move |req| async move {
+        if grpc {
+            proxy::grpc(gateway, req).await
         } else {
-            edge::rest(g, req).await
+            edge::rest(gateway, req).await
         }
-    }
-    .instrument(span)
+    })
     .await
 }
 

@@ -31,7 +31,7 @@ pub async fn build(deps: ServiceDeps) -> Result<LtcServiceServer<api::LtcApi>, S
         .map_err(|e| format!("ltc database: {e}"))?;
     let enrollment = deps
         .upstreams
-        .channel("enrollment")
+        .client("enrollment")
         .map_err(|e| e.to_string())?;
     let relay = yibao_runtime::outbox::Relay::start(
         "ltc",

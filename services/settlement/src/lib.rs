@@ -96,9 +96,9 @@ pub async fn build_with(
         );
     }
     let upstreams = app::Upstreams::grpc(
-        deps.upstreams.channel("enrollment")?,
-        deps.upstreams.channel("procurement")?,
-        deps.upstreams.channel("supervision")?,
+        deps.upstreams.client("enrollment")?,
+        deps.upstreams.client("procurement")?,
+        deps.upstreams.client("supervision")?,
     );
     let relay = events::start_relay(store.base().clone(), deps.bus.clone(), deps.relay);
     let app = app::SettlementApp::new(store, upstreams, Some(relay)).with_limits(limits);

@@ -40,12 +40,12 @@ pub trait Enrollment: Send + Sync + std::fmt::Debug {
 /// Enrollment over gRPC.
 #[derive(Debug, Clone)]
 pub struct GrpcEnrollment {
-    channel: tonic::transport::Channel,
+    channel: yibao_runtime::upstream::Channel,
 }
 
 impl GrpcEnrollment {
     /// Over a channel to enrollment.
-    pub fn new(channel: tonic::transport::Channel) -> GrpcEnrollment {
+    pub fn new(channel: yibao_runtime::upstream::Channel) -> GrpcEnrollment {
         GrpcEnrollment { channel }
     }
 }

@@ -13,7 +13,8 @@ yibao_runtime::migrator!(
         yibao_runtime::outbox::MIGRATION,
         OUTBOX_MOVED,
         yibao_runtime::outbox::SEQUENCE_MIGRATION,
-        yibao_runtime::inbox::MIGRATION
+        yibao_runtime::inbox::MIGRATION,
+        yibao_runtime::outbox::TRACE_MIGRATION
     ]
 );
 

@@ -12,7 +12,8 @@ yibao_runtime::migrator!(
         yibao_runtime::outbox::MIGRATION,
         OUTBOX_TO_RUNTIME,
         yibao_runtime::outbox::SEQUENCE_MIGRATION,
-        MONTH_PAGES
+        MONTH_PAGES,
+        yibao_runtime::outbox::TRACE_MIGRATION
     ]
 );
 

@@ -11,13 +11,13 @@ use chrono::NaiveDate;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tonic::Status;
-use tonic::transport::Channel;
 use yibao_core::{Fen, IdNumber, InstitutionCode, PersonCategory, RegionCode, Scheme};
 use yibao_proto::enrollment::v1 as enr;
 use yibao_proto::procurement::v1 as proc;
 use yibao_proto::supervision::v1 as sup;
 use yibao_runtime::error::ErrorCode;
 use yibao_runtime::server::Forward;
+use yibao_runtime::upstream::Channel;
 
 /// An upstream's failure to answer becomes `Upstream` with our code; its refusals pass on.
 fn upstream(code: ErrorCode, s: Status) -> AppError {
