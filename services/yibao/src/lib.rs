@@ -274,15 +274,6 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     let bus = yibao_runtime::bus::from_config(&redis)
         .await
         .map_err(|e| e.to_string())?;
-    let deps = |database: DatabaseConfig| ServiceDeps {
-        database,
-        cache: Arc::clone(&cache),
-        bus: Arc::clone(&bus),
-        upstreams: upstreams.clone(),
-        secrets: Default::default(),
-        relay: opts.relay,
-    };
-
     let mut databases = std::collections::BTreeMap::new();
     for service in [
         "enrollment",
@@ -293,18 +284,24 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     ] {
         databases.insert(service.to_string(), database_for(&opts, service).await?);
     }
-    let db = |service: &str| databases.get(service).cloned().unwrap_or_default();
+    // Each service's cache reads are counted under its name (yibao_cache_requests_total).
+    let deps = |service: &'static str| ServiceDeps {
+        database: databases.get(service).cloned().unwrap_or_default(),
+        cache: yibao_runtime::metrics::counted_cache(service, Arc::clone(&cache)),
+        bus: Arc::clone(&bus),
+        upstreams: upstreams.clone(),
+        secrets: Default::default(),
+        relay: opts.relay,
+    };
     let mut routes = tonic::service::RoutesBuilder::default();
-    let mut enrollment = deps(db("enrollment"));
+    let mut enrollment = deps("enrollment");
     let key = yibao_enrollment::VOUCHER_SECRET_KEY;
     enrollment.secrets.insert(key.into(), voucher_secret);
     routes.add_service(yibao_enrollment::build(enrollment).await?);
-    routes.add_service(
-        yibao_settlement::build_with(deps(db("settlement")), opts.claim_limits).await?,
-    );
-    routes.add_service(yibao_ltc::build(deps(db("ltc"))).await?);
-    routes.add_service(yibao_procurement::build(deps(db("procurement"))).await?);
-    routes.add_service(yibao_supervision::build(deps(db("supervision"))).await?);
+    routes.add_service(yibao_settlement::build_with(deps("settlement"), opts.claim_limits).await?);
+    routes.add_service(yibao_ltc::build(deps("ltc")).await?);
+    routes.add_service(yibao_procurement::build(deps("procurement")).await?);
+    routes.add_service(yibao_supervision::build(deps("supervision")).await?);
     let routes = yibao_runtime::server::with_health_and_reflection(routes, &SERVICE_NAMES)
         .await
         .map_err(|e| e.to_string())?;
