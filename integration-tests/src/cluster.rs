@@ -111,8 +111,14 @@ impl Cluster {
         body: &Value,
         idempotency_key: Option<&str>,
     ) -> Result<Answer, reqwest::Error> {
-        self.try_request(reqwest::Method::POST, path, token, Some(body), idempotency_key)
-            .await
+        self.try_request(
+            reqwest::Method::POST,
+            path,
+            token,
+            Some(body),
+            idempotency_key,
+        )
+        .await
     }
 
     /// GET.

@@ -109,6 +109,8 @@ pub(crate) struct Record {
     pub(crate) reqs: Vec<Req>,
     /// Every claim, by its number in the run.
     pub(crate) claims: BTreeMap<u64, ClaimRun>,
+    /// The first answer's `detail` (or the client's error) of each refusal label.
+    pub(crate) examples: BTreeMap<String, String>,
 }
 
 impl Record {
@@ -132,16 +134,8 @@ impl Record {
 /// The REST body of a settlement, from the load generator's claim (the fields it sets).
 pub(crate) fn claim_json(c: &st::Claim) -> Value {
     let name = |v: i32, f: fn(i32) -> Option<&'static str>| f(v).unwrap_or("").to_string();
-    let kind = |v| {
-        st::EncounterKind::try_from(v)
-            .ok()
-            .map(|k| k.as_str_name())
-    };
-    let grade = |v| {
-        st::HospitalGrade::try_from(v)
-            .ok()
-            .map(|k| k.as_str_name())
-    };
+    let kind = |v| st::EncounterKind::try_from(v).ok().map(|k| k.as_str_name());
+    let grade = |v| st::HospitalGrade::try_from(v).ok().map(|k| k.as_str_name());
     let tier = |v| {
         st::InstitutionTier::try_from(v)
             .ok()
@@ -183,6 +177,7 @@ pub(crate) async fn settle_once(
         )
         .await;
     let took = t.elapsed();
+    let mut detail = String::new();
     let (outcome, ack) = match res {
         Ok((status, body)) if (200..300).contains(&status) => (
             Outcome::Status(status, String::new()),
@@ -193,14 +188,23 @@ pub(crate) async fn settle_once(
                     .unwrap_or(0),
             }),
         ),
-        Ok((status, body)) => (
-            Outcome::Status(status, body["code"].as_str().unwrap_or("").to_string()),
-            None,
-        ),
+        Ok((status, body)) => {
+            detail = body["detail"].as_str().unwrap_or("").to_string();
+            (
+                Outcome::Status(status, body["code"].as_str().unwrap_or("").to_string()),
+                None,
+            )
+        }
         Err(e) if e.is_timeout() => (Outcome::Timeout, None),
-        Err(e) => (Outcome::Transport(e.to_string()), None),
+        Err(e) => {
+            detail = e.to_string();
+            (Outcome::Transport(detail.clone()), None)
+        }
     };
     if let Ok(mut r) = record.lock() {
+        if !outcome.ok() && !detail.is_empty() {
+            r.examples.entry(outcome.label()).or_insert(detail);
+        }
         r.reqs.push(Req {
             sent,
             took,
@@ -211,8 +215,8 @@ pub(crate) async fn settle_once(
 }
 
 /// Sends `claim` until it is answered 2xx or refused for good; gives up (leaving it
-/// unresolved) after `give_up` once `stop` is set, or after `max_tries`.
-async fn settle_until_answered(
+/// unresolved) after a few tries once `stop` is set, or after `max_tries`.
+pub(crate) async fn settle_until_answered(
     gw: &Cluster,
     token: &str,
     claim: &mut ClaimRun,
@@ -268,12 +272,25 @@ pub(crate) struct Workload {
 impl Workload {
     /// Claim number `n` of the run.
     pub(crate) fn claim(&self, n: u64) -> ClaimRun {
-        let encounter = format!("{}-{n:06}", self.prefix);
         let person = &self.people[(n as usize) % self.people.len().max(1)];
-        let mut c = crate::settle::settle_claim(encounter.clone(), person, self.items);
+        self.claim_of(&format!("{}-{n:06}", self.prefix), person, None)
+    }
+
+    /// A claim of `person` with this encounter number, over `stay` (admission, discharge)
+    /// when given, else the load generator's last days.
+    pub(crate) fn claim_of(
+        &self,
+        encounter: &str,
+        person: &str,
+        stay: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    ) -> ClaimRun {
+        let mut c = crate::settle::settle_claim(encounter.to_string(), person, self.items);
         c.institution_code = self.institution.clone();
-        let body = claim_json(&c);
-        ClaimRun::new(encounter, body)
+        if let Some((from, to)) = stay {
+            c.start_date = from.to_string();
+            c.end_date = to.to_string();
+        }
+        ClaimRun::new(encounter.to_string(), claim_json(&c))
     }
 }
 
@@ -350,6 +367,7 @@ pub(crate) async fn resolve(w: &Workload, record: &mut Record, started: Instant)
     let shared = Mutex::new(Record {
         reqs: std::mem::take(&mut record.reqs),
         claims: BTreeMap::new(),
+        examples: std::mem::take(&mut record.examples),
     });
     let never = AtomicBool::new(false);
     let gw = &w.gateways[0];
@@ -364,5 +382,8 @@ pub(crate) async fn resolve(w: &Workload, record: &mut Record, started: Instant)
             settle_until_answered(gw, &w.token, claim, started, &shared, &never, 30).await;
         }
     }
-    record.reqs = shared.into_inner().map(|r| r.reqs).unwrap_or_default();
+    if let Ok(r) = shared.into_inner() {
+        record.reqs = r.reqs;
+        record.examples = r.examples;
+    }
 }

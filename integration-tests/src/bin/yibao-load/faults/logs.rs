@@ -29,7 +29,8 @@ pub(crate) fn scan(dir: &Path, people: &[String]) -> Figures {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            f.failures.push(format!("cannot read {}: {e}", dir.display()));
+            f.failures
+                .push(format!("cannot read {}: {e}", dir.display()));
             return f;
         }
     };

@@ -10,6 +10,7 @@
 //! yibao-load faults [--short] --gateway URL [--gateway2 URL] --cluster-dir DIR --hooks PATH
 //!                   [--only a,b,c,d,e,f,g] [--callers N] [--kills N] [--redis-outage S]
 //!                   [--pg-outage S] [--retries N] [--replica-seconds S] [--people N]
+//!                   [--pairs N]
 //! ```
 
 mod load;
@@ -42,6 +43,7 @@ struct Options {
     retries: u64,
     replica_seconds: u64,
     people: u64,
+    pairs: u64,
 }
 
 fn text_arg(name: &str, default: &str) -> String {
@@ -73,6 +75,7 @@ impl Options {
             retries: size("--retries", 10_000, 1_000),
             replica_seconds: size("--replica-seconds", 30, 10),
             people: size("--people", 2_000, 200),
+            pairs: size("--pairs", 30, 10),
         }
     }
 
@@ -113,8 +116,11 @@ impl Hooks {
     }
 }
 
+static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
 fn progress(line: &str) {
-    eprintln!("==> {line}");
+    let t = STARTED.get_or_init(Instant::now).elapsed().as_secs();
+    eprintln!("==> [{:02}:{:02}] {line}", t / 60, t % 60);
 }
 
 /// The cluster, the people and the tokens every scenario uses.
@@ -123,6 +129,7 @@ struct Ctx {
     gw: Cluster,
     operator: String,
     people: Arc<Vec<String>>,
+    pair_people: Vec<String>,
     hooks: Hooks,
     year: i32,
 }
@@ -151,14 +158,18 @@ impl Ctx {
         yibao::demo::carry_policy(addr, &operator)
             .await
             .map_err(|e| format!("this year's policy: {e}"))?;
-        progress(&format!("enrolling {} people", opts.people));
-        let people = Arc::new(super::seed_people(&gw, &operator, opts.people).await);
+        // The load's people, then 2 × `pairs` people of the split-hospitalisation pairs alone.
+        let extra = 2 * opts.pairs;
+        progress(&format!("enrolling {} people", opts.people + extra));
+        let mut people = super::seed_people(&gw, &operator, opts.people + extra).await;
+        let pair_people = people.split_off(people.len().saturating_sub(extra as usize));
         Ok(Ctx {
             hooks: Hooks(opts.hooks.clone()),
             opts,
             gw,
             operator,
-            people,
+            people: Arc::new(people),
+            pair_people,
             year: crate::this_year(),
         })
     }
@@ -232,7 +243,11 @@ impl Ctx {
         self.sleep(3).await;
         let mut restarts = Vec::new();
         for k in 0..self.opts.kills {
-            progress(&format!("kill -9 settlement ({} of {})", k + 1, self.opts.kills));
+            progress(&format!(
+                "kill -9 settlement ({} of {})",
+                k + 1,
+                self.opts.kills
+            ));
             if let Err(e) = self.hooks.run(&["kill9", "settlement"]).await {
                 f.failures.push(e);
                 break;
@@ -395,14 +410,30 @@ impl Ctx {
     }
 
     /// e. Two replicas of every process (services and gateway) on the same databases and
-    /// Redis; the callers alternate between the two gateways.
+    /// Redis; the callers alternate between the two gateways. Split-hospitalisation pairs (a
+    /// readmission 7 days after discharge, one pair per person) are settled before the second
+    /// replicas start and again under load with them, and supervision must find each pair
+    /// once either way.
     async fn two_replicas(&self) -> Result<Figures, String> {
-        self.hooks.run(&["replicas-up"]).await?;
-        let gw2 = self.gw.via(&self.opts.gateway2);
-        let w = self.workload(6, vec![self.gw.clone(), gw2]).await?;
-        let month = month_now();
         let mut f = Figures::default();
+        let gw2 = self.gw.via(&self.opts.gateway2);
+        let half = self.pair_people.len() / 2;
+        let (one, two) = self.pair_people.split_at(half);
+        let single = match self.settle_pairs(7, vec![self.gw.clone()], one).await {
+            Ok(w) => Ok((
+                w.institution.clone(),
+                self.count_pairs(&w.institution, one.len()).await,
+            )),
+            Err(e) => Err(e),
+        };
+        self.hooks.run(&["replicas-up"]).await?;
+        let w = self.workload(6, vec![self.gw.clone(), gw2.clone()]).await?;
+        let month = month_now();
         let load = Load::start(&w, self.opts.callers);
+        let double = self
+            .settle_pairs(8, vec![self.gw.clone(), gw2], two)
+            .await
+            .map(|w| w.institution);
         self.sleep(self.opts.replica_seconds).await;
         let record = self.finish(&w, load, month, &mut f).await;
         f.notes.push(format!(
@@ -411,7 +442,117 @@ impl Ctx {
             self.opts.replica_seconds,
             record.reqs.len()
         ));
+        let double = match double {
+            Ok(inst) => Ok((inst.clone(), self.count_pairs(&inst, two.len()).await)),
+            Err(e) => Err(e),
+        };
+        for (label, pairs, r) in [
+            ("1 replica", one.len(), single),
+            ("2 replicas", two.len(), double),
+        ] {
+            match r {
+                Ok((_, Ok(found))) => {
+                    f.notes.push(format!(
+                        "split hospitalisation, {label}: {found} findings for {pairs} pairs"
+                    ));
+                    if found != pairs as u64 {
+                        f.failures.push(format!(
+                            "with {label} supervision found {found} split hospitalisations of {pairs}"
+                        ));
+                    }
+                }
+                Ok((_, Err(e))) | Err(e) => f
+                    .failures
+                    .push(format!("split hospitalisation, {label}: {e}")),
+            }
+        }
         Ok(f)
+    }
+
+    /// Settles a split-hospitalisation pair for each of `people` at institution `k` (the
+    /// claims alternating over `gateways`); the workload of that institution.
+    async fn settle_pairs(
+        &self,
+        k: u32,
+        gateways: Vec<Cluster>,
+        people: &[String],
+    ) -> Result<Workload, String> {
+        let w = self.workload(k, gateways).await?;
+        let today = chrono::Local::now().date_naive();
+        let day = |n: u64| {
+            today
+                .checked_sub_days(chrono::Days::new(n))
+                .filter(|d| chrono::Datelike::year(d) == chrono::Datelike::year(&today))
+                .ok_or("the pairs' stays (20 days back) would fall in last year")
+        };
+        let stays = [(day(20)?, day(17)?), (day(10)?, day(7)?)];
+        let record = std::sync::Mutex::new(Record::default());
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let started = Instant::now();
+        for (i, person) in people.iter().enumerate() {
+            for (j, stay) in stays.iter().enumerate() {
+                let gw = &w.gateways[(i + j) % w.gateways.len()];
+                let mut claim = w.claim_of(&format!("{}-p{i}-{j}", w.prefix), person, Some(*stay));
+                load::settle_until_answered(gw, &w.token, &mut claim, started, &record, &never, 30)
+                    .await;
+                if claim.acks.is_empty() {
+                    return Err(format!(
+                        "the pair's claim {} was not settled: {:?}",
+                        claim.encounter, claim.refused
+                    ));
+                }
+            }
+        }
+        Ok(w)
+    }
+
+    /// Supervision's split-hospitalisation findings at `institution`, once there are
+    /// `pairs` of them or after 120 s (less when the count stops moving for 30 s).
+    async fn count_pairs(&self, institution: &str, pairs: usize) -> Result<u64, String> {
+        let pairs = pairs as u64;
+        let (mut found, mut moved, waited) = (0, Instant::now(), Instant::now());
+        loop {
+            let now = self
+                .findings(institution, "RULE_CODE_SPLIT_HOSPITALISATION")
+                .await?;
+            if now != found {
+                moved = Instant::now();
+            }
+            found = now;
+            if found == pairs
+                || waited.elapsed() > Duration::from_secs(120)
+                || moved.elapsed() > Duration::from_secs(30)
+            {
+                return Ok(found);
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// How many findings of `rule` supervision lists for `institution`.
+    async fn findings(&self, institution: &str, rule: &str) -> Result<u64, String> {
+        let (mut count, mut token) = (0u64, String::new());
+        loop {
+            let path = format!(
+                "/v1/supervision/findings?region_code=341522&institution_code={institution}&rule_code={rule}&page.page_size=1000&page.page_token={token}"
+            );
+            let (status, v) = self
+                .gw
+                .try_get(&path, &self.operator)
+                .await
+                .map_err(|e| format!("ListFindings: {e}"))?;
+            if status != 200 {
+                return Err(format!("ListFindings answered {status}: {v}"));
+            }
+            count += v["findings"].as_array().map_or(0, |a| a.len() as u64);
+            token = v["page"]["next_page_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if token.is_empty() {
+                return Ok(count);
+            }
+        }
     }
 }
 
@@ -474,11 +615,19 @@ pub(crate) async fn run() -> i32 {
         progress("f. ID numbers in the logs");
         push(
             "f. ID numbers in clear in the logs".into(),
-            Ok(logs::scan(&o.cluster_dir, &ctx.people)),
+            Ok(logs::scan(
+                &o.cluster_dir,
+                &[ctx.people.as_slice(), ctx.pair_people.as_slice()].concat(),
+            )),
         );
     }
     if o.wants("g") {
-        if let Some(r) = table::schemathesis(&o.gateway, &o.cluster_dir, o.short).await {
+        let bin_dir = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+            .unwrap_or_default();
+        progress("g. schemathesis");
+        if let Some(r) = table::schemathesis(&bin_dir, o.short).await {
             push("g. schemathesis (scripts/schemathesis.sh)".into(), r);
         }
     }

@@ -42,19 +42,30 @@ impl Figures {
             .iter()
             .filter(|r| r.outcome.server_error())
             .count() as u64;
-        self.other = record.refusals();
-        self.other.retain(|label, _| {
-            !(label.starts_with('5') && !label.starts_with("503"))
-        });
-        let timeouts = self.other.get("no answer (client timeout)").copied().unwrap_or(0);
+        let (server, other): (BTreeMap<String, u64>, BTreeMap<String, u64>) = record
+            .refusals()
+            .into_iter()
+            .partition(|(label, _)| label.starts_with('5') && !label.starts_with("503"));
+        self.other = other;
+        for (label, detail) in &record.examples {
+            self.notes.push(format!("{label}, e.g.: {detail}"));
+        }
+        let timeouts = self
+            .other
+            .get("no answer (client timeout)")
+            .copied()
+            .unwrap_or(0);
         if timeouts > 0 {
-            self.failures
-                .push(format!("{timeouts} requests had no answer within the client's timeout"));
+            self.failures.push(format!(
+                "{timeouts} requests had no answer within the client's timeout"
+            ));
         }
         if self.server_errors > 0 {
+            let labels: Vec<String> = server.iter().map(|(l, c)| format!("{l} ×{c}")).collect();
             self.failures.push(format!(
-                "{} answers were 5xx other than 503",
-                self.server_errors
+                "{} answers were 5xx other than 503: {}",
+                self.server_errors,
+                labels.join(", ")
             ));
         }
     }
@@ -65,6 +76,14 @@ impl Figures {
 struct Listed {
     claim_id: String,
     encounter_no: String,
+}
+
+/// A claim as GetClaim shows it.
+#[derive(Debug, Clone)]
+struct Stored {
+    encounter_no: String,
+    status: String,
+    pool_fen: i64,
 }
 
 /// What the checks need: the gateway and the tokens.
@@ -88,7 +107,7 @@ pub(crate) fn fen(v: i64) -> String {
     let s = v.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -129,21 +148,21 @@ impl Checker<'_> {
         Ok(out)
     }
 
-    /// GetClaim: (encounter number, status, basic-pool payment), or None when not found.
-    async fn get_claim(&self, id: &str) -> Result<Option<(String, String, i64)>, String> {
+    /// GetClaim, or None when not found.
+    async fn get_claim(&self, id: &str) -> Result<Option<Stored>, String> {
         let (status, v) = self
             .gw
             .try_get(&format!("/v1/claims/{id}"), self.hospital)
             .await
             .map_err(|e| format!("GetClaim: {e}"))?;
         match status {
-            200 => Ok(Some((
-                text(&v["claim"]["claim"]["encounter_no"]),
-                text(&v["claim"]["status"]),
-                v["claim"]["settlement"]["breakdown"]["hifp_pay_fen"]
+            200 => Ok(Some(Stored {
+                encounter_no: text(&v["claim"]["claim"]["encounter_no"]),
+                status: text(&v["claim"]["status"]),
+                pool_fen: v["claim"]["settlement"]["breakdown"]["hifp_pay_fen"]
                     .as_i64()
                     .unwrap_or(0),
-            ))),
+            })),
             404 => Ok(None),
             s => Err(format!("GetClaim {id} answered {s}: {v}")),
         }
@@ -210,12 +229,18 @@ impl Checker<'_> {
         Ok(total)
     }
 
-    /// Waits until supervision's spending equals `expected`; a failure if it never does.
+    /// Waits until supervision's spending equals `expected` (up to `catch_up`, or until it has
+    /// not moved for 30 s); a failure if it never does.
     pub(crate) async fn supervision_counts(&self, expected: i64, f: &mut Figures) {
         let started = Instant::now();
         let mut last = Err(String::from("not asked"));
-        while started.elapsed() < self.catch_up {
-            last = self.supervision_spent().await;
+        let mut moved = Instant::now();
+        while started.elapsed() < self.catch_up && moved.elapsed() < Duration::from_secs(30) {
+            let now = self.supervision_spent().await;
+            if now != last {
+                moved = Instant::now();
+            }
+            last = now;
             if last.as_ref().is_ok_and(|v| *v == expected) {
                 f.notes.push(format!(
                     "supervision counted {} fen = the basic pool of the settled claims (after {:.1} s)",
@@ -228,10 +253,11 @@ impl Checker<'_> {
         }
         f.failures.push(match last {
             Ok(v) => format!(
-                "supervision counted {} fen of the {} fen the settled claims' basic pool paid ({:.0} s after the run)",
+                "supervision counted {} fen of the {} fen the settled claims' basic pool paid ({:.0} s after the run, unchanged for the last {:.0} s)",
                 fen(v),
                 fen(expected),
-                self.catch_up.as_secs_f64()
+                started.elapsed().as_secs_f64(),
+                moved.elapsed().as_secs_f64()
             ),
             Err(e) => format!("supervision's spending could not be read: {e}"),
         });
@@ -280,8 +306,9 @@ impl Checker<'_> {
             .filter(|e| !attempted.contains(*e))
             .count();
         if extra > 0 {
-            f.failures
-                .push(format!("{extra} stored encounters were never sent by this run"));
+            f.failures.push(format!(
+                "{extra} stored encounters were never sent by this run"
+            ));
         }
         let listed_doubles: u64 = by_encounter
             .values()
@@ -298,20 +325,19 @@ impl Checker<'_> {
         f.doubled = listed_doubles + ack_doubles;
         // Every stored claim of the run, read back.
         let ids: Vec<String> = listed.iter().map(|l| l.claim_id.clone()).collect();
-        let stored: BTreeMap<String, Result<Option<(String, String, i64)>, String>> =
-            futures::stream::iter(ids)
-                .map(|id| async move {
-                    let r = self.get_claim(&id).await;
-                    (id, r)
-                })
-                .buffer_unordered(32)
-                .collect()
-                .await;
+        let stored: BTreeMap<String, Result<Option<Stored>, String>> = futures::stream::iter(ids)
+            .map(|id| async move {
+                let r = self.get_claim(&id).await;
+                (id, r)
+            })
+            .buffer_unordered(32)
+            .collect()
+            .await;
         let mut expected_pool = 0i64;
         for (id, r) in &stored {
             match r {
-                Ok(Some((_, status, pool))) if status == "CLAIM_STATUS_SETTLED" => {
-                    expected_pool = expected_pool.saturating_add(*pool);
+                Ok(Some(c)) if c.status == "CLAIM_STATUS_SETTLED" => {
+                    expected_pool = expected_pool.saturating_add(c.pool_fen);
                 }
                 Ok(_) => {}
                 Err(e) => f.failures.push(format!("{id}: {e}")),
@@ -322,10 +348,10 @@ impl Checker<'_> {
             f.acknowledged += 1;
             let ack = &c.acks[0];
             let ok = match stored.get(&ack.claim_id) {
-                Some(Ok(Some((enc, status, pool)))) => {
-                    enc == &c.encounter
-                        && status == "CLAIM_STATUS_SETTLED"
-                        && *pool == ack.pool_fen
+                Some(Ok(Some(s))) => {
+                    s.encounter_no == c.encounter
+                        && s.status == "CLAIM_STATUS_SETTLED"
+                        && s.pool_fen == ack.pool_fen
                 }
                 _ => false,
             };
@@ -344,8 +370,7 @@ impl Checker<'_> {
             ));
         }
         if f.doubled > 0 {
-            f.failures
-                .push(format!("{} claims doubled", f.doubled));
+            f.failures.push(format!("{} claims doubled", f.doubled));
         }
         let ours: BTreeSet<String> = listed.iter().map(|l| l.claim_id.clone()).collect();
         self.reconcile(&ours, f).await;
