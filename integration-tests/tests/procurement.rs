@@ -1,5 +1,5 @@
 //! Procurement end to end through the gateway's REST routes, on whichever backend the run
-//! uses: catalogue import with per-row errors, a round from bids to outcome under the national
+//! uses: catalogue import (all or nothing, every bad row named), a round from bids to outcome under the national
 //! rules, price governance, payment standards by date, inventory findings on the bus, volume
 //! completion and retained savings, tenancy refusals and retried writes.
 
@@ -151,24 +151,58 @@ fn bid_of<'a>(group: &'a Value, org: &str) -> &'a Value {
 }
 
 #[tokio::test]
-async fn a_catalogue_file_with_a_bad_row_stores_the_good_rows_and_names_the_bad_one() {
+async fn a_catalogue_file_with_a_bad_row_stores_nothing_and_names_the_bad_one() {
     let suite = Suite::start().await;
     let op = suite.operator(ANHUI);
-    let csv = format!(
-        "code,kind,generic_name,dosage_form,specification,manufacturer,class,negotiated,valid_from,valid_to\n\
-         {},drug,阿托伐他汀钙片,片剂,20mg,药企1,乙,false,2025-01-01,\n\
-         XC10AAA123A00000000000,drug,阿托伐他汀钙片,片剂,20mg,药企2,乙,false,2025-01-01,\n\
+    let header = "code,kind,generic_name,dosage_form,specification,manufacturer,class,negotiated,valid_from,valid_to\n";
+    let good = format!(
+        "{},drug,阿托伐他汀钙片,片剂,20mg,药企1,乙,false,2025-01-01,\n\
          {C1},consumable,人工髋关节,,1套,器械一,乙,false,2025-01-01,2025-12-31\n",
         x(1)
     );
+    let csv = format!(
+        "{header}{}XC10AAA123A00000000000,drug,阿托伐他汀钙片,片剂,20mg,药企2,乙,false,2025-01-01,\n",
+        good
+    );
+    let out = suite
+        .ok(
+            "/v1/procurement/catalogue:import",
+            &op,
+            json!({"region_code": ANHUI, "csv_text": csv}),
+        )
+        .await;
+    assert_eq!(num(&out["imported_count"]), 0);
+    assert!(!flag(&out["stored"]), "{out}");
+    let errors = list(&out["errors"]);
+    assert_eq!(errors.len(), 1, "{out}");
+    assert_eq!(
+        (num(&errors[0]["line"]), s(&errors[0]["field"])),
+        (4, "code")
+    );
+    assert_eq!(s(&errors[0]["reason"]), "must be 23 characters, got 22");
+    let (status, _) = suite
+        .call(
+            Method::GET,
+            &format!("/v1/procurement/catalogue/{}?region_code={ANHUI}", x(1)),
+            Some(&op),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status, 404,
+        "a file with a bad row stores nothing, not even its good rows"
+    );
+
+    let good_file = format!("{header}{good}");
     let dry = suite
         .ok(
             "/v1/procurement/catalogue:import",
             &op,
-            json!({"region_code": ANHUI, "csv_text": csv, "dry_run": true}),
+            json!({"region_code": ANHUI, "csv_text": good_file, "dry_run": true}),
         )
         .await;
     assert_eq!(num(&dry["imported_count"]), 2);
+    assert!(!flag(&dry["stored"]));
     let (status, _) = suite
         .call(
             Method::GET,
@@ -178,22 +212,15 @@ async fn a_catalogue_file_with_a_bad_row_stores_the_good_rows_and_names_the_bad_
         )
         .await;
     assert_eq!(status, 404, "a dry run stores nothing");
-
     let out = suite
         .ok(
             "/v1/procurement/catalogue:import",
             &op,
-            json!({"region_code": ANHUI, "csv_text": csv}),
+            json!({"region_code": ANHUI, "csv_text": good_file}),
         )
         .await;
     assert_eq!(num(&out["imported_count"]), 2);
-    let errors = list(&out["errors"]);
-    assert_eq!(errors.len(), 1, "{out}");
-    assert_eq!(
-        (num(&errors[0]["line"]), s(&errors[0]["field"])),
-        (3, "code")
-    );
-    assert_eq!(s(&errors[0]["reason"]), "must be 23 characters, got 22");
+    assert!(flag(&out["stored"]), "{out}");
 
     // The good rows are there, with their validity; anyone in the trade can read them.
     let hosp = suite.hospital(H1);
@@ -256,7 +283,8 @@ async fn a_catalogue_file_with_a_bad_row_stores_the_good_rows_and_names_the_bad_
 }
 
 #[tokio::test]
-async fn a_provincial_file_of_816_consumables_imports_whole_with_its_bad_rows_named_and_pages() {
+async fn a_provincial_file_of_816_consumables_is_refused_whole_for_its_bad_rows_then_imports_and_pages()
+ {
     let suite = Suite::start().await;
     let op = suite.operator(ANHUI);
     let mut csv =
@@ -268,6 +296,7 @@ async fn a_provincial_file_of_816_consumables_imports_whole_with_its_bad_rows_na
             n % 7
         ));
     }
+    let good = csv.clone();
     csv.push_str("C0000000000002000000,consumable,冠脉支架,1个,器械,丁,2025-01-01\n");
     csv.push_str("C0000000000002000001,consumable,人工晶体,1个,器械,甲,2025-02-30\n");
     let out = suite
@@ -277,7 +306,8 @@ async fn a_provincial_file_of_816_consumables_imports_whole_with_its_bad_rows_na
             json!({"region_code": ANHUI, "csv_text": csv}),
         )
         .await;
-    assert_eq!(num(&out["imported_count"]), 816);
+    assert_eq!(num(&out["imported_count"]), 0);
+    assert!(!flag(&out["stored"]));
     let errors: Vec<(i64, String)> = list(&out["errors"])
         .iter()
         .map(|e| (num(&e["line"]), s(&e["field"]).to_string()))
@@ -286,6 +316,15 @@ async fn a_provincial_file_of_816_consumables_imports_whole_with_its_bad_rows_na
         errors,
         [(818, "class".to_string()), (819, "valid_from".to_string())]
     );
+    let out = suite
+        .ok(
+            "/v1/procurement/catalogue:import",
+            &op,
+            json!({"region_code": ANHUI, "csv_text": good}),
+        )
+        .await;
+    assert_eq!(num(&out["imported_count"]), 816);
+    assert!(flag(&out["stored"]));
     let mut seen = 0;
     let mut token = String::new();
     loop {
@@ -297,6 +336,100 @@ async fn a_provincial_file_of_816_consumables_imports_whole_with_its_bad_rows_na
         }
     }
     assert_eq!(seen, 816);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn the_catalogue_resolves_claim_lines_with_their_restrictions_and_auditors_read_its_trail() {
+    let suite = Suite::start().await;
+    let op = suite.operator(ANHUI);
+    // A male-only, grade-2 drug for prostate cancer, at most 30 days a line.
+    let apalutamide = "XL02BBA326A001010102180";
+    let csv = format!(
+        "code,kind,generic_name,dosage_form,specification,manufacturer,class,negotiated,valid_from,\
+         preselfpay_share_bp,payment_standard_fen,sex,min_institution_grade,indication,indication_diagnoses,max_days_supply\n\
+         {apalutamide},drug,阿帕他胺片,片剂,60mg,药企,乙,true,2025-01-01,1000,19800,男,2,限前列腺癌,C61,30\n"
+    );
+    let out = suite
+        .ok(
+            "/v1/procurement/catalogue:import",
+            &op,
+            json!({"region_code": ANHUI, "csv_text": csv}),
+        )
+        .await;
+    assert!(flag(&out["stored"]), "{out}");
+    let hosp = suite.hospital(H1);
+    let ask = |sex: &str, grade: u32| {
+        json!({"institution_code": H1, "on_date": "2026-03-01", "institution_grade": grade,
+               "person_sex": sex, "person_age_years": 70, "diagnoses": ["C61.x00"],
+               "lines": [{"code": apalutamide, "days_supply": 30}, {"code": "ZZZ-NOT-IN-ANY-CATALOGUE"}]})
+    };
+    let r = suite
+        .ok(
+            "/v1/procurement/catalogue:resolve",
+            &hosp,
+            ask("SEX_MALE", 2),
+        )
+        .await;
+    let lines = list(&r["lines"]);
+    assert_eq!(lines[0]["insurance_class"], "INSURANCE_CLASS_B", "{r}");
+    assert!(flag(&lines[0]["negotiated"]));
+    assert_eq!(num(&lines[0]["payment_standard_fen"]), 19800);
+    assert_eq!(num(&lines[0]["preselfpay_share_bp"]), 1000);
+    assert!(list(&lines[0]["violations"]).is_empty());
+    assert!(!flag(&lines[1]["in_catalogue"]));
+    assert_eq!(lines[1]["insurance_class"], "INSURANCE_CLASS_C");
+    let r = suite
+        .ok(
+            "/v1/procurement/catalogue:resolve",
+            &hosp,
+            ask("SEX_FEMALE", 1),
+        )
+        .await;
+    let kinds: Vec<Value> = list(&list(&r["lines"])[0]["violations"])
+        .iter()
+        .map(|v| v["kind"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            json!("RESTRICTION_KIND_SEX"),
+            json!("RESTRICTION_KIND_INSTITUTION_GRADE")
+        ]
+    );
+
+    // A hospital resolves for itself only; auditors read, never write.
+    let (status, problem) = post(
+        &suite,
+        "/v1/procurement/catalogue:resolve",
+        &suite.hospital(H2),
+        ask("SEX_MALE", 2),
+    )
+    .await;
+    assert_eq!((status, s(&problem["code"])), (403, "OTHER_ORGANISATION"));
+    let audit = suite.token(Role::Auditor, "", "341522");
+    let (status, problem) = post(
+        &suite,
+        "/v1/procurement/catalogue:import",
+        &audit,
+        json!({"region_code": "341522", "csv_text": csv}),
+    )
+    .await;
+    assert_eq!((status, s(&problem["code"])), (403, "ROLE_NOT_ALLOWED"));
+    let trail = suite
+        .get_ok(
+            &format!("/v1/procurement/catalogue-changes?region_code=341522&code={apalutamide}"),
+            &audit,
+        )
+        .await;
+    let changes = list(&trail["changes"]);
+    assert_eq!(changes.len(), 1, "{trail}");
+    assert_eq!(changes[0]["kind"], "CATALOGUE_CHANGE_KIND_CREATED");
+    assert_eq!(changes[0]["changed"]["role"], "operator");
+    assert_eq!(
+        s(&changes[0]["source"]),
+        format!("ImportCatalogue {}", s(&out["import_id"]))
+    );
     suite.stop().await;
 }
 
@@ -782,20 +915,26 @@ async fn events_on_bus(
         .unwrap_or_else(|e| panic!("redis bus: {e}"));
     let group = format!("test-{}", uuid::Uuid::new_v4().simple());
     let mut out = Vec::new();
-    loop {
-        let batch = bus
-            .read(stream, &group, "reader", 1000, Duration::from_millis(50))
-            .await
-            .unwrap_or_else(|e| panic!("read: {e}"));
-        if batch.is_empty() {
-            return out;
+    // Producers write the partitions `<stream>.p<n>`; the bare stream is read too.
+    let mut streams = yibao_runtime::streams::all_partitions(stream);
+    streams.push(stream.to_string());
+    for stream in &streams {
+        loop {
+            let batch = bus
+                .read(stream, &group, "reader", 1000, Duration::from_millis(50))
+                .await
+                .unwrap_or_else(|e| panic!("read: {e}"));
+            if batch.is_empty() {
+                break;
+            }
+            let ids: Vec<String> = batch.iter().map(|m| m.id.clone()).collect();
+            bus.ack(stream, &group, &ids)
+                .await
+                .unwrap_or_else(|e| panic!("ack: {e}"));
+            out.extend(batch.into_iter().filter(|m| m.event_id.starts_with(prefix)));
         }
-        let ids: Vec<String> = batch.iter().map(|m| m.id.clone()).collect();
-        bus.ack(stream, &group, &ids)
-            .await
-            .unwrap_or_else(|e| panic!("ack: {e}"));
-        out.extend(batch.into_iter().filter(|m| m.event_id.starts_with(prefix)));
     }
+    out
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
