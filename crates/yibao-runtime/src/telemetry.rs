@@ -387,7 +387,8 @@ pub struct RequestLog<'a> {
 pub fn log_request(span: &tracing::Span, r: &RequestLog<'_>) {
     let (trace_id, span_id) = span_ids(span);
     let code = crate::metrics::code_label(r.code);
-    let duration_ms = r.elapsed.as_secs_f64() * 1000.0;
+    // Milliseconds to the microsecond.
+    let duration_ms = r.elapsed.as_micros() as f64 / 1000.0;
     span.in_scope(|| match r.http {
         Some((route, status)) => tracing::info!(
             target: "yibao::request",
