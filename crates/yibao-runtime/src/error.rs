@@ -313,9 +313,50 @@ pub fn http_status_of(code: Code) -> u16 {
     }
 }
 
+/// True when `status` was made by the gRPC client, not answered by the service: the
+/// connection broke before the answer (the service was killed or restarted mid-call), which
+/// tonic reports as `UNKNOWN` "transport error" or `CANCELLED` "operation was canceled" with
+/// its transport error as the source (a service's own answer has no source). The service may
+/// or may not have done the work, exactly as when it is unavailable: retry (a write with the
+/// same idempotency key).
+pub fn is_lost_connection(status: &Status) -> bool {
+    if !matches!(
+        status.code(),
+        Code::Unknown | Code::Cancelled | Code::Internal
+    ) {
+        return false;
+    }
+    let mut source = std::error::Error::source(status);
+    while let Some(e) = source {
+        if e.is::<tonic::transport::Error>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// `status`, or `UNAVAILABLE` when it only says the connection was lost
+/// ([`is_lost_connection`]): what a caller of a service should pass on.
+pub fn unavailable_if_lost(status: Status) -> Status {
+    if is_lost_connection(&status) {
+        Status::unavailable(format!(
+            "service unavailable: the connection was lost before the answer ({})",
+            status.message()
+        ))
+    } else {
+        status
+    }
+}
+
 /// An RFC 9457 `application/problem+json` body for a gRPC status, with the stable code and
-/// the field violations (`errors[].field` is the request field path).
+/// the field violations (`errors[].field` is the request field path). A status that only says
+/// the connection to the service was lost ([`is_lost_connection`]) is a 503 `UNAVAILABLE`,
+/// not a 500.
 pub fn problem_from_status(status: &Status, instance: &str) -> (u16, serde_json::Value) {
+    if is_lost_connection(status) {
+        return problem_from_status(&unavailable_if_lost(status.clone()), instance);
+    }
     let http = http_status_of(status.code());
     let details = status.get_error_details();
     let code = details
@@ -394,6 +435,40 @@ mod tests {
         let bad = ApiError::internal(sea_orm::DbErr::Custom("no such column".into()));
         assert_eq!((bad.kind, bad.code), (ErrorKind::Internal, "INTERNAL"));
         assert_eq!(ApiError::internal("a bug").kind, ErrorKind::Internal);
+    }
+
+    /// A service that accepts the connection and closes it before answering (as one killed
+    /// mid-call does): the client's status is tonic's own, and it maps to 503, not 500.
+    #[tokio::test]
+    async fn a_connection_lost_before_the_answer_is_503() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                drop(socket);
+            }
+        });
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .connect_lazy();
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest::default())
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("a closed connection answered"));
+        assert!(is_lost_connection(&status), "{status:?}");
+        let (http, body) = problem_from_status(&status, "/v1/claims:settle");
+        assert_eq!(
+            (http, body["code"].as_str()),
+            (503, Some("UNAVAILABLE")),
+            "{status:?}"
+        );
+        // A service's own answers (no transport source) keep their status.
+        assert_eq!(problem_from_status(&Status::unknown("bug"), "/x").0, 500);
+        assert_eq!(problem_from_status(&Status::cancelled("gone"), "/x").0, 499);
     }
 
     #[test]
