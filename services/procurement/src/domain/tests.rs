@@ -317,6 +317,32 @@ XL02BBA326A001010102183,drug,x,片剂,60mg,M,乙,2025-01-01,10001,,,151,,,\n";
 }
 
 #[test]
+fn the_example_of_the_published_format_parses_as_documented() {
+    let doc = include_str!("../../../../docs/catalogue-format.md");
+    let start = doc.find("```csv\n").expect("a csv example") + "```csv\n".len();
+    let csv = &doc[start..start + doc[start..].find("```").expect("its end")];
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    assert_eq!(
+        header, CATALOGUE_COLUMNS,
+        "the example names every column in order"
+    );
+    for col in CATALOGUE_COLUMNS {
+        assert!(
+            doc.contains(&format!("| `{col}` |")),
+            "column {col} is explained"
+        );
+    }
+    let import = parse_catalogue_csv(csv);
+    assert!(import.errors.is_empty(), "{:#?}", import.errors);
+    assert_eq!(import.entries.len(), 4);
+    assert!(import.entries[0].negotiated);
+    assert_eq!(import.entries[0].restrictions.max_days_supply, Some(30));
+    assert_eq!(import.entries[1].restrictions.max_age, Some(17));
+    assert_eq!(import.origins[3].region.as_deref(), Some("341522"));
+    assert_eq!(import.entries[3].preselfpay_share, Some(Bp(500)));
+}
+
+#[test]
 fn one_code_may_have_several_versions_in_a_file_but_not_two_from_the_same_day() {
     let csv = "code,kind,generic_name,specification,class,valid_from,valid_to,region_code\n\
 001102000050000,service_item,住院诊查费,日,甲,2025-01-01,2025-12-31,\n\
