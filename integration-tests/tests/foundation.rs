@@ -398,7 +398,7 @@ async fn health_readiness_openapi_metrics_and_request_ids() {
         .text()
         .await
         .unwrap_or_default();
-    assert!(metrics.contains("yibao_rpc_requests_total{service=\"enrollment\",method=\"GetCoverage\",code=\"UNAUTHENTICATED\"} 2"), "{metrics}");
+    assert!(metrics.contains("yibao_rpc_requests_total{component=\"gateway\",side=\"server\",service=\"enrollment\",method=\"GetCoverage\",code=\"UNAUTHENTICATED\"} 2"), "{metrics}");
     let (status, _) = suite.call(Method::GET, "/v1/nowhere", None, None).await;
     assert_eq!(status, 404);
     suite.stop().await;
