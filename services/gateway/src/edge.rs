@@ -216,18 +216,7 @@ pub fn authorize(route: &Route, caller: &Caller, msg: &DynamicMessage) -> Result
         }
         .into());
     }
-    if caller.role.is_org_scoped() && !access.org_field.is_empty() {
-        let value = transcode::get_path(msg, &access.org_field).unwrap_or_default();
-        caller.check_org(&access.org_field, &value)?;
-    }
-    if caller.role.is_region_scoped() && !access.region_field.is_empty() {
-        // A malformed region is the service's to refuse with a 400 naming the field.
-        let value = transcode::get_path(msg, &access.region_field)
-            .filter(|v| yibao_core::RegionCode::parse(v).is_ok());
-        if let Some(value) = value {
-            caller.check_region(&access.region_field, &value)?;
-        }
-    }
+    yibao_runtime::tenancy::check_fields(access, caller, msg)?;
     Ok(())
 }
 

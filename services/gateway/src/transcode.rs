@@ -95,19 +95,8 @@ pub fn set_path(msg: &mut DynamicMessage, path: &str, raw: &str) -> Result<(), B
     }
 }
 
-/// Reads a string-valued field at `path`, if set.
-pub fn get_path(msg: &DynamicMessage, path: &str) -> Option<String> {
-    let (head, rest) = match path.split_once('.') {
-        Some((h, r)) => (h, Some(r)),
-        None => (path, None),
-    };
-    let value = msg.get_field_by_name(head)?;
-    match (rest, value.as_ref()) {
-        (None, Value::String(s)) => Some(s.clone()),
-        (Some(rest), Value::Message(inner)) => get_path(inner, rest),
-        _ => None,
-    }
-}
+/// The string at a dot-separated field path (the runtime's, shared with the service ports).
+pub use yibao_runtime::tenancy::field_at as get_path;
 
 fn deserialize(
     desc: MessageDescriptor,
