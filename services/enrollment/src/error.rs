@@ -35,6 +35,14 @@ yibao_runtime::error_codes! {
     VOUCHER_EXPIRED = ("ENROLLMENT_VOUCHER_EXPIRED", FailedPrecondition, "the voucher has expired; the patient refreshes the code");
     /// The voucher was revoked.
     VOUCHER_REVOKED = ("ENROLLMENT_VOUCHER_REVOKED", FailedPrecondition, "the voucher was revoked (the message says when and why)");
+    /// No such institution in the registry.
+    INSTITUTION_NOT_FOUND = ("ENROLLMENT_INSTITUTION_NOT_FOUND", NotFound, "no designated institution has this code in the registry");
+    /// No such physician.
+    PHYSICIAN_NOT_FOUND = ("ENROLLMENT_PHYSICIAN_NOT_FOUND", NotFound, "no insurance physician has this code");
+    /// No such certification.
+    CERTIFICATION_NOT_FOUND = ("ENROLLMENT_CERTIFICATION_NOT_FOUND", NotFound, "no chronic/special-disease certification has this id");
+    /// No such filing.
+    FILING_NOT_FOUND = ("ENROLLMENT_FILING_NOT_FOUND", NotFound, "no cross-region care filing has this id");
 }
 
 #[cfg(test)]

@@ -58,13 +58,17 @@ pub async fn build(deps: ServiceDeps) -> Result<Service, String> {
         deps.cache.clone(),
         secret.as_bytes(),
     );
-    // The eligibility cache is keyed by an epoch in the database: read it before serving,
-    // then every second (app::eligibility).
-    let cache = api.app().eligibility_cache();
-    cache
-        .refresh_epoch()
-        .await
-        .map_err(|e| format!("enrollment: reading the eligibility cache epoch: {e}"))?;
-    drop(cache.watch());
+    // The eligibility and institution caches are keyed by an epoch in the database: read it
+    // before serving, then every second (app::eligibility).
+    for (name, cache) in [
+        ("eligibility", api.app().eligibility_cache()),
+        ("institution", api.app().institution_cache()),
+    ] {
+        cache
+            .refresh_epoch()
+            .await
+            .map_err(|e| format!("enrollment: reading the {name} cache epoch: {e}"))?;
+        drop(cache.watch());
+    }
     Ok(EnrollmentServiceServer::new(api))
 }

@@ -12,6 +12,8 @@ mod households;
 mod import;
 mod parse;
 mod persons;
+mod physicians;
+mod registry;
 mod roster;
 mod vouchers;
 
@@ -218,5 +220,61 @@ impl pb::enrollment_service_server::EnrollmentService for EnrollmentApi {
         req: Request<pb::ImportRecordsRequest>,
     ) -> Reply<pb::ImportRecordsResponse> {
         import::import_records(&self.app, req).await
+    }
+
+    async fn import_institution_roster(
+        &self,
+        req: Request<pb::ImportInstitutionRosterRequest>,
+    ) -> Reply<pb::ImportInstitutionRosterResponse> {
+        registry::import_roster(&self.app, req).await
+    }
+
+    async fn list_institutions(
+        &self,
+        req: Request<pb::ListInstitutionsRequest>,
+    ) -> Reply<pb::ListInstitutionsResponse> {
+        registry::list_institutions(&self.app, req).await
+    }
+
+    async fn get_institution(
+        &self,
+        req: Request<pb::GetInstitutionRequest>,
+    ) -> Reply<pb::GetInstitutionResponse> {
+        registry::get_institution(&self.app, req).await
+    }
+
+    async fn get_institution_history(
+        &self,
+        req: Request<pb::GetInstitutionHistoryRequest>,
+    ) -> Reply<pb::GetInstitutionHistoryResponse> {
+        registry::institution_history(&self.app, req).await
+    }
+
+    async fn change_institution_status(
+        &self,
+        req: Request<pb::ChangeInstitutionStatusRequest>,
+    ) -> Reply<pb::ChangeInstitutionStatusResponse> {
+        registry::change_status(&self.app, req).await
+    }
+
+    async fn import_physicians(
+        &self,
+        req: Request<pb::ImportPhysiciansRequest>,
+    ) -> Reply<pb::ImportPhysiciansResponse> {
+        physicians::import_physicians(&self.app, req).await
+    }
+
+    async fn list_physicians(
+        &self,
+        req: Request<pb::ListPhysiciansRequest>,
+    ) -> Reply<pb::ListPhysiciansResponse> {
+        physicians::list_physicians(&self.app, req).await
+    }
+
+    async fn get_physician(
+        &self,
+        req: Request<pb::GetPhysicianRequest>,
+    ) -> Reply<pb::GetPhysicianResponse> {
+        physicians::get_physician(&self.app, req).await
     }
 }

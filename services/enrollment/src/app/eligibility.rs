@@ -42,14 +42,39 @@ pub const EPOCHS_BEHIND: i64 = 2;
 /// The epoch before it has been read.
 const UNKNOWN: i64 = -1;
 
-/// The cache of person files, keyed without PII and by the cache's epoch.
+/// Which cache an [`EpochCache`] is: the name of its epoch in the database, the prefix of its
+/// keys and the label its key hashes are made under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheKind {
+    /// Name of the epoch in `cache_epochs`.
+    pub epoch_name: &'static str,
+    /// Prefix of every key, before the epoch.
+    pub key_prefix: &'static str,
+    /// Label hashed with each key (keeps the caches' keys apart).
+    pub label: &'static [u8],
+}
+
+/// The eligibility cache: person files under keyed hashes of ID numbers.
+pub const ELIGIBILITY_CACHE: CacheKind = CacheKind {
+    epoch_name: ELIGIBILITY,
+    key_prefix: "yibao:elig:v2",
+    label: b"|eligibility|",
+};
+
+/// A cache of files keyed without PII and by the cache's epoch (see the module's doc): the
+/// eligibility cache of person files, and the same mechanism for institution files
+/// (`app::registry`).
 #[derive(Debug, Clone)]
-pub struct EligibilityCache {
+pub struct EpochCache {
     inner: Arc<Inner>,
 }
 
+/// The cache of person files.
+pub type EligibilityCache = EpochCache;
+
 #[derive(Debug)]
 struct Inner {
+    kind: CacheKind,
     cache: Arc<dyn Cache>,
     /// Key of the HMAC that turns ID numbers into cache keys (no PII in Redis).
     pii_key: Vec<u8>,
@@ -84,12 +109,23 @@ impl Answer {
     }
 }
 
-impl EligibilityCache {
+impl EpochCache {
     /// A cache of person files keyed by `pii_key`, its epoch kept in `store`. It is not used
-    /// until [`EligibilityCache::refresh_epoch`] has read the epoch.
-    pub fn new(cache: Arc<dyn Cache>, pii_key: &[u8], store: Store) -> EligibilityCache {
-        EligibilityCache {
+    /// until [`EpochCache::refresh_epoch`] has read the epoch.
+    pub fn new(cache: Arc<dyn Cache>, pii_key: &[u8], store: Store) -> EpochCache {
+        EpochCache::of_kind(ELIGIBILITY_CACHE, cache, pii_key, store)
+    }
+
+    /// A cache of `kind`, keyed by `pii_key`, its epoch kept in `store`.
+    pub fn of_kind(
+        kind: CacheKind,
+        cache: Arc<dyn Cache>,
+        pii_key: &[u8],
+        store: Store,
+    ) -> EpochCache {
+        EpochCache {
             inner: Arc::new(Inner {
+                kind,
                 cache,
                 pii_key: pii_key.to_vec(),
                 store,
@@ -110,18 +146,18 @@ impl EligibilityCache {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         h.update(self.inner.pii_key.as_slice());
-        h.update(b"|eligibility|");
+        h.update(self.inner.kind.label);
         h.update(id_number.as_bytes());
         hex::encode(&h.finalize()[..16])
     }
 
-    fn key_of(epoch: i64, hash: &str) -> String {
-        format!("yibao:elig:v2:{epoch}:{hash}")
+    fn key_of(&self, epoch: i64, hash: &str) -> String {
+        format!("{}:{epoch}:{hash}", self.inner.kind.key_prefix)
     }
 
-    /// The cache key of an ID number under `epoch`.
+    /// The cache key of an ID number (or another file's key) under `epoch`.
     pub fn key(&self, epoch: i64, id_number: &str) -> String {
-        Self::key_of(epoch, &self.hash(id_number))
+        self.key_of(epoch, &self.hash(id_number))
     }
 
     fn updating(&self) -> MutexGuard<'_, ()> {
@@ -148,15 +184,24 @@ impl EligibilityCache {
     /// used from then on.
     pub async fn refresh_epoch(&self) -> Result<i64, AppError> {
         if self.inner.bump_owed.load(Ordering::Acquire) {
-            let e = self.inner.store.bump_cache_epoch(ELIGIBILITY).await?;
+            let e = self
+                .inner
+                .store
+                .bump_cache_epoch(self.inner.kind.epoch_name)
+                .await?;
             self.bumped(e);
             tracing::info!(
+                cache = self.inner.kind.epoch_name,
                 epoch = e,
-                "eligibility cache: the owed epoch bump is written"
+                "epoch cache: the owed epoch bump is written"
             );
             return Ok(e);
         }
-        let e = self.inner.store.cache_epoch(ELIGIBILITY).await?;
+        let e = self
+            .inner
+            .store
+            .cache_epoch(self.inner.kind.epoch_name)
+            .await?;
         self.note(e);
         Ok(e)
     }
@@ -170,9 +215,9 @@ impl EligibilityCache {
                 let Some(inner) = weak.upgrade() else {
                     return;
                 };
-                let cache = EligibilityCache { inner };
+                let cache = EpochCache { inner };
                 if let Err(e) = cache.refresh_epoch().await {
-                    tracing::debug!(error = %e, "eligibility cache: the epoch could not be read");
+                    tracing::debug!(cache = cache.inner.kind.epoch_name, error = %e, "epoch cache: the epoch could not be read");
                 }
             }
         })
@@ -181,12 +226,18 @@ impl EligibilityCache {
     /// Makes every entry cached so far unreachable: a new epoch in the database. When it
     /// cannot be written, this replica stops using the cache until the watch writes it.
     async fn fence(&self) {
-        match self.inner.store.bump_cache_epoch(ELIGIBILITY).await {
+        match self
+            .inner
+            .store
+            .bump_cache_epoch(self.inner.kind.epoch_name)
+            .await
+        {
             Ok(e) => {
                 self.bumped(e);
                 tracing::warn!(
+                    cache = self.inner.kind.epoch_name,
                     epoch = e,
-                    "eligibility cache: an invalidation failed; moved every replica to a new epoch"
+                    "epoch cache: an invalidation failed; moved every replica to a new epoch"
                 );
             }
             Err(e) => {
@@ -195,7 +246,7 @@ impl EligibilityCache {
                     self.inner.bump_owed.store(true, Ordering::Release);
                     self.inner.epoch.store(UNKNOWN, Ordering::Release);
                 }
-                tracing::error!(error = %e, "eligibility cache: an invalidation failed and the epoch could not be bumped; the cache is not used until it is");
+                tracing::error!(cache = self.inner.kind.epoch_name, error = %e, "epoch cache: an invalidation failed and the epoch could not be bumped; the cache is not used until it is");
             }
         }
     }
@@ -212,24 +263,61 @@ impl EligibilityCache {
         if id_numbers.is_empty() {
             return;
         }
-        let current = match self.inner.store.cache_epoch(ELIGIBILITY).await {
+        let current = match self
+            .inner
+            .store
+            .cache_epoch(self.inner.kind.epoch_name)
+            .await
+        {
             Ok(e) => {
                 self.note(e);
                 e.max(self.epoch().unwrap_or(e))
             }
             Err(e) => {
-                tracing::warn!(error = %e, "eligibility cache: the epoch could not be read to invalidate");
+                tracing::warn!(cache = self.inner.kind.epoch_name, error = %e, "epoch cache: the epoch could not be read to invalidate");
                 self.fence().await;
                 return;
             }
         };
         let hashes: Vec<String> = id_numbers.iter().map(|id| self.hash(id)).collect();
         let keys: Vec<String> = ((current - EPOCHS_BEHIND).max(0)..=current)
-            .flat_map(|epoch| hashes.iter().map(move |h| Self::key_of(epoch, h)))
+            .flat_map(|epoch| hashes.iter().map(move |h| self.key_of(epoch, h)))
             .collect();
         if let Err(e) = self.inner.cache.delete(&keys).await {
-            tracing::warn!(error = %e, "eligibility cache invalidation failed");
+            tracing::warn!(cache = self.inner.kind.epoch_name, error = %e, "epoch cache: invalidation failed");
             self.fence().await;
+        }
+    }
+
+    /// The file cached under `id` (an ID number or another file's key), and the key to fill
+    /// on a miss (`None` while the cache is not to be used). Cache failures and undecodable
+    /// entries read as misses.
+    pub async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        id: &str,
+    ) -> (Option<T>, Option<String>) {
+        let Some(key) = self.epoch().map(|e| self.key(e, id)) else {
+            return (None, None);
+        };
+        match self.inner.cache.get(&key).await {
+            Ok(Some(bytes)) => match serde_json::from_slice::<T>(&bytes) {
+                Ok(file) => return (Some(file), Some(key)),
+                Err(e) => {
+                    tracing::warn!(cache = self.inner.kind.epoch_name, error = %e, "undecodable cache entry")
+                }
+            },
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!(cache = self.inner.kind.epoch_name, error = %e, "cache unavailable; reading the database")
+            }
+        }
+        (None, Some(key))
+    }
+
+    /// Caches `file` under `key` (from [`EpochCache::read`]) for `ttl`; a failure is ignored.
+    pub async fn fill<T: serde::Serialize>(&self, key: &str, file: &T, ttl: Duration) {
+        if let Ok(bytes) = serde_json::to_vec(file) {
+            let _ = self.inner.cache.set(key, bytes, ttl).await;
         }
     }
 }

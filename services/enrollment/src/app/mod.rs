@@ -8,6 +8,8 @@
 //! - [`eligibility`]: the cached check (the hottest path of the platform);
 //! - [`vouchers`]: electronic vouchers; [`duplicates`]: the scan and its tasks;
 //! - [`roster`]: reconciling a list; [`coverage`]: targets and coverage; [`import`]: bulk import;
+//! - [`registry`]: designated institutions and their cache; [`physicians`]: insurance
+//!   physicians;
 //! - [`tenancy`]: record-level region checks; [`error`]: [`AppError`].
 
 pub mod coverage;
@@ -18,6 +20,8 @@ pub mod error;
 pub mod households;
 pub mod import;
 pub mod persons;
+pub mod physicians;
+pub mod registry;
 pub mod roster;
 pub mod tenancy;
 pub mod vouchers;
@@ -26,7 +30,7 @@ pub use error::AppError;
 
 use crate::domain::voucher::VoucherSigner;
 use crate::store::Store;
-use eligibility::EligibilityCache;
+use eligibility::{EligibilityCache, EpochCache};
 use std::sync::Arc;
 use yibao_runtime::cache::Cache;
 
@@ -35,17 +39,24 @@ use yibao_runtime::cache::Cache;
 pub struct Enrollment {
     store: Store,
     eligibility: EligibilityCache,
+    institutions: EpochCache,
     vouchers: VoucherSigner,
 }
 
 impl Enrollment {
     /// The use cases over a store and a cache; `voucher_secret` (≥ 32 bytes) signs vouchers
-    /// and keys the cache's hashes of ID numbers. The eligibility cache is used once its epoch
-    /// has been read (`eligibility_cache().refresh_epoch()`, which `build` does before serving,
-    /// then `watch`).
+    /// and keys the cache's hashes of ID numbers. The eligibility and institution caches are
+    /// used once their epoch has been read (`eligibility_cache().refresh_epoch()` and
+    /// `institution_cache().refresh_epoch()`, which `build` does before serving, then `watch`).
     pub fn new(store: Store, cache: Arc<dyn Cache>, voucher_secret: &[u8]) -> Enrollment {
         Enrollment {
-            eligibility: EligibilityCache::new(cache, voucher_secret, store.clone()),
+            eligibility: EligibilityCache::new(cache.clone(), voucher_secret, store.clone()),
+            institutions: EpochCache::of_kind(
+                registry::INSTITUTION_CACHE,
+                cache,
+                voucher_secret,
+                store.clone(),
+            ),
             store,
             vouchers: VoucherSigner::new(voucher_secret),
         }

@@ -7,12 +7,15 @@
 //! - [`duplicates`]: overlapping effective enrolments and which one stays;
 //! - [`roster`]: reconciling an imported list against enrolment;
 //! - [`import`]: parsing bulk imports with per-row errors;
-//! - [`voucher`]: signing and verifying electronic insurance vouchers.
+//! - [`voucher`]: signing and verifying electronic insurance vouchers;
+//! - [`registry`]: designated institutions (versions, agreements, status), their roster file
+//!   and insurance physicians.
 
 pub mod duplicates;
 pub mod eligibility;
 pub mod enrolment;
 pub mod import;
+pub mod registry;
 pub mod roster;
 pub mod voucher;
 

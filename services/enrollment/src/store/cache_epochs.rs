@@ -8,6 +8,9 @@ use yibao_runtime::sql::{self, int, t};
 /// The epoch of the eligibility cache.
 pub const ELIGIBILITY: &str = "eligibility";
 
+/// The epoch of the institution cache (`app::registry`).
+pub const INSTITUTIONS: &str = "institutions";
+
 impl Store {
     /// The current epoch of cache `name` (0 before its first bump).
     pub async fn cache_epoch(&self, name: &str) -> Result<i64, StoreError> {

@@ -16,6 +16,14 @@ pub enum Entity {
     Voucher,
     /// A duplicate-enrolment task.
     DuplicateTask,
+    /// A designated institution.
+    Institution,
+    /// An insurance physician.
+    Physician,
+    /// A chronic/special-disease certification.
+    Certification,
+    /// A cross-region care filing.
+    Filing,
 }
 
 impl Entity {
@@ -27,6 +35,10 @@ impl Entity {
             Entity::Household => "household",
             Entity::Voucher => "voucher",
             Entity::DuplicateTask => "duplicate task",
+            Entity::Institution => "institution",
+            Entity::Physician => "physician",
+            Entity::Certification => "certification",
+            Entity::Filing => "cross-region filing",
         }
     }
 }
@@ -75,6 +87,10 @@ impl StoreError {
                 Entity::Household => codes::HOUSEHOLD_NOT_FOUND,
                 Entity::Voucher => codes::VOUCHER_NOT_FOUND,
                 Entity::DuplicateTask => codes::DUPLICATE_TASK_NOT_FOUND,
+                Entity::Institution => codes::INSTITUTION_NOT_FOUND,
+                Entity::Physician => codes::PHYSICIAN_NOT_FOUND,
+                Entity::Certification => codes::CERTIFICATION_NOT_FOUND,
+                Entity::Filing => codes::FILING_NOT_FOUND,
             },
             StoreError::Exists(_) => codes::ALREADY_EXISTS,
             StoreError::Conflict(_) => codes::CONFLICT,

@@ -3,7 +3,80 @@
 
 use yibao_runtime::db::SqlMigration;
 
-yibao_runtime::migrator!(Migrator, "enrollment_migrations", [INITIAL, CACHE_EPOCHS]);
+yibao_runtime::migrator!(
+    Migrator,
+    "enrollment_migrations",
+    [INITIAL, CACHE_EPOCHS, REGISTRY]
+);
+
+/// The designated-institution registry (`store::registry`) and insurance physicians
+/// (`store::physicians`), in portable SQL.
+const REGISTRY: SqlMigration = SqlMigration {
+    name: "m20261215_000003_enrollment_registry",
+    up: &[
+        "CREATE TABLE institutions (
+        code TEXT PRIMARY KEY,
+        region_code TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        created_at TEXT NOT NULL)",
+        "CREATE INDEX institutions_region ON institutions (region_code, code)",
+        "CREATE TABLE institution_versions (
+        code TEXT NOT NULL,
+        effective_from TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        grade TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        region_code TEXT NOT NULL,
+        beds BIGINT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (code, effective_from))",
+        "CREATE TABLE institution_agreements (
+        code TEXT NOT NULL,
+        agreement_no TEXT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_to TEXT NOT NULL,
+        schemes TEXT NOT NULL,
+        service_kinds TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (code, agreement_no))",
+        "CREATE TABLE institution_status_changes (
+        code TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        effective_on TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (code, seq))",
+        "CREATE TABLE institution_history (
+        id TEXT PRIMARY KEY,
+        code TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail_json TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        at TEXT NOT NULL)",
+        "CREATE INDEX institution_history_code ON institution_history (code, id)",
+        "CREATE TABLE physicians (
+        code TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        institution_code TEXT NOT NULL,
+        status TEXT NOT NULL,
+        status_reason TEXT NOT NULL,
+        updated_at TEXT NOT NULL)",
+        "CREATE INDEX physicians_institution ON physicians (institution_code, code)",
+    ],
+    drop_tables: &[
+        "physicians",
+        "institution_history",
+        "institution_status_changes",
+        "institution_agreements",
+        "institution_versions",
+        "institutions",
+    ],
+};
 
 /// The epoch of each cache, part of its keys (`store::cache_epochs`).
 const CACHE_EPOCHS: SqlMigration = SqlMigration {

@@ -9,7 +9,9 @@
 //! - [`enrolments`]: enrolments, contributions and contribution standards;
 //! - [`duplicates`]: the scan's candidate queries and the duplicate tasks;
 //! - [`import`]: bulk inserts of imported people (COPY on PostgreSQL);
-//! - [`cache_epochs`]: the epoch that is part of every eligibility cache key;
+//! - [`registry`]: designated institutions (versions, agreements, status changes, journal);
+//!   [`physicians`]: insurance physicians;
+//! - [`cache_epochs`]: the epoch that is part of every eligibility and institution cache key;
 //! - [`codec`]: stored text forms; [`error`]: [`StoreError`].
 //!
 //! Most writes are one transaction inside a store function; where a use case decides between
@@ -28,6 +30,8 @@ pub mod households;
 pub mod import;
 pub mod migration;
 pub mod persons;
+pub mod physicians;
+pub mod registry;
 pub mod vouchers;
 
 pub use codec::{category_str, enrolment_of, scheme_str};
