@@ -420,3 +420,55 @@ async fn oversized_bodies_are_refused() {
     assert_eq!(status, 413);
     suite.stop().await;
 }
+
+/// Reflection lists every service the port answers, health included, at the service port and
+/// through the gateway (so `grpcurl list` shows `grpc.health.v1.Health` too).
+#[tokio::test]
+async fn reflection_lists_the_services_and_health() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let suite = Suite::start().await;
+    for url in [
+        format!("http://{}", suite.running.grpc_addr),
+        suite.base.clone(),
+    ] {
+        let channel = tonic::transport::Endpoint::from_shared(url.clone())
+            .unwrap_or_else(|e| panic!("{url}: {e}"))
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        let mut client = ServerReflectionClient::new(channel);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut replies = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"))
+            .into_inner();
+        let reply = replies
+            .message()
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"))
+            .unwrap_or_else(|| panic!("{url}: no reply"));
+        let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+            panic!("{url}: not a list of services");
+        };
+        let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+        for want in [
+            "grpc.health.v1.Health",
+            "yibao.enrollment.v1.EnrollmentService",
+            "yibao.settlement.v1.SettlementService",
+            "yibao.supervision.v1.SupervisionService",
+        ] {
+            assert!(
+                names.iter().any(|n| n == want),
+                "{url}: {want} in {names:?}"
+            );
+        }
+    }
+    suite.stop().await;
+}

@@ -49,11 +49,14 @@ pub async fn with_health_and_reflection(
     reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
+    // grpc.health.v1 is listed too, so `grpcurl list` shows every service that answers.
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     routes
         .add_service(health)
