@@ -11,7 +11,7 @@
 #   scripts/dev-cluster.sh restart NAME   stop one process (SIGTERM, drained) and start it again
 #
 # Ports: enrollment 7061, settlement 7062, ltc 7063, procurement 7064, supervision 7065,
-# gateway 8088, each plus PORT_OFFSET. With REPLICAS=2 a second copy of every process runs on
+# gateway 8088, each plus PORT_OFFSET; a service's /metrics on its port + 3000 (10061…). With REPLICAS=2 a second copy of every process runs on
 # the same databases and Redis: NAME-2 on the service port + 10 (7071…7075), gateway-2 on the
 # gateway port + 1 (8089); replica k's gateway and services call replica k's services (the
 # upstream configuration takes one address per service). Pids and logs: DEV_CLUSTER_DIR
@@ -172,6 +172,7 @@ launch_service() { # launch_service SERVICE REPLICA
   done
   launch "$(name "$svc" "$r")" \
     YIBAO__GRPC__LISTEN="127.0.0.1:$(service_port "$svc" "$r")" \
+    YIBAO__METRICS__LISTEN="127.0.0.1:$(($(service_port "$svc" "$r") + 3000))" \
     YIBAO__DATABASE__URL="$PG_URL/${DB_PREFIX}_$svc" \
     YIBAO__DATABASE__MAX_CONNECTIONS=16 \
     "${own[@]}" \
