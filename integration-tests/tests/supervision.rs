@@ -29,6 +29,10 @@ async fn a_tip_becomes_a_case_with_recoveries_and_a_reward_and_retries_change_no
         .await;
     let case_id = s(&tip["case"]["case_id"]).to_string();
     assert!(!case_id.is_empty(), "{tip}");
+    assert_eq!(
+        tip["case"]["opened"]["role"], "operator",
+        "the case records who opened it and in which role"
+    );
     assert_eq!(tip["case"]["tip_id"], tip["tip_id"]);
     assert!(
         !tip.to_string().contains("138-0000"),
@@ -42,6 +46,10 @@ async fn a_tip_becomes_a_case_with_recoveries_and_a_reward_and_retries_change_no
     let again = suite.ok(&path, &op, body).await;
     assert_eq!(first, again);
     assert_eq!(n(&again["case"]["recovered_fen"]), 10_000_000);
+    assert_eq!(
+        again["case"]["recoveries"][0]["recorded"]["role"],
+        "operator"
+    );
     // 5% of 100,000 yuan = 5,000 yuan due to the whistle-blower.
     assert_eq!(n(&again["case"]["reward_due_fen"]), 500_000);
     let (status, problem) = suite

@@ -89,8 +89,7 @@ impl Supervision {
                     }
                     findings.push(stored.finding);
                 }
-                let case =
-                    Case::open_from_findings(&case_id, region, &findings, &caller.subject, now)?;
+                let case = Case::open_from_findings(&case_id, region, &findings, who(caller), now)?;
                 self.store.open_case_from_findings(&case, &ids).await?;
                 Ok((case, String::new()))
             }
@@ -127,7 +126,7 @@ impl Supervision {
                     },
                     description: stored.description,
                 };
-                let case = Case::open_from_tip(&case_id, region, tip, &caller.subject, now);
+                let case = Case::open_from_tip(&case_id, region, tip, who(caller), now);
                 self.store.open_case_from_tip(&case, &tip_id).await?;
                 Ok((case, tip_id))
             }
@@ -158,7 +157,7 @@ impl Supervision {
                 &uuid::Uuid::now_v7().to_string(),
                 input.region.clone(),
                 tip,
-                &caller.subject,
+                who(caller),
                 made.at,
             )
         });
@@ -218,7 +217,7 @@ impl Supervision {
         let stored = self.visible_case(caller, id).await?;
         let mut case = stored.case.clone();
         let now = Utc::now();
-        case.record_recovery(amount, &caller.subject, now, note.trim())?;
+        case.record_recovery(amount, who(caller), now, note.trim())?;
         if close {
             case.close(now)?;
         }
@@ -286,4 +285,9 @@ impl Supervision {
             R::decode(bytes.as_slice()).map_err(AppError::corrupt)?,
         ))
     }
+}
+
+/// The caller as a case records who acted: subject and role.
+fn who(caller: &Caller) -> (&str, &str) {
+    (&caller.subject, caller.role.as_str())
 }

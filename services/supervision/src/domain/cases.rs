@@ -89,6 +89,9 @@ pub struct Recovery {
     pub amount: Fen,
     /// Who recorded it.
     pub actor: String,
+    /// The role they acted in (empty for recoveries stored before roles were recorded).
+    #[serde(default)]
+    pub role: String,
     /// When.
     pub at: DateTime<Utc>,
     /// Note (e.g. bank receipt number).
@@ -151,6 +154,9 @@ pub struct Case {
     pub status: CaseStatus,
     /// Who opened it.
     pub opened_by: String,
+    /// The role they acted in (empty for cases stored before roles were recorded).
+    #[serde(default)]
+    pub opened_by_role: String,
     /// When.
     pub opened_at: DateTime<Utc>,
     /// Funds recovered.
@@ -167,7 +173,7 @@ impl Case {
         case_id: &str,
         region: RegionCode,
         findings: &[Finding],
-        opened_by: &str,
+        (opened_by, role): (&str, &str),
         at: DateTime<Utc>,
     ) -> Result<Case, CaseError> {
         let first = findings.first().ok_or(CaseError::NoFindings)?;
@@ -189,6 +195,7 @@ impl Case {
                 .fold(Fen::ZERO, |acc, f| add(acc, f.amount_at_risk)),
             status: CaseStatus::Open,
             opened_by: opened_by.to_string(),
+            opened_by_role: role.to_string(),
             opened_at: at,
             recoveries: Vec::new(),
             reward_payments: Vec::new(),
@@ -201,7 +208,7 @@ impl Case {
         case_id: &str,
         region: RegionCode,
         tip: Tip,
-        opened_by: &str,
+        (opened_by, role): (&str, &str),
         at: DateTime<Utc>,
     ) -> Case {
         Case {
@@ -212,6 +219,7 @@ impl Case {
             amount_suspected: Fen::ZERO,
             status: CaseStatus::Open,
             opened_by: opened_by.to_string(),
+            opened_by_role: role.to_string(),
             opened_at: at,
             recoveries: Vec::new(),
             reward_payments: Vec::new(),
@@ -223,7 +231,7 @@ impl Case {
     pub fn record_recovery(
         &mut self,
         amount: Fen,
-        actor: &str,
+        (actor, role): (&str, &str),
         at: DateTime<Utc>,
         note: &str,
     ) -> Result<Fen, CaseError> {
@@ -234,6 +242,7 @@ impl Case {
         self.recoveries.push(Recovery {
             amount,
             actor: actor.to_string(),
+            role: role.to_string(),
             at,
             note: note.to_string(),
         });

@@ -233,7 +233,7 @@ pub fn case(c: &Case, tip_id: &str, policy: &RewardPolicy) -> pb::Case {
                 note: r.note.clone(),
                 recorded: Some(common::Audit {
                     actor: r.actor.clone(),
-                    role: String::new(),
+                    role: r.role.clone(),
                     at: rfc3339(r.at),
                 }),
             })
@@ -243,7 +243,7 @@ pub fn case(c: &Case, tip_id: &str, policy: &RewardPolicy) -> pb::Case {
         reward_paid_fen: c.reward_paid().0,
         opened: Some(common::Audit {
             actor: c.opened_by.clone(),
-            role: String::new(),
+            role: c.opened_by_role.clone(),
             at: rfc3339(c.opened_at),
         }),
         closed_at: c.closed_at.map(rfc3339).unwrap_or_default(),

@@ -36,15 +36,20 @@ fn a_case_from_findings_sums_their_amounts_and_records_recoveries() {
         "CASE-1",
         region("341522"),
         &[f1, f2],
-        "auditor-1",
+        ("auditor-1", "auditor"),
         utc(5, 1, 9),
     )
     .unwrap();
     assert_eq!(case.amount_suspected, Fen::yuan(3_500));
     assert_eq!(case.institution, Some(inst(H1)));
     assert_eq!(
-        case.record_recovery(Fen(1_902_108), "auditor-1", utc(5, 2, 9), "bank receipt 1")
-            .unwrap(),
+        case.record_recovery(
+            Fen(1_902_108),
+            ("auditor-1", "auditor"),
+            utc(5, 2, 9),
+            "bank receipt 1"
+        )
+        .unwrap(),
         Fen(1_902_108)
     );
     assert_eq!(case.recovered(), Fen(1_902_108));
@@ -52,7 +57,7 @@ fn a_case_from_findings_sums_their_amounts_and_records_recoveries() {
     assert_eq!(case.reward_due(&RewardPolicy::default()), Fen::ZERO);
     case.close(utc(5, 3, 9)).unwrap();
     assert_eq!(
-        case.record_recovery(Fen(1), "auditor-1", utc(5, 4, 9), ""),
+        case.record_recovery(Fen(1), ("auditor-1", "auditor"), utc(5, 4, 9), ""),
         Err(CaseError::Closed("CASE-1".into()))
     );
 }
@@ -61,7 +66,7 @@ fn a_case_from_findings_sums_their_amounts_and_records_recoveries() {
 fn a_case_needs_findings_of_one_institution() {
     let r = region("341522");
     assert_eq!(
-        Case::open_from_findings("C", r.clone(), &[], "a", utc(5, 1, 9)),
+        Case::open_from_findings("C", r.clone(), &[], ("a", "operator"), utc(5, 1, 9)),
         Err(CaseError::NoFindings)
     );
     let mixed = [
@@ -69,7 +74,7 @@ fn a_case_needs_findings_of_one_institution() {
         confirmed("B", H2, Fen::yuan(1)),
     ];
     assert_eq!(
-        Case::open_from_findings("C", r, &mixed, "a", utc(5, 1, 9)),
+        Case::open_from_findings("C", r, &mixed, ("a", "operator"), utc(5, 1, 9)),
         Err(CaseError::MixedInstitutions(inst(H1), inst(H2)))
     );
 }
@@ -85,7 +90,7 @@ fn a_whistle_blower_earns_the_rate_of_the_recovered_funds_between_floor_and_cap(
         "CASE-2",
         region("341522"),
         tip("contact-77"),
-        "auditor-1",
+        ("auditor-1", "auditor"),
         utc(5, 1, 9),
     );
     assert_eq!(
@@ -93,11 +98,16 @@ fn a_whistle_blower_earns_the_rate_of_the_recovered_funds_between_floor_and_cap(
         Fen::ZERO,
         "nothing recovered, nothing due"
     );
-    case.record_recovery(Fen(1_902_108), "auditor-1", utc(5, 2, 9), "")
+    case.record_recovery(Fen(1_902_108), ("auditor-1", "auditor"), utc(5, 2, 9), "")
         .unwrap();
     assert_eq!(case.reward_due(&policy), Fen(95_105)); // 19,021.08 × 5% = 951.054 → 951.05
-    case.record_recovery(Fen::yuan(105_290), "auditor-1", utc(5, 3, 9), "")
-        .unwrap();
+    case.record_recovery(
+        Fen::yuan(105_290),
+        ("auditor-1", "auditor"),
+        utc(5, 3, 9),
+        "",
+    )
+    .unwrap();
     assert_eq!(case.reward_due(&policy), Fen(621_555)); // (19,021.08 + 105,290) × 5% = 6,215.554
     assert_eq!(policy.reward_for(Fen::yuan(1_000)), Fen::yuan(200), "floor");
     assert_eq!(
@@ -132,10 +142,10 @@ fn an_anonymous_tip_earns_no_reward() {
         "CASE-3",
         region("341522"),
         tip(" "),
-        "auditor-1",
+        ("auditor-1", "auditor"),
         utc(5, 1, 9),
     );
-    case.record_recovery(Fen::yuan(5_000), "auditor-1", utc(5, 2, 9), "")
+    case.record_recovery(Fen::yuan(5_000), ("auditor-1", "auditor"), utc(5, 2, 9), "")
         .unwrap();
     assert_eq!(case.reward_due(&RewardPolicy::default()), Fen::ZERO);
     assert_eq!(
