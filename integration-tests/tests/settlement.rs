@@ -2,7 +2,9 @@
 //! policies uploaded and listed as data, DOMAIN §1.7's poor patient settled to the fen through
 //! every layer, retries that write nothing, reversal restoring the counters, the backstop cap
 //! across claims, tenancy, field-named refusals, cross-region pricing, the insurer layer and
-//! the outbox event on the bus (Redis runs).
+//! the outbox event on the bus (Redis runs). Items are classified only by procurement's
+//! catalogue (decision 0009): the tests import one, and the classes the claims declare are not
+//! used (a code in no catalogue is 丙 whatever is declared).
 
 use http::Method;
 use serde_json::{Value, json};
@@ -70,8 +72,50 @@ async fn poor_huoqiu_resident(suite: &Suite, op: &str, first17: &str) -> String 
     id
 }
 
+/// 住院诊查费, 甲类 in procurement's catalogue of Anhui and Guangdong.
+const A_SERVICES: &str = "001102000050000";
+/// A drug, 乙类 (the policy's first self-pay share).
+const B_DRUGS: &str = "XC10AAA123A000000000009";
+/// 普通病房床位费, 甲类.
+const A_BED: &str = "001109000010300";
+
+/// The tests' catalogue: their 甲 and 乙 items; `C-OUT` and `UNLISTED` are in no catalogue.
+fn catalogue_csv() -> String {
+    format!(
+        "code,kind,generic_name,dosage_form,specification,manufacturer,class,valid_from\n\
+         {A_SERVICES},service_item,住院诊查费,,日,,甲,2000-01-01\n\
+         {A_BED},service_item,普通病房床位费,,日,,甲,2000-01-01\n\
+         {B_DRUGS},drug,阿托伐他汀钙片,片剂,20mg,药企,乙,2000-01-01\n"
+    )
+}
+
+/// Imports the tests' catalogue into procurement's catalogues of Anhui and Guangdong.
+async fn catalogue(suite: &Suite) {
+    for province in [ANHUI, "440000"] {
+        let out = suite
+            .ok(
+                "/v1/procurement/catalogue:import",
+                &suite.operator(province),
+                json!({"region_code": province, "csv_text": catalogue_csv()}),
+            )
+            .await;
+        assert_eq!(out["stored"], true, "{out}");
+    }
+}
+
+/// The national code the tests' short names stand for.
+fn code_of(name: &str) -> &str {
+    match name {
+        "A-SERVICES" => A_SERVICES,
+        "B-DRUGS" => B_DRUGS,
+        "A" => A_BED,
+        other => other,
+    }
+}
+
+/// An item of one unit; the declared class is sent as hospitals do, and not used.
 fn item(code: &str, class: &str, yuan_amount: i64) -> Value {
-    json!({"national_code": code, "name": code, "item_class": class, "quantity": 1, "unit_price_fen": yuan(yuan_amount), "amount_fen": yuan(yuan_amount)})
+    json!({"national_code": code_of(code), "name": code, "item_class": class, "quantity": 1, "unit_price_fen": yuan(yuan_amount), "amount_fen": yuan(yuan_amount)})
 }
 
 /// DOMAIN §1.7's bill: 10,000 out of catalogue + 40,000 乙类 + 100,000 甲类.
@@ -106,6 +150,7 @@ async fn accumulators(suite: &Suite, op: &str, id: &str, region: &str) -> Value 
 /// Huoqiu this year, an operator of Anhui, a poor patient.
 async fn huoqiu(suite: &Suite, first17: &str) -> (String, String) {
     let op = suite.operator(ANHUI);
+    catalogue(suite).await;
     upload_this_years(suite, &op, "341522-2018-resident", HUOQIU).await;
     let id = poor_huoqiu_resident(suite, &op, first17).await;
     (op, id)
@@ -560,15 +605,16 @@ async fn cross_region_care_is_priced_by_the_treatment_catalogue_under_the_insure
     // A Hefei hospital: its catalogue lists the drug as 乙类 with a payment standard of 80 yuan.
     let hefei_hospital = "H34010000001";
     let y = this_year();
-    let cat = suite.ok("/v1/catalogue-items", &suite.operator("340100"), json!({"region_code": "340100", "item": {"national_code": "XA01", "name": "drug", "item_class": "ITEM_CLASS_B", "payment_standard_fen": 8_000, "effective_from": format!("{y}-01-01")}})).await;
-    assert_eq!(cat["created"], true);
+    let hefei_drug = "XC10AAA123A000000000021";
+    let cat = suite.call(Method::PUT, &format!("/v1/procurement/catalogue/{hefei_drug}"), Some(&suite.operator("340100")), Some(json!({"region_code": "340100", "item": {"code": hefei_drug, "kind": "ITEM_KIND_WESTERN_DRUG", "generic_name": "drug", "dosage_form": "片剂", "specification": "1mg", "manufacturer": "药企", "insurance_class": "INSURANCE_CLASS_B", "payment_standard_fen": 8_000, "valid_from_date": format!("{y}-01-01")}}))).await;
+    assert_eq!((cat.0, &cat.1["created"]), (200, &json!(true)), "{}", cat.1);
     let h = suite.hospital(hefei_hospital);
     let mut body = inpatient(
         hefei_hospital,
         "HF-1",
         &id,
         HUOQIU,
-        json!([{"national_code": "XA01", "name": "drug", "quantity": 10, "unit_price_fen": 10_000, "amount_fen": 100_000}, item("UNLISTED", "ITEM_CLASS_UNSPECIFIED", 500)]),
+        json!([{"national_code": hefei_drug, "name": "drug", "quantity": 10, "unit_price_fen": 10_000, "amount_fen": 100_000}, item("UNLISTED", "ITEM_CLASS_UNSPECIFIED", 500)]),
     );
     body["claim"]["cross_region_filing"] = json!("CROSS_REGION_FILING_REFERRAL");
     let done = suite.ok("/v1/claims:settle", &h, body).await;
@@ -604,10 +650,11 @@ async fn procurement_payment_standards_cap_what_counts_and_follow_the_claim_date
     let suite = Suite::start().await;
     let (op, id) = huoqiu(&suite, "34152219800101023").await;
     let y = this_year();
-    // A centrally procured drug: the local catalogue says 乙类 at 90 yuan; Anhui's payment
-    // standard from procurement is 80 yuan from 1 January, then 60 yuan from 12 June.
+    // A centrally procured drug: the catalogue says 乙类 at 90 yuan; Anhui's payment standard
+    // from procurement is 80 yuan from 1 January, then 60 yuan from 12 June.
     let drug = "XC10AAA123A000000000001";
-    suite.ok("/v1/catalogue-items", &op, json!({"region_code": ANHUI, "item": {"national_code": drug, "name": "atorvastatin", "item_class": "ITEM_CLASS_B", "payment_standard_fen": 9_000, "effective_from": format!("{y}-01-01")}})).await;
+    let (status, cat) = suite.call(Method::PUT, &format!("/v1/procurement/catalogue/{drug}"), Some(&op), Some(json!({"region_code": ANHUI, "item": {"code": drug, "kind": "ITEM_KIND_WESTERN_DRUG", "generic_name": "atorvastatin", "dosage_form": "片剂", "specification": "20mg", "manufacturer": "药企", "insurance_class": "INSURANCE_CLASS_B", "payment_standard_fen": 9_000, "valid_from_date": format!("{y}-01-01")}}))).await;
+    assert_eq!(status, 200, "{cat}");
     let standard = |amount: i64, from: String| json!({"standard": {"item_code": drug, "region_code": ANHUI, "amount_fen": amount, "valid_from_date": from, "basis": "集采中选价"}});
     suite
         .ok(
@@ -737,6 +784,7 @@ async fn a_red_budget_warning_from_supervision_holds_the_statement_of_the_month(
 async fn the_insurer_layer_is_paid_in_the_same_settlement_and_the_insurer_sees_only_its_own() {
     let suite = Suite::start().await;
     let op = suite.operator(ZHONGSHAN);
+    catalogue(&suite).await;
     upload_this_years(&suite, &op, "442000-2022-resident", ZHONGSHAN).await;
     let id = id_number("44200019800101016");
     enrolled_person(&suite, &op, &id, ZHONGSHAN, true).await;
@@ -837,5 +885,127 @@ async fn the_insurer_layer_is_paid_in_the_same_settlement_and_the_insurer_sees_o
         (n(&rec["disputed_fen"]), n(&rec["payable_fen"])),
         (0, yuan(19_894))
     );
+    suite.stop().await;
+}
+
+/// A county-hospital inpatient claim (the demo county hospital H34152200001, 二级, county tier).
+fn county_claim(encounter: &str, id: &str, items: Value) -> Value {
+    let mut body = inpatient(OTHER_HOSPITAL, encounter, id, HUOQIU, items);
+    body["claim"]["hospital_grade"] = json!("HOSPITAL_GRADE_SECONDARY");
+    body["claim"]["institution_tier"] = json!("INSTITUTION_TIER_COUNTY");
+    body
+}
+
+#[tokio::test]
+async fn a_code_in_no_catalogue_is_c_whatever_the_hospital_declares_and_restrictions_decide_the_line()
+ {
+    let suite = Suite::start().await;
+    let op = suite.operator(ANHUI);
+    catalogue(&suite).await;
+    upload_this_years(&suite, &op, "341522-2018-resident", HUOQIU).await;
+    // A self-paid (not poor) resident of the county; the 17th digit is even: a woman.
+    let id = id_number("34152219800101040");
+    enrolled_person(&suite, &op, &id, HUOQIU, true).await;
+    let h = suite.hospital(OTHER_HOSPITAL);
+
+    // The issue's case: 10,000 yuan of a code in no catalogue, declared 甲类 by the hospital.
+    let claim = county_claim(
+        "ZZZ-1",
+        &id,
+        json!([item("ZZZ-NOT-IN-ANY-CATALOGUE", "ITEM_CLASS_A", 10_000)]),
+    );
+    let done = suite.ok("/v1/claims:settle", &h, claim).await;
+    let b = &done["settlement"]["breakdown"];
+    assert_eq!(n(&b["medfee_sumamt_fen"]), yuan(10_000), "{b}");
+    assert_eq!(
+        n(&b["fulamt_ownpay_amt_fen"]),
+        yuan(10_000),
+        "the whole amount is 丙"
+    );
+    assert_eq!(n(&b["inscp_scp_amt_fen"]), 0);
+    assert_eq!(
+        n(&b["hifp_pay_fen"]),
+        0,
+        "the basic pool pays nothing for it"
+    );
+    assert_eq!(n(&b["fund_pay_sumamt_fen"]), 0);
+    assert_eq!(n(&b["psn_part_amt_fen"]), yuan(10_000));
+    let claim_id = s(&done["claim_id"]).to_string();
+    let got = suite.get_ok(&format!("/v1/claims/{claim_id}"), &h).await;
+    assert_eq!(
+        got["claim"]["claim"]["items"][0]["item_class"], "ITEM_CLASS_C",
+        "the stored claim shows the class paid, not the one declared"
+    );
+
+    // The same amount on a code the catalogue lists as 甲类, declared 丙 by the hospital: in the
+    // policy range, and the pool pays.
+    let listed = suite
+        .ok(
+            "/v1/claims:presettle",
+            &h,
+            county_claim(
+                "ZZZ-2",
+                &id,
+                json!([item("A-SERVICES", "ITEM_CLASS_C", 10_000)]),
+            ),
+        )
+        .await;
+    let b = &listed["settlement"]["breakdown"];
+    assert_eq!(n(&b["inscp_scp_amt_fen"]), yuan(10_000), "{b}");
+    assert_eq!(n(&b["fulamt_ownpay_amt_fen"]), 0);
+    assert!(n(&b["hifp_pay_fen"]) > 0, "{b}");
+
+    // Payment restrictions (限定支付) decide the line: a male-only drug for this woman, and a
+    // 7-day drug without (then with) its days of supply.
+    let male_only = "XL02BBA326A001010102180";
+    let seven_days = "XC10AAA123A000000000031";
+    let restricted = format!(
+        "code,kind,generic_name,dosage_form,specification,manufacturer,class,valid_from,sex,max_days_supply\n\
+         {male_only},drug,阿帕他胺片,片剂,60mg,药企,乙,2000-01-01,男,\n\
+         {seven_days},drug,阿托伐他汀钙片,片剂,20mg,药企,乙,2000-01-01,,7\n"
+    );
+    let out = suite
+        .ok(
+            "/v1/procurement/catalogue:import",
+            &op,
+            json!({"region_code": ANHUI, "csv_text": restricted}),
+        )
+        .await;
+    assert_eq!(out["stored"], true, "{out}");
+    let line = |code: &str, days: Option<u32>| {
+        let mut it = item(code, "ITEM_CLASS_B", 1_000);
+        if let Some(d) = days {
+            it["days_supply"] = json!(d);
+        }
+        it
+    };
+    let own_pay = |body: Value| {
+        let suite = &suite;
+        let h = h.clone();
+        async move {
+            let r = suite.ok("/v1/claims:presettle", &h, body).await;
+            let b = &r["settlement"]["breakdown"];
+            (n(&b["fulamt_ownpay_amt_fen"]), n(&b["preselfpay_amt_fen"]))
+        }
+    };
+    assert_eq!(
+        own_pay(county_claim("R-1", &id, json!([line(male_only, None)]))).await,
+        (yuan(1_000), 0),
+        "限男性: paid as 丙 for a woman"
+    );
+    assert_eq!(
+        own_pay(county_claim("R-2", &id, json!([line(seven_days, None)]))).await,
+        (yuan(1_000), 0),
+        "a days' limit without days of supply cannot be met"
+    );
+    assert_eq!(
+        own_pay(county_claim("R-3", &id, json!([line(seven_days, Some(8))]))).await,
+        (yuan(1_000), 0),
+        "8 days above the 7 paid"
+    );
+    let (own, first_self_pay) =
+        own_pay(county_claim("R-4", &id, json!([line(seven_days, Some(7))]))).await;
+    assert_eq!(own, 0, "within the limit: 乙类");
+    assert!(first_self_pay > 0);
     suite.stop().await;
 }

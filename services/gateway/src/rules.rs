@@ -294,8 +294,19 @@ pub const RULES: &[(&str, Rule)] = &[
         "settlement.v1.ClaimItem.amount_fen",
         CLAIM_FEN.note("Must equal unit_price_fen × quantity; at most `settlement.max_claim_fen` (default 10000000000 fen)."),
     ),
-    ("settlement.v1.ClaimItem.payment_standard_fen", CLAIM_FEN),
-    ("settlement.v1.ClaimItem.preselfpay_share_bp", SHARE_BP),
+    (
+        "settlement.v1.ClaimItem.item_class",
+        Rule::new().note("Not used for payment: procurement's catalogue classifies the item."),
+    ),
+    (
+        "settlement.v1.ClaimItem.payment_standard_fen",
+        Rule::new().note("Not used for payment: procurement's catalogue gives the standard."),
+    ),
+    (
+        "settlement.v1.ClaimItem.preselfpay_share_bp",
+        SHARE_BP.note("Not used for payment: procurement's catalogue gives the share."),
+    ),
+    ("settlement.v1.ClaimItem.days_supply", Rule::range(1, 366)),
     (
         "settlement.v1.ReverseRequest.reversal_no",
         text(64).note("With the institution, the key a repeated reversal is recognised by."),
@@ -348,16 +359,6 @@ pub const RULES: &[(&str, Rule)] = &[
         "settlement.v1.RegisterSupplementMemberRequest.year",
         Rule::range(1900, 2999).required(),
     ),
-    ("settlement.v1.UpsertCatalogueItemRequest.region_code", REGION.required()),
-    ("settlement.v1.UpsertCatalogueItemRequest.item", Rule::new().required()),
-    ("settlement.v1.CatalogueItem.national_code", NON_BLANK),
-    (
-        "settlement.v1.CatalogueItem.item_class",
-        SPECIFIED,
-    ),
-    ("settlement.v1.CatalogueItem.payment_standard_fen", FEN),
-    ("settlement.v1.CatalogueItem.preselfpay_share_bp", SHARE_BP),
-    ("settlement.v1.CatalogueItem.effective_from", DATE.required()),
     // --- ltc (services/ltc/src/api) -------------------------------------------------------
     ("ltc.v1.SubmitApplicationRequest.institution_code", INSTITUTION.required()),
     (

@@ -34,7 +34,7 @@ yibao_runtime::error_codes! {
     /// A listing above a ceiling or guide price.
     PRICE_ABOVE_REFERENCE = ("PROCUREMENT_PRICE_ABOVE_REFERENCE", InvalidArgument, "the listed price is above a ceiling or guide price in force on a day of its period; the reference is named");
     /// A period overlapping a closed one.
-    PERIOD_OVERLAP = ("PROCUREMENT_PERIOD_OVERLAP", InvalidArgument, "a new reference, listing or payment standard overlaps a closed period of the history");
+    PERIOD_OVERLAP = ("PROCUREMENT_PERIOD_OVERLAP", InvalidArgument, "a new reference, listing, payment standard or catalogue version overlaps a period of the history that it cannot end");
     /// A price that is zero or negative.
     NON_POSITIVE_PRICE = ("PROCUREMENT_NON_POSITIVE_PRICE", InvalidArgument, "a price must be positive");
     /// A period that ends before it starts.

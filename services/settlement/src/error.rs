@@ -54,5 +54,5 @@ yibao_runtime::error_codes! {
     /// Enrollment did not answer.
     ENROLLMENT_UNAVAILABLE = ("SETTLEMENT_ENROLLMENT_UNAVAILABLE", Unavailable, "enrollment could not be asked about the person; retry");
     /// Procurement did not answer.
-    PROCUREMENT_UNAVAILABLE = ("SETTLEMENT_PROCUREMENT_UNAVAILABLE", Unavailable, "procurement could not be asked for payment standards; the claim is not priced without them; retry");
+    PROCUREMENT_UNAVAILABLE = ("SETTLEMENT_PROCUREMENT_UNAVAILABLE", Unavailable, "procurement could not be asked how its catalogue classifies the claim's items; the claim is not priced without it; retry");
 }

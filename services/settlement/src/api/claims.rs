@@ -14,7 +14,7 @@ use crate::domain::{
 use crate::store::ClaimFilter;
 use chrono::NaiveDate;
 use tonic::{Request, Response, Status};
-use yibao_core::{Bp, Fen, IdNumber, InstitutionCode, RegionCode};
+use yibao_core::{Fen, IdNumber, InstitutionCode, RegionCode};
 use yibao_proto::common::v1 as common;
 use yibao_proto::settlement::v1 as pb;
 use yibao_runtime::auth::Role;
@@ -83,7 +83,7 @@ fn parse_claim(c: Option<&pb::Claim>) -> Result<ClaimRequest, AppError> {
     let end = NaiveDate::parse_from_str(&c.end_date, "%Y-%m-%d")
         .map_err(|_| bad("end_date", "must be a date YYYY-MM-DD".into()))
         .ok();
-    let (items, unclassified) = parse_items(&c.items, &mut bad);
+    let (items, days_supply) = parse_items(&c.items, &mut bad);
     let disease = Some(c.disease_code.trim().to_string()).filter(|d| !d.is_empty());
     match (institution, id, region, kind, grade, tier, start, end) {
         (
@@ -113,54 +113,57 @@ fn parse_claim(c: Option<&pb::Claim>) -> Result<ClaimRequest, AppError> {
                 claim,
                 insured_region,
                 filing,
-                unclassified,
+                days_supply,
             })
         }
         _ => Err(AppError::Invalid(v)),
     }
 }
 
+/// Longest days of supply of one item.
+const MAX_DAYS_SUPPLY: u32 = 366;
+
 /// Parses the items; problems go to `bad` with their path under `claim.`. Returns the items
-/// and which of them the caller left to the catalogue to classify.
+/// and their days of supply. The class, payment standard and first self-pay share an item
+/// declares are checked for shape only and never used: the items are classified and priced
+/// by procurement's catalogue (`app::catalogue`); until then each is 丙 without standard.
 fn parse_items(
     items_pb: &[pb::ClaimItem],
     bad: &mut impl FnMut(&str, String),
-) -> (Vec<ClaimItem>, Vec<bool>) {
+) -> (Vec<ClaimItem>, Vec<Option<u32>>) {
     let mut items = Vec::with_capacity(items_pb.len());
-    let mut unclassified = Vec::with_capacity(items_pb.len());
+    let mut days = Vec::with_capacity(items_pb.len());
     for (n, it) in items_pb.iter().enumerate() {
-        let class = match pb::ItemClass::try_from(it.item_class) {
-            Ok(pb::ItemClass::A) => ItemClass::A,
-            Ok(pb::ItemClass::B) => ItemClass::B,
-            Ok(pb::ItemClass::C) | Ok(pb::ItemClass::Unspecified) => ItemClass::C,
-            Err(_) => {
-                bad(&format!("items[{n}].item_class"), "unknown value".into());
-                ItemClass::C
-            }
-        };
-        unclassified.push(it.item_class == pb::ItemClass::Unspecified as i32);
-        let share = match it.preselfpay_share_bp {
-            Some(s) if s > 10_000 => {
-                bad(
-                    &format!("items[{n}].preselfpay_share_bp"),
-                    "must not exceed 10000 bp (100%)".into(),
-                );
-                None
-            }
-            s => s.map(Bp),
-        };
+        if pb::ItemClass::try_from(it.item_class).is_err() {
+            bad(&format!("items[{n}].item_class"), "unknown value".into());
+        }
+        if it.preselfpay_share_bp.is_some_and(|s| s > 10_000) {
+            bad(
+                &format!("items[{n}].preselfpay_share_bp"),
+                "must not exceed 10000 bp (100%)".into(),
+            );
+        }
+        if let Some(d) = it.days_supply
+            && !(1..=MAX_DAYS_SUPPLY).contains(&d)
+        {
+            bad(
+                &format!("items[{n}].days_supply"),
+                format!("must be 1 to {MAX_DAYS_SUPPLY} days"),
+            );
+        }
+        days.push(it.days_supply);
         items.push(ClaimItem {
             national_code: it.national_code.clone(),
             name: it.name.clone(),
-            class,
+            class: ItemClass::C,
             quantity: it.quantity,
             unit_price: Fen(it.unit_price_fen),
             amount: Fen(it.amount_fen),
-            payment_standard: it.payment_standard_fen.map(Fen),
-            preselfpay_share: share,
+            payment_standard: None,
+            preselfpay_share: None,
         });
     }
-    (items, unclassified)
+    (items, days)
 }
 
 fn reversal_no(s: &str) -> Result<String, Status> {

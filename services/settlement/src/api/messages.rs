@@ -131,6 +131,7 @@ pub fn claim_pb(c: &StoredClaim) -> pb::Claim {
                 payment_standard_fen: it.payment_standard.map(|f| f.0),
                 preselfpay_share_bp: it.preselfpay_share.map(|b| b.0),
                 charge_category: String::new(),
+                days_supply: None,
             })
             .collect(),
         cross_region_filing: filing_pb(c.cross_region_filing),

@@ -1,7 +1,7 @@
 //! gRPC mapping of the settlement service: proto ⇄ app types, field-named refusals of bad
 //! input (before anything is written), request-level tenancy (the caller names its own
 //! organisation and region), errors → `Status`. One file per area: [`claims`] (settle,
-//! reverse, read), [`policies`] (policies and the catalogue), [`statements`] (statements and
+//! reverse, read), [`policies`], [`statements`] (statements and
 //! the ledger), [`insurers`]; the messages in [`messages`], the enums in [`enums`], the error
 //! mapping in [`error`]. The use cases are in `app/`.
 
@@ -55,11 +55,6 @@ fn authorization<T>(req: &Request<T>) -> Authorization {
     req.metadata()
         .get("authorization")
         .and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok())
-}
-
-fn parse_date(field: &str, s: &str) -> Result<NaiveDate, Status> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| invalid(field, "must be a date YYYY-MM-DD"))
 }
 
 fn parse_month(field: &str, s: &str) -> Result<String, Status> {
@@ -204,13 +199,6 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
         req: Request<pb::ResolveInsurerDisputeRequest>,
     ) -> Reply<pb::ResolveInsurerDisputeResponse> {
         self.insurer_resolve(req).await
-    }
-
-    async fn upsert_catalogue_item(
-        &self,
-        req: Request<pb::UpsertCatalogueItemRequest>,
-    ) -> Reply<pb::UpsertCatalogueItemResponse> {
-        self.catalogue_upsert(req).await
     }
 
     async fn register_supplement_member(

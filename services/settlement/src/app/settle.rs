@@ -1,5 +1,6 @@
-//! Settling a claim: validate → look up (eligibility from enrollment, payment standards from
-//! procurement, the place of treatment's catalogue, the insured region's policy) → open the
+//! Settling a claim: validate → look up (eligibility from enrollment, each item's class, share
+//! and payment standard from procurement's catalogue at the place of treatment, the insured
+//! region's policy) → open the
 //! transaction and lock the person-year's accumulators → run the engine → write the claim, its
 //! ledger lines and insurer layers → enqueue the event → commit and wake the relay. A repeated
 //! (institution, encounter number) returns the first settlement and writes nothing.
@@ -7,19 +8,15 @@
 use super::upstream::Authorization;
 use super::{AppError, SettlementApp};
 use crate::domain::{
-    self, Claim, CrossRegionFiling, EligibilitySnapshot, ItemClass, Layer, PolicyDocument,
-    Settlement,
+    self, Claim, CrossRegionFiling, EligibilitySnapshot, Layer, PolicyDocument, Settlement,
 };
 use crate::events::{self, Action};
 use crate::store::insurers::{LayerClaim, NewInsurerLayer};
-use crate::store::{
-    Actor, CatalogueRow, NewClaim, Store, StoreError, StoredClaim, month_of, new_id, now,
-};
+use crate::store::{Actor, NewClaim, Store, StoreError, StoredClaim, month_of, new_id, now};
 use chrono::Datelike;
 use sea_orm::DatabaseTransaction;
-use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use yibao_core::{Fen, IdNumber, RegionCode};
+use yibao_core::{IdNumber, RegionCode};
 use yibao_runtime::Caller;
 use yibao_runtime::outbox;
 
@@ -32,8 +29,8 @@ pub struct ClaimRequest {
     pub insured_region: RegionCode,
     /// Cross-region filing.
     pub filing: Option<CrossRegionFiling>,
-    /// Items whose class the caller left to the catalogue.
-    pub unclassified: Vec<bool>,
+    /// Days of supply of each item (in item order), when the claim gives them.
+    pub days_supply: Vec<Option<u32>>,
 }
 
 /// Everything a settlement needs besides the accumulators.
@@ -134,8 +131,8 @@ impl SettlementApp {
         }))
     }
 
-    /// Validates, checks tenancy, resolves eligibility, prices by the catalogue and
-    /// procurement's standards and finds the policy: everything a settlement needs before the
+    /// Validates, checks tenancy, resolves eligibility, classifies and prices the items by
+    /// procurement's catalogue and finds the policy: everything a settlement needs before the
     /// transaction.
     pub async fn prepare(
         &self,
@@ -147,7 +144,7 @@ impl SettlementApp {
             mut claim,
             insured_region,
             filing,
-            unclassified,
+            days_supply,
         } = request;
         // The engine's checks and the amounts' bounds, early: nothing is asked of enrollment
         // and nothing is written for a malformed claim or one above the limits.
@@ -155,31 +152,15 @@ impl SettlementApp {
             .map_err(|e| AppError::Engine(e.into()))?;
         c.check_org("claim.institution_code", claim.institution_code.as_str())?;
         c.check_region("claim.insured_region_code", insured_region.as_str())?;
-        // Who the person is, the place of treatment's catalogue and procurement's payment
-        // standards are independent: asked at once.
-        let treatment = claim.institution_code.region();
-        let codes: Vec<String> = claim
-            .items
-            .iter()
-            .map(|i| i.national_code.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let (e, catalogue, standards) = tokio::try_join!(
+        // Who the person is and how the catalogue classifies the items are independent: asked
+        // at once.
+        let (e, resolved) = tokio::try_join!(
             self.upstreams.eligibility.check(
                 authorization.clone(),
                 &claim.id_number,
                 claim.end_date
             ),
-            async {
-                self.store
-                    .catalogue_for(&treatment, &codes, claim.end_date)
-                    .await
-                    .map_err(AppError::from)
-            },
-            self.upstreams
-                .standards
-                .standards(authorization, &treatment, &codes, claim.end_date),
+            self.resolve_items(authorization, &claim, &days_supply),
         )?;
         if !e.eligible {
             return Err(AppError::Precondition(
@@ -205,7 +186,7 @@ impl SettlementApp {
                 "enrollment answered without a scheme".into(),
             )
         })?;
-        price(&mut claim, &unclassified, &catalogue, &standards);
+        super::catalogue::price(&mut claim, &resolved);
         let year = claim.end_date.year();
         let policy = self
             .store
@@ -293,33 +274,6 @@ impl SettlementApp {
             settlement: s,
             replayed: false,
         })
-    }
-}
-
-/// Prices the items by the place of treatment's catalogue (class, payment standard and share
-/// of listed items; an unlisted item sent without a class is 丙) and procurement's payment
-/// standards, which, where one is in force, are the ones that count.
-fn price(
-    claim: &mut Claim,
-    unclassified: &[bool],
-    catalogue: &HashMap<String, CatalogueRow>,
-    standards: &HashMap<String, Fen>,
-) {
-    for (it, unclassified) in claim.items.iter_mut().zip(unclassified) {
-        match catalogue.get(&it.national_code) {
-            Some(row) => {
-                it.class = row.entry.class;
-                it.payment_standard = row.entry.payment_standard.or(it.payment_standard);
-                it.preselfpay_share = row.entry.preselfpay_share.or(it.preselfpay_share);
-            }
-            None if *unclassified => {
-                it.class = ItemClass::C;
-            }
-            None => {}
-        }
-        if let Some(standard) = standards.get(&it.national_code) {
-            it.payment_standard = Some(*standard);
-        }
     }
 }
 

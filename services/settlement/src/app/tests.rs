@@ -5,12 +5,12 @@
 
 use super::*;
 use crate::domain::{
-    Accumulators, CatalogueEntry, Claim, ClaimItem, EligibilitySnapshot, EncounterKind,
-    HospitalGrade, InstitutionTier, ItemClass, PersonCategory, Scheme, apply_delta, default_bundle,
+    Accumulators, Claim, ClaimItem, EligibilitySnapshot, EncounterKind, HospitalGrade,
+    InstitutionTier, ItemClass, PersonCategory, Scheme, apply_delta, default_bundle,
 };
 use crate::store::sql::{self, int};
 use crate::store::{
-    Actor, CatalogueRow, ClaimStatus, InsurerFilter, Store, StoredClaim, migration, month_of, today,
+    Actor, ClaimStatus, InsurerFilter, Store, StoredClaim, migration, month_of, today,
 };
 use chrono::NaiveDate;
 use yibao_core::{Fen, IdNumber, InstitutionCode, RegionCode};
@@ -474,7 +474,7 @@ fn hospital() -> yibao_runtime::Caller {
 async fn request(app: &SettlementApp, encounter: &str, items: Vec<ClaimItem>) -> ClaimRequest {
     let inp = input(app, encounter, items, false).await;
     ClaimRequest {
-        unclassified: vec![false; inp.claim.items.len()],
+        days_supply: vec![None; inp.claim.items.len()],
         claim: inp.claim,
         insured_region: RegionCode::parse("341522").unwrap(),
         filing: None,
@@ -714,89 +714,6 @@ async fn randomized_settlements_and_reversals_keep_the_ledger_reconciled() {
         let d = sql::one(s.store().db(), "SELECT CAST(SUM(debit_fen) AS BIGINT) AS d, CAST(SUM(credit_fen) AS BIGINT) AS c FROM ledger_lines", vec![]).await.unwrap().unwrap();
         assert_eq!(int(&d, "d").unwrap(), int(&d, "c").unwrap());
     }
-}
-
-#[tokio::test]
-async fn the_catalogue_answers_with_the_most_specific_region_and_the_entry_in_force() {
-    let db = open_sqlite().await;
-    let s = &db.app;
-    let row = |region: &str, class: ItemClass, standard: i64, from: &str| CatalogueRow {
-        region_code: region.into(),
-        entry: CatalogueEntry {
-            national_code: "XA01".into(),
-            class,
-            payment_standard: Some(Fen(standard)),
-            preselfpay_share: None,
-        },
-        name: "drug".into(),
-        effective_from: date(from),
-    };
-    assert!(
-        s.upsert_catalogue(&row("340000", ItemClass::B, 9_000, "2018-01-01"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        s.upsert_catalogue(&row("340100", ItemClass::A, 8_000, "2018-01-01"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        s.upsert_catalogue(&row("340100", ItemClass::A, 7_000, "2018-07-01"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !s.upsert_catalogue(&row("340100", ItemClass::A, 7_500, "2018-07-01"))
-            .await
-            .unwrap(),
-        "same day replaces"
-    );
-    let hefei = RegionCode::parse("340102").unwrap();
-    let codes = vec!["XA01".to_string(), "UNLISTED".to_string()];
-    let june = s
-        .store()
-        .catalogue_for(&hefei, &codes, date("2018-06-15"))
-        .await
-        .unwrap();
-    assert_eq!(
-        june["XA01"].entry.payment_standard,
-        Some(Fen(8_000)),
-        "the city's entry beats the province's"
-    );
-    assert!(!june.contains_key("UNLISTED"));
-    let august = s
-        .store()
-        .catalogue_for(&hefei, &codes, date("2018-08-15"))
-        .await
-        .unwrap();
-    assert_eq!(
-        (
-            august["XA01"].entry.class,
-            august["XA01"].entry.payment_standard
-        ),
-        (ItemClass::A, Some(Fen(7_500)))
-    );
-    let wuhu = s
-        .store()
-        .catalogue_for(
-            &RegionCode::parse("340202").unwrap(),
-            &codes,
-            date("2018-08-15"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        wuhu["XA01"].entry.class,
-        ItemClass::B,
-        "another city falls back to the province"
-    );
-    let early = s
-        .store()
-        .catalogue_for(&hefei, &codes, date("2017-12-31"))
-        .await
-        .unwrap();
-    assert!(early.is_empty(), "nothing is in force before its first day");
 }
 
 #[tokio::test]

@@ -7,8 +7,9 @@
 //! - `inscp_scp_amt` 政策范围内: what remains, the base of the fund layers.
 //!
 //! For cross-region care the item classes and payment standards are those of the place of
-//! treatment ([`apply_catalogue`] with the treatment region's [`Catalogue`]); the rates and caps
-//! come from the insured region's policy (DOMAIN §1.8.4, §7.9).
+//! treatment — at run time procurement's catalogue answers them (`app/catalogue.rs`); as a value,
+//! [`apply_catalogue`] with a region's [`Catalogue`] — while the rates and caps come from the
+//! insured region's policy (DOMAIN §1.8.4, §7.9).
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -448,7 +449,8 @@ pub struct CatalogueEntry {
     pub preselfpay_share: Option<Bp>,
 }
 
-/// A region's catalogue (used until procurement provides the master data).
+/// A region's catalogue as a value (the engine's specification tests classify claims with it;
+/// settlement itself takes each item's class from procurement's catalogue, decision 0009).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Catalogue {
     /// The region whose catalogue this is.

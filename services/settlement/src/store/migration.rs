@@ -13,7 +13,8 @@ yibao_runtime::migrator!(
         OUTBOX_TO_RUNTIME,
         yibao_runtime::outbox::SEQUENCE_MIGRATION,
         MONTH_PAGES,
-        yibao_runtime::outbox::TRACE_MIGRATION
+        yibao_runtime::outbox::TRACE_MIGRATION,
+        RETIRE_CATALOGUE
     ]
 );
 
@@ -49,6 +50,14 @@ const MONTH_PAGES: SqlMigration = SqlMigration {
         "CREATE INDEX reversals_institution_month_claim ON reversals (institution_code, month, claim_id, reversal_no)",
         "CREATE INDEX ledger_month_claim ON ledger_lines (month, claim_id, id)",
     ],
+    drop_tables: &[],
+};
+
+/// Settlement's own catalogue is retired: the class, payment standard and first self-pay share
+/// of claim items come from procurement's catalogue (decision 0009).
+const RETIRE_CATALOGUE: SqlMigration = SqlMigration {
+    name: "m20261212_000004_settlement_retire_catalogue",
+    up: &["DROP TABLE catalogue_items"],
     drop_tables: &[],
 };
 

@@ -1,4 +1,4 @@
-//! Rows of the settlement service, per aggregate: [`policies`], [`catalogue`], [`members`]
+//! Rows of the settlement service, per aggregate: [`policies`], [`members`]
 //! (supplementary-product membership), [`accumulators`], [`claims`] (encounters, claims,
 //! items, explanations), [`reversals`], [`ledger`] (the double-entry fund ledger and
 //! reconciliation runs), [`statements`] (the month's totals), [`months`] (a month's claims,
@@ -13,7 +13,6 @@
 //! write gate), and the row carries a version checked on update as a second guard.
 
 pub mod accumulators;
-pub mod catalogue;
 pub mod claims;
 mod error;
 pub mod insurers;
@@ -37,7 +36,6 @@ use yibao_runtime::db::{StoreBase, WriteTxn};
 
 pub use crate::domain::{InsurerTotals, ProductTotal};
 pub use crate::domain::{StatementTotals, fund_lines};
-pub use catalogue::CatalogueRow;
 pub use claims::{
     ClaimFilter, ClaimRow, ClaimStatus, ClaimSummaryRow, NewClaim, ReversalRow, StoredClaim,
     kind_of, kind_str, rule_name, scheme_of, scheme_str,

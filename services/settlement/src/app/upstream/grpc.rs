@@ -2,16 +2,16 @@
 //! trace context.
 
 use super::{
-    Authorization, Eligibility, PaymentCheck, PaymentDecision, PaymentStandards, PersonOnDate,
-    SettlementHolds, Unanswered, Upstreams,
+    Authorization, CatalogueLine, CatalogueResolver, ClaimFacts, Eligibility, PaymentCheck,
+    PaymentDecision, PersonOnDate, Resolution, SettlementHolds, Unanswered, Upstreams,
 };
 use crate::app::AppError;
+use crate::domain::ItemClass;
 use crate::error::{ENROLLMENT_UNAVAILABLE, PROCUREMENT_UNAVAILABLE};
 use chrono::NaiveDate;
-use std::collections::HashMap;
 use std::sync::Arc;
 use tonic::Status;
-use yibao_core::{Fen, IdNumber, InstitutionCode, PersonCategory, RegionCode, Scheme};
+use yibao_core::{Bp, Fen, IdNumber, InstitutionCode, PersonCategory, Scheme, Sex};
 use yibao_proto::enrollment::v1 as enr;
 use yibao_proto::procurement::v1 as proc;
 use yibao_proto::supervision::v1 as sup;
@@ -46,7 +46,7 @@ impl Upstreams {
     pub fn grpc(enrollment: Channel, procurement: Channel, supervision: Channel) -> Upstreams {
         Upstreams {
             eligibility: Arc::new(EnrollmentClient(enrollment)),
-            standards: Arc::new(ProcurementClient(procurement)),
+            catalogue: Arc::new(ProcurementClient(procurement)),
             holds: Arc::new(SupervisionClient(supervision)),
         }
     }
@@ -87,38 +87,85 @@ impl Eligibility for EnrollmentClient {
     }
 }
 
+/// Lines of one `ResolveCatalogue` call (procurement's limit).
+const RESOLVE_CHUNK: usize = 1_000;
+
+fn restriction_name(k: i32) -> String {
+    proc::RestrictionKind::try_from(k)
+        .map(|k| {
+            k.as_str_name()
+                .trim_start_matches("RESTRICTION_KIND_")
+                .to_string()
+        })
+        .unwrap_or_else(|_| format!("RESTRICTION_KIND_{k}"))
+}
+
 #[tonic::async_trait]
-impl PaymentStandards for ProcurementClient {
-    async fn standards(
+impl CatalogueResolver for ProcurementClient {
+    async fn resolve(
         &self,
         authorization: Authorization,
-        treatment: &RegionCode,
-        codes: &[String],
-        date: NaiveDate,
-    ) -> Result<HashMap<String, Fen>, AppError> {
+        facts: &ClaimFacts<'_>,
+        lines: &[CatalogueLine],
+    ) -> Result<Vec<Resolution>, AppError> {
         let mut client =
             proc::procurement_service_client::ProcurementServiceClient::with_interceptor(
                 self.0.clone(),
                 Forward { authorization },
             );
-        let mut found = HashMap::new();
-        for chunk in codes.chunks(1_000) {
+        let sex = match facts.sex {
+            Sex::Male => proc::Sex::Male,
+            Sex::Female => proc::Sex::Female,
+        };
+        let mut out = Vec::with_capacity(lines.len());
+        for chunk in lines.chunks(RESOLVE_CHUNK) {
             let answer = client
-                .get_payment_standards(proc::GetPaymentStandardsRequest {
-                    region_code: treatment.to_string(),
-                    item_codes: chunk.to_vec(),
-                    on_date: date.to_string(),
-                    skip_non_national_codes: true,
+                .resolve_catalogue(proc::ResolveCatalogueRequest {
+                    region_code: String::new(),
+                    institution_code: facts.institution.to_string(),
+                    on_date: facts.date.to_string(),
+                    institution_grade: facts.institution_grade.map_or(0, u32::from),
+                    person_sex: sex as i32,
+                    person_age_years: Some(facts.age),
+                    diagnoses: facts.diagnoses.to_vec(),
+                    lines: chunk
+                        .iter()
+                        .map(|l| proc::ResolveLine {
+                            code: l.code.clone(),
+                            days_supply: l.days_supply,
+                        })
+                        .collect(),
                 })
                 .await
-                .map_err(|s| upstream(PROCUREMENT_UNAVAILABLE, s))?;
-            for r in answer.into_inner().results {
-                if let Some(st) = r.standard.filter(|_| r.found) {
-                    found.insert(r.item_code, Fen(st.amount_fen));
-                }
+                .map_err(|s| upstream(PROCUREMENT_UNAVAILABLE, s))?
+                .into_inner();
+            if answer.lines.len() != chunk.len() {
+                return Err(AppError::Upstream(
+                    PROCUREMENT_UNAVAILABLE,
+                    format!(
+                        "procurement answered {} lines for {}",
+                        answer.lines.len(),
+                        chunk.len()
+                    ),
+                ));
             }
+            out.extend(answer.lines.into_iter().map(|l| Resolution {
+                in_catalogue: l.in_catalogue,
+                class: match proc::InsuranceClass::try_from(l.insurance_class) {
+                    Ok(proc::InsuranceClass::A) => ItemClass::A,
+                    Ok(proc::InsuranceClass::B) => ItemClass::B,
+                    _ => ItemClass::C,
+                },
+                preselfpay_share: l.preselfpay_share_bp.map(Bp),
+                payment_standard: l.payment_standard_fen.map(Fen),
+                negotiated: l.negotiated,
+                violations: l.violations.into_iter().map(|v| v.reason).collect(),
+                unchecked: l.unchecked.into_iter().map(restriction_name).collect(),
+                indication: l.indication,
+                explanation: l.explanation,
+            }));
         }
-        Ok(found)
+        Ok(out)
     }
 }
 

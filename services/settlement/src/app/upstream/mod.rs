@@ -1,15 +1,17 @@
 //! What settlement asks of other services, behind small traits so the use cases run without
-//! the network: enrollment (who the person is on a date), procurement (payment standards of
-//! items), supervision (whether to pay an institution's month). The gRPC implementations are
+//! the network: enrollment (who the person is on a date), procurement (the medical-insurance
+//! catalogue: how each item of a claim is classified and priced, decision 0009), supervision
+//! (whether to pay an institution's month). The gRPC implementations are
 //! in [`grpc`]; [`Offline`] answers "unavailable" to everything (tests, benches).
 
 pub mod grpc;
 
 use super::AppError;
 use chrono::NaiveDate;
-use std::collections::HashMap;
 use std::sync::Arc;
-use yibao_core::{Fen, IdNumber, InstitutionCode, PersonCategory, RegionCode, Scheme};
+use yibao_core::{Bp, Fen, IdNumber, InstitutionCode, PersonCategory, Scheme, Sex};
+
+use crate::domain::ItemClass;
 
 /// The caller's `authorization` header, forwarded to upstreams as it came.
 pub type Authorization = Option<http::HeaderValue>;
@@ -73,18 +75,68 @@ pub trait Eligibility: Send + Sync + std::fmt::Debug {
     ) -> Result<PersonOnDate, AppError>;
 }
 
-/// Payment standards of items (procurement's `GetPaymentStandards`).
+/// The facts of a claim that the catalogue's payment restrictions (限定支付) are checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimFacts<'a> {
+    /// The institution (its region is the place of treatment, 就医地).
+    pub institution: &'a InstitutionCode,
+    /// The date the claim is classified on.
+    pub date: NaiveDate,
+    /// The institution's grade (1, 2, 3).
+    pub institution_grade: Option<u8>,
+    /// The person's sex.
+    pub sex: Sex,
+    /// The person's age in whole years on the date.
+    pub age: u32,
+    /// The claim's diagnoses.
+    pub diagnoses: &'a [String],
+}
+
+/// One line to classify: the code as the claim carries it and its days of supply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogueLine {
+    /// Code.
+    pub code: String,
+    /// Days of supply, when the claim gives them.
+    pub days_supply: Option<u32>,
+}
+
+/// Procurement's answer for one line (`ResolveCatalogue`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    /// True when a catalogue version is in force on the date.
+    pub in_catalogue: bool,
+    /// 甲/乙/丙 of the version; 丙 when none.
+    pub class: ItemClass,
+    /// The version's first self-pay share (`None`: the policy's).
+    pub preselfpay_share: Option<Bp>,
+    /// Payment standard per unit in force.
+    pub payment_standard: Option<Fen>,
+    /// 国家谈判药品.
+    pub negotiated: bool,
+    /// The restrictions the line violates, in words.
+    pub violations: Vec<String>,
+    /// The restrictions procurement could not check for want of a fact (their names:
+    /// `SEX`, `AGE`, `INSTITUTION_GRADE`, `INDICATION`, `DAYS_SUPPLY`).
+    pub unchecked: Vec<String>,
+    /// The version's indication text (限定支付范围).
+    pub indication: String,
+    /// Procurement's answer in words.
+    pub explanation: String,
+}
+
+/// The medical-insurance catalogue (procurement's `ResolveCatalogue`).
 #[tonic::async_trait]
-pub trait PaymentStandards: Send + Sync + std::fmt::Debug {
-    /// The standards (医保支付标准) of `codes` in force at the place of treatment on `date`
-    /// (its county, city or province, most specific first); codes without one are absent.
-    async fn standards(
+pub trait CatalogueResolver: Send + Sync + std::fmt::Debug {
+    /// How each line classifies at the place of treatment of `facts` on its date, one answer
+    /// per line in order. An unreachable procurement is `AppError::Upstream`; its refusals pass
+    /// on as `AppError::Refused`.
+    async fn resolve(
         &self,
         authorization: Authorization,
-        treatment: &RegionCode,
-        codes: &[String],
-        date: NaiveDate,
-    ) -> Result<HashMap<String, Fen>, AppError>;
+        facts: &ClaimFacts<'_>,
+        lines: &[CatalogueLine],
+    ) -> Result<Vec<Resolution>, AppError>;
 }
 
 /// Whether to pay an institution's month (supervision's `CheckSettlementHold`).
@@ -105,8 +157,8 @@ pub trait SettlementHolds: Send + Sync + std::fmt::Debug {
 pub struct Upstreams {
     /// Enrollment.
     pub eligibility: Arc<dyn Eligibility>,
-    /// Procurement.
-    pub standards: Arc<dyn PaymentStandards>,
+    /// Procurement's catalogue.
+    pub catalogue: Arc<dyn CatalogueResolver>,
     /// Supervision.
     pub holds: Arc<dyn SettlementHolds>,
 }
@@ -116,7 +168,7 @@ impl Upstreams {
     pub fn offline() -> Upstreams {
         Upstreams {
             eligibility: Arc::new(Offline),
-            standards: Arc::new(Offline),
+            catalogue: Arc::new(Offline),
             holds: Arc::new(Offline),
         }
     }
@@ -142,14 +194,13 @@ impl Eligibility for Offline {
 }
 
 #[tonic::async_trait]
-impl PaymentStandards for Offline {
-    async fn standards(
+impl CatalogueResolver for Offline {
+    async fn resolve(
         &self,
         _: Authorization,
-        _: &RegionCode,
-        _: &[String],
-        _: NaiveDate,
-    ) -> Result<HashMap<String, Fen>, AppError> {
+        _: &ClaimFacts<'_>,
+        _: &[CatalogueLine],
+    ) -> Result<Vec<Resolution>, AppError> {
         Err(AppError::Upstream(
             crate::error::PROCUREMENT_UNAVAILABLE,
             "offline".into(),

@@ -2,8 +2,7 @@
 //! (breakdown lines, one revision per settlement or refund).
 
 use super::StoredClaim;
-use crate::domain::Settlement;
-use crate::store::catalogue::class_str;
+use crate::domain::{ItemClass, Settlement};
 use crate::store::{Store, StoreError};
 use sea_orm::DatabaseTransaction;
 use yibao_runtime::sql::{i, i4, insert_rows, oi, t};
@@ -123,5 +122,14 @@ impl Store {
         )
         .await?;
         Ok(())
+    }
+}
+
+/// Text form of an item class as stored.
+fn class_str(c: ItemClass) -> &'static str {
+    match c {
+        ItemClass::A => "A",
+        ItemClass::B => "B",
+        ItemClass::C => "C",
     }
 }
