@@ -3,6 +3,7 @@
 //! region the request names against the caller, calls one use case in `app`, and maps the
 //! result back. One file per area; [`error`] holds the one mapping of errors.
 
+mod certifications;
 mod coverage;
 mod duplicates;
 mod eligibility;
@@ -276,5 +277,47 @@ impl pb::enrollment_service_server::EnrollmentService for EnrollmentApi {
         req: Request<pb::GetPhysicianRequest>,
     ) -> Reply<pb::GetPhysicianResponse> {
         physicians::get_physician(&self.app, req).await
+    }
+
+    async fn add_chronic_certification(
+        &self,
+        req: Request<pb::AddChronicCertificationRequest>,
+    ) -> Reply<pb::AddChronicCertificationResponse> {
+        certifications::add_certification(&self.app, req).await
+    }
+
+    async fn list_chronic_certifications(
+        &self,
+        req: Request<pb::ListChronicCertificationsRequest>,
+    ) -> Reply<pb::ListChronicCertificationsResponse> {
+        certifications::list_certifications(&self.app, req).await
+    }
+
+    async fn revoke_chronic_certification(
+        &self,
+        req: Request<pb::RevokeChronicCertificationRequest>,
+    ) -> Reply<pb::RevokeChronicCertificationResponse> {
+        certifications::revoke_certification(&self.app, req).await
+    }
+
+    async fn add_cross_region_filing(
+        &self,
+        req: Request<pb::AddCrossRegionFilingRequest>,
+    ) -> Reply<pb::AddCrossRegionFilingResponse> {
+        certifications::add_filing(&self.app, req).await
+    }
+
+    async fn list_cross_region_filings(
+        &self,
+        req: Request<pb::ListCrossRegionFilingsRequest>,
+    ) -> Reply<pb::ListCrossRegionFilingsResponse> {
+        certifications::list_filings(&self.app, req).await
+    }
+
+    async fn revoke_cross_region_filing(
+        &self,
+        req: Request<pb::RevokeCrossRegionFilingRequest>,
+    ) -> Reply<pb::RevokeCrossRegionFilingResponse> {
+        certifications::revoke_filing(&self.app, req).await
     }
 }

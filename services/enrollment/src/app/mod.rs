@@ -8,10 +8,12 @@
 //! - [`eligibility`]: the cached check (the hottest path of the platform);
 //! - [`vouchers`]: electronic vouchers; [`duplicates`]: the scan and its tasks;
 //! - [`roster`]: reconciling a list; [`coverage`]: targets and coverage; [`import`]: bulk import;
+//! - [`certifications`]: chronic-disease certifications and cross-region filings;
 //! - [`registry`]: designated institutions and their cache; [`physicians`]: insurance
 //!   physicians;
 //! - [`tenancy`]: record-level region checks; [`error`]: [`AppError`].
 
+pub mod certifications;
 pub mod coverage;
 pub mod duplicates;
 pub mod eligibility;

@@ -8,9 +8,12 @@
 //! - [`roster`]: reconciling an imported list against enrolment;
 //! - [`import`]: parsing bulk imports with per-row errors;
 //! - [`voucher`]: signing and verifying electronic insurance vouchers;
+//! - [`certifications`]: chronic-disease certifications and cross-region filings, and which
+//!   is in force on a date;
 //! - [`registry`]: designated institutions (versions, agreements, status), their roster file
 //!   and insurance physicians.
 
+pub mod certifications;
 pub mod duplicates;
 pub mod eligibility;
 pub mod enrolment;

@@ -6,8 +6,43 @@ use yibao_runtime::db::SqlMigration;
 yibao_runtime::migrator!(
     Migrator,
     "enrollment_migrations",
-    [INITIAL, CACHE_EPOCHS, REGISTRY]
+    [INITIAL, CACHE_EPOCHS, REGISTRY, CERTIFICATIONS]
 );
+
+/// A person's chronic/special-disease certifications and cross-region filings
+/// (`store::certifications`), in portable SQL.
+const CERTIFICATIONS: SqlMigration = SqlMigration {
+    name: "m20261215_000004_enrollment_certifications",
+    up: &[
+        "CREATE TABLE chronic_certifications (
+        id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        disease_code TEXT NOT NULL,
+        certifying_institution_code TEXT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_to TEXT,
+        status TEXT NOT NULL,
+        revoke_reason TEXT NOT NULL,
+        revoked_at TEXT,
+        created_at TEXT NOT NULL,
+        actor TEXT NOT NULL)",
+        "CREATE INDEX chronic_certifications_person ON chronic_certifications (person_id, disease_code)",
+        "CREATE TABLE cross_region_filings (
+        id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        destination_region_code TEXT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_to TEXT,
+        status TEXT NOT NULL,
+        revoke_reason TEXT NOT NULL,
+        revoked_at TEXT,
+        created_at TEXT NOT NULL,
+        actor TEXT NOT NULL)",
+        "CREATE INDEX cross_region_filings_person ON cross_region_filings (person_id)",
+    ],
+    drop_tables: &["cross_region_filings", "chronic_certifications"],
+};
 
 /// The designated-institution registry (`store::registry`) and insurance physicians
 /// (`store::physicians`), in portable SQL.

@@ -9,6 +9,7 @@
 //! - [`enrolments`]: enrolments, contributions and contribution standards;
 //! - [`duplicates`]: the scan's candidate queries and the duplicate tasks;
 //! - [`import`]: bulk inserts of imported people (COPY on PostgreSQL);
+//! - [`certifications`]: chronic-disease certifications and cross-region filings;
 //! - [`registry`]: designated institutions (versions, agreements, status changes, journal);
 //!   [`physicians`]: insurance physicians;
 //! - [`cache_epochs`]: the epoch that is part of every eligibility and institution cache key;
@@ -20,6 +21,7 @@
 
 pub mod cache_epochs;
 pub mod categories;
+pub mod certifications;
 pub mod codec;
 pub mod coverage;
 pub mod duplicates;

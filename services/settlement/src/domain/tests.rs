@@ -533,7 +533,7 @@ fn backstop_cap_follows_the_highest_tier_visited_in_the_year() {
 }
 
 #[test]
-fn poor_household_outpatient_pool_pays_70_percent_up_to_300_yuan_a_year() {
+fn poor_household_outpatient_pool_is_the_210_policy_300_yuan_of_cost_at_70_percent() {
     let p = huoqiu();
     let visit = |inst: &str, kind, amount: i64| {
         claim(
@@ -545,6 +545,18 @@ fn poor_household_outpatient_pool_pays_70_percent_up_to_300_yuan_a_year() {
             vec![item("A", ItemClass::A, 1, y(amount))],
         )
     };
+    // One visit of 500 yuan: 70% would be 350, but the year's 300 yuan of eligible cost at
+    // 70% is 210, all the pool ever pays.
+    let big = settle(
+        &visit(TOWNSHIP_CLINIC, EncounterKind::GeneralOutpatient, 500),
+        &poor(),
+        &huoqiu_acc(),
+        &p,
+    )
+    .unwrap();
+    assert_eq!(big.breakdown.hifp_pay, y(210));
+    assert_eq!(big.breakdown.psn_part_amt, y(290));
+    assert_eq!(big.layers[0].limit_remaining, Some(Fen::ZERO));
     let s1 = settle(
         &visit(TOWNSHIP_CLINIC, EncounterKind::GeneralOutpatient, 200),
         &poor(),
@@ -560,7 +572,7 @@ fn poor_household_outpatient_pool_pays_70_percent_up_to_300_yuan_a_year() {
         &p,
     )
     .unwrap();
-    assert_eq!(s2.breakdown.hifp_pay, y(160), "only 160 of the 300 is left");
+    assert_eq!(s2.breakdown.hifp_pay, y(70), "only 70 of the 210 is left");
     assert_eq!(s2.layers[0].limit_remaining, Some(Fen::ZERO));
     let s3 = settle(
         &visit(TOWNSHIP_CLINIC, EncounterKind::GeneralOutpatient, 100),
@@ -571,6 +583,11 @@ fn poor_household_outpatient_pool_pays_70_percent_up_to_300_yuan_a_year() {
     .unwrap();
     assert_eq!(s3.breakdown.hifp_pay, Fen::ZERO);
     assert_eq!(s3.breakdown.psn_part_amt, y(100));
+    assert_eq!(
+        s1.breakdown.hifp_pay.0 + s2.breakdown.hifp_pay.0 + s3.breakdown.hifp_pay.0,
+        y(210).0,
+        "300 yuan of cost at 70% in the year"
+    );
     let s4 = settle(
         &visit(TOWNSHIP_CLINIC, EncounterKind::GeneralOutpatient, 100),
         &ordinary(),
@@ -583,6 +600,42 @@ fn poor_household_outpatient_pool_pays_70_percent_up_to_300_yuan_a_year() {
         explanation(&s4, Field::HifpPay).rule,
         Rule::NotApplied(Reason::CategoryNotEligible)
     );
+}
+
+#[test]
+fn qinghai_lists_its_26_unified_chronic_and_special_diseases_with_caps_of_3000_to_20000_or_100000_as_inpatient()
+ {
+    let p = policy("630000-2021-resident");
+    assert_eq!(p.chronic_diseases.len(), 26);
+    let (inpatient, outpatient): (Vec<_>, Vec<_>) = p
+        .chronic_diseases
+        .iter()
+        .partition(|d| d.settle_as_inpatient);
+    assert_eq!(
+        inpatient.len(),
+        4,
+        "haemophilia and the other major diseases"
+    );
+    assert!(inpatient.iter().all(|d| d.annual_cap == y(100_000)));
+    assert!(inpatient.iter().any(|d| d.code == "M02200"));
+    assert_eq!(outpatient.len(), 22);
+    assert!(
+        outpatient
+            .iter()
+            .all(|d| (y(3_000)..=y(20_000)).contains(&d.annual_cap))
+    );
+    assert_eq!(
+        outpatient.iter().map(|d| d.annual_cap).min(),
+        Some(y(3_000))
+    );
+    assert_eq!(
+        outpatient.iter().map(|d| d.annual_cap).max(),
+        Some(y(20_000))
+    );
+    let mut codes: Vec<&str> = p.chronic_diseases.iter().map(|d| d.code.as_str()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    assert_eq!(codes.len(), 26);
 }
 
 #[test]

@@ -160,7 +160,8 @@ pub struct MaternityBenefit {
     pub flat_amount: Fen,
 }
 
-/// A general-outpatient pool (门诊统筹), e.g. Huoqiu's poor-household pool: 300 yuan a year at 70%.
+/// A general-outpatient pool (门诊统筹), e.g. Huoqiu's poor-household "210" pool: 300 yuan a year of
+/// eligible cost at 70%, so `annual_limit` (of the pool's payments) is 210 yuan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutpatientPool {
