@@ -800,7 +800,7 @@ async fn one_settlement_is_one_trace_every_service_exposes_red_metrics_and_logs_
     // The trace, hop by hop.
     let settle = "yibao.settlement.v1.SettlementService/Settle";
     let eligibility = "yibao.enrollment.v1.EnrollmentService/CheckEligibility";
-    let standards = "yibao.procurement.v1.ProcurementService/GetPaymentStandards";
+    let catalogue = "yibao.procurement.v1.ProcurementService/ResolveCatalogue";
     let produce = "create yibao.settlement.claims";
     let consume = "process yibao.settlement.claims";
     eventually(&receiver, "the settlement's spans", |r| {
@@ -809,11 +809,11 @@ async fn one_settlement_is_one_trace_every_service_exposes_red_metrics_and_logs_
             .iter()
             .filter(|s| hex(&s.trace_id) == trace)
             .collect();
-        [settle, eligibility, standards, produce]
+        [settle, eligibility, catalogue, produce]
             .iter()
             .all(|n| spans.iter().filter(|s| s.name == *n).count() >= 1)
             && spans.iter().filter(|s| s.name == eligibility).count() >= 2
-            && spans.iter().filter(|s| s.name == standards).count() >= 2
+            && spans.iter().filter(|s| s.name == catalogue).count() >= 2
             && spans.iter().any(|s| s.name == "POST /v1/claims:settle")
     })
     .await;
@@ -842,7 +842,7 @@ async fn one_settlement_is_one_trace_every_service_exposes_red_metrics_and_logs_
     // The gateway's span covers the whole request.
     assert!(gw.start_time_unix_nano <= settlement.start_time_unix_nano);
     assert!(gw.end_time_unix_nano >= settlement.end_time_unix_nano);
-    for (rpc, service) in [(eligibility, "enrollment"), (standards, "procurement")] {
+    for (rpc, service) in [(eligibility, "enrollment"), (catalogue, "procurement")] {
         let client = one(&spans, rpc, SpanKind::Client);
         assert_eq!(
             client.parent_span_id, settlement.span_id,
@@ -971,7 +971,7 @@ async fn one_settlement_is_one_trace_every_service_exposes_red_metrics_and_logs_
     assert!(settled.iter().any(|s| s.value >= 1.0), "{settled:?}");
     for (service, method) in [
         ("enrollment", "CheckEligibility"),
-        ("procurement", "GetPaymentStandards"),
+        ("procurement", "ResolveCatalogue"),
     ] {
         let client = [
             ("component", "settlement"),
