@@ -165,7 +165,7 @@ mod tests {
             .unwrap_or_default();
         assert!(rule.allows(Role::Hospital) && rule.allows(Role::Operator));
         assert!(!rule.allows(Role::Insurer) && !rule.write);
-        let upsert = "/yibao.settlement.v1.SettlementService/UpsertCatalogueItem";
+        let upsert = "/yibao.procurement.v1.ProcurementService/UpsertCatalogueItem";
         assert!(t.check(upsert, &caller(Role::Operator)).is_ok());
         assert_eq!(
             t.check(upsert, &caller(Role::Hospital)),
