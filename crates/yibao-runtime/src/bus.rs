@@ -872,6 +872,61 @@ mod tests {
         at_least_once(&MemoryBus::new(), "s").await;
     }
 
+    /// An event's sequence number and trace context come out as they went in; a heartbeat
+    /// carries none.
+    async fn carries_seq_and_trace_parent(bus: &dyn Bus, stream: &str) {
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let event = Envelope {
+            event_id: "e1",
+            payload: b"p",
+            seq: 7,
+            heartbeat: false,
+            trace_parent: tp,
+        };
+        let beat = Envelope {
+            event_id: "",
+            payload: &[],
+            seq: 7,
+            heartbeat: true,
+            trace_parent: "",
+        };
+        bus.append(stream, event, Some(1000))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        bus.append(stream, beat, Some(1000))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got = bus
+            .read(stream, "g", "c", 10, Duration::from_millis(10))
+            .await
+            .unwrap_or_default();
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].seq, got[0].trace_parent.as_str()), (7, tp));
+        assert!(got[1].heartbeat && got[1].trace_parent.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_trace_context_travels_with_the_event() {
+        carries_seq_and_trace_parent(&MemoryBus::new(), "s").await;
+        if let Ok(url) = std::env::var("YIBAO_TEST_REDIS_URL") {
+            let bus = RedisBus::connect(&url)
+                .await
+                .unwrap_or_else(|e| panic!("redis at {url}: {e}"));
+            let stream = format!("test-stream-{}", uuid::Uuid::new_v4());
+            carries_seq_and_trace_parent(&bus, &stream).await;
+            let client = redis::Client::open(url.as_str()).unwrap_or_else(|e| panic!("{e}"));
+            let mut c = client
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let _: i64 = redis::cmd("DEL")
+                .arg(&stream)
+                .query_async(&mut c)
+                .await
+                .unwrap_or_default();
+        }
+    }
+
     #[tokio::test]
     async fn memory_bus_wakes_a_blocked_reader() {
         let bus = MemoryBus::new();
