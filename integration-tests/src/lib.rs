@@ -203,3 +203,58 @@ pub async fn enrolled_person(
 pub fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
 }
+
+/// The insurance physician [`register_institution`] registers at `institution`: `D`, the
+/// institution's region and a sequence made of its own (`H34152200001` → `D341522000001`).
+pub fn physician_of(institution: &str) -> String {
+    let region = institution.get(1..7).unwrap_or("000000");
+    let seq = institution.get(7..12).unwrap_or("00000");
+    format!("D{region}0{seq}")
+}
+
+/// Registers `institution` (`H…` a hospital, `P…` a pharmacy) in enrollment's registry with
+/// `grade` (`1`, `2`, `3`, `ungraded`) and `tier` (`township` … `province`) from 2000, an
+/// agreement from 2000 to 2099 covering both schemes and every medical service (a pharmacy's:
+/// pharmacy purchases), and its physician [`physician_of`], through the gateway as an operator
+/// of the institution's region. Safe to call again.
+pub async fn register_institution(s: &Suite, institution: &str, grade: &str, tier: &str) {
+    let region = institution.get(1..7).unwrap_or("000000");
+    let op = s.operator(region);
+    let (kind, services) = if institution.starts_with('P') {
+        ("pharmacy", "pharmacy")
+    } else {
+        ("hospital", "inpatient;outpatient;chronic")
+    };
+    let csv = format!(
+        "institution_code,name,kind,grade,tier,effective_from,agreement_no,agreement_from,agreement_to,schemes,service_kinds\n\
+         {institution},测试机构 {institution},{kind},{grade},{tier},2000-01-01,A-{institution},2000-01-01,2099-12-31,resident;employee,{services}\n"
+    );
+    let out = s
+        .ok(
+            "/v1/institutions:import",
+            &op,
+            serde_json::json!({"region_code": region, "csv": csv}),
+        )
+        .await;
+    assert_eq!(
+        out["stored"],
+        serde_json::json!(true),
+        "roster of {institution}: {out}"
+    );
+    let csv = format!(
+        "physician_code,name,institution_code\n{},测试医师,{institution}\n",
+        physician_of(institution)
+    );
+    let out = s
+        .ok(
+            "/v1/physicians:import",
+            &op,
+            serde_json::json!({"region_code": region, "csv": csv}),
+        )
+        .await;
+    assert_eq!(
+        out["stored"],
+        serde_json::json!(true),
+        "physician of {institution}: {out}"
+    );
+}

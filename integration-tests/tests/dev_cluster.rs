@@ -60,6 +60,24 @@ async fn five_processes_behind_the_gateway_enrol_check_settle_and_reverse() {
         .await;
     assert_eq!(elig["eligible"], true, "{elig}");
 
+    // The demo county's designated institutions and physicians (idempotent imports).
+    let roster = c
+        .ok(
+            "/v1/institutions:import",
+            &op,
+            json!({"region_code": "341522", "csv": yibao::demo::roster(y)}),
+        )
+        .await;
+    assert_eq!(roster["stored"], true, "{roster}");
+    let physicians = c
+        .ok(
+            "/v1/physicians:import",
+            &op,
+            json!({"region_code": "341522", "csv": yibao::demo::physicians()}),
+        )
+        .await;
+    assert_eq!(physicians["stored"], true, "{physicians}");
+
     // Settlement (another process) asks enrollment over the network, then writes its own database.
     let (status, _) = c
         .get(
@@ -90,7 +108,7 @@ async fn five_processes_behind_the_gateway_enrol_check_settle_and_reverse() {
     let encounter = format!("DC-{}", uuid::Uuid::new_v4().simple());
     let claim = json!({"claim": {
         "institution_code": "H34152200001", "encounter_no": encounter, "id_number": id, "insured_region_code": "341522",
-        "kind": "ENCOUNTER_KIND_INPATIENT", "hospital_grade": "HOSPITAL_GRADE_SECONDARY", "institution_tier": "INSTITUTION_TIER_COUNTY",
+        "kind": "ENCOUNTER_KIND_INPATIENT", "attending_physician_code": yibao::demo::PHYSICIAN,
         "start_date": format!("{y}-06-10"), "end_date": format!("{y}-06-15"), "diagnoses": ["I10.x00x002"],
         "items": [{"national_code": "A-SERVICES", "name": "护理", "item_class": "ITEM_CLASS_A", "quantity": 1, "unit_price_fen": 1_000_000, "amount_fen": 1_000_000}]
     }});

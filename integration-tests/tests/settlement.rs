@@ -8,7 +8,9 @@
 
 use http::Method;
 use serde_json::{Value, json};
-use yibao_integration_tests::{Suite, enrolled_person, id_number, s, this_year};
+use yibao_integration_tests::{
+    Suite, enrolled_person, id_number, physician_of, register_institution, s, this_year,
+};
 use yibao_runtime::Role;
 
 const HUOQIU: &str = "341522";
@@ -127,13 +129,29 @@ fn worked_items() -> Value {
     ])
 }
 
+/// An inpatient claim naming the institution's registered physician; its grade and tier are
+/// the registry's ([`registry`]).
 fn inpatient(institution: &str, encounter: &str, id: &str, region: &str, items: Value) -> Value {
     let y = this_year();
     json!({"claim": {
         "institution_code": institution, "encounter_no": encounter, "id_number": id, "insured_region_code": region,
-        "kind": "ENCOUNTER_KIND_INPATIENT", "hospital_grade": "HOSPITAL_GRADE_TERTIARY", "institution_tier": "INSTITUTION_TIER_CITY",
+        "kind": "ENCOUNTER_KIND_INPATIENT", "attending_physician_code": physician_of(institution),
         "start_date": format!("{y}-06-10"), "end_date": format!("{y}-06-15"), "diagnoses": ["I10.x00x002"], "items": items
     }})
+}
+
+/// The institutions these tests settle at, in the registry: the Lu'an city hospital (三级,
+/// city), the Huoqiu county hospital (二级, county), a Hefei hospital (三级, city) and a
+/// Zhongshan hospital (三级, city), each with an agreement and a physician.
+async fn registry(suite: &Suite) {
+    for (code, grade, tier) in [
+        (CITY_HOSPITAL, "3", "city"),
+        (OTHER_HOSPITAL, "2", "county"),
+        ("H34010000001", "3", "city"),
+        (ZS_HOSPITAL, "3", "city"),
+    ] {
+        register_institution(suite, code, grade, tier).await;
+    }
 }
 
 async fn accumulators(suite: &Suite, op: &str, id: &str, region: &str) -> Value {
@@ -151,6 +169,7 @@ async fn accumulators(suite: &Suite, op: &str, id: &str, region: &str) -> Value 
 async fn huoqiu(suite: &Suite, first17: &str) -> (String, String) {
     let op = suite.operator(ANHUI);
     catalogue(suite).await;
+    registry(suite).await;
     upload_this_years(suite, &op, "341522-2018-resident", HUOQIU).await;
     let id = poor_huoqiu_resident(suite, &op, first17).await;
     (op, id)
@@ -601,7 +620,7 @@ async fn tenancy_and_bad_input_are_refused_with_reasons_and_write_nothing() {
 #[tokio::test]
 async fn cross_region_care_is_priced_by_the_treatment_catalogue_under_the_insured_policy() {
     let suite = Suite::start().await;
-    let (_op, id) = huoqiu(&suite, "34152219800101015").await;
+    let (op, id) = huoqiu(&suite, "34152219800101015").await;
     // A Hefei hospital: its catalogue lists the drug as 乙类 with a payment standard of 80 yuan.
     let hefei_hospital = "H34010000001";
     let y = this_year();
@@ -616,6 +635,13 @@ async fn cross_region_care_is_priced_by_the_treatment_catalogue_under_the_insure
         HUOQIU,
         json!([{"national_code": hefei_drug, "name": "drug", "quantity": 10, "unit_price_fen": 10_000, "amount_fen": 100_000}, item("UNLISTED", "ITEM_CLASS_UNSPECIFIED", 500)]),
     );
+    // The referral is the person's filing (异地就医备案) to Hefei; the claim's declaration of it
+    // only has to agree.
+    let person = suite
+        .ok("/v1/persons:lookup", &op, json!({"id_number": id}))
+        .await;
+    let pid = s(&person["person"]["person_id"]).to_string();
+    suite.ok(&format!("/v1/persons/{pid}/cross-region-filings"), &op, json!({"kind": "FILING_KIND_REFERRAL", "destination_region_code": "340100", "valid_from": format!("{y}-01-01")})).await;
     body["claim"]["cross_region_filing"] = json!("CROSS_REGION_FILING_REFERRAL");
     let done = suite.ok("/v1/claims:settle", &h, body).await;
     let st = &done["settlement"];
@@ -785,6 +811,7 @@ async fn the_insurer_layer_is_paid_in_the_same_settlement_and_the_insurer_sees_o
     let suite = Suite::start().await;
     let op = suite.operator(ZHONGSHAN);
     catalogue(&suite).await;
+    registry(&suite).await;
     upload_this_years(&suite, &op, "442000-2022-resident", ZHONGSHAN).await;
     let id = id_number("44200019800101016");
     enrolled_person(&suite, &op, &id, ZHONGSHAN, true).await;
@@ -902,6 +929,7 @@ async fn a_code_in_no_catalogue_is_c_whatever_the_hospital_declares_and_restrict
     let suite = Suite::start().await;
     let op = suite.operator(ANHUI);
     catalogue(&suite).await;
+    registry(&suite).await;
     upload_this_years(&suite, &op, "341522-2018-resident", HUOQIU).await;
     // A self-paid (not poor) resident of the county; the 17th digit is even: a woman.
     let id = id_number("34152219800101040");

@@ -18,7 +18,7 @@ yibao_runtime::error_codes! {
     /// The policy lacks a value the claim needs.
     POLICY_GAP = ("SETTLEMENT_POLICY_GAP", FailedPrecondition, "the policy has no value the claim needs (e.g. a deductible or rate for the institution's level)");
     /// No 认定 of the chronic disease.
-    CHRONIC_NOT_REGISTERED = ("SETTLEMENT_CHRONIC_NOT_REGISTERED", FailedPrecondition, "the person holds no valid registration (认定) for the chronic/special disease");
+    CHRONIC_NOT_REGISTERED = ("SETTLEMENT_CHRONIC_NOT_REGISTERED", FailedPrecondition, "the person holds no certification (认定) of the claim's chronic/special disease in force on its end date (enrollment's `AddChronicCertification`)");
     /// Accumulators of another person-year (a bug).
     ACCUMULATOR_MISMATCH = ("SETTLEMENT_ACCUMULATOR_MISMATCH", Internal, "a bug: the engine was given another person-year's accumulators; answered as INTERNAL and logged");
     /// An accounting identity failed (a bug).
@@ -47,6 +47,16 @@ yibao_runtime::error_codes! {
     NOT_DISPUTED = ("SETTLEMENT_NOT_DISPUTED", FailedPrecondition, "only a disputed insurer layer can be resolved");
     /// No policy in force.
     NO_POLICY = ("SETTLEMENT_NO_POLICY", FailedPrecondition, "no policy of the insured region and scheme is in force on the claim's end date");
+    /// The institution is not in the registry on the date.
+    INSTITUTION_NOT_REGISTERED = ("SETTLEMENT_INSTITUTION_NOT_REGISTERED", FailedPrecondition, "`claim.institution_code` is not in enrollment's designated-institution registry on the claim's end date");
+    /// The institution is suspended or terminated on the date.
+    INSTITUTION_NOT_ACTIVE = ("SETTLEMENT_INSTITUTION_NOT_ACTIVE", FailedPrecondition, "the institution is suspended or terminated in the registry on the claim's end date (the message gives the reason)");
+    /// No agreement in force covers the claim.
+    NO_AGREEMENT = ("SETTLEMENT_NO_AGREEMENT", FailedPrecondition, "no agreement of the institution in force on the claim's end date covers the person's scheme and the claim's service kind (the message lists the agreements in force)");
+    /// The claim declares a grade, tier or filing the registry contradicts.
+    DECLARED_FACT_MISMATCH = ("SETTLEMENT_DECLARED_FACT_MISMATCH", InvalidArgument, "`claim.hospital_grade`, `claim.institution_tier` or `claim.cross_region_filing` disagrees with the registry on the claim's end date (leave it unspecified: the registry decides)");
+    /// The attending physician is not accepted.
+    PHYSICIAN_NOT_ACCEPTED = ("SETTLEMENT_PHYSICIAN_NOT_ACCEPTED", FailedPrecondition, "`claim.attending_physician_code` is not a registered insurance physician, practises at another institution, or is suspended or revoked");
     /// Not covered on the date.
     NOT_ELIGIBLE = ("SETTLEMENT_NOT_ELIGIBLE", FailedPrecondition, "enrollment says the person is not covered on the claim's end date");
     /// A concurrent change.

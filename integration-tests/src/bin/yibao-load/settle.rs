@@ -41,8 +41,7 @@ pub(crate) fn settle_claim(
         id_number: id_number.into(),
         insured_region_code: "341522".into(),
         kind: st::EncounterKind::Inpatient as i32,
-        hospital_grade: st::HospitalGrade::Secondary as i32,
-        institution_tier: st::InstitutionTier::County as i32,
+        attending_physician_code: yibao::demo::PHYSICIAN.into(),
         start_date: start.to_string(),
         end_date: today.to_string(),
         diagnoses: vec!["J18.900".into()],
@@ -79,6 +78,9 @@ pub(crate) async fn settle() {
     let op = suite.operator("341522");
     if let Err(e) = yibao::demo::carry_policy(suite.running.grpc_addr, &op).await {
         return eprintln!("policy: {e}");
+    }
+    if let Err(e) = yibao::demo::load_registry(suite.running.grpc_addr, &op).await {
+        return eprintln!("registry: {e}");
     }
     println!(
         "backend: {}; seeding {people} people…",

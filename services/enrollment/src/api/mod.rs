@@ -16,6 +16,7 @@ mod persons;
 mod physicians;
 mod registry;
 mod roster;
+mod settlement_facts;
 mod vouchers;
 
 use crate::app::Enrollment;
@@ -319,5 +320,12 @@ impl pb::enrollment_service_server::EnrollmentService for EnrollmentApi {
         req: Request<pb::RevokeCrossRegionFilingRequest>,
     ) -> Reply<pb::RevokeCrossRegionFilingResponse> {
         certifications::revoke_filing(&self.app, req).await
+    }
+
+    async fn get_settlement_facts(
+        &self,
+        req: Request<pb::GetSettlementFactsRequest>,
+    ) -> Reply<pb::GetSettlementFactsResponse> {
+        settlement_facts::settlement_facts(&self.app, req).await
     }
 }

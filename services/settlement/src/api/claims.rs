@@ -8,6 +8,7 @@ use super::{
     parse_month, parse_region,
 };
 use crate::app::{AppError, ClaimRequest};
+use crate::domain::registry::Declared;
 use crate::domain::{
     Claim, ClaimItem, CrossRegionFiling, EncounterKind, HospitalGrade, InstitutionTier, ItemClass,
 };
@@ -47,22 +48,26 @@ fn parse_claim(c: Option<&pb::Claim>) -> Result<ClaimRequest, AppError> {
             None
         }
     };
+    // Grade, tier and filing are the registries' (app::registry): a declared value is only
+    // checked against them.
     let grade = match pb::HospitalGrade::try_from(c.hospital_grade) {
+        Ok(pb::HospitalGrade::Unspecified) => None,
         Ok(pb::HospitalGrade::Primary) => Some(HospitalGrade::Grade1),
         Ok(pb::HospitalGrade::Secondary) => Some(HospitalGrade::Grade2),
         Ok(pb::HospitalGrade::Tertiary) => Some(HospitalGrade::Grade3),
-        _ => {
-            bad("hospital_grade", "required".into());
+        Err(_) => {
+            bad("hospital_grade", "unknown value".into());
             None
         }
     };
     let tier = match pb::InstitutionTier::try_from(c.institution_tier) {
+        Ok(pb::InstitutionTier::Unspecified) => None,
         Ok(pb::InstitutionTier::Township) => Some(InstitutionTier::Township),
         Ok(pb::InstitutionTier::County) => Some(InstitutionTier::County),
         Ok(pb::InstitutionTier::City) => Some(InstitutionTier::City),
         Ok(pb::InstitutionTier::Province) => Some(InstitutionTier::Province),
-        _ => {
-            bad("institution_tier", "required".into());
+        Err(_) => {
+            bad("institution_tier", "unknown value".into());
             None
         }
     };
@@ -85,14 +90,13 @@ fn parse_claim(c: Option<&pb::Claim>) -> Result<ClaimRequest, AppError> {
         .ok();
     let (items, days_supply) = parse_items(&c.items, &mut bad);
     let disease = Some(c.disease_code.trim().to_string()).filter(|d| !d.is_empty());
-    match (institution, id, region, kind, grade, tier, start, end) {
+    let physician = parse_physician(&c.attending_physician_code, kind, &mut bad);
+    match (institution, id, region, kind, start, end) {
         (
             Some(institution_code),
             Some(id_number),
             Some(insured_region),
             Some(kind),
-            Some(grade),
-            Some(tier),
             Some(start_date),
             Some(end_date),
         ) if v.is_empty() => {
@@ -102,8 +106,9 @@ fn parse_claim(c: Option<&pb::Claim>) -> Result<ClaimRequest, AppError> {
                 id_number,
                 kind,
                 disease_code: disease,
-                grade,
-                tier,
+                // Until the registry's are set by `app::registry` (before anything uses them).
+                grade: grade.unwrap_or(HospitalGrade::Grade1),
+                tier: tier.unwrap_or(InstitutionTier::Township),
                 start_date,
                 end_date,
                 diagnoses: c.diagnoses.clone(),
@@ -112,12 +117,44 @@ fn parse_claim(c: Option<&pb::Claim>) -> Result<ClaimRequest, AppError> {
             Ok(ClaimRequest {
                 claim,
                 insured_region,
-                filing,
+                declared: Declared {
+                    grade,
+                    tier,
+                    filing,
+                    physician,
+                },
                 days_supply,
             })
         }
         _ => Err(AppError::Invalid(v)),
     }
+}
+
+/// The attending physician: `D` + 12 digits, required except for pharmacy claims.
+fn parse_physician(
+    code: &str,
+    kind: Option<EncounterKind>,
+    bad: &mut impl FnMut(&str, String),
+) -> Option<String> {
+    let code = code.trim();
+    if code.is_empty() {
+        if kind.is_some_and(|k| k != EncounterKind::Pharmacy) {
+            bad(
+                "attending_physician_code",
+                "required: the attending insurance physician (医保医师, D + 12 digits)".into(),
+            );
+        }
+        return None;
+    }
+    let b = code.as_bytes();
+    if b.len() != 13 || b[0] != b'D' || !b[1..].iter().all(u8::is_ascii_digit) {
+        bad(
+            "attending_physician_code",
+            "must be D followed by 12 digits (e.g. D341522000001)".into(),
+        );
+        return None;
+    }
+    Some(code.to_string())
 }
 
 /// Longest days of supply of one item.

@@ -2,6 +2,7 @@
 //! `tonic::Status`.
 
 use crate::app::{AppError, not_found_code};
+use crate::domain::registry::RegistryRefusal;
 use crate::domain::{EngineError, FieldError, PolicyError};
 use crate::error as codes;
 use crate::store::StoreError;
@@ -53,6 +54,27 @@ fn engine(e: EngineError) -> ApiError {
     }
 }
 
+/// The code of a registry refusal.
+pub fn registry_code(e: &RegistryRefusal) -> yibao_runtime::error::ErrorCode {
+    match e {
+        RegistryRefusal::NotRegistered(_) => codes::INSTITUTION_NOT_REGISTERED,
+        RegistryRefusal::NotActive(_) => codes::INSTITUTION_NOT_ACTIVE,
+        RegistryRefusal::NoAgreement(_) => codes::NO_AGREEMENT,
+        RegistryRefusal::Mismatch { .. } => codes::DECLARED_FACT_MISMATCH,
+        RegistryRefusal::NotCertified(_) => codes::CHRONIC_NOT_REGISTERED,
+        RegistryRefusal::Physician(_) => codes::PHYSICIAN_NOT_ACCEPTED,
+    }
+}
+
+/// A registry refusal names the claim field it concerns.
+fn registry(e: RegistryRefusal) -> ApiError {
+    let reason = match &e {
+        RegistryRefusal::Mismatch { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    registry_code(&e).invalid(e.field(), reason)
+}
+
 fn policy(e: PolicyError) -> ApiError {
     match &e {
         PolicyError::Parse(m) => codes::POLICY_PARSE.invalid("document_json", m.clone()),
@@ -84,6 +106,7 @@ impl From<AppError> for ApiError {
             AppError::Invalid(v) => codes::INVALID_ARGUMENT.invalid_fields(v),
             AppError::Engine(e) => engine(e),
             AppError::Policy(e) => policy(e),
+            AppError::Registry(e) => registry(e),
             AppError::NotFound(what, id) => {
                 not_found_code(what).error(format!("{what} `{id}` not found"))
             }

@@ -135,6 +135,11 @@ pub fn claim_pb(c: &StoredClaim) -> pb::Claim {
             })
             .collect(),
         cross_region_filing: filing_pb(c.cross_region_filing),
+        attending_physician_code: c
+            .registry
+            .as_ref()
+            .and_then(|r| r.attending_physician.clone())
+            .unwrap_or_default(),
     }
 }
 

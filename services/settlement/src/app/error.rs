@@ -1,6 +1,7 @@
 //! Errors of the use cases, each with a stable code; mapped once onto `ApiError` in
 //! [`crate::api::error`].
 
+use crate::domain::registry::RegistryRefusal;
 use crate::domain::{EngineError, PolicyError};
 use crate::events::EventError;
 use crate::store::StoreError;
@@ -19,6 +20,9 @@ pub enum AppError {
     /// An uploaded policy document is unusable.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The registries do not admit the claim.
+    #[error(transparent)]
+    Registry(#[from] RegistryRefusal),
     /// No such record: (what, id).
     #[error("{0} `{1}` not found")]
     NotFound(&'static str, String),
@@ -55,6 +59,7 @@ impl AppError {
             AppError::Invalid(_) => crate::error::INVALID_ARGUMENT.code,
             AppError::Engine(e) => e.code(),
             AppError::Policy(e) => e.code(),
+            AppError::Registry(e) => crate::api::error::registry_code(e).code,
             AppError::NotFound(what, _) => not_found_code(what).code,
             AppError::Precondition(c, _) | AppError::Upstream(c, _) => c.code,
             AppError::Refused(_) => return None,

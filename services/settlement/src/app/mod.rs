@@ -1,6 +1,7 @@
 //! The use cases of the settlement service, one file per use case or aggregate: [`settle`]
 //! (pre-settle, settle), [`reverse`] (reversal, refund, re-settlement), [`claims`] (reading
-//! claims and accumulators), [`policies`], [`catalogue`], [`statements`] (with supervision's
+//! claims and accumulators), `registry` (asking enrollment's registries, admitting the claim),
+//! [`policies`], [`catalogue`], [`statements`] (with supervision's
 //! payment check), [`insurers`] (layers, disputes, membership), [`ledger`] (reconciliation).
 //!
 //! A use case does the look-ups upstream (behind the traits of [`upstream`]), opens the one
@@ -15,6 +16,7 @@ mod error;
 pub mod insurers;
 pub mod ledger;
 pub mod policies;
+mod registry;
 pub mod reverse;
 pub mod settle;
 pub mod statements;

@@ -1,15 +1,14 @@
-//! Settling a claim: validate → look up (eligibility from enrollment, each item's class, share
-//! and payment standard from procurement's catalogue at the place of treatment, the insured
-//! region's policy) → open the
+//! Settling a claim: validate → look up (the person and the registries' facts from enrollment,
+//! admitting the claim on them (`app::registry`), each item's class, share and payment standard
+//! from procurement's catalogue at the place of treatment, the insured region's policy) → open the
 //! transaction and lock the person-year's accumulators → run the engine → write the claim, its
 //! ledger lines and insurer layers → enqueue the event → commit and wake the relay. A repeated
 //! (institution, encounter number) returns the first settlement and writes nothing.
 
 use super::upstream::Authorization;
 use super::{AppError, SettlementApp};
-use crate::domain::{
-    self, Claim, CrossRegionFiling, EligibilitySnapshot, Layer, PolicyDocument, Settlement,
-};
+use crate::domain::registry::Declared;
+use crate::domain::{self, Claim, EligibilitySnapshot, Layer, PolicyDocument, Settlement};
 use crate::events::{self, Action};
 use crate::store::insurers::{LayerClaim, NewInsurerLayer};
 use crate::store::{Actor, NewClaim, Store, StoreError, StoredClaim, month_of, new_id, now};
@@ -27,8 +26,9 @@ pub struct ClaimRequest {
     pub claim: Claim,
     /// The insured region the hospital names.
     pub insured_region: RegionCode,
-    /// Cross-region filing.
-    pub filing: Option<CrossRegionFiling>,
+    /// What the claim declares that the registries decide (grade, tier, filing) or check
+    /// (the attending physician).
+    pub declared: Declared,
     /// Days of supply of each item (in item order), when the claim gives them.
     pub days_supply: Vec<Option<u32>>,
 }
@@ -131,9 +131,9 @@ impl SettlementApp {
         }))
     }
 
-    /// Validates, checks tenancy, resolves eligibility, classifies and prices the items by
-    /// procurement's catalogue and finds the policy: everything a settlement needs before the
-    /// transaction.
+    /// Validates, checks tenancy, asks enrollment about the person and the registries and
+    /// admits the claim on their facts, classifies and prices the items by procurement's
+    /// catalogue and finds the policy: everything a settlement needs before the transaction.
     pub async fn prepare(
         &self,
         c: &Caller,
@@ -143,7 +143,7 @@ impl SettlementApp {
         let ClaimRequest {
             mut claim,
             insured_region,
-            filing,
+            declared,
             days_supply,
         } = request;
         // The engine's checks and the amounts' bounds, early: nothing is asked of enrollment
@@ -152,16 +152,18 @@ impl SettlementApp {
             .map_err(|e| AppError::Engine(e.into()))?;
         c.check_org("claim.institution_code", claim.institution_code.as_str())?;
         c.check_region("claim.insured_region_code", insured_region.as_str())?;
-        // Who the person is and how the catalogue classifies the items are independent: asked
-        // at once.
-        let (e, resolved) = tokio::try_join!(
-            self.upstreams.eligibility.check(
+        // Who the person is and what the registries say about the claim: one call to
+        // enrollment (with the catalogue at once when the claim declares its grade).
+        let (facts, resolved) = self
+            .ask_registries(
                 authorization.clone(),
-                &claim.id_number,
-                claim.end_date
-            ),
-            self.resolve_items(authorization, &claim, &days_supply),
-        )?;
+                &mut claim,
+                &insured_region,
+                &declared,
+                &days_supply,
+            )
+            .await?;
+        let e = facts.person;
         if !e.eligible {
             return Err(AppError::Precondition(
                 crate::error::NOT_ELIGIBLE,
@@ -186,6 +188,14 @@ impl SettlementApp {
                 "enrollment answered without a scheme".into(),
             )
         })?;
+        let admitted = super::registry::admit_claim(&mut claim, &declared, &facts.registry)?;
+        let resolved = match resolved {
+            Some(r) => r,
+            None => {
+                self.resolve_items(authorization, &claim, &days_supply)
+                    .await?
+            }
+        };
         super::catalogue::price(&mut claim, &resolved);
         let year = claim.end_date.year();
         let policy = self
@@ -205,13 +215,18 @@ impl SettlementApp {
             scheme,
             insured_region: insured_region.clone(),
             categories: e.categories,
-            // Enrollment keeps no 认定 of chronic diseases yet: the designated institution's
-            // disease code on the claim stands for it (the engine still checks the policy list).
-            chronic_registrations: claim.disease_code.iter().cloned().collect(),
+            // The certification in force that the registry found for the claim's disease.
+            chronic_registrations: claim
+                .disease_code
+                .iter()
+                .filter(|_| admitted.certification_id.is_some())
+                .cloned()
+                .collect(),
             supplement_products: self.store.member_products(&claim.id_number, year).await?,
-            cross_region_filing: filing,
+            cross_region_filing: admitted.filing,
         };
-        let stored = StoredClaim::of(&claim, &insured_region, filing);
+        let mut stored = StoredClaim::of(&claim, &insured_region, admitted.filing);
+        stored.registry = Some(admitted);
         Ok(SettleInput {
             claim,
             stored,

@@ -477,7 +477,7 @@ async fn request(app: &SettlementApp, encounter: &str, items: Vec<ClaimItem>) ->
         days_supply: vec![None; inp.claim.items.len()],
         claim: inp.claim,
         insured_region: RegionCode::parse("341522").unwrap(),
-        filing: None,
+        declared: Default::default(),
     }
 }
 

@@ -6,6 +6,8 @@
 //!   into out-of-catalogue, above-standard, first self-pay and policy-range amounts;
 //! - [`engine`]: the one-stop multi-layer settlement (一站式结算) over the policy-range
 //!   residual, the accounting identities, accumulators and reversal;
+//! - [`registry`]: what the registries say about a claim and the rules that admit it on
+//!   them (nothing the caller declares decides a payment);
 //! - [`month`]: what a month adds up to (statements, fund lines, the ledger reconciliation's
 //!   fold), with checked sums.
 //!
@@ -16,6 +18,7 @@ pub mod claim;
 pub mod engine;
 pub mod month;
 pub mod policy;
+pub mod registry;
 
 #[cfg(test)]
 mod tests;

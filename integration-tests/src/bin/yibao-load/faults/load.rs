@@ -135,12 +135,6 @@ impl Record {
 pub(crate) fn claim_json(c: &st::Claim) -> Value {
     let name = |v: i32, f: fn(i32) -> Option<&'static str>| f(v).unwrap_or("").to_string();
     let kind = |v| st::EncounterKind::try_from(v).ok().map(|k| k.as_str_name());
-    let grade = |v| st::HospitalGrade::try_from(v).ok().map(|k| k.as_str_name());
-    let tier = |v| {
-        st::InstitutionTier::try_from(v)
-            .ok()
-            .map(|k| k.as_str_name())
-    };
     let class = |v| st::ItemClass::try_from(v).ok().map(|k| k.as_str_name());
     let items: Vec<Value> = c
         .items
@@ -153,7 +147,7 @@ pub(crate) fn claim_json(c: &st::Claim) -> Value {
     json!({"claim": {
         "institution_code": c.institution_code, "encounter_no": c.encounter_no, "id_number": c.id_number,
         "insured_region_code": c.insured_region_code, "kind": name(c.kind, kind),
-        "hospital_grade": name(c.hospital_grade, grade), "institution_tier": name(c.institution_tier, tier),
+        "attending_physician_code": c.attending_physician_code,
         "start_date": c.start_date, "end_date": c.end_date, "diagnoses": c.diagnoses, "items": items,
     }})
 }
@@ -286,6 +280,7 @@ impl Workload {
     ) -> ClaimRun {
         let mut c = crate::settle::settle_claim(encounter.to_string(), person, self.items);
         c.institution_code = self.institution.clone();
+        c.attending_physician_code = yibao_integration_tests::physician_of(&self.institution);
         if let Some((from, to)) = stay {
             c.start_date = from.to_string();
             c.end_date = to.to_string();

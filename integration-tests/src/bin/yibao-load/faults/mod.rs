@@ -158,6 +158,9 @@ impl Ctx {
         yibao::demo::carry_policy(addr, &operator)
             .await
             .map_err(|e| format!("this year's policy: {e}"))?;
+        yibao::demo::load_registry(addr, &operator)
+            .await
+            .map_err(|e| format!("the demo registry: {e}"))?;
         // The load's people, then 2 × `pairs` people of the split-hospitalisation pairs alone.
         let extra = 2 * opts.pairs;
         progress(&format!("enrolling {} people", opts.people + extra));
@@ -191,6 +194,38 @@ impl Ctx {
             .map_err(|e| format!("SetBudget: {e}"))?;
         if status != 200 {
             return Err(format!("SetBudget {institution} answered {status}: {v}"));
+        }
+        // In the registry (a county hospital with an agreement) with its physician.
+        let physician = yibao_integration_tests::physician_of(&institution);
+        for (path, csv) in [
+            (
+                "/v1/institutions:import",
+                format!(
+                    "institution_code,name,kind,grade,tier,effective_from,agreement_no,agreement_from,agreement_to,schemes,service_kinds\n\
+                     {institution},故障演练医院 {k},hospital,2,county,2000-01-01,F-{k},2000-01-01,2099-12-31,resident;employee,inpatient;outpatient;chronic\n"
+                ),
+            ),
+            (
+                "/v1/physicians:import",
+                format!(
+                    "physician_code,name,institution_code\n{physician},演练医师,{institution}\n"
+                ),
+            ),
+        ] {
+            let (status, v) = self
+                .gw
+                .try_request(
+                    reqwest::Method::POST,
+                    path,
+                    &self.operator,
+                    Some(&json!({"region_code": "341522", "csv": csv})),
+                    None,
+                )
+                .await
+                .map_err(|e| format!("{path}: {e}"))?;
+            if status != 200 || v["stored"] != json!(true) {
+                return Err(format!("{path} for {institution} answered {status}: {v}"));
+            }
         }
         Ok(Workload {
             gateways,

@@ -2,17 +2,15 @@
 //! trace context.
 
 use super::{
-    Authorization, CatalogueLine, CatalogueResolver, ClaimFacts, Eligibility, PaymentCheck,
-    PaymentDecision, PersonOnDate, Resolution, SettlementHolds, Unanswered, Upstreams,
+    Authorization, CatalogueLine, CatalogueResolver, ClaimFacts, PaymentCheck, PaymentDecision,
+    Resolution, SettlementHolds, Unanswered, Upstreams,
 };
 use crate::app::AppError;
 use crate::domain::ItemClass;
-use crate::error::{ENROLLMENT_UNAVAILABLE, PROCUREMENT_UNAVAILABLE};
-use chrono::NaiveDate;
+use crate::error::PROCUREMENT_UNAVAILABLE;
 use std::sync::Arc;
 use tonic::Status;
-use yibao_core::{Bp, Fen, IdNumber, InstitutionCode, PersonCategory, Scheme, Sex};
-use yibao_proto::enrollment::v1 as enr;
+use yibao_core::{Bp, Fen, InstitutionCode, Sex};
 use yibao_proto::procurement::v1 as proc;
 use yibao_proto::supervision::v1 as sup;
 use yibao_runtime::error::ErrorCode;
@@ -20,7 +18,7 @@ use yibao_runtime::server::Forward;
 use yibao_runtime::upstream::Channel;
 
 /// An upstream's failure to answer becomes `Upstream` with our code; its refusals pass on.
-fn upstream(code: ErrorCode, s: Status) -> AppError {
+pub(super) fn upstream(code: ErrorCode, s: Status) -> AppError {
     match s.code() {
         tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown => {
             AppError::Upstream(code, s.message().to_string())
@@ -45,45 +43,10 @@ impl Upstreams {
     /// The upstreams over lazily connecting channels.
     pub fn grpc(enrollment: Channel, procurement: Channel, supervision: Channel) -> Upstreams {
         Upstreams {
-            eligibility: Arc::new(EnrollmentClient(enrollment)),
+            registry: Arc::new(EnrollmentClient(enrollment)),
             catalogue: Arc::new(ProcurementClient(procurement)),
             holds: Arc::new(SupervisionClient(supervision)),
         }
-    }
-}
-
-#[tonic::async_trait]
-impl Eligibility for EnrollmentClient {
-    async fn check(
-        &self,
-        authorization: Authorization,
-        id: &IdNumber,
-        date: NaiveDate,
-    ) -> Result<PersonOnDate, AppError> {
-        let mut client = enr::enrollment_service_client::EnrollmentServiceClient::with_interceptor(
-            self.0.clone(),
-            Forward { authorization },
-        );
-        let e = client
-            .check_eligibility(enr::CheckEligibilityRequest {
-                id_number: id.expose().to_string(),
-                date: date.to_string(),
-            })
-            .await
-            .map_err(|s| upstream(ENROLLMENT_UNAVAILABLE, s))?
-            .into_inner();
-        Ok(PersonOnDate {
-            person_id: e.person_id,
-            eligible: e.eligible,
-            explanation: e.explanation,
-            region_code: e.region_code,
-            scheme: Scheme::from_proto_number(e.scheme),
-            categories: e
-                .categories
-                .iter()
-                .filter_map(|c| PersonCategory::from_proto_number(*c))
-                .collect(),
-        })
     }
 }
 

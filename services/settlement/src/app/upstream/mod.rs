@@ -1,15 +1,19 @@
 //! What settlement asks of other services, behind small traits so the use cases run without
-//! the network: enrollment (who the person is on a date), procurement (the medical-insurance
+//! the network: enrollment (who the person is on a date and what its registries say about
+//! a claim, decision 10), procurement (the medical-insurance
 //! catalogue: how each item of a claim is classified and priced, decision 0009), supervision
 //! (whether to pay an institution's month). The gRPC implementations are
 //! in [`grpc`]; [`Offline`] answers "unavailable" to everything (tests, benches).
 
 pub mod grpc;
+pub mod registry;
+
+pub use registry::{ClaimRegistryFacts, FactsQuery, SettlementRegistry};
 
 use super::AppError;
 use chrono::NaiveDate;
 use std::sync::Arc;
-use yibao_core::{Bp, Fen, IdNumber, InstitutionCode, PersonCategory, Scheme, Sex};
+use yibao_core::{Bp, Fen, InstitutionCode, PersonCategory, Scheme, Sex};
 
 use crate::domain::ItemClass;
 
@@ -61,19 +65,6 @@ pub struct PaymentCheck {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct Unanswered(pub String);
-
-/// Who the person is on a date (enrollment's `CheckEligibility`).
-#[tonic::async_trait]
-pub trait Eligibility: Send + Sync + std::fmt::Debug {
-    /// The person `id` on `date`. An unreachable enrollment is `AppError::Upstream`; its
-    /// refusals pass on as `AppError::Refused`.
-    async fn check(
-        &self,
-        authorization: Authorization,
-        id: &IdNumber,
-        date: NaiveDate,
-    ) -> Result<PersonOnDate, AppError>;
-}
 
 /// The facts of a claim that the catalogue's payment restrictions (限定支付) are checked against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,8 +146,8 @@ pub trait SettlementHolds: Send + Sync + std::fmt::Debug {
 /// The upstreams of the service.
 #[derive(Debug, Clone)]
 pub struct Upstreams {
-    /// Enrollment.
-    pub eligibility: Arc<dyn Eligibility>,
+    /// Enrollment (the person and the registries).
+    pub registry: Arc<dyn SettlementRegistry>,
     /// Procurement's catalogue.
     pub catalogue: Arc<dyn CatalogueResolver>,
     /// Supervision.
@@ -167,7 +158,7 @@ impl Upstreams {
     /// Upstreams that never answer (tests and benches that settle prepared inputs).
     pub fn offline() -> Upstreams {
         Upstreams {
-            eligibility: Arc::new(Offline),
+            registry: Arc::new(Offline),
             catalogue: Arc::new(Offline),
             holds: Arc::new(Offline),
         }
@@ -177,21 +168,6 @@ impl Upstreams {
 /// Answers every question with "unavailable".
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Offline;
-
-#[tonic::async_trait]
-impl Eligibility for Offline {
-    async fn check(
-        &self,
-        _: Authorization,
-        _: &IdNumber,
-        _: NaiveDate,
-    ) -> Result<PersonOnDate, AppError> {
-        Err(AppError::Upstream(
-            crate::error::ENROLLMENT_UNAVAILABLE,
-            "offline".into(),
-        ))
-    }
-}
 
 #[tonic::async_trait]
 impl CatalogueResolver for Offline {

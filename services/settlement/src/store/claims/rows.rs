@@ -1,6 +1,7 @@
 //! Row types of claims: a claim as stored, with its history, list lines and filters.
 
 use super::ClaimStatus;
+use crate::domain::registry::Admitted;
 use crate::domain::{
     Breakdown, Claim, ClaimItem, CrossRegionFiling, EligibilitySnapshot, EncounterKind,
     HospitalGrade, InstitutionTier, Scheme, Settlement,
@@ -43,6 +44,10 @@ pub struct StoredClaim {
     /// Indexes of refunded items, in the order refunded.
     #[serde(default)]
     pub refunded: Vec<usize>,
+    /// What the registries admitted the claim on (agreement, certification, filing,
+    /// physician); absent on claims settled before the registries.
+    #[serde(default)]
+    pub registry: Option<Admitted>,
 }
 
 impl StoredClaim {
@@ -67,6 +72,7 @@ impl StoredClaim {
             items: claim.items.clone(),
             cross_region_filing: filing,
             refunded: Vec::new(),
+            registry: None,
         }
     }
 
