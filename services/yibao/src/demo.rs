@@ -1,7 +1,10 @@
 //! Demo data for `yibao up --demo`, echoing seed 000 (Huoqiu county, region 341522): the
-//! county pays the 180-yuan individual contribution of poverty-registered people. Loaded
-//! through the services' own gRPC API with an operator token, so it obeys every rule; safe
-//! to run again (registrations and payments are idempotent).
+//! county pays the 180-yuan individual contribution of poverty-registered people; its
+//! designated institutions (45 hospitals and 163 pharmacies with this year's agreements) and
+//! their insurance physicians are in the registry, and one poor resident holds a certification
+//! of hypertension (门诊慢特病认定). Loaded through the services' own gRPC API with an operator
+//! token, so it obeys every rule; safe to run again (registrations, imports and payments are
+//! idempotent).
 
 use chrono::Datelike;
 use tonic::service::interceptor::InterceptedService;
@@ -14,8 +17,117 @@ use yibao_proto::settlement::v1::settlement_service_client::SettlementServiceCli
 
 /// The demo's county.
 pub const REGION: &str = "341522";
-/// The demo's designated county hospital.
+/// The demo's designated county hospital (二级, county tier).
 pub const HOSPITAL: &str = "H34152200001";
+/// An active insurance physician of the county hospital.
+pub const PHYSICIAN: &str = "D341522000001";
+/// A suspended insurance physician of the county hospital.
+pub const SUSPENDED_PHYSICIAN: &str = "D341522000002";
+/// The demo resident certified for [`CHRONIC_DISEASE`] (李德胜, poverty-registered).
+pub const CHRONIC_PATIENT: &str = "341522195508070016";
+/// The chronic disease of the demo's certification: hypertension grade III in the Huoqiu policy.
+pub const CHRONIC_DISEASE: &str = "M03900";
+
+/// Township health centres of the demo county (one per town).
+const TOWNS: [&str; 30] = [
+    "城关",
+    "新店",
+    "石店",
+    "孟集",
+    "花园",
+    "扈胡",
+    "长集",
+    "乌龙",
+    "高塘",
+    "龙潭",
+    "岔路",
+    "冯井",
+    "众兴",
+    "周集",
+    "临水",
+    "马店",
+    "宋店",
+    "彭塔",
+    "夏店",
+    "邵岗",
+    "白莲",
+    "潘集",
+    "曹庙",
+    "范桥",
+    "河口",
+    "王截流",
+    "冯瓴",
+    "姚李",
+    "户胡",
+    "三流",
+];
+
+/// Other hospitals of the county: name, grade, beds.
+const COUNTY_HOSPITALS: [(&str, &str, u32); 15] = [
+    ("霍邱县第一人民医院", "2", 600),
+    ("霍邱县中医院", "2", 300),
+    ("霍邱县第二人民医院", "2", 260),
+    ("霍邱县妇幼保健院", "2", 120),
+    ("霍邱县精神病医院", "1", 100),
+    ("霍邱县皮肤病防治所", "ungraded", 20),
+    ("霍邱县仁和医院", "1", 80),
+    ("霍邱县博爱医院", "1", 60),
+    ("霍邱县康复医院", "1", 50),
+    ("霍邱县骨科医院", "1", 60),
+    ("霍邱县眼科医院", "ungraded", 30),
+    ("霍邱县口腔医院", "ungraded", 10),
+    ("霍邱县城南医院", "1", 40),
+    ("霍邱县城北医院", "1", 40),
+    ("霍邱县老年病医院", "1", 80),
+];
+
+/// The demo county's roster (docs/roster-format.md): 45 hospitals (15 county ones, 30
+/// township health centres) and 163 pharmacies (seed 000's agreements), each with an
+/// agreement for `year` covering both schemes.
+pub fn roster(year: i32) -> String {
+    let mut csv = String::from(
+        "institution_code,name,kind,grade,tier,effective_from,region_code,beds,agreement_no,agreement_from,agreement_to,schemes,service_kinds\n",
+    );
+    let hospitals = COUNTY_HOSPITALS
+        .iter()
+        .map(|(name, grade, beds)| (name.to_string(), *grade, "county", *beds))
+        .chain(
+            TOWNS
+                .iter()
+                .map(|t| (format!("霍邱县{t}镇卫生院"), "1", "township", 40)),
+        );
+    for (n, (name, grade, tier, beds)) in hospitals.enumerate() {
+        let n = n + 1;
+        csv.push_str(&format!(
+            "H{REGION}{n:05},{name},hospital,{grade},{tier},2015-01-01,{REGION},{beds},HQ-{year}-H{n:03},{year}-01-01,{year}-12-31,resident;employee,inpatient;outpatient;chronic\n"
+        ));
+    }
+    for n in 1..=163usize {
+        let town = TOWNS[(n - 1) % TOWNS.len()];
+        let tier = if n <= 40 { "county" } else { "township" };
+        csv.push_str(&format!(
+            "P{REGION}{n:05},霍邱县{town}惠民大药房第{n}店,pharmacy,ungraded,{tier},2016-01-01,{REGION},0,HQ-{year}-P{n:03},{year}-01-01,{year}-12-31,resident;employee,pharmacy\n"
+        ));
+    }
+    csv
+}
+
+/// The demo county's insurance physicians: two at the county hospital (one suspended), one at
+/// every other hospital.
+pub fn physicians() -> String {
+    let mut csv = String::from("physician_code,name,institution_code,status,status_reason\n");
+    csv.push_str(&format!("{PHYSICIAN},王立新,{HOSPITAL},,\n"));
+    csv.push_str(&format!(
+        "{SUSPENDED_PHYSICIAN},陈国平,{HOSPITAL},suspended,12 points deducted for over-prescribing\n"
+    ));
+    for n in 2..=45usize {
+        csv.push_str(&format!(
+            "D{REGION}{:06},医师{n:02},H{REGION}{n:05},,\n",
+            100 + n
+        ));
+    }
+    csv
+}
 
 /// One demo person: ID number, name, poverty-registered, how the contribution is paid.
 pub const PEOPLE: &[(&str, &str, bool, Payment)] = &[
@@ -46,12 +158,90 @@ fn already(e: &tonic::Status) -> bool {
 /// Loads the demo data through the services' APIs at `grpc` using `operator_token`.
 pub async fn load(grpc: std::net::SocketAddr, operator_token: &str) -> Result<(), String> {
     let (channel, forward) = connect(grpc, operator_token).await?;
-    load_people(EnrollmentServiceClient::with_interceptor(
-        channel.clone(),
-        forward.clone(),
-    ))
-    .await?;
+    let mut enrollment =
+        EnrollmentServiceClient::with_interceptor(channel.clone(), forward.clone());
+    registry(&mut enrollment).await?;
+    load_people(enrollment.clone()).await?;
+    certify(&mut enrollment).await?;
     load_policy(SettlementServiceClient::with_interceptor(channel, forward)).await
+}
+
+/// Loads the demo county's designated institutions, agreements and physicians (also what the
+/// load generator settles at).
+pub async fn load_registry(grpc: std::net::SocketAddr, operator_token: &str) -> Result<(), String> {
+    let (channel, forward) = connect(grpc, operator_token).await?;
+    registry(&mut EnrollmentServiceClient::with_interceptor(
+        channel, forward,
+    ))
+    .await
+}
+
+async fn registry(c: &mut Client) -> Result<(), String> {
+    let year = chrono::Utc::now().year();
+    let roster = c
+        .import_institution_roster(pb::ImportInstitutionRosterRequest {
+            region_code: REGION.into(),
+            csv: roster(year),
+            dry_run: false,
+        })
+        .await
+        .map_err(|e| format!("roster: {}", e.message()))?
+        .into_inner();
+    if !roster.stored {
+        return Err(format!("roster refused: {:?}", roster.errors));
+    }
+    let physicians = c
+        .import_physicians(pb::ImportPhysiciansRequest {
+            region_code: REGION.into(),
+            csv: physicians(),
+            dry_run: false,
+        })
+        .await
+        .map_err(|e| format!("physicians: {}", e.message()))?
+        .into_inner();
+    if !physicians.stored {
+        return Err(format!("physicians refused: {:?}", physicians.errors));
+    }
+    Ok(())
+}
+
+/// Certifies the demo's chronic patient for hypertension by the county hospital from the
+/// start of the year (once).
+async fn certify(c: &mut Client) -> Result<(), String> {
+    let year = chrono::Utc::now().year();
+    let person = c
+        .lookup_person(pb::LookupPersonRequest {
+            id_number: CHRONIC_PATIENT.into(),
+        })
+        .await
+        .map_err(|e| format!("chronic patient: {}", e.message()))?
+        .into_inner()
+        .person
+        .ok_or_else(|| "no person in reply".to_string())?;
+    let held = c
+        .list_chronic_certifications(pb::ListChronicCertificationsRequest {
+            person_id: person.person_id.clone(),
+        })
+        .await
+        .map_err(|e| format!("certifications: {}", e.message()))?
+        .into_inner()
+        .certifications;
+    if held
+        .iter()
+        .any(|x| x.disease_code == CHRONIC_DISEASE && x.status == pb::RecordStatus::Active as i32)
+    {
+        return Ok(());
+    }
+    c.add_chronic_certification(pb::AddChronicCertificationRequest {
+        person_id: person.person_id,
+        disease_code: CHRONIC_DISEASE.into(),
+        certifying_institution_code: HOSPITAL.into(),
+        valid_from: format!("{year}-01-01"),
+        valid_to: String::new(),
+    })
+    .await
+    .map_err(|e| format!("certification: {}", e.message()))?;
+    Ok(())
 }
 
 /// Carries the seeded Huoqiu policy over to this year (also what the load generator settles by).
