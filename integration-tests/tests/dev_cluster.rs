@@ -105,12 +105,24 @@ async fn five_processes_behind_the_gateway_enrol_check_settle_and_reverse() {
             .await;
         assert!(status == 200 || status == 409, "{body}");
     }
+    // Items are classified by procurement's catalogue: the province's demo catalogue (a second
+    // import changes nothing, so the test reruns on the same cluster).
+    let province = c.token(Role::Operator, "", yibao_procurement::demo::REGION);
+    let (status, body) = c
+        .post(
+            "/v1/procurement/catalogue:import",
+            &province,
+            json!({"region_code": yibao_procurement::demo::REGION, "csv_text": yibao_procurement::demo::CATALOGUE_CSV}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     let encounter = format!("DC-{}", uuid::Uuid::new_v4().simple());
     let claim = json!({"claim": {
         "institution_code": "H34152200001", "encounter_no": encounter, "id_number": id, "insured_region_code": "341522",
         "kind": "ENCOUNTER_KIND_INPATIENT", "attending_physician_code": yibao::demo::PHYSICIAN,
         "start_date": format!("{y}-06-10"), "end_date": format!("{y}-06-15"), "diagnoses": ["I10.x00x002"],
-        "items": [{"national_code": "A-SERVICES", "name": "护理", "item_class": "ITEM_CLASS_A", "quantity": 1, "unit_price_fen": 1_000_000, "amount_fen": 1_000_000}]
+        "items": [{"national_code": "001109000010300", "name": "普通病房床位费", "quantity": 1, "unit_price_fen": 1_000_000, "amount_fen": 1_000_000}]
     }});
     let (status, first) = c
         .post(
