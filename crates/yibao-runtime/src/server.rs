@@ -84,7 +84,13 @@ pub async fn serve(
 /// Verifies the bearer token of every call, checks the caller's role against the called
 /// method's `access` rule in the contracts ([`crate::access::AccessTable`], deny by default),
 /// and puts the [`crate::auth::Caller`] into the request extensions (tonic hands them on to
-/// the handler). Health and reflection are open.
+/// the handler). Health and reflection are open (and neither traced nor counted).
+///
+/// It also observes every other call, refused ones included: the server span (continuing the
+/// `traceparent` of the request; the handler runs inside it, with [`current_component`] set, so
+/// its database statements and client calls are its children), the server-side RED metrics
+/// when the response ends, the span's `rpc.grpc.status_code` and error status, and the request
+/// log line.
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
     /// The verifier.
