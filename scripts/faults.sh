@@ -21,7 +21,9 @@
 #      must be 503, never a 500 or a hang, and settling must resume without restarting anything
 #   d. one settlement sent 10,000 / 1,000 times with one key, 100 at a time: one claim
 #   e. REPLICAS=2 (two of every service and two gateways on the same databases and Redis),
-#      the callers alternating between the gateways, for 30 / 10 s
+#      the callers alternating between the gateways, for 30 / 10 s; split-hospitalisation
+#      pairs (30 / 10) settled before the second replicas start and as many with them, each
+#      to be found once by supervision either way
 #   f. no ID number the suite sent appears in any log of the cluster
 #   g. scripts/schemathesis.sh against the gateway, when that script exists
 # After each of a–e: every acknowledged claim is read back (GetClaim: same encounter, settled,

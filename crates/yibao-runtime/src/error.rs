@@ -313,27 +313,28 @@ pub fn http_status_of(code: Code) -> u16 {
     }
 }
 
-/// True when `status` was made by the gRPC client, not answered by the service: the
-/// connection broke before the answer (the service was killed or restarted mid-call), which
-/// tonic reports as `UNKNOWN` "transport error" or `CANCELLED` "operation was canceled" with
-/// its transport error as the source (a service's own answer has no source). The service may
-/// or may not have done the work, exactly as when it is unavailable: retry (a write with the
-/// same idempotency key).
+/// True when `status` says the exchange with the service broke rather than what the service
+/// answered: the service was killed or restarted mid-call, its connection reset or its body
+/// cut off. Yibao's services answer only with the codes of [`ErrorKind`], so `UNKNOWN` and
+/// `CANCELLED` from one are made by the gRPC client (tonic: "transport error", "h2 protocol
+/// error: error reading a body from connection", "operation was canceled"); so is an
+/// `INTERNAL` whose source is tonic's transport error. The service may or may not have done
+/// the work, exactly as when it is unavailable: retry (a write with the same idempotency key).
 pub fn is_lost_connection(status: &Status) -> bool {
-    if !matches!(
-        status.code(),
-        Code::Unknown | Code::Cancelled | Code::Internal
-    ) {
-        return false;
-    }
-    let mut source = std::error::Error::source(status);
-    while let Some(e) = source {
-        if e.is::<tonic::transport::Error>() {
-            return true;
+    match status.code() {
+        Code::Unknown | Code::Cancelled => true,
+        Code::Internal => {
+            let mut source = std::error::Error::source(status);
+            while let Some(e) = source {
+                if e.is::<tonic::transport::Error>() {
+                    return true;
+                }
+                source = e.source();
+            }
+            false
         }
-        source = e.source();
+        _ => false,
     }
-    false
 }
 
 /// `status`, or `UNAVAILABLE` when it only says the connection was lost
@@ -351,8 +352,8 @@ pub fn unavailable_if_lost(status: Status) -> Status {
 
 /// An RFC 9457 `application/problem+json` body for a gRPC status, with the stable code and
 /// the field violations (`errors[].field` is the request field path). A status that only says
-/// the connection to the service was lost ([`is_lost_connection`]) is a 503 `UNAVAILABLE`,
-/// not a 500.
+/// the exchange with the service broke ([`is_lost_connection`]) is a 503 `UNAVAILABLE`, not a
+/// 500 or 499.
 pub fn problem_from_status(status: &Status, instance: &str) -> (u16, serde_json::Value) {
     if is_lost_connection(status) {
         return problem_from_status(&unavailable_if_lost(status.clone()), instance);
@@ -466,9 +467,15 @@ mod tests {
             (503, Some("UNAVAILABLE")),
             "{status:?}"
         );
-        // A service's own answers (no transport source) keep their status.
-        assert_eq!(problem_from_status(&Status::unknown("bug"), "/x").0, 500);
-        assert_eq!(problem_from_status(&Status::cancelled("gone"), "/x").0, 499);
+        // What tonic makes of a reset stream or a body cut off, without a source.
+        for made in [
+            Status::unknown("h2 protocol error: error reading a body from connection"),
+            Status::cancelled("operation was canceled"),
+        ] {
+            assert_eq!(problem_from_status(&made, "/x").0, 503, "{made:?}");
+        }
+        // A service's own INTERNAL keeps its 500.
+        assert_eq!(problem_from_status(&Status::internal("bug"), "/x").0, 500);
     }
 
     #[test]

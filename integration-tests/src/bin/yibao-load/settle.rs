@@ -3,7 +3,10 @@
 
 use super::*;
 
-/// A claim of `items` charges (甲, 乙 with a procured drug among them, 丙) ending today.
+/// A claim of `items` charges ending today: codes of the province's demo catalogue
+/// (`yibao_procurement::demo`, which settlement classifies and prices by; a code in no
+/// catalogue pays as 丙), without payment restrictions — a 乙 consumable with a self-paid
+/// share, 甲 bed days and consultation, a 甲 consumable and a 丙 one.
 pub(crate) fn settle_claim(
     encounter_no: String,
     id_number: &str,
@@ -17,17 +20,17 @@ pub(crate) fn settle_claim(
         .unwrap_or(today);
     let items = (0..items)
         .map(|k| {
-            let (code, class) = match k % 5 {
-                0 => (format!("XC10AAA123A{k:012}"), st::ItemClass::B),
-                1 | 2 => (format!("S{k:04}"), st::ItemClass::A),
-                3 => (format!("B{k:04}"), st::ItemClass::B),
-                _ => (format!("C-OUT-{k}"), st::ItemClass::C),
+            let code = match k % 5 {
+                0 => "C0101010010000000001",
+                1 => "001109000010300",
+                2 => "001102000050000",
+                3 => "C0201010010000000001",
+                _ => "C0301010010000000001",
             };
             let unit = 1_000 + (k as i64 % 7) * 2_500;
             st::ClaimItem {
-                name: code.clone(),
-                national_code: code,
-                item_class: class as i32,
+                name: code.into(),
+                national_code: code.into(),
                 quantity: 2,
                 unit_price_fen: unit,
                 amount_fen: 2 * unit,

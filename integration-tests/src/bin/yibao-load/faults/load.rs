@@ -131,16 +131,16 @@ impl Record {
     }
 }
 
-/// The REST body of a settlement, from the load generator's claim (the fields it sets).
+/// The REST body of a settlement, from the load generator's claim (the fields it sets; items
+/// declare no class, which procurement's catalogue decides).
 pub(crate) fn claim_json(c: &st::Claim) -> Value {
     let name = |v: i32, f: fn(i32) -> Option<&'static str>| f(v).unwrap_or("").to_string();
     let kind = |v| st::EncounterKind::try_from(v).ok().map(|k| k.as_str_name());
-    let class = |v| st::ItemClass::try_from(v).ok().map(|k| k.as_str_name());
     let items: Vec<Value> = c
         .items
         .iter()
         .map(|i| {
-            json!({"national_code": i.national_code, "name": i.name, "item_class": name(i.item_class, class),
+            json!({"national_code": i.national_code, "name": i.name,
                    "quantity": i.quantity, "unit_price_fen": i.unit_price_fen, "amount_fen": i.amount_fen})
         })
         .collect();

@@ -161,6 +161,17 @@ impl Ctx {
         yibao::demo::load_registry(addr, &operator)
             .await
             .map_err(|e| format!("the demo registry: {e}"))?;
+        // Items are classified and priced by procurement's catalogue: the province's demo one.
+        let province = gw.token_for(Role::Operator, "", yibao_procurement::demo::REGION, 600);
+        let body = json!({"region_code": yibao_procurement::demo::REGION, "csv_text": yibao_procurement::demo::CATALOGUE_CSV});
+        match gw
+            .try_post("/v1/procurement/catalogue:import", &province, &body, None)
+            .await
+        {
+            Ok((200, _)) => {}
+            Ok((s, v)) => return Err(format!("the demo catalogue: {s} {v}")),
+            Err(e) => return Err(format!("the demo catalogue: {e}")),
+        }
         // The load's people, then 2 × `pairs` people of the split-hospitalisation pairs alone.
         let extra = 2 * opts.pairs;
         progress(&format!("enrolling {} people", opts.people + extra));
