@@ -433,3 +433,18 @@ async fn enrol_or_find(
     }
     .ok_or_else(|| "no enrolment in reply".to_string())
 }
+
+/// Imports the demo catalogue of the province (`yibao_procurement::demo`), the codes the
+/// tours settle; `province_token` is an operator's of 340000 (importing again changes nothing).
+pub async fn load_catalogue(
+    grpc: std::net::SocketAddr,
+    province_token: &str,
+) -> Result<(), String> {
+    use yibao_proto::procurement::v1::procurement_service_client::ProcurementServiceClient;
+    let (channel, forward) = connect(grpc, province_token).await?;
+    ProcurementServiceClient::with_interceptor(channel, forward)
+        .import_catalogue(yibao_procurement::demo::import_request())
+        .await
+        .map_err(|e| format!("demo catalogue: {}", e.message()))?;
+    Ok(())
+}

@@ -336,6 +336,18 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         demo::load(grpc_addr, &token)
             .await
             .map_err(|e| format!("demo data: {e}"))?;
+        let province = keys
+            .mint(
+                yibao_runtime::Role::Operator,
+                "",
+                yibao_procurement::demo::REGION,
+                "demo-loader",
+                600,
+                ISSUER,
+                AUDIENCE,
+            )
+            .map_err(|e| e.to_string())?;
+        demo::load_catalogue(grpc_addr, &province).await?;
     }
     let settings = yibao_gateway::GatewaySettings {
         listen: opts.http_listen.to_string(),
