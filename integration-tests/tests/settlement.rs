@@ -373,6 +373,13 @@ async fn event_on_bus(url: &str, claim_id: &str, id_number: &str) -> bool {
                 "the event carries no ID number"
             );
             assert!(!m.event_id.is_empty());
+            let physician = yibao_integration_tests::physician_of(CITY_HOSPITAL);
+            assert!(
+                m.payload
+                    .windows(physician.len())
+                    .any(|w| w == physician.as_bytes()),
+                "the event names the attending physician, for supervision's physician points"
+            );
             return true;
         }
     }

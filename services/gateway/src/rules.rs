@@ -266,8 +266,18 @@ pub const RULES: &[(&str, Rule)] = &[
     ("settlement.v1.Claim.id_number", ID_NUMBER.required()),
     ("settlement.v1.Claim.insured_region_code", REGION.required()),
     ("settlement.v1.Claim.kind", SPECIFIED),
-    ("settlement.v1.Claim.hospital_grade", SPECIFIED),
-    ("settlement.v1.Claim.institution_tier", SPECIFIED),
+    (
+        "settlement.v1.Claim.hospital_grade",
+        Rule::new().note("Leave unspecified: the registry's grade on the claim's end date is used; a declared grade that disagrees is refused."),
+    ),
+    (
+        "settlement.v1.Claim.institution_tier",
+        Rule::new().note("Leave unspecified: the registry's tier on the claim's end date is used; a declared tier that disagrees is refused."),
+    ),
+    (
+        "settlement.v1.Claim.attending_physician_code",
+        Rule::pattern("^D[0-9]{12}$").note("An insurance physician (医保医师) of the institution in enrollment's registry; required except for pharmacy claims."),
+    ),
     ("settlement.v1.Claim.start_date", DATE.required()),
     (
         "settlement.v1.Claim.end_date",

@@ -70,7 +70,11 @@ pub fn claim_event(
         birth_date: id.birth_date().to_string(),
         home_region: s.insured_region.to_string(),
         institution_code: claim.institution_code.clone(),
-        physician: String::new(),
+        physician: claim
+            .registry
+            .as_ref()
+            .and_then(|r| r.attending_physician.clone())
+            .unwrap_or_default(),
         kind: kind(claim.kind) as i32,
         start_date: claim.start_date.to_string(),
         end_date: claim.end_date.to_string(),
