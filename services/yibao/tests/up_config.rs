@@ -62,8 +62,16 @@ fn a_missing_config_file_or_a_bad_value_exits_64_naming_it() {
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("telemetry.log_format"));
     for (key, value, named) in [
-        ("YIBAO__EVENTS__RETENTION_HOURS", "0", "events.retention_hours"),
-        ("YIBAO__SETTLEMENT__MAX_CLAIM_FEN", "0", "settlement.max_claim_fen"),
+        (
+            "YIBAO__EVENTS__RETENTION_HOURS",
+            "0",
+            "events.retention_hours",
+        ),
+        (
+            "YIBAO__SETTLEMENT__MAX_CLAIM_FEN",
+            "0",
+            "settlement.max_claim_fen",
+        ),
     ] {
         let out = yibao(&dir)
             .env(key, value)
