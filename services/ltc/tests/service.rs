@@ -511,6 +511,10 @@ async fn ltc_events(bus: &MemoryBus, want: usize) -> Vec<events::LtcEvent> {
             .read_many(&partitions, &group, "t", 1000, Duration::from_millis(100))
             .await
             .unwrap_or_default();
+        // Acknowledged, so the next read brings only new entries (not these again).
+        for (stream, m) in &batch {
+            let _ = bus.ack(stream, &group, std::slice::from_ref(&m.id)).await;
+        }
         out.extend(
             batch
                 .iter()
