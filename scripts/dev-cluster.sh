@@ -170,7 +170,9 @@ launch_service() { # launch_service SERVICE REPLICA
   for other in "${SERVICES[@]}"; do
     upstreams+=("YIBAO__UPSTREAMS__${other^^}=$(upstream "$other" "$r")")
   done
+  # Each replica its own instance name: consumers hold partition leases under it (decision 0008).
   launch "$(name "$svc" "$r")" \
+    YIBAO_INSTANCE="$(hostname)-$(name "$svc" "$r")" \
     YIBAO__GRPC__LISTEN="127.0.0.1:$(service_port "$svc" "$r")" \
     YIBAO__METRICS__LISTEN="127.0.0.1:$(($(service_port "$svc" "$r") + 3000))" \
     YIBAO__DATABASE__URL="$PG_URL/${DB_PREFIX}_$svc" \

@@ -60,10 +60,4 @@ if [ -z "${SKIP_DEPLOY_CHECKS:-}" ] && [ -x scripts/check-deploy.sh ]; then
   scripts/check-deploy.sh
 fi
 
-# ---- fault suite (short form): scripts/faults.sh, issue 16 ----------------------------------
-# On its own PostgreSQL (port 5544) and Redis (6544), with the debug binaries built above.
-log "fault suite, short form: scripts/faults.sh --short"
-YIBAO_BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/debug scripts/faults.sh --short
-# ---- end of the fault suite ------------------------------------------------------------------
-
 log "all tests passed"
