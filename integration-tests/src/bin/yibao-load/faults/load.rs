@@ -84,6 +84,8 @@ pub(crate) struct ClaimRun {
     pub(crate) acks: Vec<Ack>,
     /// Refused for good (a 4xx other than 409/429).
     pub(crate) refused: Option<Outcome>,
+    /// The last answer's label and detail.
+    pub(crate) last: String,
 }
 
 impl ClaimRun {
@@ -93,6 +95,7 @@ impl ClaimRun {
             body,
             acks: Vec::new(),
             refused: None,
+            last: String::new(),
         }
     }
 
@@ -152,14 +155,14 @@ pub(crate) fn claim_json(c: &st::Claim) -> Value {
     }})
 }
 
-/// Sends one settlement; the outcome and, on 2xx, the acknowledgement.
+/// Sends one settlement; the outcome, on 2xx the acknowledgement, else the refusal's detail.
 pub(crate) async fn settle_once(
     gw: &Cluster,
     token: &str,
     claim: &ClaimRun,
     started: Instant,
     record: &Mutex<Record>,
-) -> (Outcome, Option<Ack>) {
+) -> (Outcome, Option<Ack>, String) {
     let sent = started.elapsed();
     let t = Instant::now();
     let res = gw
@@ -197,7 +200,9 @@ pub(crate) async fn settle_once(
     };
     if let Ok(mut r) = record.lock() {
         if !outcome.ok() && !detail.is_empty() {
-            r.examples.entry(outcome.label()).or_insert(detail);
+            r.examples
+                .entry(outcome.label())
+                .or_insert_with(|| detail.clone());
         }
         r.reqs.push(Req {
             sent,
@@ -205,7 +210,7 @@ pub(crate) async fn settle_once(
             outcome: outcome.clone(),
         });
     }
-    (outcome, ack)
+    (outcome, ack, detail)
 }
 
 /// Sends `claim` until it is answered 2xx or refused for good; gives up (leaving it
@@ -220,7 +225,8 @@ pub(crate) async fn settle_until_answered(
     max_tries: u32,
 ) {
     for attempt in 0..max_tries {
-        let (outcome, ack) = settle_once(gw, token, claim, started, record).await;
+        let (outcome, ack, detail) = settle_once(gw, token, claim, started, record).await;
+        claim.last = format!("{} {detail}", outcome.label());
         if let Some(a) = ack {
             claim.acks.push(a);
             return;

@@ -422,7 +422,7 @@ impl Ctx {
                 tokio::spawn(async move {
                     let mut acks = Vec::new();
                     for _ in 0..n {
-                        let (_, ack) =
+                        let (_, ack, _) =
                             load::settle_once(&w.gateways[0], &w.token, &claim, started, &record)
                                 .await;
                         acks.extend(ack);

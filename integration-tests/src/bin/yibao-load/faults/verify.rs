@@ -268,8 +268,16 @@ impl Checker<'_> {
         f.count_requests(record);
         let unresolved = record.claims.values().filter(|c| c.unresolved()).count();
         if unresolved > 0 {
+            let examples: Vec<String> = record
+                .claims
+                .values()
+                .filter(|c| c.unresolved())
+                .take(3)
+                .map(|c| format!("{} ({})", c.encounter, c.last.trim()))
+                .collect();
             f.failures.push(format!(
-                "{unresolved} claims were still not answered 2xx after the faults"
+                "{unresolved} claims were still not answered 2xx after the faults, e.g. {}",
+                examples.join("; ")
             ));
         }
         let refused: Vec<&ClaimRun> = record
