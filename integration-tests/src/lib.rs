@@ -18,7 +18,55 @@ pub struct Suite {
     pub http: reqwest::Client,
     /// Gateway base URL.
     pub base: String,
+    /// The suite's own Redis database, when it runs on Redis.
+    pub redis: Option<RedisDb>,
     _dir: TempDir,
+}
+
+/// A Redis logical database (1–15) held by one suite of this process, emptied when taken and
+/// given back when the suite is dropped.
+#[derive(Debug)]
+pub struct RedisDb {
+    /// Its URL (`redis://host:port/<n>`).
+    pub url: String,
+    index: usize,
+}
+
+static REDIS_DBS: std::sync::Mutex<[bool; 16]> = std::sync::Mutex::new([false; 16]);
+
+impl RedisDb {
+    async fn take(url: &str) -> RedisDb {
+        let index = {
+            let mut used = REDIS_DBS.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(i) = (1..16).find(|i| !used[*i]) else {
+                panic!("more than 15 suites at once on one Redis");
+            };
+            used[i] = true;
+            i
+        };
+        let base = match url.rsplit_once('/') {
+            Some((head, db)) if !db.is_empty() && db.bytes().all(|b| b.is_ascii_digit()) => head,
+            _ => url.trim_end_matches('/'),
+        };
+        let url = format!("{base}/{index}");
+        let client = redis::Client::open(url.as_str()).unwrap_or_else(|e| panic!("{url}: {e}"));
+        let mut c = client
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        let _: () = redis::cmd("FLUSHDB")
+            .query_async(&mut c)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: FLUSHDB: {e}"));
+        RedisDb { url, index }
+    }
+}
+
+impl Drop for RedisDb {
+    fn drop(&mut self) {
+        let mut used = REDIS_DBS.lock().unwrap_or_else(|p| p.into_inner());
+        used[self.index] = false;
+    }
 }
 
 /// A temporary directory removed on drop.
@@ -61,6 +109,16 @@ impl Suite {
             opts.redis_url = url;
         }
         adjust(&mut opts);
+        // Suites of one test binary run at once on one Redis: each gets a logical database of
+        // its own, emptied first, because a producer's sequence numbers are per stream (decision
+        // 0008) and two suites' settlements would otherwise number into the same streams.
+        let redis_db = if opts.redis_url.is_empty() {
+            None
+        } else {
+            let db = RedisDb::take(&opts.redis_url).await;
+            opts.redis_url = db.url.clone();
+            Some(db)
+        };
         let running = yibao::start(opts)
             .await
             .unwrap_or_else(|e| panic!("suite did not start on {}: {e}", backend()));
@@ -69,6 +127,7 @@ impl Suite {
             running,
             http: reqwest::Client::new(),
             base,
+            redis: redis_db,
             _dir: TempDir(dir),
         }
     }

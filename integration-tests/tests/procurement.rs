@@ -1001,6 +1001,7 @@ async fn a_mark_up_and_a_sale_without_stock_are_findings_published_once_for_supe
     );
 
     let stream = "yibao.procurement.inventory";
+    let redis = suite.redis.as_ref().map(|d| d.url.clone()).unwrap_or(redis);
     let events = events_on_bus(&redis, stream, &format!("procurement-inventory:{inst}:")).await;
     assert_eq!(
         events.len(),

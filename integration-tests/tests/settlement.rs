@@ -327,9 +327,9 @@ async fn poor_patient_is_settled_through_every_layer_to_the_fen_and_a_retry_writ
         "the ID number is masked"
     );
     // The event reaches the bus (observable from outside on Redis runs).
-    if let Ok(url) = std::env::var("YIBAO_TEST_REDIS_URL") {
+    if let Some(db) = &suite.redis {
         assert!(
-            event_on_bus(&url, &claim_id, &id).await,
+            event_on_bus(&db.url, &claim_id, &id).await,
             "a ClaimEvent for {claim_id} is on yibao.settlement.claims"
         );
     }
