@@ -629,12 +629,15 @@ async fn claim_idempotency(g: &Gateway, key: &str, digest: &str) -> Claim {
 }
 
 /// Keeps the answer for replays; answers that may change on retry (unavailable, deadline,
-/// internal) release the key instead so the client's retry is processed.
+/// cancelled — an upstream killed mid-call —, internal) release the key instead so the
+/// client's retry is processed (the service's own key then says whether the first one
+/// committed).
 pub async fn record_idempotency(g: &Gateway, key: &IdempotencyKey, answer: &Answer) {
     let retryable = answer.as_ref().err().is_some_and(|s| {
         matches!(
             s.code(),
             tonic::Code::Unavailable
+                | tonic::Code::Cancelled
                 | tonic::Code::DeadlineExceeded
                 | tonic::Code::Internal
                 | tonic::Code::Unknown
