@@ -3,7 +3,8 @@
 #
 #   scripts/test.sh            everything: rustfmt and clippy clean, the vendored sqlx-core
 #                              checked against its patch, the tests on SQLite and on
-#                              PostgreSQL + Redis, the dev cluster, buf lint, deployment checks
+#                              PostgreSQL + Redis, the dev cluster, buf lint, deployment checks,
+#                              and the fault suite's short form (scripts/faults.sh --short)
 #   SKIP_DEPLOY_CHECKS=1 …     without the Kubernetes/Helm checks
 #
 # It installs and starts what it needs (idempotently): PostgreSQL and Redis (Debian packages),
@@ -22,6 +23,9 @@ PG_URL=${YIBAO_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 REDIS_URL=${YIBAO_TEST_REDIS_URL:-redis://127.0.0.1:6379}
 
 drop_new_databases_on_exit "$PG_URL"
+
+# No incremental caches: CI builds once from clean, and they double target/'s size.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 log "formatting (cargo fmt --check)"
 cargo fmt --all --check
@@ -59,5 +63,8 @@ if [ -z "${SKIP_DEPLOY_CHECKS:-}" ] && [ -x scripts/check-deploy.sh ]; then
   log "deployment checks"
   scripts/check-deploy.sh
 fi
+
+log "fault suite, short form: scripts/faults.sh --short (the full form is documented in docs/operations.md)"
+YIBAO_BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/debug scripts/faults.sh --short
 
 log "all tests passed"
