@@ -32,7 +32,7 @@ pub(super) async fn create_household(
     }
     let head = Some(r.head_person_id).filter(|s| !s.is_empty());
     let h = app
-        .create_household(&region, r.address.trim(), head)
+        .create_household(&c, &region, r.address.trim(), head)
         .await?;
     Ok(Response::new(pb::CreateHouseholdResponse {
         household: Some(household_pb(h)),

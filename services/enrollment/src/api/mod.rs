@@ -142,12 +142,12 @@ impl pb::enrollment_service_server::EnrollmentService for EnrollmentApi {
         &self,
         req: Request<pb::CheckEligibilityRequest>,
     ) -> Reply<pb::CheckEligibilityResponse> {
-        let _ = caller(&req)?;
+        let c = caller(&req)?;
         let r = req.get_ref();
         let id = parse::parse_id("id_number", &r.id_number)?;
         let date = parse::date_or_today("date", &r.date)?;
         Ok(Response::new(
-            match self.app.check_eligibility(&id, date).await? {
+            match self.app.eligibility_for(&c, &id, date).await? {
                 Some(answer) => eligibility::eligibility_pb(answer),
                 None => eligibility::unknown_person_pb(&id, date),
             },

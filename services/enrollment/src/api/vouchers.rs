@@ -34,8 +34,8 @@ pub(super) async fn resolve_voucher(
     app: &Enrollment,
     req: Request<pb::ResolveVoucherRequest>,
 ) -> Reply<pb::ResolveVoucherResponse> {
-    let _ = caller(&req)?;
-    let v = app.resolve_voucher(&req.get_ref().qr_payload).await?;
+    let c = caller(&req)?;
+    let v = app.resolve_voucher(&c, &req.get_ref().qr_payload).await?;
     Ok(Response::new(pb::ResolveVoucherResponse {
         person_id: v.person.id,
         id_number_masked: v.answer.file.id_masked.clone(),

@@ -18,6 +18,7 @@
 //! the bump is written by the watch. Until a replica has read the epoch it does not use the
 //! cache at all.
 
+use super::tenancy::scope_file;
 use super::{AppError, Enrollment};
 use crate::domain::PersonFile;
 use crate::domain::eligibility::{Eligibility, eligibility};
@@ -27,6 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 use yibao_core::IdNumber;
+use yibao_runtime::Caller;
 use yibao_runtime::cache::Cache;
 
 /// How long a person's eligibility file stays in the cache (changes invalidate it at once).
@@ -357,6 +359,23 @@ impl Enrollment {
             let _ = cache.set(key, bytes, ELIGIBILITY_TTL).await;
         }
         Ok(Some(Answer::decide(file, date)))
+    }
+
+    /// [`Enrollment::check_eligibility`] for a caller: a region-scoped caller (operator,
+    /// auditor) is answered only for a person living or insured in their region, and refused
+    /// naming `id_number` otherwise; hospitals and care institutions treat patients of every
+    /// region (cross-region care), so their answers are not confined.
+    pub async fn eligibility_for(
+        &self,
+        caller: &Caller,
+        id: &IdNumber,
+        date: chrono::NaiveDate,
+    ) -> Result<Option<Answer>, AppError> {
+        let answer = self.check_eligibility(id, date).await?;
+        if let Some(a) = &answer {
+            scope_file(caller, "id_number", &a.file)?;
+        }
+        Ok(answer)
     }
 
     /// Invalidates a person's cached file by clear ID number.

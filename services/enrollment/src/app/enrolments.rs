@@ -1,6 +1,6 @@
 //! Contribution standards, enrolling, contributions and status events.
 
-use super::tenancy::{check_region, scope};
+use super::tenancy::{check_region, scope, scope_named};
 use super::{AppError, Enrollment};
 use crate::domain::enrolment::{ContributionStandard, StatusEvent};
 use crate::domain::{Enrolment, EnrolmentError, PersonFile, Scheme};
@@ -91,9 +91,11 @@ impl Enrollment {
         Ok(self.store.set_standard(region, year, scheme, std).await?)
     }
 
-    /// Enrols a person by the standard of the region, year and scheme.
+    /// Enrols a person of the caller's region by the standard of the region, year and scheme
+    /// (a person of another region is refused naming `person_id`, before anything is written).
     pub async fn enroll(&self, caller: &Caller, r: Enrol) -> Result<(String, Enrolment), AppError> {
         let (p, file) = self.file_of(&r.person_id).await?;
+        scope_named(caller, "person_id", &p)?;
         let standard = self
             .store
             .standard(&r.region, r.year, r.scheme)

@@ -1,7 +1,7 @@
 //! Households and their members.
 
 use super::persons::PersonView;
-use super::tenancy::check_region;
+use super::tenancy::{check_region, scope_named};
 use super::{AppError, Enrollment};
 use crate::store::entities::household;
 use yibao_core::RegionCode;
@@ -37,13 +37,20 @@ impl Enrollment {
         })
     }
 
-    /// Creates a household (the caller's region was checked against the request).
+    /// Creates a household (the caller's region was checked against the request). Its head,
+    /// when named, must live in the caller's region: a person of another region is refused
+    /// naming `head_person_id` before anything is written, and is neither shown nor moved.
     pub async fn create_household(
         &self,
+        caller: &Caller,
         region: &RegionCode,
         address: &str,
         head: Option<String>,
     ) -> Result<HouseholdView, AppError> {
+        if let Some(id) = &head {
+            let p = self.store.person(id).await?;
+            scope_named(caller, "head_person_id", &p)?;
+        }
         let h = self.store.create_household(region, address, head).await?;
         self.household_view(&h.id).await
     }

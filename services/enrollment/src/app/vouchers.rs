@@ -3,7 +3,7 @@
 //! eligibility today, and revoking.
 
 use super::eligibility::Answer;
-use super::tenancy::scope;
+use super::tenancy::{scope, scope_file};
 use super::{AppError, Enrollment};
 use crate::store::entities::{person, voucher};
 use crate::store::{Entity, StoreError};
@@ -61,8 +61,14 @@ impl Enrollment {
         })
     }
 
-    /// Resolves a scanned payload: refused when malformed, tampered, expired or revoked.
-    pub async fn resolve_voucher(&self, qr_payload: &str) -> Result<Resolved, AppError> {
+    /// Resolves a scanned payload: refused when malformed, tampered, expired or revoked. A
+    /// region-scoped caller (an operator) resolves only vouchers of people living or insured
+    /// in their region (refused naming `qr_payload`); hospitals any (cross-region care).
+    pub async fn resolve_voucher(
+        &self,
+        caller: &Caller,
+        qr_payload: &str,
+    ) -> Result<Resolved, AppError> {
         let v = self
             .vouchers
             .verify(qr_payload, chrono::Utc::now().timestamp())?;
@@ -78,6 +84,7 @@ impl Enrollment {
             });
         }
         let (p, file) = self.file_of(&v.person_id).await?;
+        scope_file(caller, "qr_payload", &file)?;
         let today = chrono::Utc::now().date_naive();
         Ok(Resolved {
             person: p,
