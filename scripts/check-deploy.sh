@@ -327,11 +327,33 @@ for want in ("YibaoHighErrorRate", "YibaoHighLatencyP99", "YibaoOutboxAge", "Yib
         errors.append(f"alert rules: {want} is missing")
 
 # What the manifests render carries the same content.
+# And every render exposes the metrics: each gateway and service Deployment's pods carry the
+# scrape annotations naming a container port, its Service a port named `metrics`, and the
+# network policies let Prometheus in on 9464 and 8080.
 seen = {"dashboard": 0, "rules": 0, "prometheusrule": 0}
+scraped = 0
 for path in sorted(glob.glob(os.path.join(out, "kustomize", "*.yaml")) + glob.glob(os.path.join(out, "helm", "*.yaml"))):
-    for doc in yaml.safe_load_all(open(path)):
-        if not doc:
+    docs = [d for d in yaml.safe_load_all(open(path)) if d]
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    for d in docs:
+        pod = d.get("spec", {}).get("template", {})
+        if d["kind"] != "Deployment" or pod.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/component") not in ("gateway", "service"):
             continue
+        name, ann = d["metadata"]["name"], pod["metadata"].get("annotations", {})
+        ports = {p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
+        if ann.get("prometheus.io/scrape") != "true" or int(ann.get("prometheus.io/port", 0)) not in ports or ann.get("prometheus.io/path") != "/metrics":
+            errors.append(f"{path}: Deployment {name} lacks the scrape annotations on a container port ({ann})")
+        if "metrics" not in {p.get("name") for p in services.get(name, {}).get("spec", {}).get("ports", [])}:
+            errors.append(f"{path}: Service {name} has no port named metrics")
+        scraped += 1
+    if scraped and "allow-metrics-scrape" not in policies:
+        errors.append(f"{path}: no NetworkPolicy allow-metrics-scrape")
+    elif scraped:
+        allowed = {p["port"] for r in policies["allow-metrics-scrape"]["spec"]["ingress"] for p in r["ports"]}
+        if not {9464, 8080} <= allowed:
+            errors.append(f"{path}: allow-metrics-scrape opens {sorted(allowed)}, not 9464 and 8080")
+    for doc in docs:
         name = doc.get("metadata", {}).get("name")
         if doc["kind"] == "ConfigMap" and name == "yibao-grafana-dashboard":
             seen["dashboard"] += 1
@@ -347,6 +369,7 @@ for path in sorted(glob.glob(os.path.join(out, "kustomize", "*.yaml")) + glob.gl
             seen["prometheusrule"] += 1
             if doc["spec"] != rules:
                 errors.append(f"{path}: the PrometheusRule's spec differs from the source")
+print(f"rendered: {scraped} gateway and service Deployments expose their metrics port")
 for what, n in seen.items():
     if n == 0:
         errors.append(f"no rendered manifest carries the {what}")

@@ -46,6 +46,23 @@ annotations:
   linkerd.io/inject: enabled
 {{- end }}
 {{- end -}}
+{{/* Pod template annotations of the gateway and the services: the mesh's, and Prometheus'
+pod discovery of the metrics port (`port`) when monitoring.scrapeAnnotations. */}}
+{{- define "yibao.podAnnotations" -}}
+{{- $mesh := eq .root.Values.mesh "linkerd" -}}
+{{- $scrape := .root.Values.monitoring.scrapeAnnotations -}}
+{{- if or $mesh $scrape -}}
+annotations:
+  {{- if $mesh }}
+  linkerd.io/inject: enabled
+  {{- end }}
+  {{- if $scrape }}
+  prometheus.io/scrape: "true"
+  prometheus.io/port: {{ .port | quote }}
+  prometheus.io/path: /metrics
+  {{- end }}
+{{- end }}
+{{- end -}}
 {{- define "yibao.meshLabels" -}}
 {{- if eq .Values.mesh "istio" -}}
 sidecar.istio.io/inject: "true"
