@@ -18,11 +18,13 @@ use yibao_runtime::server::Forward;
 use yibao_runtime::upstream::Channel;
 
 /// An upstream's failure to answer becomes `Upstream` with our code; its refusals pass on.
+/// `CANCELLED` is a failure to answer too: an upstream killed mid-call resets the stream.
 pub(super) fn upstream(code: ErrorCode, s: Status) -> AppError {
     match s.code() {
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown => {
-            AppError::Upstream(code, s.message().to_string())
-        }
+        tonic::Code::Unavailable
+        | tonic::Code::DeadlineExceeded
+        | tonic::Code::Unknown
+        | tonic::Code::Cancelled => AppError::Upstream(code, s.message().to_string()),
         _ => AppError::Refused(s),
     }
 }
@@ -168,5 +170,31 @@ impl SettlementHolds for SupervisionClient {
             reasons: r.reasons,
             credit_score: r.credit_score,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unanswered_calls_are_unavailable_and_refusals_pass_on() {
+        for code in [
+            tonic::Code::Unavailable,
+            tonic::Code::DeadlineExceeded,
+            tonic::Code::Unknown,
+            tonic::Code::Cancelled,
+        ] {
+            let e = upstream(PROCUREMENT_UNAVAILABLE, Status::new(code, "reset"));
+            assert!(
+                matches!(&e, AppError::Upstream(c, m) if *c == PROCUREMENT_UNAVAILABLE && m == "reset"),
+                "{code:?} gave {e:?}"
+            );
+        }
+        let e = upstream(
+            PROCUREMENT_UNAVAILABLE,
+            Status::permission_denied("not yours"),
+        );
+        assert!(matches!(&e, AppError::Refused(s) if s.code() == tonic::Code::PermissionDenied));
     }
 }
