@@ -439,9 +439,27 @@ async fn eligibility_and_vouchers_answer_a_region_scoped_caller_only_for_its_reg
         "the refusal shows the masked ID number only: {problem}"
     );
     wrote_nothing(&suite, &before).await;
-    for token in [hefei, suite.hospital(H1)] {
+    for token in [hefei.clone(), suite.hospital(H1)] {
         let v = suite.ok("/v1/vouchers:resolve", &token, scan.clone()).await;
         assert_eq!(s(&v["person_id"]), pid);
+    }
+    // Insured in Huoqiu after a transfer in, the Hefei resident is answered to Huoqiu too.
+    let y = this_year();
+    let moved = json!({"kind": "STATUS_EVENT_KIND_TRANSFER", "effective_on": format!("{y}-07-01"), "to_region_code": HUOQIU});
+    suite
+        .ok(&format!("/v1/persons/{pid}/events"), &hefei, moved)
+        .await;
+    let date = format!("{y}-08-01");
+    for (rpc, body) in [
+        (
+            "/v1/eligibility:check",
+            json!({"id_number": id, "date": date}),
+        ),
+        ("/v1/vouchers:resolve", scan),
+    ] {
+        let answer = suite.ok(rpc, &suite.operator(HUOQIU), body).await;
+        let answer = answer.get("eligibility").unwrap_or(&answer);
+        assert_eq!(s(&answer["person_id"]), pid, "{answer}");
     }
     suite.stop().await;
 }
