@@ -329,7 +329,8 @@ for want in ("YibaoHighErrorRate", "YibaoHighLatencyP99", "YibaoOutboxAge", "Yib
 # What the manifests render carries the same content.
 # And every render exposes the metrics: each gateway and service Deployment's pods carry the
 # scrape annotations naming a container port, its Service a port named `metrics`, and the
-# network policies let Prometheus in on 9464 and 8080.
+# network policies let Prometheus in on 9464 and 8080; the gateway's and services' Redis URL
+# carries the password from the Secret, and Redis requires it.
 seen = {"dashboard": 0, "rules": 0, "prometheusrule": 0}
 scraped = 0
 for path in sorted(glob.glob(os.path.join(out, "kustomize", "*.yaml")) + glob.glob(os.path.join(out, "helm", "*.yaml"))):
@@ -347,6 +348,16 @@ for path in sorted(glob.glob(os.path.join(out, "kustomize", "*.yaml")) + glob.gl
         if "metrics" not in {p.get("name") for p in services.get(name, {}).get("spec", {}).get("ports", [])}:
             errors.append(f"{path}: Service {name} has no port named metrics")
         scraped += 1
+        for c in pod["spec"]["containers"]:
+            env = [e["name"] for e in c.get("env", [])]
+            url = next((e.get("value", "") for e in c.get("env", []) if e["name"] == "YIBAO__REDIS__URL"), None)
+            if url is None or "$(REDIS_PASSWORD)" not in url or "REDIS_PASSWORD" not in env[: env.index("YIBAO__REDIS__URL")]:
+                errors.append(f"{path}: Deployment {name}'s YIBAO__REDIS__URL does not carry $(REDIS_PASSWORD) from an earlier env entry")
+    for d in docs:
+        if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "redis":
+            args = d["spec"]["template"]["spec"]["containers"][0]["args"]
+            if "--requirepass" not in args or args[args.index("--requirepass") + 1] != "$(REDIS_PASSWORD)":
+                errors.append(f"{path}: Redis runs without --requirepass $(REDIS_PASSWORD)")
     if scraped and "allow-metrics-scrape" not in policies:
         errors.append(f"{path}: no NetworkPolicy allow-metrics-scrape")
     elif scraped:

@@ -92,12 +92,25 @@ http://otel-collector:4317
 {{- end -}}
 {{- end -}}
 
-{{- define "yibao.redisUrl" -}}
-{{- if eq .Values.redis.mode "external" -}}
-{{ required "redis.url is required when redis.mode is external" .Values.redis.url }}
-{{- else -}}
-redis://redis:6379/0
-{{- end -}}
+{{/* The gateway's and a service's Redis environment: the password from its Secret, and the URL
+with $(REDIS_PASSWORD) in it, which Kubernetes expands (only in `env`, never in envFrom). */}}
+{{- define "yibao.redisEnv" -}}
+{{- $auth := .Values.redis.auth -}}
+{{- if $auth.enabled }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $auth.secret.name }}
+      key: {{ $auth.secret.key }}
+{{- end }}
+- name: YIBAO__REDIS__URL
+{{- if eq .Values.redis.mode "external" }}
+  value: {{ required "redis.url is required when redis.mode is external" .Values.redis.url | quote }}
+{{- else if $auth.enabled }}
+  value: "redis://:$(REDIS_PASSWORD)@redis:6379/0"
+{{- else }}
+  value: "redis://redis:6379/0"
+{{- end }}
 {{- end -}}
 
 {{/* The Secret holding a service's database URL (key in yibao.dbSecretKey). */}}
