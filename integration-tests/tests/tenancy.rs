@@ -142,6 +142,13 @@ async fn eligibility_and_vouchers_answer_a_region_scoped_caller_only_for_its_reg
             )
             .because("OUTSIDE_REGION", "qr_payload"),
         );
+        // Auditors do not scan vouchers at all: the contract does not list them.
+        all.push(Refusal::post(
+            &huoqiu_auditor,
+            "/v1/vouchers:resolve",
+            &format!("{ENROLLMENT}/ResolveVoucher"),
+            scan.clone(),
+        ));
         all
     };
     let before = settled(&suite).await;
