@@ -300,18 +300,18 @@ async fn rest_inner(
         Ok(admitted) => admitted,
         Err(early) => return early,
     };
-    let idem_key = match begin_idempotent(g, route, &caller, &parts.headers, &msg).await {
-        Ok(key) => key,
-        Err(Claimed::Replay(answer)) => {
-            let (code, mut resp) = render(route, &answer, instance);
-            resp.headers_mut().insert(
-                "idempotency-replayed",
-                http::HeaderValue::from_static("true"),
-            );
-            return (code, resp);
-        }
-        Err(Claimed::Refused(status)) => return refuse(status, instance),
-    };
+    let replayed = http::HeaderValue::from_static("true");
+    let (idem_key, forwarded) =
+        match begin_idempotent(g, route, &caller, &parts.headers, &msg).await {
+            Ok(key) => (key, false),
+            Err(Claimed::Replay(answer)) => {
+                let (code, mut resp) = render(route, &answer, instance);
+                resp.headers_mut().insert("idempotency-replayed", replayed);
+                return (code, resp);
+            }
+            Err(Claimed::Forward) => (None, true),
+            Err(Claimed::Refused(status)) => return refuse(status, instance),
+        };
     let answer = call_upstream(
         g,
         route,
@@ -323,7 +323,20 @@ async fn rest_inner(
     if let Some(key) = idem_key {
         record_idempotency(g, &key, &answer).await;
     }
-    render(route, &answer, instance)
+    let (code, mut resp) = render(route, &answer, instance);
+    if forwarded && answered_replayed(route, &answer) {
+        resp.headers_mut().insert("idempotency-replayed", replayed);
+    }
+    (code, resp)
+}
+
+/// True when a forwarded retry ([`Claimed::Forward`]) was answered by the service as a replay:
+/// it then carries `idempotency-replayed: true` like a replay from the record (a refusal —
+/// the claim reversed since — does not).
+pub fn answered_replayed(route: &Route, answer: &Answer) -> bool {
+    answer
+        .as_ref()
+        .is_ok_and(|reply| crate::replay::says_replayed(route, reply))
 }
 
 fn refuse(s: tonic::Status, instance: &str) -> Early {
@@ -385,6 +398,10 @@ pub type Answer = Result<Bytes, tonic::Status>;
 pub enum Claimed {
     /// The first answer given with this key (the caller's retry gets it again).
     Replay(Answer),
+    /// The key answered before, and its service answers the retry from its own key with the
+    /// record's state now (`replay::service_answers_replays`): the call is forwarded, and
+    /// nothing is recorded.
+    Forward,
     /// The key was used for another request, or its first request is still in progress.
     Refused(tonic::Status),
 }
@@ -419,7 +436,12 @@ pub async fn begin_idempotent(
             match claim_idempotency(g, &key, &digest).await {
                 Claim::Fresh => Ok(Some(IdempotencyKey { key, digest })),
                 Claim::Unrecorded => Ok(None),
-                Claim::Replay(answer) => Err(Claimed::Replay(answer)),
+                Claim::Replay(Ok(_)) if crate::replay::service_answers_replays(route) => {
+                    Err(Claimed::Forward)
+                }
+                Claim::Replay(answer) => Err(Claimed::Replay(
+                    answer.map(|reply| crate::replay::mark_replayed(route, reply)),
+                )),
                 Claim::Refused(status) => Err(Claimed::Refused(status)),
             }
         }

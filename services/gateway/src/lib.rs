@@ -15,6 +15,7 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod proxy;
+pub mod replay;
 pub mod rules;
 pub mod transcode;
 pub mod upstream;

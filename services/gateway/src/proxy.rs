@@ -65,11 +65,13 @@ impl tonic::server::UnaryService<Bytes> for ProxyCall {
             })?;
             edge::authorize(&route, &caller, &msg)?;
             edge::rate_limit(&this.g, &caller).await?;
-            let key = match edge::begin_idempotent(&this.g, &route, &caller, &headers, &msg).await {
-                Ok(key) => key,
-                Err(edge::Claimed::Replay(answer)) => return replayed(answer),
-                Err(edge::Claimed::Refused(status)) => return Err(status),
-            };
+            let (key, forwarded) =
+                match edge::begin_idempotent(&this.g, &route, &caller, &headers, &msg).await {
+                    Ok(key) => (key, false),
+                    Err(edge::Claimed::Replay(answer)) => return replayed(answer),
+                    Err(edge::Claimed::Forward) => (None, true),
+                    Err(edge::Claimed::Refused(status)) => return Err(status),
+                };
             let answer = edge::call_upstream(
                 &this.g,
                 &route,
@@ -81,13 +83,17 @@ impl tonic::server::UnaryService<Bytes> for ProxyCall {
             if let Some(key) = key {
                 edge::record_idempotency(&this.g, &key, &answer).await;
             }
+            if forwarded && edge::answered_replayed(&route, &answer) {
+                return replayed(answer);
+            }
             let reply = answer?;
             Ok(tonic::Response::new(reply))
         })
     }
 }
 
-/// The recorded first answer of a retried write, marked `idempotency-replayed: true`.
+/// The answer to a retried write (the recorded first answer, or the service's replay of a
+/// forwarded retry), marked `idempotency-replayed: true`.
 fn replayed(answer: edge::Answer) -> Result<tonic::Response<Bytes>, tonic::Status> {
     let mark = tonic::metadata::MetadataValue::from_static("true");
     match answer {

@@ -43,6 +43,8 @@ yibao_runtime::error_codes! {
     NOT_FOUND = ("SETTLEMENT_NOT_FOUND", NotFound, "no such record");
     /// The claim was reversed or superseded.
     CLAIM_CLOSED = ("SETTLEMENT_CLAIM_CLOSED", FailedPrecondition, "the claim was reversed or superseded and cannot be reversed, re-settled or disputed");
+    /// A re-sent encounter whose claim is fully reversed.
+    CLAIM_REVERSED = ("SETTLEMENT_CLAIM_REVERSED", AlreadyExists, "the encounter was settled and its claim fully reversed: nothing is paid for it, and a re-sent claim with that encounter number is refused (the message names the encounter and the claim); to settle the care again send it with a new `encounter_no`");
     /// The insurer layer is not disputed.
     NOT_DISPUTED = ("SETTLEMENT_NOT_DISPUTED", FailedPrecondition, "only a disputed insurer layer can be resolved");
     /// No policy in force.

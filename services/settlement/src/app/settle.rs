@@ -3,7 +3,8 @@
 //! from procurement's catalogue at the place of treatment, the insured region's policy) → open the
 //! transaction and lock the person-year's accumulators → run the engine → write the claim, its
 //! ledger lines and insurer layers → enqueue the event → commit and wake the relay. A repeated
-//! (institution, encounter number) returns the first settlement and writes nothing.
+//! (institution, encounter number) returns the claim's current settlement and writes nothing,
+//! or is refused with `SETTLEMENT_CLAIM_REVERSED` once the claim is fully reversed.
 
 use super::upstream::Authorization;
 use super::{AppError, SettlementApp};
@@ -102,7 +103,7 @@ impl SettlementApp {
         )?)
     }
 
-    /// The stored settlement of a retried encounter.
+    /// The current state of a retried encounter (see [`current_state`]).
     async fn replayed(
         &self,
         c: &Caller,
@@ -113,22 +114,14 @@ impl SettlementApp {
             return Ok(None);
         };
         c.check_org("claim.institution_code", institution)?;
-        let Some((claim_id, settlement)) = self
-            .store
-            .settled_encounter(institution, encounter_no)
-            .await?
-        else {
+        let Some(row) = self.store.encounter(institution, encounter_no).await? else {
             return Ok(None);
         };
         c.check_region(
             "claim.insured_region_code",
-            settlement.insured_region.as_str(),
+            row.settlement.insured_region.as_str(),
         )?;
-        Ok(Some(Settled {
-            claim_id,
-            settlement,
-            replayed: true,
-        }))
+        current_state(row).map(Some)
     }
 
     /// Validates, checks tenancy, asks enrollment about the person and the registries and
@@ -252,16 +245,12 @@ impl SettlementApp {
         let claim_id = new_id();
         if !Store::claim_encounter(&txn, inst, no, &claim_id).await? {
             drop(txn);
-            let (claim_id, settlement) = self
+            let row = self
                 .store
-                .settled_encounter(inst, no)
+                .encounter(inst, no)
                 .await?
                 .ok_or_else(|| StoreError::Corrupt("encounter vanished".into()))?;
-            return Ok(Settled {
-                claim_id,
-                settlement,
-                replayed: true,
-            });
+            return current_state(row);
         }
         let year = input.claim.end_date.year();
         let (acc, version) = self
@@ -290,6 +279,35 @@ impl SettlementApp {
             replayed: false,
         })
     }
+}
+
+/// The answer to a re-sent encounter from its current claim: the settlement as it stands now
+/// (after any refund or correction) marked replayed, or — once the claim is fully reversed —
+/// a refusal naming the encounter, so a hospital's retry is never read as a payment of a
+/// claim that pays nothing any more. Settling the care again needs a new encounter number.
+fn current_state(row: crate::store::ClaimRow) -> Result<Settled, AppError> {
+    if row.status == crate::store::ClaimStatus::Reversed {
+        let (inst, no) = (&row.stored.institution_code, &row.stored.encounter_no);
+        let when = row
+            .reversals
+            .iter()
+            .rev()
+            .find(|r| r.item_indexes.is_empty())
+            .map(|r| format!(" by reversal {} at {}", r.reversal_no, r.at))
+            .unwrap_or_default();
+        return Err(AppError::Precondition(
+            crate::error::CLAIM_REVERSED,
+            format!(
+                "claim.encounter_no: encounter {no} of {inst} was settled as claim {} and fully reversed{when}; nothing is paid for it. To settle the care again send the claim with a new encounter_no",
+                row.claim_id
+            ),
+        ));
+    }
+    Ok(Settled {
+        claim_id: row.claim_id,
+        settlement: row.settlement,
+        replayed: true,
+    })
 }
 
 /// Writes a new settlement inside the transaction: the claim with its items and

@@ -1,7 +1,7 @@
 //! Encounters: the idempotency key (institution + encounter number → current claim).
 
 use crate::domain::Settlement;
-use crate::store::{Store, StoreError};
+use crate::store::{ClaimRow, Store, StoreError};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 use yibao_runtime::sql::{self, t, text};
 
@@ -60,13 +60,22 @@ impl Store {
         institution: &str,
         encounter_no: &str,
     ) -> Result<Option<(String, Settlement)>, StoreError> {
+        Ok(self
+            .encounter(institution, encounter_no)
+            .await?
+            .map(|row| (row.claim_id, row.settlement)))
+    }
+
+    /// The current claim of an encounter (its status included), if it was settled.
+    pub async fn encounter(
+        &self,
+        institution: &str,
+        encounter_no: &str,
+    ) -> Result<Option<ClaimRow>, StoreError> {
         match Self::encounter_claim(self.db(), institution, encounter_no).await? {
-            Some(id) => {
-                let row = self.claim(&id).await?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("encounter points at missing claim {id}"))
-                })?;
-                Ok(Some((id, row.settlement)))
-            }
+            Some(id) => Ok(Some(self.claim(&id).await?.ok_or_else(|| {
+                StoreError::Corrupt(format!("encounter points at missing claim {id}"))
+            })?)),
             None => Ok(None),
         }
     }

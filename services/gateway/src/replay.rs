@@ -1,0 +1,48 @@
+//! What a retried write with a used `Idempotency-Key` is answered: the recorded first answer
+//! with its `replayed` field (when the reply has one) set like the `idempotency-replayed`
+//! header, or — for a write whose first answer a later call can overtake — the service's
+//! answer now.
+
+use crate::catalog::Route;
+use bytes::Bytes;
+use prost::Message as _;
+use prost_reflect::{DynamicMessage, Kind, Value};
+
+/// Writes whose recorded answer a later call can overtake and whose service keeps its own
+/// required key: a retry of one is forwarded, and the service answers from that key with the
+/// record's state now. A settlement can be fully reversed after it was answered, and replaying
+/// the recorded settlement would tell the hospital it was paid; settlement's encounter key
+/// (institution + `encounter_no`, required) answers the current settlement or refuses with
+/// `SETTLEMENT_CLAIM_REVERSED`.
+const SERVICE_ANSWERS_REPLAYS: &[&str] = &["/yibao.settlement.v1.SettlementService/Settle"];
+
+/// True when a retry of the route goes to its service instead of being replayed.
+pub fn service_answers_replays(route: &Route) -> bool {
+    SERVICE_ANSWERS_REPLAYS.contains(&route.grpc_path.as_str())
+}
+
+/// The reply with its top-level boolean `replayed` field set, so the body says what the
+/// `idempotency-replayed` header says; unchanged when the reply has no such field (or does
+/// not decode, which a recorded reply of the same contract always does).
+pub fn mark_replayed(route: &Route, reply: Bytes) -> Bytes {
+    let output = route.method.output();
+    let Some(field) = output
+        .get_field_by_name("replayed")
+        .filter(|f| matches!(f.kind(), Kind::Bool) && !f.is_list())
+    else {
+        return reply;
+    };
+    let Ok(mut msg) = DynamicMessage::decode(output, reply.clone()) else {
+        return reply;
+    };
+    msg.set_field(&field, Value::Bool(true));
+    Bytes::from(msg.encode_to_vec())
+}
+
+/// True when a reply says the service returned an earlier answer (its `replayed` field).
+pub fn says_replayed(route: &Route, reply: &Bytes) -> bool {
+    DynamicMessage::decode(route.method.output(), reply.clone())
+        .ok()
+        .and_then(|m| m.get_field_by_name("replayed").and_then(|v| v.as_bool()))
+        .unwrap_or(false)
+}
