@@ -138,6 +138,10 @@ pub const PEOPLE: &[(&str, &str, bool, Payment)] = &[
     ("341522199006150022", "赵敏", false, Payment::Unpaid),
 ];
 
+/// A demo person enrolled twice in the year, resident (self-paid) and employee (the employer
+/// paid), so that the duplicate scan of `docs/api.md` finds a cross-system pair to work.
+pub const DUPLICATE_PERSON: (&str, &str) = ("341522197503080046", "周海燕");
+
 /// How a demo person's contribution is paid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Payment {
@@ -344,7 +348,7 @@ async fn load_people(mut c: Client) -> Result<(), String> {
             .await
             .map_err(|e| e.message().to_string())?;
         }
-        let enrolment = enrol_or_find(&mut c, &person.person_id, name, year).await?;
+        let enrolment = enrol_or_find(&mut c, &person.person_id, name, year, resident).await?;
         let (kind, reference) = match payment {
             Payment::Subsidy => (
                 pb::ContributionKind::Subsidy,
@@ -362,6 +366,41 @@ async fn load_people(mut c: Client) -> Result<(), String> {
             amount_fen: 18_000,
             paid_on: format!("{}-12-01", year - 1),
             reference,
+        })
+        .await
+        .map_err(|e| format!("contribution of {name}: {}", e.message()))?;
+    }
+    load_duplicate(&mut c, year).await
+}
+
+/// Enrols [`DUPLICATE_PERSON`] in both schemes of the year, each paid.
+async fn load_duplicate(c: &mut Client, year: i32) -> Result<(), String> {
+    let employee = common::Scheme::Employee as i32;
+    c.set_contribution_standard(pb::SetContributionStandardRequest {
+        region_code: REGION.into(),
+        year,
+        scheme: employee,
+        individual_amount_fen: 18_000,
+        waiting_days: 0,
+    })
+    .await
+    .map_err(|e| e.message().to_string())?;
+    let (id, name) = DUPLICATE_PERSON;
+    let person = register_or_find(c, id, name, "").await?;
+    for (scheme, paid_on) in [
+        (
+            common::Scheme::Resident as i32,
+            format!("{}-12-01", year - 1),
+        ),
+        (employee, format!("{}-12-10", year - 1)),
+    ] {
+        let enrolment = enrol_or_find(c, &person.person_id, name, year, scheme).await?;
+        c.record_contribution(pb::RecordContributionRequest {
+            enrolment_id: enrolment.enrolment_id,
+            kind: pb::ContributionKind::Payment as i32,
+            amount_fen: 18_000,
+            paid_on,
+            reference: format!("receipt-{year}-{id}-{scheme}"),
         })
         .await
         .map_err(|e| format!("contribution of {name}: {}", e.message()))?;
@@ -401,18 +440,19 @@ async fn register_or_find(
     .ok_or_else(|| "no person in reply".to_string())
 }
 
-/// Enrols a demo person for `year`, or finds the enrolment an earlier run made.
+/// Enrols a demo person for `year` in `scheme`, or finds the enrolment an earlier run made.
 async fn enrol_or_find(
     c: &mut Client,
     person_id: &str,
     name: &str,
     year: i32,
+    scheme: i32,
 ) -> Result<pb::Enrolment, String> {
     match c
         .enroll(pb::EnrollRequest {
             person_id: person_id.into(),
             year,
-            scheme: common::Scheme::Resident as i32,
+            scheme,
             region_code: REGION.into(),
             enrolled_on: format!("{}-11-20", year - 1),
         })
@@ -428,7 +468,7 @@ async fn enrol_or_find(
             .into_inner()
             .enrolments
             .into_iter()
-            .find(|e| e.year == year),
+            .find(|e| e.year == year && e.scheme == scheme),
         Err(e) => return Err(format!("enrol {name}: {}", e.message())),
     }
     .ok_or_else(|| "no enrolment in reply".to_string())
