@@ -43,6 +43,9 @@ pub use persons::{NewPerson, PersonChanges};
 use sea_orm::{DatabaseConnection, DbBackend};
 use yibao_runtime::db::{StoreBase, WriteTxn};
 
+/// How often the pool's use is sampled.
+const POOL_SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The enrollment store: the shared store base (connection, write gate, transactions) and
 /// the rows of the service.
 #[derive(Debug, Clone)]
@@ -56,8 +59,13 @@ impl Store {
         Store::with_base(StoreBase::new(db))
     }
 
-    /// On a connected (and migrated) store base.
+    /// On a connected (and migrated) store base. Inside a Tokio runtime its pool's use is
+    /// sampled into `yibao_db_pool_connections{component="enrollment"}` every 5 s, as the
+    /// other services' outboxes and inboxes do (enrollment has neither).
     pub fn with_base(base: StoreBase) -> Store {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            yibao_runtime::metrics::watch_pool("enrollment", base.db().clone(), POOL_SAMPLE_EVERY);
+        }
         Store { base }
     }
 
@@ -75,5 +83,31 @@ impl Store {
     /// True on PostgreSQL (row locks, COPY).
     pub fn is_postgres(&self) -> bool {
         self.db().get_database_backend() == DbBackend::Postgres
+    }
+}
+
+#[cfg(test)]
+mod pool_metrics {
+    use std::time::Duration;
+
+    /// A store made inside a runtime reports its pool under `component="enrollment"`.
+    #[tokio::test]
+    async fn the_pool_is_sampled_under_enrollment() {
+        let db = sea_orm::Database::connect("sqlite::memory:")
+            .await
+            .expect("in-memory SQLite");
+        let _store = super::Store::new(db);
+        let pool = yibao_runtime::metrics::db_pool();
+        let mut max = None;
+        for _ in 0..100 {
+            max = pool.value(&["enrollment", "max"]);
+            if max.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(max.is_some_and(|m| m >= 1.0), "max connections: {max:?}");
+        assert!(pool.value(&["enrollment", "idle"]).is_some());
+        assert!(pool.value(&["enrollment", "in_use"]).is_some());
     }
 }
