@@ -311,15 +311,7 @@ async fn load_policy(
 async fn load_people(mut c: Client) -> Result<(), String> {
     let year = chrono::Utc::now().year();
     let resident = common::Scheme::Resident as i32;
-    c.set_contribution_standard(pb::SetContributionStandardRequest {
-        region_code: REGION.into(),
-        year,
-        scheme: resident,
-        individual_amount_fen: 18_000,
-        waiting_days: 30,
-    })
-    .await
-    .map_err(|e| e.message().to_string())?;
+    set_standard(&mut c, year, resident, 30).await?;
     let mut household = String::new();
     for (id, name, poor, payment) in PEOPLE {
         let person = register_or_find(&mut c, id, name, &household).await?;
@@ -373,18 +365,29 @@ async fn load_people(mut c: Client) -> Result<(), String> {
     load_duplicate(&mut c, year).await
 }
 
-/// Enrols [`DUPLICATE_PERSON`] in both schemes of the year, each paid.
-async fn load_duplicate(c: &mut Client, year: i32) -> Result<(), String> {
-    let employee = common::Scheme::Employee as i32;
+/// The region's contribution standard of `scheme` for `year`: 180 yuan a person.
+async fn set_standard(
+    c: &mut Client,
+    year: i32,
+    scheme: i32,
+    waiting_days: i32,
+) -> Result<(), String> {
     c.set_contribution_standard(pb::SetContributionStandardRequest {
         region_code: REGION.into(),
         year,
-        scheme: employee,
+        scheme,
         individual_amount_fen: 18_000,
-        waiting_days: 0,
+        waiting_days,
     })
     .await
     .map_err(|e| e.message().to_string())?;
+    Ok(())
+}
+
+/// Enrols [`DUPLICATE_PERSON`] in both schemes of the year, each paid.
+async fn load_duplicate(c: &mut Client, year: i32) -> Result<(), String> {
+    let employee = common::Scheme::Employee as i32;
+    set_standard(c, year, employee, 0).await?;
     let (id, name) = DUPLICATE_PERSON;
     let person = register_or_find(c, id, name, "").await?;
     for (scheme, paid_on) in [
