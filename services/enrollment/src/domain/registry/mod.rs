@@ -7,6 +7,7 @@
 //!   what it writes against what the registry holds;
 //! - [`physicians`]: insurance physicians (医保医师) and their file.
 
+mod csv_table;
 pub mod physicians;
 pub mod roster;
 

@@ -2,6 +2,8 @@
 //! §7.5), the designated institution they practise at, and a status. A physician file is CSV
 //! (`docs/roster-format.md`), every bad row named by line and column.
 
+use super::csv_table::{CsvTable, row_error};
+use super::roster::MAX_ROWS;
 use crate::domain::import::RowError;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -85,79 +87,13 @@ pub fn parse_physicians(
     text: &str,
     within: &RegionCode,
 ) -> Result<Vec<PhysicianRow>, Vec<RowError>> {
-    let err = |line: usize, field: &str, reason: String| RowError {
-        line,
-        field: field.to_string(),
-        reason,
-    };
-    let mut errors = Vec::new();
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-    let header: Vec<String> = match reader.headers() {
-        Ok(h) => h.iter().map(|c| c.to_ascii_lowercase()).collect(),
-        Err(e) => {
-            return Err(vec![err(
-                1,
-                "",
-                format!("the header row does not parse: {e}"),
-            )]);
-        }
-    };
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    for (i, name) in header.iter().enumerate() {
-        match PHYSICIAN_COLUMNS.iter().find(|c| **c == name.as_str()) {
-            Some(c) if index.insert(c, i).is_some() => {
-                errors.push(err(1, c, "the column appears twice".into()))
-            }
-            Some(_) => {}
-            None => errors.push(err(
-                1,
-                name,
-                format!(
-                    "unknown column; the columns are {}",
-                    PHYSICIAN_COLUMNS.join(", ")
-                ),
-            )),
-        }
-    }
-    for c in &PHYSICIAN_COLUMNS[..3] {
-        if !index.contains_key(c) {
-            errors.push(err(1, c, "required column missing from the header".into()));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    let err = |line: usize, field: &str, reason: String| row_error(line, field, reason);
+    let table = CsvTable::read(text, &PHYSICIAN_COLUMNS, 3, MAX_ROWS)?;
+    let mut errors = table.errors.clone();
     let mut rows: Vec<PhysicianRow> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
-                errors.push(err(line, "", format!("the row does not parse: {e}")));
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, |p| p.line() as usize);
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
-        if record.len() != header.len() {
-            errors.push(err(
-                line,
-                "",
-                format!(
-                    "the row has {} fields, the header {}",
-                    record.len(),
-                    header.len()
-                ),
-            ));
-            continue;
-        }
-        let get = |c: &str| index.get(c).and_then(|i| record.get(*i)).unwrap_or("");
+    for row in table.rows() {
+        let (line, get) = (row.line, |c: &str| row.get(c));
         let before = errors.len();
         let code = get("physician_code").to_string();
         if !is_physician_code(&code) {

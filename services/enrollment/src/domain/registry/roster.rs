@@ -4,6 +4,7 @@
 //! every row with its line and column; planning compares the good file with what the registry
 //! holds. Whether a file with a bad row stores anything is the use case's decision (nothing).
 
+use super::csv_table::{CsvTable, row_error};
 use super::{
     Agreement, Grade, InstitutionFile, InstitutionKind, InstitutionVersion, ServiceKind, Tier,
 };
@@ -104,93 +105,17 @@ fn date(s: &str) -> Option<NaiveDate> {
 /// Parses a roster file. Every problem of every row is reported (line and column); the
 /// header's problems are reported on line 1. `within` is the region the file belongs to.
 pub fn parse_roster(text: &str, within: &RegionCode) -> Result<Vec<RosterRow>, Vec<RowError>> {
-    let mut errors = Vec::new();
-    let err = |line: usize, field: &str, reason: String| RowError {
-        line,
-        field: field.to_string(),
-        reason,
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-    let header: Vec<String> = match reader.headers() {
-        Ok(h) => h.iter().map(|c| c.to_ascii_lowercase()).collect(),
-        Err(e) => {
-            return Err(vec![err(
-                1,
-                "",
-                format!("the header row does not parse: {e}"),
-            )]);
-        }
-    };
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    for (i, name) in header.iter().enumerate() {
-        match ROSTER_COLUMNS.iter().find(|c| **c == name.as_str()) {
-            Some(c) if index.insert(c, i).is_some() => {
-                errors.push(err(1, c, "the column appears twice".into()))
-            }
-            Some(_) => {}
-            None => errors.push(err(
-                1,
-                name,
-                format!(
-                    "unknown column; the columns are {}",
-                    ROSTER_COLUMNS.join(", ")
-                ),
-            )),
-        }
-    }
-    for c in &ROSTER_COLUMNS[..REQUIRED] {
-        if !index.contains_key(c) {
-            errors.push(err(1, c, "required column missing from the header".into()));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    let table = CsvTable::read(text, &ROSTER_COLUMNS, REQUIRED, MAX_ROWS)?;
+    let mut errors = table.errors.clone();
     let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
-                errors.push(err(line, "", format!("the row does not parse: {e}")));
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, |p| p.line() as usize);
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
-        if rows.len() + errors.len() >= MAX_ROWS {
-            errors.push(err(
-                line,
-                "",
-                format!("a roster holds at most {MAX_ROWS} rows"),
-            ));
-            break;
-        }
-        if record.len() != header.len() {
-            errors.push(err(
-                line,
-                "",
-                format!(
-                    "the row has {} fields, the header {}",
-                    record.len(),
-                    header.len()
-                ),
-            ));
-            continue;
-        }
-        let get = |c: &str| index.get(c).and_then(|i| record.get(*i)).unwrap_or("");
-        match parse_row(line, &get, within) {
-            Ok(row) => rows.push(row),
+    for row in table.rows() {
+        match parse_row(row.line, &|c| row.get(c), within) {
+            Ok(r) => rows.push(r),
             Err(mut e) => errors.append(&mut e),
         }
     }
     if rows.is_empty() && errors.is_empty() {
-        errors.push(err(1, "", "the file has no rows".into()));
+        errors.push(row_error(1, "", "the file has no rows"));
     }
     check_consistency(&rows, &mut errors);
     if errors.is_empty() {
