@@ -140,6 +140,7 @@ impl Gateway {
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics_text))
             .route("/openapi.json", get(openapi_json))
+            .route("/schemas/policy.json", get(policy_schema))
             .fallback(dispatch)
             .with_state(self)
             .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
@@ -166,6 +167,19 @@ async fn openapi_json(State(g): State<Gateway>) -> Response {
     (
         [(http::header::CONTENT_TYPE, "application/json")],
         g.openapi.as_ref().clone(),
+    )
+        .into_response()
+}
+
+/// The JSON Schema (draft 2020-12) of a policy document, settlement's `UploadPolicy`
+/// `document_json` (settlement's `policies/policy-schema.json`, kept in step with its types by
+/// settlement's `tests/policy_schema.rs`; `docs/policy-format.md` explains it).
+pub const POLICY_SCHEMA_JSON: &str = include_str!("../../settlement/policies/policy-schema.json");
+
+async fn policy_schema() -> Response {
+    (
+        [(http::header::CONTENT_TYPE, "application/schema+json")],
+        POLICY_SCHEMA_JSON,
     )
         .into_response()
 }

@@ -456,6 +456,18 @@ pub fn generate(catalog: &Catalog) -> Value {
                 .insert(b.verb.as_str().to_lowercase(), op);
         }
     }
+    paths.entry("/schemas/policy.json".into()).or_default().insert(
+        "get".into(),
+        json!({
+            "operationId": "PolicySchema",
+            "summary": "The JSON Schema (draft 2020-12) of a policy document.",
+            "description": "The format of `document_json` in `POST /v1/policies` (SettlementService/UploadPolicy), every field described; explained with the seeded Huoqiu policy in docs/policy-format.md. No token needed.",
+            "tags": ["SettlementService"],
+            "security": [],
+            "parameters": [],
+            "responses": {"200": {"description": "The schema", "content": {"application/schema+json": {"schema": {"type": "object"}}}}},
+        }),
+    );
     let mut schemas = Map::new();
     while let Some((m, side)) = todo.pop() {
         let name = names.name(&m, side);
@@ -519,7 +531,12 @@ mod tests {
             .filter(|r| r.access.is_some())
             .map(|r| r.http.len())
             .sum();
-        assert_eq!(n, bindings);
+        // One operation per binding, and the policy schema document.
+        assert_eq!(n, bindings + 1);
+        assert_eq!(
+            doc["paths"]["/schemas/policy.json"]["get"]["operationId"],
+            "PolicySchema"
+        );
     }
 
     #[test]

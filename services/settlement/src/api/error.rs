@@ -78,6 +78,12 @@ fn registry(e: RegistryRefusal) -> ApiError {
 fn policy(e: PolicyError) -> ApiError {
     match &e {
         PolicyError::Parse(m) => codes::POLICY_PARSE.invalid("document_json", m.clone()),
+        PolicyError::Shape(f) if f.path.is_empty() => {
+            codes::POLICY_PARSE.invalid("document_json", f.message.clone())
+        }
+        PolicyError::Shape(f) => {
+            codes::POLICY_PARSE.invalid(format!("document_json.{}", f.path), f.message.clone())
+        }
         PolicyError::Invalid(errors) => {
             codes::POLICY_INVALID.invalid_fields(pairs(errors, |p| format!("document_json.{p}")))
         }

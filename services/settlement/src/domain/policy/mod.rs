@@ -34,6 +34,10 @@ pub enum PolicyError {
     /// The JSON text is not a policy document.
     #[error("policy document is not valid JSON for the schema: {0}")]
     Parse(String),
+    /// The JSON is not of the document's shape (`docs/policy-schema.json`) at a field path
+    /// (`basic.rates[0].level`; empty for the document itself, e.g. a missing top-level field).
+    #[error("policy document does not match the schema: {0}")]
+    Shape(FieldError),
     /// The document parsed but breaks a rule; every problem names its field path.
     #[error("policy document is invalid: {}", join_errors(.0))]
     Invalid(Vec<FieldError>),
@@ -43,10 +47,29 @@ impl PolicyError {
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            PolicyError::Parse(_) => crate::error::POLICY_PARSE.code,
+            PolicyError::Parse(_) | PolicyError::Shape(_) => crate::error::POLICY_PARSE.code,
             PolicyError::Invalid(_) => crate::error::POLICY_INVALID.code,
         }
     }
+}
+
+/// The JSON schema (draft 2020-12) of a policy document, every field described; the gateway
+/// serves it at `/schemas/policy.json` and `docs/policy-schema.json` is a copy (both kept in
+/// step with these types by `tests/policy_schema.rs`).
+pub const POLICY_SCHEMA_JSON: &str = include_str!("../../../policies/policy-schema.json");
+
+/// Parses JSON text into a document (or bundle), naming the field path of a shape error.
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, PolicyError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return PolicyError::Parse(inner.to_string());
+        }
+        let path = if path == "." { String::new() } else { path };
+        PolicyError::Shape(FieldError::new(path, inner.to_string()))
+    })
 }
 
 /// A set of policy documents, e.g. the default bundle or a bureau's uploads.
@@ -65,8 +88,7 @@ pub fn default_bundle() -> Result<PolicyBundle, PolicyError> {
 impl PolicyBundle {
     /// Parses a bundle and validates every document (paths prefixed `policies[i].`).
     pub fn from_json(text: &str) -> Result<PolicyBundle, PolicyError> {
-        let bundle: PolicyBundle =
-            serde_json::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        let bundle: PolicyBundle = parse(text)?;
         let mut errors = Vec::new();
         for (i, p) in bundle.policies.iter().enumerate() {
             if let Err(PolicyError::Invalid(errs)) = p.validate() {
@@ -121,8 +143,7 @@ impl PolicyBundle {
 impl PolicyDocument {
     /// Parses one document and validates it.
     pub fn from_json(text: &str) -> Result<PolicyDocument, PolicyError> {
-        let doc: PolicyDocument =
-            serde_json::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        let doc: PolicyDocument = parse(text)?;
         doc.validate()?;
         Ok(doc)
     }
