@@ -54,13 +54,22 @@ pub struct Envelope<'a> {
 
 /// Streams with consumer groups.
 pub trait Bus: Send + Sync + std::fmt::Debug {
-    /// Appends an event; returns its stream position.
+    /// Appends an event without a sequence number; returns its stream position.
     fn publish<'a>(
         &'a self,
         stream: &'a str,
         event_id: &'a str,
         payload: &'a [u8],
-    ) -> BoxFuture<'a, Result<String, BusError>>;
+    ) -> BoxFuture<'a, Result<String, BusError>> {
+        let env = Envelope {
+            event_id,
+            payload,
+            seq: 0,
+            heartbeat: false,
+            trace_parent: "",
+        };
+        self.append(stream, env, None)
+    }
     /// Reads up to `count` messages for `consumer` in `group`, waiting up to `block` for new ones.
     fn read<'a>(
         &'a self,
@@ -81,21 +90,13 @@ pub trait Bus: Send + Sync + std::fmt::Debug {
     fn lag<'a>(&'a self, stream: &'a str, group: &'a str) -> BoxFuture<'a, Result<u64, BusError>>;
 
     /// Appends an event or heartbeat with its sequence number, keeping the stream at about
-    /// `max_len` entries when given. A bus that cannot carry sequence numbers refuses
-    /// sequenced envelopes.
+    /// `max_len` entries when given; returns its stream position.
     fn append<'a>(
         &'a self,
         stream: &'a str,
         env: Envelope<'a>,
         max_len: Option<u64>,
-    ) -> BoxFuture<'a, Result<String, BusError>> {
-        let _ = max_len;
-        if env.seq == 0 && !env.heartbeat {
-            self.publish(stream, env.event_id, env.payload)
-        } else {
-            Box::pin(async { Err(BusError("this bus does not carry sequence numbers".into())) })
-        }
-    }
+    ) -> BoxFuture<'a, Result<String, BusError>>;
 
     /// Reads up to `count` messages of several streams at once for `consumer` in `group`
     /// (each stream's own unacknowledged messages first), waiting up to `block` when none has
@@ -209,22 +210,6 @@ impl MemoryBus {
 }
 
 impl Bus for MemoryBus {
-    fn publish<'a>(
-        &'a self,
-        stream: &'a str,
-        event_id: &'a str,
-        payload: &'a [u8],
-    ) -> BoxFuture<'a, Result<String, BusError>> {
-        let env = Envelope {
-            event_id,
-            payload,
-            seq: 0,
-            heartbeat: false,
-            trace_parent: "",
-        };
-        self.append(stream, env, None)
-    }
-
     fn append<'a>(
         &'a self,
         stream: &'a str,
@@ -594,22 +579,6 @@ impl RedisBus {
 }
 
 impl Bus for RedisBus {
-    fn publish<'a>(
-        &'a self,
-        stream: &'a str,
-        event_id: &'a str,
-        payload: &'a [u8],
-    ) -> BoxFuture<'a, Result<String, BusError>> {
-        let env = Envelope {
-            event_id,
-            payload,
-            seq: 0,
-            heartbeat: false,
-            trace_parent: "",
-        };
-        self.append(stream, env, None)
-    }
-
     fn append<'a>(
         &'a self,
         stream: &'a str,

@@ -848,11 +848,11 @@ async fn the_insurer_layer_follows_its_claim_through_refund_and_reversal() {
 struct DownBus;
 
 impl Bus for DownBus {
-    fn publish<'a>(
+    fn append<'a>(
         &'a self,
         _: &'a str,
-        _: &'a str,
-        _: &'a [u8],
+        _: yibao_runtime::bus::Envelope<'a>,
+        _: Option<u64>,
     ) -> futures::future::BoxFuture<'a, Result<String, yibao_runtime::bus::BusError>> {
         Box::pin(async { Err(yibao_runtime::bus::BusError("connection refused".into())) })
     }
