@@ -7,7 +7,7 @@
 //!   (`yibao.common.v1.access`); organisation-scoped callers reach only their own
 //!   organisation's records, region-scoped callers only their region prefix ([`edge`]).
 //! - Request ids, `Idempotency-Key` on writes, a rate limit per caller, a body-size limit,
-//!   deadlines, `/healthz`, `/readyz`, `/metrics` and `/openapi.json`.
+//!   deadlines, `/healthz`, `/readyz`, `/metrics`, `/openapi.json` and `/schemas/policy.json`.
 
 pub mod catalog;
 pub mod edge;
