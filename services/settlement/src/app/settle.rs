@@ -231,7 +231,8 @@ impl SettlementApp {
 
     /// Settles a prepared claim in one transaction: the claim, items, explanations,
     /// accumulators, ledger lines, insurer layers and an outbox event. A repeated
-    /// (institution, encounter) returns the first settlement and writes nothing.
+    /// (institution, encounter) writes nothing and answers the claim's current state
+    /// ([`current_state`]).
     pub async fn settle_prepared(
         &self,
         input: &SettleInput,
