@@ -115,33 +115,26 @@ impl Store {
         let mut c = c.clone();
         c.id = new_id();
         let (from, to) = to_text(&c.period);
-        let txn = self.begin().await?;
-        sql::exec(
-            &*txn,
+        let values = vec![
+            t(c.id.clone()),
+            t(c.person_id.clone()),
+            t(c.disease_code.clone()),
+            t(c.certifying_institution.as_str()),
+            t(from),
+            ot(to),
+            t(c.status.as_str()),
+            t(now()),
+            t(actor.subject.clone()),
+        ];
+        let entry = serde_json::to_value(&c).unwrap_or_default();
+        self.insert_journaled(
             "INSERT INTO chronic_certifications (id, person_id, disease_code, certifying_institution_code, valid_from, valid_to, status, revoke_reason, created_at, actor) \
              VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?)",
-            vec![
-                t(c.id.clone()),
-                t(c.person_id.clone()),
-                t(c.disease_code.clone()),
-                t(c.certifying_institution.as_str()),
-                t(from),
-                ot(to),
-                t(c.status.as_str()),
-                t(now()),
-                t(actor.subject.clone()),
-            ],
-        )
-        .await?;
-        journal(
-            &txn,
-            &c.person_id,
-            "certification.added",
-            serde_json::to_value(&c).unwrap_or_default(),
+            values,
+            (&c.person_id, "certification.added", entry),
             actor,
         )
         .await?;
-        txn.commit().await?;
         Ok(c)
     }
 
@@ -152,29 +145,8 @@ impl Store {
         reason: &str,
         actor: &Actor,
     ) -> Result<(), StoreError> {
-        let txn = self.begin().await?;
-        let n = sql::exec(
-            &*txn,
-            "UPDATE chronic_certifications SET status = 'revoked', revoke_reason = ?, revoked_at = ? WHERE id = ? AND status = 'active'",
-            vec![t(reason), t(now()), t(c.id.clone())],
-        )
-        .await?;
-        if n != 1 {
-            return Err(StoreError::Conflict(format!(
-                "certification {} changed meanwhile",
-                c.id
-            )));
-        }
-        journal(
-            &txn,
-            &c.person_id,
-            "certification.revoked",
-            serde_json::json!({"certification_id": c.id, "reason": reason}),
-            actor,
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        self.revoke_row(Revoked::Certification, &c.id, &c.person_id, reason, actor)
+            .await
     }
 
     /// A person's filings, oldest first.
@@ -213,33 +185,26 @@ impl Store {
         let mut f = f.clone();
         f.id = new_id();
         let (from, to) = to_text(&f.period);
-        let txn = self.begin().await?;
-        sql::exec(
-            &*txn,
+        let values = vec![
+            t(f.id.clone()),
+            t(f.person_id.clone()),
+            t(f.kind.as_str()),
+            t(f.destination.as_str()),
+            t(from),
+            ot(to),
+            t(f.status.as_str()),
+            t(now()),
+            t(actor.subject.clone()),
+        ];
+        let entry = serde_json::to_value(&f).unwrap_or_default();
+        self.insert_journaled(
             "INSERT INTO cross_region_filings (id, person_id, kind, destination_region_code, valid_from, valid_to, status, revoke_reason, created_at, actor) \
              VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?)",
-            vec![
-                t(f.id.clone()),
-                t(f.person_id.clone()),
-                t(f.kind.as_str()),
-                t(f.destination.as_str()),
-                t(from),
-                ot(to),
-                t(f.status.as_str()),
-                t(now()),
-                t(actor.subject.clone()),
-            ],
-        )
-        .await?;
-        journal(
-            &txn,
-            &f.person_id,
-            "filing.added",
-            serde_json::to_value(&f).unwrap_or_default(),
+            values,
+            (&f.person_id, "filing.added", entry),
             actor,
         )
         .await?;
-        txn.commit().await?;
         Ok(f)
     }
 
@@ -250,28 +215,71 @@ impl Store {
         reason: &str,
         actor: &Actor,
     ) -> Result<(), StoreError> {
+        self.revoke_row(Revoked::Filing, &f.id, &f.person_id, reason, actor)
+            .await
+    }
+
+    /// One insert and its journal entry (person, kind, entry) in one transaction.
+    async fn insert_journaled(
+        &self,
+        statement: &str,
+        values: Vec<sea_orm::Value>,
+        (person_id, kind, entry): (&str, &str, serde_json::Value),
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let txn = self.begin().await?;
+        sql::exec(&*txn, statement, values).await?;
+        journal(&txn, person_id, kind, entry, actor).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes an active record and journals it; a concurrent revocation is a conflict.
+    async fn revoke_row(
+        &self,
+        what: Revoked,
+        id: &str,
+        person_id: &str,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let (table, name) = match what {
+            Revoked::Certification => ("chronic_certifications", "certification"),
+            Revoked::Filing => ("cross_region_filings", "filing"),
+        };
         let txn = self.begin().await?;
         let n = sql::exec(
             &*txn,
-            "UPDATE cross_region_filings SET status = 'revoked', revoke_reason = ?, revoked_at = ? WHERE id = ? AND status = 'active'",
-            vec![t(reason), t(now()), t(f.id.clone())],
+            &format!(
+                "UPDATE {table} SET status = 'revoked', revoke_reason = ?, revoked_at = ? WHERE id = ? AND status = 'active'"
+            ),
+            vec![t(reason), t(now()), t(id)],
         )
         .await?;
         if n != 1 {
             return Err(StoreError::Conflict(format!(
-                "filing {} changed meanwhile",
-                f.id
+                "{name} {id} changed meanwhile"
             )));
         }
+        let mut entry = serde_json::Map::new();
+        entry.insert(format!("{name}_id"), id.into());
+        entry.insert("reason".into(), reason.into());
         journal(
             &txn,
-            &f.person_id,
-            "filing.revoked",
-            serde_json::json!({"filing_id": f.id, "reason": reason}),
+            person_id,
+            &format!("{name}.revoked"),
+            entry.into(),
             actor,
         )
         .await?;
         txn.commit().await?;
         Ok(())
     }
+}
+
+/// The records [`Store::revoke_row`] revokes.
+#[derive(Debug, Clone, Copy)]
+enum Revoked {
+    Certification,
+    Filing,
 }
