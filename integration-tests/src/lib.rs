@@ -263,6 +263,18 @@ pub fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
 }
 
+/// An int64 of canonical proto JSON (a string) or a plain number; 0 when absent.
+pub fn n(v: &Value) -> i64 {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_default()
+}
+
+/// Whole yuan in fen.
+pub const fn yuan(y: i64) -> i64 {
+    y * 100
+}
+
 /// The insurance physician [`register_institution`] registers at `institution`: `D`, the
 /// institution's region and a sequence made of its own (`H34152200001` → `D341522000001`).
 pub fn physician_of(institution: &str) -> String {

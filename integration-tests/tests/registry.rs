@@ -10,7 +10,7 @@
 use http::Method;
 use serde_json::{Value, json};
 use yibao_integration_tests::{
-    Suite, enrolled_person, id_number, physician_of, register_institution, s, this_year,
+    Suite, enrolled_person, id_number, n, physician_of, register_institution, s, this_year, yuan,
 };
 use yibao_runtime::Role;
 
@@ -19,18 +19,6 @@ const ANHUI: &str = "340000";
 const COUNTY_HOSPITAL: &str = "H34152200001";
 /// 住院诊查费, 甲类 in the tests' catalogue.
 const A_SERVICES: &str = "001102000050000";
-
-fn n(v: &Value) -> i64 {
-    match v {
-        Value::String(t) => t.parse().unwrap_or(0),
-        Value::Number(x) => x.as_i64().unwrap_or(0),
-        _ => 0,
-    }
-}
-
-fn yuan(y: i64) -> i64 {
-    y * 100
-}
 
 /// The demo county's roster and physicians, procurement's catalogue of one 甲 item, and this
 /// year's Huoqiu policy; returns an operator of Anhui.

@@ -9,7 +9,7 @@
 use http::Method;
 use serde_json::{Value, json};
 use yibao_integration_tests::{
-    Suite, enrolled_person, id_number, physician_of, register_institution, s, this_year,
+    Suite, enrolled_person, id_number, n, physician_of, register_institution, s, this_year, yuan,
 };
 use yibao_runtime::Role;
 
@@ -20,19 +20,6 @@ const OTHER_HOSPITAL: &str = "H34152200001";
 const ZHONGSHAN: &str = "442000";
 const ZS_HOSPITAL: &str = "H44200000001";
 const BAK_INSURER: &str = "INS442000001";
-
-/// An int64 of canonical proto JSON (a string) or a plain number; 0 when absent.
-fn n(v: &Value) -> i64 {
-    match v {
-        Value::String(t) => t.parse().unwrap_or(0),
-        Value::Number(x) => x.as_i64().unwrap_or(0),
-        _ => 0,
-    }
-}
-
-fn yuan(y: i64) -> i64 {
-    y * 100
-}
 
 /// Uploads this year's version of a seeded policy (same rules, new id and year).
 async fn upload_this_years(suite: &Suite, op: &str, seeded_id: &str, region: &str) -> Value {

@@ -5,20 +5,14 @@
 //! and live in `services/supervision/tests/e2e.rs`, behind the same gateway code.
 
 use http::Method;
-use serde_json::{Value, json};
-use yibao_integration_tests::{Suite, s};
+use serde_json::json;
+use yibao_integration_tests::{Suite, n, s};
 use yibao_runtime::Role;
 
 const HUOQIU: &str = "341522";
 const H1: &str = "H34152200001";
 const H2: &str = "H34152200002";
 const H3: &str = "H34152200003";
-
-fn n(v: &Value) -> i64 {
-    v.as_i64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        .unwrap_or_default()
-}
 
 #[tokio::test]
 async fn a_tip_becomes_a_case_with_recoveries_and_a_reward_and_retries_change_nothing() {
