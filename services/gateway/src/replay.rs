@@ -46,3 +46,52 @@ pub fn says_replayed(route: &Route, reply: &Bytes) -> bool {
         .and_then(|m| m.get_field_by_name("replayed").and_then(|v| v.as_bool()))
         .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    fn route(path: &str) -> Route {
+        let c = Catalog::from_descriptor_set(yibao_proto::FILE_DESCRIPTOR_SET)
+            .unwrap_or_else(|e| panic!("{e}"));
+        c.by_path[path].clone()
+    }
+
+    #[test]
+    fn a_recorded_reply_with_a_replayed_field_is_marked_and_others_are_left_alone() {
+        let sheet = route("/yibao.ltc.v1.LtcService/SubmitScoreSheet");
+        let mut first = DynamicMessage::new(sheet.method.output());
+        first.set_field_by_name("replayed", Value::Bool(false));
+        let first = Bytes::from(first.encode_to_vec());
+        assert!(!says_replayed(&sheet, &first));
+        let marked = mark_replayed(&sheet, first);
+        assert!(says_replayed(&sheet, &marked));
+        // A reply without the field comes back byte for byte.
+        let person = route("/yibao.enrollment.v1.EnrollmentService/RegisterPerson");
+        assert!(
+            person
+                .method
+                .output()
+                .get_field_by_name("replayed")
+                .is_none()
+        );
+        let reply = Bytes::from_static(b"\x0a\x02\x0a\x00");
+        assert_eq!(mark_replayed(&person, reply.clone()), reply);
+    }
+
+    #[test]
+    fn only_settle_is_answered_by_its_service_on_a_retry() {
+        assert!(service_answers_replays(&route(
+            "/yibao.settlement.v1.SettlementService/Settle"
+        )));
+        assert!(!service_answers_replays(&route(
+            "/yibao.ltc.v1.LtcService/SubmitScoreSheet"
+        )));
+        let settle = route("/yibao.settlement.v1.SettlementService/Settle");
+        assert!(
+            settle.method.input().get_field_by_name("claim").is_some(),
+            "the service's key (claim.encounter_no) travels in the request"
+        );
+    }
+}
