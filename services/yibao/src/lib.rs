@@ -157,7 +157,13 @@ impl Running {
         out += "            (hospitals: --role hospital --org H34152200001)\n";
         if demo {
             out += "  demo:     region 341522; poverty-registered household 341522195803120020, 341522195508070016, 341522201205190035;\n";
-            out += "            self-paid 341522198001010018; unpaid 341522199006150022\n";
+            out += "            self-paid 341522198001010018; unpaid 341522199006150022;\n";
+            out += &format!(
+                "            certified {} for chronic disease {}; enrolled twice (duplicate scan) {}\n",
+                demo::CHRONIC_PATIENT,
+                demo::CHRONIC_DISEASE,
+                demo::DUPLICATE_PERSON.0
+            );
         }
         out + "Press Ctrl-C to stop.\n"
     }
