@@ -793,6 +793,7 @@ async fn one_settlement_is_one_trace_every_service_exposes_red_metrics_and_logs_
         .post(format!("{}/v1/claims:settle", c.base))
         .bearer_auth(&h)
         .header("traceparent", format!("00-{trace}-{caller_span}-01"))
+        .header("idempotency-key", &encounter)
         .json(&inpatient(&encounter, &id))
         .send()
         .await
@@ -885,6 +886,23 @@ async fn one_settlement_is_one_trace_every_service_exposes_red_metrics_and_logs_
         "settlement's database statements are spans below its own"
     );
     assert!(db.iter().all(|s| s.kind == SpanKind::Client as i32));
+    if std::env::var("YIBAO_TEST_REDIS_URL").is_ok() {
+        // The gateway's Idempotency-Key claim is a Redis command below its span.
+        let redis: Vec<&Span> = spans
+            .iter()
+            .filter(|s| attr_str(s, "db.system") == "redis")
+            .collect();
+        assert!(
+            redis
+                .iter()
+                .any(|s| s.name == "SET" && s.parent_span_id == gw.span_id),
+            "the gateway's Redis calls are client spans below its own:\n{}",
+            tree(&spans)
+        );
+        assert!(redis.iter().all(
+            |s| s.kind == SpanKind::Client as i32 && attr_str(s, "db.operation.name") == s.name
+        ));
+    }
     let producer = one(&spans, produce, SpanKind::Producer);
     assert_eq!(producer.parent_span_id, settlement.span_id);
     // No health check was traced, and the call without a traceparent is a trace of its own.

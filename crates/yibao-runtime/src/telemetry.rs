@@ -15,6 +15,9 @@
 //!   `sea_orm.query_all`, `sea_orm.execute`, `sea_orm.begin`, `sea_orm.commit` …) below the
 //!   span that ran them (statements outside any request — the relay's, the consumers' — start no
 //!   trace of their own);
+//! - each Redis command of the cache (`GET`, `SET`, `DEL`, `INCR`) as a client span with
+//!   `db.system` `redis` and `db.operation.name`, below the span that issued it (none outside
+//!   one);
 //! - the outbox's producer span `create <stream>` when a use case writes events, whose context
 //!   each event carries ([`current_traceparent`]), and a consumer's span `process <stream>` per
 //!   delivery, linked to the spans of the events' producers ([`crate::inbox`]).
@@ -143,9 +146,11 @@ pub fn init_with(
         .with_threads(false)
         .with_location(false)
         .with_filter(tracing_subscriber::filter::DynFilterFn::new(|meta, cx| {
-            // A database statement outside any span (a background loop's) starts no trace.
+            // A database statement or Redis call outside any span (a background loop's)
+            // starts no trace.
             !(meta.is_span()
-                && meta.target().starts_with("sea_orm")
+                && (meta.target().starts_with("sea_orm")
+                    || meta.target() == crate::cache::REDIS_SPAN_TARGET)
                 && cx.lookup_current().is_none())
         }));
     tracing_subscriber::registry()
