@@ -278,10 +278,37 @@ pub async fn rest(g: Gateway, req: Request) -> Response {
     };
     let route = route.clone();
     let (svc, method) = service_and_method(&route);
-    let (code, resp) = rest_inner(&g, &route, binding.clone(), vars, parts, body, &instance).await;
+    let (code, resp) = if declared_too_large(&parts.headers, g.settings.max_body_bytes) {
+        (tonic::Code::ResourceExhausted, body_too_large(&g, &instance))
+    } else {
+        rest_inner(&g, &route, binding.clone(), vars, parts, body, &instance).await
+    };
     g.metrics.record(&svc, &method, code, started.elapsed());
     seen(|s| s.code = Some(code));
     resp
+}
+
+/// A `Content-Length` above `max`: refused before the body is read.
+fn declared_too_large(headers: &http::HeaderMap, max: usize) -> bool {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > max as u64)
+}
+
+/// 413 `BODY_TOO_LARGE`, declared or found while reading.
+fn body_too_large(g: &Gateway, instance: &str) -> Response {
+    problem(
+        http::StatusCode::PAYLOAD_TOO_LARGE,
+        codes::BODY_TOO_LARGE.code,
+        &format!(
+            "the request body is larger than the gateway accepts ({} bytes, gateway.max_body_bytes)",
+            g.settings.max_body_bytes
+        ),
+        instance,
+        None,
+    )
 }
 
 /// An answer given before the upstream call (a refusal or a replay), with its gRPC code.
@@ -357,18 +384,7 @@ async fn admit(
     let caller = authenticate(g, &parts.headers).map_err(|e| refuse(e.into(), instance))?;
     let bytes = match http_body_util::BodyExt::collect(body).await {
         Ok(b) => b.to_bytes(),
-        Err(_) => {
-            return Err((
-                tonic::Code::InvalidArgument,
-                problem(
-                    http::StatusCode::PAYLOAD_TOO_LARGE,
-                    codes::BODY_TOO_LARGE.code,
-                    &format!("the body exceeds {} bytes", g.settings.max_body_bytes),
-                    instance,
-                    None,
-                ),
-            ));
-        }
+        Err(_) => return Err((tonic::Code::ResourceExhausted, body_too_large(g, instance))),
     };
     let msg = transcode::bind_request(
         route.method.input(),

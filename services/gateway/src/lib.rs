@@ -134,7 +134,6 @@ impl Gateway {
 
     /// The HTTP application.
     pub fn router(self) -> Router {
-        let max_body = self.settings.max_body_bytes;
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
@@ -143,8 +142,6 @@ impl Gateway {
             .route("/schemas/policy.json", get(policy_schema))
             .fallback(dispatch)
             .with_state(self)
-            .layer(tower_http::limit::RequestBodyLimitLayer::new(max_body))
-            .layer(axum::middleware::map_response(body_limit_problem))
             .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
             .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
                 tower_http::request_id::MakeRequestUuid,
@@ -263,6 +260,10 @@ async fn dispatch(State(g): State<Gateway>, req: Request) -> Response {
     // One span for the whole request, continuing the caller's trace (edge::observe).
     let grpc = is_grpc(&req);
     let gateway = g.clone();
+    // Bodies are read through a limit of `gateway.max_body_bytes` inside the request's span, so
+    // a refused body is traced, counted and logged like any other answer.
+    let max = g.settings.max_body_bytes;
+    let req = req.map(|b| Body::new(http_body_util::Limited::new(b, max)));
     edge::observe(&g, req, grpc, move |req| async move {
         if grpc {
             proxy::grpc(gateway, req).await
@@ -271,23 +272,4 @@ async fn dispatch(State(g): State<Gateway>, req: Request) -> Response {
         }
     })
     .await
-}
-
-/// The body-limit layer answers 413 in plain text before any handler runs; callers get the
-/// same `application/problem+json` as for every other error.
-async fn body_limit_problem(resp: Response) -> Response {
-    let plain = resp
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
-    if resp.status() == http::StatusCode::PAYLOAD_TOO_LARGE && plain {
-        return edge::problem(
-            http::StatusCode::PAYLOAD_TOO_LARGE,
-            error::BODY_TOO_LARGE.code,
-            "the request body is larger than the gateway accepts (gateway.max_body_bytes)",
-            "",
-            None,
-        );
-    }
-    resp
 }

@@ -177,5 +177,39 @@ async fn the_environment_and_the_file_set_the_gateway_and_the_log_format() {
     assert_eq!(ct, "application/problem+json");
     let body: serde_json::Value = r.json().await.unwrap_or_default();
     assert_eq!(body["code"], "BODY_TOO_LARGE");
+    // The refusal is observed like any answer: its request log line and the gateway's count.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let refused = |l: &String| {
+        serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| {
+            v["message"] == "request"
+                && v["http_status"] == 413
+                && v["method"] == "yibao.enrollment.v1.EnrollmentService/CheckEligibility"
+                && v["code"] == "RESOURCE_EXHAUSTED"
+        })
+    };
+    while !lines.iter().any(refused) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(_) => panic!("no request log line for the 413: {lines:?}"),
+        }
+    }
+    let metrics = http
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("yibao_rpc_requests_total{")
+                && l.contains(r#"component="gateway""#)
+                && l.contains(r#"method="CheckEligibility""#)
+                && l.contains(r#"code="RESOURCE_EXHAUSTED""#)),
+        "the 413 is counted: {metrics}"
+    );
     drop(up);
 }
