@@ -962,6 +962,25 @@ async fn one_settlement_is_one_trace_every_service_exposes_red_metrics_and_logs_
                 "linked to the producer span"
             );
         }
+        // Supervision's processing of the event is below its consumer span: the batch's
+        // database statements are its children.
+        let supervision = got
+            .spans
+            .iter()
+            .find(|s| {
+                s.name == consume
+                    && attr_str(s, "messaging.consumer.group.name") == "supervision"
+                    && s.links.iter().any(|l| hex(&l.trace_id) == trace)
+            })
+            .unwrap_or_else(|| panic!("supervision's consumer span"));
+        assert!(
+            got.spans
+                .iter()
+                .any(|s| s.parent_span_id == supervision.span_id
+                    && s.trace_id == supervision.trace_id
+                    && !attr_str(s, "db.system").is_empty()),
+            "supervision's statements are below its consumer span"
+        );
     }
 
     // Every service's metrics endpoint: strict text format, RED series, the gauges.

@@ -47,7 +47,9 @@ pub async fn consume_stays(
         return Ok(0);
     };
     for m in &delivery.messages {
-        if let Err(e) = apply(ltc, m).await {
+        // The work (its database statements) below the delivery's consumer span.
+        let applied = tracing::Instrument::instrument(apply(ltc, m), delivery.span().clone());
+        if let Err(e) = applied.await {
             // A database outage is tried again as it is; anything else narrows down to the
             // event at fault and, repeated, sets it aside.
             let transient = matches!(e, EventsError::App(AppError::Store(_)));

@@ -251,7 +251,11 @@ impl Consumer {
         else {
             return Ok(BatchReport::default());
         };
-        match self.process(kind, stream, &delivery.messages).await {
+        // The work (its database statements) below the delivery's consumer span.
+        let span = delivery.span().clone();
+        let processed =
+            tracing::Instrument::instrument(self.process(kind, stream, &delivery.messages), span);
+        match processed.await {
             Ok(report) => {
                 self.inbox.ack(&delivery).await.map_err(inbox_error)?;
                 Ok(report)
