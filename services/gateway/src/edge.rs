@@ -279,7 +279,10 @@ pub async fn rest(g: Gateway, req: Request) -> Response {
     let route = route.clone();
     let (svc, method) = service_and_method(&route);
     let (code, resp) = if declared_too_large(&parts.headers, g.settings.max_body_bytes) {
-        (tonic::Code::ResourceExhausted, body_too_large(&g, &instance))
+        (
+            tonic::Code::ResourceExhausted,
+            body_too_large(&g, &instance),
+        )
     } else {
         rest_inner(&g, &route, binding.clone(), vars, parts, body, &instance).await
     };
