@@ -308,8 +308,18 @@ async fn roster_reconciliation_gives_every_reason() {
     let shandong = suite.operator("370000");
     enrolled_person(&suite, &shandong, &elsewhere, "370281", true).await;
     let unknown = id_number("34152219991231001");
+    // Enrolled and paid for this year, then died in it: deceased, not enrolled.
+    let died_insured = id_number("34152219600101004");
+    let (died_pid, _) = enrolled_person(&suite, &op, &died_insured, HUOQIU, true).await;
+    suite
+        .ok(
+            &format!("/v1/persons/{died_pid}/events"),
+            &op,
+            json!({"kind": "STATUS_EVENT_KIND_DEATH", "effective_on": format!("{y}-01-01")}),
+        )
+        .await;
     let csv = format!(
-        "name,id_number\n甲,{enrolled}\n乙,{dead}\n丙,{moved}\n丁,{elsewhere}\n戊,110101199001011234\n己,{unknown}\n"
+        "name,id_number\n甲,{enrolled}\n乙,{dead}\n丙,{moved}\n丁,{elsewhere}\n戊,110101199001011234\n己,{unknown}\n庚,{died_insured}\n"
     );
     let out = suite
         .ok(
@@ -330,8 +340,13 @@ async fn roster_reconciliation_gives_every_reason() {
             "ROSTER_OUTCOME_MOVED_OUT_OF_PROVINCE",
             "ROSTER_OUTCOME_ENROLLED_ELSEWHERE",
             "ROSTER_OUTCOME_ID_INVALID",
-            "ROSTER_OUTCOME_NOT_FOUND"
+            "ROSTER_OUTCOME_NOT_FOUND",
+            "ROSTER_OUTCOME_DECEASED"
         ]
+    );
+    assert_eq!(
+        out["rows"][6]["detail"],
+        format!("died on {y}-01-01; enrolled in region 341522 until then")
     );
     assert_eq!(out["rows"][1]["line"], 3);
     assert_eq!(out["totals"]["enrolled"], 1);

@@ -3,6 +3,7 @@
 //! 1,602 vulnerable people not enrolled.
 
 use super::PersonFile;
+use chrono::Datelike as _;
 use yibao_core::RegionCode;
 
 /// Outcome of one row.
@@ -46,14 +47,22 @@ pub fn reconcile(file: &PersonFile, year: i32, region: &RegionCode) -> (RosterOu
             .iter()
             .filter(|e| e.year == year && e.paid_on.is_some())
     };
-    if let Some(e) = paid_in_year().find(|e| region.covers(&e.region)) {
+    let enrolled_here = paid_in_year().find(|e| region.covers(&e.region));
+    // Death in or before the year ends the cover: the row is deceased even when the year was
+    // enrolled and paid (the enrolment ran until the death); a death after the year leaves
+    // the year enrolled.
+    if let Some(d) = file.death_date.filter(|d| d.year() <= year) {
+        let detail = match enrolled_here {
+            Some(e) => format!("died on {d}; enrolled in region {} until then", e.region),
+            None => format!("died on {d}"),
+        };
+        return (RosterOutcome::Deceased, detail);
+    }
+    if let Some(e) = enrolled_here {
         return (
             RosterOutcome::Enrolled,
             format!("enrolled in region {} ({:?})", e.region, e.scheme),
         );
-    }
-    if let Some(d) = file.death_date {
-        return (RosterOutcome::Deceased, format!("died on {d}"));
     }
     if let Some(d) = file.moved_out_of_province {
         return (
@@ -125,6 +134,21 @@ mod tests {
         let mut dead = file();
         dead.death_date = Some(d("2020-10-01"));
         assert_eq!(reconcile(&dead, 2021, &qinghai).0, RosterOutcome::Deceased);
+        // Enrolled and paid for the year, then died in it: deceased, not enrolled.
+        let mut died_enrolled = with_paid("630102");
+        died_enrolled.death_date = Some(d("2021-05-20"));
+        let (outcome, detail) = reconcile(&died_enrolled, 2021, &qinghai);
+        assert_eq!(outcome, RosterOutcome::Deceased);
+        assert_eq!(
+            detail,
+            "died on 2021-05-20; enrolled in region 630102 until then"
+        );
+        // A death after the year leaves the year enrolled.
+        died_enrolled.death_date = Some(d("2022-02-01"));
+        assert_eq!(
+            reconcile(&died_enrolled, 2021, &qinghai).0,
+            RosterOutcome::Enrolled
+        );
         let mut moved = file();
         moved.moved_out_of_province = Some(d("2020-08-01"));
         assert_eq!(
