@@ -10,12 +10,14 @@
 //! - [`signature`]: the `x-tif-*` credential headers and their SHA-256 signature;
 //! - [`setl`]: `setlinfo` / `setldetail` and the accounting identities every settlement
 //!   answer satisfies to the fen;
-//! - [`transactions`]: the transaction numbers (`infno`) and what each reads.
+//! - [`transactions`]: the transaction numbers (`infno`) and what each reads;
+//! - [`ids`]: `psn_no`, `mdtrt_id`, `setl_id` as the Crockford base32 of the records' UUIDs.
 //!
 //! Pure: no I/O, no clock (callers pass the time), no store.
 
 pub mod decimal;
 pub mod envelope;
+pub mod ids;
 pub mod setl;
 pub mod signature;
 pub mod transactions;
