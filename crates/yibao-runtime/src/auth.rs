@@ -283,6 +283,9 @@ enum KeySource {
     File(PathBuf),
     /// A JWKS URL, fetched again on refresh.
     Url(String),
+    /// Both: the keys of the file and of the URL are trusted (the identity provider's, and
+    /// the gateway's national-interface key mounted as a file).
+    FileAndUrl(PathBuf, String),
 }
 
 /// Verifies tokens against keys found by `kid`. The keys are fetched again every
@@ -337,6 +340,31 @@ fn key_set(set: &JwkSet) -> Result<KeySet, AuthError> {
         keys.insert(kid, (key, alg));
     }
     Ok(keys)
+}
+
+impl KeySource {
+    /// The keys of the source now (both sets' keys for a file and a URL; a `kid` in both is
+    /// the file's).
+    async fn read(&self) -> Result<JwkSet, AuthError> {
+        match self {
+            KeySource::Fixed => Ok(JwkSet { keys: Vec::new() }),
+            KeySource::File(path) => read_jwks_file(path),
+            KeySource::Url(url) => fetch_jwks(url).await,
+            KeySource::FileAndUrl(path, url) => {
+                let mut set = read_jwks_file(path)?;
+                let fetched = fetch_jwks(url).await?;
+                let known: std::collections::HashSet<Option<String>> =
+                    set.keys.iter().map(|k| k.common.key_id.clone()).collect();
+                set.keys.extend(
+                    fetched
+                        .keys
+                        .into_iter()
+                        .filter(|k| !known.contains(&k.common.key_id)),
+                );
+                Ok(set)
+            }
+        }
+    }
 }
 
 fn read_jwks_file(path: &Path) -> Result<JwkSet, AuthError> {
@@ -409,10 +437,32 @@ impl Verifier {
         Self::with_source(&set, KeySource::Url(url.to_string()), issuer, audience)
     }
 
-    /// From the auth configuration (file takes precedence over URL), refreshed every
-    /// `jwks_refresh_secs` for the life of the process.
+    /// Trusts the keys of a JWKS file and of a JWKS URL together (both read again on
+    /// refresh).
+    pub async fn from_jwks_file_and_url(
+        path: &Path,
+        url: &str,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Verifier, AuthError> {
+        let source = KeySource::FileAndUrl(path.to_path_buf(), url.to_string());
+        let set = source.read().await?;
+        Self::with_source(&set, source, issuer, audience)
+    }
+
+    /// From the auth configuration: a JWKS file, a JWKS URL, or both — then the keys of both
+    /// are trusted (the identity provider's at the URL, the gateway's national-interface key
+    /// in the file) — refreshed every `jwks_refresh_secs` for the life of the process.
     pub async fn from_config(cfg: &crate::config::AuthConfig) -> Result<Verifier, AuthError> {
-        let v = if !cfg.jwks_file.is_empty() {
+        let v = if !cfg.jwks_file.is_empty() && !cfg.jwks_url.is_empty() {
+            Self::from_jwks_file_and_url(
+                Path::new(&cfg.jwks_file),
+                &cfg.jwks_url,
+                &cfg.issuer,
+                &cfg.audience,
+            )
+            .await?
+        } else if !cfg.jwks_file.is_empty() {
             Self::from_jwks_file(Path::new(&cfg.jwks_file), &cfg.issuer, &cfg.audience)?
         } else {
             Self::from_jwks_url(&cfg.jwks_url, &cfg.issuer, &cfg.audience).await?
@@ -428,11 +478,10 @@ impl Verifier {
 
     /// Fetches the keys again from their source; a failure keeps the keys there are.
     pub async fn refresh(&self) -> Result<(), AuthError> {
-        let set = match &self.source {
-            KeySource::Fixed => return Ok(()),
-            KeySource::File(path) => read_jwks_file(path)?,
-            KeySource::Url(url) => fetch_jwks(url).await?,
-        };
+        if matches!(self.source, KeySource::Fixed) {
+            return Ok(());
+        }
+        let set = self.source.read().await?;
         let keys = key_set(&set)?;
         *self.last_fetch.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(std::time::Instant::now());
@@ -479,7 +528,7 @@ impl Verifier {
                     false
                 }
             },
-            KeySource::Url(_) => {
+            KeySource::Url(_) | KeySource::FileAndUrl(..) => {
                 if let Ok(handle) = tokio::runtime::Handle::try_current() {
                     let v = self.clone();
                     handle.spawn(async move {
@@ -791,6 +840,55 @@ mod tests {
             v.verify(&t).is_ok(),
             "the first unknown kid re-reads the file"
         );
+        let _ = std::fs::remove_file(&file);
+    }
+
+    #[test]
+    fn with_a_file_and_a_url_the_keys_of_both_are_trusted() {
+        let provider = keys();
+        let gateway = keys();
+        let file = std::env::temp_dir().join(format!("yibao-jwks-{}.json", rand::random::<u32>()));
+        std::fs::write(&file, serde_json::to_string(gateway.jwks()).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let body = serde_json::to_string(provider.jwks()).unwrap_or_default();
+        let v = rt.block_on(async {
+            // A one-shot HTTP server answering the provider's JWKS.
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                while let Ok((mut sock, _)) = listener.accept().await {
+                    let mut buf = [0u8; 1024];
+                    let _ = sock.read(&mut buf).await;
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = sock.write_all(reply.as_bytes()).await;
+                }
+            });
+            let cfg = crate::config::AuthConfig {
+                jwks_url: format!("http://{addr}/jwks.json"),
+                jwks_file: file.display().to_string(),
+                ..Default::default()
+            };
+            Verifier::from_config(&cfg)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        });
+        let token = |k: &DevKeys| {
+            k.mint(Role::Admin, "", "", "a", 60, "yibao", "yibao-api")
+                .unwrap_or_default()
+        };
+        assert!(v.verify(&token(&provider)).is_ok(), "the URL's key");
+        assert!(v.verify(&token(&gateway)).is_ok(), "the file's key");
+        assert!(v.verify(&token(&keys())).is_err(), "a key in neither");
         let _ = std::fs::remove_file(&file);
     }
 

@@ -203,7 +203,9 @@ impl Default for MetricsConfig {
 pub struct AuthConfig {
     /// URL of a JWKS document (production).
     pub jwks_url: String,
-    /// Path of a JWKS file (development, embedded).
+    /// Path of a JWKS file (development, embedded). With `jwks_url` set too, the keys of
+    /// both are trusted (in Kubernetes: the identity provider's, and the gateway's
+    /// national-interface key mounted as a file).
     pub jwks_file: String,
     /// Required `iss`.
     pub issuer: String,
