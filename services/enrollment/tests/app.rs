@@ -188,7 +188,11 @@ async fn a_resolved_duplicate_ends_the_resident_enrolment_the_day_before_the_emp
         .check_eligibility(&id, d("2025-03-01"))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(before.map(|a| a.eligibility.eligible), Some(true));
+    assert_eq!(
+        before.map(|a| (a.eligibility.eligible, a.file.name)),
+        Some((true, "李德胜".to_string())),
+        "the answer names the person as registered"
+    );
 
     let actor = Actor::from(&c);
     let scan =

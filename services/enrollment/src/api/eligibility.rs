@@ -41,6 +41,7 @@ pub(super) fn eligibility_pb(a: Answer) -> pb::CheckEligibilityResponse {
             .unwrap_or_default(),
         categories: e.categories.into_iter().map(category_pb).collect(),
         date: a.date.to_string(),
+        name: file.name,
         sex: file.sex,
         birth_date: file.birth_date.to_string(),
     }

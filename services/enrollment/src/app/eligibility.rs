@@ -59,7 +59,7 @@ pub struct CacheKind {
 /// The eligibility cache: person files under keyed hashes of ID numbers.
 pub const ELIGIBILITY_CACHE: CacheKind = CacheKind {
     epoch_name: ELIGIBILITY,
-    key_prefix: "yibao:elig:v2",
+    key_prefix: "yibao:elig:v3",
     label: b"|eligibility|",
 };
 

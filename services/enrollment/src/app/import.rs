@@ -221,6 +221,7 @@ fn prepare(
     let file = PersonFile {
         person_id: String::new(),
         id_masked: row.id_number.masked(),
+        name: row.name.clone(),
         sex: String::new(),
         birth_date: row.id_number.birth_date(),
         region: row.region.clone(),

@@ -315,6 +315,7 @@ pub(crate) mod tests {
         PersonFile {
             person_id: "p1".into(),
             id_masked: "3415**********0018".into(),
+            name: "张三".into(),
             sex: "male".into(),
             birth_date: d("1960-01-01"),
             region: region("341522"),

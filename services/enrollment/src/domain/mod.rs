@@ -126,6 +126,8 @@ pub struct PersonFile {
     pub person_id: String,
     /// Masked ID number.
     pub id_masked: String,
+    /// Name, as registered (the interface's 1101 and `CheckEligibility` return it).
+    pub name: String,
     /// Sex, "male" or "female".
     pub sex: String,
     /// Birth date.

@@ -280,6 +280,7 @@ impl Store {
             id_masked: IdNumber::parse(&p.id_number)
                 .map(|i| i.masked())
                 .unwrap_or_else(|_| "******".into()),
+            name: p.name.clone(),
             sex: p.sex.clone(),
             birth_date: date(&p.birth_date)?,
             region: RegionCode::parse(&p.region_code)
