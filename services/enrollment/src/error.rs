@@ -43,6 +43,8 @@ yibao_runtime::error_codes! {
     CERTIFICATION_NOT_FOUND = ("ENROLLMENT_CERTIFICATION_NOT_FOUND", NotFound, "no chronic/special-disease certification has this id");
     /// No such filing.
     FILING_NOT_FOUND = ("ENROLLMENT_FILING_NOT_FOUND", NotFound, "no cross-region care filing has this id");
+    /// No credential in force has this paasid.
+    INTERFACE_CREDENTIAL_NOT_FOUND = ("ENROLLMENT_INTERFACE_CREDENTIAL_NOT_FOUND", NotFound, "no national-interface credential in force has this `paasid` (never issued, or replaced by a rotation)");
 }
 
 #[cfg(test)]

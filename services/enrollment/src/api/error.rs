@@ -19,6 +19,9 @@ impl From<AppError> for ApiError {
             AppError::Voucher(e @ VoucherError::Malformed) => {
                 code.invalid("qr_payload", e.to_string())
             }
+            AppError::Unknown { field, entity, id } => {
+                code.invalid(field, format!("{} `{id}` not found", entity.name()))
+            }
             AppError::Store(StoreError::Corrupt(m)) | AppError::Internal(m) => {
                 ApiError::internal(m)
             }

@@ -5,6 +5,7 @@
 
 mod certifications;
 mod coverage;
+mod credentials;
 mod duplicates;
 mod eligibility;
 mod enrolments;
@@ -257,6 +258,20 @@ impl pb::enrollment_service_server::EnrollmentService for EnrollmentApi {
         req: Request<pb::ChangeInstitutionStatusRequest>,
     ) -> Reply<pb::ChangeInstitutionStatusResponse> {
         registry::change_status(&self.app, req).await
+    }
+
+    async fn issue_interface_credential(
+        &self,
+        req: Request<pb::IssueInterfaceCredentialRequest>,
+    ) -> Reply<pb::IssueInterfaceCredentialResponse> {
+        credentials::issue(&self.app, req).await
+    }
+
+    async fn resolve_interface_credential(
+        &self,
+        req: Request<pb::ResolveInterfaceCredentialRequest>,
+    ) -> Reply<pb::ResolveInterfaceCredentialResponse> {
+        credentials::resolve(&self.app, req).await
     }
 
     async fn import_physicians(

@@ -3,7 +3,7 @@
 use crate::domain::EnrolmentError;
 use crate::domain::voucher::VoucherError;
 use crate::error as codes;
-use crate::store::StoreError;
+use crate::store::{Entity, StoreError};
 use yibao_runtime::auth::AuthError;
 use yibao_runtime::error::{ErrorCode, codes as runtime_codes};
 
@@ -19,6 +19,16 @@ pub enum AppError {
     /// Reading or writing rows failed (not found, exists, conflict, database).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// No record has the id the request names in `field` (the answer names the field).
+    #[error("{field}: {} `{id}` not found", .entity.name())]
+    Unknown {
+        /// The request's field.
+        field: &'static str,
+        /// What was looked up.
+        entity: Entity,
+        /// The id the request gave.
+        id: String,
+    },
     /// The caller may not reach the record (outside their region).
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -48,6 +58,7 @@ impl AppError {
             AppError::Domain(e) => e.code(),
             AppError::Voucher(e) => e.code(),
             AppError::Store(e) => e.code(),
+            AppError::Unknown { entity, .. } => entity.not_found_code(),
             AppError::Auth(AuthError::MissingToken | AuthError::InvalidToken(_)) => {
                 runtime_codes::UNAUTHENTICATED
             }

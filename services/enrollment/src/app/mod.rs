@@ -10,12 +10,13 @@
 //! - [`roster`]: reconciling a list; [`coverage`]: targets and coverage; [`import`]: bulk import;
 //! - [`certifications`]: chronic-disease certifications and cross-region filings;
 //! - [`registry`]: designated institutions and their cache; [`physicians`]: insurance
-//!   physicians;
+//!   physicians; [`credentials`]: institutions' national-interface credentials;
 //! - [`settlement_facts`]: everything settlement pays a claim by, in one call;
 //! - [`tenancy`]: record-level region checks; [`error`]: [`AppError`].
 
 pub mod certifications;
 pub mod coverage;
+pub mod credentials;
 pub mod duplicates;
 pub mod eligibility;
 pub mod enrolments;

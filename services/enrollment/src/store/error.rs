@@ -24,6 +24,8 @@ pub enum Entity {
     Certification,
     /// A cross-region care filing.
     Filing,
+    /// A national-interface credential in force, by `paasid`.
+    InterfaceCredential,
 }
 
 impl Entity {
@@ -39,6 +41,23 @@ impl Entity {
             Entity::Physician => "physician",
             Entity::Certification => "certification",
             Entity::Filing => "cross-region filing",
+            Entity::InterfaceCredential => "interface credential",
+        }
+    }
+
+    /// The code of a look-up that found nothing.
+    pub fn not_found_code(self) -> ErrorCode {
+        match self {
+            Entity::Person => codes::PERSON_NOT_FOUND,
+            Entity::Enrolment => codes::ENROLMENT_NOT_FOUND,
+            Entity::Household => codes::HOUSEHOLD_NOT_FOUND,
+            Entity::Voucher => codes::VOUCHER_NOT_FOUND,
+            Entity::DuplicateTask => codes::DUPLICATE_TASK_NOT_FOUND,
+            Entity::Institution => codes::INSTITUTION_NOT_FOUND,
+            Entity::Physician => codes::PHYSICIAN_NOT_FOUND,
+            Entity::Certification => codes::CERTIFICATION_NOT_FOUND,
+            Entity::Filing => codes::FILING_NOT_FOUND,
+            Entity::InterfaceCredential => codes::INTERFACE_CREDENTIAL_NOT_FOUND,
         }
     }
 }
@@ -81,17 +100,7 @@ impl StoreError {
     /// cannot act on).
     pub fn code(&self) -> ErrorCode {
         match self {
-            StoreError::NotFound { entity, .. } => match entity {
-                Entity::Person => codes::PERSON_NOT_FOUND,
-                Entity::Enrolment => codes::ENROLMENT_NOT_FOUND,
-                Entity::Household => codes::HOUSEHOLD_NOT_FOUND,
-                Entity::Voucher => codes::VOUCHER_NOT_FOUND,
-                Entity::DuplicateTask => codes::DUPLICATE_TASK_NOT_FOUND,
-                Entity::Institution => codes::INSTITUTION_NOT_FOUND,
-                Entity::Physician => codes::PHYSICIAN_NOT_FOUND,
-                Entity::Certification => codes::CERTIFICATION_NOT_FOUND,
-                Entity::Filing => codes::FILING_NOT_FOUND,
-            },
+            StoreError::NotFound { entity, .. } => entity.not_found_code(),
             StoreError::Exists(_) => codes::ALREADY_EXISTS,
             StoreError::Conflict(_) => codes::CONFLICT,
             StoreError::Corrupt(_) | StoreError::Db(_) => runtime_codes::INTERNAL,

@@ -6,8 +6,35 @@ use yibao_runtime::db::SqlMigration;
 yibao_runtime::migrator!(
     Migrator,
     "enrollment_migrations",
-    [INITIAL, CACHE_EPOCHS, REGISTRY, CERTIFICATIONS]
+    [
+        INITIAL,
+        CACHE_EPOCHS,
+        REGISTRY,
+        CERTIFICATIONS,
+        INTERFACE_CREDENTIALS
+    ]
 );
+
+/// Institutions' national-interface credentials (`store::credentials`), in portable SQL: every
+/// credential issued, the replaced ones with their revocation; the partial unique index keeps
+/// one in force per institution.
+const INTERFACE_CREDENTIALS: SqlMigration = SqlMigration {
+    name: "m20261216_000005_enrollment_interface_credentials",
+    up: &[
+        "CREATE TABLE interface_credentials (
+        paasid TEXT PRIMARY KEY,
+        paas_token TEXT NOT NULL,
+        institution_code TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        issued_by TEXT NOT NULL,
+        issued_role TEXT NOT NULL,
+        revoked_at TEXT,
+        revoked_by TEXT,
+        revoked_role TEXT)",
+        "CREATE UNIQUE INDEX interface_credentials_in_force ON interface_credentials (institution_code) WHERE revoked_at IS NULL",
+    ],
+    drop_tables: &["interface_credentials"],
+};
 
 /// A person's chronic/special-disease certifications and cross-region filings
 /// (`store::certifications`), in portable SQL.

@@ -11,7 +11,8 @@
 //! - [`import`]: bulk inserts of imported people (COPY on PostgreSQL);
 //! - [`certifications`]: chronic-disease certifications and cross-region filings;
 //! - [`registry`]: designated institutions (versions, agreements, status changes, journal);
-//!   [`physicians`]: insurance physicians;
+//!   [`physicians`]: insurance physicians; [`credentials`]: institutions' national-interface
+//!   credentials;
 //! - [`cache_epochs`]: the epoch that is part of every eligibility and institution cache key;
 //! - [`codec`]: stored text forms; [`error`]: [`StoreError`].
 //!
@@ -24,6 +25,7 @@ pub mod categories;
 pub mod certifications;
 pub mod codec;
 pub mod coverage;
+pub mod credentials;
 pub mod duplicates;
 pub mod enrolments;
 pub mod entities;

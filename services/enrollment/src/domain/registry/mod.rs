@@ -5,8 +5,10 @@
 //!
 //! - [`roster`]: parsing a roster file (every bad row named by line and column) and planning
 //!   what it writes against what the registry holds;
-//! - [`physicians`]: insurance physicians (医保医师) and their file.
+//! - [`physicians`]: insurance physicians (医保医师) and their file;
+//! - [`credentials`]: national-interface credentials (接口凭证) and when one is issued.
 
+pub mod credentials;
 mod csv_table;
 pub mod physicians;
 pub mod roster;
