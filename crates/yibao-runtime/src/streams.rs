@@ -12,6 +12,9 @@
 
 /// Settled and reversed claims (`yibao.events.v1.ClaimEvent`), produced by settlement.
 pub const SETTLEMENT_CLAIMS: &str = "yibao.settlement.claims";
+/// Encounters during care (`yibao.events.v1.EncounterEvent`: admission, fee uploads,
+/// discharge, cancellation), produced by settlement.
+pub const SETTLEMENT_ENCOUNTERS: &str = "yibao.settlement.encounters";
 /// Settled and reversed long-term-care lines (`yibao.events.v1.LtcEvent`), produced by ltc.
 pub const LTC_CLAIMS: &str = "yibao.ltc.claims";
 /// Inventory sale records behind mark-up findings (`yibao.events.v1.InventoryEvent`),
@@ -19,7 +22,12 @@ pub const LTC_CLAIMS: &str = "yibao.ltc.claims";
 pub const PROCUREMENT_INVENTORY: &str = "yibao.procurement.inventory";
 
 /// Every stream, for operators' tools and lag gauges.
-pub const ALL: [&str; 3] = [SETTLEMENT_CLAIMS, LTC_CLAIMS, PROCUREMENT_INVENTORY];
+pub const ALL: [&str; 4] = [
+    SETTLEMENT_CLAIMS,
+    SETTLEMENT_ENCOUNTERS,
+    LTC_CLAIMS,
+    PROCUREMENT_INVENTORY,
+];
 
 /// Group of ltc's consumer of settlement's inpatient stays.
 pub const LTC_HOSPITAL_STAYS_GROUP: &str = "ltc-hospital-stays";

@@ -39,6 +39,14 @@ yibao_runtime::error_codes! {
     INSURER_CLAIM_NOT_FOUND = ("SETTLEMENT_INSURER_CLAIM_NOT_FOUND", NotFound, "no layer of that claim and product for this insurer (or not in the caller's region)");
     /// No such product.
     PRODUCT_NOT_FOUND = ("SETTLEMENT_PRODUCT_NOT_FOUND", NotFound, "no policy of the region and year offers the supplementary product");
+    /// No such encounter.
+    ENCOUNTER_NOT_FOUND = ("SETTLEMENT_ENCOUNTER_NOT_FOUND", NotFound, "no encounter with that id (or not one the caller may see)");
+    /// The encounter does not allow the step now.
+    ENCOUNTER_CLOSED = ("SETTLEMENT_ENCOUNTER_CLOSED", FailedPrecondition, "the encounter does not allow the step now: it is cancelled, a settlement of it is in force (reverse it first), it is not an inpatient stay (discharge), or it has no fee lines to settle; the message says which");
+    /// Another encounter is open under the number.
+    ENCOUNTER_MISMATCH = ("SETTLEMENT_ENCOUNTER_MISMATCH", AlreadyExists, "an encounter is open under that (institution, encounter_no) with another person, kind, start date or insured region; the message names the field");
+    /// A fee line number used by another line.
+    FEE_LINE_CONFLICT = ("SETTLEMENT_FEE_LINE_CONFLICT", AlreadyExists, "a fee line number (feedetl_sn) of the upload was used by another line of the encounter, or by a cancelled line; the message names the line and the field that differs");
     /// No such record.
     NOT_FOUND = ("SETTLEMENT_NOT_FOUND", NotFound, "no such record");
     /// The claim was reversed or superseded.

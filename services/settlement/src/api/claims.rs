@@ -1,7 +1,7 @@
 //! Claims: pre-settle, settle (a retry answers the first settlement), reverse and refund,
 //! re-settle a correction, read a claim, list claims, read a person-year's accumulators.
 
-use super::enums::{kind_pb, scheme_pb, status_of_pb, status_pb};
+use super::enums::{kind_of_pb, kind_pb, scheme_pb, status_of_pb, status_pb};
 use super::messages::{accumulators_pb, breakdown_pb, claim_pb, settlement_pb};
 use super::{
     Reply, SettlementApi, auth, authorization, invalid, list_region, page, page_key, parse_id,
@@ -37,17 +37,10 @@ fn parse_claim(c: Option<&pb::Claim>) -> Result<ClaimRequest, AppError> {
     let region = RegionCode::parse(&c.insured_region_code)
         .map_err(|e| bad("insured_region_code", e.to_string()))
         .ok();
-    let kind = match pb::EncounterKind::try_from(c.kind) {
-        Ok(pb::EncounterKind::Inpatient) => Some(EncounterKind::Inpatient),
-        Ok(pb::EncounterKind::GeneralOutpatient) => Some(EncounterKind::GeneralOutpatient),
-        Ok(pb::EncounterKind::OutpatientChronic) => Some(EncounterKind::OutpatientChronic),
-        Ok(pb::EncounterKind::Maternity) => Some(EncounterKind::Maternity),
-        Ok(pb::EncounterKind::Pharmacy) => Some(EncounterKind::Pharmacy),
-        _ => {
-            bad("kind", "required: the kind of encounter".into());
-            None
-        }
-    };
+    let kind = kind_of_pb(c.kind);
+    if kind.is_none() {
+        bad("kind", "required: the kind of encounter".into());
+    }
     // Grade, tier and filing are the registries' (app::registry): a declared value is only
     // checked against them.
     let grade = match pb::HospitalGrade::try_from(c.hospital_grade) {
@@ -131,7 +124,7 @@ fn parse_claim(c: Option<&pb::Claim>) -> Result<ClaimRequest, AppError> {
 }
 
 /// The attending physician: `D` + 12 digits, required except for pharmacy claims.
-fn parse_physician(
+pub(super) fn parse_physician(
     code: &str,
     kind: Option<EncounterKind>,
     bad: &mut impl FnMut(&str, String),
@@ -164,7 +157,7 @@ const MAX_DAYS_SUPPLY: u32 = 366;
 /// and their days of supply. The class, payment standard and first self-pay share an item
 /// declares are checked for shape only and never used: the items are classified and priced
 /// by procurement's catalogue (`app::catalogue`); until then each is 丙 without standard.
-fn parse_items(
+pub(super) fn parse_items(
     items_pb: &[pb::ClaimItem],
     bad: &mut impl FnMut(&str, String),
 ) -> (Vec<ClaimItem>, Vec<Option<u32>>) {
@@ -203,7 +196,7 @@ fn parse_items(
     (items, days)
 }
 
-fn reversal_no(s: &str) -> Result<String, Status> {
+pub(super) fn reversal_no(s: &str) -> Result<String, Status> {
     let t = s.trim();
     if t.is_empty() || t.len() > 64 {
         return Err(invalid("reversal_no", "must be 1 to 64 characters"));
@@ -399,14 +392,28 @@ impl SettlementApi {
     ) -> Reply<pb::GetAccumulatorsResponse> {
         let c = caller(&req)?;
         let r = req.get_ref();
-        let id = parse_id("id_number", &r.id_number)?;
-        let region = parse_region("region_code", &r.region_code)?;
-        c.check_region("region_code", region.as_str())
-            .map_err(auth)?;
         if !(1900..=2999).contains(&r.year) {
             return Err(invalid("year", "required: the insurance year"));
         }
-        let acc = self.app.accumulators(id.expose(), r.year, &region).await?;
+        // A hospital names its own patient by enrollment's person id; the ID number and the
+        // insured region are those of its encounters or claims.
+        let acc = if c.role == Role::Hospital {
+            if r.person_id.trim().is_empty() {
+                return Err(invalid(
+                    "person_id",
+                    "required for a hospital: a patient it has an encounter or claim of",
+                ));
+            }
+            let (id, region) = self.app.patient_of(&c, r.person_id.trim()).await?;
+            let region = parse_region("region_code", &region)?;
+            self.app.accumulators(&id, r.year, &region).await?
+        } else {
+            let id = parse_id("id_number", &r.id_number)?;
+            let region = parse_region("region_code", &r.region_code)?;
+            c.check_region("region_code", region.as_str())
+                .map_err(auth)?;
+            self.app.accumulators(id.expose(), r.year, &region).await?
+        };
         Ok(Response::new(pb::GetAccumulatorsResponse {
             accumulators: Some(accumulators_pb(&acc)),
         }))

@@ -22,7 +22,19 @@ pub fn category_pb(c: PersonCategory) -> i32 {
     c.proto_number()
 }
 
-/// `kind_pb`.
+/// An encounter kind from the contract; `None` when unspecified or unknown.
+pub fn kind_of_pb(v: i32) -> Option<EncounterKind> {
+    match pb::EncounterKind::try_from(v) {
+        Ok(pb::EncounterKind::Inpatient) => Some(EncounterKind::Inpatient),
+        Ok(pb::EncounterKind::GeneralOutpatient) => Some(EncounterKind::GeneralOutpatient),
+        Ok(pb::EncounterKind::OutpatientChronic) => Some(EncounterKind::OutpatientChronic),
+        Ok(pb::EncounterKind::Maternity) => Some(EncounterKind::Maternity),
+        Ok(pb::EncounterKind::Pharmacy) => Some(EncounterKind::Pharmacy),
+        _ => None,
+    }
+}
+
+/// An encounter kind's number in the contract.
 pub fn kind_pb(k: EncounterKind) -> i32 {
     (match k {
         EncounterKind::Inpatient => pb::EncounterKind::Inpatient,

@@ -4,7 +4,7 @@ use super::enums::{
     category_pb, class_pb, filing_pb, grade_pb, insurer_status_pb, kind_pb, layer_pb, scheme_pb,
     tier_pb,
 };
-use crate::domain::{Accumulators, Breakdown, Settlement};
+use crate::domain::{Accumulators, Breakdown, ItemSplit, Settlement};
 use crate::store::{self, StoredClaim};
 use yibao_core::IdNumber;
 use yibao_proto::common::v1 as common;
@@ -40,6 +40,18 @@ pub fn breakdown_pb(b: &Breakdown) -> pb::Breakdown {
     }
 }
 
+/// The split of the `n`th item.
+pub fn item_split_pb(n: usize, it: &ItemSplit) -> pb::ItemSplit {
+    pb::ItemSplit {
+        item_index: u32::try_from(n).unwrap_or(u32::MAX),
+        medfee_sumamt_fen: it.medfee_sumamt.0,
+        fulamt_ownpay_amt_fen: it.fulamt_ownpay_amt.0,
+        overlmt_selfpay_fen: it.overlmt_selfpay.0,
+        preselfpay_amt_fen: it.preselfpay_amt.0,
+        inscp_scp_amt_fen: it.inscp_scp_amt.0,
+    }
+}
+
 /// A settlement as the contract shows it.
 pub fn settlement_pb(claim_id: &str, s: &Settlement) -> pb::Settlement {
     pb::Settlement {
@@ -62,14 +74,7 @@ pub fn settlement_pb(claim_id: &str, s: &Settlement) -> pb::Settlement {
             .items
             .iter()
             .enumerate()
-            .map(|(n, it)| pb::ItemSplit {
-                item_index: u32::try_from(n).unwrap_or(u32::MAX),
-                medfee_sumamt_fen: it.medfee_sumamt.0,
-                fulamt_ownpay_amt_fen: it.fulamt_ownpay_amt.0,
-                overlmt_selfpay_fen: it.overlmt_selfpay.0,
-                preselfpay_amt_fen: it.preselfpay_amt.0,
-                inscp_scp_amt_fen: it.inscp_scp_amt.0,
-            })
+            .map(|(n, it)| item_split_pb(n, it))
             .collect(),
         layers: s
             .layers

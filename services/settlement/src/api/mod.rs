@@ -1,11 +1,12 @@
 //! gRPC mapping of the settlement service: proto ⇄ app types, field-named refusals of bad
 //! input (before anything is written), request-level tenancy (the caller names its own
 //! organisation and region), errors → `Status`. One file per area: [`claims`] (settle,
-//! reverse, read), [`policies`], [`statements`] (statements and
+//! reverse, read), [`encounters`] (the lifecycle the national interface drives), [`policies`], [`statements`] (statements and
 //! the ledger), [`insurers`]; the messages in [`messages`], the enums in [`enums`], the error
 //! mapping in [`error`]. The use cases are in `app/`.
 
 pub mod claims;
+pub mod encounters;
 pub mod enums;
 pub mod error;
 pub mod insurers;
@@ -121,6 +122,76 @@ impl pb::settlement_service_server::SettlementService for SettlementApi {
 
     async fn resettle(&self, req: Request<pb::ResettleRequest>) -> Reply<pb::ResettleResponse> {
         self.resettle_claim(req).await
+    }
+
+    async fn open_encounter(
+        &self,
+        req: Request<pb::OpenEncounterRequest>,
+    ) -> Reply<pb::OpenEncounterResponse> {
+        self.encounter_open(req).await
+    }
+
+    async fn get_encounter(
+        &self,
+        req: Request<pb::GetEncounterRequest>,
+    ) -> Reply<pb::GetEncounterResponse> {
+        self.encounter_read(req).await
+    }
+
+    async fn update_encounter(
+        &self,
+        req: Request<pb::UpdateEncounterRequest>,
+    ) -> Reply<pb::UpdateEncounterResponse> {
+        self.encounter_update(req).await
+    }
+
+    async fn upload_fees(
+        &self,
+        req: Request<pb::UploadFeesRequest>,
+    ) -> Reply<pb::UploadFeesResponse> {
+        self.fees_upload(req).await
+    }
+
+    async fn cancel_fees(
+        &self,
+        req: Request<pb::CancelFeesRequest>,
+    ) -> Reply<pb::CancelFeesResponse> {
+        self.fees_cancel(req).await
+    }
+
+    async fn discharge_encounter(
+        &self,
+        req: Request<pb::DischargeEncounterRequest>,
+    ) -> Reply<pb::DischargeEncounterResponse> {
+        self.encounter_discharge(req).await
+    }
+
+    async fn cancel_encounter(
+        &self,
+        req: Request<pb::CancelEncounterRequest>,
+    ) -> Reply<pb::CancelEncounterResponse> {
+        self.encounter_cancel(req).await
+    }
+
+    async fn pre_settle_encounter(
+        &self,
+        req: Request<pb::PreSettleEncounterRequest>,
+    ) -> Reply<pb::PreSettleEncounterResponse> {
+        self.encounter_pre_settle(req).await
+    }
+
+    async fn settle_encounter(
+        &self,
+        req: Request<pb::SettleEncounterRequest>,
+    ) -> Reply<pb::SettleEncounterResponse> {
+        self.encounter_settle(req).await
+    }
+
+    async fn reverse_by_request(
+        &self,
+        req: Request<pb::ReverseByRequestRequest>,
+    ) -> Reply<pb::ReverseByRequestResponse> {
+        self.request_reverse(req).await
     }
 
     async fn get_claim(&self, req: Request<pb::GetClaimRequest>) -> Reply<pb::GetClaimResponse> {

@@ -84,6 +84,7 @@ pub fn not_found_code(what: &str) -> ErrorCode {
         "policy" => codes::POLICY_NOT_FOUND,
         "insurer claim" => codes::INSURER_CLAIM_NOT_FOUND,
         "product" => codes::PRODUCT_NOT_FOUND,
+        "encounter" => codes::ENCOUNTER_NOT_FOUND,
         _ => codes::NOT_FOUND,
     }
 }

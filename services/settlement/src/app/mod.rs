@@ -12,6 +12,7 @@
 
 pub mod catalogue;
 pub mod claims;
+pub mod encounters;
 mod error;
 pub mod insurers;
 pub mod ledger;

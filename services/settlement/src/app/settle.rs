@@ -6,7 +6,7 @@
 //! (institution, encounter number) returns the claim's current settlement and writes nothing,
 //! or is refused with `SETTLEMENT_CLAIM_REVERSED` once the claim is fully reversed.
 
-use super::upstream::Authorization;
+use super::upstream::{Authorization, Resolution};
 use super::{AppError, SettlementApp};
 use crate::domain::registry::Declared;
 use crate::domain::{self, Claim, EligibilitySnapshot, Layer, PolicyDocument, Settlement};
@@ -133,6 +133,16 @@ impl SettlementApp {
         authorization: Authorization,
         request: ClaimRequest,
     ) -> Result<SettleInput, AppError> {
+        Ok(self.prepare_priced(c, authorization, request).await?.0)
+    }
+
+    /// [`Self::prepare`], with procurement's answer for each item (in item order).
+    pub(super) async fn prepare_priced(
+        &self,
+        c: &Caller,
+        authorization: Authorization,
+        request: ClaimRequest,
+    ) -> Result<(SettleInput, Vec<Resolution>), AppError> {
         let ClaimRequest {
             mut claim,
             insured_region,
@@ -157,30 +167,7 @@ impl SettlementApp {
             )
             .await?;
         let e = facts.person;
-        if !e.eligible {
-            return Err(AppError::Precondition(
-                crate::error::NOT_ELIGIBLE,
-                format!(
-                    "claim.id_number: not covered on {}: {}",
-                    claim.end_date, e.explanation
-                ),
-            ));
-        }
-        if e.region_code != insured_region.as_str() {
-            return Err(AppError::invalid(
-                "claim.insured_region_code",
-                format!(
-                    "the person is insured in {}, not {}",
-                    e.region_code, insured_region
-                ),
-            ));
-        }
-        let scheme = e.scheme.ok_or_else(|| {
-            AppError::Upstream(
-                crate::error::ENROLLMENT_UNAVAILABLE,
-                "enrollment answered without a scheme".into(),
-            )
-        })?;
+        let scheme = admit_person(&e, &insured_region, claim.end_date)?;
         let admitted = super::registry::admit_claim(&mut claim, &declared, &facts.registry)?;
         let resolved = match resolved {
             Some(r) => r,
@@ -220,13 +207,16 @@ impl SettlementApp {
         };
         let mut stored = StoredClaim::of(&claim, &insured_region, admitted.filing);
         stored.registry = Some(admitted);
-        Ok(SettleInput {
-            claim,
-            stored,
-            person_id: e.person_id,
-            eligibility,
-            policy,
-        })
+        Ok((
+            SettleInput {
+                claim,
+                stored,
+                person_id: e.person_id,
+                eligibility,
+                policy,
+            },
+            resolved,
+        ))
     }
 
     /// Settles a prepared claim in one transaction: the claim, items, explanations,
@@ -237,6 +227,17 @@ impl SettlementApp {
         &self,
         input: &SettleInput,
         actor: &Actor,
+    ) -> Result<Settled, AppError> {
+        self.settle_prepared_linked(input, actor, None).await
+    }
+
+    /// [`Self::settle_prepared`]; with `link`, the claim is recorded in the same transaction
+    /// as a settlement of an encounter in care (`app::encounters`).
+    pub(super) async fn settle_prepared_linked(
+        &self,
+        input: &SettleInput,
+        actor: &Actor,
+        link: Option<&super::encounters::CareLink>,
     ) -> Result<Settled, AppError> {
         let (inst, no) = (&input.stored.institution_code, &input.stored.encounter_no);
         let txn = self.store.begin().await?;
@@ -265,6 +266,9 @@ impl SettlementApp {
             .await?;
         let s = domain::settle(&input.claim, &input.eligibility, &acc, &input.policy)?;
         write_settlement(&txn, &claim_id, input, &s, actor, None).await?;
+        if let Some(link) = link {
+            self.link_settlement(&txn, link, &claim_id).await?;
+        }
         Store::save_accumulators(
             &txn,
             &input.stored.id_number,
@@ -282,11 +286,41 @@ impl SettlementApp {
     }
 }
 
+/// The person as enrollment found them on `date`, admitted for a claim or an encounter of
+/// `insured_region`: covered, insured there, with a scheme (which is returned).
+pub(super) fn admit_person(
+    e: &super::upstream::PersonOnDate,
+    insured_region: &RegionCode,
+    date: chrono::NaiveDate,
+) -> Result<crate::domain::Scheme, AppError> {
+    if !e.eligible {
+        return Err(AppError::Precondition(
+            crate::error::NOT_ELIGIBLE,
+            format!("claim.id_number: not covered on {date}: {}", e.explanation),
+        ));
+    }
+    if e.region_code != insured_region.as_str() {
+        return Err(AppError::invalid(
+            "claim.insured_region_code",
+            format!(
+                "the person is insured in {}, not {}",
+                e.region_code, insured_region
+            ),
+        ));
+    }
+    e.scheme.ok_or_else(|| {
+        AppError::Upstream(
+            crate::error::ENROLLMENT_UNAVAILABLE,
+            "enrollment answered without a scheme".into(),
+        )
+    })
+}
+
 /// The answer to a re-sent encounter from its current claim: the settlement as it stands now
 /// (after any refund or correction) marked replayed, or — once the claim is fully reversed —
 /// a refusal naming the encounter, so a hospital's retry is never read as a payment of a
 /// claim that pays nothing any more. Settling the care again needs a new encounter number.
-fn current_state(row: crate::store::ClaimRow) -> Result<Settled, AppError> {
+pub(super) fn current_state(row: crate::store::ClaimRow) -> Result<Settled, AppError> {
     if row.status == crate::store::ClaimStatus::Reversed {
         let (inst, no) = (&row.stored.institution_code, &row.stored.encounter_no);
         let when = row

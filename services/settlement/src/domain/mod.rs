@@ -15,6 +15,7 @@
 //! half-up to the fen, and each layer hands the exact remainder to the next.
 
 pub mod claim;
+pub mod encounter;
 pub mod engine;
 pub mod month;
 pub mod policy;

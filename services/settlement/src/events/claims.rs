@@ -33,7 +33,8 @@ pub enum Action {
     Reversed,
 }
 
-fn kind(k: EncounterKind) -> ev::ClaimKind {
+/// The kind of care an encounter kind is grouped under for supervision.
+pub(super) fn kind(k: EncounterKind) -> ev::ClaimKind {
     match k {
         EncounterKind::Inpatient | EncounterKind::Maternity => ev::ClaimKind::Inpatient,
         EncounterKind::GeneralOutpatient => ev::ClaimKind::Outpatient,

@@ -2,9 +2,11 @@
 //! `ClaimEvent` of every settlement and reversal, which `app/` writes to the runtime's outbox
 //! in the same transaction; the runtime's relay ([`start_relay`]) publishes it to the stream
 //! `yibao.settlement.claims` in the order written, at least once (consumers deduplicate by
-//! event id).
+//! event id). [`encounters`] does the same for the steps of an encounter in care, on
+//! `yibao.settlement.encounters`.
 
 pub mod claims;
+pub mod encounters;
 
 pub use claims::{Action, EventError, claim_event, outbox_event};
 

@@ -14,7 +14,8 @@ yibao_runtime::migrator!(
         yibao_runtime::outbox::SEQUENCE_MIGRATION,
         MONTH_PAGES,
         yibao_runtime::outbox::TRACE_MIGRATION,
-        RETIRE_CATALOGUE
+        RETIRE_CATALOGUE,
+        CARE_ENCOUNTERS
     ]
 );
 
@@ -59,6 +60,79 @@ const RETIRE_CATALOGUE: SqlMigration = SqlMigration {
     name: "m20261212_000004_settlement_retire_catalogue",
     up: &["DROP TABLE catalogue_items"],
     drop_tables: &[],
+};
+
+/// The encounter lifecycle the national interface drives (`store::care`): encounters opened by
+/// registration or admission, their fee lines uploaded in parts, the settlements made of them,
+/// and the requests undone by reference (2601). `care_` because `encounters` is the claims'
+/// idempotency key.
+const CARE_ENCOUNTERS: SqlMigration = SqlMigration {
+    name: "m20261202_000005_settlement_care_encounters",
+    up: &[
+        "CREATE TABLE care_encounters (
+            encounter_id TEXT PRIMARY KEY,
+            institution_code TEXT NOT NULL,
+            encounter_no TEXT NOT NULL,
+            id_number TEXT NOT NULL,
+            person_id TEXT NOT NULL,
+            insured_region TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            disease_code TEXT NOT NULL,
+            start_date TEXT NOT NULL,
+            end_date TEXT,
+            diagnoses_json TEXT NOT NULL,
+            physician_code TEXT NOT NULL,
+            status TEXT NOT NULL,
+            open_ref TEXT NOT NULL,
+            opened_by TEXT NOT NULL,
+            opened_role TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (institution_code, encounter_no))",
+        "CREATE INDEX care_encounters_person ON care_encounters (person_id, institution_code)",
+        "CREATE INDEX care_encounters_ref ON care_encounters (institution_code, open_ref)",
+        "CREATE TABLE care_fee_lines (
+            encounter_id TEXT NOT NULL,
+            feedetl_sn TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            fee_date TEXT NOT NULL,
+            national_code TEXT NOT NULL,
+            name TEXT NOT NULL,
+            quantity BIGINT NOT NULL,
+            unit_price_fen BIGINT NOT NULL,
+            amount_fen BIGINT NOT NULL,
+            charge_category TEXT NOT NULL,
+            days_supply INTEGER,
+            upload_ref TEXT NOT NULL,
+            cancelled_at TEXT,
+            PRIMARY KEY (encounter_id, feedetl_sn))",
+        "CREATE INDEX care_fee_lines_ref ON care_fee_lines (upload_ref, encounter_id)",
+        "CREATE TABLE care_settlements (
+            claim_id TEXT PRIMARY KEY,
+            encounter_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            institution_code TEXT NOT NULL,
+            request_ref TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (encounter_id, seq))",
+        "CREATE INDEX care_settlements_ref ON care_settlements (institution_code, request_ref)",
+        "CREATE TABLE care_undone (
+            institution_code TEXT NOT NULL,
+            reversal_ref TEXT NOT NULL,
+            request_ref TEXT NOT NULL,
+            undone TEXT NOT NULL,
+            encounter_id TEXT NOT NULL,
+            claim_id TEXT NOT NULL,
+            refund_json TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (institution_code, reversal_ref))",
+    ],
+    drop_tables: &[
+        "care_undone",
+        "care_settlements",
+        "care_fee_lines",
+        "care_encounters",
+    ],
 };
 
 const UP: &[&str] = &[

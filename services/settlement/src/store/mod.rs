@@ -13,6 +13,7 @@
 //! write gate), and the row carries a version checked on update as a second guard.
 
 pub mod accumulators;
+pub mod care;
 pub mod claims;
 mod error;
 pub mod insurers;
