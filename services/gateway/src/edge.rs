@@ -28,6 +28,9 @@ struct Seen {
     role: &'static str,
     org: String,
     code: Option<tonic::Code>,
+    /// The method label when the route does not name it (the national interface's
+    /// `fsi.<infno>`, known once the body is read).
+    method: Option<String>,
 }
 
 tokio::task_local! {
@@ -36,6 +39,24 @@ tokio::task_local! {
 
 fn seen(f: impl FnOnce(&mut Seen)) {
     let _ = SEEN.try_with(|s| f(&mut s.lock().unwrap_or_else(|p| p.into_inner())));
+}
+
+/// Notes, for the request's log line and span, the caller a handler outside the catalogue
+/// authenticated (the national interface's institution).
+pub fn note_caller(role: &'static str, org: &str) {
+    seen(|s| {
+        s.role = role;
+        s.org = org.to_string();
+    });
+}
+
+/// Notes the method label and outcome of a request a handler outside the catalogue served
+/// (the national interface: `fsi.<infno>`, answered HTTP 200 whatever the outcome).
+pub fn note_outcome(method: &str, code: tonic::Code) {
+    seen(|s| {
+        s.method = Some(method.to_string());
+        s.code = Some(code);
+    });
 }
 
 /// Serves one REST or gRPC request (`handle`) under the gateway's server span, then counts it
@@ -64,7 +85,13 @@ where
         (span, format!("{service}/{m}"), None)
     } else {
         let matched = g.catalog.match_rest(&verb, &path);
-        let template = matched.as_ref().map(|(b, _, _)| b.template.clone());
+        let template = matched
+            .as_ref()
+            .map(|(b, _, _)| b.template.clone())
+            .or_else(|| {
+                path.starts_with(crate::fsi::PATH)
+                    .then(|| crate::fsi::PATH.to_string())
+            });
         let method = matched
             .as_ref()
             .map(|(_, r, _)| r.grpc_path.trim_start_matches('/').to_string())
@@ -117,6 +144,13 @@ where
     if !seen.role.is_empty() {
         span.record("enduser.role", seen.role);
     }
+    let method = match seen.method {
+        Some(m) => {
+            span.record("rpc.method", m.as_str());
+            m
+        }
+        None => method,
+    };
     yibao_runtime::telemetry::log_request(
         &span,
         &yibao_runtime::telemetry::RequestLog {

@@ -12,6 +12,7 @@
 pub mod catalog;
 pub mod edge;
 pub mod error;
+pub mod fsi;
 pub mod metrics;
 pub mod openapi;
 pub mod proxy;
@@ -47,6 +48,9 @@ pub struct GatewaySettings {
     pub request_timeout_ms: u64,
     /// Prefix of the gateway's keys in Redis (deployments sharing a Redis use different ones).
     pub key_prefix: String,
+    /// `[gateway.interface]`: the national interface (`/fsi/api/rsfComIfsService/callService`).
+    #[serde(default)]
+    pub interface: fsi::InterfaceSettings,
 }
 
 impl Default for GatewaySettings {
@@ -57,6 +61,7 @@ impl Default for GatewaySettings {
             max_body_bytes: 4 * 1024 * 1024,
             request_timeout_ms: 10_000,
             key_prefix: "yibao".into(),
+            interface: fsi::InterfaceSettings::default(),
         }
     }
 }
@@ -91,6 +96,8 @@ pub struct Gateway {
     pub settings: GatewaySettings,
     /// RED metrics.
     pub metrics: Arc<metrics::Metrics>,
+    /// The national interface's key and caches.
+    pub interface: Arc<fsi::Interface>,
     openapi: Arc<Vec<u8>>,
     open_grpc: tonic::service::Routes,
 }
@@ -120,6 +127,7 @@ impl Gateway {
         )
         .await
         .map_err(|e| e.to_string())?;
+        let interface = Arc::new(fsi::Interface::new(settings.interface.clone()));
         Ok(Gateway {
             catalog: Arc::new(catalog),
             upstreams: upstream::Upstreams::new(upstreams)?,
@@ -127,6 +135,7 @@ impl Gateway {
             cache,
             settings,
             metrics: Arc::default(),
+            interface,
             openapi: Arc::new(openapi),
             open_grpc,
         })
@@ -140,6 +149,11 @@ impl Gateway {
             .route("/metrics", get(metrics_text))
             .route("/openapi.json", get(openapi_json))
             .route("/schemas/policy.json", get(policy_schema))
+            .route(fsi::PATH, axum::routing::post(national_interface))
+            .route(
+                &format!("{}/{{infno}}", fsi::PATH),
+                axum::routing::post(national_interface),
+            )
             .fallback(dispatch)
             .with_state(self)
             .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
@@ -234,6 +248,15 @@ async fn readyz(State(g): State<Gateway>) -> Response {
         axum::Json(serde_json::json!({"ready": ready, "checks": checks})),
     )
         .into_response()
+}
+
+/// The national interface (decision 0012): observed like every request (span, RED metrics
+/// as `fsi.<infno>`, request log line), its body read through the same limit.
+async fn national_interface(State(g): State<Gateway>, req: Request) -> Response {
+    let gateway = g.clone();
+    let max = g.settings.max_body_bytes;
+    let req = req.map(|b| Body::new(http_body_util::Limited::new(b, max)));
+    edge::observe(&g, req, false, move |req| fsi::serve(gateway, req)).await
 }
 
 fn is_grpc(req: &Request) -> bool {

@@ -17,11 +17,15 @@ async fn main() {
     let cache = yibao_runtime::cache::from_config(&settings.redis)
         .await
         .unwrap_or_else(|e| fail(&e.to_string()));
+    // The national interface's tokens carry the issuer and audience the services verify.
+    let mut gateway_settings = settings.gateway.clone();
+    gateway_settings.interface.issuer = settings.auth.issuer.clone();
+    gateway_settings.interface.audience = settings.auth.audience.clone();
     let gateway = yibao_gateway::Gateway::new(
         &settings.upstreams,
         verifier,
         cache,
-        settings.gateway.clone(),
+        gateway_settings,
     )
     .await
     .unwrap_or_else(|e| fail(&e));
