@@ -355,10 +355,17 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             .map_err(|e| e.to_string())?;
         demo::load_catalogue(grpc_addr, &province).await?;
     }
-    let settings = yibao_gateway::GatewaySettings {
+    let mut settings = yibao_gateway::GatewaySettings {
         listen: opts.http_listen.to_string(),
         ..opts.gateway.clone()
     };
+    // The national interface's tokens are signed with the data directory's key, which the
+    // services trust already (decision 0012).
+    if settings.interface.signing_key_dir.is_empty() {
+        settings.interface.signing_key_dir = opts.data_dir.display().to_string();
+    }
+    settings.interface.issuer = ISSUER.into();
+    settings.interface.audience = AUDIENCE.into();
     let gateway =
         yibao_gateway::Gateway::new(&upstreams, verifier, Arc::clone(&cache), settings).await?;
     let http_listener = tokio::net::TcpListener::bind(opts.http_listen)

@@ -401,3 +401,21 @@ pub async fn check_sign_no(c: &Call<'_>) -> Result<(), Refusal> {
         Err(e) => Err(store_down("sign_no", &e)),
     }
 }
+
+#[cfg(test)]
+impl Caches {
+    /// Puts a resolved credential in the cache, as enrollment would answer it.
+    pub(crate) fn prime(&self, paasid: &str, paas_token: &str, institution: &str, active: bool) {
+        lock(&self.credentials).insert(
+            paasid.to_string(),
+            (
+                Resolved {
+                    paas_token: paas_token.to_string(),
+                    institution: institution.to_string(),
+                    active,
+                },
+                Instant::now(),
+            ),
+        );
+    }
+}
