@@ -1,5 +1,7 @@
 //! `yibao`: run the whole platform in one process, and the development CLI.
 
+mod credentials;
+
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -70,6 +72,22 @@ enum Command {
         #[arg(long, default_value = "data")]
         data_dir: PathBuf,
     },
+    /// Print a registered institution's national-interface credentials as JSON
+    /// (`{"paasid": …, "paas_token": …}`): the ones in force, issued first if it has none.
+    InterfaceCredentials {
+        /// The institution's code (`H…`, `P…`); it must be in the registry.
+        #[arg(long)]
+        org: String,
+        /// Data directory whose enrollment database is used (running `yibao up` or not).
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+        /// The enrollment database's URL instead (PostgreSQL in production).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Replace the credentials in force (the old token stops working at once).
+        #[arg(long)]
+        rotate: bool,
+    },
 }
 
 fn fail(msg: &str) -> ! {
@@ -135,6 +153,25 @@ async fn main() {
         Command::Migrate { data_dir } => {
             yibao::migrate(&data_dir).await.unwrap_or_else(|e| fail(&e));
             println!("migrated {}", data_dir.display());
+        }
+        Command::InterfaceCredentials {
+            org,
+            data_dir,
+            database_url,
+            rotate,
+        } => {
+            let db = match &database_url {
+                Some(url) => credentials::Database::Url(url),
+                None => credentials::Database::DataDir(&data_dir),
+            };
+            let (printed, issued) = credentials::interface_credentials(db, &org, rotate)
+                .await
+                .unwrap_or_else(|e| fail(&e));
+            if issued {
+                eprintln!("yibao: issued new interface credentials for {org}");
+            }
+            let json = serde_json::to_string(&printed).unwrap_or_else(|e| fail(&e.to_string()));
+            println!("{json}");
         }
     }
 }
