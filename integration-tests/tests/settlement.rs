@@ -6,91 +6,18 @@
 //! catalogue (decision 0009): the tests import one, and the classes the claims declare are not
 //! used (a code in no catalogue is 丙 whatever is declared).
 
+#[path = "support/huoqiu.rs"]
+mod huoqiu;
+
 use http::Method;
+use huoqiu::*;
 use serde_json::{Value, json};
 use yibao_integration_tests::{
-    Suite, enrolled_person, id_number, n, physician_of, register_institution, s, this_year, yuan,
+    Suite, enrolled_person, id_number, n, physician_of, s, this_year, yuan,
 };
 use yibao_runtime::Role;
 
-const HUOQIU: &str = "341522";
-const ANHUI: &str = "340000";
-const CITY_HOSPITAL: &str = "H34150200001";
-const OTHER_HOSPITAL: &str = "H34152200001";
-const ZHONGSHAN: &str = "442000";
-const ZS_HOSPITAL: &str = "H44200000001";
 const BAK_INSURER: &str = "INS442000001";
-
-/// Uploads this year's version of a seeded policy (same rules, new id and year).
-async fn upload_this_years(suite: &Suite, op: &str, seeded_id: &str, region: &str) -> Value {
-    let y = this_year();
-    let got = suite
-        .get_ok(
-            &format!("/v1/policies/{seeded_id}?region_code={region}"),
-            op,
-        )
-        .await;
-    let mut doc: Value = serde_json::from_str(s(&got["document_json"])).unwrap_or(Value::Null);
-    let scheme = s(&doc["scheme"]).to_string();
-    doc["id"] = json!(format!("{region}-{y}-{scheme}"));
-    doc["version"] = json!(1);
-    doc["year"] = json!(y);
-    doc["effective_from"] = json!(format!("{y}-01-01"));
-    let up = suite
-        .ok(
-            "/v1/policies",
-            op,
-            json!({"region_code": region, "document_json": doc.to_string()}),
-        )
-        .await;
-    assert_eq!(up["policy"]["year"], json!(y), "{up}");
-    up
-}
-
-/// A poor (脱贫) resident of Huoqiu, enrolled and paid for this year; returns the ID number.
-async fn poor_huoqiu_resident(suite: &Suite, op: &str, first17: &str) -> String {
-    let id = id_number(first17);
-    let (pid, _) = enrolled_person(suite, op, &id, HUOQIU, true).await;
-    suite
-        .ok(
-            &format!("/v1/persons/{pid}/categories"),
-            op,
-            json!({"category": "PERSON_CATEGORY_POVERTY_REGISTERED", "valid_from": "2016-01-01"}),
-        )
-        .await;
-    id
-}
-
-/// 住院诊查费, 甲类 in procurement's catalogue of Anhui and Guangdong.
-const A_SERVICES: &str = "001102000050000";
-/// A drug, 乙类 (the policy's first self-pay share).
-const B_DRUGS: &str = "XC10AAA123A000000000009";
-/// 普通病房床位费, 甲类.
-const A_BED: &str = "001109000010300";
-
-/// The tests' catalogue: their 甲 and 乙 items; `C-OUT` and `UNLISTED` are in no catalogue.
-fn catalogue_csv() -> String {
-    format!(
-        "code,kind,generic_name,dosage_form,specification,manufacturer,class,valid_from\n\
-         {A_SERVICES},service_item,住院诊查费,,日,,甲,2000-01-01\n\
-         {A_BED},service_item,普通病房床位费,,日,,甲,2000-01-01\n\
-         {B_DRUGS},drug,阿托伐他汀钙片,片剂,20mg,药企,乙,2000-01-01\n"
-    )
-}
-
-/// Imports the tests' catalogue into procurement's catalogues of Anhui and Guangdong.
-async fn catalogue(suite: &Suite) {
-    for province in [ANHUI, "440000"] {
-        let out = suite
-            .ok(
-                "/v1/procurement/catalogue:import",
-                &suite.operator(province),
-                json!({"region_code": province, "csv_text": catalogue_csv()}),
-            )
-            .await;
-        assert_eq!(out["stored"], true, "{out}");
-    }
-}
 
 /// The national code the tests' short names stand for.
 fn code_of(name: &str) -> &str {
@@ -125,41 +52,6 @@ fn inpatient(institution: &str, encounter: &str, id: &str, region: &str, items: 
         "kind": "ENCOUNTER_KIND_INPATIENT", "attending_physician_code": physician_of(institution),
         "start_date": format!("{y}-06-10"), "end_date": format!("{y}-06-15"), "diagnoses": ["I10.x00x002"], "items": items
     }})
-}
-
-/// The institutions these tests settle at, in the registry: the Lu'an city hospital (三级,
-/// city), the Huoqiu county hospital (二级, county), a Hefei hospital (三级, city) and a
-/// Zhongshan hospital (三级, city), each with an agreement and a physician.
-async fn registry(suite: &Suite) {
-    for (code, grade, tier) in [
-        (CITY_HOSPITAL, "3", "city"),
-        (OTHER_HOSPITAL, "2", "county"),
-        ("H34010000001", "3", "city"),
-        (ZS_HOSPITAL, "3", "city"),
-    ] {
-        register_institution(suite, code, grade, tier).await;
-    }
-}
-
-async fn accumulators(suite: &Suite, op: &str, id: &str, region: &str) -> Value {
-    suite
-        .ok(
-            "/v1/accumulators:lookup",
-            op,
-            json!({"id_number": id, "region_code": region, "year": this_year()}),
-        )
-        .await["accumulators"]
-        .clone()
-}
-
-/// Huoqiu this year, an operator of Anhui, a poor patient.
-async fn huoqiu(suite: &Suite, first17: &str) -> (String, String) {
-    let op = suite.operator(ANHUI);
-    catalogue(suite).await;
-    registry(suite).await;
-    upload_this_years(suite, &op, "341522-2018-resident", HUOQIU).await;
-    let id = poor_huoqiu_resident(suite, &op, first17).await;
-    (op, id)
 }
 
 #[tokio::test]

@@ -214,7 +214,7 @@ impl SettlementApp {
         let (facts, _) = self
             .ask_registries(authorization, &mut claim, &o.insured_region, &declared, &[])
             .await?;
-        admit_person(&facts.person, &o.insured_region, o.start_date)?;
+        admit_person(&facts.person, &o.insured_region, o.start_date, "")?;
         super::registry::admit_claim(&mut claim, &declared, &facts.registry)?;
         let at = now();
         let row = EncounterRow {
@@ -327,21 +327,15 @@ impl SettlementApp {
     }
 
     /// The caller's encounter: its institution the caller's, its insured region in the
-    /// caller's region.
+    /// caller's region (refused as another organisation's or region's, as a claim is).
     pub async fn get_encounter(&self, c: &Caller, id: &str) -> Result<EncounterView, AppError> {
         let row = self
             .store
             .care_encounter(id)
             .await?
             .ok_or_else(|| not_found(id))?;
-        if c.check_org("institution_code", &row.institution_code)
-            .is_err()
-            || c.check_region("insured_region_code", &row.insured_region)
-                .is_err()
-        {
-            // Another tenant's encounter is not found, as a claim is.
-            return Err(not_found(id));
-        }
+        c.check_org("institution_code", &row.institution_code)?;
+        c.check_region("insured_region_code", &row.insured_region)?;
         self.view(row).await
     }
 

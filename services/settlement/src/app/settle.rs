@@ -167,7 +167,7 @@ impl SettlementApp {
             )
             .await?;
         let e = facts.person;
-        let scheme = admit_person(&e, &insured_region, claim.end_date)?;
+        let scheme = admit_person(&e, &insured_region, claim.end_date, "claim.")?;
         let admitted = super::registry::admit_claim(&mut claim, &declared, &facts.registry)?;
         let resolved = match resolved {
             Some(r) => r,
@@ -287,21 +287,26 @@ impl SettlementApp {
 }
 
 /// The person as enrollment found them on `date`, admitted for a claim or an encounter of
-/// `insured_region`: covered, insured there, with a scheme (which is returned).
+/// `insured_region`: covered, insured there, with a scheme (which is returned). Refusals name
+/// the request's fields under `prefix` (`claim.` for a claim).
 pub(super) fn admit_person(
     e: &super::upstream::PersonOnDate,
     insured_region: &RegionCode,
     date: chrono::NaiveDate,
+    prefix: &str,
 ) -> Result<crate::domain::Scheme, AppError> {
     if !e.eligible {
         return Err(AppError::Precondition(
             crate::error::NOT_ELIGIBLE,
-            format!("claim.id_number: not covered on {date}: {}", e.explanation),
+            format!(
+                "{prefix}id_number: not covered on {date}: {}",
+                e.explanation
+            ),
         ));
     }
     if e.region_code != insured_region.as_str() {
         return Err(AppError::invalid(
-            "claim.insured_region_code",
+            format!("{prefix}insured_region_code"),
             format!(
                 "the person is insured in {}, not {}",
                 e.region_code, insured_region
