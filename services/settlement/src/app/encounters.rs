@@ -221,7 +221,7 @@ impl SettlementApp {
             encounter_id: new_id(),
             institution_code: o.institution.to_string(),
             encounter_no: o.encounter_no.clone(),
-            id_number: o.id_number.to_string(),
+            id_number: o.id_number.expose().to_string(),
             person_id: facts.person.person_id,
             insured_region: o.insured_region.to_string(),
             kind: o.kind,
@@ -271,7 +271,7 @@ impl SettlementApp {
         else {
             return Ok(None);
         };
-        let differs = if row.id_number != o.id_number.to_string() {
+        let differs = if row.id_number != o.id_number.expose() {
             Some("id_number")
         } else if row.kind != o.kind {
             Some("kind")
