@@ -109,7 +109,7 @@ async fn claims_and_accumulators_are_seen_only_by_their_tenants_and_auditors_nev
     let mut refusals = Vec::new();
     // Insurers, care institutions and manufacturers have no business with hospitals' claims or
     // a person's counters (an insurer reads its own layers with ListInsurerClaims): the
-    // contract lists none of them. Hospitals read claims, not counters.
+    // contract lists none of them. A hospital reads the counters of its own patients only.
     for token in [
         suite.token(Role::Insurer, "INS0001", ""),
         suite.token(Role::CareInstitution, H2, ""),
@@ -119,7 +119,7 @@ async fn claims_and_accumulators_are_seen_only_by_their_tenants_and_auditors_nev
         refusals.push(list(&token, &own, json!({"institution_code": H1})));
         refusals.push(counters(&token));
     }
-    refusals.push(counters(&suite.hospital(H1)));
+    refusals.push(counters(&suite.hospital(H2)).because("OTHER_ORGANISATION", "id_number"));
     // Another hospital's claims, another region's claims and counters.
     refusals.push(
         list(
@@ -220,8 +220,17 @@ async fn claims_and_accumulators_are_seen_only_by_their_tenants_and_auditors_nev
     let h2 = format!("institution_code={H2}");
     assert!(listed(&suite, &suite.hospital(H2), &h2).await.is_empty());
     assert!(listed(&suite, &hefei, "").await.is_empty());
-    let counted = suite.ok("/v1/accumulators:lookup", &auditor, lookup).await;
+    let counted = suite
+        .ok("/v1/accumulators:lookup", &auditor, lookup.clone())
+        .await;
     assert!(counted["accumulators"].is_object(), "{counted}");
+    let own = suite
+        .ok("/v1/accumulators:lookup", &suite.hospital(H1), lookup)
+        .await;
+    assert_eq!(
+        own, counted,
+        "the hospital of the claim reads its patient's counters"
+    );
     let claim = suite
         .get_ok(&format!("/v1/claims/{claim_id}"), &auditor)
         .await;

@@ -13,6 +13,7 @@ use crate::domain::{
     Claim, ClaimItem, CrossRegionFiling, EncounterKind, HospitalGrade, InstitutionTier, ItemClass,
 };
 use crate::store::ClaimFilter;
+use crate::store::care::PatientKey;
 use chrono::NaiveDate;
 use tonic::{Request, Response, Status};
 use yibao_core::{Fen, IdNumber, InstitutionCode, RegionCode};
@@ -395,16 +396,17 @@ impl SettlementApi {
         if !(1900..=2999).contains(&r.year) {
             return Err(invalid("year", "required: the insurance year"));
         }
-        // A hospital names its own patient by enrollment's person id; the ID number and the
-        // insured region are those of its encounters or claims.
+        // A hospital reads the counters of its own patients only (a person it has an encounter
+        // or claim of), named by enrollment's person id or the ID number; their region is the
+        // one its encounters and claims were insured in.
         let acc = if c.role == Role::Hospital {
-            if r.person_id.trim().is_empty() {
-                return Err(invalid(
-                    "person_id",
-                    "required for a hospital: a patient it has an encounter or claim of",
-                ));
-            }
-            let (id, region) = self.app.patient_of(&c, r.person_id.trim()).await?;
+            let key = if r.person_id.trim().is_empty() {
+                parse_id("id_number", &r.id_number)?;
+                PatientKey::IdNumber(r.id_number.trim())
+            } else {
+                PatientKey::PersonId(r.person_id.trim())
+            };
+            let (id, region) = self.app.patient_of(&c, key).await?;
             let region = parse_region("region_code", &region)?;
             self.app.accumulators(&id, r.year, &region).await?
         } else {

@@ -21,7 +21,9 @@ use crate::domain::registry::Declared;
 use crate::domain::{Breakdown, Claim, EncounterKind, ItemSplit, Settlement, split_item};
 use crate::error;
 use crate::events::encounters::{Step, encounter_event};
-use crate::store::care::{CareSettlementRow, EncounterRow, FeeLineRow, LinesToCancel, UndoneRow};
+use crate::store::care::{
+    CareSettlementRow, EncounterRow, FeeLineRow, LinesToCancel, PatientKey, UndoneRow,
+};
 use crate::store::{Actor, ClaimStatus, Store, new_id, now};
 use chrono::NaiveDate;
 use sea_orm::DatabaseTransaction;
@@ -821,17 +823,25 @@ impl SettlementApp {
     }
 
     /// The ID number and insured region of a person the caller's institution has an encounter
-    /// or claim of.
+    /// or claim of; another person is refused as another organisation's (naming `field`).
     pub async fn patient_of(
         &self,
         c: &Caller,
-        person_id: &str,
+        key: PatientKey<'_>,
     ) -> Result<(String, String), AppError> {
-        let org = c.org.clone();
-        self.store
-            .patient_of(&org, person_id)
-            .await?
-            .ok_or_else(|| AppError::NotFound("person", person_id.to_string()))
+        let (field, shown) = match key {
+            PatientKey::PersonId(p) => ("person_id", p.to_string()),
+            PatientKey::IdNumber(n) => (
+                "id_number",
+                IdNumber::parse(n).map(|i| i.masked()).unwrap_or_default(),
+            ),
+        };
+        self.store.patient_of(&c.org, key).await?.ok_or_else(|| {
+            AppError::Auth(yibao_runtime::auth::AuthError::OtherOrganisation {
+                field: field.into(),
+                value: shown,
+            })
+        })
     }
 }
 
@@ -840,7 +850,7 @@ fn answer(u: &UndoneRow) -> UndoneAnswer {
         undone: Undone::parse(&u.undone),
         encounter_id: u.encounter_id.clone(),
         claim_id: u.claim_id.clone(),
-        refund: u.refund.clone(),
+        refund: u.refund,
     }
 }
 

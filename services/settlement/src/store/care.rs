@@ -493,22 +493,35 @@ impl Store {
     }
 
     /// The ID number and insured region of a person the institution has an encounter or a
-    /// claim of (newest first), by enrollment's person id.
+    /// claim of (the newest), found by `key`.
     pub async fn patient_of(
         &self,
         institution: &str,
-        person_id: &str,
+        key: PatientKey<'_>,
     ) -> Result<Option<(String, String)>, StoreError> {
-        for q in [
-            "SELECT id_number, insured_region FROM care_encounters WHERE person_id = ? AND institution_code = ? ORDER BY opened_at DESC LIMIT 1",
-            "SELECT id_number, insured_region FROM claims WHERE person_id = ? AND institution_code = ? ORDER BY settled_at DESC LIMIT 1",
-        ] {
-            if let Some(r) = sql::one(self.db(), q, vec![t(person_id), t(institution)]).await? {
+        let (column, value) = match key {
+            PatientKey::PersonId(p) => ("person_id", p),
+            PatientKey::IdNumber(n) => ("id_number", n),
+        };
+        for (table, newest) in [("care_encounters", "opened_at"), ("claims", "settled_at")] {
+            let q = format!(
+                "SELECT id_number, insured_region FROM {table} WHERE {column} = ? AND institution_code = ? ORDER BY {newest} DESC LIMIT 1"
+            );
+            if let Some(r) = sql::one(self.db(), &q, vec![t(value), t(institution)]).await? {
                 return Ok(Some((text(&r, "id_number")?, text(&r, "insured_region")?)));
             }
         }
         Ok(None)
     }
+}
+
+/// How a patient is named.
+#[derive(Debug, Clone, Copy)]
+pub enum PatientKey<'a> {
+    /// Enrollment's person id.
+    PersonId(&'a str),
+    /// The clear ID number.
+    IdNumber(&'a str),
 }
 
 /// Which lines a cancellation takes.
