@@ -9,6 +9,7 @@
 
 use crate::catalog::Route;
 use crate::error as codes;
+use crate::sealed::RecordKeys;
 use crate::{Gateway, transcode};
 use axum::body::Body;
 use axum::extract::Request;
@@ -459,10 +460,10 @@ pub enum Claimed {
     Refused(tonic::Status),
 }
 
-/// A key claimed for one request: its cache key and the request's digest.
+/// A key claimed for one request: its record's keys and the request's digest.
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey {
-    key: String,
+    keys: RecordKeys,
     digest: String,
 }
 
@@ -482,12 +483,15 @@ pub async fn begin_idempotent(
     match (write, idem) {
         (true, Some(Ok(k))) if !k.is_empty() && k.len() <= 128 => {
             let digest = request_digest(&route.grpc_path, msg);
-            let key = format!(
-                "{}:idem:{}:{}:{k}",
-                g.settings.key_prefix, caller.org, caller.subject
+            let keys = RecordKeys::new(
+                &g.settings.idempotency_secret,
+                &g.settings.key_prefix,
+                &caller.org,
+                &caller.subject,
+                k,
             );
-            match claim_idempotency(g, &key, &digest).await {
-                Claim::Fresh => Ok(Some(IdempotencyKey { key, digest })),
+            match claim_idempotency(g, &keys, &digest).await {
+                Claim::Fresh => Ok(Some(IdempotencyKey { keys, digest })),
                 Claim::Unrecorded => Ok(None),
                 Claim::Replay(Ok(_)) if crate::replay::service_answers_replays(route) => {
                     Err(Claimed::Forward)
@@ -598,6 +602,14 @@ enum Claim {
     Refused(tonic::Status),
 }
 
+/// A record as stored: its JSON sealed with the record's keys ([`crate::sealed`]).
+fn sealed(keys: &RecordKeys, rec: &Recorded) -> Vec<u8> {
+    serde_json::to_vec(rec)
+        .ok()
+        .and_then(|plain| keys.seal(&plain))
+        .unwrap_or_default()
+}
+
 /// A key's record: the request's digest and, once the service answered, that answer in
 /// transport-neutral form (the reply's protobuf bytes, or the status with its details), so a
 /// retry gets the same answer over REST or gRPC.
@@ -657,12 +669,15 @@ impl RecordedAnswer {
 
 /// Claims `key` for a request with `digest`: fresh, a replay of the first answer, a refusal,
 /// or — when the store is unreachable — unrecorded, so a write is still attempted.
-async fn claim_idempotency(g: &Gateway, key: &str, digest: &str) -> Claim {
-    let pending = serde_json::to_vec(&Recorded {
-        digest: digest.into(),
-        answer: None,
-    })
-    .unwrap_or_default();
+async fn claim_idempotency(g: &Gateway, keys: &RecordKeys, digest: &str) -> Claim {
+    let key = keys.cache_key.as_str();
+    let pending = sealed(
+        keys,
+        &Recorded {
+            digest: digest.into(),
+            answer: None,
+        },
+    );
     let pending_for = pending_ttl(&g.settings);
     let claimed = match g.cache.set_if_absent(key, pending, pending_for).await {
         Ok(claimed) => claimed,
@@ -678,7 +693,9 @@ async fn claim_idempotency(g: &Gateway, key: &str, digest: &str) -> Claim {
         return Claim::Fresh;
     }
     let existing = match g.cache.get(key).await {
-        Ok(v) => v.and_then(|v| serde_json::from_slice::<Recorded>(&v).ok()),
+        Ok(v) => v
+            .and_then(|v| keys.open(&v))
+            .and_then(|v| serde_json::from_slice::<Recorded>(&v).ok()),
         Err(e) => {
             tracing::warn!(error = %e, "idempotency store unavailable after the claim: the write goes on without a record");
             return Claim::Unrecorded;
@@ -698,7 +715,8 @@ async fn claim_idempotency(g: &Gateway, key: &str, digest: &str) -> Claim {
         Some(Recorded {
             answer: Some(a), ..
         }) => Claim::Replay(a.answer()),
-        // Expired between the two calls, or unreadable: this request's answer replaces it.
+        // Expired between the two calls, or unreadable (not sealed with these keys): this
+        // request's answer replaces it.
         None => Claim::Fresh,
     }
 }
@@ -720,15 +738,24 @@ pub async fn record_idempotency(g: &Gateway, key: &IdempotencyKey, answer: &Answ
         )
     });
     if retryable {
-        let _ = g.cache.delete(std::slice::from_ref(&key.key)).await;
+        let _ = g
+            .cache
+            .delete(std::slice::from_ref(&key.keys.cache_key))
+            .await;
         return;
     }
     let rec = Recorded {
         digest: key.digest.clone(),
         answer: Some(RecordedAnswer::of(answer)),
     };
-    if let Ok(v) = serde_json::to_vec(&rec)
-        && let Err(e) = g.cache.set(&key.key, v, IDEMPOTENCY_TTL).await
+    if let Err(e) = g
+        .cache
+        .set(
+            &key.keys.cache_key,
+            sealed(&key.keys, &rec),
+            IDEMPOTENCY_TTL,
+        )
+        .await
     {
         tracing::warn!(error = %e, "idempotency store unavailable: the answer is not recorded for replays");
     }

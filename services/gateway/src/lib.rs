@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod proxy;
 pub mod replay;
 pub mod rules;
+pub mod sealed;
 pub mod transcode;
 pub mod upstream;
 
@@ -48,6 +49,11 @@ pub struct GatewaySettings {
     pub request_timeout_ms: u64,
     /// Prefix of the gateway's keys in Redis (deployments sharing a Redis use different ones).
     pub key_prefix: String,
+    /// Secret the idempotency records' keys are derived from (`sealed`): every replica of a
+    /// deployment has the same. Empty: derived from the request alone (a reader of Redis who
+    /// guesses a client's `Idempotency-Key` could then open its record).
+    #[serde(default)]
+    pub idempotency_secret: String,
     /// `[gateway.interface]`: the national interface (`/fsi/api/rsfComIfsService/callService`).
     #[serde(default)]
     pub interface: fsi::InterfaceSettings,
@@ -61,6 +67,7 @@ impl Default for GatewaySettings {
             max_body_bytes: 4 * 1024 * 1024,
             request_timeout_ms: 10_000,
             key_prefix: "yibao".into(),
+            idempotency_secret: String::new(),
             interface: fsi::InterfaceSettings::default(),
         }
     }

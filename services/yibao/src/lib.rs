@@ -366,6 +366,11 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     }
     settings.interface.issuer = ISSUER.into();
     settings.interface.audience = AUDIENCE.into();
+    // Idempotency records are sealed under a secret of the data directory (`sealed`).
+    if settings.idempotency_secret.is_empty() {
+        settings.idempotency_secret = secret_file(&opts.data_dir.join("idempotency-secret"))
+            .map_err(|e| format!("idempotency secret: {e}"))?;
+    }
     let gateway =
         yibao_gateway::Gateway::new(&upstreams, verifier, Arc::clone(&cache), settings).await?;
     let http_listener = tokio::net::TcpListener::bind(opts.http_listen)

@@ -191,43 +191,39 @@ async fn a_retried_request_is_the_same_request_whatever_the_order_of_its_map_ent
 async fn a_key_left_in_progress_by_a_lost_request_frees_itself_after_twice_the_deadline() {
     let t = gateway(memory()).await;
     let g = &t.g;
+    let k = RecordKeys::new("", "t", "", "", "k");
+    let k2 = RecordKeys::new("", "t", "", "", "k2");
     assert_eq!(pending_ttl(&g.settings), Duration::from_secs(1));
-    assert!(matches!(
-        claim_idempotency(g, "k", "d1").await,
-        Claim::Fresh
-    ));
+    assert!(matches!(claim_idempotency(g, &k, "d1").await, Claim::Fresh));
     // The first request is still running (or its gateway died): a retry waits.
     assert!(
-        matches!(claim_idempotency(g, "k", "d1").await, Claim::Refused(s) if s.code() == tonic::Code::Aborted)
+        matches!(claim_idempotency(g, &k, "d1").await, Claim::Refused(s) if s.code() == tonic::Code::Aborted)
     );
     tokio::time::sleep(pending_ttl(&g.settings) + Duration::from_millis(100)).await;
-    assert!(matches!(
-        claim_idempotency(g, "k", "d1").await,
-        Claim::Fresh
-    ));
+    assert!(matches!(claim_idempotency(g, &k, "d1").await, Claim::Fresh));
     // An answer once recorded is kept for the day, not for the pending marker's lifetime.
     let key = IdempotencyKey {
-        key: "k".into(),
+        keys: k.clone(),
         digest: "d1".into(),
     };
     record_idempotency(g, &key, &Ok(Bytes::from_static(b"\x08\x01"))).await;
     tokio::time::sleep(pending_ttl(&g.settings) + Duration::from_millis(100)).await;
     assert!(matches!(
-        claim_idempotency(g, "k", "d1").await,
+        claim_idempotency(g, &k, "d1").await,
         Claim::Replay(Ok(_))
     ));
     // An answer that may change on retry releases the key at once.
     assert!(matches!(
-        claim_idempotency(g, "k2", "d2").await,
+        claim_idempotency(g, &k2, "d2").await,
         Claim::Fresh
     ));
     let key = IdempotencyKey {
-        key: "k2".into(),
+        keys: k2.clone(),
         digest: "d2".into(),
     };
     record_idempotency(g, &key, &Err(tonic::Status::unavailable("down"))).await;
     assert!(matches!(
-        claim_idempotency(g, "k2", "d2").await,
+        claim_idempotency(g, &k2, "d2").await,
         Claim::Fresh
     ));
 }
