@@ -754,7 +754,8 @@ async fn rules_are_listed_tuned_as_new_versions_and_guarded_against_stale_change
         )
         .await;
     assert_eq!(list["rule_set"]["version"], 1);
-    assert_eq!(list["rule_set"]["rules"].as_array().map(Vec::len), Some(12));
+    // The twelve rules judged on settled claims and the three judged during a stay.
+    assert_eq!(list["rule_set"]["rules"].as_array().map(Vec::len), Some(15));
     let split = &list["rule_set"]["rules"][0];
     assert_eq!(split["params"]["split_hospitalisation"]["window_days"], 15);
     let change = json!({"region_code": HUOQIU, "expected_version": 1, "params": {"split_hospitalisation": {"window_days": 30, "planned_diagnosis_prefixes": ["Z51.1"]}}, "reason": "provincial notice 2018-3"});

@@ -126,6 +126,7 @@ impl BenchBus {
         let mut conn = tokio::net::TcpStream::connect(hostport).await?;
         let keys = [
             &self.cfg.claims_stream,
+            &self.cfg.encounters_stream,
             &self.cfg.ltc_stream,
             &self.cfg.inventory_stream,
         ];

@@ -1,6 +1,7 @@
 //! The consumer's write of one part of a read: the event rows, the findings with their opened
-//! review, the verification tasks of large receipts, the spending per institution and month and
-//! the re-evaluated budget warnings, in one transaction.
+//! review, the verification tasks of large receipts, the spending per institution and month,
+//! the re-evaluated budget warnings and the stays and day totals of the in-stay rules, in one
+//! transaction.
 
 use super::{AppError, budgets::reevaluate};
 use crate::domain::{Finding, Review, VerificationTask};
@@ -25,6 +26,9 @@ pub async fn commit_batch(store: &Store, batch: &Batch) -> Result<(), AppError> 
         .collect();
     store.insert_tasks(&txn, &tasks).await?;
     store.add_spending(&txn, &batch.spending).await?;
+    if !batch.stays.is_empty() {
+        store.write_stays(&txn, &batch.stays).await?;
+    }
     store
         .withdraw_tasks(&txn, &batch.reversed, chrono::Utc::now())
         .await?;

@@ -249,6 +249,64 @@ pub struct InventoryEvent {
     pub sale_unit_price: Fen,
 }
 
+/// What happened to an encounter during care (settlement's in-stay events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EncounterAction {
+    /// Registered or admitted.
+    Opened,
+    /// Fee lines were uploaded (the event carries them).
+    FeesUploaded,
+    /// Discharged.
+    Discharged,
+    /// Registration or admission cancelled.
+    Cancelled,
+}
+
+/// A fee line uploaded during an encounter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncounterFeeLine {
+    /// The institution's line number (feedetl_sn).
+    pub feedetl_sn: String,
+    /// Date the fee arose.
+    pub fee_date: NaiveDate,
+    /// The billed line.
+    pub item: ClaimItem,
+}
+
+/// An encounter's progress during care, before any settlement (stream
+/// `yibao.settlement.encounters`): the in-stay rules judge it against the stays kept in the
+/// store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncounterEvent {
+    /// Unique id of this event.
+    pub event_id: String,
+    /// The encounter (mdtrt_id).
+    pub encounter_id: String,
+    /// What happened.
+    pub action: EncounterAction,
+    /// When (local time of the pool).
+    pub occurred_at: NaiveDateTime,
+    /// Hashed person key.
+    pub person: PersonKey,
+    /// Region where the person is enrolled.
+    pub home_region: RegionCode,
+    /// Institution of the encounter.
+    pub institution: InstitutionCode,
+    /// Attending insurance physician, if known.
+    pub physician: Option<String>,
+    /// Kind of care.
+    pub kind: ClaimKind,
+    /// Admission or visit date.
+    pub start_date: NaiveDate,
+    /// Discharge date, once discharged.
+    pub end_date: Option<NaiveDate>,
+    /// Principal diagnosis, if any yet.
+    pub principal_diagnosis: Option<String>,
+    /// The lines uploaded by this step (fees uploaded).
+    pub lines: Vec<EncounterFeeLine>,
+}
+
 /// Any event the detector observes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -259,6 +317,9 @@ pub enum SupervisionEvent {
     Ltc(LtcEvent),
     /// An inventory sale record.
     Inventory(InventoryEvent),
+    /// An encounter's progress during care (judged by the in-stay rules against the stays
+    /// kept in the store, not by the detector's windows).
+    Encounter(EncounterEvent),
 }
 
 impl SupervisionEvent {
@@ -268,6 +329,7 @@ impl SupervisionEvent {
             SupervisionEvent::Claim(e) => &e.event_id,
             SupervisionEvent::Ltc(e) => &e.event_id,
             SupervisionEvent::Inventory(e) => &e.event_id,
+            SupervisionEvent::Encounter(e) => &e.event_id,
         }
     }
 
@@ -277,6 +339,7 @@ impl SupervisionEvent {
             SupervisionEvent::Claim(e) => e.settled_at,
             SupervisionEvent::Ltc(e) => e.settled_at,
             SupervisionEvent::Inventory(e) => e.recorded_at,
+            SupervisionEvent::Encounter(e) => e.occurred_at,
         }
     }
 
@@ -323,6 +386,20 @@ impl SupervisionEvent {
                 non_empty(&e.item_code, "item_code")?;
                 non_negative(e.purchase_unit_price, "purchase_unit_price")?;
                 non_negative(e.sale_unit_price, "sale_unit_price")
+            }
+            SupervisionEvent::Encounter(e) => {
+                non_empty(&e.event_id, "event_id")?;
+                non_empty(&e.encounter_id, "encounter_id")?;
+                if e.end_date.is_some_and(|end| end < e.start_date) {
+                    return Err(EventError::DateOrder("end_date"));
+                }
+                for l in &e.lines {
+                    non_empty(&l.feedetl_sn, "lines.feedetl_sn")?;
+                    non_empty(&l.item.code, "lines.item.code")?;
+                    non_negative(l.item.unit_price, "lines.item.unit_price")?;
+                    non_negative(l.item.amount, "lines.item.amount")?;
+                }
+                Ok(())
             }
         }
     }

@@ -1,10 +1,12 @@
 //! Pure rules of the supervision service (基金监管): no I/O, no async.
 //!
-//! - [`event`]: what the rules see — settled/reversed claim events, long-term-care events and
-//!   inventory sale events, keyed by an opaque [`PersonKey`] (never the clear ID number);
+//! - [`event`]: what the rules see — settled/reversed claim events, long-term-care events,
+//!   inventory sale events and encounters' steps during care, keyed by an opaque [`PersonKey`]
+//!   (never the clear ID number);
 //! - [`rules`]: the rule library (规则库) as data, per region and versioned (DOMAIN §6.3);
 //! - [`detector`]: the incremental detector over the event stream, idempotent by event id, and
-//!   backfills of one rule over history;
+//!   backfills of one rule over history; the in-stay rules over a [`StayBook`] of the stays the
+//!   store keeps;
 //! - [`review`]: the review workflow of a finding (seed 002: automatic review → institution
 //!   feedback → review → final review, with the third-party appeal review of seed 003) and the
 //!   verification tasks of large receipts (seed 000);
@@ -46,10 +48,11 @@ pub use credit::{
     CreditError, CreditPolicy, CreditRecord, CreditRegistry, Decision, Deduction, PhysicianCode,
     Subject,
 };
-pub use detector::{BackfillReport, Detector, Evidence, Finding};
+pub use detector::{BackfillReport, Detector, Evidence, Finding, Stay, StayBook, StayStatus};
 pub use event::{
-    ClaimAction, ClaimEvent, ClaimItem, ClaimKind, EventError, InventoryEvent, LtcEvent, PersonKey,
-    SupervisionEvent, age_on, icd10_category,
+    ClaimAction, ClaimEvent, ClaimItem, ClaimKind, EncounterAction, EncounterEvent,
+    EncounterFeeLine, EventError, InventoryEvent, LtcEvent, PersonKey, SupervisionEvent, age_on,
+    icd10_category,
 };
 pub use inspection::{
     DRAW_ALGORITHM, DrawRequest, InspectionDraw, InspectionError, SplitMix64, draw_inspection,

@@ -1,9 +1,14 @@
-//! The streaming consumer: reads the claim, long-term-care and inventory streams in consumer
-//! group `supervision`, converts each message to a domain event (an undecodable or invalid one
-//! is recorded as rejected and acknowledged, never retried for ever), runs the detector of the
-//! institution's region, writes the batch — event ids, findings with their opened review,
-//! verification tasks, spending and budget warnings — in one transaction, and acknowledges
-//! only after the commit.
+//! The streaming consumer: reads the claim, encounter, long-term-care and inventory streams in
+//! consumer group `supervision`, converts each message to a domain event (an undecodable or
+//! invalid one is recorded as rejected and acknowledged, never retried for ever), runs the
+//! detector of the institution's region, writes the batch — event ids, findings with their
+//! opened review, verification tasks, spending and budget warnings, the stays and day totals of
+//! the in-stay rules — in one transaction, and acknowledges only after the commit.
+//!
+//! Encounter events (settlement's steps of a stay during care) are judged by the in-stay rules
+//! against the stays the store keeps, not against the detector's in-memory windows: a part of
+//! them loads the stays of its persons and the day totals of its encounters once the part
+//! before it has committed, applies its events in order and writes what changed with them.
 //!
 //! Delivery is at least once, so the consumer is idempotent by event id against the store: a
 //! message redelivered after a crash (processed, not yet acknowledged) is skipped. The
@@ -26,8 +31,8 @@
 use super::EventsError as Error;
 use super::decode::{self as convert, B64, StreamKind, decode_stored};
 use crate::app::{ingest::commit_batch, rules::current_rules};
-use crate::domain::{Detector, Review, SupervisionEvent, VerificationTask};
-use crate::store::{Batch, EventRow, EventStatus, Store};
+use crate::domain::{Detector, Review, StayBook, SupervisionEvent, VerificationTask};
+use crate::store::{Batch, EventRow, EventStatus, StayWrites, Store};
 use base64::Engine as _;
 use chrono::{Datelike, Duration as Days, Utc};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -52,6 +57,8 @@ pub const FULL_READ_EVERY: Duration = Duration::from_secs(10);
 pub struct ConsumerConfig {
     /// Claim stream.
     pub claims_stream: String,
+    /// Settlement's stream of encounters during care (admission, fee uploads, discharge).
+    pub encounters_stream: String,
     /// Long-term-care stream.
     pub ltc_stream: String,
     /// Inventory stream.
@@ -79,6 +86,7 @@ impl Default for ConsumerConfig {
     fn default() -> Self {
         ConsumerConfig {
             claims_stream: streams::SETTLEMENT_CLAIMS.into(),
+            encounters_stream: streams::SETTLEMENT_ENCOUNTERS.into(),
             ltc_stream: streams::LTC_CLAIMS.into(),
             inventory_stream: streams::PROCUREMENT_INVENTORY.into(),
             group: streams::SUPERVISION_GROUP.into(),
@@ -98,15 +106,17 @@ impl ConsumerConfig {
         let d = ConsumerConfig::default();
         ConsumerConfig {
             claims_stream: format!("{prefix}{}", d.claims_stream),
+            encounters_stream: format!("{prefix}{}", d.encounters_stream),
             ltc_stream: format!("{prefix}{}", d.ltc_stream),
             inventory_stream: format!("{prefix}{}", d.inventory_stream),
             ..d
         }
     }
 
-    fn streams(&self) -> [(StreamKind, &str); 3] {
+    fn streams(&self) -> [(StreamKind, &str); 4] {
         [
             (StreamKind::Claims, &self.claims_stream),
+            (StreamKind::Encounters, &self.encounters_stream),
             (StreamKind::Ltc, &self.ltc_stream),
             (StreamKind::Inventory, &self.inventory_stream),
         ]
@@ -279,7 +289,7 @@ impl Consumer {
         }
     }
 
-    /// Current lag of the three streams over the partitions this replica owns (undelivered,
+    /// Current lag of the four streams over the partitions this replica owns (undelivered,
     /// unacknowledged, and announced by producers' heartbeats but not yet here), also
     /// published.
     pub async fn measure_lag(&self) -> Result<u64, Error> {
@@ -429,6 +439,9 @@ impl Consumer {
             self.ensure_detector(region, latest.get(region).copied())
                 .await?;
         }
+        let mut book = self.stay_book(&decoded).await?;
+        // The event that last changed each stay.
+        let mut last_step: HashMap<String, String> = HashMap::new();
         let now = Utc::now();
         let mut batch = Batch::default();
         for (key, payload, r) in decoded {
@@ -449,7 +462,17 @@ impl Consumer {
             let Some(detector) = self.detectors.get_mut(&region) else {
                 return Err(Error::Corrupt(format!("no detector for region {region}")));
             };
-            let findings = match detector.observe(&event) {
+            let judged = match &event {
+                SupervisionEvent::Encounter(step) => {
+                    let judged = detector.observe_encounter(&mut book, step);
+                    if judged.is_ok() {
+                        last_step.insert(step.encounter_id.clone(), key.clone());
+                    }
+                    judged
+                }
+                _ => detector.observe(&event),
+            };
+            let findings = match judged {
                 Ok(f) => f,
                 Err(e) => {
                     let text = e.to_string();
@@ -497,7 +520,43 @@ impl Consumer {
             report.accepted += 1;
         }
         report.findings = batch.findings.len();
+        batch.stays = StayWrites {
+            stays: book
+                .changed_stays
+                .iter()
+                .filter_map(|enc| {
+                    let stay = book.stays.get(enc)?.clone();
+                    Some((stay, last_step.get(enc).cloned().unwrap_or_default()))
+                })
+                .collect(),
+            fee_days: book
+                .changed_days
+                .iter()
+                .map(|(enc, day)| (enc.clone(), *day, book.day_total(enc, *day)))
+                .collect(),
+        };
         Ok((report, batch))
+    }
+
+    /// The in-stay rules' book for the encounter events of a part: the stays of their persons
+    /// and the day totals of their encounters as stored once the part being written has
+    /// committed (it may have changed them). Empty for a part without encounter events.
+    async fn stay_book(&mut self, decoded: &[Decoded<'_>]) -> Result<StayBook, Error> {
+        let mut persons = BTreeSet::new();
+        let mut encounters = BTreeSet::new();
+        for (_, _, r) in decoded {
+            if let Ok(SupervisionEvent::Encounter(e)) = r {
+                persons.insert(e.person.as_str().to_string());
+                encounters.insert(e.encounter_id.clone());
+            }
+        }
+        if encounters.is_empty() {
+            return Ok(StayBook::default());
+        }
+        self.finish_in_flight().await?;
+        let persons: Vec<String> = persons.into_iter().collect();
+        let encounters: Vec<String> = encounters.into_iter().collect();
+        Ok(self.store.stay_book(&persons, &encounters).await?)
     }
 
     /// Makes sure the region's detector exists (rebuilt from the store) and runs the latest

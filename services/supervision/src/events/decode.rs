@@ -2,8 +2,8 @@
 //! were stored. A refusal names the field.
 
 use crate::domain::{
-    ClaimAction, ClaimEvent, ClaimItem, ClaimKind, InventoryEvent, LtcEvent, PersonKey,
-    SupervisionEvent,
+    ClaimAction, ClaimEvent, ClaimItem, ClaimKind, EncounterAction, EncounterEvent,
+    EncounterFeeLine, InventoryEvent, LtcEvent, PersonKey, SupervisionEvent,
 };
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use prost::Message;
@@ -19,6 +19,8 @@ pub enum StreamKind {
     Ltc,
     /// `InventoryEvent`.
     Inventory,
+    /// `EncounterEvent`.
+    Encounters,
 }
 
 /// Why an event was refused: (field, reason).
@@ -91,6 +93,77 @@ fn opt(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
+fn claim_kind(n: i32) -> Result<ClaimKind, Refusal> {
+    match pb::ClaimKind::try_from(n) {
+        Ok(pb::ClaimKind::Inpatient) => Ok(ClaimKind::Inpatient),
+        Ok(pb::ClaimKind::Outpatient) => Ok(ClaimKind::Outpatient),
+        Ok(pb::ClaimKind::Chronic) => Ok(ClaimKind::Chronic),
+        Ok(pb::ClaimKind::Pharmacy) => Ok(ClaimKind::Pharmacy),
+        _ => Err(bad("kind", "must be a known CLAIM_KIND")),
+    }
+}
+
+fn item(field: &str, it: pb::ClaimEventItem) -> Result<ClaimItem, Refusal> {
+    Ok(ClaimItem {
+        code: non_empty(&format!("{field}.code"), &it.code)?,
+        quantity: it.quantity,
+        unit_price: money(&format!("{field}.unit_price_fen"), it.unit_price_fen)?,
+        amount: money(&format!("{field}.amount_fen"), it.amount_fen)?,
+        days_supply: it.days_supply,
+    })
+}
+
+/// An encounter's step of the bus as the domain sees it.
+pub fn encounter(e: pb::EncounterEvent) -> Result<EncounterEvent, Refusal> {
+    let action = match pb::EncounterAction::try_from(e.action) {
+        Ok(pb::EncounterAction::Opened) => EncounterAction::Opened,
+        Ok(pb::EncounterAction::FeesUploaded) => EncounterAction::FeesUploaded,
+        Ok(pb::EncounterAction::Discharged) => EncounterAction::Discharged,
+        Ok(pb::EncounterAction::Cancelled) => EncounterAction::Cancelled,
+        _ => {
+            return Err(bad(
+                "action",
+                "must be ENCOUNTER_ACTION_OPENED, FEES_UPLOADED, DISCHARGED or CANCELLED",
+            ));
+        }
+    };
+    let end_date = opt_date("end_date", &e.end_date)?;
+    if action == EncounterAction::Discharged && end_date.is_none() {
+        return Err(bad("end_date", "a discharge carries its date"));
+    }
+    let lines = e
+        .lines
+        .into_iter()
+        .enumerate()
+        .map(|(k, l)| {
+            let item_field = format!("lines[{k}].item");
+            Ok(EncounterFeeLine {
+                feedetl_sn: non_empty(&format!("lines[{k}].feedetl_sn"), &l.feedetl_sn)?,
+                fee_date: date(&format!("lines[{k}].fee_date"), &l.fee_date)?,
+                item: item(
+                    &item_field,
+                    l.item.ok_or_else(|| bad(&item_field, "is required"))?,
+                )?,
+            })
+        })
+        .collect::<Result<Vec<_>, Refusal>>()?;
+    Ok(EncounterEvent {
+        event_id: non_empty("event_id", &e.event_id)?,
+        encounter_id: non_empty("encounter_id", &e.encounter_id)?,
+        action,
+        occurred_at: time("occurred_at", &e.occurred_at)?,
+        person: person(&e.person_key)?,
+        home_region: region("home_region", &e.home_region)?,
+        institution: institution("institution_code", &e.institution_code)?,
+        physician: opt(&e.physician),
+        kind: claim_kind(e.kind)?,
+        start_date: date("start_date", &e.start_date)?,
+        end_date,
+        principal_diagnosis: opt(&e.principal_diagnosis),
+        lines,
+    })
+}
+
 /// A claim event of the bus as the domain sees it.
 pub fn claim(e: pb::ClaimEvent) -> Result<ClaimEvent, Refusal> {
     let action = match pb::ClaimAction::try_from(e.action) {
@@ -103,13 +176,7 @@ pub fn claim(e: pb::ClaimEvent) -> Result<ClaimEvent, Refusal> {
             ));
         }
     };
-    let kind = match pb::ClaimKind::try_from(e.kind) {
-        Ok(pb::ClaimKind::Inpatient) => ClaimKind::Inpatient,
-        Ok(pb::ClaimKind::Outpatient) => ClaimKind::Outpatient,
-        Ok(pb::ClaimKind::Chronic) => ClaimKind::Chronic,
-        Ok(pb::ClaimKind::Pharmacy) => ClaimKind::Pharmacy,
-        _ => return Err(bad("kind", "must be a known CLAIM_KIND")),
-    };
+    let kind = claim_kind(e.kind)?;
     let sex = match e.sex {
         1 => Sex::Male,
         2 => Sex::Female,
@@ -220,6 +287,10 @@ pub fn decode(
             pb::InventoryEvent::decode(payload)
                 .map_err(|e| bad("payload", format!("not an InventoryEvent: {e}")))?,
         )?),
+        StreamKind::Encounters => SupervisionEvent::Encounter(encounter(
+            pb::EncounterEvent::decode(payload)
+                .map_err(|e| bad("payload", format!("not an EncounterEvent: {e}")))?,
+        )?),
     };
     if !message_event_id.is_empty() && message_event_id != event.event_id() {
         return Err(bad(
@@ -246,15 +317,17 @@ pub fn institution_of(e: &SupervisionEvent) -> &InstitutionCode {
         SupervisionEvent::Claim(c) => &c.institution,
         SupervisionEvent::Ltc(l) => &l.institution,
         SupervisionEvent::Inventory(i) => &i.institution,
+        SupervisionEvent::Encounter(e) => &e.institution,
     }
 }
 
-/// `claim`, `ltc` or `inventory`.
+/// `claim`, `ltc`, `inventory` or `encounter`.
 pub fn kind_name(e: &SupervisionEvent) -> &'static str {
     match e {
         SupervisionEvent::Claim(_) => "claim",
         SupervisionEvent::Ltc(_) => "ltc",
         SupervisionEvent::Inventory(_) => "inventory",
+        SupervisionEvent::Encounter(_) => "encounter",
     }
 }
 
@@ -317,6 +390,7 @@ pub fn decode_stored(kind: &str, payload: &str) -> Result<SupervisionEvent, supe
         "claim" => StreamKind::Claims,
         "ltc" => StreamKind::Ltc,
         "inventory" => StreamKind::Inventory,
+        "encounter" => StreamKind::Encounters,
         other => return Err(super::EventsError::corrupt(format!("event kind `{other}`"))),
     };
     let bytes = B64.decode(payload).map_err(super::EventsError::corrupt)?;

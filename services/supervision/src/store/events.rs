@@ -25,7 +25,7 @@ pub struct EventRow {
     pub event_id: String,
     /// Stream it came from.
     pub stream: String,
-    /// `claim`, `ltc`, `inventory` or `unknown`.
+    /// `claim`, `ltc`, `inventory`, `encounter` or `unknown`.
     pub kind: String,
     /// Region whose rules judged it (the institution's region), empty when unknown.
     pub region: String,
@@ -50,6 +50,8 @@ pub struct Batch {
     pub spending: BTreeMap<(String, i32, u32), i64>,
     /// Claims reversed (claim id, event id): their open verification tasks are withdrawn.
     pub reversed: Vec<(String, String)>,
+    /// Stays and day totals the in-stay rules changed.
+    pub stays: super::stays::StayWrites,
 }
 
 /// A stored event row as read back for a replay: (at, seq, kind, payload).

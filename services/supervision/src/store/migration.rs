@@ -16,7 +16,8 @@ yibao_runtime::migrator!(
             drop_tables: TABLES,
         },
         EVENT_SEQUENCE,
-        yibao_runtime::inbox::MIGRATION
+        yibao_runtime::inbox::MIGRATION,
+        STAYS
     ]
 );
 
@@ -29,6 +30,32 @@ const EVENT_SEQUENCE: SqlMigration = SqlMigration {
         "INSERT INTO event_sequence (name, last_seq) SELECT 'events', COALESCE(MAX(seq), 0) FROM events",
     ],
     drop_tables: &["event_sequence"],
+};
+
+/// What the in-stay rules keep: each inpatient stay seen on settlement's encounter stream (its
+/// person, institution, dates and status: open, discharged or cancelled) and the fees uploaded
+/// per stay and fee date.
+const STAYS: SqlMigration = SqlMigration {
+    name: "m20261202_000002_supervision_stays",
+    up: &[
+        "CREATE TABLE stays (
+            encounter_id TEXT PRIMARY KEY,
+            person_key TEXT NOT NULL,
+            institution_code TEXT NOT NULL,
+            start_date TEXT NOT NULL,
+            end_date TEXT,
+            status TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            updated_at TEXT NOT NULL)",
+        "CREATE INDEX stays_person ON stays (person_key, status)",
+        "CREATE TABLE stay_fee_days (
+            encounter_id TEXT NOT NULL,
+            fee_date TEXT NOT NULL,
+            amount_fen BIGINT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (encounter_id, fee_date))",
+    ],
+    drop_tables: &["stay_fee_days", "stays"],
 };
 
 const UP: &[&str] = &[

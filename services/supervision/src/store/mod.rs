@@ -13,6 +13,7 @@
 //! - [`budgets`]: budget policies, budgets, spending and warnings;
 //! - [`credit`]: credit records and the blacklist;
 //! - [`inspections`]: random inspection draws;
+//! - [`stays`]: the stays and day totals of the in-stay rules;
 //! - [`migration`]: the schema.
 
 pub mod budgets;
@@ -23,8 +24,11 @@ pub mod findings;
 pub mod inspections;
 pub mod migration;
 pub mod rules;
+pub mod stays;
 pub mod tasks;
 
+#[cfg(test)]
+mod stay_tests;
 #[cfg(test)]
 mod tests;
 
@@ -33,6 +37,7 @@ pub use cases::{RequestKey, StoredCase, StoredTip};
 pub use credit::subject_key;
 pub use events::{Batch, EventRow, EventStatus, StoredRow};
 pub use findings::{BackfillRun, FindingFilter, StoredFinding};
+pub use stays::StayWrites;
 
 use crate::error;
 use chrono::{DateTime, Utc};

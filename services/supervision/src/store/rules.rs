@@ -37,7 +37,8 @@ impl Store {
             }
         };
         let Some(row) = row else { return Ok(None) };
-        let set: RuleSet = json(&row, "doc")?;
+        // A version stored before a rule joined the catalogue gets it as the default has it.
+        let set = json::<RuleSet>(&row, "doc")?.completed();
         let at = DateTime::parse_from_rfc3339(&s(&row, "at")?)
             .map_err(StoreError::corrupt)?
             .with_timezone(&Utc);

@@ -81,6 +81,7 @@ pub fn conclusion_in(n: i32, amount_fen: i64) -> Result<crate::domain::ReviewOut
 fn evidence(f: &Finding) -> pb::Evidence {
     pb::Evidence {
         claim_ids: f.evidence.claim_ids.clone(),
+        encounter_ids: f.evidence.encounter_ids.clone(),
         item_codes: f.evidence.item_codes.clone(),
         diagnoses: f.evidence.diagnoses.clone(),
         dates: f.evidence.dates.iter().map(|d| d.to_string()).collect(),

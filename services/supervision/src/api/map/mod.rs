@@ -204,6 +204,13 @@ pub fn params(p: &RuleParams) -> pb::RuleParams {
         RuleParams::MarkUp { tolerance } => Params::MarkUp(pb::MarkUpParams {
             tolerance_bp: tolerance.0,
         }),
+        RuleParams::ConcurrentAdmission => {
+            Params::ConcurrentAdmission(pb::ConcurrentAdmissionParams {})
+        }
+        RuleParams::DailyFeesAboveLimit { above } => {
+            Params::DailyFeesAboveLimit(pb::DailyFeesAboveLimitParams { above_fen: above.0 })
+        }
+        RuleParams::FeeOutsideStay => Params::FeeOutsideStay(pb::FeeOutsideStayParams {}),
     };
     pb::RuleParams {
         params: Some(params),
@@ -293,6 +300,11 @@ pub fn params_in(p: Option<&pb::RuleParams>) -> Result<Option<RuleParams>, ApiEr
         Params::MarkUp(x) => RuleParams::MarkUp {
             tolerance: Bp(x.tolerance_bp),
         },
+        Params::ConcurrentAdmission(_) => RuleParams::ConcurrentAdmission,
+        Params::DailyFeesAboveLimit(x) => RuleParams::DailyFeesAboveLimit {
+            above: Fen(x.above_fen),
+        },
+        Params::FeeOutsideStay(_) => RuleParams::FeeOutsideStay,
     };
     Ok(Some(out))
 }

@@ -1,7 +1,7 @@
 //! A rule set compiled for fast lookups: one slot per rule family, `None` when switched off.
 
 use std::collections::HashMap;
-use yibao_core::{Bp, RegionCode, Sex};
+use yibao_core::{Bp, Fen, RegionCode, Sex};
 
 use crate::domain::rules::{
     AgeRestriction, ReceiptTier, RuleParams, RuleSet, Severity, SupplyLimit,
@@ -25,6 +25,9 @@ pub(super) struct Compiled {
     pub(super) chronic_change: Option<Severity>,
     pub(super) cluster: Option<(Severity, usize, i64)>,
     pub(super) mark_up: Option<(Severity, Bp)>,
+    pub(super) concurrent_admission: Option<Severity>,
+    pub(super) daily_fees: Option<(Severity, Fen)>,
+    pub(super) fee_outside_stay: Option<Severity>,
 }
 
 impl Compiled {
@@ -45,6 +48,9 @@ impl Compiled {
             chronic_change: None,
             cluster: None,
             mark_up: None,
+            concurrent_admission: None,
+            daily_fees: None,
+            fee_outside_stay: None,
         };
         for rule in set.rules.iter().filter(|r| r.enabled) {
             let s = rule.severity;
@@ -107,6 +113,9 @@ impl Compiled {
                     ))
                 }
                 RuleParams::MarkUp { tolerance } => c.mark_up = Some((s, *tolerance)),
+                RuleParams::ConcurrentAdmission => c.concurrent_admission = Some(s),
+                RuleParams::DailyFeesAboveLimit { above } => c.daily_fees = Some((s, *above)),
+                RuleParams::FeeOutsideStay => c.fee_outside_stay = Some(s),
             }
         }
         c

@@ -32,6 +32,7 @@ mod cluster;
 mod compiled;
 mod coverage;
 mod frequency;
+mod instay;
 mod items;
 mod ltc;
 mod markup;
@@ -48,6 +49,7 @@ use yibao_core::{Fen, InstitutionCode, RegionCode};
 use super::event::{ClaimAction, ClaimEvent, ClaimKind, EventError, PersonKey, SupervisionEvent};
 use super::rules::{RuleCode, RuleSet, Severity, VerificationKind};
 use compiled::Compiled;
+pub use instay::{Stay, StayBook, StayStatus};
 use windows::{ClusterState, PersonState};
 
 /// What supports a finding.
@@ -63,6 +65,10 @@ pub struct Evidence {
     pub dates: Vec<NaiveDate>,
     /// Persons involved (identity cluster), sorted.
     pub persons: Vec<PersonKey>,
+    /// Encounters involved (mdtrt_id), chronological: the stays an in-stay rule judged, before
+    /// any claim was settled. Findings stored before the field have none.
+    #[serde(default)]
+    pub encounter_ids: Vec<String>,
 }
 
 /// A suspicion raised by a rule (疑点), the start of the review workflow.
@@ -202,7 +208,28 @@ impl Detector {
                 ltc::observe_ltc(&mut out, person, e);
             }
             SupervisionEvent::Inventory(e) => markup::check(&mut out, e),
+            // Judged against the stays kept in the store ([`Detector::observe_encounter`]).
+            SupervisionEvent::Encounter(_) => {}
         }
+        Ok(out.findings)
+    }
+
+    /// Judges an encounter's step by the in-stay rules against `book` (the stays of the
+    /// person and the day totals of the encounter, as the store keeps them), records the step
+    /// in the book and returns the findings it raises. Only inpatient stays are judged and
+    /// kept; other encounters change nothing. Idempotency by event id is the caller's (the
+    /// store's): the same step applied twice adds its fees twice.
+    pub fn observe_encounter(
+        &self,
+        book: &mut StayBook,
+        event: &super::event::EncounterEvent,
+    ) -> Result<Vec<Finding>, EventError> {
+        SupervisionEvent::Encounter(event.clone()).validate()?;
+        let mut out = Out {
+            findings: Vec::new(),
+            c: &self.compiled,
+        };
+        instay::observe(&mut out, book, event);
         Ok(out.findings)
     }
 

@@ -12,11 +12,12 @@ use super::{
 impl RuleSet {
     /// The default policy bundle, version 1: every rule on.
     pub fn default_for(region: RegionCode, effective_from: NaiveDate) -> RuleSet {
-        let mut rules = Vec::with_capacity(12);
+        let mut rules = Vec::with_capacity(15);
         rules.extend(stay_rules());
         rules.extend(supply_rules());
         rules.extend(patient_restriction_rules());
         rules.extend(pattern_rules());
+        rules.extend(in_stay_rules());
         RuleSet {
             region,
             version: 1,
@@ -172,5 +173,24 @@ fn pattern_rules() -> [Rule; 4] {
                 tolerance: Bp::ZERO,
             },
         ),
+    ]
+}
+
+/// Judged during a stay, on settlement's encounter events: an admission while another stay is
+/// open elsewhere, a day's fees above the limit, a fee line outside the stay's dates.
+fn in_stay_rules() -> [Rule; 3] {
+    [
+        // As serious as overlapping stays after settlement: two beds at once (挂床, a lent
+        // identity) is probable fraud.
+        rule(Severity::High, RuleParams::ConcurrentAdmission),
+        // [K] local threshold; 50,000.00 yuan of one day of one stay needs an explanation or a
+        // check (the large-receipt rule's phone-or-on-site tier, for a single day).
+        rule(
+            Severity::Low,
+            RuleParams::DailyFeesAboveLimit {
+                above: Fen::yuan(50_000),
+            },
+        ),
+        rule(Severity::Medium, RuleParams::FeeOutsideStay),
     ]
 }

@@ -47,11 +47,19 @@ pub enum RuleCode {
     IdentityCluster,
     /// 加价销售: sale above purchase price (zero mark-up policy).
     MarkUp,
+    /// 同一时间段多家住院: admitted while an inpatient stay of the same person at another
+    /// institution is open and overlaps it (judged during the stay, on encounter events).
+    ConcurrentAdmission,
+    /// A stay's fees of one fee date above the daily limit (judged during the stay).
+    DailyFeesAboveLimit,
+    /// A stay's fee line dated before the admission or after the discharge (judged during the
+    /// stay).
+    FeeOutsideStay,
 }
 
 impl RuleCode {
     /// Every rule, in catalogue order.
-    pub const ALL: [RuleCode; 12] = [
+    pub const ALL: [RuleCode; 15] = [
         RuleCode::SplitHospitalisation,
         RuleCode::OverlappingStay,
         RuleCode::ServiceAfterDeath,
@@ -64,6 +72,16 @@ impl RuleCode {
         RuleCode::ChronicDiagnosisChange,
         RuleCode::IdentityCluster,
         RuleCode::MarkUp,
+        RuleCode::ConcurrentAdmission,
+        RuleCode::DailyFeesAboveLimit,
+        RuleCode::FeeOutsideStay,
+    ];
+
+    /// The rules judged during a stay, on settlement's encounter events.
+    pub const IN_STAY: [RuleCode; 3] = [
+        RuleCode::ConcurrentAdmission,
+        RuleCode::DailyFeesAboveLimit,
+        RuleCode::FeeOutsideStay,
     ];
 
     /// The stable text code, e.g. `SPLIT_HOSPITALISATION`.
@@ -81,6 +99,9 @@ impl RuleCode {
             RuleCode::ChronicDiagnosisChange => "CHRONIC_DIAGNOSIS_CHANGE",
             RuleCode::IdentityCluster => "IDENTITY_CLUSTER",
             RuleCode::MarkUp => "MARK_UP",
+            RuleCode::ConcurrentAdmission => "CONCURRENT_ADMISSION",
+            RuleCode::DailyFeesAboveLimit => "DAILY_FEES_ABOVE_LIMIT",
+            RuleCode::FeeOutsideStay => "FEE_OUTSIDE_STAY",
         }
     }
 
@@ -226,6 +247,19 @@ impl RuleSet {
             return Err(RuleError::RetentionTooShort { needed });
         }
         Ok(())
+    }
+
+    /// The set with every rule of the catalogue: a version stored before a rule joined the
+    /// catalogue (the in-stay rules) gets that rule as the default bundle has it, in the same
+    /// version, so the set validates and the new rule runs until an operator tunes it.
+    pub fn completed(mut self) -> RuleSet {
+        let defaults = RuleSet::default_for(self.region.clone(), self.effective_from);
+        for d in defaults.rules {
+            if self.rule(d.code()).is_none() {
+                self.rules.push(d);
+            }
+        }
+        self
     }
 
     /// The rule of a code.

@@ -120,6 +120,16 @@ pub enum RuleParams {
         /// Sale price tolerated above purchase price (0 under the zero mark-up policy).
         tolerance: Bp,
     },
+    /// Concurrent admissions: no parameters.
+    ConcurrentAdmission,
+    /// A stay's daily fees.
+    DailyFeesAboveLimit {
+        /// Fees of one fee date of one stay strictly above this raise a finding (default
+        /// 50,000.00 yuan).
+        above: Fen,
+    },
+    /// Fee lines dated outside the stay: no parameters.
+    FeeOutsideStay,
 }
 
 impl RuleParams {
@@ -138,6 +148,9 @@ impl RuleParams {
             RuleParams::ChronicDiagnosisChange => RuleCode::ChronicDiagnosisChange,
             RuleParams::IdentityCluster { .. } => RuleCode::IdentityCluster,
             RuleParams::MarkUp { .. } => RuleCode::MarkUp,
+            RuleParams::ConcurrentAdmission => RuleCode::ConcurrentAdmission,
+            RuleParams::DailyFeesAboveLimit { .. } => RuleCode::DailyFeesAboveLimit,
+            RuleParams::FeeOutsideStay => RuleCode::FeeOutsideStay,
         }
     }
 
@@ -209,7 +222,14 @@ impl RuleParams {
                     return bad("min_persons must be at least 2 and window_hours at least 1");
                 }
             }
+            RuleParams::DailyFeesAboveLimit { above } => {
+                if above.0 <= 0 {
+                    return bad("above must be a positive amount");
+                }
+            }
             RuleParams::OverlappingStay { .. }
+            | RuleParams::ConcurrentAdmission
+            | RuleParams::FeeOutsideStay
             | RuleParams::ServiceAfterDeath
             | RuleParams::ServiceOutsideEnrolment { .. }
             | RuleParams::ChronicDiagnosisChange

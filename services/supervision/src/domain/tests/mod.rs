@@ -8,6 +8,7 @@
 )]
 
 mod detect;
+mod instay;
 mod money;
 mod random;
 mod workflow;
