@@ -254,3 +254,91 @@ async fn concurrent_requests_with_one_key_get_one_answer_and_409_in_progress() {
     assert_eq!(again["claim_id"], fresh[0].1["claim_id"]);
     suite.stop().await;
 }
+
+/// Every key and value of the suite's Redis database.
+async fn redis_dump(url: &str) -> Vec<(String, Vec<u8>)> {
+    let client = redis::Client::open(url).unwrap_or_else(|e| panic!("{e}"));
+    let mut con = client
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut con)
+        .await
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for k in keys {
+        // Streams and hashes are not idempotency records; only plain values are read.
+        let v: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(&k)
+            .query_async(&mut con)
+            .await
+            .unwrap_or(None);
+        out.push((k, v.unwrap_or_default()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn an_idempotency_record_holds_no_clear_personal_data_and_still_replays() {
+    let suite = Suite::start().await;
+    let op = suite.operator("341522");
+    let id = yibao_integration_tests::id_number("34152219800101102");
+    let body = json!({"id_number": id, "name": "钱多多", "region_code": "341522", "contact": "13800000000"});
+    let register = || {
+        suite.call_with(
+            http::Method::POST,
+            "/v1/persons",
+            Some(&op),
+            Some(body.clone()),
+            &[("Idempotency-Key", "register-qdd-13800000000")],
+        )
+    };
+    let ((s1, first), _) = register().await;
+    assert_eq!(s1, 200, "{first}");
+    assert_eq!(
+        s(&first["person"]["name"]),
+        "钱多多",
+        "the answer carries the name"
+    );
+    let ((s2, again), headers) = register().await;
+    assert_eq!(
+        (s2, &again),
+        (200, &first),
+        "the replay is the first answer"
+    );
+    assert_eq!(
+        headers
+            .get("idempotency-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    // What the store holds: on Redis runs, read from outside.
+    if let Some(db) = &suite.redis {
+        let dump = redis_dump(&db.url).await;
+        let records: Vec<&(String, Vec<u8>)> =
+            dump.iter().filter(|(k, _)| k.contains(":idem:")).collect();
+        assert!(
+            !records.is_empty(),
+            "the record is in Redis: {:?}",
+            dump.iter().map(|(k, _)| k).collect::<Vec<_>>()
+        );
+        for (k, v) in &records {
+            assert!(
+                serde_json::from_slice::<Value>(v).is_err(),
+                "the record {k} is sealed, not readable JSON (whose base64 reply would decode)"
+            );
+        }
+        for (k, v) in &dump {
+            for clear in [id.as_str(), "钱多多", "13800000000", "register-qdd"] {
+                assert!(!k.contains(clear), "key {k} holds {clear}");
+                assert!(
+                    !v.windows(clear.len()).any(|w| w == clear.as_bytes()),
+                    "the value of {k} holds {clear} in clear"
+                );
+            }
+        }
+    }
+    suite.stop().await;
+}
