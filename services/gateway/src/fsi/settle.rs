@@ -173,20 +173,32 @@ async fn prepare(c: &Call<'_>, d: &Node) -> Result<(String, About), Refusal> {
     let encounter = d.id("mdtrt_id")?;
     let psn = d.id("psn_no")?;
     let declared = d.req_yuan("medfee_sumamt")?;
-    for f in ["fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt"] {
+    for f in [
+        "fulamt_ownpay_amt",
+        "overlmt_selfpay",
+        "preselfpay_amt",
+        "inscp_scp_amt",
+    ] {
         d.yuan(f)?;
     }
     if d.text("mid_setl_flag")?.as_deref() == Some("1") {
-        return Err(Refusal::field(d.at("mid_setl_flag"), "mid-stay settlement (1) is not supported: settle at discharge"));
+        return Err(Refusal::field(
+            d.at("mid_setl_flag"),
+            "mid-stay settlement (1) is not supported: settle at discharge",
+        ));
     }
     let p = d.at("mdtrt_id");
     let msg = pb::GetEncounterRequest {
         encounter_id: encounter.clone(),
     };
     let enc = c
-        .rpc("settlement", "GetEncounter", msg, &[("encounter_id", &p)], |ch, r| async move {
-            SettlementServiceClient::new(ch).get_encounter(r).await
-        })
+        .rpc(
+            "settlement",
+            "GetEncounter",
+            msg,
+            &[("encounter_id", &p)],
+            |ch, r| async move { SettlementServiceClient::new(ch).get_encounter(r).await },
+        )
         .await?
         .encounter
         .unwrap_or_default();
@@ -194,19 +206,37 @@ async fn prepare(c: &Call<'_>, d: &Node) -> Result<(String, About), Refusal> {
         .lines
         .iter()
         .filter(|l| !l.cancelled)
-        .map(|l| l.split.as_ref().map_or(0, |s| s.medfee_sumamt_fen))
+        .map(|l| match l.line.as_ref().and_then(|f| f.item.as_ref()) {
+            // GetEncounter carries each line as uploaded.
+            Some(item) => item.amount_fen,
+            None => l.split.as_ref().map_or(0, |s| s.medfee_sumamt_fen),
+        })
         .sum();
     if total != declared.fen().get() {
         return Err(Refusal::field(
             d.at("medfee_sumamt"),
-            format!("{declared} differs from the uploaded lines' total {}", y(total)),
+            format!(
+                "{declared} differs from the uploaded lines' total {}",
+                y(total)
+            ),
         ));
     }
     let cert_type = d.text("mdtrt_cert_type")?.unwrap_or_default();
-    let person = if matches!(cert_type.as_str(), "02" | "03") && d.text("mdtrt_cert_no")?.is_some() {
-        let e = super::person::eligibility(c, d, "mdtrt_cert_type", "mdtrt_cert_no", Some(enc.start_date.clone())).await?;
+    let person = if matches!(cert_type.as_str(), "02" | "03") && d.text("mdtrt_cert_no")?.is_some()
+    {
+        let e = super::person::eligibility(
+            c,
+            d,
+            "mdtrt_cert_type",
+            "mdtrt_cert_no",
+            Some(enc.start_date.clone()),
+        )
+        .await?;
         if e.person_id != psn {
-            return Err(Refusal::field(d.at("psn_no"), "is not the person of mdtrt_cert_no"));
+            return Err(Refusal::field(
+                d.at("psn_no"),
+                "is not the person of mdtrt_cert_no",
+            ));
         }
         Some(e)
     } else {
@@ -236,14 +266,25 @@ pub async fn presettle(c: &Call<'_>) -> Result<Output, Refusal> {
         end_date: d.date("dscg_time")?.unwrap_or_default(),
     };
     let s = c
-        .rpc("settlement", "PreSettleEncounter", msg, &[("encounter_id", &p), ("end_date", &q)], |ch, r| async move {
-            SettlementServiceClient::new(ch).pre_settle_encounter(r).await
-        })
+        .rpc(
+            "settlement",
+            "PreSettleEncounter",
+            msg,
+            &[("encounter_id", &p), ("end_date", &q)],
+            |ch, r| async move {
+                SettlementServiceClient::new(ch)
+                    .pre_settle_encounter(r)
+                    .await
+            },
+        )
         .await?
         .settlement
         .unwrap_or_default();
     let (setlinfo, setldetail) = setl(&s, &about)?;
-    Output::of(&SetlOut { setlinfo, setldetail })
+    Output::of(&SetlOut {
+        setlinfo,
+        setldetail,
+    })
 }
 
 /// 2207 / 2304: settles the encounter over its uploaded lines (`request_ref` = msgid).
@@ -257,14 +298,21 @@ pub async fn settle(c: &Call<'_>) -> Result<Output, Refusal> {
         request_ref: c.req.msgid.clone(),
     };
     let out = c
-        .rpc("settlement", "SettleEncounter", msg, &[("encounter_id", &p), ("end_date", &q)], |ch, r| async move {
-            SettlementServiceClient::new(ch).settle_encounter(r).await
-        })
+        .rpc(
+            "settlement",
+            "SettleEncounter",
+            msg,
+            &[("encounter_id", &p), ("end_date", &q)],
+            |ch, r| async move { SettlementServiceClient::new(ch).settle_encounter(r).await },
+        )
         .await?;
     about.setl_id = id_of(&out.claim_id)?;
     about.medins_setl_id = c.req.msgid.clone();
     let (setlinfo, setldetail) = setl(&out.settlement.unwrap_or_default(), &about)?;
-    let answer = Output::of(&SetlOut { setlinfo, setldetail })?;
+    let answer = Output::of(&SetlOut {
+        setlinfo,
+        setldetail,
+    })?;
     Ok(if out.replayed {
         answer.warn("settled before: this is the settlement in force, nothing was written")
     } else {
@@ -279,9 +327,13 @@ async fn claim(c: &Call<'_>, d: &Node) -> Result<(String, pb::ClaimRecord), Refu
         claim_id: claim_id.clone(),
     };
     let record = c
-        .rpc("settlement", "GetClaim", msg, &[("claim_id", &p)], |ch, r| async move {
-            SettlementServiceClient::new(ch).get_claim(r).await
-        })
+        .rpc(
+            "settlement",
+            "GetClaim",
+            msg,
+            &[("claim_id", &p)],
+            |ch, r| async move { SettlementServiceClient::new(ch).get_claim(r).await },
+        )
         .await?
         .claim
         .unwrap_or_default();
@@ -293,12 +345,20 @@ fn about_claim(d: &Node, record: &pb::ClaimRecord) -> Result<About, Refusal> {
         mdtrt_id: d.text("mdtrt_id")?.unwrap_or_default().to_uppercase(),
         setl_id: d.req("setl_id")?.to_uppercase(),
         psn_no: d.text("psn_no")?.unwrap_or_default().to_uppercase(),
-        certno: record.claim.as_ref().map(|c| c.id_number.clone()).unwrap_or_default(),
+        certno: record
+            .claim
+            .as_ref()
+            .map(|c| c.id_number.clone())
+            .unwrap_or_default(),
         setl_time: record
             .settled
             .as_ref()
             .and_then(|a| chrono::DateTime::parse_from_rfc3339(&a.at).ok())
-            .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string())
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            })
             .unwrap_or_default(),
         ..About::default()
     })
@@ -320,13 +380,18 @@ pub async fn reverse(c: &Call<'_>) -> Result<Output, Refusal> {
         reason: format!("national interface {} {}", c.req.infno, c.req.msgid),
     };
     let out = c
-        .rpc("settlement", "Reverse", msg, &[("claim_id", &p), ("insured_region_code", "insuplc_admdvs")], |ch, r| async move {
-            SettlementServiceClient::new(ch).reverse(r).await
-        })
+        .rpc(
+            "settlement",
+            "Reverse",
+            msg,
+            &[("claim_id", &p), ("insured_region_code", "insuplc_admdvs")],
+            |ch, r| async move { SettlementServiceClient::new(ch).reverse(r).await },
+        )
         .await?;
     let mut original = record.settlement.clone().unwrap_or_default();
     let refund = out.refund.unwrap_or_default();
-    let layers_match = original.breakdown.as_ref().map(|b| b.fund_pay_sumamt_fen) == Some(refund.fund_pay_sumamt_fen);
+    let layers_match = original.breakdown.as_ref().map(|b| b.fund_pay_sumamt_fen)
+        == Some(refund.fund_pay_sumamt_fen);
     if !layers_match {
         original.layers.clear();
     }
@@ -347,7 +412,10 @@ pub async fn reverse(c: &Call<'_>) -> Result<Output, Refusal> {
         .collect();
     let setlinfo = info.reversed();
     check(&setlinfo, &setldetail)?;
-    Output::of(&SetlOut { setlinfo, setldetail })
+    Output::of(&SetlOut {
+        setlinfo,
+        setldetail,
+    })
 }
 
 /// 2601: undoes what the request `omsgid` committed; one that committed nothing is answered
@@ -364,9 +432,13 @@ pub async fn reverse_by_request(c: &Call<'_>) -> Result<Output, Refusal> {
         reversal_ref: c.req.msgid.clone(),
     };
     let out = c
-        .rpc("settlement", "ReverseByRequest", msg, &[("request_ref", &p)], |ch, r| async move {
-            SettlementServiceClient::new(ch).reverse_by_request(r).await
-        })
+        .rpc(
+            "settlement",
+            "ReverseByRequest",
+            msg,
+            &[("request_ref", &p)],
+            |ch, r| async move { SettlementServiceClient::new(ch).reverse_by_request(r).await },
+        )
         .await?;
     let undone = pb::RequestUndone::try_from(out.undone).unwrap_or(pb::RequestUndone::Unspecified);
     #[derive(Serialize)]
@@ -381,7 +453,13 @@ pub async fn reverse_by_request(c: &Call<'_>) -> Result<Output, Refusal> {
     struct Out {
         data: Data,
     }
-    let id = |u: &str| if u.is_empty() { Ok(String::new()) } else { id_of(u) };
+    let id = |u: &str| {
+        if u.is_empty() {
+            Ok(String::new())
+        } else {
+            id_of(u)
+        }
+    };
     let answer = Output::of(&Out {
         data: Data {
             omsgid: omsgid.clone(),
@@ -397,9 +475,9 @@ pub async fn reverse_by_request(c: &Call<'_>) -> Result<Output, Refusal> {
         },
     })?;
     Ok(match undone {
-        pb::RequestUndone::NothingCommitted | pb::RequestUndone::Unspecified => answer.warn(format!(
-            "omsgid {omsgid} committed nothing that is in force: nothing was undone"
-        )),
+        pb::RequestUndone::NothingCommitted | pb::RequestUndone::Unspecified => answer.warn(
+            format!("omsgid {omsgid} committed nothing that is in force: nothing was undone"),
+        ),
         _ => answer,
     })
 }
@@ -411,10 +489,15 @@ pub async fn query(c: &Call<'_>) -> Result<Output, Refusal> {
     let (_, record) = claim(c, &d).await?;
     let about = about_claim(&d, &record)?;
     let (setlinfo, setldetail) = setl(&record.settlement.clone().unwrap_or_default(), &about)?;
-    let answer = Output::of(&SetlOut { setlinfo, setldetail })?;
+    let answer = Output::of(&SetlOut {
+        setlinfo,
+        setldetail,
+    })?;
     Ok(match pb::ClaimStatus::try_from(record.status) {
         Ok(pb::ClaimStatus::Reversed) => answer.warn("this settlement is reversed"),
-        Ok(pb::ClaimStatus::PartiallyRefunded) => answer.warn("some items of this settlement are refunded; the amounts are the remaining items'"),
+        Ok(pb::ClaimStatus::PartiallyRefunded) => answer.warn(
+            "some items of this settlement are refunded; the amounts are the remaining items'",
+        ),
         _ => answer,
     })
 }
