@@ -4,12 +4,16 @@
 # SQLite (embedded) and on PostgreSQL + Redis.
 #
 #   scripts/load.sh                       both benchmarks, both backends
-#   scripts/load.sh eligibility|import|dupscan|settle   one benchmark (dupscan: PostgreSQL only,
-#                                         10 million generated enrolments; settle: PostgreSQL
-#                                         only, settlement through the gateway beside pgbench
-#                                         running the same write transaction; neither in `all`)
+#   scripts/load.sh eligibility|import|dupscan|settle|interface   one benchmark (dupscan:
+#                                         PostgreSQL only, 10 million generated enrolments;
+#                                         settle: PostgreSQL only, settlement through the gateway
+#                                         beside pgbench running the same write transaction;
+#                                         interface: 2304 through the national interface's
+#                                         envelope beside the native settle path, both backends;
+#                                         none of the three in `all`)
 #   BACKENDS=postgres scripts/load.sh …   one backend (sqlite | postgres)
-#   SECONDS_PER_RUN=10 CONCURRENCY=64 PEOPLE=2000 ROWS=100000 ENROLMENTS=10000000   sizes
+#   SECONDS_PER_RUN=10 CONCURRENCY=64 PEOPLE=2000 ROWS=100000 ENROLMENTS=10000000
+#   SETTLEMENTS=2000   sizes
 #
 # Services' own benchmarks (engine, selection, look-ups, detector): `cargo bench -p <crate>`.
 set -euo pipefail
@@ -48,6 +52,13 @@ if [ "$WHAT" = settle ]; then
   # pgbench comes with Debian's PostgreSQL server package, which ensure_services installs.
   command -v pgbench >/dev/null 2>&1 || { echo "pgbench not found (Debian: apt-get install postgresql)"; exit 1; }
   run postgres settle --concurrency "${CONCURRENCY:-64}" --seconds "${SECONDS_PER_RUN:-10}" --people "${PEOPLE:-2000}" --items "${ITEMS:-10}"
+  exit 0
+fi
+
+if [ "$WHAT" = interface ]; then
+  for backend in $BACKENDS; do
+    run "$backend" interface --concurrency "${CONCURRENCY:-64}" --settlements "${SETTLEMENTS:-2000}" --people "${PEOPLE:-2000}" --items "${ITEMS:-10}"
+  done
   exit 0
 fi
 

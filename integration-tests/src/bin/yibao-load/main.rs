@@ -6,6 +6,7 @@
 //! yibao-load import      [--rows 100000] [--per-request 50000]
 //! yibao-load dupscan     [--enrolments 10000000]
 //! yibao-load settle      [--concurrency 64] [--seconds 10] [--people 2000] [--items 10]
+//! yibao-load interface   [--concurrency 64] [--settlements 2000] [--people 2000] [--items 10]
 //! yibao-load faults      [--short] …   (the fault suite against a dev cluster: scripts/faults.sh)
 //! ```
 //! Storage: SQLite in a temporary directory, or PostgreSQL and Redis when
@@ -19,6 +20,7 @@ use yibao_integration_tests::{Suite, id_number, this_year};
 use yibao_proto::enrollment::v1 as pb;
 
 mod faults;
+mod interface;
 mod settle;
 use settle::settle;
 
@@ -492,7 +494,10 @@ async fn main() {
         Some("import") => import().await,
         Some("dupscan") => dupscan().await,
         Some("settle") => settle().await,
+        Some("interface") => interface::interface().await,
         Some("faults") => std::process::exit(faults::run().await),
-        _ => eprintln!("usage: yibao-load eligibility|import|dupscan|settle|faults [options]"),
+        _ => eprintln!(
+            "usage: yibao-load eligibility|import|dupscan|settle|interface|faults [options]"
+        ),
     }
 }
