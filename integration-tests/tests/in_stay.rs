@@ -136,7 +136,7 @@ async fn in_stay_rules_find_a_costly_day_and_a_second_admission_while_the_stays_
     )
     .await;
     let costly = finding_of(&suite, CITY_HOSPITAL, "RULE_CODE_DAILY_FEES_ABOVE_LIMIT").await;
-    assert_eq!(encounters_of(&costly), [first.clone()], "{costly}");
+    assert_eq!(encounters_of(&costly), [first.as_str()], "{costly}");
     assert_eq!(
         costly["evidence"]["dates"],
         json!([day("06-11")]),

@@ -3,7 +3,7 @@
 //! found live are kept as they are) and the run recorded.
 
 use super::{AppError, Supervision, audit, rules::current_rules};
-use crate::domain::{Detector, Finding, Review, RuleCode};
+use crate::domain::{Detector, Finding, Review, RuleCode, StayBook, SupervisionEvent};
 use crate::events::decode::decode_stored;
 use crate::store::{Audit, BackfillRun, Store, StoredRow};
 use chrono::NaiveDate;
@@ -87,11 +87,18 @@ pub async fn backfill(
             }
         }
     });
+    // The in-stay rules replay the region's encounter steps through a book of their own,
+    // empty at the start of the range (stays at other regions' institutions are not in it).
+    let mut stays = StayBook::default();
     while let Some(page) = rx.recv().await {
         for (_, _, kind, payload) in &page? {
             out.events_seen += 1;
             let event = decode_stored(kind, payload).map_err(AppError::corrupt)?;
-            match detector.observe(&event) {
+            let judged = match &event {
+                SupervisionEvent::Encounter(step) => detector.observe_encounter(&mut stays, step),
+                _ => detector.observe(&event),
+            };
+            match judged {
                 Ok(f) => out.findings.extend(f),
                 Err(_) => out.events_refused += 1,
             }

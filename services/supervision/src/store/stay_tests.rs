@@ -204,4 +204,28 @@ async fn encounter_steps_are_judged_against_the_stored_stays_once_and_across_a_r
     assert_eq!(book.stays["enc-a"].end, Some(day(14)));
     assert_eq!(book.stays["enc-b"].status, StayStatus::Open);
     assert_eq!(findings(&store).await.len(), 2);
+
+    // A backfill of the daily limit over the county's stored steps finds the same finding.
+    let live: Vec<String> = findings(&store)
+        .await
+        .into_iter()
+        .filter(|(f, _)| f.rule == RuleCode::DailyFeesAboveLimit)
+        .map(|(f, _)| f.finding_id)
+        .collect();
+    let replayed = crate::app::backfill::backfill(
+        &store,
+        &yibao_core::RegionCode::parse("341522").unwrap(),
+        RuleCode::DailyFeesAboveLimit,
+        (day(1), day(31)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        replayed
+            .findings
+            .iter()
+            .map(|f| f.finding_id.clone())
+            .collect::<Vec<_>>(),
+        live
+    );
 }
