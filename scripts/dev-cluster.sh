@@ -192,6 +192,7 @@ launch_gateway() { # launch_gateway REPLICA
     YIBAO__GATEWAY__RATE_LIMIT_PER_MINUTE=60000 \
     YIBAO__GATEWAY__MAX_BODY_BYTES=4194304 \
     YIBAO__GATEWAY__REQUEST_TIMEOUT_MS=10000 \
+    YIBAO__GATEWAY__INTERFACE__SIGNING_KEY_DIR="$(dirname "$JWKS_FILE")" \
     "${upstreams[@]}" \
     "$BIN/yibao-gateway"
 }

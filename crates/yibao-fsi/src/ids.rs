@@ -133,10 +133,7 @@ mod tests {
             decode("0000000000000000000000000U"),
             Err(IdError::Character('U'))
         );
-        assert_eq!(
-            decode("8ZZZZZZZZZZZZZZZZZZZZZZZZZ"),
-            Err(IdError::Overflow)
-        );
+        assert_eq!(decode("8ZZZZZZZZZZZZZZZZZZZZZZZZZ"), Err(IdError::Overflow));
         assert_eq!(
             decode("000000000000000000000000中0"),
             Err(IdError::Character('中'))

@@ -848,8 +848,11 @@ mod tests {
         let provider = keys();
         let gateway = keys();
         let file = std::env::temp_dir().join(format!("yibao-jwks-{}.json", rand::random::<u32>()));
-        std::fs::write(&file, serde_json::to_string(gateway.jwks()).unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            &file,
+            serde_json::to_string(gateway.jwks()).unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

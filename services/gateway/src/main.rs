@@ -21,14 +21,10 @@ async fn main() {
     let mut gateway_settings = settings.gateway.clone();
     gateway_settings.interface.issuer = settings.auth.issuer.clone();
     gateway_settings.interface.audience = settings.auth.audience.clone();
-    let gateway = yibao_gateway::Gateway::new(
-        &settings.upstreams,
-        verifier,
-        cache,
-        gateway_settings,
-    )
-    .await
-    .unwrap_or_else(|e| fail(&e));
+    let gateway =
+        yibao_gateway::Gateway::new(&settings.upstreams, verifier, cache, gateway_settings)
+            .await
+            .unwrap_or_else(|e| fail(&e));
     let listener = tokio::net::TcpListener::bind(&settings.gateway.listen)
         .await
         .unwrap_or_else(|e| fail(&format!("bind {}: {e}", settings.gateway.listen)));

@@ -168,11 +168,18 @@ fn store_down(what: &str, e: &impl std::fmt::Display) -> Refusal {
     tracing::warn!(error = %e, "national interface: replay store unavailable");
     Refusal::new(
         tonic::Code::Unavailable,
-        format!("{what}: cannot be checked now (the gateway's replay store is unavailable); nothing was done, retry"),
+        format!(
+            "{what}: cannot be checked now (the gateway's replay store is unavailable); nothing was done, retry"
+        ),
     )
 }
 
-async fn resolve(g: &Gateway, signer: &Signer, req: &Request, paasid: &str) -> Result<Resolved, Refusal> {
+async fn resolve(
+    g: &Gateway,
+    signer: &Signer,
+    req: &Request,
+    paasid: &str,
+) -> Result<Resolved, Refusal> {
     if let Some((r, at)) = lock(&g.interface.caches.credentials).get(paasid)
         && at.elapsed() < CREDENTIAL_TTL
     {
@@ -191,11 +198,17 @@ async fn resolve(g: &Gateway, signer: &Signer, req: &Request, paasid: &str) -> R
         paasid: paasid.to_string(),
     };
     let answer = call
-        .rpc("enrollment", "ResolveInterfaceCredential", msg, &[], |ch, r| async move {
-            enrollment::enrollment_service_client::EnrollmentServiceClient::new(ch)
-                .resolve_interface_credential(r)
-                .await
-        })
+        .rpc(
+            "enrollment",
+            "ResolveInterfaceCredential",
+            msg,
+            &[],
+            |ch, r| async move {
+                enrollment::enrollment_service_client::EnrollmentServiceClient::new(ch)
+                    .resolve_interface_credential(r)
+                    .await
+            },
+        )
         .await;
     let out = match answer {
         Ok(out) => out,
@@ -264,7 +277,11 @@ pub async fn admit(
     let remember = Duration::from_secs(window.saturating_mul(2).saturating_add(1));
     match g
         .cache
-        .set_if_absent(&key(g, "nonce", &creds.nonce_key()), b"1".to_vec(), remember)
+        .set_if_absent(
+            &key(g, "nonce", &creds.nonce_key()),
+            b"1".to_vec(),
+            remember,
+        )
         .await
     {
         Ok(true) => {}

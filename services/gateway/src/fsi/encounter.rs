@@ -66,7 +66,14 @@ pub async fn open(c: &Call<'_>) -> Result<Output, Refusal> {
     let start = d
         .date("begntime")?
         .ok_or_else(|| Refusal::field(d.at("begntime"), "is required"))?;
-    let e = super::person::eligibility(c, &d, "mdtrt_cert_type", "mdtrt_cert_no", Some(start.clone())).await?;
+    let e = super::person::eligibility(
+        c,
+        &d,
+        "mdtrt_cert_type",
+        "mdtrt_cert_no",
+        Some(start.clone()),
+    )
+    .await?;
     if e.person_id != psn {
         return Err(Refusal::field(
             d.at("psn_no"),
@@ -119,9 +126,13 @@ pub async fn open(c: &Call<'_>) -> Result<Output, Refusal> {
     ];
     let fields: Vec<(&str, &str)> = paths.iter().map(|(a, b)| (*a, b.as_str())).collect();
     let out = c
-        .rpc("settlement", "OpenEncounter", msg, &fields, |ch, r| async move {
-            SettlementServiceClient::new(ch).open_encounter(r).await
-        })
+        .rpc(
+            "settlement",
+            "OpenEncounter",
+            msg,
+            &fields,
+            |ch, r| async move { SettlementServiceClient::new(ch).open_encounter(r).await },
+        )
         .await?;
     let enc = out.encounter.unwrap_or_default();
     let opened = Opened {
@@ -160,16 +171,24 @@ pub async fn cancel(c: &Call<'_>) -> Result<Output, Refusal> {
     let id = encounter_of(&d)?;
     let p = d.at("mdtrt_id");
     let msg = pb::CancelEncounterRequest { encounter_id: id };
-    c.rpc("settlement", "CancelEncounter", msg, &[("encounter_id", &p)], |ch, r| async move {
-        SettlementServiceClient::new(ch).cancel_encounter(r).await
-    })
+    c.rpc(
+        "settlement",
+        "CancelEncounter",
+        msg,
+        &[("encounter_id", &p)],
+        |ch, r| async move { SettlementServiceClient::new(ch).cancel_encounter(r).await },
+    )
     .await?;
     empty()
 }
 
 /// 2203 visit information / 2403 admission change.
 pub async fn update(c: &Call<'_>) -> Result<Output, Refusal> {
-    let node = if inpatient(&c.req.infno) { "adminfo" } else { "mdtrtinfo" };
+    let node = if inpatient(&c.req.infno) {
+        "adminfo"
+    } else {
+        "mdtrtinfo"
+    };
     let d = Node::of(&c.req.input, node)?;
     let id = encounter_of(&d)?;
     let p = d.at("mdtrt_id");
@@ -178,9 +197,13 @@ pub async fn update(c: &Call<'_>) -> Result<Output, Refusal> {
             encounter_id: id.clone(),
         };
         let enc = c
-            .rpc("settlement", "GetEncounter", msg, &[("encounter_id", &p)], |ch, r| async move {
-                SettlementServiceClient::new(ch).get_encounter(r).await
-            })
+            .rpc(
+                "settlement",
+                "GetEncounter",
+                msg,
+                &[("encounter_id", &p)],
+                |ch, r| async move { SettlementServiceClient::new(ch).get_encounter(r).await },
+            )
             .await?
             .encounter
             .unwrap_or_default();
@@ -215,9 +238,13 @@ pub async fn update(c: &Call<'_>) -> Result<Output, Refusal> {
         ("disease_code", b.as_str()),
         ("diagnoses", "input.diseinfo"),
     ];
-    c.rpc("settlement", "UpdateEncounter", msg, &fields, |ch, r| async move {
-        SettlementServiceClient::new(ch).update_encounter(r).await
-    })
+    c.rpc(
+        "settlement",
+        "UpdateEncounter",
+        msg,
+        &fields,
+        |ch, r| async move { SettlementServiceClient::new(ch).update_encounter(r).await },
+    )
     .await?;
     empty()
 }
@@ -257,7 +284,9 @@ fn fee_line(n: &Node) -> Result<(String, Line), Refusal> {
                 .ok()
                 .filter(|q| q.0 > 0 && q.0 % 10_000 == 0)
                 .and_then(|q| u32::try_from(q.0 / 10_000).ok())
-                .ok_or_else(|| Refusal::field(n.at("prd_days"), format!("must be whole days, got `{t}`")))?,
+                .ok_or_else(|| {
+                    Refusal::field(n.at("prd_days"), format!("must be whole days, got `{t}`"))
+                })?,
         ),
         None => None,
     };
@@ -356,7 +385,10 @@ fn fee_result(l: &Line, p: &pb::PricedFeeLine) -> FeeResult {
 pub async fn upload(c: &Call<'_>) -> Result<Output, Refusal> {
     let nodes = Node::list(&c.req.input, "feedetail")?;
     if nodes.is_empty() {
-        return Err(Refusal::field("input.feedetail", "is required (1 to 1000 lines)"));
+        return Err(Refusal::field(
+            "input.feedetail",
+            "is required (1 to 1000 lines)",
+        ));
     }
     let mut lines = Vec::with_capacity(nodes.len());
     let mut encounter = String::new();
@@ -365,7 +397,10 @@ pub async fn upload(c: &Call<'_>) -> Result<Output, Refusal> {
         if encounter.is_empty() {
             encounter = mdtrt;
         } else if mdtrt != encounter {
-            return Err(Refusal::field(n.at("mdtrt_id"), "differs from the first line's: one encounter per upload"));
+            return Err(Refusal::field(
+                n.at("mdtrt_id"),
+                "differs from the first line's: one encounter per upload",
+            ));
         }
         lines.push(line);
     }
@@ -375,9 +410,16 @@ pub async fn upload(c: &Call<'_>) -> Result<Output, Refusal> {
         request_ref: c.req.msgid.clone(),
     };
     let out = c
-        .rpc("settlement", "UploadFees", msg, &[("encounter_id", "input.feedetail[0].mdtrt_id"), ("lines", "input.feedetail")], |ch, r| async move {
-            SettlementServiceClient::new(ch).upload_fees(r).await
-        })
+        .rpc(
+            "settlement",
+            "UploadFees",
+            msg,
+            &[
+                ("encounter_id", "input.feedetail[0].mdtrt_id"),
+                ("lines", "input.feedetail"),
+            ],
+            |ch, r| async move { SettlementServiceClient::new(ch).upload_fees(r).await },
+        )
         .await?;
     #[derive(Serialize)]
     struct Out {
@@ -405,9 +447,13 @@ pub async fn cancel_fees(c: &Call<'_>) -> Result<Output, Refusal> {
         feedetl_sns: sns,
     };
     let out = c
-        .rpc("settlement", "CancelFees", msg, &[("encounter_id", &p), ("feedetl_sns", &q)], |ch, r| async move {
-            SettlementServiceClient::new(ch).cancel_fees(r).await
-        })
+        .rpc(
+            "settlement",
+            "CancelFees",
+            msg,
+            &[("encounter_id", &p), ("feedetl_sns", &q)],
+            |ch, r| async move { SettlementServiceClient::new(ch).cancel_fees(r).await },
+        )
         .await?;
     #[derive(Serialize)]
     struct Out {
@@ -441,10 +487,22 @@ pub async fn discharge(c: &Call<'_>) -> Result<Output, Refusal> {
         diagnoses,
         cancel,
     };
-    let fields = [("encounter_id", p.as_str()), ("end_date", q.as_str()), ("diagnoses", "input.diseinfo")];
-    c.rpc("settlement", "DischargeEncounter", msg, &fields, |ch, r| async move {
-        SettlementServiceClient::new(ch).discharge_encounter(r).await
-    })
+    let fields = [
+        ("encounter_id", p.as_str()),
+        ("end_date", q.as_str()),
+        ("diagnoses", "input.diseinfo"),
+    ];
+    c.rpc(
+        "settlement",
+        "DischargeEncounter",
+        msg,
+        &fields,
+        |ch, r| async move {
+            SettlementServiceClient::new(ch)
+                .discharge_encounter(r)
+                .await
+        },
+    )
     .await?;
     empty()
 }

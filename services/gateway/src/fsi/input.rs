@@ -3,8 +3,8 @@
 //! decimals`). Values are kept as their JSON text, so money is read exactly
 //! ([`yibao_fsi::decimal`]).
 
-use std::collections::HashMap;
 use serde_json::value::RawValue;
+use std::collections::HashMap;
 use yibao_fsi::FieldError;
 use yibao_fsi::decimal::{Quantity, Yuan};
 
@@ -20,7 +20,8 @@ fn object(path: &str, raw: &RawValue) -> Result<HashMap<String, Box<RawValue>>, 
     if !raw.get().trim_start().starts_with('{') {
         return Err(FieldError::new(path, "must be an object"));
     }
-    serde_json::from_str(raw.get()).map_err(|e| FieldError::new(path, format!("is not an object: {e}")))
+    serde_json::from_str(raw.get())
+        .map_err(|e| FieldError::new(path, format!("is not an object: {e}")))
 }
 
 impl Node {
@@ -214,7 +215,9 @@ mod tests {
 
     #[test]
     fn fields_are_read_with_their_paths() {
-        let input = raw(r#"{"data":{"psn_no":"","medfee_sumamt":"12.345","n":7,"d":"2026-06-10 08:00:00"}}"#);
+        let input = raw(
+            r#"{"data":{"psn_no":"","medfee_sumamt":"12.345","n":7,"d":"2026-06-10 08:00:00"}}"#,
+        );
         let d = Node::of(&input, "data").unwrap();
         assert_eq!(d.text("psn_no").unwrap(), None);
         assert_eq!(
@@ -245,7 +248,10 @@ mod tests {
                 .starts_with("input.feedetail[1].pric: ")
         );
         let one = raw(r#"{"feedetail":{"a":"1"}}"#);
-        assert_eq!(Node::list(&one, "feedetail").unwrap()[0].path, "input.feedetail[0]");
+        assert_eq!(
+            Node::list(&one, "feedetail").unwrap()[0].path,
+            "input.feedetail[0]"
+        );
     }
 
     #[test]
@@ -253,10 +259,7 @@ mod tests {
         let input = raw(
             r#"{"diseinfo":[{"diag_code":"E11.900","maindiag_flag":"0","diag_srt_no":"2"},{"diag_code":"I10.x00x002","maindiag_flag":"1","diag_srt_no":"1"}]}"#,
         );
-        assert_eq!(
-            diagnoses(&input, None).unwrap(),
-            ["I10.x00x002", "E11.900"]
-        );
+        assert_eq!(diagnoses(&input, None).unwrap(), ["I10.x00x002", "E11.900"]);
         assert_eq!(
             diagnoses(&raw("{}"), Some("K35.900".into())).unwrap(),
             ["K35.900"]

@@ -305,7 +305,10 @@ async fn admit_and_run(
     if t.names_person && req.insuplc_admdvs.is_none() {
         return Err(Refusal::field(
             "insuplc_admdvs",
-            format!("is required for {} (its input names a person; take it from 1101)", t.infno),
+            format!(
+                "is required for {} (its input names a person; take it from 1101)",
+                t.infno
+            ),
         ));
     }
     let signer = g
@@ -327,8 +330,7 @@ async fn admit_and_run(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-        deadline: Instant::now()
-            + std::time::Duration::from_millis(g.settings.request_timeout_ms),
+        deadline: Instant::now() + std::time::Duration::from_millis(g.settings.request_timeout_ms),
     };
     match req.infno.as_str() {
         "9001" => auth::sign_in(&call).await,
@@ -342,9 +344,9 @@ async fn admit_and_run(
 
 /// The transactions Yibao answers.
 pub const SUPPORTED: &[&str] = &[
-    "9001", "9002", "1101", "2201", "2202", "2203", "2204", "2205", "2206", "2207", "2208",
-    "2301", "2302", "2303", "2304", "2305", "2401", "2402", "2403", "2404", "2405", "2601",
-    "3201", "5203", "5206",
+    "9001", "9002", "1101", "2201", "2202", "2203", "2204", "2205", "2206", "2207", "2208", "2301",
+    "2302", "2303", "2304", "2305", "2401", "2402", "2403", "2404", "2405", "2601", "3201", "5203",
+    "5206",
 ];
 
 async fn run(c: &Call<'_>) -> Result<Output, Refusal> {

@@ -109,20 +109,29 @@ pub async fn eligibility(
     let cert_type = node.req(cert_type_field)?;
     let cert_no = node.req(cert_no_field)?;
     let no_path = node.at(cert_no_field);
-    let fields = [("id_number", no_path.as_str()), ("qr_payload", no_path.as_str())];
+    let fields = [
+        ("id_number", no_path.as_str()),
+        ("qr_payload", no_path.as_str()),
+    ];
     let e = match cert_type.as_str() {
         "02" | "03" => {
             let msg = enrollment::CheckEligibilityRequest {
                 id_number: cert_no,
                 date: date.unwrap_or_default(),
             };
-            c.rpc("enrollment", "CheckEligibility", msg, &fields, |ch, r| async move {
-                EnrollmentServiceClient::new(ch).check_eligibility(r).await
-            })
+            c.rpc(
+                "enrollment",
+                "CheckEligibility",
+                msg,
+                &fields,
+                |ch, r| async move { EnrollmentServiceClient::new(ch).check_eligibility(r).await },
+            )
             .await?
         }
         "01" => {
-            let msg = enrollment::ResolveVoucherRequest { qr_payload: cert_no };
+            let msg = enrollment::ResolveVoucherRequest {
+                qr_payload: cert_no,
+            };
             let v = c
                 .rpc("enrollment", "ResolveVoucher", msg, &fields, |ch, r| async move {
                     EnrollmentServiceClient::new(ch).resolve_voucher(r).await
@@ -140,7 +149,9 @@ pub async fn eligibility(
         other => {
             return Err(Refusal::field(
                 node.at(cert_type_field),
-                format!("must be 01 (e-voucher), 02 (ID card) or 03 (social-security card), got `{other}`"),
+                format!(
+                    "must be 01 (e-voucher), 02 (ID card) or 03 (social-security card), got `{other}`"
+                ),
             ));
         }
     };
@@ -176,7 +187,10 @@ pub async fn info(c: &Call<'_>) -> Result<Output, Refusal> {
         vec![InsuInfo {
             balc: Yuan::default(),
             insutype,
-            psn_type: match (Scheme::try_from(e.scheme), categories.contains(&PersonCategory::Retiree)) {
+            psn_type: match (
+                Scheme::try_from(e.scheme),
+                categories.contains(&PersonCategory::Retiree),
+            ) {
                 (Ok(Scheme::Employee), true) => "12",
                 (Ok(Scheme::Employee), false) => "11",
                 _ => "15",
@@ -267,9 +281,13 @@ pub async fn accumulators(c: &Call<'_>) -> Result<Output, Refusal> {
         year,
     };
     let a = c
-        .rpc("settlement", "GetAccumulators", msg, &fields, |ch, r| async move {
-            SettlementServiceClient::new(ch).get_accumulators(r).await
-        })
+        .rpc(
+            "settlement",
+            "GetAccumulators",
+            msg,
+            &fields,
+            |ch, r| async move { SettlementServiceClient::new(ch).get_accumulators(r).await },
+        )
         .await?
         .accumulators
         .unwrap_or_default();
@@ -281,18 +299,32 @@ pub async fn accumulators(c: &Call<'_>) -> Result<Output, Refusal> {
         ("pool_paid".into(), a.pool_paid_fen),
         ("critical_base".into(), a.critical_base_fen),
         ("critical_paid".into(), a.critical_paid_fen),
-        ("assistance_deductible_used".into(), a.assistance_deductible_used_fen),
+        (
+            "assistance_deductible_used".into(),
+            a.assistance_deductible_used_fen,
+        ),
         ("assistance_paid".into(), a.assistance_paid_fen),
         ("backstop_oop".into(), a.backstop_oop_fen),
         ("backstop_paid".into(), a.backstop_paid_fen),
-        ("chronic_supplement_paid".into(), a.chronic_supplement_paid_fen),
+        (
+            "chronic_supplement_paid".into(),
+            a.chronic_supplement_paid_fen,
+        ),
     ];
     let mut pools: Vec<_> = a.outpatient_pool_paid_fen.into_iter().collect();
     pools.sort();
-    rows.extend(pools.into_iter().map(|(k, v)| (format!("outpatient_pool_paid:{k}"), v)));
+    rows.extend(
+        pools
+            .into_iter()
+            .map(|(k, v)| (format!("outpatient_pool_paid:{k}"), v)),
+    );
     let mut diseases: Vec<_> = a.chronic_disease_paid_fen.into_iter().collect();
     diseases.sort();
-    rows.extend(diseases.into_iter().map(|(k, v)| (format!("chronic_disease_paid:{k}"), v)));
+    rows.extend(
+        diseases
+            .into_iter()
+            .map(|(k, v)| (format!("chronic_disease_paid:{k}"), v)),
+    );
     Output::of(&Out5206 {
         cuminfo: rows
             .into_iter()

@@ -35,7 +35,11 @@ pub fn differences(his: &Totals, ours: &Totals) -> Vec<String> {
         ("fixmedins_setl_cnt", his.count, ours.count, false),
     ] {
         if a != b {
-            let (a, b) = if money { (y(a), y(b)) } else { (a.to_string(), b.to_string()) };
+            let (a, b) = if money {
+                (y(a), y(b))
+            } else {
+                (a.to_string(), b.to_string())
+            };
             out.push(format!("{name}: institution {a}, Yibao {b}"));
         }
     }
@@ -93,8 +97,11 @@ pub async fn totals(c: &Call<'_>) -> Result<Output, Refusal> {
         }
     };
     let date = |f: &str| -> Result<chrono::NaiveDate, Refusal> {
-        let t = d.date(f)?.ok_or_else(|| Refusal::field(d.at(f), "is required"))?;
-        chrono::NaiveDate::parse_from_str(&t, "%Y-%m-%d").map_err(|e| Refusal::field(d.at(f), e.to_string()))
+        let t = d
+            .date(f)?
+            .ok_or_else(|| Refusal::field(d.at(f), "is required"))?;
+        chrono::NaiveDate::parse_from_str(&t, "%Y-%m-%d")
+            .map_err(|e| Refusal::field(d.at(f), e.to_string()))
     };
     let (begin, end) = (date("stmt_begndate")?, date("stmt_enddate")?);
     if end < begin || (end - begin).num_days() > 366 {
@@ -138,7 +145,8 @@ pub async fn totals(c: &Call<'_>) -> Result<Output, Refusal> {
                     pb::ClaimStatus::try_from(cl.status),
                     Ok(pb::ClaimStatus::Reversed | pb::ClaimStatus::Superseded)
                 );
-                let kind_ok = inpatient.is_none_or(|i| (cl.kind == pb::EncounterKind::Inpatient as i32) == i);
+                let kind_ok =
+                    inpatient.is_none_or(|i| (cl.kind == pb::EncounterKind::Inpatient as i32) == i);
                 if in_period && live && kind_ok && cl.scheme == scheme as i32 {
                     ours.medfee += cl.medfee_sumamt_fen;
                     ours.fund += cl.fund_pay_sumamt_fen + cl.insurer_pay_fen;
@@ -187,7 +195,11 @@ mod tests {
             count: 2,
         };
         assert!(differences(&his, &his).is_empty());
-        let ours = Totals { count: 1, fund: 99_999, ..his };
+        let ours = Totals {
+            count: 1,
+            fund: 99_999,
+            ..his
+        };
         assert_eq!(
             differences(&his, &ours),
             [
@@ -200,7 +212,10 @@ mod tests {
     #[test]
     fn months_span_the_period() {
         let d = |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        assert_eq!(months(d("2026-11-15"), d("2027-02-01")), ["2026-11", "2026-12", "2027-01", "2027-02"]);
+        assert_eq!(
+            months(d("2026-11-15"), d("2027-02-01")),
+            ["2026-11", "2026-12", "2027-01", "2027-02"]
+        );
         assert_eq!(months(d("2026-06-01"), d("2026-06-30")), ["2026-06"]);
     }
 }

@@ -7,8 +7,8 @@ use super::{Call, Refusal};
 use std::future::Future;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
-use tracing::Instrument as _;
 use tonic_types::StatusExt as _;
+use tracing::Instrument as _;
 
 /// How a service's field names read in the interface (`id_number` → `input.data.mdtrt_cert_no`).
 pub type FieldMap<'a> = &'a [(&'a str, &'a str)];
@@ -16,7 +16,12 @@ pub type FieldMap<'a> = &'a [(&'a str, &'a str)];
 /// Turns a service's refusal into the interface's: the message with the service's field
 /// replaced by the interface's path where `fields` names it, and the error code appended
 /// (`input.data.mdtrt_cert_no: not enrolled [ENROLLMENT_NOT_ENROLLED]`).
-pub fn refusal(service: &str, method: &str, status: &tonic::Status, fields: FieldMap<'_>) -> Refusal {
+pub fn refusal(
+    service: &str,
+    method: &str,
+    status: &tonic::Status,
+    fields: FieldMap<'_>,
+) -> Refusal {
     let reason = status
         .get_error_details()
         .error_info()
@@ -24,15 +29,17 @@ pub fn refusal(service: &str, method: &str, status: &tonic::Status, fields: Fiel
         .unwrap_or_default();
     let mut message = status.message().to_string();
     if let Some((field, path)) = fields.iter().find(|(f, _)| {
-        message
-            .strip_prefix(f)
-            .is_some_and(|rest| rest.starts_with(':') || rest.starts_with('.') || rest.starts_with('['))
+        message.strip_prefix(f).is_some_and(|rest| {
+            rest.starts_with(':') || rest.starts_with('.') || rest.starts_with('[')
+        })
     }) {
         message = format!("{path}{}", &message[field.len()..]);
     }
     let message = match status.code() {
         tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => {
-            format!("{service} did not answer {method} ({message}); retry, or send 2601 for a write")
+            format!(
+                "{service} did not answer {method} ({message}); retry, or send 2601 for a write"
+            )
         }
         _ if reason.is_empty() => message,
         _ => format!("{message} [{reason}]"),
@@ -44,7 +51,10 @@ impl Call<'_> {
     /// The channel of a service.
     pub fn channel(&self, service: &str) -> Result<Channel, Refusal> {
         self.g.upstreams.channel(service).ok_or_else(|| {
-            Refusal::new(tonic::Code::Unavailable, format!("no upstream for {service}"))
+            Refusal::new(
+                tonic::Code::Unavailable,
+                format!("no upstream for {service}"),
+            )
         })
     }
 
@@ -96,7 +106,9 @@ impl Call<'_> {
         }
         .instrument(span.clone())
         .await;
-        let code = answer.as_ref().map_or_else(|s| s.code(), |_| tonic::Code::Ok);
+        let code = answer
+            .as_ref()
+            .map_or_else(|s| s.code(), |_| tonic::Code::Ok);
         yibao_runtime::telemetry::record_grpc_code(&span, code, code != tonic::Code::Ok);
         yibao_runtime::metrics::record_rpc(
             "gateway",
