@@ -4,11 +4,13 @@
 //! care, before any settlement. A day's fees above the default limit of 50,000.00 yuan is
 //! found on the upload; a person admitted at a second hospital while a stay at the first is
 //! open is found on the admission (同一时间段多家住院), naming both encounters; a normal stay, and
-//! a transfer on the discharge day, raise nothing.
+//! a transfer on the discharge day, raise nothing. A county that lowers its limit has the next
+//! upload judged by the new version.
 
 #[path = "support/huoqiu.rs"]
 mod huoqiu;
 
+use http::Method;
 use huoqiu::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -206,5 +208,53 @@ async fn in_stay_rules_find_a_costly_day_and_a_second_admission_while_the_stays_
         yuan(50_000),
         "{rules}"
     );
+
+    // The county lowers its daily limit to 30,000 yuan (a new version; a limit of 0 is
+    // refused): the running consumer judges the next upload by it.
+    let version = n(&rules["rule_set"]["version"]);
+    let path = "/v1/supervision/rules/RULE_CODE_DAILY_FEES_ABOVE_LIMIT";
+    let (status, problem) = suite
+        .call(
+            Method::PATCH,
+            path,
+            Some(&suite.operator(HUOQIU)),
+            Some(json!({"region_code": HUOQIU, "expected_version": version,
+                "params": {"daily_fees_above_limit": {"above_fen": 0}}, "reason": "x"})),
+        )
+        .await;
+    assert_eq!(
+        (status, s(&problem["code"])),
+        (400, "RULE_PARAMS_INVALID"),
+        "{problem}"
+    );
+    let tuned = suite
+        .call(
+            Method::PATCH,
+            path,
+            Some(&suite.operator(HUOQIU)),
+            Some(json!({"region_code": HUOQIU, "expected_version": version,
+                "params": {"daily_fees_above_limit": {"above_fen": yuan(30_000)}},
+                "reason": "county notice"})),
+        )
+        .await;
+    assert_eq!(tuned.0, 200, "{}", tuned.1);
+    upload(
+        &suite,
+        OTHER_HOSPITAL,
+        &second,
+        json!([line("1", "C-OUT", 40_000, "06-13")]),
+        "MSG-P2-FEE",
+    )
+    .await;
+    let county_day = finding_of(&suite, OTHER_HOSPITAL, "RULE_CODE_DAILY_FEES_ABOVE_LIMIT").await;
+    assert_eq!(
+        (
+            n(&county_day["amount_at_risk_fen"]),
+            n(&county_day["rule_version"])
+        ),
+        (yuan(10_000), version + 1),
+        "{county_day}"
+    );
+    assert_eq!(encounters_of(&county_day), [second.as_str()]);
     suite.stop().await;
 }
