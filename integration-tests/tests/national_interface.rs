@@ -223,10 +223,10 @@ impl<'a> His<'a> {
     }
 }
 
+/// A fee line of the encounter `of` = (mdtrt_id, psn_no).
 fn line(
     sn: &str,
-    mdtrt: &str,
-    psn: &str,
+    of: (&str, &str),
     day: &str,
     code: &str,
     price: &str,
@@ -234,7 +234,7 @@ fn line(
     total: &str,
 ) -> Value {
     json!({
-        "feedetl_sn": sn, "mdtrt_id": mdtrt, "psn_no": psn, "chrg_bchno": "B1", "rx_circ_flag": "0",
+        "feedetl_sn": sn, "mdtrt_id": of.0, "psn_no": of.1, "chrg_bchno": "B1", "rx_circ_flag": "0",
         "fee_ocur_time": format!("{}-{day} 09:00:00", this_year()), "med_list_codg": code,
         "medins_list_codg": format!("HIS-{code}"), "det_item_fee_sumamt": total, "cnt": cnt, "pric": price,
         "bilg_dept_codg": "0301", "bilg_dr_codg": "D001", "hosp_appr_flag": "1"
@@ -327,8 +327,8 @@ async fn a_his_session_settles_the_worked_example_to_the_fen_as_the_native_path_
         .call(
             "2301",
             json!({"feedetail": [
-                line("1", &mdtrt, &psn, "06-10", "C-OUT", "10000.00", 1, "10000.00"),
-                line("2", &mdtrt, &psn, "06-10", B_DRUGS, "400.00", 100, "40000.00"),
+                line("1", (&mdtrt, &psn), "06-10", "C-OUT", "10000.00", 1, "10000.00"),
+                line("2", (&mdtrt, &psn), "06-10", B_DRUGS, "400.00", 100, "40000.00"),
             ]}),
         )
         .await;
@@ -350,8 +350,8 @@ async fn a_his_session_settles_the_worked_example_to_the_fen_as_the_native_path_
         .call(
             "2301",
             json!({"feedetail": [
-                line("3", &mdtrt, &psn, "06-12", A_SERVICES, "100000.00", 1, "100000.00"),
-                line("4", &mdtrt, &psn, "06-12", A_BED, "80.00", 3, "240.00"),
+                line("3", (&mdtrt, &psn), "06-12", A_SERVICES, "100000.00", 1, "100000.00"),
+                line("4", (&mdtrt, &psn), "06-12", A_BED, "80.00", 3, "240.00"),
             ]}),
         )
         .await;

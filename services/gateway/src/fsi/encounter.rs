@@ -352,7 +352,7 @@ fn y(fen: i64) -> Yuan {
 
 /// The `result[]` row of a priced line.
 fn fee_result(l: &Line, p: &pb::PricedFeeLine) -> FeeResult {
-    let split = p.split.clone().unwrap_or_default();
+    let split = p.split.unwrap_or_default();
     let class = pb::ItemClass::try_from(p.item_class).unwrap_or(pb::ItemClass::C);
     let (lv, prop) = match class {
         pb::ItemClass::A => ("01", 0),

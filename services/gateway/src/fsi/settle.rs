@@ -61,7 +61,7 @@ pub struct About {
 /// as `oth_pay`, in `fund_pay_sumamt`, and as a `setldetail` row: the institution collects it
 /// from the platform, not the patient (decision 0012).
 pub fn setl(s: &pb::Settlement, about: &About) -> Result<(SetlInfo, Vec<SetlDetail>), Refusal> {
-    let b = s.breakdown.clone().unwrap_or_default();
+    let b = s.breakdown.unwrap_or_default();
     let insurer = b.insurer_pay_fen;
     let p = about.person.as_ref();
     let on = chrono::NaiveDate::parse_from_str(&s.settled_on, "%Y-%m-%d")
