@@ -120,13 +120,16 @@ ensure_keys() {
   [ -f "$JWKS_FILE" ] || die "no JWKS at $JWKS_FILE"
 }
 
-voucher_secret() {
-  local f=$DIR/voucher-secret
+# secret NAME: a random secret kept in the cluster's directory (the same for every replica).
+secret() {
+  local f=$DIR/$1
   if [ ! -s "$f" ]; then
     (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$f")
   fi
   cat "$f"
 }
+
+voucher_secret() { secret voucher-secret; }
 
 # launch NAME COMMAND…: run in the background with the shared environment, record pid, log.
 launch() {
@@ -193,6 +196,7 @@ launch_gateway() { # launch_gateway REPLICA
     YIBAO__GATEWAY__MAX_BODY_BYTES=4194304 \
     YIBAO__GATEWAY__REQUEST_TIMEOUT_MS=10000 \
     YIBAO__GATEWAY__INTERFACE__SIGNING_KEY_DIR="$(dirname "$JWKS_FILE")" \
+    YIBAO__GATEWAY__IDEMPOTENCY_SECRET="$(secret idempotency-secret)" \
     "${upstreams[@]}" \
     "$BIN/yibao-gateway"
 }

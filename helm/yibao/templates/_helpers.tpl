@@ -131,7 +131,7 @@ uri
 
 {{/* The settings of a workload: defaults overridden by its own entry. */}}
 {{- define "yibao.settings" -}}
-{{- toYaml (mergeOverwrite (deepCopy .root.Values.defaults) (omit .own "enabled" "voucherSecret" "ingress" "rateLimitPerMinute" "maxBodyBytes" "requestTimeoutMs")) -}}
+{{- toYaml (mergeOverwrite (deepCopy .root.Values.defaults) (omit .own "enabled" "voucherSecret" "idempotencySecret" "ingress" "rateLimitPerMinute" "maxBodyBytes" "requestTimeoutMs")) -}}
 {{- end -}}
 
 {{/* Environment a service or its migration Job reads from Secrets. */}}
