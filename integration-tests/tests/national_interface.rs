@@ -520,6 +520,26 @@ async fn a_his_session_settles_the_worked_example_to_the_fen_as_the_native_path_
     let (queried, _) = a.setl();
     assert_eq!(queried.fund_pay_sumamt, info.fund_pay_sumamt);
 
+    // 3202, answered inline: the HIS's rows against the settlements in force.
+    let detail = |fund: &str| {
+        json!({"data": {"insutype": "390", "clr_type": "21", "setl_optins": HUOQIU,
+            "stmt_begndate": format!("{y}-06-01"), "stmt_enddate": format!("{y}-06-30"),
+            "medfee_sumamt": "150000.00", "fund_pay_sumamt": fund, "acct_pay": "0.00", "fixmedins_setl_cnt": 1},
+            "details": [{"setl_id": info.setl_id, "medfee_sumamt": "150000.00", "fund_pay_sumamt": fund}]})
+    };
+    let a = his.call("3202", detail("131000.00")).await;
+    assert_eq!(a.ok()["stmtinfo"]["stmt_rslt"], "0", "{}", a.text);
+    assert_eq!(a.ok()["details"][0]["stmt_rslt"], "0", "{}", a.text);
+    assert_eq!(a.ok()["details"][0]["setl_id"], json!(info.setl_id));
+    let a = his.call("3202", detail("130999.99")).await;
+    assert_eq!(a.ok()["details"][0]["stmt_rslt"], "1", "{}", a.text);
+    assert!(
+        s(&a.ok()["details"][0]["memo"])
+            .contains("fund_pay_sumamt: institution 130999.99, Yibao 131000.00"),
+        "{}",
+        a.text
+    );
+
     // 2305: the same shape, negated; the counters restored.
     let a = his
         .call(

@@ -317,6 +317,20 @@ async fn admit_and_run(
         .as_ref()
         .map_err(|e| Refusal::new(tonic::Code::FailedPrecondition, e.clone()))?;
     let admitted = auth::admit(g, signer, &parts.headers, req).await?;
+    // The per-caller budget of every call at the edge, the caller being the institution's
+    // access id.
+    let caller = yibao_runtime::Caller {
+        subject: format!("fsi/{}", admitted.paasid),
+        role: yibao_runtime::Role::Hospital,
+        org: admitted.institution.clone(),
+        region: None,
+    };
+    crate::edge::rate_limit(g, &caller).await.map_err(|e| {
+        Refusal::new(
+            tonic::Code::ResourceExhausted,
+            format!("x-tif-paasid: {}", e.message),
+        )
+    })?;
     auth::check_msgid(g, &admitted.institution, req).await?;
     let authorization = auth::hospital_token(g, signer, &admitted, &req.opter)?;
     let call = Call {
@@ -345,8 +359,8 @@ async fn admit_and_run(
 /// The transactions Yibao answers.
 pub const SUPPORTED: &[&str] = &[
     "9001", "9002", "1101", "2201", "2202", "2203", "2204", "2205", "2206", "2207", "2208", "2301",
-    "2302", "2303", "2304", "2305", "2401", "2402", "2403", "2404", "2405", "2601", "3201", "5203",
-    "5206",
+    "2302", "2303", "2304", "2305", "2401", "2402", "2403", "2404", "2405", "2601", "3201", "3202",
+    "5203", "5206",
 ];
 
 async fn run(c: &Call<'_>) -> Result<Output, Refusal> {
@@ -365,6 +379,7 @@ async fn run(c: &Call<'_>) -> Result<Output, Refusal> {
         "2601" => settle::reverse_by_request(c).await,
         "5203" => settle::query(c).await,
         "3201" => reconcile::totals(c).await,
+        "3202" => reconcile::details(c).await,
         other => Err(Refusal::new(
             tonic::Code::Unimplemented,
             format!("infno: {other} is not supported by Yibao"),

@@ -1,6 +1,6 @@
-//! 3201 reconciliation of totals (对总账): the institution's settlements of an insurance type
-//! (and clearing type) over a period, counted and summed from ListClaims, compared with what
-//! the HIS declares.
+//! 3201 reconciliation of totals (对总账) and 3202 of details (对明细账, answered inline): the
+//! institution's settlements of an insurance type (and clearing type) over a period, counted
+//! and summed from ListClaims, compared with what the HIS declares.
 
 use super::input::Node;
 use super::{Call, Output, Refusal};
@@ -65,14 +65,15 @@ struct StmtInfo {
     stmt_rslt_dscr: String,
 }
 
-#[derive(Serialize)]
-struct Out {
-    stmtinfo: StmtInfo,
+/// The period and the settlements a reconciliation covers.
+struct Period {
+    scheme: Scheme,
+    inpatient: Option<bool>,
+    begin: chrono::NaiveDate,
+    end: chrono::NaiveDate,
 }
 
-/// 3201.
-pub async fn totals(c: &Call<'_>) -> Result<Output, Refusal> {
-    let d = Node::of(&c.req.input, "data")?;
+fn period(d: &Node) -> Result<Period, Refusal> {
     let insutype = d.req("insutype")?;
     let scheme = match insutype.as_str() {
         "390" => Scheme::Resident,
@@ -84,8 +85,7 @@ pub async fn totals(c: &Call<'_>) -> Result<Output, Refusal> {
             ));
         }
     };
-    let clr_type = d.text("clr_type")?;
-    let inpatient = match clr_type.as_deref() {
+    let inpatient = match d.text("clr_type")?.as_deref() {
         None => None,
         Some("21") => Some(true),
         Some("11") => Some(false),
@@ -110,7 +110,17 @@ pub async fn totals(c: &Call<'_>) -> Result<Output, Refusal> {
             "must be on or after stmt_begndate, at most a year later",
         ));
     }
-    let his = Totals {
+    Ok(Period {
+        scheme,
+        inpatient,
+        begin,
+        end,
+    })
+}
+
+/// The HIS's declared totals.
+fn declared(d: &Node) -> Result<Totals, Refusal> {
+    Ok(Totals {
         medfee: d.req_yuan("medfee_sumamt")?.fen().get(),
         fund: d.req_yuan("fund_pay_sumamt")?.fen().get(),
         acct: d.yuan("acct_pay")?.unwrap_or_default().fen().get(),
@@ -118,9 +128,13 @@ pub async fn totals(c: &Call<'_>) -> Result<Output, Refusal> {
             .req("fixmedins_setl_cnt")?
             .parse()
             .map_err(|_| Refusal::field(d.at("fixmedins_setl_cnt"), "must be a whole number"))?,
-    };
-    let mut ours = Totals::default();
-    for month in months(begin, end) {
+    })
+}
+
+/// The institution's settlements in force of the period (not reversed, not superseded).
+async fn settlements(c: &Call<'_>, p: &Period) -> Result<Vec<pb::ClaimSummary>, Refusal> {
+    let mut out = Vec::new();
+    for month in months(p.begin, p.end) {
         let mut token = String::new();
         loop {
             let msg = pb::ListClaimsRequest {
@@ -138,19 +152,18 @@ pub async fn totals(c: &Call<'_>) -> Result<Output, Refusal> {
                     SettlementServiceClient::new(ch).list_claims(r).await
                 })
                 .await?;
-            for cl in &page.claims {
+            for cl in page.claims {
                 let in_period = chrono::NaiveDate::parse_from_str(&cl.settled_on, "%Y-%m-%d")
-                    .is_ok_and(|on| on >= begin && on <= end);
+                    .is_ok_and(|on| on >= p.begin && on <= p.end);
                 let live = !matches!(
                     pb::ClaimStatus::try_from(cl.status),
                     Ok(pb::ClaimStatus::Reversed | pb::ClaimStatus::Superseded)
                 );
-                let kind_ok =
-                    inpatient.is_none_or(|i| (cl.kind == pb::EncounterKind::Inpatient as i32) == i);
-                if in_period && live && kind_ok && cl.scheme == scheme as i32 {
-                    ours.medfee += cl.medfee_sumamt_fen;
-                    ours.fund += cl.fund_pay_sumamt_fen + cl.insurer_pay_fen;
-                    ours.count += 1;
+                let kind_ok = p
+                    .inpatient
+                    .is_none_or(|i| (cl.kind == pb::EncounterKind::Inpatient as i32) == i);
+                if in_period && live && kind_ok && cl.scheme == p.scheme as i32 {
+                    out.push(cl);
                 }
             }
             token = page.page.map(|p| p.next_page_token).unwrap_or_default();
@@ -159,7 +172,30 @@ pub async fn totals(c: &Call<'_>) -> Result<Output, Refusal> {
             }
         }
     }
-    let diff = differences(&his, &ours);
+    Ok(out)
+}
+
+/// What a claim counts for: its bill, and the funds with the insurers' layer (as `setlinfo`).
+fn amounts(cl: &pb::ClaimSummary) -> (i64, i64) {
+    (
+        cl.medfee_sumamt_fen,
+        cl.fund_pay_sumamt_fen + cl.insurer_pay_fen,
+    )
+}
+
+fn sum(claims: &[pb::ClaimSummary]) -> Totals {
+    let mut t = Totals::default();
+    for cl in claims {
+        let (medfee, fund) = amounts(cl);
+        t.medfee += medfee;
+        t.fund += fund;
+        t.count += 1;
+    }
+    t
+}
+
+fn stmtinfo(c: &Call<'_>, d: &Node, his: &Totals, ours: &Totals) -> Result<StmtInfo, Refusal> {
+    let diff = differences(his, ours);
     let dscr = if diff.is_empty() {
         format!(
             "agreed: {} settlements, medfee_sumamt {}, fund_pay_sumamt {}",
@@ -170,15 +206,128 @@ pub async fn totals(c: &Call<'_>) -> Result<Output, Refusal> {
     } else {
         diff.join("; ")
     };
+    Ok(StmtInfo {
+        setl_optins: d
+            .text("setl_optins")?
+            .or_else(|| c.req.insuplc_admdvs.clone())
+            .unwrap_or_default(),
+        stmt_rslt: if diff.is_empty() { "0" } else { "1" },
+        stmt_rslt_dscr: dscr,
+    })
+}
+
+/// 3201.
+pub async fn totals(c: &Call<'_>) -> Result<Output, Refusal> {
+    let d = Node::of(&c.req.input, "data")?;
+    let p = period(&d)?;
+    let his = declared(&d)?;
+    let ours = sum(&settlements(c, &p).await?);
+    #[derive(Serialize)]
+    struct Out {
+        stmtinfo: StmtInfo,
+    }
     Output::of(&Out {
-        stmtinfo: StmtInfo {
-            setl_optins: d
-                .text("setl_optins")?
-                .or_else(|| c.req.insuplc_admdvs.clone())
-                .unwrap_or_default(),
-            stmt_rslt: if diff.is_empty() { "0" } else { "1" },
-            stmt_rslt_dscr: dscr,
-        },
+        stmtinfo: stmtinfo(c, &d, &his, &ours)?,
+    })
+}
+
+#[derive(Serialize)]
+struct DetailRow {
+    setl_id: String,
+    setl_time: String,
+    medfee_sumamt: Yuan,
+    fund_pay_sumamt: Yuan,
+    acct_pay: Yuan,
+    refd_setl_flag: &'static str,
+    stmt_rslt: &'static str,
+    memo: String,
+}
+
+/// 3202, answered inline: the national platform exchanges the detail as files (9101/9102),
+/// which Yibao does not serve, so the HIS may send its rows in `input.details[]`
+/// (`setl_id`, `medfee_sumamt`, `fund_pay_sumamt`) and the answer carries `stmtinfo` for the
+/// totals and `details[]`, one row per settlement in force of the period (`stmt_rslt` 0 when
+/// the HIS's row agrees, 1 when it differs or is missing) plus the HIS's rows Yibao does not
+/// know (1).
+pub async fn details(c: &Call<'_>) -> Result<Output, Refusal> {
+    let d = Node::of(&c.req.input, "data")?;
+    let p = period(&d)?;
+    let his = declared(&d)?;
+    let mut sent = Vec::new();
+    for n in Node::list(&c.req.input, "details")? {
+        let claim = n.id("setl_id")?;
+        sent.push((
+            claim,
+            n.req("setl_id")?.to_uppercase(),
+            n.req_yuan("medfee_sumamt")?.fen().get(),
+            n.req_yuan("fund_pay_sumamt")?.fen().get(),
+        ));
+    }
+    let claims = settlements(c, &p).await?;
+    let ours = sum(&claims);
+    let y = |f: i64| Yuan(Fen(f));
+    let mut rows = Vec::new();
+    for cl in &claims {
+        let (medfee, fund) = amounts(cl);
+        let theirs = sent.iter().find(|s| s.0 == cl.claim_id);
+        let (rslt, memo) = match theirs {
+            None => ("1", "not in the institution's detail".to_string()),
+            Some(s) if s.2 == medfee && s.3 == fund => ("0", String::new()),
+            Some(s) => (
+                "1",
+                differences(
+                    &Totals {
+                        medfee: s.2,
+                        fund: s.3,
+                        ..Totals::default()
+                    },
+                    &Totals {
+                        medfee,
+                        fund,
+                        ..Totals::default()
+                    },
+                )
+                .join("; "),
+            ),
+        };
+        rows.push(DetailRow {
+            setl_id: super::encounter::id_of(&cl.claim_id)?,
+            setl_time: cl.settled_on.clone(),
+            medfee_sumamt: y(medfee),
+            fund_pay_sumamt: y(fund),
+            acct_pay: y(0),
+            refd_setl_flag: if cl.status == pb::ClaimStatus::PartiallyRefunded as i32 {
+                "1"
+            } else {
+                "0"
+            },
+            stmt_rslt: rslt,
+            memo,
+        });
+    }
+    for s in sent
+        .iter()
+        .filter(|s| !claims.iter().any(|cl| cl.claim_id == s.0))
+    {
+        rows.push(DetailRow {
+            setl_id: s.1.clone(),
+            setl_time: String::new(),
+            medfee_sumamt: y(s.2),
+            fund_pay_sumamt: y(s.3),
+            acct_pay: y(0),
+            refd_setl_flag: "0",
+            stmt_rslt: "1",
+            memo: "no settlement of Yibao in force in the period".into(),
+        });
+    }
+    #[derive(Serialize)]
+    struct Out {
+        stmtinfo: StmtInfo,
+        details: Vec<DetailRow>,
+    }
+    Output::of(&Out {
+        stmtinfo: stmtinfo(c, &d, &his, &ours)?,
+        details: rows,
     })
 }
 
