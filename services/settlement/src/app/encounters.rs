@@ -501,8 +501,41 @@ impl SettlementApp {
         } else {
             LinesToCancel::Numbers(sns)
         };
-        let n = Store::cancel_care_fee_lines(&txn, id, which, &now()).await?;
+        let n = self.cancel_lines(&txn, &row, which).await?;
         txn.commit().await?;
+        self.wake_relay();
+        Ok(n)
+    }
+
+    /// Cancels the encounter's live lines `which` takes, with the event that announces them;
+    /// the number cancelled.
+    async fn cancel_lines(
+        &self,
+        txn: &DatabaseTransaction,
+        row: &EncounterRow,
+        which: LinesToCancel<'_>,
+    ) -> Result<u64, AppError> {
+        let id = &row.encounter_id;
+        let taken: Vec<FeeLine> = Store::care_fee_lines(txn, id)
+            .await?
+            .into_iter()
+            .filter(|l| !l.cancelled)
+            .filter(|l| match which {
+                LinesToCancel::All => true,
+                LinesToCancel::Numbers(sns) => sns.contains(&l.line.feedetl_sn),
+                LinesToCancel::UploadedBy(r) => l.upload_ref == r,
+            })
+            .map(|l| l.line)
+            .collect();
+        let at = now();
+        let n = Store::cancel_care_fee_lines(txn, id, which, &at).await?;
+        if !taken.is_empty() {
+            outbox::enqueue(
+                txn,
+                &[encounter_event(row, Step::FeesCancelled, &taken, &at)],
+            )
+            .await?;
+        }
         Ok(n)
     }
 
@@ -769,13 +802,8 @@ impl SettlementApp {
             let row = self.locked(&txn, &e.encounter_id).await?;
             rules::may_change(self.state_in(&txn, &row).await?)
                 .map_err(|err| refused(err, &e.encounter_id))?;
-            Store::cancel_care_fee_lines(
-                &txn,
-                &e.encounter_id,
-                LinesToCancel::UploadedBy(request_ref),
-                &at,
-            )
-            .await?;
+            self.cancel_lines(&txn, &row, LinesToCancel::UploadedBy(request_ref))
+                .await?;
             let u = UndoneRow {
                 request_ref: request_ref.to_string(),
                 undone: Undone::FeesCancelled.as_str().into(),
@@ -785,6 +813,7 @@ impl SettlementApp {
             };
             Store::insert_undone(&txn, inst, reversal_ref, &u, &at).await?;
             txn.commit().await?;
+            self.wake_relay();
             return Ok(answer(&u));
         } else if let Some(e) = self
             .store

@@ -22,9 +22,12 @@ pub enum Step {
     Discharged,
     /// Cancelled.
     Cancelled,
+    /// Lines cancelled.
+    FeesCancelled,
 }
 
-/// The outbox row of an encounter's step; `lines` are the lines a fee upload added.
+/// The outbox row of an encounter's step; `lines` are the lines a fee upload added or a
+/// cancellation took back.
 pub fn encounter_event(e: &EncounterRow, step: Step, lines: &[FeeLine], at: &str) -> OutboxEvent {
     let event = ev::EncounterEvent {
         event_id: uuid::Uuid::now_v7().to_string(),
@@ -34,6 +37,7 @@ pub fn encounter_event(e: &EncounterRow, step: Step, lines: &[FeeLine], at: &str
             Step::FeesUploaded => ev::EncounterAction::FeesUploaded,
             Step::Discharged => ev::EncounterAction::Discharged,
             Step::Cancelled => ev::EncounterAction::Cancelled,
+            Step::FeesCancelled => ev::EncounterAction::FeesCancelled,
         } as i32,
         occurred_at: at.to_string(),
         person_key: e.person_id.clone(),

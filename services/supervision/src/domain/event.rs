@@ -261,6 +261,8 @@ pub enum EncounterAction {
     Discharged,
     /// Registration or admission cancelled.
     Cancelled,
+    /// Fee lines were cancelled (the event carries them).
+    FeesCancelled,
 }
 
 /// A fee line uploaded during an encounter.

@@ -118,12 +118,13 @@ pub fn encounter(e: pb::EncounterEvent) -> Result<EncounterEvent, Refusal> {
     let action = match pb::EncounterAction::try_from(e.action) {
         Ok(pb::EncounterAction::Opened) => EncounterAction::Opened,
         Ok(pb::EncounterAction::FeesUploaded) => EncounterAction::FeesUploaded,
+        Ok(pb::EncounterAction::FeesCancelled) => EncounterAction::FeesCancelled,
         Ok(pb::EncounterAction::Discharged) => EncounterAction::Discharged,
         Ok(pb::EncounterAction::Cancelled) => EncounterAction::Cancelled,
         _ => {
             return Err(bad(
                 "action",
-                "must be ENCOUNTER_ACTION_OPENED, FEES_UPLOADED, DISCHARGED or CANCELLED",
+                "must be ENCOUNTER_ACTION_OPENED, FEES_UPLOADED, FEES_CANCELLED, DISCHARGED or CANCELLED",
             ));
         }
     };

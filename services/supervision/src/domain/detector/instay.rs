@@ -150,8 +150,10 @@ pub(super) fn observe(out: &mut Out<'_>, book: &mut StayBook, e: &EncounterEvent
             check_lines_outside_stay(out, e, &stay);
             add_fees(out, book, e);
         }
-        // Settlement refuses a discharge before a live line's date; lines cancelled since
-        // their upload are not announced, so the day totals cannot judge a discharge.
+        // Cancelled lines no longer count towards their day (a finding already raised stays:
+        // the day was billed so at the time).
+        EncounterAction::FeesCancelled => take_back_fees(book, e),
+        // Settlement refuses a discharge before a live line's date.
         EncounterAction::Opened | EncounterAction::Discharged | EncounterAction::Cancelled => {}
     }
 }
@@ -297,6 +299,18 @@ fn add_fees(out: &mut Out<'_>, book: &mut StayBook, e: &EncounterEvent) {
         {
             out.push(daily_fees_draft(e, severity, limit, day, after, codes));
         }
+    }
+}
+
+fn take_back_fees(book: &mut StayBook, e: &EncounterEvent) {
+    for l in &e.lines {
+        let key = (e.encounter_id.clone(), l.fee_date);
+        let before = book.day_total(&e.encounter_id, l.fee_date);
+        book.fee_days.insert(
+            key.clone(),
+            Fen(before.0.saturating_sub(l.item.amount.0).max(0)),
+        );
+        book.changed_days.insert(key);
     }
 }
 

@@ -416,3 +416,74 @@ fn a_rule_set_stored_before_the_in_stay_rules_is_completed_with_their_defaults()
     );
     assert_eq!(rules().completed(), rules(), "a complete set is unchanged");
 }
+
+#[test]
+fn cancelled_lines_no_longer_count_towards_their_day() {
+    let mut book = StayBook::default();
+    let start = day(3, 10);
+    let mut cancelled = step(
+        "e3",
+        "enc-a",
+        EncounterAction::FeesCancelled,
+        H1,
+        start,
+        None,
+    );
+    cancelled.lines = vec![fee("2", "X2", day(3, 11), 30_000)];
+    let found = run(
+        &mut book,
+        &[
+            opened("e1", "enc-a", H1, start),
+            upload(
+                "e2",
+                "enc-a",
+                H1,
+                start,
+                vec![
+                    fee("1", "X1", day(3, 11), 20_000),
+                    fee("2", "X2", day(3, 11), 30_000),
+                ],
+            ),
+            cancelled,
+            upload(
+                "e4",
+                "enc-a",
+                H1,
+                start,
+                vec![fee("3", "X3", day(3, 11), 25_000)],
+            ),
+        ],
+    );
+    assert!(
+        found.is_empty(),
+        "50,000 then 20,000 + 25,000: never above the limit: {found:#?}"
+    );
+    assert_eq!(book.day_total("enc-a", day(3, 11)), Fen::yuan(45_000));
+    // Without the cancellation the third upload would have crossed it.
+    let mut book = StayBook::default();
+    let found = run(
+        &mut book,
+        &[
+            opened("e1", "enc-a", H1, start),
+            upload(
+                "e2",
+                "enc-a",
+                H1,
+                start,
+                vec![
+                    fee("1", "X1", day(3, 11), 20_000),
+                    fee("2", "X2", day(3, 11), 30_000),
+                ],
+            ),
+            upload(
+                "e4",
+                "enc-a",
+                H1,
+                start,
+                vec![fee("3", "X3", day(3, 11), 25_000)],
+            ),
+        ],
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].rule, RuleCode::DailyFeesAboveLimit);
+}
