@@ -310,6 +310,10 @@ async fn an_admission_is_billed_over_days_settled_once_reversed_by_reference_and
         (409, "SETTLEMENT_CLAIM_REVERSED"),
         "{problem}"
     );
+    assert!(
+        s(&problem["detail"]).starts_with("request_ref:"),
+        "{problem}"
+    );
     // A request that committed nothing is answered so.
     let none = suite
         .ok(
@@ -456,6 +460,21 @@ async fn an_outpatient_registration_is_cancelled_with_its_lines_and_bad_requests
     assert_eq!(
         (status, s(&problem["code"])),
         (400, "SETTLEMENT_ENCOUNTER_CLOSED"),
+        "{problem}"
+    );
+    // A cancelled registration's number is not opened again.
+    let mut again = admission(&id, "MZ-1", "03-01");
+    again["kind"] = json!("ENCOUNTER_KIND_GENERAL_OUTPATIENT");
+    let (status, problem) = suite
+        .call(Method::POST, "/v1/encounters", Some(&h), Some(again))
+        .await;
+    assert_eq!(
+        (status, s(&problem["code"])),
+        (400, "SETTLEMENT_ENCOUNTER_CLOSED"),
+        "{problem}"
+    );
+    assert!(
+        s(&problem["detail"]).starts_with("encounter_no:"),
         "{problem}"
     );
     // Bad opening requests name every bad field and write nothing.

@@ -284,6 +284,15 @@ impl SettlementApp {
         } else {
             None
         };
+        if row.status == EncounterStatus::Cancelled {
+            return Err(AppError::Precondition(
+                error::ENCOUNTER_CLOSED,
+                format!(
+                    "encounter_no: encounter {} of {} ({}) was cancelled; open the care again under a new number",
+                    o.encounter_no, o.institution, row.encounter_id
+                ),
+            ));
+        }
         if let Some(f) = differs {
             return Err(AppError::Precondition(
                 error::ENCOUNTER_MISMATCH,
@@ -679,12 +688,12 @@ impl SettlementApp {
                 .care_settlement_by_ref(&view.row.institution_code, request_ref)
                 .await?
         {
-            return self.settled_again(&s.claim_id).await;
+            return self.settled_again(&s.claim_id, request_ref).await;
         }
         if let Some((s, status)) = view.settlements.last()
             && status.open()
         {
-            return self.settled_again(&s.claim_id).await;
+            return self.settled_again(&s.claim_id, &s.request_ref).await;
         }
         rules::may_change(view.state()).map_err(|e| refused(e, id))?;
         let seq = next_seq(&view);
@@ -702,12 +711,20 @@ impl SettlementApp {
 
     /// The settlement of `claim_id` as it stands, marked replayed; a reversed one is refused
     /// (`SETTLEMENT_CLAIM_REVERSED`), never returned as a payment.
-    async fn settled_again(&self, claim_id: &str) -> Result<Settled, AppError> {
+    async fn settled_again(&self, claim_id: &str, request_ref: &str) -> Result<Settled, AppError> {
         let row = self
             .store
             .claim(claim_id)
             .await?
             .ok_or_else(|| crate::store::StoreError::Corrupt(format!("claim {claim_id}")))?;
+        if row.status == ClaimStatus::Reversed {
+            return Err(AppError::Precondition(
+                error::CLAIM_REVERSED,
+                format!(
+                    "request_ref: request {request_ref} settled the encounter as claim {claim_id}, which is fully reversed; nothing is paid for it. To settle the encounter again send a new request_ref"
+                ),
+            ));
+        }
         super::settle::current_state(row)
     }
 
