@@ -682,6 +682,13 @@ async fn bad_envelopes_name_the_field_and_write_nothing_and_retries_are_answered
         .await
         .ok();
     refusals.push(his.call_as("2301", &used, fee("2", json!("80.00"))).await);
+    // A settlement naming another person than the encounter's.
+    let stranger = yibao_fsi::ids::from_uuid(&uuid::Uuid::now_v7().to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+    refusals.push(
+        his.call("2304", settle_input(&stranger, &mdtrt, &id, "80.00"))
+            .await,
+    );
     let expected = [
         "infno: `2399` is not a transaction",
         "input.feedetail[0].med_list_codg: is required",
@@ -691,7 +698,9 @@ async fn bad_envelopes_name_the_field_and_write_nothing_and_retries_are_answered
         "x-tif-timestamp: ",
         "x-tif-nonce: already used",
         "msgid: already used for another request",
+        "input.data.psn_no: is not the person of mdtrt_id",
     ];
+    assert_eq!(refusals.len(), expected.len());
     for (a, want) in refusals.iter().zip(expected) {
         assert!(
             a.refused().starts_with(want),

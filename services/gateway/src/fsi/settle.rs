@@ -167,8 +167,9 @@ fn now_text() -> String {
     chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-/// What 2206/2207 and 2303/2304 read: the encounter, the person (checked against `psn_no`
-/// when the certificate names one), and the declared total checked against the lines.
+/// What 2206/2207 and 2303/2304 read: the encounter (its patient must be `psn_no`), the person
+/// (checked against `psn_no` when the certificate names one too), and the declared total
+/// checked against the lines.
 async fn prepare(c: &Call<'_>, d: &Node) -> Result<(String, About), Refusal> {
     let encounter = d.id("mdtrt_id")?;
     let psn = d.id("psn_no")?;
@@ -202,6 +203,12 @@ async fn prepare(c: &Call<'_>, d: &Node) -> Result<(String, About), Refusal> {
         .await?
         .encounter
         .unwrap_or_default();
+    if enc.person_id != psn {
+        return Err(Refusal::field(
+            d.at("psn_no"),
+            "is not the person of mdtrt_id (take psn_no from 1101)",
+        ));
+    }
     let total: i64 = enc
         .lines
         .iter()

@@ -243,6 +243,7 @@ fn encounter_pb(v: &EncounterView) -> pb::Encounter {
             role: r.opened_role.clone(),
             at: r.opened_at.clone(),
         }),
+        person_id: r.person_id.clone(),
     }
 }
 
