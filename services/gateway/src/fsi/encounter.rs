@@ -155,6 +155,24 @@ pub async fn open(c: &Call<'_>) -> Result<Output, Refusal> {
     }
 }
 
+/// The encounter `id` that `d` names by `mdtrt_id`, read from settlement.
+pub(super) async fn get(c: &Call<'_>, d: &Node, id: &str) -> Result<pb::Encounter, Refusal> {
+    let p = d.at("mdtrt_id");
+    let msg = pb::GetEncounterRequest {
+        encounter_id: id.to_string(),
+    };
+    Ok(c.rpc(
+        "settlement",
+        "GetEncounter",
+        msg,
+        &[("encounter_id", &p)],
+        |ch, r| async move { SettlementServiceClient::new(ch).get_encounter(r).await },
+    )
+    .await?
+    .encounter
+    .unwrap_or_default())
+}
+
 /// The encounter (UUID) a node names by `mdtrt_id`, its `psn_no` checked for form.
 fn encounter_of(d: &Node) -> Result<String, Refusal> {
     d.id("psn_no")?;
@@ -193,20 +211,7 @@ pub async fn update(c: &Call<'_>) -> Result<Output, Refusal> {
     let id = encounter_of(&d)?;
     let p = d.at("mdtrt_id");
     if let Some(mt) = d.text("med_type")? {
-        let msg = pb::GetEncounterRequest {
-            encounter_id: id.clone(),
-        };
-        let enc = c
-            .rpc(
-                "settlement",
-                "GetEncounter",
-                msg,
-                &[("encounter_id", &p)],
-                |ch, r| async move { SettlementServiceClient::new(ch).get_encounter(r).await },
-            )
-            .await?
-            .encounter
-            .unwrap_or_default();
+        let enc = get(c, &d, &id).await?;
         if kind_of(&mt).map(|k| k as i32) != Some(enc.kind) {
             return Err(Refusal::field(
                 d.at("med_type"),

@@ -188,21 +188,7 @@ async fn prepare(c: &Call<'_>, d: &Node) -> Result<(String, About), Refusal> {
             "mid-stay settlement (1) is not supported: settle at discharge",
         ));
     }
-    let p = d.at("mdtrt_id");
-    let msg = pb::GetEncounterRequest {
-        encounter_id: encounter.clone(),
-    };
-    let enc = c
-        .rpc(
-            "settlement",
-            "GetEncounter",
-            msg,
-            &[("encounter_id", &p)],
-            |ch, r| async move { SettlementServiceClient::new(ch).get_encounter(r).await },
-        )
-        .await?
-        .encounter
-        .unwrap_or_default();
+    let enc = super::encounter::get(c, d, &encounter).await?;
     if enc.person_id != psn {
         return Err(Refusal::field(
             d.at("psn_no"),
