@@ -127,12 +127,10 @@ impl Ltc {
         if let Some(a) = replayed(self.store.db(), &new).await? {
             return Ok((a, true));
         }
-        // The receiving institution must be a designated LTC provider on the day.
-        let (e, _) = tokio::try_join!(
-            self.enrollment
-                .check_eligibility(credentials, &new.id_number, new.applied_on),
-            self.admitted_on(credentials, &input.institution, new.applied_on),
-        )?;
+        let e = self
+            .enrollment
+            .check_eligibility(credentials, &new.id_number, new.applied_on)
+            .await?;
         if !e.eligible {
             return Err(DomainError::precondition(
                 error::NOT_INSURED.code,

@@ -11,7 +11,6 @@ pub mod enrollment;
 mod error;
 pub mod policies;
 pub mod records;
-mod registry;
 pub mod settlements;
 pub mod statistics;
 pub mod stays;
