@@ -253,12 +253,20 @@ pub async fn snapshot(suite: &Suite) -> BTreeMap<String, String> {
 
 /// The snapshot once the background work of earlier calls (relays, consumers) has settled.
 pub async fn settled(suite: &Suite) -> BTreeMap<String, String> {
+    // Unchanged over four samples (1.2 s): a consumer that picks an event up late (the ltc
+    // stays consumer on a Redis run) has written by then.
     let mut last = snapshot(suite).await;
-    for _ in 0..60 {
+    let mut same = 0;
+    for _ in 0..80 {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let now = snapshot(suite).await;
         if now == last {
-            return now;
+            same += 1;
+            if same == 4 {
+                return now;
+            }
+        } else {
+            same = 0;
         }
         last = now;
     }
