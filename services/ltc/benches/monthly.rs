@@ -18,10 +18,12 @@ use yibao_core::{InstitutionCode, RegionCode};
 use yibao_ltc::app::{AppError, Credentials, EligibilityAnswer, Enrollment, Ltc};
 use yibao_ltc::domain::Month;
 use yibao_ltc::domain::policy::BenefitPolicy;
+use yibao_ltc::domain::registry::{Agreement, InstitutionFile, ServiceKind};
 use yibao_ltc::store::{Store, sql};
 use yibao_runtime::{Caller, Role};
 
-/// Settlement asks enrollment nothing; the bench has no enrollment to ask.
+/// Settlement asks enrollment only for the institution's registry file; the bench answers it
+/// in process: every institution holds an LTC agreement for the year.
 #[derive(Debug)]
 struct NoEnrollment;
 
@@ -34,6 +36,24 @@ impl Enrollment for NoEnrollment {
         _: chrono::NaiveDate,
     ) -> Result<EligibilityAnswer, AppError> {
         Err(AppError::EnrollmentUnavailable("not in the bench".into()))
+    }
+
+    async fn institution(
+        &self,
+        _: &Credentials,
+        _: &InstitutionCode,
+    ) -> Result<Option<InstitutionFile>, AppError> {
+        let day = |m, d| chrono::NaiveDate::from_ymd_opt(2026, m, d).unwrap_or_default();
+        Ok(Some(InstitutionFile {
+            versions_from: vec![day(1, 1)],
+            agreements: vec![Agreement {
+                agreement_no: "BENCH-LTC".into(),
+                valid_from: day(1, 1),
+                valid_to: day(12, 31),
+                services: vec![ServiceKind::Ltc],
+            }],
+            status_changes: vec![],
+        }))
     }
 }
 
@@ -171,7 +191,7 @@ async fn run(label: &str, url: String) -> Result<(), String> {
                 let inst =
                     InstitutionCode::parse(&format!("H370281{k:05}")).map_err(|e| e.to_string())?;
                 let (run, _) = ltc
-                    .settle_month(&actor, &inst, month, &format!("bench-{inst}"))
+                    .settle_month(&actor, &None, &inst, month, &format!("bench-{inst}"))
                     .await
                     .map_err(|e| format!("{inst}: {e}"))?;
                 runs.push(run);

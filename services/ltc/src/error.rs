@@ -66,7 +66,9 @@ yibao_runtime::error_codes! {
     /// A write that lost a race, or a reused application number.
     CONFLICT = ("LTC_CONFLICT", Aborted, "a concurrent request changed the same record (retry), or the application_no was used for another person");
     /// Enrollment did not answer.
-    DEPENDENCY_UNAVAILABLE = ("LTC_DEPENDENCY_UNAVAILABLE", Unavailable, "enrollment's CheckEligibility failed or was unreachable; nothing was written");
+    DEPENDENCY_UNAVAILABLE = ("LTC_DEPENDENCY_UNAVAILABLE", Unavailable, "enrollment's CheckEligibility or GetInstitution failed or was unreachable; nothing was written");
+    /// The care institution is not a designated LTC provider on the date.
+    INSTITUTION_NOT_DESIGNATED = ("LTC_INSTITUTION_NOT_DESIGNATED", FailedPrecondition, "`institution_code` is not in enrollment's designated-institution registry, is suspended or terminated (the registry's reason is given), or holds no agreement covering long-term care in force on the date (the agreements in force are listed); nothing was written");
     /// An assessment of other assessors.
     NOT_ASSIGNED = ("LTC_NOT_ASSIGNED", PermissionDenied, "the assessment is not assigned to the calling assessor");
     /// The bus failed under the stays consumer.

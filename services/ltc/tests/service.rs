@@ -124,14 +124,42 @@ async fn start() -> Env {
         en::enrollment_service_client::EnrollmentServiceClient::connect(enrollment_url)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-    Env {
+    let mut env = Env {
         keys,
         ltc,
         enrollment,
         bus,
         stops: vec![stop_e, stop_l],
         dir,
+    };
+    register_care_institutions(&mut env, &[INST, OTHER_INST], "2000-01-01", "2099-12-31").await;
+    env
+}
+
+/// Registers care institutions in enrollment's registry with an agreement covering long-term
+/// care from `from` to `to` (LTC admits only designated care institutions).
+async fn register_care_institutions(env: &mut Env, codes: &[&str], from: &str, to: &str) {
+    let mut csv = String::from(
+        "institution_code,name,kind,grade,tier,effective_from,agreement_no,agreement_from,agreement_to,schemes,service_kinds\n",
+    );
+    for c in codes {
+        csv.push_str(&format!(
+            "{c},护理院 {c},care_institution,ungraded,county,2000-01-01,LTC-{c}-{from},{from},{to},resident;employee,ltc\n"
+        ));
     }
+    let op = env.operator();
+    let out = ok(env
+        .enrollment
+        .import_institution_roster(req(
+            en::ImportInstitutionRosterRequest {
+                region_code: CITY.into(),
+                csv,
+                dry_run: false,
+            },
+            &op,
+        ))
+        .await);
+    assert!(out.stored, "roster: {:?}", out.errors);
 }
 
 impl Env {
@@ -1589,4 +1617,123 @@ async fn a_partial_refund_keeps_the_stay_and_a_late_old_event_changes_nothing() 
         ],
         "the stay of the re-settled claim (10–14) holds; care on its inner days is refused"
     );
+}
+
+fn reason(s: &Status) -> String {
+    use tonic_types::StatusExt as _;
+    s.get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn only_a_designated_ltc_provider_is_placed_recorded_and_settled() {
+    let mut env = start().await;
+    policy(&mut env).await;
+    let id = id_number("37028119500101031");
+    insured(&mut env, &id).await;
+    let (m1, _) = months();
+    let (_, ben) = beneficiary(&mut env, &id, "JZ-2026-031").await;
+    let op = env.operator();
+
+    // An institution the registry does not know is not placed with, and nothing is written.
+    let stranger = "H37028100003";
+    let e = err(env
+        .ltc
+        .place_care(req(
+            pb::PlaceCareRequest {
+                beneficiary_id: ben.clone(),
+                institution_code: stranger.into(),
+                care_type: pb::CareType::Institutional as i32,
+                start_date: day(m1, 10),
+            },
+            &op,
+        ))
+        .await);
+    assert_eq!(
+        (e.code(), reason(&e).as_str()),
+        (Code::FailedPrecondition, "LTC_INSTITUTION_NOT_DESIGNATED")
+    );
+    assert_eq!(fields(&e), vec!["institution_code"]);
+    assert!(
+        e.message()
+            .contains("not in the designated-institution registry"),
+        "{}",
+        e.message()
+    );
+    let b = ok(env
+        .ltc
+        .get_beneficiary(req(
+            pb::GetBeneficiaryRequest {
+                beneficiary_id: ben.clone(),
+            },
+            &op,
+        ))
+        .await);
+    assert_eq!(
+        b.beneficiary.map(|b| b.care_plans.len()),
+        Some(1),
+        "no plan was added"
+    );
+
+    // Records uploaded while designated; then the registry suspends the institution from the
+    // 15th: the month is refused at settlement with the registry's reason, and so are new records.
+    let up = upload(&mut env, bed_days(&ben, m1, 1..=20, 150, "S")).await;
+    assert_eq!(up.accepted, 20);
+    ok(env
+        .enrollment
+        .change_institution_status(req(
+            en::ChangeInstitutionStatusRequest {
+                institution_code: INST.into(),
+                status: en::InstitutionStatus::Suspended as i32,
+                effective_on: day(m1, 15),
+                reason: "虚假护理记录".into(),
+            },
+            &op,
+        ))
+        .await);
+    let e = settle(&mut env, m1, "reg-1")
+        .await
+        .expect_err("suspended mid-month");
+    assert_eq!(reason(&e), "LTC_INSTITUTION_NOT_DESIGNATED");
+    assert_eq!(fields(&e), vec!["institution_code"]);
+    assert!(
+        e.message()
+            .contains(&format!("suspended from {}", day(m1, 15)))
+            && e.message().contains("虚假护理记录"),
+        "{}",
+        e.message()
+    );
+    let ci = env.institution();
+    let e = err(env
+        .ltc
+        .upload_service_records(req(
+            pb::UploadServiceRecordsRequest {
+                institution_code: INST.into(),
+                records: bed_days(&ben, m1, 21..=22, 150, "S"),
+            },
+            &ci,
+        ))
+        .await);
+    assert_eq!(reason(&e), "LTC_INSTITUTION_NOT_DESIGNATED");
+    // Nothing of the refused run was written: the request id is still free once reinstated
+    // (from the 15th, so the whole month is covered again).
+    ok(env
+        .enrollment
+        .change_institution_status(req(
+            en::ChangeInstitutionStatusRequest {
+                institution_code: INST.into(),
+                status: en::InstitutionStatus::Active as i32,
+                effective_on: day(m1, 15),
+                reason: "整改完成".into(),
+            },
+            &op,
+        ))
+        .await);
+    let run = settle(&mut env, m1, "reg-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(!run.replayed);
+    assert_eq!(run.settlement.map(|s| s.lines.len()), Some(1));
 }

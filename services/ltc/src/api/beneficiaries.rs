@@ -3,8 +3,8 @@
 
 use super::Reply;
 use super::fields::{
-    audit, care_type_of, care_type_pb, date_field, date_or_today, institution, invalid, level_pb,
-    masked,
+    audit, authorization, care_type_of, care_type_pb, date_field, date_or_today, institution,
+    invalid, level_pb, masked,
 };
 use crate::app::beneficiaries::Placement;
 use crate::app::{Ltc, region_scope};
@@ -83,6 +83,7 @@ pub(super) async fn place_care(
     req: Request<pb::PlaceCareRequest>,
 ) -> Reply<pb::PlaceCareResponse> {
     let c = caller(&req)?;
+    let auth = authorization(&req);
     let r = req.into_inner();
     let placement = Placement {
         institution: institution("institution_code", &r.institution_code)?,
@@ -90,7 +91,7 @@ pub(super) async fn place_care(
         start: date_field("start_date", &r.start_date)?,
         beneficiary_id: r.beneficiary_id,
     };
-    let (plan, ended, replayed) = ltc.place_care(&c, &placement).await?;
+    let (plan, ended, replayed) = ltc.place_care(&c, &auth, &placement).await?;
     Ok(Response::new(pb::PlaceCareResponse {
         care_plan: Some(plan_pb(&plan)),
         ended: ended.as_ref().map(plan_pb),

@@ -12,6 +12,10 @@ impl From<AppError> for ApiError {
             AppError::Domain(d) => domain(d),
             AppError::Store(s) => store(s),
             AppError::Auth(a) => ApiError::from(a),
+            // A registry refusal names the request's `institution_code`.
+            AppError::Registry(r) => {
+                crate::error::INSTITUTION_NOT_DESIGNATED.invalid(r.field(), r.to_string())
+            }
             other => match other.fixed_code() {
                 Some(code) => code.error(other.to_string()),
                 None => ApiError::internal(other),

@@ -112,6 +112,7 @@ pub(super) async fn correct(
     req: Request<pb::CorrectServiceRecordRequest>,
 ) -> Reply<pb::CorrectServiceRecordResponse> {
     let c = caller(&req)?;
+    let auth = authorization(&req);
     let r = req.into_inner();
     let inst = institution("institution_code", &r.institution_code)?;
     check_institution(&c, "institution_code", &inst).map_err(Status::from)?;
@@ -127,7 +128,15 @@ pub(super) async fn correct(
         ));
     }
     let (rec, needs) = ltc
-        .correct_service_record(&c, &inst, &record_no, r.units, Fen(r.amount_fen), &reason)
+        .correct_service_record(
+            &c,
+            &auth,
+            &inst,
+            &record_no,
+            r.units,
+            Fen(r.amount_fen),
+            &reason,
+        )
         .await?;
     Ok(Response::new(pb::CorrectServiceRecordResponse {
         record: Some(pb::ServiceRecord {

@@ -2,7 +2,7 @@
 
 use super::Reply;
 use super::error::refused;
-use super::fields::{audit, institution, invalid, level_pb, text_field};
+use super::fields::{audit, authorization, institution, invalid, level_pb, text_field};
 use crate::app::{Ltc, region_scope};
 use crate::domain::Month;
 use crate::domain::stats::growth_bp;
@@ -53,6 +53,7 @@ pub(super) async fn settle(
     req: Request<pb::SettleMonthRequest>,
 ) -> Reply<pb::SettleMonthResponse> {
     let c = caller(&req)?;
+    let auth = authorization(&req);
     let r = req.into_inner();
     let inst = institution("institution_code", &r.institution_code)?;
     let month = Month::parse("month", &r.month).map_err(refused)?;
@@ -60,7 +61,9 @@ pub(super) async fn settle(
     if month.first_day() > chrono::Utc::now().date_naive() {
         return Err(invalid("month", "must not be in the future"));
     }
-    let (run, replayed) = ltc.settle_month(&c, &inst, month, &request_id).await?;
+    let (run, replayed) = ltc
+        .settle_month(&c, &auth, &inst, month, &request_id)
+        .await?;
     Ok(Response::new(pb::SettleMonthResponse {
         settlement: Some(settlement_pb(&run)),
         replayed,

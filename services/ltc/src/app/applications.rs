@@ -127,10 +127,12 @@ impl Ltc {
         if let Some(a) = replayed(self.store.db(), &new).await? {
             return Ok((a, true));
         }
-        let e = self
-            .enrollment
-            .check_eligibility(credentials, &new.id_number, new.applied_on)
-            .await?;
+        // The receiving institution must be a designated LTC provider on the day.
+        let (e, _) = tokio::try_join!(
+            self.enrollment
+                .check_eligibility(credentials, &new.id_number, new.applied_on),
+            self.admitted_on(credentials, &input.institution, new.applied_on),
+        )?;
         if !e.eligible {
             return Err(DomainError::precondition(
                 error::NOT_INSURED.code,

@@ -2,9 +2,10 @@
 //! with an institution under a care type (ending the plan before).
 
 use super::tenancy::check_institution;
-use super::{AppError, Ltc, actor, invalid, policies};
+use super::{AppError, Credentials, Ltc, actor, invalid, policies};
 use crate::domain::care::place;
 use crate::domain::policy::CareType;
+use crate::domain::registry::admit;
 use crate::store::beneficiaries::{self, BeneficiaryRow, PlanRow};
 use chrono::{Datelike, NaiveDate};
 use yibao_core::{InstitutionCode, RegionCode};
@@ -44,11 +45,13 @@ impl Ltc {
     }
 
     /// Places a beneficiary with an institution under a care type the region's policy offers,
-    /// from `start`, ending the open plan the day before. Returns (new plan, ended plan,
+    /// from `start`, ending the open plan the day before; the institution must be a designated
+    /// LTC provider (enrollment's registry) on `start`. Returns (new plan, ended plan,
     /// replayed).
     pub async fn place_care(
         &self,
         c: &Caller,
+        credentials: &Credentials,
         p: &Placement,
     ) -> Result<(PlanRow, Option<PlanRow>, bool), AppError> {
         check_institution(c, "institution_code", &p.institution)?;
@@ -66,6 +69,7 @@ impl Ltc {
             ));
         }
         let inst = p.institution.as_str();
+        let registry = self.registry_file(credentials, &p.institution).await?;
         let tx = self.store.begin().await?;
         let b = beneficiaries::get(&*tx, &b.id).await?;
         if let Some(plan) = b.plans.iter().find(|x| {
@@ -73,6 +77,7 @@ impl Ltc {
         }) {
             return Ok((plan.clone(), None, true));
         }
+        admit(inst, p.start, registry.as_ref())?;
         let mut ended = None;
         if let Some(old) = place(&b.care_plans(), p.start)? {
             let end = p.start.pred_opt().unwrap_or(p.start);

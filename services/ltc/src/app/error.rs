@@ -3,6 +3,7 @@
 //! them to a status once.
 
 use crate::domain::DomainError;
+use crate::domain::registry::RegistryRefusal;
 use crate::error;
 use crate::store::StoreError;
 use yibao_runtime::auth::AuthError;
@@ -35,6 +36,12 @@ pub enum AppError {
     /// Enrollment did not answer.
     #[error("enrollment CheckEligibility: {0}")]
     EnrollmentUnavailable(String),
+    /// Enrollment's registry did not answer.
+    #[error("enrollment GetInstitution: {0}")]
+    RegistryUnavailable(String),
+    /// The registry does not admit the care institution to long-term care on the date.
+    #[error("institution_code: {0}")]
+    Registry(#[from] RegistryRefusal),
 }
 
 impl AppError {
@@ -57,7 +64,10 @@ impl AppError {
             AppError::NotAssigned(_) => Some(error::NOT_ASSIGNED),
             AppError::NotYourBeneficiary => Some(codes::OTHER_ORGANISATION),
             AppError::ApplicationNoReused(_) => Some(error::CONFLICT),
-            AppError::EnrollmentUnavailable(_) => Some(error::DEPENDENCY_UNAVAILABLE),
+            AppError::EnrollmentUnavailable(_) | AppError::RegistryUnavailable(_) => {
+                Some(error::DEPENDENCY_UNAVAILABLE)
+            }
+            AppError::Registry(_) => Some(error::INSTITUTION_NOT_DESIGNATED),
         }
     }
 }

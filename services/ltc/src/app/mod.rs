@@ -11,6 +11,7 @@ pub mod enrollment;
 mod error;
 pub mod policies;
 pub mod records;
+mod registry;
 pub mod settlements;
 pub mod statistics;
 pub mod stays;

@@ -8,6 +8,7 @@ use crate::domain::policy::{BenefitPolicy, CareType, Unit};
 use crate::domain::record::{
     Eligibility, HospitalStay, MonthSoFar, RecordContext, RecordIn, Verdict, check,
 };
+use crate::domain::registry::{InstitutionFile, RegistryRefusal, admit};
 use crate::error;
 use crate::store::beneficiaries::{self, BeneficiaryRow};
 use crate::store::records::{self, Correction, MonthUsage, NewRecord, RecordRow};
@@ -72,6 +73,7 @@ struct Checks<'a> {
     enrollment: &'a dyn Enrollment,
     credentials: &'a Credentials,
     institution: &'a str,
+    registry: Option<InstitutionFile>,
     beneficiaries: HashMap<String, Option<BeneficiaryRow>>,
     policies: HashMap<(String, i32), Option<BenefitPolicy>>,
     eligibility: HashMap<(String, NaiveDate), Eligibility>,
@@ -205,6 +207,10 @@ impl Checks<'_> {
                 None,
             ));
         }
+        // A new record: the institution must be a designated LTC provider on its date, or the
+        // whole upload is refused.
+        admit(self.institution, rec.service_date, self.registry.as_ref())
+            .map_err(|e| AppError::Registry(at_record(no, e)))?;
         let Some(b) = self.beneficiary(&up.beneficiary_id).await?.cloned() else {
             let reason = format!("no beneficiary {}", up.beneficiary_id);
             return Ok((
@@ -247,20 +253,34 @@ impl Checks<'_> {
     }
 }
 
+/// The refusal, saying which record it stopped at.
+fn at_record(no: &str, e: RegistryRefusal) -> RegistryRefusal {
+    let at = |m: String| format!("{m} (record {no}); nothing of the upload was stored");
+    match e {
+        RegistryRefusal::NotRegistered(m) => RegistryRefusal::NotRegistered(at(m)),
+        RegistryRefusal::NotActive(m) => RegistryRefusal::NotActive(at(m)),
+        RegistryRefusal::NoLtcAgreement(m) => RegistryRefusal::NoLtcAgreement(at(m)),
+    }
+}
+
 impl Ltc {
     /// Checks an institution's uploaded records one by one and stores the accepted and flagged
-    /// ones in one transaction. (The API has checked that the institution is the caller's.)
+    /// ones in one transaction. The institution must be a designated LTC provider (enrollment's
+    /// registry) on the date of every new record, or nothing is stored. (The API has checked
+    /// that the institution is the caller's.)
     pub async fn upload_service_records(
         &self,
         credentials: &Credentials,
         institution: &InstitutionCode,
         uploads: &[RecordUpload],
     ) -> Result<Vec<RecordResult>, AppError> {
+        let registry = self.registry_file(credentials, institution).await?;
         let mut checks = Checks {
             store: &self.store,
             enrollment: self.enrollment.as_ref(),
             credentials,
             institution: institution.as_str(),
+            registry,
             beneficiaries: HashMap::new(),
             policies: HashMap::new(),
             eligibility: HashMap::new(),
@@ -283,11 +303,13 @@ impl Ltc {
     }
 
     /// Corrects a record's units and amount (a bed-day record keeps exactly one unit), keeping
-    /// the previous values. Returns the record and whether its month must be re-settled.
-    /// (The API has checked that the institution is the caller's.)
+    /// the previous values; the institution must be a designated LTC provider on the record's
+    /// date. Returns the record and whether its month must be re-settled. (The API has checked
+    /// that the institution is the caller's.)
     pub async fn correct_service_record(
         &self,
         c: &Caller,
+        credentials: &Credentials,
         institution: &InstitutionCode,
         record_no: &str,
         units: u32,
@@ -298,6 +320,8 @@ impl Ltc {
         let old = records::get(self.store.db(), inst, record_no)
             .await?
             .ok_or_else(|| StoreError::RecordNotFound(record_no.into()))?;
+        self.admitted_on(credentials, institution, old.service_date)
+            .await?;
         if units != 1 {
             let b = beneficiaries::get(self.store.db(), &old.beneficiary_id).await?;
             let policy =

@@ -8,9 +8,10 @@
 //! write the lines, mark the lines given back, enqueue one event per line, set the totals.
 
 use super::tenancy::check_institution;
-use super::{AppError, Ltc, actor, institution, policies};
+use super::{AppError, Credentials, Ltc, actor, institution, policies};
 use crate::domain::care::{LevelPeriod, level_on};
 use crate::domain::policy::BenefitPolicy;
+use crate::domain::registry::{InstitutionFile, admit_on_all, days_into};
 use crate::domain::settlement::settle_line;
 use crate::domain::{DomainError, Month};
 use crate::error;
@@ -19,7 +20,7 @@ use crate::store::settlements::{
     self, LiveLine, LockedBeneficiary, MonthRecords, NewLine, NewRun, SettlementRow,
 };
 use crate::store::{Store, StoreError, Tx, new_id, now};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use yibao_core::{Fen, InstitutionCode};
 use yibao_proto::events::v1::LtcAction;
 use yibao_runtime::outbox::{self, OutboxEvent};
@@ -39,10 +40,12 @@ fn request_id_reused() -> AppError {
 
 impl Ltc {
     /// Settles a month of an institution (see the module). Records are read, never written.
-    /// Idempotent on `request_id`.
+    /// The institution must be a designated LTC provider (enrollment's registry) on every date
+    /// the run settles. Idempotent on `request_id`.
     pub async fn settle_month(
         &self,
         c: &Caller,
+        credentials: &Credentials,
         institution: &InstitutionCode,
         month: Month,
         request_id: &str,
@@ -50,7 +53,9 @@ impl Ltc {
         check_institution(c, "institution_code", institution)?;
         let out = settle(
             &self.store,
-            institution.as_str(),
+            self,
+            credentials,
+            institution,
             month,
             request_id,
             &actor(c),
@@ -95,11 +100,14 @@ struct MonthInputs {
 
 async fn settle(
     store: &Store,
-    inst: &str,
+    ltc: &Ltc,
+    credentials: &Credentials,
+    code: &InstitutionCode,
     month: Month,
     request_id: &str,
     actor: &Actor,
 ) -> Result<(SettlementRow, bool), AppError> {
+    let inst = code.as_str();
     let m = month.to_string();
     if let Some((id, _)) = settlements::by_request(store.db(), request_id).await? {
         let run = settlements::get(store.db(), &id).await?;
@@ -108,6 +116,7 @@ async fn settle(
         }
         return Ok((run, true));
     }
+    let registry = ltc.registry_file(credentials, code).await?;
     let tx = store.begin().await?;
     let at = now();
     let run = NewRun {
@@ -138,6 +147,7 @@ async fn settle(
         )
         .into());
     }
+    check_registry(inst, &current, &changed, registry.as_ref())?;
     // The monthly cap is the person's across institutions: runs of different institutions may
     // run at once, so the beneficiaries are locked before the fund already paid is read.
     let inputs = MonthInputs {
@@ -156,6 +166,26 @@ async fn settle(
     let totals = enqueue_and_total(&tx, &run, &lines, persons).await?;
     tx.commit().await?;
     Ok((settlements::as_written(&run, totals, &lines), false))
+}
+
+/// The institution is a designated LTC provider on every date the run settles: each record of
+/// the changed beneficiaries (a group of identical records on every day of its span). A
+/// refusal drops the run's transaction: nothing is written.
+fn check_registry(
+    inst: &str,
+    current: &BTreeMap<String, MonthRecords>,
+    changed: &[String],
+    registry: Option<&InstitutionFile>,
+) -> Result<(), AppError> {
+    let mut dates = BTreeSet::new();
+    for r in changed
+        .iter()
+        .filter_map(|b| current.get(b))
+        .flat_map(|c| c.records.iter())
+    {
+        days_into(r.service_date, r.last_date, &mut dates);
+    }
+    Ok(admit_on_all(inst, &dates, registry)?)
 }
 
 /// The lines of the changed beneficiaries: the line in force reversed (it gives its fund back

@@ -5,6 +5,7 @@
 //! - [`policy`]: benefit policy of a region and year, as data.
 //! - [`care`]: levels over time, care plans, reassessment schedule.
 //! - [`record`]: checks of an uploaded care-service record.
+//! - [`registry`]: a care institution admitted to long-term care on the registry's facts.
 //! - [`settlement`]: a beneficiary's month under rate, unit fee standard and monthly cap.
 //! - [`stats`]: growth figures.
 
@@ -13,6 +14,7 @@ pub mod assessment;
 pub mod care;
 pub mod policy;
 pub mod record;
+pub mod registry;
 pub mod settlement;
 pub mod stats;
 
