@@ -13,8 +13,12 @@ use prost_reflect::{DynamicMessage, Kind, Value};
 /// record's state now. A settlement can be fully reversed after it was answered, and replaying
 /// the recorded settlement would tell the hospital it was paid; settlement's encounter key
 /// (institution + `encounter_no`, required) answers the current settlement or refuses with
-/// `SETTLEMENT_CLAIM_REVERSED`.
-const SERVICE_ANSWERS_REPLAYS: &[&str] = &["/yibao.settlement.v1.SettlementService/Settle"];
+/// `SETTLEMENT_CLAIM_REVERSED`. A long-term-care month can be reversed likewise; ltc's
+/// `request_id` (required) answers the run as it is now (`reversed`).
+const SERVICE_ANSWERS_REPLAYS: &[&str] = &[
+    "/yibao.settlement.v1.SettlementService/Settle",
+    "/yibao.ltc.v1.LtcService/SettleMonth",
+];
 
 /// True when a retry of the route goes to its service instead of being replayed.
 pub fn service_answers_replays(route: &Route) -> bool {
@@ -81,10 +85,16 @@ mod tests {
     }
 
     #[test]
-    fn only_settle_is_answered_by_its_service_on_a_retry() {
+    fn only_settlements_are_answered_by_their_service_on_a_retry() {
         assert!(service_answers_replays(&route(
             "/yibao.settlement.v1.SettlementService/Settle"
         )));
+        let month = route("/yibao.ltc.v1.LtcService/SettleMonth");
+        assert!(service_answers_replays(&month));
+        assert!(
+            month.method.input().get_field_by_name("request_id").is_some(),
+            "the service's key (request_id) travels in the request"
+        );
         assert!(!service_answers_replays(&route(
             "/yibao.ltc.v1.LtcService/SubmitScoreSheet"
         )));
