@@ -179,14 +179,14 @@ impl Enrollment {
         })
     }
 
-    /// The enrolments of a person of the caller's region, newest year first.
+    /// The enrolments of a person living or insured in the caller's region, newest year first.
     pub async fn list_enrolments(
         &self,
         caller: &Caller,
         person_id: &str,
     ) -> Result<(String, Vec<Enrolment>), AppError> {
         let p = self.store.person(person_id).await?;
-        scope(caller, &p)?;
+        self.reach(caller, &p).await?;
         let enrolments = self.store.enrolments(&p.id).await?;
         Ok((p.id, enrolments))
     }

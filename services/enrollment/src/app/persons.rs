@@ -53,14 +53,14 @@ impl Enrollment {
         self.person_view(p).await
     }
 
-    /// Corrects a person of the caller's region, keeping the previous version.
+    /// Corrects a person living or insured in the caller's region, keeping the previous version.
     pub async fn correct_person(
         &self,
         caller: &Caller,
         c: Correction,
     ) -> Result<PersonView, AppError> {
         let p = self.store.person(&c.person_id).await?;
-        scope(caller, &p)?;
+        self.reach(caller, &p).await?;
         let p = self
             .store
             .correct_person(
@@ -75,14 +75,14 @@ impl Enrollment {
         self.person_view(p).await
     }
 
-    /// A person of the caller's region by id.
+    /// A person living or insured in the caller's region, by id.
     pub async fn get_person(&self, caller: &Caller, id: &str) -> Result<PersonView, AppError> {
         let p = self.store.person(id).await?;
-        scope(caller, &p)?;
+        self.reach(caller, &p).await?;
         self.person_view(p).await
     }
 
-    /// A person of the caller's region by ID number.
+    /// A person living or insured in the caller's region, by ID number.
     pub async fn lookup_person(
         &self,
         caller: &Caller,
@@ -93,18 +93,18 @@ impl Enrollment {
             .person_by_id_number(id)
             .await?
             .ok_or_else(|| StoreError::not_found(Entity::Person, id.masked()))?;
-        scope(caller, &p)?;
+        self.reach(caller, &p).await?;
         self.person_view(p).await
     }
 
-    /// The journal of a person of the caller's region, oldest first.
+    /// The journal of a person living or insured in the caller's region, oldest first.
     pub async fn person_history(
         &self,
         caller: &Caller,
         id: &str,
     ) -> Result<Vec<history::Model>, AppError> {
         let p = self.store.person(id).await?;
-        scope(caller, &p)?;
+        self.reach(caller, &p).await?;
         Ok(self.store.history(&p.id).await?)
     }
 

@@ -28,6 +28,24 @@ pub fn scope_named(c: &Caller, field: &str, p: &person::Model) -> Result<(), App
     }
 }
 
+impl super::Enrollment {
+    /// A region-scoped caller reaches a person's record (reads, corrections, enrolments) when
+    /// the person lives in their region or is insured there (an enrolment of the region, e.g.
+    /// after a transfer in: the destination's operators administer the person from then on).
+    /// The enrolments are read only when the person lives elsewhere.
+    pub(crate) async fn reach(&self, c: &Caller, p: &person::Model) -> Result<(), AppError> {
+        if covers_person(c, p)? {
+            return Ok(());
+        }
+        let enrolments = self.store.enrolments(&p.id).await?;
+        if enrolments.iter().any(|e| c.covers_region(&e.region)) {
+            Ok(())
+        } else {
+            Err(AppError::OutsideRegion(own_region(c)))
+        }
+    }
+}
+
 /// A region-scoped caller reaches a person's file (eligibility, a scanned voucher) when the
 /// person lives in their region or is insured there (an enrolment of the region, e.g. after
 /// a transfer in). The refusal names `field` with the masked ID number.
