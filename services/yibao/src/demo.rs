@@ -81,9 +81,13 @@ const COUNTY_HOSPITALS: [(&str, &str, u32); 15] = [
     ("霍邱县老年病医院", "1", 80),
 ];
 
+/// The hospital (by its sequence, `H34152200002`, 霍邱县中医院) whose agreement also covers
+/// long-term care: the care institution of `services/ltc/README.md`'s tour.
+const LTC_HOSPITAL: usize = 2;
+
 /// The demo county's roster (docs/roster-format.md): 45 hospitals (15 county ones, 30
 /// township health centres) and 163 pharmacies (seed 000's agreements), each with an
-/// agreement for `year` covering both schemes.
+/// agreement for `year` covering both schemes (the TCM hospital's also long-term care).
 pub fn roster(year: i32) -> String {
     let mut csv = String::from(
         "institution_code,name,kind,grade,tier,effective_from,region_code,beds,agreement_no,agreement_from,agreement_to,schemes,service_kinds\n",
@@ -98,8 +102,10 @@ pub fn roster(year: i32) -> String {
         );
     for (n, (name, grade, tier, beds)) in hospitals.enumerate() {
         let n = n + 1;
+        // The county's TCM hospital also runs the long-term-care ward of the LTC tour.
+        let ltc = if n == LTC_HOSPITAL { ";ltc" } else { "" };
         csv.push_str(&format!(
-            "H{REGION}{n:05},{name},hospital,{grade},{tier},2015-01-01,{REGION},{beds},HQ-{year}-H{n:03},{year}-01-01,{year}-12-31,resident;employee,inpatient;outpatient;chronic\n"
+            "H{REGION}{n:05},{name},hospital,{grade},{tier},2015-01-01,{REGION},{beds},HQ-{year}-H{n:03},{year}-01-01,{year}-12-31,resident;employee,inpatient;outpatient;chronic{ltc}\n"
         ));
     }
     for n in 1..=163usize {
