@@ -20,19 +20,25 @@ pub const LTC_CLAIMS: &str = "yibao.ltc.claims";
 /// Inventory sale records behind mark-up findings (`yibao.events.v1.InventoryEvent`),
 /// produced by procurement.
 pub const PROCUREMENT_INVENTORY: &str = "yibao.procurement.inventory";
+/// Institutions put on and taken off the blacklist (`yibao.events.v1.SanctionEvent`), produced
+/// by supervision, acted on by enrollment's institution registry (decision 0014).
+pub const SUPERVISION_SANCTIONS: &str = "yibao.supervision.sanctions";
 
 /// Every stream, for operators' tools and lag gauges.
-pub const ALL: [&str; 4] = [
+pub const ALL: [&str; 5] = [
     SETTLEMENT_CLAIMS,
     SETTLEMENT_ENCOUNTERS,
     LTC_CLAIMS,
     PROCUREMENT_INVENTORY,
+    SUPERVISION_SANCTIONS,
 ];
 
 /// Group of ltc's consumer of settlement's inpatient stays.
 pub const LTC_HOSPITAL_STAYS_GROUP: &str = "ltc-hospital-stays";
-/// Group of supervision's consumer of every stream.
+/// Group of supervision's consumer of the claim, encounter, LTC and inventory streams.
 pub const SUPERVISION_GROUP: &str = "supervision";
+/// Group of enrollment's consumer of supervision's sanctions (the registry's suspensions).
+pub const ENROLLMENT_SANCTIONS_GROUP: &str = "enrollment-sanctions";
 
 /// Partitions of every stream: the most consuming replicas of one group that share the work
 /// (further replicas stand by and take over a partition whose owner stops).

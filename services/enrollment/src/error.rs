@@ -45,6 +45,8 @@ yibao_runtime::error_codes! {
     FILING_NOT_FOUND = ("ENROLLMENT_FILING_NOT_FOUND", NotFound, "no cross-region care filing has this id");
     /// No credential in force has this paasid.
     INTERFACE_CREDENTIAL_NOT_FOUND = ("ENROLLMENT_INTERFACE_CREDENTIAL_NOT_FOUND", NotFound, "no national-interface credential in force has this `paasid` (never issued, or replaced by a rotation)");
+    /// The sanctions consumer could not use the bus or its inbox state (consumer only).
+    BUS_UNAVAILABLE = ("ENROLLMENT_BUS_UNAVAILABLE", Unavailable, "the consumer of supervision's sanctions could not read or acknowledge the bus, or keep its inbox state; logged, the delivery is read again");
 }
 
 #[cfg(test)]

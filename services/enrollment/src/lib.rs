@@ -1,16 +1,19 @@
 //! The enrollment service: people, households, categories, enrolment and contributions,
 //! status events, eligibility (cached), electronic vouchers, duplicate detection, roster
-//! reconciliation, coverage and bulk import.
+//! reconciliation, coverage and bulk import, and the designated-institution registry (which
+//! acts on supervision's blacklist).
 //!
 //! Layout (the service template): [`api`] maps proto ⇄ app types and errors → `Status`;
 //! [`app`] holds the use cases (tenancy, the transaction, the rules, the cache); [`domain`]
-//! the rules, pure; [`store`] the rows, per aggregate, with entities and migrations.
-//! [`build`] wires them for `main.rs` and for the all-in-one binary.
+//! the rules, pure; [`store`] the rows, per aggregate, with entities and migrations;
+//! [`events`] the bus in (supervision's sanctions). [`build`] wires them for `main.rs` and
+//! for the all-in-one binary.
 
 pub mod api;
 pub mod app;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod store;
 
 use serde::{Deserialize, Serialize};
@@ -45,14 +48,16 @@ pub const VOUCHER_SECRET_KEY: &str = "enrollment.voucher_secret";
 /// The built service.
 pub type Service = EnrollmentServiceServer<api::EnrollmentApi>;
 
-/// Connects to the database, applies migrations and builds the gRPC service. The voucher
-/// secret (≥ 32 characters; it signs vouchers and keys the cache's hashes of ID numbers) is
+/// Connects to the database, applies migrations, starts the consumer of supervision's
+/// sanctions (on `deps.bus`) and builds the gRPC service. The voucher secret (≥ 32
+/// characters; it signs vouchers and keys the cache's hashes of ID numbers) is
 /// `deps.secrets[VOUCHER_SECRET_KEY]`.
 pub async fn build(deps: ServiceDeps) -> Result<Service, String> {
     let secret = deps.secret(VOUCHER_SECRET_KEY, 32)?;
     let base = StoreBase::connect::<store::migration::Migrator>(&deps.database)
         .await
         .map_err(|e| format!("enrollment database: {e}"))?;
+    let inbox_base = base.clone();
     let api = api::EnrollmentApi::new(
         store::Store::with_base(base),
         deps.cache.clone(),
@@ -70,5 +75,6 @@ pub async fn build(deps: ServiceDeps) -> Result<Service, String> {
             .map_err(|e| format!("enrollment: reading the {name} cache epoch: {e}"))?;
         drop(cache.watch());
     }
+    events::sanctions::start_sanction_consumer(api.app().clone(), deps.bus.clone(), inbox_base);
     Ok(EnrollmentServiceServer::new(api))
 }

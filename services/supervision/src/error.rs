@@ -108,6 +108,8 @@ yibao_runtime::error_codes! {
     CASE_FINDING_ALREADY_IN_CASE = ("CASE_FINDING_ALREADY_IN_CASE", InvalidArgument, "a finding of `finding_ids` is already in a case");
     /// A physician code that does not parse.
     CREDIT_PHYSICIAN_CODE_INVALID = ("CREDIT_PHYSICIAN_CODE_INVALID", InvalidArgument, "`subject_code` is not an insurance physician code");
+    /// A restoration of no points or of more than the initial score.
+    CREDIT_POINTS_INVALID = ("CREDIT_POINTS_INVALID", InvalidArgument, "`points` of a restoration is 0 or above the credit policy's initial score");
     /// An unknown credit subject kind.
     CREDIT_SUBJECT_KIND_INVALID = ("CREDIT_SUBJECT_KIND_INVALID", InvalidArgument, "`subject_kind` is not institution or physician");
     /// A month outside 1–12.

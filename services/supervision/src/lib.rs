@@ -2,8 +2,9 @@
 //!
 //! Layout (the service template): [`domain`] holds the rules (pure); [`store`] the tables, one
 //! file per aggregate; [`app`] the use cases (transactions and domain calls); [`api`] the gRPC
-//! mapping (proto ⇄ app, errors → `Status`); [`events`] the bus input (decoding and the stream
-//! consumer). [`build`] wires them for `main.rs` and for the all-in-one binary.
+//! mapping (proto ⇄ app, errors → `Status`); [`events`] the bus in and out (decoding, the
+//! stream consumer, the sanctions published through the runtime's outbox). [`build`] wires
+//! them for `main.rs` and for the all-in-one binary.
 
 pub mod api;
 pub mod app;
@@ -19,8 +20,9 @@ use yibao_runtime::server::ServiceDeps;
 /// Name of the gRPC service (health and reflection).
 pub const SERVICE_NAME: &str = "yibao.supervision.v1.SupervisionService";
 
-/// Connects to the database, applies migrations, starts the stream consumer and builds the
-/// gRPC service. The consumer runs as long as the service is alive.
+/// Connects to the database, applies migrations, starts the stream consumer and the runtime's
+/// outbox relay (the sanctions of `yibao.supervision.sanctions`), and builds the gRPC service.
+/// Both run as long as the service is alive.
 pub async fn build(
     deps: ServiceDeps,
 ) -> Result<SupervisionServiceServer<api::SupervisionApi>, String> {
@@ -41,7 +43,13 @@ pub async fn build_with(
     let consumer =
         events::Consumer::new(store.clone(), Arc::clone(&deps.bus), cfg, Arc::clone(&lag));
     tokio::spawn(consumer.run(stop_rx));
-    let app = app::Supervision::new(store, lag);
+    let relay = yibao_runtime::outbox::Relay::start(
+        "supervision",
+        store.base().clone(),
+        Arc::clone(&deps.bus),
+        deps.relay,
+    );
+    let app = app::Supervision::new(store, lag).with_relay(relay);
     Ok(SupervisionServiceServer::new(api::SupervisionApi::new(
         app, deps, stop_tx,
     )))

@@ -11,6 +11,7 @@
 //! - [`certifications`]: chronic-disease certifications and cross-region filings;
 //! - [`registry`]: designated institutions and their cache; [`physicians`]: insurance
 //!   physicians; [`credentials`]: institutions' national-interface credentials;
+//! - [`sanctions`]: supervision's blacklisting and its lifting, acted on by the registry;
 //! - [`settlement_facts`]: everything settlement pays a claim by, in one call;
 //! - [`tenancy`]: record-level region checks; [`error`]: [`AppError`].
 
@@ -27,6 +28,7 @@ pub mod persons;
 pub mod physicians;
 pub mod registry;
 pub mod roster;
+pub mod sanctions;
 pub mod settlement_facts;
 pub mod tenancy;
 pub mod vouchers;

@@ -11,7 +11,9 @@ yibao_runtime::migrator!(
         CACHE_EPOCHS,
         REGISTRY,
         CERTIFICATIONS,
-        INTERFACE_CREDENTIALS
+        INTERFACE_CREDENTIALS,
+        // The consumer of supervision's sanctions keeps its inbox state here.
+        yibao_runtime::inbox::MIGRATION
     ]
 );
 

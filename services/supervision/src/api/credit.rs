@@ -1,8 +1,9 @@
-//! Credit and the settlement hold: `GetCreditScore`, `ListBlacklist`, `CheckSettlementHold`.
+//! Credit and the settlement hold: `GetCreditScore`, `RestoreCredit`, `ListBlacklist`,
+//! `CheckSettlementHold`.
 
-use super::input::{institution_in, month_in, scope, year_in};
+use super::input::{institution_in, month_in, non_empty, scope, year_in};
 use super::{Res, map};
-use crate::app::credit::HoldDecision;
+use crate::app::credit::{HoldDecision, Restoration};
 use crate::app::{Supervision, covers};
 use crate::domain::{CreditError, PhysicianCode, Subject};
 use crate::error;
@@ -52,6 +53,47 @@ pub(super) async fn get_credit_score(
             record.as_ref(),
             app.credit_policy().initial,
         )),
+    }))
+}
+
+pub(super) async fn restore_credit(
+    app: &Supervision,
+    req: Request<pb::RestoreCreditRequest>,
+) -> Res<pb::RestoreCreditResponse> {
+    let caller = caller(&req)?;
+    let r = req.into_inner();
+    let (subject, region) = subject_in(r.subject_kind, &r.subject_code)?;
+    covers(&caller, "subject_code", &region)?;
+    let initial = app.credit_policy().initial;
+    if r.points == 0 || r.points > initial {
+        return Err(error::CREDIT_POINTS_INVALID
+            .invalid(
+                "points",
+                format!("must be 1 to {initial}, got {}", r.points),
+            )
+            .into());
+    }
+    let reference = non_empty("reference", &r.reference)?;
+    if reference.chars().count() > 64 {
+        return Err(error::FIELD_REQUIRED
+            .invalid("reference", "must be 1 to 64 characters")
+            .into());
+    }
+    let reason = non_empty("reason", &r.reason)?;
+    if reason.chars().count() > 500 {
+        return Err(error::FIELD_REQUIRED
+            .invalid("reason", "must be 1 to 500 characters")
+            .into());
+    }
+    let restoration = Restoration {
+        subject: subject.clone(),
+        points: r.points,
+        reference,
+        reason,
+    };
+    let record = app.restore_credit(&caller, restoration).await?;
+    Ok(Response::new(pb::RestoreCreditResponse {
+        credit: Some(map::credit(&subject, record.as_ref(), initial)),
     }))
 }
 

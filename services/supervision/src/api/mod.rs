@@ -166,6 +166,13 @@ impl pb::supervision_service_server::SupervisionService for SupervisionApi {
         credit::get_credit_score(&self.app, req).await
     }
 
+    async fn restore_credit(
+        &self,
+        req: Request<pb::RestoreCreditRequest>,
+    ) -> Res<pb::RestoreCreditResponse> {
+        credit::restore_credit(&self.app, req).await
+    }
+
     async fn list_blacklist(
         &self,
         req: Request<pb::ListBlacklistRequest>,

@@ -212,27 +212,31 @@ impl Supervision {
             .update_review(&txn, &stored, &review, caller.role.as_str())
             .await?;
         let mut records = Vec::new();
+        let mut sanctioned = false;
         if let Some(last) = review.steps.last() {
             let reason = format!(
                 "{} confirmed: {}",
                 stored.finding.rule, stored.finding.finding_id
             );
             for subject in &subjects {
-                records.push(
-                    deduct_credit(
-                        &self.store,
-                        &txn,
-                        subject,
-                        &stored.finding,
-                        last.at,
-                        &reason,
-                        &self.credit_policy,
-                    )
-                    .await?,
-                );
+                let (record, sanction) = deduct_credit(
+                    &self.store,
+                    &txn,
+                    subject,
+                    &stored.finding,
+                    last.at,
+                    &reason,
+                    &self.credit_policy,
+                )
+                .await?;
+                records.push(record);
+                sanctioned |= sanction;
             }
         }
         txn.commit().await?;
+        if sanctioned {
+            self.kick_relay();
+        }
         let mut step_roles = stored.step_roles.clone();
         step_roles.push(caller.role.as_str().to_string());
         let score = records.first().map_or(0, |r| r.score);
@@ -248,7 +252,9 @@ impl Supervision {
     }
 }
 
-/// Deducts a subject's credit for a confirmed finding, inside the caller's transaction.
+/// Deducts a subject's credit for a confirmed finding, inside the caller's transaction; an
+/// institution the deduction puts on the blacklist gets its sanction in the outbox, in the
+/// same transaction (`credit::write_credit`).
 async fn deduct_credit(
     store: &Store,
     txn: &DatabaseTransaction,
@@ -257,14 +263,21 @@ async fn deduct_credit(
     at: chrono::DateTime<Utc>,
     reason: &str,
     policy: &CreditPolicy,
-) -> Result<CreditRecord, AppError> {
+) -> Result<(CreditRecord, bool), AppError> {
     let mut registry = CreditRegistry::new(policy.clone()).map_err(AppError::corrupt)?;
+    let mut was_blacklisted = false;
     if let Some(existing) = store.credit_for_update(txn, subject).await? {
+        was_blacklisted = existing.blacklisted_since.is_some();
         registry.insert_record(existing);
     }
     let record = registry
         .deduct(subject, &finding.finding_id, finding.severity, at, reason)
         .clone();
-    store.put_credit(txn, &record).await?;
-    Ok(record)
+    let why = format!(
+        "credit score {} below {} after {reason}",
+        record.score, policy.blacklist_below
+    );
+    let sanctioned =
+        super::credit::write_credit(store, txn, was_blacklisted, &record, at, &why).await?;
+    Ok((record, sanctioned))
 }

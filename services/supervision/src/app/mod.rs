@@ -8,7 +8,8 @@
 //!   confirmed violation;
 //! - [`tasks`]: verification tasks of large receipts;
 //! - [`cases`]: tips, cases, recoveries and rewards (idempotent by request id);
-//! - [`credit`]: credit scores, the blacklist and the settlement hold;
+//! - [`credit`]: credit scores, restorations, the blacklist (its sanctions written to the
+//!   runtime's outbox for enrollment's registry) and the settlement hold;
 //! - [`budgets`]: budgets, policies, warnings and the fund summary;
 //! - [`inspections`]: random inspection draws;
 //! - [`backfill`]: one rule replayed over stored history;
@@ -35,6 +36,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use yibao_core::RegionCode;
 use yibao_runtime::Caller;
 use yibao_runtime::auth::AuthError;
+use yibao_runtime::outbox::Relay;
 
 /// The supervision use cases over one store.
 #[derive(Debug, Clone)]
@@ -43,16 +45,35 @@ pub struct Supervision {
     lag: Arc<AtomicU64>,
     credit_policy: CreditPolicy,
     reward_policy: RewardPolicy,
+    relay: Option<Relay>,
 }
 
 impl Supervision {
-    /// The use cases over a store; `lag` is the consumer's.
+    /// The use cases over a store; `lag` is the consumer's. Without a relay
+    /// ([`Supervision::with_relay`]) the sanctions written to the outbox wait for a relay
+    /// elsewhere.
     pub fn new(store: Store, lag: Arc<AtomicU64>) -> Supervision {
         Supervision {
             store,
             lag,
             credit_policy: CreditPolicy::default(),
             reward_policy: RewardPolicy::default(),
+            relay: None,
+        }
+    }
+
+    /// The same use cases waking `relay` after a commit that wrote a sanction to the outbox.
+    pub fn with_relay(self, relay: Relay) -> Supervision {
+        Supervision {
+            relay: Some(relay),
+            ..self
+        }
+    }
+
+    /// Publishes what was just committed to the outbox at once.
+    fn kick_relay(&self) {
+        if let Some(r) = &self.relay {
+            r.kick();
         }
     }
 

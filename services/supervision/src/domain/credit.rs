@@ -165,6 +165,32 @@ pub struct CreditRecord {
     pub blacklisted_since: Option<DateTime<Utc>>,
 }
 
+/// What a credit change does to an institution's standing on the blacklist, as enrollment's
+/// registry acts on it (published on `yibao.supervision.sanctions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sanction {
+    /// The institution went onto the blacklist.
+    Blacklisted,
+    /// The institution left the blacklist.
+    Lifted,
+}
+
+/// The sanction a change of a credit record makes, given whether the subject was blacklisted
+/// before it: `Blacklisted` when it went onto the blacklist, `Lifted` when it left, nothing
+/// when its standing did not change or the subject is a physician (physicians are not in the
+/// institution registry; their blacklisting stays supervision's).
+pub fn sanction_of(was_blacklisted: bool, after: &CreditRecord) -> Option<Sanction> {
+    if !matches!(after.subject, Subject::Institution(_)) {
+        return None;
+    }
+    match (was_blacklisted, after.blacklisted_since.is_some()) {
+        (false, true) => Some(Sanction::Blacklisted),
+        (true, false) => Some(Sanction::Lifted),
+        _ => None,
+    }
+}
+
 /// May this institution be paid?
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
@@ -277,6 +303,31 @@ impl CreditRegistry {
         at: DateTime<Utc>,
         reason: &str,
     ) -> Result<u32, CreditError> {
+        self.restore_with(subject, None, points, at, reason)
+    }
+
+    /// [`CreditRegistry::restore`] under the remediation's `reference`: the history records it
+    /// as `restore:<reference>`, and a reference already recorded restores nothing more (a
+    /// retried request).
+    pub fn restore_once(
+        &mut self,
+        subject: &Subject,
+        reference: &str,
+        points: u32,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<u32, CreditError> {
+        self.restore_with(subject, Some(reference), points, at, reason)
+    }
+
+    fn restore_with(
+        &mut self,
+        subject: &Subject,
+        reference: Option<&str>,
+        points: u32,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<u32, CreditError> {
         if points == 0 {
             return Err(CreditError::PointsNotPositive);
         }
@@ -285,10 +336,21 @@ impl CreditRegistry {
         let Some(record) = self.records.get_mut(subject) else {
             return Ok(initial);
         };
+        let violation_id = match reference {
+            Some(r) => format!("restore:{r}"),
+            None => format!("restore:{}", record.deductions.len() + 1),
+        };
+        if record
+            .deductions
+            .iter()
+            .any(|d| d.violation_id == violation_id)
+        {
+            return Ok(record.score);
+        }
         let before = record.score;
         record.score = record.score.saturating_add(points).min(initial);
         record.deductions.push(Deduction {
-            violation_id: format!("restore:{}", record.deductions.len() + 1),
+            violation_id,
             severity: None,
             points: -i64::from(record.score - before),
             at,

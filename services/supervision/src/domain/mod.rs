@@ -46,7 +46,7 @@ pub use cases::{
 };
 pub use credit::{
     CreditError, CreditPolicy, CreditRecord, CreditRegistry, Decision, Deduction, PhysicianCode,
-    Subject,
+    Sanction, Subject, sanction_of,
 };
 pub use detector::{BackfillReport, Detector, Evidence, Finding, Stay, StayBook, StayStatus};
 pub use event::{

@@ -1,10 +1,12 @@
-//! Bus input of the supervision service: [`decode`] turns the `yibao.events.v1` payloads of
-//! the claim, long-term-care and inventory streams (and the payloads stored from them) into
-//! domain events, refusing an invalid one with the field named; [`consume`] is the stream
-//! consumer that judges them and writes what they raise.
+//! The bus, in and out, of the supervision service: [`decode`] turns the `yibao.events.v1`
+//! payloads of the claim, long-term-care and inventory streams (and the payloads stored from
+//! them) into domain events, refusing an invalid one with the field named; [`consume`] is the
+//! stream consumer that judges them and writes what they raise; [`sanctions`] encodes the
+//! blacklistings and liftings supervision publishes through the runtime's outbox.
 
 pub mod consume;
 pub mod decode;
+pub mod sanctions;
 
 pub use consume::{BatchReport, Consumer, ConsumerConfig};
 pub use decode::{B64, StreamKind};

@@ -17,7 +17,12 @@ yibao_runtime::migrator!(
         },
         EVENT_SEQUENCE,
         yibao_runtime::inbox::MIGRATION,
-        STAYS
+        STAYS,
+        // The sanctions supervision publishes (`yibao.supervision.sanctions`) go through the
+        // runtime's outbox.
+        yibao_runtime::outbox::MIGRATION,
+        yibao_runtime::outbox::SEQUENCE_MIGRATION,
+        yibao_runtime::outbox::TRACE_MIGRATION
     ]
 );
 

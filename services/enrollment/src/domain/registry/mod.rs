@@ -6,12 +6,15 @@
 //! - [`roster`]: parsing a roster file (every bad row named by line and column) and planning
 //!   what it writes against what the registry holds;
 //! - [`physicians`]: insurance physicians (医保医师) and their file;
-//! - [`credentials`]: national-interface credentials (接口凭证) and when one is issued.
+//! - [`credentials`]: national-interface credentials (接口凭证) and when one is issued;
+//! - [`sanctions`]: what supervision's blacklisting and its lifting do to an institution's
+//!   status.
 
 pub mod credentials;
 mod csv_table;
 pub mod physicians;
 pub mod roster;
+pub mod sanctions;
 
 use super::EnrolmentError;
 use chrono::NaiveDate;

@@ -194,6 +194,73 @@ fn credit_loses_points_by_severity_once_per_violation() {
 }
 
 #[test]
+fn an_institution_crossing_the_blacklist_threshold_is_a_sanction_and_a_physician_never_is() {
+    let mut credit = CreditRegistry::new(CreditPolicy::default()).unwrap();
+    let h = Subject::Institution(inst(H1));
+    for (n, at) in [(1, 1), (2, 2), (3, 3), (4, 4)] {
+        credit.deduct(&h, &format!("F-{n}"), Severity::High, utc(5, at, 9), "");
+    }
+    // 60: not below the threshold, no sanction.
+    assert_eq!(sanction_of(false, credit.record(&h).unwrap()), None);
+    credit.deduct(&h, "F-5", Severity::Low, utc(5, 5, 9), "");
+    assert_eq!(
+        sanction_of(false, credit.record(&h).unwrap()),
+        Some(Sanction::Blacklisted)
+    );
+    // Already blacklisted: a further deduction is no new sanction.
+    credit.deduct(&h, "F-6", Severity::Low, utc(5, 6, 9), "");
+    assert_eq!(sanction_of(true, credit.record(&h).unwrap()), None);
+    // A restoration still below the threshold lifts nothing; one reaching it lifts.
+    credit.restore_once(&h, "R-1", 1, utc(6, 1, 9), "").unwrap();
+    assert_eq!(credit.score(&h), 57);
+    assert_eq!(sanction_of(true, credit.record(&h).unwrap()), None);
+    assert_eq!(
+        credit
+            .restore_once(&h, "R-2", 30, utc(6, 2, 9), "")
+            .unwrap(),
+        87
+    );
+    assert_eq!(
+        sanction_of(true, credit.record(&h).unwrap()),
+        Some(Sanction::Lifted)
+    );
+    let doctor = Subject::Physician(PhysicianCode::parse("D341522000101").unwrap());
+    for n in 1..=5 {
+        credit.deduct(&doctor, &format!("F-{n}"), Severity::High, utc(5, 1, 9), "");
+    }
+    assert!(credit.is_blacklisted(&doctor));
+    assert_eq!(sanction_of(false, credit.record(&doctor).unwrap()), None);
+}
+
+#[test]
+fn a_restoration_under_a_reference_already_recorded_restores_nothing_more() {
+    let mut credit = CreditRegistry::new(CreditPolicy::default()).unwrap();
+    let h = Subject::Institution(inst(H1));
+    credit.deduct(&h, "F-1", Severity::High, utc(5, 1, 9), "");
+    credit.deduct(&h, "F-2", Severity::High, utc(5, 2, 9), "");
+    assert_eq!(
+        credit
+            .restore_once(&h, "R-9", 5, utc(6, 1, 9), "a")
+            .unwrap(),
+        85
+    );
+    assert_eq!(
+        credit
+            .restore_once(&h, "R-9", 5, utc(6, 1, 9), "a")
+            .unwrap(),
+        85
+    );
+    let history = &credit.record(&h).unwrap().deductions;
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[2].violation_id, "restore:R-9");
+    assert_eq!(history[2].points, -5);
+    assert_eq!(
+        credit.restore_once(&h, "R-10", 0, utc(6, 1, 9), "a"),
+        Err(CreditError::PointsNotPositive)
+    );
+}
+
+#[test]
 fn payments_are_held_below_80_and_refused_on_the_blacklist_below_60() {
     let mut credit = CreditRegistry::new(CreditPolicy::default()).unwrap();
     let code = inst(H2);
