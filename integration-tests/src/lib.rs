@@ -289,13 +289,40 @@ pub fn physician_of(institution: &str) -> String {
 /// pharmacy purchases), and its physician [`physician_of`], through the gateway as an operator
 /// of the institution's region. Safe to call again.
 pub async fn register_institution(s: &Suite, institution: &str, grade: &str, tier: &str) {
-    let region = institution.get(1..7).unwrap_or("000000");
-    let op = s.operator(region);
     let (kind, services) = if institution.starts_with('P') {
         ("pharmacy", "pharmacy")
     } else {
         ("hospital", "inpatient;outpatient;chronic")
     };
+    register(s, institution, kind, grade, tier, services).await;
+}
+
+/// Registers `institution` as a care institution (护理院, ungraded, county tier) with an
+/// agreement from 2000 to 2099 covering long-term care (`ltc`) only, and a physician, as
+/// [`register_institution`] does: long-term care admits only the registry's designated
+/// providers. Safe to call again.
+pub async fn register_care_institution(s: &Suite, institution: &str) {
+    register(
+        s,
+        institution,
+        "care_institution",
+        "ungraded",
+        "county",
+        "ltc",
+    )
+    .await;
+}
+
+async fn register(
+    s: &Suite,
+    institution: &str,
+    kind: &str,
+    grade: &str,
+    tier: &str,
+    services: &str,
+) {
+    let region = institution.get(1..7).unwrap_or("000000");
+    let op = s.operator(region);
     let csv = format!(
         "institution_code,name,kind,grade,tier,effective_from,agreement_no,agreement_from,agreement_to,schemes,service_kinds\n\
          {institution},测试机构 {institution},{kind},{grade},{tier},2000-01-01,A-{institution},2000-01-01,2099-12-31,resident;employee,{services}\n"

@@ -3,7 +3,9 @@
 
 use http::Method;
 use serde_json::{Value, json};
-use yibao_integration_tests::{Suite, enrolled_person, id_number, s, this_year};
+use yibao_integration_tests::{
+    Suite, enrolled_person, id_number, register_care_institution, s, this_year,
+};
 use yibao_runtime::Role;
 
 const CITY: &str = "370200";
@@ -35,6 +37,8 @@ async fn one_person_from_application_to_a_settled_month_through_the_gateway() {
     let ci = suite.token(Role::CareInstitution, INST, "");
     let id = id_number("37028119500101011");
     enrolled_person(&suite, &op, &id, COUNTY, true).await;
+    // Long-term care admits only the registry's designated providers (`ltc_registry.rs`).
+    register_care_institution(&suite, INST).await;
 
     let policy = json!({
         "qualifying_levels": [3, 4, 5], "dementia_qualifies": true,
@@ -108,13 +112,14 @@ async fn one_person_from_application_to_a_settled_month_through_the_gateway() {
         .await;
     assert_eq!(num(&up["accepted"]), 28, "{up}");
 
-    let run = suite
-        .ok(
-            &format!("/v1/ltc/institutions/{INST}/settlements:settle"),
-            &op,
-            json!({"month": format!("{y}-07"), "request_id": "jul-1"}),
-        )
+    // The run is sent with an `Idempotency-Key` too (its retry is checked after a reversal).
+    let settle = format!("/v1/ltc/institutions/{INST}/settlements:settle");
+    let jul = json!({"month": format!("{y}-07"), "request_id": "jul-1"});
+    let key = [("idempotency-key", "ltc-jul-1")];
+    let ((status, run), _) = suite
+        .call_with(Method::POST, &settle, Some(&op), Some(jul.clone()), &key)
         .await;
+    assert_eq!(status, 200, "{run}");
     let line = &run["settlement"]["lines"][0];
     // 28 × min(135, 130) = 3,640 → capped at 3,450; the person pays 4,200 − 3,450.
     assert_eq!(
@@ -152,6 +157,34 @@ async fn one_person_from_application_to_a_settled_month_through_the_gateway() {
         .await;
     assert_eq!(num(&stats["beneficiaries"]), 1);
     assert_eq!(num(&stats["fund_paid_fen"]), 345_000);
+
+    // The run is reversed in full; a retry of the run with its `Idempotency-Key` is answered by
+    // the service from its `request_id` with the run as it is now (reversed), never the
+    // recorded first answer that said it stood.
+    let rev = suite
+        .ok(
+            &format!("/v1/ltc/settlements/{sid}:reverse"),
+            &op,
+            json!({"request_id": "jul-1-rev", "reason": "billed to the wrong institution"}),
+        )
+        .await;
+    assert_eq!(num(&rev["reversal"]["fund_fen"]), -345_000, "{rev}");
+    let ((status, retry), headers) = suite
+        .call_with(Method::POST, &settle, Some(&op), Some(jul), &key)
+        .await;
+    assert_eq!(status, 200, "{retry}");
+    assert_eq!(
+        (
+            s(&retry["settlement"]["settlement_id"]),
+            &retry["settlement"]["reversed"],
+            &retry["replayed"],
+            headers
+                .get("idempotency-replayed")
+                .and_then(|v| v.to_str().ok())
+        ),
+        (sid.as_str(), &json!(true), &json!(true), Some("true")),
+        "{retry}"
+    );
 
     // Another institution and another region's operator are refused at the edge or by the service.
     let other = suite.token(Role::CareInstitution, "H37028100002", "");

@@ -108,7 +108,7 @@ async fn a_person_of_another_region_is_neither_made_a_household_head_nor_enrolle
 }
 
 #[tokio::test]
-async fn eligibility_and_vouchers_answer_a_region_scoped_caller_only_for_its_region() {
+async fn eligibility_vouchers_and_the_person_answer_a_region_scoped_caller_only_for_its_region() {
     let suite = Suite::start().await;
     let hefei = suite.operator(HEFEI);
     let id = id_number("34010019800101003");
@@ -201,5 +201,58 @@ async fn eligibility_and_vouchers_answer_a_region_scoped_caller_only_for_its_reg
         let answer = answer.get("eligibility").unwrap_or(&answer);
         assert_eq!(s(&answer["person_id"]), pid, "{answer}");
     }
+    // Huoqiu now administers the person too: reads the record, its enrolments and history,
+    // and corrects the contact. A third region still reaches nothing, at either port.
+    let huoqiu = suite.operator(HUOQIU);
+    let got = suite.get_ok(&format!("/v1/persons/{pid}"), &huoqiu).await;
+    assert_eq!(s(&got["person"]["person_id"]), pid, "{got}");
+    for part in ["enrolments", "history"] {
+        suite
+            .get_ok(&format!("/v1/persons/{pid}/{part}"), &huoqiu)
+            .await;
+    }
+    let correct = json!({"contact": "13900000000", "reason": "转入后更新联系方式"});
+    let fixed = suite
+        .ok(
+            &format!("/v1/persons/{pid}:correct"),
+            &huoqiu,
+            correct.clone(),
+        )
+        .await;
+    assert_eq!(s(&fixed["person"]["contact"]), "13900000000", "{fixed}");
+    let beijing = suite.operator("110000");
+    let by_id = json!({"person_id": pid});
+    let mut request = correct.clone();
+    request["person_id"] = json!(pid);
+    let before = settled(&suite).await;
+    refused_at_both_ports(
+        &suite,
+        &[
+            Refusal::get(
+                &beijing,
+                &format!("/v1/persons/{pid}"),
+                &format!("{ENROLLMENT}/GetPerson"),
+                by_id.clone(),
+            )
+            .because("OUTSIDE_REGION", "110000"),
+            Refusal::get(
+                &beijing,
+                &format!("/v1/persons/{pid}/enrolments"),
+                &format!("{ENROLLMENT}/ListEnrolments"),
+                by_id,
+            )
+            .because("OUTSIDE_REGION", "110000"),
+            Refusal::post(
+                &beijing,
+                &format!("/v1/persons/{pid}:correct"),
+                &format!("{ENROLLMENT}/CorrectPerson"),
+                correct,
+            )
+            .with_request(request)
+            .because("OUTSIDE_REGION", "110000"),
+        ],
+    )
+    .await;
+    wrote_nothing(&suite, &before).await;
     suite.stop().await;
 }

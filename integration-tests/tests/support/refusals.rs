@@ -1,4 +1,4 @@
-//! The refusals of the tenancy suites (`tenancy.rs`, `tenancy_claims.rs`): a call refused
+//! The refusals of the tenancy suites (`tenancy.rs`, `tenancy_claims.rs`, `ltc_registry.rs`): a call refused
 //! alike through the gateway's REST and straight at the services' gRPC port, and a snapshot of
 //! every row of every table of every service database to prove a refusal wrote nothing.
 // Each suite uses a part of this module.
@@ -27,6 +27,9 @@ pub struct Refusal {
     pub reason: &'static str,
     /// Text the message must contain (the field it names), empty for a role refusal.
     pub names: &'static str,
+    /// The HTTP status and gRPC code of the refusal (403 / `PERMISSION_DENIED` unless told).
+    pub status: u16,
+    pub code: tonic::Code,
 }
 
 impl Refusal {
@@ -40,6 +43,8 @@ impl Refusal {
             request: body,
             reason: "ROLE_NOT_ALLOWED",
             names: "",
+            status: 403,
+            code: tonic::Code::PermissionDenied,
         }
     }
 
@@ -60,6 +65,13 @@ impl Refusal {
     pub fn because(mut self, reason: &'static str, names: &'static str) -> Refusal {
         self.reason = reason;
         self.names = names;
+        self
+    }
+
+    /// A refusal that is not about access: its HTTP status and gRPC code.
+    pub fn answered(mut self, status: u16, code: tonic::Code) -> Refusal {
+        self.status = status;
+        self.code = code;
         self
     }
 }
@@ -160,7 +172,7 @@ pub async fn refused_at_both_ports(suite: &Suite, refusals: &[Refusal]) {
             .await;
         assert_eq!(
             (status, s(&problem["code"])),
-            (403, r.reason),
+            (r.status, r.reason),
             "REST {} {}: {problem}",
             r.method,
             r.rest
@@ -181,7 +193,7 @@ pub async fn refused_at_both_ports(suite: &Suite, refusals: &[Refusal]) {
             .unwrap_or_default();
         assert_eq!(
             (refused.code(), reason.as_str()),
-            (tonic::Code::PermissionDenied, r.reason),
+            (r.code, r.reason),
             "gRPC {}: {refused:?}",
             r.rpc
         );
