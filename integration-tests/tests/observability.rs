@@ -1063,7 +1063,7 @@ async fn one_settlement_is_one_trace_every_service_exposes_red_metrics_and_logs_
         )
         .is_empty()
     );
-    for p in ["settlement", "ltc", "procurement"] {
+    for p in ["settlement", "ltc", "procurement", "supervision"] {
         assert_eq!(
             find(&all, "yibao_outbox_backlog", &[("component", p)]).len(),
             1,
@@ -1080,6 +1080,7 @@ async fn one_settlement_is_one_trace_every_service_exposes_red_metrics_and_logs_
         ("supervision", "yibao.ltc.claims"),
         ("supervision", "yibao.procurement.inventory"),
         ("ltc-hospital-stays", "yibao.settlement.claims"),
+        ("enrollment-sanctions", "yibao.supervision.sanctions"),
     ] {
         assert_eq!(
             find(
