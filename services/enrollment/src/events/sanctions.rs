@@ -21,13 +21,17 @@ use yibao_runtime::db::StoreBase;
 use yibao_runtime::inbox::{Inbox, InboxConfig};
 use yibao_runtime::streams::{ENROLLMENT_SANCTIONS_GROUP as GROUP, SUPERVISION_SANCTIONS};
 
+/// How long one read waits for a sanction. Short like supervision's consumer: a blocking
+/// Redis read longer than the connection's response timeout fails as "timed out".
+const BLOCK: Duration = Duration::from_millis(100);
+
 /// Starts the consumer of supervision's sanctions for the life of the process; its inbox
 /// state lives in `base` (enrollment's database).
 pub fn start_sanction_consumer(app: Enrollment, bus: Arc<dyn Bus>, base: StoreBase) {
     let mut inbox = sanction_inbox(bus, base, InboxConfig::new(GROUP));
     tokio::spawn(async move {
         loop {
-            if let Err(e) = consume_sanctions(&app, &mut inbox, Duration::from_secs(1)).await {
+            if let Err(e) = consume_sanctions(&app, &mut inbox, BLOCK).await {
                 tracing::warn!(error = %e, code = e.code(), "enrollment sanctions consumer");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
