@@ -6,7 +6,7 @@ use super::fields::{
     text_field,
 };
 use crate::app::Ltc;
-use crate::app::records::{Outcome, RecordResult, RecordUpload};
+use crate::app::records::{Outcome, RecordFix, RecordResult, RecordUpload};
 use crate::app::tenancy::check_institution;
 use crate::domain::record::RecordIn;
 use tonic::{Request, Response, Status};
@@ -132,10 +132,12 @@ pub(super) async fn correct(
             &c,
             &auth,
             &inst,
-            &record_no,
-            r.units,
-            Fen(r.amount_fen),
-            &reason,
+            RecordFix {
+                record_no: &record_no,
+                units: r.units,
+                amount: Fen(r.amount_fen),
+                reason: &reason,
+            },
         )
         .await?;
     Ok(Response::new(pb::CorrectServiceRecordResponse {

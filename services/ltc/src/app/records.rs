@@ -18,6 +18,19 @@ use std::collections::HashMap;
 use yibao_core::{Fen, InstitutionCode};
 use yibao_runtime::Caller;
 
+/// A correction of a care-service record: its new units and amount, and why.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordFix<'a> {
+    /// The record.
+    pub record_no: &'a str,
+    /// New units.
+    pub units: u32,
+    /// New amount.
+    pub amount: Fen,
+    /// Why (kept with the previous values).
+    pub reason: &'a str,
+}
+
 /// A record as uploaded (shape already checked).
 #[derive(Debug, Clone)]
 pub struct RecordUpload {
@@ -311,11 +324,14 @@ impl Ltc {
         c: &Caller,
         credentials: &Credentials,
         institution: &InstitutionCode,
-        record_no: &str,
-        units: u32,
-        amount: Fen,
-        reason: &str,
+        fix: RecordFix<'_>,
     ) -> Result<(RecordRow, bool), AppError> {
+        let RecordFix {
+            record_no,
+            units,
+            amount,
+            reason,
+        } = fix;
         let inst = institution.as_str();
         let old = records::get(self.store.db(), inst, record_no)
             .await?
