@@ -92,7 +92,11 @@ mod tests {
         let month = route("/yibao.ltc.v1.LtcService/SettleMonth");
         assert!(service_answers_replays(&month));
         assert!(
-            month.method.input().get_field_by_name("request_id").is_some(),
+            month
+                .method
+                .input()
+                .get_field_by_name("request_id")
+                .is_some(),
             "the service's key (request_id) travels in the request"
         );
         assert!(!service_answers_replays(&route(
