@@ -382,6 +382,10 @@ fn berr(e: redis::RedisError) -> BusError {
     BusError(e.to_string())
 }
 
+/// How much longer than its `BLOCK` a blocking read may take before its connection counts as
+/// broken (a Redis that stopped answering).
+const BLOCKING_MARGIN: Duration = Duration::from_secs(2);
+
 type StreamReply = Vec<(String, Vec<(String, Vec<(String, Vec<u8>)>)>)>;
 
 impl RedisBus {
@@ -485,7 +489,13 @@ impl RedisBus {
             match cached {
                 Some(conn) => conn,
                 None => {
-                    let conn = self.client.get_multiplexed_async_connection().await?;
+                    // No response timeout of the client's own (500 ms by default, shorter
+                    // than a blocking read): the read below is bounded by its block instead.
+                    let cfg = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+                    let conn = self
+                        .client
+                        .get_multiplexed_async_connection_with_config(&cfg)
+                        .await?;
                     self.blocking
                         .lock()
                         .await
@@ -504,12 +514,17 @@ impl RedisBus {
         if !block.is_zero() {
             cmd.arg("BLOCK").arg(block.as_millis().max(1) as u64);
         }
-        let fresh: Result<Option<StreamReply>, _> = cmd
-            .arg("STREAMS")
+        cmd.arg("STREAMS")
             .arg(streams)
-            .arg(vec![">"; streams.len()])
-            .query_async(&mut blocking)
-            .await;
+            .arg(vec![">"; streams.len()]);
+        let read = cmd.query_async::<Option<StreamReply>>(&mut blocking);
+        let fresh = match tokio::time::timeout(block + BLOCKING_MARGIN, read).await {
+            Ok(answer) => answer,
+            Err(_) => Err(redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "blocking read: no answer within its block",
+            ))),
+        };
         if fresh.is_err() {
             // A broken connection is not reused.
             self.blocking.lock().await.remove(&slot);
@@ -991,5 +1006,41 @@ mod tests {
             .await
             .unwrap_or_else(|e| panic!("redis at {url}: {e}"));
         at_least_once(&bus, &format!("test-stream-{}", uuid::Uuid::new_v4())).await;
+    }
+
+    #[tokio::test]
+    async fn a_blocking_read_longer_than_the_clients_response_timeout_waits_its_block() {
+        let Ok(url) = std::env::var("YIBAO_TEST_REDIS_URL") else {
+            return;
+        };
+        let bus = RedisBus::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("redis at {url}: {e}"));
+        let stream = format!("test-stream-{}", uuid::Uuid::new_v4());
+        // 1.2 s: longer than redis-rs's default response timeout (500 ms), which failed such a
+        // read as "timed out" before; an empty stream answers nothing after the block.
+        let started = std::time::Instant::now();
+        for _ in 0..2 {
+            let got = bus
+                .read(&stream, "g", "c", 10, Duration::from_millis(1200))
+                .await
+                .unwrap_or_else(|e| panic!("an idle blocking read failed: {e}"));
+            assert!(got.is_empty());
+        }
+        assert!(started.elapsed() >= Duration::from_millis(2400));
+        bus.publish(&stream, "ev-1", b"x")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got = bus
+            .read(&stream, "g", "c", 10, Duration::from_millis(1200))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.len(), 1);
+        let mut c = bus.conn.clone();
+        let _: i64 = redis::cmd("DEL")
+            .arg(&stream)
+            .query_async(&mut c)
+            .await
+            .unwrap_or_default();
     }
 }

@@ -21,9 +21,8 @@ use yibao_runtime::db::StoreBase;
 use yibao_runtime::inbox::{Inbox, InboxConfig};
 use yibao_runtime::streams::{ENROLLMENT_SANCTIONS_GROUP as GROUP, SUPERVISION_SANCTIONS};
 
-/// How long one read waits for a sanction. Short like supervision's consumer: a blocking
-/// Redis read longer than the connection's response timeout fails as "timed out".
-const BLOCK: Duration = Duration::from_millis(100);
+/// How long one read waits for a sanction (one that arrives meanwhile is read at once).
+const BLOCK: Duration = Duration::from_secs(1);
 
 /// Starts the consumer of supervision's sanctions for the life of the process; its inbox
 /// state lives in `base` (enrollment's database).
