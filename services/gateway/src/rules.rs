@@ -660,6 +660,21 @@ pub const RULES: &[(&str, Rule)] = &[
             .required()
             .note("An institution code for CREDIT_SUBJECT_KIND_INSTITUTION, a physician code (D + 12 digits) for CREDIT_SUBJECT_KIND_PHYSICIAN."),
     ),
+    ("supervision.v1.RestoreCreditRequest.subject_kind", SPECIFIED),
+    (
+        "supervision.v1.RestoreCreditRequest.subject_code",
+        Rule::pattern("^([HP][0-9]{11}|D[0-9]{12})$")
+            .required()
+            .note("An institution code for CREDIT_SUBJECT_KIND_INSTITUTION, a physician code (D + 12 digits) for CREDIT_SUBJECT_KIND_PHYSICIAN."),
+    ),
+    (
+        "supervision.v1.RestoreCreditRequest.points",
+        Rule::at_least(1)
+            .required()
+            .note("At most the credit policy's initial score (100 by default)."),
+    ),
+    ("supervision.v1.RestoreCreditRequest.reference", text(64)),
+    ("supervision.v1.RestoreCreditRequest.reason", text(500)),
     ("supervision.v1.ListBlacklistRequest.region_code", REGION),
     ("supervision.v1.CheckSettlementHoldRequest.institution_code", INSTITUTION.required()),
     ("supervision.v1.CheckSettlementHoldRequest.year", YEAR.required()),
