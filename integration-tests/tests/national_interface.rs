@@ -689,6 +689,10 @@ async fn bad_envelopes_name_the_field_and_write_nothing_and_retries_are_answered
         his.call("2304", settle_input(&stranger, &mdtrt, &id, "80.00"))
             .await,
     );
+    // The same without a certificate: settlement finds the encounter is another person's.
+    let mut no_cert = settle_input(&stranger, &mdtrt, &id, "80.00");
+    no_cert["data"]["mdtrt_cert_no"] = Value::Null;
+    refusals.push(his.call("2304", no_cert).await);
     let expected = [
         "infno: `2399` is not a transaction",
         "input.feedetail[0].med_list_codg: is required",
@@ -698,7 +702,8 @@ async fn bad_envelopes_name_the_field_and_write_nothing_and_retries_are_answered
         "x-tif-timestamp: ",
         "x-tif-nonce: already used",
         "msgid: already used for another request",
-        "input.data.psn_no: is not the person of mdtrt_id",
+        "input.data.psn_no: is not the person of mdtrt_cert_no",
+        "input.data.psn_no: is not the person of the encounter",
     ];
     assert_eq!(refusals.len(), expected.len());
     for (a, want) in refusals.iter().zip(expected) {

@@ -167,10 +167,14 @@ fn now_text() -> String {
     chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-/// What 2206/2207 and 2303/2304 read: the encounter (its patient must be `psn_no`), the person
-/// (checked against `psn_no` when the certificate names one too), and the declared total
-/// checked against the lines.
-async fn prepare(c: &Call<'_>, d: &Node) -> Result<(String, About), Refusal> {
+/// What 2206/2207 and 2303/2304 send: the encounter, what settlement must find it to be (its
+/// patient `psn_no`, its uncancelled lines totalling the declared `medfee_sumamt`: checked by
+/// settlement, which reads the encounter anyway, before anything is computed or written), and
+/// the person the certificate names, when one is sent (it must be `psn_no`).
+async fn prepare(
+    c: &Call<'_>,
+    d: &Node,
+) -> Result<(String, pb::EncounterExpectation, About), Refusal> {
     let encounter = d.id("mdtrt_id")?;
     let psn = d.id("psn_no")?;
     let declared = d.req_yuan("medfee_sumamt")?;
@@ -188,41 +192,16 @@ async fn prepare(c: &Call<'_>, d: &Node) -> Result<(String, About), Refusal> {
             "mid-stay settlement (1) is not supported: settle at discharge",
         ));
     }
-    let enc = super::encounter::get(c, d, &encounter).await?;
-    if enc.person_id != psn {
-        return Err(Refusal::field(
-            d.at("psn_no"),
-            "is not the person of mdtrt_id (take psn_no from 1101)",
-        ));
-    }
-    let total: i64 = enc
-        .lines
-        .iter()
-        .filter(|l| !l.cancelled)
-        .map(|l| match l.line.as_ref().and_then(|f| f.item.as_ref()) {
-            // GetEncounter carries each line as uploaded.
-            Some(item) => item.amount_fen,
-            None => l.split.as_ref().map_or(0, |s| s.medfee_sumamt_fen),
-        })
-        .sum();
-    if total != declared.fen().get() {
-        return Err(Refusal::field(
-            d.at("medfee_sumamt"),
-            format!(
-                "{declared} differs from the uploaded lines' total {}",
-                y(total)
-            ),
-        ));
-    }
     let cert_type = d.text("mdtrt_cert_type")?.unwrap_or_default();
     let person = if matches!(cert_type.as_str(), "02" | "03") && d.text("mdtrt_cert_no")?.is_some()
     {
+        // Who the certificate names, on the discharge date (today without one).
         let e = super::person::eligibility(
             c,
             d,
             "mdtrt_cert_type",
             "mdtrt_cert_no",
-            Some(enc.start_date.clone()),
+            d.date("dscg_time")?,
         )
         .await?;
         if e.person_id != psn {
@@ -235,12 +214,16 @@ async fn prepare(c: &Call<'_>, d: &Node) -> Result<(String, About), Refusal> {
     } else {
         None
     };
+    let expect = pb::EncounterExpectation {
+        person_id: psn,
+        total_fen: Some(declared.fen().get()),
+    };
     Ok((
         encounter,
+        expect,
         About {
             mdtrt_id: d.req("mdtrt_id")?.to_uppercase(),
             psn_no: d.req("psn_no")?.to_uppercase(),
-            certno: enc.id_number,
             person,
             mdtrt_cert_type: cert_type,
             setl_time: now_text(),
@@ -249,31 +232,41 @@ async fn prepare(c: &Call<'_>, d: &Node) -> Result<(String, About), Refusal> {
     ))
 }
 
+/// How settlement's names of a (pre-)settlement's fields read in the interface.
+fn settle_fields(d: &Node) -> [(&'static str, String); 4] {
+    [
+        ("encounter_id", d.at("mdtrt_id")),
+        ("end_date", d.at("dscg_time")),
+        ("expect.person_id", d.at("psn_no")),
+        ("expect.total_fen", d.at("medfee_sumamt")),
+    ]
+}
+
 /// 2206 / 2303: what settling would give; nothing is written.
 pub async fn presettle(c: &Call<'_>) -> Result<Output, Refusal> {
     let d = Node::of(&c.req.input, "data")?;
-    let (encounter, about) = prepare(c, &d).await?;
-    let (p, q) = (d.at("mdtrt_id"), d.at("dscg_time"));
+    let (encounter, expect, mut about) = prepare(c, &d).await?;
+    let fields = settle_fields(&d);
     let msg = pb::PreSettleEncounterRequest {
         encounter_id: encounter,
         end_date: d.date("dscg_time")?.unwrap_or_default(),
+        expect: Some(expect),
     };
-    let s = c
+    let out = c
         .rpc(
             "settlement",
             "PreSettleEncounter",
             msg,
-            &[("encounter_id", &p), ("end_date", &q)],
+            &fields.each_ref().map(|(f, p)| (*f, p.as_str())),
             |ch, r| async move {
                 SettlementServiceClient::new(ch)
                     .pre_settle_encounter(r)
                     .await
             },
         )
-        .await?
-        .settlement
-        .unwrap_or_default();
-    let (setlinfo, setldetail) = setl(&s, &about)?;
+        .await?;
+    about.certno = out.id_number;
+    let (setlinfo, setldetail) = setl(&out.settlement.unwrap_or_default(), &about)?;
     Output::of(&SetlOut {
         setlinfo,
         setldetail,
@@ -283,22 +276,24 @@ pub async fn presettle(c: &Call<'_>) -> Result<Output, Refusal> {
 /// 2207 / 2304: settles the encounter over its uploaded lines (`request_ref` = msgid).
 pub async fn settle(c: &Call<'_>) -> Result<Output, Refusal> {
     let d = Node::of(&c.req.input, "data")?;
-    let (encounter, mut about) = prepare(c, &d).await?;
-    let (p, q) = (d.at("mdtrt_id"), d.at("dscg_time"));
+    let (encounter, expect, mut about) = prepare(c, &d).await?;
+    let fields = settle_fields(&d);
     let msg = pb::SettleEncounterRequest {
         encounter_id: encounter,
         end_date: d.date("dscg_time")?.unwrap_or_default(),
         request_ref: c.req.msgid.clone(),
+        expect: Some(expect),
     };
     let out = c
         .rpc(
             "settlement",
             "SettleEncounter",
             msg,
-            &[("encounter_id", &p), ("end_date", &q)],
+            &fields.each_ref().map(|(f, p)| (*f, p.as_str())),
             |ch, r| async move { SettlementServiceClient::new(ch).settle_encounter(r).await },
         )
         .await?;
+    about.certno = out.id_number.clone();
     about.setl_id = id_of(&out.claim_id)?;
     about.medins_setl_id = c.req.msgid.clone();
     let (setlinfo, setldetail) = setl(&out.settlement.unwrap_or_default(), &about)?;

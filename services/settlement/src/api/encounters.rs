@@ -10,10 +10,10 @@ use crate::app::AppError;
 use crate::app::encounters::{
     EncounterView, OpenEncounter, PricedLine, Undone, UploadLine, VisitChange,
 };
-use crate::domain::encounter::{EncounterStatus, FeeLine, MAX_ENCOUNTER_NO};
+use crate::domain::encounter::{EncounterStatus, Expectation, FeeLine, MAX_ENCOUNTER_NO};
 use chrono::NaiveDate;
 use tonic::{Request, Response, Status};
-use yibao_core::{IdNumber, InstitutionCode, RegionCode};
+use yibao_core::{Fen, IdNumber, InstitutionCode, RegionCode};
 use yibao_proto::common::v1 as common;
 use yibao_proto::settlement::v1 as pb;
 use yibao_runtime::server::caller;
@@ -202,15 +202,37 @@ fn fee_line_pb(l: &FeeLine, category: &str) -> pb::FeeLine {
     }
 }
 
+/// An ID number as answers show it: masked.
+fn masked(id_number: &str) -> String {
+    IdNumber::parse(id_number)
+        .map(|n| n.masked())
+        .unwrap_or_default()
+}
+
+/// What a (pre-)settlement's caller expects of the encounter.
+fn expectation(e: Option<&pb::EncounterExpectation>) -> Result<Expectation, Status> {
+    let Some(e) = e else {
+        return Ok(Expectation::default());
+    };
+    let total = match e.total_fen {
+        Some(t) if t < 0 => {
+            return Err(invalid("expect.total_fen", "must not be negative"));
+        }
+        t => t.map(Fen),
+    };
+    Ok(Expectation {
+        person_id: Some(e.person_id.trim().to_string()).filter(|p| !p.is_empty()),
+        total,
+    })
+}
+
 fn encounter_pb(v: &EncounterView) -> pb::Encounter {
     let r = &v.row;
     pb::Encounter {
         encounter_id: r.encounter_id.clone(),
         institution_code: r.institution_code.clone(),
         encounter_no: r.encounter_no.clone(),
-        id_number: IdNumber::parse(&r.id_number)
-            .map(|n| n.masked())
-            .unwrap_or_default(),
+        id_number: masked(&r.id_number),
         insured_region_code: r.insured_region.clone(),
         kind: kind_pb(r.kind),
         disease_code: r.disease_code.clone().unwrap_or_default(),
@@ -391,12 +413,15 @@ impl SettlementApi {
         let r = req.get_ref();
         let id = encounter_id(&r.encounter_id)?;
         let date = optional_date("end_date", &r.end_date)?;
-        let s = self
+        let expect = expectation(r.expect.as_ref())?;
+        let (s, row) = self
             .app
-            .pre_settle_encounter(&c, authorization(&req), id, date)
+            .pre_settle_encounter(&c, authorization(&req), id, date, &expect)
             .await?;
         Ok(Response::new(pb::PreSettleEncounterResponse {
             settlement: Some(settlement_pb("", &s)),
+            id_number: masked(&row.id_number),
+            start_date: row.start_date.to_string(),
         }))
     }
 
@@ -409,14 +434,17 @@ impl SettlementApi {
         let id = encounter_id(&r.encounter_id)?;
         let date = optional_date("end_date", &r.end_date)?;
         let request_ref = reference("request_ref", &r.request_ref, false)?;
-        let done = self
+        let expect = expectation(r.expect.as_ref())?;
+        let (done, row) = self
             .app
-            .settle_encounter(&c, authorization(&req), id, date, &request_ref)
+            .settle_encounter(&c, authorization(&req), id, date, &request_ref, &expect)
             .await?;
         Ok(Response::new(pb::SettleEncounterResponse {
             claim_id: done.claim_id.clone(),
             settlement: Some(settlement_pb(&done.claim_id, &done.settlement)),
             replayed: done.replayed,
+            id_number: masked(&row.id_number),
+            start_date: row.start_date.to_string(),
         }))
     }
 

@@ -7,6 +7,7 @@
 use super::claim::ClaimItem;
 use super::{EncounterKind, HospitalGrade, InstitutionTier};
 use chrono::NaiveDate;
+use yibao_core::Fen;
 
 /// Stored status of an encounter. Whether a settlement is in force is read from its
 /// settlements' claims, so a reversal (of the claim) reopens the encounter without touching it.
@@ -221,6 +222,48 @@ pub fn claim_encounter_no(encounter_no: &str, n: i32) -> String {
     format!("{encounter_no}#{n}")
 }
 
+/// What a (pre-)settlement's caller expects of the encounter it names (the national
+/// interface's 2303/2304 declare the person and the total of the fees uploaded).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expectation {
+    /// The person the encounter must be of.
+    pub person_id: Option<String>,
+    /// The total of its uncancelled lines.
+    pub total: Option<Fen>,
+}
+
+/// Why an encounter is not what its caller expects: the request's field and the difference.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {detail}")]
+pub struct Unexpected {
+    /// `expect.person_id` or `expect.total_fen`.
+    pub field: &'static str,
+    /// What differs.
+    pub detail: String,
+}
+
+/// Checks an encounter of `person_id` whose uncancelled lines total `total` against what the
+/// caller expects of it.
+pub fn meets(expect: &Expectation, person_id: &str, total: Fen) -> Result<(), Unexpected> {
+    if let Some(p) = &expect.person_id
+        && p != person_id
+    {
+        return Err(Unexpected {
+            field: "expect.person_id",
+            detail: "is not the person of the encounter".into(),
+        });
+    }
+    if let Some(t) = expect.total
+        && t != total
+    {
+        return Err(Unexpected {
+            field: "expect.total_fen",
+            detail: format!("{t} differs from the uploaded lines' total {total}"),
+        });
+    }
+    Ok(())
+}
+
 /// The grade and tier an encounter's lines are priced with before the registry's are known:
 /// pricing asks the registry first (`app::settle::prepare`), so these are never paid on.
 pub const UNPRICED: (HospitalGrade, InstitutionTier) =
@@ -229,7 +272,24 @@ pub const UNPRICED: (HospitalGrade, InstitutionTier) =
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yibao_core::Fen;
+
+    #[test]
+    fn an_encounter_meets_what_its_caller_expects_or_the_field_is_named() {
+        let none = Expectation::default();
+        assert_eq!(meets(&none, "p1", Fen(100)), Ok(()));
+        let both = Expectation {
+            person_id: Some("p1".into()),
+            total: Some(Fen(15_000_000)),
+        };
+        assert_eq!(meets(&both, "p1", Fen(15_000_000)), Ok(()));
+        let e = meets(&both, "p2", Fen(15_000_000)).unwrap_err();
+        assert_eq!(e.field, "expect.person_id");
+        let e = meets(&both, "p1", Fen(14_999_999)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "expect.total_fen: 150000.00 differs from the uploaded lines' total 149999.99"
+        );
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

@@ -15,7 +15,7 @@ use super::settle::{ClaimRequest, Settled, admit_person};
 use super::upstream::{Authorization, Resolution};
 use super::{AppError, Reversed, SettlementApp};
 use crate::domain::encounter::{
-    self as rules, EncounterState, EncounterStatus, FeeLine, StepRefused,
+    self as rules, EncounterState, EncounterStatus, Expectation, FeeLine, StepRefused,
 };
 use crate::domain::registry::Declared;
 use crate::domain::{Breakdown, Claim, EncounterKind, ItemSplit, Settlement, split_item};
@@ -133,6 +133,18 @@ pub struct CareLink {
 
 fn refused(e: StepRefused, id: &str) -> AppError {
     AppError::Precondition(error::ENCOUNTER_CLOSED, format!("encounter_id: {id}: {e}"))
+}
+
+/// The encounter is what the caller expects of it (its person, its uncancelled lines' total).
+fn as_expected(view: &EncounterView, expect: &Expectation) -> Result<(), AppError> {
+    let total = view
+        .lines
+        .iter()
+        .filter(|l| !l.cancelled)
+        .map(|l| l.line.item.amount.get())
+        .sum();
+    rules::meets(expect, &view.row.person_id, yibao_core::Fen(total))
+        .map_err(|e| AppError::invalid(e.field, e.detail))
 }
 
 fn not_found(id: &str) -> AppError {
@@ -621,12 +633,15 @@ impl SettlementApp {
         authorization: Authorization,
         id: &str,
         date: Option<NaiveDate>,
-    ) -> Result<Settlement, AppError> {
+        expect: &Expectation,
+    ) -> Result<(Settlement, EncounterRow), AppError> {
         let view = self.get_encounter(c, id).await?;
         rules::may_change(view.state()).map_err(|e| refused(e, id))?;
+        as_expected(&view, expect)?;
         let seq = next_seq(&view);
         let (request, _) = self.encounter_claim(&view, date, seq).await?;
-        self.pre_settle(c, authorization, request).await
+        let s = self.pre_settle(c, authorization, request).await?;
+        Ok((s, view.row))
     }
 
     /// Settles the encounter over its uploaded lines, or returns the settlement in force (also
@@ -638,7 +653,8 @@ impl SettlementApp {
         id: &str,
         date: Option<NaiveDate>,
         request_ref: &str,
-    ) -> Result<Settled, AppError> {
+        expect: &Expectation,
+    ) -> Result<(Settled, EncounterRow), AppError> {
         let view = self.get_encounter(c, id).await?;
         if !request_ref.is_empty()
             && let Some(s) = self
@@ -646,14 +662,17 @@ impl SettlementApp {
                 .care_settlement_by_ref(&view.row.institution_code, request_ref)
                 .await?
         {
-            return self.settled_again(&s.claim_id, request_ref).await;
+            let again = self.settled_again(&s.claim_id, request_ref).await?;
+            return Ok((again, view.row));
         }
         if let Some((s, status)) = view.settlements.last()
             && status.open()
         {
-            return self.settled_again(&s.claim_id, &s.request_ref).await;
+            let again = self.settled_again(&s.claim_id, &s.request_ref).await?;
+            return Ok((again, view.row));
         }
         rules::may_change(view.state()).map_err(|e| refused(e, id))?;
+        as_expected(&view, expect)?;
         let seq = next_seq(&view);
         let (request, lines) = self.encounter_claim(&view, date, seq).await?;
         let input = self.prepare(c, authorization, request).await?;
@@ -663,8 +682,10 @@ impl SettlementApp {
             request_ref: request_ref.to_string(),
             lines,
         };
-        self.settle_prepared_linked(&input, &Actor::from(c), Some(&link))
-            .await
+        let settled = self
+            .settle_prepared_linked(&input, &Actor::from(c), Some(&link))
+            .await?;
+        Ok((settled, view.row))
     }
 
     /// The settlement of `claim_id` as it stands, marked replayed; a reversed one is refused
