@@ -342,6 +342,34 @@ async fn the_blacklist_suspends_in_the_registry_and_a_restoration_reinstates_onl
     );
     refusals::wrote_nothing(&suite, &before).await;
 
+    // Another region's operator restores nothing, at either port, and writes nothing.
+    // (It names the region it sends, or the Huoqiu institution when it sends its own.)
+    let hefei = suite.operator("340100");
+    let refusal = |region: &str, names: &'static str| {
+        let body = json!({"region_code": region, "subject_kind": "CREDIT_SUBJECT_KIND_INSTITUTION",
+            "points": 30, "reference": "RECT-X", "reason": "rectification accepted on site"});
+        let mut request = body.clone();
+        request["subject_code"] = json!(OTHER_HOSPITAL);
+        refusals::Refusal::post(
+            &hefei,
+            &format!("/v1/supervision/credit/{OTHER_HOSPITAL}:restore"),
+            "yibao.supervision.v1.SupervisionService/RestoreCredit",
+            body,
+        )
+        .with_request(request)
+        .because("OUTSIDE_REGION", names)
+    };
+    let before = refusals::settled(&suite).await;
+    refusals::refused_at_both_ports(
+        &suite,
+        &[
+            refusal(HUOQIU, "region_code"),
+            refusal("340100", "subject_code"),
+        ],
+    )
+    .await;
+    refusals::wrote_nothing(&suite, &before).await;
+
     // Restorations: the second hospital's first, then the county hospital's (same partition,
     // so once the county hospital is active again the second's lifting was handled too).
     let again = restore(&suite, SECOND_HOSPITAL, 30, "RECT-2").await;
