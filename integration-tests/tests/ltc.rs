@@ -1,33 +1,20 @@
 //! Long-term care end to end, through the gateway (REST ⇄ gRPC), beside the real enrollment:
 //! one person from application to a settled month, and tenancy at the edge.
 
+#[path = "support/ltc.rs"]
+mod ltc;
+
 use http::Method;
+use ltc::{items, policy};
 use serde_json::{Value, json};
 use yibao_integration_tests::{
-    Suite, enrolled_person, id_number, register_care_institution, s, this_year,
+    Suite, enrolled_person, id_number, n, register_care_institution, s, this_year,
 };
 use yibao_runtime::Role;
 
 const CITY: &str = "370200";
 const COUNTY: &str = "370281";
 const INST: &str = "H37028100001";
-
-/// An int64 of the canonical JSON mapping (a string) or a plain number.
-fn num(v: &Value) -> i64 {
-    v.as_i64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        .unwrap_or(0)
-}
-
-fn items(adl_transfer: u32, adl_walking: u32) -> Value {
-    // ADL 25 (transfer 15 + walking 10), cognition 10 (4+4+2+0), perception 9 (4+4+1).
-    json!({
-        "adl.transfer": adl_transfer, "adl.walking": adl_walking, "adl.feeding": 0, "adl.dressing": 0, "adl.grooming": 0,
-        "adl.bowel": 0, "adl.bladder": 0, "adl.toilet": 0, "adl.bathing": 0, "adl.stairs": 0,
-        "cognition.time": 4, "cognition.person": 4, "cognition.place": 2, "cognition.memory": 0,
-        "perception.vision": 4, "perception.hearing": 4, "perception.communication": 1
-    })
-}
 
 #[tokio::test]
 async fn one_person_from_application_to_a_settled_month_through_the_gateway() {
@@ -40,11 +27,7 @@ async fn one_person_from_application_to_a_settled_month_through_the_gateway() {
     // Long-term care admits only the registry's designated providers (`ltc_registry.rs`).
     register_care_institution(&suite, INST).await;
 
-    let policy = json!({
-        "qualifying_levels": [3, 4, 5], "dementia_qualifies": true,
-        "care_types": [{"care_type": "institutional", "rate_bp": 9000, "unit": "day", "unit_fee_standard_fen": 13000}],
-        "monthly_cap_fen": 345000, "two_assessors": true, "reassessment_months": 12
-    });
+    let policy = policy();
     suite
         .ok(
             "/v1/ltc/policies",
@@ -110,7 +93,7 @@ async fn one_person_from_application_to_a_settled_month_through_the_gateway() {
             json!({"records": records}),
         )
         .await;
-    assert_eq!(num(&up["accepted"]), 28, "{up}");
+    assert_eq!(n(&up["accepted"]), 28, "{up}");
 
     // The run is sent with an `Idempotency-Key` too (its retry is checked after a reversal).
     let settle = format!("/v1/ltc/institutions/{INST}/settlements:settle");
@@ -124,10 +107,10 @@ async fn one_person_from_application_to_a_settled_month_through_the_gateway() {
     // 28 × min(135, 130) = 3,640 → capped at 3,450; the person pays 4,200 − 3,450.
     assert_eq!(
         (
-            num(&line["billed_fen"]),
-            num(&line["fund_fen"]),
-            num(&line["person_fen"]),
-            num(&line["capped_fen"])
+            n(&line["billed_fen"]),
+            n(&line["fund_fen"]),
+            n(&line["person_fen"]),
+            n(&line["capped_fen"])
         ),
         (420_000, 345_000, 75_000, 19_000)
     );
@@ -148,15 +131,15 @@ async fn one_person_from_application_to_a_settled_month_through_the_gateway() {
     let got = suite
         .get_ok(&format!("/v1/ltc/settlements/{sid}"), &ci)
         .await;
-    assert_eq!(num(&got["settlement"]["fund_fen"]), 345_000);
+    assert_eq!(n(&got["settlement"]["fund_fen"]), 345_000);
     let stats = suite
         .get_ok(
             &format!("/v1/ltc/statistics?region_code={CITY}&month={y}-07"),
             &op,
         )
         .await;
-    assert_eq!(num(&stats["beneficiaries"]), 1);
-    assert_eq!(num(&stats["fund_paid_fen"]), 345_000);
+    assert_eq!(n(&stats["beneficiaries"]), 1);
+    assert_eq!(n(&stats["fund_paid_fen"]), 345_000);
 
     // The run is reversed in full; a retry of the run with its `Idempotency-Key` is answered by
     // the service from its `request_id` with the run as it is now (reversed), never the
@@ -168,7 +151,7 @@ async fn one_person_from_application_to_a_settled_month_through_the_gateway() {
             json!({"request_id": "jul-1-rev", "reason": "billed to the wrong institution"}),
         )
         .await;
-    assert_eq!(num(&rev["reversal"]["fund_fen"]), -345_000, "{rev}");
+    assert_eq!(n(&rev["reversal"]["fund_fen"]), -345_000, "{rev}");
     let ((status, retry), headers) = suite
         .call_with(Method::POST, &settle, Some(&op), Some(jul), &key)
         .await;

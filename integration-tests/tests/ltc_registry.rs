@@ -6,9 +6,12 @@
 //! - a designated care home applies, and once the registry suspends it, its new care records
 //!   are refused with the registry's reason; reinstated, they are accepted again.
 
+#[path = "support/ltc.rs"]
+mod ltc;
 #[path = "support/refusals.rs"]
 mod refusals;
 
+use ltc::{items, policy};
 use refusals::{Refusal, refused_at_both_ports, settled, wrote_nothing};
 use serde_json::json;
 use yibao_integration_tests::{
@@ -170,11 +173,7 @@ async fn only_the_registrys_designated_care_providers_apply_and_record_care() {
 /// The person's application by `ci`, assessed by two assessors and decided at level 4: the
 /// beneficiary's id.
 async fn beneficiary(suite: &Suite, op: &str, ci: &str, id: &str, y: i32) -> String {
-    let policy = json!({
-        "qualifying_levels": [3, 4, 5], "dementia_qualifies": true,
-        "care_types": [{"care_type": "institutional", "rate_bp": 9000, "unit": "day", "unit_fee_standard_fen": 13000}],
-        "monthly_cap_fen": 345000, "two_assessors": true, "reassessment_months": 12
-    });
+    let policy = policy();
     suite
         .ok(
             "/v1/ltc/policies",
@@ -204,7 +203,7 @@ async fn beneficiary(suite: &Suite, op: &str, ci: &str, id: &str, y: i32) -> Str
             .ok(
                 &format!("/v1/ltc/assessments/{assessment}:submit"),
                 &t,
-                json!({"items": items()}),
+                json!({"items": items(15, 10)}),
             )
             .await;
     }
@@ -216,14 +215,4 @@ async fn beneficiary(suite: &Suite, op: &str, ci: &str, id: &str, y: i32) -> Str
         )
         .await;
     s(&d["beneficiary"]["beneficiary_id"]).to_string()
-}
-
-/// A score sheet of level 4 (severe 2), as `ltc.rs` assesses.
-fn items() -> serde_json::Value {
-    json!({
-        "adl.transfer": 15, "adl.walking": 10, "adl.feeding": 0, "adl.dressing": 0, "adl.grooming": 0,
-        "adl.bowel": 0, "adl.bladder": 0, "adl.toilet": 0, "adl.bathing": 0, "adl.stairs": 0,
-        "cognition.time": 4, "cognition.person": 4, "cognition.place": 2, "cognition.memory": 0,
-        "perception.vision": 4, "perception.hearing": 4, "perception.communication": 1
-    })
 }

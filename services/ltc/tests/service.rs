@@ -1619,6 +1619,23 @@ async fn a_partial_refund_keeps_the_stay_and_a_late_old_event_changes_nothing() 
     );
 }
 
+/// The registry changes the care institution's status from `on`, as the county's operator.
+async fn registry_status(env: &mut Env, status: en::InstitutionStatus, on: &str, why: &str) {
+    let op = env.operator();
+    ok(env
+        .enrollment
+        .change_institution_status(req(
+            en::ChangeInstitutionStatusRequest {
+                institution_code: INST.into(),
+                status: status as i32,
+                effective_on: on.into(),
+                reason: why.into(),
+            },
+            &op,
+        ))
+        .await);
+}
+
 fn reason(s: &Status) -> String {
     use tonic_types::StatusExt as _;
     s.get_error_details()
@@ -1681,18 +1698,13 @@ async fn only_a_designated_ltc_provider_is_placed_recorded_and_settled() {
     // 15th: the month is refused at settlement with the registry's reason, and so are new records.
     let up = upload(&mut env, bed_days(&ben, m1, 1..=20, 150, "S")).await;
     assert_eq!(up.accepted, 20);
-    ok(env
-        .enrollment
-        .change_institution_status(req(
-            en::ChangeInstitutionStatusRequest {
-                institution_code: INST.into(),
-                status: en::InstitutionStatus::Suspended as i32,
-                effective_on: day(m1, 15),
-                reason: "虚假护理记录".into(),
-            },
-            &op,
-        ))
-        .await);
+    registry_status(
+        &mut env,
+        en::InstitutionStatus::Suspended,
+        &day(m1, 15),
+        "虚假护理记录",
+    )
+    .await;
     let e = settle(&mut env, m1, "reg-1")
         .await
         .expect_err("suspended mid-month");
@@ -1719,18 +1731,13 @@ async fn only_a_designated_ltc_provider_is_placed_recorded_and_settled() {
     assert_eq!(reason(&e), "LTC_INSTITUTION_NOT_DESIGNATED");
     // Nothing of the refused run was written: the request id is still free once reinstated
     // (from the 15th, so the whole month is covered again).
-    ok(env
-        .enrollment
-        .change_institution_status(req(
-            en::ChangeInstitutionStatusRequest {
-                institution_code: INST.into(),
-                status: en::InstitutionStatus::Active as i32,
-                effective_on: day(m1, 15),
-                reason: "整改完成".into(),
-            },
-            &op,
-        ))
-        .await);
+    registry_status(
+        &mut env,
+        en::InstitutionStatus::Active,
+        &day(m1, 15),
+        "整改完成",
+    )
+    .await;
     let run = settle(&mut env, m1, "reg-1")
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
